@@ -1,0 +1,164 @@
+/**
+ * The one error catalogue. Every error the pipeline raises on purpose is a `SyncError` with a stable
+ * `code` and a `retriable` flag; the retry policy and the dead-letter routing read only those two.
+ *
+ * - retriable: network errors, timeouts, 5xx, 429 (with `retryAfterMs`), transient database errors.
+ * - not retriable: malformed input, business rejections (OpenCell 4xx / errorCode, Odoo UserError),
+ *   unknown product codes, configuration errors. These go to the dead-letter topic.
+ *
+ * Messages never carry secrets: adapters build them from status codes and server messages only, and
+ * `redact()` (log.ts) is applied again before anything is logged or published.
+ */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'MALFORMED_EVENT'
+  | 'OPENCELL_BUSINESS'
+  | 'OPENCELL_UNAVAILABLE'
+  | 'OPENCELL_RATE_LIMITED'
+  | 'OPENCELL_TIMEOUT'
+  | 'OPENCELL_BAD_RESPONSE'
+  | 'NETWORK'
+  | 'ODOO_BUSINESS'
+  | 'ODOO_UNAVAILABLE'
+  | 'ODOO_BAD_RESPONSE'
+  | 'UNKNOWN_PRODUCT'
+  | 'PROJECTION_REJECTED'
+  | 'PRECONDITION_PENDING'
+  | 'DATABASE'
+  | 'SCHEMA_INCOMPATIBLE'
+  | 'INTERNAL';
+
+export interface SyncErrorOptions {
+  retriable?: boolean;
+  cause?: unknown;
+  details?: Record<string, unknown>;
+}
+
+export class SyncError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly details: Record<string, unknown>;
+  constructor(code: ErrorCode, message: string, opts: SyncErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = opts.retriable ?? false;
+    this.details = opts.details ?? {};
+  }
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, retriable: this.retriable, message: this.message, ...this.details };
+  }
+}
+
+/** Every invalid or missing setting, reported at once. */
+export class ConfigError extends SyncError {
+  constructor(readonly problems: string[]) {
+    super('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+  }
+}
+
+/** A change event (or any inbound message) that does not decode. Names where it came from and what is wrong. */
+export class MalformedEventError extends SyncError {
+  constructor(
+    readonly topic: string,
+    readonly partition: number | undefined,
+    readonly offset: string | undefined,
+    readonly field: string,
+    reason: string,
+  ) {
+    super(
+      'MALFORMED_EVENT',
+      `malformed event on ${topic}${partition === undefined ? '' : `[${partition}]`}${offset === undefined ? '' : `@${offset}`}: ${field}: ${reason}`,
+      { details: { topic, partition, offset, field } },
+    );
+  }
+}
+
+/** OpenCell said no: HTTP 4xx, or HTTP 200 with `status: FAIL` / an `errorCode`. Not retriable. */
+export class OpenCellBusinessError extends SyncError {
+  constructor(
+    readonly errorCode: string,
+    message: string,
+    readonly httpStatus: number,
+    readonly endpoint: string,
+  ) {
+    super('OPENCELL_BUSINESS', `OpenCell ${endpoint} rejected the call (${httpStatus} ${errorCode}): ${message}`, {
+      details: { errorCode, httpStatus, endpoint },
+    });
+  }
+}
+
+/** 5xx, connection refused/reset, or a timeout: retriable. `retryAfterMs` is set for 429. */
+export class OpenCellUnavailableError extends SyncError {
+  constructor(
+    code: 'OPENCELL_UNAVAILABLE' | 'OPENCELL_RATE_LIMITED' | 'OPENCELL_TIMEOUT' | 'NETWORK',
+    message: string,
+    readonly endpoint: string,
+    readonly httpStatus?: number,
+    readonly retryAfterMs?: number,
+    cause?: unknown,
+  ) {
+    super(code, message, { retriable: true, cause, details: { endpoint, httpStatus, retryAfterMs } });
+  }
+}
+
+/** The response did not match the documented shape (decoded with io-ts). Not retriable. */
+export class BadResponseError extends SyncError {
+  constructor(system: 'OPENCELL' | 'ODOO', endpoint: string, reason: string) {
+    super(system === 'OPENCELL' ? 'OPENCELL_BAD_RESPONSE' : 'ODOO_BAD_RESPONSE', `${system} ${endpoint}: unexpected response: ${reason}`, {
+      details: { endpoint },
+    });
+  }
+}
+
+/** Odoo JSON-RPC error envelope; retriable only for transient database errors (psycopg2.*). */
+export class OdooRpcError extends SyncError {
+  constructor(
+    readonly errorName: string,
+    message: string,
+    readonly method: string,
+    retriable: boolean,
+  ) {
+    super(retriable ? 'ODOO_UNAVAILABLE' : 'ODOO_BUSINESS', `Odoo ${method}: ${errorName}: ${message}`, {
+      retriable,
+      details: { errorName, method },
+    });
+  }
+}
+
+export class UnknownProductError extends SyncError {
+  constructor(readonly productId: number | string, readonly productCode: string | null) {
+    super(
+      'UNKNOWN_PRODUCT',
+      `product ${productId} has code ${productCode === null ? '(none)' : `"${productCode}"`}, which OpenCell's catalog does not know`,
+      { details: { productId, productCode } },
+    );
+  }
+}
+
+/** The original module's business refusals (blocked partner, no customer account, …). Not retriable. */
+export class ProjectionRejectedError extends SyncError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('PROJECTION_REJECTED', message, { details });
+  }
+}
+
+/** A causal precondition is not met yet (e.g. a line arrived before its subscription): retry later. */
+export class PreconditionPendingError extends SyncError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('PRECONDITION_PENDING', message, { retriable: true, details });
+  }
+}
+
+export function isRetriable(err: unknown): boolean {
+  if (err instanceof SyncError) return err.retriable;
+  // Unknown errors from drivers (pg connection resets, kafkajs KafkaJSError with retriable) are trusted
+  // when they say so; anything else is treated as a bug and is not retried forever.
+  return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
+}
+
+export function errorCodeOf(err: unknown): string {
+  if (err instanceof SyncError) return err.code;
+  if (err instanceof Error) return err.name;
+  return 'INTERNAL';
+}
