@@ -1,0 +1,271 @@
+-- Contracts (OCA contract 16.0 + somconnexio extensions), contract groups, service technologies and
+-- suppliers, and the ISP "service contract info" tables. The contract points at its info record.
+
+CREATE TABLE IF NOT EXISTS service_technology (
+  id serial PRIMARY KEY,
+  name varchar NOT NULL,
+  service_product_category_id integer,  -- the main tariff category of this technology
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+);
+
+CREATE TABLE IF NOT EXISTS service_supplier (
+  id serial PRIMARY KEY,
+  name varchar NOT NULL,
+  ref varchar,
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+);
+
+-- One OpenCell customer account per group: code = "{partner.ref}_{n}".
+CREATE TABLE IF NOT EXISTS contract_group (
+  id serial PRIMARY KEY,
+  code varchar NOT NULL,
+  partner_id integer NOT NULL,
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+);
+CREATE INDEX IF NOT EXISTS contract_group_partner_id_index ON contract_group (partner_id);
+
+CREATE TABLE IF NOT EXISTS contract_terminate_reason (
+  id serial PRIMARY KEY,
+  name jsonb NOT NULL,                  -- translated
+  terminate_comment_required boolean DEFAULT true,
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+);
+
+CREATE TABLE IF NOT EXISTS contract_terminate_user_reason (
+  id serial PRIMARY KEY,
+  name jsonb NOT NULL,
+  active boolean DEFAULT true,
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+);
+
+-- ISP info tables (somconnexio). phone_number is required on every one of them.
+CREATE TABLE IF NOT EXISTS mobile_service_contract_info (
+  id serial PRIMARY KEY,
+  phone_number varchar NOT NULL,
+  icc varchar,
+  icc_donor varchar,
+  previous_provider integer,
+  previous_owner_vat_number varchar,
+  previous_owner_name varchar,
+  previous_owner_first_name varchar,
+  shared_bond_id varchar,
+  active boolean DEFAULT true,
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+);
+
+CREATE TABLE IF NOT EXISTS vodafone_fiber_service_contract_info (
+  id serial PRIMARY KEY,
+  phone_number varchar NOT NULL,
+  vodafone_id varchar NOT NULL,
+  vodafone_offer_code varchar NOT NULL,
+  previous_phone_number varchar,
+  active boolean DEFAULT true,
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+);
+
+CREATE TABLE IF NOT EXISTS mm_fiber_service_contract_info (
+  id serial PRIMARY KEY,
+  phone_number varchar NOT NULL,
+  mm_id varchar NOT NULL,
+  previous_phone_number varchar,
+  active boolean DEFAULT true,
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+);
+
+CREATE TABLE IF NOT EXISTS orange_fiber_service_contract_info (
+  id serial PRIMARY KEY,
+  phone_number varchar NOT NULL,
+  suma_id varchar NOT NULL,
+  previous_phone_number varchar,
+  active boolean DEFAULT true,
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+);
+
+CREATE TABLE IF NOT EXISTS adsl_service_contract_info (
+  id serial PRIMARY KEY,
+  phone_number varchar NOT NULL,
+  administrative_number varchar NOT NULL,
+  router_product_id integer,
+  router_serial_number varchar,
+  router_mac_address varchar,
+  router_lot_id integer,
+  ppp_user varchar,
+  ppp_password varchar,
+  endpoint_user varchar,
+  endpoint_password varchar,
+  previous_phone_number varchar,
+  active boolean DEFAULT true,
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+);
+
+CREATE TABLE IF NOT EXISTS router_4g_service_contract_info (
+  id serial PRIMARY KEY,
+  phone_number varchar NOT NULL,
+  vodafone_id varchar NOT NULL,
+  vodafone_offer_code varchar NOT NULL,
+  icc varchar,
+  icc_subs varchar,
+  router_product_id integer,
+  router_mac_address varchar,
+  router_acces varchar,
+  ssid varchar,
+  pin varchar,
+  active boolean DEFAULT true,
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+);
+
+CREATE TABLE IF NOT EXISTS xoln_fiber_service_contract_info (
+  id serial PRIMARY KEY,
+  phone_number varchar NOT NULL,
+  external_id varchar NOT NULL,
+  id_order varchar NOT NULL,
+  project_id integer,
+  router_product_id integer,
+  router_serial_number varchar,
+  router_mac_address varchar,
+  previous_phone_number varchar,
+  active boolean DEFAULT true,
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+);
+
+CREATE TABLE IF NOT EXISTS contract_contract (
+  id serial PRIMARY KEY,
+  name varchar NOT NULL,
+  active boolean DEFAULT true,
+  code varchar,                          -- OpenCell subscription code (somconnexio.sequence_contract)
+  pricelist_id integer,
+  partner_id integer NOT NULL,
+  invoice_partner_id integer,
+  commercial_partner_id integer,         -- stored
+  journal_id integer,
+  company_id integer NOT NULL,
+  contract_type varchar DEFAULT 'sale',
+  recurring_rule_type varchar DEFAULT 'monthly',
+  recurring_interval integer DEFAULT 1,
+  recurring_invoicing_type varchar DEFAULT 'pre-paid',
+  date_start date,                       -- stored compute: min of line starts
+  date_end date,                         -- stored compute: max of line ends
+  recurring_next_date date,
+  last_date_invoiced date,
+  line_recurrence boolean DEFAULT false,
+  generation_type varchar DEFAULT 'invoice',
+  user_id integer,
+  payment_term_id integer,
+  fiscal_position_id integer,
+  manual_currency_id integer,
+  note text,
+  is_terminated boolean DEFAULT false,
+  terminate_reason_id integer,
+  terminate_comment text,
+  terminate_date date,
+  -- somconnexio
+  service_partner_id integer,            -- the service address partner
+  mandate_id integer,                    -- contract_mandate
+  payment_mode_id integer,               -- contract_payment_mode
+  contract_group_id integer,
+  service_technology_id integer,
+  service_supplier_id integer,
+  phone_number varchar,                  -- stored compute from the info record
+  mobile_contract_service_info_id integer,
+  vodafone_fiber_service_contract_info_id integer,
+  mm_fiber_service_contract_info_id integer,
+  orange_fiber_service_contract_info_id integer,
+  adsl_service_contract_info_id integer,
+  "router_4G_service_contract_info_id" integer,  -- Odoo quotes the name: capital G kept
+  xoln_fiber_service_contract_info_id integer,
+  parent_pack_contract_id integer,
+  terminate_user_reason_id integer,
+  create_reason varchar,
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+);
+CREATE INDEX IF NOT EXISTS contract_contract_partner_id_index ON contract_contract (partner_id);
+CREATE INDEX IF NOT EXISTS contract_contract_code_index ON contract_contract (code);
+
+-- email_ids: Many2many contract.contract <-> res.partner, Odoo's default relation table name.
+CREATE TABLE IF NOT EXISTS contract_contract_res_partner_rel (
+  contract_contract_id integer NOT NULL,
+  res_partner_id integer NOT NULL,
+  PRIMARY KEY (contract_contract_id, res_partner_id)
+);
+CREATE INDEX IF NOT EXISTS contract_contract_res_partner_rel_res_partner_id_idx
+  ON contract_contract_res_partner_rel (res_partner_id, contract_contract_id);
+
+CREATE TABLE IF NOT EXISTS contract_line (
+  id serial PRIMARY KEY,
+  sequence integer,
+  contract_id integer NOT NULL,
+  product_id integer,
+  name text NOT NULL,
+  quantity double precision NOT NULL DEFAULT 1,   -- OCA: Float without digits -> float8
+  uom_id integer,
+  automatic_price boolean DEFAULT false,
+  specific_price numeric,                         -- Monetary; price_unit is NOT a column
+  discount numeric,
+  note_invoicing_mode varchar DEFAULT 'with',
+  display_type varchar,
+  date_start date NOT NULL,
+  date_end date,
+  recurring_next_date date,
+  last_date_invoiced date,
+  next_period_date_start date,
+  next_period_date_end date,
+  recurring_rule_type varchar DEFAULT 'monthly',
+  recurring_interval integer DEFAULT 1,
+  recurring_invoicing_type varchar DEFAULT 'pre-paid',
+  termination_notice_date date,
+  termination_notice_interval integer DEFAULT 1,
+  termination_notice_rule_type varchar DEFAULT 'monthly',
+  is_canceled boolean DEFAULT false,
+  is_auto_renew boolean DEFAULT false,
+  auto_renew_interval integer DEFAULT 1,
+  auto_renew_rule_type varchar DEFAULT 'yearly',
+  manual_renew_needed boolean DEFAULT false,
+  successor_contract_line_id integer,
+  predecessor_contract_line_id integer,
+  analytic_distribution jsonb,
+  active boolean DEFAULT true,                    -- stored related of the contract
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+);
+CREATE INDEX IF NOT EXISTS contract_line_contract_id_index ON contract_line (contract_id);
