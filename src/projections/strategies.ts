@@ -1,0 +1,621 @@
+import { PreconditionPendingError, ProjectionRejectedError, UnknownProductError } from '../errors';
+import {
+  accessFromContract,
+  activateServicesRequest,
+  ccedEmails,
+  crmAccountHierarchyFromContract,
+  crmFromPartnerAddress,
+  crmToChangeEmail,
+  crmToChangeIban,
+  customerFromPartner,
+  oneShotChargeRequest,
+  requireFirstEmail,
+  requireRef,
+  subscriptionDescriptionUpdate,
+  subscriptionFromContract,
+  terminateServicesRequest,
+  terminateSubscriptionRequest,
+} from './payloads';
+import type { ProjectionConfig } from './payloads';
+import type { OcOperation, Plan } from './plan';
+import type {
+  ContractView,
+  IsoDate,
+  LineView,
+  OcCustomerAccountState,
+  OcCustomerState,
+  OcServiceInstanceState,
+  OcSubscriptionState,
+  PartnerView,
+} from './views';
+
+/**
+ * Strategies: (Odoo views, OpenCell state) → an ordered plan of OpenCell operations. The create strategy of §3.1,
+ * the update strategies of §4 (email / IBAN / address with their fallbacks), and the per-line / per-contract
+ * jobs of §3.3. Fallbacks throw ProjectionRejectedError with the original's message (→ dead-letter topic);
+ * a missing causal precondition (the subscription does not exist yet) throws PreconditionPendingError (retried).
+ *
+ * Every strategy is idempotent against the state it is given: what OpenCell already holds is skipped
+ * (existing subscription, active service, terminated instance, CA already carrying the new email / IBAN,
+ * description already equal to the new number), so replays produce empty plans.
+ */
+
+const noop = (note: string): Plan => ({ strategy: 'noop', ops: [], note });
+
+const normIban = (iban: string | null | undefined): string | null =>
+  iban ? iban.replace(/\s+/g, '').toUpperCase() : null;
+
+const CLOSED_SUBSCRIPTION = ['RESILIATED', 'CANCELED', 'CLOSED'];
+const ENDED_INSTANCE = ['TERMINATED', 'CANCELED', 'CLOSED'];
+
+function requireSubscription(
+  subscription: OcSubscriptionState | null,
+  contract: Pick<ContractView, 'id' | 'code'>,
+  action: string,
+): OcSubscriptionState {
+  if (subscription === null) {
+    throw new PreconditionPendingError(
+      `cannot ${action}: subscription ${contract.code} does not exist in OpenCell yet`,
+      { contractId: contract.id, contractCode: contract.code },
+    );
+  }
+  return subscription;
+}
+
+function requireOpenSubscription(subscription: OcSubscriptionState, action: string): void {
+  if (subscription.status !== undefined && CLOSED_SUBSCRIPTION.includes(subscription.status)) {
+    throw new ProjectionRejectedError(
+      `cannot ${action}: subscription ${subscription.code} is ${subscription.status}`,
+      {
+        subscriptionCode: subscription.code,
+        status: subscription.status,
+      },
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Create (§3.1)
+// ---------------------------------------------------------------------------------------------------------------
+
+export type CreateStrategy =
+  | { strategy: 'customer_hierarchy'; caCode: string }
+  | { strategy: 'customer_account_hierarchy'; caCode: string }
+  | { strategy: 'subscription'; caCode: string };
+
+export interface CreateStrategyOptions {
+  /** The operator's "force OC integration" (W4): overrides `block_contract_creation_in_OC`. */
+  force?: boolean;
+  /** CA codes already allocated to in-flight creations of this partner (race-free numbering). */
+  reservedCaCodes?: readonly string[];
+}
+
+/** Does this customer account serve the contract's (first email, IBAN) pair? No IBAN on both sides matches. */
+export function customerAccountMatches(ca: OcCustomerAccountState, contract: ContractView): boolean {
+  return (
+    ca.email === (contract.emails[0]?.email ?? null) && normIban(ca.iban) === normIban(contract.mandate?.iban)
+  );
+}
+
+/** `{ref}_{n}`: n = the number of existing CAs, or the next number not taken (existing or reserved). */
+export function nextCustomerAccountCode(
+  customerCode: string,
+  existingCodes: readonly string[],
+  reservedCodes: readonly string[] = [],
+): string {
+  const taken = new Set([...existingCodes, ...reservedCodes]);
+  let n = existingCodes.length;
+  while (taken.has(`${customerCode}_${n}`)) n += 1;
+  return `${customerCode}_${n}`;
+}
+
+/**
+ * The original's `CRMAccountHierarchyFromContractCreateStrategies`, in its order: no customer →
+ * customer_hierarchy `{ref}_0`; blocked partner (not forced) → fallback; no CA → fallback; a CA with the same
+ * first email and IBAN → subscription in that CA; otherwise → customer_account_hierarchy with a new CA code.
+ */
+export function chooseCreateStrategy(
+  contract: ContractView,
+  customer: OcCustomerState | null,
+  opts: CreateStrategyOptions = {},
+): CreateStrategy {
+  const ref = requireRef(contract.partner);
+  if (customer === null) {
+    return { strategy: 'customer_hierarchy', caCode: nextCustomerAccountCode(ref, [], opts.reservedCaCodes) };
+  }
+  if (contract.partner.blockContractCreationInOC && !opts.force) {
+    throw new ProjectionRejectedError(
+      `Partner with code ${ref} does not allow automatic subscription creation`,
+      {
+        partnerId: contract.partner.id,
+        contractCode: contract.code,
+        fallback: 'blocked_partner',
+      },
+    );
+  }
+  if (customer.customerAccounts.length === 0) {
+    throw new ProjectionRejectedError(
+      `Customer with code ${ref} found with no customer accounts associated`,
+      {
+        partnerId: contract.partner.id,
+        contractCode: contract.code,
+        fallback: 'no_customer_accounts',
+      },
+    );
+  }
+  const match = customer.customerAccounts.find((ca) => customerAccountMatches(ca, contract));
+  if (match) return { strategy: 'subscription', caCode: match.code };
+  return {
+    strategy: 'customer_account_hierarchy',
+    caCode: nextCustomerAccountCode(
+      customer.code,
+      customer.customerAccounts.map((ca) => ca.code),
+      opts.reservedCaCodes,
+    ),
+  };
+}
+
+export interface CreateSubscriptionInput extends CreateStrategyOptions {
+  contract: ContractView;
+  /** `Customer.get(partner.ref)`; null when not found. */
+  customer: OcCustomerState | null;
+  /** `Subscription.get(contract.code)` when known; an existing subscription turns the create into a check. */
+  subscription?: OcSubscriptionState | null;
+  config: ProjectionConfig;
+  /**
+   * Also activate the contract's current service lines (one activateServices call) and apply its one-shot lines
+   * after the access, so that contract and lines created together reach OpenCell in one causal plan. The ops
+   * carry `lineIds`; the runtime marks those lines' intents done. Off by default (the original's behaviour:
+   * subscription creation sends no services; each line is its own job).
+   */
+  embedLines?: boolean;
+}
+
+export type CreatePlan = Plan & { caCode?: string };
+
+function embeddedLineOps(contract: ContractView): OcOperation[] {
+  const live = contract.lines.filter((l) => !l.isCanceled && l.productCode);
+  const services = live.filter((l) => l.kind === 'service' && l.dateEnd === null);
+  const oneShots = live.filter((l) => l.kind === 'one_shot');
+  const ops: OcOperation[] = [];
+  if (services.length) {
+    ops.push({
+      op: 'activateServices',
+      key: `subscription:${contract.code}:activate:${services.map((l) => l.id).join(',')}`,
+      body: activateServicesRequest(contract.code, services),
+      lineIds: services.map((l) => l.id),
+      products: services.map((l) => ({ productId: l.productId, productCode: l.productCode as string })),
+    });
+  }
+  for (const l of oneShots) {
+    ops.push({
+      op: 'applyOneShotChargeInstance',
+      key: `line:${l.id}:one_shot`,
+      body: oneShotChargeRequest(contract.code, l.productCode as string),
+      lineIds: [l.id],
+      products: [{ productId: l.productId, productCode: l.productCode as string }],
+    });
+  }
+  return ops;
+}
+
+/** create_subscription(contract, force): the §3.1 chain Customer → CRM hierarchy → Subscription → Access. */
+export function planCreateSubscription(input: CreateSubscriptionInput): CreatePlan {
+  const { contract, config } = input;
+  const access = accessFromContract(contract);
+  if (input.subscription) {
+    const ops: OcOperation[] = [];
+    if (access && input.subscription.accesses && !input.subscription.accesses.includes(access.code)) {
+      ops.push({ op: 'createAccess', key: `access:${contract.code}:${access.code}`, body: access });
+    }
+    return {
+      strategy: 'already_exists',
+      ops,
+      caCode: input.subscription.userAccount,
+      note: `subscription ${contract.code} already exists in OpenCell`,
+    };
+  }
+  const chosen = chooseCreateStrategy(contract, input.customer, input);
+  const ref = requireRef(contract.partner);
+  const ops: OcOperation[] = [];
+  if (chosen.strategy === 'customer_hierarchy') {
+    ops.push({
+      op: 'createCustomer',
+      key: `customer:${ref}`,
+      body: customerFromPartner(contract.partner, config),
+    });
+  }
+  if (chosen.strategy !== 'subscription') {
+    ops.push({
+      op: 'crmAccountHierarchyCreate',
+      key: `ca:${chosen.caCode}`,
+      body: crmAccountHierarchyFromContract(contract, chosen.caCode, config),
+    });
+  }
+  ops.push({
+    op: 'createSubscription',
+    key: `subscription:${contract.code}`,
+    body: subscriptionFromContract(contract, chosen.caCode),
+  });
+  if (access) ops.push({ op: 'createAccess', key: `access:${contract.code}:${access.code}`, body: access });
+  if (input.embedLines) ops.push(...embeddedLineOps(contract));
+  return { strategy: chosen.strategy, caCode: chosen.caCode, ops };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Lines and termination (§3.3)
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface LineJobInput {
+  contract: Pick<ContractView, 'id' | 'code'>;
+  line: LineView;
+  /** `Subscription.get(contract.code)`; null when it does not exist. */
+  subscription: OcSubscriptionState | null;
+}
+
+/** An instance that is running: no termination date (the original's guard) and not ended. */
+export function isLiveInstance(s: OcServiceInstanceState): boolean {
+  return !s.terminationDate && !(s.status !== undefined && ENDED_INSTANCE.includes(s.status));
+}
+
+/** add_service: activateServices with the line's single service; skipped when that service is already active. */
+export function planActivateService(input: LineJobInput): Plan {
+  const { contract, line } = input;
+  const sub = requireSubscription(input.subscription, contract, `activate line ${line.id}`);
+  requireOpenSubscription(sub, `activate line ${line.id}`);
+  if (!line.productCode) throw new UnknownProductError(line.productId, null);
+  const active = sub.services.find(
+    (s) =>
+      s.code === line.productCode && isLiveInstance(s) && (s.status === undefined || s.status !== 'INACTIVE'),
+  );
+  if (active) return noop(`service ${line.productCode} is already active on ${sub.code}`);
+  return {
+    strategy: 'activate_service',
+    ops: [
+      {
+        op: 'activateServices',
+        key: `line:${line.id}:activate`,
+        body: activateServicesRequest(sub.code, [line]),
+        lineIds: [line.id],
+        products: [{ productId: line.productId, productCode: line.productCode }],
+      },
+    ],
+  };
+}
+
+/** add_one_shot: applyOneShotChargeInstance(default_code); an empty code (free one-shot) sends nothing. */
+export function planApplyOneShot(input: LineJobInput): Plan {
+  const { contract, line } = input;
+  if (!line.productCode)
+    return noop(`line ${line.id}: free one-shot (product without code), nothing to charge`);
+  const sub = requireSubscription(input.subscription, contract, `apply the one-shot of line ${line.id}`);
+  requireOpenSubscription(sub, `apply the one-shot of line ${line.id}`);
+  return {
+    strategy: 'apply_one_shot',
+    ops: [
+      {
+        op: 'applyOneShotChargeInstance',
+        key: `line:${line.id}:one_shot`,
+        body: oneShotChargeRequest(sub.code, line.productCode),
+        lineIds: [line.id],
+        products: [{ productId: line.productId, productCode: line.productCode }],
+      },
+    ],
+  };
+}
+
+function terminateLineOps(sub: OcSubscriptionState, line: LineView, date: IsoDate): OcOperation[] {
+  if (!line.productCode) return [];
+  const code = line.productCode;
+  const live = sub.services.filter((s) => s.code === code && isLiveInstance(s));
+  const meta = { lineIds: [line.id], products: [{ productId: line.productId, productCode: code }] };
+  if (live.length === 0) return [];
+  if (live.length > 1 && live.every((s) => typeof s.id === 'number')) {
+    const ids = live.map((s) => s.id as number);
+    return [
+      {
+        op: 'terminateServices',
+        key: `line:${line.id}:terminate`,
+        body: terminateServicesRequest(sub.code, date, { serviceIds: ids }),
+        ...meta,
+      },
+    ];
+  }
+  return live.map((_s, i) => ({
+    op: 'terminateServices' as const,
+    key: live.length === 1 ? `line:${line.id}:terminate` : `line:${line.id}:terminate:${i}`,
+    body: terminateServicesRequest(sub.code, date, { services: [code] }),
+    ...meta,
+  }));
+}
+
+/**
+ * terminate_service: terminateServices(date_end, [code]) for every instance of the line's product without a
+ * termination date (never twice: an instance already terminated is skipped).
+ */
+export function planTerminateService(input: LineJobInput & { date?: IsoDate | null }): Plan {
+  const { contract, line } = input;
+  const sub = requireSubscription(input.subscription, contract, `terminate line ${line.id}`);
+  const date = input.date ?? line.dateEnd;
+  if (!date) {
+    throw new ProjectionRejectedError(
+      `contract line ${line.id} has no date_end to terminate its service at`,
+      {
+        lineId: line.id,
+      },
+    );
+  }
+  const ops = terminateLineOps(sub, line, date);
+  if (ops.length === 0)
+    return noop(`no running instance of ${line.productCode ?? '(no code)'} on ${sub.code}`);
+  return { strategy: 'terminate_service', ops };
+}
+
+export interface ContractJobInput {
+  contract: ContractView;
+  subscription: OcSubscriptionState | null;
+}
+
+/**
+ * terminate_subscription: terminate at `terminate_date` (not `date_end`), reason CC_TERMINATION, after the
+ * termination of every ended service line still running in OpenCell. Skipped when the subscription is already
+ * terminated or has a termination scheduled.
+ */
+export function planTerminateSubscription(input: ContractJobInput): Plan {
+  const { contract } = input;
+  const sub = requireSubscription(input.subscription, contract, 'terminate the subscription');
+  if ((sub.status !== undefined && CLOSED_SUBSCRIPTION.includes(sub.status)) || sub.terminationDate) {
+    return noop(`subscription ${sub.code} is already terminated`);
+  }
+  if (!contract.terminateDate) {
+    throw new ProjectionRejectedError(`contract ${contract.code} is terminated but has no terminate_date`, {
+      contractId: contract.id,
+      contractCode: contract.code,
+    });
+  }
+  const lineOps = contract.lines
+    .filter((l) => l.kind === 'service' && l.dateEnd !== null)
+    .flatMap((l) => terminateLineOps(sub, l, l.dateEnd as IsoDate));
+  return {
+    strategy: 'terminate_subscription',
+    ops: [
+      ...lineOps,
+      {
+        op: 'terminateSubscription',
+        key: `subscription:${sub.code}:terminate`,
+        body: terminateSubscriptionRequest(sub.code, contract.terminateDate),
+      },
+    ],
+  };
+}
+
+/**
+ * update_phone_number: the subscription description becomes the new number, the old access (code = the previous
+ * description) is deleted and the new one created. Each step is skipped when already done, so a replay after a
+ * partial failure completes the change. Without a subscription, nothing: its creation will carry the number.
+ */
+export function planUpdatePhoneNumber(input: {
+  contract: Pick<ContractView, 'id' | 'code'>;
+  phone: string;
+  subscription: OcSubscriptionState | null;
+}): Plan {
+  const { contract, phone, subscription: sub } = input;
+  if (sub === null)
+    return noop(`subscription ${contract.code} does not exist yet; its creation carries the number`);
+  const old = sub.description;
+  const accesses = sub.accesses;
+  const ops: OcOperation[] = [];
+  if (old !== phone) {
+    ops.push({
+      op: 'updateSubscription',
+      key: `subscription:${sub.code}:description:${phone}`,
+      body: subscriptionDescriptionUpdate(sub, phone),
+    });
+    if (old && (accesses === undefined || accesses.includes(old))) {
+      ops.push({
+        op: 'deleteAccess',
+        key: `access:${sub.code}:${old}:delete`,
+        body: { code: old, subscription: sub.code },
+      });
+    }
+  }
+  if (accesses === undefined ? old !== phone : !accesses.includes(phone)) {
+    ops.push({
+      op: 'createAccess',
+      key: `access:${sub.code}:${phone}`,
+      body: { code: phone, subscription: sub.code },
+    });
+  }
+  if (ops.length === 0) return noop(`subscription ${sub.code} already has number ${phone}`);
+  return { strategy: 'update_phone_number', ops };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Partner updates (T6, identity)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** update_customer: Customer.update with the full Customer payload. No customer in OpenCell → nothing. */
+export function planUpdateCustomer(input: {
+  partner: PartnerView;
+  customer: OcCustomerState | null;
+  config: ProjectionConfig;
+}): Plan {
+  const { partner } = input;
+  if (!partner.ref || input.customer === null) {
+    return noop(`partner ${partner.id} has no OpenCell customer yet; its first contract creates it`);
+  }
+  return {
+    strategy: 'update_customer',
+    ops: [
+      {
+        op: 'updateCustomer',
+        key: `customer:${partner.ref}:update`,
+        body: customerFromPartner(partner, input.config),
+      },
+    ],
+  };
+}
+
+/** update_accounts_address: the address strategy for every customer account of the partner's customer (T6b). */
+export function planUpdateAccountsAddress(input: {
+  partner: PartnerView;
+  customer: OcCustomerState | null;
+}): Plan {
+  const { partner, customer } = input;
+  if (!partner.ref || customer === null) {
+    return noop(`partner ${partner.id} has no OpenCell customer yet; its first contract creates it`);
+  }
+  const ops: OcOperation[] = customer.customerAccounts.map((ca) => {
+    const chosen = chooseUpdateStrategy({
+      ref: partner.ref as string,
+      field: 'address',
+      customer,
+      caCode: ca.code,
+    });
+    return {
+      op: 'crmAccountHierarchyCreateOrUpdate',
+      key: `ca:${chosen.caCode}:address`,
+      body: crmFromPartnerAddress(partner, chosen.caCode),
+    };
+  });
+  if (ops.length === 0) return noop(`customer ${customer.code} has no customer account`);
+  return { strategy: 'address', ops };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Update strategies (§4)
+// ---------------------------------------------------------------------------------------------------------------
+
+export type UpdateStrategy = { strategy: 'email' | 'iban' | 'address'; caCode: string };
+
+export interface UpdateStrategyInput {
+  /** The customer code: the first contract's partner ref (or the partner's, for the address). */
+  ref: string;
+  field: string;
+  customer: OcCustomerState | null;
+  /** The contracts the change is for (the wizard's selection). */
+  contractCodes?: readonly string[];
+  /** ACTIVE subscriptions under the first contract's user account (`userAccount.code:{UA}|status:ACTIVE`). */
+  activeSubscriptionCodes?: readonly string[];
+  /** The first contract's subscription `userAccount` (forced IBAN path). */
+  firstContractUserAccount?: string;
+  /** The CA the address job is for. */
+  caCode?: string;
+  force?: boolean;
+}
+
+function fallback(message: string, details: Record<string, unknown>): never {
+  throw new ProjectionRejectedError(message, { ...details, fallback: true });
+}
+
+/** The original's `CRMAccountHierarchyFromContractUpdateStrategies`, checks in the original's order. */
+export function chooseUpdateStrategy(input: UpdateStrategyInput): UpdateStrategy {
+  const { ref, field, customer } = input;
+  const d = { customerCode: ref, field };
+  if (customer === null) fallback(`Customer with code ${ref} not found in OC`, d);
+  if (customer.customerAccounts.length === 0) {
+    fallback(`Customer with code ${ref} does not have any customer account hierachy.`, d);
+  }
+  if (field === 'address') {
+    if (!input.caCode) fallback('Something went wrong, unable to choose a strategy', d);
+    return { strategy: 'address', caCode: input.caCode };
+  }
+  const codes = input.contractCodes ?? [];
+  if (field === 'iban' && input.force) {
+    if (codes.length !== 1)
+      fallback('Many contracts used with Force Contract IBAN Strategy', { ...d, contractCodes: codes });
+    if (!input.firstContractUserAccount) fallback('Something went wrong, unable to choose a strategy', d);
+    return { strategy: 'iban', caCode: input.firstContractUserAccount };
+  }
+  if (customer.customerAccounts.length > 1) {
+    fallback(
+      `Customer with code ${ref} has more than one customer account hierachy. Please update OC manually.`,
+      { ...d, customerAccounts: customer.customerAccounts.map((ca) => ca.code) },
+    );
+  }
+  const active = [...new Set(input.activeSubscriptionCodes ?? [])].sort();
+  const given = [...new Set(codes)].sort();
+  if (active.length !== given.length || active.some((c, i) => c !== given[i])) {
+    fallback(
+      `Customer with code ${ref}: changing the ${field} of contracts [${given.join(', ')}] would need to divide the ` +
+        `customer account hierarchy (its active subscriptions are [${active.join(', ')}])`,
+      { ...d, contractCodes: given, activeSubscriptionCodes: active },
+    );
+  }
+  const caCode = customer.customerAccounts[0].code;
+  if (field === 'email') return { strategy: 'email', caCode };
+  if (field === 'iban') return { strategy: 'iban', caCode };
+  return fallback('Something went wrong, unable to choose a strategy', d);
+}
+
+export interface UpdateSubscriptionInput {
+  field: 'email' | 'iban';
+  /** The contract whose emails / mandate changed (current Odoo state). */
+  contract: ContractView;
+  /** The partner's other contracts (current Odoo state), to find which ones carry the same new value. */
+  otherContracts?: readonly ContractView[];
+  customer: OcCustomerState | null;
+  /** `Subscription.get(contract.code)`; null when it does not exist. */
+  subscription: OcSubscriptionState | null;
+  /** ACTIVE subscriptions under `subscription.userAccount`. */
+  activeSubscriptionCodes: readonly string[];
+  /** The operator's forced IBAN change for this one contract (W3). */
+  force?: boolean;
+}
+
+function sameEmails(a: ContractView, b: ContractView): boolean {
+  return a.emails.length === b.emails.length && a.emails.every((e, i) => e.email === b.emails[i].email);
+}
+
+function caHolds(field: 'email' | 'iban', ca: OcCustomerAccountState, contract: ContractView): boolean {
+  if (field === 'iban') return normIban(ca.iban) === normIban(contract.mandate?.iban);
+  if (ca.email !== requireFirstEmail(contract)) return false;
+  return ca.ccedEmails === undefined || (ca.ccedEmails ?? '') === (ccedEmails(contract) ?? '');
+}
+
+/**
+ * update_subscription(contracts, 'email' | 'iban') from a CDC change of one contract. The wizard's "all the
+ * contracts of the CA" becomes: the contracts of the partner that now carry the same emails (or IBAN) as this
+ * one; §4's rule then requires them to cover every active subscription of the CA. The first of several
+ * contracts changed together updates the CA; the others find it already updated (noop).
+ */
+export function planUpdateSubscription(input: UpdateSubscriptionInput): Plan {
+  const { field, contract, subscription: sub } = input;
+  if (sub === null) {
+    return noop(
+      `subscription ${contract.code} does not exist yet; its creation carries the current ${field}`,
+    );
+  }
+  const current = input.customer?.customerAccounts.find((ca) => ca.code === sub.userAccount);
+  if (current && !input.force && caHolds(field, current, contract)) {
+    return noop(`customer account ${current.code} already has this ${field}`);
+  }
+  const same = (c: ContractView) =>
+    field === 'email'
+      ? sameEmails(c, contract)
+      : normIban(c.mandate?.iban) === normIban(contract.mandate?.iban);
+  const active = new Set(input.activeSubscriptionCodes);
+  const covered = input.force
+    ? [contract.code]
+    : [
+        contract.code,
+        ...(input.otherContracts ?? [])
+          .filter((c) => c.id !== contract.id && active.has(c.code) && same(c))
+          .map((c) => c.code),
+      ];
+  const chosen = chooseUpdateStrategy({
+    ref: requireRef(contract.partner),
+    field,
+    customer: input.customer,
+    contractCodes: covered,
+    activeSubscriptionCodes: input.activeSubscriptionCodes,
+    firstContractUserAccount: sub.userAccount,
+    force: input.force,
+  });
+  const body =
+    field === 'email' ? crmToChangeEmail(contract, chosen.caCode) : crmToChangeIban(contract, chosen.caCode);
+  return {
+    strategy: chosen.strategy,
+    ops: [{ op: 'crmAccountHierarchyCreateOrUpdate', key: `ca:${chosen.caCode}:${field}`, body }],
+  };
+}
