@@ -135,6 +135,7 @@ export type ServiceContractType =
 const FIBER_SUPPLIERS: Record<string, ServiceContractType> = {
   'somconnexio.service_supplier_vodafone': 'vodafone',
   'somconnexio.service_supplier_asociatel_vdf': 'asociatel',
+  'somconnexio.service_supplier_asociatel': 'asociatel',
   'somconnexio.service_supplier_masmovil': 'masmovil',
   'somconnexio.service_supplier_xoln': 'xoln',
   'somconnexio.service_supplier_orange': 'orange',

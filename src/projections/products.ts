@@ -19,7 +19,7 @@ export const ADDITIONAL_SERVICE_CATEGORIES: readonly string[] = [
   'somconnexio.mobile_additional_service',
 ];
 
-/** Categories whose children (descendants, and the category itself as Odoo's `child_of`) are services. */
+/** Categories whose child categories (at any depth, the parent itself excluded) are services. */
 export const SERVICE_PARENT_CATEGORIES: readonly string[] = [
   'multimedia_somconnexio.multimedia_service',
   'switchboard_somconnexio.switchboard_additional_service',
@@ -52,9 +52,7 @@ export function productKind(
     (technologyServiceCategories.includes(xmlId) || ADDITIONAL_SERVICE_CATEGORIES.includes(xmlId))
   )
     return 'service';
-  const lineage =
-    xmlId === null ? category.categoryAncestorXmlIds : [xmlId, ...category.categoryAncestorXmlIds];
-  if (lineage.some((id) => SERVICE_PARENT_CATEGORIES.includes(id))) return 'service';
+  if (category.categoryAncestorXmlIds.some((id) => SERVICE_PARENT_CATEGORIES.includes(id))) return 'service';
   return 'none';
 }
 
