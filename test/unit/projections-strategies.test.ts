@@ -554,7 +554,7 @@ describe('projections: partner updates (port of test_res_partner / test_customer
       partner: partner(),
       customer: customer(ca('1234_0'), ca('1234_1')),
     });
-    expect(plan.ops.map((o) => o.body.code)).to.deep.equal(['1234_0', '1234_1']);
+    expect(plan.ops.map((o) => (o.body as { code: string }).code)).to.deep.equal(['1234_0', '1234_1']);
   });
   it('update_accounts_address without a customer → noop', () => {
     expect(planUpdateAccountsAddress({ partner: partner(), customer: null }).ops).to.deep.equal([]);

@@ -1,0 +1,600 @@
+import { expect } from 'chai';
+import {
+  CAPTURED_TABLES,
+  WATCHED_ISP_INFO_TABLES,
+  changedBillingFields,
+  connectorColumnIncludeList,
+  connectorTableIncludeList,
+  detectIntents,
+  isIrrelevant,
+  onceKey,
+  orderingKey,
+  toIsoDate,
+} from '../../src/projections';
+import type { Intent, ProductView, RowChange, TriggerContext } from '../../src/projections';
+
+// Epoch days as Debezium sends `date` columns.
+const DAY_2024_06_30 = 19904;
+const DAY_2024_05_31 = 19874;
+
+const products: Record<number, ProductView> = {
+  1: {
+    id: 1,
+    defaultCode: 'SE_SC_REC_MOBILE_T_UNL_20480',
+    categoryXmlId: 'somconnexio.mobile_service',
+    categoryAncestorXmlIds: ['product.product_category_all'],
+  },
+  2: {
+    id: 2,
+    defaultCode: 'SE_SC_REC_BA_F_600',
+    categoryXmlId: 'somconnexio.broadband_fiber_service',
+    categoryAncestorXmlIds: ['somconnexio.broadband_service'],
+  },
+  3: {
+    id: 3,
+    defaultCode: 'SE_SC_REC_FILMIN',
+    categoryXmlId: 'filmin_somconnexio.filmin_service',
+    categoryAncestorXmlIds: ['multimedia_somconnexio.multimedia_service'],
+  },
+  4: {
+    id: 4,
+    defaultCode: 'SE_SC_REC_SB_AGENT',
+    categoryXmlId: 'switchboard_somconnexio.switchboard_category',
+    categoryAncestorXmlIds: [],
+  },
+  5: {
+    id: 5,
+    defaultCode: 'SE_SC_REC_SB_EXTRA_1',
+    categoryXmlId: 'switchboard_somconnexio.switchboard_extras_service',
+    categoryAncestorXmlIds: ['switchboard_somconnexio.switchboard_additional_service'],
+  },
+  6: {
+    id: 6,
+    defaultCode: 'SE_SC_REC_SB_EXTRA_2',
+    categoryXmlId: 'switchboard_somconnexio.switchboard_extras_service',
+    categoryAncestorXmlIds: ['switchboard_somconnexio.switchboard_additional_service'],
+  },
+  7: {
+    id: 7,
+    defaultCode: 'SE_SC_REC_BA_IPV4',
+    categoryXmlId: 'somconnexio.broadband_additional_service',
+    categoryAncestorXmlIds: [],
+  },
+  8: {
+    id: 8,
+    defaultCode: 'CH_SC_OSO_DADES_ADDICIONALS',
+    categoryXmlId: 'somconnexio.mobile_oneshot_service',
+    categoryAncestorXmlIds: [],
+  },
+  9: {
+    id: 9,
+    defaultCode: 'CH_SC_OSO_ALTA_PARELL_EXISTENT',
+    categoryXmlId: 'somconnexio.broadband_oneshot_adsl_service',
+    categoryAncestorXmlIds: [],
+  },
+  10: {
+    id: 10,
+    defaultCode: 'CH_SC_OSO_ROUTER_SHIPPING',
+    categoryXmlId: 'somconnexio.broadband_oneshot_service',
+    categoryAncestorXmlIds: [],
+  },
+  11: {
+    id: 11,
+    defaultCode: 'SC_OTHER_DONATION',
+    categoryXmlId: 'somconnexio.other_products',
+    categoryAncestorXmlIds: [],
+  },
+};
+
+const ctx = (over: Partial<TriggerContext> = {}): TriggerContext => ({
+  syncPartnerIdentity: false,
+  product: (id) => products[id],
+  technologyServiceCategories: [
+    'somconnexio.mobile_service',
+    'somconnexio.broadband_fiber_service',
+    'switchboard_somconnexio.switchboard_category',
+  ],
+  partnerHasContracts: () => true,
+  ...over,
+});
+
+const contractRow = (over: Record<string, unknown> = {}) => ({
+  id: 41,
+  code: 'SC-0041',
+  partner_id: 7,
+  is_terminated: false,
+  terminate_date: null,
+  date_end: null,
+  mandate_id: 3,
+  ...over,
+});
+const lineRow = (over: Record<string, unknown> = {}) => ({
+  id: 100,
+  contract_id: 41,
+  product_id: 1,
+  date_start: 19754,
+  date_end: null,
+  is_canceled: false,
+  ...over,
+});
+const partnerRow = (over: Record<string, unknown> = {}) => ({
+  id: 7,
+  ref: '1234',
+  name: 'Anna Puig',
+  firstname: 'Anna',
+  lastname: 'Puig',
+  vat: 'ES12345678Z',
+  email: 'anna@example.org',
+  mobile: '600111222',
+  phone: null,
+  street: 'C/ Major 1',
+  street2: null,
+  zip: '08001',
+  city: 'Barcelona',
+  state_id: 415,
+  country_id: 68,
+  write_date: 1735689600000000,
+  ...over,
+});
+
+const create = (table: string, after: Record<string, unknown>): RowChange => ({
+  table,
+  op: 'c',
+  before: null,
+  after,
+});
+const update = (
+  table: string,
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+): RowChange => ({
+  table,
+  op: 'u',
+  before,
+  after,
+});
+
+describe('projections: contract listener triggers (T1, T2, W2)', () => {
+  it('contract created → exactly 1 create_subscription(contract id)', () => {
+    expect(detectIntents(create('contract_contract', contractRow()), ctx())).to.deep.equal([
+      { kind: 'create_subscription', contractId: 41 },
+    ]);
+  });
+  it('is_terminated false → true → exactly 1 terminate_subscription at terminate_date', () => {
+    const before = contractRow();
+    const after = contractRow({
+      is_terminated: true,
+      terminate_date: DAY_2024_06_30,
+      date_end: DAY_2024_06_30 + 31,
+    });
+    expect(detectIntents(update('contract_contract', before, after), ctx())).to.deep.equal([
+      { kind: 'terminate_subscription', contractId: 41, date: '2024-06-30' },
+    ]);
+  });
+  it('a later write on a terminated contract (is_terminated unchanged) → nothing', () => {
+    const before = contractRow({ is_terminated: true, terminate_date: DAY_2024_06_30 });
+    expect(
+      detectIntents(
+        update('contract_contract', before, { ...before, terminate_date: DAY_2024_06_30 + 1 }),
+        ctx(),
+      ),
+    ).to.deep.equal([]);
+  });
+  it('un-terminating (true → false) is not synced', () => {
+    const before = contractRow({ is_terminated: true, terminate_date: DAY_2024_06_30 });
+    expect(detectIntents(update('contract_contract', before, contractRow()), ctx())).to.deep.equal([]);
+  });
+  it('irrelevant update (name, write_date, computed churn) → nothing', () => {
+    const before = { ...contractRow(), name: 'old', write_date: 1 };
+    const after = { ...contractRow(), name: 'new', write_date: 2 };
+    const change = update('contract_contract', before, after);
+    expect(detectIntents(change, ctx())).to.deep.equal([]);
+    expect(isIrrelevant(change)).to.equal(true);
+  });
+  it('mandate_id changed → update_subscription(contract, "iban")', () => {
+    expect(
+      detectIntents(update('contract_contract', contractRow(), contractRow({ mandate_id: 4 })), ctx()),
+    ).to.deep.equal([{ kind: 'update_subscription', contractId: 41, field: 'iban' }]);
+  });
+  it('mandate_id removed, or changed on a terminated contract → nothing', () => {
+    expect(
+      detectIntents(update('contract_contract', contractRow(), contractRow({ mandate_id: null })), ctx()),
+    ).to.deep.equal([]);
+    const terminated = contractRow({ is_terminated: true, terminate_date: DAY_2024_06_30 });
+    expect(
+      detectIntents(update('contract_contract', terminated, { ...terminated, mandate_id: 4 }), ctx()),
+    ).to.deep.equal([]);
+  });
+  it('a contract created already terminated → create then terminate', () => {
+    const row = contractRow({ is_terminated: true, terminate_date: DAY_2024_06_30 });
+    expect(detectIntents(create('contract_contract', row), ctx()).map((i) => i.kind)).to.deep.equal([
+      'create_subscription',
+      'terminate_subscription',
+    ]);
+  });
+  it('snapshot read → the create intents flagged snapshot', () => {
+    expect(
+      detectIntents({ table: 'contract_contract', op: 'r', before: null, after: contractRow() }, ctx()),
+    ).to.deep.equal([{ kind: 'create_subscription', contractId: 41, snapshot: true }]);
+  });
+  it('delete and archive → nothing', () => {
+    expect(
+      detectIntents({ table: 'contract_contract', op: 'd', before: contractRow(), after: null }, ctx()),
+    ).to.deep.equal([]);
+    const archived = update(
+      'contract_contract',
+      { ...contractRow(), active: true },
+      { ...contractRow(), active: false },
+    );
+    expect(detectIntents(archived, ctx())).to.deep.equal([]);
+  });
+});
+
+describe('projections: contract line listener triggers (T3, T4, T5)', () => {
+  const activation = (productId: number) =>
+    detectIntents(create('contract_line', lineRow({ id: 100 + productId, product_id: productId })), ctx());
+  const serviceCases: [string, number][] = [
+    ['a mobile tariff', 1],
+    ['a fiber tariff', 2],
+    ['Filmin (child of multimedia_service)', 3],
+    ['a switchboard agent (switchboard technology category)', 4],
+    ['a switchboard extra (child of switchboard_additional_service)', 5],
+    ['an ADSL/fiber extra (fixed IPv4, broadband_additional_service)', 7],
+  ];
+  for (const [what, productId] of serviceCases) {
+    it(`new line for ${what} → activate_service [contract, line]`, () => {
+      expect(activation(productId)).to.deep.equal([
+        {
+          kind: 'activate_service',
+          contractId: 41,
+          lineId: 100 + productId,
+          productId,
+          productCode: products[productId].defaultCode,
+        },
+      ]);
+    });
+  }
+  it('two switchboard extras → two activations', () => {
+    expect([...activation(5), ...activation(6)].map((i) => i.kind)).to.deep.equal([
+      'activate_service',
+      'activate_service',
+    ]);
+  });
+  const oneShotCases: [string, number][] = [
+    ['a mobile extra-data one-shot', 8],
+    ['a broadband "Alta parell existent" one-shot', 9],
+    ['router shipping on a 4G contract', 10],
+  ];
+  for (const [what, productId] of oneShotCases) {
+    it(`new line for ${what} → apply_one_shot [contract, default_code]`, () => {
+      expect(activation(productId)).to.deep.equal([
+        {
+          kind: 'apply_one_shot',
+          contractId: 41,
+          lineId: 100 + productId,
+          productId,
+          productCode: products[productId].defaultCode,
+        },
+      ]);
+    });
+  }
+  it('new line in any other category → nothing', () => {
+    expect(activation(11)).to.deep.equal([]);
+  });
+  it('writing date_end on a line → exactly 1 terminate_service at that date', () => {
+    const change = update('contract_line', lineRow(), lineRow({ date_end: DAY_2024_05_31 }));
+    expect(detectIntents(change, ctx())).to.deep.equal([
+      {
+        kind: 'terminate_service',
+        contractId: 41,
+        lineId: 100,
+        productId: 1,
+        productCode: 'SE_SC_REC_MOBILE_T_UNL_20480',
+        date: '2024-05-31',
+      },
+    ]);
+  });
+  it('another write on a line that already has date_end → nothing (never twice)', () => {
+    const ended = lineRow({ date_end: DAY_2024_05_31 });
+    expect(
+      detectIntents(update('contract_line', ended, { ...ended, name: 'renamed', write_date: 9 }), ctx()),
+    ).to.deep.equal([]);
+  });
+  it('date_end moved → terminate_service with the new date; cleared → nothing', () => {
+    const ended = lineRow({ date_end: DAY_2024_05_31 });
+    expect(
+      detectIntents(update('contract_line', ended, lineRow({ date_end: DAY_2024_06_30 })), ctx()),
+    ).to.have.deep.nested.property('[0].date', '2024-06-30');
+    expect(detectIntents(update('contract_line', ended, lineRow()), ctx())).to.deep.equal([]);
+  });
+  it('date_end on a one-shot or other line → nothing (no service instance to end)', () => {
+    expect(
+      detectIntents(
+        update(
+          'contract_line',
+          lineRow({ product_id: 8 }),
+          lineRow({ product_id: 8, date_end: DAY_2024_05_31 }),
+        ),
+        ctx(),
+      ),
+    ).to.deep.equal([]);
+    expect(
+      detectIntents(
+        update(
+          'contract_line',
+          lineRow({ product_id: 11 }),
+          lineRow({ product_id: 11, date_end: DAY_2024_05_31 }),
+        ),
+        ctx(),
+      ),
+    ).to.deep.equal([]);
+  });
+  it('a service line created with date_end → activation then termination', () => {
+    expect(
+      detectIntents(create('contract_line', lineRow({ date_end: DAY_2024_05_31 })), ctx()).map((i) => i.kind),
+    ).to.deep.equal(['activate_service', 'terminate_service']);
+  });
+  it('tariff change (new line + end date on the old one) → one activation and one termination', () => {
+    const intents = [
+      ...detectIntents(create('contract_line', lineRow({ id: 101, product_id: 2 })), ctx()),
+      ...detectIntents(
+        update(
+          'contract_line',
+          lineRow({ product_id: 1 }),
+          lineRow({ product_id: 1, date_end: DAY_2024_05_31 }),
+        ),
+        ctx(),
+      ),
+    ];
+    expect(intents.map((i) => i.kind)).to.deep.equal(['activate_service', 'terminate_service']);
+  });
+  it('line deleted or canceled → nothing', () => {
+    expect(
+      detectIntents({ table: 'contract_line', op: 'd', before: lineRow(), after: null }, ctx()),
+    ).to.deep.equal([]);
+    expect(
+      detectIntents(update('contract_line', lineRow(), lineRow({ is_canceled: true })), ctx()),
+    ).to.deep.equal([]);
+  });
+  it('snapshot of a line → flagged activation', () => {
+    expect(
+      detectIntents({ table: 'contract_line', op: 'r', before: null, after: lineRow() }, ctx()),
+    ).to.deep.equal([
+      {
+        kind: 'activate_service',
+        contractId: 41,
+        lineId: 100,
+        productId: 1,
+        productCode: 'SE_SC_REC_MOBILE_T_UNL_20480',
+        snapshot: true,
+      },
+    ]);
+  });
+  it('an unknown product is a loud error, not a silent skip', () => {
+    expect(() => detectIntents(create('contract_line', lineRow({ product_id: 999 })), ctx())).to.throw(
+      /product 999/,
+    );
+  });
+});
+
+describe('projections: partner listener triggers (T6 and identity)', () => {
+  it('writing street → 2 intents: update_customer and update_accounts_address', () => {
+    expect(
+      detectIntents(update('res_partner', partnerRow(), partnerRow({ street: 'C/ Nova 7' })), ctx()),
+    ).to.deep.equal([
+      { kind: 'update_customer', partnerId: 7, fields: ['street'] },
+      { kind: 'update_accounts_address', partnerId: 7 },
+    ]);
+  });
+  for (const column of ['street2', 'zip', 'city', 'state_id', 'country_id']) {
+    it(`writing ${column} → address update`, () => {
+      const intents = detectIntents(
+        update('res_partner', partnerRow(), partnerRow({ [column]: 999 })),
+        ctx(),
+      );
+      expect(intents.map((i) => i.kind)).to.deep.equal(['update_customer', 'update_accounts_address']);
+    });
+  }
+  it('writing name → 0 intents when partner identity sync is off (the original)', () => {
+    expect(
+      detectIntents(update('res_partner', partnerRow(), partnerRow({ name: 'Anna P.' })), ctx()),
+    ).to.deep.equal([]);
+  });
+  for (const column of ['name', 'vat', 'email', 'mobile']) {
+    it(`writing ${column} → update_customer only, when partner identity sync is on`, () => {
+      expect(
+        detectIntents(
+          update('res_partner', partnerRow(), partnerRow({ [column]: 'changed' })),
+          ctx({ syncPartnerIdentity: true }),
+        ),
+      ).to.deep.equal([{ kind: 'update_customer', partnerId: 7, fields: [column] }]);
+    });
+  }
+  it('a partner without contracts → nothing', () => {
+    expect(
+      detectIntents(
+        update('res_partner', partnerRow(), partnerRow({ street: 'x' })),
+        ctx({ partnerHasContracts: () => false }),
+      ),
+    ).to.deep.equal([]);
+  });
+  it('write_date / display_name churn → nothing', () => {
+    const change = update('res_partner', partnerRow(), {
+      ...partnerRow({ write_date: 2 }),
+      display_name: 'x',
+    });
+    expect(detectIntents(change, ctx({ syncPartnerIdentity: true }))).to.deep.equal([]);
+  });
+  it('partner created, deleted, archived or snapshotted → nothing', () => {
+    expect(
+      detectIntents(create('res_partner', partnerRow()), ctx({ syncPartnerIdentity: true })),
+    ).to.deep.equal([]);
+    expect(
+      detectIntents({ table: 'res_partner', op: 'r', before: null, after: partnerRow() }, ctx()),
+    ).to.deep.equal([]);
+    expect(
+      detectIntents({ table: 'res_partner', op: 'd', before: partnerRow(), after: null }, ctx()),
+    ).to.deep.equal([]);
+    expect(
+      detectIntents(
+        update('res_partner', { ...partnerRow(), active: true }, { ...partnerRow(), active: false }),
+        ctx(),
+      ),
+    ).to.deep.equal([]);
+  });
+  it('address and identity together → one update_customer naming both', () => {
+    expect(
+      detectIntents(
+        update('res_partner', partnerRow(), partnerRow({ city: 'Girona', email: 'new@x.org' })),
+        ctx({ syncPartnerIdentity: true }),
+      ),
+    ).to.deep.equal([
+      { kind: 'update_customer', partnerId: 7, fields: ['city', 'email'] },
+      { kind: 'update_accounts_address', partnerId: 7 },
+    ]);
+  });
+});
+
+describe('projections: service contract info listener triggers (T7)', () => {
+  for (const table of WATCHED_ISP_INFO_TABLES) {
+    it(`writing phone_number on ${table} → update_phone_number with the new number`, () => {
+      expect(
+        detectIntents(
+          update(table, { id: 5, phone_number: '600111222' }, { id: 5, phone_number: '611222333' }),
+          ctx(),
+        ),
+      ).to.deep.equal([
+        {
+          kind: 'update_phone_number',
+          infoTable: table,
+          infoId: 5,
+          phone: '611222333',
+          previousPhone: '600111222',
+        },
+      ]);
+    });
+  }
+  it('other info tables and other columns → nothing', () => {
+    expect(
+      detectIntents(
+        update('adsl_service_contract_info', { id: 5, phone_number: '9' }, { id: 5, phone_number: '8' }),
+        ctx(),
+      ),
+    ).to.deep.equal([]);
+    expect(
+      detectIntents(
+        update(
+          'mobile_service_contract_info',
+          { id: 5, phone_number: '9', icc: '1' },
+          { id: 5, phone_number: '9', icc: '2' },
+        ),
+        ctx(),
+      ),
+    ).to.deep.equal([]);
+  });
+});
+
+describe('projections: contract email relation triggers (W1)', () => {
+  const rel = 'contract_contract_res_partner_rel';
+  it('an email added or removed → update_subscription(contract, "email")', () => {
+    expect(detectIntents(create(rel, { contract_contract_id: 41, res_partner_id: 9 }), ctx())).to.deep.equal([
+      { kind: 'update_subscription', contractId: 41, field: 'email' },
+    ]);
+    expect(
+      detectIntents(
+        { table: rel, op: 'd', before: { contract_contract_id: 41, res_partner_id: 9 }, after: null },
+        ctx(),
+      ),
+    ).to.deep.equal([{ kind: 'update_subscription', contractId: 41, field: 'email' }]);
+  });
+  it('relation snapshot → nothing (the contract snapshot carries its emails)', () => {
+    expect(
+      detectIntents(
+        { table: rel, op: 'r', before: null, after: { contract_contract_id: 41, res_partner_id: 9 } },
+        ctx(),
+      ),
+    ).to.deep.equal([]);
+  });
+});
+
+describe('projections: declarative filter', () => {
+  it('changed billing fields are the watched columns whose value differs', () => {
+    expect(
+      changedBillingFields(update('res_partner', partnerRow(), partnerRow({ zip: '08002', write_date: 5 }))),
+    ).to.deep.equal(['zip']);
+    expect(
+      changedBillingFields(update('contract_line', lineRow(), lineRow({ date_end: DAY_2024_05_31 }))),
+    ).to.deep.equal(['date_end']);
+  });
+  it('without a before image (replica identity not FULL) every watched column present counts as changed', () => {
+    const change: RowChange = {
+      table: 'contract_line',
+      op: 'u',
+      before: null,
+      after: lineRow({ date_end: DAY_2024_05_31 }),
+    };
+    expect(changedBillingFields(change)).to.deep.equal(['date_end']);
+    expect(detectIntents(change, ctx()).map((i: Intent) => i.kind)).to.deep.equal(['terminate_service']);
+  });
+  it('uncaptured tables are irrelevant', () => {
+    expect(isIrrelevant(create('res_users', { id: 1 }))).to.equal(true);
+    expect(detectIntents(create('res_users', { id: 1 }), ctx())).to.deep.equal([]);
+  });
+  it('every watched column is captured and the connector include lists are derived from the table', () => {
+    for (const spec of Object.values(CAPTURED_TABLES)) {
+      for (const column of Object.keys(spec.watched))
+        expect(spec.columns, `${spec.table}.${column}`).to.include(column);
+    }
+    const columns = connectorColumnIncludeList().split(',');
+    expect(columns).to.include('public\\.res_partner\\.street');
+    expect(columns).to.include('public\\.contract_line\\.date_end');
+    expect(columns).to.include('public\\.contract_contract_res_partner_rel\\.res_partner_id');
+    expect(columns.some((c) => c.endsWith('write_date'))).to.equal(false);
+    expect(connectorTableIncludeList().split(',')).to.include.members([
+      'public.res_partner',
+      'public.contract_contract',
+      'public.contract_line',
+      'public.mobile_service_contract_info',
+    ]);
+  });
+});
+
+describe('projections: intent keys and dates', () => {
+  it('orders everything about a contract in one queue, partner updates in the partner’s', () => {
+    expect(orderingKey({ kind: 'create_subscription', contractId: 41 })).to.equal('contract:41');
+    expect(
+      orderingKey({
+        kind: 'terminate_service',
+        contractId: 41,
+        lineId: 1,
+        productId: 1,
+        productCode: 'X',
+        date: '2024-01-01',
+      }),
+    ).to.equal('contract:41');
+    expect(orderingKey({ kind: 'update_accounts_address', partnerId: 7 })).to.equal('partner:7');
+    expect(
+      orderingKey({
+        kind: 'update_phone_number',
+        infoTable: 'mobile_service_contract_info',
+        infoId: 5,
+        phone: '1',
+        previousPhone: null,
+      }),
+    ).to.equal('info:mobile_service_contract_info:5');
+  });
+  it('once-only keys for creations, activations, one-shots and terminations; none for updates', () => {
+    expect(
+      onceKey({ kind: 'apply_one_shot', contractId: 41, lineId: 3, productId: 1, productCode: 'X' }),
+    ).to.equal('line:3:one_shot');
+    expect(onceKey({ kind: 'create_subscription', contractId: 41 })).to.equal('contract:41:create');
+    expect(onceKey({ kind: 'update_customer', partnerId: 7, fields: ['street'] })).to.equal(null);
+  });
+  it('converts Debezium epoch days and ISO strings to YYYY-MM-DD', () => {
+    expect(toIsoDate(DAY_2024_06_30)).to.equal('2024-06-30');
+    expect(toIsoDate(0)).to.equal('1970-01-01');
+    expect(toIsoDate('2024-06-30T10:00:00Z')).to.equal('2024-06-30');
+    expect(toIsoDate(null)).to.equal(null);
+    expect(() => toIsoDate('tomorrow')).to.throw(TypeError);
+  });
+});
