@@ -1,0 +1,35 @@
+import { valuesEqual } from './columns';
+import { Row, specOf, TableName } from './tables';
+
+/**
+ * The billing-relevant columns of `table` whose decoded values differ between `before` and `after`
+ * (exact comparison: decimals numerically — "17.360" equals "17.36" —, translations key by key, dates and
+ * timestamps as their ISO strings, booleans with NULL read as false). Key columns and everything outside
+ * the registry (write_date, write_uid, display_name…) are never reported.
+ *
+ * When one side is missing (a create, a delete, or an update without a before-image) every billing column
+ * is reported, since nothing can be assumed unchanged.
+ */
+export function changedBillingFields<T extends TableName>(
+  table: T,
+  before: Partial<Row<T>> | Record<string, unknown> | null | undefined,
+  after: Partial<Row<T>> | Record<string, unknown> | null | undefined,
+): (keyof Row<T> & string)[] {
+  const spec = specOf(table);
+  const cols = spec.billing as (keyof Row<T> & string)[];
+  if (!before || !after) return [...cols];
+  const b = before as Record<string, unknown>;
+  const a = after as Record<string, unknown>;
+  return cols.filter((c) => !valuesEqual(spec.columns[c].kind, b[c], a[c]));
+}
+
+/** true when at least one of `fields` changed (convenience for trigger rules such as T6's address fields). */
+export function anyChanged<T extends TableName>(
+  table: T,
+  before: Partial<Row<T>> | null | undefined,
+  after: Partial<Row<T>> | null | undefined,
+  fields: readonly (keyof Row<T> & string)[],
+): boolean {
+  const changed = changedBillingFields(table, before, after);
+  return fields.some((f) => changed.includes(f));
+}
