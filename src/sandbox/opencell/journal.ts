@@ -1,0 +1,63 @@
+/** One request as the sandbox received it, for test assertions. */
+export interface JournalEntry {
+  seq: number;
+  /** Epoch ms (wall clock) when the request arrived. */
+  time: number;
+  method: string;
+  /** Path below `/api/rest` (e.g. `/billing/subscription`); the full path for requests outside the API. */
+  path: string;
+  query: Record<string, string>;
+  /** Parsed JSON body (or the raw text when it is not JSON); undefined when empty. */
+  body: unknown;
+  status: number;
+  durationMs: number;
+  errorCode?: string;
+  /** The fault injected into this request, if any. */
+  fault?: string;
+}
+
+export interface JournalFilter {
+  method?: string;
+  /** Exact path, or a RegExp tested against it. */
+  path?: string | RegExp;
+  /** Entries with seq > since. */
+  since?: number;
+}
+
+export class Journal {
+  private list: JournalEntry[] = [];
+  private seq = 0;
+
+  constructor(private readonly limit = 100_000) {}
+
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  record(e: JournalEntry): void {
+    this.list.push(e);
+    if (this.list.length > this.limit) this.list.splice(0, Math.ceil(this.limit / 10));
+  }
+
+  entries(filter: JournalFilter = {}): JournalEntry[] {
+    return this.list.filter(
+      (e) =>
+        (filter.method === undefined || e.method === filter.method.toUpperCase()) &&
+        (filter.path === undefined || (typeof filter.path === 'string' ? e.path === filter.path : filter.path.test(e.path))) &&
+        (filter.since === undefined || e.seq > filter.since),
+    );
+  }
+
+  /** The last entry's seq (use as `since` to look only at later requests). */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  get size(): number {
+    return this.list.length;
+  }
+
+  clear(): void {
+    this.list = [];
+  }
+}

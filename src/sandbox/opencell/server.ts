@@ -1,0 +1,462 @@
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import * as accounts from './accounts';
+import * as catalogApi from './catalog-api';
+import { loadCatalog, type SandboxCatalog } from './sandbox-catalog';
+import type { Ctx, Handler } from './context';
+import { success } from './context';
+import { ApiError, httpStatusFor, invalid, profileOf, type VersionProfile } from './errors';
+import { FaultInjector, type FaultRule, type FaultRuleInput } from './faults';
+import * as invoices from './invoices';
+import { Journal, type JournalEntry } from './journal';
+import { SandboxState } from './state';
+import * as subs from './subscriptions';
+import { parseOcDate } from './util';
+
+export interface OpenCellSandboxOptions {
+  /** 0 (default) = any free port. */
+  port?: number;
+  host?: string;
+  /** Context root (default `/opencell`): OPENCELL_BASEURL = http://host:port + basePath. */
+  basePath?: string;
+  /** Basic-auth credentials the sandbox accepts (any Bearer token is accepted too). */
+  user?: string;
+  password?: string;
+  /** A catalog object or the path of a catalog JSON file (default: the shipped SomConnexió seed). */
+  catalog?: SandboxCatalog | string;
+  /** Version profile: v10 (403 for exists), v11 (default: 409, DUPLICATE_ACCESS 403), v14 (DUPLICATE_ACCESS 500). */
+  profile?: VersionProfile['name'];
+  /** Answer every failure with HTTP 200 + FAIL (pre-4.7 servers). */
+  legacy200?: boolean;
+  /** Initial sandbox clock (epoch ms or date string); time keeps flowing from there. Default: real time. */
+  now?: number | string;
+  /** Seed of the fault-injection PRNG. */
+  seed?: number;
+  /** Admin surface prefix (default `/__sandbox`). */
+  adminPrefix?: string;
+  journalLimit?: number;
+  /** Called after every API request (e.g. to log it). */
+  onRequest?: (entry: JournalEntry) => void;
+}
+
+export interface OpenCellSandbox {
+  /** Base URL to use as OPENCELL_BASEURL, e.g. http://127.0.0.1:41234/opencell */
+  url: string;
+  /** http://host:port */
+  origin: string;
+  /** url + /api/rest */
+  apiUrl: string;
+  /** origin + admin prefix */
+  adminUrl: string;
+  port: number;
+  credentials: { user: string; password: string };
+  state: SandboxState;
+  journal: Journal;
+  faults: FaultInjector;
+  /** The sandbox clock (epoch ms). */
+  now(): number;
+  /** Moves the sandbox clock (time keeps flowing); null = back to real time. */
+  setNow(when: number | string | null): void;
+  /** Clears entities, invoices, journal and faults (and optionally swaps the catalog). */
+  reset(catalog?: SandboxCatalog): void;
+  billingRun(opts?: invoices.BillingRunOptions): invoices.BillingRunResult;
+  generateInvoices(opts: invoices.SyntheticInvoiceOptions): invoices.BillingRunResult;
+  close(): Promise<void>;
+}
+
+type Route = { method: string; re: RegExp; handler: Handler };
+
+function routes(): { exact: Map<string, Handler>; patterns: Route[] } {
+  const exact = new Map<string, Handler>();
+  const add = (method: string, path: string, handler: Handler) => exact.set(`${method} ${path}`, handler);
+  // accounts
+  add('POST', '/account/customer', accounts.createCustomer);
+  add('PUT', '/account/customer', accounts.updateCustomer);
+  add('POST', '/account/customer/createOrUpdate', accounts.createOrUpdateCustomer);
+  add('GET', '/account/customer', accounts.getCustomer);
+  add('GET', '/account/customerAccount', accounts.getCustomerAccount);
+  add('GET', '/account/customerAccount/list', accounts.listCustomerAccounts);
+  add('GET', '/account/billingAccount', accounts.getBillingAccount);
+  add('GET', '/account/billingAccount/list', accounts.listBillingAccounts);
+  add('GET', '/account/userAccount', accounts.getUserAccount);
+  add('GET', '/account/userAccount/list', accounts.listUserAccounts);
+  add('POST', '/account/accountHierarchy/createCRMAccountHierarchy', accounts.crmAccountHierarchy('create'));
+  add('POST', '/account/accountHierarchy/updateCRMAccountHierarchy', accounts.crmAccountHierarchy('update'));
+  add('POST', '/account/accountHierarchy/createOrUpdateCRMAccountHierarchy', accounts.crmAccountHierarchy('createOrUpdate'));
+  // subscriptions
+  add('POST', '/billing/subscription', subs.createSubscription);
+  add('PUT', '/billing/subscription', subs.updateSubscription);
+  add('POST', '/billing/subscription/createOrUpdate', subs.createOrUpdateSubscription);
+  add('GET', '/billing/subscription', subs.getSubscription);
+  add('GET', '/billing/subscription/list', subs.listSubscriptions('GET'));
+  add('POST', '/billing/subscription/list', subs.listSubscriptions('POST'));
+  add('POST', '/billing/subscription/activateServices', subs.activateServices);
+  add('POST', '/billing/subscription/instantiateServices', subs.instantiateServices);
+  add('POST', '/billing/subscription/terminate', subs.terminateSubscription);
+  add('PUT', '/billing/subscription/terminate', subs.terminateSubscription);
+  add('POST', '/billing/subscription/terminateServices', subs.terminateServices);
+  add('POST', '/billing/subscription/applyOneShotChargeInstance', subs.applyOneShotCharge);
+  add('GET', '/billing/subscription/listOneshotChargeOthers', subs.listOneshotChargeOthers);
+  // access points
+  add('POST', '/account/access', subs.createAccess);
+  add('GET', '/account/access', subs.getAccess);
+  add('GET', '/account/access/list', subs.listAccesses);
+  // catalog
+  add('GET', '/catalog/offerTemplate', catalogApi.getOfferTemplate);
+  add('GET', '/catalog/offerTemplate/list', catalogApi.listOfferTemplates('GET'));
+  add('POST', '/catalog/offerTemplate/list', catalogApi.listOfferTemplates('POST'));
+  add('GET', '/catalog/serviceTemplate', catalogApi.getServiceTemplate);
+  add('POST', '/catalog/serviceTemplate/list', catalogApi.listServiceTemplates);
+  add('GET', '/catalog/oneShotChargeTemplate', catalogApi.getOneShotChargeTemplate);
+  add('GET', '/catalog/oneShotChargeTemplate/listGetAll', catalogApi.listOneShotChargeTemplates);
+  add('GET', '/terminationReason/list', catalogApi.listTerminationReasons);
+  // invoices
+  add('GET', '/invoice/list', invoices.listInvoices('GET'));
+  add('POST', '/invoice/list', invoices.listInvoices('POST'));
+  add('GET', '/invoice', invoices.getInvoice);
+  add('POST', '/invoice/fetchPdfInvoice', invoices.fetchPdfInvoice);
+  add('GET', '/invoice/getPdfInvoice', invoices.getPdfInvoice);
+
+  const patterns: Route[] = [
+    { method: 'GET', re: /^\/account\/customer\/([^/]+)$/, handler: accounts.getCustomer },
+    { method: 'GET', re: /^\/account\/customerAccount\/([^/]+)$/, handler: accounts.getCustomerAccount },
+    { method: 'GET', re: /^\/account\/billingAccount\/([^/]+)$/, handler: accounts.getBillingAccount },
+    { method: 'GET', re: /^\/account\/userAccount\/([^/]+)$/, handler: accounts.getUserAccount },
+    { method: 'DELETE', re: /^\/account\/access\/([^/]+)\/([^/]+)\/([^/]+)\/([^/]+)$/, handler: subs.deleteAccess },
+    {
+      method: 'GET',
+      re: /^\/[A-Za-z/]+\/version$/,
+      handler: () => success({ message: 'Opencell Rest API version 11.1.0-sandbox commit sandbox' }),
+    },
+  ];
+  return { exact, patterns };
+}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Reply {
+  status: number;
+  body?: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+  errorCode?: string;
+}
+
+const json = (status: number, body: unknown, errorCode?: string): Reply => ({
+  status,
+  body: JSON.stringify(body),
+  contentType: 'application/json',
+  errorCode,
+});
+
+/** Starts the sandbox; resolves once it listens. */
+export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): Promise<OpenCellSandbox> {
+  const basePath = (opts.basePath ?? '/opencell').replace(/\/+$/, '');
+  const apiPrefix = `${basePath}/api/rest`;
+  const adminPrefix = opts.adminPrefix ?? '/__sandbox';
+  const credentials = { user: opts.user ?? 'opencell.superadmin', password: opts.password ?? 'opencell.superadmin' };
+  const expectedAuth = `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString('base64')}`;
+  const profile = profileOf(opts.profile, opts.legacy200);
+  const initialCatalog = typeof opts.catalog === 'string' || opts.catalog === undefined ? loadCatalog(opts.catalog) : opts.catalog;
+  const state = new SandboxState(structuredClone(initialCatalog));
+  const journal = new Journal(opts.journalLimit);
+  const faults = new FaultInjector(opts.seed);
+  const { exact, patterns } = routes();
+  let clockOffset = 0;
+  const now = () => Date.now() + clockOffset;
+  const setNow = (when: number | string | null) => {
+    if (when === null) {
+      clockOffset = 0;
+      return;
+    }
+    const ms = parseOcDate(when);
+    if (ms === undefined) throw new Error(`not a date: ${String(when)}`);
+    clockOffset = ms - Date.now();
+  };
+  if (opts.now !== undefined) setNow(opts.now);
+  const hanging = new Set<http.ServerResponse>();
+  const sockets = new Set<Socket>();
+
+  const reset = (catalog?: SandboxCatalog) => {
+    state.reset(catalog ? structuredClone(catalog) : state.catalog);
+    journal.clear();
+    faults.clear();
+  };
+
+  function send(res: http.ServerResponse, r: Reply): void {
+    const headers: Record<string, string | number> = { ...(r.headers ?? {}) };
+    if (r.body !== undefined) {
+      headers['Content-Type'] = r.contentType ?? 'application/json';
+      headers['Content-Length'] = Buffer.byteLength(r.body);
+    } else headers['Content-Length'] = 0;
+    res.writeHead(r.status, headers);
+    res.end(r.body);
+  }
+
+  function apiFailure(err: ApiError): Reply {
+    const body = err.errorCode === undefined ? { status: 'FAIL', message: err.message } : { status: 'FAIL', errorCode: err.errorCode, message: err.message };
+    return json(profile.legacy200 ? 200 : httpStatusFor(err, profile), body, err.errorCode);
+  }
+
+  function dispatch(method: string, apiPath: string, ctxBase: Omit<Ctx, 'params'>): Reply {
+    let handler = exact.get(`${method} ${apiPath}`);
+    let params: string[] = [];
+    if (!handler) {
+      for (const r of patterns) {
+        if (r.method !== method) continue;
+        const m = r.re.exec(apiPath);
+        if (m) {
+          handler = r.handler;
+          params = m.slice(1);
+          break;
+        }
+      }
+    }
+    if (!handler) {
+      // Unknown path or wrong method: RESTEasy NotFound/NotAllowed → 404 (empty ≤12.x, JSON from 13.x).
+      return profile.unknownPathJson
+        ? json(404, { status: 'FAIL', message: `RESTEASY003210: Could not find resource for full path: ${apiPrefix}${apiPath}` })
+        : { status: 404 };
+    }
+    try {
+      return json(200, handler({ ...ctxBase, params }));
+    } catch (e) {
+      if (e instanceof ApiError) return apiFailure(e);
+      const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      return { status: 500, body: `org.jboss.resteasy.spi.UnhandledException: ${msg}`, contentType: 'text/plain' };
+    }
+  }
+
+  function faultReply(rule: FaultRule): Reply | 'hang' | 'reset' {
+    switch (rule.kind) {
+      case 'timeout':
+        return 'hang';
+      case 'reset':
+        return 'reset';
+      case 'rateLimit': {
+        const secs = rule.retryAfterSeconds ?? 1;
+        const retryAfter = rule.retryAfterHttpDate ? new Date(Date.now() + secs * 1000).toUTCString() : String(secs);
+        return { status: 429, body: 'Too Many Requests', contentType: 'text/plain', headers: { 'Retry-After': retryAfter } };
+      }
+      case 'fail200':
+        return json(200, { status: 'FAIL', errorCode: rule.errorCode ?? 'GENERIC_API_EXCEPTION', message: rule.message ?? 'Injected failure' }, rule.errorCode ?? 'GENERIC_API_EXCEPTION');
+      default: {
+        const status = rule.status ?? 503;
+        if (rule.errorCode) return json(status, { status: 'FAIL', errorCode: rule.errorCode, message: rule.message ?? 'Injected failure' }, rule.errorCode);
+        return status === 500
+          ? { status, body: `java.lang.RuntimeException: ${rule.message ?? 'Injected failure'}`, contentType: 'text/plain' }
+          : { status, body: rule.message ?? 'Service Unavailable', contentType: 'text/plain' };
+      }
+    }
+  }
+
+  async function handleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, raw: string): Promise<void> {
+    const t0 = process.hrtime.bigint();
+    const time = Date.now();
+    const method = (req.method ?? 'GET').toUpperCase();
+    const inApi = url.pathname === apiPrefix || url.pathname.startsWith(`${apiPrefix}/`);
+    const apiPath = inApi ? url.pathname.slice(apiPrefix.length) || '/' : url.pathname;
+    let parsed: unknown = undefined;
+    let parseError: string | undefined;
+    if (raw.length) {
+      try {
+        parsed = JSON.parse(raw);
+      } catch (e) {
+        parsed = raw;
+        parseError = (e as Error).message;
+      }
+    }
+    const entry: JournalEntry = {
+      seq: journal.nextSeq(),
+      time,
+      method,
+      path: apiPath,
+      query: Object.fromEntries(url.searchParams),
+      body: parsed,
+      status: 0,
+      durationMs: 0,
+    };
+    const finish = (r: Reply | undefined) => {
+      if (r) {
+        entry.status = r.status;
+        if (r.errorCode) entry.errorCode = r.errorCode;
+      }
+      entry.durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      journal.record(entry);
+      opts.onRequest?.(entry);
+    };
+
+    const { latencyMs, terminal } = faults.match(method, apiPath);
+    if (latencyMs > 0) await sleep(latencyMs);
+    const applyFault = (rule: FaultRule) => {
+      entry.fault = rule.kind;
+      const r = faultReply(rule);
+      if (r === 'hang') {
+        hanging.add(res);
+        res.on('close', () => hanging.delete(res));
+        finish(undefined);
+        return;
+      }
+      if (r === 'reset') {
+        finish(undefined);
+        req.socket.destroy();
+        return;
+      }
+      send(res, r);
+      finish(r);
+    };
+    if (terminal && terminal.phase !== 'after') return applyFault(terminal);
+
+    let reply: Reply;
+    const auth = req.headers.authorization ?? '';
+    if (!(auth === expectedAuth || /^Bearer \S+/.test(auth))) {
+      reply = {
+        status: 401,
+        body: '<html><head><title>Error</title></head><body>Unauthorized</body></html>',
+        contentType: 'text/html;charset=UTF-8',
+        headers: { 'WWW-Authenticate': 'Basic realm="opencell"' },
+      };
+    } else if (!inApi) {
+      reply = { status: 404 };
+    } else if (raw.length && (method === 'POST' || method === 'PUT') && !/json/i.test(req.headers['content-type'] ?? '')) {
+      reply = {
+        status: 500,
+        body: `javax.ws.rs.NotSupportedException: RESTEASY003065: Cannot consume content type ${req.headers['content-type'] ?? '(none)'}`,
+        contentType: 'text/plain',
+      };
+    } else if (parseError !== undefined) {
+      reply = apiFailure(invalid(`Unexpected character in JSON input: ${parseError}`));
+    } else {
+      const n = now();
+      subs.processScheduled(state, n);
+      reply = dispatch(method, apiPath, { state, now: n, query: url.searchParams, body: parsed, profile });
+    }
+    if (terminal) return applyFault(terminal);
+    send(res, reply);
+    finish(reply);
+  }
+
+  async function handleAdmin(req: http.IncomingMessage, res: http.ServerResponse, url: URL, raw: string): Promise<void> {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const path = url.pathname.slice(adminPrefix.length) || '/';
+    let body: Record<string, unknown> = {};
+    try {
+      body = raw.length ? (JSON.parse(raw) as Record<string, unknown>) : {};
+    } catch {
+      return send(res, json(400, { error: 'body is not JSON' }));
+    }
+    try {
+      const r = adminRoute(method, path, url, body);
+      send(res, r === undefined ? { status: 404 } : json(200, r));
+    } catch (e) {
+      send(res, json(e instanceof ApiError ? 400 : 400, { error: (e as Error).message }));
+    }
+  }
+
+  function adminRoute(method: string, path: string, url: URL, body: Record<string, unknown>): unknown {
+    const key = `${method} ${path}`;
+    switch (key) {
+      case 'GET /health':
+        return { ok: true, now: now(), profile: profile.name };
+      case 'POST /reset':
+        reset(body.catalog as SandboxCatalog | undefined);
+        return { ok: true };
+      case 'GET /journal': {
+        const since = url.searchParams.get('since');
+        const m = url.searchParams.get('method');
+        const p = url.searchParams.get('path');
+        return {
+          lastSeq: journal.lastSeq,
+          entries: journal.entries({
+            since: since ? Number(since) : undefined,
+            method: m ?? undefined,
+            path: p ? new RegExp(p) : undefined,
+          }),
+        };
+      }
+      case 'DELETE /journal':
+        journal.clear();
+        return { ok: true };
+      case 'GET /state':
+        return state.dump();
+      case 'GET /catalog':
+        return state.catalog;
+      case 'GET /faults':
+        return { faults: faults.list() };
+      case 'POST /faults':
+        return faults.add(body as unknown as FaultRuleInput);
+      case 'DELETE /faults':
+        faults.clear();
+        return { ok: true };
+      case 'POST /billing-run':
+        return invoices.billingRun(state, now(), body as invoices.BillingRunOptions);
+      case 'POST /invoices/synthetic':
+        return invoices.generateSyntheticInvoices(state, now(), body as unknown as invoices.SyntheticInvoiceOptions);
+      case 'GET /clock':
+        return { now: now(), iso: new Date(now()).toISOString() };
+      case 'POST /clock':
+        setNow((body.now as number | string | null | undefined) ?? null);
+        return { now: now(), iso: new Date(now()).toISOString() };
+    }
+    const m = /^\/faults\/(\d+)$/.exec(path);
+    if (method === 'DELETE' && m) return { removed: faults.remove(Number(m[1])) };
+    return undefined;
+  }
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://sandbox');
+    readBody(req)
+      .then((raw) =>
+        url.pathname === adminPrefix || url.pathname.startsWith(`${adminPrefix}/`)
+          ? handleAdmin(req, res, url, raw)
+          : handleApi(req, res, url, raw),
+      )
+      .catch((e: unknown) => {
+        if (!res.headersSent) send(res, { status: 500, body: String(e), contentType: 'text/plain' });
+      });
+  });
+  server.keepAliveTimeout = 30_000;
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const origin = `http://${host}:${addr.port}`;
+
+  return {
+    url: `${origin}${basePath}`,
+    origin,
+    apiUrl: `${origin}${apiPrefix}`,
+    adminUrl: `${origin}${adminPrefix}`,
+    port: addr.port,
+    credentials,
+    state,
+    journal,
+    faults,
+    now,
+    setNow,
+    reset,
+    billingRun: (o = {}) => invoices.billingRun(state, now(), o),
+    generateInvoices: (o) => invoices.generateSyntheticInvoices(state, now(), o),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of hanging) res.destroy();
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
