@@ -211,9 +211,15 @@ export class OpenCellClient {
       sortBy: q.sortBy ?? 'code',
       sortOrder: q.sortOrder ?? 'ASCENDING',
     };
-    const r = await this.#http.request('subscription.list', 'POST', '/billing/subscription/list', C.SubscriptionListResponse, {
-      body,
-    });
+    const r = await this.#http.request(
+      'subscription.list',
+      'POST',
+      '/billing/subscription/list',
+      C.SubscriptionListResponse,
+      {
+        body,
+      },
+    );
     const items = r.subscriptions?.subscription ?? [];
     return {
       items,
@@ -224,7 +230,9 @@ export class OpenCellClient {
   }
 
   createSubscription(dto: SubscriptionDto): Promise<ActionStatus> {
-    return this.#http.request('subscription.create', 'POST', '/billing/subscription', OkStatus, { body: dto });
+    return this.#http.request('subscription.create', 'POST', '/billing/subscription', OkStatus, {
+      body: dto,
+    });
   }
 
   /** PUT /billing/subscription. OpenCell requires `subscriptionDate` and overwrites description/endAgreementDate. */
@@ -233,19 +241,33 @@ export class OpenCellClient {
   }
 
   activateServices(dto: ActivateServicesRequestDto): Promise<ActionStatus> {
-    return this.#http.request('subscription.activateServices', 'POST', '/billing/subscription/activateServices', OkStatus, {
-      body: dto,
-    });
+    return this.#http.request(
+      'subscription.activateServices',
+      'POST',
+      '/billing/subscription/activateServices',
+      OkStatus,
+      {
+        body: dto,
+      },
+    );
   }
 
   terminateSubscription(dto: TerminateSubscriptionRequestDto): Promise<ActionStatus> {
-    return this.#http.request('subscription.terminate', 'POST', '/billing/subscription/terminate', OkStatus, { body: dto });
+    return this.#http.request('subscription.terminate', 'POST', '/billing/subscription/terminate', OkStatus, {
+      body: dto,
+    });
   }
 
   terminateServices(dto: TerminateSubscriptionServicesRequestDto): Promise<ActionStatus> {
-    return this.#http.request('subscription.terminateServices', 'POST', '/billing/subscription/terminateServices', OkStatus, {
-      body: dto,
-    });
+    return this.#http.request(
+      'subscription.terminateServices',
+      'POST',
+      '/billing/subscription/terminateServices',
+      OkStatus,
+      {
+        body: dto,
+      },
+    );
   }
 
   applyOneShotChargeInstance(dto: ApplyOneShotChargeInstanceRequestDto): Promise<ActionStatus> {
@@ -273,13 +295,18 @@ export class OpenCellClient {
     subscriptionCode: string,
     period: { startDate?: OcDateIn | Date; endDate?: OcDateIn | Date } = {},
   ): Promise<ActionStatus> {
-    const seg = (d: OcDateIn | Date | undefined) => encodeURIComponent(d === undefined ? 'null' : String(toOcDate(d)));
+    const seg = (d: OcDateIn | Date | undefined) =>
+      encodeURIComponent(d === undefined ? 'null' : String(toOcDate(d)));
     const path = `/account/access/${encodeURIComponent(code)}/${encodeURIComponent(subscriptionCode)}/${seg(period.startDate)}/${seg(period.endDate)}`;
     return this.#http.request('access.delete', 'DELETE', path, OkStatus);
   }
 
   /** GET /account/access?accessCode=…&subscriptionCode=…; null when not found. */
-  getAccess(code: string, subscriptionCode: string, opts: { usageDate?: OcDateIn | Date } = {}): Promise<C.Access | null> {
+  getAccess(
+    code: string,
+    subscriptionCode: string,
+    opts: { usageDate?: OcDateIn | Date } = {},
+  ): Promise<C.Access | null> {
     return orNull(
       this.#http
         .request('access.get', 'GET', '/account/access', C.GetAccessResponse, {
@@ -313,18 +340,30 @@ export class OpenCellClient {
 
   async listOfferTemplates(paging: PagingAndFilteringDto = {}): Promise<Page<C.OfferTemplate>> {
     const body: PagingAndFilteringDto = { offset: 0, limit: 100, ...paging };
-    const r = await this.#http.request('catalog.offerTemplate.list', 'POST', '/catalog/offerTemplate/list', C.OfferTemplateListResponse, {
-      body,
-    });
+    const r = await this.#http.request(
+      'catalog.offerTemplate.list',
+      'POST',
+      '/catalog/offerTemplate/list',
+      C.OfferTemplateListResponse,
+      {
+        body,
+      },
+    );
     return toPage(r.offerTemplate ?? [], r.paging, body);
   }
 
   getServiceTemplate(code: string): Promise<C.ServiceTemplate | null> {
     return orNull(
       this.#http
-        .request('catalog.serviceTemplate.get', 'GET', '/catalog/serviceTemplate', C.GetServiceTemplateResponse, {
-          query: { serviceTemplateCode: code },
-        })
+        .request(
+          'catalog.serviceTemplate.get',
+          'GET',
+          '/catalog/serviceTemplate',
+          C.GetServiceTemplateResponse,
+          {
+            query: { serviceTemplateCode: code },
+          },
+        )
         .then((r) => r.serviceTemplate),
     );
   }
@@ -344,14 +383,22 @@ export class OpenCellClient {
   getOneShotChargeTemplate(code: string): Promise<C.OneShotChargeTemplate | null> {
     return orNull(
       this.#http
-        .request('catalog.oneShotChargeTemplate.get', 'GET', '/catalog/oneShotChargeTemplate', C.GetOneShotChargeTemplateResponse, {
-          query: { oneShotChargeTemplateCode: code },
-        })
+        .request(
+          'catalog.oneShotChargeTemplate.get',
+          'GET',
+          '/catalog/oneShotChargeTemplate',
+          C.GetOneShotChargeTemplateResponse,
+          {
+            query: { oneShotChargeTemplateCode: code },
+          },
+        )
         .then((r) => r.oneShotChargeTemplate),
     );
   }
 
-  async listOneShotChargeTemplates(opts: { offset?: number; limit?: number } = {}): Promise<Page<C.OneShotChargeTemplate>> {
+  async listOneShotChargeTemplates(
+    opts: { offset?: number; limit?: number } = {},
+  ): Promise<Page<C.OneShotChargeTemplate>> {
     const query = { offset: opts.offset ?? 0, limit: opts.limit ?? 100 };
     const r = await this.#http.request(
       'catalog.oneShotChargeTemplate.list',
@@ -372,7 +419,10 @@ export class OpenCellClient {
       'toRange invoiceDate': toOcDate(q.to),
     };
     if (q.billingAccountCode !== undefined) filters['billingAccount.code'] = q.billingAccountCode;
-    const fields = [q.includePdf ? 'pdf' : undefined, q.includeTransactions ? 'transactions' : undefined].filter(Boolean);
+    const fields = [
+      q.includePdf ? 'pdf' : undefined,
+      q.includeTransactions ? 'transactions' : undefined,
+    ].filter(Boolean);
     const body: PagingAndFilteringDto = {
       filters,
       offset: q.offset ?? 0,
@@ -381,7 +431,9 @@ export class OpenCellClient {
       sortOrder: q.sortOrder ?? 'ASCENDING',
       ...(fields.length ? { fields: fields.join(',') } : {}),
     };
-    const r = await this.#http.request('invoice.list', 'POST', '/invoice/list', C.InvoiceListResponse, { body });
+    const r = await this.#http.request('invoice.list', 'POST', '/invoice/list', C.InvoiceListResponse, {
+      body,
+    });
     return toPage(r.invoices ?? [], r.paging, body);
   }
 
@@ -426,7 +478,11 @@ export class OpenCellClient {
   }
 }
 
-function toPage<T>(items: T[], paging: C.Paging | null | undefined, req: { offset?: number; limit?: number }): Page<T> {
+function toPage<T>(
+  items: T[],
+  paging: C.Paging | null | undefined,
+  req: { offset?: number; limit?: number },
+): Page<T> {
   return {
     items,
     total: paging?.totalNumberOfRecords ?? items.length,

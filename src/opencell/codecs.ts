@@ -140,7 +140,10 @@ export const BillingAccount = t.intersection([
   }),
 ]);
 export type BillingAccount = t.TypeOf<typeof BillingAccount>;
-export const GetBillingAccountResponse = t.type({ actionStatus: ActionStatus, billingAccount: BillingAccount });
+export const GetBillingAccountResponse = t.type({
+  actionStatus: ActionStatus,
+  billingAccount: BillingAccount,
+});
 
 export const UserAccount = t.intersection([
   t.type({ code: t.string }),
@@ -148,7 +151,10 @@ export const UserAccount = t.intersection([
 ]);
 export type UserAccount = t.TypeOf<typeof UserAccount>;
 export const GetUserAccountResponse = t.type({ actionStatus: ActionStatus, userAccount: UserAccount });
-export const GetCustomerAccountResponse = t.type({ actionStatus: ActionStatus, customerAccount: CustomerAccount });
+export const GetCustomerAccountResponse = t.type({
+  actionStatus: ActionStatus,
+  customerAccount: CustomerAccount,
+});
 
 export const ServiceInstance = t.intersection([
   t.type({ code: t.string }),
@@ -262,7 +268,10 @@ export const OfferTemplateListResponse = t.intersection([
   t.type({ actionStatus: ActionStatus }),
   t.partial({ paging: opt(Paging), offerTemplate: opt(t.array(OfferTemplate)) }),
 ]);
-export const GetServiceTemplateResponse = t.type({ actionStatus: ActionStatus, serviceTemplate: ServiceTemplate });
+export const GetServiceTemplateResponse = t.type({
+  actionStatus: ActionStatus,
+  serviceTemplate: ServiceTemplate,
+});
 export const ServiceTemplateListResponse = t.intersection([
   t.type({ actionStatus: ActionStatus }),
   t.partial({ paging: opt(Paging), listServiceTemplate: opt(t.array(ServiceTemplate)) }),

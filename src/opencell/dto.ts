@@ -10,18 +10,10 @@
 export type OcDateIn = string | number;
 
 export type CrmAccountType =
-  | 'C'
-  | 'C_CA'
-  | 'C_BA'
-  | 'C_UA'
-  | 'CA'
-  | 'CA_BA'
-  | 'CA_UA'
-  | 'BA'
-  | 'BA_UA'
-  | 'UA';
+  'C' | 'C_CA' | 'C_BA' | 'C_UA' | 'CA' | 'CA_BA' | 'CA_UA' | 'BA' | 'BA_UA' | 'UA';
 
-export type PaymentMethodType = 'CHECK' | 'DIRECTDEBIT' | 'WIRETRANSFER' | 'CARD' | 'PAYPAL' | 'STRIPE' | 'CASH';
+export type PaymentMethodType =
+  'CHECK' | 'DIRECTDEBIT' | 'WIRETRANSFER' | 'CARD' | 'PAYPAL' | 'STRIPE' | 'CASH';
 
 export interface NameDto {
   title?: string;

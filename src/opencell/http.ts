@@ -19,13 +19,7 @@ export interface OpenCellClientConfig {
 }
 
 export type CallOutcome =
-  | 'success'
-  | 'business_error'
-  | 'unavailable'
-  | 'rate_limited'
-  | 'timeout'
-  | 'network'
-  | 'bad_response';
+  'success' | 'business_error' | 'unavailable' | 'rate_limited' | 'timeout' | 'network' | 'bad_response';
 
 /** One finished call, reported to observers (metrics, tracing). Never carries payloads or credentials. */
 export interface CallEvent {
@@ -265,7 +259,12 @@ export class OpenCellHttp {
         fail !== undefined &&
         (fail.errorCode !== undefined ? BUSINESS_CODES.has(fail.errorCode) : Boolean(fail.message));
       if (business && fail) {
-        throw new OpenCellBusinessError(fail.errorCode ?? 'NO_ERROR_CODE', this.clip(fail.message ?? ''), status, endpoint);
+        throw new OpenCellBusinessError(
+          fail.errorCode ?? 'NO_ERROR_CODE',
+          this.clip(fail.message ?? ''),
+          status,
+          endpoint,
+        );
       }
       const detail = fail?.message ?? text;
       throw new OpenCellUnavailableError(
@@ -294,7 +293,12 @@ export class OpenCellHttp {
     }
     // pyopencell's rule: HTTP 200 with `errorCode` or `status: FAIL` is an error.
     if (fail) {
-      throw new OpenCellBusinessError(fail.errorCode ?? 'NO_ERROR_CODE', this.clip(fail.message ?? ''), status, endpoint);
+      throw new OpenCellBusinessError(
+        fail.errorCode ?? 'NO_ERROR_CODE',
+        this.clip(fail.message ?? ''),
+        status,
+        endpoint,
+      );
     }
     const decoded = codec.decode(body);
     if (isLeft(decoded)) {

@@ -1,14 +1,5 @@
 import { cfOut, mergeCustomFields, q, qBool, success, type Ctx } from './context';
-import {
-  alreadyExists,
-  business,
-  generic,
-  invalid,
-  meveo,
-  missing,
-  notFound,
-  requireFields,
-} from './errors';
+import { alreadyExists, business, generic, invalid, meveo, missing, notFound, requireFields } from './errors';
 import { CRMAccountHierarchySchema, CustomerSchema, parseObject } from './schemas';
 import type {
   AccountRec,
@@ -27,7 +18,14 @@ const blank = (v: unknown): boolean => v === undefined || (typeof v === 'string'
 
 // ------------------------------------------------------------------------------------------------ common fields
 
-const SIMPLE_FIELDS = ['description', 'externalRef1', 'externalRef2', 'jobTitle', 'vatNo', 'registrationNo'] as const;
+const SIMPLE_FIELDS = [
+  'description',
+  'externalRef1',
+  'externalRef2',
+  'jobTitle',
+  'vatNo',
+  'registrationNo',
+] as const;
 
 /** Missing-parameter checks shared by every account level. */
 function commonMissing(dto: Dto): string[] {
@@ -39,14 +37,19 @@ function commonMissing(dto: Dto): string[] {
 function checkCommonRefs(ctx: Ctx, dto: Dto): void {
   const title = str((dto.name as Dto | undefined)?.title);
   if (title && !ctx.state.index.has('Title', title)) throw notFound('Title', title);
-  for (const addr of [dto.address, (dto.contactInformation as Dto | undefined)?.address] as Array<Dto | undefined>) {
+  for (const addr of [dto.address, (dto.contactInformation as Dto | undefined)?.address] as Array<
+    Dto | undefined
+  >) {
     const country = str(addr?.country);
     if (country && !ctx.state.index.country(country)) throw notFound('Country', country);
   }
 }
 
 /** absent/null ⇒ unchanged, "" ⇒ cleared (AccountEntityApi.updateAccount). */
-function mergeParts(existing: Record<string, string> | undefined, incoming: Dto | undefined): Record<string, string> | undefined {
+function mergeParts(
+  existing: Record<string, string> | undefined,
+  incoming: Dto | undefined,
+): Record<string, string> | undefined {
   if (!incoming) return existing;
   const out: Record<string, string> = { ...(existing ?? {}) };
   for (const [k, v] of Object.entries(incoming)) {
@@ -70,7 +73,8 @@ function applyCommon(target: AccountRec, dto: Dto): void {
   if (ci) {
     // contactInformation, when present, overwrites email/phone/mobile/fax.
     const next: Record<string, string> = {};
-    for (const k of ['email', 'phone', 'mobile', 'fax']) if (typeof ci[k] === 'string' && ci[k] !== '') next[k] = ci[k] as string;
+    for (const k of ['email', 'phone', 'mobile', 'fax'])
+      if (typeof ci[k] === 'string' && ci[k] !== '') next[k] = ci[k] as string;
     target.contactInformation = Object.keys(next).length ? next : undefined;
   }
 }
@@ -98,13 +102,17 @@ function validatePaymentMethods(list: Dto[]): void {
     if (blank(pm.paymentMethodType)) throw generic('Missing payment method type');
     if (pm.paymentMethodType !== 'DIRECTDEBIT') continue;
     const bc = pm.bankCoordinates as Dto | undefined;
-    if (!bc && blank(pm.mandateIdentification)) throw generic('Missing Bank coordinates or MandateIdentification.');
+    if (!bc && blank(pm.mandateIdentification))
+      throw generic('Missing Bank coordinates or MandateIdentification.');
     if (bc) {
       if (blank(bc.accountOwner)) throw generic('Missing account owner.');
       if (blank(bc.iban)) throw generic('Missing IBAN.');
       const bad = Object.entries(BANK_LIMITS)
         .filter(([k, max]) => typeof bc[k] === 'string' && (bc[k] as string).length > max)
-        .map(([k, max]) => `BankCoordinates.${k}: value '${bc[k] as string}' - size must be between 0 and ${max}`);
+        .map(
+          ([k, max]) =>
+            `BankCoordinates.${k}: value '${bc[k] as string}' - size must be between 0 and ${max}`,
+        );
       if (bad.length) throw invalid(`Invalid values passed: ${bad.join('; ')}`);
     } else {
       if (blank(pm.mandateIdentification)) throw generic('Missing mandate identification.');
@@ -125,7 +133,12 @@ function samePaymentMethod(a: PaymentMethodRec, b: Dto): boolean {
 }
 
 /** 10.x+ merge: nothing deleted; the first requested method becomes preferred; matches updated in place. */
-function mergePaymentMethods(ctx: Ctx, existing: PaymentMethodRec[], incoming: Dto[], caCode: string): PaymentMethodRec[] {
+function mergePaymentMethods(
+  ctx: Ctx,
+  existing: PaymentMethodRec[],
+  incoming: Dto[],
+  caCode: string,
+): PaymentMethodRec[] {
   const out = existing.map((pm) => ({ ...pm, preferred: false }));
   incoming.forEach((dto, i) => {
     const match = out.find((pm) => samePaymentMethod(pm, dto));
@@ -172,7 +185,9 @@ export function outCustomerAccount(ctx: Ctx, rec: CustomerAccountRec, includeBAs
     ...BALANCES,
     excludedFromPayment: false,
     isCompany: false,
-    billingAccounts: includeBAs ? { billingAccount: ctx.state.billingAccountsOf(rec.code).map((ba) => outBillingAccount(ctx, ba)) } : undefined,
+    billingAccounts: includeBAs
+      ? { billingAccount: ctx.state.billingAccountsOf(rec.code).map((ba) => outBillingAccount(ctx, ba)) }
+      : undefined,
   });
 }
 
@@ -192,7 +207,9 @@ export function outBillingAccount(ctx: Ctx, rec: BillingAccountRec, includeUAs =
     ...rec,
     customFields: cfOut(rec.customFields),
     isCompany: false,
-    userAccounts: includeUAs ? { userAccount: ctx.state.userAccountsOf(rec.code).map((ua) => outUserAccount(ctx, ua)) } : undefined,
+    userAccounts: includeUAs
+      ? { userAccount: ctx.state.userAccountsOf(rec.code).map((ua) => outUserAccount(ctx, ua)) }
+      : undefined,
   });
 }
 
@@ -223,7 +240,13 @@ function checkCustomerRefs(ctx: Ctx, dto: Dto, seller: string | undefined): void
   checkCommonRefs(ctx, dto);
 }
 
-function newCustomer(ctx: Ctx, dto: Dto, code: string, seller: string | undefined, cfMode: 'strict' | 'filter'): CustomerRec {
+function newCustomer(
+  ctx: Ctx,
+  dto: Dto,
+  code: string,
+  seller: string | undefined,
+  cfMode: 'strict' | 'filter',
+): CustomerRec {
   const rec: CustomerRec = {
     id: ctx.state.nextId(),
     code,
@@ -238,7 +261,13 @@ function newCustomer(ctx: Ctx, dto: Dto, code: string, seller: string | undefine
   return compact(rec);
 }
 
-function updateCustomerRec(ctx: Ctx, rec: CustomerRec, dto: Dto, seller: string | undefined, cfMode: 'strict' | 'filter'): () => void {
+function updateCustomerRec(
+  ctx: Ctx,
+  rec: CustomerRec,
+  dto: Dto,
+  seller: string | undefined,
+  cfMode: 'strict' | 'filter',
+): () => void {
   checkCustomerRefs(ctx, dto, seller);
   const cfs = mergeCustomFields(ctx, 'Customer', rec.customFields, dto.customFields, cfMode);
   return () => {
@@ -252,7 +281,11 @@ function updateCustomerRec(ctx: Ctx, rec: CustomerRec, dto: Dto, seller: string 
 
 export function createCustomer(ctx: Ctx): unknown {
   const dto = parseObject(CustomerSchema, ctx.body);
-  const m = [...(blank(dto.code) ? ['code'] : []), ...(blank(dto.customerCategory) ? ['customerCategory'] : []), ...commonMissing(dto)];
+  const m = [
+    ...(blank(dto.code) ? ['code'] : []),
+    ...(blank(dto.customerCategory) ? ['customerCategory'] : []),
+    ...commonMissing(dto),
+  ];
   if (m.length) throw missing(m);
   const code = String(dto.code);
   if (ctx.state.customers.has(code)) throw alreadyExists('Customer', code);
@@ -274,7 +307,9 @@ export function updateCustomer(ctx: Ctx): unknown {
 
 export function createOrUpdateCustomer(ctx: Ctx): unknown {
   const dto = parseObject(CustomerSchema, ctx.body);
-  return !blank(dto.code) && ctx.state.customers.has(String(dto.code)) ? updateCustomer(ctx) : createCustomer(ctx);
+  return !blank(dto.code) && ctx.state.customers.has(String(dto.code))
+    ? updateCustomer(ctx)
+    : createCustomer(ctx);
 }
 
 export function getCustomer(ctx: Ctx): unknown {
@@ -290,7 +325,10 @@ export function getCustomerAccount(ctx: Ctx): unknown {
   if (!code) throw missing(['customerAccountCode']);
   const rec = ctx.state.customerAccounts.get(code);
   if (!rec) throw notFound('CustomerAccount', code);
-  return { actionStatus: success(), customerAccount: outCustomerAccount(ctx, rec, qBool(ctx, 'includeBillingAccounts')) };
+  return {
+    actionStatus: success(),
+    customerAccount: outCustomerAccount(ctx, rec, qBool(ctx, 'includeBillingAccounts')),
+  };
 }
 
 export function listCustomerAccounts(ctx: Ctx): unknown {
@@ -299,7 +337,9 @@ export function listCustomerAccounts(ctx: Ctx): unknown {
   if (!ctx.state.customers.has(code)) throw notFound('Customer', code);
   return {
     actionStatus: success(),
-    customerAccounts: { customerAccount: ctx.state.customerAccountsOf(code).map((ca) => outCustomerAccount(ctx, ca)) },
+    customerAccounts: {
+      customerAccount: ctx.state.customerAccountsOf(code).map((ca) => outCustomerAccount(ctx, ca)),
+    },
   };
 }
 
@@ -325,7 +365,9 @@ export function listBillingAccounts(ctx: Ctx): unknown {
   if (!ctx.state.customerAccounts.has(code)) throw notFound('CustomerAccount', code);
   return {
     actionStatus: success(),
-    billingAccounts: { billingAccount: ctx.state.billingAccountsOf(code).map((ba) => outBillingAccount(ctx, ba)) },
+    billingAccounts: {
+      billingAccount: ctx.state.billingAccountsOf(code).map((ba) => outBillingAccount(ctx, ba)),
+    },
   };
 }
 
@@ -375,7 +417,14 @@ function levelExists(ctx: Ctx, level: number, code: string): boolean {
 
 type Commit = () => void;
 
-function createLevel(ctx: Ctx, level: number, dto: Dto, code: string, parent: string | undefined, isTop: boolean): Commit {
+function createLevel(
+  ctx: Ctx,
+  level: number,
+  dto: Dto,
+  code: string,
+  parent: string | undefined,
+  isTop: boolean,
+): Commit {
   const s = ctx.state;
   const idx = s.index;
   switch (level) {
@@ -399,8 +448,10 @@ function createLevel(ctx: Ctx, level: number, dto: Dto, code: string, parent: st
       validatePaymentMethods(methods);
       if (s.customerAccounts.has(code)) throw alreadyExists('CustomerAccount', code);
       if (isTop && !s.customers.has(parent!)) throw notFound('Customer', parent!);
-      if (!idx.has('TradingCurrency', String(dto.currency))) throw notFound('TradingCurrency', String(dto.currency));
-      if (!idx.has('TradingLanguage', String(dto.language))) throw notFound('TradingLanguage', String(dto.language));
+      if (!idx.has('TradingCurrency', String(dto.currency)))
+        throw notFound('TradingCurrency', String(dto.currency));
+      if (!idx.has('TradingLanguage', String(dto.language)))
+        throw notFound('TradingLanguage', String(dto.language));
       const credit = str(dto.creditCategory);
       if (credit && !idx.has('CreditCategory', credit)) throw notFound('CreditCategory', credit);
       checkCommonRefs(ctx, dto);
@@ -430,7 +481,9 @@ function createLevel(ctx: Ctx, level: number, dto: Dto, code: string, parent: st
         ...(blank(dto.country) ? ['country'] : []),
         ...(blank(dto.language) ? ['language'] : []),
         ...(dto.electronicBilling === true && blank(dto.email) ? ['email'] : []),
-        ...(dto.electronicBilling === true && !blank(dto.mailingType) && blank(dto.emailTemplate) ? ['emailTemplate'] : []),
+        ...(dto.electronicBilling === true && !blank(dto.mailingType) && blank(dto.emailTemplate)
+          ? ['emailTemplate']
+          : []),
         ...commonMissing(dto),
       ];
       if (m.length) throw missing(m);
@@ -507,7 +560,14 @@ function checkBaRefs(ctx: Ctx, dto: Dto): void {
   checkCommonRefs(ctx, dto);
 }
 
-function updateLevel(ctx: Ctx, level: number, dto: Dto, code: string, parent: string | undefined, isTop: boolean): Commit {
+function updateLevel(
+  ctx: Ctx,
+  level: number,
+  dto: Dto,
+  code: string,
+  parent: string | undefined,
+  isTop: boolean,
+): Commit {
   const s = ctx.state;
   const idx = s.index;
   const m = commonMissing(dto);
@@ -522,7 +582,9 @@ function updateLevel(ctx: Ctx, level: number, dto: Dto, code: string, parent: st
       const rec = s.customerAccounts.get(code);
       if (!rec) throw notFound('CustomerAccount', code);
       if (isTop && parent && parent !== rec.customer) {
-        throw invalid(`Can not change the parent account. Customer account's current parent account (customer) is ${rec.customer}`);
+        throw invalid(
+          `Can not change the parent account. Customer account's current parent account (customer) is ${rec.customer}`,
+        );
       }
       for (const [kind, v] of [
         ['TradingCurrency', dto.currency],
@@ -541,7 +603,8 @@ function updateLevel(ctx: Ctx, level: number, dto: Dto, code: string, parent: st
         if (!blank(dto.language)) rec.language = String(dto.language);
         if (!blank(dto.creditCategory)) rec.creditCategory = String(dto.creditCategory);
         if (!blank(dto.caStatus)) rec.status = String(dto.caStatus);
-        if (methods && methods.length) rec.methodOfPayment = mergePaymentMethods(ctx, rec.methodOfPayment, methods, rec.code);
+        if (methods && methods.length)
+          rec.methodOfPayment = mergePaymentMethods(ctx, rec.methodOfPayment, methods, rec.code);
         rec.customFields = cfs;
       };
     }
@@ -552,7 +615,8 @@ function updateLevel(ctx: Ctx, level: number, dto: Dto, code: string, parent: st
       if (mailingType && !MAILING_TYPES.has(mailingType.toLowerCase())) {
         throw invalid(`Invalid value '${mailingType}' for field mailingType`);
       }
-      const electronicBilling = typeof dto.electronicBilling === 'boolean' ? dto.electronicBilling : rec.electronicBilling;
+      const electronicBilling =
+        typeof dto.electronicBilling === 'boolean' ? dto.electronicBilling : rec.electronicBilling;
       const email = dto.email === undefined ? rec.email : str(dto.email) || undefined;
       if (electronicBilling && !email) throw missing(['email']);
       checkBaRefs(ctx, dto);
@@ -596,7 +660,8 @@ export function crmAccountHierarchy(mode: 'create' | 'update' | 'createOrUpdate'
     const dto = parseObject(CRMAccountHierarchySchema, ctx.body);
     const type = str(dto.crmAccountType);
     if (blank(type)) throw missing(['crmAccountType']);
-    if (SELLER_TYPES.has(type!)) throw business(`sandbox: crmAccountType ${type} (seller level) is not supported`);
+    if (SELLER_TYPES.has(type!))
+      throw business(`sandbox: crmAccountType ${type} (seller level) is not supported`);
     const range = CRM_TYPES[type!];
     if (!range) throw meveo('Account type does not match any BAM or AccountHierarchyTypeEnum');
     requireFields({ code: dto.code });
@@ -606,11 +671,18 @@ export function crmAccountHierarchy(mode: 'create' | 'update' | 'createOrUpdate'
     const commits: Commit[] = [];
     for (let level = high; level >= low; level--) {
       const isTop = level === high;
-      const parent = isTop ? (level === C ? (str(dto.seller) ?? str(dto.crmParentCode)) : str(dto.crmParentCode)) : code;
-      commits.push(create ? createLevel(ctx, level, dto, code, parent, isTop) : updateLevel(ctx, level, dto, code, parent, isTop));
+      const parent = isTop
+        ? level === C
+          ? (str(dto.seller) ?? str(dto.crmParentCode))
+          : str(dto.crmParentCode)
+        : code;
+      commits.push(
+        create
+          ? createLevel(ctx, level, dto, code, parent, isTop)
+          : updateLevel(ctx, level, dto, code, parent, isTop),
+      );
     }
     for (const commit of commits) commit();
     return mode === 'createOrUpdate' ? success() : { status: 'SUCCESS' };
   };
 }
-

@@ -6,12 +6,18 @@ import type { Json } from './state';
 import { compact, parseOcDate } from './util';
 
 /** Catalog reads (opencell-api.md §8). Catalog entries get stable ids from their position. */
-const idOf = (list: Array<{ code: string }>, code: string, base: number) => base + list.findIndex((e) => e.code === code);
+const idOf = (list: Array<{ code: string }>, code: string, base: number) =>
+  base + list.findIndex((e) => e.code === code);
 
 function outServiceTemplate(ctx: Ctx, code: string): Json {
   const list = ctx.state.catalog.serviceTemplates;
   const st = ctx.state.index.get<(typeof list)[number]>('ServiceTemplate', code);
-  return compact({ id: idOf(list, code, 2000), code, description: st?.description, disabled: st?.disabled === true });
+  return compact({
+    id: idOf(list, code, 2000),
+    code,
+    description: st?.description,
+    disabled: st?.disabled === true,
+  });
 }
 
 function outOffer(ctx: Ctx, o: OfferTemplateEntry, withServices: boolean): Json {
@@ -62,7 +68,11 @@ export function listOfferTemplates(method: 'GET' | 'POST') {
     if (code) req.filters = { ...(req.filters ?? {}), code, disabled: 'false' };
     const { page, paging } = applyPaging(ctx.state.catalog.offerTemplates, req, OFFER_FIELDS, 'code');
     const withServices = (req.fields ?? '').split(',').includes('offerServiceTemplate');
-    return { actionStatus: success(), paging, offerTemplate: page.map((o) => outOffer(ctx, o, withServices)) };
+    return {
+      actionStatus: success(),
+      paging,
+      offerTemplate: page.map((o) => outOffer(ctx, o, withServices)),
+    };
   };
 }
 
@@ -82,7 +92,11 @@ export function listServiceTemplates(ctx: Ctx): unknown {
     description: { type: 'string', get: (s) => s.description },
   };
   const { page, paging } = applyPaging(list, req, fields, 'id');
-  return { actionStatus: success(), paging, listServiceTemplate: page.map((s) => outServiceTemplate(ctx, s.code)) };
+  return {
+    actionStatus: success(),
+    paging,
+    listServiceTemplate: page.map((s) => outServiceTemplate(ctx, s.code)),
+  };
 }
 
 function outOneShot(ctx: Ctx, code: string): Json {

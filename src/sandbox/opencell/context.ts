@@ -24,7 +24,10 @@ export interface Success {
   entityCode?: string;
 }
 
-export const success = (extra: Omit<Success, 'status'> = { message: '' }): Success => ({ status: 'SUCCESS', ...extra });
+export const success = (extra: Omit<Success, 'status'> = { message: '' }): Success => ({
+  status: 'SUCCESS',
+  ...extra,
+});
 
 /** Query parameter, blank = absent. */
 export function q(ctx: Ctx, name: string): string | undefined {

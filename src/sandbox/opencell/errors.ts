@@ -29,11 +29,23 @@ export interface VersionProfile {
 export function profileOf(name: VersionProfile['name'] = 'v11', legacy200 = false): VersionProfile {
   switch (name) {
     case 'v10':
-      return { name, alreadyExistsStatus: 403, duplicateAccessStatus: 403, unknownPathJson: false, legacy200 };
+      return {
+        name,
+        alreadyExistsStatus: 403,
+        duplicateAccessStatus: 403,
+        unknownPathJson: false,
+        legacy200,
+      };
     case 'v14':
       return { name, alreadyExistsStatus: 409, duplicateAccessStatus: 500, unknownPathJson: true, legacy200 };
     default:
-      return { name: 'v11', alreadyExistsStatus: 409, duplicateAccessStatus: 403, unknownPathJson: false, legacy200 };
+      return {
+        name: 'v11',
+        alreadyExistsStatus: 409,
+        duplicateAccessStatus: 403,
+        unknownPathJson: false,
+        legacy200,
+      };
   }
 }
 
@@ -66,18 +78,25 @@ export function httpStatusFor(err: ApiError, profile: VersionProfile): number {
 export const notFound = (entity: string, code: string | number, key = 'code'): ApiError =>
   new ApiError('ENTITY_DOES_NOT_EXISTS_EXCEPTION', `${entity} with ${key}=${code} does not exists.`);
 
-export const notFoundMsg = (message: string): ApiError => new ApiError('ENTITY_DOES_NOT_EXISTS_EXCEPTION', message);
+export const notFoundMsg = (message: string): ApiError =>
+  new ApiError('ENTITY_DOES_NOT_EXISTS_EXCEPTION', message);
 
 export const alreadyExists = (entity: string, code: string): ApiError =>
   new ApiError('ENTITY_ALREADY_EXISTS_EXCEPTION', `${entity} with code=${code} already exists.`);
 
 /** One 400 listing every missing field of the step, as MissingParameterException(list) does. */
 export const missing = (fields: string[]): ApiError =>
-  new ApiError('MISSING_PARAMETER', `The following parameters are required or contain invalid values: ${fields.join(', ')}.`);
+  new ApiError(
+    'MISSING_PARAMETER',
+    `The following parameters are required or contain invalid values: ${fields.join(', ')}.`,
+  );
 
 /** The single-string form (no trailing dot). */
 export const missingOne = (text: string): ApiError =>
-  new ApiError('MISSING_PARAMETER', `The following parameters are required or contain invalid values: ${text}`);
+  new ApiError(
+    'MISSING_PARAMETER',
+    `The following parameters are required or contain invalid values: ${text}`,
+  );
 
 export const invalid = (message: string): ApiError => new ApiError('INVALID_PARAMETER', message);
 export const business = (message: string): ApiError => new ApiError('BUSINESS_API_EXCEPTION', message);

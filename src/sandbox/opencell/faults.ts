@@ -55,11 +55,16 @@ export class FaultInjector {
     if (input.probability !== undefined && !(input.probability >= 0 && input.probability <= 1)) {
       throw new Error('probability must be between 0 and 1');
     }
-    if (input.count !== undefined && !(Number.isInteger(input.count) && input.count > 0)) throw new Error('count must be a positive integer');
+    if (input.count !== undefined && !(Number.isInteger(input.count) && input.count > 0))
+      throw new Error('count must be a positive integer');
     if (input.kind === 'latency' && !(typeof input.latencyMs === 'number' && input.latencyMs >= 0)) {
       throw new Error('latency rules need latencyMs >= 0');
     }
-    if (input.kind === 'error' && input.status !== undefined && !(input.status >= 500 && input.status <= 599)) {
+    if (
+      input.kind === 'error' &&
+      input.status !== undefined &&
+      !(input.status >= 500 && input.status <= 599)
+    ) {
       throw new Error('error rules take a 5xx status');
     }
     const re = input.path ? new RegExp(input.path) : undefined;

@@ -59,7 +59,8 @@ export function pagingFrom(ctx: Ctx, method: 'GET' | 'POST'): PagingRequest {
   if (sortBy) p.sortBy = sortBy;
   const sortOrder = ctx.query.get('sortOrder');
   if (sortOrder) {
-    if (sortOrder !== 'ASCENDING' && sortOrder !== 'DESCENDING') throw invalid(`Invalid value '${sortOrder}' for field sortOrder`);
+    if (sortOrder !== 'ASCENDING' && sortOrder !== 'DESCENDING')
+      throw invalid(`Invalid value '${sortOrder}' for field sortOrder`);
     p.sortOrder = sortOrder;
   }
   const fields = ctx.query.get('fields');
@@ -84,8 +85,11 @@ function compileFilter<T>(key: string, value: unknown, fields: FieldMap<T>): Pre
     } else if (def.type === 'date') {
       const ms = parseOcDate(v);
       if (ms !== undefined) return ms;
-    } else if (typeof v === 'number' || (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v))) return Number(v);
-    throw invalid(`Filter ${key} value ${String(v)} does not match ${def.type === 'date' ? 'Date' : def.type === 'number' ? 'Number' : 'String'}`);
+    } else if (typeof v === 'number' || (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)))
+      return Number(v);
+    throw invalid(
+      `Filter ${key} value ${String(v)} does not match ${def.type === 'date' ? 'Date' : def.type === 'number' ? 'Number' : 'String'}`,
+    );
   };
 
   const optional = op === 'fromOptionalRange' || op === 'toOptionalRange';
@@ -118,7 +122,9 @@ function compileFilter<T>(key: string, value: unknown, fields: FieldMap<T>): Pre
     case 'inList':
     case 'not-inList': {
       const list = (Array.isArray(value) ? value : String(value).split(',')).map((x) =>
-        def.type === 'string' ? String(x).trim().toLowerCase() : convert(typeof x === 'string' ? x.trim() : x),
+        def.type === 'string'
+          ? String(x).trim().toLowerCase()
+          : convert(typeof x === 'string' ? x.trim() : x),
       );
       const set = new Set(list);
       const negate = op === 'not-inList';
@@ -133,7 +139,13 @@ function compileFilter<T>(key: string, value: unknown, fields: FieldMap<T>): Pre
         const s = String(convert(value));
         const negate = op === 'ne';
         if (s.includes('*')) {
-          const re = new RegExp(`^${s.split('*').map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
+          const re = new RegExp(
+            `^${s
+              .split('*')
+              .map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+              .join('.*')}$`,
+            'i',
+          );
           return (e) => {
             const v = def.get(e);
             return (v !== undefined && re.test(String(v))) !== negate;

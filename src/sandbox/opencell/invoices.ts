@@ -1,4 +1,9 @@
-import type { InvoiceSubCategoryEntry, OneShotChargeTemplateEntry, ServiceTemplateEntry, TaxEntry } from './sandbox-catalog';
+import type {
+  InvoiceSubCategoryEntry,
+  OneShotChargeTemplateEntry,
+  ServiceTemplateEntry,
+  TaxEntry,
+} from './sandbox-catalog';
 import { q, qBool, success, type Ctx } from './context';
 import { invalid, missing, notFound, notFoundMsg } from './errors';
 import { applyPaging, pagingFrom, type FieldMap } from './filters';
@@ -25,8 +30,14 @@ interface Line {
 
 const cents = (n: number) => Math.round(n * 100);
 
-function taxFor(state: SandboxState, ba: { country?: string } | undefined, sc: InvoiceSubCategoryEntry): TaxEntry {
-  const countryTax = ba?.country ? state.catalog.tradingCountries.find((c) => c.code === ba.country)?.taxCode : undefined;
+function taxFor(
+  state: SandboxState,
+  ba: { country?: string } | undefined,
+  sc: InvoiceSubCategoryEntry,
+): TaxEntry {
+  const countryTax = ba?.country
+    ? state.catalog.tradingCountries.find((c) => c.code === ba.country)?.taxCode
+    : undefined;
   const code = countryTax ?? sc.taxCode;
   return state.index.get<TaxEntry>('Tax', code) ?? { code, percent: 0 };
 }
@@ -55,7 +66,12 @@ function buildInvoice(
     const tax = taxFor(state, opts.ba, sc);
     const wo = cents(rt.amountWithoutTax);
     const tx = Math.round((wo * tax.percent) / 100);
-    const full: RatedTransactionRec = { ...rt, amountWithoutTax: wo / 100, amountTax: tx / 100, amountWithTax: (wo + tx) / 100 };
+    const full: RatedTransactionRec = {
+      ...rt,
+      amountWithoutTax: wo / 100,
+      amountTax: tx / 100,
+      amountWithTax: (wo + tx) / 100,
+    };
     const catEntry = state.index.get('InvoiceCategory', sc.category);
     let cat = cats.get(sc.category);
     if (!cat) {
@@ -90,7 +106,12 @@ function buildInvoice(
     }
     let byTax = sub.amountByTax.find((a) => a.tax.code === tax.code);
     if (!byTax) {
-      byTax = { amountWithoutTax: 0, amountTax: 0, amountWithTax: 0, tax: compact({ code: tax.code, description: tax.description, percent: tax.percent }) };
+      byTax = {
+        amountWithoutTax: 0,
+        amountTax: 0,
+        amountWithTax: 0,
+        tax: compact({ code: tax.code, description: tax.description, percent: tax.percent }),
+      };
       sub.amountByTax.push(byTax);
     }
     let tagg = taxes.get(tax.code);
@@ -142,7 +163,9 @@ function buildInvoice(
     amountWithTax,
     netToPay: amountWithTax,
     dueBalance: amountWithTax,
-    categoryInvoiceAgregate: [...cats.values()].sort((a, b) => a.categoryInvoiceCode.localeCompare(b.categoryInvoiceCode)),
+    categoryInvoiceAgregate: [...cats.values()].sort((a, b) =>
+      a.categoryInvoiceCode.localeCompare(b.categoryInvoiceCode),
+    ),
     taxAggregate: [...taxes.values()].sort((a, b) => a.taxCode.localeCompare(b.taxCode)),
     hasPdf: opts.withPdf,
     pdfDate: opts.withPdf ? opts.now : undefined,
@@ -284,13 +307,20 @@ export interface SyntheticInvoiceOptions {
 }
 
 /** Bulk invoices with realistic aggregates (for load tests of the invoice import: 10,000 in well under a second). */
-export function generateSyntheticInvoices(state: SandboxState, now: number, opts: SyntheticInvoiceOptions): BillingRunResult {
-  if (!Number.isInteger(opts.count) || opts.count < 0 || opts.count > 1_000_000) throw invalid('count must be an integer from 0 to 1000000');
+export function generateSyntheticInvoices(
+  state: SandboxState,
+  now: number,
+  opts: SyntheticInvoiceOptions,
+): BillingRunResult {
+  if (!Number.isInteger(opts.count) || opts.count < 0 || opts.count > 1_000_000)
+    throw invalid('count must be an integer from 0 to 1000000');
   const invoiceDate = startOfDay(dateOpt(opts.invoiceDate, 'invoiceDate') ?? now);
   const periodEnd = monthStart(invoiceDate);
   const periodStart = monthStart(periodEnd - 1);
   const rnd = seededRandom(opts.seed ?? 42);
-  const codes = opts.billingAccountCodes?.length ? opts.billingAccountCodes : [...state.billingAccounts.keys()];
+  const codes = opts.billingAccountCodes?.length
+    ? opts.billingAccountCodes
+    : [...state.billingAccounts.keys()];
   const services = state.catalog.serviceTemplates;
   const oneShots = state.catalog.oneShotChargeTemplates.filter((o) => o.price > 0);
   const billingRunId = ++state.billingRunSeq;
@@ -371,7 +401,9 @@ export function invoicePdf(inv: InvoiceRec): Buffer {
     `Billing account: ${inv.billingAccountCode}`,
     `Invoice date: ${isoDay(inv.invoiceDate)}   Due date: ${isoDay(inv.dueDate)}`,
     ...inv.categoryInvoiceAgregate.flatMap((c) =>
-      c.subCategoryInvoiceAgregateDto.flatMap((s) => s.ratedTransaction.map((rt) => `${rt.code}  ${rt.amountWithoutTax.toFixed(2)} EUR`)),
+      c.subCategoryInvoiceAgregateDto.flatMap((s) =>
+        s.ratedTransaction.map((rt) => `${rt.code}  ${rt.amountWithoutTax.toFixed(2)} EUR`),
+      ),
     ),
     `Total without tax: ${inv.amountWithoutTax.toFixed(2)} EUR`,
     `Tax: ${inv.amountTax.toFixed(2)} EUR`,
@@ -444,7 +476,12 @@ export function listInvoices(method: 'GET' | 'POST') {
   };
 }
 
-function findInvoice(ctx: Ctx, id: string | number | undefined, number: string | undefined, type: string | undefined): InvoiceRec {
+function findInvoice(
+  ctx: Ctx,
+  id: string | number | undefined,
+  number: string | undefined,
+  type: string | undefined,
+): InvoiceRec {
   if (id === undefined && number === undefined) missingIdOrNumber();
   if (id !== undefined) {
     const inv = ctx.state.invoicesById.get(Number(id));
@@ -453,7 +490,10 @@ function findInvoice(ctx: Ctx, id: string | number | undefined, number: string |
   }
   if (type !== undefined && !ctx.state.index.has('InvoiceType', type)) throw notFound('InvoiceType', type);
   const inv = type === undefined ? undefined : ctx.state.invoicesByNumber.get(`${type}|${number}`);
-  if (!inv) throw notFoundMsg(`Invoice with invoiceNumber=${number} and/or invoiceType=${type ?? 'null'} does not exists.`);
+  if (!inv)
+    throw notFoundMsg(
+      `Invoice with invoiceNumber=${number} and/or invoiceType=${type ?? 'null'} does not exists.`,
+    );
   return inv;
 }
 
@@ -469,7 +509,10 @@ export function getInvoice(ctx: Ctx): unknown {
     inv.hasPdf = true;
     inv.pdfDate = ctx.now;
   }
-  return { actionStatus: success(), invoice: outInvoice(inv, { transactions: qBool(ctx, 'includeTransactions'), pdf: includePdf }) };
+  return {
+    actionStatus: success(),
+    invoice: outInvoice(inv, { transactions: qBool(ctx, 'includeTransactions'), pdf: includePdf }),
+  };
 }
 
 function pdfResponse(ctx: Ctx, inv: InvoiceRec, generate: boolean): unknown {
@@ -478,12 +521,19 @@ function pdfResponse(ctx: Ctx, inv: InvoiceRec, generate: boolean): unknown {
     inv.pdfDate = ctx.now;
   }
   // 11.x+: no PDF yet and not asked to generate → 200 SUCCESS without pdfContent.
-  return inv.hasPdf ? { actionStatus: success(), pdfContent: invoicePdf(inv).toString('base64') } : { actionStatus: success() };
+  return inv.hasPdf
+    ? { actionStatus: success(), pdfContent: invoicePdf(inv).toString('base64') }
+    : { actionStatus: success() };
 }
 
 export function fetchPdfInvoice(ctx: Ctx): unknown {
   const dto = parseObject(FetchPdfSchema, ctx.body);
-  const inv = findInvoice(ctx, dto.id as number | undefined, dto.invoiceNumber as string | undefined, (dto.invoiceType as string | undefined) ?? 'COM');
+  const inv = findInvoice(
+    ctx,
+    dto.id as number | undefined,
+    dto.invoiceNumber as string | undefined,
+    (dto.invoiceType as string | undefined) ?? 'COM',
+  );
   return pdfResponse(ctx, inv, dto.generatePdf === true);
 }
 

@@ -43,7 +43,8 @@ export class Journal {
     return this.list.filter(
       (e) =>
         (filter.method === undefined || e.method === filter.method.toUpperCase()) &&
-        (filter.path === undefined || (typeof filter.path === 'string' ? e.path === filter.path : filter.path.test(e.path))) &&
+        (filter.path === undefined ||
+          (typeof filter.path === 'string' ? e.path === filter.path : filter.path.test(e.path))) &&
         (filter.since === undefined || e.seq > filter.since),
     );
   }

@@ -21,10 +21,15 @@ async function main(): Promise<void> {
     profile,
     onRequest:
       env.OPENCELL_SANDBOX_LOG === '1'
-        ? (e) => console.log(`${new Date(e.time).toISOString()} ${e.method} ${e.path} → ${e.status}${e.errorCode ? ` ${e.errorCode}` : ''}${e.fault ? ` [fault ${e.fault}]` : ''} ${e.durationMs.toFixed(1)}ms`)
+        ? (e) =>
+            console.log(
+              `${new Date(e.time).toISOString()} ${e.method} ${e.path} → ${e.status}${e.errorCode ? ` ${e.errorCode}` : ''}${e.fault ? ` [fault ${e.fault}]` : ''} ${e.durationMs.toFixed(1)}ms`,
+            )
         : undefined,
   });
-  console.log(`OpenCell sandbox listening: OPENCELL_BASEURL=${sandbox.url} (user ${sandbox.credentials.user}); admin at ${sandbox.adminUrl}`);
+  console.log(
+    `OpenCell sandbox listening: OPENCELL_BASEURL=${sandbox.url} (user ${sandbox.credentials.user}); admin at ${sandbox.adminUrl}`,
+  );
   const stop = () => {
     void sandbox.close().then(() => process.exit(0));
   };

@@ -157,7 +157,9 @@ export class CatalogIndex {
 
   country(codeOrName: string): CodeEntry | undefined {
     const lower = codeOrName.toLowerCase();
-    return this.catalog.countries.find((c) => c.code === codeOrName || c.description?.toLowerCase() === lower);
+    return this.catalog.countries.find(
+      (c) => c.code === codeOrName || c.description?.toLowerCase() === lower,
+    );
   }
 
   customFieldTemplates(entity: string): CustomFieldTemplateEntry[] | undefined {

@@ -44,7 +44,9 @@ function describe(v: unknown): string {
 }
 
 function typeError(javaType: string, v: unknown, path: string): ApiError {
-  return invalid(`Cannot deserialize value of type \`${javaType}\` from ${describe(v)}: not a valid representation (through reference chain: ${path})`);
+  return invalid(
+    `Cannot deserialize value of type \`${javaType}\` from ${describe(v)}: not a valid representation (through reference chain: ${path})`,
+  );
 }
 
 function parseField(spec: FieldSpec, v: unknown, path: string): unknown {
@@ -91,7 +93,8 @@ function parseField(spec: FieldSpec, v: unknown, path: string): unknown {
     if (!Array.isArray(v)) throw typeError('java.util.ArrayList', v, path);
     return v.map((item, i) => parseField(spec.arr, item, `${path}[${i}]`));
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw typeError('java.util.LinkedHashMap', v, path);
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw typeError('java.util.LinkedHashMap', v, path);
   return v;
 }
 
@@ -125,10 +128,23 @@ const D = 'date' as const;
 const B = 'boolean' as const;
 const N = 'number' as const;
 
-export const NameSchema: Schema = { cls: `${pkg}.account.NameDto`, fields: { title: S, firstName: S, lastName: S } };
+export const NameSchema: Schema = {
+  cls: `${pkg}.account.NameDto`,
+  fields: { title: S, firstName: S, lastName: S },
+};
 export const AddressSchema: Schema = {
   cls: `${pkg}.account.AddressDto`,
-  fields: { address1: S, address2: S, address3: S, address4: S, address5: S, zipCode: S, city: S, country: S, state: S },
+  fields: {
+    address1: S,
+    address2: S,
+    address3: S,
+    address4: S,
+    address5: S,
+    zipCode: S,
+    city: S,
+    country: S,
+    state: S,
+  },
 };
 export const ContactInformationSchema: Schema = {
   cls: `${pkg}.account.ContactInformationDto`,
@@ -158,7 +174,10 @@ export const CustomFieldSchema: Schema = {
 };
 export const CustomFieldsSchema: Schema = {
   cls: `${pkg}.CustomFieldsDto`,
-  fields: { customField: { arr: { obj: CustomFieldSchema } }, inheritedCustomField: { arr: { obj: CustomFieldSchema } } },
+  fields: {
+    customField: { arr: { obj: CustomFieldSchema } },
+    inheritedCustomField: { arr: { obj: CustomFieldSchema } },
+  },
 };
 export const BankCoordinatesSchema: Schema = {
   cls: `${pkg}.payment.BankCoordinatesDto`,
@@ -177,7 +196,15 @@ export const BankCoordinatesSchema: Schema = {
     ics: S,
   },
 };
-export const PAYMENT_METHOD_TYPES = ['CHECK', 'DIRECTDEBIT', 'WIRETRANSFER', 'CARD', 'PAYPAL', 'STRIPE', 'CASH'] as const;
+export const PAYMENT_METHOD_TYPES = [
+  'CHECK',
+  'DIRECTDEBIT',
+  'WIRETRANSFER',
+  'CARD',
+  'PAYPAL',
+  'STRIPE',
+  'CASH',
+] as const;
 export const PaymentMethodSchema: Schema = {
   cls: `${pkg}.payment.PaymentMethodDto`,
   fields: {
@@ -195,7 +222,10 @@ export const PaymentMethodSchema: Schema = {
     bankCoordinates: { obj: BankCoordinatesSchema },
     mandateIdentification: S,
     mandateDate: D,
-    cardType: { enum: ['VISA', 'MASTERCARD', 'AMERICAN_EXPRESS', 'CB'], javaType: 'org.meveo.model.payments.CreditCardTypeEnum' },
+    cardType: {
+      enum: ['VISA', 'MASTERCARD', 'AMERICAN_EXPRESS', 'CB'],
+      javaType: 'org.meveo.model.payments.CreditCardTypeEnum',
+    },
     owner: S,
     monthExpiration: 'int',
     yearExpiration: 'int',
@@ -209,7 +239,10 @@ export const PaymentMethodSchema: Schema = {
   },
 };
 
-const ACCOUNT_STATUS = { enum: ['ACTIVE', 'CANCELED', 'TERMINATED', 'CLOSED'], javaType: 'org.meveo.model.billing.AccountStatusEnum' } as const;
+const ACCOUNT_STATUS = {
+  enum: ['ACTIVE', 'CANCELED', 'TERMINATED', 'CLOSED'],
+  javaType: 'org.meveo.model.billing.AccountStatusEnum',
+} as const;
 const CHECK_THRESHOLD = {
   enum: ['BEFORE_DISCOUNT', 'AFTER_DISCOUNT', 'POSITIVE_RT', 'POSITIVE_IL'],
   javaType: 'org.meveo.model.billing.ThresholdOptionsEnum',
@@ -262,7 +295,10 @@ export const CRMAccountHierarchySchema: Schema = {
     creditCategory: S,
     dateStatus: D,
     dateDunningLevel: D,
-    dunningLevel: { enum: ['R0', 'R1', 'R2', 'R3', 'R4', 'R5', 'R6'], javaType: 'org.meveo.model.payments.DunningLevelEnum' },
+    dunningLevel: {
+      enum: ['R0', 'R1', 'R2', 'R3', 'R4', 'R5', 'R6'],
+      javaType: 'org.meveo.model.payments.DunningLevelEnum',
+    },
     baStatus: ACCOUNT_STATUS,
     uaStatus: ACCOUNT_STATUS,
     subscriptionDate: D,
@@ -316,7 +352,10 @@ export const SubscriptionSchema: Schema = {
     endAgreementDate: D,
     terminationDate: D,
     terminationReason: S,
-    status: { enum: ['CREATED', 'ACTIVE', 'SUSPENDED', 'RESILIATED', 'CANCELED', 'CLOSED'], javaType: 'org.meveo.model.billing.SubscriptionStatusEnum' },
+    status: {
+      enum: ['CREATED', 'ACTIVE', 'SUSPENDED', 'RESILIATED', 'CANCELED', 'CLOSED'],
+      javaType: 'org.meveo.model.billing.SubscriptionStatusEnum',
+    },
     statusDate: D,
     seller: S,
     billingCycle: S,
@@ -377,7 +416,12 @@ export const ActivateServicesSchema: Schema = {
   fields: {
     subscription: S,
     subscriptionValidityDate: D,
-    servicesToActivate: { obj: { cls: `${pkg}.billing.ServicesToActivateDto`, fields: { service: { arr: { obj: ServiceToActivateSchema } } } } },
+    servicesToActivate: {
+      obj: {
+        cls: `${pkg}.billing.ServicesToActivateDto`,
+        fields: { service: { arr: { obj: ServiceToActivateSchema } } },
+      },
+    },
   },
   ignored: ['orderNumber', 'orderItemId', 'orderItemAction'],
 };
@@ -388,7 +432,10 @@ export const InstantiateServicesSchema: Schema = {
     subscriptionValidityDate: D,
     orderNumber: S,
     servicesToInstantiate: {
-      obj: { cls: `${pkg}.billing.ServicesToInstantiateDto`, fields: { service: { arr: { obj: ServiceToActivateSchema } } } },
+      obj: {
+        cls: `${pkg}.billing.ServicesToInstantiateDto`,
+        fields: { service: { arr: { obj: ServiceToActivateSchema } } },
+      },
     },
   },
 };
@@ -451,7 +498,10 @@ export const PagingSchema: Schema = {
     offset: 'int',
     limit: 'int',
     sortBy: S,
-    sortOrder: { enum: ['ASCENDING', 'DESCENDING'], javaType: 'org.meveo.api.dto.response.PagingAndFiltering$SortOrder' },
+    sortOrder: {
+      enum: ['ASCENDING', 'DESCENDING'],
+      javaType: 'org.meveo.api.dto.response.PagingAndFiltering$SortOrder',
+    },
     multiSortOrder: S,
     totalNumberOfRecords: 'int',
     loadReferenceDepth: 'int',

@@ -82,7 +82,11 @@ function routes(): { exact: Map<string, Handler>; patterns: Route[] } {
   add('GET', '/account/userAccount/list', accounts.listUserAccounts);
   add('POST', '/account/accountHierarchy/createCRMAccountHierarchy', accounts.crmAccountHierarchy('create'));
   add('POST', '/account/accountHierarchy/updateCRMAccountHierarchy', accounts.crmAccountHierarchy('update'));
-  add('POST', '/account/accountHierarchy/createOrUpdateCRMAccountHierarchy', accounts.crmAccountHierarchy('createOrUpdate'));
+  add(
+    'POST',
+    '/account/accountHierarchy/createOrUpdateCRMAccountHierarchy',
+    accounts.crmAccountHierarchy('createOrUpdate'),
+  );
   // subscriptions
   add('POST', '/billing/subscription', subs.createSubscription);
   add('PUT', '/billing/subscription', subs.updateSubscription);
@@ -122,7 +126,11 @@ function routes(): { exact: Map<string, Handler>; patterns: Route[] } {
     { method: 'GET', re: /^\/account\/customerAccount\/([^/]+)$/, handler: accounts.getCustomerAccount },
     { method: 'GET', re: /^\/account\/billingAccount\/([^/]+)$/, handler: accounts.getBillingAccount },
     { method: 'GET', re: /^\/account\/userAccount\/([^/]+)$/, handler: accounts.getUserAccount },
-    { method: 'DELETE', re: /^\/account\/access\/([^/]+)\/([^/]+)\/([^/]+)\/([^/]+)$/, handler: subs.deleteAccess },
+    {
+      method: 'DELETE',
+      re: /^\/account\/access\/([^/]+)\/([^/]+)\/([^/]+)\/([^/]+)$/,
+      handler: subs.deleteAccess,
+    },
     {
       method: 'GET',
       re: /^\/[A-Za-z/]+\/version$/,
@@ -163,10 +171,14 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
   const basePath = (opts.basePath ?? '/opencell').replace(/\/+$/, '');
   const apiPrefix = `${basePath}/api/rest`;
   const adminPrefix = opts.adminPrefix ?? '/__sandbox';
-  const credentials = { user: opts.user ?? 'opencell.superadmin', password: opts.password ?? 'opencell.superadmin' };
+  const credentials = {
+    user: opts.user ?? 'opencell.superadmin',
+    password: opts.password ?? 'opencell.superadmin',
+  };
   const expectedAuth = `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString('base64')}`;
   const profile = profileOf(opts.profile, opts.legacy200);
-  const initialCatalog = typeof opts.catalog === 'string' || opts.catalog === undefined ? loadCatalog(opts.catalog) : opts.catalog;
+  const initialCatalog =
+    typeof opts.catalog === 'string' || opts.catalog === undefined ? loadCatalog(opts.catalog) : opts.catalog;
   const state = new SandboxState(structuredClone(initialCatalog));
   const journal = new Journal(opts.journalLimit);
   const faults = new FaultInjector(opts.seed);
@@ -203,7 +215,10 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
   }
 
   function apiFailure(err: ApiError): Reply {
-    const body = err.errorCode === undefined ? { status: 'FAIL', message: err.message } : { status: 'FAIL', errorCode: err.errorCode, message: err.message };
+    const body =
+      err.errorCode === undefined
+        ? { status: 'FAIL', message: err.message }
+        : { status: 'FAIL', errorCode: err.errorCode, message: err.message };
     return json(profile.legacy200 ? 200 : httpStatusFor(err, profile), body, err.errorCode);
   }
 
@@ -224,7 +239,10 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
     if (!handler) {
       // Unknown path or wrong method: RESTEasy NotFound/NotAllowed → 404 (empty ≤12.x, JSON from 13.x).
       return profile.unknownPathJson
-        ? json(404, { status: 'FAIL', message: `RESTEASY003210: Could not find resource for full path: ${apiPrefix}${apiPath}` })
+        ? json(404, {
+            status: 'FAIL',
+            message: `RESTEASY003210: Could not find resource for full path: ${apiPrefix}${apiPath}`,
+          })
         : { status: 404 };
     }
     try {
@@ -232,7 +250,11 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
     } catch (e) {
       if (e instanceof ApiError) return apiFailure(e);
       const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-      return { status: 500, body: `org.jboss.resteasy.spi.UnhandledException: ${msg}`, contentType: 'text/plain' };
+      return {
+        status: 500,
+        body: `org.jboss.resteasy.spi.UnhandledException: ${msg}`,
+        contentType: 'text/plain',
+      };
     }
   }
 
@@ -244,22 +266,51 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
         return 'reset';
       case 'rateLimit': {
         const secs = rule.retryAfterSeconds ?? 1;
-        const retryAfter = rule.retryAfterHttpDate ? new Date(Date.now() + secs * 1000).toUTCString() : String(secs);
-        return { status: 429, body: 'Too Many Requests', contentType: 'text/plain', headers: { 'Retry-After': retryAfter } };
+        const retryAfter = rule.retryAfterHttpDate
+          ? new Date(Date.now() + secs * 1000).toUTCString()
+          : String(secs);
+        return {
+          status: 429,
+          body: 'Too Many Requests',
+          contentType: 'text/plain',
+          headers: { 'Retry-After': retryAfter },
+        };
       }
       case 'fail200':
-        return json(200, { status: 'FAIL', errorCode: rule.errorCode ?? 'GENERIC_API_EXCEPTION', message: rule.message ?? 'Injected failure' }, rule.errorCode ?? 'GENERIC_API_EXCEPTION');
+        return json(
+          200,
+          {
+            status: 'FAIL',
+            errorCode: rule.errorCode ?? 'GENERIC_API_EXCEPTION',
+            message: rule.message ?? 'Injected failure',
+          },
+          rule.errorCode ?? 'GENERIC_API_EXCEPTION',
+        );
       default: {
         const status = rule.status ?? 503;
-        if (rule.errorCode) return json(status, { status: 'FAIL', errorCode: rule.errorCode, message: rule.message ?? 'Injected failure' }, rule.errorCode);
+        if (rule.errorCode)
+          return json(
+            status,
+            { status: 'FAIL', errorCode: rule.errorCode, message: rule.message ?? 'Injected failure' },
+            rule.errorCode,
+          );
         return status === 500
-          ? { status, body: `java.lang.RuntimeException: ${rule.message ?? 'Injected failure'}`, contentType: 'text/plain' }
+          ? {
+              status,
+              body: `java.lang.RuntimeException: ${rule.message ?? 'Injected failure'}`,
+              contentType: 'text/plain',
+            }
           : { status, body: rule.message ?? 'Service Unavailable', contentType: 'text/plain' };
       }
     }
   }
 
-  async function handleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, raw: string): Promise<void> {
+  async function handleApi(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    raw: string,
+  ): Promise<void> {
     const t0 = process.hrtime.bigint();
     const time = Date.now();
     const method = (req.method ?? 'GET').toUpperCase();
@@ -327,7 +378,11 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
       };
     } else if (!inApi) {
       reply = { status: 404 };
-    } else if (raw.length && (method === 'POST' || method === 'PUT') && !/json/i.test(req.headers['content-type'] ?? '')) {
+    } else if (
+      raw.length &&
+      (method === 'POST' || method === 'PUT') &&
+      !/json/i.test(req.headers['content-type'] ?? '')
+    ) {
       reply = {
         status: 500,
         body: `javax.ws.rs.NotSupportedException: RESTEASY003065: Cannot consume content type ${req.headers['content-type'] ?? '(none)'}`,
@@ -345,7 +400,12 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
     finish(reply);
   }
 
-  async function handleAdmin(req: http.IncomingMessage, res: http.ServerResponse, url: URL, raw: string): Promise<void> {
+  async function handleAdmin(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    raw: string,
+  ): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const path = url.pathname.slice(adminPrefix.length) || '/';
     let body: Record<string, unknown> = {};
@@ -400,7 +460,11 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
       case 'POST /billing-run':
         return invoices.billingRun(state, now(), body as invoices.BillingRunOptions);
       case 'POST /invoices/synthetic':
-        return invoices.generateSyntheticInvoices(state, now(), body as unknown as invoices.SyntheticInvoiceOptions);
+        return invoices.generateSyntheticInvoices(
+          state,
+          now(),
+          body as unknown as invoices.SyntheticInvoiceOptions,
+        );
       case 'GET /clock':
         return { now: now(), iso: new Date(now()).toISOString() };
       case 'POST /clock':

@@ -276,10 +276,14 @@ export class SandboxState {
   }
 
   customerAccountsOf(customer: string): CustomerAccountRec[] {
-    return (this.children.customerAccounts.get(customer) ?? []).map((c) => this.customerAccounts.get(c)!).filter(Boolean);
+    return (this.children.customerAccounts.get(customer) ?? [])
+      .map((c) => this.customerAccounts.get(c)!)
+      .filter(Boolean);
   }
   billingAccountsOf(ca: string): BillingAccountRec[] {
-    return (this.children.billingAccounts.get(ca) ?? []).map((c) => this.billingAccounts.get(c)!).filter(Boolean);
+    return (this.children.billingAccounts.get(ca) ?? [])
+      .map((c) => this.billingAccounts.get(c)!)
+      .filter(Boolean);
   }
   userAccountsOf(ba: string): UserAccountRec[] {
     return (this.children.userAccounts.get(ba) ?? []).map((c) => this.userAccounts.get(c)!).filter(Boolean);
@@ -320,7 +324,10 @@ export class SandboxState {
       userAccounts: [...this.userAccounts.values()],
       subscriptions: [...this.subscriptions.values()],
       accesses: [...this.accessesBySubscription.values()].flat(),
-      invoices: { count: this.invoices.length, numbers: this.invoices.slice(-1000).map((i) => i.invoiceNumber) },
+      invoices: {
+        count: this.invoices.length,
+        numbers: this.invoices.slice(-1000).map((i) => i.invoiceNumber),
+      },
     };
   }
 }

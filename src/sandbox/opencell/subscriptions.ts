@@ -84,7 +84,13 @@ export function processScheduled(state: SandboxState, now: number): void {
   }
 }
 
-function terminateNow(state: SandboxState, sub: SubscriptionRec, date: number, reason: string, now: number): void {
+function terminateNow(
+  state: SandboxState,
+  sub: SubscriptionRec,
+  date: number,
+  reason: string,
+  now: number,
+): void {
   for (const si of sub.services) {
     if (si.status === 'ACTIVE' || si.status === 'SUSPENDED') {
       si.status = 'TERMINATED';
@@ -126,11 +132,17 @@ function scheduleTermination(ctx: Ctx, sub: SubscriptionRec, dto: Dto): void {
   const date = dto.terminationDate as number | undefined;
   const reason = str(dto.terminationReason);
   if (date === undefined || reason === undefined || date <= ctx.now) return;
-  if (!ctx.state.index.has('SubscriptionTerminationReason', reason)) throw notFound('SubscriptionTerminationReason', reason);
+  if (!ctx.state.index.has('SubscriptionTerminationReason', reason))
+    throw notFound('SubscriptionTerminationReason', reason);
   sub.terminationDate = date;
   sub.subscribedTillDate = date;
   sub.terminationReason = reason;
-  sub.renewalRule = { initialTermType: 'FIXED', autoRenew: false, endOfTermAction: 'TERMINATE', terminationReasonCode: reason };
+  sub.renewalRule = {
+    initialTermType: 'FIXED',
+    autoRenew: false,
+    endOfTermAction: 'TERMINATE',
+    terminationReasonCode: reason,
+  };
   ctx.state.scheduled.add(`S|${sub.code}`);
 }
 
@@ -151,10 +163,14 @@ export function createSubscription(ctx: Ctx): unknown {
   const seller = str(dto.seller) ?? s.customerOfUserAccount(ua)?.seller;
   if (str(dto.seller) && !s.index.has('Seller', seller!)) throw notFound('Seller', seller!);
   if (seller && offer.sellers?.length && !offer.sellers.includes(seller)) {
-    throw new ApiError('ENTITY_NOT_ALLOWED_EXCEPTION', `Seller with code=${seller} not allowed on OfferTemplate`);
+    throw new ApiError(
+      'ENTITY_NOT_ALLOWED_EXCEPTION',
+      `Seller with code=${seller} not allowed on OfferTemplate`,
+    );
   }
   const billingCycle = str(dto.billingCycle);
-  if (billingCycle && !s.index.has('BillingCycle', billingCycle)) throw notFound('BillingCycle', billingCycle);
+  if (billingCycle && !s.index.has('BillingCycle', billingCycle))
+    throw notFound('BillingCycle', billingCycle);
   const customFields = mergeCustomFields(ctx, 'Subscription', undefined, dto.customFields, 'strict');
   const rec: SubscriptionRec = compact({
     id: s.nextId(),
@@ -187,15 +203,19 @@ export function updateSubscription(ctx: Ctx): unknown {
   if (sub.status === 'RESILIATED') throw meveo('Subscription is already RESILIATED.');
   const ua = str(dto.userAccount);
   if (ua && ua !== sub.userAccount) {
-    throw invalid(`Can not change the parent account. Subscription's current parent account (user account) is ${sub.userAccount}`);
+    throw invalid(
+      `Can not change the parent account. Subscription's current parent account (user account) is ${sub.userAccount}`,
+    );
   }
   const offerCode = str(dto.offerTemplate);
   if (offerCode && offerCode !== sub.offerTemplate) {
-    if (sub.services.length) throw invalid('Cannot change the offer of subscription once the services are instantiated');
+    if (sub.services.length)
+      throw invalid('Cannot change the offer of subscription once the services are instantiated');
     findOffer(ctx, offerCode, dto.subscriptionDate as number);
   }
   const billingCycle = str(dto.billingCycle);
-  if (billingCycle && !ctx.state.index.has('BillingCycle', billingCycle)) throw notFound('BillingCycle', billingCycle);
+  if (billingCycle && !ctx.state.index.has('BillingCycle', billingCycle))
+    throw notFound('BillingCycle', billingCycle);
   const customFields = mergeCustomFields(ctx, 'Subscription', sub.customFields, dto.customFields, 'strict');
   // description and endAgreementDate are overwritten (absent clears them); renewed is reset to the sent value.
   sub.description = str(dto.description);
@@ -245,11 +265,18 @@ export function listSubscriptions(method: 'GET' | 'POST') {
     const req = pagingFrom(ctx, method);
     const ua = method === 'GET' ? q(ctx, 'userAccountCode') : undefined;
     if (ua) req.filters = { 'userAccount.code': ua };
-    const { page, paging } = applyPaging(ctx.state.subscriptions.values(), req, SUB_FIELDS, method === 'GET' ? 'code' : 'id');
+    const { page, paging } = applyPaging(
+      ctx.state.subscriptions.values(),
+      req,
+      SUB_FIELDS,
+      method === 'GET' ? 'code' : 'id',
+    );
     return compact({
       actionStatus: success(),
       paging,
-      subscriptions: page.length ? { listSize: page.length, subscription: page.map((s) => outSubscription(ctx, s)) } : undefined,
+      subscriptions: page.length
+        ? { listSize: page.length, subscription: page.map((s) => outSubscription(ctx, s)) }
+        : undefined,
     });
   };
 }
@@ -258,7 +285,8 @@ export function listSubscriptions(method: 'GET' | 'POST') {
 
 function activateOrInstantiate(ctx: Ctx, activate: boolean): unknown {
   const dto = parseObject(activate ? ActivateServicesSchema : InstantiateServicesSchema, ctx.body);
-  const container = (activate ? dto.servicesToActivate : dto.servicesToInstantiate) as { service?: Dto[] } | undefined;
+  const container = (activate ? dto.servicesToActivate : dto.servicesToInstantiate) as
+    { service?: Dto[] } | undefined;
   const services = container?.service ?? [];
   const m = [
     ...(str(dto.subscription) ? [] : ['subscription']),
@@ -279,7 +307,8 @@ function activateOrInstantiate(ctx: Ctx, activate: boolean): unknown {
     if (s.quantity === undefined && activate) throw missingOne(`quantity for service ${code}`);
     if (s.subscriptionDate === undefined && activate) throw missing(['SubscriptionDate']);
     const tpl = idx.get<ServiceTemplateEntry>('ServiceTemplate', code);
-    if (!tpl || tpl.disabled) throw business(`No service template or valid product version found for code: ${code}`);
+    if (!tpl || tpl.disabled)
+      throw business(`No service template or valid product version found for code: ${code}`);
     const ost = offer?.services.find((x) => x.code === code);
     if (!ost) throw business(`No offerServiceTemplate corresponds to ${code}`);
     for (const other of services) {
@@ -330,10 +359,15 @@ export const instantiateServices = (ctx: Ctx): unknown => activateOrInstantiate(
 
 export function terminateSubscription(ctx: Ctx): unknown {
   const dto = parseObject(TerminateSubscriptionSchema, ctx.body);
-  requireFields({ subscriptionCode: dto.subscriptionCode, terminationReason: dto.terminationReason, terminationDate: dto.terminationDate });
+  requireFields({
+    subscriptionCode: dto.subscriptionCode,
+    terminationReason: dto.terminationReason,
+    terminationDate: dto.terminationDate,
+  });
   const sub = getSub(ctx, String(dto.subscriptionCode));
   const reason = String(dto.terminationReason);
-  if (!ctx.state.index.has('SubscriptionTerminationReason', reason)) throw notFound('SubscriptionTerminationReason', reason);
+  if (!ctx.state.index.has('SubscriptionTerminationReason', reason))
+    throw notFound('SubscriptionTerminationReason', reason);
   if (sub.status === 'RESILIATED') throw meveo('Subscription is already RESILIATED.');
   const date = dto.terminationDate as number;
   if (date < sub.subscriptionDate) throw meveo('Termination date can not be before the subscription date');
@@ -343,7 +377,12 @@ export function terminateSubscription(ctx: Ctx): unknown {
   } else {
     sub.subscribedTillDate = date;
     sub.terminationReason = reason;
-    sub.renewalRule = { initialTermType: 'FIXED', autoRenew: false, endOfTermAction: 'TERMINATE', terminationReasonCode: reason };
+    sub.renewalRule = {
+      initialTermType: 'FIXED',
+      autoRenew: false,
+      endOfTermAction: 'TERMINATE',
+      terminationReasonCode: reason,
+    };
     ctx.state.scheduled.add(`S|${sub.code}`);
   }
   return success();
@@ -353,28 +392,38 @@ export function terminateServices(ctx: Ctx): unknown {
   const dto = parseObject(TerminateServicesSchema, ctx.body);
   const codes = (dto.services as string[] | undefined) ?? [];
   const ids = (dto.serviceIds as number[] | undefined) ?? [];
-  const m = ['subscriptionCode', 'terminationReason', 'terminationDate'].filter((k) => dto[k] === undefined || dto[k] === '');
+  const m = ['subscriptionCode', 'terminationReason', 'terminationDate'].filter(
+    (k) => dto[k] === undefined || dto[k] === '',
+  );
   if (!codes.length && !ids.length) m.push('services or serviceIds');
   if (m.length) throw missing(m);
   const sub = getSub(ctx, String(dto.subscriptionCode));
   const reason = String(dto.terminationReason);
-  if (!ctx.state.index.has('SubscriptionTerminationReason', reason)) throw notFound('SubscriptionTerminationReason', reason);
+  if (!ctx.state.index.has('SubscriptionTerminationReason', reason))
+    throw notFound('SubscriptionTerminationReason', reason);
   const date = dto.terminationDate as number;
   const running = (si: ServiceInstanceRec) => si.status === 'ACTIVE' || si.status === 'SUSPENDED';
   const targets: ServiceInstanceRec[] = [];
   for (const code of codes) {
     const found = sub.services.filter((si) => si.code === code && running(si));
     if (found.length === 0) {
-      throw notFoundMsg(`Service instance with code ${code} was not found or is not of status [ACTIVE, SUSPENDED]`);
+      throw notFoundMsg(
+        `Service instance with code ${code} was not found or is not of status [ACTIVE, SUSPENDED]`,
+      );
     }
     if (found.length > 1) {
-      throw invalid(`More than one service instance with code ${code} was found. Please use ID to select service instance`);
+      throw invalid(
+        `More than one service instance with code ${code} was found. Please use ID to select service instance`,
+      );
     }
     targets.push(found[0]!);
   }
   for (const id of ids) {
     const si = sub.services.find((x) => x.id === id && running(x));
-    if (!si) throw notFoundMsg(`Service instance with id ${id} was not found or is not of status [ACTIVE, SUSPENDED]`);
+    if (!si)
+      throw notFoundMsg(
+        `Service instance with id ${id} was not found or is not of status [ACTIVE, SUSPENDED]`,
+      );
     targets.push(si);
   }
   for (const si of targets) {
@@ -427,7 +476,14 @@ export function listOneshotChargeOthers(ctx: Ctx): unknown {
       actionStatus: success(),
       oneshotCharges: ctx.state.catalog.oneShotChargeTemplates
         .filter((t) => t.type === 'OTHER')
-        .map((t) => compact({ code: t.code, description: t.description, oneShotChargeTemplateType: t.type, amountEditable: t.amountEditable })),
+        .map((t) =>
+          compact({
+            code: t.code,
+            description: t.description,
+            oneShotChargeTemplateType: t.type,
+            amountEditable: t.amountEditable,
+          }),
+        ),
     };
   }
   const sub = getSub(ctx, code);
@@ -449,19 +505,29 @@ export function listOneshotChargeOthers(ctx: Ctx): unknown {
 
 // ------------------------------------------------------------------------------------------------ access points
 
-const overlaps = (a: { startDate?: number; endDate?: number }, b: { startDate?: number; endDate?: number }): boolean =>
-  (a.startDate ?? -Infinity) < (b.endDate ?? Infinity) && (b.startDate ?? -Infinity) < (a.endDate ?? Infinity);
+const overlaps = (
+  a: { startDate?: number; endDate?: number },
+  b: { startDate?: number; endDate?: number },
+): boolean =>
+  (a.startDate ?? -Infinity) < (b.endDate ?? Infinity) &&
+  (b.startDate ?? -Infinity) < (a.endDate ?? Infinity);
 
 export function createAccess(ctx: Ctx): unknown {
   const dto = parseObject(AccessSchema, ctx.body);
   const m = ['code', 'subscription'].filter((k) => !str(dto[k]));
   if (m.length) throw missing(m);
   const sub = getSub(ctx, String(dto.subscription));
-  const candidate = { startDate: dto.startDate as number | undefined, endDate: dto.endDate as number | undefined };
+  const candidate = {
+    startDate: dto.startDate as number | undefined,
+    endDate: dto.endDate as number | undefined,
+  };
   const others = ctx.state.accessesByCode.get(String(dto.code)) ?? [];
   const openEnded = candidate.startDate === undefined && candidate.endDate === undefined;
   if ((openEnded && others.length > 0) || others.some((o) => overlaps(o, candidate))) {
-    throw new ApiError('DUPLICATE_ACCESS', 'Duplicate access point! Access is already linked to a sub within the same period');
+    throw new ApiError(
+      'DUPLICATE_ACCESS',
+      'Duplicate access point! Access is already linked to a sub within the same period',
+    );
   }
   const customFields = mergeCustomFields(ctx, 'Access', undefined, dto.customFields, 'strict');
   const rec: AccessRec = compact({
@@ -476,11 +542,17 @@ export function createAccess(ctx: Ctx): unknown {
   return success({ message: '', entityId: rec.id });
 }
 
-function findAccess(ctx: Ctx, code: string, subCode: string, at?: { usage?: number; start?: number; end?: number }): AccessRec {
+function findAccess(
+  ctx: Ctx,
+  code: string,
+  subCode: string,
+  at?: { usage?: number; start?: number; end?: number },
+): AccessRec {
   getSub(ctx, subCode);
   const list = (ctx.state.accessesBySubscription.get(subCode) ?? []).filter((a) => a.code === code);
   const found = list.find((a) => {
-    if (at?.usage !== undefined) return (a.startDate ?? -Infinity) <= at.usage && at.usage < (a.endDate ?? Infinity);
+    if (at?.usage !== undefined)
+      return (a.startDate ?? -Infinity) <= at.usage && at.usage < (a.endDate ?? Infinity);
     if (at?.start !== undefined && a.startDate !== undefined && a.startDate !== at.start) return false;
     if (at?.end !== undefined && a.endDate !== undefined && a.endDate !== at.end) return false;
     return true;
@@ -510,7 +582,10 @@ export function listAccesses(ctx: Ctx): unknown {
   const subCode = q(ctx, 'subscriptionCode');
   if (!subCode) throw missing(['subscriptionCode']);
   getSub(ctx, subCode);
-  return { actionStatus: success(), accesses: { access: (ctx.state.accessesBySubscription.get(subCode) ?? []).map(outAccess) } };
+  return {
+    actionStatus: success(),
+    accesses: { access: (ctx.state.accessesBySubscription.get(subCode) ?? []).map(outAccess) },
+  };
 }
 
 /** DELETE /account/access/{code}/{subscription}/{startDate}/{endDate}: non-date segments are open bounds. */
@@ -520,4 +595,3 @@ export function deleteAccess(ctx: Ctx): unknown {
   ctx.state.removeAccess(access);
   return success();
 }
-
