@@ -68,7 +68,8 @@ export function processScheduled(state: SandboxState, now: number): void {
     }
     if (kind === 'S') {
       if (sub.status === 'RESILIATED') state.scheduled.delete(key);
-      else if (sub.subscribedTillDate !== undefined && sub.subscribedTillDate <= now) {
+      else if (sub.subscribedTillDate !== undefined && endOfDay(sub.subscribedTillDate) < now) {
+        // like the immediate path, the day counts until 23:59:59
         terminateNow(state, sub, sub.subscribedTillDate, sub.terminationReason ?? 'TR_NONE', now);
         state.scheduled.delete(key);
       }
