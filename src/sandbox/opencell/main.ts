@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     `OpenCell sandbox listening: OPENCELL_BASEURL=${sandbox.url} (user ${sandbox.credentials.user}); admin at ${sandbox.adminUrl}`,
   );
   const stop = () => {
+    setTimeout(() => process.exit(0), 2000).unref();
     void sandbox.close().then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
