@@ -11,7 +11,7 @@ import { Client } from 'pg';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { capturedTableNames } from '../capture/tables';
+import { publicationTables } from '../capture/tables';
 import { componentLogger } from '../log';
 
 const log = componentLogger('pg-setup');
@@ -117,14 +117,13 @@ export async function setupOdooDatabase(opts: PgSetupOptions): Promise<void> {
       }
     }
     // CDC prerequisites: full before-images, the publication, least-privilege grants for Debezium.
-    const tables = capturedTableNames();
-    const missing = await c.query(
-      `SELECT t FROM unnest($1::text[]) t WHERE to_regclass('public.' || t) IS NULL`,
-      [tables],
-    );
+    const tables = publicationTables().map((q) => q.split('.') as [string, string]);
+    const missing = await c.query<{ t: string }>(`SELECT t FROM unnest($1::text[]) t WHERE to_regclass(t) IS NULL`, [
+      publicationTables(),
+    ]);
     if (missing.rowCount) throw new Error(`captured tables missing from the Odoo schema: ${missing.rows.map((r) => r.t).join(', ')}`);
-    const qualified = tables.map((t) => `public.${ident(t)}`).join(', ');
-    for (const t of tables) await c.query(`ALTER TABLE public.${ident(t)} REPLICA IDENTITY FULL`);
+    const qualified = tables.map(([schema, table]) => `${ident(schema)}.${ident(table)}`).join(', ');
+    for (const [schema, table] of tables) await c.query(`ALTER TABLE ${ident(schema)}.${ident(table)} REPLICA IDENTITY FULL`);
     const pub = await c.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [opts.publication]);
     await c.query(
       pub.rowCount

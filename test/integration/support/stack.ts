@@ -1,0 +1,76 @@
+/**
+ * Access to the real local stack for integration tests: Kafka, Kafka Connect, the registry and PostgreSQL, as
+ * started by `scripts/stack up`. Nothing here is a mock.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Kafka } from 'kafkajs';
+import { Pool } from 'pg';
+import { createKafka } from '../../../src/stream/kafka';
+
+export const ROOT = join(__dirname, '..', '..', '..');
+export const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+export const CONNECT_URL = process.env.CONNECT_URL ?? 'http://127.0.0.1:8083';
+export const REGISTRY_URL = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+export const ODOO_DATABASE_URL = process.env.ODOO_DATABASE_URL ?? 'postgresql://odoo@127.0.0.1:5432/odoo';
+export const STATE_DATABASE_URL = process.env.STATE_DATABASE_URL ?? 'postgresql://sync@127.0.0.1:5432/odoo_opencell_sync';
+
+let kafka: Kafka | undefined;
+export function testKafka(): Kafka {
+  kafka ??= createKafka(KAFKA_BROKERS, 'integration-tests');
+  return kafka;
+}
+
+let odoo: Pool | undefined;
+export function odooDb(): Pool {
+  odoo ??= new Pool({ connectionString: ODOO_DATABASE_URL, max: 4 });
+  return odoo;
+}
+
+let state: Pool | undefined;
+export function stateDb(): Pool {
+  state ??= new Pool({ connectionString: STATE_DATABASE_URL, max: 4 });
+  return state;
+}
+
+export async function closeStackClients(): Promise<void> {
+  await odoo?.end();
+  await state?.end();
+  odoo = undefined;
+  state = undefined;
+}
+
+export function stackScript(...args: string[]): string {
+  return execFileSync('bash', [join(ROOT, 'scripts', 'stack'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function stackHealthy(): boolean {
+  try {
+    const out = stackScript('status');
+    return ['kafka', 'connect', 'registry', 'connector'].every((p) => new RegExp(`${p}\\s+healthy`).test(out));
+  } catch {
+    return false;
+  }
+}
+
+export function pidOf(part: 'kafka' | 'connect' | 'registry'): number {
+  return Number(readFileSync(join(ROOT, '.run', `${part}.pid`), 'utf8').trim());
+}
+
+export const uniqueSuffix = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+
+export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      lastErr = e;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
+}
