@@ -1,33 +1,37 @@
+import { changedBillingFields } from '../capture/diff';
+import type { RowChange } from '../capture/envelope';
+import { TABLES, specOf } from '../capture/tables';
+import type { Row, TableName } from '../capture/tables';
 import { WATCHED_ISP_INFO_TABLES } from './views';
 
 /**
- * The declarative filter: for every captured Odoo table, the columns the pipeline captures (Debezium's
- * `column.include.list`) and, among them, the billing-relevant columns whose change triggers something (the
- * consumer's before/after diff). Anything else (write_date, display_name, computed churn of Odoo's multi-UPDATE
- * transactions) is never captured or never compared, so it cannot cause an OpenCell call.
+ * What each captured change can trigger. The captured tables and columns themselves (Debezium's include lists,
+ * the row codecs, the billing columns compared by `changedBillingFields`) live in ONE place:
+ * src/capture/tables.ts. This module only says, per table, which of those billing columns are *watched* — a
+ * change of them can trigger an intent (triggers.ts) — and why. A unit test checks that every watched column is
+ * a billing column of the capture registry.
+ *
+ * Anything else (write_date, display_name, computed churn of Odoo's multi-UPDATE transactions) is never captured
+ * or never compared, so it cannot cause an OpenCell call.
  */
 
 /** Why a watched column matters (documentation and metrics; the trigger rules live in triggers.ts). */
 export type WatchReason =
   | 'termination' // contract_contract.is_terminated (T2)
   | 'iban' // contract_contract.mandate_id (W2, Odoo 12 listener)
+  | 'creation' // contract / contract_line created (T1, T3, T4): the whole row, not a column
   | 'line_end' // contract_line.date_end (T5)
   | 'address' // res_partner address columns (T6)
   | 'identity' // res_partner name / VAT / email / mobile … (new, switchable)
   | 'phone' // ISP info phone_number (T7)
   | 'email'; // contract email relation rows (W1)
 
-export interface TableSpec {
-  readonly table: string;
-  /** Primary key columns. */
-  readonly key: readonly string[];
-  /** Every captured column (watched ones included). */
-  readonly columns: readonly string[];
-  /** Watched column → reason. */
-  readonly watched: Readonly<Record<string, WatchReason>>;
-}
+/** Watched columns of one table: column → reason. Columns are typed against the capture registry's rows. */
+export type WatchedColumns<T extends TableName> = Readonly<Partial<Record<keyof Row<T> & string, WatchReason>>>;
 
-export const CONTRACT_EMAIL_REL_TABLE = 'contract_contract_res_partner_rel';
+export type WatchSpec = { readonly [T in TableName]?: WatchedColumns<T> };
+
+export const CONTRACT_EMAIL_REL_TABLE = 'contract_contract_res_partner_rel' satisfies TableName;
 
 export const PARTNER_ADDRESS_COLUMNS = [
   'street',
@@ -36,7 +40,8 @@ export const PARTNER_ADDRESS_COLUMNS = [
   'city',
   'state_id',
   'country_id',
-] as const;
+] as const satisfies readonly (keyof Row<'res_partner'>)[];
+
 /** Columns shown on invoices through the Customer payload (name, VAT, email, mobile and what they derive from). */
 export const PARTNER_IDENTITY_COLUMNS = [
   'name',
@@ -46,107 +51,75 @@ export const PARTNER_IDENTITY_COLUMNS = [
   'email',
   'mobile',
   'phone',
-] as const;
+] as const satisfies readonly (keyof Row<'res_partner'>)[];
 
-function spec(table: string, key: string[], data: string[], watched: Record<string, WatchReason>): TableSpec {
-  const columns = [...new Set([...key, ...data, ...Object.keys(watched)])];
-  return { table, key, columns, watched };
-}
+const phoneWatch: WatchedColumns<'mobile_service_contract_info'> = { phone_number: 'phone' };
 
-const ispInfoSpecs = Object.fromEntries(
-  WATCHED_ISP_INFO_TABLES.map((t) => [t, spec(t, ['id'], [], { phone_number: 'phone' })]),
-);
-
-export const CAPTURED_TABLES: Readonly<Record<string, TableSpec>> = {
-  res_partner: spec(
-    'res_partner',
-    ['id'],
-    ['ref', 'parent_id'],
-    Object.fromEntries([
-      ...PARTNER_ADDRESS_COLUMNS.map((c) => [c, 'address'] as const),
-      ...PARTNER_IDENTITY_COLUMNS.map((c) => [c, 'identity'] as const),
-    ]),
-  ),
-  contract_contract: spec('contract_contract', ['id'], ['code', 'partner_id', 'terminate_date', 'date_end'], {
-    is_terminated: 'termination',
-    mandate_id: 'iban',
+/** The watched columns per table (a subset of each table's billing columns in src/capture/tables.ts). */
+export const WATCHED: WatchSpec = {
+  res_partner: Object.fromEntries([
+    ...PARTNER_ADDRESS_COLUMNS.map((c) => [c, 'address'] as const),
+    ...PARTNER_IDENTITY_COLUMNS.map((c) => [c, 'identity'] as const),
+  ]) as WatchedColumns<'res_partner'>,
+  contract_contract: { is_terminated: 'termination', mandate_id: 'iban' },
+  contract_line: { date_end: 'line_end' },
+  ...(Object.fromEntries(WATCHED_ISP_INFO_TABLES.map((t) => [t, phoneWatch])) as {
+    [T in (typeof WATCHED_ISP_INFO_TABLES)[number]]: WatchedColumns<T>;
   }),
-  contract_line: spec('contract_line', ['id'], ['contract_id', 'product_id', 'date_start', 'is_canceled'], {
-    date_end: 'line_end',
-  }),
-  [CONTRACT_EMAIL_REL_TABLE]: spec(CONTRACT_EMAIL_REL_TABLE, ['contract_contract_id', 'res_partner_id'], [], {
-    contract_contract_id: 'email',
-    res_partner_id: 'email',
-  }),
-  ...ispInfoSpecs,
 };
 
-/** Debezium `table.include.list` for these tables. */
-export function connectorTableIncludeList(schema = 'public'): string {
-  return Object.keys(CAPTURED_TABLES)
-    .map((t) => `${schema}.${t}`)
-    .join(',');
+/**
+ * Tables whose row creations (and, for the relation, deletions) trigger intents on their own, whatever the
+ * columns: a contract (T1), a contract line (T3/T4), a contract email relation row (W1, a Many2many row has
+ * only key columns).
+ */
+export const ROW_TRIGGER_TABLES: Readonly<Partial<Record<TableName, WatchReason>>> = {
+  contract_contract: 'creation',
+  contract_line: 'creation',
+  [CONTRACT_EMAIL_REL_TABLE]: 'email',
+};
+
+/** The watched columns of a table (empty for a table nothing watches). */
+export function watchedColumns(table: TableName): string[] {
+  return Object.keys(WATCHED[table] ?? {});
+}
+
+/** Every table whose changes can trigger something (watched columns or row triggers). */
+export function triggeringTables(): TableName[] {
+  return (Object.keys(TABLES) as TableName[]).filter(
+    (t) => watchedColumns(t).length > 0 || ROW_TRIGGER_TABLES[t] !== undefined,
+  );
 }
 
 /**
- * Debezium `column.include.list` (regular expressions matched against `schema.table.column`; dots escaped).
- * Column names keep their case (e.g. Odoo quotes `block_contract_creation_in_OC`).
+ * The watched columns this change touches ("written fields", rebuilt from the before/after images): capture's
+ * `changedBillingFields` restricted to the table's watched columns. A create, snapshot read or delete (one image
+ * missing), and an update without a before-image (REPLICA IDENTITY not FULL), report every watched column:
+ * correctness over call economy; strategies are idempotent.
  */
-export function connectorColumnIncludeList(schema = 'public'): string {
-  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return Object.values(CAPTURED_TABLES)
-    .flatMap((s) => s.columns.map((c) => `${esc(schema)}\\.${esc(s.table)}\\.${esc(c)}`))
-    .join(',');
+export function changedWatchedFields(change: RowChange): string[] {
+  const watched = watchedColumns(change.table);
+  if (watched.length === 0) return [];
+  const changed: readonly string[] = changedBillingFields(change.table, change.before, change.after);
+  return watched.filter((c) => changed.includes(c));
 }
 
-export type Row = Readonly<Record<string, unknown>>;
-
-/** A decoded Debezium change: rows are plain objects keyed by Odoo column names. */
-export interface RowChange {
-  table: string;
-  op: 'c' | 'u' | 'd' | 'r';
-  before: Row | null;
-  after: Row | null;
-}
-
-function sameValue(a: unknown, b: unknown): boolean {
-  const x = a === undefined ? null : a;
-  const y = b === undefined ? null : b;
-  if (x === y) return true;
-  if (typeof x === 'object' && typeof y === 'object' && x !== null && y !== null) {
-    return JSON.stringify(x) === JSON.stringify(y);
-  }
-  return false;
+/** true when the key columns of the before and after images differ (a relation row "moved"). */
+export function keyChanged(change: RowChange): boolean {
+  if (change.before === null || change.after === null) return true;
+  const b = change.before as Readonly<Record<string, unknown>>;
+  const a = change.after as Readonly<Record<string, unknown>>;
+  return specOf(change.table).key.some((k) => b[k] !== a[k]);
 }
 
 /**
- * The watched columns this change touches ("written fields", rebuilt from before/after images):
- * - 'u': watched columns whose value differs. If `before` is missing (REPLICA IDENTITY not FULL) every watched
- *   column present in `after` counts as changed: correctness over call economy; strategies are idempotent.
- * - 'c' / 'r': watched columns with a non-null value in `after`.
- * - 'd': watched columns with a non-null value in `before`.
- * Uncaptured tables give [].
+ * True when the change can trigger nothing: a table nothing watches, or an update of no watched column (for a
+ * relation table: an update that leaves its key columns as they were).
  */
-export function changedBillingFields(change: RowChange): string[] {
-  const s = CAPTURED_TABLES[change.table];
-  if (!s) return [];
-  const watched = Object.keys(s.watched);
-  const present = (row: Row | null, c: string) => row !== null && row[c] !== null && row[c] !== undefined;
-  switch (change.op) {
-    case 'c':
-    case 'r':
-      return watched.filter((c) => present(change.after, c));
-    case 'd':
-      return watched.filter((c) => present(change.before, c));
-    case 'u':
-      if (change.after === null) return [];
-      if (change.before === null) return watched.filter((c) => change.after !== null && c in change.after);
-      return watched.filter((c) => !sameValue(change.before?.[c], change.after?.[c]));
-  }
-}
-
-/** True when the change can trigger nothing (uncaptured table, or an update of no watched column). */
 export function isIrrelevant(change: RowChange): boolean {
-  if (!CAPTURED_TABLES[change.table]) return true;
-  return change.op === 'u' && changedBillingFields(change).length === 0;
+  const rowTrigger = ROW_TRIGGER_TABLES[change.table] !== undefined;
+  if (!rowTrigger && watchedColumns(change.table).length === 0) return true;
+  if (change.op !== 'u') return false;
+  if (change.table === CONTRACT_EMAIL_REL_TABLE) return !keyChanged(change);
+  return changedWatchedFields(change).length === 0;
 }
