@@ -27,7 +27,9 @@ export type WatchReason =
   | 'email'; // contract email relation rows (W1)
 
 /** Watched columns of one table: column → reason. Columns are typed against the capture registry's rows. */
-export type WatchedColumns<T extends TableName> = Readonly<Partial<Record<keyof Row<T> & string, WatchReason>>>;
+export type WatchedColumns<T extends TableName> = Readonly<
+  Partial<Record<keyof Row<T> & string, WatchReason>>
+>;
 
 export type WatchSpec = { readonly [T in TableName]?: WatchedColumns<T> };
 

@@ -1,10 +1,12 @@
+import type { RowChange, RowChangeOf } from '../capture/envelope';
+import type { Row } from '../capture/tables';
 import {
   CONTRACT_EMAIL_REL_TABLE,
   PARTNER_ADDRESS_COLUMNS,
   PARTNER_IDENTITY_COLUMNS,
-  changedBillingFields,
+  changedWatchedFields,
+  keyChanged,
 } from './filter';
-import type { Row, RowChange } from './filter';
 import { DEFAULT_TECHNOLOGY_SERVICE_CATEGORIES, productKind } from './products';
 import { WATCHED_ISP_INFO_TABLES, toIsoDate } from './views';
 import type { IsoDate, ProductView, WatchedIspInfoTable } from './views';
@@ -81,67 +83,59 @@ export interface TriggerContext {
   partnerHasContracts?: (partnerId: number) => boolean;
 }
 
-function int(row: Row | null, column: string, table: string): number {
-  const v = row?.[column];
-  if (typeof v === 'number' && Number.isInteger(v)) return v;
-  throw new TypeError(`${table}.${column}: expected an integer id, got ${JSON.stringify(v)}`);
-}
-
-function optInt(row: Row | null, column: string): number | null {
-  const v = row?.[column];
-  return typeof v === 'number' && Number.isInteger(v) ? v : null;
-}
-
-function str(row: Row | null, column: string): string | null {
-  const v = row?.[column];
-  return typeof v === 'string' && v !== '' ? v : null;
-}
+type ChangeOf<T extends RowChange['table']> = RowChangeOf<T>;
 
 function lineProduct(
-  change: RowChange,
-  row: Row,
+  row: Row<'contract_line'>,
   ctx: TriggerContext,
-): { product: ProductView; kind: ReturnType<typeof productKind> } {
-  const productId = int(row, 'product_id', change.table);
+): { product: ProductView; kind: ReturnType<typeof productKind> } | null {
+  // A line without a product (a section / note line) has nothing to send.
+  if (row.product_id === null) return null;
   if (!ctx.product) throw new Error('TriggerContext.product is required for contract_line changes');
-  const product = ctx.product(productId);
-  if (!product) throw new Error(`product ${productId} of contract line ${String(row.id)} was not provided`);
+  const product = ctx.product(row.product_id);
+  if (!product) throw new Error(`product ${row.product_id} of contract line ${row.id} was not provided`);
   return {
     product,
     kind: productKind(product, ctx.technologyServiceCategories ?? DEFAULT_TECHNOLOGY_SERVICE_CATEGORIES),
   };
 }
 
-function contractIntents(change: RowChange, fields: string[]): Intent[] {
+function contractIntents(change: ChangeOf<'contract_contract'>, fields: readonly string[]): Intent[] {
   const after = change.after;
   if (after === null || change.op === 'd') return [];
-  const contractId = int(after, 'id', change.table);
+  const contractId = after.id;
   const out: Intent[] = [];
   if (change.op === 'c' || change.op === 'r') {
     out.push({ kind: 'create_subscription', contractId });
-    if (after.is_terminated === true) {
+    if (after.is_terminated) {
       out.push({ kind: 'terminate_subscription', contractId, date: toIsoDate(after.terminate_date) });
     }
     return out;
   }
   // 'u'
-  if (fields.includes('is_terminated') && after.is_terminated === true) {
+  if (fields.includes('is_terminated') && after.is_terminated) {
     out.push({ kind: 'terminate_subscription', contractId, date: toIsoDate(after.terminate_date) });
   }
-  if (fields.includes('mandate_id') && optInt(after, 'mandate_id') !== null && after.is_terminated !== true) {
+  if (fields.includes('mandate_id') && after.mandate_id !== null && !after.is_terminated) {
     out.push({ kind: 'update_subscription', contractId, field: 'iban' });
   }
   return out;
 }
 
-function lineIntents(change: RowChange, fields: string[], ctx: TriggerContext): Intent[] {
+function lineIntents(
+  change: ChangeOf<'contract_line'>,
+  fields: readonly string[],
+  ctx: TriggerContext,
+): Intent[] {
   const after = change.after;
   if (after === null || change.op === 'd') return [];
-  const lineId = int(after, 'id', change.table);
-  const contractId = int(after, 'contract_id', change.table);
+  const lineId = after.id;
+  const contractId = after.contract_id;
   const dateEnd = toIsoDate(after.date_end);
   if (change.op === 'c' || change.op === 'r') {
-    const { product, kind } = lineProduct(change, after, ctx);
+    const resolved = lineProduct(after, ctx);
+    if (resolved === null) return [];
+    const { product, kind } = resolved;
     const base = { contractId, lineId, productId: product.id, productCode: product.defaultCode };
     if (kind === 'one_shot') return [{ kind: 'apply_one_shot', ...base }];
     if (kind === 'service') {
@@ -152,8 +146,9 @@ function lineIntents(change: RowChange, fields: string[], ctx: TriggerContext): 
     return [];
   }
   if (fields.includes('date_end') && dateEnd !== null) {
-    const { product, kind } = lineProduct(change, after, ctx);
-    if (kind !== 'service') return [];
+    const resolved = lineProduct(after, ctx);
+    if (resolved === null || resolved.kind !== 'service') return [];
+    const { product } = resolved;
     return [
       {
         kind: 'terminate_service',
@@ -168,14 +163,18 @@ function lineIntents(change: RowChange, fields: string[], ctx: TriggerContext): 
   return [];
 }
 
-function partnerIntents(change: RowChange, fields: string[], ctx: TriggerContext): Intent[] {
+function partnerIntents(
+  change: ChangeOf<'res_partner'>,
+  fields: readonly string[],
+  ctx: TriggerContext,
+): Intent[] {
   if (change.op !== 'u' || change.after === null) return [];
   const address = fields.filter((f) => (PARTNER_ADDRESS_COLUMNS as readonly string[]).includes(f));
   const identity = ctx.syncPartnerIdentity
     ? fields.filter((f) => (PARTNER_IDENTITY_COLUMNS as readonly string[]).includes(f))
     : [];
   if (address.length === 0 && identity.length === 0) return [];
-  const partnerId = int(change.after, 'id', change.table);
+  const partnerId = change.after.id;
   if (!ctx.partnerHasContracts)
     throw new Error('TriggerContext.partnerHasContracts is required for res_partner changes');
   if (!ctx.partnerHasContracts(partnerId)) return [];
@@ -184,54 +183,50 @@ function partnerIntents(change: RowChange, fields: string[], ctx: TriggerContext
   return out;
 }
 
-function infoIntents(change: RowChange, fields: string[]): Intent[] {
-  if (change.op !== 'u' || !fields.includes('phone_number')) return [];
-  const phone = str(change.after, 'phone_number');
-  if (phone === null) return [];
+function infoIntents(change: ChangeOf<WatchedIspInfoTable>, fields: readonly string[]): Intent[] {
+  if (change.op !== 'u' || change.after === null || !fields.includes('phone_number')) return [];
+  const phone = change.after.phone_number;
+  if (phone === '') return [];
+  const previous = change.before?.phone_number;
   return [
     {
       kind: 'update_phone_number',
-      infoTable: change.table as WatchedIspInfoTable,
-      infoId: int(change.after, 'id', change.table),
+      infoTable: change.table,
+      infoId: change.after.id,
       phone,
-      previousPhone: str(change.before, 'phone_number'),
+      previousPhone: previous === undefined || previous === '' ? null : previous,
     },
   ];
 }
 
-function emailRelIntents(change: RowChange): Intent[] {
+function emailRelIntents(change: ChangeOf<typeof CONTRACT_EMAIL_REL_TABLE>): Intent[] {
   if (change.op === 'r') return []; // the contract's own snapshot carries its emails
+  // A Many2many row has only key columns: an update that keeps them changes nothing.
+  if (change.op === 'u' && !keyChanged(change)) return [];
   const ids = new Set<number>();
-  for (const row of [change.before, change.after]) {
-    const id = optInt(row, 'contract_contract_id');
-    if (id !== null) ids.add(id);
-  }
-  if (
-    change.op === 'u' &&
-    change.before !== null &&
-    change.after !== null &&
-    changedBillingFields(change).length === 0
-  )
-    return [];
+  for (const row of [change.before, change.after]) if (row !== null) ids.add(row.contract_contract_id);
   return [...ids].map((contractId) => ({ kind: 'update_subscription', contractId, field: 'email' }) as const);
 }
 
+const isWatchedInfoChange = (change: RowChange): change is ChangeOf<WatchedIspInfoTable> =>
+  (WATCHED_ISP_INFO_TABLES as readonly string[]).includes(change.table);
+
 /**
- * The intents a change triggers, in the order they must be applied. `fields` defaults to
- * `changedBillingFields(change)`.
+ * The intents a decoded change (capture's `decodeChange`: ISO dates, decimal strings, translation objects)
+ * triggers, in the order they must be applied. `fields` defaults to `changedWatchedFields(change)`: capture's
+ * `changedBillingFields` restricted to the watched columns of filter.ts.
  */
 export function detectIntents(
   change: RowChange,
   ctx: TriggerContext,
-  fields: string[] = changedBillingFields(change),
+  fields: readonly string[] = changedWatchedFields(change),
 ): Intent[] {
   let intents: Intent[];
   if (change.table === 'contract_contract') intents = contractIntents(change, fields);
   else if (change.table === 'contract_line') intents = lineIntents(change, fields, ctx);
   else if (change.table === 'res_partner') intents = partnerIntents(change, fields, ctx);
   else if (change.table === CONTRACT_EMAIL_REL_TABLE) intents = emailRelIntents(change);
-  else if ((WATCHED_ISP_INFO_TABLES as readonly string[]).includes(change.table))
-    intents = infoIntents(change, fields);
+  else if (isWatchedInfoChange(change)) intents = infoIntents(change, fields);
   else intents = [];
   if (change.op === 'r') {
     return intents.map((i) =>

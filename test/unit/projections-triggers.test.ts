@@ -1,21 +1,30 @@
 import { expect } from 'chai';
+import { decodeChange } from '../../src/capture/envelope';
+import type { RowChange, RowOp } from '../../src/capture/envelope';
+import { TABLES, generateIncludeLists } from '../../src/capture/tables';
+import type { Row, TableName } from '../../src/capture/tables';
+import { changedBillingFields } from '../../src/capture/diff';
+import { changeRecord, sampleRow } from '../../src/capture/testing';
 import {
-  CAPTURED_TABLES,
+  ROW_TRIGGER_TABLES,
+  WATCHED,
   WATCHED_ISP_INFO_TABLES,
-  changedBillingFields,
-  connectorColumnIncludeList,
-  connectorTableIncludeList,
+  changedWatchedFields,
   detectIntents,
   isIrrelevant,
   onceKey,
   orderingKey,
   toIsoDate,
+  triggeringTables,
+  watchedColumns,
 } from '../../src/projections';
-import type { Intent, ProductView, RowChange, TriggerContext } from '../../src/projections';
+import type { Intent, ProductView, TriggerContext } from '../../src/projections';
 
-// Epoch days as Debezium sends `date` columns.
-const DAY_2024_06_30 = 19904;
-const DAY_2024_05_31 = 19874;
+// Dates as capture's decodeChange delivers them ('YYYY-MM-DD'; Debezium sends epoch days, e.g. 19904).
+const DAY_2024_06_30 = '2024-06-30';
+const DAY_2024_05_31 = '2024-05-31';
+const DAY_2024_07_31 = '2024-07-31';
+const DAY_2024_07_01 = '2024-07-01';
 
 const products: Record<number, ProductView> = {
   1: {
@@ -98,61 +107,86 @@ const ctx = (over: Partial<TriggerContext> = {}): TriggerContext => ({
   ...over,
 });
 
-const contractRow = (over: Record<string, unknown> = {}) => ({
-  id: 41,
-  code: 'SC-0041',
-  partner_id: 7,
-  is_terminated: false,
-  terminate_date: null,
-  date_end: null,
-  mandate_id: 3,
-  ...over,
-});
-const lineRow = (over: Record<string, unknown> = {}) => ({
-  id: 100,
-  contract_id: 41,
-  product_id: 1,
-  date_start: 19754,
-  date_end: null,
-  is_canceled: false,
-  ...over,
-});
-const partnerRow = (over: Record<string, unknown> = {}) => ({
-  id: 7,
-  ref: '1234',
-  name: 'Anna Puig',
-  firstname: 'Anna',
-  lastname: 'Puig',
-  vat: 'ES12345678Z',
-  email: 'anna@example.org',
-  mobile: '600111222',
-  phone: null,
-  street: 'C/ Major 1',
-  street2: null,
-  zip: '08001',
-  city: 'Barcelona',
-  state_id: 415,
-  country_id: 68,
-  write_date: 1735689600000000,
-  ...over,
-});
+const contractRow = (over: Partial<Row<'contract_contract'>> = {}): Row<'contract_contract'> =>
+  sampleRow('contract_contract', {
+    id: 41,
+    name: 'SC-0041',
+    code: 'SC-0041',
+    active: true,
+    partner_id: 7,
+    is_terminated: false,
+    terminate_date: null,
+    date_start: '2024-01-31',
+    date_end: null,
+    mandate_id: 3,
+    mobile_contract_service_info_id: 5,
+    router_4G_service_contract_info_id: null,
+    ...over,
+  });
+const lineRow = (over: Partial<Row<'contract_line'>> = {}): Row<'contract_line'> =>
+  sampleRow('contract_line', {
+    id: 100,
+    contract_id: 41,
+    product_id: 1,
+    name: 'Tarifa',
+    quantity: 1,
+    date_start: '2024-01-31',
+    date_end: null,
+    is_canceled: false,
+    specific_price: '17.3600',
+    active: true,
+    ...over,
+  });
+const partnerRow = (over: Partial<Row<'res_partner'>> = {}): Row<'res_partner'> =>
+  sampleRow('res_partner', {
+    id: 7,
+    ref: '1234',
+    name: 'Anna Puig',
+    firstname: 'Anna',
+    lastname: 'Puig',
+    vat: 'ES12345678Z',
+    email: 'anna@example.org',
+    mobile: '600111222',
+    phone: null,
+    street: 'C/ Major 1',
+    street2: null,
+    full_street: 'C/ Major 1',
+    zip: '08001',
+    city: 'Barcelona',
+    state_id: 415,
+    country_id: 68,
+    lang: 'ca_ES',
+    type: 'contact',
+    is_company: false,
+    active: true,
+    block_contract_creation_in_OC: false,
+    ...over,
+  });
 
-const create = (table: string, after: Record<string, unknown>): RowChange => ({
-  table,
-  op: 'c',
-  before: null,
-  after,
-});
-const update = (
-  table: string,
-  before: Record<string, unknown>,
-  after: Record<string, unknown>,
-): RowChange => ({
-  table,
-  op: 'u',
-  before,
-  after,
-});
+/**
+ * A change built the way the pipeline gets it: the rows are encoded as Debezium's JSON converter sends them
+ * (epoch days, decimal strings, JSON-string translations, extra columns such as write_date passed through) and
+ * decoded by capture's decodeChange.
+ */
+function change<T extends TableName>(
+  table: T,
+  op: RowOp,
+  before: Partial<Row<T>> | Record<string, unknown> | null,
+  after: Partial<Row<T>> | Record<string, unknown> | null,
+): RowChange {
+  const full = (r: Record<string, unknown> | null) => (r === null ? null : { ...sampleRow(table), ...r });
+  const rec = changeRecord(table, { op, before: full(before), after: full(after) });
+  const decoded = decodeChange(rec.topic, rec.partition, rec.offset, rec.key, rec.value);
+  if (decoded.kind !== 'row') throw new Error(`expected a row change, got ${decoded.kind}`);
+  return decoded;
+}
+const create = <T extends TableName>(table: T, after: Partial<Row<T>> | Record<string, unknown>) =>
+  change(table, 'c', null, after);
+const update = <T extends TableName>(
+  table: T,
+  before: Partial<Row<T>> | Record<string, unknown>,
+  after: Partial<Row<T>> | Record<string, unknown>,
+) => change(table, 'u', before, after);
 
 describe('projections: contract listener triggers (T1, T2, W2)', () => {
   it('contract created → exactly 1 create_subscription(contract id)', () => {
@@ -165,7 +199,7 @@ describe('projections: contract listener triggers (T1, T2, W2)', () => {
     const after = contractRow({
       is_terminated: true,
       terminate_date: DAY_2024_06_30,
-      date_end: DAY_2024_06_30 + 31,
+      date_end: DAY_2024_07_31,
     });
     expect(detectIntents(update('contract_contract', before, after), ctx())).to.deep.equal([
       { kind: 'terminate_subscription', contractId: 41, date: '2024-06-30' },
@@ -175,7 +209,7 @@ describe('projections: contract listener triggers (T1, T2, W2)', () => {
     const before = contractRow({ is_terminated: true, terminate_date: DAY_2024_06_30 });
     expect(
       detectIntents(
-        update('contract_contract', before, { ...before, terminate_date: DAY_2024_06_30 + 1 }),
+        update('contract_contract', before, { ...before, terminate_date: DAY_2024_07_01 }),
         ctx(),
       ),
     ).to.deep.equal([]);
@@ -185,8 +219,8 @@ describe('projections: contract listener triggers (T1, T2, W2)', () => {
     expect(detectIntents(update('contract_contract', before, contractRow()), ctx())).to.deep.equal([]);
   });
   it('irrelevant update (name, write_date, computed churn) → nothing', () => {
-    const before = { ...contractRow(), name: 'old', write_date: 1 };
-    const after = { ...contractRow(), name: 'new', write_date: 2 };
+    const before = { ...contractRow(), name: 'old', write_date: 1735689600000000 };
+    const after = { ...contractRow(), name: 'new', write_date: 1735689600000001 };
     const change = update('contract_contract', before, after);
     expect(detectIntents(change, ctx())).to.deep.equal([]);
     expect(isIrrelevant(change)).to.equal(true);
@@ -213,14 +247,12 @@ describe('projections: contract listener triggers (T1, T2, W2)', () => {
     ]);
   });
   it('snapshot read → the create intents flagged snapshot', () => {
-    expect(
-      detectIntents({ table: 'contract_contract', op: 'r', before: null, after: contractRow() }, ctx()),
-    ).to.deep.equal([{ kind: 'create_subscription', contractId: 41, snapshot: true }]);
+    expect(detectIntents(change('contract_contract', 'r', null, contractRow()), ctx())).to.deep.equal([
+      { kind: 'create_subscription', contractId: 41, snapshot: true },
+    ]);
   });
   it('delete and archive → nothing', () => {
-    expect(
-      detectIntents({ table: 'contract_contract', op: 'd', before: contractRow(), after: null }, ctx()),
-    ).to.deep.equal([]);
+    expect(detectIntents(change('contract_contract', 'd', contractRow(), null), ctx())).to.deep.equal([]);
     const archived = update(
       'contract_contract',
       { ...contractRow(), active: true },
@@ -297,7 +329,10 @@ describe('projections: contract line listener triggers (T3, T4, T5)', () => {
   it('another write on a line that already has date_end → nothing (never twice)', () => {
     const ended = lineRow({ date_end: DAY_2024_05_31 });
     expect(
-      detectIntents(update('contract_line', ended, { ...ended, name: 'renamed', write_date: 9 }), ctx()),
+      detectIntents(
+        update('contract_line', ended, { ...ended, name: 'renamed', write_date: 1735689600000009 }),
+        ctx(),
+      ),
     ).to.deep.equal([]);
   });
   it('date_end moved → terminate_service with the new date; cleared → nothing', () => {
@@ -349,17 +384,13 @@ describe('projections: contract line listener triggers (T3, T4, T5)', () => {
     expect(intents.map((i) => i.kind)).to.deep.equal(['activate_service', 'terminate_service']);
   });
   it('line deleted or canceled → nothing', () => {
-    expect(
-      detectIntents({ table: 'contract_line', op: 'd', before: lineRow(), after: null }, ctx()),
-    ).to.deep.equal([]);
+    expect(detectIntents(change('contract_line', 'd', lineRow(), null), ctx())).to.deep.equal([]);
     expect(
       detectIntents(update('contract_line', lineRow(), lineRow({ is_canceled: true })), ctx()),
     ).to.deep.equal([]);
   });
   it('snapshot of a line → flagged activation', () => {
-    expect(
-      detectIntents({ table: 'contract_line', op: 'r', before: null, after: lineRow() }, ctx()),
-    ).to.deep.equal([
+    expect(detectIntents(change('contract_line', 'r', null, lineRow()), ctx())).to.deep.equal([
       {
         kind: 'activate_service',
         contractId: 41,
@@ -389,7 +420,11 @@ describe('projections: partner listener triggers (T6 and identity)', () => {
   for (const column of ['street2', 'zip', 'city', 'state_id', 'country_id']) {
     it(`writing ${column} → address update`, () => {
       const intents = detectIntents(
-        update('res_partner', partnerRow(), partnerRow({ [column]: 999 })),
+        update(
+          'res_partner',
+          partnerRow(),
+          partnerRow({ [column]: column.endsWith('_id') ? 999 : 'changed' }),
+        ),
         ctx(),
       );
       expect(intents.map((i) => i.kind)).to.deep.equal(['update_customer', 'update_accounts_address']);
@@ -419,22 +454,20 @@ describe('projections: partner listener triggers (T6 and identity)', () => {
     ).to.deep.equal([]);
   });
   it('write_date / display_name churn → nothing', () => {
-    const change = update('res_partner', partnerRow(), {
-      ...partnerRow({ write_date: 2 }),
-      display_name: 'x',
-    });
+    const change = update(
+      'res_partner',
+      { ...partnerRow(), write_date: 1735689600000000, display_name: 'Anna Puig' },
+      { ...partnerRow(), write_date: 1735689600000002, display_name: 'Puig, Anna' },
+    );
+    expect(change.after).to.not.have.property('write_date'); // never captured: dropped by decodeChange
     expect(detectIntents(change, ctx({ syncPartnerIdentity: true }))).to.deep.equal([]);
   });
   it('partner created, deleted, archived or snapshotted → nothing', () => {
     expect(
       detectIntents(create('res_partner', partnerRow()), ctx({ syncPartnerIdentity: true })),
     ).to.deep.equal([]);
-    expect(
-      detectIntents({ table: 'res_partner', op: 'r', before: null, after: partnerRow() }, ctx()),
-    ).to.deep.equal([]);
-    expect(
-      detectIntents({ table: 'res_partner', op: 'd', before: partnerRow(), after: null }, ctx()),
-    ).to.deep.equal([]);
+    expect(detectIntents(change('res_partner', 'r', null, partnerRow()), ctx())).to.deep.equal([]);
+    expect(detectIntents(change('res_partner', 'd', partnerRow(), null), ctx())).to.deep.equal([]);
     expect(
       detectIntents(
         update('res_partner', { ...partnerRow(), active: true }, { ...partnerRow(), active: false }),
@@ -495,66 +528,135 @@ describe('projections: service contract info listener triggers (T7)', () => {
 });
 
 describe('projections: contract email relation triggers (W1)', () => {
-  const rel = 'contract_contract_res_partner_rel';
+  const rel = 'contract_contract_res_partner_rel' as const;
   it('an email added or removed → update_subscription(contract, "email")', () => {
     expect(detectIntents(create(rel, { contract_contract_id: 41, res_partner_id: 9 }), ctx())).to.deep.equal([
       { kind: 'update_subscription', contractId: 41, field: 'email' },
     ]);
     expect(
-      detectIntents(
-        { table: rel, op: 'd', before: { contract_contract_id: 41, res_partner_id: 9 }, after: null },
-        ctx(),
-      ),
+      detectIntents(change(rel, 'd', { contract_contract_id: 41, res_partner_id: 9 }, null), ctx()),
     ).to.deep.equal([{ kind: 'update_subscription', contractId: 41, field: 'email' }]);
   });
   it('relation snapshot → nothing (the contract snapshot carries its emails)', () => {
     expect(
-      detectIntents(
-        { table: rel, op: 'r', before: null, after: { contract_contract_id: 41, res_partner_id: 9 } },
-        ctx(),
-      ),
+      detectIntents(change(rel, 'r', null, { contract_contract_id: 41, res_partner_id: 9 }), ctx()),
     ).to.deep.equal([]);
   });
 });
 
-describe('projections: declarative filter', () => {
+describe('projections: declarative filter (watched columns over the capture registry)', () => {
   it('changed billing fields are the watched columns whose value differs', () => {
-    expect(
-      changedBillingFields(update('res_partner', partnerRow(), partnerRow({ zip: '08002', write_date: 5 }))),
-    ).to.deep.equal(['zip']);
-    expect(
-      changedBillingFields(update('contract_line', lineRow(), lineRow({ date_end: DAY_2024_05_31 }))),
-    ).to.deep.equal(['date_end']);
+    const partner = update('res_partner', partnerRow(), {
+      ...partnerRow({ zip: '08002' }),
+      write_date: 1735689600000005,
+    });
+    expect(changedBillingFields(partner.table, partner.before, partner.after)).to.deep.equal(['zip']);
+    expect(changedWatchedFields(partner)).to.deep.equal(['zip']);
+    const line = update('contract_line', lineRow(), lineRow({ date_end: DAY_2024_05_31 }));
+    expect(changedWatchedFields(line)).to.deep.equal(['date_end']);
+  });
+  it('compares decoded values exactly: "17.36" equals "17.3600", captured but unwatched columns trigger nothing', () => {
+    const line = update(
+      'contract_line',
+      lineRow({ specific_price: '17.36' }),
+      lineRow({ specific_price: '17.3600' }),
+    );
+    expect(changedBillingFields(line.table, line.before, line.after)).to.deep.equal([]);
+    const priced = update('contract_line', lineRow(), lineRow({ specific_price: '20.00', quantity: 2 }));
+    expect(changedBillingFields(priced.table, priced.before, priced.after)).to.deep.equal([
+      'quantity',
+      'specific_price',
+    ]);
+    expect(changedWatchedFields(priced)).to.deep.equal([]);
+    expect(isIrrelevant(priced)).to.equal(true);
+    expect(detectIntents(priced, ctx())).to.deep.equal([]);
   });
   it('without a before image (replica identity not FULL) every watched column present counts as changed', () => {
-    const change: RowChange = {
-      table: 'contract_line',
-      op: 'u',
-      before: null,
-      after: lineRow({ date_end: DAY_2024_05_31 }),
-    };
-    expect(changedBillingFields(change)).to.deep.equal(['date_end']);
-    expect(detectIntents(change, ctx()).map((i: Intent) => i.kind)).to.deep.equal(['terminate_service']);
+    const ch = change('contract_line', 'u', null, lineRow({ date_end: DAY_2024_05_31 }));
+    expect(changedWatchedFields(ch)).to.deep.equal(['date_end']);
+    expect(detectIntents(ch, ctx()).map((i: Intent) => i.kind)).to.deep.equal(['terminate_service']);
   });
-  it('uncaptured tables are irrelevant', () => {
-    expect(isIrrelevant(create('res_users', { id: 1 }))).to.equal(true);
-    expect(detectIntents(create('res_users', { id: 1 }), ctx())).to.deep.equal([]);
-  });
-  it('every watched column is captured and the connector include lists are derived from the table', () => {
-    for (const spec of Object.values(CAPTURED_TABLES)) {
-      for (const column of Object.keys(spec.watched))
-        expect(spec.columns, `${spec.table}.${column}`).to.include(column);
+  it('tables nothing watches are irrelevant', () => {
+    for (const [table, row] of [
+      ['res_bank', { id: 1, name: 'CaixaBank', bic: 'CAIXESBBXXX' }],
+      ['adsl_service_contract_info', { id: 1, phone_number: '931234567' }],
+      ['account_move', { id: 1, move_type: 'out_invoice', state: 'posted' }],
+    ] as const) {
+      const ch = create(table, row);
+      expect(isIrrelevant(ch), table).to.equal(true);
+      expect(detectIntents(ch, ctx()), table).to.deep.equal([]);
     }
-    const columns = connectorColumnIncludeList().split(',');
-    expect(columns).to.include('public\\.res_partner\\.street');
-    expect(columns).to.include('public\\.contract_line\\.date_end');
-    expect(columns).to.include('public\\.contract_contract_res_partner_rel\\.res_partner_id');
+    expect(isIrrelevant(create('contract_contract', contractRow()))).to.equal(false);
+  });
+  it('every watched column is a billing column of the capture registry (src/capture/tables.ts)', () => {
+    const tables = Object.keys(WATCHED) as TableName[];
+    expect(tables).to.include.members(['res_partner', 'contract_contract', 'contract_line']);
+    for (const table of tables) {
+      const billing: readonly string[] = TABLES[table].billing;
+      expect(watchedColumns(table), table).to.have.length.above(0);
+      for (const column of watchedColumns(table)) expect(billing, `${table}.${column}`).to.include(column);
+    }
+    for (const table of Object.keys(ROW_TRIGGER_TABLES)) expect(TABLES).to.have.property(table);
+    expect(triggeringTables()).to.include.members([
+      'res_partner',
+      'contract_contract',
+      'contract_line',
+      'contract_contract_res_partner_rel',
+      ...WATCHED_ISP_INFO_TABLES,
+    ]);
+  });
+  it('the connector include lists (generated by capture) carry every triggering table and watched column', () => {
+    const { 'table.include.list': tableList, 'column.include.list': columnList } = generateIncludeLists();
+    const columns = columnList.split(',');
+    for (const table of triggeringTables()) {
+      expect(tableList.split(','), table).to.include(`public.${table}`);
+      for (const column of watchedColumns(table)) expect(columns).to.include(`public.${table}.${column}`);
+    }
+    expect(columns).to.include('public.contract_contract_res_partner_rel.res_partner_id');
     expect(columns.some((c) => c.endsWith('write_date'))).to.equal(false);
-    expect(connectorTableIncludeList().split(',')).to.include.members([
-      'public.res_partner',
-      'public.contract_contract',
-      'public.contract_line',
-      'public.mobile_service_contract_info',
+  });
+  it('works on the rows decodeChange produces: quoted mixed-case columns, ISO dates, odd info-id column names', () => {
+    const ch = update(
+      'contract_contract',
+      contractRow({ router_4G_service_contract_info_id: 9, mobile_contract_service_info_id: null }),
+      contractRow({
+        router_4G_service_contract_info_id: 9,
+        mobile_contract_service_info_id: null,
+        is_terminated: true,
+        terminate_date: DAY_2024_06_30,
+      }),
+    );
+    expect(ch.after).to.include({ router_4G_service_contract_info_id: 9, terminate_date: '2024-06-30' });
+    expect(detectIntents(ch, ctx())).to.deep.equal([
+      { kind: 'terminate_subscription', contractId: 41, date: '2024-06-30' },
+    ]);
+    const blocked = update('res_partner', partnerRow(), partnerRow({ block_contract_creation_in_OC: true }));
+    expect(blocked.after).to.include({ block_contract_creation_in_OC: true });
+    expect(changedBillingFields(blocked.table, blocked.before, blocked.after)).to.deep.equal([
+      'block_contract_creation_in_OC',
+    ]);
+    expect(detectIntents(blocked, ctx({ syncPartnerIdentity: true }))).to.deep.equal([]);
+  });
+  it('a line without a product (section / note) triggers nothing', () => {
+    expect(detectIntents(create('contract_line', lineRow({ product_id: null })), ctx())).to.deep.equal([]);
+  });
+  it('an email relation update that keeps its key changes nothing; one that moves it touches both contracts', () => {
+    const rel = 'contract_contract_res_partner_rel' as const;
+    const same = update(
+      rel,
+      { contract_contract_id: 41, res_partner_id: 9 },
+      { contract_contract_id: 41, res_partner_id: 9 },
+    );
+    expect(isIrrelevant(same)).to.equal(true);
+    expect(detectIntents(same, ctx())).to.deep.equal([]);
+    const moved = update(
+      rel,
+      { contract_contract_id: 41, res_partner_id: 9 },
+      { contract_contract_id: 42, res_partner_id: 9 },
+    );
+    expect(detectIntents(moved, ctx())).to.deep.equal([
+      { kind: 'update_subscription', contractId: 41, field: 'email' },
+      { kind: 'update_subscription', contractId: 42, field: 'email' },
     ]);
   });
 });
@@ -591,6 +693,7 @@ describe('projections: intent keys and dates', () => {
     expect(onceKey({ kind: 'update_customer', partnerId: 7, fields: ['street'] })).to.equal(null);
   });
   it('converts Debezium epoch days and ISO strings to YYYY-MM-DD', () => {
+    expect(toIsoDate(19904)).to.equal('2024-06-30');
     expect(toIsoDate(DAY_2024_06_30)).to.equal('2024-06-30');
     expect(toIsoDate(0)).to.equal('1970-01-01');
     expect(toIsoDate('2024-06-30T10:00:00Z')).to.equal('2024-06-30');
