@@ -6,6 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Client, PoolClient } from 'pg';
 import { SyncError } from '../errors';
+import { validatePayload } from './codecs';
 import type { OutboxEvent } from './events';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -54,7 +55,8 @@ export function isUuid(s: string): boolean {
 /**
  * Appends one event to the outbox using the caller's client (and so the caller's open transaction, if any).
  * event_id = payload.eventId. Appending the same event id twice is a no-op (ON CONFLICT DO NOTHING), so a
- * retried transaction or a re-polled invoice does not produce a second row.
+ * retried transaction or a re-polled invoice does not produce a second row. The payload is validated first
+ * (MALFORMED_EVENT), so the caller's transaction fails instead of a poison row reaching the relay.
  */
 export async function appendOutbox(client: PoolClient | Client, event: OutboxEvent): Promise<void> {
   const eventId = event.payload.eventId;
@@ -66,6 +68,13 @@ export async function appendOutbox(client: PoolClient | Client, event: OutboxEve
   if (!event.topic || !event.aggregateId) {
     throw new SyncError('INTERNAL', 'outbox event needs a topic and an aggregate id', {
       details: { eventType: event.type, eventId },
+    });
+  }
+  // A payload the relay could not encode must never enter the outbox: it would hold back its aggregate.
+  const problems = validatePayload(event.type, event.payload);
+  if (problems.length > 0) {
+    throw new SyncError('MALFORMED_EVENT', `outbox ${event.type} event ${eventId} does not match its schema: ${problems.join('; ')}`, {
+      details: { eventType: event.type, aggregateId: event.aggregateId, problems },
     });
   }
   await client.query(
