@@ -81,6 +81,8 @@ const SPEC = {
   STATE_DATABASE_URL: [PgUrl, 'postgresql://sync@127.0.0.1:5432/odoo_opencell_sync'],
   TOPIC_PREFIX: [NonEmpty, 'odoo'],
   DLQ_TOPIC: [NonEmpty, 'sync.dead-letter'],
+  INTENTS_TOPIC: [NonEmpty, 'sync.intents'],
+  INTENTS_PARTITIONS: [IntFromEnv(1, 256), '6'],
   SYNC_EVENTS_TOPIC: [NonEmpty, 'sync.events'],
   INVOICE_EVENTS_TOPIC: [NonEmpty, 'billing.invoice-events'],
   OPENCELL_BASEURL: [Url, 'http://127.0.0.1:8070/opencell'],
@@ -111,7 +113,7 @@ export interface Config {
   connectUrl: string;
   odooDatabaseUrl: string;
   stateDatabaseUrl: string;
-  topics: { prefix: string; dlq: string; syncEvents: string; invoiceEvents: string };
+  topics: { prefix: string; dlq: string; intents: string; intentsPartitions: number; syncEvents: string; invoiceEvents: string };
   opencell: {
     baseUrl: string;
     user: string;
@@ -185,6 +187,8 @@ export function loadConfig(
     topics: {
       prefix: s.TOPIC_PREFIX,
       dlq: s.DLQ_TOPIC,
+      intents: s.INTENTS_TOPIC,
+      intentsPartitions: s.INTENTS_PARTITIONS,
       syncEvents: s.SYNC_EVENTS_TOPIC,
       invoiceEvents: s.INVOICE_EVENTS_TOPIC,
     },

@@ -43,6 +43,8 @@ export interface KeyedConsumerOptions {
   /** Key used for ordering; defaults to the Kafka message key. */
   orderingKey?: (m: KafkaMessage) => string;
   onEvent?: (e: KeyedConsumerEvent) => void;
+  /** Called after a message reached the dead-letter topic (e.g. to record the outcome in the ledger). */
+  onDeadLettered?: (message: KafkaMessage, ctx: MessageContext, error: unknown) => Promise<void>;
 }
 
 export type KeyedConsumerEvent =
@@ -158,6 +160,7 @@ export class KeyedConsumer {
             attempts: attempt,
             retriable: isRetriable(err),
           });
+          await this.opts.onDeadLettered?.(message, { topic, partition, attempt }, err);
           this.attempts.delete(id);
           tracker.finish(message.offset);
           this.opts.onEvent?.({ type: 'dead-letter', topic, partition, offset: message.offset, code: errorCodeOf(err) });

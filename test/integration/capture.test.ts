@@ -9,8 +9,9 @@ import { ROOT, odooDb, pidOf, stackScript, uniqueSuffix } from './support/stack'
  * consumer decoding with the production codecs.
  */
 const isRow = (c: DecodedChange): c is RowChange => c.kind === 'row';
+const idOf = (row: unknown) => (row as { id?: number } | null)?.id;
 const rowOf = (table: string, id: number, op?: string) => (c: DecodedChange) =>
-  isRow(c) && c.table === table && (c.after?.id === id || c.before?.id === id) && (op === undefined || c.op === op);
+  isRow(c) && c.table === table && (idOf(c.after) === id || idOf(c.before) === id) && (op === undefined || c.op === op);
 
 describe('Odoo change capture (PostgreSQL → Debezium → Kafka → kafkajs)', function () {
   this.timeout(120_000);

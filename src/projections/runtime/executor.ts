@@ -1,0 +1,85 @@
+/**
+ * Executes a plan's operations through the production OpenCell client, in order. An operation whose effect key is
+ * already in the ledger is skipped; a create that OpenCell answers with ENTITY_ALREADY_EXISTS counts as present
+ * (the object is there: skip instead of failing). Each effect is recorded as soon as its call succeeded.
+ */
+import { OpenCellBusinessError } from '../../errors';
+import type { OpenCellClient } from '../../opencell/client';
+import type { OcOperation } from '../plan';
+import type { Ledger } from './ledger';
+
+export interface ExecutionReport {
+  calls: string[];
+  skipped: string[];
+  alreadyPresent: string[];
+}
+
+const CREATES = new Set(['createCustomer', 'crmAccountHierarchyCreate', 'createSubscription', 'createAccess']);
+
+export async function callOpenCell(client: OpenCellClient, op: OcOperation): Promise<void> {
+  switch (op.op) {
+    case 'createCustomer':
+      await client.createCustomer(op.body);
+      return;
+    case 'updateCustomer':
+      await client.updateCustomer(op.body);
+      return;
+    case 'crmAccountHierarchyCreate':
+      await client.createCrmAccountHierarchy(op.body);
+      return;
+    case 'crmAccountHierarchyCreateOrUpdate':
+      await client.createOrUpdateCrmAccountHierarchy(op.body);
+      return;
+    case 'createSubscription':
+      await client.createSubscription(op.body);
+      return;
+    case 'updateSubscription':
+      await client.updateSubscription(op.body);
+      return;
+    case 'createAccess':
+      await client.createAccess(op.body);
+      return;
+    case 'deleteAccess':
+      await client.deleteAccess(op.body.code, op.body.subscription as string);
+      return;
+    case 'activateServices':
+      await client.activateServices(op.body);
+      return;
+    case 'applyOneShotChargeInstance':
+      await client.applyOneShotChargeInstance(op.body);
+      return;
+    case 'terminateServices':
+      await client.terminateServices(op.body);
+      return;
+    case 'terminateSubscription':
+      await client.terminateSubscription(op.body);
+      return;
+  }
+}
+
+export async function executePlan(
+  ops: readonly OcOperation[],
+  deps: { client: OpenCellClient; ledger: Ledger; intentId: string },
+): Promise<ExecutionReport> {
+  const report: ExecutionReport = { calls: [], skipped: [], alreadyPresent: [] };
+  const done = await deps.ledger.appliedEffects(ops.map((o) => o.key));
+  for (const op of ops) {
+    if (done.has(op.key)) {
+      report.skipped.push(op.op);
+      continue;
+    }
+    try {
+      await callOpenCell(deps.client, op);
+      report.calls.push(op.op);
+      await deps.ledger.recordEffect(deps.intentId, op, 'applied');
+    } catch (e) {
+      if (CREATES.has(op.op) && e instanceof OpenCellBusinessError && e.errorCode === 'ENTITY_ALREADY_EXISTS_EXCEPTION') {
+        report.alreadyPresent.push(op.op);
+        await deps.ledger.recordEffect(deps.intentId, op, 'already_present');
+        continue;
+      }
+      throw e;
+    }
+  }
+  return report;
+}

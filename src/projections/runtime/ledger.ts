@@ -1,0 +1,168 @@
+/**
+ * The sync ledger (thin SQL adapter over the pipeline's own database): which intents are finished, which OpenCell
+ * effects were applied, which OpenCell objects map to which Odoo records. Outcomes are written together with their
+ * outbox event in one transaction (no dual write).
+ */
+import { Pool, PoolClient } from 'pg';
+import { appendOutbox, newEventId } from '../../outbox/store';
+import type { SyncEvent } from '../../outbox/events';
+import type { OcOperation } from '../plan';
+import type { IntentMessage } from './intent-message';
+import { odooRecordOf } from './intent-message';
+
+export type IntentOutcome = 'applied' | 'skipped' | 'failed' | 'dead_lettered';
+
+export interface EntityChange {
+  entity: 'customer' | 'customer_account' | 'subscription' | 'access' | 'service_instance' | 'one_shot';
+  code: string;
+  odooModel: string;
+  odooId: number;
+  partnerId: number | null;
+  status: 'active' | 'terminated' | 'deleted' | 'applied';
+  data?: Record<string, unknown>;
+}
+
+export interface IntentResult {
+  outcome: IntentOutcome;
+  calls: string[];
+  strategy?: string;
+  note?: string;
+  entities: EntityChange[];
+  opencell: { entity: string; code: string | null };
+  odooRef: string | null;
+  errorCode?: string | null;
+  errorMessage?: string | null;
+  attempt: number;
+}
+
+export class Ledger {
+  constructor(
+    private readonly pool: Pool,
+    private readonly syncEventsTopic: string,
+  ) {}
+
+  /** True when the intent was already applied or skipped (a replay): nothing to do. */
+  async isFinished(intentId: string): Promise<boolean> {
+    const r = await this.pool.query(`SELECT outcome FROM ledger_intent WHERE intent_id = $1`, [intentId]);
+    return r.rowCount !== null && r.rowCount > 0 && ['applied', 'skipped'].includes(String(r.rows[0].outcome));
+  }
+
+  async appliedEffects(keys: string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const r = await this.pool.query<{ effect_key: string }>(
+      `SELECT effect_key FROM ledger_effect WHERE effect_key = ANY($1)`,
+      [keys],
+    );
+    return new Set(r.rows.map((x) => x.effect_key));
+  }
+
+  async hasEffect(key: string): Promise<boolean> {
+    return (await this.appliedEffects([key])).has(key);
+  }
+
+  /** Recorded right after the OpenCell call succeeded, before the next operation of the plan. */
+  async recordEffect(intentId: string, op: OcOperation, outcome: 'applied' | 'already_present'): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ledger_effect (effect_key, intent_id, op, opencell_code, outcome) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (effect_key) DO NOTHING`,
+      [op.key, intentId, op.op, codeOfOp(op), outcome],
+    );
+  }
+
+  /** The intent's outcome, its entity mappings and its sync event: one transaction. */
+  async finish(msg: IntentMessage, result: IntentResult): Promise<SyncEvent> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const event = await this.finishIn(client, msg, result);
+      await client.query('COMMIT');
+      return event;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async finishIn(client: PoolClient, msg: IntentMessage, result: IntentResult): Promise<SyncEvent> {
+    const record = odooRecordOf(msg.intent);
+    await client.query(
+      `INSERT INTO ledger_intent (intent_id, kind, aggregate_key, odoo_model, odoo_id, source_table, source_lsn, source_tx_id,
+                                  outcome, calls, attempts, error_code, error_message)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+       ON CONFLICT (intent_id) DO UPDATE SET outcome = EXCLUDED.outcome, calls = EXCLUDED.calls,
+         attempts = EXCLUDED.attempts, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
+         updated_at = now()`,
+      [
+        msg.intentId,
+        msg.intent.kind,
+        msg.aggregateKey,
+        record.model,
+        record.id,
+        msg.source.table,
+        msg.source.lsn,
+        msg.source.txId,
+        result.outcome,
+        JSON.stringify(result.calls),
+        result.attempt,
+        result.errorCode ?? null,
+        result.errorMessage ?? null,
+      ],
+    );
+    for (const e of result.entities) {
+      await client.query(
+        `INSERT INTO ledger_entity (entity, code, odoo_model, odoo_id, partner_id, status, data)
+         VALUES ($1,$2,$3,$4,$5,$6,$7)
+         ON CONFLICT (entity, code) DO UPDATE SET status = EXCLUDED.status, odoo_model = EXCLUDED.odoo_model,
+           odoo_id = EXCLUDED.odoo_id, partner_id = COALESCE(EXCLUDED.partner_id, ledger_entity.partner_id),
+           data = ledger_entity.data || EXCLUDED.data, updated_at = now()`,
+        [e.entity, e.code, e.odooModel, e.odooId, e.partnerId, e.status, JSON.stringify(e.data ?? {})],
+      );
+    }
+    const event: SyncEvent = {
+      eventId: newEventId(),
+      occurredAt: Date.now(),
+      source: {
+        table: msg.source.table,
+        lsn: msg.source.lsn,
+        txId: msg.source.txId,
+        topic: msg.source.topic,
+        partition: msg.source.partition,
+        offset: msg.source.offset,
+      },
+      odoo: { model: record.model, id: record.id, ref: result.odooRef },
+      opencell: result.opencell,
+      action: msg.intent.kind,
+      outcome: result.outcome,
+      calls: result.calls,
+      errorCode: result.errorCode ?? null,
+      errorMessage: result.errorMessage ?? null,
+      attempt: result.attempt,
+    };
+    await appendOutbox(client, {
+      type: 'SyncOutcome',
+      topic: this.syncEventsTopic,
+      aggregateType: 'partner',
+      aggregateId: msg.aggregateKey,
+      payload: event,
+    });
+    return event;
+  }
+}
+
+/** The OpenCell code an operation creates or changes (for the effect row). */
+export function codeOfOp(op: OcOperation): string | null {
+  const b = op.body as unknown as Record<string, unknown>;
+  switch (op.op) {
+    case 'activateServices':
+    case 'applyOneShotChargeInstance':
+    case 'terminateServices':
+    case 'terminateSubscription':
+      return typeof b.subscription === 'string' ? b.subscription : null;
+    case 'deleteAccess':
+      return typeof b.code === 'string' ? b.code : null;
+    default:
+      return typeof b.code === 'string' ? b.code : null;
+  }
+}
