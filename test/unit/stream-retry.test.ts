@@ -1,0 +1,41 @@
+import { expect } from 'chai';
+import { OpenCellBusinessError, OpenCellUnavailableError, SyncError } from '../../src/errors';
+import { decideRetry, RetryPolicy } from '../../src/stream/retry';
+
+const policy: RetryPolicy = { initialMs: 100, maxMs: 2000, multiplier: 2, maxAttempts: 5, jitter: 0.5 };
+const unavailable = () => new OpenCellUnavailableError('OPENCELL_UNAVAILABLE', '503', '/billing/subscription', 503);
+
+describe('retry policy', () => {
+  it('does not retry business errors (OpenCell 4xx, FAIL)', () => {
+    const err = new OpenCellBusinessError('ENTITY_DOES_NOT_EXISTS_EXCEPTION', 'no offer', 404, '/billing/subscription');
+    expect(decideRetry(err, 1, policy)).to.deep.equal({ retry: false, reason: 'not-retriable' });
+  });
+
+  it('does not retry unknown errors (bugs are not retried forever)', () => {
+    expect(decideRetry(new TypeError('x'), 1, policy)).to.deep.equal({ retry: false, reason: 'not-retriable' });
+  });
+
+  it('backs off exponentially, capped, with jitter in [base/2, base]', () => {
+    const delays = [1, 2, 3, 4].map((a) => decideRetry(unavailable(), a, policy, () => 0));
+    expect(delays.map((d) => (d.retry ? d.delayMs : -1))).to.deep.equal([100, 200, 400, 800]);
+    const jittered = decideRetry(unavailable(), 2, policy, () => 1);
+    expect(jittered).to.deep.equal({ retry: true, delayMs: 100 });
+    const capped = decideRetry(unavailable(), 4, { ...policy, maxMs: 300, maxAttempts: 10 }, () => 0);
+    expect(capped).to.deep.equal({ retry: true, delayMs: 300 });
+  });
+
+  it('gives up after maxAttempts', () => {
+    expect(decideRetry(unavailable(), 5, policy)).to.deep.equal({ retry: false, reason: 'exhausted' });
+  });
+
+  it("honours a 429's Retry-After as a floor, even above the cap", () => {
+    const err = new OpenCellUnavailableError('OPENCELL_RATE_LIMITED', '429', '/x', 429, 5000);
+    expect(decideRetry(err, 1, policy, () => 0)).to.deep.equal({ retry: true, delayMs: 5000 });
+  });
+
+  it('retries driver errors that say they are retriable', () => {
+    const err = Object.assign(new Error('connection reset'), { retriable: true });
+    expect(decideRetry(err, 1, policy, () => 0).retry).to.equal(true);
+    expect(decideRetry(new SyncError('DATABASE', 'x', { retriable: true }), 1, policy, () => 0).retry).to.equal(true);
+  });
+});
