@@ -1,0 +1,320 @@
+import { expect } from 'chai';
+import { Pool } from 'pg';
+import {
+  insertBankAccountAndMandate,
+  insertContract,
+  insertContractLine,
+  insertPartner,
+  productIdByCode,
+  terminateContract,
+} from '../../src/capture/demo-seed';
+import { OdooViews } from '../../src/projections/odoo-views';
+import { productKind } from '../../src/projections/products';
+
+/**
+ * OdooViews against the real Odoo database (schemas/odoo + reference data). Every test inserts its own partners
+ * and contracts with unique values through the demo-seed helpers; shared reference data is only read.
+ */
+const ODOO_DATABASE_URL = process.env.ODOO_DATABASE_URL ?? 'postgresql://odoo@127.0.0.1:5432/odoo';
+const unique = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+
+describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function () {
+  this.timeout(60_000);
+  let pool: Pool;
+  let views: OdooViews;
+  let queries = 0;
+
+  before(() => {
+    pool = new Pool({ connectionString: ODOO_DATABASE_URL, max: 4 });
+    const counting = {
+      query: ((...args: Parameters<Pool['query']>) => {
+        queries += 1;
+        return (pool.query as (...a: unknown[]) => unknown)(...args);
+      }) as Pool['query'],
+    };
+    views = new OdooViews(counting);
+  });
+  after(async () => {
+    await pool.end();
+  });
+  beforeEach(() => {
+    queries = 0;
+  });
+
+  describe('partner', () => {
+    it('loads a partner with its state and country, the quoted block flag, and null for an unknown id', async () => {
+      const s = unique();
+      const p = await insertPartner(pool, {
+        firstname: 'Núria',
+        lastname: `Ferrer ${s}`,
+        email: `nuria.${s}@example.org`,
+        city: 'Santa Cruz de Tenerife',
+        state: 'TF',
+        lang: 'es_ES',
+        overrides: { block_contract_creation_in_OC: true, phone: '', street2: null },
+      });
+      const v = await views.partner(p.id);
+      expect(queries).to.equal(1);
+      expect(v).to.include({
+        id: p.id,
+        ref: p.ref,
+        name: `Núria Ferrer ${s}`,
+        firstname: 'Núria',
+        lastname: `Ferrer ${s}`,
+        email: `nuria.${s}@example.org`,
+        isCompany: false,
+        stateCode: 'TF',
+        countryCode: 'ES',
+        lang: 'es_ES',
+        blockContractCreationInOC: true,
+        parentId: null,
+        street2: null,
+        phone: null, // Odoo's False: an empty Char is null
+      });
+      expect(v?.stateName).to.be.a('string').and.not.equal('');
+      expect(v?.vat).to.match(/^ES/);
+      expect(await views.partner(-1)).to.equal(null);
+    });
+  });
+
+  describe('contract', () => {
+    it('loads a fiber contract with partners, ordered emails, mandate and bank, XML ids, ISP info and lines in one query', async () => {
+      const s = unique();
+      const holder = await insertPartner(pool, { firstname: 'Jordi', lastname: `Vila ${s}`, lang: 'ca_ES' });
+      const invoice = await insertPartner(pool, {
+        parentId: holder.id,
+        type: 'invoice',
+        name: `Factures ${s}`,
+        email: `factures.${s}@example.org`,
+      });
+      const service = await insertPartner(pool, {
+        parentId: holder.id,
+        type: 'service',
+        name: `Servei ${s}`,
+        overrides: { email: null },
+      });
+      // Odoo orders email_ids by res.partner's _order: display_name, then id DESC.
+      const zeta = await insertPartner(pool, {
+        parentId: holder.id,
+        type: 'contract-email',
+        name: `Zeta ${s}`,
+        email: `zeta.${s}@example.org`,
+      });
+      const alfa1 = await insertPartner(pool, {
+        parentId: holder.id,
+        type: 'contract-email',
+        name: `Alfa ${s}`,
+        email: `alfa1.${s}@example.org`,
+      });
+      const alfa2 = await insertPartner(pool, {
+        parentId: holder.id,
+        type: 'contract-email',
+        name: `Alfa ${s}`,
+        email: `alfa2.${s}@example.org`,
+      });
+      const bank = await insertBankAccountAndMandate(pool, holder.id, {
+        iban: 'ES91 2100 0418 4502 0005 1332',
+        // the stored compute not written yet: the view sanitizes acc_number itself
+        overrides: { sanitized_acc_number: null },
+      });
+      const c = await insertContract(pool, {
+        partnerId: holder.id,
+        kind: 'fiber',
+        supplier: 'orange',
+        invoicePartnerId: invoice.id,
+        servicePartnerId: service.id,
+        emailPartnerIds: [zeta.id, alfa1.id, alfa2.id],
+        mandateId: bank.mandateId,
+        dateStart: '2024-03-01',
+        lines: [
+          'SE_SC_REC_BA_F_600',
+          'SE_SC_REC_BA_LANDLINE_UNL',
+          'CH_SC_OSO_ROUTER_RETURN',
+          'SC_OTHER_DONATION',
+          { productCode: 'SE_SC_REC_BA_F_100', dateStart: '2024-01-15', dateEnd: '2024-02-29' },
+        ],
+      });
+      // a section line without product is not a line for OpenCell
+      await pool.query(
+        `INSERT INTO contract_line (contract_id, product_id, name, date_start, display_type) VALUES ($1, NULL, 'Section', '2024-03-01', 'line_section')`,
+        [c.id],
+      );
+
+      queries = 0;
+      const v = await views.contract(c.id);
+      expect(queries).to.equal(1);
+      expect(v).to.not.equal(null);
+      const contract = v!;
+      expect(contract).to.include({
+        id: c.id,
+        code: c.code,
+        serviceTechnology: 'somconnexio.service_technology_fiber',
+        serviceSupplier: 'somconnexio.service_supplier_orange',
+        phoneNumber: c.phoneNumber,
+        dateStart: '2024-01-15',
+        dateEnd: null,
+        isTerminated: false,
+        terminateDate: null,
+      });
+      expect(contract.partner).to.include({ id: holder.id, ref: holder.ref, lang: 'ca_ES' });
+      expect(contract.invoicePartner).to.include({ id: invoice.id, email: `factures.${s}@example.org` });
+      expect(contract.servicePartner).to.include({ id: service.id, email: null });
+      expect(contract.emails).to.deep.equal([
+        { id: alfa2.id, email: `alfa2.${s}@example.org` },
+        { id: alfa1.id, email: `alfa1.${s}@example.org` },
+        { id: zeta.id, email: `zeta.${s}@example.org` },
+      ]);
+      expect(contract.mandate).to.deep.include({
+        id: bank.mandateId,
+        iban: 'ES9121000418450200051332',
+        bic: 'CAIXESBBXXX',
+        bankAccountId: bank.bankAccountId,
+        reference: `SC${String(bank.mandateId).padStart(8, '0')}`,
+        signatureDate: '2024-01-15',
+      });
+      expect(contract.mandate?.bankName).to.be.a('string').and.not.equal('');
+      expect(contract.mandate?.bankAccountCreateDate).to.match(/^\d{4}-\d{2}-\d{2}$/);
+      expect(contract.ispInfo).to.deep.equal({
+        table: 'orange_fiber_service_contract_info',
+        id: c.infoId,
+        phoneNumber: c.phoneNumber,
+      });
+      expect(contract.lines.map((l) => [l.productCode, l.kind, l.dateStart, l.dateEnd])).to.deep.equal([
+        ['SE_SC_REC_BA_F_600', 'service', '2024-03-01', null],
+        ['SE_SC_REC_BA_LANDLINE_UNL', 'service', '2024-03-01', null],
+        ['CH_SC_OSO_ROUTER_RETURN', 'one_shot', '2024-03-01', null],
+        ['SC_OTHER_DONATION', 'none', '2024-03-01', null],
+        ['SE_SC_REC_BA_F_100', 'service', '2024-01-15', '2024-02-29'],
+      ]);
+      expect(contract.lines.map((l) => l.id)).to.deep.equal(c.lineIds);
+      expect(contract.lines[0]).to.include({
+        contractId: c.id,
+        productId: await productIdByCode(pool, 'SE_SC_REC_BA_F_600'),
+        isCanceled: false,
+      });
+      expect(await views.contract(-1)).to.equal(null);
+    });
+
+    it('mobile and 4G contracts: the odd info columns (mobile_contract_service_info_id, "router_4G_…") and a terminated contract', async () => {
+      const holder = await insertPartner(pool, {});
+      const mobile = await insertContract(pool, { partnerId: holder.id, kind: 'mobile' });
+      const router = await insertContract(pool, { partnerId: holder.id, kind: '4G' });
+      await terminateContract(pool, router.id, { date: '2024-06-30' });
+
+      const m = await views.contract(mobile.id);
+      expect(m?.ispInfo).to.deep.equal({
+        table: 'mobile_service_contract_info',
+        id: mobile.infoId,
+        phoneNumber: mobile.phoneNumber,
+      });
+      expect(m?.servicePartner).to.equal(null);
+      expect(m?.mandate).to.equal(null);
+      expect(m?.emails).to.deep.equal([{ id: holder.id, email: holder.email }]);
+      expect(m?.serviceTechnology).to.equal('somconnexio.service_technology_mobile');
+
+      const r = await views.contract(router.id);
+      expect(r?.ispInfo).to.deep.equal({
+        table: 'router_4g_service_contract_info',
+        id: router.infoId,
+        phoneNumber: router.phoneNumber,
+      });
+      expect(r).to.include({
+        serviceTechnology: 'somconnexio.service_technology_4G',
+        isTerminated: true,
+        terminateDate: '2024-06-30',
+        dateEnd: '2024-06-30',
+      });
+      expect(r?.lines.map((l) => l.dateEnd)).to.deep.equal(['2024-06-30']);
+
+      expect(await views.contractIdsOfInfo('mobile_service_contract_info', mobile.infoId)).to.deep.equal([
+        mobile.id,
+      ]);
+      expect(await views.contractIdsOfInfo('router_4g_service_contract_info', router.infoId)).to.deep.equal([
+        router.id,
+      ]);
+      expect(
+        await views.contractIdsOfInfo('vodafone_fiber_service_contract_info', mobile.infoId),
+      ).to.not.include(mobile.id);
+    });
+  });
+
+  describe('lookups', () => {
+    it('contractsOfPartner (archived left out), contracts, contractIdOfLine, partnerIdOfContract, line, partnerHasContracts', async () => {
+      const holder = await insertPartner(pool, {});
+      const lonely = await insertPartner(pool, {});
+      const a = await insertContract(pool, { partnerId: holder.id, kind: 'mobile' });
+      const b = await insertContract(pool, { partnerId: holder.id, kind: 'adsl' });
+      const archived = await insertContract(pool, {
+        partnerId: holder.id,
+        kind: 'mobile',
+        overrides: { active: false },
+      });
+
+      queries = 0;
+      const mine = await views.contractsOfPartner(holder.id);
+      expect(queries).to.equal(1);
+      expect(mine.map((c) => c.code)).to.deep.equal([a.code, b.code]);
+      expect(mine[1].ispInfo?.table).to.equal('adsl_service_contract_info');
+      expect(
+        (await views.contractsOfPartner(holder.id, { includeArchived: true })).map((c) => c.id),
+      ).to.deep.equal([a.id, b.id, archived.id]);
+      expect(await views.contractsOfPartner(lonely.id)).to.deep.equal([]);
+      expect((await views.contracts([b.id, -5, a.id])).map((c) => c.id)).to.deep.equal([b.id, a.id]);
+
+      expect(await views.contractIdOfLine(a.lineIds[0])).to.equal(a.id);
+      expect(await views.contractIdOfLine(-1)).to.equal(null);
+      expect(await views.partnerIdOfContract(b.id)).to.equal(holder.id);
+      expect(await views.partnerIdOfContract(-1)).to.equal(null);
+
+      const extra = await insertContractLine(pool, a.id, {
+        productCode: 'CH_SC_OSO_MOBILE_ADDITIONAL_DATA_1GB',
+        dateStart: '2024-05-02',
+      });
+      expect(await views.line(extra)).to.deep.equal({
+        id: extra,
+        contractId: a.id,
+        productId: await productIdByCode(pool, 'CH_SC_OSO_MOBILE_ADDITIONAL_DATA_1GB'),
+        productCode: 'CH_SC_OSO_MOBILE_ADDITIONAL_DATA_1GB',
+        kind: 'one_shot',
+        name: (await views.line(extra))?.name,
+        dateStart: '2024-05-02',
+        dateEnd: null,
+        isCanceled: false,
+      });
+      expect(await views.line(-1)).to.equal(null);
+
+      expect(await views.partnerHasContracts(holder.id)).to.equal(true);
+      expect(await views.partnerHasContracts(lonely.id)).to.equal(false);
+    });
+
+    it('products with category XML ids and ancestors (TriggerContext.product) and the technology categories', async () => {
+      const fiber = await productIdByCode(pool, 'SE_SC_REC_BA_F_600');
+      const oneShot = await productIdByCode(pool, 'CH_SC_OSO_SIM');
+      const p = await views.product(fiber);
+      expect(p).to.deep.include({
+        id: fiber,
+        defaultCode: 'SE_SC_REC_BA_F_600',
+        categoryXmlId: 'somconnexio.broadband_fiber_service',
+        categoryAncestorXmlIds: ['somconnexio.broadband_service', 'product.product_category_all'],
+      });
+      expect(p?.name).to.be.a('string').and.not.equal('');
+      expect(await views.product(-1)).to.equal(null);
+
+      queries = 0;
+      const batch = await views.products([fiber, oneShot, fiber, -1]);
+      expect(queries).to.equal(1);
+      expect([...batch.keys()].sort((x, y) => x - y)).to.deep.equal([fiber, oneShot].sort((x, y) => x - y));
+      expect(batch.get(oneShot)?.categoryXmlId).to.equal('somconnexio.mobile_oneshot_service');
+
+      const cats = await views.technologyServiceCategories();
+      expect(cats).to.include.members([
+        'somconnexio.mobile_service',
+        'somconnexio.broadband_fiber_service',
+        'somconnexio.broadband_adsl_service',
+        'somconnexio.broadband_4G_service',
+      ]);
+      expect(productKind(p!, cats)).to.equal('service');
+      expect(productKind(batch.get(oneShot)!, cats)).to.equal('one_shot');
+    });
+  });
+});
