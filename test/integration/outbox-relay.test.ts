@@ -1,0 +1,229 @@
+import { expect } from 'chai';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { Pool } from 'pg';
+import { ensureTopics } from '../../src/stream/kafka';
+import { SyncError } from '../../src/errors';
+import { EventSchemas } from '../../src/outbox/schemas';
+import { OutboxRelay, OutboxRelayOptions } from '../../src/outbox/relay';
+import { appendOutbox } from '../../src/outbox/store';
+import { subscribeEvents, EventMeta, Subscription } from '../../src/outbox/subscriber';
+import type { DecodedEvent } from '../../src/outbox/schemas';
+import type { OutboxEvent, SyncEvent } from '../../src/outbox/events';
+import { fullInvoiceEvent, fullSyncEvent } from '../../src/outbox/testing';
+import { REGISTRY_URL, eventually, stateDb, testKafka, uniqueSuffix } from './support/stack';
+
+interface Seen {
+  decoded: DecodedEvent;
+  meta: EventMeta;
+}
+
+async function setup(registryUrl = REGISTRY_URL) {
+  const sfx = uniqueSuffix();
+  const topics = { syncEvents: `test.sync-events-${sfx}`, invoiceEvents: `test.invoice-events-${sfx}` };
+  const admin = testKafka().admin();
+  await admin.connect();
+  await ensureTopics(admin, [
+    { topic: topics.syncEvents, numPartitions: 3 },
+    { topic: topics.invoiceEvents, numPartitions: 1 },
+  ]);
+  await admin.disconnect();
+  const schemas = new EventSchemas({ registryUrl, topics });
+  return { sfx, topics, schemas, lockKey: Math.floor(Math.random() * 2 ** 40) + 1 };
+}
+
+function syncOutbox(topic: string, aggregateId: string, over: Partial<SyncEvent> = {}): OutboxEvent {
+  return { type: 'SyncOutcome', topic, aggregateType: 'contract', aggregateId, payload: fullSyncEvent(over) };
+}
+
+async function inTransaction(pool: Pool, commit: boolean, events: OutboxEvent[]): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    for (const e of events) await appendOutbox(c, e);
+    await c.query(commit ? 'COMMIT' : 'ROLLBACK');
+  } catch (e) {
+    await c.query('ROLLBACK');
+    throw e;
+  } finally {
+    c.release();
+  }
+}
+
+async function tail(schemas: EventSchemas, topics: string[], sfx: string): Promise<{ seen: Seen[]; sub: Subscription }> {
+  const seen: Seen[] = [];
+  const sub = await subscribeEvents({
+    kafka: testKafka(),
+    registry: schemas,
+    topic: topics,
+    groupId: `test-outbox-${sfx}-${uniqueSuffix()}`,
+    fromBeginning: true,
+    onEvent: (decoded, meta) => {
+      seen.push({ decoded, meta });
+    },
+  });
+  return { seen, sub };
+}
+
+async function pendingIds(eventIds: string[]): Promise<string[]> {
+  const { rows } = await stateDb().query<{ event_id: string }>(
+    'SELECT event_id::text FROM outbox WHERE event_id = ANY($1::uuid[]) AND published_at IS NULL ORDER BY id',
+    [eventIds],
+  );
+  return rows.map((r) => r.event_id);
+}
+
+describe('outbox relay on the real stack', () => {
+  const relays: OutboxRelay[] = [];
+  const subs: Subscription[] = [];
+  const relay = (o: Omit<OutboxRelayOptions, 'pool' | 'kafka'>) => {
+    const r = new OutboxRelay({ pool: stateDb(), kafka: testKafka(), pollMs: 500, retryInitialMs: 100, retryMaxMs: 1000, ...o });
+    relays.push(r);
+    return r;
+  };
+  afterEach(async () => {
+    for (const r of relays.splice(0)) await r.stop();
+    for (const s of subs.splice(0)) await s.stop();
+  });
+
+  it('publishes committed rows in order per aggregate with event id headers, never rolled-back ones; woken by NOTIFY', async () => {
+    const { sfx, topics, schemas, lockKey } = await setup();
+    const published: number[] = [];
+    // a long poll interval: only the NOTIFY trigger can make this fast
+    await relay({ registry: schemas, lockKey, pollMs: 60_000, metrics: { onPublished: (n) => published.push(n) } }).start();
+    const { seen, sub } = await tail(schemas, [topics.syncEvents, topics.invoiceEvents], sfx);
+    subs.push(sub);
+
+    const rolledBack = [syncOutbox(topics.syncEvents, 'contract:1'), syncOutbox(topics.syncEvents, 'contract:2')];
+    await inTransaction(stateDb(), false, rolledBack);
+    const committed: OutboxEvent[] = [];
+    for (let i = 0; i < 4; i++) {
+      committed.push(syncOutbox(topics.syncEvents, 'contract:1', { attempt: i + 1, action: `step_${i}` }));
+      committed.push(syncOutbox(topics.syncEvents, 'contract:2', { attempt: i + 1, action: `step_${i}` }));
+    }
+    const inv = fullInvoiceEvent({ invoiceNumber: `F-${sfx}` });
+    committed.push({ type: 'InvoiceIssued', topic: topics.invoiceEvents, aggregateType: 'invoice', aggregateId: inv.invoiceNumber, payload: inv });
+    const t0 = Date.now();
+    await inTransaction(stateDb(), true, committed.slice(0, 4));
+    await inTransaction(stateDb(), true, committed.slice(4));
+
+    await eventually(async () => (seen.length >= committed.length ? true : undefined), 30_000, 'all committed events');
+    expect(Date.now() - t0, 'published on NOTIFY, well before the 60 s poll').to.be.lessThan(20_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const ids = seen.map((s) => s.decoded.event.eventId);
+    expect(new Set(ids).size).to.equal(committed.length);
+    for (const rb of rolledBack) expect(ids).to.not.include(rb.payload.eventId);
+    for (const agg of ['contract:1', 'contract:2']) {
+      const order = seen.filter((s) => s.meta.key === agg).map((s) => s.decoded.event.eventId);
+      expect(order).to.deep.equal(committed.filter((c) => c.aggregateId === agg).map((c) => c.payload.eventId));
+      expect(new Set(seen.filter((s) => s.meta.key === agg).map((s) => s.meta.partition)).size).to.equal(1);
+    }
+    for (const s of seen) expect(s.meta.eventId).to.equal(s.decoded.event.eventId);
+    const invSeen = seen.find((s) => s.decoded.type === 'InvoiceIssued');
+    expect(invSeen?.decoded.event).to.deep.equal(inv);
+    expect(invSeen?.meta.key).to.equal(inv.invoiceNumber);
+    const first = seen.find((s) => s.decoded.event.eventId === committed[0]?.payload.eventId);
+    expect(first?.decoded.event).to.deep.equal(committed[0]?.payload);
+    expect(await pendingIds(committed.map((c) => c.payload.eventId))).to.deep.equal([]);
+    expect(published.reduce((a, b) => a + b, 0)).to.equal(committed.length);
+  });
+
+  it('decodes with a plain @kafkajs/confluent-schema-registry client (what another service does)', async () => {
+    const { topics, schemas, lockKey } = await setup();
+    await relay({ registry: schemas, lockKey }).start();
+    const ev = syncOutbox(topics.syncEvents, 'partner:812', { outcome: 'failed', errorCode: 'OPENCELL_BUSINESS', errorMessage: 'nope' });
+    await inTransaction(stateDb(), true, [ev]);
+    const consumer = testKafka().consumer({ groupId: `test-plain-${uniqueSuffix()}` });
+    const got: unknown[] = [];
+    const headers: Record<string, string> = {};
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: topics.syncEvents, fromBeginning: true });
+      const plain = new SchemaRegistry({ host: REGISTRY_URL });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+          got.push(JSON.parse(JSON.stringify(await plain.decode(message.value as Buffer))));
+        },
+      });
+      await eventually(async () => (got.length ? true : undefined), 30_000, 'the event');
+    } finally {
+      await consumer.disconnect();
+    }
+    expect(got[0]).to.deep.equal(ev.payload);
+    expect(headers).to.include({ event_id: ev.payload.eventId, event_type: 'SyncOutcome', aggregate_type: 'contract' });
+  });
+
+  it('a crash between publish and mark repeats at most the same event ids; none is lost', async () => {
+    const { sfx, topics, schemas, lockKey } = await setup();
+    const events: OutboxEvent[] = [];
+    for (let i = 0; i < 5; i++) events.push(syncOutbox(topics.syncEvents, 'contract:7', { attempt: i + 1 }));
+    await inTransaction(stateDb(), true, events);
+    const eventIds = events.map((e) => e.payload.eventId);
+
+    const crashing = relay({ registry: schemas, lockKey, batchSize: 3, testHooks: { crashAfterPublish: true } });
+    await crashing.start();
+    await eventually(async () => (crashing.state === 'crashed' ? true : undefined), 30_000, 'the simulated crash');
+    expect(await pendingIds(eventIds), 'nothing marked by the crashed relay').to.deep.equal(eventIds);
+
+    await relay({ registry: schemas, lockKey, batchSize: 3 }).start();
+    await eventually(async () => ((await pendingIds(eventIds)).length === 0 ? true : undefined), 30_000, 'rows marked');
+    const { seen, sub } = await tail(schemas, [topics.syncEvents], sfx);
+    subs.push(sub);
+    await eventually(async () => (seen.length >= 8 ? true : undefined), 30_000, '5 events + 3 repeats');
+    await new Promise((r) => setTimeout(r, 1000));
+    const ids = seen.map((s) => s.decoded.event.eventId);
+    const counts = new Map<string, number>();
+    for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+    expect([...counts.keys()].sort()).to.deep.equal([...eventIds].sort());
+    for (const [, n] of counts) expect(n).to.be.at.most(2);
+    expect(ids.length).to.equal(8);
+    const deduped = ids.filter((id, i) => ids.indexOf(id) === i);
+    expect(deduped, 'per-aggregate order holds after dedupe by event id').to.deep.equal(eventIds);
+  });
+
+  it('only one relay publishes at a time (advisory lock); the standby takes over when it stops', async () => {
+    const { topics, schemas, lockKey } = await setup();
+    const a = await relay({ registry: schemas, lockKey }).start();
+    await eventually(async () => (a.isLeader ? true : undefined), 10_000, 'a leads');
+    const b = await relay({ registry: schemas, lockKey }).start();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(b.isLeader).to.equal(false);
+    await a.stop();
+    await eventually(async () => (b.isLeader ? true : undefined), 10_000, 'b takes over');
+    const ev = syncOutbox(topics.syncEvents, 'contract:9');
+    await inTransaction(stateDb(), true, [ev]);
+    await eventually(async () => ((await pendingIds([ev.payload.eventId])).length === 0 ? true : undefined), 20_000, 'published by b');
+    expect(b.publishedCount).to.equal(1);
+  });
+
+  it('rejects a malformed payload in the writer transaction; a poison row already in the table is parked and holds back only its aggregate', async () => {
+    const { topics, schemas, lockKey } = await setup();
+    const bad = syncOutbox(topics.syncEvents, 'contract:bad', { outcome: 'done' as SyncEvent['outcome'] });
+    let err: unknown;
+    try {
+      await inTransaction(stateDb(), true, [bad]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(SyncError);
+    expect((err as SyncError).code).to.equal('MALFORMED_EVENT');
+    expect(await pendingIds([bad.payload.eventId])).to.deep.equal([]);
+
+    // bypass appendOutbox, as a buggy writer could
+    await stateDb().query(
+      `INSERT INTO outbox (event_id, topic, aggregate_type, aggregate_id, event_type, payload) VALUES ($1, $2, 'contract', 'contract:bad', 'SyncOutcome', $3)`,
+      [bad.payload.eventId, topics.syncEvents, JSON.stringify(bad.payload)],
+    );
+    const behind = syncOutbox(topics.syncEvents, 'contract:bad');
+    const other = syncOutbox(topics.syncEvents, 'contract:good');
+    await inTransaction(stateDb(), true, [behind, other]);
+    const parked: string[] = [];
+    await relay({ registry: schemas, lockKey, metrics: { onParked: (id) => parked.push(id) } }).start();
+    await eventually(async () => ((await pendingIds([other.payload.eventId])).length === 0 ? true : undefined), 20_000, 'other aggregate published');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(parked).to.deep.equal([bad.payload.eventId]);
+    expect(await pendingIds([bad.payload.eventId, behind.payload.eventId])).to.deep.equal([bad.payload.eventId, behind.payload.eventId]);
+    const { rows } = await stateDb().query('SELECT last_error FROM outbox WHERE event_id = $1', [bad.payload.eventId]);
+    expect(String(rows[0]?.last_error)).to.contain('outcome');
+  });
+});
