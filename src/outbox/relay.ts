@@ -21,7 +21,7 @@
  *
  * Wake-ups: LISTEN outbox_pending (trigger in schemas/state/002-outbox-notify.sql) plus a poll every `pollMs`.
  */
-import type { Kafka, Producer, Message } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer, type Message } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
 import { SyncError, errorCodeOf } from '../errors';
 import { componentLogger } from '../log';
@@ -141,7 +141,15 @@ export class OutboxRelay {
       }
       log.warn('schema registry not reachable at start-up; outbox rows wait until it is', { error: (e as Error).message });
     }
-    this.producer = this.o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    // acks=all is implied by idempotence and passed on every send. kafkajs retries a send a few times, then the
+    // relay's own backoff re-sends the batch (kafkajs warns that bounded retries weaken EoS: the relay promises
+    // at-least-once with stable event ids, not exactly-once).
+    this.producer = this.o.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await this.producer.connect();
     this._state = 'running';
     this.loop = this.run();
