@@ -26,7 +26,8 @@ import type { Pool, PoolClient } from 'pg';
 import { SyncError, errorCodeOf } from '../errors';
 import { componentLogger } from '../log';
 import { isOutboxEventType } from './codecs';
-import type { EventSchemas } from './schemas';
+import type { Config } from '../config';
+import { EventSchemas } from './schemas';
 
 const log = componentLogger('outbox-relay');
 
@@ -417,4 +418,17 @@ export class OutboxRelay {
     this.producer = undefined;
     await p?.disconnect().catch(() => undefined);
   }
+}
+
+/** The relay as the pipeline runs it: schemas for the configured topics and registry. */
+export function createOutboxRelay(
+  cfg: Pick<Config, 'registryUrl' | 'topics'>,
+  deps: { pool: Pool; kafka: Kafka },
+  opts: Omit<OutboxRelayOptions, 'pool' | 'kafka' | 'registry'> = {},
+): OutboxRelay {
+  const registry = new EventSchemas({
+    registryUrl: cfg.registryUrl,
+    topics: { syncEvents: cfg.topics.syncEvents, invoiceEvents: cfg.topics.invoiceEvents },
+  });
+  return new OutboxRelay({ ...deps, registry, ...opts });
 }
