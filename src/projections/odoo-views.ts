@@ -1,7 +1,9 @@
 import type { Pool, QueryResultRow } from 'pg';
 import { pickTranslation } from '../capture/columns';
+import type { RowChange } from '../capture/envelope';
 import type { Row } from '../capture/tables';
 import { DEFAULT_TECHNOLOGY_SERVICE_CATEGORIES, productKind } from './products';
+import type { TriggerContext } from './triggers';
 import type { ContractView, LineView, PartnerView, ProductView } from './views';
 
 /**
@@ -369,6 +371,44 @@ export class OdooViews {
       [partnerId],
     );
     return rows[0]?.has === true;
+  }
+
+  /** Which of these partners hold at least one (non-archived) contract, in one query. */
+  async partnersWithContracts(partnerIds: readonly number[]): Promise<Set<number>> {
+    if (partnerIds.length === 0) return new Set();
+    const rows = await this.#rows<{ partner_id: number }>(
+      'SELECT DISTINCT partner_id FROM contract_contract WHERE partner_id = ANY($1::int[]) AND active IS TRUE',
+      [[...new Set(partnerIds)]],
+    );
+    return new Set(rows.map((r) => r.partner_id));
+  }
+
+  /**
+   * The synchronous TriggerContext detectIntents needs for a batch of decoded changes, preloaded in at most
+   * three queries: the products of the contract lines, the technology categories, and which updated partners
+   * hold contracts.
+   */
+  async triggerContext(
+    changes: readonly RowChange[],
+    opts: { syncPartnerIdentity: boolean },
+  ): Promise<TriggerContext> {
+    const productIds = new Set<number>();
+    const partnerIds = new Set<number>();
+    for (const ch of changes) {
+      if (ch.table === 'contract_line' && ch.after?.product_id != null) productIds.add(ch.after.product_id);
+      if (ch.table === 'res_partner' && ch.op === 'u' && ch.after) partnerIds.add(ch.after.id);
+    }
+    const [products, categories, withContracts] = await Promise.all([
+      this.products([...productIds]),
+      productIds.size ? this.technologyServiceCategories() : Promise.resolve(undefined),
+      this.partnersWithContracts([...partnerIds]),
+    ]);
+    return {
+      syncPartnerIdentity: opts.syncPartnerIdentity,
+      product: (id) => products.get(id),
+      ...(categories ? { technologyServiceCategories: categories } : {}),
+      partnerHasContracts: (id) => withContracts.has(id),
+    };
   }
 
   /**

@@ -8,8 +8,29 @@ import {
   productIdByCode,
   terminateContract,
 } from '../../src/capture/demo-seed';
+import { decodeChange, type RowChange } from '../../src/capture/envelope';
+import type { Row, TableName } from '../../src/capture/tables';
+import { changeRecord, sampleRow } from '../../src/capture/testing';
 import { OdooViews } from '../../src/projections/odoo-views';
 import { productKind } from '../../src/projections/products';
+import { detectIntents } from '../../src/projections/triggers';
+
+/** A change as the pipeline decodes it (capture's decodeChange of a Debezium-encoded record). */
+function decoded<T extends TableName>(
+  table: T,
+  op: 'c' | 'u',
+  before: Partial<Row<T>> | null,
+  after: Partial<Row<T>>,
+): RowChange {
+  const rec = changeRecord(table, {
+    op,
+    before: before === null ? null : { ...sampleRow(table), ...before },
+    after: { ...sampleRow(table), ...after },
+  });
+  const ch = decodeChange(rec.topic, rec.partition, rec.offset, rec.key, rec.value);
+  if (ch.kind !== 'row') throw new Error('expected a row change');
+  return ch;
+}
 
 /**
  * OdooViews against the real Odoo database (schemas/odoo + reference data). Every test inserts its own partners
@@ -315,6 +336,45 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       ]);
       expect(productKind(p!, cats)).to.equal('service');
       expect(productKind(batch.get(oneShot)!, cats)).to.equal('one_shot');
+    });
+
+    it('triggerContext: preloads products, technology categories and partners-with-contracts for detectIntents', async () => {
+      const holder = await insertPartner(pool, {});
+      const lonely = await insertPartner(pool, {});
+      const c = await insertContract(pool, {
+        partnerId: holder.id,
+        kind: 'fiber',
+        lines: ['SE_SC_REC_BA_F_600', 'CH_SC_OSO_ROUTER_RETURN'],
+      });
+      const fiber = await productIdByCode(pool, 'SE_SC_REC_BA_F_600');
+      const router = await productIdByCode(pool, 'CH_SC_OSO_ROUTER_RETURN');
+      const line = (id: number, productId: number) =>
+        decoded('contract_line', 'c', null, {
+          id,
+          contract_id: c.id,
+          product_id: productId,
+          date_start: '2024-03-01',
+          date_end: null,
+          is_canceled: false,
+        });
+      const moved = (id: number) =>
+        decoded('res_partner', 'u', { id, street: 'C/ Vella 1' }, { id, street: 'C/ Nova 2' });
+      const changes = [
+        line(c.lineIds[0], fiber),
+        line(c.lineIds[1], router),
+        moved(holder.id),
+        moved(lonely.id),
+      ];
+
+      queries = 0;
+      const ctx = await views.triggerContext(changes, { syncPartnerIdentity: false });
+      expect(queries).to.equal(3);
+      expect(changes.map((ch) => detectIntents(ch, ctx).map((i) => i.kind))).to.deep.equal([
+        ['activate_service'],
+        ['apply_one_shot'],
+        ['update_customer', 'update_accounts_address'],
+        [],
+      ]);
     });
   });
 });
