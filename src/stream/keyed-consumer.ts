@@ -112,12 +112,29 @@ export class KeyedConsumer {
     let pause: PauseRequested | undefined;
     const orderingKey = this.opts.orderingKey ?? ((m: KafkaMessage) => (m.key ? m.key.toString('latin1') : `@${m.offset}`));
 
-    const commitProgress = async () => {
-      const c = tracker.committable();
-      if (c !== undefined && BigInt(c) > 0n) {
+    // autoCommit is off: commit explicit offsets, only up to the contiguous watermark, throttled while the batch
+    // runs (so a slow key does not hold back the commit of finished work) and once more at the end.
+    let lastCommitted: string | undefined;
+    let lastCommitAt = 0;
+    let commitChain: Promise<void> = Promise.resolve();
+    let trailing: NodeJS.Timeout | undefined;
+    const commitProgress = (force: boolean): Promise<void> => {
+      commitChain = commitChain.then(async () => {
+        const c = tracker.committable();
+        if (c === undefined || c === lastCommitted || BigInt(c) <= 0n) return;
+        if (!force && Date.now() - lastCommitAt < 200) {
+          trailing ??= setTimeout(() => {
+            trailing = undefined;
+            if (isRunning() && !isStale()) commitProgress(true).catch(() => undefined);
+          }, 200);
+          return;
+        }
+        lastCommitAt = Date.now();
         resolveOffset((BigInt(c) - 1n).toString());
-        await commitOffsetsIfNecessary();
-      }
+        await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: c }] }] });
+        lastCommitted = c;
+      });
+      return commitChain;
     };
 
     const runOne = async (message: KafkaMessage): Promise<void> => {
@@ -133,6 +150,7 @@ export class KeyedConsumer {
           tracker.finish(message.offset);
           this.opts.onEvent?.({ type: 'processed', topic, partition, offset: message.offset, ms: Date.now() - t0 });
           await heartbeat();
+          await commitProgress(false).catch((e) => this.log.warn(`commit failed: ${(e as Error).message}`));
           return;
         } catch (err) {
           const decision = decideRetry(err, attempt, this.opts.retry);
@@ -165,6 +183,7 @@ export class KeyedConsumer {
           tracker.finish(message.offset);
           this.opts.onEvent?.({ type: 'dead-letter', topic, partition, offset: message.offset, code: errorCodeOf(err) });
           await heartbeat();
+          await commitProgress(false).catch((e) => this.log.warn(`commit failed: ${(e as Error).message}`));
           return;
         }
       }
@@ -199,7 +218,8 @@ export class KeyedConsumer {
       keyTails.set(key, run);
     }
     await Promise.all(keyTails.values());
-    await commitProgress();
+    if (trailing) clearTimeout(trailing);
+    await commitProgress(true);
     if (pause && isRunning()) {
       const delayMs = pause.delayMs;
       this.opts.onEvent?.({ type: 'paused', topic, partition, delayMs });
