@@ -241,6 +241,14 @@ function leafSql(col: string, f: FieldDef, op: string, value: unknown, params: S
   }
   if (op === 'in' || op === 'not in') {
     const list = Array.isArray(value) ? value : [value];
+    if (isBool) {
+      const parts = [
+        ...(list.some((v) => v === true) ? [`${col} IS TRUE`] : []),
+        ...(list.some((v) => v === false || v === null) ? [`${col} IS NOT TRUE`] : []),
+      ];
+      const inSql = parts.length ? `(${parts.join(' OR ')})` : 'FALSE';
+      return op === 'in' ? inSql : `NOT ${inSql}`;
+    }
     const hasFalse = list.some((v) => v === false || v === null);
     const vals = list.filter((v) => v !== false && v !== null).map((v) => coerceForSql(f, v));
     const arr = numeric ? '::numeric[]' : isBool ? '::boolean[]' : '::text[]';
