@@ -230,7 +230,7 @@ export class OutboxRelay {
           code: errorCodeOf(e),
           attempt: this.failures,
         });
-        if (this.isConnectionError(e)) await this.dropSession();
+        if (!(await this.sessionAlive())) await this.dropSession();
         await this.sleep(delay);
       }
     }
@@ -251,9 +251,15 @@ export class OutboxRelay {
     });
   }
 
-  private isConnectionError(e: unknown): boolean {
-    const msg = (e as Error)?.message ?? '';
-    return /Connection terminated|ECONNRESET|ECONNREFUSED|Client has encountered a connection error|not queryable/i.test(msg);
+  /** After a failed cycle: is the database session (and so the advisory lock) still usable? */
+  private async sessionAlive(): Promise<boolean> {
+    if (!this.client) return true;
+    try {
+      await this.client.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Takes (or keeps) the advisory lock on a dedicated session; LISTENs on it. */

@@ -10,6 +10,9 @@ import { appendOutbox } from '../../src/outbox/store';
 import { fullSyncEvent } from '../../src/outbox/testing';
 import { REGISTRY_URL, eventually, stateDb, testKafka, uniqueSuffix } from './support/stack';
 
+/** topics of this run: their outbox rows are deleted at the end */
+const usedTopics: string[] = [];
+
 /** A pass-through proxy to the real registry that can be switched off (connections are dropped, like a dead host). */
 async function switchableRegistry(): Promise<{ url: string; up: boolean; requests: number; close(): Promise<void> }> {
   const target = new URL(REGISTRY_URL);
@@ -46,7 +49,8 @@ async function switchableRegistry(): Promise<{ url: string; up: boolean; request
 }
 
 async function topicsFor(sfx: string) {
-  const topics = { syncEvents: `test.sync-events-${sfx}`, invoiceEvents: `test.invoice-events-${sfx}` };
+  const topics = { syncEvents: `test.outbox-sync-events-${sfx}`, invoiceEvents: `test.outbox-invoice-events-${sfx}` };
+  usedTopics.push(topics.syncEvents, topics.invoiceEvents);
   const admin = testKafka().admin();
   await admin.connect();
   await ensureTopics(admin, [{ topic: topics.syncEvents }, { topic: topics.invoiceEvents }]);
@@ -56,6 +60,9 @@ async function topicsFor(sfx: string) {
 
 describe('outbox relay and the schema registry on the real stack', () => {
   const relays: OutboxRelay[] = [];
+  after(async () => {
+    await stateDb().query('DELETE FROM outbox WHERE topic = ANY($1::text[])', [usedTopics]);
+  });
   afterEach(async () => {
     for (const r of relays.splice(0)) await r.stop();
   });

@@ -17,9 +17,13 @@ interface Seen {
   meta: EventMeta;
 }
 
+/** topics of this run: their outbox rows are deleted at the end */
+const usedTopics: string[] = [];
+
 async function setup(registryUrl = REGISTRY_URL) {
   const sfx = uniqueSuffix();
-  const topics = { syncEvents: `test.sync-events-${sfx}`, invoiceEvents: `test.invoice-events-${sfx}` };
+  const topics = { syncEvents: `test.outbox-sync-events-${sfx}`, invoiceEvents: `test.outbox-invoice-events-${sfx}` };
+  usedTopics.push(topics.syncEvents, topics.invoiceEvents);
   const admin = testKafka().admin();
   await admin.connect();
   await ensureTopics(admin, [
@@ -80,6 +84,9 @@ describe('outbox relay on the real stack', () => {
     relays.push(r);
     return r;
   };
+  after(async () => {
+    await stateDb().query('DELETE FROM outbox WHERE topic = ANY($1::text[])', [usedTopics]);
+  });
   afterEach(async () => {
     for (const r of relays.splice(0)) await r.stop();
     for (const s of subs.splice(0)) await s.stop();
@@ -194,6 +201,24 @@ describe('outbox relay on the real stack', () => {
     await inTransaction(stateDb(), true, [ev]);
     await eventually(async () => ((await pendingIds([ev.payload.eventId])).length === 0 ? true : undefined), 20_000, 'published by b');
     expect(b.publishedCount).to.equal(1);
+  });
+
+  it('survives losing its database session: the lock is retaken and pending rows are published', async () => {
+    const { topics, schemas, lockKey } = await setup();
+    const r = await relay({ registry: schemas, lockKey }).start();
+    await eventually(async () => (r.isLeader ? true : undefined), 10_000, 'leadership');
+    const { rows } = await stateDb().query<{ pid: number }>(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+          AND classid::bigint = ($1::bigint >> 32) AND objid::bigint = ($1::bigint & 4294967295)`,
+      [lockKey],
+    );
+    expect(rows).to.have.length(1);
+    await stateDb().query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
+    const ev = syncOutbox(topics.syncEvents, 'contract:11');
+    await inTransaction(stateDb(), true, [ev]);
+    await eventually(async () => ((await pendingIds([ev.payload.eventId])).length === 0 ? true : undefined), 30_000, 'published after reconnect');
+    expect(r.state).to.equal('running');
+    expect(r.isLeader).to.equal(true);
   });
 
   it('rejects a malformed payload in the writer transaction; a poison row already in the table is parked and holds back only its aggregate', async () => {
