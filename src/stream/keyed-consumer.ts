@@ -12,6 +12,7 @@
  * - after `maxAttempts`, the message is dead-lettered with reason "retries exhausted" (replayable later).
  */
 import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { setMaxListeners } from 'node:events';
 import { errorCodeOf, isRetriable } from '../errors';
 import { componentLogger, redactString } from '../log';
 import { OffsetTracker } from './offsets';
@@ -69,6 +70,7 @@ export class KeyedConsumer {
 
   constructor(private readonly opts: KeyedConsumerOptions) {
     this.log = componentLogger(opts.stage);
+    setMaxListeners(0, this.abort.signal); // one listener per key sleeping in a retry backoff
   }
 
   async start(): Promise<void> {

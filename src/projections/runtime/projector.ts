@@ -13,12 +13,12 @@
  * Replays are harmless: a finished intent is skipped, an operation whose effect is in the ledger is skipped, and
  * every strategy skips what OpenCell already holds.
  */
-import { isLeft } from 'fp-ts/Either';
+import { Either, isLeft } from 'fp-ts/Either';
+import { ProjectionRejectedError, UnknownProductError } from '../../errors';
 import type { OpenCellClient } from '../../opencell/client';
 import { componentLogger } from '../../log';
 import type { ProjectionConfig } from '../payloads';
 import type { OcOperation, Plan } from '../plan';
-import { planCatalogCheck } from '../plan';
 import {
   planActivateService,
   planApplyOneShot,
@@ -53,9 +53,9 @@ export interface OpenCellReader {
   activeSubscriptionCodes(userAccountCode: string): Promise<string[]>;
 }
 
-export interface CatalogCodes {
-  /** Known OpenCell product codes (services and one-shot charges); refreshed on a miss by the implementation. */
-  knownCodes(mustContain?: readonly string[]): Promise<ReadonlySet<string>>;
+export interface CatalogCheck {
+  /** Every product of the plan must be a code OpenCell's catalog knows (refreshed once on a miss). */
+  check(ops: readonly OcOperation[]): Promise<Either<UnknownProductError, readonly OcOperation[]>>;
 }
 
 export interface ProjectorDeps {
@@ -63,7 +63,7 @@ export interface ProjectorDeps {
   opencell: OpenCellReader;
   client: OpenCellClient;
   ledger: Ledger;
-  catalog: CatalogCodes;
+  catalog: CatalogCheck;
   config: ProjectionConfig;
 }
 
@@ -128,8 +128,10 @@ export class Projector {
   private async run(msg: IntentMessage) {
     const out: { step: Step; executed: OcOperation[]; calls: string[]; alreadyPresent: string[] }[] = [];
     const exec = async (step: Step) => {
-      const checked = planCatalogCheck(step.plan.ops, await this.deps.catalog.knownCodes(productCodes(step.plan.ops)));
-      if (isLeft(checked)) throw checked.left;
+      if (step.plan.ops.some((o) => (o.products ?? []).length > 0)) {
+        const checked = await this.deps.catalog.check(step.plan.ops);
+        if (isLeft(checked)) throw checked.left;
+      }
       const report = await executePlan(step.plan.ops, { client: this.deps.client, ledger: this.deps.ledger, intentId: msg.intentId });
       out.push({ step, executed: [...step.plan.ops], calls: report.calls, alreadyPresent: report.alreadyPresent });
     };
@@ -192,7 +194,13 @@ export class Projector {
           for (const other of contract.lines) {
             if (other.id === line.id || other.kind !== 'service' || other.isCanceled || other.dateEnd !== null) continue;
             if (await this.alreadyActivated(other, sub)) continue;
-            await exec({ plan: planActivateService({ contract, line: other, subscription: sub }), contract });
+            try {
+              await exec({ plan: planActivateService({ contract, line: other, subscription: sub }), contract });
+            } catch (e) {
+              // That line's own intent carries its failure (dead letter); it must not block this termination.
+              if (e instanceof UnknownProductError || e instanceof ProjectionRejectedError) continue;
+              throw e;
+            }
             sub = await opencell.subscription(contract.code);
           }
           await exec({ plan: planTerminateService({ contract, line, subscription: sub, date: intent.date }), contract });
@@ -248,9 +256,6 @@ function noopStep(note: string) {
   return { step, executed: [] as OcOperation[], calls: [] as string[], alreadyPresent: [] as string[] };
 }
 
-function productCodes(ops: readonly OcOperation[]): string[] {
-  return ops.flatMap((o) => (o.products ?? []).map((p) => p.productCode));
-}
 
 function opencellTarget(msg: IntentMessage, step: Step | undefined): { entity: string; code: string | null } {
   const i = msg.intent;

@@ -1,0 +1,103 @@
+/**
+ * Assembles the projection pipeline from config: Kafka client and producer, the readers (Odoo's database,
+ * OpenCell through the production client), the catalog cache, the ledger, and the router and projector workers.
+ */
+import { Kafka, Producer } from 'kafkajs';
+import { Pool } from 'pg';
+import type { Config } from '../../config';
+import { OpenCellClient } from '../../opencell/client';
+import { createKafka } from '../../stream/kafka';
+import type { KeyedConsumer } from '../../stream/keyed-consumer';
+import { CatalogCache } from '../catalog-cache';
+import { OdooViews } from '../odoo-views';
+import { OpenCellState } from '../opencell-state';
+import { projectionConfig } from '../payloads';
+import { Ledger } from './ledger';
+import { Projector } from './projector';
+import { createProducer, createProjector, createRouter, ensurePipelineTopics, StageHooks } from './workers';
+
+export type Role = 'router' | 'projector';
+
+export interface ProjectionPipelineOptions {
+  roles?: Role[];
+  hooks?: StageHooks;
+  /** Group ids (tests use their own). */
+  groups?: Partial<Record<Role, string>>;
+  kafka?: Kafka;
+  client?: OpenCellClient;
+}
+
+export class ProjectionPipeline {
+  readonly kafka: Kafka;
+  readonly client: OpenCellClient;
+  readonly odooPool: Pool;
+  readonly statePool: Pool;
+  readonly ledger: Ledger;
+  readonly projector: Projector;
+  private producer: Producer | undefined;
+  private readonly workers: KeyedConsumer[] = [];
+  private stopped = false;
+
+  constructor(
+    readonly config: Config,
+    private readonly opts: ProjectionPipelineOptions = {},
+  ) {
+    this.kafka = opts.kafka ?? createKafka(config.kafka.brokers, config.kafka.clientId);
+    this.client = opts.client ?? new OpenCellClient(config.opencell);
+    this.odooPool = new Pool({ connectionString: config.odooDatabaseUrl, max: 8, application_name: 'odoo-opencell-sync' });
+    this.statePool = new Pool({ connectionString: config.stateDatabaseUrl, max: 8, application_name: 'odoo-opencell-sync' });
+    this.ledger = new Ledger(this.statePool, config.topics.syncEvents);
+    this.projector = new Projector({
+      odoo: new OdooViews(this.odooPool),
+      opencell: new OpenCellState(this.client),
+      client: this.client,
+      ledger: this.ledger,
+      catalog: new CatalogCache(this.client),
+      config: projectionConfig(config),
+    });
+  }
+
+  async start(): Promise<void> {
+    const roles = this.opts.roles ?? ['router', 'projector'];
+    await ensurePipelineTopics(this.kafka, this.config);
+    this.producer = createProducer(this.kafka);
+    await this.producer.connect();
+    if (roles.includes('router')) {
+      const views = new OdooViews(this.odooPool);
+      this.workers.push(
+        createRouter({
+          kafka: this.kafka,
+          producer: this.producer,
+          config: this.config,
+          reader: views,
+          hooks: this.opts.hooks,
+          groupId: this.opts.groups?.router,
+        }),
+      );
+    }
+    if (roles.includes('projector')) {
+      this.workers.push(
+        createProjector({
+          kafka: this.kafka,
+          producer: this.producer,
+          config: this.config,
+          projector: this.projector,
+          hooks: this.opts.hooks,
+          groupId: this.opts.groups?.projector,
+        }),
+      );
+    }
+    for (const w of this.workers) await w.start();
+  }
+
+  /** Stops fetching, lets in-flight work finish, commits, disconnects. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const w of this.workers.splice(0)) await w.stop();
+    await this.producer?.disconnect();
+    this.client.close();
+    await this.odooPool.end();
+    await this.statePool.end();
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Runs the real projection pipeline (router + projector, kafkajs on the real broker, ledger in the real state
+ * database) against an in-process OpenCell sandbox, with topics and consumer groups of its own. The router group
+ * starts at the end of the Debezium topics, so only changes made by the test are projected.
+ */
+import { loadConfig, Config } from '../../../src/config';
+import { ProjectionPipeline } from '../../../src/projections/runtime/pipeline';
+import { ensurePipelineTopics, routerTopics } from '../../../src/projections/runtime/workers';
+import { startOpenCellSandbox } from '../../../src/sandbox/opencell';
+import { KeyedConsumerEvent } from '../../../src/stream/keyed-consumer';
+import { testKafka, uniqueSuffix } from './stack';
+
+export type Sandbox = Awaited<ReturnType<typeof startOpenCellSandbox>>;
+
+export interface TestPipeline {
+  sandbox: Sandbox;
+  pipeline: ProjectionPipeline;
+  config: Config;
+  groups: { router: string; projector: string };
+  events: { stage: string; e: KeyedConsumerEvent }[];
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+export async function startTestPipeline(overrides: Record<string, string> = {}): Promise<TestPipeline> {
+  const sandbox = await startOpenCellSandbox({ port: 0 });
+  const suffix = uniqueSuffix();
+  const config = loadConfig({
+    ...process.env,
+    OPENCELL_BASEURL: sandbox.url,
+    OPENCELL_USER: sandbox.credentials.user,
+    OPENCELL_PASSWORD: sandbox.credentials.password,
+    ODOO_PASSWORD: 'unused-here',
+    INTENTS_TOPIC: `test.intents-${suffix}`,
+    DLQ_TOPIC: `test.dlq-${suffix}`,
+    SYNC_EVENTS_TOPIC: `test.sync-events-${suffix}`,
+    RETRY_INITIAL_MS: '50',
+    RETRY_MAX_MS: '500',
+    OPENCELL_TIMEOUT_MS: '3000',
+    ...overrides,
+  });
+  const groups = { router: `test-router-${suffix}`, projector: `test-projector-${suffix}` };
+  const kafka = testKafka();
+  await ensurePipelineTopics(kafka, config);
+  const admin = kafka.admin();
+  await admin.connect();
+  for (const topic of routerTopics(config.topics.prefix)) await admin.resetOffsets({ groupId: groups.router, topic, earliest: false });
+  await admin.disconnect();
+  const events: { stage: string; e: KeyedConsumerEvent }[] = [];
+  const make = () =>
+    new ProjectionPipeline(config, { kafka, groups, hooks: { onConsumerEvent: (stage, e) => events.push({ stage, e }) } });
+  const t: TestPipeline = {
+    sandbox,
+    pipeline: make(),
+    config,
+    groups,
+    events,
+    async stop() {
+      await t.pipeline.stop();
+      await sandbox.close();
+    },
+    async restart() {
+      await t.pipeline.stop();
+      t.pipeline = make();
+      await t.pipeline.start();
+    },
+  };
+  await t.pipeline.start();
+  return t;
+}
