@@ -231,13 +231,33 @@ export function decodeChange(
   valueBuffer: Buffer | string | null,
 ): DecodedChange {
   const pos: KafkaPosition = { topic, partition, offset };
+  if (valueBuffer === null || (typeof valueBuffer !== 'string' && valueBuffer.length === 0)) {
+    return decodeParsedChange(topic, partition, offset, keyBuffer, null);
+  }
+  return decodeParsedChange(topic, partition, offset, keyBuffer, parseJson(valueBuffer, pos, 'value'));
+}
+
+/** Parses a change value once (for callers that look at the raw envelope before decoding it). */
+export function parseChangeValue(topic: string, partition: number, offset: string, valueBuffer: Buffer | string): unknown {
+  return parseJson(valueBuffer, { topic, partition, offset }, 'value');
+}
+
+/** decodeChange on an already parsed value (`null` for a tombstone). */
+export function decodeParsedChange(
+  topic: string,
+  partition: number,
+  offset: string,
+  keyBuffer: Buffer | string | null,
+  parsedValue: unknown,
+): DecodedChange {
+  const pos: KafkaPosition = { topic, partition, offset };
   const fail = (field: string, reason: string): never => {
     throw new MalformedEventError(topic, partition, offset, field, reason);
   };
 
   const topicTable = tableOfTopic(topic);
 
-  if (valueBuffer === null || (typeof valueBuffer !== 'string' && valueBuffer.length === 0)) {
+  if (parsedValue === null) {
     if (!isCapturedTable(topicTable)) fail('topic', `table "${topicTable}" is not a captured table`);
     let key: Record<string, unknown> | null = null;
     if (keyBuffer !== null) {
@@ -250,7 +270,7 @@ export function decodeChange(
     return { kind: 'tombstone', table: topicTable as TableName, key, ...pos };
   }
 
-  const raw = parseJson(valueBuffer, pos, 'value');
+  const raw = parsedValue;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     fail('value', 'expected a JSON object envelope');
   const rawObj = raw as Record<string, unknown>;

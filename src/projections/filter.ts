@@ -125,3 +125,33 @@ export function isIrrelevant(change: RowChange): boolean {
   if (change.table === CONTRACT_EMAIL_REL_TABLE) return !keyChanged(change);
   return changedWatchedFields(change).length === 0;
 }
+
+/**
+ * Fast path on the raw (parsed, not yet decoded) Debezium envelope: true when the change certainly triggers
+ * nothing, so the router can skip decoding its rows. Certain means: a table nothing watches, or an update whose
+ * watched columns are identical in the raw before and after images (raw-equal implies decoded-equal; a raw
+ * difference such as "17.36" vs "17.360" falls through to the exact decoded comparison). Anything unexpected
+ * (missing images, other ops, a relation table) returns false, and the full decoder judges it — including a
+ * malformed event, which it reports with topic, offset and field.
+ */
+export function rawIrrelevant(table: string, raw: unknown): boolean {
+  if (!(table in TABLES)) return false;
+  const t = table as TableName;
+  const rowTrigger = ROW_TRIGGER_TABLES[t] !== undefined;
+  const watched = watchedColumns(t);
+  if (!rowTrigger && watched.length === 0) return true;
+  if (rowTrigger && t === CONTRACT_EMAIL_REL_TABLE) return false;
+  if (typeof raw !== 'object' || raw === null) return false;
+  const env = raw as { op?: unknown; before?: unknown; after?: unknown };
+  if (env.op !== 'u') return false;
+  const b = env.before as Record<string, unknown> | null | undefined;
+  const a = env.after as Record<string, unknown> | null | undefined;
+  if (typeof b !== 'object' || b === null || typeof a !== 'object' || a === null) return false;
+  for (const c of watched) {
+    if (!(c in b) || !(c in a)) return false;
+    const x = b[c];
+    const y = a[c];
+    if (x !== y && !(typeof x === 'object' && typeof y === 'object' && JSON.stringify(x) === JSON.stringify(y))) return false;
+  }
+  return true;
+}

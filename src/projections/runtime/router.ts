@@ -6,9 +6,9 @@
  * value), detects the intents with the pure trigger rules, and resolves the customer each intent belongs to so
  * that the projector sees every intent of one customer on one partition, in order.
  */
-import { decodeChange, DecodedChange, RowChange } from '../../capture';
+import { decodeParsedChange, DecodedChange, parseChangeValue, RowChange, tableOfTopic } from '../../capture';
 import { SyncError } from '../../errors';
-import { changedWatchedFields, isIrrelevant } from '../filter';
+import { changedWatchedFields, isIrrelevant, rawIrrelevant } from '../filter';
 import { detectIntents, Intent, TriggerContext } from '../triggers';
 import type { ProductView } from '../views';
 import { IntentMessage, intentIdOf } from './intent-message';
@@ -23,7 +23,8 @@ export interface RoutingReader {
 }
 
 export interface RouteResult {
-  change: DecodedChange;
+  /** the decoded change; null when the raw fast path already knew it was irrelevant */
+  change: DecodedChange | null;
   messages: IntentMessage[];
   /** why nothing was routed (for metrics: filtered) */
   filtered?: 'not-a-row' | 'irrelevant' | 'no-intent';
@@ -38,7 +39,9 @@ export async function routeMessage(
   reader: RoutingReader,
   opts: { syncPartnerIdentity: boolean },
 ): Promise<RouteResult> {
-  const change = decodeChange(topic, partition, offset, key, value);
+  const parsed = value === null || value.length === 0 ? null : parseChangeValue(topic, partition, offset, value);
+  if (parsed !== null && rawIrrelevant(tableOfTopic(topic), parsed)) return { change: null, messages: [], filtered: 'irrelevant' };
+  const change = decodeParsedChange(topic, partition, offset, key, parsed);
   if (change.kind === 'truncate') {
     throw new SyncError(
       'PROJECTION_REJECTED',

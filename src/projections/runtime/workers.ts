@@ -80,7 +80,7 @@ export function createRouter(opts: {
       const r = await routeMessage(ctx.topic, ctx.partition, message.offset, message.key, message.value, reader, {
         syncPartnerIdentity: config.syncPartnerIdentity,
       });
-      const table = r.change.table ?? ctx.topic;
+      const table = r.change?.table ?? ctx.topic.split('.').pop() ?? ctx.topic;
       hooks?.onRouted?.(table, r.messages.length, r.filtered);
       if (r.messages.length === 0) return;
       await producer.send({
