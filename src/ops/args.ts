@@ -1,0 +1,206 @@
+/**
+ * The CLI's hand-rolled argument parser and help renderer (no framework): long options (`--name value`,
+ * `--name=value`), boolean flags, repeatable list options (`--id a --id b` or `--id a,b`), positionals, `--`.
+ * Every mistake is a UsageError (exit code 2) whose message names the option and says what is expected.
+ */
+
+export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3, INTERRUPTED: 130 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** A failure the operator must read, not a bug: printed without a stack trace, exit code 1 unless given. */
+export class CliFailure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode = EXIT.FAILURE,
+  ) {
+    super(message);
+    this.name = 'CliFailure';
+  }
+}
+
+export interface OptionSpec {
+  name: string;
+  /** boolean: a flag; string: one value; list: repeatable, comma-separated values accepted */
+  type: 'boolean' | 'string' | 'list';
+  valueName?: string;
+  description: string;
+  /** allowed values (string and list options) */
+  choices?: readonly string[];
+  short?: string;
+}
+
+export interface PositionalSpec {
+  name: string;
+  required: boolean;
+  description: string;
+  choices?: readonly string[];
+}
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  positionals: PositionalSpec[];
+  options: OptionSpec[];
+  /** free text after the option list (examples, notes) */
+  details?: string;
+  /** accept extra positionals after the declared ones (e.g. `dlq show <id>`) */
+  variadic?: boolean;
+}
+
+export interface ParsedArgs {
+  positionals: string[];
+  options: Record<string, string | boolean | string[] | undefined>;
+  help: boolean;
+}
+
+const HELP_OPTION: OptionSpec = { name: 'help', type: 'boolean', short: 'h', description: 'show this help' };
+
+export function parseArgs(argv: readonly string[], spec: CommandSpec): ParsedArgs {
+  const options: ParsedArgs['options'] = {};
+  const positionals: string[] = [];
+  const all = [...spec.options, HELP_OPTION];
+  const byName = new Map(all.map((o) => [o.name, o]));
+  const byShort = new Map(all.filter((o) => o.short).map((o) => [o.short as string, o]));
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    let opt: OptionSpec | undefined;
+    let inline: string | undefined;
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+      inline = eq >= 0 ? arg.slice(eq + 1) : undefined;
+      opt = byName.get(name);
+      if (!opt) throw new UsageError(`unknown option --${name}${suggest(name, [...byName.keys()])}`, spec.name);
+    } else if (/^-[a-zA-Z]$/.test(arg)) {
+      opt = byShort.get(arg.slice(1));
+      if (!opt) throw new UsageError(`unknown option ${arg}`, spec.name);
+    } else {
+      positionals.push(arg);
+      continue;
+    }
+    if (opt.name === 'help') {
+      help = true;
+      continue;
+    }
+    if (opt.type === 'boolean') {
+      if (inline !== undefined) {
+        if (!/^(true|false)$/.test(inline)) throw new UsageError(`--${opt.name} is a flag and takes no value`, spec.name);
+        options[opt.name] = inline === 'true';
+      } else options[opt.name] = true;
+      continue;
+    }
+    let value = inline;
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (next === undefined || (next.startsWith('--') && next.length > 2)) {
+        throw new UsageError(`--${opt.name} needs a value${opt.valueName ? ` (${opt.valueName})` : ''}`, spec.name);
+      }
+      value = next;
+      i++;
+    }
+    if (value.trim() === '') throw new UsageError(`--${opt.name} needs a non-empty value`, spec.name);
+    if (opt.type === 'string') {
+      if (options[opt.name] !== undefined) throw new UsageError(`--${opt.name} given more than once`, spec.name);
+      checkChoice(opt, value, spec.name);
+      options[opt.name] = value;
+    } else {
+      const values = value.split(',').map((v) => v.trim()).filter(Boolean);
+      for (const v of values) checkChoice(opt, v, spec.name);
+      options[opt.name] = [...((options[opt.name] as string[] | undefined) ?? []), ...values];
+    }
+  }
+  if (help) return { positionals, options, help };
+  const required = spec.positionals.filter((p) => p.required);
+  if (positionals.length < required.length) {
+    const missing = required.slice(positionals.length).map((p) => `<${p.name}>`);
+    throw new UsageError(`missing ${missing.join(' ')}`, spec.name);
+  }
+  if (!spec.variadic && positionals.length > spec.positionals.length) {
+    throw new UsageError(`unexpected argument "${positionals[spec.positionals.length]}"`, spec.name);
+  }
+  spec.positionals.forEach((p, i) => {
+    const v = positionals[i];
+    if (v !== undefined && p.choices && !p.choices.includes(v)) {
+      throw new UsageError(`<${p.name}> must be one of ${p.choices.join(', ')} (got "${v}")`, spec.name);
+    }
+  });
+  return { positionals, options, help };
+}
+
+function checkChoice(opt: OptionSpec, value: string, command: string): void {
+  if (opt.choices && !opt.choices.includes(value)) {
+    throw new UsageError(`--${opt.name} must be one of ${opt.choices.join(', ')} (got "${value}")`, command);
+  }
+}
+
+function suggest(name: string, known: string[]): string {
+  const close = known.find((k) => k.startsWith(name) || name.startsWith(k) || levenshtein(k, name) <= 2);
+  return close ? ` (did you mean --${close}?)` : '';
+}
+
+function levenshtein(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length][b.length];
+}
+
+export function renderHelp(program: string, spec: CommandSpec): string {
+  const pos = spec.positionals.map((p) => (p.required ? `<${p.name}>` : `[${p.name}]`)).join(' ');
+  const lines = [`Usage: ${program} ${spec.name}${pos ? ` ${pos}` : ''}${spec.options.length ? ' [options]' : ''}`, '', spec.summary];
+  if (spec.positionals.length) {
+    lines.push('', 'Arguments:');
+    for (const p of spec.positionals) lines.push(`  ${pad(`<${p.name}>`, 28)}${p.description}`);
+  }
+  lines.push('', 'Options:');
+  for (const o of [...spec.options, HELP_OPTION]) {
+    const flag = `${o.short ? `-${o.short}, ` : ''}--${o.name}${o.type === 'boolean' ? '' : ` <${o.valueName ?? 'value'}>`}`;
+    lines.push(`  ${pad(flag, 28)}${o.description}${o.type === 'list' ? ' (repeatable)' : ''}`);
+  }
+  if (spec.details) lines.push('', spec.details.trimEnd());
+  return `${lines.join('\n')}\n`;
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? `${s}  ` : s.padEnd(n);
+}
+
+export function str(args: ParsedArgs, name: string): string | undefined {
+  const v = args.options[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function flag(args: ParsedArgs, name: string): boolean {
+  return args.options[name] === true;
+}
+
+export function list(args: ParsedArgs, name: string): string[] {
+  const v = args.options[name];
+  return Array.isArray(v) ? v : [];
+}
+
+/** Renders rows as an aligned text table. */
+export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : (c ?? '').padEnd(widths[i]))).join('  ').trimEnd())
+    .join('\n');
+}

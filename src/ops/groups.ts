@@ -1,0 +1,148 @@
+/**
+ * Consumer-group inspection and offset resets through kafkajs admin: committed offsets, end offsets, lag per
+ * partition, live members, and the resync plan (current → target per partition). The plan is pure.
+ */
+import type { Admin } from 'kafkajs';
+
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  /** committed offset; null when the group never committed on this partition */
+  committed: string | null;
+  low: string;
+  high: string;
+  /** messages not yet consumed: high - committed (high - low without a commit) */
+  lag: number;
+}
+
+export interface GroupMember {
+  memberId: string;
+  clientId: string;
+  clientHost: string;
+}
+
+export interface GroupInfo {
+  groupId: string;
+  state: string;
+  members: GroupMember[];
+  partitions: PartitionLag[];
+  totalLag: number;
+}
+
+export function lagOf(committed: string | null, low: string, high: string): number {
+  const h = BigInt(high);
+  const start = committed === null || BigInt(committed) < 0n ? BigInt(low) : BigInt(committed);
+  const lag = h - (start < BigInt(low) ? BigInt(low) : start);
+  return Number(lag > 0n ? lag : 0n);
+}
+
+export async function describeMembers(admin: Admin, groupId: string): Promise<{ state: string; members: GroupMember[] }> {
+  const { groups } = await admin.describeGroups([groupId]);
+  const g = groups[0];
+  if (!g) return { state: 'Dead', members: [] };
+  return {
+    state: g.state,
+    members: g.members.map((m) => ({ memberId: m.memberId, clientId: m.clientId, clientHost: m.clientHost })),
+  };
+}
+
+/** Topics the group committed offsets on (plus `extraTopics`, e.g. the ones a role subscribes to). */
+export async function groupTopics(admin: Admin, groupId: string, extraTopics: readonly string[] = []): Promise<string[]> {
+  const committed = await admin.fetchOffsets({ groupId });
+  const existing = new Set(await admin.listTopics());
+  const topics = new Set([...committed.map((t) => t.topic), ...extraTopics.filter((t) => existing.has(t))]);
+  return [...topics].sort();
+}
+
+export async function partitionLags(admin: Admin, groupId: string, topics: readonly string[]): Promise<PartitionLag[]> {
+  if (topics.length === 0) return [];
+  const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
+  const out: PartitionLag[] = [];
+  for (const topic of topics) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
+    for (const e of ends.sort((a, b) => a.partition - b.partition)) {
+      const c = mine.find((p) => p.partition === e.partition)?.offset;
+      const committedOffset = c === undefined || Number(c) < 0 ? null : c;
+      out.push({ topic, partition: e.partition, committed: committedOffset, low: e.low, high: e.high, lag: lagOf(committedOffset, e.low, e.high) });
+    }
+  }
+  return out;
+}
+
+export async function groupInfo(admin: Admin, groupId: string, extraTopics: readonly string[] = []): Promise<GroupInfo> {
+  const [{ state, members }, topics] = await Promise.all([describeMembers(admin, groupId), groupTopics(admin, groupId, extraTopics)]);
+  const partitions = await partitionLags(admin, groupId, topics);
+  return { groupId, state, members, partitions, totalLag: partitions.reduce((s, p) => s + p.lag, 0) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// resync plan
+// ---------------------------------------------------------------------------------------------------------------
+
+export type ResetTarget = { kind: 'earliest' } | { kind: 'latest' } | { kind: 'time'; timestamp: number; iso: string };
+
+/** Parses `--to`: earliest, latest, or an ISO-8601 time with a date (e.g. 2024-05-01T10:00:00Z). */
+export function parseResetTarget(s: string): ResetTarget | null {
+  if (s === 'earliest' || s === 'latest') return { kind: s };
+  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s)) return null;
+  const ts = Date.parse(s);
+  if (Number.isNaN(ts)) return null;
+  return { kind: 'time', timestamp: ts, iso: new Date(ts).toISOString() };
+}
+
+export interface ResetRow {
+  topic: string;
+  partition: number;
+  current: string | null;
+  target: string;
+  high: string;
+  /** messages the group will consume after the reset: high - target */
+  toConsume: number;
+  /** already-consumed messages that will be processed again: current - target when positive */
+  replayed: number;
+  /** unconsumed messages that will be skipped: target - current when positive */
+  skipped: number;
+}
+
+/** current → target per partition, from the lags and the target offsets (pure). */
+export function planReset(lags: readonly PartitionLag[], targets: ReadonlyMap<string, string>): ResetRow[] {
+  return lags.map((l) => {
+    const target = targets.get(`${l.topic}/${l.partition}`) ?? l.high;
+    const t = BigInt(target);
+    const cur = l.committed === null ? BigInt(l.low) : BigInt(l.committed);
+    const diff = cur - t;
+    return {
+      topic: l.topic,
+      partition: l.partition,
+      current: l.committed,
+      target,
+      high: l.high,
+      toConsume: Number(BigInt(l.high) - t > 0n ? BigInt(l.high) - t : 0n),
+      replayed: l.committed !== null && diff > 0n ? Number(diff) : 0,
+      skipped: diff < 0n ? Number(-diff) : 0,
+    };
+  });
+}
+
+export async function targetOffsets(admin: Admin, topics: readonly string[], to: ResetTarget): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const topic of topics) {
+    if (to.kind === 'time') {
+      for (const p of await admin.fetchTopicOffsetsByTimestamp(topic, to.timestamp)) out.set(`${topic}/${p.partition}`, p.offset);
+    } else {
+      for (const p of await admin.fetchTopicOffsets(topic)) out.set(`${topic}/${p.partition}`, to.kind === 'earliest' ? p.low : p.high);
+    }
+  }
+  return out;
+}
+
+export async function applyReset(admin: Admin, groupId: string, rows: readonly ResetRow[]): Promise<void> {
+  const byTopic = new Map<string, { partition: number; offset: string }[]>();
+  for (const r of rows) {
+    const list = byTopic.get(r.topic) ?? [];
+    list.push({ partition: r.partition, offset: r.target });
+    byTopic.set(r.topic, list);
+  }
+  for (const [topic, partitions] of byTopic) await admin.setOffsets({ groupId, topic, partitions });
+}
