@@ -36,6 +36,8 @@ export async function ensurePipelineTopics(kafka: Kafka, config: Config): Promis
     await ensureTopics(admin, [
       { topic: config.topics.intents, numPartitions: config.topics.intentsPartitions, replicationFactor: 1 },
       { topic: config.topics.dlq, numPartitions: 1, replicationFactor: 1 },
+      { topic: config.topics.syncEvents, numPartitions: 3, replicationFactor: 1 },
+      { topic: config.topics.invoiceEvents, numPartitions: 3, replicationFactor: 1 },
       ...routerTopics(config.topics.prefix).map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })),
     ]);
   } finally {
