@@ -1,0 +1,406 @@
+import { expect } from 'chai';
+import type { Consumer, IHeaders } from 'kafkajs';
+import { insertContract, insertContractGroup, insertPartner } from '../../src/capture/demo-seed';
+import { loadConfig, type Config } from '../../src/config';
+import { invoiceEventId } from '../../src/invoices/mapping';
+import type { InvoicePoller } from '../../src/invoices/poller';
+import type { LoadOutcome } from '../../src/invoices/loader';
+import { createInvoiceLoader, ensureInvoiceTopics, startInvoicePoller, type InvoiceLoaderWorker } from '../../src/invoices/worker';
+import { OpenCellClient } from '../../src/opencell/client';
+import type { InvoiceIssuedEvent } from '../../src/outbox/events';
+import { OutboxRelay } from '../../src/outbox/relay';
+import { EventSchemas } from '../../src/outbox/schemas';
+import { subscribeEvents, type Subscription } from '../../src/outbox/subscriber';
+import { startOdooSandbox, type OdooSandbox } from '../../src/sandbox/odoo';
+import { defaultCatalog, startOpenCellSandbox, type OpenCellSandbox } from '../../src/sandbox/opencell';
+import { DLQ_HEADER } from '../../src/stream/dlq';
+import type { KeyedConsumerEvent } from '../../src/stream/keyed-consumer';
+import { ODOO_DATABASE_URL, REGISTRY_URL, eventually, odooDb, stateDb, testKafka, uniqueSuffix } from './support/stack';
+
+/**
+ * The invoice flow on the real stack: OpenCell sandbox billing run → poller → outbox → relay → Kafka (Avro through
+ * the registry) → invoice loader (keyed consumer) → production Odoo JSON-RPC client → Odoo sandbox → the
+ * Odoo-shaped PostgreSQL tables. Topics, groups, poller name and invoice numbers are unique per run; only this run's
+ * outbox / processed_event / cursor rows are touched.
+ */
+describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real stack', function () {
+  this.timeout(180_000);
+  const sfx = uniqueSuffix();
+  const PASSWORD = `pw-${sfx}`;
+  const GOOD = 12;
+  const DAY = 86_400_000;
+  const today = new Date().toISOString().slice(0, 10);
+  const periodStart = (() => {
+    const d = new Date(`${today}T00:00:00Z`);
+    return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1)).toISOString().slice(0, 10);
+  })();
+
+  let oc: OpenCellSandbox;
+  let odoo: OdooSandbox;
+  let config: Config;
+  let ocClient: OpenCellClient;
+  let relay: OutboxRelay;
+  let poller: InvoicePoller;
+  let loader: InvoiceLoaderWorker | undefined;
+  let tail: Subscription | undefined;
+  const pollerName = `test-invoice-poller-${sfx}`;
+  const loaderGroup = `test-invoice-loader-${sfx}`;
+  const loaded: Array<{ event: InvoiceIssuedEvent; r: LoadOutcome }> = [];
+  const consumerEvents: KeyedConsumerEvent[] = [];
+  const decoded: InvoiceIssuedEvent[] = [];
+
+  interface Customer {
+    ref: string;
+    groupCode: string;
+    partnerId: number | null;
+    groupId: number | null;
+    contracts: Array<{ id: number; code: string }>;
+  }
+  const good: Customer[] = [];
+  let badTax: Customer;
+  let unknownCustomer: Customer;
+  let invoiceNumbers: string[] = [];
+  let byBa = new Map<string, string>(); // billing account code → invoice number
+
+  const crm = (over: Record<string, unknown>) => ({
+    crmParentCode: 'SC',
+    description: 'Invoice test',
+    name: { title: 'MS', firstName: 'Jane', lastName: `Doe ${sfx}` },
+    address: { address1: 'Carrer Major 1', zipCode: '08001', city: 'Barcelona', country: 'ES' },
+    customerCategory: 'CLIENT',
+    currency: 'EUR',
+    language: 'ESP',
+    country: 'SP',
+    billingCycle: 'BC_SC_MONTHLY_1ST',
+    electronicBilling: true,
+    email: `inv-${sfx}@example.org`,
+    methodOfPayment: [{ paymentMethodType: 'DIRECTDEBIT', mandateIdentification: 'M1', mandateDate: '2024-01-15', bankCoordinates: { iban: 'ES9121000418450200051332', accountOwner: 'Jane Doe' } }],
+    ...over,
+  });
+
+  /** A customer in Odoo (partner, group, mobile contract) unless `inOdoo` is false, and the same in OpenCell. */
+  async function customer(i: string, opts: { inOdoo?: boolean; country?: string; oneShots?: Array<{ code: string; amount?: number }> } = {}): Promise<Customer> {
+    const ref = `IV${sfx}${i}`;
+    const groupCode = `${ref}_0`;
+    const contractCode = `SCI${sfx}${i}`;
+    let c: Customer = { ref, groupCode, partnerId: null, groupId: null, contracts: [] };
+    if (opts.inOdoo !== false) {
+      const db = odooDb();
+      const partner = await insertPartner(db, { ref, firstname: 'Inv', lastname: `Tester ${sfx} ${i}`, email: `inv-${sfx}-${i}@example.org` });
+      const group = await insertContractGroup(db, partner.id, groupCode);
+      const contract = await insertContract(db, { partnerId: partner.id, kind: 'mobile', contractGroupId: group.id, code: contractCode });
+      c = { ...c, partnerId: partner.id, groupId: group.id, contracts: [{ id: contract.id, code: contract.code }] };
+    }
+    await ocClient.createCrmAccountHierarchy(crm({ crmAccountType: 'C', code: ref }) as never);
+    await ocClient.createCrmAccountHierarchy(crm({ crmAccountType: 'CA_UA', code: groupCode, crmParentCode: ref, country: opts.country ?? 'SP' }) as never);
+    await ocClient.createSubscription({ code: contractCode, userAccount: groupCode, offerTemplate: 'OF_SC_TEMPLATE_MOB', subscriptionDate: periodStart } as never);
+    await ocClient.activateServices({
+      subscription: contractCode,
+      servicesToActivate: { service: [{ code: 'SE_SC_REC_MOBILE_T_UNL_20480', quantity: 1, subscriptionDate: periodStart }] },
+    } as never);
+    for (const os of opts.oneShots ?? []) {
+      await ocClient.applyOneShotChargeInstance({
+        subscription: contractCode,
+        oneShotCharge: os.code,
+        operationDate: periodStart,
+        ...(os.amount === undefined ? {} : { amountWithoutTax: os.amount }),
+      } as never);
+    }
+    return c;
+  }
+
+  function startLoader(): Promise<void> {
+    loader = createInvoiceLoader(config, {
+      kafka: testKafka(),
+      pool: stateDb(),
+      groupId: loaderGroup,
+      onLoaded: (event, r) => loaded.push({ event, r }),
+      onConsumerEvent: (e) => consumerEvents.push(e),
+    });
+    return loader.start();
+  }
+
+  async function movesByRef(refs: string[]): Promise<Map<string, number[]>> {
+    const r = await odooDb().query<{ ref: string; id: number }>(
+      `SELECT ref, id FROM account_move WHERE move_type = 'out_invoice' AND ref = ANY($1::text[]) ORDER BY id`,
+      [refs],
+    );
+    const m = new Map<string, number[]>();
+    for (const row of r.rows) m.set(row.ref, [...(m.get(row.ref) ?? []), row.id]);
+    return m;
+  }
+
+  async function topicMessages(topic: string): Promise<number> {
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets.reduce((s, o) => s + Number(o.high) - Number(o.low), 0);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  const goodNumbers = () => good.map((c) => byBa.get(c.groupCode)!);
+
+  before(async () => {
+    const catalog = defaultCatalog();
+    catalog.invoicing.numberPrefix = `T${sfx}-`;
+    // France is taxed with a tax Odoo does not know: its invoices must be dead-lettered.
+    catalog.taxes.push({ code: 'TAX_SBX_ONLY', description: 'Sandbox-only tax', percent: 15, accountingCode: '477000' } as never);
+    for (const c of catalog.tradingCountries) if (c.code === 'FR') (c as { taxCode?: string }).taxCode = 'TAX_SBX_ONLY';
+    oc = await startOpenCellSandbox({ port: 0, catalog });
+    odoo = await startOdooSandbox({ port: 0, databaseUrl: ODOO_DATABASE_URL, users: { 'billing-bot': PASSWORD } });
+    config = loadConfig({
+      ...process.env,
+      OPENCELL_BASEURL: oc.url,
+      OPENCELL_USER: oc.credentials.user,
+      OPENCELL_PASSWORD: oc.credentials.password,
+      ODOO_URL: odoo.url,
+      ODOO_DB: odoo.db,
+      ODOO_USER: 'billing-bot',
+      ODOO_PASSWORD: PASSWORD,
+      INVOICE_EVENTS_TOPIC: `test.invoice-events-${sfx}`,
+      SYNC_EVENTS_TOPIC: `test.invoice-sync-events-${sfx}`,
+      DLQ_TOPIC: `test.invoice-dlq-${sfx}`,
+      SCHEMA_REGISTRY_URL: REGISTRY_URL,
+      RETRY_INITIAL_MS: '50',
+      RETRY_MAX_MS: '500',
+      RETRY_MAX_ATTEMPTS: '6',
+    });
+    ocClient = new OpenCellClient(config.opencell);
+    await ensureInvoiceTopics(testKafka(), config);
+    relay = new OutboxRelay({
+      pool: stateDb(),
+      kafka: testKafka(),
+      registry: new EventSchemas({ registryUrl: config.registryUrl, topics: config.topics }),
+      lockKey: Math.floor(Math.random() * 2 ** 40) + 1,
+      pollMs: 200,
+    });
+    await relay.start();
+    poller = startInvoicePoller(config, {
+      pool: stateDb(),
+      autoStart: false,
+      options: { name: pollerName, startDate: new Date(Date.parse(today) - 5 * DAY).toISOString().slice(0, 10) },
+    });
+
+    // Interleaved: good, bad tax, good, unknown customer, good…
+    good.push(await customer('g0', { oneShots: [{ code: 'CH_SC_OSO_SIM' }, { code: 'CH_SC_OSO_COMPENSATION', amount: 0 }] }));
+    badTax = await customer('bt', { country: 'FR' });
+    good.push(await customer('g1'));
+    unknownCustomer = await customer('uc', { inOdoo: false });
+    for (let i = 2; i < GOOD; i++) good.push(await customer(`g${i}`));
+  });
+
+  after(async () => {
+    await tail?.stop().catch(() => undefined);
+    await loader?.stop().catch(() => undefined);
+    await poller?.stop().catch(() => undefined);
+    await relay?.stop().catch(() => undefined);
+    ocClient?.close();
+    await oc?.close();
+    await odoo?.close();
+    const st = stateDb();
+    await st.query('DELETE FROM outbox WHERE topic = ANY($1::text[])', [[config.topics.invoiceEvents, config.topics.syncEvents]]);
+    await st.query('DELETE FROM processed_event WHERE consumer = ANY($1::text[])', [[pollerName, loaderGroup]]);
+    await st.query('DELETE FROM cursor_position WHERE name = $1', [pollerName]);
+    const admin = testKafka().admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [config.topics.invoiceEvents, config.topics.dlq] }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('a billing run → one poll → InvoiceIssued events on the topic, decoded through the registry', async () => {
+    const run = oc.billingRun({ invoiceDate: today });
+    expect(run.invoiceCount).to.equal(GOOD + 2);
+    invoiceNumbers = run.invoiceNumbers;
+    byBa = new Map(run.invoiceNumbers.map((n) => [oc.state.invoicesByNumber.get(`COM|${n}`)!.billingAccountCode, n]));
+
+    const r = await poller.pollOnce();
+    expect(r.emitted).to.equal(GOOD + 2);
+    expect(r.skipped).to.equal(0);
+    expect(r.rejected).to.deep.equal([]);
+    expect(r.invoiceNumbers).to.have.members(invoiceNumbers);
+    expect(r.eventIds).to.have.members(invoiceNumbers.map(invoiceEventId));
+    expect(await poller.cursor()).to.deep.include({ windowEnd: r.window.to, lastEmitted: GOOD + 2 });
+
+    tail = await subscribeEvents({
+      kafka: testKafka(),
+      registry: new EventSchemas({ registryUrl: config.registryUrl, topics: config.topics }),
+      topic: config.topics.invoiceEvents,
+      groupId: `test-invoice-tail-${sfx}`,
+      fromBeginning: true,
+      onEvent: (d, meta) => {
+        expect(d.type).to.equal('InvoiceIssued');
+        expect(meta.eventId).to.equal(d.event.eventId);
+        expect(meta.key).to.equal((d.event as InvoiceIssuedEvent).invoiceNumber);
+        decoded.push(d.event as InvoiceIssuedEvent);
+      },
+    });
+    await eventually(async () => (decoded.length >= GOOD + 2 ? true : undefined), 30_000, 'the invoice events');
+    const first = decoded.find((e) => e.invoiceNumber === byBa.get(good[0]!.groupCode))!;
+    expect(first).to.deep.include({
+      eventId: invoiceEventId(first.invoiceNumber),
+      invoiceDate: today,
+      billingAccountCode: good[0]!.groupCode,
+      customerCode: good[0]!.ref,
+      subscriptionCodes: [good[0]!.contracts[0]!.code],
+      currency: 'EUR',
+    });
+    expect(first.lines.map((l) => [l.productCode, l.accountingCode, l.taxCode, l.amountWithoutTax])).to.have.deep.members([
+      ['SE_SC_REC_MOBILE_T_UNL_20480', '705000', 'TAX_HIGH', '14.88'],
+      ['CH_SC_OSO_SIM', '700000', 'TAX_HIGH', '2.07'],
+      ['CH_SC_OSO_COMPENSATION', '708000', 'TAX_HIGH', '0.00'],
+    ]);
+  });
+
+  it('the loader creates each good invoice in Odoo: partner, journal, draft, lines, taxes, totals and contract links', async () => {
+    const t0 = Date.now();
+    await startLoader();
+    const refs = goodNumbers();
+    await eventually(async () => ((await movesByRef(refs)).size === GOOD ? true : undefined), 60_000, 'the Odoo invoices');
+    const ms = Date.now() - t0;
+    console.log(`      loaded ${GOOD} invoices (+2 dead letters) in ${ms} ms from loader start: ${((GOOD * 1000) / ms).toFixed(1)} invoices/s`);
+
+    const db = odooDb();
+    const moves = (
+      await db.query(
+        `SELECT m.id, m.ref, m.state, m.name, m.move_type, m.partner_id, m.journal_id, j.code AS journal, m.contract_group_id,
+                to_char(m.invoice_date, 'YYYY-MM-DD') AS invoice_date, m.amount_untaxed, m.amount_tax, m.amount_total, m.emails
+           FROM account_move m JOIN account_journal j ON j.id = m.journal_id WHERE m.ref = ANY($1::text[])`,
+        [refs],
+      )
+    ).rows;
+    expect(moves).to.have.length(GOOD);
+    for (const c of good) {
+      const number = byBa.get(c.groupCode)!;
+      const m = moves.find((x) => x.ref === number)!;
+      const inv = oc.state.invoicesByNumber.get(`COM|${number}`)!;
+      expect(m, number).to.include({ state: 'draft', name: '/', move_type: 'out_invoice', partner_id: c.partnerId, journal: 'SERV', invoice_date: today });
+      expect(m.contract_group_id).to.equal(c.groupId);
+      expect([Number(m.amount_untaxed), Number(m.amount_tax), Number(m.amount_total)], number).to.deep.equal([
+        inv.amountWithoutTax,
+        inv.amountTax,
+        inv.amountWithTax,
+      ]);
+    }
+
+    // the first customer: two kept lines (the 0 € compensation is dropped), accounts, taxes, products, contract links
+    const m0 = moves.find((x) => x.ref === byBa.get(good[0]!.groupCode))!;
+    expect(m0.emails).to.equal(`inv-${sfx}-g0@example.org`);
+    const lines = (
+      await db.query(
+        `SELECT l.id, l.name, a.code AS account, p.default_code AS product, l.price_unit, l.price_subtotal, l.price_total,
+                (SELECT array_agg(t.oc_code) FROM account_move_line_account_tax_rel r JOIN account_tax t ON t.id = r.account_tax_id
+                  WHERE r.account_move_line_id = l.id) AS taxes,
+                (SELECT array_agg(x.contract_id) FROM contract_account_invoice_line_relation x WHERE x.account_invoice_line_id = l.id) AS contracts
+           FROM account_move_line l JOIN account_account a ON a.id = l.account_id LEFT JOIN product_product p ON p.id = l.product_id
+          WHERE l.move_id = $1 AND l.display_type = 'product' ORDER BY l.id`,
+        [m0.id],
+      )
+    ).rows;
+    expect(lines.map((l) => [l.account, l.product, Number(l.price_unit), Number(l.price_subtotal), Number(l.price_total), l.taxes, l.contracts])).to.have.deep.members([
+      ['705000', 'SE_SC_REC_MOBILE_T_UNL_20480', 14.88, 14.88, 18, ['TAX_HIGH'], [good[0]!.contracts[0]!.id]],
+      ['700000', 'CH_SC_OSO_SIM', 2.07, 2.07, 2.5, ['TAX_HIGH'], [good[0]!.contracts[0]!.id]],
+    ]);
+    const processed = await stateDb().query(`SELECT count(*)::int AS n FROM processed_event WHERE consumer = $1`, [loaderGroup]);
+    expect(processed.rows[0].n).to.equal(GOOD);
+  });
+
+  it('bad invoices (unknown tax code, unknown customer) are dead-lettered with their reason; the next ones loaded', async () => {
+    const consumer: Consumer = testKafka().consumer({ groupId: `test-invoice-dlq-reader-${sfx}` });
+    const dead: Array<{ key: string; headers: IHeaders }> = [];
+    await consumer.connect();
+    await consumer.subscribe({ topic: config.topics.dlq, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void dead.push({ key: message.key!.toString(), headers: message.headers ?? {} }) });
+    try {
+      await eventually(async () => (dead.length >= 2 ? true : undefined), 30_000, 'the dead letters');
+    } finally {
+      await consumer.disconnect();
+    }
+    const h = (d: { headers: IHeaders }, name: string) => String(d.headers[name]);
+    const tax = dead.find((d) => d.key === byBa.get(badTax.groupCode))!;
+    expect(h(tax, DLQ_HEADER.code)).to.equal('PROJECTION_REJECTED');
+    expect(h(tax, DLQ_HEADER.stage)).to.equal('invoice-loader');
+    expect(h(tax, DLQ_HEADER.message)).to.include('unknown tax oc_code "TAX_SBX_ONLY"');
+    expect(h(tax, 'event_type')).to.equal('InvoiceIssued');
+    const unknown = dead.find((d) => d.key === byBa.get(unknownCustomer.groupCode))!;
+    expect(h(unknown, DLQ_HEADER.message)).to.include(`no contract group "${unknownCustomer.groupCode}"`).and.include(`no partner with ref "${unknownCustomer.ref}"`);
+    expect(h(unknown, DLQ_HEADER.retriable)).to.equal('false');
+    expect((await movesByRef([byBa.get(badTax.groupCode)!, byBa.get(unknownCustomer.groupCode)!])).size).to.equal(0);
+    // the invoices issued right after each bad one loaded
+    const after = await movesByRef([byBa.get(good[1]!.groupCode)!, byBa.get(good[2]!.groupCode)!]);
+    expect(after.size).to.equal(2);
+  });
+
+  it('re-polling the overlapping window emits nothing: no outbox row, no Kafka message (also after outbox cleanup)', async () => {
+    const before = await topicMessages(config.topics.invoiceEvents);
+    expect(before).to.equal(GOOD + 2);
+    const r = await poller.pollOnce();
+    expect(r).to.deep.include({ emitted: 0, skipped: GOOD + 2, listed: GOOD + 2 });
+    // the relay's retention cleanup deletes published rows: the poller still remembers the invoices
+    await stateDb().query('DELETE FROM outbox WHERE topic = $1 AND published_at IS NOT NULL', [config.topics.invoiceEvents]);
+    expect((await poller.pollOnce()).emitted).to.equal(0);
+    const rows = await stateDb().query('SELECT count(*)::int AS n FROM outbox WHERE topic = $1', [config.topics.invoiceEvents]);
+    expect(rows.rows[0].n).to.equal(0);
+    await new Promise((res) => setTimeout(res, 1500)); // give the relay time to publish anything it would
+    expect(await topicMessages(config.topics.invoiceEvents)).to.equal(before);
+  });
+
+  it('resetting the loader group to earliest creates no second invoice (processed_event, then the ref guard alone)', async () => {
+    const refs = goodNumbers();
+    const replay = async (): Promise<LoadOutcome[]> => {
+      await loader!.stop();
+      const admin = testKafka().admin();
+      await admin.connect();
+      await admin.resetOffsets({ groupId: loaderGroup, topic: config.topics.invoiceEvents, earliest: true });
+      await admin.disconnect();
+      loaded.length = 0;
+      await startLoader();
+      await eventually(async () => (loaded.length >= GOOD ? true : undefined), 60_000, 'the replayed events');
+      return loaded.map((l) => l.r);
+    };
+    const first = await replay();
+    expect(first.every((r) => r.outcome === 'already_processed')).to.equal(true);
+    let moves = await movesByRef(refs);
+    expect([...moves.values()].every((ids) => ids.length === 1)).to.equal(true);
+
+    // without the processed_event rows, the search by ref is the guard
+    await stateDb().query('DELETE FROM processed_event WHERE consumer = $1', [loaderGroup]);
+    const second = await replay();
+    expect(second.map((r) => r.outcome)).to.deep.equal(new Array(GOOD).fill('existing'));
+    moves = await movesByRef(refs);
+    expect(moves.size).to.equal(GOOD);
+    expect([...moves.values()].every((ids) => ids.length === 1)).to.equal(true);
+    const processed = await stateDb().query(`SELECT count(*)::int AS n FROM processed_event WHERE consumer = $1`, [loaderGroup]);
+    expect(processed.rows[0].n).to.equal(GOOD);
+  });
+
+  it('Odoo failures: a transient psycopg2 error is retried; a create committed but answered with an error is not repeated', async () => {
+    // two more invoices: one-shots billed by a second run on a later date
+    for (const c of good.slice(0, 2)) {
+      await ocClient.applyOneShotChargeInstance({ subscription: c.contracts[0]!.code, oneShotCharge: 'CH_SC_OSO_SIM', operationDate: today } as never);
+    }
+    const nextMonth = new Date(Date.parse(`${today.slice(0, 7)}-01T00:00:00Z`) + 32 * DAY).toISOString().slice(0, 8) + '01';
+    odoo.faults.add({ kind: 'rpcError', method: 'create', model: '^account\\.move$', count: 1, errorName: 'psycopg2.errors.SerializationFailure', message: 'could not serialize access' });
+    odoo.faults.add({ kind: 'rpcError', method: 'create', model: '^account\\.move$', count: 1, phase: 'after', errorName: 'psycopg2.OperationalError', message: 'server closed the connection unexpectedly' });
+    const run = oc.billingRun({ invoiceDate: nextMonth, periodStart: today, periodEnd: nextMonth });
+    const goodBas = new Set(good.map((c) => c.groupCode));
+    const expected = run.invoiceNumbers.filter((n) => goodBas.has(oc.state.invoicesByNumber.get(`COM|${n}`)!.billingAccountCode));
+    expect(expected).to.have.length(GOOD);
+    const p2 = startInvoicePoller(config, {
+      pool: stateDb(),
+      autoStart: false,
+      options: { name: pollerName, now: () => Date.parse(`${nextMonth}T08:00:00Z`), overlapDays: 40 },
+    });
+    const r = await p2.pollOnce();
+    expect(r.emitted).to.equal(run.invoiceCount);
+    await eventually(async () => ((await movesByRef(expected)).size === GOOD ? true : undefined), 60_000, 'the new invoices');
+    await new Promise((res) => setTimeout(res, 1000));
+    const moves = await movesByRef(run.invoiceNumbers);
+    expect(moves.size).to.equal(GOOD);
+    expect([...moves.values()].every((ids) => ids.length === 1)).to.equal(true);
+    expect(odoo.faults.list().every((f) => f.hits === 1)).to.equal(true);
+    expect(consumerEvents.filter((e) => e.type === 'retry').length).to.be.at.least(2);
+  });
+});
