@@ -1,0 +1,462 @@
+/**
+ * The operations CLI driven as an operator would: a spawned `node -r ts-node/register/transpile-only src/ops/cli.ts`
+ * against the real stack (Kafka, Connect, PostgreSQL), with topics and consumer groups of its own.
+ */
+import { expect } from 'chai';
+import { spawn, ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Admin, Consumer, KafkaMessage } from 'kafkajs';
+import { KafkaDeadLetterPublisher } from '../../src/stream/dlq';
+import { createKafka, ensureTopics } from '../../src/stream/kafka';
+import { startOpenCellSandbox } from '../../src/sandbox/opencell';
+import { encodeIntentMessage } from '../../src/projections/runtime/intent-message';
+import { operatorIntent } from '../../src/ops/intents';
+import { eventually, KAFKA_BROKERS, odooDb, ROOT, stateDb, testKafka, uniqueSuffix } from './support/stack';
+
+const CLI = join(ROOT, 'src', 'ops', 'cli.ts');
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cliEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'error', LOG_FORMAT: 'json' };
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+function startCli(args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
+  return spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', CLI, ...args], {
+    cwd: ROOT,
+    env: cliEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 120_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = startCli(args, env);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`cli ${args.join(' ')} timed out\n${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      // let the pipes drain
+      setImmediate(() => resolve({ code, stdout, stderr }));
+    });
+  });
+}
+
+function noStackTrace(s: string): void {
+  expect(s).not.to.match(/\n\s+at .+\(.+:\d+:\d+\)/);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function committed(admin: Admin, groupId: string, topic: string): Promise<Record<number, string>> {
+  const r = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return Object.fromEntries(r[0].partitions.map((p) => [p.partition, p.offset]));
+}
+
+async function readAll(topic: string, count: number): Promise<KafkaMessage[]> {
+  const consumer = testKafka().consumer({ groupId: `test-cli-reader-${uniqueSuffix()}`, maxWaitTimeInMs: 100 });
+  const got: KafkaMessage[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void got.push(message) });
+    await eventually(async () => (got.length >= count ? true : undefined), 30_000, `${count} message(s) on ${topic}`);
+  } finally {
+    await consumer.disconnect();
+  }
+  return got;
+}
+
+describe('ops CLI (spawned, real stack)', function () {
+  this.timeout(180_000);
+  let admin: Admin;
+
+  before(async () => {
+    admin = testKafka().admin();
+    await admin.connect();
+  });
+  after(async () => {
+    await admin.disconnect();
+  });
+
+  describe('arguments, help and exit codes', () => {
+    it('--help on the program and on each command exits 0', async () => {
+      const top = await cli(['--help']);
+      expect(top.code).to.equal(0);
+      for (const c of ['run', 'status', 'resync', 'snapshot', 'dlq', 'connectors', 'force-create', 'reconcile']) expect(top.stdout).to.include(c);
+      const sub = await cli(['resync', '--help']);
+      expect(sub.code).to.equal(0);
+      expect(sub.stdout).to.include('--to').and.include('--dry-run').and.include('--follow');
+      const dlq = await cli(['dlq', '-h']);
+      expect(dlq.code).to.equal(0);
+      expect(dlq.stdout).to.include('replay');
+    });
+
+    it('bad arguments exit 2 with one clear line and no stack trace', async () => {
+      const cases: [string[], RegExp][] = [
+        [[], /Usage/],
+        [['frobnicate'], /unknown command "frobnicate"/],
+        [['status', '--jsn'], /unknown option --jsn \(did you mean --json\?\)/],
+        [['resync'], /missing <group>/],
+        [['resync', 'g1', '--to', 'yesterday'], /--to must be earliest, latest or an ISO-8601 time/],
+        [['resync', 'g1'], /--to is required/],
+        [['dlq', 'frob'], /<action> must be one of list, show, replay/],
+        [['dlq', 'replay'], /needs --id/],
+        [['dlq', 'show', 'abc'], /not a dead letter id/],
+        [['run', '--only', 'router,cooker'], /--only must be one of/],
+        [['reconcile', '--partner', 'X', '--all'], /exactly one of/],
+        [['snapshot', 'no_such_table'], /not a captured Odoo table/],
+      ];
+      for (const [args, re] of cases) {
+        const r = await cli(args, { OPENCELL_PASSWORD: 'x', ODOO_PASSWORD: 'x' });
+        expect(r.code, args.join(' ')).to.equal(2);
+        expect(r.stderr, args.join(' ')).to.match(re);
+        noStackTrace(r.stderr);
+      }
+    });
+
+    it('missing or invalid configuration: every problem reported at once, exit 3', async () => {
+      const r = await cli(['run', '--only', 'projector'], {
+        OPENCELL_PASSWORD: undefined,
+        HTTP_PORT: 'eighty',
+        STATE_DATABASE_URL: 'mysql://nope',
+        SYNC_CONFIG_FILE: undefined,
+      });
+      expect(r.code).to.equal(3);
+      expect(r.stderr).to.include('3 problems');
+      expect(r.stderr).to.include('OPENCELL_PASSWORD is required');
+      expect(r.stderr).to.include('HTTP_PORT="eighty"');
+      expect(r.stderr).to.include('STATE_DATABASE_URL');
+      noStackTrace(r.stderr);
+      // a command that never talks to OpenCell does not demand its password
+      const s = await cli(['resync', 'x', '--to', 'earliest', '--dry-run'], { OPENCELL_PASSWORD: undefined, KAFKA_BROKERS: ' ' });
+      expect(s.code).to.equal(3);
+      expect(s.stderr).to.include('KAFKA_BROKERS').and.not.include('OPENCELL_PASSWORD');
+    });
+  });
+
+  describe('status and resync', () => {
+    const suffix = uniqueSuffix();
+    const topic = `test.cli-lag-${suffix}`;
+
+    before(async () => {
+      await ensureTopics(admin, [{ topic, numPartitions: 2, replicationFactor: 1 }]);
+      const producer = testKafka().producer();
+      await producer.connect();
+      await producer.send({
+        topic,
+        messages: [0, 0, 0, 1, 1].map((partition, i) => ({ partition, key: `k${i}`, value: `v${i}` })),
+      });
+      await producer.disconnect();
+    });
+
+    it('status --json shows the lag the test created, per partition', async () => {
+      const group = `test-cli-status-${suffix}`;
+      await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '0' }, { partition: 1, offset: '0' }] });
+      const r = await cli(['status', '--json', '--group', group]);
+      expect([0, 1]).to.include(r.code);
+      const report = JSON.parse(r.stdout);
+      const g = report.groups.find((x: { groupId: string }) => x.groupId === group);
+      expect(g.totalLag).to.equal(5);
+      expect(g.members).to.deep.equal([]);
+      expect(g.partitions.map((p: { partition: number; lag: number; committed: string }) => [p.partition, p.committed, p.lag])).to.deep.equal([
+        [0, '0', 3],
+        [1, '0', 2],
+      ]);
+      for (const k of ['dlq', 'outbox', 'connectors', 'lastErrors', 'ledger']) expect(report).to.have.property(k);
+      expect(report.outbox.backlog).to.be.a('number');
+      expect(report.connectors.map((c: { name: string }) => c.name)).to.include('odoo-billing');
+      // the table form too
+      const t = await cli(['status', '--group', group]);
+      expect(t.stdout).to.include(group).and.include('total lag=5');
+    });
+
+    it('resync --dry-run shows the plan and changes nothing', async () => {
+      const group = `test-cli-dry-${suffix}`;
+      await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '3' }, { partition: 1, offset: '2' }] });
+      const r = await cli(['resync', group, '--to', 'earliest', '--topic', topic, '--dry-run', '--json']);
+      expect(r.code, r.stderr).to.equal(0);
+      const plan = JSON.parse(r.stdout);
+      expect(plan.dryRun).to.equal(true);
+      expect(plan.totals).to.deep.equal({ toConsume: 5, replayed: 5, skipped: 0 });
+      expect(plan.partitions.map((p: { current: string; target: string }) => [p.current, p.target])).to.deep.equal([
+        ['3', '0'],
+        ['2', '0'],
+      ]);
+      expect(await committed(admin, group, topic)).to.deep.equal({ 0: '3', 1: '2' });
+      const text = await cli(['resync', group, '--to', 'earliest', '--topic', topic, '--dry-run']);
+      expect(text.stdout).to.include('[dry run]').and.include('5 processed again');
+    });
+
+    it('resync refuses while the group has live members, naming them (exit 1)', async () => {
+      const group = `test-cli-live-${suffix}`;
+      const clientId = `cli-test-member-${suffix}`;
+      const consumer: Consumer = createKafka(KAFKA_BROKERS, clientId).consumer({ groupId: group, maxWaitTimeInMs: 100 });
+      await consumer.connect();
+      try {
+        await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({ autoCommit: false, eachMessage: async () => undefined });
+        await eventually(async () => ((await admin.describeGroups([group])).groups[0]?.members.length ? true : undefined), 30_000, 'member joined');
+        const before = await committed(admin, group, topic).catch(() => ({}));
+        const r = await cli(['resync', group, '--to', 'earliest', '--topic', topic]);
+        expect(r.code).to.equal(1);
+        expect(r.stderr).to.include('refusing').and.include(clientId);
+        noStackTrace(r.stderr);
+        expect(await committed(admin, group, topic).catch(() => ({}))).to.deep.equal(before);
+      } finally {
+        await consumer.disconnect();
+      }
+    });
+
+    it('resync --to earliest resets an idle group; --to <future time> moves it to the end', async () => {
+      const group = `test-cli-reset-${suffix}`;
+      await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '3' }, { partition: 1, offset: '1' }] });
+      const r = await cli(['resync', group, '--to', 'earliest', '--topic', topic]);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdout).to.include('4 processed again');
+      expect(await committed(admin, group, topic)).to.deep.equal({ 0: '0', 1: '0' });
+      const future = new Date(Date.now() + 3600_000).toISOString();
+      const r2 = await cli(['resync', group, '--to', future, '--topic', topic, '--json']);
+      expect(r2.code, r2.stderr).to.equal(0);
+      expect(await committed(admin, group, topic)).to.deep.equal({ 0: '3', 1: '2' });
+    });
+
+    it('resync --follow shows progress until the group has caught up', async () => {
+      const group = `test-cli-follow-${suffix}`;
+      await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '3' }, { partition: 1, offset: '2' }] });
+      const child = cli(['resync', group, '--to', 'earliest', '--topic', topic, '--follow', '--timeout', '90']);
+      // a consumer joins once the reset is done and consumes everything
+      await eventually(async () => {
+        const c = await committed(admin, group, topic);
+        return c[0] === '0' ? true : undefined;
+      }, 60_000, 'reset applied');
+      const consumer = testKafka().consumer({ groupId: group, maxWaitTimeInMs: 100 });
+      await consumer.connect();
+      try {
+        await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({ autoCommitInterval: 100, eachMessage: async () => undefined });
+        const r = await child;
+        expect(r.code, r.stderr).to.equal(0);
+        // a bar with done/total, rate and ETA, ending at 100 %
+        expect(r.stderr, r.stderr).to.match(/\[[#-]{30}\]\s+\d+% \d\/[1-5]\s+[\d.]+ msg\/s\s+ETA \d\d:\d\d/);
+        expect(r.stderr, r.stderr).to.match(/\[#{30}\] 100% ([1-5])\/\1 /);
+        expect(r.stderr).to.include('caught up');
+      } finally {
+        await consumer.disconnect();
+      }
+    });
+  });
+
+  describe('dlq', () => {
+    const suffix = uniqueSuffix();
+    const dlqTopic = `test.dlq-${suffix}`;
+    const source = `test.cli-source-${suffix}`;
+    const env = { DLQ_TOPIC: dlqTopic };
+
+    before(async () => {
+      await ensureTopics(admin, [
+        { topic: dlqTopic, numPartitions: 1, replicationFactor: 1 },
+        { topic: source, numPartitions: 2, replicationFactor: 1 },
+      ]);
+      const producer = testKafka().producer();
+      await producer.connect();
+      const dlq = new KafkaDeadLetterPublisher(producer, dlqTopic);
+      await dlq.publish({
+        stage: 'projector',
+        topic: source,
+        partition: 1,
+        message: { key: Buffer.from('partner:7'), value: Buffer.from('{"bad":true}'), headers: { intent_id: 'abc' }, offset: '41' },
+        error: Object.assign(new Error('product X unknown'), { code: 'UNKNOWN_PRODUCT' }),
+        attempts: 1,
+        retriable: false,
+      });
+      await dlq.publish({
+        stage: 'router',
+        topic: source,
+        partition: 0,
+        message: { key: Buffer.from('k2'), value: Buffer.from('v2'), headers: {}, offset: '7' },
+        error: new Error('boom'),
+        reasonPrefix: 'retries exhausted after 12 attempts: ',
+        attempts: 12,
+        retriable: true,
+      });
+      await producer.disconnect();
+    });
+
+    after(async () => {
+      await stateDb().query('DELETE FROM dlq_replay WHERE dlq_topic = $1', [dlqTopic]);
+    });
+
+    it('list and show the dead letters with their reasons', async () => {
+      const r = await cli(['dlq', 'list', '--json'], env);
+      expect(r.code, r.stderr).to.equal(0);
+      const { deadLetters } = JSON.parse(r.stdout);
+      expect(deadLetters).to.have.length(2);
+      expect(deadLetters[0]).to.include({ id: '0:0', stage: 'projector', attempts: 1, retriable: false, key: 'partner:7', replayed: null });
+      expect(deadLetters[0].message).to.include('product X unknown');
+      expect(deadLetters[0].source).to.deep.equal({ topic: source, partition: 1, offset: '41' });
+      expect(deadLetters[1].message).to.include('retries exhausted after 12 attempts');
+      const t = await cli(['dlq', 'list'], env);
+      expect(t.stdout).to.include('0:1').and.include('2 dead letter(s), 0 replayed');
+      const s = await cli(['dlq', 'show', '0:0'], env);
+      expect(s.code).to.equal(0);
+      expect(s.stdout).to.include('partner:7').and.include('"bad": true').and.include(`${source} partition 1 offset 41`);
+      const missing = await cli(['dlq', 'show', '0:99'], env);
+      expect(missing.code).to.equal(1);
+      expect(missing.stderr).to.include('no dead letter 0:99');
+    });
+
+    it('replay re-publishes the original message to its source topic and partition, once', async () => {
+      const dry = await cli(['dlq', 'replay', '--all', '--dry-run'], env);
+      expect(dry.code).to.equal(0);
+      expect(dry.stdout).to.include('2 dead letter(s) would be replayed');
+      const r = await cli(['dlq', 'replay', '--id', '0:0'], env);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdout).to.include(`replayed 0:0 → ${source}[1]`);
+      const [m] = await readAll(source, 1);
+      expect(m.key?.toString()).to.equal('partner:7');
+      expect(m.value?.toString()).to.equal('{"bad":true}');
+      const headers = Object.keys(m.headers ?? {});
+      expect(headers).to.include('intent_id').and.include('replayed_from');
+      expect(headers.filter((h) => h.startsWith('dlq.'))).to.deep.equal([]);
+      expect(String(m.headers?.replayed_from)).to.equal(`${dlqTopic}:0:0`);
+      const offsets = await admin.fetchTopicOffsets(source);
+      expect(offsets.find((p) => p.partition === 1)?.high).to.equal('1');
+
+      const listed = JSON.parse((await cli(['dlq', 'list', '--json'], env)).stdout).deadLetters;
+      expect(listed[0].replayed).to.have.property('at');
+      expect(listed[1].replayed).to.equal(null);
+      const again = await cli(['dlq', 'replay', '--id', '0:0'], env);
+      expect(again.code).to.equal(1);
+      expect(again.stderr).to.include('already replayed');
+      const all = await cli(['dlq', 'replay', '--all'], env);
+      expect(all.code, all.stderr).to.equal(0);
+      expect(all.stdout).to.include('1 dead letter(s) replayed').and.include('0:1');
+    });
+  });
+
+  describe('snapshot', () => {
+    it('inserts the execute-snapshot signal for a captured table, with the condition', async () => {
+      const r = await cli(['snapshot', 'res_country', '--where', 'id = -42', '--json']);
+      expect(r.code, r.stderr).to.equal(0);
+      const out = JSON.parse(r.stdout);
+      try {
+        const row = (await odooDb().query('SELECT id, type, data FROM debezium_signal WHERE id = $1', [out.id])).rows[0];
+        expect(row.type).to.equal('execute-snapshot');
+        expect(JSON.parse(row.data)).to.deep.equal({
+          'data-collections': ['public.res_country'],
+          type: 'incremental',
+          'additional-conditions': [{ 'data-collection': 'public.res_country', filter: 'id = -42' }],
+        });
+      } finally {
+        await odooDb().query('DELETE FROM debezium_signal WHERE id = $1', [out.id]);
+      }
+      const dry = await cli(['snapshot', 'contract_line', '--dry-run']);
+      expect(dry.code).to.equal(0);
+      expect(dry.stdout).to.include('[dry run]').and.include('public.contract_line');
+      const signal = await cli(['snapshot', 'debezium_signal']);
+      expect(signal.code).to.equal(2);
+    });
+  });
+
+  describe('run: HTTP endpoints, metrics after traffic, graceful SIGTERM', () => {
+    it('serves /healthz, /readyz and /metrics with the counters, and stops cleanly on SIGTERM', async () => {
+      const sandbox = await startOpenCellSandbox({ port: 0 });
+      const suffix = uniqueSuffix();
+      const port = await freePort();
+      const intents = `test.cli-intents-${suffix}`;
+      const events = `test.cli-events-${suffix}`;
+      const child = startCli(['run', '--only', 'projector', '--group', `projector=test-cli-proj-${suffix}`], {
+        HTTP_PORT: String(port),
+        INTENTS_TOPIC: intents,
+        INTENTS_PARTITIONS: '2',
+        DLQ_TOPIC: `test.cli-rundlq-${suffix}`,
+        SYNC_EVENTS_TOPIC: events,
+        OPENCELL_BASEURL: sandbox.url,
+        OPENCELL_USER: sandbox.credentials.user,
+        OPENCELL_PASSWORD: sandbox.credentials.password,
+        RETRY_INITIAL_MS: '50',
+        RETRY_MAX_MS: '200',
+      });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const base = `http://127.0.0.1:${port}`;
+      const msg = operatorIntent({ kind: 'create_subscription', contractId: 2_000_000_000 }, { partnerId: 2_000_000_000, contractId: 2_000_000_000 }, { origin: 'cli-test' });
+      try {
+        const health = await eventually(async () => {
+          const res = await fetch(`${base}/healthz`).catch(() => undefined);
+          return res?.status === 200 ? ((await res.json()) as { status: string }) : undefined;
+        }, 90_000, `healthz (stderr: ${stderr})`);
+        expect(health.status).to.equal('ok');
+
+        const producer = testKafka().producer();
+        await producer.connect();
+        await producer.send({
+          topic: intents,
+          messages: [
+            { key: 'partner:1', value: 'this is not an intent' },
+            { key: msg.aggregateKey, value: encodeIntentMessage(msg) },
+          ],
+        });
+        await producer.disconnect();
+
+        const metrics = await eventually(async () => {
+          const text = await (await fetch(`${base}/metrics`)).text();
+          return /sync_dead_letters_total\{[^}]*stage="projector"[^}]*code="MALFORMED_EVENT"[^}]*\} 1/.test(text) &&
+            /sync_messages_processed_total\{[^}]*stage="projector"[^}]*\} 1/.test(text)
+            ? text
+            : undefined;
+        }, 60_000, 'projector counters on /metrics');
+        expect(metrics).to.include('# TYPE sync_opencell_call_duration_seconds histogram');
+        expect(metrics).to.include('sync_consumer_lag');
+        expect(metrics).to.include('sync_process_');
+
+        const ready = await fetch(`${base}/readyz`);
+        const body = (await ready.json()) as { status: string; checks: { name: string; ok: boolean }[] };
+        expect([200, 503]).to.include(ready.status);
+        const byName = Object.fromEntries(body.checks.map((c) => [c.name, c.ok]));
+        expect(byName).to.include({ kafka: true, 'postgres-state': true, 'postgres-odoo': true, opencell: true, registry: true });
+        expect(ready.status).to.equal(Object.values(byName).every(Boolean) ? 200 : 503);
+        expect((await fetch(`${base}/nope`)).status).to.equal(404);
+
+        child.kill('SIGTERM');
+        const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 45_000))]);
+        expect(code, stderr).to.equal(0);
+        // the processed intent was committed before the process left
+        const c = await admin.fetchOffsets({ groupId: `test-cli-proj-${suffix}`, topics: [intents] });
+        const total = c[0].partitions.reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
+        expect(total).to.equal(2);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+        await sandbox.close();
+        await stateDb().query('DELETE FROM outbox WHERE topic = $1', [events]);
+        await stateDb().query('DELETE FROM ledger_intent WHERE intent_id = $1', [msg.intentId]);
+      }
+    });
+  });
+});
