@@ -1,0 +1,416 @@
+import { expect } from 'chai';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { KafkaMessage } from 'kafkajs';
+import type { PoolClient } from 'pg';
+import { insertContractLine, UNKNOWN_PRODUCT_CODE } from '../../src/capture/demo-seed';
+import { loadConfig, type Config } from '../../src/config';
+import { EventSchemas } from '../../src/outbox/schemas';
+import { subscribeEvents, type Subscription } from '../../src/outbox/subscriber';
+import { ensurePipelineTopics, routerTopics } from '../../src/projections/runtime/workers';
+import { startOpenCellSandbox } from '../../src/sandbox/opencell';
+import { DLQ_HEADER } from '../../src/stream/dlq';
+import type { Sandbox } from '../integration/support/pipeline';
+import { eventually, odooDb, pidOf, REGISTRY_URL, ROOT, stackHealthy, stackScript, stateDb, testKafka, uniqueSuffix } from '../integration/support/stack';
+import { header, randomBetween, sleep, switchableRegistry, tapTopic, WorkerSupervisor } from './support/harness';
+import { auditCreates, oneShotCounts, stateProblems, Workload, type ExpectedContract } from './support/workload';
+
+/**
+ * Fault tests (issue F): the real pipeline in a separate worker process (router + projector + outbox relay) on the
+ * real local stack, against an OpenCell sandbox in this process, with faults injected: kill -9, OpenCell 5xx /
+ * timeouts / 429 storms, Kafka broker and Kafka Connect restarts, a registry outage, poison inputs; and a scan for
+ * the passwords in everything the worker wrote or published. The suite writes bench/faults-summary.json.
+ */
+const KILLS = Number(process.env.FAULT_KILLS ?? 22);
+const SECRET_OC = `Oc-Pw-${uniqueSuffix()}-ZQX`;
+const SECRET_ODOO = `Odoo-Pw-${uniqueSuffix()}-WJK`;
+const t0 = Date.now();
+
+const summary = {
+  generatedAt: '',
+  machine: { cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30) },
+  durationSeconds: 0,
+  runs: 0,
+  faultsInjected: {} as Record<string, number>,
+  events: {} as Record<string, number>,
+  lost: 0,
+  duplicated: { creates: 0, oneShotCharges: 0 },
+  alreadyExistsAnswers: 0,
+  oneShots: {} as Record<string, unknown>,
+  deadLettered: {} as Record<string, number>,
+  retries: {} as Record<string, number>,
+  backoff: {} as Record<string, unknown>,
+  secretsLeaked: 0,
+  scenarios: {} as Record<string, { ok: boolean; seconds: number; note?: string }>,
+  gaps: [] as string[],
+};
+
+describe('fault tests: worker process on the real stack, OpenCell sandbox, injected faults', function () {
+  this.timeout(600_000);
+  let sandbox: Sandbox;
+  let config: Config;
+  let worker: WorkerSupervisor;
+  let registry: Awaited<ReturnType<typeof switchableRegistry>>;
+  let db: PoolClient;
+  let work: Workload;
+  let dlq: Awaited<ReturnType<typeof tapTopic>>;
+  let syncRaw: Awaited<ReturnType<typeof tapTopic>>;
+  let events: Subscription;
+  const decodedEvents: { eventId: string; json: string }[] = [];
+  const sfx = uniqueSuffix();
+  let scenarioStart = 0;
+
+  const mine = (code: string) => work.contracts.some((c) => c.code === code || c.partnerRef === code || code.startsWith(`${c.partnerRef}_`));
+  const converge = async (what: string, contracts: readonly ExpectedContract[] = work.contracts, timeoutMs = 150_000) => {
+    let last: string[] = [];
+    try {
+      await eventually(async () => {
+        last = stateProblems(sandbox, contracts);
+        return last.length === 0 ? true : undefined;
+      }, timeoutMs, what);
+    } catch (e) {
+      summary.lost = Math.max(summary.lost, last.length);
+      throw new Error(`${(e as Error).message}; ${last.length} problem(s): ${last.slice(0, 10).join('; ')}`);
+    }
+  };
+  const record = (name: string, ok: boolean, note?: string) => {
+    summary.scenarios[name] = { ok, seconds: Math.round((Date.now() - scenarioStart) / 1000), note };
+  };
+  const count = (key: string, n = 1) => (summary.faultsInjected[key] = (summary.faultsInjected[key] ?? 0) + n);
+
+  before(async () => {
+    sandbox = await startOpenCellSandbox({ port: 0, password: SECRET_OC, seed: 7 });
+    registry = await switchableRegistry();
+    const env: Record<string, string> = {
+      OPENCELL_BASEURL: sandbox.url,
+      OPENCELL_USER: sandbox.credentials.user,
+      OPENCELL_PASSWORD: SECRET_OC,
+      ODOO_PASSWORD: SECRET_ODOO,
+      SCHEMA_REGISTRY_URL: registry.url,
+      INTENTS_TOPIC: `test.faults-intents-${sfx}`,
+      DLQ_TOPIC: `test.faults-dlq-${sfx}`,
+      SYNC_EVENTS_TOPIC: `test.faults-sync-events-${sfx}`,
+      INVOICE_EVENTS_TOPIC: `test.faults-invoice-events-${sfx}`,
+      RETRY_INITIAL_MS: '100',
+      RETRY_MAX_MS: '2000',
+      RETRY_MAX_ATTEMPTS: '25',
+      OPENCELL_TIMEOUT_MS: '1500',
+      FAULT_ROUTER_GROUP: `test-faults-router-${sfx}`,
+      FAULT_PROJECTOR_GROUP: `test-faults-projector-${sfx}`,
+      FAULT_RELAY_LOCK_KEY: String(Math.floor(Math.random() * 2 ** 40) + 1),
+      FAULT_SESSION_TIMEOUT_MS: '6000',
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+      NODE_ENV: 'test',
+    };
+    config = loadConfig({ ...process.env, ...env });
+    const kafka = testKafka();
+    await ensurePipelineTopics(kafka, config);
+    const admin = kafka.admin();
+    await admin.connect();
+    for (const topic of routerTopics(config.topics.prefix)) await admin.resetOffsets({ groupId: env.FAULT_ROUTER_GROUP, topic, earliest: false });
+    await admin.disconnect();
+    dlq = await tapTopic(config.topics.dlq);
+    syncRaw = await tapTopic(config.topics.syncEvents);
+    events = await subscribeEvents({
+      kafka,
+      registry: new EventSchemas({ registryUrl: REGISTRY_URL, topics: { syncEvents: config.topics.syncEvents, invoiceEvents: config.topics.invoiceEvents } }),
+      topic: config.topics.syncEvents,
+      groupId: `test-faults-subscriber-${sfx}`,
+      fromBeginning: true,
+      onEvent: (d, meta) => void decodedEvents.push({ eventId: meta.eventId ?? '', json: JSON.stringify(d.event) }),
+    });
+    worker = new WorkerSupervisor(env);
+    await worker.start();
+    db = await odooDb().connect();
+    work = new Workload(db);
+  });
+
+  beforeEach(() => {
+    scenarioStart = Date.now();
+  });
+
+  after(async () => {
+    await worker?.shutdown().catch(() => undefined);
+    db?.release();
+    await events?.stop().catch(() => undefined);
+    await dlq?.stop().catch(() => undefined);
+    await syncRaw?.stop().catch(() => undefined);
+    await registry?.close().catch(() => undefined);
+    await sandbox?.close().catch(() => undefined);
+    writeSummary();
+  });
+
+  function writeSummary(): void {
+    if (!worker) return;
+    summary.generatedAt = new Date().toISOString();
+    summary.durationSeconds = Math.round((Date.now() - t0) / 1000);
+    summary.runs = worker.runs;
+    summary.faultsInjected.kill9 = worker.kills;
+    summary.faultsInjected.workerCrashesRestarted = worker.crashes;
+    const faulted = sandbox.journal.entries().filter((e) => e.fault);
+    for (const e of faulted) count(`opencell.${e.fault}`);
+    const myScope = (code: string) => mine(code);
+    const audit = auditCreates(sandbox.journal.entries(), myScope);
+    summary.duplicated.creates = audit.duplicates.length;
+    summary.alreadyExistsAnswers = audit.alreadyExists;
+    summary.events.odooChanges = work?.changes ?? 0;
+    summary.events.contracts = work?.contracts.length ?? 0;
+    summary.events.projectedMessages = worker.eventsOf('projected').length;
+    summary.events.syncEventsReceived = new Set(decodedEvents.map((e) => e.eventId)).size;
+    summary.events.syncEventsRedelivered = decodedEvents.length - summary.events.syncEventsReceived;
+    summary.events.workerLogLines = worker.lines.length;
+    summary.events.retryEvents = worker.eventsOf('retry').length;
+    summary.events.partitionPauses = worker.eventsOf('paused').length;
+    const dl: Record<string, number> = {};
+    for (const m of dlq?.messages ?? []) {
+      const k = `${header(m, DLQ_HEADER.stage)}:${header(m, DLQ_HEADER.code)}`;
+      dl[k] = (dl[k] ?? 0) + 1;
+    }
+    summary.deadLettered = dl;
+    const path = join(ROOT, 'bench', 'faults-summary.json');
+    mkdirSync(join(ROOT, 'bench'), { recursive: true });
+    writeFileSync(path, `${JSON.stringify(summary, null, 2)}\n`);
+    console.log(`\nfault-test summary (${path}):\n${JSON.stringify(summary, null, 2)}`);
+  }
+
+  /** Retry events of the worker (from the keyed consumer's hooks), by code. */
+  const retryEvents = () => worker.eventsOf('retry');
+
+  it(`kill -9 of the worker at random points (${KILLS} times) during mixed changes: final state right, nothing lost, no duplicate create`, async () => {
+    const contracts: ExpectedContract[] = [];
+    const N = 24;
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; i < N; i++) {
+        contracts.push(await work.createContract(i % 3 === 2 ? 'fiber' : 'mobile'));
+        await sleep(randomBetween(300, 1200));
+        // mutate an earlier contract (its create may or may not be projected yet)
+        if (i >= 2) await work.mutate(contracts[i - 2], i);
+        if (i >= 5 && i % 5 === 0) await work.changePhone(contracts[i - 5]);
+        await sleep(randomBetween(300, 1200));
+      }
+      for (let i = N - 2; i < N; i++) await work.mutate(contracts[i], i + 1);
+      writing = false;
+    })();
+    const killer = (async () => {
+      while (worker.kills < KILLS || writing) {
+        await sleep(randomBetween(800, 5000));
+        await worker.kill9();
+        worker.spawn();
+        if (!writing && worker.kills >= KILLS) break;
+      }
+    })();
+    await Promise.all([writer, killer]);
+    await worker.waitReady();
+    await converge('final state after the kills', contracts);
+    const audit = auditCreates(sandbox.journal.entries(), mine);
+    const oneShots = oneShotCounts(sandbox, contracts);
+    summary.oneShots.afterKills = oneShots;
+    record('kill-9', true, `${worker.kills} kills; creates ${JSON.stringify(audit.creates)}; already-exists answers ${audit.alreadyExists}; one-shots ${oneShots.applied}/${oneShots.lines}`);
+    summary.duplicated.oneShotCharges += oneShots.duplicates.length;
+    expect(worker.kills).to.be.at.least(Math.min(KILLS, 20));
+    expect(audit.duplicates, 'duplicate successful creates').to.deep.equal([]);
+    expect(oneShots.duplicates, 'one-shot charges applied twice').to.deep.equal([]);
+  });
+
+  it('OpenCell 5xx bursts, timeouts, resets and 429 storms: survived, no loss, backoff visible', async () => {
+    const before = retryEvents().length;
+    sandbox.faults.add({ kind: 'error', status: 503, count: 10, path: '^/billing/subscription' });
+    sandbox.faults.add({ kind: 'error', status: 500, count: 5, path: '^/account/(customer|accountHierarchy)' });
+    sandbox.faults.add({ kind: 'timeout', count: 3, path: 'activateServices' });
+    sandbox.faults.add({ kind: 'reset', count: 3, path: '^/account/access' });
+    sandbox.faults.add({ kind: 'rateLimit', retryAfterSeconds: 1, probability: 0.5, count: 20 });
+    // committed, then the answer is lost: a create retried finds its object (ENTITY_ALREADY_EXISTS)
+    sandbox.faults.add({ kind: 'error', status: 502, count: 2, method: 'POST', path: '^/billing/subscription$', phase: 'after' });
+    const contracts: ExpectedContract[] = [];
+    for (let i = 0; i < 8; i++) {
+      contracts.push(await work.createContract(i % 2 ? 'fiber' : 'mobile'));
+      await sleep(200);
+    }
+    await work.terminateLine(contracts[0]);
+    await work.changeAddress(contracts[1]);
+    await work.changePhone(contracts[2]);
+    await work.terminate(contracts[3]);
+    await converge('final state despite OpenCell faults', contracts);
+    const retries = retryEvents().slice(before) as unknown as { code: string; attempt: number; delayMs: number; offset: string; partition: number; stage: string }[];
+    const byCode: Record<string, number> = {};
+    for (const r of retries) byCode[r.code] = (byCode[r.code] ?? 0) + 1;
+    const rateLimited = retries.filter((r) => r.code === 'OPENCELL_RATE_LIMITED' || r.code === 'RATE_LIMITED');
+    const maxAttempt = Math.max(0, ...retries.map((r) => r.attempt));
+    const delaysByAttempt: Record<number, number> = {};
+    for (const r of retries) delaysByAttempt[r.attempt] = Math.max(delaysByAttempt[r.attempt] ?? 0, r.delayMs);
+    summary.retries = byCode;
+    summary.backoff = { retries: retries.length, maxAttempt, maxDelayMsByAttempt: delaysByAttempt, minDelayMsOn429: Math.min(...rateLimited.map((r) => r.delayMs)) };
+    const deadForFaults = (dlq.messages as KafkaMessage[]).filter((m) => /UNAVAILABLE|TIMEOUT|RATE|NETWORK/.test(header(m, DLQ_HEADER.code) ?? ''));
+    record('opencell-faults', true, `retries by code ${JSON.stringify(byCode)}`);
+    expect(retries.length, 'retry events').to.be.greaterThan(5);
+    expect(maxAttempt, 'some message retried more than once').to.be.greaterThan(1);
+    expect(deadForFaults, 'nothing dead-lettered for a transient fault').to.deep.equal([]);
+    expect(auditCreates(sandbox.journal.entries(), mine).duplicates).to.deep.equal([]);
+    // one-shot behind a lost response: measured, reported (see docs/fault-tests.md)
+    const c = await work.createContract('mobile');
+    contracts.push(c);
+    sandbox.faults.add({ kind: 'error', status: 502, count: 1, path: 'applyOneShotChargeInstance', phase: 'after' });
+    count('opencell.lostResponseOnOneShot');
+    await converge('contract with a lost one-shot answer', [c]);
+    await sleep(1500);
+    const lostAnswer = oneShotCounts(sandbox, [c]);
+    summary.oneShots.afterLostResponse = lostAnswer;
+    summary.duplicated.oneShotCharges += lostAnswer.duplicates.length;
+    if (lostAnswer.duplicates.length) summary.gaps.push(`one-shot charge applied ${lostAnswer.applied}× when OpenCell applied it but the answer was lost (5xx after commit): applyOneShotChargeInstance is not idempotent and the projector does not check existing one-shots`);
+  });
+
+  it('Kafka Connect restart mid-stream: resumes from its stored offsets / LSN, nothing lost', async () => {
+    const contracts: ExpectedContract[] = [];
+    for (let i = 0; i < 3; i++) contracts.push(await work.createContract('mobile'));
+    process.kill(pidOf('connect'), 'SIGTERM');
+    count('kafkaConnectRestart');
+    for (let i = 0; i < 4; i++) {
+      contracts.push(await work.createContract(i % 2 ? 'fiber' : 'mobile'));
+      await sleep(300);
+    }
+    await work.changePhone(contracts[0]);
+    await work.terminateLine(contracts[1]);
+    await eventually(async () => (isDead(pidOf('connect')) ? true : undefined), 60_000, 'connect stopped');
+    for (let i = 0; i < 2; i++) contracts.push(await work.createContract('mobile'));
+    stackScript('up');
+    await converge('changes made while Kafka Connect was down', contracts, 180_000);
+    record('connect-restart', true);
+  });
+
+  it('Kafka broker restart mid-stream: the worker and Debezium resume from stored offsets, nothing lost', async () => {
+    const contracts: ExpectedContract[] = [];
+    for (let i = 0; i < 3; i++) contracts.push(await work.createContract('mobile'));
+    await sleep(500);
+    process.kill(pidOf('kafka'), 'SIGTERM');
+    count('kafkaBrokerRestart');
+    for (let i = 0; i < 3; i++) {
+      contracts.push(await work.createContract(i % 2 ? 'fiber' : 'mobile'));
+      await sleep(300);
+    }
+    await work.changeAddress(contracts[0]);
+    await work.terminate(contracts[1]);
+    await eventually(async () => (isDead(pidOf('kafka')) ? true : undefined), 60_000, 'kafka stopped');
+    stackScript('up');
+    await eventually(async () => (stackHealthy() ? true : undefined), 180_000, 'stack healthy again');
+    await converge('changes made around the broker restart', contracts, 180_000);
+    record('broker-restart', true, `worker crashes restarted by the supervisor: ${worker.crashes}`);
+  });
+
+  it('registry unavailable while the relay runs: outbox rows wait, then publish, none lost', async () => {
+    registry.up = false;
+    count('registryOutage');
+    await worker.restart(); // schema ids are cached after registration: a fresh relay must find the registry down
+    const errorsBefore = worker.eventsOf('relay-error').length;
+    const contracts: ExpectedContract[] = [];
+    for (let i = 0; i < 3; i++) contracts.push(await work.createContract('mobile'));
+    await converge('projection goes on while the registry is down', contracts);
+    const pending = async () =>
+      Number((await stateDb().query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL`, [config.topics.syncEvents])).rows[0].n);
+    const waiting = await pending();
+    const relayErrors = worker.eventsOf('relay-error').length - errorsBefore;
+    registry.up = true;
+    await eventually(async () => ((await pending()) === 0 ? true : undefined), 60_000, 'outbox drained after the registry came back');
+    const ids = (await stateDb().query(`SELECT event_id::text AS id FROM outbox WHERE topic = $1`, [config.topics.syncEvents])).rows.map((r) => r.id as string);
+    await eventually(async () => {
+      const got = new Set(decodedEvents.map((e) => e.eventId));
+      return ids.every((id) => got.has(id)) ? true : undefined;
+    }, 60_000, 'every outbox event received by a subscriber');
+    summary.events.outboxRowsWaitedForRegistry = waiting;
+    record('registry-outage', true, `${waiting} rows waited; ${relayErrors} failed relay cycles; ${ids.length} outbox rows all received`);
+    expect(waiting, 'rows waited while the registry was down').to.be.greaterThan(0);
+    expect(relayErrors).to.be.greaterThan(0);
+  });
+
+  it('poison inputs (malformed event, unknown product, invalid IBAN, unsupported language) are dead-lettered with a reason; the partitions keep flowing', async () => {
+    const producer = testKafka().producer();
+    await producer.connect();
+    const garbageKey = `fault-test-garbage-${sfx}`;
+    const topic = `${config.topics.prefix}.public.contract_line`;
+    await producer.send({ topic, messages: [0, 1, 2].map((partition) => ({ partition, key: garbageKey, value: Buffer.from(`not json {{ ${sfx}`) })) });
+    await producer.disconnect();
+    count('poison.malformed', 3);
+    // unknown product on a live contract, then a later change of the same customer
+    const a = await work.createContract('mobile');
+    await converge('contract before the unknown product', [a]);
+    await insertContractLine(db, a.id, { productCode: UNKNOWN_PRODUCT_CODE });
+    count('poison.unknownProduct');
+    await work.terminateLine(a);
+    // invalid IBAN (bad checksum) and an unsupported language
+    const iban = await work.createContract('mobile', { iban: 'ES0000000000000000000000', poison: 'iban' });
+    count('poison.invalidIban');
+    const lang = await work.createContract('mobile', { partnerOverrides: { lang: 'fr_FR' }, poison: 'lang' });
+    count('poison.unsupportedLanguage');
+    // a change after all of them
+    const after = await work.createContract('fiber');
+    await converge('changes after the poison inputs', [a, after]);
+    const dead = (pred: (m: KafkaMessage) => boolean, what: string) =>
+      eventually(async () => (dlq.messages as KafkaMessage[]).find(pred), 30_000, `dead letter: ${what}`);
+    const malformed = await dead((m) => m.key?.toString() === garbageKey, 'malformed');
+    expect(header(malformed, DLQ_HEADER.stage)).to.equal('router');
+    expect(header(malformed, DLQ_HEADER.code)).to.equal('MALFORMED_EVENT');
+    expect(header(malformed, DLQ_HEADER.message) ?? '').to.not.equal('');
+    const unknown = await dead((m) => (header(m, DLQ_HEADER.message) ?? '').includes(UNKNOWN_PRODUCT_CODE), 'unknown product');
+    expect(header(unknown, DLQ_HEADER.code)).to.equal('UNKNOWN_PRODUCT');
+    const langDead = await dead((m) => (header(m, DLQ_HEADER.message) ?? '').includes('fr_FR'), 'unsupported language');
+    expect(header(langDead, DLQ_HEADER.code)).to.equal('PROJECTION_REJECTED');
+    expect(sandbox.state.subscriptions.get(lang.code), 'no subscription for the fr_FR partner').to.equal(undefined);
+    // invalid IBAN: measured (the pipeline has no IBAN check; the sandbox accepts any IBAN up to 100 characters)
+    await sleep(3000);
+    const ibanDead = (dlq.messages as KafkaMessage[]).find((m) => m.key?.toString() === `partner:${iban.partnerId}`);
+    const ibanSub = sandbox.state.subscriptions.get(iban.code);
+    const ibanOutcome = ibanDead ? `dead-lettered (${header(ibanDead, DLQ_HEADER.code)})` : ibanSub ? 'PROJECTED: subscription created with the invalid IBAN' : 'neither dead-lettered nor projected (yet)';
+    if (!ibanDead) summary.gaps.push(`invalid IBAN (bad mod-97 checksum) is not dead-lettered: ${ibanOutcome}`);
+    record('poison', true, `invalid IBAN: ${ibanOutcome}`);
+  });
+
+  it('secrets: no worker log line, sync event or dead letter contains a password', async () => {
+    // provoke error messages that carry the passwords (as an OpenCell answer would echo them)
+    sandbox.faults.add({ kind: 'error', status: 503, count: 2, errorCode: 'GENERIC_API_EXCEPTION', message: `db login ${SECRET_OC} / ${SECRET_ODOO} refused` });
+    sandbox.faults.add({ kind: 'fail200', count: 1, path: '^/account/access$', errorCode: 'INVALID_PARAMETER', message: `access rejected for password=${SECRET_OC} odoo=${SECRET_ODOO}` });
+    count('secretEchoes', 3);
+    const c = await work.createContract('mobile', { poison: 'secret-echo' });
+    await eventually(
+      async () => ((dlq.messages as KafkaMessage[]).some((m) => (header(m, DLQ_HEADER.message) ?? '').includes('access rejected')) ? true : undefined),
+      60_000,
+      'the dead letter whose OpenCell message carried the password',
+    );
+    void c;
+    await sleep(1500);
+    const forms = [SECRET_OC, SECRET_ODOO, Buffer.from(`${sandbox.credentials.user}:${SECRET_OC}`).toString('base64')];
+    const leaks: string[] = [];
+    const scan = (where: string, text: string) => {
+      for (const f of forms) if (text.includes(f)) leaks.push(`${where}: ${text.slice(0, 200)}`);
+    };
+    for (const l of worker.lines) scan('worker output', l);
+    for (const e of decodedEvents) scan('sync event', e.json);
+    for (const m of syncRaw.messages) scan('sync event (raw)', `${m.value?.toString('latin1')}${JSON.stringify(m.headers)}`);
+    for (const m of dlq.messages) scan('dead letter', `${m.key?.toString()} ${m.value?.toString('latin1')} ${JSON.stringify(Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])))}`);
+    const outbox = await stateDb().query(`SELECT payload::text AS p FROM outbox WHERE topic = $1`, [config.topics.syncEvents]);
+    for (const r of outbox.rows) scan('outbox row', r.p as string);
+    summary.secretsLeaked = leaks.length;
+    const redacted = worker.lines.filter((l) => l.includes('[redacted]')).length;
+    record('secrets', leaks.length === 0, `${worker.lines.length} log lines, ${decodedEvents.length} events, ${dlq.messages.length} dead letters scanned; ${redacted} lines show [redacted]`);
+    expect(leaks).to.deep.equal([]);
+  });
+
+  it('at the end: every expectation holds, no duplicate create across the run, every sync event published', async () => {
+    await converge('final state of the whole run', work.contracts);
+    const audit = auditCreates(sandbox.journal.entries(), mine);
+    summary.duplicated.creates = audit.duplicates.length;
+    expect(audit.duplicates).to.deep.equal([]);
+    const unpublished = Number((await stateDb().query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL`, [config.topics.syncEvents])).rows[0].n);
+    expect(unpublished).to.equal(0);
+  });
+});
+
+function isDead(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}

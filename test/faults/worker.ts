@@ -1,0 +1,99 @@
+/**
+ * A standalone sync worker for the fault tests: the projection pipeline (router + projector) and the outbox relay
+ * in one process, configured from the environment like production (loadConfig), plus:
+ *   FAULT_ROUTER_GROUP / FAULT_PROJECTOR_GROUP  consumer groups of this run
+ *   FAULT_RELAY_LOCK_KEY                         the relay's advisory lock key (one per run: others share the database)
+ *   FAULT_SESSION_TIMEOUT_MS                     consumer session timeout (a kill -9 leaves a dead member behind until
+ *                                                it expires; the production 30 s would make 20 restarts take 10 minutes)
+ * Machine-readable events go to stdout as lines `@@ {json}` (consumer retries, dead letters, OpenCell call failures,
+ * relay errors, readiness); the logger writes to stderr. SIGTERM stops gracefully; a crashed Kafka consumer exits 1
+ * (the supervisor — the test — restarts the process, like systemd would).
+ */
+import type { Consumer, ConsumerConfig } from 'kafkajs';
+import { Pool } from 'pg';
+import { loadConfig } from '../../src/config';
+import { componentLogger, redactString } from '../../src/log';
+import { createOutboxRelay } from '../../src/outbox/relay';
+import { ProjectionPipeline } from '../../src/projections/runtime/pipeline';
+import { createKafka } from '../../src/stream/kafka';
+
+const log = componentLogger('fault-worker');
+const emit = (type: string, data: Record<string, unknown> = {}) => process.stdout.write(`@@ ${JSON.stringify({ type, ...data })}\n`);
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const config = loadConfig(env);
+  const kafka = createKafka(config.kafka.brokers, `fault-worker-${process.pid}`);
+  const sessionTimeout = Number(env.FAULT_SESSION_TIMEOUT_MS ?? 6000);
+  const makeConsumer = kafka.consumer.bind(kafka);
+  kafka.consumer = (cfg: ConsumerConfig): Consumer => {
+    const c = makeConsumer({ ...cfg, sessionTimeout, rebalanceTimeout: sessionTimeout * 2, heartbeatInterval: Math.min(1000, cfg.heartbeatInterval ?? 1000) });
+    c.on(c.events.CRASH, (e) => {
+      emit('consumer-crash', { group: cfg.groupId, restart: e.payload.restart, error: redactString(String(e.payload.error?.message ?? e.payload.error)) });
+      if (!e.payload.restart) {
+        log.error(`consumer of ${cfg.groupId} crashed for good; exiting for the supervisor to restart`);
+        process.exit(1);
+      }
+    });
+    return c;
+  };
+
+  const pipeline = new ProjectionPipeline(config, {
+    kafka,
+    groups: { router: env.FAULT_ROUTER_GROUP, projector: env.FAULT_PROJECTOR_GROUP },
+    hooks: {
+      onConsumerEvent: (stage, e) => {
+        if (e.type !== 'processed') emit(e.type, { stage, ...e });
+        else if (stage === 'projector') emit('projected', { offset: e.offset, partition: e.partition });
+      },
+    },
+  });
+  pipeline.client.onCall((e) => {
+    if (e.outcome !== 'success') emit('call', { endpoint: e.endpoint, outcome: e.outcome, status: e.httpStatus, code: e.errorCode });
+  });
+  const pool = new Pool({ connectionString: config.stateDatabaseUrl, max: 2, application_name: 'fault-worker-relay' });
+  const relay = createOutboxRelay(
+    config,
+    { pool, kafka },
+    {
+      lockKey: Number(env.FAULT_RELAY_LOCK_KEY ?? 1),
+      pollMs: 200,
+      retryInitialMs: 100,
+      retryMaxMs: 1000,
+      metrics: {
+        onError: (err, fatal) => emit('relay-error', { code: (err as { code?: string }).code ?? 'UNKNOWN', fatal }),
+        onPublished: (count) => emit('published', { count }),
+      },
+    },
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: stopping gracefully`);
+    setTimeout(() => process.exit(2), 20_000).unref();
+    await relay.stop().catch((e: unknown) => log.error(`relay stop: ${(e as Error).message}`));
+    await pipeline.stop().catch((e: unknown) => log.error(`pipeline stop: ${(e as Error).message}`));
+    await pool.end().catch(() => undefined);
+    emit('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  await pipeline.start();
+  await relay.start();
+  emit('ready', { pid: process.pid });
+  log.info('fault worker ready');
+}
+
+process.on('unhandledRejection', (e) => {
+  log.error(`unhandled rejection: ${(e as Error)?.message ?? String(e)}`);
+  process.exit(1);
+});
+
+main().catch((e: unknown) => {
+  log.error(`fault worker failed to start: ${(e as Error).message}`);
+  process.exit(1);
+});
