@@ -66,6 +66,8 @@ export interface ParsedArgs {
 const HELP_OPTION: OptionSpec = { name: 'help', type: 'boolean', short: 'h', description: 'show this help' };
 
 export function parseArgs(argv: readonly string[], spec: CommandSpec): ParsedArgs {
+  const end = argv.indexOf('--');
+  if ((end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h')) return { positionals: [], options: {}, help: true };
   const options: ParsedArgs['options'] = {};
   const positionals: string[] = [];
   const all = [...spec.options, HELP_OPTION];
