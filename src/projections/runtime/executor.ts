@@ -1,6 +1,6 @@
 /**
  * Executes a plan's operations through the production OpenCell client, in order. An operation whose effect key is
- * already in the ledger is skipped; a create that OpenCell answers with ENTITY_ALREADY_EXISTS counts as present
+ * already in the ledger is skipped when OpenCell could not tell it was done (see LEDGER_GUARDED); a create that OpenCell answers with ENTITY_ALREADY_EXISTS counts as present
  * (the object is there: skip instead of failing). Each effect is recorded as soon as its call succeeded.
  */
 import { OpenCellBusinessError } from '../../errors';
@@ -15,6 +15,14 @@ export interface ExecutionReport {
 }
 
 const CREATES = new Set(['createCustomer', 'crmAccountHierarchyCreate', 'createSubscription', 'createAccess']);
+
+/**
+ * Operations whose repetition OpenCell cannot detect from its state: a second one-shot charge is a second charge;
+ * a second activation of a product is a second service instance. These are skipped when the ledger says they were
+ * done (a resume after a crash, a replay). Every other operation was planned from OpenCell's current state, which is
+ * the authority: a create is planned only when OpenCell lacks the object.
+ */
+const LEDGER_GUARDED = new Set(['applyOneShotChargeInstance', 'activateServices']);
 
 export async function callOpenCell(client: OpenCellClient, op: OcOperation): Promise<void> {
   switch (op.op) {
@@ -62,7 +70,7 @@ export async function executePlan(
   deps: { client: OpenCellClient; ledger: Ledger; intentId: string },
 ): Promise<ExecutionReport> {
   const report: ExecutionReport = { calls: [], skipped: [], alreadyPresent: [] };
-  const done = await deps.ledger.appliedEffects(ops.map((o) => o.key));
+  const done = await deps.ledger.appliedEffects(ops.filter((o) => LEDGER_GUARDED.has(o.op)).map((o) => o.key));
   for (const op of ops) {
     if (done.has(op.key)) {
       report.skipped.push(op.op);

@@ -166,6 +166,12 @@ export class Projector {
       const customer = contract.partner.ref ? await opencell.customer(contract.partner.ref) : null;
       await exec({ plan: planCreateSubscription({ contract, customer, subscription: null, config, force: msg.force === true }), contract });
       sub = await opencell.subscription(contract.code);
+      if (!sub) {
+        throw new ProjectionRejectedError(
+          `subscription ${contract.code} does not exist in OpenCell and could not be created (${out[out.length - 1]?.step.plan.note ?? 'no create call was planned'})`,
+          { contractId: contract.id, contractCode: contract.code },
+        );
+      }
     }
 
     switch (intent.kind) {
