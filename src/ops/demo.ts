@@ -6,7 +6,7 @@
  * 2. seeds Odoo's database with partners, banks, mandates, contracts with lines and ISP info — real SQL, captured by
  *    Debezium — then changes some of them (address, phone number, tariff change, termination);
  * 3. shows what reached OpenCell (calls by endpoint, objects) and the sync events a subscriber decodes;
- * 4. invoices back: a billing run in OpenCell, the invoice poller, the relay and the Odoo loader (when present).
+ * 4. invoices back: a billing run in OpenCell, the invoice poller, the relay and the Odoo loader.
  *
  *   node -r ts-node/register/transpile-only src/ops/demo.ts [--partners N]
  */
@@ -22,6 +22,7 @@ import { ProjectionPipeline } from '../projections/runtime/pipeline';
 import { ensurePipelineTopics, routerTopics } from '../projections/runtime/workers';
 import { startOpenCellSandbox } from '../sandbox/opencell';
 import { createKafka } from '../stream/kafka';
+import { runDemoInvoices } from '../invoices/demo';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
   for (const e of events) table.set(`${e.action} ${e.outcome}${e.errorCode ? ` (${e.errorCode})` : ''}`, (table.get(`${e.action} ${e.outcome}${e.errorCode ? ` (${e.errorCode})` : ''}`) ?? 0) + 1);
   for (const [k, n] of [...table.entries()].sort()) say(`   ${String(n).padStart(4)}  ${k}`);
 
-  await invoicesBack(config, sandbox, kafka, pipeline.statePool).catch((e) => say(`\n4) invoices: ${(e as Error).message}`));
+  await runDemoInvoices(config, sandbox, kafka, pipeline.statePool).catch((e) => say(`\n4) invoices failed: ${(e as Error).message}`));
 
   await subscriber.stop();
   await relay.stop();
@@ -146,19 +147,6 @@ async function waitQuiet(count: () => number, quietMs: number, maxMs: number): P
     } else if (Date.now() - since >= quietMs) return;
     await sleep(250);
   }
-}
-
-/** Invoices OpenCell → Odoo, through src/invoices when it is present. */
-async function invoicesBack(...args: unknown[]): Promise<void> {
-  let mod: { runDemoInvoices?: (...a: unknown[]) => Promise<void> } = {};
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require('../invoices/demo');
-  } catch {
-    say('\n4) invoices OpenCell → Odoo: not part of this build yet');
-    return;
-  }
-  await mod.runDemoInvoices?.(...args);
 }
 
 main().then(
