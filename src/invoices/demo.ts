@@ -35,7 +35,7 @@ export async function runDemoInvoices(config: Config, sandbox: OpenCellSandbox, 
     kafka,
     pool: statePool,
     groupId: `demo-invoice-loader-${Date.now().toString(36)}`,
-    onLoaded: (event, r) => loaded.push({ event, outcome: typeof r === 'string' ? r : JSON.stringify(r) }),
+    onLoaded: (event, r) => loaded.push({ event, outcome: r.outcome }),
   });
   await loader.start();
   const polled = await poller.pollOnce();

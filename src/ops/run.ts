@@ -22,6 +22,9 @@ import { startOpsServer, OpsServer, ReadinessCheck } from './http';
 import { Metrics } from './metrics';
 import { outboxBacklog } from './status';
 
+import { OpenCellClient } from '../opencell/client';
+import { createInvoiceLoader, INVOICE_LOADER_GROUP, startInvoicePoller } from '../invoices';
+
 const log = componentLogger('run');
 
 export const ALL_ROLES = ['router', 'projector', 'relay', 'poller', 'loader'] as const;
@@ -89,6 +92,42 @@ export const ROLE_STARTERS: Partial<Record<string, RoleStarter>> = {
       },
     };
   },
+};
+
+// The invoice side: the OpenCell poller (outbox rows) and the Odoo loader (consumer group invoice-loader).
+ROLE_STARTERS.poller = async (ctx) => {
+  const pool = new Pool({ connectionString: ctx.config.stateDatabaseUrl, max: 2, application_name: 'odoo-opencell-sync-poller' });
+  const opencell = new OpenCellClient(ctx.config.opencell);
+  opencell.onCall(ctx.metrics.onOpenCellCall);
+  const poller = startInvoicePoller(ctx.config, { pool, opencell });
+  return {
+    role: 'poller',
+    checks: { opencell: async () => (await opencell.version()) || 'ok' },
+    stop: async () => {
+      await poller.stop();
+      opencell.close();
+      await pool.end();
+    },
+  };
+};
+ROLE_STARTERS.loader = async (ctx) => {
+  const pool = new Pool({ connectionString: ctx.config.stateDatabaseUrl, max: 4, application_name: 'odoo-opencell-sync-loader' });
+  const groupId = ctx.groups.loader ?? INVOICE_LOADER_GROUP;
+  const worker = createInvoiceLoader(ctx.config, {
+    kafka: ctx.kafka,
+    pool,
+    groupId,
+    onLoaded: (_e, r) => ctx.metrics.invoiceLoads.inc({ outcome: r.outcome }),
+  });
+  await worker.start();
+  return {
+    role: 'loader',
+    groups: [{ groupId, topics: [ctx.config.topics.invoiceEvents] }],
+    stop: async () => {
+      await worker.stop();
+      await pool.end();
+    },
+  };
 };
 
 export function registerRole(role: string, starter: RoleStarter): void {
