@@ -1,0 +1,208 @@
+/**
+ * Benchmark 2 — end to end on the real stack: Odoo row commit → Debezium → Kafka → router → intents topic →
+ * projector → OpenCell sandbox call. Billing changes are partner address updates (street) of partners that have a
+ * contract and an OpenCell customer (created first by the pipeline itself, not measured). Each update carries a
+ * unique street text; latency = arrival time of the first sandbox call whose body carries it − the time the UPDATE's
+ * commit was acknowledged. A paced loop (token bucket, 5 ms ticks) keeps the target rate.
+ */
+import { Pool } from 'pg';
+import { insertBankAccountAndMandate, insertContract, insertPartner } from '../src/capture/demo-seed';
+import type { JournalEntry } from '../src/sandbox/opencell';
+import { benchKafka, debeziumBarrier, ODOO_DATABASE_URL, pool, RssSampler, sleep, startBenchPipeline, suffix, summary, waitFor } from './common';
+
+export interface E2eOptions {
+  rate: number;
+  seconds: number;
+  partners: number;
+  warmupSeconds: number;
+}
+
+export interface E2eResult {
+  targetRate: number;
+  achievedRate: number;
+  seconds: number;
+  partners: number;
+  committed: number;
+  seen: number;
+  superseded: number;
+  lost: number;
+  latencyMs: ReturnType<typeof summary>;
+  commitMs: ReturnType<typeof summary>;
+  debeziumLagMs: ReturnType<typeof summary> | null;
+  prepSeconds: number;
+  peakRssMiB: number;
+}
+
+export async function runE2eBench(o: E2eOptions, log: (s: string) => void = console.log): Promise<E2eResult> {
+  const rss = new RssSampler();
+  const runId = suffix();
+  const tagRe = new RegExp(`Bench ${runId} (\\d+)`);
+  const commitAt = new Map<number, number>();
+  const seenAt = new Map<number, number>();
+  const partnerOfSeq = (seq: number) => seq % o.partners;
+  const lastSeenSeq = new Map<number, number>(); // partner index → highest seq seen
+  let superseded = 0;
+  let measuring = false;
+
+  const onRequest = (e: JournalEntry) => {
+    if (!measuring || e.method === 'GET' || e.status >= 300) return;
+    const m = tagRe.exec(JSON.stringify(e.body ?? ''));
+    if (!m) return;
+    const seq = Number(m[1]);
+    if (seenAt.has(seq)) return;
+    seenAt.set(seq, e.time);
+    // The projector reads the partner's current state: a later update may carry an earlier one's change too.
+    const p = partnerOfSeq(seq);
+    const prev = lastSeenSeq.get(p) ?? p - o.partners;
+    for (let s = prev + o.partners; s < seq; s += o.partners) {
+      if (!seenAt.has(s)) {
+        seenAt.set(s, e.time);
+        superseded++;
+      }
+    }
+    if (seq > prev) lastSeenSeq.set(p, seq);
+  };
+
+  const t0prep = Date.now();
+  const bp = await startBenchPipeline({ name: 'e2e', onRequest });
+    log(`e2e: intents topic ${bp.config.topics.intents}`);
+  const db = new Pool({ connectionString: ODOO_DATABASE_URL, max: 16, application_name: 'bench-e2e' });
+  const tap = benchKafka().consumer({ groupId: `bench-e2e-tap-${runId}`, maxWaitTimeInMs: 50 });
+  try {
+    // 1. Partners with a contract; the pipeline creates their customers and subscriptions.
+    log(`e2e: preparing ${o.partners} partners with contracts (the pipeline creates them in OpenCell)…`);
+    const prepared = await pool(Array.from({ length: o.partners }, (_, i) => i), 4, async (i) => {
+      const c = await db.connect();
+      try {
+        const partner = await insertPartner(c, { email: `bench-e2e-${runId}-${i}@example.org` });
+        const mandate = await insertBankAccountAndMandate(c, partner.id);
+        const contract = await insertContract(c, { partnerId: partner.id, mandateId: mandate.mandateId, kind: i % 2 ? 'fiber' : 'mobile' });
+        return { id: partner.id, ref: partner.ref!, contract: contract.code };
+      } finally {
+        c.release();
+      }
+    });
+    await waitFor(
+      () => (prepared.every((p) => bp.sandbox.state.subscriptions.has(p.contract)) ? true : undefined),
+      Math.max(120_000, o.partners * 600),
+      'the prepared subscriptions in the sandbox',
+      500,
+    ).catch((e) => {
+      const missing = prepared.filter((p) => !bp.sandbox.state.subscriptions.has(p.contract));
+      throw new Error(`${(e as Error).message}; ${missing.length} of ${prepared.length} missing (e.g. ${missing.slice(0, 3).map((m) => m.contract).join(', ')}); journal ${bp.sandbox.journal.size} calls`);
+    });
+    await sleep(2000); // let trailing activations and their commits settle
+    const prepSeconds = (Date.now() - t0prep) / 1000;
+    log(`e2e: prepared in ${prepSeconds.toFixed(1)} s`);
+
+    // 2. Debezium lag tap: commit → record consumable from Kafka (res_partner topic).
+    const kafkaAt = new Map<number, number>();
+    await tap.connect();
+    await tap.subscribe({ topic: `${bp.config.topics.prefix}.public.res_partner`, fromBeginning: false });
+    const joined = new Promise<void>((r) => tap.on(tap.events.GROUP_JOIN, () => r()));
+    await tap.run({
+      eachMessage: async ({ message }) => {
+        // the record's timestamp: when Kafka Connect produced it (CreateTime)
+        const now = Number(message.timestamp);
+        const m = message.value ? tagRe.exec(message.value.toString('utf8')) : null;
+        if (m && !kafkaAt.has(Number(m[1]))) kafkaAt.set(Number(m[1]), now);
+      },
+    });
+    await joined;
+    await debeziumBarrier(db);
+
+    // 3. The paced loop.
+    const commitMs: number[] = [];
+    let seq = 0;
+    let failed = 0;
+    const inflight = new Set<Promise<void>>();
+    const issue = (counted: boolean) => {
+      const s = seq++;
+      const p = prepared[partnerOfSeq(s)];
+      const t = Date.now();
+      const q = db
+        .query(`UPDATE res_partner SET street = $2, write_date = now() WHERE id = $1`, [p.id, `Bench ${runId} ${s}`])
+        .then(() => {
+          const done = Date.now();
+          commitAt.set(s, done);
+          if (counted) commitMs.push(done - t);
+        })
+        .catch(() => void failed++)
+        .finally(() => inflight.delete(q));
+      inflight.add(q);
+    };
+    const paced = async (seconds: number, counted: boolean) => {
+      const start = Date.now();
+      let issued = 0;
+      await new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          const elapsed = Date.now() - start;
+          if (elapsed >= seconds * 1000) {
+            clearInterval(timer);
+            resolve();
+            return;
+          }
+          const due = Math.floor((elapsed / 1000) * o.rate) - issued;
+          for (let i = 0; i < due; i++) issue(counted);
+          issued += Math.max(0, due);
+        }, 5);
+      });
+      await Promise.all(inflight);
+      return { issued, wall: (Date.now() - start) / 1000 };
+    };
+    measuring = true;
+    if (o.warmupSeconds > 0) {
+      log(`e2e: warm-up ${o.warmupSeconds} s at ${o.rate}/s`);
+      await paced(o.warmupSeconds, false);
+    }
+    const firstMeasured = seq;
+    log(`e2e: measuring ${o.seconds} s at ${o.rate}/s…`);
+    const run = await paced(o.seconds, true);
+    const lastMeasured = seq;
+    // 4. Drain: wait until every measured change is seen (or 60 s).
+    const all = () => {
+      for (let s = firstMeasured; s < lastMeasured; s++) if (commitAt.has(s) && !seenAt.has(s)) return false;
+      return true;
+    };
+    await waitFor(() => (all() ? true : undefined), 60_000, 'drain').catch(() => undefined);
+    measuring = false;
+    const lat: number[] = [];
+    const lag: number[] = [];
+    let lost = 0;
+    let committed = 0;
+    let supersededMeasured = 0;
+    for (let s = firstMeasured; s < lastMeasured; s++) {
+      const c = commitAt.get(s);
+      if (c === undefined) continue;
+      committed++;
+      const seen = seenAt.get(s);
+      if (seen === undefined) lost++;
+      else lat.push(Math.max(0, seen - c));
+      const k = kafkaAt.get(s);
+      if (k !== undefined) lag.push(Math.max(0, k - c));
+    }
+    supersededMeasured = superseded; // (warm-up supersessions are rare; reported as a whole)
+    const res: E2eResult = {
+      targetRate: o.rate,
+      achievedRate: Math.round((committed / run.wall) * 10) / 10,
+      seconds: o.seconds,
+      partners: o.partners,
+      committed,
+      seen: lat.length,
+      superseded: supersededMeasured,
+      lost,
+      latencyMs: summary(lat),
+      commitMs: summary(commitMs),
+      debeziumLagMs: lag.length ? summary(lag) : null,
+      prepSeconds: Math.round(prepSeconds),
+      peakRssMiB: rss.peakMiB(),
+    };
+    if (failed) log(`e2e: ${failed} UPDATE(s) failed`);
+    return res;
+  } finally {
+    rss.stop();
+    await tap.disconnect().catch(() => undefined);
+    await bp.stop();
+    await db.end();
+  }
+}

@@ -1,0 +1,3 @@
+export async function runResyncBench(_o: unknown): Promise<unknown> {
+  return { pending: true };
+}

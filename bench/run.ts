@@ -1,0 +1,132 @@
+/**
+ * `npm run bench [-- filter e2e concurrency resync invoices] [--quick] [--key=value …]`
+ *
+ * Runs the benchmarks of issue F (all by default, sequentially), prints their numbers, and writes BENCHMARKS.md.
+ * Results are kept per benchmark in bench/results.json, so running one benchmark alone refreshes its section and
+ * keeps the others (each section shows its own date).
+ *
+ * Sizes (flag or env; --quick gives a small run of everything):
+ *   --filter-events=N        BENCH_FILTER_EVENTS      (200000)
+ *   --e2e-rate=N             BENCH_E2E_RATE           (200 changes/s)
+ *   --e2e-seconds=N          BENCH_E2E_SECONDS        (60)
+ *   --e2e-partners=N         BENCH_E2E_PARTNERS       (400)
+ *   --e2e-warmup=N           BENCH_E2E_WARMUP         (5 s)
+ *   --conc-partners=N        BENCH_CONC_PARTNERS      (1500 distinct customers)
+ *   --conc-updates=N         BENCH_CONC_UPDATES       (3 updates per customer)
+ *   --conc-latency=N         BENCH_CONC_LATENCY       (50 ms added by the sandbox)
+ *   --resync-partners=N      BENCH_RESYNC_PARTNERS    (100000)
+ *   --resync-contracts=N     BENCH_RESYNC_CONTRACTS   (2000)
+ *   --invoices=N             BENCH_INVOICES           (10000)
+ */
+import './env';
+import { writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { runFilterBench } from './filter';
+import { jvmMemory, machine, ROOT, stackVersions, versions } from './common';
+import { renderMarkdown, type Results } from './report';
+
+const ALL = ['filter', 'e2e', 'concurrency', 'resync', 'invoices'] as const;
+type Name = (typeof ALL)[number];
+
+function args() {
+  const names: Name[] = [];
+  const flags: Record<string, string> = {};
+  for (const a of process.argv.slice(2)) {
+    const m = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(a);
+    if (m) flags[m[1]] = m[2] ?? 'true';
+    else if ((ALL as readonly string[]).includes(a)) names.push(a as Name);
+    else throw new Error(`unknown benchmark or flag: ${a} (benchmarks: ${ALL.join(', ')})`);
+  }
+  return { names: names.length ? names : [...ALL], flags };
+}
+
+export async function main(): Promise<void> {
+  const { names, flags } = args();
+  const quick = flags.quick === 'true' || process.env.BENCH_QUICK === '1';
+  const num = (flag: string, env: string, full: number, small: number) => {
+    const v = flags[flag] ?? process.env[env];
+    return v !== undefined ? Number(v) : quick ? small : full;
+  };
+  const resultsPath = join(__dirname, 'results.json');
+  const results: Results = existsSync(resultsPath) ? (JSON.parse(readFileSync(resultsPath, 'utf8')) as Results) : { runs: {} };
+  const save = () => {
+    results.machine = machine();
+    results.versions = versions();
+    writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(ROOT, 'BENCHMARKS.md'), renderMarkdown(results));
+  };
+  results.stack = { ...(results.stack ?? {}), ...(await stackVersions()) };
+  const m = machine();
+  console.log(`machine: ${m.cores} cores (${m.cpuModel}), ${m.totalMemGiB} GiB, node ${m.node}${quick ? ' — QUICK run' : ''}`);
+
+  for (const name of names) {
+    const started = new Date();
+    const t0 = Date.now();
+    console.log(`\n=== ${name} ===`);
+    let result: unknown;
+    let params: Record<string, number> = {};
+    try {
+      switch (name) {
+        case 'filter': {
+          params = { events: num('filter-events', 'BENCH_FILTER_EVENTS', 200_000, 50_000) };
+          result = runFilterBench(params.events);
+          break;
+        }
+        case 'e2e': {
+          const { runE2eBench } = await import('./e2e');
+          params = {
+            rate: num('e2e-rate', 'BENCH_E2E_RATE', 200, 50),
+            seconds: num('e2e-seconds', 'BENCH_E2E_SECONDS', 60, 10),
+            partners: num('e2e-partners', 'BENCH_E2E_PARTNERS', 400, 60),
+            warmupSeconds: num('e2e-warmup', 'BENCH_E2E_WARMUP', 5, 2),
+          };
+          result = await runE2eBench(params as never);
+          break;
+        }
+        case 'concurrency': {
+          const { runConcurrencyBench } = await import('./concurrency');
+          params = {
+            partners: num('conc-partners', 'BENCH_CONC_PARTNERS', 1500, 200),
+            updatesPerPartner: num('conc-updates', 'BENCH_CONC_UPDATES', 3, 2),
+            latencyMs: num('conc-latency', 'BENCH_CONC_LATENCY', 50, 50),
+          };
+          result = await runConcurrencyBench(params as never);
+          break;
+        }
+        case 'resync': {
+          const { runResyncBench } = await import('./resync');
+          params = {
+            partners: num('resync-partners', 'BENCH_RESYNC_PARTNERS', 100_000, 5_000),
+            contracts: num('resync-contracts', 'BENCH_RESYNC_CONTRACTS', 2000, 100),
+          };
+          result = await runResyncBench(params as never);
+          break;
+        }
+        case 'invoices': {
+          const { runInvoiceBench } = await import('./invoices');
+          params = { invoices: num('invoices', 'BENCH_INVOICES', 10_000, 500) };
+          result = await runInvoiceBench(params as never);
+          break;
+        }
+      }
+    } catch (e) {
+      result = { error: (e as Error).stack ?? String(e) };
+    }
+    const wallSeconds = Math.round((Date.now() - t0) / 100) / 10;
+    const jvms = jvmMemory();
+    console.log(JSON.stringify({ result, wallSeconds, jvms }, null, 2));
+    results.runs[name] = { date: started.toISOString(), quick, params, wallSeconds, result, jvms };
+    save();
+  }
+  console.log(`\nwrote BENCHMARKS.md and bench/results.json`);
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
