@@ -175,6 +175,8 @@ export async function startBenchPipeline(opts: {
   routerFrom?: 'latest' | 'earliest';
   start?: boolean;
   roles?: Role[];
+  /** runs after the sandbox is up and before the router's offsets are set (preparation not to be routed) */
+  before?: (sandbox: OpenCellSandbox, config: Config) => Promise<void>;
   keepEvents?: boolean;
 }): Promise<BenchPipeline> {
   const sandbox = await startOpenCellSandbox({ port: 0, onRequest: opts.onRequest, journalLimit: 2_000_000 });
@@ -196,6 +198,7 @@ export async function startBenchPipeline(opts: {
   const groups = { router: `bench-router-${opts.name}-${sfx}`, projector: `bench-projector-${opts.name}-${sfx}` };
   const k = benchKafka();
   await ensurePipelineTopics(k, config);
+  if (opts.before) await opts.before(sandbox, config);
   const admin = k.admin();
   await admin.connect();
   // Explicit offsets: resetOffsets({earliest:false}) commits -1, which a consumer subscribed with fromBeginning
