@@ -142,6 +142,8 @@ export interface BenchPipeline {
   config: Config;
   groups: { router: string; projector: string };
   consumerEvents: { stage: string; e: KeyedConsumerEvent }[];
+  /** processed messages per stage, with the times of the first and the last */
+  counters: Record<string, { processed: number; first: number; last: number }>;
   startPipeline(roles?: Role[]): Promise<void>;
   stopPipeline(): Promise<void>;
   stop(): Promise<void>;
@@ -210,11 +212,20 @@ export async function startBenchPipeline(opts: {
   }
   await admin.disconnect();
   const consumerEvents: { stage: string; e: KeyedConsumerEvent }[] = [];
+  const counters: BenchPipeline['counters'] = {};
+  const onConsumerEvent = (stage: string, e: KeyedConsumerEvent) => {
+    if (opts.keepEvents) consumerEvents.push({ stage, e });
+    if (e.type !== 'processed' && e.type !== 'dead-letter') return;
+    const now = Date.now();
+    const c = (counters[stage] ??= { processed: 0, first: now, last: now });
+    c.processed++;
+    c.last = now;
+  };
   const make = () =>
     new ProjectionPipeline(config, {
       kafka: k,
       groups,
-      hooks: { onConsumerEvent: (stage, e) => void (opts.keepEvents && consumerEvents.push({ stage, e })) },
+      hooks: { onConsumerEvent },
     });
   let running: ProjectionPipeline | undefined;
   const bp: BenchPipeline = {
@@ -226,12 +237,13 @@ export async function startBenchPipeline(opts: {
     config,
     groups,
     consumerEvents,
+    counters,
     async startPipeline(roles?: Role[]) {
       running = new ProjectionPipeline(config, {
         kafka: k,
         groups,
         roles,
-        hooks: { onConsumerEvent: (stage, e) => void (opts.keepEvents && consumerEvents.push({ stage, e })) },
+        hooks: { onConsumerEvent },
       });
       await running.start();
     },

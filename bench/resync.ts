@@ -1,3 +1,177 @@
-export async function runResyncBench(_o: unknown): Promise<unknown> {
-  return { pending: true };
+/**
+ * Benchmark 4 — resync. `partners` bench partners (ref BRSY-…, bulk INSERT … SELECT generate_series, inserted once
+ * and reused by later runs) and `contracts` real contracts (partner + bank account + mandate + contract with its
+ * lines, through the demo-seed helpers) in Odoo's database, streamed by Debezium. Pass 1: router + projector from
+ * the earliest offset of the Debezium topics to completion (OpenCell sandbox; creates happen). Pass 2 (measured):
+ * both groups reset to the earliest offset and replayed — events/s through the router (filter), wall time, and the
+ * OpenCell create / state-changing calls during the replay (must be 0).
+ */
+import { Pool } from 'pg';
+import { countryIdByCode, insertBankAccountAndMandate, insertContract, stateIdByCode } from '../src/capture/demo-seed';
+import { routerTopics } from '../src/projections/runtime/workers';
+import {
+  benchKafka,
+  debeziumBarrier,
+  groupLag,
+  isCreate,
+  isStateChanging,
+  ODOO_DATABASE_URL,
+  pool,
+  RssSampler,
+  sleep,
+  startBenchPipeline,
+  topicSize,
+  waitFor,
+} from './common';
+
+/** What a create call creates (its path and the codes in its body). */
+function createKey(e: { path: string; body: unknown }): string {
+  const b = (e.body ?? {}) as Record<string, unknown>;
+  const services = (b.servicesToActivate as { service?: { code: string }[] } | undefined)?.service?.map((x) => x.code).join('+');
+  return `${e.path} ${String(b.code ?? '')} ${String(b.subscription ?? '')} ${String(b.oneShotCharge ?? '')} ${services ?? ''}`.trim();
+}
+
+export interface ResyncOptions {
+  partners: number;
+  contracts: number;
+}
+
+const DNI = 'TRWAGMYFPDXBNJZSQVHLCKE';
+
+export async function runResyncBench(o: ResyncOptions, log: (s: string) => void = console.log) {
+  const rss = new RssSampler();
+  const db = new Pool({ connectionString: ODOO_DATABASE_URL, max: 6, application_name: 'bench-resync' });
+  const t0 = Date.now();
+  const admin = benchKafka().admin();
+  await admin.connect();
+  const bp = await startBenchPipeline({ name: 'resync', start: false, routerFrom: 'earliest' });
+  try {
+    // 1. Data (idempotent: only what is missing).
+    const have = Number((await db.query(`SELECT count(*) AS n FROM res_partner WHERE ref LIKE 'BRSY-%'`)).rows[0].n);
+    if (have < o.partners) {
+      const country = await countryIdByCode(db, 'ES');
+      const state = await stateIdByCode(db, 'B');
+      log(`resync: inserting ${o.partners - have} partners…`);
+      for (let from = have; from < o.partners; from += 20_000) {
+        const to = Math.min(o.partners, from + 20_000) - 1;
+        await db.query(
+          `INSERT INTO res_partner (name, firstname, lastname, ref, lang, vat, email, mobile, street, full_street, zip, city,
+             state_id, country_id, company_id, active, customer_rank, is_company, type, create_date, write_date)
+           SELECT 'Bench ' || i || ' Resync', 'Bench', i || ' Resync', 'BRSY-' || i, 'ca_ES',
+             'ES' || lpad((10000000 + i)::text, 8, '0') || substr($3, ((10000000 + i) % 23) + 1, 1),
+             'brsy' || i || '@example.org', '6' || lpad(i::text, 8, '0'), 'Carrer Bench, ' || (i % 180 + 1),
+             'Carrer Bench, ' || (i % 180 + 1), '080' || lpad((i % 100)::text, 2, '0'), 'Barcelona',
+             $4, $5, 1, true, 1, false, 'contact', now(), now()
+           FROM generate_series($1::int, $2::int) AS i`,
+          [from, to, DNI, state, country],
+        );
+      }
+    }
+    const withContracts = Number(
+      (await db.query(`SELECT count(DISTINCT c.partner_id) AS n FROM contract_contract c JOIN res_partner p ON p.id = c.partner_id WHERE p.ref LIKE 'BRSY-%'`)).rows[0].n,
+    );
+    if (withContracts < o.contracts) {
+      const need = (
+        await db.query<{ id: number }>(
+          `SELECT p.id FROM res_partner p WHERE p.ref LIKE 'BRSY-%' AND NOT EXISTS (SELECT 1 FROM contract_contract c WHERE c.partner_id = p.id)
+           ORDER BY p.id LIMIT $1`,
+          [o.contracts - withContracts],
+        )
+      ).rows.map((r) => r.id);
+      log(`resync: inserting ${need.length} contracts…`);
+      await pool(need, 4, async (partnerId, i) => {
+        const c = await db.connect();
+        try {
+          const m = await insertBankAccountAndMandate(c, partnerId);
+          await insertContract(c, { partnerId, mandateId: m.mandateId, kind: i % 3 === 0 ? 'fiber' : 'mobile' });
+        } finally {
+          c.release();
+        }
+      });
+    }
+    await debeziumBarrier(db, bp.config.topics.prefix, 600_000);
+    const topics = routerTopics(bp.config.topics.prefix);
+    let events = 0;
+    for (const t of topics) events += await topicSize(admin, t);
+    log(`resync: data ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${events} events on the ${topics.length} router topics`);
+
+    const drain = async (what: string) => {
+      const started = Date.now();
+      let routerDone = 0;
+      await waitFor(
+        async () => {
+          if (!routerDone && (await groupLag(admin, bp.groups.router, topics)) === 0) routerDone = Date.now();
+          if (!routerDone) return undefined;
+          return (await groupLag(admin, bp.groups.projector, [bp.config.topics.intents])) === 0 ? true : undefined;
+        },
+        1_800_000,
+        what,
+        500,
+      );
+      return { started, routerDone, done: Date.now() };
+    };
+
+    // 2. Pass 1: to completion.
+    log('resync: pass 1 (from the earliest offset, creates happen)…');
+    await bp.startPipeline();
+    const p1 = await drain('pass 1');
+    await sleep(1000);
+    await bp.stopPipeline();
+    const c1 = { ...bp.counters };
+    const pass1 = {
+      wallSeconds: (p1.done - p1.started) / 1000,
+      routerEvents: c1.router?.processed ?? 0,
+      projectorIntents: c1.projector?.processed ?? 0,
+      creates: bp.sandbox.journal.entries().filter((e) => isCreate(e) && e.status < 300).length,
+      subscriptions: bp.sandbox.state.subscriptions.size,
+    };
+    log(`resync: pass 1 ${JSON.stringify(pass1)}`);
+
+    // 3. Pass 2: reset both groups to the earliest offset and replay.
+    for (const topic of [...topics, bp.config.topics.intents]) {
+      const group = topic === bp.config.topics.intents ? bp.groups.projector : bp.groups.router;
+      const ends = await admin.fetchTopicOffsets(topic);
+      await admin.setOffsets({ groupId: group, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.low })) });
+    }
+    for (const k of Object.keys(bp.counters)) delete bp.counters[k];
+    const since = bp.sandbox.journal.lastSeq;
+    log('resync: pass 2 (replay from the earliest offset)…');
+    await bp.startPipeline();
+    const p2 = await drain('pass 2');
+    await sleep(1000);
+    await bp.stopPipeline();
+    const replayCalls = bp.sandbox.journal.entries({ since });
+    const firstPass = new Set(bp.sandbox.journal.entries().filter((e) => e.seq <= since && isCreate(e) && e.status < 300).map(createKey));
+    const replayCreates = replayCalls.filter((e) => isCreate(e) && e.status < 300);
+    const dups = replayCreates.filter((e) => firstPass.has(createKey(e)));
+    if (replayCreates.length) log(`resync: creates during the replay: ${replayCreates.slice(0, 20).map(createKey).join(' | ')}`);
+    const c2 = bp.counters;
+    const routerEvents = c2.router?.processed ?? 0;
+    const routerSeconds = c2.router ? (c2.router.last - c2.router.first) / 1000 : NaN;
+    return {
+      partners: o.partners,
+      contracts: o.contracts,
+      topicEvents: events,
+      pass1: { ...pass1, wallSeconds: Math.round(pass1.wallSeconds * 10) / 10 },
+      replay: {
+        wallSeconds: Math.round(((p2.done - p2.started) / 1000) * 10) / 10,
+        routerEvents,
+        routerSeconds: Math.round(routerSeconds * 10) / 10,
+        routerEventsPerSec: Math.round(routerEvents / routerSeconds),
+        projectorIntents: c2.projector?.processed ?? 0,
+        projectorSeconds: c2.projector ? Math.round(((c2.projector.last - c2.projector.first) / 1000) * 10) / 10 : 0,
+        calls: replayCalls.length,
+        stateChangingCalls: replayCalls.filter((e) => isStateChanging(e) && e.status < 300).length,
+        createsDuringReplay: replayCreates.length,
+        duplicateCreates: dups.length,
+        duplicateExamples: dups.slice(0, 5).map(createKey),
+      },
+      peakRssMiB: rss.peakMiB(),
+    };
+  } finally {
+    rss.stop();
+    await admin.disconnect();
+    await bp.stop();
+    await db.end();
+  }
 }
