@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Pool } from 'pg';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import type { PoolClient } from 'pg';
@@ -12,7 +13,7 @@ import { ensurePipelineTopics, routerTopics } from '../../src/projections/runtim
 import { startOpenCellSandbox } from '../../src/sandbox/opencell';
 import { DLQ_HEADER } from '../../src/stream/dlq';
 import type { Sandbox } from '../integration/support/pipeline';
-import { eventually, odooDb, pidOf, REGISTRY_URL, ROOT, stackHealthy, stackScript, stateDb, testKafka, uniqueSuffix } from '../integration/support/stack';
+import { eventually, odooDb, pidOf, REGISTRY_URL, ROOT, stackHealthy, stackScript, STATE_DATABASE_URL, stateDb, testKafka, uniqueSuffix } from '../integration/support/stack';
 import { header, randomBetween, sleep, switchableRegistry, tapTopic, WorkerSupervisor } from './support/harness';
 import { auditCreates, oneShotCounts, stateProblems, Workload, type ExpectedContract } from './support/workload';
 
@@ -23,6 +24,7 @@ import { auditCreates, oneShotCounts, stateProblems, Workload, type ExpectedCont
  * the passwords in everything the worker wrote or published. The suite writes bench/faults-summary.json.
  */
 const KILLS = Number(process.env.FAULT_KILLS ?? 22);
+const CONTRACTS = Number(process.env.FAULT_CONTRACTS ?? 24);
 const SECRET_OC = `Oc-Pw-${uniqueSuffix()}-ZQX`;
 const SECRET_ODOO = `Odoo-Pw-${uniqueSuffix()}-WJK`;
 const t0 = Date.now();
@@ -60,6 +62,12 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
   const decodedEvents: { eventId: string; json: string }[] = [];
   const sfx = uniqueSuffix();
   let scenarioStart = 0;
+  // The state database is shared with every other pipeline running on this stack, and intent ids / effect keys
+  // derive from the Odoo change: another pipeline finishing "our" intents would make ours skip them. The worker
+  // gets a ledger and outbox of its own: a schema in the same database, selected by search_path.
+  const stateSchema = `faults_${sfx}`;
+  const stateUrl = `${STATE_DATABASE_URL}${STATE_DATABASE_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${stateSchema}`)}`;
+  let statePool: Pool;
 
   const mine = (code: string) => work.contracts.some((c) => c.code === code || c.partnerRef === code || code.startsWith(`${c.partnerRef}_`));
   const converge = async (what: string, contracts: readonly ExpectedContract[] = work.contracts, timeoutMs = 150_000) => {
@@ -80,10 +88,22 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
   const count = (key: string, n = 1) => (summary.faultsInjected[key] = (summary.faultsInjected[key] ?? 0) + n);
 
   before(async () => {
+    const admin0 = await stateDb().connect();
+    try {
+      await admin0.query(`CREATE SCHEMA ${stateSchema}`);
+      await admin0.query(`SET search_path TO ${stateSchema}`);
+      const dir = join(ROOT, 'schemas', 'state');
+      for (const f of readdirSync(dir).filter((x) => x.endsWith('.sql')).sort()) await admin0.query(readFileSync(join(dir, f), 'utf8'));
+    } finally {
+      await admin0.query('RESET search_path').catch(() => undefined);
+      admin0.release();
+    }
+    statePool = new Pool({ connectionString: stateUrl, max: 2 });
     sandbox = await startOpenCellSandbox({ port: 0, password: SECRET_OC, seed: 7 });
     registry = await switchableRegistry();
     const env: Record<string, string> = {
       OPENCELL_BASEURL: sandbox.url,
+      STATE_DATABASE_URL: stateUrl,
       OPENCELL_USER: sandbox.credentials.user,
       OPENCELL_PASSWORD: SECRET_OC,
       ODOO_PASSWORD: SECRET_ODOO,
@@ -109,7 +129,12 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     await ensurePipelineTopics(kafka, config);
     const admin = kafka.admin();
     await admin.connect();
-    for (const topic of routerTopics(config.topics.prefix)) await admin.resetOffsets({ groupId: env.FAULT_ROUTER_GROUP, topic, earliest: false });
+    // Start the router at the end of the Debezium topics: explicit offsets (kafkajs resetOffsets({earliest: false})
+    // commits the symbolic -1, which a consumer subscribed fromBeginning reads as "earliest").
+    for (const topic of routerTopics(config.topics.prefix)) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      await admin.setOffsets({ groupId: env.FAULT_ROUTER_GROUP, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+    }
     await admin.disconnect();
     dlq = await tapTopic(config.topics.dlq);
     syncRaw = await tapTopic(config.topics.syncEvents);
@@ -140,6 +165,8 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     await registry?.close().catch(() => undefined);
     await sandbox?.close().catch(() => undefined);
     writeSummary();
+    await statePool?.end().catch(() => undefined);
+    if (!process.env.FAULT_KEEP_STATE) await stateDb().query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE`).catch(() => undefined);
   });
 
   function writeSummary(): void {
@@ -164,7 +191,9 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     summary.events.retryEvents = worker.eventsOf('retry').length;
     summary.events.partitionPauses = worker.eventsOf('paused').length;
     const dl: Record<string, number> = {};
-    for (const m of dlq?.messages ?? []) {
+    const myKeys = new Set([...(work?.contracts ?? []).map((c) => `partner:${c.partnerId}`), `fault-test-garbage-${sfx}`]);
+    summary.events.deadLettersIncludingOtherEngineersChanges = dlq?.messages.length ?? 0;
+    for (const m of (dlq?.messages ?? []).filter((x) => myKeys.has(x.key?.toString() ?? ''))) {
       const k = `${header(m, DLQ_HEADER.stage)}:${header(m, DLQ_HEADER.code)}`;
       dl[k] = (dl[k] ?? 0) + 1;
     }
@@ -172,6 +201,9 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     const path = join(ROOT, 'bench', 'faults-summary.json');
     mkdirSync(join(ROOT, 'bench'), { recursive: true });
     writeFileSync(path, `${JSON.stringify(summary, null, 2)}\n`);
+    const logPath = join(tmpdir(), `faults-worker-${sfx}.log`);
+    writeFileSync(logPath, `${worker.lines.join('\n')}\n`);
+    console.log(`worker output: ${logPath}`);
     console.log(`\nfault-test summary (${path}):\n${JSON.stringify(summary, null, 2)}`);
   }
 
@@ -180,7 +212,7 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
 
   it(`kill -9 of the worker at random points (${KILLS} times) during mixed changes: final state right, nothing lost, no duplicate create`, async () => {
     const contracts: ExpectedContract[] = [];
-    const N = 24;
+    const N = CONTRACTS;
     let writing = true;
     const writer = (async () => {
       for (let i = 0; i < N; i++) {
@@ -195,7 +227,7 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
       writing = false;
     })();
     const killer = (async () => {
-      while (worker.kills < KILLS || writing) {
+      while (KILLS > 0 && (worker.kills < KILLS || writing)) {
         await sleep(randomBetween(800, 5000));
         await worker.kill9();
         worker.spawn();
@@ -308,12 +340,12 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     for (let i = 0; i < 3; i++) contracts.push(await work.createContract('mobile'));
     await converge('projection goes on while the registry is down', contracts);
     const pending = async () =>
-      Number((await stateDb().query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL`, [config.topics.syncEvents])).rows[0].n);
+      Number((await statePool.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL`, [config.topics.syncEvents])).rows[0].n);
     const waiting = await pending();
     const relayErrors = worker.eventsOf('relay-error').length - errorsBefore;
     registry.up = true;
     await eventually(async () => ((await pending()) === 0 ? true : undefined), 60_000, 'outbox drained after the registry came back');
-    const ids = (await stateDb().query(`SELECT event_id::text AS id FROM outbox WHERE topic = $1`, [config.topics.syncEvents])).rows.map((r) => r.id as string);
+    const ids = (await statePool.query(`SELECT event_id::text AS id FROM outbox WHERE topic = $1`, [config.topics.syncEvents])).rows.map((r) => r.id as string);
     await eventually(async () => {
       const got = new Set(decodedEvents.map((e) => e.eventId));
       return ids.every((id) => got.has(id)) ? true : undefined;
@@ -388,7 +420,7 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     for (const e of decodedEvents) scan('sync event', e.json);
     for (const m of syncRaw.messages) scan('sync event (raw)', `${m.value?.toString('latin1')}${JSON.stringify(m.headers)}`);
     for (const m of dlq.messages) scan('dead letter', `${m.key?.toString()} ${m.value?.toString('latin1')} ${JSON.stringify(Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])))}`);
-    const outbox = await stateDb().query(`SELECT payload::text AS p FROM outbox WHERE topic = $1`, [config.topics.syncEvents]);
+    const outbox = await statePool.query(`SELECT payload::text AS p FROM outbox WHERE topic = $1`, [config.topics.syncEvents]);
     for (const r of outbox.rows) scan('outbox row', r.p as string);
     summary.secretsLeaked = leaks.length;
     const redacted = worker.lines.filter((l) => l.includes('[redacted]')).length;
@@ -401,7 +433,7 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     const audit = auditCreates(sandbox.journal.entries(), mine);
     summary.duplicated.creates = audit.duplicates.length;
     expect(audit.duplicates).to.deep.equal([]);
-    const unpublished = Number((await stateDb().query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL`, [config.topics.syncEvents])).rows[0].n);
+    const unpublished = Number((await statePool.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL`, [config.topics.syncEvents])).rows[0].n);
     expect(unpublished).to.equal(0);
   });
 });

@@ -138,8 +138,10 @@ export function stateProblems(sandbox: Sandbox, contracts: readonly ExpectedCont
       continue;
     }
     if (!st.customers.get(c.partnerRef)) out.push(`${c.code}: no customer ${c.partnerRef}`);
-    if (c.terminated && sub.status !== 'RESILIATED') out.push(`${c.code}: subscription ${sub.status}, expected RESILIATED`);
-    if (!c.terminated && sub.status !== 'ACTIVE') out.push(`${c.code}: subscription ${sub.status}, expected ACTIVE`);
+    // a termination dated today is effective at 23:59:59 (OpenCell 10+): recorded as subscribedTillDate until then
+    if (c.terminated && sub.status !== 'RESILIATED' && sub.subscribedTillDate === undefined)
+      out.push(`${c.code}: subscription ${sub.status} without a termination, expected RESILIATED`);
+    if (!c.terminated && (sub.status !== 'ACTIVE' || sub.subscribedTillDate !== undefined)) out.push(`${c.code}: subscription ${sub.status}, expected ACTIVE`);
     for (const l of c.lines) {
       if (l.oneShot) {
         const n = sub.oneShots.filter((o) => o.code === l.productCode).length;
@@ -148,7 +150,7 @@ export function stateProblems(sandbox: Sandbox, contracts: readonly ExpectedCont
       }
       const inst = sub.services.filter((s) => s.code === l.productCode);
       if (inst.length === 0) out.push(`${c.code}: service ${l.productCode} missing`);
-      else if (l.ended && inst.some((s) => s.status !== 'TERMINATED')) out.push(`${c.code}: service ${l.productCode} not terminated (${inst.map((s) => s.status)})`);
+      else if (l.ended && inst.some((s) => s.status !== 'TERMINATED' && s.terminationDate === undefined)) out.push(`${c.code}: service ${l.productCode} not terminated (${inst.map((s) => s.status)})`);
       else if (!l.ended && !inst.some((s) => s.status === 'ACTIVE')) out.push(`${c.code}: service ${l.productCode} not active (${inst.map((s) => s.status)})`);
     }
     if (!c.terminated) {
