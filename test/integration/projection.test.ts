@@ -11,7 +11,8 @@ import {
 } from '../../src/capture/demo-seed';
 import { DLQ_HEADER } from '../../src/stream/dlq';
 import { startTestPipeline, TestPipeline } from './support/pipeline';
-import { eventually, odooDb, stateDb, testKafka, uniqueSuffix } from './support/stack';
+import { execFileSync } from 'node:child_process';
+import { eventually, odooDb, ROOT, stateDb, testKafka, uniqueSuffix } from './support/stack';
 
 /**
  * The whole Odoo → OpenCell flow through real CDC: a write in Odoo's PostgreSQL, Debezium, Kafka, the router and
@@ -172,6 +173,57 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
     expect(s.code).to.equal(contract.code);
     expect(t.events.some(({ e }) => e.type === 'retry' && e.code === 'OPENCELL_UNAVAILABLE')).to.equal(true);
     expect(t.events.some(({ e }) => e.type === 'dead-letter' && e.code === 'OPENCELL_UNAVAILABLE')).to.equal(false);
+  });
+
+  it('moves the customer account to the new IBAN when the contract gets a new mandate (W2)', async () => {
+    const { partner, contract } = await newCustomerWithContract({ kind: 'fiber' });
+    const s = await eventually(async () => (await sub(contract.code)) ?? undefined, 60_000, 'subscription');
+    const bank = await insertBankAccountAndMandate(db, partner.id, { iban: 'ES7921000813610123456789' });
+    await db.query(`UPDATE contract_contract SET mandate_id = $2 WHERE id = $1`, [contract.id, bank.mandateId]);
+    const call = await eventually(
+      async () => writes((p, b) => p.includes('createOrUpdateCRMAccountHierarchy') && mentions('ES7921000813610123456789')(p, b))[0],
+      60_000,
+      'IBAN update',
+    );
+    expect(JSON.stringify(call.body)).to.contain(String(s.userAccount));
+    const ca = await t.pipeline.client.getCustomerAccount(String(s.userAccount));
+    expect(JSON.stringify(ca)).to.contain('ES7921000813610123456789');
+  });
+
+  it('moves the customer account to the new contract email when the email relation changes (W1)', async () => {
+    const { partner, contract } = await newCustomerWithContract({ kind: 'mobile' });
+    const s = await eventually(async () => (await sub(contract.code)) ?? undefined, 60_000, 'subscription');
+    const newEmail = `new-${uniqueSuffix()}@example.org`;
+    const emailPartner = await insertPartner(db, { parentId: partner.id, type: 'contract-email', email: newEmail });
+    await db.query('BEGIN');
+    await db.query(`DELETE FROM contract_contract_res_partner_rel WHERE contract_contract_id = $1`, [contract.id]);
+    await db.query(`INSERT INTO contract_contract_res_partner_rel (contract_contract_id, res_partner_id) VALUES ($1, $2)`, [contract.id, emailPartner.id]);
+    await db.query('COMMIT');
+    await eventually(
+      async () => writes((p, b) => p.includes('createOrUpdateCRMAccountHierarchy') && mentions(newEmail)(p, b))[0],
+      60_000,
+      'email update',
+    );
+    const ca = await t.pipeline.client.getCustomerAccount(String(s.userAccount));
+    expect(JSON.stringify(ca)).to.contain(newEmail);
+  });
+
+  it('dead-letters a new contract of a partner blocked for OpenCell, and force-create (W4) creates it', async () => {
+    const { partner, contract } = await newCustomerWithContract({ kind: 'mobile' });
+    await eventually(async () => (await sub(contract.code)) ?? undefined, 60_000, 'first subscription');
+    await db.query(`UPDATE res_partner SET "block_contract_creation_in_OC" = true WHERE id = $1`, [partner.id]);
+    const second = await insertContract(db, { partnerId: partner.id, kind: 'fiber' });
+    const dead = await readDeadLetters(t.config.topics.dlq, (m) => (m.headers?.[DLQ_HEADER.message]?.toString() ?? '').includes('does not allow automatic subscription creation') && (m.value?.toString() ?? '').includes(`"contractId":${second.id}`));
+    expect(dead.headers?.[DLQ_HEADER.code]?.toString()).to.equal('PROJECTION_REJECTED');
+    expect(await sub(second.code)).to.equal(null);
+    const out = execFileSync('node', ['-r', 'ts-node/register/transpile-only', 'src/ops/cli.ts', 'force-create', second.code], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, INTENTS_TOPIC: t.config.topics.intents, OPENCELL_PASSWORD: 'unused', ODOO_PASSWORD: 'unused', LOG_LEVEL: 'error' },
+    });
+    expect(out).to.contain(second.code);
+    const forced = await eventually(async () => (await sub(second.code)) ?? undefined, 60_000, 'forced subscription');
+    expect(forced.code).to.equal(second.code);
   });
 
   it('replays from the earliest offset with no new state-changing call', async () => {

@@ -10,6 +10,8 @@
  * - a service termination first activates the contract's current service lines not yet active
  *   (activations before terminations: a tariff change is one activation then one termination);
  * - a subscription termination terminates the contract's ended service lines first (in its plan).
+ * An operator's forced creation (W4, `force`) also brings the contract's current lines (services, one-shots), whose
+ * own intents were dead-lettered while the partner was blocked.
  * Replays are harmless: a finished intent is skipped, an operation whose effect is in the ledger is skipped, and
  * every strategy skips what OpenCell already holds.
  */
@@ -164,7 +166,7 @@ export class Projector {
     let sub = await opencell.subscription(contract.code);
     if (!sub && intent.kind !== 'update_phone_number' && intent.kind !== 'update_subscription') {
       const customer = contract.partner.ref ? await opencell.customer(contract.partner.ref) : null;
-      await exec({ plan: planCreateSubscription({ contract, customer, subscription: null, config, force: msg.force === true }), contract });
+      await exec({ plan: planCreateSubscription({ contract, customer, subscription: null, config, force: msg.force === true, embedLines: msg.force === true }), contract });
       sub = await opencell.subscription(contract.code);
       if (!sub) {
         throw new ProjectionRejectedError(
@@ -178,7 +180,7 @@ export class Projector {
       case 'create_subscription': {
         if (out.length === 0) {
           const customer = contract.partner.ref ? await opencell.customer(contract.partner.ref) : null;
-          await exec({ plan: planCreateSubscription({ contract, customer, subscription: sub, config, force: msg.force === true }), contract });
+          await exec({ plan: planCreateSubscription({ contract, customer, subscription: sub, config, force: msg.force === true, embedLines: msg.force === true }), contract });
         }
         return out;
       }
