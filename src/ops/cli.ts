@@ -538,7 +538,7 @@ const reconcileCommand: Command = {
       client.close();
     }
     const fixes = flag(args, 'fix') ? drift.filter((d) => d.fix !== null) : [];
-    const messages = fixes.map((d) => operatorIntent(d.fix!, { partnerId: d.partnerId, contractId: d.contractId }, { origin: 'reconcile' }));
+    const messages = fixes.map((d) => operatorIntent(d.fix!, { partnerId: d.partnerId, contractId: d.contractId }, { origin: 'reconcile', repair: true }));
     // one repair per (intent kind, target): create_subscription covers several drifts of one contract
     const seen = new Set<string>();
     const unique = messages.filter((m) => {

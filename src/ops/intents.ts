@@ -17,7 +17,7 @@ export function newIntentId(): string {
 export function operatorIntent(
   intent: Intent,
   target: { partnerId: number; contractId: number | null },
-  opts: { origin: string; force?: boolean; now?: number },
+  opts: { origin: string; force?: boolean; repair?: boolean; now?: number },
 ): IntentMessage {
   return {
     v: 1,
@@ -27,6 +27,7 @@ export function operatorIntent(
     contractId: target.contractId,
     intent,
     force: opts.force ? true : undefined,
+    repair: opts.repair ? true : undefined,
     source: {
       table: `ops:${opts.origin}`,
       op: 'ops',

@@ -67,10 +67,11 @@ export async function callOpenCell(client: OpenCellClient, op: OcOperation): Pro
 
 export async function executePlan(
   ops: readonly OcOperation[],
-  deps: { client: OpenCellClient; ledger: Ledger; intentId: string },
+  deps: { client: OpenCellClient; ledger: Ledger; intentId: string; trustOpenCellOnly?: boolean },
 ): Promise<ExecutionReport> {
   const report: ExecutionReport = { calls: [], skipped: [], alreadyPresent: [] };
-  const done = await deps.ledger.appliedEffects(ops.filter((o) => LEDGER_GUARDED.has(o.op)).map((o) => o.key));
+  const guarded = deps.trustOpenCellOnly ? [] : ops.filter((o) => LEDGER_GUARDED.has(o.op)).map((o) => o.key);
+  const done = await deps.ledger.appliedEffects(guarded);
   for (const op of ops) {
     if (done.has(op.key)) {
       report.skipped.push(op.op);

@@ -47,6 +47,8 @@ export const IntentMessageCodec = t.type({
   intent: IntentCodec,
   /** set by an operator's force-create (W4): create even for a blocked partner */
   force: t.union([t.boolean, t.undefined]),
+  /** set by `reconcile --fix`: OpenCell's state is the only authority (the ledger's record of past effects is not) */
+  repair: t.union([t.boolean, t.undefined]),
   source: t.type({
     table: t.string,
     op: t.string,

@@ -134,7 +134,12 @@ export class Projector {
         const checked = await this.deps.catalog.check(step.plan.ops);
         if (isLeft(checked)) throw checked.left;
       }
-      const report = await executePlan(step.plan.ops, { client: this.deps.client, ledger: this.deps.ledger, intentId: msg.intentId });
+      const report = await executePlan(step.plan.ops, {
+        client: this.deps.client,
+        ledger: this.deps.ledger,
+        intentId: msg.intentId,
+        trustOpenCellOnly: msg.repair === true,
+      });
       out.push({ step, executed: [...step.plan.ops], calls: report.calls, alreadyPresent: report.alreadyPresent });
     };
     const intent = msg.intent;
@@ -190,7 +195,7 @@ export class Projector {
         const line = contract.lines.find((l) => l.id === intent.lineId);
         if (!line) return [...out, noopStep(`contract line ${intent.lineId} no longer exists in Odoo`)];
         if (intent.kind === 'activate_service') {
-          if (await this.alreadyActivated(line, sub)) {
+          if (await this.alreadyActivated(line, sub, msg.repair === true)) {
             out.push({ step: { plan: { strategy: 'noop', ops: [], note: `line ${line.id} was activated before` }, contract }, executed: [], calls: [], alreadyPresent: [] });
             return out;
           }
@@ -201,7 +206,7 @@ export class Projector {
           // Activations before terminations: current service lines not yet active go first.
           for (const other of contract.lines) {
             if (other.id === line.id || other.kind !== 'service' || other.isCanceled || other.dateEnd !== null) continue;
-            if (await this.alreadyActivated(other, sub)) continue;
+            if (await this.alreadyActivated(other, sub, msg.repair === true)) continue;
             try {
               await exec({ plan: planActivateService({ contract, line: other, subscription: sub }), contract });
             } catch (e) {
@@ -250,8 +255,8 @@ export class Projector {
    * A line counts as activated when the ledger has its activation, or — for lines that already ended, as seen in a
    * snapshot — when OpenCell has any instance of its product (activating again would duplicate it).
    */
-  private async alreadyActivated(line: LineView, sub: OcSubscriptionState | null): Promise<boolean> {
-    if (await this.deps.ledger.hasEffect(`line:${line.id}:activate`)) return true;
+  private async alreadyActivated(line: LineView, sub: OcSubscriptionState | null, repair: boolean): Promise<boolean> {
+    if (!repair && (await this.deps.ledger.hasEffect(`line:${line.id}:activate`))) return true;
     if (!sub || !line.productCode) return false;
     const instances = sub.services.filter((s) => s.code === line.productCode);
     if (line.dateEnd !== null) return instances.length > 0;

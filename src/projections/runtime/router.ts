@@ -81,6 +81,7 @@ export async function routeMessage(
         contractId: target.contractId,
         intent,
         force: undefined,
+        repair: undefined,
         source,
       });
     }
