@@ -1,4 +1,7 @@
-/** Renders bench/results.json as BENCHMARKS.md. */
+/** Renders bench/results.json (and the fault-test summary, when bench/faults-summary.json exists) as BENCHMARKS.md. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 export interface RunRecord {
   date: string;
   quick: boolean;
@@ -15,6 +18,182 @@ export interface Results {
   runs: Record<string, RunRecord>;
 }
 
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Any = any;
+
+const verdict = (ok: boolean | undefined) => (ok === undefined ? '—' : ok ? '**met**' : '**MISSED**');
+const n = (x: unknown, d = 0) => (typeof x === 'number' && Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: d }) : String(x ?? '—'));
+
+function header(name: string, title: string, rec: RunRecord | undefined): string {
+  if (!rec) return `## ${title}\n\nNot run yet (\`npm run bench -- ${name}\`).\n`;
+  const jvm = Object.entries(rec.jvms ?? {})
+    .map(([k, v]) => (v ? `${k} ${v.hwmMiB} MiB` : `${k} n/a`))
+    .join(', ');
+  return (
+    `## ${title}\n\n` +
+    `Run ${rec.date}${rec.quick ? ' (**quick size**, not the target size)' : ''}; parameters ${Object.entries(rec.params)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}; wall ${n(rec.wallSeconds, 1)} s. ` +
+    `Peak memory: bench process RSS ${n((rec.result as Any)?.peakRssMiB)} MiB; JVM peaks (VmHWM since their start) ${jvm || 'n/a'}.\n`
+  );
+}
+
+function errorOf(rec: RunRecord | undefined): string {
+  const e = (rec?.result as Any)?.error;
+  return e ? `\n**The run failed:**\n\n\`\`\`\n${String(e).split('\n').slice(0, 6).join('\n')}\n\`\`\`\n` : '';
+}
+
+function filter(rec: RunRecord | undefined): string {
+  const r = rec?.result as Any;
+  let s = header('filter', '1. Filter + projection stage (pure, in-process)', rec);
+  s += `\nMethod: \`bench/filter.ts\` — a realistic mix of Debezium change events (70 % irrelevant partner updates, 10 % invoice-table changes, 8 % address changes, 6 % new contract lines, 4 % contract changes, 2 % phone changes) through parse → raw relevance fast path → typed decode → changed watched fields → trigger rules → intent ids, against a bare \`JSON.parse\` of the same key and value bytes; best of 3 rounds each.\n`;
+  if (r && !r.error)
+    s += `\n| figure | value | target |\n|---|---|---|\n| events | ${n(r.events)} (${n(r.bytes / 2 ** 20, 1)} MiB, ${n(r.relevantShare * 100, 1)} % relevant, ${n(r.intents)} intents) | |\n| raw JSON.parse | ${n(r.parseEventsPerSec)} events/s | |\n| filter + projection stage | ${n(r.stageEventsPerSec)} events/s | |\n| ratio stage / raw parse | **${n(r.ratio, 2)}** | ≥ 0.5 — ${verdict(r.ratio >= 0.5)} |\n`;
+  return s + errorOf(rec);
+}
+
+function e2e(rec: RunRecord | undefined): string {
+  const r = rec?.result as Any;
+  let s = header('e2e', '2. End to end: Odoo commit → OpenCell sandbox call', rec);
+  s +=
+    `\nMethod: \`bench/e2e.ts\` on the real stack (PostgreSQL → Debezium/Kafka Connect → Kafka → router → intents topic → projector → production OpenCell client → in-process OpenCell sandbox; ledger in a state database of the benchmark's own). ` +
+    `Partners with a contract are inserted first and the pipeline creates their customers and subscriptions (not measured). Then a token-bucket loop (5 ms ticks) commits partner street updates (autocommit UPDATEs on a 16-connection pool, round-robin over the partners); each street is unique. ` +
+    `Latency = arrival time at the sandbox of the first state-changing call whose body carries that street − the time the UPDATE's commit was acknowledged to the client. ` +
+    `A change whose partner was updated again before it was projected may be carried by the later change's call (the projector reads the current row): it is counted at that call ("superseded"). A warm-up at the same rate is excluded. ` +
+    `Debezium→Kafka lag = Kafka record timestamp (set by Connect) − commit time, read by a separate consumer.\n`;
+  if (r && !r.error) {
+    const L = r.latencyMs ?? {};
+    const D = r.debeziumLagMs;
+    s += `\n| figure | value | target |\n|---|---|---|\n`;
+    s += `| rate | ${n(r.achievedRate, 1)} changes/s achieved (target ${n(r.targetRate)}) over ${n(r.seconds)} s, ${n(r.partners)} partners | 200/s for 60 s |\n`;
+    s += `| changes | ${n(r.committed)} committed, ${n(r.seen)} seen in the sandbox (${n(r.superseded)} via a later change), **${n(r.lost)} lost** | 0 lost |\n`;
+    s += `| latency p50 / p95 / p99 / max | ${n(L.p50)} / ${n(L.p95)} / **${n(L.p99)}** / ${n(L.max)} ms | p99 < 1000 ms — ${verdict(L.p99 < 1000)} |\n`;
+    s += `| commit round trip p50 / p99 | ${n(r.commitMs?.p50)} / ${n(r.commitMs?.p99)} ms | |\n`;
+    if (D) s += `| Debezium → Kafka lag p50 / p95 / p99 / max | ${n(D.p50)} / ${n(D.p95)} / ${n(D.p99)} / ${n(D.max)} ms (${n(D.count)} records) | |\n`;
+  }
+  return s + errorOf(rec);
+}
+
+function concurrency(rec: RunRecord | undefined): string {
+  const r = rec?.result as Any;
+  let s = header('concurrency', '3. Downstream concurrency (sandbox + 50 ms per call)', rec);
+  s +=
+    `\nMethod: \`bench/concurrency.ts\`. Feed: **real intents** — partners (with a contract row) are inserted in Odoo and their customers created in the sandbox directly; N rounds of street updates per partner are committed in Odoo (round r of every partner before round r+1) and turned into intents by the real router (update_customer + update_accounts_address per change) while the projector is stopped. ` +
+    `Then the sandbox adds the latency to every call and the projector alone (OPENCELL_CONCURRENCY, INTENTS_PARTITIONS as configured) drains the intents topic. Throughput = sandbox calls ÷ (first call arrival → last call end); ideal = concurrency ÷ latency. Order: each customer's PUT /account/customer bodies must carry its rounds in commit order.\n`;
+  if (r && !r.error) {
+    s += `\n| figure | value | target |\n|---|---|---|\n`;
+    s += `| workload | ${n(r.partners)} customers × ${n(r.updates / r.partners)} updates = ${n(r.updates)} changes → ${n(r.intents)} intents → ${n(r.calls)} calls (${Object.entries(r.callsByPath ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}) | |\n`;
+    s += `| concurrency / partitions | OPENCELL_CONCURRENCY ${r.concurrency}, intents topic ${r.intentsPartitions} partitions | |\n`;
+    s += `| throughput | **${n(r.callsPerSec, 1)} calls/s** (${n(r.intentsPerSec, 1)} intents/s) over ${n(r.windowSeconds, 1)} s | |\n`;
+    s += `| ideal | ${n(r.idealCallsPerSec)} calls/s (${r.concurrency} ÷ ${r.latencyMs} ms) | |\n`;
+    s += `| ratio | **${n(r.ratioOfIdeal * 100, 1)} %** of ideal | ≥ 80 % — ${verdict(r.ratioOfIdeal >= 0.8)} |\n`;
+    s += `| calls in flight at the sandbox | average ${n(r.avgInFlight, 1)}, peak ${n(r.peakInFlight)} | |\n`;
+    s += `| order | ${n(r.outOfOrder)} out-of-order PUTs; ${n(r.customersWithPuts)} customers updated, ${n(r.customersEndingOnLastRound)} ending on their last round | 0 — ${verdict(r.outOfOrder === 0 && r.customersWithoutPut === 0)} |\n`;
+  }
+  return s + errorOf(rec);
+}
+
+function resync(rec: RunRecord | undefined): string {
+  const r = rec?.result as Any;
+  let s = header('resync', '4. Resync from the earliest offset', rec);
+  s +=
+    `\nMethod: \`bench/resync.ts\`. Bench partners (ref \`BRSY-…\`, one bulk \`INSERT … SELECT generate_series\` per 20,000, created once and reused) and real contracts for some of them (bank account, mandate, contract and lines through the demo-seed helpers) in Odoo's database, streamed by Debezium. ` +
+    `Pass 1: a fresh router group from the earliest offset of every router topic (the whole history of the shared Odoo database, the bench partners included) and a projector to completion against a fresh OpenCell sandbox and a fresh state database (creates happen). ` +
+    `Pass 2, measured: both groups reset to the earliest offset and replayed. Router rate = router-processed events ÷ (first → last processed). A create during the replay is a **duplicate** when pass 1 already made the same create (path + codes); creates caused by other engineers' new changes during the replay are listed separately.\n`;
+  if (r && !r.error) {
+    const p = r.replay ?? {};
+    s += `\n| figure | value | target |\n|---|---|---|\n`;
+    s += `| data | ${n(r.partners)} bench partners, ${n(r.contracts)} with contracts; ${n(r.topicEvents)} events on the router topics | 100,000 partners |\n`;
+    s += `| pass 1 (creates) | ${n(r.pass1?.wallSeconds, 1)} s; ${n(r.pass1?.routerEvents)} events routed, ${n(r.pass1?.projectorIntents)} intents, ${n(r.pass1?.creates)} create calls, ${n(r.pass1?.subscriptions)} subscriptions | |\n`;
+    s += `| replay wall time | **${n(p.wallSeconds, 1)} s** (router ${n(p.routerSeconds, 1)} s, projector ${n(p.projectorSeconds, 1)} s) | |\n`;
+    s += `| replay through the router/filter | **${n(p.routerEventsPerSec)} events/s** (${n(p.routerEvents)} events) | |\n`;
+    s += `| replay projector | ${n(p.projectorIntents)} intents (all skipped by the ledger), ${n(p.calls)} OpenCell calls (reads) | |\n`;
+    s += `| creates during the replay | ${n(p.createsDuringReplay)} (state-changing calls ${n(p.stateChangingCalls)}) | |\n`;
+    s += `| **duplicate creates** | **${n(p.duplicateCreates)}**${p.duplicateExamples?.length ? ` (e.g. ${p.duplicateExamples.join('; ')})` : ''} | 0 — ${verdict(p.duplicateCreates === 0)} |\n`;
+  }
+  return s + errorOf(rec);
+}
+
+function invoices(rec: RunRecord | undefined): string {
+  const r = rec?.result as Any;
+  let s = header('invoices', '5. Invoice load (OpenCell sandbox → Odoo sandbox)', rec);
+  s +=
+    `\nMethod: \`bench/invoices.ts\`. Customers in Odoo and in the OpenCell sandbox; \`generateInvoices\` makes the invoices over their billing accounts; one poll (poller → outbox in the benchmark's own state database), the outbox relay (Avro through the registry) → Kafka → the invoice loader (keyed consumer, production Odoo JSON-RPC client) → the Odoo sandbox → Odoo's PostgreSQL. ` +
+    `Loader rate = invoices loaded ÷ (first → last load); flow rate from the poll's start. Loaded twice = invoice numbers with more than one out_invoice in Odoo.\n`;
+  if (r && !r.error) {
+    s += `\n| figure | value | target |\n|---|---|---|\n`;
+    s += `| invoices | ${n(r.invoices)} generated over ${n(r.customers)} billing accounts; poll emitted ${n(r.pollEmitted)} in ${n(r.pollSeconds, 1)} s | 10,000 |\n`;
+    s += `| loaded | ${n(r.loaded)} (${n(r.created)} created, ${n(r.deadLettered)} dead-lettered); ${n(r.inOdoo)} distinct in Odoo | all |\n`;
+    s += `| loader rate | **${n(r.loaderInvoicesPerSec, 1)} invoices/s** over ${n(r.loaderSeconds, 1)} s | |\n`;
+    s += `| flow rate (poll → last load) | ${n(r.flowInvoicesPerSec, 1)} invoices/s | |\n`;
+    s += `| **loaded twice** | **${n(r.loadedTwice)}** | 0 — ${verdict(r.loadedTwice === 0)} |\n`;
+  } else if (r?.pending) s += `\npending: invoice loader\n`;
+  return s + errorOf(rec);
+}
+
+function faults(): string {
+  const p = join(__dirname, 'faults-summary.json');
+  if (!existsSync(p)) return '';
+  try {
+    const f = JSON.parse(readFileSync(p, 'utf8')) as Any;
+    return (
+      `## Fault tests (summary written by the fault suite: bench/faults-summary.json)\n\n` +
+      `Generated ${f.generatedAt ?? '?'}; runs ${n(f.runs)}; lost ${n(f.lost)}; duplicated creates ${n(f.duplicated?.creates)}; secrets leaked ${n(f.secretsLeaked)}.\n\n` +
+      `\`\`\`json\n${JSON.stringify(f, null, 2)}\n\`\`\`\n`
+    );
+  } catch {
+    return '';
+  }
+}
+
+/** The interpretation section (bench/interpretation.md when present). */
+function interp(): string {
+  const p = join(__dirname, 'interpretation.md');
+  const interpretation = existsSync(p) ? readFileSync(p, 'utf8') : '';
+  return interpretation ? `## Interpretation\n\n${interpretation.trim()}\n` : '';
+}
+
 export function renderMarkdown(r: Results): string {
-  return `# Benchmarks\n\n(pending)\n\n\`\`\`json\n${JSON.stringify(r, null, 2)}\n\`\`\`\n`;
+  const m = r.machine;
+  const v = { ...(r.versions ?? {}), ...(r.stack ?? {}) };
+  const parts = [
+    `# Benchmarks\n`,
+    `Written by \`npm run bench\` (bench/run.ts; numbers in bench/results.json). Generated ${new Date().toISOString()}.\n`,
+    `Machine: **${m?.cores ?? '?'} cores** (${m?.cpuModel ?? '?'}), **${m?.totalMemGiB ?? '?'} GiB** memory (os.totalmem), ${m?.platform ?? ''}. ` +
+      `Versions: ${Object.entries(v)
+        .map(([k, x]) => `${k} ${x}`)
+        .join(', ')}. ` +
+      `The whole local stack (PostgreSQL, Kafka, Kafka Connect + Debezium, Apicurio registry) runs on the same machine, and other engineers' tests were running on it at the same time: the figures are for a shared, busy 2-core box.\n`,
+    `| # | benchmark | target | measured | verdict |\n|---|---|---|---|---|\n` + summaryRows(r),
+    filter(r.runs.filter),
+    e2e(r.runs.e2e),
+    concurrency(r.runs.concurrency),
+    resync(r.runs.resync),
+    invoices(r.runs.invoices),
+    interp(),
+    faults(),
+  ];
+  return parts.filter(Boolean).join('\n');
+}
+
+function summaryRows(r: Results): string {
+  const g = (k: string) => r.runs[k]?.result as Any;
+  const rows: string[] = [];
+  const f = g('filter');
+  rows.push(`| 1 | filter stage vs raw JSON.parse | ≥ 0.5 | ${f && !f.error ? n(f.ratio, 2) : '—'} | ${verdict(f && !f.error ? f.ratio >= 0.5 : undefined)} |`);
+  const e = g('e2e');
+  rows.push(
+    `| 2 | e2e p99 at 200 changes/s, 60 s | < 1000 ms, 0 lost | ${e && !e.error ? `p99 ${n(e.latencyMs?.p99)} ms at ${n(e.achievedRate, 1)}/s, ${n(e.lost)} lost` : '—'} | ${verdict(e && !e.error ? e.latencyMs?.p99 < 1000 && e.lost === 0 : undefined)} |`,
+  );
+  const c = g('concurrency');
+  rows.push(`| 3 | throughput vs ideal at +50 ms | ≥ 80 %, in order | ${c && !c.error ? `${n(c.ratioOfIdeal * 100, 1)} %, ${n(c.outOfOrder)} out of order` : '—'} | ${verdict(c && !c.error ? c.ratioOfIdeal >= 0.8 && c.outOfOrder === 0 : undefined)} |`);
+  const s = g('resync');
+  rows.push(
+    `| 4 | resync replay | 0 duplicate creates | ${s && !s.error ? `${n(s.replay?.routerEventsPerSec)} events/s, ${n(s.replay?.wallSeconds, 1)} s, ${n(s.replay?.duplicateCreates)} duplicates` : '—'} | ${verdict(s && !s.error ? s.replay?.duplicateCreates === 0 : undefined)} |`,
+  );
+  const i = g('invoices');
+  rows.push(
+    `| 5 | invoice load | 0 loaded twice | ${i && !i.error && !i.pending ? `${n(i.loaderInvoicesPerSec, 1)} invoices/s, ${n(i.loadedTwice)} twice, ${n(i.loaded)}/${n(i.invoices)} loaded` : i?.pending ? 'pending: invoice loader' : '—'} | ${verdict(i && !i.error && !i.pending ? i.loadedTwice === 0 && i.loaded === i.invoices : undefined)} |`,
+  );
+  return rows.join('\n') + '\n';
 }
