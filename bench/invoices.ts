@@ -6,7 +6,7 @@
  * the whole flow (poll start to last load), and the invoices present twice in Odoo (must be 0).
  */
 import { Pool } from 'pg';
-import { insertContract, insertContractGroup, insertPartner } from '../src/capture/demo-seed';
+import { CATALOG, insertContract, insertContractGroup, insertPartner } from '../src/capture/demo-seed';
 import { loadConfig } from '../src/config';
 import type { LoadOutcome } from '../src/invoices/loader';
 import { createInvoiceLoader, ensureInvoiceTopics, startInvoicePoller } from '../src/invoices/worker';
@@ -32,13 +32,22 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
     const d = new Date(`${today}T00:00:00Z`);
     return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1)).toISOString().slice(0, 10);
   })();
+  const odooDb = new Pool({ connectionString: ODOO_DATABASE_URL, max: 4 });
+  // Invoices of products and accounting codes Odoo knows (the synthetic generator picks among all the catalog's
+  // service and one-shot templates; the others would only be dead-lettered, which the loader does correctly).
   const catalog = defaultCatalog();
   catalog.invoicing.numberPrefix = `B${sfx}-`;
+  const accounts = new Set((await odooDb.query<{ code: string }>(`SELECT code FROM account_account`)).rows.map((r) => r.code));
+  const products = new Set<string>(CATALOG.map((c) => c.code));
+  const okSub = new Set(catalog.invoiceSubCategories.filter((s) => accounts.has(s.accountingCode)).map((s) => s.code));
+  catalog.serviceTemplates = catalog.serviceTemplates.filter((t) => products.has(t.code) && okSub.has(t.invoiceSubCategory));
+  catalog.oneShotChargeTemplates = catalog.oneShotChargeTemplates.filter(
+    (t) => products.has(t.code) && okSub.has((t as { invoiceSubCategory?: string }).invoiceSubCategory ?? ''),
+  );
   const oc = await startOpenCellSandbox({ port: 0, catalog });
   const odoo = await startOdooSandbox({ port: 0, databaseUrl: ODOO_DATABASE_URL, users: { 'billing-bot': PASSWORD } });
   const stateUrl = await freshStateDb('invoices');
   const state = new Pool({ connectionString: stateUrl, max: 8 });
-  const odooDb = new Pool({ connectionString: ODOO_DATABASE_URL, max: 4 });
   const config = loadConfig({
     ...process.env,
     OPENCELL_BASEURL: oc.url,
