@@ -5,6 +5,7 @@
  * unique street text; latency = arrival time of the first sandbox call whose body carries it − the time the UPDATE's
  * commit was acknowledged. A paced loop (token bucket, 5 ms ticks) keeps the target rate.
  */
+import os from 'node:os';
 import { Pool } from 'pg';
 import { insertBankAccountAndMandate, insertContract, insertPartner } from '../src/capture/demo-seed';
 import type { JournalEntry } from '../src/sandbox/opencell';
@@ -30,6 +31,9 @@ export interface E2eResult {
   commitMs: ReturnType<typeof summary>;
   debeziumLagMs: ReturnType<typeof summary> | null;
   prepSeconds: number;
+  /** CPU used by this process (pipeline + sandbox + load generator) during the measured window, in cores */
+  benchCpuCores: number;
+  loadAvg1m: number;
   peakRssMiB: number;
 }
 
@@ -104,7 +108,10 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
       eachMessage: async ({ message }) => {
         // the record's timestamp: when Kafka Connect produced it (CreateTime)
         const now = Number(message.timestamp);
-        const m = message.value ? tagRe.exec(message.value.toString('utf8')) : null;
+        if (!message.value || !message.value.includes(runId)) return;
+        // the tag of the row's new state (the value also holds the old state, i.e. the previous tag)
+        const v = JSON.parse(message.value.toString('utf8')) as { after?: { street?: string } | null; payload?: { after?: { street?: string } | null } };
+        const m = tagRe.exec((v.after ?? v.payload?.after)?.street ?? '');
         if (m && !kafkaAt.has(Number(m[1]))) kafkaAt.set(Number(m[1]), now);
       },
     });
@@ -156,9 +163,14 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
       await paced(o.warmupSeconds, false);
     }
     const firstMeasured = seq;
+    const cpu0 = process.cpuUsage();
+    const wall0 = Date.now();
     log(`e2e: measuring ${o.seconds} s at ${o.rate}/s…`);
     const run = await paced(o.seconds, true);
     const lastMeasured = seq;
+    const cpu = process.cpuUsage(cpu0);
+    const benchCpuCores = Math.round(((cpu.user + cpu.system) / 1000 / (Date.now() - wall0)) * 100) / 100;
+    const loadAvg1m = Math.round(os.loadavg()[0] * 100) / 100;
     // 4. Drain: wait until every measured change is seen (or 60 s).
     const all = () => {
       for (let s = firstMeasured; s < lastMeasured; s++) if (commitAt.has(s) && !seenAt.has(s)) return false;
@@ -195,6 +207,8 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
       commitMs: summary(commitMs),
       debeziumLagMs: lag.length ? summary(lag) : null,
       prepSeconds: Math.round(prepSeconds),
+      benchCpuCores,
+      loadAvg1m,
       peakRssMiB: rss.peakMiB(),
     };
     if (failed) log(`e2e: ${failed} UPDATE(s) failed`);

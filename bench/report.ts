@@ -9,6 +9,8 @@ export interface RunRecord {
   wallSeconds: number;
   result: unknown;
   jvms: Record<string, { pid: number; hwmMiB: number; rssMiB: number } | null>;
+  /** 1-minute load average of the machine at the start and the end of the run */
+  loadAvg?: { start: number; end: number };
 }
 
 export interface Results {
@@ -33,7 +35,7 @@ function header(name: string, title: string, rec: RunRecord | undefined): string
     `## ${title}\n\n` +
     `Run ${rec.date}${rec.quick ? ' (**quick size**, not the target size)' : ''}; parameters ${Object.entries(rec.params)
       .map(([k, v]) => `${k}=${v}`)
-      .join(', ')}; wall ${n(rec.wallSeconds, 1)} s. ` +
+      .join(', ')}; wall ${n(rec.wallSeconds, 1)} s${rec.loadAvg ? `; machine 1-min load average ${n(rec.loadAvg.start, 1)} at the start, ${n(rec.loadAvg.end, 1)} at the end (2 cores)` : ''}. ` +
     `Peak memory: bench process RSS ${n((rec.result as Any)?.peakRssMiB)} MiB; JVM peaks (VmHWM since their start) ${jvm || 'n/a'}.\n`
   );
 }
@@ -69,6 +71,7 @@ function e2e(rec: RunRecord | undefined): string {
     s += `| changes | ${n(r.committed)} committed, ${n(r.seen)} seen in the sandbox (${n(r.superseded)} via a later change), **${n(r.lost)} lost** | 0 lost |\n`;
     s += `| latency p50 / p95 / p99 / max | ${n(L.p50)} / ${n(L.p95)} / **${n(L.p99)}** / ${n(L.max)} ms | p99 < 1000 ms — ${verdict(L.p99 < 1000)} |\n`;
     s += `| commit round trip p50 / p99 | ${n(r.commitMs?.p50)} / ${n(r.commitMs?.p99)} ms | |\n`;
+    if (r.benchCpuCores !== undefined) s += `| CPU during the window | bench process (router + projector + sandbox + load generator) ${n(r.benchCpuCores, 2)} cores; 1-min load average ${n(r.loadAvg1m, 2)} on the machine | |\n`;
     if (D) s += `| Debezium → Kafka lag p50 / p95 / p99 / max | ${n(D.p50)} / ${n(D.p95)} / ${n(D.p99)} / ${n(D.max)} ms (${n(D.count)} records) | |\n`;
   }
   return s + errorOf(rec);

@@ -21,6 +21,7 @@
 import './env';
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import os from 'node:os';
 import { runFilterBench } from './filter';
 import { jvmMemory, machine, ROOT, stackVersions, versions } from './common';
 import { renderMarkdown, type Results } from './report';
@@ -62,6 +63,7 @@ export async function main(): Promise<void> {
   for (const name of names) {
     const started = new Date();
     const t0 = Date.now();
+    const load0 = os.loadavg()[0];
     console.log(`\n=== ${name} ===`);
     let result: unknown;
     let params: Record<string, number> = {};
@@ -115,7 +117,8 @@ export async function main(): Promise<void> {
     const wallSeconds = Math.round((Date.now() - t0) / 100) / 10;
     const jvms = jvmMemory();
     console.log(JSON.stringify({ result, wallSeconds, jvms }, null, 2));
-    results.runs[name] = { date: started.toISOString(), quick, params, wallSeconds, result, jvms };
+    const loadAvg = { start: Math.round(load0 * 100) / 100, end: Math.round(os.loadavg()[0] * 100) / 100 };
+    results.runs[name] = { date: started.toISOString(), quick, params, wallSeconds, result, jvms, loadAvg };
     save();
   }
   console.log(`\nwrote BENCHMARKS.md and bench/results.json`);
