@@ -213,6 +213,7 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
   it(`kill -9 of the worker at random points (${KILLS} times) during mixed changes: final state right, nothing lost, no duplicate create`, async () => {
     const contracts: ExpectedContract[] = [];
     const N = CONTRACTS;
+    let killsWhileProcessing = 0;
     let writing = true;
     const writer = (async () => {
       for (let i = 0; i < N; i++) {
@@ -228,7 +229,12 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     })();
     const killer = (async () => {
       while (KILLS > 0 && (worker.kills < KILLS || writing)) {
-        await sleep(randomBetween(800, 5000));
+        // half of the kills during start-up (group join, relay start), half while the worker is processing
+        if (worker.kills % 2 === 1) {
+          await worker.waitReady().catch(() => undefined);
+          await sleep(randomBetween(200, 3000));
+          if (worker.isReady) killsWhileProcessing++;
+        } else await sleep(randomBetween(300, 3000));
         await worker.kill9();
         worker.spawn();
         if (!writing && worker.kills >= KILLS) break;
@@ -240,6 +246,7 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     const audit = auditCreates(sandbox.journal.entries(), mine);
     const oneShots = oneShotCounts(sandbox, contracts);
     summary.oneShots.afterKills = oneShots;
+    summary.faultsInjected.kill9WhileProcessing = killsWhileProcessing;
     record('kill-9', true, `${worker.kills} kills; creates ${JSON.stringify(audit.creates)}; already-exists answers ${audit.alreadyExists}; one-shots ${oneShots.applied}/${oneShots.lines}`);
     summary.duplicated.oneShotCharges += oneShots.duplicates.length;
     expect(worker.kills).to.be.at.least(Math.min(KILLS, 20));
@@ -294,43 +301,6 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     if (lostAnswer.duplicates.length) summary.gaps.push(`one-shot charge applied ${lostAnswer.applied}× when OpenCell applied it but the answer was lost (5xx after commit): applyOneShotChargeInstance is not idempotent and the projector does not check existing one-shots`);
   });
 
-  it('Kafka Connect restart mid-stream: resumes from its stored offsets / LSN, nothing lost', async () => {
-    const contracts: ExpectedContract[] = [];
-    for (let i = 0; i < 3; i++) contracts.push(await work.createContract('mobile'));
-    process.kill(pidOf('connect'), 'SIGTERM');
-    count('kafkaConnectRestart');
-    for (let i = 0; i < 4; i++) {
-      contracts.push(await work.createContract(i % 2 ? 'fiber' : 'mobile'));
-      await sleep(300);
-    }
-    await work.changePhone(contracts[0]);
-    await work.terminateLine(contracts[1]);
-    await eventually(async () => (isDead(pidOf('connect')) ? true : undefined), 60_000, 'connect stopped');
-    for (let i = 0; i < 2; i++) contracts.push(await work.createContract('mobile'));
-    stackScript('up');
-    await converge('changes made while Kafka Connect was down', contracts, 180_000);
-    record('connect-restart', true);
-  });
-
-  it('Kafka broker restart mid-stream: the worker and Debezium resume from stored offsets, nothing lost', async () => {
-    const contracts: ExpectedContract[] = [];
-    for (let i = 0; i < 3; i++) contracts.push(await work.createContract('mobile'));
-    await sleep(500);
-    process.kill(pidOf('kafka'), 'SIGTERM');
-    count('kafkaBrokerRestart');
-    for (let i = 0; i < 3; i++) {
-      contracts.push(await work.createContract(i % 2 ? 'fiber' : 'mobile'));
-      await sleep(300);
-    }
-    await work.changeAddress(contracts[0]);
-    await work.terminate(contracts[1]);
-    await eventually(async () => (isDead(pidOf('kafka')) ? true : undefined), 60_000, 'kafka stopped');
-    stackScript('up');
-    await eventually(async () => (stackHealthy() ? true : undefined), 180_000, 'stack healthy again');
-    await converge('changes made around the broker restart', contracts, 180_000);
-    record('broker-restart', true, `worker crashes restarted by the supervisor: ${worker.crashes}`);
-  });
-
   it('registry unavailable while the relay runs: outbox rows wait, then publish, none lost', async () => {
     registry.up = false;
     count('registryOutage');
@@ -340,7 +310,7 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     for (let i = 0; i < 3; i++) contracts.push(await work.createContract('mobile'));
     await converge('projection goes on while the registry is down', contracts);
     const pending = async () =>
-      Number((await statePool.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL`, [config.topics.syncEvents])).rows[0].n);
+      Number((await statePool.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL AND last_error IS NULL`, [config.topics.syncEvents])).rows[0].n);
     const waiting = await pending();
     const relayErrors = worker.eventsOf('relay-error').length - errorsBefore;
     registry.up = true;
@@ -426,6 +396,52 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     const redacted = worker.lines.filter((l) => l.includes('[redacted]')).length;
     record('secrets', leaks.length === 0, `${worker.lines.length} log lines, ${decodedEvents.length} events, ${dlq.messages.length} dead letters scanned; ${redacted} lines show [redacted]`);
     expect(leaks).to.deep.equal([]);
+  });
+
+  it('Kafka Connect restart mid-stream: resumes from its stored offsets / LSN, nothing lost', async () => {
+    const contracts: ExpectedContract[] = [];
+    for (let i = 0; i < 3; i++) contracts.push(await work.createContract('mobile'));
+    process.kill(pidOf('connect'), 'SIGTERM');
+    count('kafkaConnectRestart');
+    for (let i = 0; i < 4; i++) {
+      contracts.push(await work.createContract(i % 2 ? 'fiber' : 'mobile'));
+      await sleep(300);
+    }
+    await work.changePhone(contracts[0]);
+    await work.terminateLine(contracts[1]);
+    await eventually(async () => (isDead(pidOf('connect')) ? true : undefined), 60_000, 'connect stopped');
+    for (let i = 0; i < 2; i++) contracts.push(await work.createContract('mobile'));
+    stackScript('up');
+    await converge('changes made while Kafka Connect was down', contracts, 180_000);
+    record('connect-restart', true);
+  });
+
+  it('Kafka broker restart mid-stream: the worker and Debezium resume from stored offsets, nothing lost', async () => {
+    const contracts: ExpectedContract[] = [];
+    for (let i = 0; i < 3; i++) contracts.push(await work.createContract('mobile'));
+    await sleep(500);
+    process.kill(pidOf('kafka'), 'SIGTERM');
+    count('kafkaBrokerRestart');
+    for (let i = 0; i < 3; i++) {
+      contracts.push(await work.createContract(i % 2 ? 'fiber' : 'mobile'));
+      await sleep(300);
+    }
+    await work.changeAddress(contracts[0]);
+    await work.terminate(contracts[1]);
+    await eventually(async () => (isDead(pidOf('kafka')) ? true : undefined), 60_000, 'kafka stopped');
+    stackScript('up');
+    await eventually(async () => (stackHealthy() ? true : undefined), 180_000, 'stack healthy again');
+    await converge('changes made around the broker restart', contracts, 180_000);
+    // the outbox relay must publish again after the broker came back
+    await eventually(
+      async () =>
+        Number((await statePool.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL AND last_error IS NULL`, [config.topics.syncEvents])).rows[0].n) === 0
+          ? true
+          : undefined,
+      90_000,
+      'outbox relay publishing again after the broker restart',
+    );
+    record('broker-restart', true, `worker crashes restarted by the supervisor: ${worker.crashes}`);
   });
 
   it('at the end: every expectation holds, no duplicate create across the run, every sync event published', async () => {

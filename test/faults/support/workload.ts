@@ -100,7 +100,16 @@ export class Workload {
   async changePhone(c: ExpectedContract): Promise<void> {
     if (c.terminated) return;
     const phone = newPhone();
-    await this.db.query(`UPDATE ${c.infoTable} SET phone_number = $2, write_date = now() WHERE id = $1`, [c.infoId, phone]);
+    // like Odoo: the ISP info's number and the contract's stored compute phone_number in one transaction
+    await this.db.query('BEGIN');
+    try {
+      await this.db.query(`UPDATE ${c.infoTable} SET phone_number = $2, write_date = now() WHERE id = $1`, [c.infoId, phone]);
+      await this.db.query(`UPDATE contract_contract SET phone_number = $2, write_date = now() WHERE id = $1`, [c.id, phone]);
+      await this.db.query('COMMIT');
+    } catch (e) {
+      await this.db.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
     c.oldPhones.push(c.phone);
     c.phone = phone;
     this.changes++;
