@@ -288,7 +288,7 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     expect(maxAttempt, 'some message retried more than once').to.be.greaterThan(1);
     expect(deadForFaults, 'nothing dead-lettered for a transient fault').to.deep.equal([]);
     expect(auditCreates(sandbox.journal.entries(), mine).duplicates).to.deep.equal([]);
-    // one-shot behind a lost response: measured, reported (see docs/fault-tests.md)
+    // one-shot behind a lost response: measured and reported (BENCHMARKS.md, "Fault tests")
     const c = await work.createContract('mobile');
     contracts.push(c);
     sandbox.faults.add({ kind: 'error', status: 502, count: 1, path: 'applyOneShotChargeInstance', phase: 'after' });

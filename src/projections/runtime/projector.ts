@@ -170,7 +170,7 @@ export class Projector {
     // Precondition: the subscription exists (created with its customer hierarchy if needed).
     let sub = await opencell.subscription(contract.code);
     if (!sub && intent.kind !== 'update_phone_number' && intent.kind !== 'update_subscription') {
-      const customer = contract.partner.ref ? await opencell.customer(contract.partner.ref) : null;
+      const customer = await this.customerForCreate(contract);
       await exec({ plan: planCreateSubscription({ contract, customer, subscription: null, config, force: msg.force === true, embedLines: msg.force === true }), contract });
       sub = await opencell.subscription(contract.code);
       if (!sub) {
@@ -184,7 +184,7 @@ export class Projector {
     switch (intent.kind) {
       case 'create_subscription': {
         if (out.length === 0) {
-          const customer = contract.partner.ref ? await opencell.customer(contract.partner.ref) : null;
+          const customer = await this.customerForCreate(contract);
           await exec({ plan: planCreateSubscription({ contract, customer, subscription: sub, config, force: msg.force === true, embedLines: msg.force === true }), contract });
         }
         return out;
@@ -249,6 +249,21 @@ export class Projector {
       }
     }
     return out;
+  }
+
+  /**
+   * The OpenCell customer a create plan starts from. A customer this pipeline created itself (its effect is in the
+   * ledger) that has no customer account yet is a create chain interrupted between createCustomer and the CRM
+   * hierarchy (crash, or a retriable failure of the second call): the chain resumes (null: createCustomer is skipped
+   * by its ledger effect, the hierarchy `{ref}_0` follows) instead of being refused as "customer with no customer
+   * accounts", which would dead-letter the contract.
+   */
+  private async customerForCreate(contract: ContractView): Promise<OcCustomerState | null> {
+    const ref = contract.partner.ref;
+    if (!ref) return null;
+    const customer = await this.deps.opencell.customer(ref);
+    if (customer && customer.customerAccounts.length === 0 && (await this.deps.ledger.hasEffect(`customer:${ref}`))) return null;
+    return customer;
   }
 
   /**
