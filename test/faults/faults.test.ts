@@ -38,6 +38,8 @@ const summary = {
   events: {} as Record<string, number>,
   lost: 0,
   duplicated: { creates: 0, oneShotCharges: 0 },
+  duplicatedCreates: [] as string[],
+  createsByKind: {} as Record<string, number>,
   alreadyExistsAnswers: 0,
   oneShots: {} as Record<string, unknown>,
   deadLettered: {} as Record<string, number>,
@@ -181,6 +183,8 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     const myScope = (code: string) => mine(code);
     const audit = auditCreates(sandbox.journal.entries(), myScope);
     summary.duplicated.creates = audit.duplicates.length;
+    summary.duplicatedCreates = audit.duplicates;
+    summary.createsByKind = audit.creates;
     summary.alreadyExistsAnswers = audit.alreadyExists;
     summary.events.odooChanges = work?.changes ?? 0;
     summary.events.contracts = work?.contracts.length ?? 0;
