@@ -215,6 +215,13 @@ export async function startBenchPipeline(opts: {
   const counters: BenchPipeline['counters'] = {};
   const onConsumerEvent = (stage: string, e: KeyedConsumerEvent) => {
     if (opts.keepEvents) consumerEvents.push({ stage, e });
+    if (e.type === 'retry' || e.type === 'paused') {
+      const k = `${stage}:${e.type}`;
+      const c = (counters[k] ??= { processed: 0, first: Date.now(), last: Date.now() });
+      c.processed++;
+      c.last = Date.now();
+      return;
+    }
     if (e.type !== 'processed' && e.type !== 'dead-letter') return;
     const now = Date.now();
     const c = (counters[stage] ??= { processed: 0, first: now, last: now });

@@ -160,6 +160,8 @@ export async function runConcurrencyBench(o: ConcurrencyOptions, log: (s: string
       customersWithoutPut: missingCustomers,
       customersEndingOnLastRound: lastRoundSeen,
       outOfOrder,
+      projectorRetries: bp.counters['projector:retry']?.processed ?? 0,
+      projectorPauses: bp.counters['projector:paused']?.processed ?? 0,
       prepSeconds: Math.round((Date.now() - t0) / 1000),
       peakRssMiB: rss.peakMiB(),
     };
