@@ -150,10 +150,28 @@ export class PreconditionPendingError extends SyncError {
   }
 }
 
+/**
+ * PostgreSQL SQLSTATEs that say "try again": connection exceptions (08…), insufficient resources such as too many
+ * connections (53…), operator intervention / shutdown (57P…), serialization failure and deadlock (40001, 40P01).
+ */
+export function isTransientDatabaseError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  return (
+    /^(08|53|57P)/.test(code) ||
+    code === '40001' ||
+    code === '40P01' ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code)
+  );
+}
+
 export function isRetriable(err: unknown): boolean {
   if (err instanceof SyncError) return err.retriable;
-  // Unknown errors from drivers (pg connection resets, kafkajs KafkaJSError with retriable) are trusted
-  // when they say so; anything else is treated as a bug and is not retried forever.
+  // Driver errors: transient database errors (pg), and errors that say so themselves (kafkajs' `retriable`).
+  // Anything else is treated as a bug and is not retried forever.
+  if (isTransientDatabaseError(err)) return true;
+  if (err instanceof Error && /Connection terminated|timeout exceeded when trying to connect/i.test(err.message)) return true;
   return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
 }
 

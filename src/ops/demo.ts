@@ -21,7 +21,7 @@ import type { SyncEvent } from '../outbox/events';
 import { ProjectionPipeline } from '../projections/runtime/pipeline';
 import { ensurePipelineTopics, routerTopics } from '../projections/runtime/workers';
 import { startOpenCellSandbox } from '../sandbox/opencell';
-import { createKafka } from '../stream/kafka';
+import { createKafka, startGroupAtEnd } from '../stream/kafka';
 import { runDemoInvoices } from '../invoices/demo';
 
 function arg(name: string, dflt: number): number {
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const groups = { router: `demo-router-${run}`, projector: `demo-projector-${run}` };
   const admin = kafka.admin();
   await admin.connect();
-  for (const topic of routerTopics(config.topics.prefix)) await admin.resetOffsets({ groupId: groups.router, topic, earliest: false });
+  await startGroupAtEnd(admin, groups.router, routerTopics(config.topics.prefix));
   await admin.disconnect();
 
   const pipeline = new ProjectionPipeline(config, { kafka, groups });

@@ -29,3 +29,15 @@ export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promis
   if (missing.length === 0) return;
   await admin.createTopics({ topics: missing, waitForLeaders: true });
 }
+
+/**
+ * Commits the current end offset of every partition of `topics` for a group that has no members, so the group
+ * starts with what is produced from now on. (kafkajs `resetOffsets({ earliest: false })` commits the symbolic -1,
+ * which a consumer subscribed with `fromBeginning: true` reads as "no offset" and starts from the beginning.)
+ */
+export async function startGroupAtEnd(admin: Admin, groupId: string, topics: string[]): Promise<void> {
+  for (const topic of topics) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    await admin.setOffsets({ groupId, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+  }
+}

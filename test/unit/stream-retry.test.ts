@@ -39,3 +39,20 @@ describe('retry policy', () => {
     expect(decideRetry(new SyncError('DATABASE', 'x', { retriable: true }), 1, policy, () => 0).retry).to.equal(true);
   });
 });
+
+describe('transient database errors are retriable', () => {
+  const pgError = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
+  it('retries too-many-connections, connection failures, serialization failures and deadlocks', () => {
+    for (const code of ['53300', '08006', '57P01', '40001', '40P01', 'ECONNREFUSED']) {
+      expect(decideRetry(pgError(code), 1, policy, () => 0).retry, code).to.equal(true);
+    }
+  });
+  it('does not retry constraint violations or bad input (they would fail the same way again)', () => {
+    for (const code of ['23505', '22P02', '42703']) {
+      expect(decideRetry(pgError(code), 1, policy, () => 0), code).to.deep.equal({ retry: false, reason: 'not-retriable' });
+    }
+  });
+  it('retries a pool that lost its connection', () => {
+    expect(decideRetry(new Error('Connection terminated unexpectedly'), 1, policy, () => 0).retry).to.equal(true);
+  });
+});

@@ -55,8 +55,13 @@ export function retryPolicyOf(config: Config): RetryPolicy {
   };
 }
 
+/**
+ * The stages' producer (intents, dead letters). Several requests may be in flight: per-key order does not depend on
+ * the producer, because a key's next message is handled only after its previous send was acknowledged (acks=all),
+ * and a duplicate from a producer retry is harmless (intent ids are deduplicated by the ledger).
+ */
 export function createProducer(kafka: Kafka): Producer {
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  return kafka.producer({ maxInFlightRequests: 5, allowAutoTopicCreation: false });
 }
 
 export function createRouter(opts: {

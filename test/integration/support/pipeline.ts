@@ -8,6 +8,7 @@ import { ProjectionPipeline } from '../../../src/projections/runtime/pipeline';
 import { ensurePipelineTopics, routerTopics } from '../../../src/projections/runtime/workers';
 import { startOpenCellSandbox } from '../../../src/sandbox/opencell';
 import { KeyedConsumerEvent } from '../../../src/stream/keyed-consumer';
+import { startGroupAtEnd } from '../../../src/stream/kafka';
 import { testKafka, uniqueSuffix } from './stack';
 
 export type Sandbox = Awaited<ReturnType<typeof startOpenCellSandbox>>;
@@ -44,7 +45,7 @@ export async function startTestPipeline(overrides: Record<string, string> = {}):
   await ensurePipelineTopics(kafka, config);
   const admin = kafka.admin();
   await admin.connect();
-  for (const topic of routerTopics(config.topics.prefix)) await admin.resetOffsets({ groupId: groups.router, topic, earliest: false });
+  await startGroupAtEnd(admin, groups.router, routerTopics(config.topics.prefix));
   await admin.disconnect();
   const events: { stage: string; e: KeyedConsumerEvent }[] = [];
   const make = () =>
