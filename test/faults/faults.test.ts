@@ -287,7 +287,6 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     summary.retries = byCode;
     summary.backoff = { retries: retries.length, maxAttempt, maxDelayMsByAttempt: delaysByAttempt, minDelayMsOn429: Math.min(...rateLimited.map((r) => r.delayMs)) };
     const deadForFaults = (dlq.messages as KafkaMessage[]).filter((m) => /UNAVAILABLE|TIMEOUT|RATE|NETWORK/.test(header(m, DLQ_HEADER.code) ?? ''));
-    record('opencell-faults', true, `retries by code ${JSON.stringify(byCode)}`);
     expect(retries.length, 'retry events').to.be.greaterThan(5);
     expect(maxAttempt, 'some message retried more than once').to.be.greaterThan(1);
     expect(deadForFaults, 'nothing dead-lettered for a transient fault').to.deep.equal([]);
@@ -302,6 +301,7 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     const lostAnswer = oneShotCounts(sandbox, [c]);
     summary.oneShots.afterLostResponse = lostAnswer;
     summary.duplicated.oneShotCharges += lostAnswer.duplicates.length;
+    record('opencell-faults', true, `retries by code ${JSON.stringify(byCode)}; one-shot behind a lost answer applied ${lostAnswer.applied}×`);
     if (lostAnswer.duplicates.length) summary.gaps.push(`one-shot charge applied ${lostAnswer.applied}× when OpenCell applied it but the answer was lost (5xx after commit): applyOneShotChargeInstance is not idempotent and the projector does not check existing one-shots`);
   });
 
