@@ -254,8 +254,8 @@ export class Projector {
   /**
    * The OpenCell customer a create plan starts from. A customer this pipeline created itself (its effect is in the
    * ledger) that has no customer account yet is a create chain interrupted between createCustomer and the CRM
-   * hierarchy (crash, or a retriable failure of the second call): the chain resumes (null: createCustomer is skipped
-   * by its ledger effect, the hierarchy `{ref}_0` follows) instead of being refused as "customer with no customer
+   * hierarchy (crash, or a retriable failure of the second call): the chain resumes (null: createCustomer is answered
+   * ENTITY_ALREADY_EXISTS, which counts as present, and the hierarchy `{ref}_0` follows) instead of being refused as "customer with no customer
    * accounts", which would dead-letter the contract.
    */
   private async customerForCreate(contract: ContractView): Promise<OcCustomerState | null> {
