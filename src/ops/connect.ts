@@ -3,9 +3,10 @@
  * (`PUT /connectors/<name>/config`), read status, restart failed tasks.
  */
 import fetch from 'node-fetch';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { SyncError } from '../errors';
+import { loadConnectorTemplate } from '../capture/connector';
 
 export interface ConnectorStatus {
   name: string;
@@ -90,10 +91,10 @@ export class ConnectClient {
   }
 }
 
-/** The connector configs shipped in connectors/, by name (file name without .json). */
+/** The connector configs shipped in connectors/, by name (file name without .json), validated as string maps. */
 export function connectorFiles(dir = join(__dirname, '..', '..', 'connectors')): { name: string; raw: Record<string, string> }[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => ({ name: basename(f, '.json'), raw: JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, string> }));
+    .map((f) => ({ name: basename(f, '.json'), raw: loadConnectorTemplate(join(dir, f)) }));
 }

@@ -4,6 +4,7 @@
  * EnvVarConfigProvider resolves inside the worker, so no secret travels over REST or lands in a config topic.
  * Usage: node -r ts-node/register/transpile-only src/ops/connectors-apply.ts [--no-wait]
  */
+import { assertIncludeListsInSync, CONNECTOR_NAME } from '../capture/connector';
 import { ConnectClient, connectorFiles } from './connect';
 import { componentLogger } from '../log';
 
@@ -13,6 +14,7 @@ export async function applyConnectors(connectUrl: string, wait = true): Promise<
   const client = new ConnectClient(connectUrl);
   const applied: string[] = [];
   for (const { name, raw } of connectorFiles()) {
+    if (name === CONNECTOR_NAME) assertIncludeListsInSync(raw); // never apply lists that drifted from the registry
     const result = await client.putConfig(name, raw);
     log.info(`connector ${name} ${result}`);
     if (wait) await client.waitRunning(name, 90_000);

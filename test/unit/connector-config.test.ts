@@ -1,12 +1,8 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  assertIncludeListsInSync,
-  connectorConfig,
-  loadConnectorTemplate,
-  renderConnectorConfig,
-} from '../../src/capture/connector';
+import { parse } from 'yaml';
+import { assertIncludeListsInSync, connectorEnvVariables, loadConnectorTemplate } from '../../src/capture/connector';
 import { ConfigError } from '../../src/errors';
 import {
   captureTopics,
@@ -77,44 +73,18 @@ describe('connector: connectors/odoo-billing.json', () => {
     expect(template['database.password']).to.equal('${env:DEBEZIUM_DB_PASSWORD}');
   });
 
-  it('renders placeholders from the environment, with defaults', () => {
-    const d = renderConnectorConfig(template, {});
-    expect(d).to.include({
-      'database.hostname': '127.0.0.1',
-      'database.port': '5432',
-      'database.dbname': 'odoo',
-      'database.user': 'debezium',
-      'database.password': 'debezium',
-    });
-    const e = connectorConfig({
-      ODOO_DB_HOST: 'db.internal',
-      ODOO_DB_PORT: '6543',
-      ODOO_DB_NAME: 'odoo_test',
-      DEBEZIUM_DB_USER: 'cdc',
-      DEBEZIUM_DB_PASSWORD: 'pw-1',
-    });
-    expect(e).to.include({
-      'database.hostname': 'db.internal',
-      'database.port': '6543',
-      'database.dbname': 'odoo_test',
-      'database.user': 'cdc',
-      'database.password': 'pw-1',
-    });
-    expect(JSON.stringify(e)).to.not.match(/\$\{env:|\{\{/);
-  });
-
-  it('supports {{VAR}} and throws, naming every missing variable', () => {
-    expect(renderConnectorConfig({ a: 'x-{{ FOO }}-${env:BAR}' }, { FOO: '1', BAR: '2' })).to.deep.equal({
-      a: 'x-1-2',
-    });
-    try {
-      renderConnectorConfig({ a: '${env:NOPE_ONE}', b: '{{NOPE_TWO}}' }, {});
-      expect.fail('should throw');
-    } catch (e) {
-      expect(e).to.be.instanceOf(ConfigError);
-      expect((e as ConfigError).problems.join(' '))
-        .to.contain('NOPE_ONE')
-        .and.to.contain('NOPE_TWO');
+  it('expects only variables that the Connect workers of scripts/stack and docker-compose.yml are started with', () => {
+    const vars = connectorEnvVariables(template);
+    expect(vars).to.have.members(['DEBEZIUM_DB_PASSWORD', 'DEBEZIUM_DB_USER', 'ODOO_DB_HOST', 'ODOO_DB_NAME', 'ODOO_DB_PORT']);
+    const root = path.join(__dirname, '..', '..');
+    const stack = readFileSync(path.join(root, 'scripts', 'stack'), 'utf8');
+    const connectLaunch = stack.slice(stack.indexOf('connect_up() {'), stack.indexOf('connect_ready() {'));
+    const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
+      services: { connect: { environment: Record<string, string> } };
+    };
+    for (const v of vars) {
+      expect(connectLaunch, `scripts/stack starts Connect with ${v}`).to.match(new RegExp(`\\b${v}=`));
+      expect(compose.services.connect.environment, `docker-compose connect has ${v}`).to.have.property(v);
     }
   });
 
