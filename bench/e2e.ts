@@ -8,6 +8,7 @@
 import os from 'node:os';
 import { Pool } from 'pg';
 import { insertBankAccountAndMandate, insertContract, insertPartner } from '../src/capture/demo-seed';
+import { decodeIntentMessage } from '../src/projections/runtime/intent-message';
 import type { JournalEntry } from '../src/sandbox/opencell';
 import { benchKafka, debeziumBarrier, ODOO_DATABASE_URL, pool, RssSampler, sleep, startBenchPipeline, suffix, summary, waitFor } from './common';
 
@@ -30,6 +31,8 @@ export interface E2eResult {
   latencyMs: ReturnType<typeof summary>;
   commitMs: ReturnType<typeof summary>;
   debeziumLagMs: ReturnType<typeof summary> | null;
+  /** commit → the router's first intent for the change is in the intents topic (its CreateTime) */
+  routedLagMs: ReturnType<typeof summary> | null;
   prepSeconds: number;
   /** CPU used by this process (pipeline + sandbox + load generator) during the measured window, in cores */
   benchCpuCores: number;
@@ -100,19 +103,43 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
     log(`e2e: prepared in ${prepSeconds.toFixed(1)} s`);
 
     // 2. Debezium lag tap: commit → record consumable from Kafka (res_partner topic).
+    // Routed tap: the router's intent for that record reached the intents topic (its source names the record).
     const kafkaAt = new Map<number, number>();
+    const routedAt = new Map<number, number>();
+    const seqOfRecord = new Map<string, number>();
+    const pendingRouted = new Map<string, number>(); // intents seen before their Debezium record
+    const partnerTopic = `${bp.config.topics.prefix}.public.res_partner`;
     await tap.connect();
-    await tap.subscribe({ topic: `${bp.config.topics.prefix}.public.res_partner`, fromBeginning: false });
+    await tap.subscribe({ topic: partnerTopic, fromBeginning: false });
+    await tap.subscribe({ topic: bp.config.topics.intents, fromBeginning: false });
     const joined = new Promise<void>((r) => tap.on(tap.events.GROUP_JOIN, () => r()));
     await tap.run({
-      eachMessage: async ({ message }) => {
-        // the record's timestamp: when Kafka Connect produced it (CreateTime)
-        const now = Number(message.timestamp);
-        if (!message.value || !message.value.includes(runId)) return;
+      partitionsConsumedConcurrently: 4,
+      eachMessage: async ({ topic, partition, message }) => {
+        // the record's timestamp: when Kafka Connect (or the router) produced it (CreateTime)
+        const at = Number(message.timestamp);
+        if (!message.value) return;
+        if (topic === bp.config.topics.intents) {
+          const src = decodeIntentMessage(topic, partition, message.offset, message.value).source;
+          if (src.topic !== partnerTopic) return;
+          const rec = `${src.partition}/${src.offset}`;
+          const s = seqOfRecord.get(rec);
+          if (s === undefined) {
+            if (!pendingRouted.has(rec)) pendingRouted.set(rec, at);
+          } else if (!routedAt.has(s)) routedAt.set(s, at);
+          return;
+        }
+        if (!message.value.includes(runId)) return;
         // the tag of the row's new state (the value also holds the old state, i.e. the previous tag)
         const v = JSON.parse(message.value.toString('utf8')) as { after?: { street?: string } | null; payload?: { after?: { street?: string } | null } };
         const m = tagRe.exec((v.after ?? v.payload?.after)?.street ?? '');
-        if (m && !kafkaAt.has(Number(m[1]))) kafkaAt.set(Number(m[1]), now);
+        if (!m) return;
+        const s = Number(m[1]);
+        if (!kafkaAt.has(s)) kafkaAt.set(s, at);
+        const rec = `${partition}/${message.offset}`;
+        seqOfRecord.set(rec, s);
+        const early = pendingRouted.get(rec);
+        if (early !== undefined && !routedAt.has(s)) routedAt.set(s, early);
       },
     });
     await joined;
@@ -180,6 +207,7 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
     measuring = false;
     const lat: number[] = [];
     const lag: number[] = [];
+    const routed: number[] = [];
     let lost = 0;
     let committed = 0;
     let supersededMeasured = 0;
@@ -192,6 +220,8 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
       else lat.push(Math.max(0, seen - c));
       const k = kafkaAt.get(s);
       if (k !== undefined) lag.push(Math.max(0, k - c));
+      const r = routedAt.get(s);
+      if (r !== undefined) routed.push(Math.max(0, r - c));
     }
     supersededMeasured = superseded; // (warm-up supersessions are rare; reported as a whole)
     const res: E2eResult = {
@@ -206,6 +236,7 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
       latencyMs: summary(lat),
       commitMs: summary(commitMs),
       debeziumLagMs: lag.length ? summary(lag) : null,
+      routedLagMs: routed.length ? summary(routed) : null,
       prepSeconds: Math.round(prepSeconds),
       benchCpuCores,
       loadAvg1m,

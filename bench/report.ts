@@ -62,7 +62,7 @@ function e2e(rec: RunRecord | undefined): string {
     `Partners with a contract are inserted first and the pipeline creates their customers and subscriptions (not measured). Then a token-bucket loop (5 ms ticks) commits partner street updates (autocommit UPDATEs on a 16-connection pool, round-robin over the partners); each street is unique. ` +
     `Latency = arrival time at the sandbox of the first state-changing call whose body carries that street − the time the UPDATE's commit was acknowledged to the client. ` +
     `A change whose partner was updated again before it was projected may be carried by the later change's call (the projector reads the current row): it is counted at that call ("superseded"). A warm-up at the same rate is excluded. ` +
-    `Debezium→Kafka lag = Kafka record timestamp (set by Connect) − commit time, read by a separate consumer.\n`;
+    `Debezium→Kafka lag = Kafka record timestamp (set by Connect) − commit time, read by a separate consumer; the same consumer reads the intents topic, where each intent names its source record, to time the router.\n`;
   if (r && !r.error) {
     const L = r.latencyMs ?? {};
     const D = r.debeziumLagMs;
@@ -73,6 +73,8 @@ function e2e(rec: RunRecord | undefined): string {
     s += `| commit round trip p50 / p99 | ${n(r.commitMs?.p50)} / ${n(r.commitMs?.p99)} ms | |\n`;
     if (r.benchCpuCores !== undefined) s += `| CPU during the window | bench process (router + projector + sandbox + load generator) ${n(r.benchCpuCores, 2)} cores; 1-min load average ${n(r.loadAvg1m, 2)} on the machine | |\n`;
     if (D) s += `| Debezium → Kafka lag p50 / p95 / p99 / max | ${n(D.p50)} / ${n(D.p95)} / ${n(D.p99)} / ${n(D.max)} ms (${n(D.count)} records) | |\n`;
+    const R = r.routedLagMs;
+    if (R) s += `| commit → intent in the intents topic (router done) p50 / p95 / p99 / max | ${n(R.p50)} / ${n(R.p95)} / ${n(R.p99)} / ${n(R.max)} ms (${n(R.count)} changes) | |\n`;
   }
   return s + errorOf(rec);
 }

@@ -58,7 +58,8 @@ export function isUuid(s: string): boolean {
  * retried transaction or a re-polled invoice does not produce a second row. The payload is validated first
  * (MALFORMED_EVENT), so the caller's transaction fails instead of a poison row reaching the relay.
  */
-export async function appendOutbox(client: PoolClient | Client, event: OutboxEvent): Promise<void> {
+/** Checks an outbox event and returns the values of its row (event_id, topic, aggregate type and id, type, payload). */
+export function outboxRowValues(event: OutboxEvent): [string, string, string, string, string, string] {
   const eventId = event.payload.eventId;
   if (!isUuid(eventId)) {
     throw new SyncError('INTERNAL', `outbox event id must be a uuid, got ${JSON.stringify(eventId)}`, {
@@ -77,10 +78,17 @@ export async function appendOutbox(client: PoolClient | Client, event: OutboxEve
       details: { eventType: event.type, aggregateId: event.aggregateId, problems },
     });
   }
-  await client.query(
-    `INSERT INTO outbox (event_id, topic, aggregate_type, aggregate_id, event_type, payload)
-     VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-     ON CONFLICT (event_id) DO NOTHING`,
-    [eventId, event.topic, event.aggregateType, event.aggregateId, event.type, JSON.stringify(event.payload)],
-  );
+  return [eventId, event.topic, event.aggregateType, event.aggregateId, event.type, JSON.stringify(event.payload)];
+}
+
+/** The outbox INSERT for parameters $n … $n+5 (as returned by outboxRowValues). */
+export function outboxInsertSql(n = 1): string {
+  const p = (i: number) => `$${n + i}`;
+  return `INSERT INTO outbox (event_id, topic, aggregate_type, aggregate_id, event_type, payload)
+     VALUES (${p(0)}, ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}::jsonb)
+     ON CONFLICT (event_id) DO NOTHING`;
+}
+
+export async function appendOutbox(client: PoolClient | Client, event: OutboxEvent): Promise<void> {
+  await client.query(outboxInsertSql(1), outboxRowValues(event));
 }

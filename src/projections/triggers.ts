@@ -60,6 +60,7 @@ export type Intent =
       snapshot?: true;
     }
   | { kind: 'update_customer'; partnerId: number; fields: string[] }
+  /** no longer routed (update_customer with address fields does it); still handled for intents already queued */
   | { kind: 'update_accounts_address'; partnerId: number }
   | {
       kind: 'update_phone_number';
@@ -178,9 +179,9 @@ function partnerIntents(
   if (!ctx.partnerHasContracts)
     throw new Error('TriggerContext.partnerHasContracts is required for res_partner changes');
   if (!ctx.partnerHasContracts(partnerId)) return [];
-  const out: Intent[] = [{ kind: 'update_customer', partnerId, fields: [...address, ...identity] }];
-  if (address.length) out.push({ kind: 'update_accounts_address', partnerId });
-  return out;
+  // One intent: with address fields, the projector also updates the customer accounts' address (T6b) from the
+  // same reads (one customer GET, one ledger write), after the customer itself, as the original's two jobs did.
+  return [{ kind: 'update_customer', partnerId, fields: [...address, ...identity] }];
 }
 
 function infoIntents(change: ChangeOf<WatchedIspInfoTable>, fields: readonly string[]): Intent[] {

@@ -372,7 +372,7 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       expect(changes.map((ch) => detectIntents(ch, ctx).map((i) => i.kind))).to.deep.equal([
         ['activate_service'],
         ['apply_one_shot'],
-        ['update_customer', 'update_accounts_address'],
+        ['update_customer'],
         [],
       ]);
     });

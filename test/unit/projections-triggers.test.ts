@@ -409,13 +409,10 @@ describe('projections: contract line listener triggers (T3, T4, T5)', () => {
 });
 
 describe('projections: partner listener triggers (T6 and identity)', () => {
-  it('writing street → 2 intents: update_customer and update_accounts_address', () => {
+  it('writing street → 1 intent: update_customer naming the address field (it also moves the accounts)', () => {
     expect(
       detectIntents(update('res_partner', partnerRow(), partnerRow({ street: 'C/ Nova 7' })), ctx()),
-    ).to.deep.equal([
-      { kind: 'update_customer', partnerId: 7, fields: ['street'] },
-      { kind: 'update_accounts_address', partnerId: 7 },
-    ]);
+    ).to.deep.equal([{ kind: 'update_customer', partnerId: 7, fields: ['street'] }]);
   });
   for (const column of ['street2', 'zip', 'city', 'state_id', 'country_id']) {
     it(`writing ${column} → address update`, () => {
@@ -427,7 +424,7 @@ describe('projections: partner listener triggers (T6 and identity)', () => {
         ),
         ctx(),
       );
-      expect(intents.map((i) => i.kind)).to.deep.equal(['update_customer', 'update_accounts_address']);
+      expect(intents).to.deep.equal([{ kind: 'update_customer', partnerId: 7, fields: [column] }]);
     });
   }
   it('writing name → 0 intents when partner identity sync is off (the original)', () => {
@@ -481,10 +478,7 @@ describe('projections: partner listener triggers (T6 and identity)', () => {
         update('res_partner', partnerRow(), partnerRow({ city: 'Girona', email: 'new@x.org' })),
         ctx({ syncPartnerIdentity: true }),
       ),
-    ).to.deep.equal([
-      { kind: 'update_customer', partnerId: 7, fields: ['city', 'email'] },
-      { kind: 'update_accounts_address', partnerId: 7 },
-    ]);
+    ).to.deep.equal([{ kind: 'update_customer', partnerId: 7, fields: ['city', 'email'] }]);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * Executes a plan's operations through the production OpenCell client, in order. An operation whose effect key is
  * already in the ledger is skipped when OpenCell could not tell it was done (see LEDGER_GUARDED); a create that OpenCell answers with ENTITY_ALREADY_EXISTS counts as present
- * (the object is there: skip instead of failing). Each effect is recorded as soon as its call succeeded.
+ * (the object is there: skip instead of failing). The effect of a create or guarded operation is recorded as soon as
+ * its call succeeded.
  */
 import { OpenCellBusinessError } from '../../errors';
 import type { OpenCellClient } from '../../opencell/client';
@@ -23,6 +24,13 @@ const CREATES = new Set(['createCustomer', 'crmAccountHierarchyCreate', 'createS
  * the authority: a create is planned only when OpenCell lacks the object.
  */
 const LEDGER_GUARDED = new Set(['applyOneShotChargeInstance', 'activateServices']);
+
+/**
+ * Effects worth a ledger row: the guarded operations (their row is their guard) and the creates (the projector
+ * resumes an interrupted create chain from them). Updates and terminations are planned from OpenCell's state, and a
+ * row for them would cost a commit per call for nothing.
+ */
+const RECORDED = new Set([...LEDGER_GUARDED, ...CREATES]);
 
 export async function callOpenCell(client: OpenCellClient, op: OcOperation): Promise<void> {
   switch (op.op) {
@@ -80,7 +88,7 @@ export async function executePlan(
     try {
       await callOpenCell(deps.client, op);
       report.calls.push(op.op);
-      await deps.ledger.recordEffect(deps.intentId, op, 'applied');
+      if (RECORDED.has(op.op)) await deps.ledger.recordEffect(deps.intentId, op, 'applied');
     } catch (e) {
       if (CREATES.has(op.op) && e instanceof OpenCellBusinessError && e.errorCode === 'ENTITY_ALREADY_EXISTS_EXCEPTION') {
         report.alreadyPresent.push(op.op);

@@ -1,10 +1,10 @@
 /**
  * The sync ledger (thin SQL adapter over the pipeline's own database): which intents are finished, which OpenCell
  * effects were applied, which OpenCell objects map to which Odoo records. Outcomes are written together with their
- * outbox event in one transaction (no dual write).
+ * outbox event in one statement, hence one transaction (no dual write).
  */
-import { Pool, PoolClient } from 'pg';
-import { appendOutbox, newEventId } from '../../outbox/store';
+import { Pool } from 'pg';
+import { newEventId, outboxInsertSql, outboxRowValues } from '../../outbox/store';
 import type { SyncEvent } from '../../outbox/events';
 import type { OcOperation } from '../plan';
 import type { IntentMessage } from './intent-message';
@@ -69,57 +69,12 @@ export class Ledger {
     );
   }
 
-  /** The intent's outcome, its entity mappings and its sync event: one transaction. */
+  /**
+   * The intent's outcome, its entity mappings and its sync event, atomically: one statement (data-modifying CTEs
+   * run to completion together or not at all), i.e. one round trip and one commit per intent.
+   */
   async finish(msg: IntentMessage, result: IntentResult): Promise<SyncEvent> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const event = await this.finishIn(client, msg, result);
-      await client.query('COMMIT');
-      return event;
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
-    }
-  }
-
-  private async finishIn(client: PoolClient, msg: IntentMessage, result: IntentResult): Promise<SyncEvent> {
     const record = odooRecordOf(msg.intent);
-    await client.query(
-      `INSERT INTO ledger_intent (intent_id, kind, aggregate_key, odoo_model, odoo_id, source_table, source_lsn, source_tx_id,
-                                  outcome, calls, attempts, error_code, error_message)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
-       ON CONFLICT (intent_id) DO UPDATE SET outcome = EXCLUDED.outcome, calls = EXCLUDED.calls,
-         attempts = EXCLUDED.attempts, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
-         updated_at = now()`,
-      [
-        msg.intentId,
-        msg.intent.kind,
-        msg.aggregateKey,
-        record.model,
-        record.id,
-        msg.source.table,
-        msg.source.lsn,
-        msg.source.txId,
-        result.outcome,
-        JSON.stringify(result.calls),
-        result.attempt,
-        result.errorCode ?? null,
-        result.errorMessage ?? null,
-      ],
-    );
-    for (const e of result.entities) {
-      await client.query(
-        `INSERT INTO ledger_entity (entity, code, odoo_model, odoo_id, partner_id, status, data)
-         VALUES ($1,$2,$3,$4,$5,$6,$7)
-         ON CONFLICT (entity, code) DO UPDATE SET status = EXCLUDED.status, odoo_model = EXCLUDED.odoo_model,
-           odoo_id = EXCLUDED.odoo_id, partner_id = COALESCE(EXCLUDED.partner_id, ledger_entity.partner_id),
-           data = ledger_entity.data || EXCLUDED.data, updated_at = now()`,
-        [e.entity, e.code, e.odooModel, e.odooId, e.partnerId, e.status, JSON.stringify(e.data ?? {})],
-      );
-    }
     const event: SyncEvent = {
       eventId: newEventId(),
       occurredAt: Date.now(),
@@ -140,15 +95,75 @@ export class Ledger {
       errorMessage: result.errorMessage ?? null,
       attempt: result.attempt,
     };
-    await appendOutbox(client, {
+    const outbox = outboxRowValues({
       type: 'SyncOutcome',
       topic: this.syncEventsTopic,
       aggregateType: 'partner',
       aggregateId: msg.aggregateKey,
       payload: event,
     });
+    await this.pool.query(
+      `WITH intent AS (
+         INSERT INTO ledger_intent (intent_id, kind, aggregate_key, odoo_model, odoo_id, source_table, source_lsn, source_tx_id,
+                                    outcome, calls, attempts, error_code, error_message)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+         ON CONFLICT (intent_id) DO UPDATE SET outcome = EXCLUDED.outcome, calls = EXCLUDED.calls,
+           attempts = EXCLUDED.attempts, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
+           updated_at = now()
+         RETURNING 1
+       ), entity AS (
+         INSERT INTO ledger_entity (entity, code, odoo_model, odoo_id, partner_id, status, data)
+         SELECT e.entity, e.code, e.odoo_model, e.odoo_id, e.partner_id, e.status, COALESCE(e.data, '{}'::jsonb)
+           FROM jsonb_to_recordset($14::jsonb)
+             AS e(entity text, code text, odoo_model text, odoo_id bigint, partner_id bigint, status text, data jsonb)
+         ON CONFLICT (entity, code) DO UPDATE SET status = EXCLUDED.status, odoo_model = EXCLUDED.odoo_model,
+           odoo_id = EXCLUDED.odoo_id, partner_id = COALESCE(EXCLUDED.partner_id, ledger_entity.partner_id),
+           data = ledger_entity.data || EXCLUDED.data, updated_at = now()
+         RETURNING 1
+       )
+       ${outboxInsertSql(15)}`,
+      [
+        msg.intentId,
+        msg.intent.kind,
+        msg.aggregateKey,
+        record.model,
+        record.id,
+        msg.source.table,
+        msg.source.lsn,
+        msg.source.txId,
+        result.outcome,
+        JSON.stringify(result.calls),
+        result.attempt,
+        result.errorCode ?? null,
+        result.errorMessage ?? null,
+        JSON.stringify(mergeEntities(result.entities)),
+        ...outbox,
+      ],
+    );
     return event;
   }
+}
+
+/**
+ * One row per (entity, code), as successive upserts would leave it (one statement cannot upsert a row twice): the
+ * last status and Odoo record, the last known partner, the data merged in order.
+ */
+export function mergeEntities(entities: readonly EntityChange[]): Record<string, unknown>[] {
+  const rows = new Map<string, { entity: string; code: string; odoo_model: string; odoo_id: number; partner_id: number | null; status: string; data: Record<string, unknown> }>();
+  for (const e of entities) {
+    const k = `${e.entity}\u0000${e.code}`;
+    const prev = rows.get(k);
+    rows.set(k, {
+      entity: e.entity,
+      code: e.code,
+      odoo_model: e.odooModel,
+      odoo_id: e.odooId,
+      partner_id: e.partnerId ?? prev?.partner_id ?? null,
+      status: e.status,
+      data: { ...(prev?.data ?? {}), ...(e.data ?? {}) },
+    });
+  }
+  return [...rows.values()];
 }
 
 /** The OpenCell code an operation creates or changes (for the effect row). */

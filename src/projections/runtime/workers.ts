@@ -8,6 +8,7 @@ import { Kafka, Producer } from 'kafkajs';
 import { topicFor } from '../../capture';
 import type { Config } from '../../config';
 import { componentLogger, redactString } from '../../log';
+import { CoalescingSender } from '../../stream/coalescing-sender';
 import { KafkaDeadLetterPublisher } from '../../stream/dlq';
 import { ensureTopics } from '../../stream/kafka';
 import { KeyedConsumer, KeyedConsumerEvent } from '../../stream/keyed-consumer';
@@ -74,6 +75,8 @@ export function createRouter(opts: {
 }): KeyedConsumer {
   const { kafka, producer, config, reader, hooks } = opts;
   const log = componentLogger('router');
+  // The handlers of a fetched batch route concurrently; their intents leave in shared produce requests.
+  const sender = new CoalescingSender(producer, { acks: -1, maxInFlight: 2 });
   return new KeyedConsumer({
     kafka,
     groupId: opts.groupId ?? ROUTER_GROUP,
@@ -90,15 +93,14 @@ export function createRouter(opts: {
       const table = r.change?.table ?? ctx.topic.split('.').pop() ?? ctx.topic;
       hooks?.onRouted?.(table, r.messages.length, r.filtered);
       if (r.messages.length === 0) return;
-      await producer.send({
-        topic: config.topics.intents,
-        acks: -1,
-        messages: r.messages.map((m) => ({
+      await sender.send(
+        config.topics.intents,
+        r.messages.map((m) => ({
           key: m.aggregateKey,
           value: encodeIntentMessage(m),
           headers: { intent_id: m.intentId, intent_kind: m.intent.kind, source_table: m.source.table },
         })),
-      });
+      );
       log.debug(`routed ${r.messages.length} intent(s) from ${ctx.topic}@${message.offset}`);
     },
   });
