@@ -24,6 +24,7 @@ import type { Invoice } from '../opencell/codecs';
 import { validatePayload } from '../outbox/codecs';
 import type { InvoiceIssuedEvent } from '../outbox/events';
 import { appendOutbox } from '../outbox/store';
+import { OutboxWakeup } from '../outbox/wakeup';
 import { invoiceEventFromOpenCell, invoiceEventId, type InvoiceMappingOptions } from './mapping';
 
 const log = componentLogger('invoice-poller');
@@ -111,6 +112,11 @@ export class InvoicePoller {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = true;
+  private wakeupOf: OutboxWakeup | undefined;
+
+  private get wakeup(): OutboxWakeup {
+    return (this.wakeupOf ??= new OutboxWakeup(this.o.pool));
+  }
 
   constructor(opts: InvoicePollerOptions) {
     this.o = {
@@ -187,6 +193,7 @@ export class InvoicePoller {
         [this.o.name, JSON.stringify(next)],
       );
       await client.query('COMMIT');
+      if (emitted.length > 0) this.wakeup.poke();
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw dbError(e, 'appending invoice events');

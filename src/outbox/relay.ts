@@ -19,7 +19,8 @@
  * - A row that cannot be encoded (cannot normally happen: appendOutbox validates) is parked with `last_error`;
  *   later rows of the same aggregate wait behind it, other aggregates go on.
  *
- * Wake-ups: LISTEN outbox_pending (trigger in schemas/state/002-outbox-notify.sql) plus a poll every `pollMs`.
+ * Wake-ups: LISTEN outbox_pending (writers NOTIFY after their commit: src/outbox/wakeup.ts) plus a poll every
+ * `pollMs`.
  */
 import { Partitioners, type Kafka, type Producer, type Message } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
@@ -28,10 +29,11 @@ import { componentLogger } from '../log';
 import { isOutboxEventType } from './codecs';
 import type { Config } from '../config';
 import { EventSchemas } from './schemas';
+import { OUTBOX_CHANNEL } from './wakeup';
 
 const log = componentLogger('outbox-relay');
 
-export const OUTBOX_CHANNEL = 'outbox_pending';
+export { OUTBOX_CHANNEL };
 /** Default advisory lock key ("outbox" as ASCII digits): one active relay per state database. */
 export const DEFAULT_RELAY_LOCK_KEY = 0x6f7574626f78;
 

@@ -1,3 +1,4 @@
+import { OutboxWakeup } from '../../src/outbox/wakeup';
 import { expect } from 'chai';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Pool } from 'pg';
@@ -39,12 +40,16 @@ function syncOutbox(topic: string, aggregateId: string, over: Partial<SyncEvent>
   return { type: 'SyncOutcome', topic, aggregateType: 'contract', aggregateId, payload: fullSyncEvent(over) };
 }
 
+const wakeups = new WeakMap<Pool, OutboxWakeup>();
+const wakeupOf = (pool: Pool) => wakeups.get(pool) ?? wakeups.set(pool, new OutboxWakeup(pool)).get(pool)!;
+
 async function inTransaction(pool: Pool, commit: boolean, events: OutboxEvent[]): Promise<void> {
   const c = await pool.connect();
   try {
     await c.query('BEGIN');
     for (const e of events) await appendOutbox(c, e);
     await c.query(commit ? 'COMMIT' : 'ROLLBACK');
+    if (commit) wakeupOf(pool).poke(); // as the ledger and the invoice poller do after their commit
   } catch (e) {
     await c.query('ROLLBACK');
     throw e;
@@ -95,7 +100,7 @@ describe('outbox relay on the real stack', () => {
   it('publishes committed rows in order per aggregate with event id headers, never rolled-back ones; woken by NOTIFY', async () => {
     const { sfx, topics, schemas, lockKey } = await setup();
     const published: number[] = [];
-    // a long poll interval: only the NOTIFY trigger can make this fast
+    // a long poll interval: only the writer's NOTIFY after its commit can make this fast
     await relay({ registry: schemas, lockKey, pollMs: 60_000, metrics: { onPublished: (n) => published.push(n) } }).start();
     const { seen, sub } = await tail(schemas, [topics.syncEvents, topics.invoiceEvents], sfx);
     subs.push(sub);

@@ -5,6 +5,7 @@
  */
 import { Pool } from 'pg';
 import { newEventId, outboxInsertSql, outboxRowValues } from '../../outbox/store';
+import { OutboxWakeup } from '../../outbox/wakeup';
 import type { SyncEvent } from '../../outbox/events';
 import type { OcOperation } from '../plan';
 import type { IntentMessage } from './intent-message';
@@ -36,10 +37,14 @@ export interface IntentResult {
 }
 
 export class Ledger {
+  private readonly wakeup: OutboxWakeup;
+
   constructor(
     private readonly pool: Pool,
     private readonly syncEventsTopic: string,
-  ) {}
+  ) {
+    this.wakeup = new OutboxWakeup(pool);
+  }
 
   /** True when the intent was already applied or skipped (a replay): nothing to do. */
   async isFinished(intentId: string): Promise<boolean> {
@@ -140,6 +145,7 @@ export class Ledger {
         ...outbox,
       ],
     );
+    this.wakeup.poke();
     return event;
   }
 }
