@@ -10,7 +10,7 @@
  *   --e2e-rate=N             BENCH_E2E_RATE           (200 changes/s)
  *   --e2e-seconds=N          BENCH_E2E_SECONDS        (60)
  *   --e2e-partners=N         BENCH_E2E_PARTNERS       (400)
- *   --e2e-warmup=N           BENCH_E2E_WARMUP         (5 s)
+ *   --e2e-warmup=N           BENCH_E2E_WARMUP         (15 s)
  *   --conc-partners=N        BENCH_CONC_PARTNERS      (1500 distinct customers)
  *   --conc-updates=N         BENCH_CONC_UPDATES       (3 updates per customer)
  *   --conc-latency=N         BENCH_CONC_LATENCY       (50 ms added by the sandbox)
@@ -80,7 +80,7 @@ export async function main(): Promise<void> {
             rate: num('e2e-rate', 'BENCH_E2E_RATE', 200, 50),
             seconds: num('e2e-seconds', 'BENCH_E2E_SECONDS', 60, 10),
             partners: num('e2e-partners', 'BENCH_E2E_PARTNERS', 400, 60),
-            warmupSeconds: num('e2e-warmup', 'BENCH_E2E_WARMUP', 5, 2),
+            warmupSeconds: num('e2e-warmup', 'BENCH_E2E_WARMUP', 15, 2),
           };
           result = await runE2eBench(params as never);
           break;

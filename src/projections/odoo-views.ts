@@ -3,6 +3,7 @@ import { pickTranslation } from '../capture/columns';
 import type { RowChange } from '../capture/envelope';
 import type { Row } from '../capture/tables';
 import { DEFAULT_TECHNOLOGY_SERVICE_CATEGORIES, productKind } from './products';
+import { statementName } from './prepared';
 import type { TriggerContext } from './triggers';
 import type { ContractView, LineView, PartnerView, ProductView } from './views';
 
@@ -251,8 +252,9 @@ export class OdooViews {
     this.#db = pool;
   }
 
+  /** Every statement here is a fixed text: each is prepared once per connection (named by its text's hash). */
   async #rows<R extends QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
-    return (await this.#db.query<R>(sql, params)).rows;
+    return (await this.#db.query<R>({ name: statementName(sql), text: sql, values: params })).rows;
   }
 
   /** `res.partner` with its state and country; null when it does not exist. */

@@ -15,7 +15,7 @@ const flush = () => new Promise<void>((r) => setImmediate(r));
 describe('outbox wake-up (NOTIFY after the writer commits)', () => {
   it('sends one NOTIFY on the relay channel, outside any transaction of the writer', async () => {
     const pool = new FakePool();
-    new OutboxWakeup(pool as never).poke();
+    new OutboxWakeup(pool as never, 0).poke();
     expect(pool.calls).to.have.length(1);
     expect(pool.calls[0].text).to.match(/^SELECT pg_notify\(\$1, ''\)$/);
     expect(pool.calls[0].values).to.deep.equal([OUTBOX_CHANNEL]);
@@ -23,7 +23,7 @@ describe('outbox wake-up (NOTIFY after the writer commits)', () => {
 
   it('coalesces: pokes made while a NOTIFY is in flight give exactly one more after it', async () => {
     const pool = new FakePool();
-    const w = new OutboxWakeup(pool as never);
+    const w = new OutboxWakeup(pool as never, 0);
     for (let i = 0; i < 50; i++) w.poke();
     expect(pool.calls).to.have.length(1);
     pool.calls[0].settle(true);
@@ -35,9 +35,23 @@ describe('outbox wake-up (NOTIFY after the writer commits)', () => {
     expect(w.sent).to.equal(2);
   });
 
+  it('sends at most one NOTIFY per interval', async () => {
+    const pool = new FakePool();
+    const w = new OutboxWakeup(pool as never, 60);
+    const t0 = Date.now();
+    w.poke();
+    pool.calls[0].settle(true);
+    await flush();
+    w.poke();
+    expect(pool.calls, 'the second waits for the interval').to.have.length(1);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(pool.calls).to.have.length(2);
+    expect(Date.now() - t0).to.be.at.least(60);
+  });
+
   it('a failed NOTIFY neither throws nor stops later wake-ups (the relay polls anyway)', async () => {
     const pool = new FakePool();
-    const w = new OutboxWakeup(pool as never);
+    const w = new OutboxWakeup(pool as never, 0);
     w.poke();
     pool.calls[0].settle(false);
     await flush();

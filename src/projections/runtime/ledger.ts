@@ -36,6 +36,27 @@ export interface IntentResult {
   attempt: number;
 }
 
+/** The intent, its entities and its outbox event: one statement (data-modifying CTEs, all or nothing). */
+const FINISH_SQL = `WITH intent AS (
+         INSERT INTO ledger_intent (intent_id, kind, aggregate_key, odoo_model, odoo_id, source_table, source_lsn, source_tx_id,
+                                    outcome, calls, attempts, error_code, error_message)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+         ON CONFLICT (intent_id) DO UPDATE SET outcome = EXCLUDED.outcome, calls = EXCLUDED.calls,
+           attempts = EXCLUDED.attempts, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
+           updated_at = now()
+         RETURNING 1
+       ), entity AS (
+         INSERT INTO ledger_entity (entity, code, odoo_model, odoo_id, partner_id, status, data)
+         SELECT e.entity, e.code, e.odoo_model, e.odoo_id, e.partner_id, e.status, COALESCE(e.data, '{}'::jsonb)
+           FROM jsonb_to_recordset($14::jsonb)
+             AS e(entity text, code text, odoo_model text, odoo_id bigint, partner_id bigint, status text, data jsonb)
+         ON CONFLICT (entity, code) DO UPDATE SET status = EXCLUDED.status, odoo_model = EXCLUDED.odoo_model,
+           odoo_id = EXCLUDED.odoo_id, partner_id = COALESCE(EXCLUDED.partner_id, ledger_entity.partner_id),
+           data = ledger_entity.data || EXCLUDED.data, updated_at = now()
+         RETURNING 1
+       )
+       ${outboxInsertSql(15)}`;
+
 export class Ledger {
   private readonly wakeup: OutboxWakeup;
 
@@ -48,7 +69,7 @@ export class Ledger {
 
   /** True when the intent was already applied or skipped (a replay): nothing to do. */
   async isFinished(intentId: string): Promise<boolean> {
-    const r = await this.pool.query(`SELECT outcome FROM ledger_intent WHERE intent_id = $1`, [intentId]);
+    const r = await this.pool.query({ name: 'ledger_is_finished', text: `SELECT outcome FROM ledger_intent WHERE intent_id = $1`, values: [intentId] });
     return r.rowCount !== null && r.rowCount > 0 && ['applied', 'skipped'].includes(String(r.rows[0].outcome));
   }
 
@@ -107,27 +128,10 @@ export class Ledger {
       aggregateId: msg.aggregateKey,
       payload: event,
     });
-    await this.pool.query(
-      `WITH intent AS (
-         INSERT INTO ledger_intent (intent_id, kind, aggregate_key, odoo_model, odoo_id, source_table, source_lsn, source_tx_id,
-                                    outcome, calls, attempts, error_code, error_message)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
-         ON CONFLICT (intent_id) DO UPDATE SET outcome = EXCLUDED.outcome, calls = EXCLUDED.calls,
-           attempts = EXCLUDED.attempts, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
-           updated_at = now()
-         RETURNING 1
-       ), entity AS (
-         INSERT INTO ledger_entity (entity, code, odoo_model, odoo_id, partner_id, status, data)
-         SELECT e.entity, e.code, e.odoo_model, e.odoo_id, e.partner_id, e.status, COALESCE(e.data, '{}'::jsonb)
-           FROM jsonb_to_recordset($14::jsonb)
-             AS e(entity text, code text, odoo_model text, odoo_id bigint, partner_id bigint, status text, data jsonb)
-         ON CONFLICT (entity, code) DO UPDATE SET status = EXCLUDED.status, odoo_model = EXCLUDED.odoo_model,
-           odoo_id = EXCLUDED.odoo_id, partner_id = COALESCE(EXCLUDED.partner_id, ledger_entity.partner_id),
-           data = ledger_entity.data || EXCLUDED.data, updated_at = now()
-         RETURNING 1
-       )
-       ${outboxInsertSql(15)}`,
-      [
+    await this.pool.query({
+      name: 'ledger_finish',
+      text: FINISH_SQL,
+      values: [
         msg.intentId,
         msg.intent.kind,
         msg.aggregateKey,
@@ -144,7 +148,7 @@ export class Ledger {
         JSON.stringify(mergeEntities(result.entities)),
         ...outbox,
       ],
-    );
+    });
     this.wakeup.poke();
     return event;
   }
