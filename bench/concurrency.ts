@@ -6,7 +6,7 @@
  * Feed: real intents. `partners` Odoo partners (with a contract row, so the router routes their address changes)
  * whose OpenCell customers are created in the sandbox directly; then `updatesPerPartner` rounds of street updates
  * are committed in Odoo (round r of every partner before round r+1), the real router turns them into intents
- * (update_customer + update_accounts_address per change) while the projector is stopped, and only then the
+ * (one update_customer per change, which also moves the accounts' address) while the projector is stopped, and only then the
  * projector is started alone and drains the intents topic: that drain is what is measured (window = first to last
  * sandbox call). Order: each customer's PUT /account/customer bodies must carry its rounds in commit order.
  */
@@ -86,7 +86,7 @@ export async function runConcurrencyBench(o: ConcurrencyOptions, log: (s: string
         db.query(`UPDATE res_partner SET street = $2, write_date = now() WHERE id = $1`, [p.id, `Conc ${runId} ${i} ${r}`]),
       );
     }
-    const expected = before + 2 * o.partners * o.updatesPerPartner;
+    const expected = before + o.partners * o.updatesPerPartner; // one intent per address change
     await waitFor(async () => ((await topicSize(admin, bp.config.topics.intents)) >= expected ? true : undefined), 300_000, 'the intents', 500);
     await waitFor(async () => ((await groupLag(admin, bp.groups.router, [`${bp.config.topics.prefix}.public.res_partner`])) === 0 ? true : undefined), 120_000, 'router caught up', 500);
     await bp.stopPipeline();

@@ -83,7 +83,7 @@ function concurrency(rec: RunRecord | undefined): string {
   const r = rec?.result as Any;
   let s = header('concurrency', '3. Downstream concurrency (sandbox + 50 ms per call)', rec);
   s +=
-    `\nMethod: \`bench/concurrency.ts\`. Feed: **real intents** — partners (with a contract row) are inserted in Odoo and their customers created in the sandbox directly; N rounds of street updates per partner are committed in Odoo (round r of every partner before round r+1) and turned into intents by the real router (update_customer + update_accounts_address per change) while the projector is stopped. ` +
+    `\nMethod: \`bench/concurrency.ts\`. Feed: **real intents** — partners (with a contract row) are inserted in Odoo and their customers created in the sandbox directly; N rounds of street updates per partner are committed in Odoo (round r of every partner before round r+1) and turned into intents by the real router (one update_customer per change, which also moves the customer accounts' address) while the projector is stopped. ` +
     `Then the sandbox adds the latency to every call and the projector alone (OPENCELL_CONCURRENCY, INTENTS_PARTITIONS as configured) drains the intents topic. Throughput = sandbox calls ÷ (first call arrival → last call end); ideal = concurrency ÷ latency. Order: each customer's PUT /account/customer bodies must carry its rounds in commit order.\n`;
   if (r && !r.error) {
     s += `\n| figure | value | target |\n|---|---|---|\n`;
