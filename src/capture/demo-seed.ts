@@ -1,3 +1,4 @@
+import { isValidIban, mod97 } from '../projections/iban';
 import { randomInt } from 'node:crypto';
 import type { ClientBase } from 'pg';
 
@@ -182,20 +183,7 @@ export function cif(rng: Rng, letter: 'B' | 'F' | 'G' = 'B'): string {
 }
 
 /** Mod-97 of a numeric string of any length (ISO 7064). */
-function mod97(numeric: string): number {
-  let rem = 0;
-  for (const ch of numeric) rem = (rem * 10 + Number(ch)) % 97;
-  return rem;
-}
-
-/** ISO 13616 IBAN check: rearrange, letters → numbers, mod 97 === 1. */
-export function isValidIban(iban: string): boolean {
-  const s = iban.replace(/\s+/g, '').toUpperCase();
-  if (!/^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$/.test(s)) return false;
-  const rearranged = s.slice(4) + s.slice(0, 4);
-  const numeric = rearranged.replace(/[A-Z]/g, (c) => String(c.charCodeAt(0) - 55));
-  return mod97(numeric) === 1;
-}
+export { isValidIban };
 
 /** Spanish CCC control digit (weights 1,2,4,8,5,10,9,7,3,6). */
 function cccDigit(ten: string): number {

@@ -270,6 +270,18 @@ export class OpenCellClient {
     );
   }
 
+  /** The one-shot charges applied to a subscription (GET listOneshotChargeOthers?subscriptionCode=…). */
+  async listOneShotChargeInstances(subscriptionCode: string): Promise<C.OneShotChargeInstance[]> {
+    const r = await this.#http.request(
+      'subscription.listOneShotChargeInstances',
+      'GET',
+      '/billing/subscription/listOneshotChargeOthers',
+      C.OneShotChargeInstancesResponse,
+      { query: { subscriptionCode } },
+    );
+    return r.oneshotChargeInstances ?? [];
+  }
+
   applyOneShotChargeInstance(dto: ApplyOneShotChargeInstanceRequestDto): Promise<ActionStatus> {
     return this.#http.request(
       'subscription.applyOneShotChargeInstance',

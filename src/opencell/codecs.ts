@@ -214,6 +214,26 @@ export const SubscriptionListResponse = t.intersection([
   }),
 ]);
 
+/** One applied one-shot charge (`OneShotChargeInstanceDto`, as listed for a subscription). */
+export const OneShotChargeInstance = t.intersection([
+  t.type({ code: t.string }),
+  t.partial({
+    id: opt(t.number),
+    description: opt(t.string),
+    operationDate: opt(t.union([t.string, t.number])),
+    quantity: opt(t.number),
+    amountWithoutTax: opt(t.number),
+    status: opt(t.string),
+  }),
+]);
+export type OneShotChargeInstance = t.TypeOf<typeof OneShotChargeInstance>;
+
+/** GET /billing/subscription/listOneshotChargeOthers?subscriptionCode=… */
+export const OneShotChargeInstancesResponse = t.intersection([
+  t.type({ actionStatus: ActionStatus }),
+  t.partial({ oneshotChargeInstances: opt(t.array(OneShotChargeInstance)) }),
+]);
+
 export const GetAccessResponse = t.type({ actionStatus: ActionStatus, access: Access });
 export const AccessListResponse = t.intersection([
   t.type({ actionStatus: ActionStatus }),

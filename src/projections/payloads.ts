@@ -1,3 +1,4 @@
+import { isValidIban, maskIban } from './iban';
 import { ProjectionRejectedError } from '../errors';
 import type {
   AccessDto,
@@ -262,6 +263,14 @@ export function accountOwner(partner: PartnerView): string {
 export function paymentMethodsFromContract(contract: ContractView, caCode: string): PaymentMethodDto[] {
   const m = contract.mandate;
   if (!m || !m.iban) return [];
+  if (!isValidIban(m.iban)) {
+    // OpenCell takes any IBAN up to 100 characters: a bad one would only fail at the bank, at the first direct debit.
+    throw new ProjectionRejectedError(
+      `contract ${contract.code}: the mandate's IBAN ${maskIban(m.iban)} is not a valid IBAN (ISO 13616 check failed); ` +
+        'fix the bank account in Odoo, then replay the dead letter',
+      { contract: contract.code, bankAccountId: m.bankAccountId, reason: 'invalid_iban' },
+    );
+  }
   const bank: NonNullable<PaymentMethodDto['bankCoordinates']> = {
     iban: m.iban,
     accountOwner: accountOwner(contract.partner),

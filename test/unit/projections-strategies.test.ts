@@ -305,6 +305,22 @@ describe('projections: create plan (port of test_crm_account_hierarchy_create_se
       planCreateSubscription({ contract: blocked, customer: customer(ca('1234_0')), config: cfg }),
     ).to.throw(ProjectionRejectedError, 'does not allow automatic subscription creation');
   });
+  it('an IBAN that fails the ISO 13616 check is rejected before any call, with the IBAN masked', () => {
+    const bad = contract({ mandate: { ...contract().mandate!, iban: 'ES0000000000000000001234' } });
+    let err: unknown;
+    try {
+      planCreateSubscription({ contract: bad, customer: null, config: cfg });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(ProjectionRejectedError);
+    expect((err as Error).message).to.match(/not a valid IBAN/).and.to.contain('ES00…1234');
+    expect((err as Error).message).to.not.contain('ES0000000000000000001234');
+    expect((err as ProjectionRejectedError).retriable).to.equal(false);
+    // the same account with its right check digits goes through
+    const good = contract({ mandate: { ...contract().mandate!, iban: 'ES9121000418450200051332' } });
+    expect(opsOf(planCreateSubscription({ contract: good, customer: null, config: cfg }))[0]).to.equal('createCustomer');
+  });
   it('forced creation of a blocked partner goes through', () => {
     const blocked = contract({ partner: partner({ blockContractCreationInOC: true }) });
     const plan = planCreateSubscription({

@@ -20,7 +20,8 @@ const CREATES = new Set(['createCustomer', 'crmAccountHierarchyCreate', 'createS
 /**
  * Operations whose repetition OpenCell cannot detect from its state: a second one-shot charge is a second charge;
  * a second activation of a product is a second service instance. These are skipped when the ledger says they were
- * done (a resume after a crash, a replay). Every other operation was planned from OpenCell's current state, which is
+ * done (a resume after a crash, a replay). One-shots are also written ahead ('pending' before the call): a retry
+ * after a try whose outcome is unknown (killed after the call, answer lost) checks OpenCell's instances first. Every other operation was planned from OpenCell's current state, which is
  * the authority: a create is planned only when OpenCell lacks the object.
  */
 const LEDGER_GUARDED = new Set(['applyOneShotChargeInstance', 'activateServices']);
@@ -73,6 +74,18 @@ export async function callOpenCell(client: OpenCellClient, op: OcOperation): Pro
   }
 }
 
+/**
+ * After a try that may have reached OpenCell (its 'pending' row is there): OpenCell holds more instances of this
+ * charge on the subscription than the ledger accounts for (other lines with the same charge), so this line's charge
+ * was applied and its answer or its ledger write was lost.
+ */
+async function oneShotAlreadyApplied(deps: { client: OpenCellClient; ledger: Ledger }, op: OcOperation): Promise<boolean> {
+  const body = op.body as unknown as { subscription: string; oneShotCharge: string };
+  const inOpenCell = (await deps.client.listOneShotChargeInstances(body.subscription)).filter((i) => i.code === body.oneShotCharge).length;
+  const accounted = await deps.ledger.accountedOneShots(body.subscription, body.oneShotCharge, op.key);
+  return inOpenCell > accounted;
+}
+
 export async function executePlan(
   ops: readonly OcOperation[],
   deps: { client: OpenCellClient; ledger: Ledger; intentId: string; trustOpenCellOnly?: boolean },
@@ -84,6 +97,18 @@ export async function executePlan(
     if (done.has(op.key)) {
       report.skipped.push(op.op);
       continue;
+    }
+    if (op.op === 'applyOneShotChargeInstance' && !deps.trustOpenCellOnly) {
+      const state = await deps.ledger.beginEffect(deps.intentId, op);
+      if (state === 'done') {
+        report.skipped.push(op.op);
+        continue;
+      }
+      if (state === 'tried' && (await oneShotAlreadyApplied(deps, op))) {
+        report.alreadyPresent.push(op.op);
+        await deps.ledger.recordEffect(deps.intentId, op, 'already_present');
+        continue;
+      }
     }
     try {
       await callOpenCell(deps.client, op);

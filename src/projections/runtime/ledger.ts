@@ -73,10 +73,11 @@ export class Ledger {
     return r.rowCount !== null && r.rowCount > 0 && ['applied', 'skipped'].includes(String(r.rows[0].outcome));
   }
 
+  /** The effect keys among `keys` that are done (applied, or found already present); 'pending' ones are not. */
   async appliedEffects(keys: string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
     const r = await this.pool.query<{ effect_key: string }>(
-      `SELECT effect_key FROM ledger_effect WHERE effect_key = ANY($1)`,
+      `SELECT effect_key FROM ledger_effect WHERE effect_key = ANY($1) AND outcome <> 'pending'`,
       [keys],
     );
     return new Set(r.rows.map((x) => x.effect_key));
@@ -89,10 +90,41 @@ export class Ledger {
   /** Recorded right after the OpenCell call succeeded, before the next operation of the plan. */
   async recordEffect(intentId: string, op: OcOperation, outcome: 'applied' | 'already_present'): Promise<void> {
     await this.pool.query(
-      `INSERT INTO ledger_effect (effect_key, intent_id, op, opencell_code, outcome) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (effect_key) DO NOTHING`,
-      [op.key, intentId, op.op, codeOfOp(op), outcome],
+      `INSERT INTO ledger_effect (effect_key, intent_id, op, opencell_code, outcome, charge_code) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (effect_key) DO UPDATE SET outcome = EXCLUDED.outcome, intent_id = EXCLUDED.intent_id, applied_at = now()
+         WHERE ledger_effect.outcome = 'pending'`,
+      [op.key, intentId, op.op, codeOfOp(op), outcome, chargeCodeOf(op)],
     );
+  }
+
+  /**
+   * Write-ahead for a call OpenCell cannot deduplicate, stored before the call: 'first' when this is the first try,
+   * 'tried' when an earlier try left its 'pending' row (it may have reached OpenCell), 'done' when it is recorded.
+   */
+  async beginEffect(intentId: string, op: OcOperation): Promise<'first' | 'tried' | 'done'> {
+    // The outer SELECT reads the table as it was before the statement: `existing` is what an earlier try left.
+    const r = await this.pool.query<{ inserted: number; existing: string | null }>(
+      `WITH ins AS (
+         INSERT INTO ledger_effect (effect_key, intent_id, op, opencell_code, outcome, charge_code)
+         VALUES ($1, $2, $3, $4, 'pending', $5)
+         ON CONFLICT (effect_key) DO NOTHING RETURNING 1)
+       SELECT (SELECT count(*)::int FROM ins) AS inserted,
+              (SELECT outcome FROM ledger_effect WHERE effect_key = $1) AS existing`,
+      [op.key, intentId, op.op, codeOfOp(op), chargeCodeOf(op)],
+    );
+    const row = r.rows[0];
+    if (row.inserted === 1) return 'first';
+    return row.existing === 'pending' ? 'tried' : 'done';
+  }
+
+  /** How many of a subscription's one-shot charges of this code the ledger accounts for, leaving out `exceptKey`. */
+  async accountedOneShots(subscriptionCode: string, chargeCode: string, exceptKey: string): Promise<number> {
+    const r = await this.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ledger_effect
+        WHERE opencell_code = $1 AND charge_code = $2 AND outcome <> 'pending' AND effect_key <> $3`,
+      [subscriptionCode, chargeCode, exceptKey],
+    );
+    return r.rows[0].n;
   }
 
   /**
@@ -174,6 +206,13 @@ export function mergeEntities(entities: readonly EntityChange[]): Record<string,
     });
   }
   return [...rows.values()];
+}
+
+/** The one-shot charge code of an operation (for the effect row), null for others. */
+export function chargeCodeOf(op: OcOperation): string | null {
+  if (op.op !== 'applyOneShotChargeInstance') return null;
+  const c = (op.body as unknown as Record<string, unknown>).oneShotCharge;
+  return typeof c === 'string' ? c : null;
 }
 
 /** The OpenCell code an operation creates or changes (for the effect row). */
