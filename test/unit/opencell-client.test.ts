@@ -401,6 +401,20 @@ describe('OpenCell client against the OpenCell sandbox (contract)', () => {
       expect(err.errorCode).to.equal('ENTITY_DOES_NOT_EXISTS_EXCEPTION');
       expect(err.message).to.contain('OneShotChargeTemplate with code=CH_NOPE does not exists.');
     });
+
+    it('lists the one-shot charges applied to a subscription (what a retry checks before charging again)', async () => {
+      await seedHierarchy();
+      expect(await client.listOneShotChargeInstances('SUB-1')).to.deep.equal([]);
+      await client.applyOneShotChargeInstance({ subscription: 'SUB-1', oneShotCharge: 'CH_SC_OSO_COMPENSATION', amountWithoutTax: -2 });
+      await client.applyOneShotChargeInstance({ subscription: 'SUB-1', oneShotCharge: 'CH_SC_OSO_COMPENSATION', amountWithoutTax: -3 });
+      const listed = await client.listOneShotChargeInstances('SUB-1');
+      expect(listed.map((i) => [i.code, i.amountWithoutTax])).to.deep.equal([
+        ['CH_SC_OSO_COMPENSATION', -2],
+        ['CH_SC_OSO_COMPENSATION', -3],
+      ]);
+      const err = await expectError(client.listOneShotChargeInstances('SUB-NOPE'), OpenCellBusinessError);
+      expect(err.errorCode).to.equal('ENTITY_DOES_NOT_EXISTS_EXCEPTION');
+    });
   });
 
   describe('access points', () => {
