@@ -1,20 +1,11 @@
 import { expect } from 'chai';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Pool, type PoolClient } from 'pg';
+import type { PoolClient } from 'pg';
 import { insertBankAccountAndMandate, insertContract, insertPartner } from '../../src/capture/demo-seed';
-import { loadConfig } from '../../src/config';
-import { OpenCellClient } from '../../src/opencell/client';
-import { CatalogCache } from '../../src/projections/catalog-cache';
-import { OdooViews } from '../../src/projections/odoo-views';
-import { OpenCellState } from '../../src/projections/opencell-state';
-import { projectionConfig } from '../../src/projections/payloads';
 import type { IntentMessage } from '../../src/projections/runtime/intent-message';
-import { Ledger } from '../../src/projections/runtime/ledger';
-import { Projector } from '../../src/projections/runtime/projector';
-import { startOpenCellSandbox } from '../../src/sandbox/opencell';
+import type { Projector } from '../../src/projections/runtime/projector';
+import { type ProjectorHarness, startProjectorHarness } from './support/projector-harness';
 import type { Sandbox } from './support/pipeline';
-import { odooDb, ROOT, STATE_DATABASE_URL, stateDb, uniqueSuffix } from './support/stack';
+import { odooDb, uniqueSuffix } from './support/stack';
 
 /**
  * applyOneShotChargeInstance is not idempotent in OpenCell: a second call is a second charge. When a try reached
@@ -23,51 +14,19 @@ import { odooDb, ROOT, STATE_DATABASE_URL, stateDb, uniqueSuffix } from './suppo
  */
 describe('one-shot charges are applied once, even when a try’s outcome is lost', function () {
   this.timeout(60_000);
-  const schema = `oneshot_${uniqueSuffix()}`;
-  let pool: Pool;
+  let harness: ProjectorHarness;
   let sandbox: Sandbox;
-  let client: OpenCellClient;
   let projector: Projector;
   let db: PoolClient;
 
   before(async () => {
-    // a ledger of its own (schema), migrated like the real one
-    const c = await stateDb().connect();
-    try {
-      await c.query(`CREATE SCHEMA ${schema}`);
-      await c.query(`SET search_path TO ${schema}`);
-      const dir = join(ROOT, 'schemas', 'state');
-      for (const f of readdirSync(dir).filter((x) => x.endsWith('.sql')).sort()) await c.query(readFileSync(join(dir, f), 'utf8'));
-    } finally {
-      await c.query('RESET search_path').catch(() => undefined);
-      c.release();
-    }
-    pool = new Pool({ connectionString: `${STATE_DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`, max: 4 });
-    sandbox = await startOpenCellSandbox({ port: 0 });
+    harness = await startProjectorHarness('oneshot');
+    ({ sandbox, projector } = harness);
     db = await odooDb().connect();
-    const config = loadConfig({
-      ...process.env,
-      OPENCELL_BASEURL: sandbox.url,
-      OPENCELL_PASSWORD: sandbox.credentials.password,
-      ODOO_PASSWORD: 'unused-here',
-      OPENCELL_TIMEOUT_MS: '3000',
-    });
-    client = new OpenCellClient(config.opencell);
-    projector = new Projector({
-      odoo: new OdooViews(odooDb()),
-      opencell: new OpenCellState(client),
-      client,
-      ledger: new Ledger(pool, `test.oneshot-${uniqueSuffix()}`),
-      catalog: new CatalogCache(client),
-      config: projectionConfig(config),
-    });
   });
   after(async () => {
     db?.release();
-    client?.close();
-    await sandbox?.close();
-    await pool?.end();
-    await stateDb().query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await harness?.close();
   });
 
   /** A mobile contract with two SIM-card lines (same charge) and its subscription created in the sandbox. */
