@@ -1,3 +1,5 @@
+import { FaultRuleBook, type Rule } from '../fault-rules';
+
 /**
  * Run-time fault injection for the Odoo sandbox. Rules are checked in order for every `/jsonrpc` call (the admin
  * surface is never faulted). Every matching `latency` rule adds its delay; the first matching terminal rule decides:
@@ -29,23 +31,9 @@ export interface OdooFaultRuleInput {
   phase?: 'before' | 'after';
 }
 
-export interface OdooFaultRule extends OdooFaultRuleInput {
-  id: number;
-  hits: number;
-}
+export type OdooFaultRule = Rule<OdooFaultRuleInput>;
 
 const KINDS: readonly OdooFaultKind[] = ['latency', 'rpcError', 'http', 'timeout', 'reset'];
-
-function seededRandom(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface CallKey {
   service: string;
@@ -53,76 +41,47 @@ export interface CallKey {
   model?: string;
 }
 
+/** Odoo's rules match the RPC service, the method and a regular expression on the model. */
 export class OdooFaultInjector {
-  private rules: Array<OdooFaultRule & { re?: RegExp }> = [];
-  private nextId = 1;
-  private rnd: () => number;
+  private readonly book: FaultRuleBook<OdooFaultRuleInput, CallKey, RegExp | undefined>;
 
-  constructor(private readonly seed = 1) {
-    this.rnd = seededRandom(seed);
+  constructor(seed = 1) {
+    this.book = new FaultRuleBook(
+      {
+        kinds: KINDS,
+        validate: (input) => {
+          if (input.kind === 'http' && input.status !== undefined && !(input.status >= 500 && input.status <= 599)) {
+            throw new Error('http rules take a 5xx status');
+          }
+        },
+        compile: (input) => (input.model ? new RegExp(input.model) : undefined),
+        matches: (r, re, call) =>
+          (!r.service || r.service === call.service) &&
+          (!r.method || r.method === call.method) &&
+          (!re || (call.model !== undefined && re.test(call.model))),
+      },
+      seed,
+    );
   }
 
   add(input: OdooFaultRuleInput): OdooFaultRule {
-    if (!input || !KINDS.includes(input.kind)) throw new Error(`kind must be one of ${KINDS.join(', ')}`);
-    if (input.probability !== undefined && !(input.probability >= 0 && input.probability <= 1)) {
-      throw new Error('probability must be between 0 and 1');
-    }
-    if (input.count !== undefined && !(Number.isInteger(input.count) && input.count > 0)) {
-      throw new Error('count must be a positive integer');
-    }
-    if (input.kind === 'latency' && !(typeof input.latencyMs === 'number' && input.latencyMs >= 0)) {
-      throw new Error('latency rules need latencyMs >= 0');
-    }
-    if (input.kind === 'http' && input.status !== undefined && !(input.status >= 500 && input.status <= 599)) {
-      throw new Error('http rules take a 5xx status');
-    }
-    if (input.phase !== undefined && input.phase !== 'before' && input.phase !== 'after') {
-      throw new Error('phase must be "before" or "after"');
-    }
-    const re = input.model ? new RegExp(input.model) : undefined;
-    const rule = { ...input, id: this.nextId++, hits: 0, re };
-    this.rules.push(rule);
-    return this.publicRule(rule);
+    return this.book.add(input);
   }
 
   remove(id: number): boolean {
-    const before = this.rules.length;
-    this.rules = this.rules.filter((r) => r.id !== id);
-    return this.rules.length !== before;
+    return this.book.remove(id);
   }
 
   clear(): void {
-    this.rules = [];
-    this.rnd = seededRandom(this.seed);
+    this.book.clear();
   }
 
   list(): OdooFaultRule[] {
-    return this.rules.map((r) => this.publicRule(r));
-  }
-
-  private publicRule(r: OdooFaultRule & { re?: RegExp }): OdooFaultRule {
-    const { re: _re, ...rest } = r;
-    return { ...rest };
+    return this.book.list();
   }
 
   /** Decides what happens to one call (consumes counts). */
   match(call: CallKey): { latencyMs: number; terminal?: OdooFaultRule } {
-    let latencyMs = 0;
-    let terminal: OdooFaultRule | undefined;
-    for (const r of [...this.rules]) {
-      if (r.service && r.service !== call.service) continue;
-      if (r.method && r.method !== call.method) continue;
-      if (r.re && !(call.model !== undefined && r.re.test(call.model))) continue;
-      if (r.kind !== 'latency' && terminal) continue;
-      if (r.probability !== undefined && this.rnd() >= r.probability) continue;
-      r.hits++;
-      if (r.count !== undefined) {
-        r.count--;
-        if (r.count <= 0) this.rules = this.rules.filter((x) => x !== r);
-      }
-      if (r.kind === 'latency') latencyMs += r.latencyMs ?? 0;
-      else terminal = this.publicRule(r);
-    }
-    return { latencyMs, terminal };
+    return this.book.match(call);
   }
 }

@@ -1,4 +1,4 @@
-import { seededRandom } from './util';
+import { FaultRuleBook, type Rule } from '../fault-rules';
 
 /**
  * Run-time fault injection. Rules are checked in order for every API request (the admin surface is never
@@ -32,84 +32,49 @@ export interface FaultRuleInput {
   phase?: 'before' | 'after';
 }
 
-export interface FaultRule extends FaultRuleInput {
-  id: number;
-  /** How many times the rule fired. */
-  hits: number;
-}
+export type FaultRule = Rule<FaultRuleInput>;
 
 const KINDS: readonly FaultKind[] = ['latency', 'error', 'timeout', 'rateLimit', 'fail200', 'reset'];
 
+/** OpenCell's rules match an HTTP method and a regular expression on the API path. */
 export class FaultInjector {
-  private rules: Array<FaultRule & { re?: RegExp }> = [];
-  private nextId = 1;
-  private rnd: () => number;
+  private readonly book: FaultRuleBook<FaultRuleInput, { method: string; path: string }, RegExp | undefined>;
 
-  constructor(private readonly seed = 1) {
-    this.rnd = seededRandom(seed);
+  constructor(seed = 1) {
+    this.book = new FaultRuleBook(
+      {
+        kinds: KINDS,
+        validate: (input) => {
+          if (input.kind === 'error' && input.status !== undefined && !(input.status >= 500 && input.status <= 599)) {
+            throw new Error('error rules take a 5xx status');
+          }
+        },
+        compile: (input) => (input.path ? new RegExp(input.path) : undefined),
+        matches: (r, re, k) => (!r.method || r.method.toUpperCase() === k.method) && (!re || re.test(k.path)),
+      },
+      seed,
+    );
   }
 
   /** Adds a rule; throws on an invalid one. */
   add(input: FaultRuleInput): FaultRule {
-    if (!input || !KINDS.includes(input.kind)) throw new Error(`kind must be one of ${KINDS.join(', ')}`);
-    if (input.probability !== undefined && !(input.probability >= 0 && input.probability <= 1)) {
-      throw new Error('probability must be between 0 and 1');
-    }
-    if (input.count !== undefined && !(Number.isInteger(input.count) && input.count > 0))
-      throw new Error('count must be a positive integer');
-    if (input.kind === 'latency' && !(typeof input.latencyMs === 'number' && input.latencyMs >= 0)) {
-      throw new Error('latency rules need latencyMs >= 0');
-    }
-    if (
-      input.kind === 'error' &&
-      input.status !== undefined &&
-      !(input.status >= 500 && input.status <= 599)
-    ) {
-      throw new Error('error rules take a 5xx status');
-    }
-    const re = input.path ? new RegExp(input.path) : undefined;
-    const rule = { ...input, id: this.nextId++, hits: 0, re };
-    this.rules.push(rule);
-    return this.publicRule(rule);
+    return this.book.add(input);
   }
 
   remove(id: number): boolean {
-    const before = this.rules.length;
-    this.rules = this.rules.filter((r) => r.id !== id);
-    return this.rules.length !== before;
+    return this.book.remove(id);
   }
 
   clear(): void {
-    this.rules = [];
-    this.rnd = seededRandom(this.seed);
+    this.book.clear();
   }
 
   list(): FaultRule[] {
-    return this.rules.map((r) => this.publicRule(r));
-  }
-
-  private publicRule(r: FaultRule & { re?: RegExp }): FaultRule {
-    const { re: _re, ...rest } = r;
-    return { ...rest };
+    return this.book.list();
   }
 
   /** Decides what happens to one request (consumes counts). */
   match(method: string, path: string): { latencyMs: number; terminal?: FaultRule } {
-    let latencyMs = 0;
-    let terminal: FaultRule | undefined;
-    for (const r of this.rules) {
-      if (r.method && r.method.toUpperCase() !== method) continue;
-      if (r.re && !r.re.test(path)) continue;
-      if (r.kind !== 'latency' && terminal) continue;
-      if (r.probability !== undefined && this.rnd() >= r.probability) continue;
-      r.hits++;
-      if (r.count !== undefined) {
-        r.count--;
-        if (r.count <= 0) this.rules = this.rules.filter((x) => x !== r);
-      }
-      if (r.kind === 'latency') latencyMs += r.latencyMs ?? 0;
-      else terminal = this.publicRule(r);
-    }
-    return { latencyMs, terminal };
+    return this.book.match({ method, path });
   }
 }

@@ -52,16 +52,7 @@ export function monthStart(ms: number, delta = 0): number {
 }
 
 /** Small deterministic PRNG (mulberry32) so fault shares and synthetic data are reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../fault-rules';
 
 /** Removes undefined/null members recursively (OpenCell's @JsonInclude(NON_NULL)). */
 export function compact<T>(value: T): T {
