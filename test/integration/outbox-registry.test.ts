@@ -1,6 +1,4 @@
 import { expect } from 'chai';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { ensureTopics } from '../../src/stream/kafka';
 import { SyncError } from '../../src/errors';
@@ -8,45 +6,11 @@ import { EventSchemas, loadAvroSchema, subjectFor } from '../../src/outbox/schem
 import { OutboxRelay } from '../../src/outbox/relay';
 import { appendOutbox } from '../../src/outbox/store';
 import { fullSyncEvent } from '../../src/outbox/testing';
+import { switchableRegistry } from './support/registry-proxy';
 import { REGISTRY_URL, eventually, stateDb, testKafka, uniqueSuffix } from './support/stack';
 
 /** topics of this run: their outbox rows are deleted at the end */
 const usedTopics: string[] = [];
-
-/** A pass-through proxy to the real registry that can be switched off (connections are dropped, like a dead host). */
-async function switchableRegistry(): Promise<{ url: string; up: boolean; requests: number; close(): Promise<void> }> {
-  const target = new URL(REGISTRY_URL);
-  const state = { up: false, requests: 0 };
-  const server: Server = createServer((req, res) => {
-    state.requests += 1;
-    if (!state.up) {
-      req.socket.destroy();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = chunks.length ? Buffer.concat(chunks) : undefined;
-      fetch(`${target.origin}${req.url ?? '/'}`, {
-        method: req.method,
-        headers: { 'content-type': String(req.headers['content-type'] ?? 'application/json'), accept: String(req.headers.accept ?? '*/*') },
-        body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body,
-      }).then(
-        async (r) => {
-          res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
-          res.end(Buffer.from(await r.arrayBuffer()));
-        },
-        () => req.socket.destroy(),
-      );
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  return Object.assign(state, {
-    url: `http://127.0.0.1:${port}${target.pathname}`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  });
-}
 
 async function topicsFor(sfx: string) {
   const topics = { syncEvents: `test.outbox-sync-events-${sfx}`, invoiceEvents: `test.outbox-invoice-events-${sfx}` };
@@ -70,7 +34,7 @@ describe('outbox relay and the schema registry on the real stack', () => {
   it('registry down: rows wait, the relay retries with backoff, then publishes once the registry answers', async () => {
     const sfx = uniqueSuffix();
     const topics = await topicsFor(sfx);
-    const proxy = await switchableRegistry();
+    const proxy = await switchableRegistry(false);
     try {
       const errors: string[] = [];
       const relay = new OutboxRelay({

@@ -3,11 +3,9 @@
  * a switchable schema-registry proxy, a raw Kafka tap, and the summary the suite writes at the end.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Consumer, KafkaMessage } from 'kafkajs';
-import { REGISTRY_URL, ROOT, testKafka, uniqueSuffix } from '../../integration/support/stack';
+import { ROOT, testKafka, uniqueSuffix } from '../../integration/support/stack';
 
 export interface WorkerEvent {
   type: string;
@@ -150,45 +148,7 @@ export class WorkerSupervisor {
   }
 }
 
-/** A pass-through proxy to the real registry that can be switched off (connections dropped, like a dead host). */
-export async function switchableRegistry(): Promise<{ url: string; up: boolean; requests: number; refused: number; close(): Promise<void> }> {
-  const target = new URL(REGISTRY_URL);
-  const state = { up: true, requests: 0, refused: 0 };
-  const server: Server = createServer((req, res) => {
-    state.requests += 1;
-    if (!state.up) {
-      state.refused += 1;
-      req.socket.destroy();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = chunks.length ? Buffer.concat(chunks) : undefined;
-      fetch(`${target.origin}${req.url ?? '/'}`, {
-        method: req.method,
-        headers: { 'content-type': String(req.headers['content-type'] ?? 'application/json'), accept: String(req.headers.accept ?? '*/*') },
-        body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body,
-      }).then(
-        async (r) => {
-          res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
-          res.end(Buffer.from(await r.arrayBuffer()));
-        },
-        () => req.socket.destroy(),
-      );
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  return Object.assign(state, {
-    url: `http://127.0.0.1:${port}${target.pathname}`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  });
-}
+export { switchableRegistry } from '../../integration/support/registry-proxy';
 
 /** Collects every message of a topic from the beginning (own group), raw. */
 export async function tapTopic(topic: string): Promise<{ messages: KafkaMessage[]; stop(): Promise<void> }> {
