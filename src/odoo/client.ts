@@ -1,9 +1,10 @@
 import http from 'node:http';
 import https from 'node:https';
-import fetch, { type RequestInit, type Response } from 'node-fetch';
+import type { RequestInit, Response } from 'node-fetch';
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/Either';
 import { BadResponseError, OdooRpcError, SyncError } from '../errors';
+import { fetchText, TransportFailure } from '../http-transport';
 import { REDACTED, redactString, registerSecret } from '../log';
 import * as C from './codecs';
 import { isRetriableOdooError, OdooLoginError, OdooUnavailableError } from './errors';
@@ -328,43 +329,21 @@ export class OdooClient {
     endpoint: string,
   ): Promise<t.TypeOf<Cd>> {
     const id = nextRequestId++;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
-    const init: RequestInit = {
+    const init: Omit<RequestInit, 'signal'> = {
       method: 'POST',
       agent: this.#agent,
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify({ jsonrpc: '2.0', method: 'call', id, params: { service, method, args } }),
-      signal: controller.signal as unknown as RequestInit['signal'],
     };
     let res: Response;
     let text: string;
     try {
-      res = await fetch(this.endpointUrl, init);
-      text = await res.text();
+      ({ res, text } = await fetchText(this.endpointUrl, init, this.timeoutMs, (x) => this.#scrub(x)));
     } catch (e) {
-      const name = (e as { name?: string }).name;
-      if (name === 'AbortError' || controller.signal.aborted) {
-        throw new OdooUnavailableError(
-          'ODOO_UNAVAILABLE',
-          `Odoo ${endpoint} timed out after ${this.timeoutMs} ms`,
-          endpoint,
-          undefined,
-          true,
-          this.safeCause(e),
-        );
-      }
-      const detail = this.#scrub(String((e as { code?: string }).code ?? (e as Error).message ?? e));
-      throw new OdooUnavailableError(
-        'NETWORK',
-        `Odoo ${endpoint} network error: ${detail}`,
-        endpoint,
-        undefined,
-        false,
-        this.safeCause(e),
-      );
-    } finally {
-      clearTimeout(timer);
+      if (!(e instanceof TransportFailure)) throw e;
+      throw e.kind === 'timeout'
+        ? new OdooUnavailableError('ODOO_UNAVAILABLE', `Odoo ${endpoint} timed out after ${this.timeoutMs} ms`, endpoint, undefined, true, e.safeCause)
+        : new OdooUnavailableError('NETWORK', `Odoo ${endpoint} network error: ${e.detail}`, endpoint, undefined, false, e.safeCause);
     }
     return this.interpret(endpoint, res.status, text, codec, id);
   }
@@ -411,16 +390,6 @@ export class OdooClient {
     const decoded = codec.decode(envelope.result);
     if (isLeft(decoded)) throw new BadResponseError('ODOO', endpoint, this.#scrub(describeDecodeError(decoded.left)));
     return decoded.right;
-  }
-
-  private safeCause(e: unknown): { name: string; message: string; code?: string } {
-    const err = e as { name?: string; message?: string; code?: string };
-    const out: { name: string; message: string; code?: string } = {
-      name: String(err?.name ?? 'Error'),
-      message: this.#scrub(String(err?.message ?? e)),
-    };
-    if (err?.code) out.code = String(err.code);
-    return out;
   }
 
   private clip(s: string): string {

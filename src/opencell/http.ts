@@ -1,9 +1,10 @@
 import http from 'node:http';
 import https from 'node:https';
-import fetch, { type RequestInit, type Response } from 'node-fetch';
+import type { RequestInit, Response } from 'node-fetch';
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/Either';
 import { BadResponseError, OpenCellBusinessError, OpenCellUnavailableError, SyncError } from '../errors';
+import { fetchText, TransportFailure } from '../http-transport';
 import { REDACTED, redactString } from '../log';
 
 /** Connection settings; `Config['opencell']` satisfies this. */
@@ -170,9 +171,7 @@ export class OpenCellHttp {
     codec: C,
     opts: { query?: Query; body?: unknown },
   ): Promise<t.TypeOf<C>> {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
-    const init: RequestInit = {
+    const init: Omit<RequestInit, 'signal'> = {
       method,
       agent: this.#agent,
       headers: {
@@ -180,50 +179,19 @@ export class OpenCellHttp {
         Accept: 'application/json',
         ...(opts.body === undefined ? {} : { 'Content-Type': 'application/json' }),
       },
-      // node-fetch's AbortSignal type predates the DOM one; they are compatible at run time.
-      signal: controller.signal as unknown as RequestInit['signal'],
       ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }),
     };
     let res: Response;
     let text: string;
     try {
-      res = await fetch(this.url(path, opts.query), init);
-      text = await res.text();
+      ({ res, text } = await fetchText(this.url(path, opts.query), init, this.timeoutMs, (x) => this.#scrub(x)));
     } catch (e) {
-      const name = (e as { name?: string }).name;
-      if (name === 'AbortError' || controller.signal.aborted) {
-        throw new OpenCellUnavailableError(
-          'OPENCELL_TIMEOUT',
-          `OpenCell ${endpoint} timed out after ${this.timeoutMs} ms`,
-          endpoint,
-          undefined,
-          undefined,
-          this.safeCause(e),
-        );
-      }
-      const detail = this.#scrub(String((e as { code?: string }).code ?? (e as Error).message ?? e));
-      throw new OpenCellUnavailableError(
-        'NETWORK',
-        `OpenCell ${endpoint} network error: ${detail}`,
-        endpoint,
-        undefined,
-        undefined,
-        this.safeCause(e),
-      );
-    } finally {
-      clearTimeout(timer);
+      if (!(e instanceof TransportFailure)) throw e;
+      throw e.kind === 'timeout'
+        ? new OpenCellUnavailableError('OPENCELL_TIMEOUT', `OpenCell ${endpoint} timed out after ${this.timeoutMs} ms`, endpoint, undefined, undefined, e.safeCause)
+        : new OpenCellUnavailableError('NETWORK', `OpenCell ${endpoint} network error: ${e.detail}`, endpoint, undefined, undefined, e.safeCause);
     }
     return this.interpret(endpoint, res, text, codec);
-  }
-
-  private safeCause(e: unknown): { name: string; message: string; code?: string } {
-    const err = e as { name?: string; message?: string; code?: string };
-    const out: { name: string; message: string; code?: string } = {
-      name: String(err?.name ?? 'Error'),
-      message: this.#scrub(String(err?.message ?? e)),
-    };
-    if (err?.code) out.code = String(err.code);
-    return out;
   }
 
   private interpret<C extends t.Mixed>(endpoint: string, res: Response, text: string, codec: C): t.TypeOf<C> {
