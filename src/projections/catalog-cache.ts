@@ -23,6 +23,11 @@ export type CatalogClient = Pick<
   'listServiceTemplates' | 'listOneShotChargeTemplates' | 'listOfferTemplates'
 >;
 
+export interface CatalogCheckOptions {
+  /** 'throttled' (default): at most one reload per miss interval; 'always': reload on this miss (replays). */
+  reloadOnMiss?: 'throttled' | 'always';
+}
+
 export interface CatalogCacheOptions {
   /** Age after which the codes are reloaded (default 10 minutes). */
   refreshIntervalMs?: number;
@@ -129,11 +134,16 @@ export class CatalogCache {
    * planCatalogCheck against the cached codes; when it fails on an unknown code, reloads once (throttled) and
    * checks again, so a product just created in OpenCell passes.
    */
-  async check(ops: readonly OcOperation[]): Promise<E.Either<UnknownProductError, readonly OcOperation[]>> {
+  async check(
+    ops: readonly OcOperation[],
+    opts: CatalogCheckOptions = {},
+  ): Promise<E.Either<UnknownProductError, readonly OcOperation[]>> {
     const snap = await this.#fresh();
     const first = planCatalogCheck(ops, snap.codes);
     if (E.isRight(first)) return first;
-    const again = await this.#refreshOnMiss(snap);
+    // A dead letter replayed by an operator follows a fix, often a product just created in OpenCell: reload even
+    // inside the miss interval (replays are rare, so this cannot flood OpenCell).
+    const again = opts.reloadOnMiss === 'always' ? await this.refresh() : await this.#refreshOnMiss(snap);
     return again === snap ? first : planCatalogCheck(ops, again.codes);
   }
 

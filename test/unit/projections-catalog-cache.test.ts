@@ -149,6 +149,20 @@ describe('projections: catalog cache (against the OpenCell sandbox)', () => {
     }
   });
 
+  it('check() of a replayed dead letter reloads on a miss even inside the miss interval (the operator fixed the catalog)', async () => {
+    const cache = newCache();
+    const op = [activation(4, 'SE_SC_REC_ADDED_LATER')];
+    expect(E.isLeft(await cache.check(op)), 'unknown at first').to.equal(true);
+    const reads = listCalls();
+    // the operator creates the product in OpenCell and replays the dead letter a few seconds later
+    sandbox.reset(catalogWith([{ code: 'SE_SC_REC_ADDED_LATER' }]));
+    clock += 5_000;
+    expect(E.isLeft(await cache.check(op)), 'a live miss inside the interval is not reloaded').to.equal(true);
+    expect(listCalls()).to.equal(reads);
+    expect(E.isRight(await cache.check(op, { reloadOnMiss: 'always' })), 'the replay sees the fix').to.equal(true);
+    expect(listCalls()).to.equal(reads + 3);
+  });
+
   it('a failed periodic reload serves the previous codes; a failed first load or miss reload throws', async () => {
     let down = false;
     const guard =

@@ -20,6 +20,7 @@ import { ProjectionRejectedError, UnknownProductError } from '../../errors';
 import type { OpenCellClient } from '../../opencell/client';
 import { componentLogger } from '../../log';
 import { PARTNER_ADDRESS_COLUMNS } from '../filter';
+import type { CatalogCheckOptions } from '../catalog-cache';
 import type { ProjectionConfig } from '../payloads';
 import type { OcOperation, Plan } from '../plan';
 import {
@@ -62,7 +63,7 @@ export interface OpenCellReader {
 
 export interface CatalogCheck {
   /** Every product of the plan must be a code OpenCell's catalog knows (refreshed once on a miss). */
-  check(ops: readonly OcOperation[]): Promise<Either<UnknownProductError, readonly OcOperation[]>>;
+  check(ops: readonly OcOperation[], opts?: CatalogCheckOptions): Promise<Either<UnknownProductError, readonly OcOperation[]>>;
 }
 
 export interface ProjectorDeps {
@@ -87,10 +88,10 @@ export class Projector {
    * Handles one intent. Resolves when it is applied or skipped (and recorded, with its sync event); throws a
    * SyncError otherwise (retriable ones are retried by the consumer, the others dead-lettered).
    */
-  async handle(msg: IntentMessage, attempt: number): Promise<IntentResult | null> {
+  async handle(msg: IntentMessage, attempt: number, opts: { replayed?: boolean } = {}): Promise<IntentResult | null> {
     const { ledger } = this.deps;
     if (await ledger.isFinished(msg.intentId)) return null; // replay of a finished intent
-    const steps = await this.run(msg);
+    const steps = await this.run(msg, opts.replayed === true);
     const calls = steps.flatMap((s) => s.calls);
     const alreadyPresent = steps.some((s) => s.alreadyPresent.length > 0);
     const last = steps[steps.length - 1];
@@ -132,11 +133,11 @@ export class Projector {
     });
   }
 
-  private async run(msg: IntentMessage) {
+  private async run(msg: IntentMessage, replayed: boolean) {
     const out: { step: Step; executed: OcOperation[]; calls: string[]; alreadyPresent: string[] }[] = [];
     const exec = async (step: Step) => {
       if (step.plan.ops.some((o) => (o.products ?? []).length > 0)) {
-        const checked = await this.deps.catalog.check(step.plan.ops);
+        const checked = await this.deps.catalog.check(step.plan.ops, { reloadOnMiss: replayed ? 'always' : 'throttled' });
         if (isLeft(checked)) throw checked.left;
       }
       const report = await executePlan(step.plan.ops, {

@@ -128,7 +128,8 @@ export function createProjector(opts: {
     onEvent: (e) => hooks?.onConsumerEvent?.('projector', e),
     handler: async (message, ctx) => {
       const msg = decodeIntentMessage(ctx.topic, ctx.partition, message.offset, message.value);
-      await projector.handle(msg, ctx.attempt);
+      // a dead letter put back by `dlq replay` carries replayed_from
+      await projector.handle(msg, ctx.attempt, { replayed: message.headers?.replayed_from !== undefined });
     },
     onDeadLettered: async (message, ctx, err) => {
       let msg;
