@@ -204,7 +204,8 @@ export function auditCreates(journal: readonly JournalEntry[], scope?: (code: st
     const b = (e.body ?? {}) as Record<string, unknown>;
     const code = kind === 'createAccess' ? `${String(b.subscription)}/${String(b.code)}` : String(b.code);
     if (scope && !scope(kind === 'createAccess' ? String(b.subscription) : code)) continue;
-    if (e.status >= 200 && e.status < 300) {
+    // a 200 carrying an error code is OpenCell's 200 + FAIL answer: nothing was created
+    if (e.status >= 200 && e.status < 300 && !e.errorCode) {
       creates[kind] = (creates[kind] ?? 0) + 1;
       seen.set(`${kind}:${code}`, (seen.get(`${kind}:${code}`) ?? 0) + 1);
     } else if (e.errorCode === 'ENTITY_ALREADY_EXISTS_EXCEPTION' || e.errorCode === 'DUPLICATE_ACCESS') alreadyExists++;
