@@ -397,6 +397,8 @@ export function planTerminateSubscription(input: ContractJobInput): Plan {
 export function planUpdatePhoneNumber(input: {
   contract: Pick<ContractView, 'id' | 'code'>;
   phone: string;
+  /** the number before the change (from the change event), when known */
+  previousPhone?: string | null;
   subscription: OcSubscriptionState | null;
 }): Plan {
   const { contract, phone, subscription: sub } = input;
@@ -411,13 +413,18 @@ export function planUpdatePhoneNumber(input: {
       key: `subscription:${sub.code}:description:${phone}`,
       body: subscriptionDescriptionUpdate(sub, phone),
     });
-    if (old && (accesses === undefined || accesses.includes(old))) {
-      ops.push({
-        op: 'deleteAccess',
-        key: `access:${sub.code}:${old}:delete`,
-        body: { code: old, subscription: sub.code },
-      });
-    }
+  }
+  // The old access: the subscription's previous description (the original's rule) — or, when a try was interrupted
+  // after the description update, the number before the change, if OpenCell still holds an access for it.
+  const olds = [...new Set([old, input.previousPhone])].filter((n): n is string => !!n && n !== phone);
+  for (const o of olds) {
+    const present = accesses === undefined ? o === old : accesses.includes(o);
+    if (!present) continue;
+    ops.push({
+      op: 'deleteAccess',
+      key: `access:${sub.code}:${o}:delete`,
+      body: { code: o, subscription: sub.code },
+    });
   }
   if (accesses === undefined ? old !== phone : !accesses.includes(phone)) {
     ops.push({

@@ -805,6 +805,24 @@ describe('projections: subscription jobs (port of test_subscription_service / te
     });
     expect(opsOf(partial)).to.deep.equal(['createAccess']);
   });
+  it('update_phone_number resumed after a kill between the description update and the access delete: the old access still goes', () => {
+    const resumed = planUpdatePhoneNumber({
+      contract: contract(),
+      phone: '611',
+      previousPhone: '600111222',
+      subscription: sub({ description: '611', accesses: ['600111222'] }),
+    });
+    expect(opsOf(resumed)).to.deep.equal(['deleteAccess', 'createAccess']);
+    expect(resumed.ops[0].body).to.deep.equal({ code: '600111222', subscription: 'SC-0041' });
+    // the previous number has no access in OpenCell (already deleted, or never there): nothing to delete
+    const gone = planUpdatePhoneNumber({
+      contract: contract(),
+      phone: '611',
+      previousPhone: '600111222',
+      subscription: sub({ description: '611', accesses: ['611'] }),
+    });
+    expect(gone.ops).to.deep.equal([]);
+  });
   it('update_phone_number before the subscription exists → noop', () => {
     expect(
       planUpdatePhoneNumber({ contract: contract(), phone: '611', subscription: null }).ops,

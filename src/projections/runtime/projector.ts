@@ -234,7 +234,7 @@ export class Projector {
       }
       case 'update_phone_number': {
         const phone = intent.phone;
-        await exec({ plan: planUpdatePhoneNumber({ contract, phone, subscription: sub }), contract });
+        await exec({ plan: planUpdatePhoneNumber({ contract, phone, previousPhone: intent.previousPhone, subscription: sub }), contract });
         return out;
       }
       case 'update_subscription': {
