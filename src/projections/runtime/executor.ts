@@ -21,8 +21,9 @@ const CREATES = new Set(['createCustomer', 'crmAccountHierarchyCreate', 'createS
  * Operations whose repetition OpenCell cannot detect from its state: a second one-shot charge is a second charge;
  * a second activation of a product is a second service instance. These are skipped when the ledger says they were
  * done (a resume after a crash, a replay). One-shots are also written ahead ('pending' before the call): a retry
- * after a try whose outcome is unknown (killed after the call, answer lost) checks OpenCell's instances first. Every other operation was planned from OpenCell's current state, which is
- * the authority: a create is planned only when OpenCell lacks the object.
+ * after a try whose outcome is unknown (killed after the call, answer lost) checks OpenCell's instances first.
+ * Every other operation was planned from OpenCell's current state, which is the authority: a create is planned
+ * only when OpenCell lacks the object.
  */
 const LEDGER_GUARDED = new Set(['applyOneShotChargeInstance', 'activateServices']);
 
