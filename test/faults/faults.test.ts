@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'pg';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,20 @@ import { ensurePipelineTopics, routerTopics } from '../../src/projections/runtim
 import { startOpenCellSandbox } from '../../src/sandbox/opencell';
 import { DLQ_HEADER } from '../../src/stream/dlq';
 import type { Sandbox } from '../integration/support/pipeline';
-import { eventually, odooDb, pidOf, REGISTRY_URL, ROOT, stackHealthy, stackScript, STATE_DATABASE_URL, stateDb, testKafka, uniqueSuffix } from '../integration/support/stack';
+import {
+  createStateSchema,
+  eventually,
+  odooDb,
+  pidOf,
+  REGISTRY_URL,
+  ROOT,
+  stackHealthy,
+  stackScript,
+  stateDb,
+  stateUrlFor,
+  testKafka,
+  uniqueSuffix,
+} from '../integration/support/stack';
 import { header, randomBetween, sleep, switchableRegistry, tapTopic, WorkerSupervisor } from './support/harness';
 import { auditCreates, oneShotCounts, stateProblems, Workload, type ExpectedContract } from './support/workload';
 
@@ -68,7 +81,7 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
   // derive from the Odoo change: another pipeline finishing "our" intents would make ours skip them. The worker
   // gets a ledger and outbox of its own: a schema in the same database, selected by search_path.
   const stateSchema = `faults_${sfx}`;
-  const stateUrl = `${STATE_DATABASE_URL}${STATE_DATABASE_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${stateSchema}`)}`;
+  const stateUrl = stateUrlFor(stateSchema);
   let statePool: Pool;
 
   const mine = (code: string) => work.contracts.some((c) => c.code === code || c.partnerRef === code || code.startsWith(`${c.partnerRef}_`));
@@ -90,16 +103,7 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
   const count = (key: string, n = 1) => (summary.faultsInjected[key] = (summary.faultsInjected[key] ?? 0) + n);
 
   before(async () => {
-    const admin0 = await stateDb().connect();
-    try {
-      await admin0.query(`CREATE SCHEMA ${stateSchema}`);
-      await admin0.query(`SET search_path TO ${stateSchema}`);
-      const dir = join(ROOT, 'schemas', 'state');
-      for (const f of readdirSync(dir).filter((x) => x.endsWith('.sql')).sort()) await admin0.query(readFileSync(join(dir, f), 'utf8'));
-    } finally {
-      await admin0.query('RESET search_path').catch(() => undefined);
-      admin0.release();
-    }
+    await createStateSchema(stateSchema);
     statePool = new Pool({ connectionString: stateUrl, max: 2 });
     sandbox = await startOpenCellSandbox({ port: 0, password: SECRET_OC, seed: 7 });
     registry = await switchableRegistry();

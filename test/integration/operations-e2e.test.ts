@@ -17,7 +17,6 @@
  */
 import { expect } from 'chai';
 import { ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { Pool, PoolClient } from 'pg';
@@ -34,7 +33,7 @@ import { startOpenCellSandbox } from '../../src/sandbox/opencell';
 import { readTopic } from '../../src/ops/dlq-admin';
 import { CatalogIndex } from '../../src/sandbox/opencell/sandbox-catalog';
 import type { JournalEntry } from '../../src/sandbox/opencell/journal';
-import { eventually, odooDb, ROOT, STATE_DATABASE_URL, stateDb, testKafka, uniqueSuffix } from './support/stack';
+import { createStateSchema, eventually, odooDb, ROOT, stateDb, stateUrlFor, testKafka, uniqueSuffix } from './support/stack';
 
 const CLI = join(ROOT, 'src', 'ops', 'cli.ts');
 const TARIFF = 'SE_SC_REC_MOBILE_T_UNL_20480';
@@ -139,7 +138,7 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
   const topics = { intents: `test.e2e-intents-${sfx}`, dlq: `test.e2e-dlq-${sfx}`, events: `test.e2e-events-${sfx}` };
   const groups = { router: `test-e2e-router-${sfx}`, projector: `test-e2e-projector-${sfx}` };
   const stateSchema = `ops_e2e_${sfx}`;
-  const stateUrl = `${STATE_DATABASE_URL}${STATE_DATABASE_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${stateSchema}`)}`;
+  const stateUrl = stateUrlFor(stateSchema);
   const runArgs = ['run', '--only', 'router,projector', '--group', `router=${groups.router}`, '--group', `projector=${groups.projector}`];
   let startedAt = '';
   let sandbox: Sandbox;
@@ -246,16 +245,7 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
   before(async function () {
     this.timeout(180_000);
     startedAt = new Date().toISOString();
-    const s = await stateDb().connect();
-    try {
-      await s.query(`CREATE SCHEMA ${stateSchema}`);
-      await s.query(`SET search_path TO ${stateSchema}`);
-      const dir = join(ROOT, 'schemas', 'state');
-      for (const f of readdirSync(dir).filter((x) => x.endsWith('.sql')).sort()) await s.query(readFileSync(join(dir, f), 'utf8'));
-    } finally {
-      await s.query('RESET search_path').catch(() => undefined);
-      s.release();
-    }
+    await createStateSchema(stateSchema);
     ledger = new Pool({ connectionString: stateUrl, max: 2 });
     sandbox = await startOpenCellSandbox({ port: 0 });
     env = {

@@ -3,7 +3,7 @@
  * started by `scripts/stack up`. Nothing here is a mock.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka } from 'kafkajs';
 import { Pool } from 'pg';
@@ -73,4 +73,23 @@ export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs:
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
+}
+
+/** The state database URL whose sessions see only `schema` (a ledger and outbox of a test's own). */
+export function stateUrlFor(schema: string): string {
+  return `${STATE_DATABASE_URL}${STATE_DATABASE_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+}
+
+/** Creates `schema` in the state database and applies the state migrations (schemas/state/*.sql) inside it. */
+export async function createStateSchema(schema: string): Promise<void> {
+  const c = await stateDb().connect();
+  try {
+    await c.query(`CREATE SCHEMA ${schema}`);
+    await c.query(`SET search_path TO ${schema}`);
+    const dir = join(ROOT, 'schemas', 'state');
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.sql')).sort()) await c.query(readFileSync(join(dir, f), 'utf8'));
+  } finally {
+    await c.query('RESET search_path').catch(() => undefined);
+    c.release();
+  }
 }
