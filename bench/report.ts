@@ -61,7 +61,7 @@ function e2e(rec: RunRecord | undefined): string {
     `\nMethod: \`bench/e2e.ts\` on the real stack (PostgreSQL → Debezium/Kafka Connect → Kafka → router → intents topic → projector → production OpenCell client → in-process OpenCell sandbox; ledger in a state database of the benchmark's own). ` +
     `Partners with a contract are inserted first and the pipeline creates their customers and subscriptions (not measured). Then a token-bucket loop (5 ms ticks) commits partner street updates (autocommit UPDATEs on a 16-connection pool, round-robin over the partners); each street is unique. ` +
     `Latency = arrival time at the sandbox of the first state-changing call whose body carries that street − the time the UPDATE's commit was acknowledged to the client. ` +
-    `A change whose partner was updated again before it was projected may be carried by the later change's call (the projector reads the current row): it is counted at that call ("superseded"). A warm-up at the same rate is excluded. ` +
+    `A change whose partner was updated again before it was projected may be carried by the later change's call (the projector reads the current row): it is counted at that call ("superseded"). A warm-up at the same rate is excluded; the measured load is sustained for several consecutive windows (3 × 60 s by default) and each window is reported on its own. ` +
     `Debezium→Kafka lag = Kafka record timestamp (set by Connect) − commit time, read by a separate consumer; the same consumer reads the intents topic, where each intent names its source record, to time the router.\n`;
   if (r && !r.error) {
     const L = r.latencyMs ?? {};
@@ -69,7 +69,13 @@ function e2e(rec: RunRecord | undefined): string {
     s += `\n| figure | value | target |\n|---|---|---|\n`;
     s += `| rate | ${n(r.achievedRate, 1)} changes/s achieved (target ${n(r.targetRate)}) over ${n(r.seconds)} s, ${n(r.partners)} partners | 200/s for 60 s |\n`;
     s += `| changes | ${n(r.committed)} committed, ${n(r.seen)} seen in the sandbox (${n(r.superseded)} via a later change), **${n(r.lost)} lost** | 0 lost |\n`;
-    s += `| latency p50 / p95 / p99 / max | ${n(L.p50)} / ${n(L.p95)} / **${n(L.p99)}** / ${n(L.max)} ms | p99 < 1000 ms — ${verdict(L.p99 < 1000)} |\n`;
+    const W: Any[] = r.windows ?? [];
+    if (W.length > 1) {
+      s += `| latency p50 / p95 / p99 / max, all ${W.length} windows | ${n(L.p50)} / ${n(L.p95)} / ${n(L.p99)} / ${n(L.max)} ms | |\n`;
+      W.forEach((w, i) => {
+        s += `| window ${i + 1} (${n(r.seconds)} s): p50 / p95 / p99 / max | ${n(w.latencyMs?.p50)} / ${n(w.latencyMs?.p95)} / **${n(w.latencyMs?.p99)}** / ${n(w.latencyMs?.max)} ms, ${n(w.lost)} lost | p99 < 1000 ms — ${verdict(w.latencyMs?.p99 < 1000 && w.lost === 0)} |\n`;
+      });
+    } else s += `| latency p50 / p95 / p99 / max | ${n(L.p50)} / ${n(L.p95)} / **${n(L.p99)}** / ${n(L.max)} ms | p99 < 1000 ms — ${verdict(L.p99 < 1000)} |\n`;
     s += `| commit round trip p50 / p99 | ${n(r.commitMs?.p50)} / ${n(r.commitMs?.p99)} ms | |\n`;
     if (r.benchCpuCores !== undefined) s += `| CPU during the window | bench process (router + projector + sandbox + load generator) ${n(r.benchCpuCores, 2)} cores; 1-min load average ${n(r.loadAvg1m, 2)} on the machine | |\n`;
     if (D) s += `| Debezium → Kafka lag p50 / p95 / p99 / max | ${n(D.p50)} / ${n(D.p95)} / ${n(D.p99)} / ${n(D.max)} ms (${n(D.count)} records) | |\n`;
@@ -168,7 +174,7 @@ export function renderMarkdown(r: Results): string {
       `Versions: ${Object.entries(v)
         .map(([k, x]) => `${k} ${x}`)
         .join(', ')}. ` +
-      `The whole local stack (PostgreSQL, Kafka, Kafka Connect + Debezium, Apicurio registry) runs on the same machine, and other engineers' tests were running on it at the same time: the figures are for a shared, busy 2-core box.\n`,
+      `The whole local stack (PostgreSQL, Kafka, Kafka Connect + Debezium, Apicurio registry) runs on the same machine, as do the pipeline, the OpenCell sandbox and the load generator: the figures are for one 2-core box running everything (see each run's load average).\n`,
     `| # | benchmark | target | measured | verdict |\n|---|---|---|---|---|\n` + summaryRows(r),
     filter(r.runs.filter),
     e2e(r.runs.e2e),
@@ -188,7 +194,7 @@ function summaryRows(r: Results): string {
   rows.push(`| 1 | filter stage vs raw JSON.parse | ≥ 0.5 | ${f && !f.error ? n(f.ratio, 2) : '—'} | ${verdict(f && !f.error ? f.ratio >= 0.5 : undefined)} |`);
   const e = g('e2e');
   rows.push(
-    `| 2 | e2e p99 at 200 changes/s, 60 s | < 1000 ms, 0 lost | ${e && !e.error ? `p99 ${n(e.latencyMs?.p99)} ms at ${n(e.achievedRate, 1)}/s, ${n(e.lost)} lost` : '—'} | ${verdict(e && !e.error ? e.latencyMs?.p99 < 1000 && e.lost === 0 : undefined)} |`,
+    `| 2 | e2e p99 at 200 changes/s, 60 s | < 1000 ms, 0 lost | ${e && !e.error ? `p99 ${e2eP99Text(e)} ms at ${n(e.achievedRate, 1)}/s, ${n(e.lost)} lost` : '—'} | ${verdict(e && !e.error ? e2eWorstP99(e) < 1000 && e.lost === 0 : undefined)} |`,
   );
   const c = g('concurrency');
   rows.push(`| 3 | throughput vs ideal at +50 ms | ≥ 80 %, in order | ${c && !c.error ? `${n(c.ratioOfIdeal * 100, 1)} %, ${n(c.outOfOrder)} out of order` : '—'} | ${verdict(c && !c.error ? c.ratioOfIdeal >= 0.8 && c.outOfOrder === 0 : undefined)} |`);
@@ -201,4 +207,14 @@ function summaryRows(r: Results): string {
     `| 5 | invoice load | 0 loaded twice | ${i && !i.error && !i.pending ? `${n(i.loaderInvoicesPerSec, 1)} invoices/s, ${n(i.loadedTwice)} twice, ${n(i.loaded)}/${n(i.invoices)} loaded` : i?.pending ? 'pending: invoice loader' : '—'} | ${verdict(i && !i.error && !i.pending ? i.loadedTwice === 0 && i.loaded === i.invoices : undefined)} |`,
   );
   return rows.join('\n') + '\n';
+}
+
+/** The worst 60 s window's p99 (runs before windows existed: the run's p99). */
+function e2eWorstP99(e: Any): number {
+  return typeof e.worstWindowP99 === 'number' ? e.worstWindowP99 : e.latencyMs?.p99;
+}
+
+function e2eP99Text(e: Any): string {
+  const W: Any[] = e.windows ?? [];
+  return W.length > 1 ? `${W.map((w) => n(w.latencyMs?.p99)).join(' / ')} (${W.length} consecutive 60 s windows)` : n(e.latencyMs?.p99);
 }

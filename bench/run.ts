@@ -11,6 +11,7 @@
  *   --e2e-seconds=N          BENCH_E2E_SECONDS        (60)
  *   --e2e-partners=N         BENCH_E2E_PARTNERS       (400)
  *   --e2e-warmup=N           BENCH_E2E_WARMUP         (15 s)
+ *   --e2e-windows=N          BENCH_E2E_WINDOWS        (3 consecutive measured windows of e2e-seconds each)
  *   --conc-partners=N        BENCH_CONC_PARTNERS      (1500 distinct customers)
  *   --conc-updates=N         BENCH_CONC_UPDATES       (3 updates per customer)
  *   --conc-latency=N         BENCH_CONC_LATENCY       (50 ms added by the sandbox)
@@ -81,6 +82,7 @@ export async function main(): Promise<void> {
             seconds: num('e2e-seconds', 'BENCH_E2E_SECONDS', 60, 10),
             partners: num('e2e-partners', 'BENCH_E2E_PARTNERS', 400, 60),
             warmupSeconds: num('e2e-warmup', 'BENCH_E2E_WARMUP', 15, 2),
+            windows: num('e2e-windows', 'BENCH_E2E_WINDOWS', 3, 1),
           };
           result = await runE2eBench(params as never);
           break;
