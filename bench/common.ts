@@ -180,6 +180,8 @@ export async function startBenchPipeline(opts: {
   /** runs after the sandbox is up and before the router's offsets are set (preparation not to be routed) */
   before?: (sandbox: OpenCellSandbox, config: Config) => Promise<void>;
   keepEvents?: boolean;
+  /** every consumer event of both stages, as it happens */
+  onConsumerEvent?: (stage: string, e: KeyedConsumerEvent) => void;
 }): Promise<BenchPipeline> {
   const sandbox = await startOpenCellSandbox({ port: 0, onRequest: opts.onRequest, journalLimit: 2_000_000 });
   const sfx = suffix();
@@ -214,6 +216,7 @@ export async function startBenchPipeline(opts: {
   const consumerEvents: { stage: string; e: KeyedConsumerEvent }[] = [];
   const counters: BenchPipeline['counters'] = {};
   const onConsumerEvent = (stage: string, e: KeyedConsumerEvent) => {
+    opts.onConsumerEvent?.(stage, e);
     if (opts.keepEvents) consumerEvents.push({ stage, e });
     if (e.type === 'retry' || e.type === 'paused') {
       const k = `${stage}:${e.type}`;

@@ -10,6 +10,7 @@ import { Pool } from 'pg';
 import { insertBankAccountAndMandate, insertContract, insertPartner } from '../src/capture/demo-seed';
 import { decodeIntentMessage } from '../src/projections/runtime/intent-message';
 import type { JournalEntry } from '../src/sandbox/opencell';
+import type { KeyedConsumerEvent } from '../src/stream/keyed-consumer';
 import { benchKafka, debeziumBarrier, ODOO_DATABASE_URL, pool, RssSampler, sleep, startBenchPipeline, suffix, summary, waitFor } from './common';
 
 export interface E2eOptions {
@@ -41,6 +42,13 @@ export interface E2eResult {
   /** each window on its own: the target holds only if every window's p99 is under it */
   windows: E2eWindow[];
   worstWindowP99: number;
+  /** p99 latency of the changes committed in each 5 s of the measured windows (where a stall starts and ends) */
+  p99By5s: number[];
+  /** the projector's fetched batches during the measured windows: count, how many took over 0.5 s, the slowest */
+  projectorBatches: { count: number; over500ms: number; slowest: { ms: number; messages: number; partition: number; atSecond: number }[] };
+  /** retriable failures and partition pauses of either stage during the run (each one delays its partition) */
+  retries: number;
+  pauses: number;
   commitMs: ReturnType<typeof summary>;
   debeziumLagMs: ReturnType<typeof summary> | null;
   /** commit → the router's first intent for the change is in the intents topic (its CreateTime) */
@@ -82,8 +90,18 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
     if (seq > prev) lastSeenSeq.set(p, seq);
   };
 
+  const batches: { ms: number; messages: number; partition: number; startedAt: number }[] = [];
+  let retries = 0;
+  let pauses = 0;
+  const onConsumerEvent = (stage: string, e: KeyedConsumerEvent) => {
+    if (!measuring) return;
+    if (e.type === 'retry') retries++;
+    else if (e.type === 'paused') pauses++;
+    else if (e.type === 'batch' && stage === 'projector') batches.push({ ms: e.ms, messages: e.messages, partition: e.partition, startedAt: e.startedAt });
+  };
+
   const t0prep = Date.now();
-  const bp = await startBenchPipeline({ name: 'e2e', onRequest });
+  const bp = await startBenchPipeline({ name: 'e2e', onRequest, onConsumerEvent });
     log(`e2e: intents topic ${bp.config.topics.intents}`);
   const db = new Pool({ connectionString: ODOO_DATABASE_URL, max: 16, application_name: 'bench-e2e' });
   const tap = benchKafka().consumer({ groupId: `bench-e2e-tap-${runId}`, maxWaitTimeInMs: 50 });
@@ -222,6 +240,7 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
     measuring = false;
     const lat: number[] = [];
     const perWindow = Array.from({ length: windows }, () => ({ lat: [] as number[], committed: 0, lost: 0 }));
+    const buckets: number[][] = [];
     const lag: number[] = [];
     const routed: number[] = [];
     let lost = 0;
@@ -240,6 +259,7 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
       } else {
         lat.push(Math.max(0, seen - c));
         w.lat.push(Math.max(0, seen - c));
+        (buckets[Math.floor(((issuedAt.get(s) ?? wall0) - wall0) / 5000)] ??= []).push(Math.max(0, seen - c));
       }
       const k = kafkaAt.get(s);
       if (k !== undefined) lag.push(Math.max(0, k - c));
@@ -259,6 +279,18 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
       latencyMs: summary(lat),
       windows: perWindow.map((w) => ({ committed: w.committed, lost: w.lost, latencyMs: summary(w.lat) })),
       worstWindowP99: Math.max(...perWindow.map((w) => summary(w.lat).p99)),
+      p99By5s: Array.from(buckets, (b) => (b ? summary(b).p99 : NaN)),
+      projectorBatches: {
+        count: batches.filter((b) => b.startedAt >= wall0).length,
+        over500ms: batches.filter((b) => b.startedAt >= wall0 && b.ms > 500).length,
+        slowest: batches
+          .filter((b) => b.startedAt >= wall0)
+          .sort((a, b) => b.ms - a.ms)
+          .slice(0, 5)
+          .map((b) => ({ ms: b.ms, messages: b.messages, partition: b.partition, atSecond: Math.round((b.startedAt - wall0) / 100) / 10 })),
+      },
+      retries,
+      pauses,
       commitMs: summary(commitMs),
       debeziumLagMs: lag.length ? summary(lag) : null,
       routedLagMs: routed.length ? summary(routed) : null,

@@ -21,6 +21,7 @@ export class Metrics {
   readonly deadLetters: Counter<'stage' | 'code'>;
   readonly pauses: Counter<'stage'>;
   readonly handlerSeconds: Histogram<'stage'>;
+  readonly batchSeconds: Histogram<'stage'>;
   readonly opencellCalls: Histogram<'endpoint' | 'outcome'>;
   readonly consumerLag: Gauge<'group' | 'topic' | 'partition'>;
   readonly outboxBacklog: Gauge;
@@ -41,6 +42,7 @@ export class Metrics {
     this.deadLetters = new Counter({ name: 'sync_dead_letters_total', help: 'Messages sent to the dead-letter topic, per stage and error code', labelNames: ['stage', 'code'], registers });
     this.pauses = new Counter({ name: 'sync_partition_pauses_total', help: 'Partitions paused for a long backoff', labelNames: ['stage'], registers });
     this.handlerSeconds = new Histogram({ name: 'sync_handler_duration_seconds', help: 'Time to process one message, per stage', labelNames: ['stage'], buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
+    this.batchSeconds = new Histogram({ name: 'sync_batch_duration_seconds', help: 'Time to finish one fetched batch of a partition, per stage (the next fetch waits for the slowest)', labelNames: ['stage'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
     this.opencellCalls = new Histogram({ name: 'sync_opencell_call_duration_seconds', help: 'OpenCell REST call latency, per endpoint and outcome', labelNames: ['endpoint', 'outcome'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
     this.consumerLag = new Gauge({ name: 'sync_consumer_lag', help: 'Messages not yet consumed, per group and partition (sampled)', labelNames: ['group', 'topic', 'partition'], registers });
     this.outboxBacklog = new Gauge({ name: 'sync_outbox_backlog', help: 'Outbox rows not yet published (sampled)', registers });
@@ -69,6 +71,9 @@ export class Metrics {
         break;
       case 'paused':
         this.pauses.inc({ stage });
+        break;
+      case 'batch':
+        this.batchSeconds.observe({ stage }, e.ms / 1000);
         break;
     }
   }

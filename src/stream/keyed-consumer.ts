@@ -52,7 +52,9 @@ export type KeyedConsumerEvent =
   | { type: 'processed'; topic: string; partition: number; offset: string; ms: number }
   | { type: 'retry'; topic: string; partition: number; offset: string; attempt: number; delayMs: number; code: string }
   | { type: 'dead-letter'; topic: string; partition: number; offset: string; code: string }
-  | { type: 'paused'; topic: string; partition: number; delayMs: number };
+  | { type: 'paused'; topic: string; partition: number; delayMs: number }
+  /** A fetched batch is done (kafkajs fetches the next ones when every partition's batch is done). */
+  | { type: 'batch'; topic: string; partition: number; messages: number; ms: number; startedAt: number };
 
 class PauseRequested extends Error {
   constructor(readonly delayMs: number) {
@@ -107,6 +109,7 @@ export class KeyedConsumer {
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
     const { topic, partition } = batch;
+    const batchStartedAt = Date.now();
     const tracker = new OffsetTracker();
     const keyTails = new Map<string, Promise<void>>();
     let active = 0;
@@ -222,6 +225,7 @@ export class KeyedConsumer {
     await Promise.all(keyTails.values());
     if (trailing) clearTimeout(trailing);
     await commitProgress(true);
+    this.opts.onEvent?.({ type: 'batch', topic, partition, messages: batch.messages.length, ms: Date.now() - batchStartedAt, startedAt: batchStartedAt });
     if (pause && isRunning()) {
       const delayMs = pause.delayMs;
       this.opts.onEvent?.({ type: 'paused', topic, partition, delayMs });

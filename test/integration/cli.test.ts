@@ -433,6 +433,7 @@ describe('ops CLI (spawned, real stack)', function () {
             : undefined;
         }, 60_000, 'projector counters on /metrics');
         expect(metrics).to.include('# TYPE sync_opencell_call_duration_seconds histogram');
+        expect(metrics).to.match(/sync_batch_duration_seconds_count\{[^}]*stage="projector"[^}]*\} [1-9]/);
         expect(metrics).to.include('sync_consumer_lag');
         expect(metrics).to.include('sync_process_');
 

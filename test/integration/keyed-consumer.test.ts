@@ -53,8 +53,9 @@ describe('keyed consumer (kafkajs on a real broker)', function () {
     return got;
   }
 
-  it('keeps each key in order while keys run concurrently', async () => {
+  it('keeps each key in order while keys run concurrently, and reports each finished batch', async () => {
     const { topic, dlq, producer } = await setup(1);
+    const events: KeyedConsumerEvent[] = [];
     const keys = ['a', 'b', 'c', 'd'];
     const messages = [];
     for (let i = 0; i < 40; i++) messages.push({ key: keys[i % 4], value: String(i) });
@@ -69,7 +70,7 @@ describe('keyed consumer (kafkajs on a real broker)', function () {
       const k = m.key!.toString();
       seen.set(k, [...(seen.get(k) ?? []), Number(m.value!.toString())]);
       inFlight--;
-    });
+    }, events);
     await kc.start();
     await eventually(async () => ([...seen.values()].flat().length >= 40 ? true : undefined), 30_000, 'all processed');
     await kc.stop();
@@ -80,6 +81,9 @@ describe('keyed consumer (kafkajs on a real broker)', function () {
       expect(got).to.have.length(10);
     }
     expect(maxInFlight).to.be.greaterThan(1);
+    const batches = events.flatMap((e) => (e.type === 'batch' ? [e] : []));
+    expect(batches.reduce((n, b) => n + b.messages, 0), 'every message was in a reported batch').to.be.at.least(40);
+    expect(batches.every((b) => b.topic === topic && b.partition === 0 && b.ms >= 0)).to.equal(true);
   });
 
   it('dead-letters a non-retriable failure with its reason and moves on', async () => {
