@@ -5,6 +5,7 @@
  * unique street text; latency = arrival time of the first sandbox call whose body carries it − the time the UPDATE's
  * commit was acknowledged. A paced loop (token bucket, 5 ms ticks) keeps the target rate.
  */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { Pool } from 'pg';
 import { insertBankAccountAndMandate, insertContract, insertPartner } from '../src/capture/demo-seed';
@@ -49,6 +50,8 @@ export interface E2eResult {
   /** retriable failures and partition pauses of either stage during the run (each one delays its partition) */
   retries: number;
   pauses: number;
+  /** the whole machine in each 5 s of the measured windows (Linux /proc/stat): busy cores and cores stolen by the host */
+  machineBy5s: { busyCores: number; stealCores: number }[];
   commitMs: ReturnType<typeof summary>;
   debeziumLagMs: ReturnType<typeof summary> | null;
   /** commit → the router's first intent for the change is in the intents topic (its CreateTime) */
@@ -224,9 +227,17 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
     const firstMeasured = seq;
     const cpu0 = process.cpuUsage();
     const wall0 = Date.now();
+    const machineBy5s: E2eResult['machineBy5s'] = [];
+    let stat0 = procStat();
+    const statTimer = setInterval(() => {
+      const now = procStat();
+      if (now && stat0) machineBy5s.push(cpuBetween(stat0, now));
+      stat0 = now;
+    }, 5000);
     const windows = Math.max(1, o.windows);
     log(`e2e: measuring ${windows} × ${o.seconds} s at ${o.rate}/s…`);
     const run = await paced(o.seconds * windows, true);
+    clearInterval(statTimer);
     const lastMeasured = seq;
     const cpu = process.cpuUsage(cpu0);
     const benchCpuCores = Math.round(((cpu.user + cpu.system) / 1000 / (Date.now() - wall0)) * 100) / 100;
@@ -291,6 +302,7 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
       },
       retries,
       pauses,
+      machineBy5s,
       commitMs: summary(commitMs),
       debeziumLagMs: lag.length ? summary(lag) : null,
       routedLagMs: routed.length ? summary(routed) : null,
@@ -307,4 +319,23 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
     await bp.stop();
     await db.end();
   }
+}
+
+/** Jiffies of the machine's aggregate CPU line: [busy, steal, total]; null where /proc/stat does not exist. */
+function procStat(): [number, number, number] | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = f;
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return [user + nice + system + irq + softirq, steal, total];
+  } catch {
+    return null;
+  }
+}
+
+function cpuBetween(a: [number, number, number], b: [number, number, number]) {
+  const total = b[2] - a[2];
+  const cores = os.cpus().length;
+  const share = (x: number) => (total > 0 ? Math.round((x / total) * cores * 100) / 100 : 0);
+  return { busyCores: share(b[0] - a[0]), stealCores: share(b[1] - a[1]) };
 }
