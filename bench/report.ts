@@ -81,6 +81,14 @@ function e2e(rec: RunRecord | undefined): string {
     if (D) s += `| Debezium → Kafka lag p50 / p95 / p99 / max | ${n(D.p50)} / ${n(D.p95)} / ${n(D.p99)} / ${n(D.max)} ms (${n(D.count)} records) | |\n`;
     const R = r.routedLagMs;
     if (R) s += `| commit → intent in the intents topic (router done) p50 / p95 / p99 / max | ${n(R.p50)} / ${n(R.p95)} / ${n(R.p99)} / ${n(R.max)} ms (${n(R.count)} changes) | |\n`;
+    const B = r.projectorBatches;
+    if (B) s += `| projector batches (kafkajs fetches a partition again when every partition's batch is done) | ${n(B.count)} batches, ${n(B.over500ms)} over 500 ms, slowest ${n(B.slowest?.[0]?.ms)} ms; ${n(r.retries)} retries, ${n(r.pauses)} pauses | |\n`;
+    const M: Any[] = r.machineBy5s ?? [];
+    if (M.length) {
+      const busy = M.map((x) => x.busyCores);
+      const steal = M.map((x) => x.stealCores);
+      s += `| machine, per 5 s of the windows (/proc/stat) | busy cores mean ${n(busy.reduce((a, b) => a + b, 0) / busy.length, 2)}, max ${n(Math.max(...busy), 2)}; stolen by the host max ${n(Math.max(...steal), 2)} | |\n`;
+    }
   }
   return s + errorOf(rec);
 }
