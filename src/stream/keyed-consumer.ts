@@ -118,13 +118,15 @@ export class KeyedConsumer {
     const orderingKey = this.opts.orderingKey ?? ((m: KafkaMessage) => (m.key ? m.key.toString('latin1') : `@${m.offset}`));
 
     // autoCommit is off: commit explicit offsets, only up to the contiguous watermark, throttled while the batch
-    // runs (so a slow key does not hold back the commit of finished work) and once more at the end.
+    // runs (so a slow key does not hold back the commit of finished work) and once more at the end. Handlers do not
+    // wait for these commits (a slow OffsetCommit must not hold back the next message of the key or the batch); a
+    // failed commit does not stop later ones (the next one covers it), and the final one is awaited.
     let lastCommitted: string | undefined;
     let lastCommitAt = 0;
     let commitChain: Promise<void> = Promise.resolve();
     let trailing: NodeJS.Timeout | undefined;
     const commitProgress = (force: boolean): Promise<void> => {
-      commitChain = commitChain.then(async () => {
+      commitChain = commitChain.catch(() => undefined).then(async () => {
         const c = tracker.committable();
         if (c === undefined || c === lastCommitted || BigInt(c) <= 0n) return;
         if (!force && Date.now() - lastCommitAt < 200) {
@@ -155,7 +157,7 @@ export class KeyedConsumer {
           tracker.finish(message.offset);
           this.opts.onEvent?.({ type: 'processed', topic, partition, offset: message.offset, ms: Date.now() - t0 });
           await heartbeat();
-          await commitProgress(false).catch((e) => this.log.warn(`commit failed: ${(e as Error).message}`));
+          void commitProgress(false).catch((e) => this.log.warn(`commit failed: ${(e as Error).message}`));
           return;
         } catch (err) {
           const decision = decideRetry(err, attempt, this.opts.retry);
@@ -188,7 +190,7 @@ export class KeyedConsumer {
           tracker.finish(message.offset);
           this.opts.onEvent?.({ type: 'dead-letter', topic, partition, offset: message.offset, code: errorCodeOf(err) });
           await heartbeat();
-          await commitProgress(false).catch((e) => this.log.warn(`commit failed: ${(e as Error).message}`));
+          void commitProgress(false).catch((e) => this.log.warn(`commit failed: ${(e as Error).message}`));
           return;
         }
       }
