@@ -185,7 +185,12 @@ INSERT INTO account_account (id, name, code, account_type, internal_group, recon
   (4, 'Hacienda Pública, IVA repercutido', '477000', 'liability_current', 'liability', false, 1),
   (5, 'Bancos e instituciones de crédito', '572000', 'asset_cash', 'asset', false, 1),
   (6, 'Ingresos por servicios diversos', '759000', 'income_other', 'income', false, 1),
-  (7, 'Hacienda Pública, IVA soportado', '472000', 'asset_current', 'asset', false, 1)
+  (7, 'Hacienda Pública, IVA soportado', '472000', 'asset_current', 'asset', false, 1),
+  -- the income sub-accounts of the OpenCell catalog's invoice categories (src/sandbox/opencell/catalog.json)
+  (8, 'Prestaciones de servicios, internet', '705010', 'income', 'income', false, 1),
+  (9, 'Prestaciones de servicios, telefonía fija', '705020', 'income', 'income', false, 1),
+  (10, 'Prestaciones de servicios, multimedia', '705030', 'income', 'income', false, 1),
+  (11, 'Devoluciones de ventas y operaciones similares', '708000', 'income', 'income', false, 1)
 ON CONFLICT DO NOTHING;
 
 INSERT INTO account_journal (id, name, code, type, default_account_id, company_id, sequence, currency_id) VALUES
