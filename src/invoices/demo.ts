@@ -52,7 +52,7 @@ export async function runDemoInvoices(config: Config, sandbox: OpenCellSandbox, 
     [refs],
   );
   say(`   loader: ${loaded.length} loaded into Odoo through JSON-RPC (${moves.rowCount} account_move rows):`);
-  for (const m of moves.rows.slice(0, 12)) say(`     ${m.ref}  ${m.partner.padEnd(32).slice(0, 32)}  ${String(m.lines).padStart(2)} line${m.lines === 1 ? " " : "s"}  ${m.amount_total.padStart(9)} €  ${m.state}`);
+  for (const m of moves.rows.slice(0, 12)) say(`     ${m.ref}  ${m.partner.padEnd(32).slice(0, 32)}  ${String(m.lines).padStart(2)} line${m.lines === 1 ? ' ' : 's'}  ${m.amount_total.padStart(9)} €  ${m.state}`);
   if (loaded.length < polled.emitted) say(`   (${polled.emitted - loaded.length} not loaded: see the dead-letter topic ${config.topics.dlq})`);
   await odooDb.end();
   await loader.stop();
