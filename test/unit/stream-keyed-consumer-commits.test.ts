@@ -70,7 +70,9 @@ describe('keyed consumer commits (scripted batch, no broker)', () => {
     commits[1].release();
     await done;
     expect(events.filter((e) => e.type === 'processed')).to.have.length(4);
-    expect(events.filter((e) => e.type === 'batch')).to.deep.include({ type: 'batch', topic: 't', partition: 0, messages: 4, ms: (events.find((e) => e.type === 'batch') as { ms: number }).ms, startedAt: (events.find((e) => e.type === 'batch') as { startedAt: number }).startedAt });
+    const batches = events.filter((e) => e.type === 'batch');
+    expect(batches).to.have.length(1);
+    expect(batches[0]).to.include({ topic: 't', partition: 0, messages: 4 });
   });
 
   it('commits at the end of the batch after an earlier commit failed', async () => {
