@@ -1,6 +1,7 @@
 import { isValidIban, mod97 } from '../projections/iban';
 import { randomInt } from 'node:crypto';
 import type { ClientBase } from 'pg';
+import { seededRng, type Rng } from '../seeded-random';
 
 /**
  * Demo data for the Odoo database created from schemas/odoo/*.sql: realistic, deterministic (seeded PRNG)
@@ -136,19 +137,7 @@ export type Db = Pick<ClientBase, 'query'>;
 // ---------------------------------------------------------------------------------------------------------
 // Deterministic randomness.
 
-export type Rng = () => number;
-
-/** mulberry32: a tiny, fast, seeded PRNG (uniform in [0, 1)). */
-export function seededRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRng, type Rng };
 
 /** A non-deterministic Rng for test helpers when none is given. */
 const cryptoRng: Rng = () => randomInt(0, 2 ** 32) / 2 ** 32;

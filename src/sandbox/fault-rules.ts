@@ -4,6 +4,7 @@
  * `latency` rule adds its delay and the first matching terminal rule decides the outcome. Each sandbox says which
  * kinds it has, how a rule matches one of its requests, and any extra validation.
  */
+import { seededRng } from '../seeded-random';
 export interface BaseFaultRuleInput {
   kind: string;
   probability?: number;
@@ -24,16 +25,7 @@ export interface RuleBookSpec<I extends BaseFaultRuleInput, K, C> {
 }
 
 /** The PRNG the sandboxes use (mulberry32): the same seed gives the same faults. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededRandom = seededRng;
 
 export class FaultRuleBook<I extends BaseFaultRuleInput, K, C> {
   private rules: { rule: Rule<I>; compiled: C }[] = [];
