@@ -20,7 +20,8 @@ import type { KeyedConsumerEvent } from '../src/stream/keyed-consumer';
 
 export const ROOT = join(__dirname, '..');
 export const ODOO_DATABASE_URL = process.env.ODOO_DATABASE_URL ?? 'postgresql://odoo@127.0.0.1:5432/odoo';
-export const STATE_DATABASE_URL = process.env.STATE_DATABASE_URL ?? 'postgresql://sync@127.0.0.1:5432/odoo_opencell_sync';
+export const STATE_DATABASE_URL =
+  process.env.STATE_DATABASE_URL ?? 'postgresql://sync@127.0.0.1:5432/odoo_opencell_sync';
 export const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 
 export const suffix = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -84,7 +85,11 @@ export function jvmMemory(): Record<string, { pid: number; hwmMiB: number; rssMi
 export function versions(): Record<string, string> {
   const pkg = (name: string) => {
     try {
-      return (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+      return (
+        JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as {
+          version: string;
+        }
+      ).version;
     } catch {
       return 'unknown';
     }
@@ -199,7 +204,10 @@ export async function startBenchPipeline(opts: {
     STATE_DATABASE_URL: stateUrl,
     ...opts.overrides,
   });
-  const groups = { router: `bench-router-${opts.name}-${sfx}`, projector: `bench-projector-${opts.name}-${sfx}` };
+  const groups = {
+    router: `bench-router-${opts.name}-${sfx}`,
+    projector: `bench-projector-${opts.name}-${sfx}`,
+  };
   const k = benchKafka();
   await ensurePipelineTopics(k, config);
   if (opts.before) await opts.before(sandbox, config);
@@ -210,7 +218,11 @@ export async function startBenchPipeline(opts: {
   for (const topic of routerTopics(config.topics.prefix)) {
     const ends = await admin.fetchTopicOffsets(topic);
     const earliest = (opts.routerFrom ?? 'latest') === 'earliest';
-    await admin.setOffsets({ groupId: groups.router, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: earliest ? p.low : p.high })) });
+    await admin.setOffsets({
+      groupId: groups.router,
+      topic,
+      partitions: ends.map((p) => ({ partition: p.partition, offset: earliest ? p.low : p.high })),
+    });
   }
   await admin.disconnect();
   const consumerEvents: { stage: string; e: KeyedConsumerEvent }[] = [];
@@ -290,7 +302,12 @@ export async function topicSize(admin: Admin, topic: string): Promise<number> {
   return o.reduce((s, x) => s + Number(x.high) - Number(x.low), 0);
 }
 
-export async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number, what: string, everyMs = 200): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  what: string,
+  everyMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -302,7 +319,9 @@ export async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefine
     }
     await sleep(everyMs);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`,
+  );
 }
 
 /** OpenCell's list endpoints are POSTs that read. */
@@ -332,7 +351,10 @@ export async function debeziumBarrier(db: Pool, prefix = 'odoo', timeoutMs = 120
   const topic = `${prefix}.public.res_partner`;
   // A bench-owned partner without contracts: its name changes route nothing.
   let row = await db.query<{ id: number }>(`SELECT id FROM res_partner WHERE ref = 'BENCH-BARRIER' LIMIT 1`);
-  if (!row.rowCount) row = await db.query<{ id: number }>(`INSERT INTO res_partner (name, ref, active, lang) VALUES ('bench barrier', 'BENCH-BARRIER', true, 'ca_ES') RETURNING id`);
+  if (!row.rowCount)
+    row = await db.query<{ id: number }>(
+      `INSERT INTO res_partner (name, ref, active, lang) VALUES ('bench barrier', 'BENCH-BARRIER', true, 'ca_ES') RETURNING id`,
+    );
   const id = row.rows[0].id;
   const marker = `bench-barrier-${suffix()}`;
   const c = k.consumer({ groupId: `bench-barrier-${suffix()}`, maxWaitTimeInMs: 100 });
@@ -356,7 +378,11 @@ export async function debeziumBarrier(db: Pool, prefix = 'odoo', timeoutMs = 120
 }
 
 /** The customer hierarchy (C) of a partner created in the sandbox directly, so that updates have a target. */
-export async function createSandboxCustomer(client: OpenCellClient, ref: string, name: string): Promise<void> {
+export async function createSandboxCustomer(
+  client: OpenCellClient,
+  ref: string,
+  name: string,
+): Promise<void> {
   const dto = {
     crmAccountType: 'C',
     code: ref,

@@ -49,15 +49,22 @@ export async function runConcurrencyBench(o: ConcurrencyOptions, log: (s: string
     onRequest: (e) => void (measuring && calls.push(e)),
     before: async (sandbox, config) => {
       log(`concurrency: preparing ${o.partners} partners (Odoo) and their customers (sandbox)…`);
-      const ids = await pool(Array.from({ length: o.partners }, (_, i) => i), 4, async (i) => {
-        const c = await db.connect();
-        try {
-          const p = await insertPartner(c, { email: `bench-conc-${runId}-${i}@example.org`, lang: 'ca_ES' });
-          return { id: p.id, ref: p.ref! };
-        } finally {
-          c.release();
-        }
-      });
+      const ids = await pool(
+        Array.from({ length: o.partners }, (_, i) => i),
+        4,
+        async (i) => {
+          const c = await db.connect();
+          try {
+            const p = await insertPartner(c, {
+              email: `bench-conc-${runId}-${i}@example.org`,
+              lang: 'ca_ES',
+            });
+            return { id: p.id, ref: p.ref! };
+          } finally {
+            c.release();
+          }
+        },
+      );
       prepared.push(...ids);
       // One active contract row each (the router only routes partner changes of partners with contracts).
       await db.query(
@@ -69,7 +76,9 @@ export async function runConcurrencyBench(o: ConcurrencyOptions, log: (s: string
       await pool(ids, 8, (p) => createSandboxCustomer(client, p.ref, `conc ${p.id}`));
       client.close();
       await debeziumBarrier(db);
-      log(`concurrency: prepared in ${((Date.now() - t0) / 1000).toFixed(1)} s; sandbox ${sandbox.state.customers.size} customers`);
+      log(
+        `concurrency: prepared in ${((Date.now() - t0) / 1000).toFixed(1)} s; sandbox ${sandbox.state.customers.size} customers`,
+      );
     },
   });
   const admin = benchKafka().admin();
@@ -83,21 +92,45 @@ export async function runConcurrencyBench(o: ConcurrencyOptions, log: (s: string
     log(`concurrency: committing ${o.partners * o.updatesPerPartner} updates…`);
     for (let r = 0; r < o.updatesPerPartner; r++) {
       await pool(prepared, 8, (p, i) =>
-        db.query(`UPDATE res_partner SET street = $2, write_date = now() WHERE id = $1`, [p.id, `Conc ${runId} ${i} ${r}`]),
+        db.query(`UPDATE res_partner SET street = $2, write_date = now() WHERE id = $1`, [
+          p.id,
+          `Conc ${runId} ${i} ${r}`,
+        ]),
       );
     }
     const expected = before + o.partners * o.updatesPerPartner; // one intent per address change
-    await waitFor(async () => ((await topicSize(admin, bp.config.topics.intents)) >= expected ? true : undefined), 300_000, 'the intents', 500);
-    await waitFor(async () => ((await groupLag(admin, bp.groups.router, [`${bp.config.topics.prefix}.public.res_partner`])) === 0 ? true : undefined), 120_000, 'router caught up', 500);
+    await waitFor(
+      async () => ((await topicSize(admin, bp.config.topics.intents)) >= expected ? true : undefined),
+      300_000,
+      'the intents',
+      500,
+    );
+    await waitFor(
+      async () =>
+        (await groupLag(admin, bp.groups.router, [`${bp.config.topics.prefix}.public.res_partner`])) === 0
+          ? true
+          : undefined,
+      120_000,
+      'router caught up',
+      500,
+    );
     await bp.stopPipeline();
     const intents = (await topicSize(admin, bp.config.topics.intents)) - before;
-    log(`concurrency: ${intents} intents routed; starting the projector with ${o.latencyMs} ms added to every call`);
+    log(
+      `concurrency: ${intents} intents routed; starting the projector with ${o.latencyMs} ms added to every call`,
+    );
 
     // 2. Projector only, with latency: drain.
     bp.sandbox.faults.add({ kind: 'latency', latencyMs: o.latencyMs });
     measuring = true;
     await bp.startPipeline(['projector']);
-    await waitFor(async () => ((await groupLag(admin, bp.groups.projector, [bp.config.topics.intents])) === 0 ? true : undefined), 900_000, 'projector drained', 500);
+    await waitFor(
+      async () =>
+        (await groupLag(admin, bp.groups.projector, [bp.config.topics.intents])) === 0 ? true : undefined,
+      900_000,
+      'projector drained',
+      500,
+    );
     measuring = false;
     await bp.stopPipeline();
 
@@ -108,15 +141,18 @@ export async function runConcurrencyBench(o: ConcurrencyOptions, log: (s: string
     const windowS = (last - first) / 1000;
     const busyMs = calls.reduce((s, c) => s + c.durationMs, 0);
     // peak in-flight from arrival/finish events
-    const ev = calls.flatMap((c) => [
-      { t: c.time, d: 1 },
-      { t: c.time + c.durationMs, d: -1 },
-    ]).sort((a, b) => a.t - b.t || a.d - b.d);
+    const ev = calls
+      .flatMap((c) => [
+        { t: c.time, d: 1 },
+        { t: c.time + c.durationMs, d: -1 },
+      ])
+      .sort((a, b) => a.t - b.t || a.d - b.d);
     let cur = 0;
     let peak = 0;
     for (const e of ev) peak = Math.max(peak, (cur += e.d));
     const byPath = new Map<string, number>();
-    for (const c of calls) byPath.set(`${c.method} ${c.path}`, (byPath.get(`${c.method} ${c.path}`) ?? 0) + 1);
+    for (const c of calls)
+      byPath.set(`${c.method} ${c.path}`, (byPath.get(`${c.method} ${c.path}`) ?? 0) + 1);
     // order per customer
     const rounds = new Map<number, number[]>();
     for (const c of calls) {
@@ -136,7 +172,9 @@ export async function runConcurrencyBench(o: ConcurrencyOptions, log: (s: string
       }
       for (let k = 1; k < rs.length; k++) if (rs[k] < rs[k - 1]) outOfOrder++;
     }
-    const lastRoundSeen = [...rounds.values()].filter((rs) => rs[rs.length - 1] === o.updatesPerPartner - 1).length;
+    const lastRoundSeen = [...rounds.values()].filter(
+      (rs) => rs[rs.length - 1] === o.updatesPerPartner - 1,
+    ).length;
     const ideal = concurrency / (o.latencyMs / 1000);
     const callsPerSec = calls.length / windowS;
     return {

@@ -14,7 +14,18 @@ import { insertBankAccountAndMandate, insertContract, insertPartner } from '../s
 import { decodeIntentMessage } from '../src/projections/runtime/intent-message';
 import type { JournalEntry } from '../src/sandbox/opencell';
 import type { KeyedConsumerEvent } from '../src/stream/keyed-consumer';
-import { benchKafka, debeziumBarrier, ODOO_DATABASE_URL, pool, RssSampler, sleep, startBenchPipeline, suffix, summary, waitFor } from './common';
+import {
+  benchKafka,
+  debeziumBarrier,
+  ODOO_DATABASE_URL,
+  pool,
+  RssSampler,
+  sleep,
+  startBenchPipeline,
+  suffix,
+  summary,
+  waitFor,
+} from './common';
 
 export interface E2eOptions {
   rate: number;
@@ -48,7 +59,11 @@ export interface E2eResult {
   /** p99 latency of the changes committed in each 5 s of the measured windows (where a stall starts and ends) */
   p99By5s: number[];
   /** the projector's fetched batches during the measured windows: count, how many took over 0.5 s, the slowest */
-  projectorBatches: { count: number; over500ms: number; slowest: { ms: number; messages: number; partition: number; atSecond: number }[] };
+  projectorBatches: {
+    count: number;
+    over500ms: number;
+    slowest: { ms: number; messages: number; partition: number; atSecond: number }[];
+  };
   /** retriable failures and partition pauses of either stage during the run (each one delays its partition) */
   retries: number;
   pauses: number;
@@ -102,7 +117,8 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
     if (!measuring) return;
     if (e.type === 'retry') retries++;
     else if (e.type === 'paused') pauses++;
-    else if (e.type === 'batch' && stage === 'projector') batches.push({ ms: e.ms, messages: e.messages, partition: e.partition, startedAt: e.startedAt });
+    else if (e.type === 'batch' && stage === 'projector')
+      batches.push({ ms: e.ms, messages: e.messages, partition: e.partition, startedAt: e.startedAt });
   };
 
   const t0prep = Date.now();
@@ -113,17 +129,25 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
   try {
     // 1. Partners with a contract; the pipeline creates their customers and subscriptions.
     log(`e2e: preparing ${o.partners} partners with contracts (the pipeline creates them in OpenCell)…`);
-    const prepared = await pool(Array.from({ length: o.partners }, (_, i) => i), 4, async (i) => {
-      const c = await db.connect();
-      try {
-        const partner = await insertPartner(c, { email: `bench-e2e-${runId}-${i}@example.org` });
-        const mandate = await insertBankAccountAndMandate(c, partner.id);
-        const contract = await insertContract(c, { partnerId: partner.id, mandateId: mandate.mandateId, kind: i % 2 ? 'fiber' : 'mobile' });
-        return { id: partner.id, ref: partner.ref!, contract: contract.code };
-      } finally {
-        c.release();
-      }
-    });
+    const prepared = await pool(
+      Array.from({ length: o.partners }, (_, i) => i),
+      4,
+      async (i) => {
+        const c = await db.connect();
+        try {
+          const partner = await insertPartner(c, { email: `bench-e2e-${runId}-${i}@example.org` });
+          const mandate = await insertBankAccountAndMandate(c, partner.id);
+          const contract = await insertContract(c, {
+            partnerId: partner.id,
+            mandateId: mandate.mandateId,
+            kind: i % 2 ? 'fiber' : 'mobile',
+          });
+          return { id: partner.id, ref: partner.ref!, contract: contract.code };
+        } finally {
+          c.release();
+        }
+      },
+    );
     await waitFor(
       () => (prepared.every((p) => bp.sandbox.state.subscriptions.has(p.contract)) ? true : undefined),
       Math.max(120_000, o.partners * 600),
@@ -131,7 +155,12 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
       500,
     ).catch((e) => {
       const missing = prepared.filter((p) => !bp.sandbox.state.subscriptions.has(p.contract));
-      throw new Error(`${(e as Error).message}; ${missing.length} of ${prepared.length} missing (e.g. ${missing.slice(0, 3).map((m) => m.contract).join(', ')}); journal ${bp.sandbox.journal.size} calls`);
+      throw new Error(
+        `${(e as Error).message}; ${missing.length} of ${prepared.length} missing (e.g. ${missing
+          .slice(0, 3)
+          .map((m) => m.contract)
+          .join(', ')}); journal ${bp.sandbox.journal.size} calls`,
+      );
     });
     await sleep(2000); // let trailing activations and their commits settle
     const prepSeconds = (Date.now() - t0prep) / 1000;
@@ -166,7 +195,10 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
         }
         if (!message.value.includes(runId)) return;
         // the tag of the row's new state (the value also holds the old state, i.e. the previous tag)
-        const v = JSON.parse(message.value.toString('utf8')) as { after?: { street?: string } | null; payload?: { after?: { street?: string } | null } };
+        const v = JSON.parse(message.value.toString('utf8')) as {
+          after?: { street?: string } | null;
+          payload?: { after?: { street?: string } | null };
+        };
         const m = tagRe.exec((v.after ?? v.payload?.after)?.street ?? '');
         if (!m) return;
         const s = Number(m[1]);
@@ -192,7 +224,10 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
       const t = Date.now();
       if (counted) issuedAt.set(s, t);
       const q = db
-        .query(`UPDATE res_partner SET street = $2, write_date = now() WHERE id = $1`, [p.id, `Bench ${runId} ${s}`])
+        .query(`UPDATE res_partner SET street = $2, write_date = now() WHERE id = $1`, [
+          p.id,
+          `Bench ${runId} ${s}`,
+        ])
         .then(() => {
           const done = Date.now();
           commitAt.set(s, done);
@@ -281,7 +316,11 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
       const r = routedAt.get(s);
       if (r !== undefined) routed.push(Math.max(0, r - c));
     }
-    const windowResults: E2eWindow[] = perWindow.map((w) => ({ committed: w.committed, lost: w.lost, latencyMs: summary(w.lat) }));
+    const windowResults: E2eWindow[] = perWindow.map((w) => ({
+      committed: w.committed,
+      lost: w.lost,
+      latencyMs: summary(w.lat),
+    }));
     supersededMeasured = superseded; // (warm-up supersessions are rare; reported as a whole)
     const res: E2eResult = {
       targetRate: o.rate,
@@ -303,7 +342,12 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
           .filter((b) => b.startedAt >= wall0)
           .sort((a, b) => b.ms - a.ms)
           .slice(0, 5)
-          .map((b) => ({ ms: b.ms, messages: b.messages, partition: b.partition, atSecond: Math.round((b.startedAt - wall0) / 100) / 10 })),
+          .map((b) => ({
+            ms: b.ms,
+            messages: b.messages,
+            partition: b.partition,
+            atSecond: Math.round((b.startedAt - wall0) / 100) / 10,
+          })),
       },
       retries,
       pauses,

@@ -23,7 +23,7 @@ export interface FilterBenchResult {
 
 function rng(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** The mix: 70 % partner updates of captured-but-unwatched columns or no-op churn that passed the connector,
@@ -42,10 +42,19 @@ export function makeEvents(n: number, seed = 7): FakeRecord[] {
       out.push(changeRecord('res_partner', { op: 'u', before, after, ...off }));
     } else if (x < 0.8) {
       const before = sampleRow('account_move', { id, state: 'draft' });
-      out.push(changeRecord('account_move', { op: 'u', before, after: { ...before, state: 'posted' }, ...off }));
+      out.push(
+        changeRecord('account_move', { op: 'u', before, after: { ...before, state: 'posted' }, ...off }),
+      );
     } else if (x < 0.88) {
       const before = sampleRow('res_partner', { id, street: 'C/ Major 1' });
-      out.push(changeRecord('res_partner', { op: 'u', before, after: { ...before, street: `C/ Nova ${i % 90}` }, ...off }));
+      out.push(
+        changeRecord('res_partner', {
+          op: 'u',
+          before,
+          after: { ...before, street: `C/ Nova ${i % 90}` },
+          ...off,
+        }),
+      );
     } else if (x < 0.94) {
       const after = sampleRow('contract_line', { id, contract_id: 1 + (id % 9000), product_id: 1 + (i % 3) });
       out.push(changeRecord('contract_line', { op: 'c', before: null, after, ...off }));
@@ -55,16 +64,38 @@ export function makeEvents(n: number, seed = 7): FakeRecord[] {
       out.push(changeRecord('contract_contract', { op: 'u', before, after, ...off }));
     } else {
       const before = sampleRow('mobile_service_contract_info', { id, phone_number: '600000000' });
-      out.push(changeRecord('mobile_service_contract_info', { op: 'u', before, after: { ...before, phone_number: `6${String(i).padStart(8, '0')}` }, ...off }));
+      out.push(
+        changeRecord('mobile_service_contract_info', {
+          op: 'u',
+          before,
+          after: { ...before, phone_number: `6${String(i).padStart(8, '0')}` },
+          ...off,
+        }),
+      );
     }
   }
   return out;
 }
 
 const PRODUCTS: ProductView[] = [
-  { id: 1, defaultCode: 'SE_SC_REC_MOBILE_T_UNL_20480', categoryXmlId: 'somconnexio.mobile_service', categoryAncestorXmlIds: [] },
-  { id: 2, defaultCode: 'CH_SC_OSO_SIM', categoryXmlId: 'somconnexio.mobile_oneshot_service', categoryAncestorXmlIds: [] },
-  { id: 3, defaultCode: 'SE_SC_REC_BA_F_600', categoryXmlId: 'somconnexio.broadband_fiber_service', categoryAncestorXmlIds: [] },
+  {
+    id: 1,
+    defaultCode: 'SE_SC_REC_MOBILE_T_UNL_20480',
+    categoryXmlId: 'somconnexio.mobile_service',
+    categoryAncestorXmlIds: [],
+  },
+  {
+    id: 2,
+    defaultCode: 'CH_SC_OSO_SIM',
+    categoryXmlId: 'somconnexio.mobile_oneshot_service',
+    categoryAncestorXmlIds: [],
+  },
+  {
+    id: 3,
+    defaultCode: 'SE_SC_REC_BA_F_600',
+    categoryXmlId: 'somconnexio.broadband_fiber_service',
+    categoryAncestorXmlIds: [],
+  },
 ];
 
 const ctx: TriggerContext = {
@@ -84,7 +115,18 @@ function stage(rec: FakeRecord): number {
   let i = 0;
   for (const intent of intents) {
     intentIdOf(
-      { table: change.table, op: change.op, rowId: null, lsn: change.source.lsn, txId: change.source.txId, tsMs: change.source.tsMs, snapshot: false, topic: rec.topic, partition: rec.partition, offset: rec.offset },
+      {
+        table: change.table,
+        op: change.op,
+        rowId: null,
+        lsn: change.source.lsn,
+        txId: change.source.txId,
+        tsMs: change.source.tsMs,
+        snapshot: false,
+        topic: rec.topic,
+        partition: rec.partition,
+        offset: rec.offset,
+      },
       intent,
       i++,
     );
@@ -136,7 +178,7 @@ export function runFilterBench(n = 200_000): FilterBenchResult {
     intents,
     parseEventsPerSec: Math.round(n / (parseMs / 1000)),
     stageEventsPerSec: Math.round(n / (stageMs / 1000)),
-    ratio: (n / stageMs) / (n / parseMs),
+    ratio: n / stageMs / (n / parseMs),
     peakRssMiB: Math.round(peak / 2 ** 20),
   };
 }

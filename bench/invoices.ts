@@ -37,15 +37,25 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
   // service and one-shot templates; the others would only be dead-lettered, which the loader does correctly).
   const catalog = defaultCatalog();
   catalog.invoicing.numberPrefix = `B${sfx}-`;
-  const accounts = new Set((await odooDb.query<{ code: string }>(`SELECT code FROM account_account`)).rows.map((r) => r.code));
+  const accounts = new Set(
+    (await odooDb.query<{ code: string }>(`SELECT code FROM account_account`)).rows.map((r) => r.code),
+  );
   const products = new Set<string>(CATALOG.map((c) => c.code));
-  const okSub = new Set(catalog.invoiceSubCategories.filter((s) => accounts.has(s.accountingCode)).map((s) => s.code));
-  catalog.serviceTemplates = catalog.serviceTemplates.filter((t) => products.has(t.code) && okSub.has(t.invoiceSubCategory));
+  const okSub = new Set(
+    catalog.invoiceSubCategories.filter((s) => accounts.has(s.accountingCode)).map((s) => s.code),
+  );
+  catalog.serviceTemplates = catalog.serviceTemplates.filter(
+    (t) => products.has(t.code) && okSub.has(t.invoiceSubCategory),
+  );
   catalog.oneShotChargeTemplates = catalog.oneShotChargeTemplates.filter(
     (t) => products.has(t.code) && okSub.has((t as { invoiceSubCategory?: string }).invoiceSubCategory ?? ''),
   );
   const oc = await startOpenCellSandbox({ port: 0, catalog });
-  const odoo = await startOdooSandbox({ port: 0, databaseUrl: ODOO_DATABASE_URL, users: { 'billing-bot': PASSWORD } });
+  const odoo = await startOdooSandbox({
+    port: 0,
+    databaseUrl: ODOO_DATABASE_URL,
+    users: { 'billing-bot': PASSWORD },
+  });
   const stateUrl = await freshStateDb('invoices');
   const state = new Pool({ connectionString: stateUrl, max: 8 });
   const config = loadConfig({
@@ -95,7 +105,10 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
   const poller = startInvoicePoller(config, {
     pool: state,
     autoStart: false,
-    options: { name: `bench-invoice-poller-${sfx}`, startDate: new Date(Date.parse(today) - 5 * 86_400_000).toISOString().slice(0, 10) },
+    options: {
+      name: `bench-invoice-poller-${sfx}`,
+      startDate: new Date(Date.parse(today) - 5 * 86_400_000).toISOString().slice(0, 10),
+    },
   });
   try {
     log(`invoices: preparing ${customers} customers (Odoo and OpenCell)…`);
@@ -106,9 +119,19 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
       const contractCode = `BIVC${sfx}${i}`;
       const c = await odooDb.connect();
       try {
-        const partner = await insertPartner(c, { ref, firstname: 'Bench', lastname: `Invoices ${sfx} ${i}`, email: `biv-${sfx}-${i}@example.org` });
+        const partner = await insertPartner(c, {
+          ref,
+          firstname: 'Bench',
+          lastname: `Invoices ${sfx} ${i}`,
+          email: `biv-${sfx}-${i}@example.org`,
+        });
         const group = await insertContractGroup(c, partner.id, groupCode);
-        await insertContract(c, { partnerId: partner.id, kind: 'mobile', contractGroupId: group.id, code: contractCode });
+        await insertContract(c, {
+          partnerId: partner.id,
+          kind: 'mobile',
+          contractGroupId: group.id,
+          code: contractCode,
+        });
       } finally {
         c.release();
       }
@@ -125,13 +148,25 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
         electronicBilling: true,
         email: `biv-${sfx}@example.org`,
         methodOfPayment: [
-          { paymentMethodType: 'DIRECTDEBIT', mandateIdentification: 'M1', mandateDate: '2024-01-15', bankCoordinates: { iban: 'ES9121000418450200051332', accountOwner: 'Bench' } },
+          {
+            paymentMethodType: 'DIRECTDEBIT',
+            mandateIdentification: 'M1',
+            mandateDate: '2024-01-15',
+            bankCoordinates: { iban: 'ES9121000418450200051332', accountOwner: 'Bench' },
+          },
         ],
         ...over,
       });
       await ocClient.createCrmAccountHierarchy(crm({ crmAccountType: 'C', code: ref }) as never);
-      await ocClient.createCrmAccountHierarchy(crm({ crmAccountType: 'CA_UA', code: groupCode, crmParentCode: ref }) as never);
-      await ocClient.createSubscription({ code: contractCode, userAccount: groupCode, offerTemplate: 'OF_SC_TEMPLATE_MOB', subscriptionDate: periodStart } as never);
+      await ocClient.createCrmAccountHierarchy(
+        crm({ crmAccountType: 'CA_UA', code: groupCode, crmParentCode: ref }) as never,
+      );
+      await ocClient.createSubscription({
+        code: contractCode,
+        userAccount: groupCode,
+        offerTemplate: 'OF_SC_TEMPLATE_MOB',
+        subscriptionDate: periodStart,
+      } as never);
       baCodes.push(groupCode);
     }
     const run = oc.generateInvoices({ count: o.invoices, invoiceDate: today, billingAccountCodes: baCodes });
@@ -188,7 +223,9 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
     await odooDb.end();
     const admin = kafka.admin();
     await admin.connect();
-    await admin.deleteTopics({ topics: [config.topics.invoiceEvents, config.topics.dlq] }).catch(() => undefined);
+    await admin
+      .deleteTopics({ topics: [config.topics.invoiceEvents, config.topics.dlq] })
+      .catch(() => undefined);
     await admin.disconnect();
   }
 }

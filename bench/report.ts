@@ -24,7 +24,10 @@ export interface Results {
 type Any = any;
 
 const verdict = (ok: boolean | undefined) => (ok === undefined ? '—' : ok ? '**met**' : '**MISSED**');
-const n = (x: unknown, d = 0) => (typeof x === 'number' && Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: d }) : String(x ?? '—'));
+const n = (x: unknown, d = 0) =>
+  typeof x === 'number' && Number.isFinite(x)
+    ? x.toLocaleString('en-US', { maximumFractionDigits: d })
+    : String(x ?? '—');
 
 function header(name: string, title: string, rec: RunRecord | undefined): string {
   if (!rec) return `## ${title}\n\nNot run yet (\`npm run bench -- ${name}\`).\n`;
@@ -33,16 +36,22 @@ function header(name: string, title: string, rec: RunRecord | undefined): string
     .join(', ');
   return (
     `## ${title}\n\n` +
-    `Run ${rec.date}${rec.quick ? ' (**quick size**, not the target size)' : ''}; parameters ${Object.entries(rec.params)
+    `Run ${rec.date}${rec.quick ? ' (**quick size**, not the target size)' : ''}; parameters ${Object.entries(
+      rec.params,
+    )
       .map(([k, v]) => `${k}=${v}`)
-      .join(', ')}; wall ${n(rec.wallSeconds, 1)} s${rec.loadAvg ? `; machine 1-min load average ${n(rec.loadAvg.start, 1)} at the start, ${n(rec.loadAvg.end, 1)} at the end (2 cores)` : ''}. ` +
+      .join(
+        ', ',
+      )}; wall ${n(rec.wallSeconds, 1)} s${rec.loadAvg ? `; machine 1-min load average ${n(rec.loadAvg.start, 1)} at the start, ${n(rec.loadAvg.end, 1)} at the end (2 cores)` : ''}. ` +
     `Peak memory: bench process RSS ${n((rec.result as Any)?.peakRssMiB)} MiB; JVM peaks (VmHWM since their start) ${jvm || 'n/a'}.\n`
   );
 }
 
 function errorOf(rec: RunRecord | undefined): string {
   const e = (rec?.result as Any)?.error;
-  return e ? `\n**The run failed:**\n\n\`\`\`\n${String(e).split('\n').slice(0, 6).join('\n')}\n\`\`\`\n` : '';
+  return e
+    ? `\n**The run failed:**\n\n\`\`\`\n${String(e).split('\n').slice(0, 6).join('\n')}\n\`\`\`\n`
+    : '';
 }
 
 function filter(rec: RunRecord | undefined): string {
@@ -75,14 +84,19 @@ function e2e(rec: RunRecord | undefined): string {
       W.forEach((w, i) => {
         s += `| window ${i + 1} (${n(r.seconds)} s): p50 / p95 / p99 / max | ${n(w.latencyMs?.p50)} / ${n(w.latencyMs?.p95)} / **${n(w.latencyMs?.p99)}** / ${n(w.latencyMs?.max)} ms, ${n(w.lost)} lost | p99 < 1000 ms — ${verdict(w.latencyMs?.p99 < 1000 && w.lost === 0)} |\n`;
       });
-    } else s += `| latency p50 / p95 / p99 / max | ${n(L.p50)} / ${n(L.p95)} / **${n(L.p99)}** / ${n(L.max)} ms | p99 < 1000 ms — ${verdict(L.p99 < 1000)} |\n`;
+    } else
+      s += `| latency p50 / p95 / p99 / max | ${n(L.p50)} / ${n(L.p95)} / **${n(L.p99)}** / ${n(L.max)} ms | p99 < 1000 ms — ${verdict(L.p99 < 1000)} |\n`;
     s += `| commit round trip p50 / p99 | ${n(r.commitMs?.p50)} / ${n(r.commitMs?.p99)} ms | |\n`;
-    if (r.benchCpuCores !== undefined) s += `| CPU during the window | bench process (router + projector + sandbox + load generator) ${n(r.benchCpuCores, 2)} cores; 1-min load average ${n(r.loadAvg1m, 2)} on the machine | |\n`;
-    if (D) s += `| Debezium → Kafka lag p50 / p95 / p99 / max | ${n(D.p50)} / ${n(D.p95)} / ${n(D.p99)} / ${n(D.max)} ms (${n(D.count)} records) | |\n`;
+    if (r.benchCpuCores !== undefined)
+      s += `| CPU during the window | bench process (router + projector + sandbox + load generator) ${n(r.benchCpuCores, 2)} cores; 1-min load average ${n(r.loadAvg1m, 2)} on the machine | |\n`;
+    if (D)
+      s += `| Debezium → Kafka lag p50 / p95 / p99 / max | ${n(D.p50)} / ${n(D.p95)} / ${n(D.p99)} / ${n(D.max)} ms (${n(D.count)} records) | |\n`;
     const R = r.routedLagMs;
-    if (R) s += `| commit → intent in the intents topic (router done) p50 / p95 / p99 / max | ${n(R.p50)} / ${n(R.p95)} / ${n(R.p99)} / ${n(R.max)} ms (${n(R.count)} changes) | |\n`;
+    if (R)
+      s += `| commit → intent in the intents topic (router done) p50 / p95 / p99 / max | ${n(R.p50)} / ${n(R.p95)} / ${n(R.p99)} / ${n(R.max)} ms (${n(R.count)} changes) | |\n`;
     const B = r.projectorBatches;
-    if (B) s += `| projector batches (kafkajs fetches a partition again when every partition's batch is done) | ${n(B.count)} batches, ${n(B.over500ms)} over 500 ms, slowest ${n(B.slowest?.[0]?.ms)} ms; ${n(r.retries)} retries, ${n(r.pauses)} pauses | |\n`;
+    if (B)
+      s += `| projector batches (kafkajs fetches a partition again when every partition's batch is done) | ${n(B.count)} batches, ${n(B.over500ms)} over 500 ms, slowest ${n(B.slowest?.[0]?.ms)} ms; ${n(r.retries)} retries, ${n(r.pauses)} pauses | |\n`;
     const M: Any[] = r.machineBy5s ?? [];
     if (M.length) {
       const busy = M.map((x) => x.busyCores);
@@ -101,7 +115,11 @@ function concurrency(rec: RunRecord | undefined): string {
     `Then the sandbox adds the latency to every call and the projector alone (OPENCELL_CONCURRENCY, INTENTS_PARTITIONS as configured) drains the intents topic. Throughput = sandbox calls ÷ (first call arrival → last call end); ideal = concurrency ÷ latency. Order: each customer's PUT /account/customer bodies must carry its rounds in commit order.\n`;
   if (r && !r.error) {
     s += `\n| figure | value | target |\n|---|---|---|\n`;
-    s += `| workload | ${n(r.partners)} customers × ${n(r.updates / r.partners)} updates = ${n(r.updates)} changes → ${n(r.intents)} intents → ${n(r.calls)} calls (${Object.entries(r.callsByPath ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}) | |\n`;
+    s += `| workload | ${n(r.partners)} customers × ${n(r.updates / r.partners)} updates = ${n(r.updates)} changes → ${n(r.intents)} intents → ${n(r.calls)} calls (${Object.entries(
+      r.callsByPath ?? {},
+    )
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}) | |\n`;
     s += `| concurrency / partitions | OPENCELL_CONCURRENCY ${r.concurrency}, intents topic ${r.intentsPartitions} partitions | |\n`;
     s += `| throughput | **${n(r.callsPerSec, 1)} calls/s** (${n(r.intentsPerSec, 1)} intents/s) over ${n(r.windowSeconds, 1)} s | |\n`;
     s += `| ideal | ${n(r.idealCallsPerSec)} calls/s (${r.concurrency} ÷ ${r.latencyMs} ms) | |\n`;
@@ -199,13 +217,17 @@ function summaryRows(r: Results): string {
   const g = (k: string) => r.runs[k]?.result as Any;
   const rows: string[] = [];
   const f = g('filter');
-  rows.push(`| 1 | filter stage vs raw JSON.parse | ≥ 0.5 | ${f && !f.error ? n(f.ratio, 2) : '—'} | ${verdict(f && !f.error ? f.ratio >= 0.5 : undefined)} |`);
+  rows.push(
+    `| 1 | filter stage vs raw JSON.parse | ≥ 0.5 | ${f && !f.error ? n(f.ratio, 2) : '—'} | ${verdict(f && !f.error ? f.ratio >= 0.5 : undefined)} |`,
+  );
   const e = g('e2e');
   rows.push(
     `| 2 | e2e p99 at 200 changes/s, 60 s | < 1000 ms, 0 lost | ${e && !e.error ? `p99 ${e2eP99Text(e)} ms at ${n(e.achievedRate, 1)}/s, ${n(e.lost)} lost` : '—'} | ${verdict(e && !e.error ? e2eWorstP99(e) < 1000 && e.lost === 0 : undefined)} |`,
   );
   const c = g('concurrency');
-  rows.push(`| 3 | throughput vs ideal at +50 ms | ≥ 80 %, in order | ${c && !c.error ? `${n(c.ratioOfIdeal * 100, 1)} %, ${n(c.outOfOrder)} out of order` : '—'} | ${verdict(c && !c.error ? c.ratioOfIdeal >= 0.8 && c.outOfOrder === 0 : undefined)} |`);
+  rows.push(
+    `| 3 | throughput vs ideal at +50 ms | ≥ 80 %, in order | ${c && !c.error ? `${n(c.ratioOfIdeal * 100, 1)} %, ${n(c.outOfOrder)} out of order` : '—'} | ${verdict(c && !c.error ? c.ratioOfIdeal >= 0.8 && c.outOfOrder === 0 : undefined)} |`,
+  );
   const s = g('resync');
   rows.push(
     `| 4 | resync replay | 0 duplicate creates | ${s && !s.error ? `${n(s.replay?.routerEventsPerSec)} events/s, ${n(s.replay?.wallSeconds, 1)} s, ${n(s.replay?.duplicateCreates)} duplicates` : '—'} | ${verdict(s && !s.error ? s.replay?.duplicateCreates === 0 : undefined)} |`,
@@ -224,5 +246,7 @@ function e2eWorstP99(e: Any): number {
 
 function e2eP99Text(e: Any): string {
   const W: Any[] = e.windows ?? [];
-  return W.length > 1 ? `${W.map((w) => n(w.latencyMs?.p99)).join(' / ')} (${W.length} consecutive 60 s windows)` : n(e.latencyMs?.p99);
+  return W.length > 1
+    ? `${W.map((w) => n(w.latencyMs?.p99)).join(' / ')} (${W.length} consecutive 60 s windows)`
+    : n(e.latencyMs?.p99);
 }

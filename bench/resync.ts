@@ -7,7 +7,12 @@
  * OpenCell create / state-changing calls during the replay (must be 0).
  */
 import { Pool } from 'pg';
-import { countryIdByCode, insertBankAccountAndMandate, insertContract, stateIdByCode } from '../src/capture/demo-seed';
+import {
+  countryIdByCode,
+  insertBankAccountAndMandate,
+  insertContract,
+  stateIdByCode,
+} from '../src/capture/demo-seed';
 import { routerTopics } from '../src/projections/runtime/workers';
 import {
   benchKafka,
@@ -27,7 +32,9 @@ import {
 /** What a create call creates (its path and the codes in its body). */
 function createKey(e: { path: string; body: unknown }): string {
   const b = (e.body ?? {}) as Record<string, unknown>;
-  const services = (b.servicesToActivate as { service?: { code: string }[] } | undefined)?.service?.map((x) => x.code).join('+');
+  const services = (b.servicesToActivate as { service?: { code: string }[] } | undefined)?.service
+    ?.map((x) => x.code)
+    .join('+');
   return `${e.path} ${String(b.code ?? '')} ${String(b.subscription ?? '')} ${String(b.oneShotCharge ?? '')} ${services ?? ''}`.trim();
 }
 
@@ -47,7 +54,9 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
   const bp = await startBenchPipeline({ name: 'resync', start: false, routerFrom: 'earliest' });
   try {
     // 1. Data (idempotent: only what is missing).
-    const have = Number((await db.query(`SELECT count(*) AS n FROM res_partner WHERE ref LIKE 'BRSY-%'`)).rows[0].n);
+    const have = Number(
+      (await db.query(`SELECT count(*) AS n FROM res_partner WHERE ref LIKE 'BRSY-%'`)).rows[0].n,
+    );
     if (have < o.partners) {
       const country = await countryIdByCode(db, 'ES');
       const state = await stateIdByCode(db, 'B');
@@ -68,7 +77,11 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
       }
     }
     const withContracts = Number(
-      (await db.query(`SELECT count(DISTINCT c.partner_id) AS n FROM contract_contract c JOIN res_partner p ON p.id = c.partner_id WHERE p.ref LIKE 'BRSY-%'`)).rows[0].n,
+      (
+        await db.query(
+          `SELECT count(DISTINCT c.partner_id) AS n FROM contract_contract c JOIN res_partner p ON p.id = c.partner_id WHERE p.ref LIKE 'BRSY-%'`,
+        )
+      ).rows[0].n,
     );
     if (withContracts < o.contracts) {
       const need = (
@@ -83,7 +96,11 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
         const c = await db.connect();
         try {
           const m = await insertBankAccountAndMandate(c, partnerId);
-          await insertContract(c, { partnerId, mandateId: m.mandateId, kind: i % 3 === 0 ? 'fiber' : 'mobile' });
+          await insertContract(c, {
+            partnerId,
+            mandateId: m.mandateId,
+            kind: i % 3 === 0 ? 'fiber' : 'mobile',
+          });
         } finally {
           c.release();
         }
@@ -93,7 +110,9 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
     const topics = routerTopics(bp.config.topics.prefix);
     let events = 0;
     for (const t of topics) events += await topicSize(admin, t);
-    log(`resync: data ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${events} events on the ${topics.length} router topics`);
+    log(
+      `resync: data ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${events} events on the ${topics.length} router topics`,
+    );
 
     const drain = async (what: string) => {
       const started = Date.now();
@@ -102,7 +121,9 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
         async () => {
           if (!routerDone && (await groupLag(admin, bp.groups.router, topics)) === 0) routerDone = Date.now();
           if (!routerDone) return undefined;
-          return (await groupLag(admin, bp.groups.projector, [bp.config.topics.intents])) === 0 ? true : undefined;
+          return (await groupLag(admin, bp.groups.projector, [bp.config.topics.intents])) === 0
+            ? true
+            : undefined;
         },
         1_800_000,
         what,
@@ -131,7 +152,11 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
     for (const topic of [...topics, bp.config.topics.intents]) {
       const group = topic === bp.config.topics.intents ? bp.groups.projector : bp.groups.router;
       const ends = await admin.fetchTopicOffsets(topic);
-      await admin.setOffsets({ groupId: group, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.low })) });
+      await admin.setOffsets({
+        groupId: group,
+        topic,
+        partitions: ends.map((p) => ({ partition: p.partition, offset: p.low })),
+      });
     }
     for (const k of Object.keys(bp.counters)) delete bp.counters[k];
     const since = bp.sandbox.journal.lastSeq;
@@ -141,10 +166,16 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
     await sleep(1000);
     await bp.stopPipeline();
     const replayCalls = bp.sandbox.journal.entries({ since });
-    const firstPass = new Set(bp.sandbox.journal.entries().filter((e) => e.seq <= since && isCreate(e) && e.status < 300).map(createKey));
+    const firstPass = new Set(
+      bp.sandbox.journal
+        .entries()
+        .filter((e) => e.seq <= since && isCreate(e) && e.status < 300)
+        .map(createKey),
+    );
     const replayCreates = replayCalls.filter((e) => isCreate(e) && e.status < 300);
     const dups = replayCreates.filter((e) => firstPass.has(createKey(e)));
-    if (replayCreates.length) log(`resync: creates during the replay: ${replayCreates.slice(0, 20).map(createKey).join(' | ')}`);
+    if (replayCreates.length)
+      log(`resync: creates during the replay: ${replayCreates.slice(0, 20).map(createKey).join(' | ')}`);
     const c2 = bp.counters;
     const routerEvents = c2.router?.processed ?? 0;
     const routerSeconds = c2.router ? (c2.router.last - c2.router.first) / 1000 : NaN;
@@ -159,7 +190,9 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
         routerSeconds: Math.round(routerSeconds * 10) / 10,
         routerEventsPerSec: Math.round(routerEvents / routerSeconds),
         projectorIntents: c2.projector?.processed ?? 0,
-        projectorSeconds: c2.projector ? Math.round(((c2.projector.last - c2.projector.first) / 1000) * 10) / 10 : 0,
+        projectorSeconds: c2.projector
+          ? Math.round(((c2.projector.last - c2.projector.first) / 1000) * 10) / 10
+          : 0,
         calls: replayCalls.length,
         stateChangingCalls: replayCalls.filter((e) => isStateChanging(e) && e.status < 300).length,
         createsDuringReplay: replayCreates.length,

@@ -50,7 +50,9 @@ export async function main(): Promise<void> {
     return v !== undefined ? Number(v) : quick ? small : full;
   };
   const resultsPath = join(__dirname, 'results.json');
-  const results: Results = existsSync(resultsPath) ? (JSON.parse(readFileSync(resultsPath, 'utf8')) as Results) : { runs: {} };
+  const results: Results = existsSync(resultsPath)
+    ? (JSON.parse(readFileSync(resultsPath, 'utf8')) as Results)
+    : { runs: {} };
   const save = () => {
     results.machine = machine();
     results.versions = versions();
@@ -59,7 +61,9 @@ export async function main(): Promise<void> {
   };
   results.stack = { ...(results.stack ?? {}), ...(await stackVersions()) };
   const m = machine();
-  console.log(`machine: ${m.cores} cores (${m.cpuModel}), ${m.totalMemGiB} GiB, node ${m.node}${quick ? ' — QUICK run' : ''}`);
+  console.log(
+    `machine: ${m.cores} cores (${m.cpuModel}), ${m.totalMemGiB} GiB, node ${m.node}${quick ? ' — QUICK run' : ''}`,
+  );
 
   for (const name of names) {
     const started = new Date();
@@ -76,7 +80,7 @@ export async function main(): Promise<void> {
           break;
         }
         case 'e2e': {
-          const { runE2eBench } = await import('./e2e');
+          const { runE2eBench } = await import('./e2e.js');
           params = {
             rate: num('e2e-rate', 'BENCH_E2E_RATE', 200, 50),
             seconds: num('e2e-seconds', 'BENCH_E2E_SECONDS', 60, 10),
@@ -88,7 +92,7 @@ export async function main(): Promise<void> {
           break;
         }
         case 'concurrency': {
-          const { runConcurrencyBench } = await import('./concurrency');
+          const { runConcurrencyBench } = await import('./concurrency.js');
           params = {
             partners: num('conc-partners', 'BENCH_CONC_PARTNERS', 1500, 200),
             updatesPerPartner: num('conc-updates', 'BENCH_CONC_UPDATES', 3, 2),
@@ -98,7 +102,7 @@ export async function main(): Promise<void> {
           break;
         }
         case 'resync': {
-          const { runResyncBench } = await import('./resync');
+          const { runResyncBench } = await import('./resync.js');
           params = {
             partners: num('resync-partners', 'BENCH_RESYNC_PARTNERS', 100_000, 5_000),
             contracts: num('resync-contracts', 'BENCH_RESYNC_CONTRACTS', 2000, 100),
@@ -107,7 +111,7 @@ export async function main(): Promise<void> {
           break;
         }
         case 'invoices': {
-          const { runInvoiceBench } = await import('./invoices');
+          const { runInvoiceBench } = await import('./invoices.js');
           params = { invoices: num('invoices', 'BENCH_INVOICES', 10_000, 500) };
           result = await runInvoiceBench(params as never);
           break;

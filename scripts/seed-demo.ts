@@ -1,7 +1,7 @@
 /**
  * Seeds the Odoo database with demo data (src/capture/demo-seed.ts).
  *
- *   npx ts-node --transpile-only scripts/seed-demo.ts --partners 50 [--seed 42] [--since 2024-01-01]
+ *   npx tsx scripts/seed-demo.ts --partners 50 [--seed 42] [--since 2024-01-01]
  *       [--database-url postgresql://odoo@127.0.0.1:5432/odoo]
  *
  * The URL defaults to ODOO_DATABASE_URL, then to the local stack's Odoo database. Safe to run twice: partners

@@ -13,7 +13,8 @@ import { registerSecret } from './log';
 const NonEmpty = new t.Type<string, string, unknown>(
   'NonEmptyString',
   (u): u is string => typeof u === 'string' && u.length > 0,
-  (u, c) => (typeof u === 'string' && u.trim().length > 0 ? t.success(u.trim()) : t.failure(u, c, 'must not be empty')),
+  (u, c) =>
+    typeof u === 'string' && u.trim().length > 0 ? t.success(u.trim()) : t.failure(u, c, 'must not be empty'),
   t.identity,
 );
 const Url = new t.Type<string, string, unknown>(
@@ -35,7 +36,9 @@ const PgUrl = new t.Type<string, string, unknown>(
   'PostgresUrl',
   (u): u is string => typeof u === 'string',
   (u, c) =>
-    typeof u === 'string' && /^postgres(ql)?:\/\//.test(u) ? t.success(u) : t.failure(u, c, 'must be a postgres:// URL'),
+    typeof u === 'string' && /^postgres(ql)?:\/\//.test(u)
+      ? t.success(u)
+      : t.failure(u, c, 'must be a postgres:// URL'),
   t.identity,
 );
 const IntFromEnv = (min: number, max: number) =>
@@ -43,7 +46,8 @@ const IntFromEnv = (min: number, max: number) =>
     `Int[${min}..${max}]`,
     (u): u is number => typeof u === 'number',
     (u, c) => {
-      const n = typeof u === 'number' ? u : typeof u === 'string' && /^-?\d+$/.test(u.trim()) ? Number(u) : NaN;
+      const n =
+        typeof u === 'number' ? u : typeof u === 'string' && /^-?\d+$/.test(u.trim()) ? Number(u) : NaN;
       return Number.isInteger(n) && n >= min && n <= max
         ? t.success(n)
         : t.failure(u, c, `must be an integer from ${min} to ${max}`);
@@ -66,7 +70,12 @@ const CsvList = new t.Type<string[], string, unknown>(
   (u): u is string[] => Array.isArray(u),
   (u, c) =>
     typeof u === 'string' && u.split(',').filter((s) => s.trim()).length > 0
-      ? t.success(u.split(',').map((s) => s.trim()).filter(Boolean))
+      ? t.success(
+          u
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        )
       : t.failure(u, c, 'must be a comma-separated list'),
   (a) => a.join(','),
 );
@@ -113,7 +122,14 @@ export interface Config {
   connectUrl: string;
   odooDatabaseUrl: string;
   stateDatabaseUrl: string;
-  topics: { prefix: string; dlq: string; intents: string; intentsPartitions: number; syncEvents: string; invoiceEvents: string };
+  topics: {
+    prefix: string;
+    dlq: string;
+    intents: string;
+    intentsPartitions: number;
+    syncEvents: string;
+    invoiceEvents: string;
+  };
   opencell: {
     baseUrl: string;
     user: string;

@@ -46,14 +46,22 @@ export class SyncError extends Error {
     this.details = opts.details ?? {};
   }
   toJSON(): Record<string, unknown> {
-    return { name: this.name, code: this.code, retriable: this.retriable, message: this.message, ...this.details };
+    return {
+      name: this.name,
+      code: this.code,
+      retriable: this.retriable,
+      message: this.message,
+      ...this.details,
+    };
   }
 }
 
 /** Every invalid or missing setting, reported at once. */
 export class ConfigError extends SyncError {
   constructor(readonly problems: string[]) {
-    super('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+    super('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, {
+      details: { problems },
+    });
   }
 }
 
@@ -82,9 +90,13 @@ export class OpenCellBusinessError extends SyncError {
     readonly httpStatus: number,
     readonly endpoint: string,
   ) {
-    super('OPENCELL_BUSINESS', `OpenCell ${endpoint} rejected the call (${httpStatus} ${errorCode}): ${message}`, {
-      details: { errorCode, httpStatus, endpoint },
-    });
+    super(
+      'OPENCELL_BUSINESS',
+      `OpenCell ${endpoint} rejected the call (${httpStatus} ${errorCode}): ${message}`,
+      {
+        details: { errorCode, httpStatus, endpoint },
+      },
+    );
   }
 }
 
@@ -105,9 +117,13 @@ export class OpenCellUnavailableError extends SyncError {
 /** The response did not match the documented shape (decoded with io-ts). Not retriable. */
 export class BadResponseError extends SyncError {
   constructor(system: 'OPENCELL' | 'ODOO', endpoint: string, reason: string) {
-    super(system === 'OPENCELL' ? 'OPENCELL_BAD_RESPONSE' : 'ODOO_BAD_RESPONSE', `${system} ${endpoint}: unexpected response: ${reason}`, {
-      details: { endpoint },
-    });
+    super(
+      system === 'OPENCELL' ? 'OPENCELL_BAD_RESPONSE' : 'ODOO_BAD_RESPONSE',
+      `${system} ${endpoint}: unexpected response: ${reason}`,
+      {
+        details: { endpoint },
+      },
+    );
   }
 }
 
@@ -127,7 +143,10 @@ export class OdooRpcError extends SyncError {
 }
 
 export class UnknownProductError extends SyncError {
-  constructor(readonly productId: number | string, readonly productCode: string | null) {
+  constructor(
+    readonly productId: number | string,
+    readonly productCode: string | null,
+  ) {
     super(
       'UNKNOWN_PRODUCT',
       `product ${productId} has code ${productCode === null ? '(none)' : `"${productCode}"`}, which OpenCell's catalog does not know`,
@@ -171,7 +190,11 @@ export function isRetriable(err: unknown): boolean {
   // Driver errors: transient database errors (pg), and errors that say so themselves (kafkajs' `retriable`).
   // Anything else is treated as a bug and is not retried forever.
   if (isTransientDatabaseError(err)) return true;
-  if (err instanceof Error && /Connection terminated|timeout exceeded when trying to connect/i.test(err.message)) return true;
+  if (
+    err instanceof Error &&
+    /Connection terminated|timeout exceeded when trying to connect/i.test(err.message)
+  )
+    return true;
   return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
 }
 

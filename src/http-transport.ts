@@ -46,7 +46,8 @@ export async function fetchText(
     return { res, text };
   } catch (e) {
     const name = (e as { name?: string }).name;
-    if (name === 'AbortError' || controller.signal.aborted) throw new TransportFailure('timeout', `after ${timeoutMs} ms`, safeCause(e, scrub));
+    if (name === 'AbortError' || controller.signal.aborted)
+      throw new TransportFailure('timeout', `after ${timeoutMs} ms`, safeCause(e, scrub));
     const detail = scrub(String((e as { code?: string }).code ?? (e as Error).message ?? e));
     throw new TransportFailure('network', detail, safeCause(e, scrub));
   } finally {

@@ -29,7 +29,10 @@ export function redact<T>(value: T, depth = 0): T {
   if (typeof value === 'string') return redactString(value) as unknown as T;
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1)) as unknown as T;
   if (value instanceof Error) {
-    return redact({ name: value.name, message: value.message, ...(value as object) }, depth + 1) as unknown as T;
+    return redact(
+      { name: value.name, message: value.message, ...(value as object) },
+      depth + 1,
+    ) as unknown as T;
   }
   if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
     const out: Record<string, unknown> = {};
@@ -70,7 +73,9 @@ export const logger = winston.createLogger({
           return `${timestamp} ${level.padEnd(5)} ${component ? `[${component}] ` : ''}${message}${extra}`;
         }),
   ),
-  transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug', 'verbose'] })],
+  transports: [
+    new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug', 'verbose'] }),
+  ],
 });
 
 /** A child logger for one component (`projections`, `relay`, …). */

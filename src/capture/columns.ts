@@ -191,7 +191,7 @@ export const TranslatedValue = new t.Type<Translated, string, unknown>(
   'jsonb(translated)',
   (u): u is Translated => typeof u === 'object' && u !== null && !Array.isArray(u),
   (u, c) => {
-    let parsed: unknown = u;
+    let parsed: unknown;
     if (typeof u === 'string') {
       try {
         parsed = JSON.parse(u);

@@ -238,7 +238,12 @@ export function decodeChange(
 }
 
 /** Parses a change value once (for callers that look at the raw envelope before decoding it). */
-export function parseChangeValue(topic: string, partition: number, offset: string, valueBuffer: Buffer | string): unknown {
+export function parseChangeValue(
+  topic: string,
+  partition: number,
+  offset: string,
+  valueBuffer: Buffer | string,
+): unknown {
   return parseJson(valueBuffer, { topic, partition, offset }, 'value');
 }
 

@@ -24,7 +24,13 @@ import { m2oId, charOrNull, type Domain } from '../odoo/codecs';
 import type { InvoiceIssuedEvent } from '../outbox/events';
 import type { EventSchemas } from '../outbox/schemas';
 import type { MessageContext } from '../stream/keyed-consumer';
-import { invoiceCodes, odooInvoiceFromEvent, type ContractInfo, type InvoiceLookups, type OdooInvoicePlan } from './odoo-mapping';
+import {
+  invoiceCodes,
+  odooInvoiceFromEvent,
+  type ContractInfo,
+  type InvoiceLookups,
+  type OdooInvoicePlan,
+} from './odoo-mapping';
 
 const log = componentLogger('invoice-loader');
 
@@ -104,17 +110,37 @@ export class InvoiceLookupResolver {
     ]);
     let partnerByRef: InvoiceLookups['partnerByRef'] = null;
     if (!group && codes.customerCode) {
-      const rows = await this.odoo.searchRead('res.partner', [['ref', '=', codes.customerCode]], { fields: ['ref'], limit: 1, order: 'id' });
+      const rows = await this.odoo.searchRead('res.partner', [['ref', '=', codes.customerCode]], {
+        fields: ['ref'],
+        limit: 1,
+        order: 'id',
+      });
       if (rows[0]) partnerByRef = { id: rows[0].id, ref: codes.customerCode };
     }
     const contracts = await this.contracts(codes.subscriptionCodes, group?.id ?? null);
-    return { journalId, journalCode: this.journalCode, group, partnerByRef, accounts, taxes, products, contracts };
+    return {
+      journalId,
+      journalCode: this.journalCode,
+      group,
+      partnerByRef,
+      accounts,
+      taxes,
+      products,
+      contracts,
+    };
   }
 
   private async journalId(): Promise<number | null> {
     const hit = this.journal.get(this.journalCode);
     if (hit !== undefined) return hit;
-    const ids = await this.odoo.search('account.journal', [['code', '=', this.journalCode], ['type', '=', 'sale']], { limit: 1 });
+    const ids = await this.odoo.search(
+      'account.journal',
+      [
+        ['code', '=', this.journalCode],
+        ['type', '=', 'sale'],
+      ],
+      { limit: 1 },
+    );
     if (ids[0] !== undefined) this.journal.set(this.journalCode, ids[0]);
     return ids[0] ?? null;
   }
@@ -122,7 +148,11 @@ export class InvoiceLookupResolver {
   private async group(code: string): Promise<InvoiceLookups['group']> {
     const hit = this.groups.get(code);
     if (hit) return hit;
-    const rows = await this.odoo.searchRead('contract.group', [['code', '=', code]], { fields: ['code', 'partner_id'], limit: 1, order: 'id' });
+    const rows = await this.odoo.searchRead('contract.group', [['code', '=', code]], {
+      fields: ['code', 'partner_id'],
+      limit: 1,
+      order: 'id',
+    });
     const r = rows[0];
     if (!r) return null;
     const g = { id: r.id, code, partnerId: m2oId(r.partner_id as never) };
@@ -145,7 +175,10 @@ export class InvoiceLookupResolver {
       else missing.push(c);
     }
     if (missing.length > 0) {
-      const rows = await this.odoo.searchRead(model, [[field, 'in', missing], ...extra], { fields: [field], order: 'id' });
+      const rows = await this.odoo.searchRead(model, [[field, 'in', missing], ...extra], {
+        fields: [field],
+        order: 'id',
+      });
       for (const r of rows) {
         const code = r[field];
         if (typeof code === 'string' && !out.has(code)) {
@@ -172,7 +205,9 @@ export class InvoiceLookupResolver {
       order: 'id',
       limit: 200,
     });
-    const emailIds = [...new Set(rows.flatMap((r) => (Array.isArray(r.email_ids) ? (r.email_ids as number[]) : [])))];
+    const emailIds = [
+      ...new Set(rows.flatMap((r) => (Array.isArray(r.email_ids) ? (r.email_ids as number[]) : []))),
+    ];
     const emails = new Map<number, string>();
     if (emailIds.length > 0) {
       for (const p of await this.odoo.read('res.partner', emailIds, ['email'])) {
@@ -189,7 +224,9 @@ export class InvoiceLookupResolver {
         groupId: m2oId(r.contract_group_id as never),
         mandateId: m2oId(r.mandate_id as never),
         paymentModeId: m2oId(r.payment_mode_id as never),
-        emails: ((r.email_ids as number[] | undefined) ?? []).map((id) => emails.get(id)).filter((e): e is string => Boolean(e)),
+        emails: ((r.email_ids as number[] | undefined) ?? [])
+          .map((id) => emails.get(id))
+          .filter((e): e is string => Boolean(e)),
       });
     }
     return out;
@@ -211,7 +248,10 @@ export interface InvoiceLoaderOptions {
 
 function dbError(e: unknown, what: string): SyncError {
   if (e instanceof SyncError) return e;
-  return new SyncError('DATABASE', `invoice loader: ${what}: ${(e as Error).message}`, { retriable: true, cause: e });
+  return new SyncError('DATABASE', `invoice loader: ${what}: ${(e as Error).message}`, {
+    retriable: true,
+    cause: e,
+  });
 }
 
 function header(m: KafkaMessage, name: string): string | undefined {
@@ -232,14 +272,27 @@ export class InvoiceLoader {
 
   /** KeyedConsumer handler: decode, then load. */
   async handleMessage(message: KafkaMessage, ctx: MessageContext): Promise<void> {
-    if (!message.value) throw new MalformedEventError(ctx.topic, ctx.partition, message.offset, 'value', 'empty value (tombstone)');
+    if (!message.value)
+      throw new MalformedEventError(
+        ctx.topic,
+        ctx.partition,
+        message.offset,
+        'value',
+        'empty value (tombstone)',
+      );
     const decoded = await this.o.schemas.decode(message.value, header(message, 'event_type'), {
       topic: ctx.topic,
       partition: ctx.partition,
       offset: message.offset,
     });
     if (decoded.type !== 'InvoiceIssued') {
-      throw new MalformedEventError(ctx.topic, ctx.partition, message.offset, 'event_type', `expected InvoiceIssued, got ${decoded.type}`);
+      throw new MalformedEventError(
+        ctx.topic,
+        ctx.partition,
+        message.offset,
+        'event_type',
+        `expected InvoiceIssued, got ${decoded.type}`,
+      );
     }
     await this.load(decoded.event as InvoiceIssuedEvent);
   }
@@ -254,7 +307,10 @@ export class InvoiceLoader {
     }
     const [existing] = await this.o.odoo.search(
       'account.move',
-      [['move_type', '=', 'out_invoice'], ['ref', '=', event.invoiceNumber]],
+      [
+        ['move_type', '=', 'out_invoice'],
+        ['ref', '=', event.invoiceNumber],
+      ],
       { limit: 1, order: 'id' },
     );
     if (existing !== undefined) {
@@ -268,7 +324,9 @@ export class InvoiceLoader {
     const lookups = await this.resolver.resolve(event);
     const plan = odooInvoiceFromEvent(event, lookups);
     if (plan.unknownContracts.length > 0) {
-      log.warn(`invoice ${event.invoiceNumber}: no Odoo contract for ${plan.unknownContracts.join(', ')}; those lines are not linked`);
+      log.warn(
+        `invoice ${event.invoiceNumber}: no Odoo contract for ${plan.unknownContracts.join(', ')}; those lines are not linked`,
+      );
     }
     // tracking disabled on create, as the original did (no chatter mail)
     const moveId = await this.o.odoo.create('account.move', plan.vals, {
@@ -288,13 +346,16 @@ export class InvoiceLoader {
     const [move] = await this.o.odoo.read('account.move', [moveId], ['invoice_line_ids']);
     const lineIds = ((move?.invoice_line_ids as number[] | undefined) ?? []).slice().sort((a, b) => a - b);
     if (lineIds.length !== plan.lineContracts.length) {
-      log.warn(`move ${moveId} has ${lineIds.length} invoice lines, expected ${plan.lineContracts.length}; contract links skipped`);
+      log.warn(
+        `move ${moveId} has ${lineIds.length} invoice lines, expected ${plan.lineContracts.length}; contract links skipped`,
+      );
       return 0;
     }
     const vals: Array<Record<string, unknown>> = [];
     plan.lineContracts.forEach((contracts, i) => {
       for (const c of contracts) {
-        if (!done.has(`${lineIds[i]}:${c}`)) vals.push({ account_invoice_line_id: lineIds[i], contract_id: c });
+        if (!done.has(`${lineIds[i]}:${c}`))
+          vals.push({ account_invoice_line_id: lineIds[i], contract_id: c });
       }
     });
     if (vals.length > 0) await this.o.odoo.createMany(CONTRACT_LINK_MODEL, vals);
@@ -318,13 +379,18 @@ export class InvoiceLoader {
           fields: ['account_invoice_line_id', 'contract_id'],
         })
       : [];
-    const done = new Set(existing.map((r) => `${m2oId(r.account_invoice_line_id as never)}:${m2oId(r.contract_id as never)}`));
+    const done = new Set(
+      existing.map((r) => `${m2oId(r.account_invoice_line_id as never)}:${m2oId(r.contract_id as never)}`),
+    );
     return this.createLinks(moveId, plan, done);
   }
 
   private async isProcessed(eventId: string): Promise<boolean> {
     try {
-      const r = await this.o.pool.query('SELECT 1 FROM processed_event WHERE consumer = $1 AND event_id = $2', [this.consumer, eventId]);
+      const r = await this.o.pool.query(
+        'SELECT 1 FROM processed_event WHERE consumer = $1 AND event_id = $2',
+        [this.consumer, eventId],
+      );
       return (r.rowCount ?? 0) > 0;
     } catch (e) {
       throw dbError(e, 'reading processed_event');

@@ -53,7 +53,13 @@ export function customerCodeOf(billingAccountCode: string): string | null {
 }
 
 const malformed = (inv: Partial<Invoice>, field: string, reason: string) =>
-  new MalformedEventError('opencell:invoice', undefined, inv.invoiceNumber ?? String(inv.invoiceId ?? '?'), field, reason);
+  new MalformedEventError(
+    'opencell:invoice',
+    undefined,
+    inv.invoiceNumber ?? String(inv.invoiceId ?? '?'),
+    field,
+    reason,
+  );
 
 /**
  * Maps one OpenCell invoice (as GET /invoice?includeTransactions=true returns it) to its InvoiceIssuedEvent.
@@ -106,7 +112,14 @@ export function invoiceEventFromOpenCell(inv: Invoice, opts: InvoiceMappingOptio
       const parts =
         byTax.length > 0
           ? byTax.map((a) => ({ ...a, tax: a.tax ?? null }))
-          : [{ amountWithoutTax: sub.amountWithoutTax, amountTax: sub.amountTax, amountWithTax: sub.amountWithTax, tax: null }];
+          : [
+              {
+                amountWithoutTax: sub.amountWithoutTax,
+                amountTax: sub.amountTax,
+                amountWithTax: sub.amountWithTax,
+                tax: null,
+              },
+            ];
       for (const p of parts) {
         lines.push({
           ...base,

@@ -72,7 +72,8 @@ export function keptLines(event: InvoiceIssuedEvent): InvoiceLine[] {
   return event.lines.filter((l) => !isZero(l.amountWithoutTax));
 }
 
-const uniq = (xs: Array<string | null>) => [...new Set(xs.filter((x): x is string => x !== null && x !== ''))].sort();
+const uniq = (xs: Array<string | null>) =>
+  [...new Set(xs.filter((x): x is string => x !== null && x !== ''))].sort();
 
 /** The codes to look up for an event (only of the kept lines). */
 export function invoiceCodes(event: InvoiceIssuedEvent): InvoiceCodes {
@@ -117,7 +118,9 @@ export function odooInvoiceFromEvent(event: InvoiceIssuedEvent, lookups: Invoice
     miss('customer', groupCode);
     problems.push(
       `unknown customer: no contract group "${groupCode}"` +
-        (event.customerCode ? ` and no partner with ref "${event.customerCode}"` : ' (and no customer code to look up)'),
+        (event.customerCode
+          ? ` and no partner with ref "${event.customerCode}"`
+          : ' (and no customer code to look up)'),
     );
   }
 
@@ -163,24 +166,34 @@ export function odooInvoiceFromEvent(event: InvoiceIssuedEvent, lookups: Invoice
   });
   if (lines.length === 0) problems.push('no line with a non-zero amount');
 
-  const labels: Record<string, string> = { customer: 'customer', account: 'account code', tax: 'tax oc_code', product: 'product default_code' };
+  const labels: Record<string, string> = {
+    customer: 'customer',
+    account: 'account code',
+    tax: 'tax oc_code',
+    product: 'product default_code',
+  };
   for (const [kind, codes] of Object.entries(unknown)) {
     if (kind === 'customer') continue; // already described
     problems.push(`unknown ${labels[kind]} ${codes.map((c) => `"${c}"`).join(', ')}`);
   }
   if (problems.length > 0) {
-    throw new ProjectionRejectedError(`invoice ${event.invoiceNumber} cannot be loaded into Odoo: ${problems.join('; ')}`, {
-      invoiceNumber: event.invoiceNumber,
-      eventId: event.eventId,
-      unknown,
-    });
+    throw new ProjectionRejectedError(
+      `invoice ${event.invoiceNumber} cannot be loaded into Odoo: ${problems.join('; ')}`,
+      {
+        invoiceNumber: event.invoiceNumber,
+        eventId: event.eventId,
+        unknown,
+      },
+    );
   }
 
   // The first contract named by the first line gives mandate and emails; the group's first contract the payment mode.
   const firstLineContract = lines
     .map((l) => (l.subscriptionCode ? lookups.contracts.get(l.subscriptionCode) : undefined))
     .find((c): c is ContractInfo => c !== undefined);
-  const groupContracts = [...lookups.contracts.values()].filter((c) => groupId !== null && c.groupId === groupId).sort((a, b) => a.id - b.id);
+  const groupContracts = [...lookups.contracts.values()]
+    .filter((c) => groupId !== null && c.groupId === groupId)
+    .sort((a, b) => a.id - b.id);
   const paymentSource = groupContracts[0] ?? firstLineContract;
 
   const vals: Record<string, unknown> = {
@@ -195,7 +208,8 @@ export function odooInvoiceFromEvent(event: InvoiceIssuedEvent, lookups: Invoice
   if (groupId !== null) vals.contract_group_id = groupId;
   if (paymentSource?.paymentModeId) vals.payment_mode_id = paymentSource.paymentModeId;
   if (firstLineContract?.mandateId) vals.mandate_id = firstLineContract.mandateId;
-  if (firstLineContract && firstLineContract.emails.length > 0) vals.emails = firstLineContract.emails.join(',');
+  if (firstLineContract && firstLineContract.emails.length > 0)
+    vals.emails = firstLineContract.emails.join(',');
 
   return {
     ref: event.invoiceNumber,

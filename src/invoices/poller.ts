@@ -103,11 +103,16 @@ export function nextWindow(
 
 function dbError(e: unknown, what: string): SyncError {
   if (e instanceof SyncError) return e;
-  return new SyncError('DATABASE', `invoice poller: ${what}: ${(e as Error).message}`, { retriable: true, cause: e });
+  return new SyncError('DATABASE', `invoice poller: ${what}: ${(e as Error).message}`, {
+    retriable: true,
+    cause: e,
+  });
 }
 
 export class InvoicePoller {
-  private readonly o: Required<Omit<InvoicePollerOptions, 'startDate' | 'onPoll' | 'onError' | 'currency' | 'timeZone'>> &
+  private readonly o: Required<
+    Omit<InvoicePollerOptions, 'startDate' | 'onPoll' | 'onError' | 'currency' | 'timeZone'>
+  > &
     InvoicePollerOptions;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
@@ -137,7 +142,10 @@ export class InvoicePoller {
 
   /** The persisted cursor, or null before the first poll. */
   async cursor(): Promise<InvoiceCursor | null> {
-    const r = await this.o.pool.query<{ position: InvoiceCursor }>('SELECT position FROM cursor_position WHERE name = $1', [this.o.name]);
+    const r = await this.o.pool.query<{ position: InvoiceCursor }>(
+      'SELECT position FROM cursor_position WHERE name = $1',
+      [this.o.name],
+    );
     return r.rows[0]?.position ?? null;
   }
 
@@ -166,7 +174,11 @@ export class InvoicePoller {
 
     // 4. one transaction: remember, append, advance
     const newEnd = cursor && cursor.windowEnd > window.to ? cursor.windowEnd : window.to;
-    const next: InvoiceCursor = { windowEnd: newEnd, lastPolledAt: new Date(this.o.now()).toISOString(), lastEmitted: 0 };
+    const next: InvoiceCursor = {
+      windowEnd: newEnd,
+      lastPolledAt: new Date(this.o.now()).toISOString(),
+      lastEmitted: 0,
+    };
     const emitted: InvoiceIssuedEvent[] = [];
     const client = await this.o.pool.connect().catch((e: unknown) => {
       throw dbError(e, 'connecting');
@@ -211,7 +223,8 @@ export class InvoicePoller {
       cursor: next,
       ms: Date.now() - t0,
     };
-    if (result.emitted > 0) log.info(`emitted ${result.emitted} invoice event(s)`, { window, listed: result.listed });
+    if (result.emitted > 0)
+      log.info(`emitted ${result.emitted} invoice event(s)`, { window, listed: result.listed });
     this.o.onPoll?.(result);
     return result;
   }
@@ -219,7 +232,13 @@ export class InvoicePoller {
   private async *iterate(window: { from: string; to: string }): AsyncGenerator<Invoice> {
     let offset = 0;
     for (;;) {
-      const page = await this.o.opencell.listInvoices({ from: window.from, to: window.to, offset, limit: this.o.pageSize, sortBy: 'id' });
+      const page = await this.o.opencell.listInvoices({
+        from: window.from,
+        to: window.to,
+        offset,
+        limit: this.o.pageSize,
+        sortBy: 'id',
+      });
       yield* page.items;
       offset += page.items.length;
       if (page.items.length === 0 || page.items.length < this.o.pageSize || offset >= page.total) return;
@@ -239,7 +258,11 @@ export class InvoicePoller {
     const r = await client.query(
       `INSERT INTO processed_event (consumer, event_id, result) VALUES ($1, $2, $3::jsonb)
        ON CONFLICT (consumer, event_id) DO NOTHING`,
-      [this.o.name, ev.eventId, JSON.stringify({ invoiceNumber: ev.invoiceNumber, invoiceDate: ev.invoiceDate })],
+      [
+        this.o.name,
+        ev.eventId,
+        JSON.stringify({ invoiceNumber: ev.invoiceNumber, invoiceDate: ev.invoiceDate }),
+      ],
     );
     return (r.rowCount ?? 0) > 0;
   }
@@ -267,7 +290,13 @@ export class InvoicePoller {
           const ev = invoiceEventFromOpenCell(full, this.o);
           const problems = validatePayload('InvoiceIssued', ev);
           if (problems.length > 0) {
-            throw new MalformedEventError('opencell:invoice', undefined, head.invoiceNumber, 'event', problems.join('; '));
+            throw new MalformedEventError(
+              'opencell:invoice',
+              undefined,
+              head.invoiceNumber,
+              'event',
+              problems.join('; '),
+            );
           }
           out[i] = ev;
         } catch (e) {

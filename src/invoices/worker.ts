@@ -26,11 +26,21 @@ const log = componentLogger('invoice-worker');
 export type InvoiceConfig = Pick<Config, 'kafka' | 'registryUrl' | 'topics' | 'opencell' | 'odoo' | 'retry'>;
 
 export function invoiceRetryPolicy(config: Pick<Config, 'retry'>): RetryPolicy {
-  return { initialMs: config.retry.initialMs, maxMs: config.retry.maxMs, multiplier: 2, maxAttempts: config.retry.maxAttempts, jitter: 0.5 };
+  return {
+    initialMs: config.retry.initialMs,
+    maxMs: config.retry.maxMs,
+    multiplier: 2,
+    maxAttempts: config.retry.maxAttempts,
+    jitter: 0.5,
+  };
 }
 
 /** Creates the invoice events topic and the dead-letter topic when missing. */
-export async function ensureInvoiceTopics(kafka: Kafka, config: Pick<Config, 'topics'>, partitions = 3): Promise<void> {
+export async function ensureInvoiceTopics(
+  kafka: Kafka,
+  config: Pick<Config, 'topics'>,
+  partitions = 3,
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -98,7 +108,8 @@ export interface InvoiceLoaderWorker {
 export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDeps): InvoiceLoaderWorker {
   const groupId = deps.groupId ?? INVOICE_LOADER_GROUP;
   const ownOdoo = deps.odoo ? undefined : new OdooClient(config.odoo);
-  const schemas = deps.schemas ?? new EventSchemas({ registryUrl: config.registryUrl, topics: config.topics });
+  const schemas =
+    deps.schemas ?? new EventSchemas({ registryUrl: config.registryUrl, topics: config.topics });
   const loader = new InvoiceLoader({
     odoo: deps.odoo ?? ownOdoo!,
     pool: deps.pool,
@@ -107,7 +118,9 @@ export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDe
     journalCode: deps.journalCode,
     onLoaded: deps.onLoaded,
   });
-  const producer = deps.producer ?? deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const producer =
+    deps.producer ??
+    deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   const consumer = new KeyedConsumer({
     kafka: deps.kafka,
     groupId,

@@ -27,7 +27,8 @@ export interface OdooClientOptions {
   observer?: OdooCallObserver;
 }
 
-export type OdooCallOutcome = 'success' | 'rpc_error' | 'unavailable' | 'timeout' | 'network' | 'bad_response';
+export type OdooCallOutcome =
+  'success' | 'rpc_error' | 'unavailable' | 'timeout' | 'network' | 'bad_response';
 
 /** One finished call, reported to observers. Never carries arguments, payloads or credentials. */
 export interface OdooCallEvent {
@@ -96,8 +97,14 @@ export class OdooClient {
     this.#password = cfg.password;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     registerSecret(cfg.password);
-    const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 8, maxFreeSockets: opts.maxSockets ?? 8 };
-    this.#agent = this.endpointUrl.startsWith('https:') ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
+    const agentOpts = {
+      keepAlive: true,
+      maxSockets: opts.maxSockets ?? 8,
+      maxFreeSockets: opts.maxSockets ?? 8,
+    };
+    this.#agent = this.endpointUrl.startsWith('https:')
+      ? new https.Agent(agentOpts)
+      : new http.Agent(agentOpts);
     const secret = cfg.password;
     this.#scrub = (s: string) => {
       let out = s;
@@ -199,9 +206,13 @@ export class OdooClient {
     opts: SearchReadOptions<Cd> = {},
   ): Promise<Array<t.TypeOf<Cd>>> {
     const kwargs = { ...searchKwargs(opts), ...(opts.fields ? { fields: opts.fields } : {}) };
-    return this.executeKw(model, 'search_read', [domain], kwargs, t.array(opts.codec ?? AnyRecord)) as Promise<
-      Array<t.TypeOf<Cd>>
-    >;
+    return this.executeKw(
+      model,
+      'search_read',
+      [domain],
+      kwargs,
+      t.array(opts.codec ?? AnyRecord),
+    ) as Promise<Array<t.TypeOf<Cd>>>;
   }
 
   /** `search_read` with a predefined record spec (fields + codec), e.g. `find(Records.Partner, [['ref','=','1234']])`. */
@@ -240,7 +251,11 @@ export class OdooClient {
   }
 
   /** `create(vals)`: the new id. */
-  create(model: string, vals: Record<string, unknown>, opts: Pick<SearchOptions, 'context'> = {}): Promise<number> {
+  create(
+    model: string,
+    vals: Record<string, unknown>,
+    opts: Pick<SearchOptions, 'context'> = {},
+  ): Promise<number> {
     return this.executeKw(model, 'create', [vals], contextKw(opts), C.Id);
   }
 
@@ -315,7 +330,8 @@ export class OdooClient {
       const event: OdooCallEvent = { ...base, outcome: outcomeOf(err), durationMs: elapsed() };
       if (err instanceof OdooRpcError) event.errorName = err.errorName;
       else if (err instanceof SyncError) event.errorName = err.code;
-      if (err instanceof OdooUnavailableError && err.httpStatus !== undefined) event.httpStatus = err.httpStatus;
+      if (err instanceof OdooUnavailableError && err.httpStatus !== undefined)
+        event.httpStatus = err.httpStatus;
       this.emit(event);
       throw err;
     }
@@ -342,8 +358,22 @@ export class OdooClient {
     } catch (e) {
       if (!(e instanceof TransportFailure)) throw e;
       throw e.kind === 'timeout'
-        ? new OdooUnavailableError('ODOO_UNAVAILABLE', `Odoo ${endpoint} timed out after ${this.timeoutMs} ms`, endpoint, undefined, true, e.safeCause)
-        : new OdooUnavailableError('NETWORK', `Odoo ${endpoint} network error: ${e.detail}`, endpoint, undefined, false, e.safeCause);
+        ? new OdooUnavailableError(
+            'ODOO_UNAVAILABLE',
+            `Odoo ${endpoint} timed out after ${this.timeoutMs} ms`,
+            endpoint,
+            undefined,
+            true,
+            e.safeCause,
+          )
+        : new OdooUnavailableError(
+            'NETWORK',
+            `Odoo ${endpoint} network error: ${e.detail}`,
+            endpoint,
+            undefined,
+            false,
+            e.safeCause,
+          );
     }
     return this.interpret(endpoint, res.status, text, codec, id);
   }
@@ -384,11 +414,16 @@ export class OdooClient {
       throw new BadResponseError('ODOO', endpoint, `unexpected HTTP status ${status}`);
     }
     if (envelope.id !== undefined && envelope.id !== null && envelope.id !== id) {
-      throw new BadResponseError('ODOO', endpoint, `response id ${String(envelope.id)} does not match request id ${id}`);
+      throw new BadResponseError(
+        'ODOO',
+        endpoint,
+        `response id ${String(envelope.id)} does not match request id ${id}`,
+      );
     }
     if (!('result' in envelope)) throw new BadResponseError('ODOO', endpoint, 'neither result nor error');
     const decoded = codec.decode(envelope.result);
-    if (isLeft(decoded)) throw new BadResponseError('ODOO', endpoint, this.#scrub(describeDecodeError(decoded.left)));
+    if (isLeft(decoded))
+      throw new BadResponseError('ODOO', endpoint, this.#scrub(describeDecodeError(decoded.left)));
     return decoded.right;
   }
 

@@ -200,7 +200,17 @@ export const MoveLine = spec('account.move.line', {
 export type MoveLineRecord = t.TypeOf<typeof MoveLine.codec>;
 
 /** Every spec above, by short name. */
-export const Records = { Partner, Product, Tax, Account, Journal, ContractGroup, Contract, Move, MoveLine } as const;
+export const Records = {
+  Partner,
+  Product,
+  Tax,
+  Account,
+  Journal,
+  ContractGroup,
+  Contract,
+  Move,
+  MoveLine,
+} as const;
 
 // ------------------------------------------------------------------------------------------ write values
 

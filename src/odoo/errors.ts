@@ -6,10 +6,12 @@ import { OdooRpcError, SyncError } from '../errors';
  */
 
 /** Transient database errors Odoo forwards as `psycopg2.*` (or names in the message of a wrapped one). */
-const TRANSIENT = /SerializationFailure|LockNotAvailable|DeadlockDetected|TransactionRollback|could not serialize|concurrent update|could not obtain lock/i;
+const TRANSIENT =
+  /SerializationFailure|LockNotAvailable|DeadlockDetected|TransactionRollback|could not serialize|concurrent update|could not obtain lock/i;
 
 /** psycopg2 errors that repeat identically on retry: bad data, constraint violations, SQL/programming errors. */
-const PERMANENT_PG = /Violation|IntegrityError|DataError|InvalidTextRepresentation|NumericValueOutOfRange|StringDataRightTruncation|InvalidDatetimeFormat|DatetimeFieldOverflow|ProgrammingError|UndefinedColumn|UndefinedTable|SyntaxError/;
+const PERMANENT_PG =
+  /Violation|IntegrityError|DataError|InvalidTextRepresentation|NumericValueOutOfRange|StringDataRightTruncation|InvalidDatetimeFormat|DatetimeFieldOverflow|ProgrammingError|UndefinedColumn|UndefinedTable|SyntaxError/;
 
 /**
  * Whether an Odoo error (by `error.data.name` and message) is worth retrying: transient database errors
@@ -19,7 +21,9 @@ const PERMANENT_PG = /Violation|IntegrityError|DataError|InvalidTextRepresentati
 export function isRetriableOdooError(name: string, message = ''): boolean {
   if (TRANSIENT.test(name)) return true;
   if (name.startsWith('psycopg2.')) return !PERMANENT_PG.test(name);
-  return name.startsWith('odoo.') || name.startsWith('builtins.') || name.startsWith('werkzeug.') ? false : TRANSIENT.test(message);
+  return name.startsWith('odoo.') || name.startsWith('builtins.') || name.startsWith('werkzeug.')
+    ? false
+    : TRANSIENT.test(message);
 }
 
 /** `common.login` answered `false`: wrong database, login or password. Not retriable (a configuration error). */
@@ -28,7 +32,12 @@ export class OdooLoginError extends OdooRpcError {
     readonly login: string,
     readonly db: string,
   ) {
-    super('odoo.exceptions.AccessDenied', `login failed for user "${login}" on database "${db}"`, 'common.login', false);
+    super(
+      'odoo.exceptions.AccessDenied',
+      `login failed for user "${login}" on database "${db}"`,
+      'common.login',
+      false,
+    );
   }
 }
 

@@ -184,12 +184,28 @@ export class OpenCellHttp {
     let res: Response;
     let text: string;
     try {
-      ({ res, text } = await fetchText(this.url(path, opts.query), init, this.timeoutMs, (x) => this.#scrub(x)));
+      ({ res, text } = await fetchText(this.url(path, opts.query), init, this.timeoutMs, (x) =>
+        this.#scrub(x),
+      ));
     } catch (e) {
       if (!(e instanceof TransportFailure)) throw e;
       throw e.kind === 'timeout'
-        ? new OpenCellUnavailableError('OPENCELL_TIMEOUT', `OpenCell ${endpoint} timed out after ${this.timeoutMs} ms`, endpoint, undefined, undefined, e.safeCause)
-        : new OpenCellUnavailableError('NETWORK', `OpenCell ${endpoint} network error: ${e.detail}`, endpoint, undefined, undefined, e.safeCause);
+        ? new OpenCellUnavailableError(
+            'OPENCELL_TIMEOUT',
+            `OpenCell ${endpoint} timed out after ${this.timeoutMs} ms`,
+            endpoint,
+            undefined,
+            undefined,
+            e.safeCause,
+          )
+        : new OpenCellUnavailableError(
+            'NETWORK',
+            `OpenCell ${endpoint} network error: ${e.detail}`,
+            endpoint,
+            undefined,
+            undefined,
+            e.safeCause,
+          );
     }
     return this.interpret(endpoint, res, text, codec);
   }

@@ -67,7 +67,8 @@ const HELP_OPTION: OptionSpec = { name: 'help', type: 'boolean', short: 'h', des
 
 export function parseArgs(argv: readonly string[], spec: CommandSpec): ParsedArgs {
   const end = argv.indexOf('--');
-  if ((end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h')) return { positionals: [], options: {}, help: true };
+  if ((end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h'))
+    return { positionals: [], options: {}, help: true };
   const options: ParsedArgs['options'] = {};
   const positionals: string[] = [];
   const all = [...spec.options, HELP_OPTION];
@@ -87,7 +88,8 @@ export function parseArgs(argv: readonly string[], spec: CommandSpec): ParsedArg
       const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
       inline = eq >= 0 ? arg.slice(eq + 1) : undefined;
       opt = byName.get(name);
-      if (!opt) throw new UsageError(`unknown option --${name}${suggest(name, [...byName.keys()])}`, spec.name);
+      if (!opt)
+        throw new UsageError(`unknown option --${name}${suggest(name, [...byName.keys()])}`, spec.name);
     } else if (/^-[a-zA-Z]$/.test(arg)) {
       opt = byShort.get(arg.slice(1));
       if (!opt) throw new UsageError(`unknown option ${arg}`, spec.name);
@@ -101,7 +103,8 @@ export function parseArgs(argv: readonly string[], spec: CommandSpec): ParsedArg
     }
     if (opt.type === 'boolean') {
       if (inline !== undefined) {
-        if (!/^(true|false)$/.test(inline)) throw new UsageError(`--${opt.name} is a flag and takes no value`, spec.name);
+        if (!/^(true|false)$/.test(inline))
+          throw new UsageError(`--${opt.name} is a flag and takes no value`, spec.name);
         options[opt.name] = inline === 'true';
       } else options[opt.name] = true;
       continue;
@@ -110,18 +113,25 @@ export function parseArgs(argv: readonly string[], spec: CommandSpec): ParsedArg
     if (value === undefined) {
       const next = argv[i + 1];
       if (next === undefined || (next.startsWith('--') && next.length > 2)) {
-        throw new UsageError(`--${opt.name} needs a value${opt.valueName ? ` (${opt.valueName})` : ''}`, spec.name);
+        throw new UsageError(
+          `--${opt.name} needs a value${opt.valueName ? ` (${opt.valueName})` : ''}`,
+          spec.name,
+        );
       }
       value = next;
       i++;
     }
     if (value.trim() === '') throw new UsageError(`--${opt.name} needs a non-empty value`, spec.name);
     if (opt.type === 'string') {
-      if (options[opt.name] !== undefined) throw new UsageError(`--${opt.name} given more than once`, spec.name);
+      if (options[opt.name] !== undefined)
+        throw new UsageError(`--${opt.name} given more than once`, spec.name);
       checkChoice(opt, value, spec.name);
       options[opt.name] = value;
     } else {
-      const values = value.split(',').map((v) => v.trim()).filter(Boolean);
+      const values = value
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean);
       for (const v of values) checkChoice(opt, v, spec.name);
       options[opt.name] = [...((options[opt.name] as string[] | undefined) ?? []), ...values];
     }
@@ -166,7 +176,11 @@ function levenshtein(a: string, b: string): number {
 
 export function renderHelp(program: string, spec: CommandSpec): string {
   const pos = spec.positionals.map((p) => (p.required ? `<${p.name}>` : `[${p.name}]`)).join(' ');
-  const lines = [`Usage: ${program} ${spec.name}${pos ? ` ${pos}` : ''}${spec.options.length ? ' [options]' : ''}`, '', spec.summary];
+  const lines = [
+    `Usage: ${program} ${spec.name}${pos ? ` ${pos}` : ''}${spec.options.length ? ' [options]' : ''}`,
+    '',
+    spec.summary,
+  ];
   if (spec.positionals.length) {
     lines.push('', 'Arguments:');
     for (const p of spec.positionals) lines.push(`  ${pad(`<${p.name}>`, 28)}${p.description}`);
@@ -200,9 +214,17 @@ export function list(args: ParsedArgs, name: string): string[] {
 
 /** Renders rows as an aligned text table. */
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
-  const cells = [headers, ...rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))))];
+  const cells = [
+    headers,
+    ...rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c)))),
+  ];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells
-    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : (c ?? '').padEnd(widths[i]))).join('  ').trimEnd())
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : (c ?? '').padEnd(widths[i])))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }

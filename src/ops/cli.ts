@@ -14,10 +14,30 @@ import { OpenCellState } from '../projections/opencell-state';
 import { OpenCellClient } from '../opencell/client';
 import { createProducer } from '../projections/runtime/workers';
 import { createKafka } from '../stream/kafka';
-import { CliFailure, CommandSpec, EXIT, flag, list, parseArgs, ParsedArgs, renderHelp, str, table, UsageError } from './args';
+import {
+  CliFailure,
+  CommandSpec,
+  EXIT,
+  flag,
+  list,
+  parseArgs,
+  ParsedArgs,
+  renderHelp,
+  str,
+  table,
+  UsageError,
+} from './args';
 import { ConnectClient, connectorFiles } from './connect';
 import { describeValue, listDeadLetters, parseDlqId, replayDeadLetter, DeadLetterRecord } from './dlq-admin';
-import { applyReset, describeMembers, groupTopics, partitionLags, parseResetTarget, planReset, targetOffsets } from './groups';
+import {
+  applyReset,
+  describeMembers,
+  groupTopics,
+  partitionLags,
+  parseResetTarget,
+  planReset,
+  targetOffsets,
+} from './groups';
 import { operatorIntent, produceIntents } from './intents';
 import { formatProgress, ProgressMeter } from './progress';
 import { driftOfPartner, Drift, partnersInScope, ReconcileScope } from './reconcile';
@@ -66,11 +86,23 @@ const JSON_OPT = { name: 'json', type: 'boolean', description: 'print JSON on st
 const runCommand: Command = {
   spec: {
     name: 'run',
-    summary: 'Start the workers (all roles, or those named with --only) with /healthz, /readyz and /metrics on HTTP_PORT.',
+    summary:
+      'Start the workers (all roles, or those named with --only) with /healthz, /readyz and /metrics on HTTP_PORT.',
     positionals: [],
     options: [
-      { name: 'only', type: 'list', valueName: 'roles', choices: ALL_ROLES, description: `roles to run: ${ALL_ROLES.join(', ')} (default: all)` },
-      { name: 'group', type: 'list', valueName: 'role=group-id', description: 'override the consumer group of a role (canary, test)' },
+      {
+        name: 'only',
+        type: 'list',
+        valueName: 'roles',
+        choices: ALL_ROLES,
+        description: `roles to run: ${ALL_ROLES.join(', ')} (default: all)`,
+      },
+      {
+        name: 'group',
+        type: 'list',
+        valueName: 'role=group-id',
+        description: 'override the consumer group of a role (canary, test)',
+      },
     ],
     details: `Signals: SIGTERM / SIGINT stop fetching, finish in-flight work, commit and disconnect (exit 0);
 a second signal exits at once (exit 130). Scale a role by running it in several processes (same group).`,
@@ -87,7 +119,8 @@ a second signal exits at once (exit 130). Scale a role by running it in several 
     const groups: Record<string, string> = {};
     for (const g of list(args, 'group')) {
       const m = /^([a-z]+)=(.+)$/.exec(g);
-      if (!m || !(ALL_ROLES as readonly string[]).includes(m[1])) throw new UsageError(`--group must be <role>=<group id> with a known role (got "${g}")`, 'run');
+      if (!m || !(ALL_ROLES as readonly string[]).includes(m[1]))
+        throw new UsageError(`--group must be <role>=<group id> with a known role (got "${g}")`, 'run');
       groups[m[1]] = m[2];
     }
     let running;
@@ -110,15 +143,24 @@ a second signal exits at once (exit 130). Scale a role by running it in several 
 const statusCommand: Command = {
   spec: {
     name: 'status',
-    summary: 'Lag per consumer group and partition, live members, DLQ depth, outbox backlog, connectors, last errors, ledger counts.',
+    summary:
+      'Lag per consumer group and partition, live members, DLQ depth, outbox backlog, connectors, last errors, ledger counts.',
     positionals: [],
-    options: [JSON_OPT, { name: 'group', type: 'list', valueName: 'group-id', description: 'also report this consumer group' }],
+    options: [
+      JSON_OPT,
+      { name: 'group', type: 'list', valueName: 'group-id', description: 'also report this consumer group' },
+    ],
     details: 'Exit code 1 when a section cannot be read or a connector/task is FAILED (usable as a check).',
   },
   requires: () => [],
   run: async (args, ctx) => {
-    const report = await gatherStatus({ admin: await ctx.admin(), statePool: ctx.statePool(), config: ctx.config }, list(args, 'group'));
-    ctx.io.out(flag(args, 'json') ? `${JSON.stringify(statusJson(report), null, 2)}\n` : renderStatus(report));
+    const report = await gatherStatus(
+      { admin: await ctx.admin(), statePool: ctx.statePool(), config: ctx.config },
+      list(args, 'group'),
+    );
+    ctx.io.out(
+      flag(args, 'json') ? `${JSON.stringify(statusJson(report), null, 2)}\n` : renderStatus(report),
+    );
     return statusHealthy(report) ? EXIT.OK : EXIT.FAILURE;
   },
 };
@@ -130,14 +172,36 @@ const statusCommand: Command = {
 const resyncCommand: Command = {
   spec: {
     name: 'resync',
-    summary: "Reset a consumer group's offsets (the consumer-side resync): to the earliest, the latest, or the first message at a time.",
-    positionals: [{ name: 'group', required: true, description: `consumer group id (e.g. sync-router, sync-projector)` }],
+    summary:
+      "Reset a consumer group's offsets (the consumer-side resync): to the earliest, the latest, or the first message at a time.",
+    positionals: [
+      { name: 'group', required: true, description: `consumer group id (e.g. sync-router, sync-projector)` },
+    ],
     options: [
-      { name: 'to', type: 'string', valueName: 'earliest|latest|ISO-8601', description: 'target position (required)' },
-      { name: 'topic', type: 'list', valueName: 'topic', description: "only this topic (default: the group's topics)" },
+      {
+        name: 'to',
+        type: 'string',
+        valueName: 'earliest|latest|ISO-8601',
+        description: 'target position (required)',
+      },
+      {
+        name: 'topic',
+        type: 'list',
+        valueName: 'topic',
+        description: "only this topic (default: the group's topics)",
+      },
       { name: 'dry-run', type: 'boolean', description: 'show the plan, change nothing' },
-      { name: 'follow', type: 'boolean', description: 'after the reset, show progress (rate, ETA) until the lag is 0' },
-      { name: 'timeout', type: 'string', valueName: 'seconds', description: 'give up following after this long (exit 1)' },
+      {
+        name: 'follow',
+        type: 'boolean',
+        description: 'after the reset, show progress (rate, ETA) until the lag is 0',
+      },
+      {
+        name: 'timeout',
+        type: 'string',
+        valueName: 'seconds',
+        description: 'give up following after this long (exit 1)',
+      },
       JSON_OPT,
     ],
     details: `The group must have no live members: stop its workers first (status shows them).
@@ -151,42 +215,74 @@ Examples:
     const toRaw = str(args, 'to');
     if (!toRaw) throw new UsageError('--to is required (earliest, latest or an ISO-8601 time)', 'resync');
     const to = parseResetTarget(toRaw);
-    if (!to) throw new UsageError(`--to must be earliest, latest or an ISO-8601 time such as 2024-05-01T10:00:00Z (got "${toRaw}")`, 'resync');
+    if (!to)
+      throw new UsageError(
+        `--to must be earliest, latest or an ISO-8601 time such as 2024-05-01T10:00:00Z (got "${toRaw}")`,
+        'resync',
+      );
     const timeoutS = str(args, 'timeout');
-    if (timeoutS !== undefined && !/^\d+$/.test(timeoutS)) throw new UsageError('--timeout must be a whole number of seconds', 'resync');
+    if (timeoutS !== undefined && !/^\d+$/.test(timeoutS))
+      throw new UsageError('--timeout must be a whole number of seconds', 'resync');
     const admin = await ctx.admin();
     const existing = new Set(await admin.listTopics());
     let topics = list(args, 'topic');
     for (const t of topics) if (!existing.has(t)) throw new CliFailure(`topic ${t} does not exist`);
-    if (topics.length === 0) topics = await groupTopics(admin, groupId, knownGroups(ctx.config)[groupId] ?? []);
-    if (topics.length === 0) throw new CliFailure(`group ${groupId} has no committed offsets and is not one of the pipeline's groups: name the topic with --topic`);
+    if (topics.length === 0)
+      topics = await groupTopics(admin, groupId, knownGroups(ctx.config)[groupId] ?? []);
+    if (topics.length === 0)
+      throw new CliFailure(
+        `group ${groupId} has no committed offsets and is not one of the pipeline's groups: name the topic with --topic`,
+      );
     const { state, members } = await describeMembers(admin, groupId);
     if (members.length > 0) {
       const names = members.map((m) => `${m.clientId} (${m.memberId}) on ${m.clientHost}`);
-      ctx.io.err(`refusing to reset ${groupId}: the group is ${state} with ${members.length} live member(s):\n  ${names.join('\n  ')}\nStop those workers first (offsets can only be reset on a group without members).\n`);
+      ctx.io.err(
+        `refusing to reset ${groupId}: the group is ${state} with ${members.length} live member(s):\n  ${names.join('\n  ')}\nStop those workers first (offsets can only be reset on a group without members).\n`,
+      );
       return EXIT.FAILURE;
     }
     const lags = await partitionLags(admin, groupId, topics);
     const rows = planReset(lags, await targetOffsets(admin, topics, to));
     const dryRun = flag(args, 'dry-run');
-    const totals = { toConsume: rows.reduce((s, r) => s + r.toConsume, 0), replayed: rows.reduce((s, r) => s + r.replayed, 0), skipped: rows.reduce((s, r) => s + r.skipped, 0) };
+    const totals = {
+      toConsume: rows.reduce((s, r) => s + r.toConsume, 0),
+      replayed: rows.reduce((s, r) => s + r.replayed, 0),
+      skipped: rows.reduce((s, r) => s + r.skipped, 0),
+    };
     if (flag(args, 'json')) {
-      ctx.io.out(`${JSON.stringify({ group: groupId, to: to.kind === 'time' ? to.iso : to.kind, dryRun, partitions: rows, totals }, null, 2)}\n`);
+      ctx.io.out(
+        `${JSON.stringify({ group: groupId, to: to.kind === 'time' ? to.iso : to.kind, dryRun, partitions: rows, totals }, null, 2)}\n`,
+      );
     } else {
-      ctx.io.out(`${dryRun ? '[dry run] ' : ''}reset ${groupId} to ${to.kind === 'time' ? to.iso : to.kind}\n`);
+      ctx.io.out(
+        `${dryRun ? '[dry run] ' : ''}reset ${groupId} to ${to.kind === 'time' ? to.iso : to.kind}\n`,
+      );
       ctx.io.out(
         `${table(
           ['topic', 'partition', 'current', 'target', 'end', 'to consume', 'replayed', 'skipped'],
-          rows.map((r) => [r.topic, r.partition, r.current ?? 'none', r.target, r.high, r.toConsume, r.replayed, r.skipped]),
+          rows.map((r) => [
+            r.topic,
+            r.partition,
+            r.current ?? 'none',
+            r.target,
+            r.high,
+            r.toConsume,
+            r.replayed,
+            r.skipped,
+          ]),
         )}\n`,
       );
-      ctx.io.out(`total: ${totals.toConsume} message(s) to consume, ${totals.replayed} processed again, ${totals.skipped} skipped\n`);
+      ctx.io.out(
+        `total: ${totals.toConsume} message(s) to consume, ${totals.replayed} processed again, ${totals.skipped} skipped\n`,
+      );
     }
     if (dryRun) return EXIT.OK;
     try {
       await applyReset(admin, groupId, rows);
     } catch (e) {
-      throw new CliFailure(`reset of ${groupId} failed (did a member join meanwhile?): ${(e as Error).message}`);
+      throw new CliFailure(
+        `reset of ${groupId} failed (did a member join meanwhile?): ${(e as Error).message}`,
+      );
     }
     ctx.io.err(`offsets of ${groupId} reset; start its workers to replay\n`);
     if (!flag(args, 'follow')) return EXIT.OK;
@@ -194,7 +290,12 @@ Examples:
   },
 };
 
-async function follow(ctx: CommandContext, groupId: string, topics: string[], timeoutMs: number | undefined): Promise<number> {
+async function follow(
+  ctx: CommandContext,
+  groupId: string,
+  topics: string[],
+  timeoutMs: number | undefined,
+): Promise<number> {
   const admin = await ctx.admin();
   const remaining = async () => (await partitionLags(admin, groupId, topics)).reduce((s, p) => s + p.lag, 0);
   const meter = new ProgressMeter({ atMs: Date.now(), remaining: await remaining() });
@@ -215,7 +316,9 @@ async function follow(ctx: CommandContext, groupId: string, topics: string[], ti
     }
     if (timeoutMs !== undefined && Date.now() - started > timeoutMs) {
       if (ctx.io.isTTY) ctx.io.err('\n');
-      throw new CliFailure(`${groupId} still has ${view.remaining} message(s) to consume after ${Math.round(timeoutMs / 1000)} s`);
+      throw new CliFailure(
+        `${groupId} still has ${view.remaining} message(s) to consume after ${Math.round(timeoutMs / 1000)} s`,
+      );
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -228,10 +331,18 @@ async function follow(ctx: CommandContext, groupId: string, topics: string[], ti
 const snapshotCommand: Command = {
   spec: {
     name: 'snapshot',
-    summary: 'Ask Debezium for an incremental snapshot of one captured table (the source-side resync: Odoo data re-read).',
-    positionals: [{ name: 'table', required: true, description: 'a captured Odoo table, e.g. contract_line' }],
+    summary:
+      'Ask Debezium for an incremental snapshot of one captured table (the source-side resync: Odoo data re-read).',
+    positionals: [
+      { name: 'table', required: true, description: 'a captured Odoo table, e.g. contract_line' },
+    ],
     options: [
-      { name: 'where', type: 'string', valueName: 'sql condition', description: 'only rows matching this condition, e.g. "partner_id = 42"' },
+      {
+        name: 'where',
+        type: 'string',
+        valueName: 'sql condition',
+        description: 'only rows matching this condition, e.g. "partner_id = 42"',
+      },
       { name: 'dry-run', type: 'boolean', description: 'print the signal, do not insert it' },
       JSON_OPT,
     ],
@@ -248,8 +359,12 @@ Tables: ${snapshotTables().join(', ')}`,
         throw new CliFailure(`could not insert the snapshot signal: ${(e as Error).message}`);
       }
     }
-    if (flag(args, 'json')) ctx.io.out(`${JSON.stringify({ ...signal, inserted: !flag(args, 'dry-run') })}\n`);
-    else ctx.io.out(`${flag(args, 'dry-run') ? '[dry run] would insert' : 'inserted'} signal ${signal.id}: ${signal.type} ${signal.data}\n`);
+    if (flag(args, 'json'))
+      ctx.io.out(`${JSON.stringify({ ...signal, inserted: !flag(args, 'dry-run') })}\n`);
+    else
+      ctx.io.out(
+        `${flag(args, 'dry-run') ? '[dry run] would insert' : 'inserted'} signal ${signal.id}: ${signal.type} ${signal.data}\n`,
+      );
     return EXIT.OK;
   },
 };
@@ -261,9 +376,15 @@ Tables: ${snapshotTables().join(', ')}`,
 const dlqCommand: Command = {
   spec: {
     name: 'dlq',
-    summary: 'Inspect dead letters (id = partition:offset) and replay them to their source topic after a fix.',
+    summary:
+      'Inspect dead letters (id = partition:offset) and replay them to their source topic after a fix.',
     positionals: [
-      { name: 'action', required: true, choices: ['list', 'show', 'replay'], description: 'list | show <id> | replay' },
+      {
+        name: 'action',
+        required: true,
+        choices: ['list', 'show', 'replay'],
+        description: 'list | show <id> | replay',
+      },
       { name: 'id', required: false, description: 'dead letter id for show (partition:offset)' },
     ],
     options: [
@@ -284,19 +405,33 @@ Examples:
   run: async (args, ctx) => {
     const [action, id] = args.positionals;
     const topic = ctx.config.topics.dlq;
-    if (action === 'show' && !id) throw new UsageError('dlq show needs a dead letter id (partition:offset)', 'dlq');
-    if (action !== 'show' && id) throw new UsageError(`unexpected argument "${id}" (use --id with replay)`, 'dlq');
-    if (id && !parseDlqId(id)) throw new UsageError(`"${id}" is not a dead letter id (partition:offset, e.g. 0:42)`, 'dlq');
+    if (action === 'show' && !id)
+      throw new UsageError('dlq show needs a dead letter id (partition:offset)', 'dlq');
+    if (action !== 'show' && id)
+      throw new UsageError(`unexpected argument "${id}" (use --id with replay)`, 'dlq');
+    if (id && !parseDlqId(id))
+      throw new UsageError(`"${id}" is not a dead letter id (partition:offset, e.g. 0:42)`, 'dlq');
     const ids = list(args, 'id');
-    for (const i of ids) if (!parseDlqId(i)) throw new UsageError(`--id "${i}" is not a dead letter id (partition:offset)`, 'dlq');
-    if (action === 'replay' && ids.length === 0 && !flag(args, 'all')) throw new UsageError('dlq replay needs --id <partition:offset> (repeatable) or --all', 'dlq');
-    if (action === 'replay' && ids.length > 0 && flag(args, 'all')) throw new UsageError('give either --id or --all, not both', 'dlq');
-    if (action !== 'replay' && (ids.length || flag(args, 'all') || flag(args, 'dry-run'))) throw new UsageError('--id, --all and --dry-run go with replay', 'dlq');
+    for (const i of ids)
+      if (!parseDlqId(i))
+        throw new UsageError(`--id "${i}" is not a dead letter id (partition:offset)`, 'dlq');
+    if (action === 'replay' && ids.length === 0 && !flag(args, 'all'))
+      throw new UsageError('dlq replay needs --id <partition:offset> (repeatable) or --all', 'dlq');
+    if (action === 'replay' && ids.length > 0 && flag(args, 'all'))
+      throw new UsageError('give either --id or --all, not both', 'dlq');
+    if (action !== 'replay' && (ids.length || flag(args, 'all') || flag(args, 'dry-run')))
+      throw new UsageError('--id, --all and --dry-run go with replay', 'dlq');
     let letters: DeadLetterRecord[];
     try {
-      letters = await listDeadLetters({ kafka: ctx.kafka(), admin: await ctx.admin(), pool: ctx.statePool() }, topic);
+      letters = await listDeadLetters(
+        { kafka: ctx.kafka(), admin: await ctx.admin(), pool: ctx.statePool() },
+        topic,
+      );
     } catch (e) {
-      if (/dlq_replay/.test((e as Error).message)) throw new CliFailure(`the state database lacks table dlq_replay: apply schemas/state/030-ops.sql (scripts/stack up)`);
+      if (/dlq_replay/.test((e as Error).message))
+        throw new CliFailure(
+          `the state database lacks table dlq_replay: apply schemas/state/030-ops.sql (scripts/stack up)`,
+        );
       throw e;
     }
     const json = flag(args, 'json');
@@ -336,7 +471,10 @@ Examples:
     if (action === 'show') {
       const d = letters.find((x) => x.id === id);
       if (!d) throw new CliFailure(`no dead letter ${id} on ${topic}`);
-      if (json) ctx.io.out(`${JSON.stringify({ ...summary(d), value: d.value?.toString('utf8') ?? null }, null, 2)}\n`);
+      if (json)
+        ctx.io.out(
+          `${JSON.stringify({ ...summary(d), value: d.value?.toString('utf8') ?? null }, null, 2)}\n`,
+        );
       else {
         const s = summary(d);
         ctx.io.out(
@@ -365,14 +503,23 @@ Examples:
       if (missing.length) throw new CliFailure(`no such dead letter on ${topic}: ${missing.join(', ')}`);
       chosen = letters.filter((d) => ids.includes(d.id));
       const done = chosen.filter((d) => d.replayed);
-      if (done.length && !flag(args, 'again')) throw new CliFailure(`already replayed: ${done.map((d) => d.id).join(', ')} (add --again to replay once more)`);
+      if (done.length && !flag(args, 'again'))
+        throw new CliFailure(
+          `already replayed: ${done.map((d) => d.id).join(', ')} (add --again to replay once more)`,
+        );
     }
     const noSource = chosen.filter((d) => !d.source.topic);
-    if (noSource.length) throw new CliFailure(`dead letter(s) without a source topic header: ${noSource.map((d) => d.id).join(', ')}`);
+    if (noSource.length)
+      throw new CliFailure(
+        `dead letter(s) without a source topic header: ${noSource.map((d) => d.id).join(', ')}`,
+      );
     if (flag(args, 'dry-run')) {
       if (json) ctx.io.out(`${JSON.stringify({ dryRun: true, replay: chosen.map(summary) }, null, 2)}\n`);
       else {
-        for (const d of chosen) ctx.io.out(`[dry run] would replay ${d.id} → ${d.source.topic}[${d.source.partition ?? '?'}] (${d.code ?? '?'})\n`);
+        for (const d of chosen)
+          ctx.io.out(
+            `[dry run] would replay ${d.id} → ${d.source.topic}[${d.source.partition ?? '?'}] (${d.code ?? '?'})\n`,
+          );
         ctx.io.out(`${chosen.length} dead letter(s) would be replayed\n`);
       }
       return EXIT.OK;
@@ -384,7 +531,10 @@ Examples:
       for (const d of chosen) {
         const r = await replayDeadLetter({ producer, pool: ctx.statePool() }, topic, d);
         results.push(r);
-        if (!json) ctx.io.out(`replayed ${r.id} → ${r.sourceTopic}[${r.sourcePartition ?? '?'}]@${r.replayedOffset ?? '?'}\n`);
+        if (!json)
+          ctx.io.out(
+            `replayed ${r.id} → ${r.sourceTopic}[${r.sourcePartition ?? '?'}]@${r.replayedOffset ?? '?'}\n`,
+          );
       }
     } finally {
       await producer.disconnect();
@@ -402,8 +552,16 @@ Examples:
 const connectorsCommand: Command = {
   spec: {
     name: 'connectors',
-    summary: 'Apply connectors/*.json to Kafka Connect (idempotent PUT), show their state, restart failed ones.',
-    positionals: [{ name: 'action', required: true, choices: ['apply', 'status', 'restart'], description: 'apply | status | restart' }],
+    summary:
+      'Apply connectors/*.json to Kafka Connect (idempotent PUT), show their state, restart failed ones.',
+    positionals: [
+      {
+        name: 'action',
+        required: true,
+        choices: ['apply', 'status', 'restart'],
+        description: 'apply | status | restart',
+      },
+    ],
     options: [
       { name: 'name', type: 'list', valueName: 'connector', description: 'only these connectors' },
       { name: 'no-wait', type: 'boolean', description: 'apply: do not wait until RUNNING' },
@@ -419,7 +577,10 @@ const connectorsCommand: Command = {
     const json = flag(args, 'json');
     if (action === 'apply') {
       const files = connectorFiles().filter((f) => names.length === 0 || names.includes(f.name));
-      if (names.length && files.length !== names.length) throw new CliFailure(`no connectors/<name>.json for: ${names.filter((n) => !files.some((f) => f.name === n)).join(', ')}`);
+      if (names.length && files.length !== names.length)
+        throw new CliFailure(
+          `no connectors/<name>.json for: ${names.filter((n) => !files.some((f) => f.name === n)).join(', ')}`,
+        );
       const out = [];
       for (const f of files) {
         const result = await connect.putConfig(f.name, f.raw);
@@ -442,11 +603,19 @@ const connectorsCommand: Command = {
         restarted.push(s.name);
       }
       if (json) ctx.io.out(`${JSON.stringify({ restarted }, null, 2)}\n`);
-      else ctx.io.out(restarted.length ? `restarted: ${restarted.join(', ')}\n` : 'nothing failed; nothing restarted\n');
+      else
+        ctx.io.out(
+          restarted.length ? `restarted: ${restarted.join(', ')}\n` : 'nothing failed; nothing restarted\n',
+        );
       return EXIT.OK;
     }
-    const failed = statuses.some((s) => !s.status || [s.status.connector, ...s.status.tasks].some((t) => t.state === 'FAILED'));
-    if (json) ctx.io.out(`${JSON.stringify({ connectors: statuses.map((s) => ({ ...(s.status ?? { missing: true }), name: s.name })) }, null, 2)}\n`);
+    const failed = statuses.some(
+      (s) => !s.status || [s.status.connector, ...s.status.tasks].some((t) => t.state === 'FAILED'),
+    );
+    if (json)
+      ctx.io.out(
+        `${JSON.stringify({ connectors: statuses.map((s) => ({ ...(s.status ?? { missing: true }), name: s.name })) }, null, 2)}\n`,
+      );
     else
       ctx.io.out(
         `${table(
@@ -455,7 +624,9 @@ const connectorsCommand: Command = {
             s.name,
             s.status?.connector.state ?? 'MISSING',
             s.status?.connector.worker_id,
-            (s.status?.tasks ?? []).map((t) => `${t.id}:${t.state}${t.trace ? ` (${t.trace.split('\n')[0].slice(0, 120)})` : ''}`).join(', ') || '-',
+            (s.status?.tasks ?? [])
+              .map((t) => `${t.id}:${t.state}${t.trace ? ` (${t.trace.split('\n')[0].slice(0, 120)})` : ''}`)
+              .join(', ') || '-',
           ]),
         )}\n`,
       );
@@ -470,10 +641,15 @@ const connectorsCommand: Command = {
 const forceCreateCommand: Command = {
   spec: {
     name: 'force-create',
-    summary: "Force the creation of a contract's subscription in OpenCell, even for a partner blocked for OC (the original's wizard).",
+    summary:
+      "Force the creation of a contract's subscription in OpenCell, even for a partner blocked for OC (the original's wizard).",
     positionals: [{ name: 'contract code', required: true, description: 'contract_contract.code' }],
-    options: [{ name: 'dry-run', type: 'boolean', description: 'print the intent, do not produce it' }, JSON_OPT],
-    details: 'Produces a create_subscription intent with force=true to the intents topic (key partner:<id>); the projector applies it.',
+    options: [
+      { name: 'dry-run', type: 'boolean', description: 'print the intent, do not produce it' },
+      JSON_OPT,
+    ],
+    details:
+      'Produces a create_subscription intent with force=true to the intents topic (key partner:<id>); the projector applies it.',
   },
   requires: () => [],
   run: async (args, ctx) => {
@@ -486,16 +662,32 @@ const forceCreateCommand: Command = {
       [code],
     );
     if (r.rowCount === 0) throw new CliFailure(`no contract with code "${code}" in Odoo`);
-    if (r.rows.length > 1) throw new CliFailure(`${r.rows.length} contracts have code "${code}" (ids ${r.rows.map((x) => x.id).join(', ')}): fix the data in Odoo first`);
-    const row = r.rows[0] as { id: number; partner_id: number; terminated: boolean; ref: string | null; blocked: boolean };
+    if (r.rows.length > 1)
+      throw new CliFailure(
+        `${r.rows.length} contracts have code "${code}" (ids ${r.rows.map((x) => x.id).join(', ')}): fix the data in Odoo first`,
+      );
+    const row = r.rows[0] as {
+      id: number;
+      partner_id: number;
+      terminated: boolean;
+      ref: string | null;
+      blocked: boolean;
+    };
     if (row.terminated) throw new CliFailure(`contract ${code} is terminated in Odoo; nothing to create`);
-    const msg = operatorIntent({ kind: 'create_subscription', contractId: row.id }, { partnerId: row.partner_id, contractId: row.id }, { origin: 'force-create', force: true });
+    const msg = operatorIntent(
+      { kind: 'create_subscription', contractId: row.id },
+      { partnerId: row.partner_id, contractId: row.id },
+      { origin: 'force-create', force: true },
+    );
     if (flag(args, 'dry-run')) {
       ctx.io.out(`${JSON.stringify(msg, null, 2)}\n`);
       return EXIT.OK;
     }
     const [at] = await produceIntents(ctx.kafka(), ctx.config, [msg]);
-    if (flag(args, 'json')) ctx.io.out(`${JSON.stringify({ intentId: msg.intentId, contractId: row.id, partnerId: row.partner_id, blocked: row.blocked, topic: ctx.config.topics.intents, at })}\n`);
+    if (flag(args, 'json'))
+      ctx.io.out(
+        `${JSON.stringify({ intentId: msg.intentId, contractId: row.id, partnerId: row.partner_id, blocked: row.blocked, topic: ctx.config.topics.intents, at })}\n`,
+      );
     else
       ctx.io.out(
         `forced create_subscription for contract ${code} (id ${row.id}, partner ${row.ref ?? row.partner_id}${row.blocked ? ', blocked for OC' : ''}) → ${ctx.config.topics.intents} ${at}, intent ${msg.intentId}\n`,
@@ -511,34 +703,63 @@ const forceCreateCommand: Command = {
 const reconcileCommand: Command = {
   spec: {
     name: 'reconcile',
-    summary: 'Compare Odoo with OpenCell (customer, accounts, subscriptions, services, accesses) and print the drift; --fix emits the repairing intents.',
+    summary:
+      'Compare Odoo with OpenCell (customer, accounts, subscriptions, services, accesses) and print the drift; --fix emits the repairing intents.',
     positionals: [],
     options: [
-      { name: 'partner', type: 'string', valueName: 'ref', description: 'the partner with this ref (customer code)' },
+      {
+        name: 'partner',
+        type: 'string',
+        valueName: 'ref',
+        description: 'the partner with this ref (customer code)',
+      },
       { name: 'contract', type: 'string', valueName: 'code', description: 'this contract only' },
       { name: 'all', type: 'boolean', description: 'every partner holding contracts' },
       { name: 'fix', type: 'boolean', description: 'produce the intents that repair the drift' },
       JSON_OPT,
     ],
-    details: 'Give exactly one of --partner, --contract, --all. Drift without an automatic repair is reported only.',
+    details:
+      'Give exactly one of --partner, --contract, --all. Drift without an automatic repair is reported only.',
   },
   requires: () => ['OPENCELL_PASSWORD'],
   run: async (args, ctx) => {
     const given = (['partner', 'contract', 'all'] as const).filter((k) => args.options[k] !== undefined);
-    if (given.length !== 1) throw new UsageError('give exactly one of --partner <ref>, --contract <code>, --all', 'reconcile');
-    const scope: ReconcileScope = str(args, 'partner') ? { partnerRef: str(args, 'partner') as string } : str(args, 'contract') ? { contractCode: str(args, 'contract') as string } : { all: true };
+    if (given.length !== 1)
+      throw new UsageError('give exactly one of --partner <ref>, --contract <code>, --all', 'reconcile');
+    const scope: ReconcileScope = str(args, 'partner')
+      ? { partnerRef: str(args, 'partner') as string }
+      : str(args, 'contract')
+        ? { contractCode: str(args, 'contract') as string }
+        : { all: true };
     const partners = await partnersInScope(ctx.odooPool(), scope);
-    if (partners.length === 0 && !('all' in scope)) throw new CliFailure(`nothing in Odoo matches ${'partnerRef' in scope ? `partner ref "${scope.partnerRef}"` : `contract code "${(scope as { contractCode: string }).contractCode}"`}`);
+    if (partners.length === 0 && !('all' in scope))
+      throw new CliFailure(
+        `nothing in Odoo matches ${'partnerRef' in scope ? `partner ref "${scope.partnerRef}"` : `contract code "${(scope as { contractCode: string }).contractCode}"`}`,
+      );
     const client = new OpenCellClient(ctx.config.opencell);
-    const deps = { odoo: new OdooViews(ctx.odooPool()), opencell: new OpenCellState(client, { billingAccounts: false }) };
+    const deps = {
+      odoo: new OdooViews(ctx.odooPool()),
+      opencell: new OpenCellState(client, { billingAccounts: false }),
+    };
     const drift: Drift[] = [];
     try {
-      for (const p of partners) drift.push(...(await driftOfPartner(deps, p, { contractCode: 'contractCode' in scope ? scope.contractCode : undefined })));
+      for (const p of partners)
+        drift.push(
+          ...(await driftOfPartner(deps, p, {
+            contractCode: 'contractCode' in scope ? scope.contractCode : undefined,
+          })),
+        );
     } finally {
       client.close();
     }
     const fixes = flag(args, 'fix') ? drift.filter((d) => d.fix !== null) : [];
-    const messages = fixes.map((d) => operatorIntent(d.fix!, { partnerId: d.partnerId, contractId: d.contractId }, { origin: 'reconcile', repair: true }));
+    const messages = fixes.map((d) =>
+      operatorIntent(
+        d.fix!,
+        { partnerId: d.partnerId, contractId: d.contractId },
+        { origin: 'reconcile', repair: true },
+      ),
+    );
     // one repair per (intent kind, target): create_subscription covers several drifts of one contract
     const seen = new Set<string>();
     const unique = messages.filter((m) => {
@@ -549,7 +770,9 @@ const reconcileCommand: Command = {
     });
     const produced = unique.length ? await produceIntents(ctx.kafka(), ctx.config, unique) : [];
     if (flag(args, 'json')) {
-      ctx.io.out(`${JSON.stringify({ partners: partners.length, drift, fixed: unique.map((m, i) => ({ intentId: m.intentId, kind: m.intent.kind, aggregateKey: m.aggregateKey, at: produced[i] })) }, null, 2)}\n`);
+      ctx.io.out(
+        `${JSON.stringify({ partners: partners.length, drift, fixed: unique.map((m, i) => ({ intentId: m.intentId, kind: m.intent.kind, aggregateKey: m.aggregateKey, at: produced[i] })) }, null, 2)}\n`,
+      );
       return EXIT.OK;
     }
     if (drift.length === 0) ctx.io.out(`no drift (${partners.length} partner(s) checked)\n`);
@@ -557,10 +780,17 @@ const reconcileCommand: Command = {
       ctx.io.out(
         `${table(
           ['partner', 'contract', 'drift', 'repair', 'detail'],
-          drift.map((d) => [d.partnerRef ?? d.partnerId, d.contractCode, d.kind, d.fix ? d.fix.kind : 'manual', d.detail]),
+          drift.map((d) => [
+            d.partnerRef ?? d.partnerId,
+            d.contractCode,
+            d.kind,
+            d.fix ? d.fix.kind : 'manual',
+            d.detail,
+          ]),
         )}\n${drift.length} drift item(s) over ${partners.length} partner(s)\n`,
       );
-    if (flag(args, 'fix')) ctx.io.out(`${unique.length} repairing intent(s) produced to ${ctx.config.topics.intents}\n`);
+    if (flag(args, 'fix'))
+      ctx.io.out(`${unique.length} repairing intent(s) produced to ${ctx.config.topics.intents}\n`);
     else if (drift.some((d) => d.fix)) ctx.io.out(`run again with --fix to produce the repairing intents\n`);
     return EXIT.OK;
   },
@@ -638,8 +868,18 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
           await a.connect();
           return a;
         })()),
-      statePool: () => (resources.state ??= new Pool({ connectionString: config.stateDatabaseUrl, max: 2, application_name: 'odoo-opencell-sync-cli' })),
-      odooPool: () => (resources.odoo ??= new Pool({ connectionString: config.odooDatabaseUrl, max: 2, application_name: 'odoo-opencell-sync-cli' })),
+      statePool: () =>
+        (resources.state ??= new Pool({
+          connectionString: config.stateDatabaseUrl,
+          max: 2,
+          application_name: 'odoo-opencell-sync-cli',
+        })),
+      odooPool: () =>
+        (resources.odoo ??= new Pool({
+          connectionString: config.odooDatabaseUrl,
+          max: 2,
+          application_name: 'odoo-opencell-sync-cli',
+        })),
     };
     return await command.run(args, ctx);
   } catch (e) {
@@ -648,7 +888,9 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       return EXIT.USAGE;
     }
     if (e instanceof ConfigError) {
-      io.err(`configuration error (${e.problems.length} problem${e.problems.length > 1 ? 's' : ''}):\n  - ${e.problems.join('\n  - ')}\n`);
+      io.err(
+        `configuration error (${e.problems.length} problem${e.problems.length > 1 ? 's' : ''}):\n  - ${e.problems.join('\n  - ')}\n`,
+      );
       return EXIT.CONFIG;
     }
     if (e instanceof CliFailure) {
@@ -660,7 +902,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     if (io.env.LOG_LEVEL === 'debug' && err.stack) io.err(`${err.stack}\n`);
     return EXIT.FAILURE;
   } finally {
-    if (resources.admin) await (await resources.admin.catch(() => undefined))?.disconnect().catch(() => undefined);
+    if (resources.admin)
+      await (await resources.admin.catch(() => undefined))?.disconnect().catch(() => undefined);
     await resources.state?.end().catch(() => undefined);
     await resources.odoo?.end().catch(() => undefined);
   }

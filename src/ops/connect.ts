@@ -24,12 +24,16 @@ async function call(method: string, url: string, body?: unknown): Promise<{ stat
       timeout: 15000,
     });
   } catch (e) {
-    throw new SyncError('NETWORK', `Kafka Connect at ${new URL(url).origin} is not reachable: ${(e as Error).message}`, {
-      retriable: true,
-    });
+    throw new SyncError(
+      'NETWORK',
+      `Kafka Connect at ${new URL(url).origin} is not reachable: ${(e as Error).message}`,
+      {
+        retriable: true,
+      },
+    );
   }
   const text = await res.text();
-  let json: unknown = null;
+  let json: unknown;
   try {
     json = text ? JSON.parse(text) : null;
   } catch {
@@ -81,18 +85,28 @@ export class ConnectClient {
       last = await this.status(name).catch(() => null);
       if (last) {
         const failed = [last.connector, ...last.tasks].find((s) => s.state === 'FAILED');
-        if (failed) throw new SyncError('INTERNAL', `connector ${name} FAILED: ${(failed.trace ?? '').split('\n')[0]}`);
-        if (last.connector.state === 'RUNNING' && last.tasks.length > 0 && last.tasks.every((t) => t.state === 'RUNNING'))
+        if (failed)
+          throw new SyncError('INTERNAL', `connector ${name} FAILED: ${(failed.trace ?? '').split('\n')[0]}`);
+        if (
+          last.connector.state === 'RUNNING' &&
+          last.tasks.length > 0 &&
+          last.tasks.every((t) => t.state === 'RUNNING')
+        )
           return last;
       }
       await new Promise((r) => setTimeout(r, 300));
     }
-    throw new SyncError('INTERNAL', `connector ${name} not RUNNING after ${timeoutMs} ms: ${JSON.stringify(last)}`);
+    throw new SyncError(
+      'INTERNAL',
+      `connector ${name} not RUNNING after ${timeoutMs} ms: ${JSON.stringify(last)}`,
+    );
   }
 }
 
 /** The connector configs shipped in connectors/, by name (file name without .json), validated as string maps. */
-export function connectorFiles(dir = join(__dirname, '..', '..', 'connectors')): { name: string; raw: Record<string, string> }[] {
+export function connectorFiles(
+  dir = join(__dirname, '..', '..', 'connectors'),
+): { name: string; raw: Record<string, string> }[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()

@@ -2,7 +2,7 @@
  * Applies every connector in connectors/*.json to Kafka Connect with `PUT /connectors/<name>/config` (idempotent)
  * and waits until each runs. Hosts and credentials stay `${env:…}` placeholders that Connect's
  * EnvVarConfigProvider resolves inside the worker, so no secret travels over REST or lands in a config topic.
- * Usage: node -r ts-node/register/transpile-only src/ops/connectors-apply.ts [--no-wait]
+ * Usage: node --require tsx/cjs src/ops/connectors-apply.ts [--no-wait]
  */
 import { assertIncludeListsInSync, CONNECTOR_NAME } from '../capture/connector';
 import { ConnectClient, connectorFiles } from './connect';

@@ -8,7 +8,7 @@
  * 3. shows what reached OpenCell (calls by endpoint, objects) and the sync events a subscriber decodes;
  * 4. invoices back: a billing run in OpenCell, the invoice poller, the relay and the Odoo loader.
  *
- *   node -r ts-node/register/transpile-only src/ops/demo.ts [--partners N]
+ *   node --require tsx/cjs src/ops/demo.ts [--partners N]
  */
 import { Pool } from 'pg';
 import { captureTopics } from '../capture';
@@ -63,7 +63,10 @@ async function main(): Promise<void> {
   const events: SyncEvent[] = [];
   const subscriber = await subscribeEvents({
     kafka,
-    registry: new EventSchemas({ registryUrl: config.registryUrl, topics: { syncEvents: config.topics.syncEvents, invoiceEvents: config.topics.invoiceEvents } }),
+    registry: new EventSchemas({
+      registryUrl: config.registryUrl,
+      topics: { syncEvents: config.topics.syncEvents, invoiceEvents: config.topics.invoiceEvents },
+    }),
     topic: config.topics.syncEvents,
     groupId: `demo-subscriber-${run}`,
     fromBeginning: true,
@@ -72,7 +75,9 @@ async function main(): Promise<void> {
       const e = d.event as SyncEvent;
       events.push(e);
       if (events.length <= 25)
-        say(`  sync event  ${e.outcome.padEnd(13)} ${e.action.padEnd(24)} ${e.odoo.model}#${e.odoo.id} → ${e.opencell.entity} ${e.opencell.code ?? ''}${e.calls.length ? `  [${e.calls.join(', ')}]` : ''}${e.errorCode ? `  ${e.errorCode}` : ''}`);
+        say(
+          `  sync event  ${e.outcome.padEnd(13)} ${e.action.padEnd(24)} ${e.odoo.model}#${e.odoo.id} → ${e.opencell.entity} ${e.opencell.code ?? ''}${e.calls.length ? `  [${e.calls.join(', ')}]` : ''}${e.errorCode ? `  ${e.errorCode}` : ''}`,
+        );
     },
   });
 
@@ -95,8 +100,15 @@ async function main(): Promise<void> {
     )
   ).rows;
   const mobile = contracts.find((c) => c.info !== null);
-  if (contracts[0]) await db.query(`UPDATE res_partner SET street = 'Carrer de Sants 79', zip = '08014', city = 'Barcelona' WHERE id = $1`, [contracts[0].partner_id]);
-  if (mobile) await db.query(`UPDATE mobile_service_contract_info SET phone_number = '699000111' WHERE id = $1`, [mobile.info]);
+  if (contracts[0])
+    await db.query(
+      `UPDATE res_partner SET street = 'Carrer de Sants 79', zip = '08014', city = 'Barcelona' WHERE id = $1`,
+      [contracts[0].partner_id],
+    );
+  if (mobile)
+    await db.query(`UPDATE mobile_service_contract_info SET phone_number = '699000111' WHERE id = $1`, [
+      mobile.info,
+    ]);
   if (mobile?.line) {
     await db.query('BEGIN');
     await insertContractLine(db, mobile.id, { productCode: 'SE_SC_REC_MOBILE_T_150_1024' });
@@ -114,24 +126,38 @@ async function main(): Promise<void> {
 
   const writes = sandbox.journal.entries().filter((e) => e.method !== 'GET' && !e.path.endsWith('/list'));
   const byPath = new Map<string, number>();
-  for (const e of writes) byPath.set(`${e.method} ${e.path} → ${e.status}`, (byPath.get(`${e.method} ${e.path} → ${e.status}`) ?? 0) + 1);
+  for (const e of writes)
+    byPath.set(
+      `${e.method} ${e.path} → ${e.status}`,
+      (byPath.get(`${e.method} ${e.path} → ${e.status}`) ?? 0) + 1,
+    );
   say(`\n3) OpenCell received ${writes.length} state-changing calls:`);
   for (const [k, n] of [...byPath.entries()].sort()) say(`   ${String(n).padStart(4)}  ${k}`);
   await sleep(1500);
   const outcomes = new Map<string, number>();
   for (const e of events) outcomes.set(e.outcome, (outcomes.get(e.outcome) ?? 0) + 1);
-  say(`   sync events decoded by a subscriber: ${events.length} (${[...outcomes.entries()].map(([k, n]) => `${k} ${n}`).join(', ')})`);
+  say(
+    `   sync events decoded by a subscriber: ${events.length} (${[...outcomes.entries()].map(([k, n]) => `${k} ${n}`).join(', ')})`,
+  );
   const table = new Map<string, number>();
-  for (const e of events) table.set(`${e.action} ${e.outcome}${e.errorCode ? ` (${e.errorCode})` : ''}`, (table.get(`${e.action} ${e.outcome}${e.errorCode ? ` (${e.errorCode})` : ''}`) ?? 0) + 1);
+  for (const e of events)
+    table.set(
+      `${e.action} ${e.outcome}${e.errorCode ? ` (${e.errorCode})` : ''}`,
+      (table.get(`${e.action} ${e.outcome}${e.errorCode ? ` (${e.errorCode})` : ''}`) ?? 0) + 1,
+    );
   for (const [k, n] of [...table.entries()].sort()) say(`   ${String(n).padStart(4)}  ${k}`);
 
-  await runDemoInvoices(config, sandbox, kafka, pipeline.statePool).catch((e) => say(`\n4) invoices failed: ${(e as Error).message}`));
+  await runDemoInvoices(config, sandbox, kafka, pipeline.statePool).catch((e) =>
+    say(`\n4) invoices failed: ${(e as Error).message}`),
+  );
 
   await subscriber.stop();
   await relay.stop();
   await pipeline.stop();
   await sandbox.close();
-  say(`\ndone. Topics of this run: ${config.topics.intents}, ${config.topics.syncEvents}, ${config.topics.dlq}; Debezium topics: ${captureTopics().length} × odoo.public.<table>.`);
+  say(
+    `\ndone. Topics of this run: ${config.topics.intents}, ${config.topics.syncEvents}, ${config.topics.dlq}; Debezium topics: ${captureTopics().length} × odoo.public.<table>.`,
+  );
 }
 
 /** Waits until `count()` has not changed for `quietMs` (the pipeline has caught up), at most `maxMs`. */

@@ -40,7 +40,10 @@ export function parseDlqId(id: string): { partition: number; offset: string } | 
   return m ? { partition: Number(m[1]), offset: m[2] } : null;
 }
 
-export function toDeadLetter(partition: number, m: Pick<KafkaMessage, 'offset' | 'key' | 'value' | 'headers' | 'timestamp'>): DeadLetterRecord {
+export function toDeadLetter(
+  partition: number,
+  m: Pick<KafkaMessage, 'offset' | 'key' | 'value' | 'headers' | 'timestamp'>,
+): DeadLetterRecord {
   const h = m.headers ?? {};
   const num = (s: string | null) => (s === null || s === '' || Number.isNaN(Number(s)) ? null : Number(s));
   const retriable = headerString(h, DLQ_HEADER.retriable);
@@ -78,11 +81,18 @@ export function originalHeaders(h: IHeaders): IHeaders {
  * Reads every message of the topic up to its current end (a throw-away consumer group, deleted afterwards, so
  * nothing is committed anywhere the pipeline reads).
  */
-export async function readTopic(kafka: Kafka, admin: Admin, topic: string, timeoutMs = 30_000): Promise<{ partition: number; message: KafkaMessage }[]> {
+export async function readTopic(
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  timeoutMs = 30_000,
+): Promise<{ partition: number; message: KafkaMessage }[]> {
   const topics = await admin.listTopics();
   if (!topics.includes(topic)) return [];
   const ends = await admin.fetchTopicOffsets(topic);
-  const pending = new Map(ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]));
+  const pending = new Map(
+    ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]),
+  );
   if (pending.size === 0) return [];
   const groupId = `ops-dlq-reader-${randomBytes(6).toString('hex')}`;
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 10_000 });
@@ -91,7 +101,10 @@ export async function readTopic(kafka: Kafka, admin: Admin, topic: string, timeo
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`reading ${topic} timed out after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`reading ${topic} timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       consumer
         .run({
           autoCommit: false,
@@ -115,21 +128,38 @@ export async function readTopic(kafka: Kafka, admin: Admin, topic: string, timeo
     await consumer.disconnect();
     await admin.deleteGroups([groupId]).catch(() => undefined);
   }
-  return out.sort((a, b) => a.partition - b.partition || Number(BigInt(a.message.offset) - BigInt(b.message.offset)));
+  return out.sort(
+    (a, b) => a.partition - b.partition || Number(BigInt(a.message.offset) - BigInt(b.message.offset)),
+  );
 }
 
-export async function replayedIds(pool: Pool, dlqTopic: string): Promise<Map<string, { at: string; offset: string | null }>> {
-  const r = await pool.query(`SELECT dlq_partition, dlq_offset, replayed_at, replayed_offset FROM dlq_replay WHERE dlq_topic = $1`, [dlqTopic]);
+export async function replayedIds(
+  pool: Pool,
+  dlqTopic: string,
+): Promise<Map<string, { at: string; offset: string | null }>> {
+  const r = await pool.query(
+    `SELECT dlq_partition, dlq_offset, replayed_at, replayed_offset FROM dlq_replay WHERE dlq_topic = $1`,
+    [dlqTopic],
+  );
   return new Map(
     r.rows.map((x) => [
       `${x.dlq_partition}:${x.dlq_offset}`,
-      { at: new Date(x.replayed_at as Date).toISOString(), offset: x.replayed_offset === null ? null : String(x.replayed_offset) },
+      {
+        at: new Date(x.replayed_at as Date).toISOString(),
+        offset: x.replayed_offset === null ? null : String(x.replayed_offset),
+      },
     ]),
   );
 }
 
-export async function listDeadLetters(deps: { kafka: Kafka; admin: Admin; pool: Pool }, dlqTopic: string): Promise<DeadLetterRecord[]> {
-  const [messages, replayed] = await Promise.all([readTopic(deps.kafka, deps.admin, dlqTopic), replayedIds(deps.pool, dlqTopic)]);
+export async function listDeadLetters(
+  deps: { kafka: Kafka; admin: Admin; pool: Pool },
+  dlqTopic: string,
+): Promise<DeadLetterRecord[]> {
+  const [messages, replayed] = await Promise.all([
+    readTopic(deps.kafka, deps.admin, dlqTopic),
+    replayedIds(deps.pool, dlqTopic),
+  ]);
   return messages.map(({ partition, message }) => {
     const d = toDeadLetter(partition, message);
     d.replayed = replayed.get(d.id) ?? null;
@@ -145,14 +175,26 @@ export interface ReplayResult {
 }
 
 /** Re-publishes one dead letter to its source topic and records the replay. */
-export async function replayDeadLetter(deps: { producer: Producer; pool: Pool }, dlqTopic: string, d: DeadLetterRecord): Promise<ReplayResult> {
+export async function replayDeadLetter(
+  deps: { producer: Producer; pool: Pool },
+  dlqTopic: string,
+  d: DeadLetterRecord,
+): Promise<ReplayResult> {
   const topic = d.source.topic;
-  if (!topic) throw new Error(`dead letter ${d.id} has no ${DLQ_HEADER.topic} header: cannot tell where to replay it`);
+  if (!topic)
+    throw new Error(`dead letter ${d.id} has no ${DLQ_HEADER.topic} header: cannot tell where to replay it`);
   const headers = { ...originalHeaders(d.headers), replayed_from: `${dlqTopic}:${d.id}` };
   const [meta] = await deps.producer.send({
     topic,
     acks: -1,
-    messages: [{ key: d.key, value: d.value, headers, ...(d.source.partition !== null ? { partition: d.source.partition } : {}) }],
+    messages: [
+      {
+        key: d.key,
+        value: d.value,
+        headers,
+        ...(d.source.partition !== null ? { partition: d.source.partition } : {}),
+      },
+    ],
   });
   const replayedOffset = meta?.baseOffset ?? null;
   await deps.pool.query(
@@ -160,7 +202,15 @@ export async function replayDeadLetter(deps: { producer: Producer; pool: Pool },
      VALUES ($1,$2,$3,$4,$5,$6,$7)
      ON CONFLICT (dlq_topic, dlq_partition, dlq_offset) DO UPDATE SET replayed_at = now(),
        replayed_offset = EXCLUDED.replayed_offset, replayed_by = EXCLUDED.replayed_by`,
-    [dlqTopic, d.partition, d.offset, topic, d.source.partition, replayedOffset, `${process.env.USER ?? 'unknown'}@${hostname()}`],
+    [
+      dlqTopic,
+      d.partition,
+      d.offset,
+      topic,
+      d.source.partition,
+      replayedOffset,
+      `${process.env.USER ?? 'unknown'}@${hostname()}`,
+    ],
   );
   return { id: d.id, sourceTopic: topic, sourcePartition: d.source.partition, replayedOffset };
 }

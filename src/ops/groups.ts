@@ -36,7 +36,10 @@ export function lagOf(committed: string | null, low: string, high: string): numb
   return Number(lag > 0n ? lag : 0n);
 }
 
-export async function describeMembers(admin: Admin, groupId: string): Promise<{ state: string; members: GroupMember[] }> {
+export async function describeMembers(
+  admin: Admin,
+  groupId: string,
+): Promise<{ state: string; members: GroupMember[] }> {
   const { groups } = await admin.describeGroups([groupId]);
   const g = groups[0];
   if (!g) return { state: 'Dead', members: [] };
@@ -47,14 +50,22 @@ export async function describeMembers(admin: Admin, groupId: string): Promise<{ 
 }
 
 /** Topics the group committed offsets on (plus `extraTopics`, e.g. the ones a role subscribes to). */
-export async function groupTopics(admin: Admin, groupId: string, extraTopics: readonly string[] = []): Promise<string[]> {
+export async function groupTopics(
+  admin: Admin,
+  groupId: string,
+  extraTopics: readonly string[] = [],
+): Promise<string[]> {
   const committed = await admin.fetchOffsets({ groupId });
   const existing = new Set(await admin.listTopics());
   const topics = new Set([...committed.map((t) => t.topic), ...extraTopics.filter((t) => existing.has(t))]);
   return [...topics].sort();
 }
 
-export async function partitionLags(admin: Admin, groupId: string, topics: readonly string[]): Promise<PartitionLag[]> {
+export async function partitionLags(
+  admin: Admin,
+  groupId: string,
+  topics: readonly string[],
+): Promise<PartitionLag[]> {
   if (topics.length === 0) return [];
   const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
   const out: PartitionLag[] = [];
@@ -64,14 +75,28 @@ export async function partitionLags(admin: Admin, groupId: string, topics: reado
     for (const e of ends.sort((a, b) => a.partition - b.partition)) {
       const c = mine.find((p) => p.partition === e.partition)?.offset;
       const committedOffset = c === undefined || Number(c) < 0 ? null : c;
-      out.push({ topic, partition: e.partition, committed: committedOffset, low: e.low, high: e.high, lag: lagOf(committedOffset, e.low, e.high) });
+      out.push({
+        topic,
+        partition: e.partition,
+        committed: committedOffset,
+        low: e.low,
+        high: e.high,
+        lag: lagOf(committedOffset, e.low, e.high),
+      });
     }
   }
   return out;
 }
 
-export async function groupInfo(admin: Admin, groupId: string, extraTopics: readonly string[] = []): Promise<GroupInfo> {
-  const [{ state, members }, topics] = await Promise.all([describeMembers(admin, groupId), groupTopics(admin, groupId, extraTopics)]);
+export async function groupInfo(
+  admin: Admin,
+  groupId: string,
+  extraTopics: readonly string[] = [],
+): Promise<GroupInfo> {
+  const [{ state, members }, topics] = await Promise.all([
+    describeMembers(admin, groupId),
+    groupTopics(admin, groupId, extraTopics),
+  ]);
   const partitions = await partitionLags(admin, groupId, topics);
   return { groupId, state, members, partitions, totalLag: partitions.reduce((s, p) => s + p.lag, 0) };
 }
@@ -80,7 +105,8 @@ export async function groupInfo(admin: Admin, groupId: string, extraTopics: read
 // resync plan
 // ---------------------------------------------------------------------------------------------------------------
 
-export type ResetTarget = { kind: 'earliest' } | { kind: 'latest' } | { kind: 'time'; timestamp: number; iso: string };
+export type ResetTarget =
+  { kind: 'earliest' } | { kind: 'latest' } | { kind: 'time'; timestamp: number; iso: string };
 
 /** Parses `--to`: earliest, latest, or an ISO-8601 time with a date (e.g. 2024-05-01T10:00:00Z). */
 export function parseResetTarget(s: string): ResetTarget | null {
@@ -125,13 +151,19 @@ export function planReset(lags: readonly PartitionLag[], targets: ReadonlyMap<st
   });
 }
 
-export async function targetOffsets(admin: Admin, topics: readonly string[], to: ResetTarget): Promise<Map<string, string>> {
+export async function targetOffsets(
+  admin: Admin,
+  topics: readonly string[],
+  to: ResetTarget,
+): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const topic of topics) {
     if (to.kind === 'time') {
-      for (const p of await admin.fetchTopicOffsetsByTimestamp(topic, to.timestamp)) out.set(`${topic}/${p.partition}`, p.offset);
+      for (const p of await admin.fetchTopicOffsetsByTimestamp(topic, to.timestamp))
+        out.set(`${topic}/${p.partition}`, p.offset);
     } else {
-      for (const p of await admin.fetchTopicOffsets(topic)) out.set(`${topic}/${p.partition}`, to.kind === 'earliest' ? p.low : p.high);
+      for (const p of await admin.fetchTopicOffsets(topic))
+        out.set(`${topic}/${p.partition}`, to.kind === 'earliest' ? p.low : p.high);
     }
   }
   return out;

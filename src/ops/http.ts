@@ -36,13 +36,21 @@ export interface OpsServer {
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>(
+        (_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)),
+      ),
+    ]);
   } finally {
     clearTimeout(timer);
   }
 }
 
-export async function runChecks(checks: Record<string, ReadinessCheck>, timeoutMs: number): Promise<{ ready: boolean; checks: CheckResult[] }> {
+export async function runChecks(
+  checks: Record<string, ReadinessCheck>,
+  timeoutMs: number,
+): Promise<{ ready: boolean; checks: CheckResult[] }> {
   const results = await Promise.all(
     Object.entries(checks).map(async ([name, check]): Promise<CheckResult> => {
       const t0 = Date.now();
@@ -68,7 +76,12 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });
-    if (path === '/healthz') return send(res, 200, { status: 'ok', uptimeSeconds: Math.round((Date.now() - started) / 1000), ...opts.info });
+    if (path === '/healthz')
+      return send(res, 200, {
+        status: 'ok',
+        uptimeSeconds: Math.round((Date.now() - started) / 1000),
+        ...opts.info,
+      });
     if (path === '/readyz') {
       const r = await runChecks(opts.checks, opts.checkTimeoutMs ?? 2000);
       return send(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', checks: r.checks });

@@ -44,12 +44,18 @@ export function operatorIntent(
 }
 
 /** Produces intent messages to the intents topic (created when missing); returns partition@offset per message. */
-export async function produceIntents(kafka: Kafka, config: Config, messages: readonly IntentMessage[]): Promise<string[]> {
+export async function produceIntents(
+  kafka: Kafka,
+  config: Config,
+  messages: readonly IntentMessage[],
+): Promise<string[]> {
   if (messages.length === 0) return [];
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, [{ topic: config.topics.intents, numPartitions: config.topics.intentsPartitions, replicationFactor: 1 }]);
+    await ensureTopics(admin, [
+      { topic: config.topics.intents, numPartitions: config.topics.intentsPartitions, replicationFactor: 1 },
+    ]);
   } finally {
     await admin.disconnect();
   }

@@ -32,23 +32,106 @@ export class Metrics {
   constructor(opts: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
     const registers = [this.registry];
     if (opts.labels) this.registry.setDefaultLabels(opts.labels);
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'sync_process_' });
-    this.eventsConsumed = new Counter({ name: 'sync_events_consumed_total', help: 'Change events read by the router, per source table', labelNames: ['table'], registers });
-    this.eventsFiltered = new Counter({ name: 'sync_events_filtered_total', help: 'Change events that produced no intent, per table and reason', labelNames: ['table', 'reason'], registers });
-    this.intentsRouted = new Counter({ name: 'sync_intents_routed_total', help: 'Intents produced by the router, per source table', labelNames: ['table'], registers });
-    this.messagesProcessed = new Counter({ name: 'sync_messages_processed_total', help: 'Messages finished by a stage (applied or skipped)', labelNames: ['stage', 'topic'], registers });
-    this.intentsProjected = new Counter({ name: 'sync_intents_projected_total', help: 'Intents finished by the projector', labelNames: ['topic'], registers });
-    this.retries = new Counter({ name: 'sync_retries_total', help: 'Retriable failures retried, per stage and error code', labelNames: ['stage', 'code'], registers });
-    this.deadLetters = new Counter({ name: 'sync_dead_letters_total', help: 'Messages sent to the dead-letter topic, per stage and error code', labelNames: ['stage', 'code'], registers });
-    this.pauses = new Counter({ name: 'sync_partition_pauses_total', help: 'Partitions paused for a long backoff', labelNames: ['stage'], registers });
-    this.handlerSeconds = new Histogram({ name: 'sync_handler_duration_seconds', help: 'Time to process one message, per stage', labelNames: ['stage'], buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
-    this.batchSeconds = new Histogram({ name: 'sync_batch_duration_seconds', help: 'Time to finish one fetched batch of a partition, per stage (the next fetch waits for the slowest)', labelNames: ['stage'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
-    this.opencellCalls = new Histogram({ name: 'sync_opencell_call_duration_seconds', help: 'OpenCell REST call latency, per endpoint and outcome', labelNames: ['endpoint', 'outcome'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
-    this.consumerLag = new Gauge({ name: 'sync_consumer_lag', help: 'Messages not yet consumed, per group and partition (sampled)', labelNames: ['group', 'topic', 'partition'], registers });
-    this.outboxBacklog = new Gauge({ name: 'sync_outbox_backlog', help: 'Outbox rows not yet published (sampled)', registers });
-    this.outboxPublished = new Counter({ name: 'sync_outbox_published_total', help: 'Outbox rows published, per topic', labelNames: ['topic'], registers });
-    this.relayErrors = new Counter({ name: 'sync_outbox_relay_errors_total', help: 'Failed relay cycles', labelNames: ['fatal'], registers });
-    this.invoiceLoads = new Counter({ name: 'sync_invoice_loads_total', help: 'Invoices loaded into Odoo, per outcome', labelNames: ['outcome'], registers });
+    if (opts.defaultMetrics !== false)
+      collectDefaultMetrics({ register: this.registry, prefix: 'sync_process_' });
+    this.eventsConsumed = new Counter({
+      name: 'sync_events_consumed_total',
+      help: 'Change events read by the router, per source table',
+      labelNames: ['table'],
+      registers,
+    });
+    this.eventsFiltered = new Counter({
+      name: 'sync_events_filtered_total',
+      help: 'Change events that produced no intent, per table and reason',
+      labelNames: ['table', 'reason'],
+      registers,
+    });
+    this.intentsRouted = new Counter({
+      name: 'sync_intents_routed_total',
+      help: 'Intents produced by the router, per source table',
+      labelNames: ['table'],
+      registers,
+    });
+    this.messagesProcessed = new Counter({
+      name: 'sync_messages_processed_total',
+      help: 'Messages finished by a stage (applied or skipped)',
+      labelNames: ['stage', 'topic'],
+      registers,
+    });
+    this.intentsProjected = new Counter({
+      name: 'sync_intents_projected_total',
+      help: 'Intents finished by the projector',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'sync_retries_total',
+      help: 'Retriable failures retried, per stage and error code',
+      labelNames: ['stage', 'code'],
+      registers,
+    });
+    this.deadLetters = new Counter({
+      name: 'sync_dead_letters_total',
+      help: 'Messages sent to the dead-letter topic, per stage and error code',
+      labelNames: ['stage', 'code'],
+      registers,
+    });
+    this.pauses = new Counter({
+      name: 'sync_partition_pauses_total',
+      help: 'Partitions paused for a long backoff',
+      labelNames: ['stage'],
+      registers,
+    });
+    this.handlerSeconds = new Histogram({
+      name: 'sync_handler_duration_seconds',
+      help: 'Time to process one message, per stage',
+      labelNames: ['stage'],
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.batchSeconds = new Histogram({
+      name: 'sync_batch_duration_seconds',
+      help: 'Time to finish one fetched batch of a partition, per stage (the next fetch waits for the slowest)',
+      labelNames: ['stage'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.opencellCalls = new Histogram({
+      name: 'sync_opencell_call_duration_seconds',
+      help: 'OpenCell REST call latency, per endpoint and outcome',
+      labelNames: ['endpoint', 'outcome'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.consumerLag = new Gauge({
+      name: 'sync_consumer_lag',
+      help: 'Messages not yet consumed, per group and partition (sampled)',
+      labelNames: ['group', 'topic', 'partition'],
+      registers,
+    });
+    this.outboxBacklog = new Gauge({
+      name: 'sync_outbox_backlog',
+      help: 'Outbox rows not yet published (sampled)',
+      registers,
+    });
+    this.outboxPublished = new Counter({
+      name: 'sync_outbox_published_total',
+      help: 'Outbox rows published, per topic',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.relayErrors = new Counter({
+      name: 'sync_outbox_relay_errors_total',
+      help: 'Failed relay cycles',
+      labelNames: ['fatal'],
+      registers,
+    });
+    this.invoiceLoads = new Counter({
+      name: 'sync_invoice_loads_total',
+      help: 'Invoices loaded into Odoo, per outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
   }
 
   /** Observer for OpenCellClient.onCall. */

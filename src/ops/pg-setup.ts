@@ -97,7 +97,7 @@ export async function setupOdooDatabase(opts: PgSetupOptions): Promise<void> {
           await c.query(f.sql);
         } catch (e) {
           await c.query('ROLLBACK');
-          throw new Error(`schemas/odoo/${f.name}: ${(e as Error).message}`);
+          throw new Error(`schemas/odoo/${f.name}: ${(e as Error).message}`, { cause: e });
         }
       }
       await c.query('RESET ROLE');
@@ -118,12 +118,17 @@ export async function setupOdooDatabase(opts: PgSetupOptions): Promise<void> {
     }
     // CDC prerequisites: full before-images, the publication, least-privilege grants for Debezium.
     const tables = publicationTables().map((q) => q.split('.') as [string, string]);
-    const missing = await c.query<{ t: string }>(`SELECT t FROM unnest($1::text[]) t WHERE to_regclass(t) IS NULL`, [
-      publicationTables(),
-    ]);
-    if (missing.rowCount) throw new Error(`captured tables missing from the Odoo schema: ${missing.rows.map((r) => r.t).join(', ')}`);
+    const missing = await c.query<{ t: string }>(
+      `SELECT t FROM unnest($1::text[]) t WHERE to_regclass(t) IS NULL`,
+      [publicationTables()],
+    );
+    if (missing.rowCount)
+      throw new Error(
+        `captured tables missing from the Odoo schema: ${missing.rows.map((r) => r.t).join(', ')}`,
+      );
     const qualified = tables.map(([schema, table]) => `${ident(schema)}.${ident(table)}`).join(', ');
-    for (const [schema, table] of tables) await c.query(`ALTER TABLE ${ident(schema)}.${ident(table)} REPLICA IDENTITY FULL`);
+    for (const [schema, table] of tables)
+      await c.query(`ALTER TABLE ${ident(schema)}.${ident(table)} REPLICA IDENTITY FULL`);
     const pub = await c.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [opts.publication]);
     await c.query(
       pub.rowCount
@@ -146,7 +151,9 @@ export async function setupStateDatabase(opts: PgSetupOptions): Promise<void> {
     await c.query(
       'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
     );
-    const done = new Set((await c.query('SELECT name FROM schema_migrations')).rows.map((r) => String(r.name)));
+    const done = new Set(
+      (await c.query('SELECT name FROM schema_migrations')).rows.map((r) => String(r.name)),
+    );
     for (const f of sqlFiles(join(ROOT, 'schemas', 'state'))) {
       if (done.has(f.name)) continue;
       log.info(`state database: applying ${f.name}`);
@@ -157,7 +164,7 @@ export async function setupStateDatabase(opts: PgSetupOptions): Promise<void> {
         await c.query('COMMIT');
       } catch (e) {
         await c.query('ROLLBACK');
-        throw new Error(`schemas/state/${f.name}: ${(e as Error).message}`);
+        throw new Error(`schemas/state/${f.name}: ${(e as Error).message}`, { cause: e });
       }
     }
   });

@@ -59,15 +59,25 @@ export interface DriftInput {
 const ENDED_SUBSCRIPTION = ['RESILIATED', 'CANCELED', 'CLOSED', 'TERMINATED'];
 
 export function isEndedSubscription(s: OcSubscriptionState): boolean {
-  return (s.status !== undefined && ENDED_SUBSCRIPTION.includes(s.status)) || (s.terminationDate !== undefined && s.terminationDate !== null && s.status !== 'ACTIVE');
+  return (
+    (s.status !== undefined && ENDED_SUBSCRIPTION.includes(s.status)) ||
+    (s.terminationDate !== undefined && s.terminationDate !== null && s.status !== 'ACTIVE')
+  );
 }
 
 export function isLiveServiceLine(l: LineView, today: string): boolean {
-  return l.kind === 'service' && !l.isCanceled && l.productCode !== null && (l.dateEnd === null || l.dateEnd >= today);
+  return (
+    l.kind === 'service' &&
+    !l.isCanceled &&
+    l.productCode !== null &&
+    (l.dateEnd === null || l.dateEnd >= today)
+  );
 }
 
 function isEndedServiceLine(l: LineView, today: string): boolean {
-  return l.kind === 'service' && !l.isCanceled && l.productCode !== null && l.dateEnd !== null && l.dateEnd < today;
+  return (
+    l.kind === 'service' && !l.isCanceled && l.productCode !== null && l.dateEnd !== null && l.dateEnd < today
+  );
 }
 
 export function computeDrift(input: DriftInput): Drift[] {
@@ -76,30 +86,68 @@ export function computeDrift(input: DriftInput): Drift[] {
   const base = { partnerId: partner.id, partnerRef: partner.ref };
   const live = contracts.filter((c) => !c.isTerminated);
   if (!partner.ref) {
-    if (live.length) out.push({ ...base, kind: 'partner_without_ref', contractId: null, contractCode: null, detail: `partner ${partner.id} has live contracts but no ref (customer code)`, fix: null });
+    if (live.length)
+      out.push({
+        ...base,
+        kind: 'partner_without_ref',
+        contractId: null,
+        contractCode: null,
+        detail: `partner ${partner.id} has live contracts but no ref (customer code)`,
+        fix: null,
+      });
     return out;
   }
   if (live.length && customer === null) {
-    out.push({ ...base, kind: 'customer_missing', contractId: null, contractCode: null, detail: `customer ${partner.ref} does not exist in OpenCell (created by its contracts' create_subscription)`, fix: null });
+    out.push({
+      ...base,
+      kind: 'customer_missing',
+      contractId: null,
+      contractCode: null,
+      detail: `customer ${partner.ref} does not exist in OpenCell (created by its contracts' create_subscription)`,
+      fix: null,
+    });
   } else if (live.length && customer && customer.customerAccounts.length === 0) {
-    out.push({ ...base, kind: 'customer_accounts_missing', contractId: null, contractCode: null, detail: `customer ${partner.ref} has no customer account in OpenCell`, fix: null });
+    out.push({
+      ...base,
+      kind: 'customer_accounts_missing',
+      contractId: null,
+      contractCode: null,
+      detail: `customer ${partner.ref} has no customer account in OpenCell`,
+      fix: null,
+    });
   }
   for (const c of contracts) {
     const at = { ...base, contractId: c.id, contractCode: c.code };
     const sub = subscriptions.get(c.code) ?? null;
     if (!sub) {
-      if (!c.isTerminated) out.push({ ...at, kind: 'subscription_missing', detail: `subscription ${c.code} does not exist in OpenCell`, fix: { kind: 'create_subscription', contractId: c.id } });
+      if (!c.isTerminated)
+        out.push({
+          ...at,
+          kind: 'subscription_missing',
+          detail: `subscription ${c.code} does not exist in OpenCell`,
+          fix: { kind: 'create_subscription', contractId: c.id },
+        });
       continue;
     }
     const ended = isEndedSubscription(sub);
     if (c.isTerminated) {
       if (!ended) {
-        out.push({ ...at, kind: 'subscription_not_terminated', detail: `contract ${c.code} is terminated in Odoo; subscription is ${sub.status ?? 'not terminated'} in OpenCell`, fix: { kind: 'terminate_subscription', contractId: c.id, date: c.terminateDate } });
+        out.push({
+          ...at,
+          kind: 'subscription_not_terminated',
+          detail: `contract ${c.code} is terminated in Odoo; subscription is ${sub.status ?? 'not terminated'} in OpenCell`,
+          fix: { kind: 'terminate_subscription', contractId: c.id, date: c.terminateDate },
+        });
       }
       continue;
     }
     if (ended) {
-      out.push({ ...at, kind: 'subscription_ended_in_opencell', detail: `contract ${c.code} is live in Odoo; subscription is ${sub.status ?? 'terminated'} in OpenCell`, fix: null });
+      out.push({
+        ...at,
+        kind: 'subscription_ended_in_opencell',
+        detail: `contract ${c.code} is live in Odoo; subscription is ${sub.status ?? 'terminated'} in OpenCell`,
+        fix: null,
+      });
       continue;
     }
     const liveLines = c.lines.filter((l) => isLiveServiceLine(l, today));
@@ -107,17 +155,47 @@ export function computeDrift(input: DriftInput): Drift[] {
     const liveCodes = new Set(liveInstances.map((s) => s.code));
     for (const l of liveLines) {
       if (!liveCodes.has(l.productCode as string)) {
-        out.push({ ...at, kind: 'service_missing', detail: `line ${l.id} (${l.productCode}) has no live service instance`, fix: { kind: 'activate_service', contractId: c.id, lineId: l.id, productId: l.productId, productCode: l.productCode } });
+        out.push({
+          ...at,
+          kind: 'service_missing',
+          detail: `line ${l.id} (${l.productCode}) has no live service instance`,
+          fix: {
+            kind: 'activate_service',
+            contractId: c.id,
+            lineId: l.id,
+            productId: l.productId,
+            productCode: l.productCode,
+          },
+        });
       }
     }
     const wanted = new Set(liveLines.map((l) => l.productCode as string));
     for (const code of [...liveCodes].sort()) {
       if (wanted.has(code)) continue;
-      const endedLine = [...c.lines].reverse().find((l) => isEndedServiceLine(l, today) && l.productCode === code);
+      const endedLine = [...c.lines]
+        .reverse()
+        .find((l) => isEndedServiceLine(l, today) && l.productCode === code);
       if (endedLine) {
-        out.push({ ...at, kind: 'service_not_terminated', detail: `service ${code} is live in OpenCell; line ${endedLine.id} ended ${endedLine.dateEnd}`, fix: { kind: 'terminate_service', contractId: c.id, lineId: endedLine.id, productId: endedLine.productId, productCode: code, date: endedLine.dateEnd as string } });
+        out.push({
+          ...at,
+          kind: 'service_not_terminated',
+          detail: `service ${code} is live in OpenCell; line ${endedLine.id} ended ${endedLine.dateEnd}`,
+          fix: {
+            kind: 'terminate_service',
+            contractId: c.id,
+            lineId: endedLine.id,
+            productId: endedLine.productId,
+            productCode: code,
+            date: endedLine.dateEnd as string,
+          },
+        });
       } else {
-        out.push({ ...at, kind: 'service_unexpected', detail: `service ${code} is live in OpenCell but no line of contract ${c.code} has that product`, fix: null });
+        out.push({
+          ...at,
+          kind: 'service_unexpected',
+          detail: `service ${code} is live in OpenCell but no line of contract ${c.code} has that product`,
+          fix: null,
+        });
       }
     }
     const phone = c.phoneNumber;
@@ -130,7 +208,13 @@ export function computeDrift(input: DriftInput): Drift[] {
         detail: `phone number ${phone} is not an access of subscription ${c.code} (accesses: ${sub.accesses.join(', ') || 'none'})`,
         fix:
           watched && info
-            ? { kind: 'update_phone_number', infoTable: info.table as WatchedIspInfoTable, infoId: info.id, phone, previousPhone: sub.description }
+            ? {
+                kind: 'update_phone_number',
+                infoTable: info.table as WatchedIspInfoTable,
+                infoId: info.id,
+                phone,
+                previousPhone: sub.description,
+              }
             : { kind: 'create_subscription', contractId: c.id },
       });
     }
@@ -145,16 +229,26 @@ export function computeDrift(input: DriftInput): Drift[] {
 export type ReconcileScope = { partnerRef: string } | { contractCode: string } | { all: true };
 
 /** Partner ids in scope (partners holding non-archived contracts). */
-export async function partnersInScope(odooPool: Pick<Pool, 'query'>, scope: ReconcileScope): Promise<number[]> {
+export async function partnersInScope(
+  odooPool: Pick<Pool, 'query'>,
+  scope: ReconcileScope,
+): Promise<number[]> {
   if ('partnerRef' in scope) {
-    const r = await odooPool.query<{ id: number }>(`SELECT id FROM res_partner WHERE ref = $1 ORDER BY id`, [scope.partnerRef]);
+    const r = await odooPool.query<{ id: number }>(`SELECT id FROM res_partner WHERE ref = $1 ORDER BY id`, [
+      scope.partnerRef,
+    ]);
     return r.rows.map((x) => x.id);
   }
   if ('contractCode' in scope) {
-    const r = await odooPool.query<{ partner_id: number }>(`SELECT partner_id FROM contract_contract WHERE code = $1`, [scope.contractCode]);
+    const r = await odooPool.query<{ partner_id: number }>(
+      `SELECT partner_id FROM contract_contract WHERE code = $1`,
+      [scope.contractCode],
+    );
     return [...new Set(r.rows.map((x) => x.partner_id))];
   }
-  const r = await odooPool.query<{ partner_id: number }>(`SELECT DISTINCT partner_id FROM contract_contract WHERE active IS TRUE ORDER BY partner_id`);
+  const r = await odooPool.query<{ partner_id: number }>(
+    `SELECT DISTINCT partner_id FROM contract_contract WHERE active IS TRUE ORDER BY partner_id`,
+  );
   return r.rows.map((x) => x.partner_id);
 }
 
@@ -170,5 +264,11 @@ export async function driftOfPartner(
   const customer = partner.ref ? await deps.opencell.customer(partner.ref) : null;
   const subscriptions = new Map<string, OcSubscriptionState | null>();
   for (const c of contracts) if (c.code) subscriptions.set(c.code, await deps.opencell.subscription(c.code));
-  return computeDrift({ partner, contracts, customer, subscriptions, today: opts.today ?? new Date().toISOString().slice(0, 10) });
+  return computeDrift({
+    partner,
+    contracts,
+    customer,
+    subscriptions,
+    today: opts.today ?? new Date().toISOString().slice(0, 10),
+  });
 }

@@ -75,14 +75,25 @@ export const ROLE_STARTERS: Partial<Record<string, RoleStarter>> = {
   router: projectionStarter('router'),
   projector: projectionStarter('projector'),
   relay: async (ctx) => {
-    const pool = new Pool({ connectionString: ctx.config.stateDatabaseUrl, max: 2, application_name: 'odoo-opencell-sync-relay' });
-    const relay = createOutboxRelay(ctx.config, { pool, kafka: ctx.kafka }, { metrics: ctx.metrics.relayMetrics() });
+    const pool = new Pool({
+      connectionString: ctx.config.stateDatabaseUrl,
+      max: 2,
+      application_name: 'odoo-opencell-sync-relay',
+    });
+    const relay = createOutboxRelay(
+      ctx.config,
+      { pool, kafka: ctx.kafka },
+      { metrics: ctx.metrics.relayMetrics() },
+    );
     await relay.start();
     return {
       role: 'relay',
       checks: {
         relay: async () => {
-          if (relay.state === 'failed' || relay.state === 'crashed') throw new Error(`relay ${relay.state}: ${String((relay.fatalError as Error | undefined)?.message ?? '')}`);
+          if (relay.state === 'failed' || relay.state === 'crashed')
+            throw new Error(
+              `relay ${relay.state}: ${String((relay.fatalError as Error | undefined)?.message ?? '')}`,
+            );
           return `${relay.state}${relay.isLeader ? ' (leader)' : ' (standby)'}`;
         },
       },
@@ -96,7 +107,11 @@ export const ROLE_STARTERS: Partial<Record<string, RoleStarter>> = {
 
 // The invoice side: the OpenCell poller (outbox rows) and the Odoo loader (consumer group invoice-loader).
 ROLE_STARTERS.poller = async (ctx) => {
-  const pool = new Pool({ connectionString: ctx.config.stateDatabaseUrl, max: 2, application_name: 'odoo-opencell-sync-poller' });
+  const pool = new Pool({
+    connectionString: ctx.config.stateDatabaseUrl,
+    max: 2,
+    application_name: 'odoo-opencell-sync-poller',
+  });
   const opencell = new OpenCellClient(ctx.config.opencell);
   opencell.onCall(ctx.metrics.onOpenCellCall);
   const poller = startInvoicePoller(ctx.config, { pool, opencell });
@@ -111,7 +126,11 @@ ROLE_STARTERS.poller = async (ctx) => {
   };
 };
 ROLE_STARTERS.loader = async (ctx) => {
-  const pool = new Pool({ connectionString: ctx.config.stateDatabaseUrl, max: 4, application_name: 'odoo-opencell-sync-loader' });
+  const pool = new Pool({
+    connectionString: ctx.config.stateDatabaseUrl,
+    max: 4,
+    application_name: 'odoo-opencell-sync-loader',
+  });
   const groupId = ctx.groups.loader ?? INVOICE_LOADER_GROUP;
   const worker = createInvoiceLoader(ctx.config, {
     kafka: ctx.kafka,
@@ -172,7 +191,9 @@ function commonChecks(config: Config, admin: Admin, statePool: Pool): Record<str
       for (const n of names) {
         const s = await connect.status(n);
         if (!s || s.connector.state !== 'RUNNING' || s.tasks.some((t) => t.state !== 'RUNNING')) {
-          bad.push(`${n}: ${s ? [s.connector.state, ...s.tasks.map((t) => `${t.id}:${t.state}`)].join(' ') : 'missing'}`);
+          bad.push(
+            `${n}: ${s ? [s.connector.state, ...s.tasks.map((t) => `${t.id}:${t.state}`)].join(' ') : 'missing'}`,
+          );
         }
       }
       if (bad.length) throw new Error(`not running: ${bad.join('; ')}`);
@@ -181,7 +202,11 @@ function commonChecks(config: Config, admin: Admin, statePool: Pool): Record<str
   };
 }
 
-export async function runWorkers(config: Config, roles: readonly string[], opts: RunOptions = {}): Promise<RunningWorkers> {
+export async function runWorkers(
+  config: Config,
+  roles: readonly string[],
+  opts: RunOptions = {},
+): Promise<RunningWorkers> {
   const unknown = roles.filter((r) => !ROLE_STARTERS[r]);
   if (unknown.length) throw new Error(`role(s) not available in this build: ${unknown.join(', ')}`);
   const metrics = opts.metrics ?? new Metrics({ labels: { roles: roles.join(',') } });
@@ -189,7 +214,11 @@ export async function runWorkers(config: Config, roles: readonly string[], opts:
   const ctx: RunContext = { config, kafka, metrics, groups: opts.groups ?? {} };
   const admin = kafka.admin();
   await admin.connect();
-  const statePool = new Pool({ connectionString: config.stateDatabaseUrl, max: 2, application_name: 'odoo-opencell-sync-ops' });
+  const statePool = new Pool({
+    connectionString: config.stateDatabaseUrl,
+    max: 2,
+    application_name: 'odoo-opencell-sync-ops',
+  });
   const workers: RunningWorker[] = [];
   let http: OpsServer | undefined;
   let sampler: NodeJS.Timeout | undefined;
@@ -221,14 +250,23 @@ export async function runWorkers(config: Config, roles: readonly string[], opts:
     for (const w of workers) Object.assign(checks, w.checks ?? {});
     const port = opts.httpPort === undefined ? config.httpPort : opts.httpPort;
     if (port !== null) {
-      http = await startOpsServer({ port, registry: metrics.registry, checks, info: { roles: [...roles], pid: process.pid } });
+      http = await startOpsServer({
+        port,
+        registry: metrics.registry,
+        checks,
+        info: { roles: [...roles], pid: process.pid },
+      });
       log.info(`http endpoints on :${http.port} (/healthz /readyz /metrics)`);
     }
     const sample = async () => {
       for (const w of workers)
         for (const g of w.groups ?? []) {
           const lags = await partitionLags(admin, g.groupId, g.topics).catch(() => []);
-          for (const l of lags) metrics.consumerLag.set({ group: g.groupId, topic: l.topic, partition: String(l.partition) }, l.lag);
+          for (const l of lags)
+            metrics.consumerLag.set(
+              { group: g.groupId, topic: l.topic, partition: String(l.partition) },
+              l.lag,
+            );
         }
       const b = await outboxBacklog(statePool).catch(() => undefined);
       if (b) metrics.outboxBacklog.set(b.backlog);
@@ -247,7 +285,10 @@ export async function runWorkers(config: Config, roles: readonly string[], opts:
  * Runs until SIGTERM / SIGINT: the first signal stops gracefully (exit code 0, or 1 when a worker does not stop
  * cleanly), a second one exits at once with 130.
  */
-export async function runUntilSignal(running: RunningWorkers, exit: (code: number) => void = (c) => process.exit(c)): Promise<number> {
+export async function runUntilSignal(
+  running: RunningWorkers,
+  exit: (code: number) => void = (c) => process.exit(c),
+): Promise<number> {
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals) => {

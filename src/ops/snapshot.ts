@@ -23,23 +23,39 @@ export function snapshotTables(): string[] {
 }
 
 /** The signal row for one table (validated against the capture registry). */
-export function buildSnapshotSignal(table: string, where?: string, id: string = randomUUID()): SnapshotSignal {
+export function buildSnapshotSignal(
+  table: string,
+  where?: string,
+  id: string = randomUUID(),
+): SnapshotSignal {
   const name = table.replace(/^public\./, '');
   if (!isCapturedTable(name) || specOf(name).role !== 'odoo') {
-    throw new UsageError(`"${table}" is not a captured Odoo table; one of: ${snapshotTables().join(', ')}`, 'snapshot');
+    throw new UsageError(
+      `"${table}" is not a captured Odoo table; one of: ${snapshotTables().join(', ')}`,
+      'snapshot',
+    );
   }
   const collection = `public.${name}`;
   const data: Record<string, unknown> = { 'data-collections': [collection], type: 'incremental' };
   if (where !== undefined) {
     if (where.trim() === '') throw new UsageError('--where needs a SQL condition', 'snapshot');
-    if (where.includes(';')) throw new UsageError('--where must be a single SQL condition (no ";")', 'snapshot');
+    if (where.includes(';'))
+      throw new UsageError('--where must be a single SQL condition (no ";")', 'snapshot');
     data['additional-conditions'] = [{ 'data-collection': collection, filter: where.trim() }];
   }
   const json = JSON.stringify(data);
-  if (json.length > SIGNAL_DATA_MAX) throw new UsageError(`--where is too long (signal data is limited to ${SIGNAL_DATA_MAX} characters)`, 'snapshot');
+  if (json.length > SIGNAL_DATA_MAX)
+    throw new UsageError(
+      `--where is too long (signal data is limited to ${SIGNAL_DATA_MAX} characters)`,
+      'snapshot',
+    );
   return { id, type: 'execute-snapshot', data: json };
 }
 
 export async function insertSignal(pool: Pool, signal: SnapshotSignal): Promise<void> {
-  await pool.query(`INSERT INTO ${SIGNAL_TABLE} (id, type, data) VALUES ($1, $2, $3)`, [signal.id, signal.type, signal.data]);
+  await pool.query(`INSERT INTO ${SIGNAL_TABLE} (id, type, data) VALUES ($1, $2, $3)`, [
+    signal.id,
+    signal.type,
+    signal.data,
+  ]);
 }

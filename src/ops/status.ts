@@ -28,8 +28,20 @@ export interface StatusReport {
   groupList: (GroupInfo | { groupId: string; error: string })[];
   dlq: Section<{ topic: string; depth: number; replayed: number | null }>;
   outbox: Section<{ backlog: number; oldest: string | null; parked: number }>;
-  connectors: Section<{ name: string; state: string; tasks: { id: number; state: string; trace?: string }[] }[]>;
-  lastErrors: Section<{ intentId: string; kind: string; aggregateKey: string; outcome: string; errorCode: string; errorMessage: string | null; at: string }[]>;
+  connectors: Section<
+    { name: string; state: string; tasks: { id: number; state: string; trace?: string }[] }[]
+  >;
+  lastErrors: Section<
+    {
+      intentId: string;
+      kind: string;
+      aggregateKey: string;
+      outcome: string;
+      errorCode: string;
+      errorMessage: string | null;
+      at: string;
+    }[]
+  >;
   ledger: Section<Record<string, number>>;
 }
 
@@ -48,13 +60,19 @@ export async function dlqDepth(admin: Admin, topic: string): Promise<number> {
   return offsets.reduce((s, p) => s + Number(BigInt(p.high) - BigInt(p.low)), 0);
 }
 
-export async function outboxBacklog(pool: Pool): Promise<{ backlog: number; oldest: string | null; parked: number }> {
+export async function outboxBacklog(
+  pool: Pool,
+): Promise<{ backlog: number; oldest: string | null; parked: number }> {
   const r = await pool.query<{ n: string; oldest: Date | null; parked: string }>(
     `SELECT count(*) AS n, min(created_at) AS oldest, count(*) FILTER (WHERE last_error IS NOT NULL) AS parked
        FROM outbox WHERE published_at IS NULL`,
   );
   const row = r.rows[0];
-  return { backlog: Number(row.n), oldest: row.oldest ? new Date(row.oldest).toISOString() : null, parked: Number(row.parked) };
+  return {
+    backlog: Number(row.n),
+    oldest: row.oldest ? new Date(row.oldest).toISOString() : null,
+    parked: Number(row.parked),
+  };
 }
 
 export async function gatherStatus(
@@ -76,9 +94,12 @@ export async function gatherStatus(
   const [dlq, outbox, connectors, lastErrors, ledger] = await Promise.all([
     section(async () => {
       const depth = await dlqDepth(admin, config.topics.dlq);
-      let replayed: number | null = null;
+      let replayed: number | null;
       try {
-        const r = await statePool.query<{ n: string }>(`SELECT count(*) AS n FROM dlq_replay WHERE dlq_topic = $1`, [config.topics.dlq]);
+        const r = await statePool.query<{ n: string }>(
+          `SELECT count(*) AS n FROM dlq_replay WHERE dlq_topic = $1`,
+          [config.topics.dlq],
+        );
         replayed = Number(r.rows[0].n);
       } catch {
         replayed = null; // migration 030 not applied
@@ -95,7 +116,11 @@ export async function gatherStatus(
         out.push({
           name,
           state: s?.connector.state ?? 'MISSING',
-          tasks: (s?.tasks ?? []).map((t) => ({ id: t.id, state: t.state, ...(t.trace ? { trace: t.trace.split('\n')[0] } : {}) })),
+          tasks: (s?.tasks ?? []).map((t) => ({
+            id: t.id,
+            state: t.state,
+            ...(t.trace ? { trace: t.trace.split('\n')[0] } : {}),
+          })),
         });
       }
       return out;
@@ -116,7 +141,9 @@ export async function gatherStatus(
       }));
     }),
     section(async () => {
-      const r = await statePool.query<{ outcome: string; n: string }>(`SELECT outcome, count(*) AS n FROM ledger_intent GROUP BY outcome ORDER BY outcome`);
+      const r = await statePool.query<{ outcome: string; n: string }>(
+        `SELECT outcome, count(*) AS n FROM ledger_intent GROUP BY outcome ORDER BY outcome`,
+      );
       return Object.fromEntries(r.rows.map((x) => [x.outcome, Number(x.n)]));
     }),
   ]);
@@ -127,7 +154,9 @@ export async function gatherStatus(
 export function statusHealthy(r: StatusReport): boolean {
   const sectionsOk = [r.dlq, r.outbox, r.connectors, r.lastErrors, r.ledger].every((s) => s.ok);
   const groupsOk = r.groupList.every((g) => !('error' in g));
-  const connectorsOk = !r.connectors.ok || r.connectors.value.every((c) => c.state !== 'FAILED' && c.tasks.every((t) => t.state !== 'FAILED'));
+  const connectorsOk =
+    !r.connectors.ok ||
+    r.connectors.value.every((c) => c.state !== 'FAILED' && c.tasks.every((t) => t.state !== 'FAILED'));
   return sectionsOk && groupsOk && connectorsOk;
 }
 
@@ -153,8 +182,12 @@ export function renderStatus(r: StatusReport): string {
       out.push(`  ${g.groupId}: ERROR ${g.error}`, '');
       continue;
     }
-    const members = g.members.length ? g.members.map((m) => `${m.clientId}@${m.clientHost}`).join(', ') : 'none';
-    out.push(`  ${g.groupId}  state=${g.state}  members=${g.members.length} (${members})  total lag=${g.totalLag}`);
+    const members = g.members.length
+      ? g.members.map((m) => `${m.clientId}@${m.clientHost}`).join(', ')
+      : 'none';
+    out.push(
+      `  ${g.groupId}  state=${g.state}  members=${g.members.length} (${members})  total lag=${g.totalLag}`,
+    );
     if (g.partitions.length === 0) out.push('    (no committed offsets)');
     else
       out.push(
@@ -169,7 +202,12 @@ export function renderStatus(r: StatusReport): string {
     out.push('');
   }
   out.push('Dead letters');
-  out.push(r.dlq.ok ? `  ${r.dlq.value.topic}: ${r.dlq.value.depth} message(s)${r.dlq.value.replayed === null ? '' : `, ${r.dlq.value.replayed} replayed`}` : `  ERROR ${r.dlq.error}`, '');
+  out.push(
+    r.dlq.ok
+      ? `  ${r.dlq.value.topic}: ${r.dlq.value.depth} message(s)${r.dlq.value.replayed === null ? '' : `, ${r.dlq.value.replayed} replayed`}`
+      : `  ERROR ${r.dlq.error}`,
+    '',
+  );
   out.push('Outbox');
   out.push(
     r.outbox.ok
@@ -185,13 +223,25 @@ export function renderStatus(r: StatusReport): string {
       indent(
         table(
           ['connector', 'state', 'tasks'],
-          r.connectors.value.map((c) => [c.name, c.state, c.tasks.map((t) => `${t.id}:${t.state}${t.trace ? ` (${t.trace})` : ''}`).join(', ') || '-']),
+          r.connectors.value.map((c) => [
+            c.name,
+            c.state,
+            c.tasks.map((t) => `${t.id}:${t.state}${t.trace ? ` (${t.trace})` : ''}`).join(', ') || '-',
+          ]),
         ),
         2,
       ),
     );
   out.push('', 'Ledger (intents by outcome)');
-  out.push(r.ledger.ok ? `  ${Object.entries(r.ledger.value).map(([k, v]) => `${k}=${v}`).join('  ') || '(empty)'}` : `  ERROR ${r.ledger.error}`);
+  out.push(
+    r.ledger.ok
+      ? `  ${
+          Object.entries(r.ledger.value)
+            .map(([k, v]) => `${k}=${v}`)
+            .join('  ') || '(empty)'
+        }`
+      : `  ERROR ${r.ledger.error}`,
+  );
   out.push('', 'Last errors');
   if (!r.lastErrors.ok) out.push(`  ERROR ${r.lastErrors.error}`);
   else if (r.lastErrors.value.length === 0) out.push('  (none)');
@@ -200,7 +250,14 @@ export function renderStatus(r: StatusReport): string {
       indent(
         table(
           ['at', 'kind', 'aggregate', 'outcome', 'code', 'message'],
-          r.lastErrors.value.map((e) => [e.at, e.kind, e.aggregateKey, e.outcome, e.errorCode, (e.errorMessage ?? '').slice(0, 100)]),
+          r.lastErrors.value.map((e) => [
+            e.at,
+            e.kind,
+            e.aggregateKey,
+            e.outcome,
+            e.errorCode,
+            (e.errorMessage ?? '').slice(0, 100),
+          ]),
         ),
         2,
       ),

@@ -7,10 +7,18 @@ import { isLeft } from 'fp-ts/Either';
 import type { InvoiceIssuedEvent, SyncEvent } from './events';
 
 const Nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null]);
-const UuidString = t.refinement(t.string, (s) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s), 'Uuid');
+const UuidString = t.refinement(
+  t.string,
+  (s) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s),
+  'Uuid',
+);
 const EpochMs = t.refinement(t.number, (n) => Number.isSafeInteger(n) && n >= 0, 'EpochMs');
 const SafeInt = t.refinement(t.number, (n) => Number.isSafeInteger(n), 'SafeInteger');
-const Int32 = t.refinement(t.number, (n) => Number.isInteger(n) && n >= -2147483648 && n <= 2147483647, 'Int32');
+const Int32 = t.refinement(
+  t.number,
+  (n) => Number.isInteger(n) && n >= -2147483648 && n <= 2147483647,
+  'Int32',
+);
 const Decimal = t.refinement(t.string, (s) => /^-?\d+(\.\d+)?$/.test(s), 'DecimalString');
 const IsoDate = t.refinement(t.string, (s) => /^\d{4}-\d{2}-\d{2}$/.test(s), 'YYYY-MM-DD');
 

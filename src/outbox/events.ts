@@ -63,5 +63,17 @@ export interface InvoiceIssuedEvent {
 }
 
 export type OutboxEvent =
-  | { type: 'SyncOutcome'; topic: string; aggregateType: 'contract' | 'partner' | string; aggregateId: string; payload: SyncEvent }
-  | { type: 'InvoiceIssued'; topic: string; aggregateType: 'invoice'; aggregateId: string; payload: InvoiceIssuedEvent };
+  | {
+      type: 'SyncOutcome';
+      topic: string;
+      aggregateType: 'contract' | 'partner' | string;
+      aggregateId: string;
+      payload: SyncEvent;
+    }
+  | {
+      type: 'InvoiceIssued';
+      topic: string;
+      aggregateType: 'invoice';
+      aggregateId: string;
+      payload: InvoiceIssuedEvent;
+    };

@@ -84,7 +84,8 @@ interface OutboxRow {
 class SimulatedCrash extends Error {}
 
 export class OutboxRelay {
-  private readonly o: Required<Omit<OutboxRelayOptions, 'metrics' | 'testHooks'>> & Pick<OutboxRelayOptions, 'metrics' | 'testHooks'>;
+  private readonly o: Required<Omit<OutboxRelayOptions, 'metrics' | 'testHooks'>> &
+    Pick<OutboxRelayOptions, 'metrics' | 'testHooks'>;
   private producer: Producer | undefined;
   private client: PoolClient | undefined;
   private leader = false;
@@ -142,7 +143,9 @@ export class OutboxRelay {
         this._fatal = e;
         throw e;
       }
-      log.warn('schema registry not reachable at start-up; outbox rows wait until it is', { error: (e as Error).message });
+      log.warn('schema registry not reachable at start-up; outbox rows wait until it is', {
+        error: (e as Error).message,
+      });
     }
     // acks=all is implied by idempotence and passed on every send. kafkajs retries a send a few times, then the
     // relay's own backoff re-sends the batch (kafkajs warns that bounded retries weaken EoS: the relay promises
@@ -225,7 +228,10 @@ export class OutboxRelay {
           return;
         }
         this.failures += 1;
-        const base = Math.min(this.o.retryMaxMs, this.o.retryInitialMs * 2 ** Math.min(this.failures - 1, 20));
+        const base = Math.min(
+          this.o.retryMaxMs,
+          this.o.retryInitialMs * 2 ** Math.min(this.failures - 1, 20),
+        );
         const delay = Math.round(base * (0.5 + Math.random() / 2));
         log.warn(`outbox relay cycle failed; retrying in ${delay} ms`, {
           error: (e as Error).message,
@@ -282,9 +288,10 @@ export class OutboxRelay {
       });
       this.client = c;
     }
-    const { rows } = await this.client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [
-      this.o.lockKey,
-    ]);
+    const { rows } = await this.client.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock($1::bigint) AS locked',
+      [this.o.lockKey],
+    );
     if (rows[0]?.locked) {
       await this.client.query(`LISTEN ${OUTBOX_CHANNEL}`);
       this.setLeader(true);
@@ -311,7 +318,8 @@ export class OutboxRelay {
   async publishBatch(): Promise<number> {
     const client = this.client;
     const producer = this.producer;
-    if (!client || !producer || !this.leader) throw new SyncError('INTERNAL', 'outbox relay is not the active publisher');
+    if (!client || !producer || !this.leader)
+      throw new SyncError('INTERNAL', 'outbox relay is not the active publisher');
     const { rows } = await client.query<OutboxRow>(
       `SELECT o.id::text AS id, o.event_id::text AS event_id, o.topic, o.aggregate_type, o.aggregate_id, o.event_type, o.payload
          FROM outbox o
@@ -334,7 +342,10 @@ export class OutboxRelay {
       let value: Buffer;
       try {
         if (!isOutboxEventType(row.event_type)) {
-          throw new SyncError('MALFORMED_EVENT', `unknown outbox event_type ${JSON.stringify(row.event_type)}`);
+          throw new SyncError(
+            'MALFORMED_EVENT',
+            `unknown outbox event_type ${JSON.stringify(row.event_type)}`,
+          );
         }
         value = await this.o.registry.encode(row.event_type, row.payload);
       } catch (e) {
@@ -378,10 +389,10 @@ export class OutboxRelay {
       aggregateId: row.aggregate_id,
       reason,
     });
-    await client.query('UPDATE outbox SET last_error = $2, publish_attempts = publish_attempts + 1 WHERE id = $1::bigint', [
-      row.id,
-      reason.slice(0, 2000),
-    ]);
+    await client.query(
+      'UPDATE outbox SET last_error = $2, publish_attempts = publish_attempts + 1 WHERE id = $1::bigint',
+      [row.id, reason.slice(0, 2000)],
+    );
     this.o.metrics?.onParked?.(row.event_id, reason);
   }
 

@@ -124,12 +124,20 @@ export class EventSchemas {
     const subject = subjectFor(this.topic(type));
     const schema = JSON.stringify(this.schema(type));
     await this.ensureBackwardLevel(subject);
-    const check = await this.http('POST', `/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`, {
-      schema,
-    });
+    const check = await this.http(
+      'POST',
+      `/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`,
+      {
+        schema,
+      },
+    );
     if (check.status === 200 && (check.body as { is_compatible?: unknown }).is_compatible === false) {
       const messages = (check.body as { messages?: unknown }).messages;
-      throw this.incompatible(subject, type, Array.isArray(messages) ? messages.map(String).join('; ') : 'not BACKWARD compatible');
+      throw this.incompatible(
+        subject,
+        type,
+        Array.isArray(messages) ? messages.map(String).join('; ') : 'not BACKWARD compatible',
+      );
     }
     try {
       const { id } = await this.registry.register(
@@ -142,19 +150,30 @@ export class EventSchemas {
       const status = statusOf(e);
       if (status === 409) throw this.incompatible(subject, type, (e as Error).message);
       if (status === 422) {
-        throw new SyncError('SCHEMA_INCOMPATIBLE', `registry refused ${SCHEMA_FILES[type]} under ${subject}: ${(e as Error).message}`, {
+        throw new SyncError(
+          'SCHEMA_INCOMPATIBLE',
+          `registry refused ${SCHEMA_FILES[type]} under ${subject}: ${(e as Error).message}`,
+          {
+            cause: e,
+            details: { subject },
+          },
+        );
+      }
+      if (e instanceof Error && e.name === 'ConfluentSchemaRegistryCompatibilityError') {
+        throw new SyncError('SCHEMA_INCOMPATIBLE', `${subject}: ${e.message}`, {
           cause: e,
           details: { subject },
         });
       }
-      if (e instanceof Error && e.name === 'ConfluentSchemaRegistryCompatibilityError') {
-        throw new SyncError('SCHEMA_INCOMPATIBLE', `${subject}: ${e.message}`, { cause: e, details: { subject } });
-      }
-      throw new SyncError('NETWORK', `schema registry unavailable registering ${subject}: ${(e as Error).message}`, {
-        retriable: true,
-        cause: e,
-        details: { subject, status },
-      });
+      throw new SyncError(
+        'NETWORK',
+        `schema registry unavailable registering ${subject}: ${(e as Error).message}`,
+        {
+          retriable: true,
+          cause: e,
+          details: { subject, status },
+        },
+      );
     }
   }
 
@@ -171,11 +190,15 @@ export class EventSchemas {
   private async ensureBackwardLevel(subject: string): Promise<void> {
     const res = await this.http('GET', `/config/${encodeURIComponent(subject)}`);
     if (res.status === 404) return; // first registration: the client sets the level after registering
-    const level = String((res.body as { compatibilityLevel?: unknown }).compatibilityLevel ?? '').toUpperCase();
+    const level = String(
+      (res.body as { compatibilityLevel?: unknown }).compatibilityLevel ?? '',
+    ).toUpperCase();
     if (res.status === 200 && level === 'BACKWARD') return;
     if (res.status !== 200) throw this.unavailable(subject, `GET /config answered ${res.status}`);
     log.warn(`subject ${subject} has compatibility ${level || '(none)'}; setting BACKWARD`);
-    const put = await this.http('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility: 'BACKWARD' });
+    const put = await this.http('PUT', `/config/${encodeURIComponent(subject)}`, {
+      compatibility: 'BACKWARD',
+    });
     if (put.status !== 200) throw this.unavailable(subject, `PUT /config answered ${put.status}`);
   }
 
@@ -187,12 +210,19 @@ export class EventSchemas {
     });
   }
 
-  private async http(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  private async http(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: unknown }> {
     let res: Response;
     try {
       res = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json', Accept: 'application/vnd.schemaregistry.v1+json' },
+        headers: {
+          'Content-Type': 'application/vnd.schemaregistry.v1+json',
+          Accept: 'application/vnd.schemaregistry.v1+json',
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
@@ -201,7 +231,7 @@ export class EventSchemas {
     }
     if (res.status >= 500) throw this.unavailable(path, `HTTP ${res.status}`);
     const text = await res.text();
-    let parsed: unknown = {};
+    let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : {};
     } catch {
@@ -220,18 +250,26 @@ export class EventSchemas {
     if (id === undefined) throw new SyncError('INTERNAL', `no schema id for ${type}`);
     const problems = validatePayload(type, payload);
     if (problems.length > 0) {
-      throw new SyncError('MALFORMED_EVENT', `${type} payload does not match its schema: ${problems.join('; ')}`, {
-        details: { problems },
-      });
+      throw new SyncError(
+        'MALFORMED_EVENT',
+        `${type} payload does not match its schema: ${problems.join('; ')}`,
+        {
+          details: { problems },
+        },
+      );
     }
     try {
       return await this.registry.encode(id, payload);
     } catch (e) {
       if (e instanceof Error && e.name === 'ConfluentSchemaRegistryValidationError') {
-        throw new SyncError('MALFORMED_EVENT', `${type} payload does not match ${SCHEMA_FILES[type]}: ${e.message}`, {
-          cause: e,
-          details: { paths: (e as { paths?: unknown }).paths },
-        });
+        throw new SyncError(
+          'MALFORMED_EVENT',
+          `${type} payload does not match ${SCHEMA_FILES[type]}: ${e.message}`,
+          {
+            cause: e,
+            details: { paths: (e as { paths?: unknown }).paths },
+          },
+        );
       }
       throw e;
     }
@@ -241,10 +279,20 @@ export class EventSchemas {
    * Decodes a message value through the registry (writer schema by the id in the message) and validates it with
    * the io-ts codec. The event type comes from the `event_type` header when given, else from the Avro record name.
    */
-  async decode(value: Buffer, eventType?: string, where?: { topic: string; partition?: number; offset?: string }): Promise<DecodedEvent> {
+  async decode(
+    value: Buffer,
+    eventType?: string,
+    where?: { topic: string; partition?: number; offset?: string },
+  ): Promise<DecodedEvent> {
     const topic = where?.topic ?? '(unknown)';
     if (value.length < 5 || value[0] !== 0) {
-      throw new MalformedEventError(topic, where?.partition, where?.offset, 'value', 'not in the Confluent Avro wire format');
+      throw new MalformedEventError(
+        topic,
+        where?.partition,
+        where?.offset,
+        'value',
+        'not in the Confluent Avro wire format',
+      );
     }
     const schemaId = value.readInt32BE(1);
     let raw: unknown;
@@ -254,26 +302,53 @@ export class EventSchemas {
       if (!type) {
         const writer = (await this.registry.getSchema(schemaId)) as { name?: string };
         const name = String(writer.name ?? '');
-        type = name.endsWith('InvoiceIssuedEvent') ? 'InvoiceIssued' : name.endsWith('SyncEvent') ? 'SyncOutcome' : undefined;
+        type = name.endsWith('InvoiceIssuedEvent')
+          ? 'InvoiceIssued'
+          : name.endsWith('SyncEvent')
+            ? 'SyncOutcome'
+            : undefined;
       }
     } catch (e) {
       if (statusOf(e) === 404) {
-        throw new MalformedEventError(topic, where?.partition, where?.offset, 'value', `unknown schema id ${schemaId}`);
+        throw new MalformedEventError(
+          topic,
+          where?.partition,
+          where?.offset,
+          'value',
+          `unknown schema id ${schemaId}`,
+        );
       }
       if (statusOf(e) !== undefined || e instanceof TypeError) {
-        throw new SyncError('NETWORK', `schema registry unavailable decoding schema id ${schemaId}: ${(e as Error).message}`, {
-          retriable: true,
-          cause: e,
-        });
+        throw new SyncError(
+          'NETWORK',
+          `schema registry unavailable decoding schema id ${schemaId}: ${(e as Error).message}`,
+          {
+            retriable: true,
+            cause: e,
+          },
+        );
       }
       throw new MalformedEventError(topic, where?.partition, where?.offset, 'value', (e as Error).message);
     }
-    if (!type) throw new MalformedEventError(topic, where?.partition, where?.offset, 'event_type', 'unknown event type');
+    if (!type)
+      throw new MalformedEventError(
+        topic,
+        where?.partition,
+        where?.offset,
+        'event_type',
+        'unknown event type',
+      );
     // avsc returns record-class instances; hand out plain objects
     const plain = structuredClone(raw);
     const r = EVENT_CODECS[type].decode(plain);
     if (isLeft(r)) {
-      throw new MalformedEventError(topic, where?.partition, where?.offset, 'value', validatePayload(type, plain).join('; '));
+      throw new MalformedEventError(
+        topic,
+        where?.partition,
+        where?.offset,
+        'value',
+        validatePayload(type, plain).join('; '),
+      );
     }
     return { type, event: r.right as EventPayloads[typeof type], schemaId };
   }

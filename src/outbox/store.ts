@@ -31,7 +31,9 @@ export const EVENT_ID_NAMESPACES = {
  * `namespace` is a uuid; any other string is first hashed into one (so callers may pass a plain label).
  */
 export function stableEventId(namespace: string, name: string): string {
-  const ns = UUID_RE.test(namespace) ? Buffer.from(namespace.replace(/-/g, ''), 'hex') : labelNamespace(namespace);
+  const ns = UUID_RE.test(namespace)
+    ? Buffer.from(namespace.replace(/-/g, ''), 'hex')
+    : labelNamespace(namespace);
   const hash = createHash('sha1').update(ns).update(Buffer.from(name, 'utf8')).digest();
   const b = Buffer.from(hash.subarray(0, 16));
   b[6] = (b[6] & 0x0f) | 0x50;
@@ -74,11 +76,22 @@ export function outboxRowValues(event: OutboxEvent): [string, string, string, st
   // A payload the relay could not encode must never enter the outbox: it would hold back its aggregate.
   const problems = validatePayload(event.type, event.payload);
   if (problems.length > 0) {
-    throw new SyncError('MALFORMED_EVENT', `outbox ${event.type} event ${eventId} does not match its schema: ${problems.join('; ')}`, {
-      details: { eventType: event.type, aggregateId: event.aggregateId, problems },
-    });
+    throw new SyncError(
+      'MALFORMED_EVENT',
+      `outbox ${event.type} event ${eventId} does not match its schema: ${problems.join('; ')}`,
+      {
+        details: { eventType: event.type, aggregateId: event.aggregateId, problems },
+      },
+    );
   }
-  return [eventId, event.topic, event.aggregateType, event.aggregateId, event.type, JSON.stringify(event.payload)];
+  return [
+    eventId,
+    event.topic,
+    event.aggregateType,
+    event.aggregateId,
+    event.type,
+    JSON.stringify(event.payload),
+  ];
 }
 
 /** The outbox INSERT for parameters $n … $n+5 (as returned by outboxRowValues). */

@@ -4,12 +4,14 @@
  * Delivery is at-least-once: dedupe by the `event_id` header (equal to `event.eventId`).
  *
  * Run as a command to tail the events:
- *   npx ts-node --transpile-only src/outbox/subscriber.ts [--topic t] [--from-beginning] [--json] [--group g]
+ *   npx tsx src/outbox/subscriber.ts [--topic t] [--from-beginning] [--json] [--group g]
  * Without --topic it tails both the sync events and the invoice events topics.
  */
 import type { Consumer, Kafka, IHeaders } from 'kafkajs';
 import { MalformedEventError, SyncError } from '../errors';
 import { componentLogger } from '../log';
+import { loadConfig } from '../config';
+import { createKafka } from '../stream/kafka';
 import { EventSchemas, type DecodedEvent } from './schemas';
 import type { InvoiceIssuedEvent, SyncEvent } from './events';
 
@@ -55,7 +57,10 @@ function header(headers: IHeaders | undefined, name: string): string | null {
 export async function subscribeEvents(opts: SubscribeOptions): Promise<Subscription> {
   const consumer = opts.kafka.consumer({ groupId: opts.groupId });
   await consumer.connect();
-  await consumer.subscribe({ topics: Array.isArray(opts.topic) ? opts.topic : [opts.topic], fromBeginning: opts.fromBeginning ?? false });
+  await consumer.subscribe({
+    topics: Array.isArray(opts.topic) ? opts.topic : [opts.topic],
+    fromBeginning: opts.fromBeginning ?? false,
+  });
   await consumer.run({
     eachMessage: async ({ topic, partition, message }) => {
       const meta: EventMeta = {
@@ -67,18 +72,28 @@ export async function subscribeEvents(opts: SubscribeOptions): Promise<Subscript
         timestamp: message.timestamp,
       };
       if (!message.value) {
-        const err = new MalformedEventError(topic, partition, message.offset, 'value', 'empty value (tombstone)');
+        const err = new MalformedEventError(
+          topic,
+          partition,
+          message.offset,
+          'value',
+          'empty value (tombstone)',
+        );
         if (opts.onMalformed) await opts.onMalformed(err, meta);
         else log.error(err.message);
         return;
       }
       let decoded: DecodedEvent;
       try {
-        decoded = await opts.registry.decode(message.value, header(message.headers, 'event_type') ?? undefined, {
-          topic,
-          partition,
-          offset: message.offset,
-        });
+        decoded = await opts.registry.decode(
+          message.value,
+          header(message.headers, 'event_type') ?? undefined,
+          {
+            topic,
+            partition,
+            offset: message.offset,
+          },
+        );
       } catch (e) {
         if (e instanceof MalformedEventError) {
           if (opts.onMalformed) await opts.onMalformed(e, meta);
@@ -119,14 +134,14 @@ export function formatEventLine(d: DecodedEvent, meta: EventMeta): string {
 
 async function main(argv: string[]): Promise<void> {
   // Loaded here so that importing this module does not read the environment.
-  const { loadConfig } = await import('../config');
-  const { createKafka } = await import('../stream/kafka');
   const cfg = loadConfig(process.env, []);
   const arg = (name: string) => {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const topics = arg('--topic') ? [arg('--topic') as string] : [cfg.topics.syncEvents, cfg.topics.invoiceEvents];
+  const topics = arg('--topic')
+    ? [arg('--topic') as string]
+    : [cfg.topics.syncEvents, cfg.topics.invoiceEvents];
   const json = argv.includes('--json');
   const registry = new EventSchemas({ registryUrl: cfg.registryUrl, topics: cfg.topics });
   const kafka = createKafka(cfg.kafka.brokers, `${cfg.kafka.clientId}-subscriber`);

@@ -6,7 +6,14 @@ export function fullSyncEvent(over: Partial<SyncEvent> = {}): SyncEvent {
   return {
     eventId: newEventId(),
     occurredAt: Date.parse('2025-03-01T10:00:00.123Z'),
-    source: { table: 'contract_contract', lsn: 123456789012, txId: 9876, topic: 'odoo.public.contract_contract', partition: 2, offset: '42' },
+    source: {
+      table: 'contract_contract',
+      lsn: 123456789012,
+      txId: 9876,
+      topic: 'odoo.public.contract_contract',
+      partition: 2,
+      offset: '42',
+    },
     odoo: { model: 'contract.contract', id: 31, ref: 'SC-000031' },
     opencell: { entity: 'subscription', code: 'SC-000031' },
     action: 'create_subscription',
@@ -72,4 +79,3 @@ export function fullInvoiceEvent(over: Partial<InvoiceIssuedEvent> = {}): Invoic
     ...over,
   };
 }
-

@@ -36,7 +36,9 @@ export class OutboxWakeup {
     const started = Date.now();
     this.pool
       .query(`SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL])
-      .catch((e: unknown) => log.debug(`outbox wake-up failed (the relay's poll will pick the rows up): ${(e as Error).message}`))
+      .catch((e: unknown) =>
+        log.debug(`outbox wake-up failed (the relay's poll will pick the rows up): ${(e as Error).message}`),
+      )
       .finally(() => {
         const release = () => {
           this.busy = false;

@@ -151,7 +151,11 @@ export function rawIrrelevant(table: string, raw: unknown): boolean {
     if (!(c in b) || !(c in a)) return false;
     const x = b[c];
     const y = a[c];
-    if (x !== y && !(typeof x === 'object' && typeof y === 'object' && JSON.stringify(x) === JSON.stringify(y))) return false;
+    if (
+      x !== y &&
+      !(typeof x === 'object' && typeof y === 'object' && JSON.stringify(x) === JSON.stringify(y))
+    )
+      return false;
   }
   return true;
 }

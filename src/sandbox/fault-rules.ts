@@ -41,7 +41,8 @@ export class FaultRuleBook<I extends BaseFaultRuleInput, K, C> {
 
   /** Adds a rule; throws on an invalid one. */
   add(input: I): Rule<I> {
-    if (!input || !this.spec.kinds.includes(input.kind)) throw new Error(`kind must be one of ${this.spec.kinds.join(', ')}`);
+    if (!input || !this.spec.kinds.includes(input.kind))
+      throw new Error(`kind must be one of ${this.spec.kinds.join(', ')}`);
     if (input.probability !== undefined && !(input.probability >= 0 && input.probability <= 1)) {
       throw new Error('probability must be between 0 and 1');
     }

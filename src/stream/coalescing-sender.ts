@@ -71,7 +71,10 @@ export class CoalescingSender {
     while (this.pending.length > 0 && this.inFlight < maxInFlight) {
       const group: Pending[] = [];
       let count = 0;
-      while (this.pending.length > 0 && (group.length === 0 || count + this.pending[0].messages.length <= maxMessages)) {
+      while (
+        this.pending.length > 0 &&
+        (group.length === 0 || count + this.pending[0].messages.length <= maxMessages)
+      ) {
         const p = this.pending.shift()!;
         group.push(p);
         count += p.messages.length;
@@ -102,7 +105,11 @@ export class CoalescingSender {
       else byTopic.set(p.topic, [...p.messages]);
     }
     const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-    return this.producer.sendBatch({ topicMessages, acks: this.opts.acks ?? -1, compression: this.opts.compression });
+    return this.producer.sendBatch({
+      topicMessages,
+      acks: this.opts.acks ?? -1,
+      compression: this.opts.compression,
+    });
   }
 
   /** Messages waiting for a request. */

@@ -7,7 +7,14 @@ const log = componentLogger('kafkajs');
 function kafkaLogCreator() {
   return ({ level, log: entry }: LogEntry) => {
     const { message, ...rest } = entry;
-    const lvl = level === logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : level === logLevel.INFO ? 'info' : 'debug';
+    const lvl =
+      level === logLevel.ERROR
+        ? 'error'
+        : level === logLevel.WARN
+          ? 'warn'
+          : level === logLevel.INFO
+            ? 'info'
+            : 'debug';
     log.log(lvl, message, rest);
   };
 }
@@ -38,6 +45,10 @@ export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promis
 export async function startGroupAtEnd(admin: Admin, groupId: string, topics: string[]): Promise<void> {
   for (const topic of topics) {
     const ends = await admin.fetchTopicOffsets(topic);
-    await admin.setOffsets({ groupId, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+    await admin.setOffsets({
+      groupId,
+      topic,
+      partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
+    });
   }
 }

@@ -50,7 +50,15 @@ export interface KeyedConsumerOptions {
 
 export type KeyedConsumerEvent =
   | { type: 'processed'; topic: string; partition: number; offset: string; ms: number }
-  | { type: 'retry'; topic: string; partition: number; offset: string; attempt: number; delayMs: number; code: string }
+  | {
+      type: 'retry';
+      topic: string;
+      partition: number;
+      offset: string;
+      attempt: number;
+      delayMs: number;
+      code: string;
+    }
   | { type: 'dead-letter'; topic: string; partition: number; offset: string; code: string }
   | { type: 'paused'; topic: string; partition: number; delayMs: number }
   /** A fetched batch is done (kafkajs fetches the next ones when every partition's batch is done). */
@@ -115,7 +123,8 @@ export class KeyedConsumer {
     let active = 0;
     const waiters: (() => void)[] = [];
     let pause: PauseRequested | undefined;
-    const orderingKey = this.opts.orderingKey ?? ((m: KafkaMessage) => (m.key ? m.key.toString('latin1') : `@${m.offset}`));
+    const orderingKey =
+      this.opts.orderingKey ?? ((m: KafkaMessage) => (m.key ? m.key.toString('latin1') : `@${m.offset}`));
 
     // autoCommit is off: commit explicit offsets, only up to the contiguous watermark, throttled while the batch
     // runs (so a slow key does not hold back the commit of finished work) and once more at the end. Handlers do not
@@ -126,21 +135,23 @@ export class KeyedConsumer {
     let commitChain: Promise<void> = Promise.resolve();
     let trailing: NodeJS.Timeout | undefined;
     const commitProgress = (force: boolean): Promise<void> => {
-      commitChain = commitChain.catch(() => undefined).then(async () => {
-        const c = tracker.committable();
-        if (c === undefined || c === lastCommitted || BigInt(c) <= 0n) return;
-        if (!force && Date.now() - lastCommitAt < 200) {
-          trailing ??= setTimeout(() => {
-            trailing = undefined;
-            if (isRunning() && !isStale()) commitProgress(true).catch(() => undefined);
-          }, 200);
-          return;
-        }
-        lastCommitAt = Date.now();
-        resolveOffset((BigInt(c) - 1n).toString());
-        await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: c }] }] });
-        lastCommitted = c;
-      });
+      commitChain = commitChain
+        .catch(() => undefined)
+        .then(async () => {
+          const c = tracker.committable();
+          if (c === undefined || c === lastCommitted || BigInt(c) <= 0n) return;
+          if (!force && Date.now() - lastCommitAt < 200) {
+            trailing ??= setTimeout(() => {
+              trailing = undefined;
+              if (isRunning() && !isStale()) commitProgress(true).catch(() => undefined);
+            }, 200);
+            return;
+          }
+          lastCommitAt = Date.now();
+          resolveOffset((BigInt(c) - 1n).toString());
+          await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: c }] }] });
+          lastCommitted = c;
+        });
       return commitChain;
     };
 
@@ -155,7 +166,13 @@ export class KeyedConsumer {
           await this.opts.handler(message, { topic, partition, attempt });
           this.attempts.delete(id);
           tracker.finish(message.offset);
-          this.opts.onEvent?.({ type: 'processed', topic, partition, offset: message.offset, ms: Date.now() - t0 });
+          this.opts.onEvent?.({
+            type: 'processed',
+            topic,
+            partition,
+            offset: message.offset,
+            ms: Date.now() - t0,
+          });
           await heartbeat();
           void commitProgress(false).catch((e) => this.log.warn(`commit failed: ${(e as Error).message}`));
           return;
@@ -163,9 +180,21 @@ export class KeyedConsumer {
           const decision = decideRetry(err, attempt, this.opts.retry);
           if (decision.retry) {
             const code = errorCodeOf(err);
-            this.opts.onEvent?.({ type: 'retry', topic, partition, offset: message.offset, attempt, delayMs: decision.delayMs, code });
+            this.opts.onEvent?.({
+              type: 'retry',
+              topic,
+              partition,
+              offset: message.offset,
+              attempt,
+              delayMs: decision.delayMs,
+              code,
+            });
             this.log.warn(`retriable failure, attempt ${attempt}: ${redactString((err as Error).message)}`, {
-              topic, partition, offset: message.offset, code, delayMs: decision.delayMs,
+              topic,
+              partition,
+              offset: message.offset,
+              code,
+              delayMs: decision.delayMs,
             });
             if (decision.delayMs <= (this.opts.inlineRetryMaxMs ?? 1000)) {
               await sleep(decision.delayMs, this.abort.signal);
@@ -174,7 +203,8 @@ export class KeyedConsumer {
             pause ??= new PauseRequested(decision.delayMs);
             return;
           }
-          const reason = decision.reason === 'exhausted' ? `retries exhausted after ${attempt} attempts: ` : '';
+          const reason =
+            decision.reason === 'exhausted' ? `retries exhausted after ${attempt} attempts: ` : '';
           await this.opts.deadLetters.publish({
             stage: this.opts.stage,
             topic,
@@ -188,7 +218,13 @@ export class KeyedConsumer {
           await this.opts.onDeadLettered?.(message, { topic, partition, attempt }, err);
           this.attempts.delete(id);
           tracker.finish(message.offset);
-          this.opts.onEvent?.({ type: 'dead-letter', topic, partition, offset: message.offset, code: errorCodeOf(err) });
+          this.opts.onEvent?.({
+            type: 'dead-letter',
+            topic,
+            partition,
+            offset: message.offset,
+            code: errorCodeOf(err),
+          });
           await heartbeat();
           void commitProgress(false).catch((e) => this.log.warn(`commit failed: ${(e as Error).message}`));
           return;
@@ -216,7 +252,11 @@ export class KeyedConsumer {
           await runOne(message);
         } catch (e) {
           // A bug in the pipeline itself (not in the message): stop this batch, retry later.
-          this.log.error(`handler crashed: ${redactString((e as Error).message)}`, { topic, partition, offset: message.offset });
+          this.log.error(`handler crashed: ${redactString((e as Error).message)}`, {
+            topic,
+            partition,
+            offset: message.offset,
+          });
           pause ??= new PauseRequested(this.opts.retry.initialMs);
         } finally {
           release();
@@ -227,7 +267,14 @@ export class KeyedConsumer {
     await Promise.all(keyTails.values());
     if (trailing) clearTimeout(trailing);
     await commitProgress(true);
-    this.opts.onEvent?.({ type: 'batch', topic, partition, messages: batch.messages.length, ms: Date.now() - batchStartedAt, startedAt: batchStartedAt });
+    this.opts.onEvent?.({
+      type: 'batch',
+      topic,
+      partition,
+      messages: batch.messages.length,
+      ms: Date.now() - batchStartedAt,
+      startedAt: batchStartedAt,
+    });
     if (pause && isRunning()) {
       const delayMs = pause.delayMs;
       this.opts.onEvent?.({ type: 'paused', topic, partition, delayMs });

@@ -21,7 +21,8 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   jitter: 0.5,
 };
 
-export type RetryDecision = { retry: true; delayMs: number } | { retry: false; reason: 'not-retriable' | 'exhausted' };
+export type RetryDecision =
+  { retry: true; delayMs: number } | { retry: false; reason: 'not-retriable' | 'exhausted' };
 
 /**
  * What to do after `attempt` (1-based) failed with `err`. `random` is injectable for tests.

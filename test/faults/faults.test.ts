@@ -27,8 +27,21 @@ import {
   testKafka,
   uniqueSuffix,
 } from '../integration/support/stack';
-import { header, randomBetween, sleep, switchableRegistry, tapTopic, WorkerSupervisor } from './support/harness';
-import { auditCreates, oneShotCounts, stateProblems, Workload, type ExpectedContract } from './support/workload';
+import {
+  header,
+  randomBetween,
+  sleep,
+  switchableRegistry,
+  tapTopic,
+  WorkerSupervisor,
+} from './support/harness';
+import {
+  auditCreates,
+  oneShotCounts,
+  stateProblems,
+  Workload,
+  type ExpectedContract,
+} from './support/workload';
 
 /**
  * Fault tests (issue F): the real pipeline in a separate worker process (router + projector + outbox relay) on the
@@ -84,23 +97,37 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
   const stateUrl = stateUrlFor(stateSchema);
   let statePool: Pool;
 
-  const mine = (code: string) => work.contracts.some((c) => c.code === code || c.partnerRef === code || code.startsWith(`${c.partnerRef}_`));
-  const converge = async (what: string, contracts: readonly ExpectedContract[] = work.contracts, timeoutMs = 150_000) => {
+  const mine = (code: string) =>
+    work.contracts.some(
+      (c) => c.code === code || c.partnerRef === code || code.startsWith(`${c.partnerRef}_`),
+    );
+  const converge = async (
+    what: string,
+    contracts: readonly ExpectedContract[] = work.contracts,
+    timeoutMs = 150_000,
+  ) => {
     let last: string[] = [];
     try {
-      await eventually(async () => {
-        last = stateProblems(sandbox, contracts);
-        return last.length === 0 ? true : undefined;
-      }, timeoutMs, what);
+      await eventually(
+        async () => {
+          last = stateProblems(sandbox, contracts);
+          return last.length === 0 ? true : undefined;
+        },
+        timeoutMs,
+        what,
+      );
     } catch (e) {
       summary.lost = Math.max(summary.lost, last.length);
-      throw new Error(`${(e as Error).message}; ${last.length} problem(s): ${last.slice(0, 10).join('; ')}`);
+      throw new Error(`${(e as Error).message}; ${last.length} problem(s): ${last.slice(0, 10).join('; ')}`, {
+        cause: e,
+      });
     }
   };
   const record = (name: string, ok: boolean, note?: string) => {
     summary.scenarios[name] = { ok, seconds: Math.round((Date.now() - scenarioStart) / 1000), note };
   };
-  const count = (key: string, n = 1) => (summary.faultsInjected[key] = (summary.faultsInjected[key] ?? 0) + n);
+  const count = (key: string, n = 1) =>
+    (summary.faultsInjected[key] = (summary.faultsInjected[key] ?? 0) + n);
 
   before(async () => {
     await createStateSchema(stateSchema);
@@ -139,18 +166,26 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     // commits the symbolic -1, which a consumer subscribed fromBeginning reads as "earliest").
     for (const topic of routerTopics(config.topics.prefix)) {
       const ends = await admin.fetchTopicOffsets(topic);
-      await admin.setOffsets({ groupId: env.FAULT_ROUTER_GROUP, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+      await admin.setOffsets({
+        groupId: env.FAULT_ROUTER_GROUP,
+        topic,
+        partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
+      });
     }
     await admin.disconnect();
     dlq = await tapTopic(config.topics.dlq);
     syncRaw = await tapTopic(config.topics.syncEvents);
     events = await subscribeEvents({
       kafka,
-      registry: new EventSchemas({ registryUrl: REGISTRY_URL, topics: { syncEvents: config.topics.syncEvents, invoiceEvents: config.topics.invoiceEvents } }),
+      registry: new EventSchemas({
+        registryUrl: REGISTRY_URL,
+        topics: { syncEvents: config.topics.syncEvents, invoiceEvents: config.topics.invoiceEvents },
+      }),
       topic: config.topics.syncEvents,
       groupId: `test-faults-subscriber-${sfx}`,
       fromBeginning: true,
-      onEvent: (d, meta) => void decodedEvents.push({ eventId: meta.eventId ?? '', json: JSON.stringify(d.event) }),
+      onEvent: (d, meta) =>
+        void decodedEvents.push({ eventId: meta.eventId ?? '', json: JSON.stringify(d.event) }),
     });
     worker = new WorkerSupervisor(env);
     await worker.start();
@@ -172,7 +207,10 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     await sandbox?.close().catch(() => undefined);
     writeSummary();
     await statePool?.end().catch(() => undefined);
-    if (!process.env.FAULT_KEEP_STATE) await stateDb().query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE`).catch(() => undefined);
+    if (!process.env.FAULT_KEEP_STATE)
+      await stateDb()
+        .query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE`)
+        .catch(() => undefined);
   });
 
   function writeSummary(): void {
@@ -199,7 +237,10 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     summary.events.retryEvents = worker.eventsOf('retry').length;
     summary.events.partitionPauses = worker.eventsOf('paused').length;
     const dl: Record<string, number> = {};
-    const myKeys = new Set([...(work?.contracts ?? []).map((c) => `partner:${c.partnerId}`), `fault-test-garbage-${sfx}`]);
+    const myKeys = new Set([
+      ...(work?.contracts ?? []).map((c) => `partner:${c.partnerId}`),
+      `fault-test-garbage-${sfx}`,
+    ]);
     summary.events.deadLettersIncludingOtherEngineersChanges = dlq?.messages.length ?? 0;
     for (const m of (dlq?.messages ?? []).filter((x) => myKeys.has(x.key?.toString() ?? ''))) {
       const k = `${header(m, DLQ_HEADER.stage)}:${header(m, DLQ_HEADER.code)}`;
@@ -255,7 +296,11 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     const oneShots = oneShotCounts(sandbox, contracts);
     summary.oneShots.afterKills = oneShots;
     summary.faultsInjected.kill9WhileProcessing = killsWhileProcessing;
-    record('kill-9', true, `${worker.kills} kills; creates ${JSON.stringify(audit.creates)}; already-exists answers ${audit.alreadyExists}; one-shots ${oneShots.applied}/${oneShots.lines}`);
+    record(
+      'kill-9',
+      true,
+      `${worker.kills} kills; creates ${JSON.stringify(audit.creates)}; already-exists answers ${audit.alreadyExists}; one-shots ${oneShots.applied}/${oneShots.lines}`,
+    );
     summary.duplicated.oneShotCharges += oneShots.duplicates.length;
     expect(worker.kills).to.be.at.least(Math.min(KILLS, 20));
     expect(audit.duplicates, 'duplicate successful creates').to.deep.equal([]);
@@ -265,12 +310,24 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
   it('OpenCell 5xx bursts, timeouts, resets and 429 storms: survived, no loss, backoff visible', async () => {
     const before = retryEvents().length;
     sandbox.faults.add({ kind: 'error', status: 503, count: 10, path: '^/billing/subscription' });
-    sandbox.faults.add({ kind: 'error', status: 500, count: 5, path: '^/account/(customer|accountHierarchy)' });
+    sandbox.faults.add({
+      kind: 'error',
+      status: 500,
+      count: 5,
+      path: '^/account/(customer|accountHierarchy)',
+    });
     sandbox.faults.add({ kind: 'timeout', count: 3, path: 'activateServices' });
     sandbox.faults.add({ kind: 'reset', count: 3, path: '^/account/access' });
     sandbox.faults.add({ kind: 'rateLimit', retryAfterSeconds: 1, probability: 0.5, count: 20 });
     // committed, then the answer is lost: a create retried finds its object (ENTITY_ALREADY_EXISTS)
-    sandbox.faults.add({ kind: 'error', status: 502, count: 2, method: 'POST', path: '^/billing/subscription$', phase: 'after' });
+    sandbox.faults.add({
+      kind: 'error',
+      status: 502,
+      count: 2,
+      method: 'POST',
+      path: '^/billing/subscription$',
+      phase: 'after',
+    });
     const contracts: ExpectedContract[] = [];
     for (let i = 0; i < 8; i++) {
       contracts.push(await work.createContract(i % 2 ? 'fiber' : 'mobile'));
@@ -281,16 +338,33 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     await work.changePhone(contracts[2]);
     await work.terminate(contracts[3]);
     await converge('final state despite OpenCell faults', contracts);
-    const retries = retryEvents().slice(before) as unknown as { code: string; attempt: number; delayMs: number; offset: string; partition: number; stage: string }[];
+    const retries = retryEvents().slice(before) as unknown as {
+      code: string;
+      attempt: number;
+      delayMs: number;
+      offset: string;
+      partition: number;
+      stage: string;
+    }[];
     const byCode: Record<string, number> = {};
     for (const r of retries) byCode[r.code] = (byCode[r.code] ?? 0) + 1;
-    const rateLimited = retries.filter((r) => r.code === 'OPENCELL_RATE_LIMITED' || r.code === 'RATE_LIMITED');
+    const rateLimited = retries.filter(
+      (r) => r.code === 'OPENCELL_RATE_LIMITED' || r.code === 'RATE_LIMITED',
+    );
     const maxAttempt = Math.max(0, ...retries.map((r) => r.attempt));
     const delaysByAttempt: Record<number, number> = {};
-    for (const r of retries) delaysByAttempt[r.attempt] = Math.max(delaysByAttempt[r.attempt] ?? 0, r.delayMs);
+    for (const r of retries)
+      delaysByAttempt[r.attempt] = Math.max(delaysByAttempt[r.attempt] ?? 0, r.delayMs);
     summary.retries = byCode;
-    summary.backoff = { retries: retries.length, maxAttempt, maxDelayMsByAttempt: delaysByAttempt, minDelayMsOn429: Math.min(...rateLimited.map((r) => r.delayMs)) };
-    const deadForFaults = (dlq.messages as KafkaMessage[]).filter((m) => /UNAVAILABLE|TIMEOUT|RATE|NETWORK/.test(header(m, DLQ_HEADER.code) ?? ''));
+    summary.backoff = {
+      retries: retries.length,
+      maxAttempt,
+      maxDelayMsByAttempt: delaysByAttempt,
+      minDelayMsOn429: Math.min(...rateLimited.map((r) => r.delayMs)),
+    };
+    const deadForFaults = (dlq.messages as KafkaMessage[]).filter((m) =>
+      /UNAVAILABLE|TIMEOUT|RATE|NETWORK/.test(header(m, DLQ_HEADER.code) ?? ''),
+    );
     expect(retries.length, 'retry events').to.be.greaterThan(5);
     expect(maxAttempt, 'some message retried more than once').to.be.greaterThan(1);
     expect(deadForFaults, 'nothing dead-lettered for a transient fault').to.deep.equal([]);
@@ -298,14 +372,24 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     // one-shot behind a lost response: OpenCell applied it, the answer was lost; the retry must not charge again
     const c = await work.createContract('mobile');
     contracts.push(c);
-    sandbox.faults.add({ kind: 'error', status: 502, count: 1, path: 'applyOneShotChargeInstance', phase: 'after' });
+    sandbox.faults.add({
+      kind: 'error',
+      status: 502,
+      count: 1,
+      path: 'applyOneShotChargeInstance',
+      phase: 'after',
+    });
     count('opencell.lostResponseOnOneShot');
     await converge('contract with a lost one-shot answer', [c]);
     await sleep(1500);
     const lostAnswer = oneShotCounts(sandbox, [c]);
     summary.oneShots.afterLostResponse = lostAnswer;
     summary.duplicated.oneShotCharges += lostAnswer.duplicates.length;
-    record('opencell-faults', true, `retries by code ${JSON.stringify(byCode)}; one-shot behind a lost answer applied ${lostAnswer.applied}×`);
+    record(
+      'opencell-faults',
+      true,
+      `retries by code ${JSON.stringify(byCode)}; one-shot behind a lost answer applied ${lostAnswer.applied}×`,
+    );
     expect(lostAnswer.duplicates, 'a one-shot whose answer was lost is not charged again').to.deep.equal([]);
   });
 
@@ -318,18 +402,41 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     for (let i = 0; i < 3; i++) contracts.push(await work.createContract('mobile'));
     await converge('projection goes on while the registry is down', contracts);
     const pending = async () =>
-      Number((await statePool.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL AND last_error IS NULL`, [config.topics.syncEvents])).rows[0].n);
+      Number(
+        (
+          await statePool.query(
+            `SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL AND last_error IS NULL`,
+            [config.topics.syncEvents],
+          )
+        ).rows[0].n,
+      );
     const waiting = await pending();
     const relayErrors = worker.eventsOf('relay-error').length - errorsBefore;
     registry.up = true;
-    await eventually(async () => ((await pending()) === 0 ? true : undefined), 60_000, 'outbox drained after the registry came back');
-    const ids = (await statePool.query(`SELECT event_id::text AS id FROM outbox WHERE topic = $1`, [config.topics.syncEvents])).rows.map((r) => r.id as string);
-    await eventually(async () => {
-      const got = new Set(decodedEvents.map((e) => e.eventId));
-      return ids.every((id) => got.has(id)) ? true : undefined;
-    }, 60_000, 'every outbox event received by a subscriber');
+    await eventually(
+      async () => ((await pending()) === 0 ? true : undefined),
+      60_000,
+      'outbox drained after the registry came back',
+    );
+    const ids = (
+      await statePool.query(`SELECT event_id::text AS id FROM outbox WHERE topic = $1`, [
+        config.topics.syncEvents,
+      ])
+    ).rows.map((r) => r.id as string);
+    await eventually(
+      async () => {
+        const got = new Set(decodedEvents.map((e) => e.eventId));
+        return ids.every((id) => got.has(id)) ? true : undefined;
+      },
+      60_000,
+      'every outbox event received by a subscriber',
+    );
     summary.events.outboxRowsWaitedForRegistry = waiting;
-    record('registry-outage', true, `${waiting} rows waited; ${relayErrors} failed relay cycles; ${ids.length} outbox rows all received`);
+    record(
+      'registry-outage',
+      true,
+      `${waiting} rows waited; ${relayErrors} failed relay cycles; ${ids.length} outbox rows all received`,
+    );
     expect(waiting, 'rows waited while the registry was down').to.be.greaterThan(0);
     expect(relayErrors).to.be.greaterThan(0);
   });
@@ -339,7 +446,14 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     await producer.connect();
     const garbageKey = `fault-test-garbage-${sfx}`;
     const topic = `${config.topics.prefix}.public.contract_line`;
-    await producer.send({ topic, messages: [0, 1, 2].map((partition) => ({ partition, key: garbageKey, value: Buffer.from(`not json {{ ${sfx}`) })) });
+    await producer.send({
+      topic,
+      messages: [0, 1, 2].map((partition) => ({
+        partition,
+        key: garbageKey,
+        value: Buffer.from(`not json {{ ${sfx}`),
+      })),
+    });
     await producer.disconnect();
     count('poison.malformed', 3);
     // unknown product on a live contract, then a later change of the same customer
@@ -362,46 +476,97 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     expect(header(malformed, DLQ_HEADER.stage)).to.equal('router');
     expect(header(malformed, DLQ_HEADER.code)).to.equal('MALFORMED_EVENT');
     expect(header(malformed, DLQ_HEADER.message) ?? '').to.not.equal('');
-    const unknown = await dead((m) => (header(m, DLQ_HEADER.message) ?? '').includes(UNKNOWN_PRODUCT_CODE), 'unknown product');
+    const unknown = await dead(
+      (m) => (header(m, DLQ_HEADER.message) ?? '').includes(UNKNOWN_PRODUCT_CODE),
+      'unknown product',
+    );
     expect(header(unknown, DLQ_HEADER.code)).to.equal('UNKNOWN_PRODUCT');
-    const langDead = await dead((m) => (header(m, DLQ_HEADER.message) ?? '').includes('fr_FR'), 'unsupported language');
+    const langDead = await dead(
+      (m) => (header(m, DLQ_HEADER.message) ?? '').includes('fr_FR'),
+      'unsupported language',
+    );
     expect(header(langDead, DLQ_HEADER.code)).to.equal('PROJECTION_REJECTED');
-    expect(sandbox.state.subscriptions.get(lang.code), 'no subscription for the fr_FR partner').to.equal(undefined);
-    const ibanDead = await dead((m) => (header(m, DLQ_HEADER.message) ?? '').includes('not a valid IBAN'), 'invalid IBAN');
+    expect(sandbox.state.subscriptions.get(lang.code), 'no subscription for the fr_FR partner').to.equal(
+      undefined,
+    );
+    const ibanDead = await dead(
+      (m) => (header(m, DLQ_HEADER.message) ?? '').includes('not a valid IBAN'),
+      'invalid IBAN',
+    );
     expect(header(ibanDead, DLQ_HEADER.code)).to.equal('PROJECTION_REJECTED');
     expect(ibanDead.key?.toString()).to.equal(`partner:${iban.partnerId}`);
-    expect(header(ibanDead, DLQ_HEADER.message)).to.contain('ES00…0000').and.to.not.contain('ES0000000000000000000000');
-    expect(sandbox.state.subscriptions.get(iban.code), 'no subscription with the invalid IBAN').to.equal(undefined);
-    record('poison', true, 'malformed event, unknown product, invalid IBAN and unsupported language dead-lettered; later changes projected');
+    expect(header(ibanDead, DLQ_HEADER.message))
+      .to.contain('ES00…0000')
+      .and.to.not.contain('ES0000000000000000000000');
+    expect(sandbox.state.subscriptions.get(iban.code), 'no subscription with the invalid IBAN').to.equal(
+      undefined,
+    );
+    record(
+      'poison',
+      true,
+      'malformed event, unknown product, invalid IBAN and unsupported language dead-lettered; later changes projected',
+    );
   });
 
   it('secrets: no worker log line, sync event or dead letter contains a password', async () => {
     // provoke error messages that carry the passwords (as an OpenCell answer would echo them)
-    sandbox.faults.add({ kind: 'error', status: 503, count: 2, errorCode: 'GENERIC_API_EXCEPTION', message: `db login ${SECRET_OC} / ${SECRET_ODOO} refused` });
-    sandbox.faults.add({ kind: 'fail200', count: 1, path: '^/account/access$', errorCode: 'INVALID_PARAMETER', message: `access rejected for password=${SECRET_OC} odoo=${SECRET_ODOO}` });
+    sandbox.faults.add({
+      kind: 'error',
+      status: 503,
+      count: 2,
+      errorCode: 'GENERIC_API_EXCEPTION',
+      message: `db login ${SECRET_OC} / ${SECRET_ODOO} refused`,
+    });
+    sandbox.faults.add({
+      kind: 'fail200',
+      count: 1,
+      path: '^/account/access$',
+      errorCode: 'INVALID_PARAMETER',
+      message: `access rejected for password=${SECRET_OC} odoo=${SECRET_ODOO}`,
+    });
     count('secretEchoes', 3);
     const c = await work.createContract('mobile', { poison: 'secret-echo' });
     await eventually(
-      async () => ((dlq.messages as KafkaMessage[]).some((m) => (header(m, DLQ_HEADER.message) ?? '').includes('access rejected')) ? true : undefined),
+      async () =>
+        (dlq.messages as KafkaMessage[]).some((m) =>
+          (header(m, DLQ_HEADER.message) ?? '').includes('access rejected'),
+        )
+          ? true
+          : undefined,
       60_000,
       'the dead letter whose OpenCell message carried the password',
     );
     void c;
     await sleep(1500);
-    const forms = [SECRET_OC, SECRET_ODOO, Buffer.from(`${sandbox.credentials.user}:${SECRET_OC}`).toString('base64')];
+    const forms = [
+      SECRET_OC,
+      SECRET_ODOO,
+      Buffer.from(`${sandbox.credentials.user}:${SECRET_OC}`).toString('base64'),
+    ];
     const leaks: string[] = [];
     const scan = (where: string, text: string) => {
       for (const f of forms) if (text.includes(f)) leaks.push(`${where}: ${text.slice(0, 200)}`);
     };
     for (const l of worker.lines) scan('worker output', l);
     for (const e of decodedEvents) scan('sync event', e.json);
-    for (const m of syncRaw.messages) scan('sync event (raw)', `${m.value?.toString('latin1')}${JSON.stringify(m.headers)}`);
-    for (const m of dlq.messages) scan('dead letter', `${m.key?.toString()} ${m.value?.toString('latin1')} ${JSON.stringify(Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])))}`);
-    const outbox = await statePool.query(`SELECT payload::text AS p FROM outbox WHERE topic = $1`, [config.topics.syncEvents]);
+    for (const m of syncRaw.messages)
+      scan('sync event (raw)', `${m.value?.toString('latin1')}${JSON.stringify(m.headers)}`);
+    for (const m of dlq.messages)
+      scan(
+        'dead letter',
+        `${m.key?.toString()} ${m.value?.toString('latin1')} ${JSON.stringify(Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])))}`,
+      );
+    const outbox = await statePool.query(`SELECT payload::text AS p FROM outbox WHERE topic = $1`, [
+      config.topics.syncEvents,
+    ]);
     for (const r of outbox.rows) scan('outbox row', r.p as string);
     summary.secretsLeaked = leaks.length;
     const redacted = worker.lines.filter((l) => l.includes('[redacted]')).length;
-    record('secrets', leaks.length === 0, `${worker.lines.length} log lines, ${decodedEvents.length} events, ${dlq.messages.length} dead letters scanned; ${redacted} lines show [redacted]`);
+    record(
+      'secrets',
+      leaks.length === 0,
+      `${worker.lines.length} log lines, ${decodedEvents.length} events, ${dlq.messages.length} dead letters scanned; ${redacted} lines show [redacted]`,
+    );
     expect(leaks).to.deep.equal([]);
   });
 
@@ -442,7 +607,14 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     // the outbox relay must publish again after the broker came back
     await eventually(
       async () =>
-        Number((await statePool.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL AND last_error IS NULL`, [config.topics.syncEvents])).rows[0].n) === 0
+        Number(
+          (
+            await statePool.query(
+              `SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL AND last_error IS NULL`,
+              [config.topics.syncEvents],
+            )
+          ).rows[0].n,
+        ) === 0
           ? true
           : undefined,
       90_000,
@@ -456,7 +628,14 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     const audit = auditCreates(sandbox.journal.entries(), mine);
     summary.duplicated.creates = audit.duplicates.length;
     expect(audit.duplicates).to.deep.equal([]);
-    const unpublished = Number((await statePool.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL`, [config.topics.syncEvents])).rows[0].n);
+    const unpublished = Number(
+      (
+        await statePool.query(
+          `SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL`,
+          [config.topics.syncEvents],
+        )
+      ).rows[0].n,
+    );
     expect(unpublished).to.equal(0);
   });
 });

@@ -28,7 +28,11 @@ describe('a create chain interrupted between createCustomer and the account hier
     const { projector, sandbox } = harness;
     const partner = await insertPartner(db, { email: `pc${uniqueSuffix()}@example.org` });
     const mandate = await insertBankAccountAndMandate(db, partner.id);
-    const contract = await insertContract(db, { partnerId: partner.id, mandateId: mandate.mandateId, kind: 'fiber' });
+    const contract = await insertContract(db, {
+      partnerId: partner.id,
+      mandateId: mandate.mandateId,
+      kind: 'fiber',
+    });
     const msg = {
       v: 1,
       intentId: `pc-${uniqueSuffix()}`,
@@ -37,7 +41,18 @@ describe('a create chain interrupted between createCustomer and the account hier
       contractId: contract.id,
       intent: { kind: 'create_subscription', contractId: contract.id },
       force: undefined,
-      source: { table: 'contract_contract', op: 'c', rowId: contract.id, lsn: 1, txId: 1, tsMs: Date.now(), snapshot: false, topic: 't', partition: 0, offset: '0' },
+      source: {
+        table: 'contract_contract',
+        op: 'c',
+        rowId: contract.id,
+        lsn: 1,
+        txId: 1,
+        tsMs: Date.now(),
+        snapshot: false,
+        topic: 't',
+        partition: 0,
+        offset: '0',
+      },
     } as IntentMessage;
     sandbox.faults.add({ kind: 'error', status: 503, count: 1, path: 'createCRMAccountHierarchy' });
     const first = await projector.handle(msg, 1).then(
@@ -50,7 +65,9 @@ describe('a create chain interrupted between createCustomer and the account hier
     expect(second?.outcome).to.equal('applied');
     const sub = sandbox.state.subscriptions.get(contract.code);
     expect(sub?.status, 'subscription created (services follow with the line intents)').to.equal('CREATED');
-    const creates = sandbox.journal.entries({ method: 'POST', path: '/account/customer' }).filter((e) => e.status < 300);
+    const creates = sandbox.journal
+      .entries({ method: 'POST', path: '/account/customer' })
+      .filter((e) => e.status < 300);
     expect(creates, 'one customer create').to.have.length(1);
   });
 });

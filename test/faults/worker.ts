@@ -18,7 +18,8 @@ import { ProjectionPipeline } from '../../src/projections/runtime/pipeline';
 import { createKafka } from '../../src/stream/kafka';
 
 const log = componentLogger('fault-worker');
-const emit = (type: string, data: Record<string, unknown> = {}) => process.stdout.write(`@@ ${JSON.stringify({ type, ...data })}\n`);
+const emit = (type: string, data: Record<string, unknown> = {}) =>
+  process.stdout.write(`@@ ${JSON.stringify({ type, ...data })}\n`);
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -27,9 +28,18 @@ async function main(): Promise<void> {
   const sessionTimeout = Number(env.FAULT_SESSION_TIMEOUT_MS ?? 6000);
   const makeConsumer = kafka.consumer.bind(kafka);
   kafka.consumer = (cfg: ConsumerConfig): Consumer => {
-    const c = makeConsumer({ ...cfg, sessionTimeout, rebalanceTimeout: sessionTimeout * 2, heartbeatInterval: Math.min(1000, cfg.heartbeatInterval ?? 1000) });
+    const c = makeConsumer({
+      ...cfg,
+      sessionTimeout,
+      rebalanceTimeout: sessionTimeout * 2,
+      heartbeatInterval: Math.min(1000, cfg.heartbeatInterval ?? 1000),
+    });
     c.on(c.events.CRASH, (e) => {
-      emit('consumer-crash', { group: cfg.groupId, restart: e.payload.restart, error: redactString(String(e.payload.error?.message ?? e.payload.error)) });
+      emit('consumer-crash', {
+        group: cfg.groupId,
+        restart: e.payload.restart,
+        error: redactString(String(e.payload.error?.message ?? e.payload.error)),
+      });
       if (!e.payload.restart) {
         log.error(`consumer of ${cfg.groupId} crashed for good; exiting for the supervisor to restart`);
         process.exit(1);
@@ -49,9 +59,14 @@ async function main(): Promise<void> {
     },
   });
   pipeline.client.onCall((e) => {
-    if (e.outcome !== 'success') emit('call', { endpoint: e.endpoint, outcome: e.outcome, status: e.httpStatus, code: e.errorCode });
+    if (e.outcome !== 'success')
+      emit('call', { endpoint: e.endpoint, outcome: e.outcome, status: e.httpStatus, code: e.errorCode });
   });
-  const pool = new Pool({ connectionString: config.stateDatabaseUrl, max: 2, application_name: 'fault-worker-relay' });
+  const pool = new Pool({
+    connectionString: config.stateDatabaseUrl,
+    max: 2,
+    application_name: 'fault-worker-relay',
+  });
   const relay = createOutboxRelay(
     config,
     { pool, kafka },
@@ -61,7 +76,8 @@ async function main(): Promise<void> {
       retryInitialMs: 100,
       retryMaxMs: 1000,
       metrics: {
-        onError: (err, fatal) => emit('relay-error', { code: (err as { code?: string }).code ?? 'UNKNOWN', fatal }),
+        onError: (err, fatal) =>
+          emit('relay-error', { code: (err as { code?: string }).code ?? 'UNKNOWN', fatal }),
         onPublished: (count) => emit('published', { count }),
       },
     },

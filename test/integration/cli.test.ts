@@ -1,5 +1,5 @@
 /**
- * The operations CLI driven as an operator would: a spawned `node -r ts-node/register/transpile-only src/ops/cli.ts`
+ * The operations CLI driven as an operator would: a spawned `node --require tsx/cjs src/ops/cli.ts`
  * against the real stack (Kafka, Connect, PostgreSQL), with topics and consumer groups of its own.
  */
 import { expect } from 'chai';
@@ -32,14 +32,18 @@ function cliEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
 }
 
 function startCli(args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
-  return spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', CLI, ...args], {
+  return spawn(process.execPath, ['--require', 'tsx/cjs', CLI, ...args], {
     cwd: ROOT,
     env: cliEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
 
-function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 120_000): Promise<CliResult> {
+function cli(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  timeoutMs = 120_000,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = startCli(args, env);
     let stdout = '';
@@ -78,13 +82,20 @@ async function committed(admin: Admin, groupId: string, topic: string): Promise<
 }
 
 async function readAll(topic: string, count: number): Promise<KafkaMessage[]> {
-  const consumer = testKafka().consumer({ groupId: `test-cli-reader-${uniqueSuffix()}`, maxWaitTimeInMs: 100 });
+  const consumer = testKafka().consumer({
+    groupId: `test-cli-reader-${uniqueSuffix()}`,
+    maxWaitTimeInMs: 100,
+  });
   const got: KafkaMessage[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({ eachMessage: async ({ message }) => void got.push(message) });
-    await eventually(async () => (got.length >= count ? true : undefined), 30_000, `${count} message(s) on ${topic}`);
+    await eventually(
+      async () => (got.length >= count ? true : undefined),
+      30_000,
+      `${count} message(s) on ${topic}`,
+    );
   } finally {
     await consumer.disconnect();
   }
@@ -107,7 +118,17 @@ describe('ops CLI (spawned, real stack)', function () {
     it('--help on the program and on each command exits 0', async () => {
       const top = await cli(['--help']);
       expect(top.code).to.equal(0);
-      for (const c of ['run', 'status', 'resync', 'snapshot', 'dlq', 'connectors', 'force-create', 'reconcile']) expect(top.stdout).to.include(c);
+      for (const c of [
+        'run',
+        'status',
+        'resync',
+        'snapshot',
+        'dlq',
+        'connectors',
+        'force-create',
+        'reconcile',
+      ])
+        expect(top.stdout).to.include(c);
       const sub = await cli(['resync', '--help']);
       expect(sub.code).to.equal(0);
       expect(sub.stdout).to.include('--to').and.include('--dry-run').and.include('--follow');
@@ -153,7 +174,10 @@ describe('ops CLI (spawned, real stack)', function () {
       expect(r.stderr).to.include('STATE_DATABASE_URL');
       noStackTrace(r.stderr);
       // a command that never talks to OpenCell does not demand its password
-      const s = await cli(['resync', 'x', '--to', 'earliest', '--dry-run'], { OPENCELL_PASSWORD: undefined, KAFKA_BROKERS: ' ' });
+      const s = await cli(['resync', 'x', '--to', 'earliest', '--dry-run'], {
+        OPENCELL_PASSWORD: undefined,
+        KAFKA_BROKERS: ' ',
+      });
       expect(s.code).to.equal(3);
       expect(s.stderr).to.include('KAFKA_BROKERS').and.not.include('OPENCELL_PASSWORD');
     });
@@ -176,18 +200,32 @@ describe('ops CLI (spawned, real stack)', function () {
 
     it('status --json shows the lag the test created, per partition', async () => {
       const group = `test-cli-status-${suffix}`;
-      await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '0' }, { partition: 1, offset: '0' }] });
+      await admin.setOffsets({
+        groupId: group,
+        topic,
+        partitions: [
+          { partition: 0, offset: '0' },
+          { partition: 1, offset: '0' },
+        ],
+      });
       const r = await cli(['status', '--json', '--group', group]);
       expect([0, 1]).to.include(r.code);
       const report = JSON.parse(r.stdout);
       const g = report.groups.find((x: { groupId: string }) => x.groupId === group);
       expect(g.totalLag).to.equal(5);
       expect(g.members).to.deep.equal([]);
-      expect(g.partitions.map((p: { partition: number; lag: number; committed: string }) => [p.partition, p.committed, p.lag])).to.deep.equal([
+      expect(
+        g.partitions.map((p: { partition: number; lag: number; committed: string }) => [
+          p.partition,
+          p.committed,
+          p.lag,
+        ]),
+      ).to.deep.equal([
         [0, '0', 3],
         [1, '0', 2],
       ]);
-      for (const k of ['dlq', 'outbox', 'connectors', 'lastErrors', 'ledger']) expect(report).to.have.property(k);
+      for (const k of ['dlq', 'outbox', 'connectors', 'lastErrors', 'ledger'])
+        expect(report).to.have.property(k);
       expect(report.outbox.backlog).to.be.a('number');
       expect(report.connectors.map((c: { name: string }) => c.name)).to.include('odoo-billing');
       // the table form too
@@ -197,13 +235,22 @@ describe('ops CLI (spawned, real stack)', function () {
 
     it('resync --dry-run shows the plan and changes nothing', async () => {
       const group = `test-cli-dry-${suffix}`;
-      await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '3' }, { partition: 1, offset: '2' }] });
+      await admin.setOffsets({
+        groupId: group,
+        topic,
+        partitions: [
+          { partition: 0, offset: '3' },
+          { partition: 1, offset: '2' },
+        ],
+      });
       const r = await cli(['resync', group, '--to', 'earliest', '--topic', topic, '--dry-run', '--json']);
       expect(r.code, r.stderr).to.equal(0);
       const plan = JSON.parse(r.stdout);
       expect(plan.dryRun).to.equal(true);
       expect(plan.totals).to.deep.equal({ toConsume: 5, replayed: 5, skipped: 0 });
-      expect(plan.partitions.map((p: { current: string; target: string }) => [p.current, p.target])).to.deep.equal([
+      expect(
+        plan.partitions.map((p: { current: string; target: string }) => [p.current, p.target]),
+      ).to.deep.equal([
         ['3', '0'],
         ['2', '0'],
       ]);
@@ -215,12 +262,19 @@ describe('ops CLI (spawned, real stack)', function () {
     it('resync refuses while the group has live members, naming them (exit 1)', async () => {
       const group = `test-cli-live-${suffix}`;
       const clientId = `cli-test-member-${suffix}`;
-      const consumer: Consumer = createKafka(KAFKA_BROKERS, clientId).consumer({ groupId: group, maxWaitTimeInMs: 100 });
+      const consumer: Consumer = createKafka(KAFKA_BROKERS, clientId).consumer({
+        groupId: group,
+        maxWaitTimeInMs: 100,
+      });
       await consumer.connect();
       try {
         await consumer.subscribe({ topic, fromBeginning: true });
         await consumer.run({ autoCommit: false, eachMessage: async () => undefined });
-        await eventually(async () => ((await admin.describeGroups([group])).groups[0]?.members.length ? true : undefined), 30_000, 'member joined');
+        await eventually(
+          async () => ((await admin.describeGroups([group])).groups[0]?.members.length ? true : undefined),
+          30_000,
+          'member joined',
+        );
         const before = await committed(admin, group, topic).catch(() => ({}));
         const r = await cli(['resync', group, '--to', 'earliest', '--topic', topic]);
         expect(r.code).to.equal(1);
@@ -234,7 +288,14 @@ describe('ops CLI (spawned, real stack)', function () {
 
     it('resync --to earliest resets an idle group; --to <future time> moves it to the end', async () => {
       const group = `test-cli-reset-${suffix}`;
-      await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '3' }, { partition: 1, offset: '1' }] });
+      await admin.setOffsets({
+        groupId: group,
+        topic,
+        partitions: [
+          { partition: 0, offset: '3' },
+          { partition: 1, offset: '1' },
+        ],
+      });
       const r = await cli(['resync', group, '--to', 'earliest', '--topic', topic]);
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.include('4 processed again');
@@ -247,13 +308,34 @@ describe('ops CLI (spawned, real stack)', function () {
 
     it('resync --follow shows progress until the group has caught up', async () => {
       const group = `test-cli-follow-${suffix}`;
-      await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '3' }, { partition: 1, offset: '2' }] });
-      const child = cli(['resync', group, '--to', 'earliest', '--topic', topic, '--follow', '--timeout', '90']);
+      await admin.setOffsets({
+        groupId: group,
+        topic,
+        partitions: [
+          { partition: 0, offset: '3' },
+          { partition: 1, offset: '2' },
+        ],
+      });
+      const child = cli([
+        'resync',
+        group,
+        '--to',
+        'earliest',
+        '--topic',
+        topic,
+        '--follow',
+        '--timeout',
+        '90',
+      ]);
       // a consumer joins once the reset is done and consumes everything
-      await eventually(async () => {
-        const c = await committed(admin, group, topic);
-        return c[0] === '0' ? true : undefined;
-      }, 60_000, 'reset applied');
+      await eventually(
+        async () => {
+          const c = await committed(admin, group, topic);
+          return c[0] === '0' ? true : undefined;
+        },
+        60_000,
+        'reset applied',
+      );
       const consumer = testKafka().consumer({ groupId: group, maxWaitTimeInMs: 100 });
       await consumer.connect();
       try {
@@ -289,7 +371,12 @@ describe('ops CLI (spawned, real stack)', function () {
         stage: 'projector',
         topic: source,
         partition: 1,
-        message: { key: Buffer.from('partner:7'), value: Buffer.from('{"bad":true}'), headers: { intent_id: 'abc' }, offset: '41' },
+        message: {
+          key: Buffer.from('partner:7'),
+          value: Buffer.from('{"bad":true}'),
+          headers: { intent_id: 'abc' },
+          offset: '41',
+        },
         error: Object.assign(new Error('product X unknown'), { code: 'UNKNOWN_PRODUCT' }),
         attempts: 1,
         retriable: false,
@@ -316,7 +403,14 @@ describe('ops CLI (spawned, real stack)', function () {
       expect(r.code, r.stderr).to.equal(0);
       const { deadLetters } = JSON.parse(r.stdout);
       expect(deadLetters).to.have.length(2);
-      expect(deadLetters[0]).to.include({ id: '0:0', stage: 'projector', attempts: 1, retriable: false, key: 'partner:7', replayed: null });
+      expect(deadLetters[0]).to.include({
+        id: '0:0',
+        stage: 'projector',
+        attempts: 1,
+        retriable: false,
+        key: 'partner:7',
+        replayed: null,
+      });
       expect(deadLetters[0].message).to.include('product X unknown');
       expect(deadLetters[0].source).to.deep.equal({ topic: source, partition: 1, offset: '41' });
       expect(deadLetters[1].message).to.include('retries exhausted after 12 attempts');
@@ -324,7 +418,10 @@ describe('ops CLI (spawned, real stack)', function () {
       expect(t.stdout).to.include('0:1').and.include('2 dead letter(s), 0 replayed');
       const s = await cli(['dlq', 'show', '0:0'], env);
       expect(s.code).to.equal(0);
-      expect(s.stdout).to.include('partner:7').and.include('"bad": true').and.include(`${source} partition 1 offset 41`);
+      expect(s.stdout)
+        .to.include('partner:7')
+        .and.include('"bad": true')
+        .and.include(`${source} partition 1 offset 41`);
       const missing = await cli(['dlq', 'show', '0:99'], env);
       expect(missing.code).to.equal(1);
       expect(missing.stderr).to.include('no dead letter 0:99');
@@ -365,7 +462,9 @@ describe('ops CLI (spawned, real stack)', function () {
       expect(r.code, r.stderr).to.equal(0);
       const out = JSON.parse(r.stdout);
       try {
-        const row = (await odooDb().query('SELECT id, type, data FROM debezium_signal WHERE id = $1', [out.id])).rows[0];
+        const row = (
+          await odooDb().query('SELECT id, type, data FROM debezium_signal WHERE id = $1', [out.id])
+        ).rows[0];
         expect(row.type).to.equal('execute-snapshot');
         expect(JSON.parse(row.data)).to.deep.equal({
           'data-collections': ['public.res_country'],
@@ -406,12 +505,20 @@ describe('ops CLI (spawned, real stack)', function () {
       child.stderr!.on('data', (d) => (stderr += d));
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       const base = `http://127.0.0.1:${port}`;
-      const msg = operatorIntent({ kind: 'create_subscription', contractId: 2_000_000_000 }, { partnerId: 2_000_000_000, contractId: 2_000_000_000 }, { origin: 'cli-test' });
+      const msg = operatorIntent(
+        { kind: 'create_subscription', contractId: 2_000_000_000 },
+        { partnerId: 2_000_000_000, contractId: 2_000_000_000 },
+        { origin: 'cli-test' },
+      );
       try {
-        const health = await eventually(async () => {
-          const res = await fetch(`${base}/healthz`).catch(() => undefined);
-          return res?.status === 200 ? ((await res.json()) as { status: string }) : undefined;
-        }, 90_000, `healthz (stderr: ${stderr})`);
+        const health = await eventually(
+          async () => {
+            const res = await fetch(`${base}/healthz`).catch(() => undefined);
+            return res?.status === 200 ? ((await res.json()) as { status: string }) : undefined;
+          },
+          90_000,
+          `healthz (stderr: ${stderr})`,
+        );
         expect(health.status).to.equal('ok');
 
         const producer = testKafka().producer();
@@ -425,13 +532,18 @@ describe('ops CLI (spawned, real stack)', function () {
         });
         await producer.disconnect();
 
-        const metrics = await eventually(async () => {
-          const text = await (await fetch(`${base}/metrics`)).text();
-          return /sync_dead_letters_total\{[^}]*stage="projector"[^}]*code="MALFORMED_EVENT"[^}]*\} 1/.test(text) &&
-            /sync_messages_processed_total\{[^}]*stage="projector"[^}]*\} 1/.test(text)
-            ? text
-            : undefined;
-        }, 60_000, 'projector counters on /metrics');
+        const metrics = await eventually(
+          async () => {
+            const text = await (await fetch(`${base}/metrics`)).text();
+            return /sync_dead_letters_total\{[^}]*stage="projector"[^}]*code="MALFORMED_EVENT"[^}]*\} 1/.test(
+              text,
+            ) && /sync_messages_processed_total\{[^}]*stage="projector"[^}]*\} 1/.test(text)
+              ? text
+              : undefined;
+          },
+          60_000,
+          'projector counters on /metrics',
+        );
         expect(metrics).to.include('# TYPE sync_opencell_call_duration_seconds histogram');
         expect(metrics).to.match(/sync_batch_duration_seconds_count\{[^}]*stage="projector"[^}]*\} [1-9]/);
         expect(metrics).to.include('sync_consumer_lag');
@@ -441,7 +553,13 @@ describe('ops CLI (spawned, real stack)', function () {
         const body = (await ready.json()) as { status: string; checks: { name: string; ok: boolean }[] };
         expect([200, 503]).to.include(ready.status);
         const byName = Object.fromEntries(body.checks.map((c) => [c.name, c.ok]));
-        expect(byName).to.include({ kafka: true, 'postgres-state': true, 'postgres-odoo': true, opencell: true, registry: true });
+        expect(byName).to.include({
+          kafka: true,
+          'postgres-state': true,
+          'postgres-odoo': true,
+          opencell: true,
+          registry: true,
+        });
         expect(ready.status).to.equal(Object.values(byName).every(Boolean) ? 200 : 503);
         expect((await fetch(`${base}/nope`)).status).to.equal(404);
 

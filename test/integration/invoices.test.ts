@@ -5,7 +5,12 @@ import { loadConfig, type Config } from '../../src/config';
 import { invoiceEventId } from '../../src/invoices/mapping';
 import type { InvoicePoller } from '../../src/invoices/poller';
 import type { LoadOutcome } from '../../src/invoices/loader';
-import { createInvoiceLoader, ensureInvoiceTopics, startInvoicePoller, type InvoiceLoaderWorker } from '../../src/invoices/worker';
+import {
+  createInvoiceLoader,
+  ensureInvoiceTopics,
+  startInvoicePoller,
+  type InvoiceLoaderWorker,
+} from '../../src/invoices/worker';
 import { OpenCellClient } from '../../src/opencell/client';
 import type { InvoiceIssuedEvent } from '../../src/outbox/events';
 import { OutboxRelay } from '../../src/outbox/relay';
@@ -15,7 +20,15 @@ import { startOdooSandbox, type OdooSandbox } from '../../src/sandbox/odoo';
 import { defaultCatalog, startOpenCellSandbox, type OpenCellSandbox } from '../../src/sandbox/opencell';
 import { DLQ_HEADER } from '../../src/stream/dlq';
 import type { KeyedConsumerEvent } from '../../src/stream/keyed-consumer';
-import { ODOO_DATABASE_URL, REGISTRY_URL, eventually, odooDb, stateDb, testKafka, uniqueSuffix } from './support/stack';
+import {
+  ODOO_DATABASE_URL,
+  REGISTRY_URL,
+  eventually,
+  odooDb,
+  stateDb,
+  testKafka,
+  uniqueSuffix,
+} from './support/stack';
 
 /**
  * The invoice flow on the real stack: OpenCell sandbox billing run → poller → outbox → relay → Kafka (Avro through
@@ -74,29 +87,68 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     billingCycle: 'BC_SC_MONTHLY_1ST',
     electronicBilling: true,
     email: `inv-${sfx}@example.org`,
-    methodOfPayment: [{ paymentMethodType: 'DIRECTDEBIT', mandateIdentification: 'M1', mandateDate: '2024-01-15', bankCoordinates: { iban: 'ES9121000418450200051332', accountOwner: 'Jane Doe' } }],
+    methodOfPayment: [
+      {
+        paymentMethodType: 'DIRECTDEBIT',
+        mandateIdentification: 'M1',
+        mandateDate: '2024-01-15',
+        bankCoordinates: { iban: 'ES9121000418450200051332', accountOwner: 'Jane Doe' },
+      },
+    ],
     ...over,
   });
 
   /** A customer in Odoo (partner, group, mobile contract) unless `inOdoo` is false, and the same in OpenCell. */
-  async function customer(i: string, opts: { inOdoo?: boolean; country?: string; oneShots?: Array<{ code: string; amount?: number }> } = {}): Promise<Customer> {
+  async function customer(
+    i: string,
+    opts: { inOdoo?: boolean; country?: string; oneShots?: Array<{ code: string; amount?: number }> } = {},
+  ): Promise<Customer> {
     const ref = `IV${sfx}${i}`;
     const groupCode = `${ref}_0`;
     const contractCode = `SCI${sfx}${i}`;
     let c: Customer = { ref, groupCode, partnerId: null, groupId: null, contracts: [] };
     if (opts.inOdoo !== false) {
       const db = odooDb();
-      const partner = await insertPartner(db, { ref, firstname: 'Inv', lastname: `Tester ${sfx} ${i}`, email: `inv-${sfx}-${i}@example.org` });
+      const partner = await insertPartner(db, {
+        ref,
+        firstname: 'Inv',
+        lastname: `Tester ${sfx} ${i}`,
+        email: `inv-${sfx}-${i}@example.org`,
+      });
       const group = await insertContractGroup(db, partner.id, groupCode);
-      const contract = await insertContract(db, { partnerId: partner.id, kind: 'mobile', contractGroupId: group.id, code: contractCode });
-      c = { ...c, partnerId: partner.id, groupId: group.id, contracts: [{ id: contract.id, code: contract.code }] };
+      const contract = await insertContract(db, {
+        partnerId: partner.id,
+        kind: 'mobile',
+        contractGroupId: group.id,
+        code: contractCode,
+      });
+      c = {
+        ...c,
+        partnerId: partner.id,
+        groupId: group.id,
+        contracts: [{ id: contract.id, code: contract.code }],
+      };
     }
     await ocClient.createCrmAccountHierarchy(crm({ crmAccountType: 'C', code: ref }) as never);
-    await ocClient.createCrmAccountHierarchy(crm({ crmAccountType: 'CA_UA', code: groupCode, crmParentCode: ref, country: opts.country ?? 'SP' }) as never);
-    await ocClient.createSubscription({ code: contractCode, userAccount: groupCode, offerTemplate: 'OF_SC_TEMPLATE_MOB', subscriptionDate: periodStart } as never);
+    await ocClient.createCrmAccountHierarchy(
+      crm({
+        crmAccountType: 'CA_UA',
+        code: groupCode,
+        crmParentCode: ref,
+        country: opts.country ?? 'SP',
+      }) as never,
+    );
+    await ocClient.createSubscription({
+      code: contractCode,
+      userAccount: groupCode,
+      offerTemplate: 'OF_SC_TEMPLATE_MOB',
+      subscriptionDate: periodStart,
+    } as never);
     await ocClient.activateServices({
       subscription: contractCode,
-      servicesToActivate: { service: [{ code: 'SE_SC_REC_MOBILE_T_UNL_20480', quantity: 1, subscriptionDate: periodStart }] },
+      servicesToActivate: {
+        service: [{ code: 'SE_SC_REC_MOBILE_T_UNL_20480', quantity: 1, subscriptionDate: periodStart }],
+      },
     } as never);
     for (const os of opts.oneShots ?? []) {
       await ocClient.applyOneShotChargeInstance({
@@ -147,10 +199,20 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     const catalog = defaultCatalog();
     catalog.invoicing.numberPrefix = `T${sfx}-`;
     // France is taxed with a tax Odoo does not know: its invoices must be dead-lettered.
-    catalog.taxes.push({ code: 'TAX_SBX_ONLY', description: 'Sandbox-only tax', percent: 15, accountingCode: '477000' } as never);
-    for (const c of catalog.tradingCountries) if (c.code === 'FR') (c as { taxCode?: string }).taxCode = 'TAX_SBX_ONLY';
+    catalog.taxes.push({
+      code: 'TAX_SBX_ONLY',
+      description: 'Sandbox-only tax',
+      percent: 15,
+      accountingCode: '477000',
+    } as never);
+    for (const c of catalog.tradingCountries)
+      if (c.code === 'FR') (c as { taxCode?: string }).taxCode = 'TAX_SBX_ONLY';
     oc = await startOpenCellSandbox({ port: 0, catalog });
-    odoo = await startOdooSandbox({ port: 0, databaseUrl: ODOO_DATABASE_URL, users: { 'billing-bot': PASSWORD } });
+    odoo = await startOdooSandbox({
+      port: 0,
+      databaseUrl: ODOO_DATABASE_URL,
+      users: { 'billing-bot': PASSWORD },
+    });
     config = loadConfig({
       ...process.env,
       OPENCELL_BASEURL: oc.url,
@@ -181,11 +243,18 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     poller = startInvoicePoller(config, {
       pool: stateDb(),
       autoStart: false,
-      options: { name: pollerName, startDate: new Date(Date.parse(today) - 5 * DAY).toISOString().slice(0, 10) },
+      options: {
+        name: pollerName,
+        startDate: new Date(Date.parse(today) - 5 * DAY).toISOString().slice(0, 10),
+      },
     });
 
     // Interleaved: good, bad tax, good, unknown customer, good…
-    good.push(await customer('g0', { oneShots: [{ code: 'CH_SC_OSO_SIM' }, { code: 'CH_SC_OSO_COMPENSATION', amount: 0 }] }));
+    good.push(
+      await customer('g0', {
+        oneShots: [{ code: 'CH_SC_OSO_SIM' }, { code: 'CH_SC_OSO_COMPENSATION', amount: 0 }],
+      }),
+    );
     badTax = await customer('bt', { country: 'FR' });
     good.push(await customer('g1'));
     unknownCustomer = await customer('uc', { inOdoo: false });
@@ -201,12 +270,18 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     await oc?.close();
     await odoo?.close();
     const st = stateDb();
-    await st.query('DELETE FROM outbox WHERE topic = ANY($1::text[])', [[config.topics.invoiceEvents, config.topics.syncEvents]]);
-    await st.query('DELETE FROM processed_event WHERE consumer = ANY($1::text[])', [[pollerName, loaderGroup]]);
+    await st.query('DELETE FROM outbox WHERE topic = ANY($1::text[])', [
+      [config.topics.invoiceEvents, config.topics.syncEvents],
+    ]);
+    await st.query('DELETE FROM processed_event WHERE consumer = ANY($1::text[])', [
+      [pollerName, loaderGroup],
+    ]);
     await st.query('DELETE FROM cursor_position WHERE name = $1', [pollerName]);
     const admin = testKafka().admin();
     await admin.connect();
-    await admin.deleteTopics({ topics: [config.topics.invoiceEvents, config.topics.dlq] }).catch(() => undefined);
+    await admin
+      .deleteTopics({ topics: [config.topics.invoiceEvents, config.topics.dlq] })
+      .catch(() => undefined);
     await admin.disconnect();
   });
 
@@ -214,7 +289,9 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     const run = oc.billingRun({ invoiceDate: today });
     expect(run.invoiceCount).to.equal(GOOD + 2);
     invoiceNumbers = run.invoiceNumbers;
-    byBa = new Map(run.invoiceNumbers.map((n) => [oc.state.invoicesByNumber.get(`COM|${n}`)!.billingAccountCode, n]));
+    byBa = new Map(
+      run.invoiceNumbers.map((n) => [oc.state.invoicesByNumber.get(`COM|${n}`)!.billingAccountCode, n]),
+    );
 
     const r = await poller.pollOnce();
     expect(r.emitted).to.equal(GOOD + 2);
@@ -237,7 +314,11 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
         decoded.push(d.event as InvoiceIssuedEvent);
       },
     });
-    await eventually(async () => (decoded.length >= GOOD + 2 ? true : undefined), 30_000, 'the invoice events');
+    await eventually(
+      async () => (decoded.length >= GOOD + 2 ? true : undefined),
+      30_000,
+      'the invoice events',
+    );
     const first = decoded.find((e) => e.invoiceNumber === byBa.get(good[0]!.groupCode))!;
     expect(first).to.deep.include({
       eventId: invoiceEventId(first.invoiceNumber),
@@ -247,7 +328,9 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
       subscriptionCodes: [good[0]!.contracts[0]!.code],
       currency: 'EUR',
     });
-    expect(first.lines.map((l) => [l.productCode, l.accountingCode, l.taxCode, l.amountWithoutTax])).to.have.deep.members([
+    expect(
+      first.lines.map((l) => [l.productCode, l.accountingCode, l.taxCode, l.amountWithoutTax]),
+    ).to.have.deep.members([
       ['SE_SC_REC_MOBILE_T_UNL_20480', '705000', 'TAX_HIGH', '14.88'],
       ['CH_SC_OSO_SIM', '700000', 'TAX_HIGH', '2.07'],
       ['CH_SC_OSO_COMPENSATION', '708000', 'TAX_HIGH', '0.00'],
@@ -288,7 +371,14 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
       const number = byBa.get(c.groupCode)!;
       const m = moves.find((x) => x.ref === number)!;
       const inv = oc.state.invoicesByNumber.get(`COM|${number}`)!;
-      expect(m, number).to.include({ state: 'draft', name: '/', move_type: 'out_invoice', partner_id: c.partnerId, journal: 'SERV', invoice_date: today });
+      expect(m, number).to.include({
+        state: 'draft',
+        name: '/',
+        move_type: 'out_invoice',
+        partner_id: c.partnerId,
+        journal: 'SERV',
+        invoice_date: today,
+      });
       expect(m.contract_group_id).to.equal(c.groupId);
       expect([Number(m.amount_untaxed), Number(m.amount_tax), Number(m.amount_total)], number).to.deep.equal([
         inv.amountWithoutTax,
@@ -311,11 +401,24 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
         [m0.id],
       )
     ).rows;
-    expect(lines.map((l) => [l.account, l.product, Number(l.price_unit), Number(l.price_subtotal), Number(l.price_total), l.taxes, l.contracts])).to.have.deep.members([
+    expect(
+      lines.map((l) => [
+        l.account,
+        l.product,
+        Number(l.price_unit),
+        Number(l.price_subtotal),
+        Number(l.price_total),
+        l.taxes,
+        l.contracts,
+      ]),
+    ).to.have.deep.members([
       ['705000', 'SE_SC_REC_MOBILE_T_UNL_20480', 14.88, 14.88, 18, ['TAX_HIGH'], [good[0]!.contracts[0]!.id]],
       ['700000', 'CH_SC_OSO_SIM', 2.07, 2.07, 2.5, ['TAX_HIGH'], [good[0]!.contracts[0]!.id]],
     ]);
-    const processed = await stateDb().query(`SELECT count(*)::int AS n FROM processed_event WHERE consumer = $1`, [loaderGroup]);
+    const processed = await stateDb().query(
+      `SELECT count(*)::int AS n FROM processed_event WHERE consumer = $1`,
+      [loaderGroup],
+    );
     expect(processed.rows[0].n).to.equal(GOOD);
   });
 
@@ -324,7 +427,10 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     const dead: Array<{ key: string; headers: IHeaders }> = [];
     await consumer.connect();
     await consumer.subscribe({ topic: config.topics.dlq, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void dead.push({ key: message.key!.toString(), headers: message.headers ?? {} }) });
+    await consumer.run({
+      eachMessage: async ({ message }) =>
+        void dead.push({ key: message.key!.toString(), headers: message.headers ?? {} }),
+    });
     try {
       await eventually(async () => (dead.length >= 2 ? true : undefined), 30_000, 'the dead letters');
     } finally {
@@ -337,9 +443,13 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     expect(h(tax, DLQ_HEADER.message)).to.include('unknown tax oc_code "TAX_SBX_ONLY"');
     expect(h(tax, 'event_type')).to.equal('InvoiceIssued');
     const unknown = dead.find((d) => d.key === byBa.get(unknownCustomer.groupCode))!;
-    expect(h(unknown, DLQ_HEADER.message)).to.include(`no contract group "${unknownCustomer.groupCode}"`).and.include(`no partner with ref "${unknownCustomer.ref}"`);
+    expect(h(unknown, DLQ_HEADER.message))
+      .to.include(`no contract group "${unknownCustomer.groupCode}"`)
+      .and.include(`no partner with ref "${unknownCustomer.ref}"`);
     expect(h(unknown, DLQ_HEADER.retriable)).to.equal('false');
-    expect((await movesByRef([byBa.get(badTax.groupCode)!, byBa.get(unknownCustomer.groupCode)!])).size).to.equal(0);
+    expect(
+      (await movesByRef([byBa.get(badTax.groupCode)!, byBa.get(unknownCustomer.groupCode)!])).size,
+    ).to.equal(0);
     // the invoices issued right after each bad one loaded
     const after = await movesByRef([byBa.get(good[1]!.groupCode)!, byBa.get(good[2]!.groupCode)!]);
     expect(after.size).to.equal(2);
@@ -351,9 +461,13 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     const r = await poller.pollOnce();
     expect(r).to.deep.include({ emitted: 0, skipped: GOOD + 2, listed: GOOD + 2 });
     // the relay's retention cleanup deletes published rows: the poller still remembers the invoices
-    await stateDb().query('DELETE FROM outbox WHERE topic = $1 AND published_at IS NOT NULL', [config.topics.invoiceEvents]);
+    await stateDb().query('DELETE FROM outbox WHERE topic = $1 AND published_at IS NOT NULL', [
+      config.topics.invoiceEvents,
+    ]);
     expect((await poller.pollOnce()).emitted).to.equal(0);
-    const rows = await stateDb().query('SELECT count(*)::int AS n FROM outbox WHERE topic = $1', [config.topics.invoiceEvents]);
+    const rows = await stateDb().query('SELECT count(*)::int AS n FROM outbox WHERE topic = $1', [
+      config.topics.invoiceEvents,
+    ]);
     expect(rows.rows[0].n).to.equal(0);
     await new Promise((res) => setTimeout(res, 1500)); // give the relay time to publish anything it would
     expect(await topicMessages(config.topics.invoiceEvents)).to.equal(before);
@@ -384,21 +498,46 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     moves = await movesByRef(refs);
     expect(moves.size).to.equal(GOOD);
     expect([...moves.values()].every((ids) => ids.length === 1)).to.equal(true);
-    const processed = await stateDb().query(`SELECT count(*)::int AS n FROM processed_event WHERE consumer = $1`, [loaderGroup]);
+    const processed = await stateDb().query(
+      `SELECT count(*)::int AS n FROM processed_event WHERE consumer = $1`,
+      [loaderGroup],
+    );
     expect(processed.rows[0].n).to.equal(GOOD);
   });
 
   it('Odoo failures: a transient psycopg2 error is retried; a create committed but answered with an error is not repeated', async () => {
     // two more invoices: one-shots billed by a second run on a later date
     for (const c of good.slice(0, 2)) {
-      await ocClient.applyOneShotChargeInstance({ subscription: c.contracts[0]!.code, oneShotCharge: 'CH_SC_OSO_SIM', operationDate: today } as never);
+      await ocClient.applyOneShotChargeInstance({
+        subscription: c.contracts[0]!.code,
+        oneShotCharge: 'CH_SC_OSO_SIM',
+        operationDate: today,
+      } as never);
     }
-    const nextMonth = new Date(Date.parse(`${today.slice(0, 7)}-01T00:00:00Z`) + 32 * DAY).toISOString().slice(0, 8) + '01';
-    odoo.faults.add({ kind: 'rpcError', method: 'create', model: '^account\\.move$', count: 1, errorName: 'psycopg2.errors.SerializationFailure', message: 'could not serialize access' });
-    odoo.faults.add({ kind: 'rpcError', method: 'create', model: '^account\\.move$', count: 1, phase: 'after', errorName: 'psycopg2.OperationalError', message: 'server closed the connection unexpectedly' });
+    const nextMonth =
+      new Date(Date.parse(`${today.slice(0, 7)}-01T00:00:00Z`) + 32 * DAY).toISOString().slice(0, 8) + '01';
+    odoo.faults.add({
+      kind: 'rpcError',
+      method: 'create',
+      model: '^account\\.move$',
+      count: 1,
+      errorName: 'psycopg2.errors.SerializationFailure',
+      message: 'could not serialize access',
+    });
+    odoo.faults.add({
+      kind: 'rpcError',
+      method: 'create',
+      model: '^account\\.move$',
+      count: 1,
+      phase: 'after',
+      errorName: 'psycopg2.OperationalError',
+      message: 'server closed the connection unexpectedly',
+    });
     const run = oc.billingRun({ invoiceDate: nextMonth, periodStart: today, periodEnd: nextMonth });
     const goodBas = new Set(good.map((c) => c.groupCode));
-    const expected = run.invoiceNumbers.filter((n) => goodBas.has(oc.state.invoicesByNumber.get(`COM|${n}`)!.billingAccountCode));
+    const expected = run.invoiceNumbers.filter((n) =>
+      goodBas.has(oc.state.invoicesByNumber.get(`COM|${n}`)!.billingAccountCode),
+    );
     expect(expected).to.have.length(GOOD);
     const p2 = startInvoicePoller(config, {
       pool: stateDb(),
@@ -407,7 +546,11 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     });
     const r = await p2.pollOnce();
     expect(r.emitted).to.equal(run.invoiceCount);
-    await eventually(async () => ((await movesByRef(expected)).size === GOOD ? true : undefined), 60_000, 'the new invoices');
+    await eventually(
+      async () => ((await movesByRef(expected)).size === GOOD ? true : undefined),
+      60_000,
+      'the new invoices',
+    );
     await new Promise((res) => setTimeout(res, 1000));
     const moves = await movesByRef(run.invoiceNumbers);
     expect(moves.size).to.equal(GOOD);

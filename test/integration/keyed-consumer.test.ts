@@ -27,7 +27,15 @@ describe('keyed consumer (kafkajs on a real broker)', function () {
     return { topic, dlq, producer };
   }
 
-  function consumer(topic: string, groupId: string, producer: ReturnType<typeof kafka.producer>, dlq: string, handler: MessageHandler, events: KeyedConsumerEvent[] = [], concurrency = 8) {
+  function consumer(
+    topic: string,
+    groupId: string,
+    producer: ReturnType<typeof kafka.producer>,
+    dlq: string,
+    handler: MessageHandler,
+    events: KeyedConsumerEvent[] = [],
+    concurrency = 8,
+  ) {
     return new KeyedConsumer({
       kafka,
       groupId,
@@ -48,7 +56,11 @@ describe('keyed consumer (kafkajs on a real broker)', function () {
     await c.connect();
     await c.subscribe({ topic, fromBeginning: true });
     await c.run({ eachMessage: async ({ message }) => void got.push(message) });
-    await eventually(async () => (got.length >= count ? true : undefined), 30_000, `${count} messages on ${topic}`);
+    await eventually(
+      async () => (got.length >= count ? true : undefined),
+      30_000,
+      `${count} messages on ${topic}`,
+    );
     await c.disconnect();
     return got;
   }
@@ -63,16 +75,27 @@ describe('keyed consumer (kafkajs on a real broker)', function () {
     const seen = new Map<string, number[]>();
     let inFlight = 0;
     let maxInFlight = 0;
-    const kc = consumer(topic, `g-${uniqueSuffix()}`, producer, dlq, async (m) => {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      await new Promise((r) => setTimeout(r, 5 + Math.random() * 10));
-      const k = m.key!.toString();
-      seen.set(k, [...(seen.get(k) ?? []), Number(m.value!.toString())]);
-      inFlight--;
-    }, events);
+    const kc = consumer(
+      topic,
+      `g-${uniqueSuffix()}`,
+      producer,
+      dlq,
+      async (m) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 10));
+        const k = m.key!.toString();
+        seen.set(k, [...(seen.get(k) ?? []), Number(m.value!.toString())]);
+        inFlight--;
+      },
+      events,
+    );
     await kc.start();
-    await eventually(async () => ([...seen.values()].flat().length >= 40 ? true : undefined), 30_000, 'all processed');
+    await eventually(
+      async () => ([...seen.values()].flat().length >= 40 ? true : undefined),
+      30_000,
+      'all processed',
+    );
     await kc.stop();
     await producer.disconnect();
     for (const k of keys) {
@@ -82,7 +105,10 @@ describe('keyed consumer (kafkajs on a real broker)', function () {
     }
     expect(maxInFlight).to.be.greaterThan(1);
     const batches = events.flatMap((e) => (e.type === 'batch' ? [e] : []));
-    expect(batches.reduce((n, b) => n + b.messages, 0), 'every message was in a reported batch').to.be.at.least(40);
+    expect(
+      batches.reduce((n, b) => n + b.messages, 0),
+      'every message was in a reported batch',
+    ).to.be.at.least(40);
     expect(batches.every((b) => b.topic === topic && b.partition === 0 && b.ms >= 0)).to.equal(true);
   });
 
@@ -99,12 +125,22 @@ describe('keyed consumer (kafkajs on a real broker)', function () {
     const processed: string[] = [];
     const kc = consumer(topic, `g-${uniqueSuffix()}`, producer, dlq, async (m) => {
       const v = m.value!.toString();
-      if (v === 'poison') throw new OpenCellBusinessError('ENTITY_DOES_NOT_EXISTS_EXCEPTION', 'offer X not found', 404, '/billing/subscription');
+      if (v === 'poison')
+        throw new OpenCellBusinessError(
+          'ENTITY_DOES_NOT_EXISTS_EXCEPTION',
+          'offer X not found',
+          404,
+          '/billing/subscription',
+        );
       processed.push(v);
     });
     await kc.start();
     const [dead] = await readAll(dlq, 1);
-    await eventually(async () => (processed.length === 2 ? true : undefined), 30_000, 'the partition to move on');
+    await eventually(
+      async () => (processed.length === 2 ? true : undefined),
+      30_000,
+      'the partition to move on',
+    );
     await kc.stop();
     await producer.disconnect();
     expect(processed).to.deep.equal(['ok-1', 'ok-2']);
@@ -121,34 +157,59 @@ describe('keyed consumer (kafkajs on a real broker)', function () {
 
   it('retries a retriable failure with backoff (pausing the partition) and loses nothing', async () => {
     const { topic, dlq, producer } = await setup(1);
-    await producer.send({ topic, messages: [1, 2, 3, 4, 5].map((i) => ({ key: `k${i % 2}`, value: String(i) })) });
+    await producer.send({
+      topic,
+      messages: [1, 2, 3, 4, 5].map((i) => ({ key: `k${i % 2}`, value: String(i) })),
+    });
     let failures = 0;
     const processed: string[] = [];
     const events: KeyedConsumerEvent[] = [];
-    const kc = consumer(topic, `g-${uniqueSuffix()}`, producer, dlq, async (m) => {
-      const v = m.value!.toString();
-      if (v === '3' && failures < 4) {
-        failures++;
-        throw new OpenCellUnavailableError('OPENCELL_UNAVAILABLE', 'HTTP 503', '/billing/subscription', 503);
-      }
-      if (!processed.includes(v)) processed.push(v);
-    }, events);
+    const kc = consumer(
+      topic,
+      `g-${uniqueSuffix()}`,
+      producer,
+      dlq,
+      async (m) => {
+        const v = m.value!.toString();
+        if (v === '3' && failures < 4) {
+          failures++;
+          throw new OpenCellUnavailableError(
+            'OPENCELL_UNAVAILABLE',
+            'HTTP 503',
+            '/billing/subscription',
+            503,
+          );
+        }
+        if (!processed.includes(v)) processed.push(v);
+      },
+      events,
+    );
     await kc.start();
     await eventually(async () => (processed.length === 5 ? true : undefined), 30_000, 'all 5 processed');
     await kc.stop();
     await producer.disconnect();
     expect(processed.sort()).to.deep.equal(['1', '2', '3', '4', '5']);
     expect(events.filter((e) => e.type === 'retry')).to.have.length(4);
-    expect(events.some((e) => e.type === 'paused'), 'long backoffs pause the partition').to.equal(true);
+    expect(
+      events.some((e) => e.type === 'paused'),
+      'long backoffs pause the partition',
+    ).to.equal(true);
     expect(events.some((e) => e.type === 'dead-letter')).to.equal(false);
   });
 
   it('dead-letters after maxAttempts retriable failures, marked retriable for a later replay', async () => {
     const { topic, dlq, producer } = await setup(1);
-    await producer.send({ topic, messages: [{ key: 'x', value: 'always-503' }, { key: 'x', value: 'next' }] });
+    await producer.send({
+      topic,
+      messages: [
+        { key: 'x', value: 'always-503' },
+        { key: 'x', value: 'next' },
+      ],
+    });
     const processed: string[] = [];
     const kc = consumer(topic, `g-${uniqueSuffix()}`, producer, dlq, async (m) => {
-      if (m.value!.toString() === 'always-503') throw new OpenCellUnavailableError('OPENCELL_UNAVAILABLE', 'HTTP 503', '/x', 503);
+      if (m.value!.toString() === 'always-503')
+        throw new OpenCellUnavailableError('OPENCELL_UNAVAILABLE', 'HTTP 503', '/x', 503);
       processed.push(m.value!.toString());
     });
     await kc.start();
@@ -181,10 +242,14 @@ describe('keyed consumer (kafkajs on a real broker)', function () {
     await eventually(async () => (first.length === 3 ? true : undefined), 30_000, '0, 2, 3 processed');
     const admin = kafka.admin();
     await admin.connect();
-    const committed = await eventually(async () => {
-      const o = await admin.fetchOffsets({ groupId, topics: [topic] });
-      return o[0].partitions[0].offset === '1' ? '1' : undefined;
-    }, 15_000, 'committed offset 1');
+    const committed = await eventually(
+      async () => {
+        const o = await admin.fetchOffsets({ groupId, topics: [topic] });
+        return o[0].partitions[0].offset === '1' ? '1' : undefined;
+      },
+      15_000,
+      'committed offset 1',
+    );
     expect(committed).to.equal('1');
     crash();
     await kc1.stop();
@@ -195,7 +260,11 @@ describe('keyed consumer (kafkajs on a real broker)', function () {
     const second: string[] = [];
     const kc2 = consumer(topic, groupId, producer, dlq, async (m) => void second.push(m.value!.toString()));
     await kc2.start();
-    await eventually(async () => (second.length >= 3 ? true : undefined), 30_000, 'the new member to catch up');
+    await eventually(
+      async () => (second.length >= 3 ? true : undefined),
+      30_000,
+      'the new member to catch up',
+    );
     await kc2.stop();
     await producer.disconnect();
     expect(second[0]).to.equal('1');

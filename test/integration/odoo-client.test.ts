@@ -106,23 +106,38 @@ describe('Odoo client ↔ Odoo sandbox (JSON-RPC on the real PostgreSQL)', funct
     it('supports = != in / not in, ilike / like, comparisons and | & ! prefix operators', async () => {
       const byCode = async (domain: unknown[]) =>
         (await client.find(Records.Tax, domain as never)).map((t) => t.oc_code).sort();
-      expect(await byCode([['oc_code', 'in', ['TAX_HIGH', 'TAX_REDUCED']]])).to.deep.equal(['TAX_HIGH', 'TAX_REDUCED']);
+      expect(await byCode([['oc_code', 'in', ['TAX_HIGH', 'TAX_REDUCED']]])).to.deep.equal([
+        'TAX_HIGH',
+        'TAX_REDUCED',
+      ]);
       expect(await byCode(['|', ['oc_code', '=', 'TAX_HIGH'], ['oc_code', '=', 'TAX_IGIC']])).to.deep.equal([
         'TAX_HIGH',
         'TAX_IGIC',
       ]);
-      expect(await byCode([['type_tax_use', '=', 'sale'], ['amount', '>=', 10]])).to.include.members([
-        'TAX_HIGH',
+      expect(
+        await byCode([
+          ['type_tax_use', '=', 'sale'],
+          ['amount', '>=', 10],
+        ]),
+      ).to.include.members(['TAX_HIGH', 'TAX_REDUCED']);
+      expect(
+        await byCode([
+          ['type_tax_use', '=', 'sale'],
+          ['amount', '<', 5],
+          ['amount', '>', 0],
+        ]),
+      ).to.include('TAX_SUPER_REDUCED');
+      expect(
+        await byCode(['&', ['oc_code', 'like', 'TAX_%RED%'], '!', ['oc_code', '=', 'TAX_REDUCED']]),
+      ).to.deep.equal(['TAX_SUPER_REDUCED']);
+      expect(await byCode([['oc_code', 'ilike', 'reduced']])).to.deep.equal([
         'TAX_REDUCED',
-      ]);
-      expect(await byCode([['type_tax_use', '=', 'sale'], ['amount', '<', 5], ['amount', '>', 0]])).to.include(
-        'TAX_SUPER_REDUCED',
-      );
-      expect(await byCode(['&', ['oc_code', 'like', 'TAX_%RED%'], '!', ['oc_code', '=', 'TAX_REDUCED']])).to.deep.equal([
         'TAX_SUPER_REDUCED',
       ]);
-      expect(await byCode([['oc_code', 'ilike', 'reduced']])).to.deep.equal(['TAX_REDUCED', 'TAX_SUPER_REDUCED']);
-      const notIn = await byCode([['type_tax_use', '=', 'sale'], ['oc_code', 'not in', ['TAX_HIGH', 'TAX_REDUCED']]]);
+      const notIn = await byCode([
+        ['type_tax_use', '=', 'sale'],
+        ['oc_code', 'not in', ['TAX_HIGH', 'TAX_REDUCED']],
+      ]);
       expect(notIn).to.not.include('TAX_HIGH');
       expect(notIn).to.include('TAX_EXEMPT');
       const noCode = await client.find(Records.Tax, [['oc_code', '=', false]]);
@@ -133,7 +148,12 @@ describe('Odoo client ↔ Odoo sandbox (JSON-RPC on the real PostgreSQL)', funct
       const all = await client.searchRead('account.account', [], { fields: ['code'], order: 'code desc' });
       const codes = all.map((a) => a.code as string);
       expect(codes).to.deep.equal([...codes].sort().reverse());
-      const page = await client.searchRead('account.account', [], { fields: ['code'], order: 'code desc', offset: 1, limit: 2 });
+      const page = await client.searchRead('account.account', [], {
+        fields: ['code'],
+        order: 'code desc',
+        offset: 1,
+        limit: 2,
+      });
       expect(page.map((a) => a.code)).to.deep.equal(codes.slice(1, 3));
       expect(Object.keys(page[0]).sort()).to.deep.equal(['code', 'id']);
       const viaGroup = await client.find(Records.Contract, [['contract_group_id.code', '=', group.code]]);
@@ -141,7 +161,9 @@ describe('Odoo client ↔ Odoo sandbox (JSON-RPC on the real PostgreSQL)', funct
       expect(viaGroup[0].contract_group_id).to.deep.equal([group.id, group.code]);
       const g = await client.findOne(Records.ContractGroup, [['code', '=', group.code]]);
       expect(g && m2oId(g.partner_id)).to.equal(partner.id);
-      expect(await client.searchCount('contract.contract', [['partner_id.ref', '=', partner.ref]])).to.equal(1);
+      expect(await client.searchCount('contract.contract', [['partner_id.ref', '=', partner.ref]])).to.equal(
+        1,
+      );
       const products = await client.find(Records.Product, [['default_code', '=', 'SE_SC_REC_BA_F_600']]);
       expect(products[0].display_name).to.equal('[SE_SC_REC_BA_F_600] Fiber 600 Mb');
     });
@@ -161,7 +183,9 @@ describe('Odoo client ↔ Odoo sandbox (JSON-RPC on the real PostgreSQL)', funct
       const [reduced] = await client.search('account.tax', [['oc_code', '=', 'TAX_REDUCED']]);
       const [income] = await client.search('account.account', [['code', '=', '705000']]);
       const [fiber] = await client.search('product.product', [['default_code', '=', 'SE_SC_REC_BA_F_600']]);
-      const [mobile] = await client.search('product.product', [['default_code', '=', 'SE_SC_REC_MOBILE_T_UNL_20480']]);
+      const [mobile] = await client.search('product.product', [
+        ['default_code', '=', 'SE_SC_REC_MOBILE_T_UNL_20480'],
+      ]);
       moveId = await client.create('account.move', {
         move_type: 'out_invoice',
         partner_id: partner.id,
@@ -171,15 +195,36 @@ describe('Odoo client ↔ Odoo sandbox (JSON-RPC on the real PostgreSQL)', funct
         contract_group_id: group.id,
         billing_run_id: `BR-${sfx}`,
         invoice_line_ids: [
-          cmd.create({ product_id: fiber, name: 'Fibra 600Mb', quantity: 1, price_unit: '29.90', account_id: income, tax_ids: [cmd.set([high])] }),
-          cmd.create({ product_id: mobile, name: 'Mòbil', quantity: 2, price_unit: 8.26, account_id: income, tax_ids: [[6, 0, [high, reduced]]] }),
+          cmd.create({
+            product_id: fiber,
+            name: 'Fibra 600Mb',
+            quantity: 1,
+            price_unit: '29.90',
+            account_id: income,
+            tax_ids: [cmd.set([high])],
+          }),
+          cmd.create({
+            product_id: mobile,
+            name: 'Mòbil',
+            quantity: 2,
+            price_unit: 8.26,
+            account_id: income,
+            tax_ids: [[6, 0, [high, reduced]]],
+          }),
         ],
       });
       expect(moveId).to.be.a('number');
 
       const db = odooDb();
       const m = (await db.query(`SELECT * FROM account_move WHERE id = $1`, [moveId])).rows[0];
-      expect(m).to.include({ name: '/', state: 'draft', move_type: 'out_invoice', partner_id: partner.id, journal_id: 1, ref });
+      expect(m).to.include({
+        name: '/',
+        state: 'draft',
+        move_type: 'out_invoice',
+        partner_id: partner.id,
+        journal_id: 1,
+        ref,
+      });
       expect(m.contract_group_id).to.equal(group.id);
       // 29.90 + 16.52 = 46.42 untaxed; taxes per line: 6.28 + (3.47 + 1.65) = 11.40
       expect(Number(m.amount_untaxed)).to.equal(46.42);
@@ -196,7 +241,15 @@ describe('Odoo client ↔ Odoo sandbox (JSON-RPC on the real PostgreSQL)', funct
         )
       ).rows;
       const product = lines.filter((l) => l.display_type === 'product');
-      expect(product.map((l) => [l.name, Number(l.price_subtotal), Number(l.price_total), Number(l.credit), Number(l.debit)])).to.deep.equal([
+      expect(
+        product.map((l) => [
+          l.name,
+          Number(l.price_subtotal),
+          Number(l.price_total),
+          Number(l.credit),
+          Number(l.debit),
+        ]),
+      ).to.deep.equal([
         ['Fibra 600Mb', 29.9, 36.18, 29.9, 0],
         ['Mòbil', 16.52, 21.64, 16.52, 0],
       ]);
@@ -235,19 +288,36 @@ describe('Odoo client ↔ Odoo sandbox (JSON-RPC on the real PostgreSQL)', funct
         contract_id: contract.id,
       });
       const [link] = await client.read('contract.account.invoice.line.relation', [relId], ['contract_id']);
-      expect(link.contract_id).to.deep.equal([contract.id, (await odooDb().query(`SELECT name FROM contract_contract WHERE id = $1`, [contract.id])).rows[0].name]);
-      const found = await client.find(Records.Move, [['move_type', '=', 'out_invoice'], ['ref', '=', ref]]);
+      expect(link.contract_id).to.deep.equal([
+        contract.id,
+        (await odooDb().query(`SELECT name FROM contract_contract WHERE id = $1`, [contract.id])).rows[0]
+          .name,
+      ]);
+      const found = await client.find(Records.Move, [
+        ['move_type', '=', 'out_invoice'],
+        ['ref', '=', ref],
+      ]);
       expect(found.map((x) => x.id)).to.deep.equal([moveId]);
     });
 
     it('action_post names the move from the journal sequence and posts it; posting again is a UserError', async () => {
       await client.actionPost([moveId]);
-      const m = (await odooDb().query(`SELECT name, state, sequence_prefix, payment_reference FROM account_move WHERE id = $1`, [moveId])).rows[0];
+      const m = (
+        await odooDb().query(
+          `SELECT name, state, sequence_prefix, payment_reference FROM account_move WHERE id = $1`,
+          [moveId],
+        )
+      ).rows[0];
       expect(m.state).to.equal('posted');
       expect(m.name).to.match(/^SERV\/2025\/\d{5}$/);
       expect(m.sequence_prefix).to.equal('SERV/2025/');
       expect(m.payment_reference).to.equal(m.name);
-      const states = (await odooDb().query(`SELECT DISTINCT parent_state, move_name FROM account_move_line WHERE move_id = $1`, [moveId])).rows;
+      const states = (
+        await odooDb().query(
+          `SELECT DISTINCT parent_state, move_name FROM account_move_line WHERE move_id = $1`,
+          [moveId],
+        )
+      ).rows;
       expect(states).to.deep.equal([{ parent_state: 'posted', move_name: m.name }]);
 
       const e = await failure(client.actionPost([moveId]));
@@ -264,16 +334,27 @@ describe('Odoo client ↔ Odoo sandbox (JSON-RPC on the real PostgreSQL)', funct
         partner_id: partner.id,
         invoice_date: '2025-02-28',
         ref: `${ref}-W`,
-        invoice_line_ids: [cmd.create({ name: 'x', quantity: 1, price_unit: 10, account_id: 2, tax_ids: [[6, 0, [1]]] })],
+        invoice_line_ids: [
+          cmd.create({ name: 'x', quantity: 1, price_unit: 10, account_id: 2, tax_ids: [[6, 0, [1]]] }),
+        ],
       });
-      const [before] = await client.read('account.move', [draft], ['invoice_line_ids', 'amount_total', 'journal_id']);
+      const [before] = await client.read(
+        'account.move',
+        [draft],
+        ['invoice_line_ids', 'amount_total', 'journal_id'],
+      );
       expect(before.amount_total).to.equal(12.1);
       expect(before.journal_id).to.deep.equal([1, 'Customer services invoices']);
       const lineId = (before.invoice_line_ids as number[])[0];
-      await client.write('account.move', [draft], { narration: 'n', invoice_line_ids: [cmd.update(lineId, { price_unit: 20 })] });
+      await client.write('account.move', [draft], {
+        narration: 'n',
+        invoice_line_ids: [cmd.update(lineId, { price_unit: 20 })],
+      });
       const [after] = await client.read('account.move', [draft], ['amount_total', 'amount_untaxed']);
       expect(after).to.include({ amount_total: 24.2, amount_untaxed: 20 });
-      const e = await failure(client.write('account.move', [moveId], { invoice_line_ids: [cmd.delete(lineId)] }));
+      const e = await failure(
+        client.write('account.move', [moveId], { invoice_line_ids: [cmd.delete(lineId)] }),
+      );
       expect((e as OdooRpcError).errorName).to.equal('odoo.exceptions.UserError');
     });
   });
@@ -294,7 +375,9 @@ describe('Odoo client ↔ Odoo sandbox (JSON-RPC on the real PostgreSQL)', funct
       );
       expect((e2 as OdooRpcError).errorName).to.equal('odoo.exceptions.ValidationError');
       // the whole call is one transaction: nothing of it stays
-      expect((await odooDb().query(`SELECT 1 FROM account_move WHERE ref = $1`, [`BAD-${sfx}`])).rowCount).to.equal(0);
+      expect(
+        (await odooDb().query(`SELECT 1 FROM account_move WHERE ref = $1`, [`BAD-${sfx}`])).rowCount,
+      ).to.equal(0);
     });
 
     it('a wrong password on execute_kw → AccessDenied (not retriable)', async () => {
@@ -334,7 +417,9 @@ describe('Odoo client ↔ Odoo sandbox (JSON-RPC on the real PostgreSQL)', funct
 
     it('psycopg2 errors (serialization failure) are retriable', async () => {
       sandbox.faults.add({ kind: 'rpcError', method: 'create', model: '^account\\.move$', count: 1 });
-      const e = await failure(client.create('account.move', { move_type: 'out_invoice', partner_id: partner.id }));
+      const e = await failure(
+        client.create('account.move', { move_type: 'out_invoice', partner_id: partner.id }),
+      );
       expect(e).to.be.instanceOf(OdooRpcError);
       expect((e as OdooRpcError).errorName).to.equal('psycopg2.errors.SerializationFailure');
       expect(e.retriable).to.equal(true);
@@ -357,7 +442,9 @@ describe('Odoo client ↔ Odoo sandbox (JSON-RPC on the real PostgreSQL)', funct
         expect(e).to.be.instanceOf(OdooUnavailableError);
         expect(e).to.include({ code: 'ODOO_UNAVAILABLE', retriable: true, timedOut: true });
         expect(e.message).to.match(/timed out after 300 ms/);
-        expect(events.some((ev) => ev.outcome === 'timeout' && ev.endpoint === 'res.partner.search_read')).to.equal(true);
+        expect(
+          events.some((ev) => ev.outcome === 'timeout' && ev.endpoint === 'res.partner.search_read'),
+        ).to.equal(true);
       } finally {
         quick.close();
       }
@@ -384,8 +471,17 @@ describe('Odoo client ↔ Odoo sandbox (JSON-RPC on the real PostgreSQL)', funct
 
     it('a fault after commit: the client sees an error, the record exists (search by ref before create)', async () => {
       const ref = `AFTER-${sfx}`;
-      sandbox.faults.add({ kind: 'http', status: 503, method: 'create', model: '^account\\.move$', phase: 'after', count: 1 });
-      const e = await failure(client.create('account.move', { move_type: 'out_invoice', partner_id: partner.id, ref }));
+      sandbox.faults.add({
+        kind: 'http',
+        status: 503,
+        method: 'create',
+        model: '^account\\.move$',
+        phase: 'after',
+        count: 1,
+      });
+      const e = await failure(
+        client.create('account.move', { move_type: 'out_invoice', partner_id: partner.id, ref }),
+      );
       expect(e.retriable).to.equal(true);
       expect(await client.search('account.move', [['ref', '=', ref]])).to.have.length(1);
     });
@@ -394,7 +490,12 @@ describe('Odoo client ↔ Odoo sandbox (JSON-RPC on the real PostgreSQL)', funct
       expect(errors.length).to.be.greaterThan(10);
       for (const e of errors) {
         const err = e as SyncError;
-        const text = [err.message, JSON.stringify(err), JSON.stringify(err.cause ?? null), String(err.stack)].join('\n');
+        const text = [
+          err.message,
+          JSON.stringify(err),
+          JSON.stringify(err.cause ?? null),
+          String(err.stack),
+        ].join('\n');
         expect(text).not.to.include(PASSWORD);
       }
       expect(JSON.stringify(events)).not.to.include(PASSWORD);

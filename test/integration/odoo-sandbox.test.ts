@@ -14,7 +14,14 @@ describe('Odoo sandbox (raw JSON-RPC, admin surface)', function () {
   let partnerId: number;
   let rpcId = 0;
 
-  async function rpc(service: string, method: string, args: unknown[]): Promise<{ result?: unknown; error?: { code: number; message: string; data: { name: string; message: string } } }> {
+  async function rpc(
+    service: string,
+    method: string,
+    args: unknown[],
+  ): Promise<{
+    result?: unknown;
+    error?: { code: number; message: string; data: { name: string; message: string } };
+  }> {
     const id = ++rpcId;
     const res = await fetch(sandbox.jsonrpcUrl, {
       method: 'POST',
@@ -32,7 +39,11 @@ describe('Odoo sandbox (raw JSON-RPC, admin surface)', function () {
   const errName = async (p: ReturnType<typeof rpc>) => (await p).error?.data.name;
 
   before(async () => {
-    sandbox = await startOdooSandbox({ port: 0, databaseUrl: ODOO_DATABASE_URL, users: { 'billing-bot': PASSWORD } });
+    sandbox = await startOdooSandbox({
+      port: 0,
+      databaseUrl: ODOO_DATABASE_URL,
+      users: { 'billing-bot': PASSWORD },
+    });
     uid = (await rpc('common', 'authenticate', [sandbox.db, 'billing-bot', PASSWORD, {}])).result as number;
     partnerId = (await insertPartner(odooDb(), { ref: `RS${sfx}` })).id;
   });
@@ -54,30 +65,58 @@ describe('Odoo sandbox (raw JSON-RPC, admin surface)', function () {
     expect(await errName(rpc('nosuch', 'x', []))).to.equal('builtins.KeyError');
     expect(await errName(kw('res.partner', '_private', []))).to.equal('odoo.exceptions.AccessError');
     expect(await errName(kw('res.partner', 'frobnicate', []))).to.equal('builtins.AttributeError');
-    expect(await errName(kw('res.partner', 'action_post', [[partnerId]]))).to.equal('builtins.AttributeError');
+    expect(await errName(kw('res.partner', 'action_post', [[partnerId]]))).to.equal(
+      'builtins.AttributeError',
+    );
     expect(await errName(kw('res.partner', 'search', [[]], { bogus: 1 }))).to.equal('builtins.TypeError');
-    expect(await errName(kw('account.move', 'create', [{ move_type: 'nope' }]))).to.equal('builtins.ValueError');
-    expect(await errName(kw('account.move', 'create', [{ invoice_date: '2025-02-30' }]))).to.equal('builtins.ValueError');
-    expect(await errName(kw('res.partner', 'search', [[['name', 'bogus-op', 1]]]))).to.equal('builtins.ValueError');
+    expect(await errName(kw('account.move', 'create', [{ move_type: 'nope' }]))).to.equal(
+      'builtins.ValueError',
+    );
+    expect(await errName(kw('account.move', 'create', [{ invoice_date: '2025-02-30' }]))).to.equal(
+      'builtins.ValueError',
+    );
+    expect(await errName(kw('res.partner', 'search', [[['name', 'bogus-op', 1]]]))).to.equal(
+      'builtins.ValueError',
+    );
     expect(
-      await errName(rpc('object', 'execute_kw', [sandbox.db, uid, 'wrong', 'res.partner', 'search', [[]], {}])),
+      await errName(
+        rpc('object', 'execute_kw', [sandbox.db, uid, 'wrong', 'res.partner', 'search', [[]], {}]),
+      ),
     ).to.equal('odoo.exceptions.AccessDenied');
   });
 
   it('search variants: count, search_count, name_search, name_get, active_test, x2many domains', async () => {
-    expect((await kw('account.tax', 'search', [[['oc_code', '=', 'TAX_HIGH']]], { count: true })).result).to.equal(1);
+    expect(
+      (await kw('account.tax', 'search', [[['oc_code', '=', 'TAX_HIGH']]], { count: true })).result,
+    ).to.equal(1);
     expect((await kw('account.tax', 'search_count', [[['oc_code', '!=', false]]])).result).to.be.at.least(5);
     const ns = (await kw('product.product', 'name_search', ['Fiber 600'])).result as Array<[number, string]>;
     expect(ns).to.deep.include([5, '[SE_SC_REC_BA_F_600] Fiber 600 Mb']);
-    expect((await kw('account.journal', 'name_get', [[1]])).result).to.deep.equal([[1, 'Customer services invoices']]);
+    expect((await kw('account.journal', 'name_get', [[1]])).result).to.deep.equal([
+      [1, 'Customer services invoices'],
+    ]);
     // OdooBot (partner 2) is archived: hidden unless active_test is off or the domain names `active`
     expect((await kw('res.partner', 'search', [[['id', '=', 2]]])).result).to.deep.equal([]);
-    expect((await kw('res.partner', 'search', [[['id', '=', 2]]], { context: { active_test: false } })).result).to.deep.equal([2]);
-    expect((await kw('res.partner', 'search', [[['id', '=', 2], ['active', 'in', [true, false]]]])).result).to.deep.equal([2]);
+    expect(
+      (await kw('res.partner', 'search', [[['id', '=', 2]]], { context: { active_test: false } })).result,
+    ).to.deep.equal([2]);
+    expect(
+      (
+        await kw('res.partner', 'search', [
+          [
+            ['id', '=', 2],
+            ['active', 'in', [true, false]],
+          ],
+        ])
+      ).result,
+    ).to.deep.equal([2]);
     // translated names follow context.lang
-    const [tax] = (await kw('account.tax', 'read', [[1], ['name']], { context: { lang: 'ca_ES' } })).result as Array<{ name: string }>;
+    const [tax] = (await kw('account.tax', 'read', [[1], ['name']], { context: { lang: 'ca_ES' } }))
+      .result as Array<{ name: string }>;
     expect(tax.name).to.equal('IVA 21% (serveis)');
-    const withTax = (await kw('account.move.line', 'search_count', [[['tax_ids.oc_code', '=', `NONE-${sfx}`]]])).result;
+    const withTax = (
+      await kw('account.move.line', 'search_count', [[['tax_ids.oc_code', '=', `NONE-${sfx}`]]])
+    ).result;
     expect(withTax).to.equal(0);
   });
 
@@ -96,26 +135,43 @@ describe('Odoo sandbox (raw JSON-RPC, admin surface)', function () {
       expect(r.error).to.equal(undefined);
       ids.push(r.result as number);
     }
-    const [draft] = (await kw('account.move', 'read', [[ids[0]], ['name', 'display_name', 'state']])).result as Array<Record<string, unknown>>;
+    const [draft] = (await kw('account.move', 'read', [[ids[0]], ['name', 'display_name', 'state']]))
+      .result as Array<Record<string, unknown>>;
     expect(draft).to.include({ name: '/', state: 'draft', display_name: `Draft Invoice (* ${ids[0]})` });
     const posted = await Promise.all(ids.map((id) => kw('account.move', 'action_post', [[id]])));
     for (const p of posted) expect(p.error).to.equal(undefined);
     expect(posted[0].result).to.equal(false);
-    const rows = (await odooDb().query<{ sequence_number: number; name: string }>(
-      `SELECT sequence_number, name FROM account_move WHERE id = ANY($1::int[]) ORDER BY sequence_number`,
-      [ids],
-    )).rows;
+    const rows = (
+      await odooDb().query<{ sequence_number: number; name: string }>(
+        `SELECT sequence_number, name FROM account_move WHERE id = ANY($1::int[]) ORDER BY sequence_number`,
+        [ids],
+      )
+    ).rows;
     const numbers = rows.map((r) => r.sequence_number);
     expect(new Set(numbers).size).to.equal(4);
     expect(numbers[3] - numbers[0]).to.equal(3);
-    expect(rows.every((r) => r.name === `SERV/2031/${String(r.sequence_number).padStart(5, '0')}`)).to.equal(true);
+    expect(rows.every((r) => r.name === `SERV/2031/${String(r.sequence_number).padStart(5, '0')}`)).to.equal(
+      true,
+    );
   });
 
   it('posting needs a customer and lines (UserError)', async () => {
-    const noLines = (await kw('account.move', 'create', [{ move_type: 'out_invoice', partner_id: partnerId, ref: `NL-${sfx}` }])).result;
-    expect(await errName(kw('account.move', 'action_post', [[noLines]]))).to.equal('odoo.exceptions.UserError');
+    const noLines = (
+      await kw('account.move', 'create', [
+        { move_type: 'out_invoice', partner_id: partnerId, ref: `NL-${sfx}` },
+      ])
+    ).result;
+    expect(await errName(kw('account.move', 'action_post', [[noLines]]))).to.equal(
+      'odoo.exceptions.UserError',
+    );
     const noPartner = (
-      await kw('account.move', 'create', [{ move_type: 'out_invoice', ref: `NP-${sfx}`, invoice_line_ids: [[0, 0, { name: 'x', price_unit: 1 }]] }])
+      await kw('account.move', 'create', [
+        {
+          move_type: 'out_invoice',
+          ref: `NP-${sfx}`,
+          invoice_line_ids: [[0, 0, { name: 'x', price_unit: 1 }]],
+        },
+      ])
     ).result;
     const r = await kw('account.move', 'action_post', [[noPartner]]);
     expect(r.error!.data.message).to.include("The field 'Customer' is required");
@@ -123,7 +179,8 @@ describe('Odoo sandbox (raw JSON-RPC, admin surface)', function () {
   });
 
   it('admin surface: health, journal without passwords, run-time faults', async () => {
-    const admin = (path: string, init?: Parameters<typeof fetch>[1]) => fetch(`${sandbox.adminUrl}${path}`, init);
+    const admin = (path: string, init?: Parameters<typeof fetch>[1]) =>
+      fetch(`${sandbox.adminUrl}${path}`, init);
     const health = (await (await admin('/health')).json()) as { status: string; db: string };
     expect(health).to.include({ status: 'ok', db: sandbox.db });
     const journal = (await (await admin('/journal?model=account.move&method=action_post')).json()) as {
@@ -136,10 +193,17 @@ describe('Odoo sandbox (raw JSON-RPC, admin surface)', function () {
     const add = await admin('/faults', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ kind: 'rpcError', errorName: 'psycopg2.errors.LockNotAvailable', model: '^res\\.partner$', count: 1 }),
+      body: JSON.stringify({
+        kind: 'rpcError',
+        errorName: 'psycopg2.errors.LockNotAvailable',
+        model: '^res\\.partner$',
+        count: 1,
+      }),
     });
     expect(add.status).to.equal(201);
-    expect(await errName(kw('res.partner', 'search', [[]], { limit: 1 }))).to.equal('psycopg2.errors.LockNotAvailable');
+    expect(await errName(kw('res.partner', 'search', [[]], { limit: 1 }))).to.equal(
+      'psycopg2.errors.LockNotAvailable',
+    );
     expect((await kw('res.partner', 'search', [[]], { limit: 1 })).error).to.equal(undefined);
     expect(((await (await admin('/faults')).json()) as { rules: unknown[] }).rules).to.deep.equal([]);
     const bad = await admin('/faults', { method: 'POST', body: JSON.stringify({ kind: 'explode' }) });

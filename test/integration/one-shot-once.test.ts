@@ -45,21 +45,43 @@ describe('one-shot charges are applied once, even when a try’s outcome is lost
       partnerId: partner.id,
       contractId: contract.id,
       force: undefined,
-      source: { table: 'contract_line', op: 'c', rowId: contract.id, lsn: 1, txId: 1, tsMs: Date.now(), snapshot: false, topic: 't', partition: 0, offset: '0' },
+      source: {
+        table: 'contract_line',
+        op: 'c',
+        rowId: contract.id,
+        lsn: 1,
+        txId: 1,
+        tsMs: Date.now(),
+        snapshot: false,
+        topic: 't',
+        partition: 0,
+        offset: '0',
+      },
     };
-    const create = { ...base, intentId: `os-create-${uniqueSuffix()}`, intent: { kind: 'create_subscription', contractId: contract.id } } as IntentMessage;
+    const create = {
+      ...base,
+      intentId: `os-create-${uniqueSuffix()}`,
+      intent: { kind: 'create_subscription', contractId: contract.id },
+    } as IntentMessage;
     expect((await projector.handle(create, 1))?.outcome).to.equal('applied');
     const [, sim1, sim2] = contract.lineIds;
     const oneShot = (lineId: number) =>
       ({
         ...base,
         intentId: `os-line-${lineId}-${uniqueSuffix()}`,
-        intent: { kind: 'apply_one_shot', contractId: contract.id, lineId, productId: 0, productCode: 'CH_SC_OSO_SIM' },
+        intent: {
+          kind: 'apply_one_shot',
+          contractId: contract.id,
+          lineId,
+          productId: 0,
+          productCode: 'CH_SC_OSO_SIM',
+        },
       }) as unknown as IntentMessage;
     return { contract, sim1: oneShot(sim1), sim2: oneShot(sim2) };
   }
 
-  const sims = (code: string) => sandbox.state.subscriptions.get(code)?.oneShots.filter((o) => o.code === 'CH_SC_OSO_SIM').length ?? 0;
+  const sims = (code: string) =>
+    sandbox.state.subscriptions.get(code)?.oneShots.filter((o) => o.code === 'CH_SC_OSO_SIM').length ?? 0;
   const applyCalls = (code: string) =>
     sandbox.journal
       .entries({ method: 'POST', path: '/billing/subscription/applyOneShotChargeInstance' })
@@ -70,7 +92,13 @@ describe('one-shot charges are applied once, even when a try’s outcome is lost
     expect((await projector.handle(sim1, 1))?.outcome).to.equal('applied');
     expect(sims(contract.code)).to.equal(1);
     // the second SIM: OpenCell applies it, then the answer is lost (502 after the commit)
-    sandbox.faults.add({ kind: 'error', status: 502, count: 1, path: 'applyOneShotChargeInstance', phase: 'after' });
+    sandbox.faults.add({
+      kind: 'error',
+      status: 502,
+      count: 1,
+      path: 'applyOneShotChargeInstance',
+      phase: 'after',
+    });
     const lost = await projector.handle(sim2, 1).then(
       () => null,
       (e: unknown) => e as { retriable?: boolean },

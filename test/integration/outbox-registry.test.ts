@@ -13,7 +13,10 @@ import { REGISTRY_URL, eventually, stateDb, testKafka, uniqueSuffix } from './su
 const usedTopics: string[] = [];
 
 async function topicsFor(sfx: string) {
-  const topics = { syncEvents: `test.outbox-sync-events-${sfx}`, invoiceEvents: `test.outbox-invoice-events-${sfx}` };
+  const topics = {
+    syncEvents: `test.outbox-sync-events-${sfx}`,
+    invoiceEvents: `test.outbox-invoice-events-${sfx}`,
+  };
   usedTopics.push(topics.syncEvents, topics.invoiceEvents);
   const admin = testKafka().admin();
   await admin.connect();
@@ -53,21 +56,35 @@ describe('outbox relay and the schema registry on the real stack', () => {
       const c = await stateDb().connect();
       try {
         await c.query('BEGIN');
-        await appendOutbox(c, { type: 'SyncOutcome', topic: topics.syncEvents, aggregateType: 'contract', aggregateId: 'contract:5', payload: ev });
+        await appendOutbox(c, {
+          type: 'SyncOutcome',
+          topic: topics.syncEvents,
+          aggregateType: 'contract',
+          aggregateId: 'contract:5',
+          payload: ev,
+        });
         await c.query('COMMIT');
       } finally {
         c.release();
       }
       await new Promise((r) => setTimeout(r, 2500));
       const pending = async () =>
-        (await stateDb().query('SELECT 1 FROM outbox WHERE event_id = $1 AND published_at IS NULL', [ev.eventId])).rowCount;
+        (
+          await stateDb().query('SELECT 1 FROM outbox WHERE event_id = $1 AND published_at IS NULL', [
+            ev.eventId,
+          ])
+        ).rowCount;
       expect(await pending(), 'still pending while the registry is down').to.equal(1);
       expect(errors.length).to.be.greaterThan(1);
       expect(new Set(errors)).to.deep.equal(new Set(['NETWORK']));
       expect(relay.state).to.equal('running');
 
       proxy.up = true;
-      await eventually(async () => ((await pending()) === 0 ? true : undefined), 20_000, 'published after the registry is back');
+      await eventually(
+        async () => ((await pending()) === 0 ? true : undefined),
+        20_000,
+        'published after the registry is back',
+      );
       expect(relay.publishedCount).to.equal(1);
     } finally {
       await proxy.close();
@@ -104,7 +121,9 @@ describe('outbox relay and the schema registry on the real stack', () => {
     expect(err).to.be.instanceOf(SyncError);
     expect((err as SyncError).code).to.equal('SCHEMA_INCOMPATIBLE');
     expect((err as SyncError).retriable).to.equal(false);
-    expect((err as Error).message).to.contain(subjectFor(topics.syncEvents)).and.to.contain('sync-event.avsc');
+    expect((err as Error).message)
+      .to.contain(subjectFor(topics.syncEvents))
+      .and.to.contain('sync-event.avsc');
     expect(relay.state).to.equal('failed');
   });
 
@@ -117,15 +136,26 @@ describe('outbox relay and the schema registry on the real stack', () => {
     await again.register();
     expect(again.schemaId('SyncOutcome')).to.equal(first.schemaId('SyncOutcome'));
     const base = loadAvroSchema('SyncOutcome');
-    const evolved = { ...base, fields: [...(base.fields as object[]), { name: 'tenant', type: ['null', 'string'], default: null }] };
-    const next = new EventSchemas({ registryUrl: REGISTRY_URL, topics, schemaOverrides: { SyncOutcome: evolved } });
+    const evolved = {
+      ...base,
+      fields: [...(base.fields as object[]), { name: 'tenant', type: ['null', 'string'], default: null }],
+    };
+    const next = new EventSchemas({
+      registryUrl: REGISTRY_URL,
+      topics,
+      schemaOverrides: { SyncOutcome: evolved },
+    });
     await next.register();
     expect(next.schemaId('SyncOutcome')).to.not.equal(first.schemaId('SyncOutcome'));
     // removing a required field's counterpart (a new field without default) is refused
     const broken = { ...base, fields: [...(base.fields as object[]), { name: 'tenant2', type: 'string' }] };
     let err: unknown;
     try {
-      await new EventSchemas({ registryUrl: REGISTRY_URL, topics, schemaOverrides: { SyncOutcome: broken } }).register();
+      await new EventSchemas({
+        registryUrl: REGISTRY_URL,
+        topics,
+        schemaOverrides: { SyncOutcome: broken },
+      }).register();
     } catch (e) {
       err = e;
     }
@@ -136,10 +166,12 @@ describe('outbox relay and the schema registry on the real stack', () => {
     const sfx = uniqueSuffix();
     const topics = await topicsFor(sfx);
     const subject = subjectFor(topics.syncEvents);
-    await new SchemaRegistry({ host: REGISTRY_URL }).register(
-      { type: SchemaType.AVRO, schema: JSON.stringify(loadAvroSchema('SyncOutcome')) },
-      { subject, compatibility: 'NONE' as never },
-    ).catch(() => undefined);
+    await new SchemaRegistry({ host: REGISTRY_URL })
+      .register(
+        { type: SchemaType.AVRO, schema: JSON.stringify(loadAvroSchema('SyncOutcome')) },
+        { subject, compatibility: 'NONE' as never },
+      )
+      .catch(() => undefined);
     const put = await fetch(`${REGISTRY_URL}/config/${encodeURIComponent(subject)}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
@@ -148,7 +180,9 @@ describe('outbox relay and the schema registry on the real stack', () => {
     expect(put.status).to.equal(200);
     const schemas = new EventSchemas({ registryUrl: REGISTRY_URL, topics });
     await schemas.register();
-    const level = (await (await fetch(`${REGISTRY_URL}/config/${encodeURIComponent(subject)}`)).json()) as { compatibilityLevel: string };
+    const level = (await (await fetch(`${REGISTRY_URL}/config/${encodeURIComponent(subject)}`)).json()) as {
+      compatibilityLevel: string;
+    };
     expect(level.compatibilityLevel).to.equal('BACKWARD');
   });
 });

@@ -23,7 +23,10 @@ const usedTopics: string[] = [];
 
 async function setup(registryUrl = REGISTRY_URL) {
   const sfx = uniqueSuffix();
-  const topics = { syncEvents: `test.outbox-sync-events-${sfx}`, invoiceEvents: `test.outbox-invoice-events-${sfx}` };
+  const topics = {
+    syncEvents: `test.outbox-sync-events-${sfx}`,
+    invoiceEvents: `test.outbox-invoice-events-${sfx}`,
+  };
   usedTopics.push(topics.syncEvents, topics.invoiceEvents);
   const admin = testKafka().admin();
   await admin.connect();
@@ -58,7 +61,11 @@ async function inTransaction(pool: Pool, commit: boolean, events: OutboxEvent[])
   }
 }
 
-async function tail(schemas: EventSchemas, topics: string[], sfx: string): Promise<{ seen: Seen[]; sub: Subscription }> {
+async function tail(
+  schemas: EventSchemas,
+  topics: string[],
+  sfx: string,
+): Promise<{ seen: Seen[]; sub: Subscription }> {
   const seen: Seen[] = [];
   const sub = await subscribeEvents({
     kafka: testKafka(),
@@ -85,7 +92,14 @@ describe('outbox relay on the real stack', () => {
   const relays: OutboxRelay[] = [];
   const subs: Subscription[] = [];
   const relay = (o: Omit<OutboxRelayOptions, 'pool' | 'kafka'>) => {
-    const r = new OutboxRelay({ pool: stateDb(), kafka: testKafka(), pollMs: 500, retryInitialMs: 100, retryMaxMs: 1000, ...o });
+    const r = new OutboxRelay({
+      pool: stateDb(),
+      kafka: testKafka(),
+      pollMs: 500,
+      retryInitialMs: 100,
+      retryMaxMs: 1000,
+      ...o,
+    });
     relays.push(r);
     return r;
   };
@@ -101,11 +115,19 @@ describe('outbox relay on the real stack', () => {
     const { sfx, topics, schemas, lockKey } = await setup();
     const published: number[] = [];
     // a long poll interval: only the writer's NOTIFY after its commit can make this fast
-    await relay({ registry: schemas, lockKey, pollMs: 60_000, metrics: { onPublished: (n) => published.push(n) } }).start();
+    await relay({
+      registry: schemas,
+      lockKey,
+      pollMs: 60_000,
+      metrics: { onPublished: (n) => published.push(n) },
+    }).start();
     const { seen, sub } = await tail(schemas, [topics.syncEvents, topics.invoiceEvents], sfx);
     subs.push(sub);
 
-    const rolledBack = [syncOutbox(topics.syncEvents, 'contract:1'), syncOutbox(topics.syncEvents, 'contract:2')];
+    const rolledBack = [
+      syncOutbox(topics.syncEvents, 'contract:1'),
+      syncOutbox(topics.syncEvents, 'contract:2'),
+    ];
     await inTransaction(stateDb(), false, rolledBack);
     const committed: OutboxEvent[] = [];
     for (let i = 0; i < 4; i++) {
@@ -113,12 +135,22 @@ describe('outbox relay on the real stack', () => {
       committed.push(syncOutbox(topics.syncEvents, 'contract:2', { attempt: i + 1, action: `step_${i}` }));
     }
     const inv = fullInvoiceEvent({ invoiceNumber: `F-${sfx}` });
-    committed.push({ type: 'InvoiceIssued', topic: topics.invoiceEvents, aggregateType: 'invoice', aggregateId: inv.invoiceNumber, payload: inv });
+    committed.push({
+      type: 'InvoiceIssued',
+      topic: topics.invoiceEvents,
+      aggregateType: 'invoice',
+      aggregateId: inv.invoiceNumber,
+      payload: inv,
+    });
     const t0 = Date.now();
     await inTransaction(stateDb(), true, committed.slice(0, 4));
     await inTransaction(stateDb(), true, committed.slice(4));
 
-    await eventually(async () => (seen.length >= committed.length ? true : undefined), 30_000, 'all committed events');
+    await eventually(
+      async () => (seen.length >= committed.length ? true : undefined),
+      30_000,
+      'all committed events',
+    );
     expect(Date.now() - t0, 'published on NOTIFY, well before the 60 s poll').to.be.lessThan(20_000);
     await new Promise((r) => setTimeout(r, 1000));
     const ids = seen.map((s) => s.decoded.event.eventId);
@@ -126,7 +158,9 @@ describe('outbox relay on the real stack', () => {
     for (const rb of rolledBack) expect(ids).to.not.include(rb.payload.eventId);
     for (const agg of ['contract:1', 'contract:2']) {
       const order = seen.filter((s) => s.meta.key === agg).map((s) => s.decoded.event.eventId);
-      expect(order).to.deep.equal(committed.filter((c) => c.aggregateId === agg).map((c) => c.payload.eventId));
+      expect(order).to.deep.equal(
+        committed.filter((c) => c.aggregateId === agg).map((c) => c.payload.eventId),
+      );
       expect(new Set(seen.filter((s) => s.meta.key === agg).map((s) => s.meta.partition)).size).to.equal(1);
     }
     for (const s of seen) expect(s.meta.eventId).to.equal(s.decoded.event.eventId);
@@ -142,7 +176,11 @@ describe('outbox relay on the real stack', () => {
   it('decodes with a plain @kafkajs/confluent-schema-registry client (what another service does)', async () => {
     const { topics, schemas, lockKey } = await setup();
     await relay({ registry: schemas, lockKey }).start();
-    const ev = syncOutbox(topics.syncEvents, 'partner:812', { outcome: 'failed', errorCode: 'OPENCELL_BUSINESS', errorMessage: 'nope' });
+    const ev = syncOutbox(topics.syncEvents, 'partner:812', {
+      outcome: 'failed',
+      errorCode: 'OPENCELL_BUSINESS',
+      errorMessage: 'nope',
+    });
     await inTransaction(stateDb(), true, [ev]);
     const consumer = testKafka().consumer({ groupId: `test-plain-${uniqueSuffix()}` });
     const got: unknown[] = [];
@@ -162,7 +200,11 @@ describe('outbox relay on the real stack', () => {
       await consumer.disconnect();
     }
     expect(got[0]).to.deep.equal(ev.payload);
-    expect(headers).to.include({ event_id: ev.payload.eventId, event_type: 'SyncOutcome', aggregate_type: 'contract' });
+    expect(headers).to.include({
+      event_id: ev.payload.eventId,
+      event_type: 'SyncOutcome',
+      aggregate_type: 'contract',
+    });
   });
 
   it('a crash between publish and mark repeats at most the same event ids; none is lost', async () => {
@@ -172,13 +214,26 @@ describe('outbox relay on the real stack', () => {
     await inTransaction(stateDb(), true, events);
     const eventIds = events.map((e) => e.payload.eventId);
 
-    const crashing = relay({ registry: schemas, lockKey, batchSize: 3, testHooks: { crashAfterPublish: true } });
+    const crashing = relay({
+      registry: schemas,
+      lockKey,
+      batchSize: 3,
+      testHooks: { crashAfterPublish: true },
+    });
     await crashing.start();
-    await eventually(async () => (crashing.state === 'crashed' ? true : undefined), 30_000, 'the simulated crash');
+    await eventually(
+      async () => (crashing.state === 'crashed' ? true : undefined),
+      30_000,
+      'the simulated crash',
+    );
     expect(await pendingIds(eventIds), 'nothing marked by the crashed relay').to.deep.equal(eventIds);
 
     await relay({ registry: schemas, lockKey, batchSize: 3 }).start();
-    await eventually(async () => ((await pendingIds(eventIds)).length === 0 ? true : undefined), 30_000, 'rows marked');
+    await eventually(
+      async () => ((await pendingIds(eventIds)).length === 0 ? true : undefined),
+      30_000,
+      'rows marked',
+    );
     const { seen, sub } = await tail(schemas, [topics.syncEvents], sfx);
     subs.push(sub);
     await eventually(async () => (seen.length >= 8 ? true : undefined), 30_000, '5 events + 3 repeats');
@@ -204,7 +259,11 @@ describe('outbox relay on the real stack', () => {
     await eventually(async () => (b.isLeader ? true : undefined), 10_000, 'b takes over');
     const ev = syncOutbox(topics.syncEvents, 'contract:9');
     await inTransaction(stateDb(), true, [ev]);
-    await eventually(async () => ((await pendingIds([ev.payload.eventId])).length === 0 ? true : undefined), 20_000, 'published by b');
+    await eventually(
+      async () => ((await pendingIds([ev.payload.eventId])).length === 0 ? true : undefined),
+      20_000,
+      'published by b',
+    );
     expect(b.publishedCount).to.equal(1);
   });
 
@@ -221,7 +280,11 @@ describe('outbox relay on the real stack', () => {
     await stateDb().query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
     const ev = syncOutbox(topics.syncEvents, 'contract:11');
     await inTransaction(stateDb(), true, [ev]);
-    await eventually(async () => ((await pendingIds([ev.payload.eventId])).length === 0 ? true : undefined), 30_000, 'published after reconnect');
+    await eventually(
+      async () => ((await pendingIds([ev.payload.eventId])).length === 0 ? true : undefined),
+      30_000,
+      'published after reconnect',
+    );
     expect(r.state).to.equal('running');
     expect(r.isLeader).to.equal(true);
   });
@@ -249,11 +312,20 @@ describe('outbox relay on the real stack', () => {
     await inTransaction(stateDb(), true, [behind, other]);
     const parked: string[] = [];
     await relay({ registry: schemas, lockKey, metrics: { onParked: (id) => parked.push(id) } }).start();
-    await eventually(async () => ((await pendingIds([other.payload.eventId])).length === 0 ? true : undefined), 20_000, 'other aggregate published');
+    await eventually(
+      async () => ((await pendingIds([other.payload.eventId])).length === 0 ? true : undefined),
+      20_000,
+      'other aggregate published',
+    );
     await new Promise((r) => setTimeout(r, 1000));
     expect(parked).to.deep.equal([bad.payload.eventId]);
-    expect(await pendingIds([bad.payload.eventId, behind.payload.eventId])).to.deep.equal([bad.payload.eventId, behind.payload.eventId]);
-    const { rows } = await stateDb().query('SELECT last_error FROM outbox WHERE event_id = $1', [bad.payload.eventId]);
+    expect(await pendingIds([bad.payload.eventId, behind.payload.eventId])).to.deep.equal([
+      bad.payload.eventId,
+      behind.payload.eventId,
+    ]);
+    const { rows } = await stateDb().query('SELECT last_error FROM outbox WHERE event_id = $1', [
+      bad.payload.eventId,
+    ]);
     expect(String(rows[0]?.last_error)).to.contain('outcome');
   });
 });

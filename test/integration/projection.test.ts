@@ -35,13 +35,20 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
 
   const writes = (pred: (path: string, body: unknown) => boolean = () => true) =>
     t.sandbox.journal.entries().filter((e) => isStateChanging(e) && e.status < 300 && pred(e.path, e.body));
-  const mentions = (needle: string) => (_p: string, body: unknown) => JSON.stringify(body ?? '').includes(needle);
+  const mentions = (needle: string) => (_p: string, body: unknown) =>
+    JSON.stringify(body ?? '').includes(needle);
   const sub = (code: string) => t.pipeline.client.getSubscription(code);
 
-  async function newCustomerWithContract(opts: Parameters<typeof insertContract>[1] extends infer O ? Partial<O> : never = {}) {
+  async function newCustomerWithContract(
+    opts: Parameters<typeof insertContract>[1] extends infer O ? Partial<O> : never = {},
+  ) {
     const partner = await insertPartner(db, { email: `p${uniqueSuffix()}@example.org` });
     const mandate = await insertBankAccountAndMandate(db, partner.id);
-    const contract = await insertContract(db, { partnerId: partner.id, mandateId: mandate.mandateId, ...opts });
+    const contract = await insertContract(db, {
+      partnerId: partner.id,
+      mandateId: mandate.mandateId,
+      ...opts,
+    });
     return { partner, contract };
   }
 
@@ -50,24 +57,49 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
       kind: 'mobile',
       lines: ['SE_SC_REC_MOBILE_T_UNL_20480', 'SE_SC_REC_MOBILE_PACK_UNL_1024', 'CH_SC_OSO_SIM'],
     });
-    const s = await eventually(async () => {
-      const x = await sub(contract.code);
-      return x && (x.services?.serviceInstance ?? []).length >= 2 && writes(mentions(contract.code)).some((e) => e.path.includes('applyOneShot')) ? x : undefined;
-    }, 60_000, `subscription ${contract.code} with its services`);
+    const s = await eventually(
+      async () => {
+        const x = await sub(contract.code);
+        return x &&
+          (x.services?.serviceInstance ?? []).length >= 2 &&
+          writes(mentions(contract.code)).some((e) => e.path.includes('applyOneShot'))
+          ? x
+          : undefined;
+      },
+      60_000,
+      `subscription ${contract.code} with its services`,
+    );
     expect(s.status).to.equal('ACTIVE');
-    const paths = writes((p, b) => mentions(partner.ref!)(p, b) || mentions(contract.code)(p, b)).map((e) => e.path);
+    const paths = writes((p, b) => mentions(partner.ref!)(p, b) || mentions(contract.code)(p, b)).map(
+      (e) => e.path,
+    );
     const order = (needle: string) => paths.findIndex((p) => p.includes(needle));
     expect(order('/account/customer')).to.be.greaterThan(-1);
     expect(order('/account/customer')).to.be.lessThan(order('createCRMAccountHierarchy'));
     expect(order('createCRMAccountHierarchy')).to.be.lessThan(paths.indexOf('/billing/subscription'));
     expect(paths.indexOf('/billing/subscription')).to.be.lessThan(order('/account/access'));
     expect(order('/account/access')).to.be.lessThan(order('activateServices'));
-    expect(paths.filter((p) => p === '/billing/subscription'), 'exactly one subscription create').to.have.length(1);
-    expect(paths.filter((p) => p.includes('applyOneShot')), 'the one-shot once').to.have.length(1);
+    expect(
+      paths.filter((p) => p === '/billing/subscription'),
+      'exactly one subscription create',
+    ).to.have.length(1);
+    expect(
+      paths.filter((p) => p.includes('applyOneShot')),
+      'the one-shot once',
+    ).to.have.length(1);
     const codes = (s.services?.serviceInstance ?? []).map((i: { code: string }) => i.code).sort();
     expect(codes).to.deep.equal(['SE_SC_REC_MOBILE_PACK_UNL_1024', 'SE_SC_REC_MOBILE_T_UNL_20480']);
-    const ledger = await stateDb().query(`SELECT entity, code FROM ledger_entity WHERE partner_id = $1 ORDER BY entity`, [partner.id]);
-    expect(ledger.rows.map((r) => r.entity)).to.include.members(['customer', 'customer_account', 'subscription', 'access', 'service_instance']);
+    const ledger = await stateDb().query(
+      `SELECT entity, code FROM ledger_entity WHERE partner_id = $1 ORDER BY entity`,
+      [partner.id],
+    );
+    expect(ledger.rows.map((r) => r.entity)).to.include.members([
+      'customer',
+      'customer_account',
+      'subscription',
+      'access',
+      'service_instance',
+    ]);
   });
 
   it('makes no OpenCell call for an irrelevant update', async () => {
@@ -75,26 +107,52 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
     await eventually(async () => (await sub(contract.code)) ?? undefined, 60_000, 'subscription');
     await new Promise((r) => setTimeout(r, 1500));
     const before = t.sandbox.journal.entries().length;
-    await db.query(`UPDATE contract_contract SET name = name || ' (renamed)', write_date = now() WHERE id = $1`, [contract.id]);
-    await db.query(`UPDATE res_partner SET comment = 'note', write_date = now() WHERE id = (SELECT partner_id FROM contract_contract WHERE id = $1)`, [contract.id]);
+    await db.query(
+      `UPDATE contract_contract SET name = name || ' (renamed)', write_date = now() WHERE id = $1`,
+      [contract.id],
+    );
+    await db.query(
+      `UPDATE res_partner SET comment = 'note', write_date = now() WHERE id = (SELECT partner_id FROM contract_contract WHERE id = $1)`,
+      [contract.id],
+    );
     await new Promise((r) => setTimeout(r, 4000));
     expect(t.sandbox.journal.entries().slice(before).filter(isStateChanging)).to.deep.equal([]);
   });
 
   it('terminates a service when its line gets date_end, after activating the new tariff (tariff change)', async () => {
-    const { contract } = await newCustomerWithContract({ kind: 'mobile', lines: ['SE_SC_REC_MOBILE_T_150_1024'] });
-    await eventually(async () => {
-      const x = await sub(contract.code);
-      return x && (x.services?.serviceInstance ?? []).length === 1 ? x : undefined;
-    }, 60_000, 'first tariff active');
+    const { contract } = await newCustomerWithContract({
+      kind: 'mobile',
+      lines: ['SE_SC_REC_MOBILE_T_150_1024'],
+    });
+    await eventually(
+      async () => {
+        const x = await sub(contract.code);
+        return x && (x.services?.serviceInstance ?? []).length === 1 ? x : undefined;
+      },
+      60_000,
+      'first tariff active',
+    );
     const oldLine = contract.lineIds[0];
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
     await db.query('BEGIN');
-    await insertContractLine(db, contract.id, { productCode: 'SE_SC_REC_MOBILE_T_UNL_20480', dateStart: tomorrow });
-    await db.query(`UPDATE contract_line SET date_end = $2 WHERE id = $1`, [oldLine, new Date().toISOString().slice(0, 10)]);
+    await insertContractLine(db, contract.id, {
+      productCode: 'SE_SC_REC_MOBILE_T_UNL_20480',
+      dateStart: tomorrow,
+    });
+    await db.query(`UPDATE contract_line SET date_end = $2 WHERE id = $1`, [
+      oldLine,
+      new Date().toISOString().slice(0, 10),
+    ]);
     await db.query('COMMIT');
-    await eventually(async () => (writes(mentions(contract.code)).some((e) => e.path.includes('terminateServices')) ? true : undefined), 60_000, 'termination');
-    const seq = writes(mentions(contract.code)).map((e) => e.path).filter((p) => /activateServices|terminateServices/.test(p));
+    await eventually(
+      async () =>
+        writes(mentions(contract.code)).some((e) => e.path.includes('terminateServices')) ? true : undefined,
+      60_000,
+      'termination',
+    );
+    const seq = writes(mentions(contract.code))
+      .map((e) => e.path)
+      .filter((p) => /activateServices|terminateServices/.test(p));
     expect(seq).to.deep.equal([
       '/billing/subscription/activateServices',
       '/billing/subscription/activateServices',
@@ -104,7 +162,11 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
 
   it('terminates the subscription with CC_TERMINATION at terminate_date, after its lines', async () => {
     const { contract } = await newCustomerWithContract({ kind: 'fiber' });
-    await eventually(async () => ((await sub(contract.code))?.services?.serviceInstance?.length ? true : undefined), 60_000, 'active');
+    await eventually(
+      async () => ((await sub(contract.code))?.services?.serviceInstance?.length ? true : undefined),
+      60_000,
+      'active',
+    );
     const date = new Date().toISOString().slice(0, 10);
     await db.query('BEGIN');
     await db.query(`UPDATE contract_line SET date_end = $2 WHERE contract_id = $1`, [contract.id, date]);
@@ -117,20 +179,32 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
     );
     expect(JSON.stringify(term.body)).to.contain('CC_TERMINATION');
     const paths = writes(mentions(contract.code)).map((e) => e.path);
-    expect(paths.lastIndexOf('/billing/subscription/terminateServices')).to.be.lessThan(paths.indexOf('/billing/subscription/terminate'));
+    expect(paths.lastIndexOf('/billing/subscription/terminateServices')).to.be.lessThan(
+      paths.indexOf('/billing/subscription/terminate'),
+    );
     expect(paths.filter((p) => p === '/billing/subscription/terminate')).to.have.length(1);
   });
 
   it('updates the customer and every account address when the partner moves', async () => {
     const { partner, contract } = await newCustomerWithContract({ kind: 'mobile' });
     await eventually(async () => (await sub(contract.code)) ?? undefined, 60_000, 'subscription');
-    await db.query(`UPDATE res_partner SET street = 'Carrer de la Pau 12', zip = '08002', city = 'Barcelona' WHERE id = $1`, [partner.id]);
+    await db.query(
+      `UPDATE res_partner SET street = 'Carrer de la Pau 12', zip = '08002', city = 'Barcelona' WHERE id = $1`,
+      [partner.id],
+    );
     await eventually(
-      async () => (writes((p, b) => p.includes('createOrUpdateCRMAccountHierarchy') && mentions('Carrer de la Pau 12')(p, b)).length ? true : undefined),
+      async () =>
+        writes(
+          (p, b) => p.includes('createOrUpdateCRMAccountHierarchy') && mentions('Carrer de la Pau 12')(p, b),
+        ).length
+          ? true
+          : undefined,
       60_000,
       'account address update',
     );
-    const customerUpdate = writes((p) => p === '/account/customer').filter((e) => e.method === 'PUT' && mentions(partner.ref!)(e.path, e.body));
+    const customerUpdate = writes((p) => p === '/account/customer').filter(
+      (e) => e.method === 'PUT' && mentions(partner.ref!)(e.path, e.body),
+    );
     expect(customerUpdate.length).to.be.greaterThan(0);
     const customer = await t.pipeline.client.getCustomer(partner.ref!);
     expect(JSON.stringify(customer)).to.contain('Carrer de la Pau 12');
@@ -140,11 +214,20 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
     const { contract } = await newCustomerWithContract({ kind: 'mobile' });
     await eventually(async () => (await sub(contract.code)) ?? undefined, 60_000, 'subscription');
     const newPhone = `6${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
-    await db.query(`UPDATE ${contract.infoTable} SET phone_number = $2 WHERE id = $1`, [contract.infoId, newPhone]);
-    const accesses = await eventually(async () => {
-      const list = await t.pipeline.client.listAccesses(contract.code);
-      return list.some((a) => a.code === newPhone) && !list.some((a) => a.code === contract.phoneNumber) ? list : undefined;
-    }, 60_000, 'access moved');
+    await db.query(`UPDATE ${contract.infoTable} SET phone_number = $2 WHERE id = $1`, [
+      contract.infoId,
+      newPhone,
+    ]);
+    const accesses = await eventually(
+      async () => {
+        const list = await t.pipeline.client.listAccesses(contract.code);
+        return list.some((a) => a.code === newPhone) && !list.some((a) => a.code === contract.phoneNumber)
+          ? list
+          : undefined;
+      },
+      60_000,
+      'access moved',
+    );
     expect(accesses.map((a) => a.code)).to.include(newPhone);
     expect((await sub(contract.code))?.description).to.equal(newPhone);
   });
@@ -153,35 +236,58 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
     const { contract } = await newCustomerWithContract({ kind: 'fiber' });
     await eventually(async () => (await sub(contract.code)) ?? undefined, 60_000, 'subscription');
     await insertContractLine(db, contract.id, { productCode: UNKNOWN_PRODUCT_CODE });
-    const dead = await readDeadLetters(t.config.topics.dlq, (m) => (m.headers?.[DLQ_HEADER.message]?.toString() ?? '').includes(UNKNOWN_PRODUCT_CODE));
+    const dead = await readDeadLetters(t.config.topics.dlq, (m) =>
+      (m.headers?.[DLQ_HEADER.message]?.toString() ?? '').includes(UNKNOWN_PRODUCT_CODE),
+    );
     expect(dead.headers?.[DLQ_HEADER.code]?.toString()).to.equal('UNKNOWN_PRODUCT');
     expect(dead.headers?.[DLQ_HEADER.stage]?.toString()).to.equal('projector');
     // The partition moved on: a later change of the same customer is still applied.
     await db.query(`UPDATE contract_line SET date_end = CURRENT_DATE WHERE id = $1`, [contract.lineIds[0]]);
-    await eventually(async () => (writes(mentions(contract.code)).some((e) => e.path.includes('terminateServices')) ? true : undefined), 60_000, 'later change applied');
-    const ledger = await stateDb().query(`SELECT outcome, error_code FROM ledger_intent WHERE odoo_model = 'contract.line' AND outcome = 'dead_lettered' AND error_code = 'UNKNOWN_PRODUCT' AND aggregate_key = (SELECT aggregate_key FROM ledger_intent WHERE odoo_model='contract.contract' AND odoo_id=$1 LIMIT 1)`, [contract.id]);
+    await eventually(
+      async () =>
+        writes(mentions(contract.code)).some((e) => e.path.includes('terminateServices')) ? true : undefined,
+      60_000,
+      'later change applied',
+    );
+    const ledger = await stateDb().query(
+      `SELECT outcome, error_code FROM ledger_intent WHERE odoo_model = 'contract.line' AND outcome = 'dead_lettered' AND error_code = 'UNKNOWN_PRODUCT' AND aggregate_key = (SELECT aggregate_key FROM ledger_intent WHERE odoo_model='contract.contract' AND odoo_id=$1 LIMIT 1)`,
+      [contract.id],
+    );
     expect(ledger.rowCount).to.be.greaterThan(0);
   });
 
   it('survives a burst of OpenCell 5xx with no loss', async () => {
     t.sandbox.faults.add({ kind: 'error', status: 503, count: 6, path: '/billing/subscription' });
     const { contract } = await newCustomerWithContract({ kind: 'mobile' });
-    const s = await eventually(async () => {
-      const x = await sub(contract.code).catch(() => null);
-      return x && (x.services?.serviceInstance ?? []).length >= 1 ? x : undefined;
-    }, 90_000, 'subscription despite 5xx');
+    const s = await eventually(
+      async () => {
+        const x = await sub(contract.code).catch(() => null);
+        return x && (x.services?.serviceInstance ?? []).length >= 1 ? x : undefined;
+      },
+      90_000,
+      'subscription despite 5xx',
+    );
     expect(s.code).to.equal(contract.code);
     expect(t.events.some(({ e }) => e.type === 'retry' && e.code === 'OPENCELL_UNAVAILABLE')).to.equal(true);
-    expect(t.events.some(({ e }) => e.type === 'dead-letter' && e.code === 'OPENCELL_UNAVAILABLE')).to.equal(false);
+    expect(t.events.some(({ e }) => e.type === 'dead-letter' && e.code === 'OPENCELL_UNAVAILABLE')).to.equal(
+      false,
+    );
   });
 
   it('moves the customer account to the new IBAN when the contract gets a new mandate (W2)', async () => {
     const { partner, contract } = await newCustomerWithContract({ kind: 'fiber' });
     const s = await eventually(async () => (await sub(contract.code)) ?? undefined, 60_000, 'subscription');
     const bank = await insertBankAccountAndMandate(db, partner.id, { iban: 'ES7921000813610123456789' });
-    await db.query(`UPDATE contract_contract SET mandate_id = $2 WHERE id = $1`, [contract.id, bank.mandateId]);
+    await db.query(`UPDATE contract_contract SET mandate_id = $2 WHERE id = $1`, [
+      contract.id,
+      bank.mandateId,
+    ]);
     const call = await eventually(
-      async () => writes((p, b) => p.includes('createOrUpdateCRMAccountHierarchy') && mentions('ES7921000813610123456789')(p, b))[0],
+      async () =>
+        writes(
+          (p, b) =>
+            p.includes('createOrUpdateCRMAccountHierarchy') && mentions('ES7921000813610123456789')(p, b),
+        )[0],
       60_000,
       'IBAN update',
     );
@@ -194,13 +300,23 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
     const { partner, contract } = await newCustomerWithContract({ kind: 'mobile' });
     const s = await eventually(async () => (await sub(contract.code)) ?? undefined, 60_000, 'subscription');
     const newEmail = `new-${uniqueSuffix()}@example.org`;
-    const emailPartner = await insertPartner(db, { parentId: partner.id, type: 'contract-email', email: newEmail });
+    const emailPartner = await insertPartner(db, {
+      parentId: partner.id,
+      type: 'contract-email',
+      email: newEmail,
+    });
     await db.query('BEGIN');
-    await db.query(`DELETE FROM contract_contract_res_partner_rel WHERE contract_contract_id = $1`, [contract.id]);
-    await db.query(`INSERT INTO contract_contract_res_partner_rel (contract_contract_id, res_partner_id) VALUES ($1, $2)`, [contract.id, emailPartner.id]);
+    await db.query(`DELETE FROM contract_contract_res_partner_rel WHERE contract_contract_id = $1`, [
+      contract.id,
+    ]);
+    await db.query(
+      `INSERT INTO contract_contract_res_partner_rel (contract_contract_id, res_partner_id) VALUES ($1, $2)`,
+      [contract.id, emailPartner.id],
+    );
     await db.query('COMMIT');
     await eventually(
-      async () => writes((p, b) => p.includes('createOrUpdateCRMAccountHierarchy') && mentions(newEmail)(p, b))[0],
+      async () =>
+        writes((p, b) => p.includes('createOrUpdateCRMAccountHierarchy') && mentions(newEmail)(p, b))[0],
       60_000,
       'email update',
     );
@@ -211,18 +327,40 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
   it('dead-letters a new contract of a partner blocked for OpenCell, and force-create (W4) creates it', async () => {
     const { partner, contract } = await newCustomerWithContract({ kind: 'mobile' });
     await eventually(async () => (await sub(contract.code)) ?? undefined, 60_000, 'first subscription');
-    await db.query(`UPDATE res_partner SET "block_contract_creation_in_OC" = true WHERE id = $1`, [partner.id]);
+    await db.query(`UPDATE res_partner SET "block_contract_creation_in_OC" = true WHERE id = $1`, [
+      partner.id,
+    ]);
     const second = await insertContract(db, { partnerId: partner.id, kind: 'fiber' });
-    const dead = await readDeadLetters(t.config.topics.dlq, (m) => (m.headers?.[DLQ_HEADER.message]?.toString() ?? '').includes('does not allow automatic subscription creation') && (m.value?.toString() ?? '').includes(`"contractId":${second.id}`));
+    const dead = await readDeadLetters(
+      t.config.topics.dlq,
+      (m) =>
+        (m.headers?.[DLQ_HEADER.message]?.toString() ?? '').includes(
+          'does not allow automatic subscription creation',
+        ) && (m.value?.toString() ?? '').includes(`"contractId":${second.id}`),
+    );
     expect(dead.headers?.[DLQ_HEADER.code]?.toString()).to.equal('PROJECTION_REJECTED');
     expect(await sub(second.code)).to.equal(null);
-    const out = execFileSync('node', ['-r', 'ts-node/register/transpile-only', 'src/ops/cli.ts', 'force-create', second.code], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, INTENTS_TOPIC: t.config.topics.intents, OPENCELL_PASSWORD: 'unused', ODOO_PASSWORD: 'unused', LOG_LEVEL: 'error' },
-    });
+    const out = execFileSync(
+      process.execPath,
+      ['--require', 'tsx/cjs', 'src/ops/cli.ts', 'force-create', second.code],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          INTENTS_TOPIC: t.config.topics.intents,
+          OPENCELL_PASSWORD: 'unused',
+          ODOO_PASSWORD: 'unused',
+          LOG_LEVEL: 'error',
+        },
+      },
+    );
     expect(out).to.contain(second.code);
-    const forced = await eventually(async () => (await sub(second.code)) ?? undefined, 60_000, 'forced subscription');
+    const forced = await eventually(
+      async () => (await sub(second.code)) ?? undefined,
+      60_000,
+      'forced subscription',
+    );
     expect(forced.code).to.equal(second.code);
   });
 
@@ -238,14 +376,23 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
     await t.restart();
     const admin2 = testKafka().admin();
     await admin2.connect();
-    await eventually(async () => {
-      const lag = await groupLag(admin2, t.groups.projector, t.config.topics.intents);
-      return lag === 0 ? true : undefined;
-    }, 60_000, 'projector caught up');
+    await eventually(
+      async () => {
+        const lag = await groupLag(admin2, t.groups.projector, t.config.topics.intents);
+        return lag === 0 ? true : undefined;
+      },
+      60_000,
+      'projector caught up',
+    );
     await admin2.disconnect();
-    const replayWrites = t.sandbox.journal.entries().slice(before).filter((e) => isStateChanging(e) && e.status < 300);
+    const replayWrites = t.sandbox.journal
+      .entries()
+      .slice(before)
+      .filter((e) => isStateChanging(e) && e.status < 300);
     expect(replayWrites, 'no state-changing call on replay').to.deep.equal([]);
-    expect((await stateDb().query(`SELECT count(*)::int AS n FROM ledger_intent`)).rows[0].n).to.be.at.least(intents.rows[0].n);
+    expect((await stateDb().query(`SELECT count(*)::int AS n FROM ledger_intent`)).rows[0].n).to.be.at.least(
+      intents.rows[0].n,
+    );
   });
 });
 
@@ -254,7 +401,11 @@ function isStateChanging(e: { method: string; path: string }): boolean {
   return e.method !== 'GET' && !/\/list$/.test(e.path);
 }
 
-async function groupLag(admin: ReturnType<ReturnType<typeof testKafka>['admin']>, groupId: string, topic: string): Promise<number> {
+async function groupLag(
+  admin: ReturnType<ReturnType<typeof testKafka>['admin']>,
+  groupId: string,
+  topic: string,
+): Promise<number> {
   const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
   const ends = await admin.fetchTopicOffsets(topic);
   let lag = 0;

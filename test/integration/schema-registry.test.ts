@@ -16,9 +16,15 @@ describe('Schema registry (Apicurio, Confluent-compatible API) with @kafkajs/con
         { name: 'at', type: 'long' },
       ],
     };
-    const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+      { subject },
+    );
     expect(id).to.be.a('number');
-    const again = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
+    const again = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+      { subject },
+    );
     expect(again.id).to.equal(id);
     const value = { id: 'x1', amount: '29.90', at: Date.parse('2025-01-31T00:00:00Z') };
     const encoded = await registry.encode(id, value);
@@ -32,7 +38,15 @@ describe('Schema registry (Apicurio, Confluent-compatible API) with @kafkajs/con
     const registry = new SchemaRegistry({ host: REGISTRY_URL });
     const subject = `test.compat-${uniqueSuffix()}-value`;
     const v1 = { type: 'record', name: 'E', namespace: 't', fields: [{ name: 'a', type: 'string' }] };
-    const v2 = { type: 'record', name: 'E', namespace: 't', fields: [{ name: 'a', type: 'string' }, { name: 'b', type: 'int' }] };
+    const v2 = {
+      type: 'record',
+      name: 'E',
+      namespace: 't',
+      fields: [
+        { name: 'a', type: 'string' },
+        { name: 'b', type: 'int' },
+      ],
+    };
     await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v1) }, { subject });
     let err: Error | undefined;
     try {

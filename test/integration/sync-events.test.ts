@@ -1,6 +1,12 @@
 import { expect } from 'chai';
 import { PoolClient } from 'pg';
-import { insertBankAccountAndMandate, insertContract, insertContractLine, insertPartner, UNKNOWN_PRODUCT_CODE } from '../../src/capture/demo-seed';
+import {
+  insertBankAccountAndMandate,
+  insertContract,
+  insertContractLine,
+  insertPartner,
+  UNKNOWN_PRODUCT_CODE,
+} from '../../src/capture/demo-seed';
 import type { SyncEvent } from '../../src/outbox/events';
 import { createOutboxRelay, OutboxRelay } from '../../src/outbox/relay';
 import { EventSchemas } from '../../src/outbox/schemas';
@@ -26,7 +32,10 @@ describe('sync events for subscribers (outbox → relay → Avro → subscriber)
     await relay.start();
     sub = await subscribeEvents({
       kafka: testKafka(),
-      registry: new EventSchemas({ registryUrl: t.config.registryUrl, topics: { syncEvents: t.config.topics.syncEvents, invoiceEvents: t.config.topics.invoiceEvents } }),
+      registry: new EventSchemas({
+        registryUrl: t.config.registryUrl,
+        topics: { syncEvents: t.config.topics.syncEvents, invoiceEvents: t.config.topics.invoiceEvents },
+      }),
       topic: t.config.topics.syncEvents,
       groupId: `subscriber-${uniqueSuffix()}`,
       fromBeginning: true,
@@ -46,7 +55,12 @@ describe('sync events for subscribers (outbox → relay → Avro → subscriber)
   it('publishes one decoded sync event per projected change, with source position and outcome', async () => {
     const partner = await insertPartner(db, { email: `se${uniqueSuffix()}@example.org` });
     const bank = await insertBankAccountAndMandate(db, partner.id);
-    const contract = await insertContract(db, { partnerId: partner.id, mandateId: bank.mandateId, kind: 'mobile', lines: ['SE_SC_REC_MOBILE_T_UNL_20480'] });
+    const contract = await insertContract(db, {
+      partnerId: partner.id,
+      mandateId: bank.mandateId,
+      kind: 'mobile',
+      lines: ['SE_SC_REC_MOBILE_T_UNL_20480'],
+    });
     const created = await eventually(
       async () => seen.find((e) => e.action === 'create_subscription' && e.odoo.id === contract.id),
       60_000,
@@ -66,7 +80,9 @@ describe('sync events for subscribers (outbox → relay → Avro → subscriber)
     );
     expect(activated.odoo.model).to.equal('contract.line');
     // The subscription, customer and account were created by exactly one of the two intents.
-    const calls = seen.filter((e) => e.odoo.id === contract.id || e.odoo.id === contract.lineIds[0]).flatMap((e) => e.calls);
+    const calls = seen
+      .filter((e) => e.odoo.id === contract.id || e.odoo.id === contract.lineIds[0])
+      .flatMap((e) => e.calls);
     expect(calls.filter((c) => c === 'createSubscription')).to.have.length(1);
     expect(calls).to.include('activateServices');
   });
@@ -74,9 +90,17 @@ describe('sync events for subscribers (outbox → relay → Avro → subscriber)
   it('publishes a dead_lettered event with the error code for a rejected change', async () => {
     const partner = await insertPartner(db, { email: `se${uniqueSuffix()}@example.org` });
     const bank = await insertBankAccountAndMandate(db, partner.id);
-    const contract = await insertContract(db, { partnerId: partner.id, mandateId: bank.mandateId, kind: 'fiber' });
+    const contract = await insertContract(db, {
+      partnerId: partner.id,
+      mandateId: bank.mandateId,
+      kind: 'fiber',
+    });
     const lineId = await insertContractLine(db, contract.id, { productCode: UNKNOWN_PRODUCT_CODE });
-    const dead = await eventually(async () => seen.find((e) => e.odoo.id === lineId && e.outcome === 'dead_lettered'), 60_000, 'dead_lettered event');
+    const dead = await eventually(
+      async () => seen.find((e) => e.odoo.id === lineId && e.outcome === 'dead_lettered'),
+      60_000,
+      'dead_lettered event',
+    );
     expect(dead.errorCode).to.equal('UNKNOWN_PRODUCT');
     expect(dead.errorMessage).to.contain(UNKNOWN_PRODUCT_CODE);
     expect(dead.calls).to.deep.equal([]);

@@ -94,15 +94,20 @@ describe('capture: demo seed building blocks', () => {
     }
   });
 
-  it('Odoo\'s chart of accounts and taxes hold every accounting and tax code the OpenCell catalog invoices with', () => {
+  it("Odoo's chart of accounts and taxes hold every accounting and tax code the OpenCell catalog invoices with", () => {
     const catalog = JSON.parse(
       readFileSync(path.resolve(__dirname, '..', '..', 'src', 'sandbox', 'opencell', 'catalog.json'), 'utf8'),
-    ) as { invoiceSubCategories: { code: string; accountingCode: string; taxCode: string }[]; taxes: { code: string }[] };
+    ) as {
+      invoiceSubCategories: { code: string; accountingCode: string; taxCode: string }[];
+      taxes: { code: string }[];
+    };
     const accounts = /INSERT INTO account_account[^;]*;/.exec(REFERENCE_SQL)?.[0] ?? '';
     const taxes = /INSERT INTO account_tax \([^;]*;/.exec(REFERENCE_SQL)?.[0] ?? '';
     expect(catalog.invoiceSubCategories.length).to.be.greaterThan(3);
     for (const sc of catalog.invoiceSubCategories) {
-      expect(accounts, `account ${sc.accountingCode} of sub-category ${sc.code}`).to.match(new RegExp(`'${sc.accountingCode}', 'income'`));
+      expect(accounts, `account ${sc.accountingCode} of sub-category ${sc.code}`).to.match(
+        new RegExp(`'${sc.accountingCode}', 'income'`),
+      );
       expect(taxes, `tax ${sc.taxCode} of sub-category ${sc.code}`).to.contain(`'${sc.taxCode}')`);
     }
     for (const t of catalog.taxes) expect(taxes, `tax ${t.code}`).to.contain(`'${t.code}')`);

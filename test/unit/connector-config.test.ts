@@ -2,7 +2,11 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { assertIncludeListsInSync, connectorEnvVariables, loadConnectorTemplate } from '../../src/capture/connector';
+import {
+  assertIncludeListsInSync,
+  connectorEnvVariables,
+  loadConnectorTemplate,
+} from '../../src/capture/connector';
 import { ConfigError } from '../../src/errors';
 import {
   captureTopics,
@@ -75,7 +79,13 @@ describe('connector: connectors/odoo-billing.json', () => {
 
   it('expects only variables that the Connect workers of scripts/stack and docker-compose.yml are started with', () => {
     const vars = connectorEnvVariables(template);
-    expect(vars).to.have.members(['DEBEZIUM_DB_PASSWORD', 'DEBEZIUM_DB_USER', 'ODOO_DB_HOST', 'ODOO_DB_NAME', 'ODOO_DB_PORT']);
+    expect(vars).to.have.members([
+      'DEBEZIUM_DB_PASSWORD',
+      'DEBEZIUM_DB_USER',
+      'ODOO_DB_HOST',
+      'ODOO_DB_NAME',
+      'ODOO_DB_PORT',
+    ]);
     const root = path.join(__dirname, '..', '..');
     const stack = readFileSync(path.join(root, 'scripts', 'stack'), 'utf8');
     const connectLaunch = stack.slice(stack.indexOf('connect_up() {'), stack.indexOf('connect_ready() {'));

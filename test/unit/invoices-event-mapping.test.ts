@@ -41,7 +41,14 @@ function invoice(over: Partial<Invoice> = {}): Invoice {
             amountWithoutTax: 2.07,
             amountTax: 0.43,
             amountWithTax: 2.5,
-            amountByTax: [{ amountWithoutTax: 2.07, amountTax: 0.43, amountWithTax: 2.5, tax: { code: 'TAX_HIGH', percent: 21 } }],
+            amountByTax: [
+              {
+                amountWithoutTax: 2.07,
+                amountTax: 0.43,
+                amountWithTax: 2.5,
+                tax: { code: 'TAX_HIGH', percent: 21 },
+              },
+            ],
             ratedTransaction: [
               {
                 code: 'CH_SC_OSO_SIM',
@@ -61,9 +68,17 @@ function invoice(over: Partial<Invoice> = {}): Invoice {
             amountWithoutTax: 0,
             amountTax: 0,
             amountWithTax: 0,
-            amountByTax: [{ amountWithoutTax: 0, amountTax: 0, amountWithTax: 0, tax: { code: 'TAX_HIGH', percent: 21 } }],
+            amountByTax: [
+              { amountWithoutTax: 0, amountTax: 0, amountWithTax: 0, tax: { code: 'TAX_HIGH', percent: 21 } },
+            ],
             ratedTransaction: [
-              { code: 'CH_SC_OSO_COMPENSATION', amountWithoutTax: 0, amountTax: 0, amountWithTax: 0, subscriptionCode: 'SC-1' },
+              {
+                code: 'CH_SC_OSO_COMPENSATION',
+                amountWithoutTax: 0,
+                amountTax: 0,
+                amountWithTax: 0,
+                subscriptionCode: 'SC-1',
+              },
             ],
           },
         ],
@@ -81,7 +96,14 @@ function invoice(over: Partial<Invoice> = {}): Invoice {
             amountWithoutTax: 7.68,
             amountTax: 1.61,
             amountWithTax: 9.29,
-            amountByTax: [{ amountWithoutTax: 7.68, amountTax: 1.61, amountWithTax: 9.29, tax: { code: 'TAX_HIGH', percent: 21 } }],
+            amountByTax: [
+              {
+                amountWithoutTax: 7.68,
+                amountTax: 1.61,
+                amountWithTax: 9.29,
+                tax: { code: 'TAX_HIGH', percent: 21 },
+              },
+            ],
             ratedTransaction: [
               {
                 code: 'SE_SC_REC_MOBILE_T_UNL_20480',
@@ -99,7 +121,9 @@ function invoice(over: Partial<Invoice> = {}): Invoice {
         ],
       },
     ],
-    taxAggregate: [{ taxCode: 'TAX_HIGH', taxPercent: 21, amountWithoutTax: 9.75, amountTax: 2.04, amountWithTax: 11.79 }],
+    taxAggregate: [
+      { taxCode: 'TAX_HIGH', taxPercent: 21, amountWithoutTax: 9.75, amountTax: 2.04, amountWithTax: 11.79 },
+    ],
     ...over,
   } as Invoice;
 }
@@ -143,8 +167,16 @@ describe('invoices: OpenCell invoice → InvoiceIssuedEvent (invoiceEventFromOpe
       amountWithTax: '2.50',
     });
     // a zero line is carried (the loader drops it); description falls back to the charge code
-    expect(ev.lines[1]).to.include({ description: 'CH_SC_OSO_COMPENSATION', amountWithoutTax: '0.00', accountingCode: '708000' });
-    expect(ev.lines[2]).to.include({ productCode: 'SE_SC_REC_MOBILE_T_UNL_20480', unitAmountWithoutTax: '14.876', subscriptionCode: 'SC-2' });
+    expect(ev.lines[1]).to.include({
+      description: 'CH_SC_OSO_COMPENSATION',
+      amountWithoutTax: '0.00',
+      accountingCode: '708000',
+    });
+    expect(ev.lines[2]).to.include({
+      productCode: 'SE_SC_REC_MOBILE_T_UNL_20480',
+      unitAmountWithoutTax: '14.876',
+      subscriptionCode: 'SC-2',
+    });
   });
 
   it('is deterministic: the same invoice gives the same event (stable id, occurredAt = invoice date)', () => {
@@ -155,9 +187,12 @@ describe('invoices: OpenCell invoice → InvoiceIssuedEvent (invoiceEventFromOpe
 
   it('without rated transactions: one line per sub-category and tax, without product or subscription', () => {
     const inv = invoice();
-    for (const c of inv.categoryInvoiceAgregate ?? []) for (const s of c.subCategoryInvoiceAgregateDto ?? []) delete s.ratedTransaction;
+    for (const c of inv.categoryInvoiceAgregate ?? [])
+      for (const s of c.subCategoryInvoiceAgregateDto ?? []) delete s.ratedTransaction;
     const ev = invoiceEventFromOpenCell(inv);
-    expect(ev.lines.map((l) => [l.subCategoryCode, l.description, l.productCode, l.taxCode, l.amountWithoutTax])).to.deep.equal([
+    expect(
+      ev.lines.map((l) => [l.subCategoryCode, l.description, l.productCode, l.taxCode, l.amountWithoutTax]),
+    ).to.deep.equal([
       ['SC_OSO_SALES', 'Vendes', null, 'TAX_HIGH', '2.07'],
       ['SC_OSO_COMPENSATION', 'SC_OSO_COMPENSATION', null, 'TAX_HIGH', '0.00'],
       ['SC_MOBILE', 'Telefonia mòbil', null, 'TAX_HIGH', '7.68'],
@@ -180,8 +215,14 @@ describe('invoices: OpenCell invoice → InvoiceIssuedEvent (invoiceEventFromOpe
   });
 
   it('an invoice without number or billing account is malformed', () => {
-    expect(() => invoiceEventFromOpenCell(invoice({ invoiceNumber: null }))).to.throw(MalformedEventError, /invoiceNumber/);
-    expect(() => invoiceEventFromOpenCell(invoice({ billingAccountCode: undefined }))).to.throw(MalformedEventError, /billingAccountCode/);
+    expect(() => invoiceEventFromOpenCell(invoice({ invoiceNumber: null }))).to.throw(
+      MalformedEventError,
+      /invoiceNumber/,
+    );
+    expect(() => invoiceEventFromOpenCell(invoice({ billingAccountCode: undefined }))).to.throw(
+      MalformedEventError,
+      /billingAccountCode/,
+    );
   });
 
   it('dates are calendar days in Europe/Madrid (OpenCell midnight local or UTC both give the right day)', () => {
@@ -189,7 +230,9 @@ describe('invoices: OpenCell invoice → InvoiceIssuedEvent (invoiceEventFromOpe
     expect(calendarDay(Date.parse('2024-07-31T22:00:00Z'))).to.equal('2024-08-01'); // Madrid midnight (CEST)
     expect(calendarDay(Date.parse('2024-02-01T00:00:00Z'))).to.equal('2024-02-01');
     expect(calendarDay(Date.parse('2024-02-01T00:00:00Z'), 'UTC')).to.equal('2024-02-01');
-    expect(invoiceEventFromOpenCell(invoice(), { timeZone: 'America/New_York' }).invoiceDate).to.equal('2024-01-31');
+    expect(invoiceEventFromOpenCell(invoice(), { timeZone: 'America/New_York' }).invoiceDate).to.equal(
+      '2024-01-31',
+    );
   });
 
   it('decimal strings and customer codes', () => {
@@ -213,14 +256,26 @@ describe('invoices: poller window (nextWindow)', () => {
   const now = Date.parse('2024-03-10T15:00:00Z');
   const o = { overlapDays: 3, lookaheadDays: 1 };
   it('first poll: from startDate (or today − overlap) to today + 1 + lookahead (exclusive)', () => {
-    expect(nextWindow(null, now, { ...o, startDate: '2024-01-01' })).to.deep.equal({ from: '2024-01-01', to: '2024-03-12' });
+    expect(nextWindow(null, now, { ...o, startDate: '2024-01-01' })).to.deep.equal({
+      from: '2024-01-01',
+      to: '2024-03-12',
+    });
     expect(nextWindow(null, now, o)).to.deep.equal({ from: '2024-03-07', to: '2024-03-12' });
   });
   it('later polls overlap the last window by the margin', () => {
-    expect(nextWindow({ windowEnd: '2024-03-12' }, now, o)).to.deep.equal({ from: '2024-03-09', to: '2024-03-12' });
-    expect(nextWindow({ windowEnd: '2024-03-12' }, now + 86_400_000, o)).to.deep.equal({ from: '2024-03-09', to: '2024-03-13' });
+    expect(nextWindow({ windowEnd: '2024-03-12' }, now, o)).to.deep.equal({
+      from: '2024-03-09',
+      to: '2024-03-12',
+    });
+    expect(nextWindow({ windowEnd: '2024-03-12' }, now + 86_400_000, o)).to.deep.equal({
+      from: '2024-03-09',
+      to: '2024-03-13',
+    });
   });
   it('a cursor ahead of the clock still yields a non-empty window', () => {
-    expect(nextWindow({ windowEnd: '2024-04-01' }, now, o)).to.deep.equal({ from: '2024-03-11', to: '2024-03-12' });
+    expect(nextWindow({ windowEnd: '2024-04-01' }, now, o)).to.deep.equal({
+      from: '2024-03-11',
+      to: '2024-03-12',
+    });
   });
 });

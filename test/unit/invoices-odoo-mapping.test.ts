@@ -39,7 +39,14 @@ function event(over: Partial<InvoiceIssuedEvent> = {}): InvoiceIssuedEvent {
     subscriptionCodes: ['SC-31', 'SC-32'],
     lines: [
       line({}),
-      line({ description: 'Descompte', amountWithoutTax: '0.00', amountTax: '0.00', amountWithTax: '0.00', accountingCode: '708000', productCode: 'CH_X' }),
+      line({
+        description: 'Descompte',
+        amountWithoutTax: '0.00',
+        amountTax: '0.00',
+        amountWithTax: '0.00',
+        accountingCode: '708000',
+        productCode: 'CH_X',
+      }),
       line({
         categoryCode: 'SC_ONE_SHOT',
         subCategoryCode: 'SC_OSO_SALES',
@@ -120,8 +127,30 @@ describe('invoices: InvoiceIssuedEvent → Odoo account.move (odooInvoiceFromEve
       mandate_id: 101,
       emails: 'c31@example.org',
       invoice_line_ids: [
-        [0, 0, { name: 'Tarifa', quantity: 1, price_unit: 14.88, tax_ids: [[6, 0, [1]]], account_id: 2, product_id: 10 }],
-        [0, 0, { name: 'Targeta SIM', quantity: 1, price_unit: 2.07, tax_ids: [[6, 0, [1]]], account_id: 3, product_id: 11 }],
+        [
+          0,
+          0,
+          {
+            name: 'Tarifa',
+            quantity: 1,
+            price_unit: 14.88,
+            tax_ids: [[6, 0, [1]]],
+            account_id: 2,
+            product_id: 10,
+          },
+        ],
+        [
+          0,
+          0,
+          {
+            name: 'Targeta SIM',
+            quantity: 1,
+            price_unit: 2.07,
+            tax_ids: [[6, 0, [1]]],
+            account_id: 3,
+            product_id: 11,
+          },
+        ],
       ],
     });
     expect(plan.vals).not.to.have.property('state');
@@ -130,7 +159,10 @@ describe('invoices: InvoiceIssuedEvent → Odoo account.move (odooInvoiceFromEve
   });
 
   it('without a contract group: the partner whose ref is the customer code (legacy rule), no group', () => {
-    const plan = odooInvoiceFromEvent(event(), lookups({ group: null, partnerByRef: { id: 900, ref: '812' } }));
+    const plan = odooInvoiceFromEvent(
+      event(),
+      lookups({ group: null, partnerByRef: { id: 900, ref: '812' } }),
+    );
     expect(plan.vals.partner_id).to.equal(900);
     expect(plan.vals).not.to.have.property('contract_group_id');
     // payment mode then comes from the first line's contract
@@ -139,12 +171,17 @@ describe('invoices: InvoiceIssuedEvent → Odoo account.move (odooInvoiceFromEve
 
   it('unknown group and partner → rejected naming the group code and the customer ref', () => {
     const e = rejection(() => odooInvoiceFromEvent(event(), lookups({ group: null })));
-    expect(e.message).to.include('SC-2025-0000042').and.include('no contract group "812_0"').and.include('no partner with ref "812"');
+    expect(e.message)
+      .to.include('SC-2025-0000042')
+      .and.include('no contract group "812_0"')
+      .and.include('no partner with ref "812"');
     expect(e.details.unknown).to.deep.equal({ customer: ['812_0'] });
   });
 
   it('a group without partner → rejected', () => {
-    const e = rejection(() => odooInvoiceFromEvent(event(), lookups({ group: { id: 7, code: '812_0', partnerId: null } })));
+    const e = rejection(() =>
+      odooInvoiceFromEvent(event(), lookups({ group: { id: 7, code: '812_0', partnerId: null } })),
+    );
     expect(e.message).to.include('contract group "812_0" has no partner');
   });
 
@@ -153,7 +190,12 @@ describe('invoices: InvoiceIssuedEvent → Odoo account.move (odooInvoiceFromEve
       lines: [
         line({ taxCode: 'TAX_NOWHERE' }),
         line({ accountingCode: '705010', productCode: 'SE_NOPE' }),
-        line({ amountWithoutTax: '0.00', accountingCode: '999999', taxCode: 'TAX_ZERO', productCode: 'ZERO' }),
+        line({
+          amountWithoutTax: '0.00',
+          accountingCode: '999999',
+          taxCode: 'TAX_ZERO',
+          productCode: 'ZERO',
+        }),
       ],
     });
     const e = rejection(() => odooInvoiceFromEvent(bad, lookups()));
@@ -161,16 +203,24 @@ describe('invoices: InvoiceIssuedEvent → Odoo account.move (odooInvoiceFromEve
     expect(e.message).to.include('unknown tax oc_code "TAX_NOWHERE"');
     expect(e.message).to.include('unknown product default_code "SE_NOPE"');
     expect(e.message).not.to.include('999999').and.not.include('TAX_ZERO');
-    expect(e.details.unknown).to.deep.equal({ tax: ['TAX_NOWHERE'], account: ['705010'], product: ['SE_NOPE'] });
+    expect(e.details.unknown).to.deep.equal({
+      tax: ['TAX_NOWHERE'],
+      account: ['705010'],
+      product: ['SE_NOPE'],
+    });
   });
 
   it('a line without accounting code, a missing journal, or no non-zero line → rejected', () => {
-    expect(rejection(() => odooInvoiceFromEvent(event({ lines: [line({ accountingCode: null })] }), lookups())).message).to.include(
-      'line 1 "Tarifa" has no accountingCode',
-    );
-    expect(rejection(() => odooInvoiceFromEvent(event(), lookups({ journalId: null }))).message).to.include('journal "SERV" not found');
     expect(
-      rejection(() => odooInvoiceFromEvent(event({ lines: [line({ amountWithoutTax: '0.00' })] }), lookups())).message,
+      rejection(() => odooInvoiceFromEvent(event({ lines: [line({ accountingCode: null })] }), lookups()))
+        .message,
+    ).to.include('line 1 "Tarifa" has no accountingCode');
+    expect(rejection(() => odooInvoiceFromEvent(event(), lookups({ journalId: null }))).message).to.include(
+      'journal "SERV" not found',
+    );
+    expect(
+      rejection(() => odooInvoiceFromEvent(event({ lines: [line({ amountWithoutTax: '0.00' })] }), lookups()))
+        .message,
     ).to.include('no line with a non-zero amount');
   });
 
@@ -179,15 +229,22 @@ describe('invoices: InvoiceIssuedEvent → Odoo account.move (odooInvoiceFromEve
       event({ lines: [line({ productCode: null, taxCode: null, subscriptionCode: 'SC-99' })] }),
       lookups(),
     );
-    expect(plan.vals.invoice_line_ids).to.deep.equal([[0, 0, { name: 'Tarifa', quantity: 1, price_unit: 14.88, tax_ids: [[6, 0, []]], account_id: 2 }]]);
+    expect(plan.vals.invoice_line_ids).to.deep.equal([
+      [0, 0, { name: 'Tarifa', quantity: 1, price_unit: 14.88, tax_ids: [[6, 0, []]], account_id: 2 }],
+    ]);
     expect(plan.lineContracts).to.deep.equal([[]]);
     expect(plan.unknownContracts).to.deep.equal(['SC-99']);
     expect(plan.vals).not.to.have.property('mandate_id');
   });
 
   it('negative amounts (compensations) are kept as negative price units', () => {
-    const plan = odooInvoiceFromEvent(event({ lines: [line({}), line({ description: 'Compensació', amountWithoutTax: '-1.00' })] }), lookups());
-    expect((plan.vals.invoice_line_ids as Array<[0, 0, { price_unit: number }]>).map((c) => c[2].price_unit)).to.deep.equal([14.88, -1]);
+    const plan = odooInvoiceFromEvent(
+      event({ lines: [line({}), line({ description: 'Compensació', amountWithoutTax: '-1.00' })] }),
+      lookups(),
+    );
+    expect(
+      (plan.vals.invoice_line_ids as Array<[0, 0, { price_unit: number }]>).map((c) => c[2].price_unit),
+    ).to.deep.equal([14.88, -1]);
   });
 
   it('invoiceCodes lists what to look up, for kept lines only', () => {

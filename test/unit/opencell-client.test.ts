@@ -405,8 +405,16 @@ describe('OpenCell client against the OpenCell sandbox (contract)', () => {
     it('lists the one-shot charges applied to a subscription (what a retry checks before charging again)', async () => {
       await seedHierarchy();
       expect(await client.listOneShotChargeInstances('SUB-1')).to.deep.equal([]);
-      await client.applyOneShotChargeInstance({ subscription: 'SUB-1', oneShotCharge: 'CH_SC_OSO_COMPENSATION', amountWithoutTax: -2 });
-      await client.applyOneShotChargeInstance({ subscription: 'SUB-1', oneShotCharge: 'CH_SC_OSO_COMPENSATION', amountWithoutTax: -3 });
+      await client.applyOneShotChargeInstance({
+        subscription: 'SUB-1',
+        oneShotCharge: 'CH_SC_OSO_COMPENSATION',
+        amountWithoutTax: -2,
+      });
+      await client.applyOneShotChargeInstance({
+        subscription: 'SUB-1',
+        oneShotCharge: 'CH_SC_OSO_COMPENSATION',
+        amountWithoutTax: -3,
+      });
       const listed = await client.listOneShotChargeInstances('SUB-1');
       expect(listed.map((i) => [i.code, i.amountWithoutTax])).to.deep.equal([
         ['CH_SC_OSO_COMPENSATION', -2],

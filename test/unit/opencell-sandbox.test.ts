@@ -26,7 +26,7 @@ describe('OpenCell sandbox: contract and validations', () => {
     if (payload !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
     const r = await fetch(`${opts.base ?? sb.apiUrl}${path}`, { method, headers, body: payload });
     const text = await r.text();
-    let parsed: Record<string, unknown> = {};
+    let parsed: Record<string, unknown>;
     try {
       parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
     } catch {

@@ -47,7 +47,9 @@ describe('ops args parser', () => {
     expect(usage(['g', '--to'])).to.match(/--to needs a value/);
     expect(usage(['g', '--to', '--dry-run'])).to.match(/--to needs a value/);
     expect(usage(['g', '--to', 'a', '--to', 'b'])).to.match(/given more than once/);
-    expect(usage(['g', '--only', 'router,cook'])).to.match(/--only must be one of router, projector \(got "cook"\)/);
+    expect(usage(['g', '--only', 'router,cook'])).to.match(
+      /--only must be one of router, projector \(got "cook"\)/,
+    );
     expect(usage(['g', '--dry-run=maybe'])).to.match(/is a flag/);
     expect(usage(['g', '--to='])).to.match(/non-empty/);
   });
@@ -59,6 +61,14 @@ describe('ops args parser', () => {
   });
 
   it('renders aligned tables with "-" for empty cells', () => {
-    expect(table(['a', 'bb'], [['xxx', null], ['y', 2]])).to.equal('a    bb\nxxx  -\ny    2');
+    expect(
+      table(
+        ['a', 'bb'],
+        [
+          ['xxx', null],
+          ['y', 2],
+        ],
+      ),
+    ).to.equal('a    bb\nxxx  -\ny    2');
   });
 });

@@ -15,10 +15,15 @@ describe('ops offsets, snapshot signal and dead-letter parsing', () => {
   it('parses --to', () => {
     expect(parseResetTarget('earliest')).to.deep.equal({ kind: 'earliest' });
     expect(parseResetTarget('latest')).to.deep.equal({ kind: 'latest' });
-    expect(parseResetTarget('2024-05-01T10:00:00Z')).to.deep.equal({ kind: 'time', timestamp: Date.UTC(2024, 4, 1, 10), iso: '2024-05-01T10:00:00.000Z' });
+    expect(parseResetTarget('2024-05-01T10:00:00Z')).to.deep.equal({
+      kind: 'time',
+      timestamp: Date.UTC(2024, 4, 1, 10),
+      iso: '2024-05-01T10:00:00.000Z',
+    });
     expect(parseResetTarget('2024-05-01T12:00:00+02:00')?.kind).to.equal('time');
     expect(parseResetTarget('2024-05-01')?.kind).to.equal('time');
-    for (const bad of ['yesterday', '1714557600000', '2024-13-45T00:00:00Z', '']) expect(parseResetTarget(bad), bad).to.equal(null);
+    for (const bad of ['yesterday', '1714557600000', '2024-13-45T00:00:00Z', ''])
+      expect(parseResetTarget(bad), bad).to.equal(null);
   });
 
   it('plans the reset per partition: replayed, skipped, to consume', () => {
@@ -27,8 +32,17 @@ describe('ops offsets, snapshot signal and dead-letter parsing', () => {
       { topic: 't', partition: 1, committed: null, low: '5', high: '10', lag: 5 },
       { topic: 't', partition: 2, committed: '2', low: '0', high: '10', lag: 8 },
     ];
-    const rows = planReset(lags, new Map([['t/0', '3'], ['t/1', '5'], ['t/2', '6']]));
-    expect(rows.map((r) => [r.partition, r.current, r.target, r.toConsume, r.replayed, r.skipped])).to.deep.equal([
+    const rows = planReset(
+      lags,
+      new Map([
+        ['t/0', '3'],
+        ['t/1', '5'],
+        ['t/2', '6'],
+      ]),
+    );
+    expect(
+      rows.map((r) => [r.partition, r.current, r.target, r.toConsume, r.replayed, r.skipped]),
+    ).to.deep.equal([
       [0, '8', '3', 7, 5, 0],
       [1, null, '5', 5, 0, 0],
       [2, '2', '6', 4, 0, 4],
@@ -46,10 +60,16 @@ describe('ops offsets, snapshot signal and dead-letter parsing', () => {
         'additional-conditions': [{ 'data-collection': 'public.contract_line', filter: 'contract_id = 42' }],
       }),
     });
-    expect(JSON.parse(buildSnapshotSignal('public.res_partner').data)).to.deep.equal({ 'data-collections': ['public.res_partner'], type: 'incremental' });
+    expect(JSON.parse(buildSnapshotSignal('public.res_partner').data)).to.deep.equal({
+      'data-collections': ['public.res_partner'],
+      type: 'incremental',
+    });
     expect(() => buildSnapshotSignal('res_users')).to.throw(UsageError, /not a captured Odoo table/);
     expect(() => buildSnapshotSignal('debezium_signal')).to.throw(UsageError);
-    expect(() => buildSnapshotSignal('res_partner', 'id = 1; DROP TABLE x')).to.throw(UsageError, /single SQL condition/);
+    expect(() => buildSnapshotSignal('res_partner', 'id = 1; DROP TABLE x')).to.throw(
+      UsageError,
+      /single SQL condition/,
+    );
     expect(() => buildSnapshotSignal('res_partner', 'x'.repeat(3000))).to.throw(UsageError, /too long/);
   });
 
@@ -71,7 +91,13 @@ describe('ops offsets, snapshot signal and dead-letter parsing', () => {
         'dlq.source.offset': Buffer.from('99'),
       },
     });
-    expect(d).to.deep.include({ id: '2:17', stage: 'projector', code: 'UNKNOWN_PRODUCT', retriable: false, attempts: 3 });
+    expect(d).to.deep.include({
+      id: '2:17',
+      stage: 'projector',
+      code: 'UNKNOWN_PRODUCT',
+      retriable: false,
+      attempts: 3,
+    });
     expect(d.source).to.deep.equal({ topic: 'sync.intents', partition: 4, offset: '99' });
     expect(Object.keys(originalHeaders(d.headers))).to.deep.equal(['intent_id']);
     expect(parseDlqId('0:42')).to.deep.equal({ partition: 0, offset: '42' });

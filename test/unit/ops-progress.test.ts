@@ -18,10 +18,12 @@ describe('ops progress (resync --follow)', () => {
   });
 
   it('formats bar, rate and ETA', () => {
-    expect(formatProgress({ done: 450, total: 1000, remaining: 550, rate: 12.34, etaSeconds: 44.6 }, 20)).to.equal(
-      '[#########-----------]  45% 450/1000  12.3 msg/s  ETA 00:45',
+    expect(
+      formatProgress({ done: 450, total: 1000, remaining: 550, rate: 12.34, etaSeconds: 44.6 }, 20),
+    ).to.equal('[#########-----------]  45% 450/1000  12.3 msg/s  ETA 00:45');
+    expect(formatProgress({ done: 0, total: 0, remaining: 0, rate: undefined, etaSeconds: 0 }, 4)).to.equal(
+      '[####] 100% 0/0  - msg/s  ETA 00:00',
     );
-    expect(formatProgress({ done: 0, total: 0, remaining: 0, rate: undefined, etaSeconds: 0 }, 4)).to.equal('[####] 100% 0/0  - msg/s  ETA 00:00');
     expect(formatDuration(3725)).to.equal('1:02:05');
     expect(formatDuration(undefined)).to.equal('--:--');
     expect(formatRate(25_000)).to.equal('25.0k msg/s');

@@ -3,25 +3,67 @@ import { computeDrift, DriftInput } from '../../src/ops/reconcile';
 import type { ContractView, LineView, OcSubscriptionState, PartnerView } from '../../src/projections/views';
 
 const partner: PartnerView = {
-  id: 7, ref: '1234', name: 'Ada', firstname: 'Ada', lastname: 'L', isCompany: false, vat: 'ES1', email: 'a@x', mobile: null,
-  phone: null, street: 's', street2: null, zip: '08001', city: 'BCN', stateCode: 'B', stateName: 'Barcelona', countryCode: 'ES',
-  lang: 'ca_ES', blockContractCreationInOC: false, parentId: null,
+  id: 7,
+  ref: '1234',
+  name: 'Ada',
+  firstname: 'Ada',
+  lastname: 'L',
+  isCompany: false,
+  vat: 'ES1',
+  email: 'a@x',
+  mobile: null,
+  phone: null,
+  street: 's',
+  street2: null,
+  zip: '08001',
+  city: 'BCN',
+  stateCode: 'B',
+  stateName: 'Barcelona',
+  countryCode: 'ES',
+  lang: 'ca_ES',
+  blockContractCreationInOC: false,
+  parentId: null,
 };
 
 const line = (id: number, code: string, extra: Partial<LineView> = {}): LineView => ({
-  id, contractId: 10, productId: id * 10, productCode: code, kind: 'service', name: code, dateStart: '2024-01-01', dateEnd: null, isCanceled: false, ...extra,
+  id,
+  contractId: 10,
+  productId: id * 10,
+  productCode: code,
+  kind: 'service',
+  name: code,
+  dateStart: '2024-01-01',
+  dateEnd: null,
+  isCanceled: false,
+  ...extra,
 });
 
 const contract = (extra: Partial<ContractView> = {}): ContractView => ({
-  id: 10, code: '50001', partner, invoicePartner: null, servicePartner: null, emails: [], mandate: null, serviceTechnology: null,
-  serviceSupplier: null, phoneNumber: '600111222', ispInfo: { table: 'mobile_service_contract_info', id: 3, phoneNumber: '600111222' },
-  dateStart: '2024-01-01', dateEnd: null, isTerminated: false, terminateDate: null,
+  id: 10,
+  code: '50001',
+  partner,
+  invoicePartner: null,
+  servicePartner: null,
+  emails: [],
+  mandate: null,
+  serviceTechnology: null,
+  serviceSupplier: null,
+  phoneNumber: '600111222',
+  ispInfo: { table: 'mobile_service_contract_info', id: 3, phoneNumber: '600111222' },
+  dateStart: '2024-01-01',
+  dateEnd: null,
+  isTerminated: false,
+  terminateDate: null,
   lines: [line(1, 'SE_SC_REC_MOBILE_T_UNL'), line(2, 'SE_SC_REC_MOBILE_T_OLD', { dateEnd: '2024-03-01' })],
   ...extra,
 });
 
 const sub = (extra: Partial<OcSubscriptionState> = {}): OcSubscriptionState => ({
-  code: '50001', userAccount: '1234_0', description: '600111222', status: 'ACTIVE', subscriptionDate: null,
+  code: '50001',
+  userAccount: '1234_0',
+  description: '600111222',
+  status: 'ACTIVE',
+  subscriptionDate: null,
   services: [{ code: 'SE_SC_REC_MOBILE_T_UNL', status: 'ACTIVE', terminationDate: null }],
   accesses: ['600111222'],
   ...extra,
@@ -54,43 +96,99 @@ describe('ops reconcile: drift between Odoo and OpenCell', () => {
     const d = computeDrift(
       input({
         subscriptions: new Map([
-          ['50001', sub({ services: [{ code: 'SE_SC_REC_MOBILE_T_UNL', status: 'TERMINATED', terminationDate: 1 }, { code: 'SE_SC_REC_MOBILE_T_OLD', status: 'ACTIVE' }] })],
+          [
+            '50001',
+            sub({
+              services: [
+                { code: 'SE_SC_REC_MOBILE_T_UNL', status: 'TERMINATED', terminationDate: 1 },
+                { code: 'SE_SC_REC_MOBILE_T_OLD', status: 'ACTIVE' },
+              ],
+            }),
+          ],
         ]),
       }),
     );
     expect(d.map((x) => x.fix)).to.deep.equal([
-      { kind: 'activate_service', contractId: 10, lineId: 1, productId: 10, productCode: 'SE_SC_REC_MOBILE_T_UNL' },
-      { kind: 'terminate_service', contractId: 10, lineId: 2, productId: 20, productCode: 'SE_SC_REC_MOBILE_T_OLD', date: '2024-03-01' },
+      {
+        kind: 'activate_service',
+        contractId: 10,
+        lineId: 1,
+        productId: 10,
+        productCode: 'SE_SC_REC_MOBILE_T_UNL',
+      },
+      {
+        kind: 'terminate_service',
+        contractId: 10,
+        lineId: 2,
+        productId: 20,
+        productCode: 'SE_SC_REC_MOBILE_T_OLD',
+        date: '2024-03-01',
+      },
     ]);
   });
 
   it('an instance no line explains is reported without a fix', () => {
-    const d = computeDrift(input({ subscriptions: new Map([['50001', sub({ services: [...sub().services, { code: 'SE_OTHER', status: 'ACTIVE' }] })]]) }));
+    const d = computeDrift(
+      input({
+        subscriptions: new Map([
+          ['50001', sub({ services: [...sub().services, { code: 'SE_OTHER', status: 'ACTIVE' }] })],
+        ]),
+      }),
+    );
     expect(d.map((x) => [x.kind, x.fix])).to.deep.equal([['service_unexpected', null]]);
   });
 
   it('terminated contract with an active subscription → terminate_subscription; the reverse is manual', () => {
-    const t = computeDrift(input({ contracts: [contract({ isTerminated: true, terminateDate: '2024-05-31' })] }));
-    expect(t.map((x) => x.fix)).to.deep.equal([{ kind: 'terminate_subscription', contractId: 10, date: '2024-05-31' }]);
-    const r = computeDrift(input({ subscriptions: new Map([['50001', sub({ status: 'RESILIATED', terminationDate: 5 })]]) }));
+    const t = computeDrift(
+      input({ contracts: [contract({ isTerminated: true, terminateDate: '2024-05-31' })] }),
+    );
+    expect(t.map((x) => x.fix)).to.deep.equal([
+      { kind: 'terminate_subscription', contractId: 10, date: '2024-05-31' },
+    ]);
+    const r = computeDrift(
+      input({ subscriptions: new Map([['50001', sub({ status: 'RESILIATED', terminationDate: 5 })]]) }),
+    );
     expect(r.map((x) => [x.kind, x.fix])).to.deep.equal([['subscription_ended_in_opencell', null]]);
     // terminated in both: fine
-    expect(computeDrift(input({ contracts: [contract({ isTerminated: true })], subscriptions: new Map([['50001', sub({ status: 'RESILIATED' })]]) }))).to.deep.equal([]);
+    expect(
+      computeDrift(
+        input({
+          contracts: [contract({ isTerminated: true })],
+          subscriptions: new Map([['50001', sub({ status: 'RESILIATED' })]]),
+        }),
+      ),
+    ).to.deep.equal([]);
   });
 
   it('phone number not an access → update_phone_number (watched ISP info) or create_subscription', () => {
     const s = new Map([['50001', sub({ accesses: ['600000000'], description: '600000000' })]]);
     expect(computeDrift(input({ subscriptions: s })).map((x) => x.fix)).to.deep.equal([
-      { kind: 'update_phone_number', infoTable: 'mobile_service_contract_info', infoId: 3, phone: '600111222', previousPhone: '600000000' },
+      {
+        kind: 'update_phone_number',
+        infoTable: 'mobile_service_contract_info',
+        infoId: 3,
+        phone: '600111222',
+        previousPhone: '600000000',
+      },
     ]);
-    const adsl = contract({ ispInfo: { table: 'adsl_service_contract_info', id: 4, phoneNumber: '600111222' } });
-    expect(computeDrift(input({ contracts: [adsl], subscriptions: s })).map((x) => x.fix)).to.deep.equal([{ kind: 'create_subscription', contractId: 10 }]);
+    const adsl = contract({
+      ispInfo: { table: 'adsl_service_contract_info', id: 4, phoneNumber: '600111222' },
+    });
+    expect(computeDrift(input({ contracts: [adsl], subscriptions: s })).map((x) => x.fix)).to.deep.equal([
+      { kind: 'create_subscription', contractId: 10 },
+    ]);
     // accesses not read: no claim
-    expect(computeDrift(input({ subscriptions: new Map([['50001', sub({ accesses: undefined })]]) }))).to.deep.equal([]);
+    expect(
+      computeDrift(input({ subscriptions: new Map([['50001', sub({ accesses: undefined })]]) })),
+    ).to.deep.equal([]);
   });
 
   it('partner without ref and customer without accounts are reported', () => {
-    expect(computeDrift(input({ partner: { ...partner, ref: null } })).map((x) => x.kind)).to.deep.equal(['partner_without_ref']);
-    expect(computeDrift(input({ customer: { code: '1234', customerAccounts: [] } })).map((x) => x.kind)).to.deep.equal(['customer_accounts_missing']);
+    expect(computeDrift(input({ partner: { ...partner, ref: null } })).map((x) => x.kind)).to.deep.equal([
+      'partner_without_ref',
+    ]);
+    expect(
+      computeDrift(input({ customer: { code: '1234', customerAccounts: [] } })).map((x) => x.kind),
+    ).to.deep.equal(['customer_accounts_missing']);
   });
 });

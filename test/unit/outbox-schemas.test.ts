@@ -1,5 +1,11 @@
 import { expect } from 'chai';
-import { loadAvroSchema, validatePayload, SCHEMA_FILES, SyncEventC, InvoiceIssuedEventC } from '../../src/outbox/schemas';
+import {
+  loadAvroSchema,
+  validatePayload,
+  SCHEMA_FILES,
+  SyncEventC,
+  InvoiceIssuedEventC,
+} from '../../src/outbox/schemas';
 import { fullInvoiceEvent, fullSyncEvent } from '../../src/outbox/testing';
 
 // avsc ships no types; it is the Avro implementation used by @kafkajs/confluent-schema-registry.
@@ -17,14 +23,16 @@ function fieldPaths(schema: unknown, prefix = ''): string[] {
   const s = schema as { type?: unknown; fields?: { name: string; type: unknown }[]; items?: unknown };
   if (Array.isArray(schema)) return schema.flatMap((b) => fieldPaths(b, prefix));
   if (s && typeof s === 'object') {
-    if (s.type === 'record' && s.fields) return s.fields.flatMap((f) => [`${prefix}${f.name}`, ...fieldPaths(f.type, `${prefix}${f.name}.`)]);
+    if (s.type === 'record' && s.fields)
+      return s.fields.flatMap((f) => [`${prefix}${f.name}`, ...fieldPaths(f.type, `${prefix}${f.name}.`)]);
     if (s.type === 'array') return fieldPaths(s.items, `${prefix}[].`);
   }
   return [];
 }
 function valuePaths(v: unknown, prefix = ''): string[] {
   if (Array.isArray(v)) return v.length ? valuePaths(v[0], `${prefix}[].`) : [];
-  if (v && typeof v === 'object') return Object.entries(v).flatMap(([k, x]) => [`${prefix}${k}`, ...valuePaths(x, `${prefix}${k}.`)]);
+  if (v && typeof v === 'object')
+    return Object.entries(v).flatMap(([k, x]) => [`${prefix}${k}`, ...valuePaths(x, `${prefix}${k}.`)]);
   return [];
 }
 
@@ -55,30 +63,51 @@ describe('outbox Avro schemas agree with events.ts', () => {
     const ev = fullInvoiceEvent();
     expect(invoiceType.isValid(ev)).to.equal(true);
     expect(JSON.parse(JSON.stringify(invoiceType.fromBuffer(invoiceType.toBuffer(ev))))).to.deep.equal(ev);
-    const minimal = fullInvoiceEvent({ invoiceId: null, dueDate: null, customerAccountCode: null, customerCode: null, lines: [], subscriptionCodes: [] });
-    expect(JSON.parse(JSON.stringify(invoiceType.fromBuffer(invoiceType.toBuffer(minimal))))).to.deep.equal(minimal);
+    const minimal = fullInvoiceEvent({
+      invoiceId: null,
+      dueDate: null,
+      customerAccountCode: null,
+      customerCode: null,
+      lines: [],
+      subscriptionCodes: [],
+    });
+    expect(JSON.parse(JSON.stringify(invoiceType.fromBuffer(invoiceType.toBuffer(minimal))))).to.deep.equal(
+      minimal,
+    );
   });
 
   it('every field of the types is in the schema and vice versa', () => {
-    expect(valuePaths(fullSyncEvent()).sort()).to.deep.equal(fieldPaths(loadAvroSchema('SyncOutcome')).sort());
-    expect(valuePaths(fullInvoiceEvent()).sort()).to.deep.equal(fieldPaths(loadAvroSchema('InvoiceIssued')).sort());
+    expect(valuePaths(fullSyncEvent()).sort()).to.deep.equal(
+      fieldPaths(loadAvroSchema('SyncOutcome')).sort(),
+    );
+    expect(valuePaths(fullInvoiceEvent()).sort()).to.deep.equal(
+      fieldPaths(loadAvroSchema('InvoiceIssued')).sort(),
+    );
   });
 
   it('nullable fields are ["null", T] unions with default null; outcome is an enum of the four outcomes', () => {
     const nullable = (schema: unknown): string[] => {
-      const s = schema as { type?: unknown; fields?: { name: string; type: unknown; default?: unknown }[]; items?: unknown };
+      const s = schema as {
+        type?: unknown;
+        fields?: { name: string; type: unknown; default?: unknown }[];
+        items?: unknown;
+      };
       if (!s || typeof s !== 'object') return [];
       if (s.type === 'array') return nullable(s.items);
       if (s.type !== 'record' || !s.fields) return [];
       return s.fields.flatMap((f) => {
-        const own = Array.isArray(f.type) ? [`${f.name}:${JSON.stringify(f.type[0])}:${JSON.stringify(f.default)}`] : [];
+        const own = Array.isArray(f.type)
+          ? [`${f.name}:${JSON.stringify(f.type[0])}:${JSON.stringify(f.default)}`]
+          : [];
         return [...own, ...nullable(f.type)];
       });
     };
     for (const type of Object.keys(SCHEMA_FILES) as (keyof typeof SCHEMA_FILES)[]) {
       for (const entry of nullable(loadAvroSchema(type))) expect(entry).to.match(/:"null":null$/);
     }
-    const outcome = (loadAvroSchema('SyncOutcome').fields as { name: string; type: { symbols?: string[] } }[]).find((f) => f.name === 'outcome');
+    const outcome = (
+      loadAvroSchema('SyncOutcome').fields as { name: string; type: { symbols?: string[] } }[]
+    ).find((f) => f.name === 'outcome');
     expect(outcome?.type.symbols).to.deep.equal(['applied', 'skipped', 'failed', 'dead_lettered']);
   });
 

@@ -6,7 +6,11 @@ class FakePool {
   readonly calls: { text: string; values: unknown[]; settle: (ok: boolean) => void }[] = [];
   query = (text: string, values: unknown[]) =>
     new Promise<unknown>((resolve, reject) =>
-      this.calls.push({ text, values, settle: (ok) => (ok ? resolve({ rows: [] }) : reject(new Error('connection refused'))) }),
+      this.calls.push({
+        text,
+        values,
+        settle: (ok) => (ok ? resolve({ rows: [] }) : reject(new Error('connection refused'))),
+      }),
     );
 }
 

@@ -159,7 +159,9 @@ describe('projections: catalog cache (against the OpenCell sandbox)', () => {
     clock += 5_000;
     expect(E.isLeft(await cache.check(op)), 'a live miss inside the interval is not reloaded').to.equal(true);
     expect(listCalls()).to.equal(reads);
-    expect(E.isRight(await cache.check(op, { reloadOnMiss: 'always' })), 'the replay sees the fix').to.equal(true);
+    expect(E.isRight(await cache.check(op, { reloadOnMiss: 'always' })), 'the replay sees the fix').to.equal(
+      true,
+    );
     expect(listCalls()).to.equal(reads + 3);
   });
 

@@ -13,7 +13,9 @@ describe('router fast path on the raw envelope (rawIrrelevant)', () => {
       if (!rawIrrelevant(tableOfTopic(rec.topic), raw(rec))) continue;
       skipped++;
       const c = decodeChange(rec.topic, rec.partition, rec.offset, rec.key, rec.value) as RowChange;
-      expect(isIrrelevant(c) || changedWatchedFields(c).length === 0, `${rec.topic}@${rec.offset}`).to.equal(true);
+      expect(isIrrelevant(c) || changedWatchedFields(c).length === 0, `${rec.topic}@${rec.offset}`).to.equal(
+        true,
+      );
     }
     expect(skipped).to.be.greaterThan(1000);
   });
@@ -28,10 +30,19 @@ describe('router fast path on the raw envelope (rawIrrelevant)', () => {
 
   it('leaves creates, deletes, relation rows and unusual shapes to the full decoder', () => {
     const row = sampleRow('contract_contract', { id: 3 });
-    expect(rawIrrelevant('contract_contract', raw(changeRecord('contract_contract', { op: 'c', after: row })))).to.equal(false);
-    expect(rawIrrelevant('contract_contract', raw(changeRecord('contract_contract', { op: 'd', before: row })))).to.equal(false);
+    expect(
+      rawIrrelevant('contract_contract', raw(changeRecord('contract_contract', { op: 'c', after: row }))),
+    ).to.equal(false);
+    expect(
+      rawIrrelevant('contract_contract', raw(changeRecord('contract_contract', { op: 'd', before: row }))),
+    ).to.equal(false);
     const rel = { contract_contract_id: 1, res_partner_id: 2 };
-    expect(rawIrrelevant('contract_contract_res_partner_rel', raw(changeRecord('contract_contract_res_partner_rel', { op: 'u', before: rel, after: rel })))).to.equal(false);
+    expect(
+      rawIrrelevant(
+        'contract_contract_res_partner_rel',
+        raw(changeRecord('contract_contract_res_partner_rel', { op: 'u', before: rel, after: rel })),
+      ),
+    ).to.equal(false);
     expect(rawIrrelevant('res_partner', { op: 'u', before: null, after: {} })).to.equal(false);
     expect(rawIrrelevant('res_partner', 'not an envelope')).to.equal(false);
   });

@@ -314,12 +314,16 @@ describe('projections: create plan (port of test_crm_account_hierarchy_create_se
       err = e;
     }
     expect(err).to.be.instanceOf(ProjectionRejectedError);
-    expect((err as Error).message).to.match(/not a valid IBAN/).and.to.contain('ES00…1234');
+    expect((err as Error).message)
+      .to.match(/not a valid IBAN/)
+      .and.to.contain('ES00…1234');
     expect((err as Error).message).to.not.contain('ES0000000000000000001234');
     expect((err as ProjectionRejectedError).retriable).to.equal(false);
     // the same account with its right check digits goes through
     const good = contract({ mandate: { ...contract().mandate!, iban: 'ES9121000418450200051332' } });
-    expect(opsOf(planCreateSubscription({ contract: good, customer: null, config: cfg }))[0]).to.equal('createCustomer');
+    expect(opsOf(planCreateSubscription({ contract: good, customer: null, config: cfg }))[0]).to.equal(
+      'createCustomer',
+    );
   });
   it('forced creation of a blocked partner goes through', () => {
     const blocked = contract({ partner: partner({ blockContractCreationInOC: true }) });

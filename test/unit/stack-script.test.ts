@@ -18,7 +18,9 @@ describe('scripts/stack: no long-lived process inherits the stack lock', () => {
     const lines = script.split('\n');
     const starters = lines
       .map((line, i) => ({ line, i }))
-      .filter(({ line }) => /nohup |pg_ctlcluster .*\b(start|restart)\b/.test(line) && !line.trim().startsWith('#'));
+      .filter(
+        ({ line }) => /nohup |pg_ctlcluster .*\b(start|restart)\b/.test(line) && !line.trim().startsWith('#'),
+      );
     expect(starters.length, 'the JVMs and PostgreSQL are started here').to.be.at.least(4);
     for (const { i } of starters) {
       // a command may continue over several lines ending in '\'

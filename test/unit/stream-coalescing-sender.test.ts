@@ -8,7 +8,9 @@ class FakeProducer {
   sendBatch = (batch: ProducerBatch): Promise<RecordMetadata[]> =>
     new Promise((resolve, reject) => this.requests.push({ batch, resolve: () => resolve([]), reject }));
   keys(i: number): string[] {
-    return (this.requests[i].batch.topicMessages ?? []).flatMap((t) => t.messages.map((m) => `${t.topic}:${String(m.key)}`));
+    return (this.requests[i].batch.topicMessages ?? []).flatMap((t) =>
+      t.messages.map((m) => `${t.topic}:${String(m.key)}`),
+    );
   }
 }
 

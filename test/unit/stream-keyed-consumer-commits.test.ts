@@ -9,7 +9,14 @@ import { KeyedConsumer, KeyedConsumerEvent, MessageHandler } from '../../src/str
 import type { DeadLetterPublisher } from '../../src/stream/dlq';
 
 function message(offset: number, key: string): KafkaMessage {
-  return { offset: String(offset), key: Buffer.from(key), value: Buffer.from(`v${offset}`), timestamp: '0', attributes: 0, headers: {} } as KafkaMessage;
+  return {
+    offset: String(offset),
+    key: Buffer.from(key),
+    value: Buffer.from(`v${offset}`),
+    timestamp: '0',
+    attributes: 0,
+    headers: {},
+  } as KafkaMessage;
 }
 
 interface Commit {
@@ -36,7 +43,9 @@ function scriptedPayload(messages: KafkaMessage[]) {
 }
 
 function keyedConsumer(handler: MessageHandler, events: KeyedConsumerEvent[]) {
-  const deadLetters: DeadLetterPublisher = { publish: async () => undefined } as unknown as DeadLetterPublisher;
+  const deadLetters: DeadLetterPublisher = {
+    publish: async () => undefined,
+  } as unknown as DeadLetterPublisher;
   const kc = new KeyedConsumer({
     kafka: {} as Kafka,
     groupId: 'g',
@@ -48,20 +57,31 @@ function keyedConsumer(handler: MessageHandler, events: KeyedConsumerEvent[]) {
     concurrency: 4,
     onEvent: (e) => events.push(e),
   });
-  return (payload: EachBatchPayload) => (kc as unknown as { onBatch(p: EachBatchPayload): Promise<void> }).onBatch(payload);
+  return (payload: EachBatchPayload) =>
+    (kc as unknown as { onBatch(p: EachBatchPayload): Promise<void> }).onBatch(payload);
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('keyed consumer commits (scripted batch, no broker)', () => {
-  it('finishes a key\'s later messages while an offset commit is still in flight', async () => {
+  it("finishes a key's later messages while an offset commit is still in flight", async () => {
     const handled: string[] = [];
     const events: KeyedConsumerEvent[] = [];
     const onBatch = keyedConsumer(async (m) => void handled.push(m.offset), events);
-    const { payload, commits } = scriptedPayload([message(0, 'a'), message(1, 'a'), message(2, 'a'), message(3, 'b')]);
+    const { payload, commits } = scriptedPayload([
+      message(0, 'a'),
+      message(1, 'a'),
+      message(2, 'a'),
+      message(3, 'b'),
+    ]);
     const done = onBatch(payload);
     for (let i = 0; i < 20 && handled.length < 4; i++) await tick();
-    expect(handled, 'every message handled before the first commit was answered').to.deep.equal(['0', '3', '1', '2']);
+    expect(handled, 'every message handled before the first commit was answered').to.deep.equal([
+      '0',
+      '3',
+      '1',
+      '2',
+    ]);
     expect(commits.length, 'a commit was sent').to.be.at.least(1);
     expect(commits[0].offset).to.equal('1');
     commits[0].release();
@@ -83,7 +103,10 @@ describe('keyed consumer commits (scripted batch, no broker)', () => {
     for (let i = 0; i < 20 && commits.length < 1; i++) await tick();
     commits[0].fail(new Error('coordinator not available'));
     for (let i = 0; i < 20 && commits.length < 2; i++) await tick();
-    expect(commits.map((c) => c.offset), 'the failed commit is sent again at the end').to.deep.equal(['12', '12']);
+    expect(
+      commits.map((c) => c.offset),
+      'the failed commit is sent again at the end',
+    ).to.deep.equal(['12', '12']);
     commits[1].release();
     await done;
   });

@@ -3,16 +3,25 @@ import { OpenCellBusinessError, OpenCellUnavailableError, SyncError } from '../.
 import { decideRetry, RetryPolicy } from '../../src/stream/retry';
 
 const policy: RetryPolicy = { initialMs: 100, maxMs: 2000, multiplier: 2, maxAttempts: 5, jitter: 0.5 };
-const unavailable = () => new OpenCellUnavailableError('OPENCELL_UNAVAILABLE', '503', '/billing/subscription', 503);
+const unavailable = () =>
+  new OpenCellUnavailableError('OPENCELL_UNAVAILABLE', '503', '/billing/subscription', 503);
 
 describe('retry policy', () => {
   it('does not retry business errors (OpenCell 4xx, FAIL)', () => {
-    const err = new OpenCellBusinessError('ENTITY_DOES_NOT_EXISTS_EXCEPTION', 'no offer', 404, '/billing/subscription');
+    const err = new OpenCellBusinessError(
+      'ENTITY_DOES_NOT_EXISTS_EXCEPTION',
+      'no offer',
+      404,
+      '/billing/subscription',
+    );
     expect(decideRetry(err, 1, policy)).to.deep.equal({ retry: false, reason: 'not-retriable' });
   });
 
   it('does not retry unknown errors (bugs are not retried forever)', () => {
-    expect(decideRetry(new TypeError('x'), 1, policy)).to.deep.equal({ retry: false, reason: 'not-retriable' });
+    expect(decideRetry(new TypeError('x'), 1, policy)).to.deep.equal({
+      retry: false,
+      reason: 'not-retriable',
+    });
   });
 
   it('backs off exponentially, capped, with jitter in [base/2, base]', () => {
@@ -36,7 +45,9 @@ describe('retry policy', () => {
   it('retries driver errors that say they are retriable', () => {
     const err = Object.assign(new Error('connection reset'), { retriable: true });
     expect(decideRetry(err, 1, policy, () => 0).retry).to.equal(true);
-    expect(decideRetry(new SyncError('DATABASE', 'x', { retriable: true }), 1, policy, () => 0).retry).to.equal(true);
+    expect(
+      decideRetry(new SyncError('DATABASE', 'x', { retriable: true }), 1, policy, () => 0).retry,
+    ).to.equal(true);
   });
 });
 
@@ -49,10 +60,15 @@ describe('transient database errors are retriable', () => {
   });
   it('does not retry constraint violations or bad input (they would fail the same way again)', () => {
     for (const code of ['23505', '22P02', '42703']) {
-      expect(decideRetry(pgError(code), 1, policy, () => 0), code).to.deep.equal({ retry: false, reason: 'not-retriable' });
+      expect(
+        decideRetry(pgError(code), 1, policy, () => 0),
+        code,
+      ).to.deep.equal({ retry: false, reason: 'not-retriable' });
     }
   });
   it('retries a pool that lost its connection', () => {
-    expect(decideRetry(new Error('Connection terminated unexpectedly'), 1, policy, () => 0).retry).to.equal(true);
+    expect(decideRetry(new Error('Connection terminated unexpectedly'), 1, policy, () => 0).retry).to.equal(
+      true,
+    );
   });
 });

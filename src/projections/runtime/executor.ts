@@ -15,7 +15,12 @@ export interface ExecutionReport {
   alreadyPresent: string[];
 }
 
-const CREATES = new Set(['createCustomer', 'crmAccountHierarchyCreate', 'createSubscription', 'createAccess']);
+const CREATES = new Set([
+  'createCustomer',
+  'crmAccountHierarchyCreate',
+  'createSubscription',
+  'createAccess',
+]);
 
 /**
  * Operations whose repetition OpenCell cannot detect from its state: a second one-shot charge is a second charge;
@@ -80,9 +85,14 @@ export async function callOpenCell(client: OpenCellClient, op: OcOperation): Pro
  * charge on the subscription than the ledger accounts for (other lines with the same charge), so this line's charge
  * was applied and its answer or its ledger write was lost.
  */
-async function oneShotAlreadyApplied(deps: { client: OpenCellClient; ledger: Ledger }, op: OcOperation): Promise<boolean> {
+async function oneShotAlreadyApplied(
+  deps: { client: OpenCellClient; ledger: Ledger },
+  op: OcOperation,
+): Promise<boolean> {
   const body = op.body as unknown as { subscription: string; oneShotCharge: string };
-  const inOpenCell = (await deps.client.listOneShotChargeInstances(body.subscription)).filter((i) => i.code === body.oneShotCharge).length;
+  const inOpenCell = (await deps.client.listOneShotChargeInstances(body.subscription)).filter(
+    (i) => i.code === body.oneShotCharge,
+  ).length;
   const accounted = await deps.ledger.accountedOneShots(body.subscription, body.oneShotCharge, op.key);
   return inOpenCell > accounted;
 }
@@ -116,7 +126,11 @@ export async function executePlan(
       report.calls.push(op.op);
       if (RECORDED.has(op.op)) await deps.ledger.recordEffect(deps.intentId, op, 'applied');
     } catch (e) {
-      if (CREATES.has(op.op) && e instanceof OpenCellBusinessError && e.errorCode === 'ENTITY_ALREADY_EXISTS_EXCEPTION') {
+      if (
+        CREATES.has(op.op) &&
+        e instanceof OpenCellBusinessError &&
+        e.errorCode === 'ENTITY_ALREADY_EXISTS_EXCEPTION'
+      ) {
         report.alreadyPresent.push(op.op);
         await deps.ledger.recordEffect(deps.intentId, op, 'already_present');
         continue;

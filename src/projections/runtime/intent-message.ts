@@ -13,7 +13,8 @@ const nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null]);
 
 const IntentCodec = new t.Type<Intent, Intent, unknown>(
   'Intent',
-  (u): u is Intent => typeof u === 'object' && u !== null && typeof (u as { kind?: unknown }).kind === 'string',
+  (u): u is Intent =>
+    typeof u === 'object' && u !== null && typeof (u as { kind?: unknown }).kind === 'string',
   (u, c) => {
     if (typeof u !== 'object' || u === null) return t.failure(u, c, 'intent must be an object');
     const kind = (u as { kind?: unknown }).kind;
@@ -28,8 +29,11 @@ const IntentCodec = new t.Type<Intent, Intent, unknown>(
       'update_phone_number',
       'update_subscription',
     ];
-    if (typeof kind !== 'string' || !known.includes(kind)) return t.failure(u, c, `unknown intent kind ${String(kind)}`);
-    const needsContract = !['update_customer', 'update_accounts_address', 'update_phone_number'].includes(kind);
+    if (typeof kind !== 'string' || !known.includes(kind))
+      return t.failure(u, c, `unknown intent kind ${String(kind)}`);
+    const needsContract = !['update_customer', 'update_accounts_address', 'update_phone_number'].includes(
+      kind,
+    );
     if (needsContract && typeof (u as { contractId?: unknown }).contractId !== 'number')
       return t.failure(u, c, 'contractId must be a number');
     return t.success(u as Intent);
@@ -68,8 +72,14 @@ export function encodeIntentMessage(m: IntentMessage): Buffer {
   return Buffer.from(JSON.stringify(m));
 }
 
-export function decodeIntentMessage(topic: string, partition: number, offset: string, value: Buffer | null): IntentMessage {
-  if (value === null) throw new MalformedEventError(topic, partition, offset, 'value', 'empty intent message');
+export function decodeIntentMessage(
+  topic: string,
+  partition: number,
+  offset: string,
+  value: Buffer | null,
+): IntentMessage {
+  if (value === null)
+    throw new MalformedEventError(topic, partition, offset, 'value', 'empty intent message');
   let json: unknown;
   try {
     json = JSON.parse(value.toString('utf8'));
@@ -79,7 +89,11 @@ export function decodeIntentMessage(topic: string, partition: number, offset: st
   const r = IntentMessageCodec.decode(json);
   if (isLeft(r)) {
     const e = r.left[0];
-    const field = e.context.map((x) => x.key).filter(Boolean).join('.') || '(root)';
+    const field =
+      e.context
+        .map((x) => x.key)
+        .filter(Boolean)
+        .join('.') || '(root)';
     throw new MalformedEventError(topic, partition, offset, field, e.message ?? 'invalid value');
   }
   return r.right;
@@ -90,9 +104,14 @@ export function decodeIntentMessage(topic: string, partition: number, offset: st
  * same id, whether the change is read again after an offset reset or re-emitted by Debezium after a restart.
  */
 export function intentIdOf(source: IntentMessage['source'], intent: Intent, index: number): string {
-  const where = source.lsn !== null ? `${source.lsn}/${source.txId ?? ''}` : `${source.topic}/${source.partition}/${source.offset}`;
+  const where =
+    source.lsn !== null
+      ? `${source.lsn}/${source.txId ?? ''}`
+      : `${source.topic}/${source.partition}/${source.offset}`;
   return createHash('sha1')
-    .update(`${source.table}|${source.rowId ?? ''}|${source.op}|${where}|${intent.kind}|${index}|${JSON.stringify(intent)}`)
+    .update(
+      `${source.table}|${source.rowId ?? ''}|${source.op}|${where}|${intent.kind}|${index}|${JSON.stringify(intent)}`,
+    )
     .digest('hex')
     .slice(0, 32);
 }

@@ -69,8 +69,14 @@ export class Ledger {
 
   /** True when the intent was already applied or skipped (a replay): nothing to do. */
   async isFinished(intentId: string): Promise<boolean> {
-    const r = await this.pool.query({ name: 'ledger_is_finished', text: `SELECT outcome FROM ledger_intent WHERE intent_id = $1`, values: [intentId] });
-    return r.rowCount !== null && r.rowCount > 0 && ['applied', 'skipped'].includes(String(r.rows[0].outcome));
+    const r = await this.pool.query({
+      name: 'ledger_is_finished',
+      text: `SELECT outcome FROM ledger_intent WHERE intent_id = $1`,
+      values: [intentId],
+    });
+    return (
+      r.rowCount !== null && r.rowCount > 0 && ['applied', 'skipped'].includes(String(r.rows[0].outcome))
+    );
   }
 
   /** The effect keys among `keys` that are done (applied, or found already present); 'pending' ones are not. */
@@ -88,7 +94,11 @@ export class Ledger {
   }
 
   /** Recorded right after the OpenCell call succeeded, before the next operation of the plan. */
-  async recordEffect(intentId: string, op: OcOperation, outcome: 'applied' | 'already_present'): Promise<void> {
+  async recordEffect(
+    intentId: string,
+    op: OcOperation,
+    outcome: 'applied' | 'already_present',
+  ): Promise<void> {
     await this.pool.query(
       `INSERT INTO ledger_effect (effect_key, intent_id, op, opencell_code, outcome, charge_code) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (effect_key) DO UPDATE SET outcome = EXCLUDED.outcome, intent_id = EXCLUDED.intent_id, applied_at = now()
@@ -191,7 +201,18 @@ export class Ledger {
  * last status and Odoo record, the last known partner, the data merged in order.
  */
 export function mergeEntities(entities: readonly EntityChange[]): Record<string, unknown>[] {
-  const rows = new Map<string, { entity: string; code: string; odoo_model: string; odoo_id: number; partner_id: number | null; status: string; data: Record<string, unknown> }>();
+  const rows = new Map<
+    string,
+    {
+      entity: string;
+      code: string;
+      odoo_model: string;
+      odoo_id: number;
+      partner_id: number | null;
+      status: string;
+      data: Record<string, unknown>;
+    }
+  >();
   for (const e of entities) {
     const k = `${e.entity}\u0000${e.code}`;
     const prev = rows.get(k);

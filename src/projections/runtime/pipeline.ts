@@ -47,8 +47,16 @@ export class ProjectionPipeline {
     // Every in-flight intent reads Odoo and writes the ledger: size the pools to the projector's concurrency so
     // handlers do not queue for a connection while OpenCell calls are the intended bottleneck.
     const poolMax = Math.max(8, Math.min(64, config.opencell.concurrency + 4));
-    this.odooPool = new Pool({ connectionString: config.odooDatabaseUrl, max: poolMax, application_name: 'odoo-opencell-sync' });
-    this.statePool = new Pool({ connectionString: config.stateDatabaseUrl, max: poolMax, application_name: 'odoo-opencell-sync' });
+    this.odooPool = new Pool({
+      connectionString: config.odooDatabaseUrl,
+      max: poolMax,
+      application_name: 'odoo-opencell-sync',
+    });
+    this.statePool = new Pool({
+      connectionString: config.stateDatabaseUrl,
+      max: poolMax,
+      application_name: 'odoo-opencell-sync',
+    });
     this.ledger = new Ledger(this.statePool, config.topics.syncEvents);
     this.projector = new Projector({
       odoo: new OdooViews(this.odooPool),

@@ -35,7 +35,14 @@ import {
   planUpdateSubscription,
   isLiveInstance,
 } from '../strategies';
-import type { ContractView, LineView, OcCustomerState, OcSubscriptionState, PartnerView, WatchedIspInfoTable } from '../views';
+import type {
+  ContractView,
+  LineView,
+  OcCustomerState,
+  OcSubscriptionState,
+  PartnerView,
+  WatchedIspInfoTable,
+} from '../views';
 import { executePlan } from './executor';
 import type { IntentMessage } from './intent-message';
 import { odooRecordOf } from './intent-message';
@@ -63,7 +70,10 @@ export interface OpenCellReader {
 
 export interface CatalogCheck {
   /** Every product of the plan must be a code OpenCell's catalog knows (refreshed once on a miss). */
-  check(ops: readonly OcOperation[], opts?: CatalogCheckOptions): Promise<Either<UnknownProductError, readonly OcOperation[]>>;
+  check(
+    ops: readonly OcOperation[],
+    opts?: CatalogCheckOptions,
+  ): Promise<Either<UnknownProductError, readonly OcOperation[]>>;
 }
 
 export interface ProjectorDeps {
@@ -88,7 +98,11 @@ export class Projector {
    * Handles one intent. Resolves when it is applied or skipped (and recorded, with its sync event); throws a
    * SyncError otherwise (retriable ones are retried by the consumer, the others dead-lettered).
    */
-  async handle(msg: IntentMessage, attempt: number, opts: { replayed?: boolean } = {}): Promise<IntentResult | null> {
+  async handle(
+    msg: IntentMessage,
+    attempt: number,
+    opts: { replayed?: boolean } = {},
+  ): Promise<IntentResult | null> {
     const { ledger } = this.deps;
     if (await ledger.isFinished(msg.intentId)) return null; // replay of a finished intent
     const steps = await this.run(msg, opts.replayed === true);
@@ -137,7 +151,9 @@ export class Projector {
     const out: { step: Step; executed: OcOperation[]; calls: string[]; alreadyPresent: string[] }[] = [];
     const exec = async (step: Step) => {
       if (step.plan.ops.some((o) => (o.products ?? []).length > 0)) {
-        const checked = await this.deps.catalog.check(step.plan.ops, { reloadOnMiss: replayed ? 'always' : 'throttled' });
+        const checked = await this.deps.catalog.check(step.plan.ops, {
+          reloadOnMiss: replayed ? 'always' : 'throttled',
+        });
         if (isLeft(checked)) throw checked.left;
       }
       const report = await executePlan(step.plan.ops, {
@@ -146,7 +162,12 @@ export class Projector {
         intentId: msg.intentId,
         trustOpenCellOnly: msg.repair === true,
       });
-      out.push({ step, executed: [...step.plan.ops], calls: report.calls, alreadyPresent: report.alreadyPresent });
+      out.push({
+        step,
+        executed: [...step.plan.ops],
+        calls: report.calls,
+        alreadyPresent: report.alreadyPresent,
+      });
     };
     const intent = msg.intent;
     const { odoo, opencell, config } = this.deps;
@@ -179,7 +200,17 @@ export class Projector {
     let sub = await opencell.subscription(contract.code);
     if (!sub && intent.kind !== 'update_phone_number' && intent.kind !== 'update_subscription') {
       const customer = await this.customerForCreate(contract);
-      await exec({ plan: planCreateSubscription({ contract, customer, subscription: null, config, force: msg.force === true, embedLines: msg.force === true }), contract });
+      await exec({
+        plan: planCreateSubscription({
+          contract,
+          customer,
+          subscription: null,
+          config,
+          force: msg.force === true,
+          embedLines: msg.force === true,
+        }),
+        contract,
+      });
       sub = await opencell.subscription(contract.code);
       if (!sub) {
         throw new ProjectionRejectedError(
@@ -193,7 +224,17 @@ export class Projector {
       case 'create_subscription': {
         if (out.length === 0) {
           const customer = await this.customerForCreate(contract);
-          await exec({ plan: planCreateSubscription({ contract, customer, subscription: sub, config, force: msg.force === true, embedLines: msg.force === true }), contract });
+          await exec({
+            plan: planCreateSubscription({
+              contract,
+              customer,
+              subscription: sub,
+              config,
+              force: msg.force === true,
+              embedLines: msg.force === true,
+            }),
+            contract,
+          });
         }
         return out;
       }
@@ -204,7 +245,15 @@ export class Projector {
         if (!line) return [...out, noopStep(`contract line ${intent.lineId} no longer exists in Odoo`)];
         if (intent.kind === 'activate_service') {
           if (await this.alreadyActivated(line, sub, msg.repair === true)) {
-            out.push({ step: { plan: { strategy: 'noop', ops: [], note: `line ${line.id} was activated before` }, contract }, executed: [], calls: [], alreadyPresent: [] });
+            out.push({
+              step: {
+                plan: { strategy: 'noop', ops: [], note: `line ${line.id} was activated before` },
+                contract,
+              },
+              executed: [],
+              calls: [],
+              alreadyPresent: [],
+            });
             return out;
           }
           await exec({ plan: planActivateService({ contract, line, subscription: sub }), contract });
@@ -213,10 +262,19 @@ export class Projector {
         } else {
           // Activations before terminations: current service lines not yet active go first.
           for (const other of contract.lines) {
-            if (other.id === line.id || other.kind !== 'service' || other.isCanceled || other.dateEnd !== null) continue;
+            if (
+              other.id === line.id ||
+              other.kind !== 'service' ||
+              other.isCanceled ||
+              other.dateEnd !== null
+            )
+              continue;
             if (await this.alreadyActivated(other, sub, msg.repair === true)) continue;
             try {
-              await exec({ plan: planActivateService({ contract, line: other, subscription: sub }), contract });
+              await exec({
+                plan: planActivateService({ contract, line: other, subscription: sub }),
+                contract,
+              });
             } catch (e) {
               // That line's own intent carries its failure (dead letter); it must not block this termination.
               if (e instanceof UnknownProductError || e instanceof ProjectionRejectedError) continue;
@@ -224,7 +282,10 @@ export class Projector {
             }
             sub = await opencell.subscription(contract.code);
           }
-          await exec({ plan: planTerminateService({ contract, line, subscription: sub, date: intent.date }), contract });
+          await exec({
+            plan: planTerminateService({ contract, line, subscription: sub, date: intent.date }),
+            contract,
+          });
         }
         return out;
       }
@@ -234,7 +295,15 @@ export class Projector {
       }
       case 'update_phone_number': {
         const phone = intent.phone;
-        await exec({ plan: planUpdatePhoneNumber({ contract, phone, previousPhone: intent.previousPhone, subscription: sub }), contract });
+        await exec({
+          plan: planUpdatePhoneNumber({
+            contract,
+            phone,
+            previousPhone: intent.previousPhone,
+            subscription: sub,
+          }),
+          contract,
+        });
         return out;
       }
       case 'update_subscription': {
@@ -270,7 +339,12 @@ export class Projector {
     const ref = contract.partner.ref;
     if (!ref) return null;
     const customer = await this.deps.opencell.customer(ref);
-    if (customer && customer.customerAccounts.length === 0 && (await this.deps.ledger.hasEffect(`customer:${ref}`))) return null;
+    if (
+      customer &&
+      customer.customerAccounts.length === 0 &&
+      (await this.deps.ledger.hasEffect(`customer:${ref}`))
+    )
+      return null;
     return customer;
   }
 
@@ -278,7 +352,11 @@ export class Projector {
    * A line counts as activated when the ledger has its activation, or — for lines that already ended, as seen in a
    * snapshot — when OpenCell has any instance of its product (activating again would duplicate it).
    */
-  private async alreadyActivated(line: LineView, sub: OcSubscriptionState | null, repair: boolean): Promise<boolean> {
+  private async alreadyActivated(
+    line: LineView,
+    sub: OcSubscriptionState | null,
+    repair: boolean,
+  ): Promise<boolean> {
     if (!repair && (await this.deps.ledger.hasEffect(`line:${line.id}:activate`))) return true;
     if (!sub || !line.productCode) return false;
     const instances = sub.services.filter((s) => s.code === line.productCode);
@@ -292,14 +370,16 @@ function noopStep(note: string) {
   return { step, executed: [] as OcOperation[], calls: [] as string[], alreadyPresent: [] as string[] };
 }
 
-
 function opencellTarget(msg: IntentMessage, step: Step | undefined): { entity: string; code: string | null } {
   const i = msg.intent;
   if (i.kind === 'update_customer') return { entity: 'customer', code: step?.partner?.ref ?? null };
-  if (i.kind === 'update_accounts_address') return { entity: 'customer_account', code: step?.partner?.ref ?? null };
+  if (i.kind === 'update_accounts_address')
+    return { entity: 'customer_account', code: step?.partner?.ref ?? null };
   if (i.kind === 'update_phone_number') return { entity: 'access', code: i.phone };
-  if (i.kind === 'update_subscription') return { entity: 'customer_account', code: step?.contract?.code ?? null };
-  if (i.kind === 'activate_service' || i.kind === 'terminate_service') return { entity: 'service_instance', code: i.productCode };
+  if (i.kind === 'update_subscription')
+    return { entity: 'customer_account', code: step?.contract?.code ?? null };
+  if (i.kind === 'activate_service' || i.kind === 'terminate_service')
+    return { entity: 'service_instance', code: i.productCode };
   if (i.kind === 'apply_one_shot') return { entity: 'one_shot', code: i.productCode };
   return { entity: 'subscription', code: step?.contract?.code ?? null };
 }
@@ -314,7 +394,14 @@ function entitiesOf(ops: readonly OcOperation[], step: Step, msg: IntentMessage)
     const b = op.body as unknown as Record<string, unknown>;
     switch (op.op) {
       case 'createCustomer':
-        out.push({ entity: 'customer', code: String(b.code), odooModel: 'res.partner', odooId: partnerId, partnerId, status: 'active' });
+        out.push({
+          entity: 'customer',
+          code: String(b.code),
+          odooModel: 'res.partner',
+          odooId: partnerId,
+          partnerId,
+          status: 'active',
+        });
         break;
       case 'crmAccountHierarchyCreate':
         out.push({
@@ -329,11 +416,25 @@ function entitiesOf(ops: readonly OcOperation[], step: Step, msg: IntentMessage)
         break;
       case 'createSubscription':
         if (contract)
-          out.push({ entity: 'subscription', code: String(b.code), odooModel: 'contract.contract', odooId: contract.id, partnerId, status: 'active' });
+          out.push({
+            entity: 'subscription',
+            code: String(b.code),
+            odooModel: 'contract.contract',
+            odooId: contract.id,
+            partnerId,
+            status: 'active',
+          });
         break;
       case 'terminateSubscription':
         if (contract)
-          out.push({ entity: 'subscription', code: String(b.subscriptionCode ?? contract.code), odooModel: 'contract.contract', odooId: contract.id, partnerId, status: 'terminated' });
+          out.push({
+            entity: 'subscription',
+            code: String(b.subscriptionCode ?? contract.code),
+            odooModel: 'contract.contract',
+            odooId: contract.id,
+            partnerId,
+            status: 'terminated',
+          });
         break;
       case 'createAccess':
       case 'deleteAccess':
@@ -356,7 +457,12 @@ function entitiesOf(ops: readonly OcOperation[], step: Step, msg: IntentMessage)
             odooModel: 'contract.line',
             odooId: lineId,
             partnerId,
-            status: op.op === 'activateServices' ? 'active' : op.op === 'terminateServices' ? 'terminated' : 'applied',
+            status:
+              op.op === 'activateServices'
+                ? 'active'
+                : op.op === 'terminateServices'
+                  ? 'terminated'
+                  : 'applied',
             data: { products: (op.products ?? []).map((p) => p.productCode) },
           });
         }

@@ -39,8 +39,10 @@ export async function routeMessage(
   reader: RoutingReader,
   opts: { syncPartnerIdentity: boolean },
 ): Promise<RouteResult> {
-  const parsed = value === null || value.length === 0 ? null : parseChangeValue(topic, partition, offset, value);
-  if (parsed !== null && rawIrrelevant(tableOfTopic(topic), parsed)) return { change: null, messages: [], filtered: 'irrelevant' };
+  const parsed =
+    value === null || value.length === 0 ? null : parseChangeValue(topic, partition, offset, value);
+  if (parsed !== null && rawIrrelevant(tableOfTopic(topic), parsed))
+    return { change: null, messages: [], filtered: 'irrelevant' };
   const change = decodeParsedChange(topic, partition, offset, key, parsed);
   if (change.kind === 'truncate') {
     throw new SyncError(
@@ -95,14 +97,19 @@ function rowIdOf(change: RowChange): number | null {
   return typeof id === 'number' ? id : null;
 }
 
-async function triggerContext(change: RowChange, reader: RoutingReader, syncPartnerIdentity: boolean): Promise<TriggerContext> {
+async function triggerContext(
+  change: RowChange,
+  reader: RoutingReader,
+  syncPartnerIdentity: boolean,
+): Promise<TriggerContext> {
   const ctx: TriggerContext = { syncPartnerIdentity };
   if (change.table === 'contract_line') {
     const row = (change.after ?? change.before) as { product_id?: unknown } | null;
     const productId = typeof row?.product_id === 'number' ? row.product_id : null;
     const product = productId === null ? null : await reader.product(productId);
     ctx.product = (id) => (product && product.id === id ? product : undefined);
-    if (reader.technologyServiceCategories) ctx.technologyServiceCategories = await reader.technologyServiceCategories();
+    if (reader.technologyServiceCategories)
+      ctx.technologyServiceCategories = await reader.technologyServiceCategories();
   }
   if (change.table === 'res_partner' && change.after) {
     const id = (change.after as { id: number }).id;
@@ -112,7 +119,10 @@ async function triggerContext(change: RowChange, reader: RoutingReader, syncPart
   return ctx;
 }
 
-async function targetsOf(intent: Intent, reader: RoutingReader): Promise<{ partnerId: number; contractId: number | null }[]> {
+async function targetsOf(
+  intent: Intent,
+  reader: RoutingReader,
+): Promise<{ partnerId: number; contractId: number | null }[]> {
   switch (intent.kind) {
     case 'update_customer':
     case 'update_accounts_address':

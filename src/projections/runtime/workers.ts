@@ -39,7 +39,11 @@ export async function ensurePipelineTopics(kafka: Kafka, config: Config): Promis
       { topic: config.topics.dlq, numPartitions: 1, replicationFactor: 1 },
       { topic: config.topics.syncEvents, numPartitions: 3, replicationFactor: 1 },
       { topic: config.topics.invoiceEvents, numPartitions: 3, replicationFactor: 1 },
-      ...routerTopics(config.topics.prefix).map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })),
+      ...routerTopics(config.topics.prefix).map((topic) => ({
+        topic,
+        numPartitions: 3,
+        replicationFactor: 1,
+      })),
     ]);
   } finally {
     await admin.disconnect();
@@ -87,9 +91,17 @@ export function createRouter(opts: {
     deadLetters: new KafkaDeadLetterPublisher(producer, config.topics.dlq),
     onEvent: (e) => hooks?.onConsumerEvent?.('router', e),
     handler: async (message, ctx) => {
-      const r = await routeMessage(ctx.topic, ctx.partition, message.offset, message.key, message.value, reader, {
-        syncPartnerIdentity: config.syncPartnerIdentity,
-      });
+      const r = await routeMessage(
+        ctx.topic,
+        ctx.partition,
+        message.offset,
+        message.key,
+        message.value,
+        reader,
+        {
+          syncPartnerIdentity: config.syncPartnerIdentity,
+        },
+      );
       const table = r.change?.table ?? ctx.topic.split('.').pop() ?? ctx.topic;
       hooks?.onRouted?.(table, r.messages.length, r.filtered);
       if (r.messages.length === 0) return;

@@ -23,7 +23,14 @@ import {
 const MOVE = () => getModel('account.move');
 const LINE = () => getModel('account.move.line');
 
-const INVOICE_TYPES = new Set(['out_invoice', 'out_refund', 'in_invoice', 'in_refund', 'out_receipt', 'in_receipt']);
+const INVOICE_TYPES = new Set([
+  'out_invoice',
+  'out_refund',
+  'in_invoice',
+  'in_refund',
+  'out_receipt',
+  'in_receipt',
+]);
 const SALE_TYPES = new Set(['out_invoice', 'out_refund', 'out_receipt']);
 const ACCOUNTABLE = new Set(['product']);
 const INVOICE_LINE_TYPES = new Set(['product', 'line_section', 'line_note']);
@@ -107,7 +114,10 @@ async function defaultJournal(env: Env, moveType: string): Promise<number | null
   return r.rows[0]?.id ?? null;
 }
 
-async function partnerInfo(env: Env, partnerId: number | null): Promise<{ commercial: number; display: string } | null> {
+async function partnerInfo(
+  env: Env,
+  partnerId: number | null,
+): Promise<{ commercial: number; display: string } | null> {
   if (!partnerId) return null;
   const r = await env.db.query<{ c: number | null; n: string | null }>(
     `SELECT commercial_partner_id AS c, COALESCE(display_name, name) AS n FROM res_partner WHERE id = $1`,
@@ -131,9 +141,11 @@ export async function createMove(env: Env, raw: unknown): Promise<number> {
   const M = MOVE();
   const vals = assertVals(raw, 'create');
   const { cols, x2m } = splitVals(env, M, vals);
-  const moveType = (cols.move_type as string | null) ?? (env.context.default_move_type as string | undefined) ?? 'entry';
+  const moveType =
+    (cols.move_type as string | null) ?? (env.context.default_move_type as string | undefined) ?? 'entry';
   cols.move_type = moveType;
-  if (cols.journal_id === undefined || cols.journal_id === null) cols.journal_id = await defaultJournal(env, moveType);
+  if (cols.journal_id === undefined || cols.journal_id === null)
+    cols.journal_id = await defaultJournal(env, moveType);
   if (cols.journal_id === null) throw mandatoryError(M, 'journal_id');
   const journal = await loadJournal(env, cols.journal_id as number);
   if (!journal) throw fkError(M.name, M.description, 'account_move_journal_id_fkey');
@@ -148,7 +160,10 @@ export async function createMove(env: Env, raw: unknown): Promise<number> {
     cols.commercial_partner_id = partner.commercial;
     cols.invoice_partner_display_name = partner.display;
   }
-  if (INVOICE_TYPES.has(moveType) && (cols.invoice_date_due === undefined || cols.invoice_date_due === null)) {
+  if (
+    INVOICE_TYPES.has(moveType) &&
+    (cols.invoice_date_due === undefined || cols.invoice_date_due === null)
+  ) {
     cols.invoice_date_due = cols.invoice_date ?? cols.date;
   }
   cols.payment_state = 'not_paid';
@@ -168,7 +183,8 @@ async function insertLine(env: Env, raw: Vals): Promise<number> {
   if (!moveId) throw mandatoryError(L, 'move_id');
   const move = await loadMove(env, moveId);
   if (!move) throw fkError(L.name, L.description, 'account_move_line_move_id_fkey');
-  if (move.state === 'posted') throw userError(`You cannot modify a posted entry (${move.name}); reset it to draft first.`);
+  if (move.state === 'posted')
+    throw userError(`You cannot modify a posted entry (${move.name}); reset it to draft first.`);
   const journal = await loadJournal(env, move.journal_id);
   const displayType = (cols.display_type as string | null) ?? 'product';
   cols.display_type = displayType;
@@ -188,7 +204,8 @@ async function insertLine(env: Env, raw: Vals): Promise<number> {
       if (!('product_uom_id' in raw)) cols.product_uom_id = prod.uom;
     }
     if (!('quantity' in raw)) cols.quantity = 1;
-    if (!('account_id' in raw) || cols.account_id === null) cols.account_id = cols.account_id ?? journal?.default_account_id ?? null;
+    if (!('account_id' in raw) || cols.account_id === null)
+      cols.account_id = cols.account_id ?? journal?.default_account_id ?? null;
     if (!('discount' in raw)) cols.discount = 0;
   } else if (INVOICE_LINE_TYPES.has(displayType)) {
     cols.account_id = null;
@@ -230,7 +247,8 @@ async function writeLinesRaw(env: Env, ids: number[], raw: Vals): Promise<void> 
     `SELECT m.name FROM account_move_line l JOIN account_move m ON m.id = l.move_id WHERE l.id = ANY($1::int[]) AND m.state = 'posted' LIMIT 1`,
     [ids],
   );
-  if (posted.rows[0]) throw userError(`You cannot modify a posted entry (${posted.rows[0].name}); reset it to draft first.`);
+  if (posted.rows[0])
+    throw userError(`You cannot modify a posted entry (${posted.rows[0].name}); reset it to draft first.`);
   const { cols, x2m } = splitVals(env, L, raw);
   delete cols.move_id;
   if (Object.keys(cols).length) await updateRows(env, L, ids, cols);
@@ -240,7 +258,9 @@ async function writeLinesRaw(env: Env, ids: number[], raw: Vals): Promise<void> 
 /** `account.move.line` create: the line, then its move's totals. */
 export async function createLine(env: Env, raw: unknown): Promise<number> {
   const id = await insertLine(env, assertVals(raw, 'create'));
-  const r = await env.db.query<{ move_id: number }>(`SELECT move_id FROM account_move_line WHERE id = $1`, [id]);
+  const r = await env.db.query<{ move_id: number }>(`SELECT move_id FROM account_move_line WHERE id = $1`, [
+    id,
+  ]);
   await recompute(env, r.rows[0].move_id);
   return id;
 }
@@ -349,7 +369,12 @@ export async function recompute(env: Env, moveId: number): Promise<void> {
     return;
   }
   const lines = (
-    await env.db.query<{ id: number; quantity: string | null; price_unit: string | null; discount: string | null }>(
+    await env.db.query<{
+      id: number;
+      quantity: string | null;
+      price_unit: string | null;
+      discount: string | null;
+    }>(
       `SELECT id, quantity, price_unit, discount FROM account_move_line WHERE move_id = $1 AND display_type = 'product' ORDER BY sequence, id`,
       [moveId],
     )
@@ -382,7 +407,8 @@ export async function recompute(env: Env, moveId: number): Promise<void> {
       const rate = Number(t.amount);
       let amt: number;
       if (t.amount_type === 'fixed') amt = round2(rate * qty);
-      else if (t.amount_type === 'division') amt = round2(rate >= 100 ? 0 : subtotal / (1 - rate / 100) - subtotal);
+      else if (t.amount_type === 'division')
+        amt = round2(rate >= 100 ? 0 : subtotal / (1 - rate / 100) - subtotal);
       else amt = round2((subtotal * rate) / 100);
       lineTax += amt;
       const acc = perTax.get(t.tax_id) ?? { tax: t, amount: 0, base: 0 };
@@ -405,9 +431,10 @@ export async function recompute(env: Env, moveId: number): Promise<void> {
       WHERE move_id = $1 AND display_type IN ('line_section', 'line_note')`,
     [moveId],
   );
-  await env.db.query(`DELETE FROM account_move_line WHERE move_id = $1 AND display_type IN ('tax', 'payment_term')`, [
-    moveId,
-  ]);
+  await env.db.query(
+    `DELETE FROM account_move_line WHERE move_id = $1 AND display_type IN ('tax', 'payment_term')`,
+    [moveId],
+  );
   const journal = await loadJournal(env, move.journal_id);
   const isSale = SALE_TYPES.has(move.move_type);
   const accountBy = async (where: string, args: unknown[]): Promise<number | null> => {
@@ -459,7 +486,9 @@ export async function recompute(env: Env, moveId: number): Promise<void> {
   }
   const total = round2(untaxed + taxTotal);
   if (lines.length > 0) {
-    const receivable = await accountBy(`account_type = $2`, [isSale ? 'asset_receivable' : 'liability_payable']);
+    const receivable = await accountBy(`account_type = $2`, [
+      isSale ? 'asset_receivable' : 'liability_payable',
+    ]);
     const balance = round2(-sign * total);
     await insert({
       display_type: 'payment_term',
@@ -510,8 +539,12 @@ export async function actionPost(env: Env, ids: number[]): Promise<false> {
             : "The field 'Vendor' is required, please complete it to validate the Vendor Bill.",
         );
       }
-      if (Number(counts.unaccounted) > 0) throw userError('Missing required account on accountable invoice line.');
-      const tot = await env.db.query<{ t: string | null }>(`SELECT amount_total AS t FROM account_move WHERE id = $1`, [id]);
+      if (Number(counts.unaccounted) > 0)
+        throw userError('Missing required account on accountable invoice line.');
+      const tot = await env.db.query<{ t: string | null }>(
+        `SELECT amount_total AS t FROM account_move WHERE id = $1`,
+        [id],
+      );
       if (Number(tot.rows[0].t ?? 0) < 0) {
         throw userError(
           'You cannot validate an invoice with a negative total amount. You should create a credit note instead. ' +
@@ -530,7 +563,10 @@ export async function actionPost(env: Env, ids: number[]): Promise<false> {
     let date = move.date;
     if (isInvoice && !move.invoice_date) {
       date = todayUtc();
-      await env.db.query(`UPDATE account_move SET invoice_date = $2, date = $2, invoice_date_due = COALESCE(invoice_date_due, $2) WHERE id = $1`, [id, date]);
+      await env.db.query(
+        `UPDATE account_move SET invoice_date = $2, date = $2, invoice_date_due = COALESCE(invoice_date_due, $2) WHERE id = $1`,
+        [id, date],
+      );
     }
     let name = move.name;
     let prefix: string | null = null;
@@ -539,7 +575,9 @@ export async function actionPost(env: Env, ids: number[]): Promise<false> {
       const journal = (await loadJournal(env, move.journal_id))!;
       const refund = move.move_type === 'out_refund' || move.move_type === 'in_refund';
       prefix = `${refund ? 'R' : ''}${journal.code}/${date.slice(0, 4)}/`;
-      await env.db.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`account_move_sequence:${journal.id}:${prefix}`]);
+      await env.db.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [
+        `account_move_sequence:${journal.id}:${prefix}`,
+      ]);
       const r = await env.db.query<{ n: number | null }>(
         `SELECT max(sequence_number) AS n FROM account_move WHERE journal_id = $1 AND sequence_prefix = $2`,
         [journal.id, prefix],

@@ -56,7 +56,10 @@ interface PgError {
  * Converts a node-postgres error the way Odoo 16 does (`odoo.service.model._as_validation_error` for integrity
  * errors, psycopg2 exceptions otherwise). Anything that is not a database error is returned unchanged.
  */
-export function fromPgError(e: unknown, describe: (table?: string) => { model: string; label: string }): unknown {
+export function fromPgError(
+  e: unknown,
+  describe: (table?: string) => { model: string; label: string },
+): unknown {
   if (e instanceof OdooException) return e;
   const pg = e as PgError;
   if (!pg || typeof pg.code !== 'string' || !/^[0-9A-Z]{5}$/.test(pg.code)) return e;

@@ -50,7 +50,11 @@ export class OdooFaultInjector {
       {
         kinds: KINDS,
         validate: (input) => {
-          if (input.kind === 'http' && input.status !== undefined && !(input.status >= 500 && input.status <= 599)) {
+          if (
+            input.kind === 'http' &&
+            input.status !== undefined &&
+            !(input.status >= 500 && input.status <= 599)
+          ) {
             throw new Error('http rules take a 5xx status');
           }
         },

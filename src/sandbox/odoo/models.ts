@@ -76,7 +76,11 @@ function model(
   return { name, description, table, fields: all, order, displayName };
 }
 
-const m2o = (relation: string, extra: Partial<FieldDef> = {}): FieldDef => ({ type: 'many2one', relation, ...extra });
+const m2o = (relation: string, extra: Partial<FieldDef> = {}): FieldDef => ({
+  type: 'many2one',
+  relation,
+  ...extra,
+});
 const char = (extra: Partial<FieldDef> = {}): FieldDef => ({ type: 'char', ...extra });
 const bool = (): FieldDef => ({ type: 'boolean' });
 const money = (extra: Partial<FieldDef> = {}): FieldDef => ({ type: 'monetary', ...extra });
@@ -90,7 +94,15 @@ const sel = (selection: readonly string[], extra: Partial<FieldDef> = {}): Field
 const named = (a: string) => `${a}.name`;
 const trNamed = (a: string, lang: string) => tr(`${a}.name`, lang);
 
-export const MOVE_TYPES = ['entry', 'out_invoice', 'out_refund', 'in_invoice', 'in_refund', 'out_receipt', 'in_receipt'] as const;
+export const MOVE_TYPES = [
+  'entry',
+  'out_invoice',
+  'out_refund',
+  'in_invoice',
+  'in_refund',
+  'out_receipt',
+  'in_receipt',
+] as const;
 export const LINE_DISPLAY_TYPES = [
   'product',
   'cogs',
@@ -103,7 +115,13 @@ export const LINE_DISPLAY_TYPES = [
 ] as const;
 
 const MODELS: ModelDef[] = [
-  model('res.currency', 'Currency', 'res_currency', { name: char({ required: true }), symbol: char(), active: bool() }, named),
+  model(
+    'res.currency',
+    'Currency',
+    'res_currency',
+    { name: char({ required: true }), symbol: char(), active: bool() },
+    named,
+  ),
   model('res.country', 'Country', 'res_country', { name: char({ translated: true }), code: char() }, trNamed),
   model(
     'res.country.state',
@@ -116,7 +134,12 @@ const MODELS: ModelDef[] = [
     'res.company',
     'Companies',
     'res_company',
-    { name: char({ required: true }), partner_id: m2o('res.partner'), currency_id: m2o('res.currency'), active: bool() },
+    {
+      name: char({ required: true }),
+      partner_id: m2o('res.partner'),
+      currency_id: m2o('res.currency'),
+      active: bool(),
+    },
     named,
   ),
   model(
@@ -128,7 +151,10 @@ const MODELS: ModelDef[] = [
       partner_id: m2o('res.partner', { required: true }),
       company_id: m2o('res.company', { required: true }),
       active: bool(),
-      name: char({ expr: (a) => `(SELECT p.name FROM res_partner p WHERE p.id = ${a}.partner_id)`, computed: true }),
+      name: char({
+        expr: (a) => `(SELECT p.name FROM res_partner p WHERE p.id = ${a}.partner_id)`,
+        computed: true,
+      }),
     },
     (a) => `(SELECT p.name FROM res_partner p WHERE p.id = ${a}.partner_id)`,
   ),
@@ -155,7 +181,16 @@ const MODELS: ModelDef[] = [
       parent_id: m2o('res.partner'),
       commercial_partner_id: m2o('res.partner', { computed: true }),
       company_id: m2o('res.company'),
-      type: sel(['contact', 'invoice', 'delivery', 'other', 'private', 'contract-email', 'service', 'representative']),
+      type: sel([
+        'contact',
+        'invoice',
+        'delivery',
+        'other',
+        'private',
+        'contract-email',
+        'service',
+        'representative',
+      ]),
       is_company: bool(),
       active: bool(),
       customer_rank: int(),
@@ -208,7 +243,8 @@ const MODELS: ModelDef[] = [
       product_tmpl_id: m2o('product.template', { required: true }),
       name: char({
         computed: true,
-        expr: (a, l) => `(SELECT ${tr('t.name', l)} FROM product_template t WHERE t.id = ${a}.product_tmpl_id)`,
+        expr: (a, l) =>
+          `(SELECT ${tr('t.name', l)} FROM product_template t WHERE t.id = ${a}.product_tmpl_id)`,
       }),
       list_price: {
         type: 'float',
@@ -301,7 +337,12 @@ const MODELS: ModelDef[] = [
     'account.payment.mode',
     'Payment Modes',
     'account_payment_mode',
-    { name: char({ translated: true }), company_id: m2o('res.company'), payment_type: char(), active: bool() },
+    {
+      name: char({ translated: true }),
+      company_id: m2o('res.company'),
+      payment_type: char(),
+      active: bool(),
+    },
     trNamed,
   ),
   model(

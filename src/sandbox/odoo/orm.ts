@@ -1,11 +1,5 @@
 import type { PoolClient } from 'pg';
-import {
-  missingError,
-  OdooException,
-  typeError,
-  validationError,
-  valueError,
-} from './errors';
+import { missingError, OdooException, typeError, validationError, valueError } from './errors';
 import { REGISTRY, tr, type FieldDef, type ModelDef } from './models';
 
 /**
@@ -98,8 +92,10 @@ function parseDomain(domain: unknown): Node | null {
       throw valueError(`Invalid leaf ${pyRepr(tok)}`);
     }
     const [field, op] = tok as [unknown, string];
-    if (typeof field !== 'string' && !(field === 0 || field === 1)) throw valueError(`Invalid leaf ${pyRepr(tok)}`);
-    if (!OPERATORS.has(op.toLowerCase())) throw valueError(`Invalid operator ${pyRepr(op)} in domain term ${pyRepr(tok)}`);
+    if (typeof field !== 'string' && !(field === 0 || field === 1))
+      throw valueError(`Invalid leaf ${pyRepr(tok)}`);
+    if (!OPERATORS.has(op.toLowerCase()))
+      throw valueError(`Invalid operator ${pyRepr(op)} in domain term ${pyRepr(tok)}`);
     return { leaf: [field as string | number, op.toLowerCase(), tok[2]], raw: tok };
   };
   const terms: Node[] = [];
@@ -122,7 +118,13 @@ function likePattern(op: string, v: unknown): string {
 }
 
 /** WHERE fragment for `domain` on `model` aliased `a`. */
-export function compileDomain(env: Env, model: ModelDef, domain: unknown, params: SqlParams, a: string): string {
+export function compileDomain(
+  env: Env,
+  model: ModelDef,
+  domain: unknown,
+  params: SqlParams,
+  a: string,
+): string {
   const node = parseDomain(domain);
   return node ? compileNode(env, model, node, params, a) : 'TRUE';
 }
@@ -153,7 +155,8 @@ function compileNode(env: Env, model: ModelDef, n: Node, params: SqlParams, a: s
     const sub = compileNode(env, co, { leaf: [rest.join('.'), op, value], raw: n.raw }, params, b);
     return `${a}.id IN (${relatedIdsSql(model, head, f, co, b, sub, a)})`;
   }
-  if (f.type === 'one2many' || f.type === 'many2many') return x2manyLeaf(env, model, head, f, op, value, params, a);
+  if (f.type === 'one2many' || f.type === 'many2many')
+    return x2manyLeaf(env, model, head, f, op, value, params, a);
   if (f.type === 'many2one' && typeof value === 'string' && !['=?'].includes(op)) {
     // name search on the comodel
     const co = getModel(f.relation!);
@@ -168,7 +171,15 @@ function compileNode(env: Env, model: ModelDef, n: Node, params: SqlParams, a: s
   return leafSql(scalarSql(a, head, f, env.lang), f, op, value, params);
 }
 
-function relatedIdsSql(model: ModelDef, name: string, f: FieldDef, co: ModelDef, b: string, cond: string, a: string): string {
+function relatedIdsSql(
+  model: ModelDef,
+  name: string,
+  f: FieldDef,
+  co: ModelDef,
+  b: string,
+  cond: string,
+  a: string,
+): string {
   void a;
   if (f.type === 'many2one') {
     return `SELECT x.id FROM ${model.table} x WHERE x.${q(colOf(name, f))} IN (SELECT ${b}.id FROM ${co.table} ${b} WHERE ${cond})`;
@@ -199,7 +210,13 @@ function x2manyLeaf(
     return op === '=' || op === 'in' ? `NOT ${exists}` : exists;
   }
   const negative = ['!=', '<>', 'not in', 'not like', 'not ilike'].includes(op);
-  const posOp = negative ? (op === 'not in' ? 'in' : op === '!=' || op === '<>' ? '=' : op.replace('not ', '')) : op;
+  const posOp = negative
+    ? op === 'not in'
+      ? 'in'
+      : op === '!=' || op === '<>'
+        ? '='
+        : op.replace('not ', '')
+    : op;
   const cond =
     typeof value === 'string' || (Array.isArray(value) && value.some((v) => typeof v === 'string'))
       ? leafSql(co.displayName(b, env.lang), { type: 'char' }, posOp, value, params)
@@ -235,7 +252,8 @@ function leafSql(col: string, f: FieldDef, op: string, value: unknown, params: S
       return neg ? `${col} IS NOT NULL` : `${col} IS NULL`;
     }
     if (isBool && value === true) return neg ? `${col} IS NOT TRUE` : `${col} IS TRUE`;
-    if (Array.isArray(value) && f.type !== 'many2one') return leafSql(col, f, neg ? 'not in' : 'in', value, params);
+    if (Array.isArray(value) && f.type !== 'many2one')
+      return leafSql(col, f, neg ? 'not in' : 'in', value, params);
     const p = `${params.add(coerceForSql(f, value))}${cast}`;
     return neg ? `(${col} IS NULL OR ${col}${cast} <> ${p})` : `${col}${cast} = ${p}`;
   }
@@ -254,7 +272,9 @@ function leafSql(col: string, f: FieldDef, op: string, value: unknown, params: S
     const arr = numeric ? '::numeric[]' : isBool ? '::boolean[]' : '::text[]';
     const inSql = vals.length ? `${col}${cast} = ANY(${params.add(vals)}${arr})` : 'FALSE';
     if (op === 'in') return hasFalse ? `(${inSql} OR ${col} IS NULL)` : `COALESCE(${inSql}, FALSE)`;
-    return hasFalse ? `(${col} IS NOT NULL AND NOT COALESCE(${inSql}, FALSE))` : `(${col} IS NULL OR NOT COALESCE(${inSql}, FALSE))`;
+    return hasFalse
+      ? `(${col} IS NOT NULL AND NOT COALESCE(${inSql}, FALSE))`
+      : `(${col} IS NULL OR NOT COALESCE(${inSql}, FALSE))`;
   }
   if (['<', '>', '<=', '>='].includes(op)) {
     if (value === false || value === null) return 'FALSE';
@@ -294,7 +314,8 @@ function orderSql(env: Env, model: ModelDef, order: string, a: string): string {
       `${scalarSql(a, m[1], f, env.lang)} ${(m[2] ?? 'asc').toUpperCase()}${m[3] ? ` NULLS ${m[3].toUpperCase()}` : ''}`,
     );
   }
-  if (!parts.some((p) => p.startsWith(`${a}."id"`))) parts.push(`${a}.id ${/\bid\s+desc/i.test(order) ? 'DESC' : 'ASC'}`);
+  if (!parts.some((p) => p.startsWith(`${a}."id"`)))
+    parts.push(`${a}.id ${/\bid\s+desc/i.test(order) ? 'DESC' : 'ASC'}`);
   return parts.join(', ');
 }
 
@@ -311,11 +332,21 @@ function activeDomain(env: Env, model: ModelDef, domain: unknown): unknown {
   return mentions ? d : [['active', '=', true], ...d];
 }
 
-export async function search(env: Env, model: ModelDef, domain: unknown, args: SearchArgs = {}): Promise<number[]> {
+export async function search(
+  env: Env,
+  model: ModelDef,
+  domain: unknown,
+  args: SearchArgs = {},
+): Promise<number[]> {
   const params = new SqlParams();
   const a = 'a';
   const where = compileDomain(env, model, activeDomain(env, model, domain), params, a);
-  const order = orderSql(env, model, typeof args.order === 'string' && args.order.trim() ? args.order : model.order, a);
+  const order = orderSql(
+    env,
+    model,
+    typeof args.order === 'string' && args.order.trim() ? args.order : model.order,
+    a,
+  );
   const limit = intArg(args.limit, 'limit');
   const offset = intArg(args.offset, 'offset');
   const sql = `SELECT ${a}.id FROM ${model.table} ${a} WHERE ${where} ORDER BY ${order}${limit !== undefined ? ` LIMIT ${limit}` : ''}${offset ? ` OFFSET ${offset}` : ''}`;
@@ -323,7 +354,12 @@ export async function search(env: Env, model: ModelDef, domain: unknown, args: S
   return r.rows.map((x) => x.id);
 }
 
-export async function searchCount(env: Env, model: ModelDef, domain: unknown, limit?: unknown): Promise<number> {
+export async function searchCount(
+  env: Env,
+  model: ModelDef,
+  domain: unknown,
+  limit?: unknown,
+): Promise<number> {
   const params = new SqlParams();
   const where = compileDomain(env, model, activeDomain(env, model, domain), params, 'a');
   const lim = intArg(limit, 'limit');
@@ -377,12 +413,18 @@ export async function read(
   opts: { mustExist?: boolean } = {},
 ): Promise<Array<Record<string, unknown>>> {
   let names: string[];
-  if (fields === undefined || fields === null || fields === false || (Array.isArray(fields) && fields.length === 0)) {
+  if (
+    fields === undefined ||
+    fields === null ||
+    fields === false ||
+    (Array.isArray(fields) && fields.length === 0)
+  ) {
     names = Object.keys(model.fields);
   } else if (Array.isArray(fields) && fields.every((x) => typeof x === 'string')) {
     names = fields as string[];
   } else throw typeError(`fields must be a list of field names, got ${pyRepr(fields)}`);
-  for (const n of names) if (!model.fields[n]) throw valueError(`Invalid field '${n}' on model '${model.name}'`);
+  for (const n of names)
+    if (!model.fields[n]) throw valueError(`Invalid field '${n}' on model '${model.name}'`);
   if (!names.includes('id')) names = ['id', ...names];
   if (ids.length === 0) return [];
   const a = 'a';
@@ -400,7 +442,8 @@ export async function read(
     if (f.type !== 'many2one') continue;
     const rel = f.relation!;
     const need = m2oValues.get(rel) ?? new Map<number, string>();
-    for (const row of byId.values()) if (row[n] !== null && row[n] !== undefined) need.set(Number(row[n]), '');
+    for (const row of byId.values())
+      if (row[n] !== null && row[n] !== undefined) need.set(Number(row[n]), '');
     m2oValues.set(rel, need);
   }
   for (const [rel, map] of m2oValues) {
@@ -450,7 +493,10 @@ export async function read(
           out[n] = x2m.get(n)?.get(id) ?? [];
           break;
         case 'many2one':
-          out[n] = v === null || v === undefined ? false : [Number(v), m2oValues.get(f.relation!)?.get(Number(v)) ?? ''];
+          out[n] =
+            v === null || v === undefined
+              ? false
+              : [Number(v), m2oValues.get(f.relation!)?.get(Number(v)) ?? ''];
           break;
         case 'integer':
           out[n] = v === null || v === undefined ? 0 : Number(v);
@@ -543,7 +589,11 @@ export function assertVals(v: unknown, method: string): Vals {
 }
 
 /** Splits vals into column values and x2many commands; unknown fields raise ValueError. */
-export function splitVals(env: Env, model: ModelDef, vals: Vals): { cols: Record<string, unknown>; x2m: Array<[string, unknown]> } {
+export function splitVals(
+  env: Env,
+  model: ModelDef,
+  vals: Vals,
+): { cols: Record<string, unknown>; x2m: Array<[string, unknown]> } {
   const cols: Record<string, unknown> = {};
   const x2m: Array<[string, unknown]> = [];
   for (const [name, v] of Object.entries(vals)) {
@@ -584,7 +634,12 @@ export async function insertRow(env: Env, model: ModelDef, cols: Record<string, 
   return r.rows[0].id;
 }
 
-export async function updateRows(env: Env, model: ModelDef, ids: number[], cols: Record<string, unknown>): Promise<void> {
+export async function updateRows(
+  env: Env,
+  model: ModelDef,
+  ids: number[],
+  cols: Record<string, unknown>,
+): Promise<void> {
   for (const [name, f] of Object.entries(model.fields)) {
     const c = colOf(name, f);
     if (f.required && !f.computed && c in cols && (cols[c] === null || cols[c] === undefined)) {
@@ -609,11 +664,16 @@ export async function applyX2many(
   id: number,
   name: string,
   commands: unknown,
-  hooks: { create?: ChildCreator; write?: ChildWriter; unlink?: (env: Env, ids: number[]) => Promise<void> } = {},
+  hooks: {
+    create?: ChildCreator;
+    write?: ChildWriter;
+    unlink?: (env: Env, ids: number[]) => Promise<void>;
+  } = {},
 ): Promise<void> {
   const f = model.fields[name];
   const co = getModel(f.relation!);
-  if (!Array.isArray(commands)) throw valueError(`Wrong value for ${model.name}.${name}: ${pyRepr(commands)}`);
+  if (!Array.isArray(commands))
+    throw valueError(`Wrong value for ${model.name}.${name}: ${pyRepr(commands)}`);
   const list: unknown[][] = commands.every((c) => typeof c === 'number')
     ? [[6, 0, commands]]
     : (commands as unknown[]).map((c) => {
@@ -638,7 +698,9 @@ export async function applyX2many(
       for (const cid of ids) for (const [n, cmds] of x2m) await applyX2many(e, co, cid, n, cmds);
     });
   const unlinkChild =
-    hooks.unlink ?? (async (e: Env, ids: number[]) => void (await e.db.query(`DELETE FROM ${co.table} WHERE id = ANY($1::int[])`, [ids])));
+    hooks.unlink ??
+    (async (e: Env, ids: number[]) =>
+      void (await e.db.query(`DELETE FROM ${co.table} WHERE id = ANY($1::int[])`, [ids])));
   const ids = (v: unknown): number[] => checkIds(v, 'write');
   for (const c of list) {
     const [code, a1, a2] = c as [number, unknown, unknown];
@@ -657,24 +719,37 @@ export async function applyX2many(
           break;
         case 3:
         case 5: {
-          const target = code === 3 ? ids(a1) : (await env.db.query<{ id: number }>(`SELECT id FROM ${co.table} WHERE ${q(inv)} = $1`, [id])).rows.map((r) => r.id);
+          const target =
+            code === 3
+              ? ids(a1)
+              : (
+                  await env.db.query<{ id: number }>(`SELECT id FROM ${co.table} WHERE ${q(inv)} = $1`, [id])
+                ).rows.map((r) => r.id);
           if (co.fields[inv]?.required) await unlinkChild(env, target);
-          else await env.db.query(`UPDATE ${co.table} SET ${q(inv)} = NULL WHERE id = ANY($1::int[])`, [target]);
+          else
+            await env.db.query(`UPDATE ${co.table} SET ${q(inv)} = NULL WHERE id = ANY($1::int[])`, [target]);
           break;
         }
         case 4:
           await ensureExist(env, co, ids(a1));
-          await env.db.query(`UPDATE ${co.table} SET ${q(inv)} = $2 WHERE id = ANY($1::int[])`, [ids(a1), id]);
+          await env.db.query(`UPDATE ${co.table} SET ${q(inv)} = $2 WHERE id = ANY($1::int[])`, [
+            ids(a1),
+            id,
+          ]);
           break;
         case 6: {
           const keep = ids(a2 ?? []);
           await ensureExist(env, co, keep);
           const gone = (
-            await env.db.query<{ id: number }>(`SELECT id FROM ${co.table} WHERE ${q(inv)} = $1 AND NOT (id = ANY($2::int[]))`, [id, keep])
+            await env.db.query<{ id: number }>(
+              `SELECT id FROM ${co.table} WHERE ${q(inv)} = $1 AND NOT (id = ANY($2::int[]))`,
+              [id, keep],
+            )
           ).rows.map((r) => r.id);
           if (gone.length) {
             if (co.fields[inv]?.required) await unlinkChild(env, gone);
-            else await env.db.query(`UPDATE ${co.table} SET ${q(inv)} = NULL WHERE id = ANY($1::int[])`, [gone]);
+            else
+              await env.db.query(`UPDATE ${co.table} SET ${q(inv)} = NULL WHERE id = ANY($1::int[])`, [gone]);
           }
           await env.db.query(`UPDATE ${co.table} SET ${q(inv)} = $2 WHERE id = ANY($1::int[])`, [keep, id]);
           break;
@@ -720,7 +795,13 @@ export async function applyX2many(
   }
 }
 
-async function ensureMany2manyTargets(env: Env, model: ModelDef, name: string, co: ModelDef, targets: number[]): Promise<void> {
+async function ensureMany2manyTargets(
+  env: Env,
+  model: ModelDef,
+  name: string,
+  co: ModelDef,
+  targets: number[],
+): Promise<void> {
   const found = await existing(env, co, targets);
   const missing = targets.filter((t) => !found.has(t));
   if (missing.length) {

@@ -83,15 +83,22 @@ type MethodImpl = (env: orm.Env, model: ModelDef, a: Record<string, unknown>) =>
 const METHODS: Record<string, { params: string[]; record?: boolean; impl: MethodImpl }> = {
   search: {
     params: ['domain', 'offset', 'limit', 'order', 'count'],
-    impl: (env, m, a) =>
-      a.count ? orm.searchCount(env, m, a.domain) : orm.search(env, m, a.domain, a),
+    impl: (env, m, a) => (a.count ? orm.searchCount(env, m, a.domain) : orm.search(env, m, a.domain, a)),
   },
   search_read: {
     params: ['domain', 'fields', 'offset', 'limit', 'order'],
-    impl: async (env, m, a) => orm.read(env, m, await orm.search(env, m, a.domain ?? [], a), a.fields, { mustExist: false }),
+    impl: async (env, m, a) =>
+      orm.read(env, m, await orm.search(env, m, a.domain ?? [], a), a.fields, { mustExist: false }),
   },
-  search_count: { params: ['domain', 'limit'], impl: (env, m, a) => orm.searchCount(env, m, a.domain ?? [], a.limit) },
-  read: { params: ['fields', 'load'], record: true, impl: (env, m, a) => orm.read(env, m, a.ids as number[], a.fields) },
+  search_count: {
+    params: ['domain', 'limit'],
+    impl: (env, m, a) => orm.searchCount(env, m, a.domain ?? [], a.limit),
+  },
+  read: {
+    params: ['fields', 'load'],
+    record: true,
+    impl: (env, m, a) => orm.read(env, m, a.ids as number[], a.fields),
+  },
   name_get: {
     params: [],
     record: true,
@@ -156,14 +163,16 @@ const METHODS: Record<string, { params: string[]; record?: boolean; impl: Method
     params: [],
     record: true,
     impl: (env, m, a) => {
-      if (m.name !== 'account.move') throw attributeError(`The method 'action_post' does not exist on the model '${m.name}'`);
+      if (m.name !== 'account.move')
+        throw attributeError(`The method 'action_post' does not exist on the model '${m.name}'`);
       return account.actionPost(env, a.ids as number[]);
     },
   },
   fields_get: {
     params: ['allfields', 'attributes'],
     impl: async (_env, m, a) => {
-      const only = Array.isArray(a.allfields) && a.allfields.length ? new Set(a.allfields as string[]) : undefined;
+      const only =
+        Array.isArray(a.allfields) && a.allfields.length ? new Set(a.allfields as string[]) : undefined;
       const out: Record<string, unknown> = {};
       for (const [name, f] of Object.entries(m.fields)) {
         if (only && !only.has(name)) continue;
@@ -183,10 +192,17 @@ const METHODS: Record<string, { params: string[]; record?: boolean; impl: Method
 };
 
 /** Binds execute_kw's positional args and kwargs to the method's parameters, like Python would. */
-function bindArgs(method: string, spec: (typeof METHODS)[string], args: unknown[], kwargs: Record<string, unknown>) {
+function bindArgs(
+  method: string,
+  spec: (typeof METHODS)[string],
+  args: unknown[],
+  kwargs: Record<string, unknown>,
+) {
   const params = spec.record ? ['ids', ...spec.params] : spec.params;
   if (args.length > params.length) {
-    throw typeError(`${method}() takes from 1 to ${params.length + 1} positional arguments but ${args.length + 1} were given`);
+    throw typeError(
+      `${method}() takes from 1 to ${params.length + 1} positional arguments but ${args.length + 1} were given`,
+    );
   }
   const bound: Record<string, unknown> = {};
   args.forEach((v, i) => (bound[params[i]] = v));
@@ -200,7 +216,8 @@ function bindArgs(method: string, spec: (typeof METHODS)[string], args: unknown[
     if (!('ids' in bound)) throw typeError(`${method}() missing 1 required positional argument: 'self'`);
     bound.ids = orm.checkIds(bound.ids, method);
   }
-  if (method === 'write' && !('vals' in bound)) throw typeError(`write() missing 1 required positional argument: 'vals'`);
+  if (method === 'write' && !('vals' in bound))
+    throw typeError(`write() missing 1 required positional argument: 'vals'`);
   if (method === 'create' && !('vals_list' in bound)) {
     throw typeError(`create() missing 1 required positional argument: 'vals_list'`);
   }
@@ -221,8 +238,10 @@ const RETRY_SQLSTATES = new Set(['40001', '40P01']);
 
 /** Starts the sandbox; resolves once it listens. */
 export async function startOdooSandbox(opts: OdooSandboxOptions = {}): Promise<OdooSandbox> {
-  const databaseUrl = opts.databaseUrl ?? process.env.ODOO_DATABASE_URL ?? 'postgresql://odoo@127.0.0.1:5432/odoo';
-  const dbName = opts.dbName ?? decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, '') || 'odoo');
+  const databaseUrl =
+    opts.databaseUrl ?? process.env.ODOO_DATABASE_URL ?? 'postgresql://odoo@127.0.0.1:5432/odoo';
+  const dbName =
+    opts.dbName ?? decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, '') || 'odoo');
   const users = opts.users ?? parseUsers(process.env.ODOO_SANDBOX_USERS);
   const adminPrefix = opts.adminPrefix ?? '/__sandbox';
   const pool = new Pool({ connectionString: databaseUrl, max: opts.poolSize ?? 10 });
@@ -249,19 +268,32 @@ export async function startOdooSandbox(opts: OdooSandboxOptions = {}): Promise<O
   async function uidFor(login: unknown, password: unknown): Promise<number | false> {
     if (typeof login !== 'string' || typeof password !== 'string') return false;
     if (!(login in users) || users[login] !== password) return false;
-    const r = await pool.query<{ id: number }>(`SELECT id FROM res_users WHERE login = $1 AND active IS TRUE`, [login]);
+    const r = await pool.query<{ id: number }>(
+      `SELECT id FROM res_users WHERE login = $1 AND active IS TRUE`,
+      [login],
+    );
     return r.rows[0]?.id ?? false;
   }
 
   async function checkUid(uid: unknown, password: unknown): Promise<void> {
     if (typeof uid !== 'number' || typeof password !== 'string') throw accessDenied();
-    const r = await pool.query<{ login: string }>(`SELECT login FROM res_users WHERE id = $1 AND active IS TRUE`, [uid]);
+    const r = await pool.query<{ login: string }>(
+      `SELECT login FROM res_users WHERE id = $1 AND active IS TRUE`,
+      [uid],
+    );
     const login = r.rows[0]?.login;
     if (!login || users[login] !== password) throw accessDenied();
   }
 
-  async function inTransaction<T>(fn: (env: orm.Env) => Promise<T>, uid: number, context: Record<string, unknown>): Promise<T> {
-    const lang = typeof context.lang === 'string' && /^[a-z]{2,3}(_[A-Z]{2})?$/.test(context.lang) ? context.lang : 'en_US';
+  async function inTransaction<T>(
+    fn: (env: orm.Env) => Promise<T>,
+    uid: number,
+    context: Record<string, unknown>,
+  ): Promise<T> {
+    const lang =
+      typeof context.lang === 'string' && /^[a-z]{2,3}(_[A-Z]{2})?$/.test(context.lang)
+        ? context.lang
+        : 'en_US';
     for (let attempt = 1; ; attempt++) {
       const db = await pool.connect();
       try {
@@ -291,16 +323,19 @@ export async function startOdooSandbox(opts: OdooSandboxOptions = {}): Promise<O
     if (typeof modelName !== 'string') throw typeError('model name must be a string');
     const model = orm.getModel(modelName);
     if (typeof method !== 'string') throw typeError('method name must be a string');
-    if (method.startsWith('_')) throw accessError(`Private methods (such as ${method}) cannot be called remotely.`);
+    if (method.startsWith('_'))
+      throw accessError(`Private methods (such as ${method}) cannot be called remotely.`);
     const spec = Object.prototype.hasOwnProperty.call(METHODS, method) ? METHODS[method] : undefined;
     if (!spec) throw attributeError(`The method '${method}' does not exist on the model '${modelName}'`);
     const positional = margs === undefined || margs === null ? [] : margs;
     if (!Array.isArray(positional)) throw typeError('execute_kw: args must be a list');
     const kwargs = mkwargs === undefined || mkwargs === null ? {} : mkwargs;
-    if (typeof kwargs !== 'object' || Array.isArray(kwargs)) throw typeError('execute_kw: kwargs must be a dictionary');
+    if (typeof kwargs !== 'object' || Array.isArray(kwargs))
+      throw typeError('execute_kw: kwargs must be a dictionary');
     const kw = kwargs as Record<string, unknown>;
     const bound = bindArgs(method, spec, positional, kw);
-    const context = kw.context && typeof kw.context === 'object' ? (kw.context as Record<string, unknown>) : {};
+    const context =
+      kw.context && typeof kw.context === 'object' ? (kw.context as Record<string, unknown>) : {};
     return inTransaction((env) => spec.impl(env, model, bound), uid as number, context);
   }
 
@@ -353,7 +388,12 @@ export async function startOdooSandbox(opts: OdooSandboxOptions = {}): Promise<O
     };
   }
 
-  function send(res: http.ServerResponse, status: number, body: string, contentType = 'application/json'): void {
+  function send(
+    res: http.ServerResponse,
+    status: number,
+    body: string,
+    contentType = 'application/json',
+  ): void {
     res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   }
@@ -365,7 +405,11 @@ export async function startOdooSandbox(opts: OdooSandboxOptions = {}): Promise<O
       parsed = JSON.parse(raw) as typeof parsed;
       if (!parsed || typeof parsed !== 'object') throw new Error('not an object');
     } catch {
-      send(res, 400, JSON.stringify(errorEnvelope(null, 'werkzeug.exceptions.BadRequest', 'Invalid JSON data')));
+      send(
+        res,
+        400,
+        JSON.stringify(errorEnvelope(null, 'werkzeug.exceptions.BadRequest', 'Invalid JSON data')),
+      );
       return;
     }
     const params = parsed.params ?? {};
@@ -389,9 +433,16 @@ export async function startOdooSandbox(opts: OdooSandboxOptions = {}): Promise<O
       entry.db = typeof args[0] === 'string' ? args[0] : undefined;
       entry.uid = typeof args[1] === 'number' ? args[1] : undefined;
       entry.model = typeof args[3] === 'string' ? args[3] : undefined;
-      entry.args = rpcMethod === 'execute_kw' ? (Array.isArray(args[5]) ? structuredClone(args[5]) : []) : structuredClone(args.slice(5));
+      entry.args =
+        rpcMethod === 'execute_kw'
+          ? Array.isArray(args[5])
+            ? structuredClone(args[5])
+            : []
+          : structuredClone(args.slice(5));
       entry.kwargs =
-        rpcMethod === 'execute_kw' && args[6] && typeof args[6] === 'object' ? structuredClone(args[6] as Record<string, unknown>) : {};
+        rpcMethod === 'execute_kw' && args[6] && typeof args[6] === 'object'
+          ? structuredClone(args[6] as Record<string, unknown>)
+          : {};
     } else if (service === 'common' && (rpcMethod === 'login' || rpcMethod === 'authenticate')) {
       entry.db = typeof args[0] === 'string' ? args[0] : undefined;
       entry.login = typeof args[1] === 'string' ? args[1] : undefined;
@@ -423,13 +474,17 @@ export async function startOdooSandbox(opts: OdooSandboxOptions = {}): Promise<O
           const status = rule.status ?? 503;
           entry.httpStatus = status;
           finish();
-          send(res, status, rule.message ?? (status === 502 ? 'Bad Gateway' : 'Service Unavailable'), 'text/plain');
+          send(
+            res,
+            status,
+            rule.message ?? (status === 502 ? 'Bad Gateway' : 'Service Unavailable'),
+            'text/plain',
+          );
           return true;
         }
         default: {
           const name = rule.errorName ?? 'psycopg2.errors.SerializationFailure';
-          const message =
-            rule.message ?? 'could not serialize access due to concurrent update';
+          const message = rule.message ?? 'could not serialize access due to concurrent update';
           entry.errorName = name;
           entry.errorMessage = message;
           finish();
@@ -458,7 +513,12 @@ export async function startOdooSandbox(opts: OdooSandboxOptions = {}): Promise<O
     send(res, 200, JSON.stringify(body));
   }
 
-  async function handleAdmin(req: http.IncomingMessage, res: http.ServerResponse, url: URL, raw: string): Promise<void> {
+  async function handleAdmin(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    raw: string,
+  ): Promise<void> {
     const path = url.pathname.slice(adminPrefix.length) || '/';
     const method = (req.method ?? 'GET').toUpperCase();
     const json = (status: number, v: unknown) => send(res, status, JSON.stringify(v));
@@ -497,7 +557,9 @@ export async function startOdooSandbox(opts: OdooSandboxOptions = {}): Promise<O
       }
       const m = /^\/faults\/(\d+)$/.exec(path);
       if (m && method === 'DELETE') {
-        return faults.remove(Number(m[1])) ? json(200, { removed: Number(m[1]) }) : json(404, { error: 'no such rule' });
+        return faults.remove(Number(m[1]))
+          ? json(200, { removed: Number(m[1]) })
+          : json(404, { error: 'no such rule' });
       }
       if (path === '/users' && method === 'GET') return json(200, { users: Object.keys(users) });
       if (path === '/reset' && method === 'POST') {
@@ -518,7 +580,8 @@ export async function startOdooSandbox(opts: OdooSandboxOptions = {}): Promise<O
       if (url.pathname === adminPrefix || url.pathname.startsWith(`${adminPrefix}/`)) {
         return handleAdmin(req, res, url, raw);
       }
-      if (url.pathname === '/jsonrpc' && (req.method ?? '').toUpperCase() === 'POST') return handleRpc(req, res, raw);
+      if (url.pathname === '/jsonrpc' && (req.method ?? '').toUpperCase() === 'POST')
+        return handleRpc(req, res, raw);
       if (url.pathname === '/web/webclient/version_info') {
         return send(res, 200, JSON.stringify({ jsonrpc: '2.0', id: null, result: VERSION_INFO }));
       }

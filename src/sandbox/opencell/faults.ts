@@ -45,7 +45,11 @@ export class FaultInjector {
       {
         kinds: KINDS,
         validate: (input) => {
-          if (input.kind === 'error' && input.status !== undefined && !(input.status >= 500 && input.status <= 599)) {
+          if (
+            input.kind === 'error' &&
+            input.status !== undefined &&
+            !(input.status >= 500 && input.status <= 599)
+          ) {
             throw new Error('error rules take a 5xx status');
           }
         },

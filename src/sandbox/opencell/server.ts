@@ -408,7 +408,7 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
   ): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const path = url.pathname.slice(adminPrefix.length) || '/';
-    let body: Record<string, unknown> = {};
+    let body: Record<string, unknown>;
     try {
       body = raw.length ? (JSON.parse(raw) as Record<string, unknown>) : {};
     } catch {

@@ -44,11 +44,15 @@ export class WorkerSupervisor {
     this.runs++;
     this.ready = false;
     this.expectingExit = false;
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'test', 'faults', 'worker.ts')], {
-      cwd: ROOT,
-      env: { ...process.env, ...this.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--require', 'tsx/cjs', join(ROOT, 'test', 'faults', 'worker.ts')],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...this.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.child = child;
     const onLines = (stream: NodeJS.ReadableStream, parse: boolean) => {
       let buf = '';
@@ -153,7 +157,10 @@ export { switchableRegistry } from '../../integration/support/registry-proxy';
 /** Collects every message of a topic from the beginning (own group), raw. */
 export async function tapTopic(topic: string): Promise<{ messages: KafkaMessage[]; stop(): Promise<void> }> {
   const messages: KafkaMessage[] = [];
-  const consumer: Consumer = testKafka().consumer({ groupId: `fault-tap-${uniqueSuffix()}`, maxWaitTimeInMs: 200 });
+  const consumer: Consumer = testKafka().consumer({
+    groupId: `fault-tap-${uniqueSuffix()}`,
+    maxWaitTimeInMs: 200,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({ eachMessage: async ({ message }) => void messages.push(message) });

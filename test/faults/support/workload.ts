@@ -49,15 +49,31 @@ export class Workload {
 
   constructor(private readonly db: PoolClient) {}
 
-  async createContract(kind: ContractKind = 'mobile', extra: { partnerOverrides?: Record<string, unknown>; iban?: string; poison?: string } = {}): Promise<ExpectedContract> {
+  async createContract(
+    kind: ContractKind = 'mobile',
+    extra: { partnerOverrides?: Record<string, unknown>; iban?: string; poison?: string } = {},
+  ): Promise<ExpectedContract> {
     const db = this.db;
     await db.query('BEGIN');
     let c: ExpectedContract;
     try {
-      const partner = await insertPartner(db, { email: `fault${uniqueSuffix()}@example.org`, overrides: extra.partnerOverrides });
-      const mandate = await insertBankAccountAndMandate(db, partner.id, extra.iban ? { iban: extra.iban } : {});
+      const partner = await insertPartner(db, {
+        email: `fault${uniqueSuffix()}@example.org`,
+        overrides: extra.partnerOverrides,
+      });
+      const mandate = await insertBankAccountAndMandate(
+        db,
+        partner.id,
+        extra.iban ? { iban: extra.iban } : {},
+      );
       const products = kind === 'mobile' ? MOBILE : FIBER;
-      const contract = await insertContract(db, { partnerId: partner.id, mandateId: mandate.mandateId, kind, lines: products, ownTransaction: false });
+      const contract = await insertContract(db, {
+        partnerId: partner.id,
+        mandateId: mandate.mandateId,
+        kind,
+        lines: products,
+        ownTransaction: false,
+      });
       await db.query('COMMIT');
       c = {
         id: contract.id,
@@ -66,7 +82,12 @@ export class Workload {
         partnerRef: partner.ref!,
         infoTable: contract.infoTable,
         infoId: contract.infoId,
-        lines: contract.lineIds.map((id, i) => ({ id, productCode: products[i], oneShot: products[i].startsWith('CH_'), ended: false })),
+        lines: contract.lineIds.map((id, i) => ({
+          id,
+          productCode: products[i],
+          oneShot: products[i].startsWith('CH_'),
+          ended: false,
+        })),
         phone: contract.phoneNumber,
         oldPhones: [],
         terminated: false,
@@ -85,14 +106,20 @@ export class Workload {
   async terminateLine(c: ExpectedContract): Promise<void> {
     const line = [...c.lines].reverse().find((l) => !l.oneShot && !l.ended);
     if (!line || c.terminated) return;
-    await this.db.query(`UPDATE contract_line SET date_end = $2, write_date = now() WHERE id = $1`, [line.id, today()]);
+    await this.db.query(`UPDATE contract_line SET date_end = $2, write_date = now() WHERE id = $1`, [
+      line.id,
+      today(),
+    ]);
     line.ended = true;
     this.changes++;
   }
 
   async changeAddress(c: ExpectedContract): Promise<void> {
     const street = `Carrer de la Prova ${Math.floor(Math.random() * 900) + 10}`;
-    await this.db.query(`UPDATE res_partner SET street = $2, full_street = $2, zip = '08002', city = 'Barcelona', write_date = now() WHERE id = $1`, [c.partnerId, street]);
+    await this.db.query(
+      `UPDATE res_partner SET street = $2, full_street = $2, zip = '08002', city = 'Barcelona', write_date = now() WHERE id = $1`,
+      [c.partnerId, street],
+    );
     c.street = street;
     this.changes++;
   }
@@ -103,8 +130,14 @@ export class Workload {
     // like Odoo: the ISP info's number and the contract's stored compute phone_number in one transaction
     await this.db.query('BEGIN');
     try {
-      await this.db.query(`UPDATE ${c.infoTable} SET phone_number = $2, write_date = now() WHERE id = $1`, [c.infoId, phone]);
-      await this.db.query(`UPDATE contract_contract SET phone_number = $2, write_date = now() WHERE id = $1`, [c.id, phone]);
+      await this.db.query(`UPDATE ${c.infoTable} SET phone_number = $2, write_date = now() WHERE id = $1`, [
+        c.infoId,
+        phone,
+      ]);
+      await this.db.query(
+        `UPDATE contract_contract SET phone_number = $2, write_date = now() WHERE id = $1`,
+        [c.id, phone],
+      );
       await this.db.query('COMMIT');
     } catch (e) {
       await this.db.query('ROLLBACK').catch(() => undefined);
@@ -150,7 +183,8 @@ export function stateProblems(sandbox: Sandbox, contracts: readonly ExpectedCont
     // a termination dated today is effective at 23:59:59 (OpenCell 10+): recorded as subscribedTillDate until then
     if (c.terminated && sub.status !== 'RESILIATED' && sub.subscribedTillDate === undefined)
       out.push(`${c.code}: subscription ${sub.status} without a termination, expected RESILIATED`);
-    if (!c.terminated && (sub.status !== 'ACTIVE' || sub.subscribedTillDate !== undefined)) out.push(`${c.code}: subscription ${sub.status}, expected ACTIVE`);
+    if (!c.terminated && (sub.status !== 'ACTIVE' || sub.subscribedTillDate !== undefined))
+      out.push(`${c.code}: subscription ${sub.status}, expected ACTIVE`);
     for (const l of c.lines) {
       if (l.oneShot) {
         const n = sub.oneShots.filter((o) => o.code === l.productCode).length;
@@ -159,19 +193,25 @@ export function stateProblems(sandbox: Sandbox, contracts: readonly ExpectedCont
       }
       const inst = sub.services.filter((s) => s.code === l.productCode);
       if (inst.length === 0) out.push(`${c.code}: service ${l.productCode} missing`);
-      else if (l.ended && inst.some((s) => s.status !== 'TERMINATED' && s.terminationDate === undefined)) out.push(`${c.code}: service ${l.productCode} not terminated (${inst.map((s) => s.status)})`);
-      else if (!l.ended && !inst.some((s) => s.status === 'ACTIVE')) out.push(`${c.code}: service ${l.productCode} not active (${inst.map((s) => s.status)})`);
+      else if (l.ended && inst.some((s) => s.status !== 'TERMINATED' && s.terminationDate === undefined))
+        out.push(`${c.code}: service ${l.productCode} not terminated (${inst.map((s) => s.status)})`);
+      else if (!l.ended && !inst.some((s) => s.status === 'ACTIVE'))
+        out.push(`${c.code}: service ${l.productCode} not active (${inst.map((s) => s.status)})`);
     }
     if (!c.terminated) {
       const accesses = (st.accessesBySubscription.get(c.code) ?? []).map((a) => a.code);
-      if (!accesses.includes(c.phone)) out.push(`${c.code}: access ${c.phone} missing (has ${accesses.join(',')})`);
-      for (const old of c.oldPhones) if (accesses.includes(old)) out.push(`${c.code}: old access ${old} still there`);
+      if (!accesses.includes(c.phone))
+        out.push(`${c.code}: access ${c.phone} missing (has ${accesses.join(',')})`);
+      for (const old of c.oldPhones)
+        if (accesses.includes(old)) out.push(`${c.code}: old access ${old} still there`);
     }
     if (c.street) {
       const customer = st.customers.get(c.partnerRef);
-      if (!JSON.stringify(customer ?? {}).includes(c.street)) out.push(`${c.code}: customer ${c.partnerRef} address is not "${c.street}"`);
+      if (!JSON.stringify(customer ?? {}).includes(c.street))
+        out.push(`${c.code}: customer ${c.partnerRef} address is not "${c.street}"`);
       for (const ca of st.customerAccountsOf(c.partnerRef))
-        if (!JSON.stringify(ca).includes(c.street)) out.push(`${c.code}: customer account ${ca.code} address is not "${c.street}"`);
+        if (!JSON.stringify(ca).includes(c.street))
+          out.push(`${c.code}: customer account ${ca.code} address is not "${c.street}"`);
     }
   }
   return out;
@@ -194,7 +234,10 @@ export interface CreateAudit {
 }
 
 /** At most one successful create per code, from the sandbox journal (only codes in `scope`, when given). */
-export function auditCreates(journal: readonly JournalEntry[], scope?: (code: string) => boolean): CreateAudit {
+export function auditCreates(
+  journal: readonly JournalEntry[],
+  scope?: (code: string) => boolean,
+): CreateAudit {
   const creates: Record<string, number> = {};
   const seen = new Map<string, number>();
   let alreadyExists = 0;
@@ -208,13 +251,21 @@ export function auditCreates(journal: readonly JournalEntry[], scope?: (code: st
     if (e.status >= 200 && e.status < 300 && !e.errorCode) {
       creates[kind] = (creates[kind] ?? 0) + 1;
       seen.set(`${kind}:${code}`, (seen.get(`${kind}:${code}`) ?? 0) + 1);
-    } else if (e.errorCode === 'ENTITY_ALREADY_EXISTS_EXCEPTION' || e.errorCode === 'DUPLICATE_ACCESS') alreadyExists++;
+    } else if (e.errorCode === 'ENTITY_ALREADY_EXISTS_EXCEPTION' || e.errorCode === 'DUPLICATE_ACCESS')
+      alreadyExists++;
   }
-  return { creates, duplicates: [...seen].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`), alreadyExists };
+  return {
+    creates,
+    duplicates: [...seen].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`),
+    alreadyExists,
+  };
 }
 
 /** One-shot charges applied per one-shot line (expected: exactly 1 each). */
-export function oneShotCounts(sandbox: Sandbox, contracts: readonly ExpectedContract[]): { lines: number; applied: number; duplicates: string[] } {
+export function oneShotCounts(
+  sandbox: Sandbox,
+  contracts: readonly ExpectedContract[],
+): { lines: number; applied: number; duplicates: string[] } {
   let lines = 0;
   let applied = 0;
   const duplicates: string[] = [];

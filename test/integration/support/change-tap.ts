@@ -20,7 +20,10 @@ export class ChangeTap {
     // as the connector would).
     const admin = testKafka().admin();
     await admin.connect();
-    await ensureTopics(admin, this.topics.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })));
+    await ensureTopics(
+      admin,
+      this.topics.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })),
+    );
     await admin.disconnect();
     const consumer = testKafka().consumer({ groupId: `test-tap-${uniqueSuffix()}`, maxWaitTimeInMs: 100 });
     this.consumer = consumer;
@@ -40,7 +43,11 @@ export class ChangeTap {
   }
 
   /** Resolves with the first change (already seen or to come) that matches. */
-  waitFor(pred: (c: DecodedChange) => boolean, timeoutMs = 30_000, what = 'a change'): Promise<DecodedChange> {
+  waitFor(
+    pred: (c: DecodedChange) => boolean,
+    timeoutMs = 30_000,
+    what = 'a change',
+  ): Promise<DecodedChange> {
     const found = this.changes.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {

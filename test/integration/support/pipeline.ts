@@ -49,7 +49,11 @@ export async function startTestPipeline(overrides: Record<string, string> = {}):
   await admin.disconnect();
   const events: { stage: string; e: KeyedConsumerEvent }[] = [];
   const make = () =>
-    new ProjectionPipeline(config, { kafka, groups, hooks: { onConsumerEvent: (stage, e) => events.push({ stage, e }) } });
+    new ProjectionPipeline(config, {
+      kafka,
+      groups,
+      hooks: { onConsumerEvent: (stage, e) => events.push({ stage, e }) },
+    });
   const t: TestPipeline = {
     sandbox,
     pipeline: make(),

@@ -21,7 +21,10 @@ export async function switchableRegistry(
       const body = chunks.length ? Buffer.concat(chunks) : undefined;
       fetch(`${target.origin}${req.url ?? '/'}`, {
         method: req.method,
-        headers: { 'content-type': String(req.headers['content-type'] ?? 'application/json'), accept: String(req.headers.accept ?? '*/*') },
+        headers: {
+          'content-type': String(req.headers['content-type'] ?? 'application/json'),
+          accept: String(req.headers.accept ?? '*/*'),
+        },
         body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body,
       }).then(
         async (r) => {
@@ -43,4 +46,3 @@ export async function switchableRegistry(
       }),
   });
 }
-

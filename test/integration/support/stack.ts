@@ -14,7 +14,8 @@ export const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').spl
 export const CONNECT_URL = process.env.CONNECT_URL ?? 'http://127.0.0.1:8083';
 export const REGISTRY_URL = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 export const ODOO_DATABASE_URL = process.env.ODOO_DATABASE_URL ?? 'postgresql://odoo@127.0.0.1:5432/odoo';
-export const STATE_DATABASE_URL = process.env.STATE_DATABASE_URL ?? 'postgresql://sync@127.0.0.1:5432/odoo_opencell_sync';
+export const STATE_DATABASE_URL =
+  process.env.STATE_DATABASE_URL ?? 'postgresql://sync@127.0.0.1:5432/odoo_opencell_sync';
 
 let kafka: Kafka | undefined;
 export function testKafka(): Kafka {
@@ -42,13 +43,18 @@ export async function closeStackClients(): Promise<void> {
 }
 
 export function stackScript(...args: string[]): string {
-  return execFileSync('bash', [join(ROOT, 'scripts', 'stack'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync('bash', [join(ROOT, 'scripts', 'stack'), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 export function stackHealthy(): boolean {
   try {
     const out = stackScript('status');
-    return ['kafka', 'connect', 'registry', 'connector'].every((p) => new RegExp(`${p}\\s+healthy`).test(out));
+    return ['kafka', 'connect', 'registry', 'connector'].every((p) =>
+      new RegExp(`${p}\\s+healthy`).test(out),
+    );
   } catch {
     return false;
   }
@@ -60,7 +66,11 @@ export function pidOf(part: 'kafka' | 'connect' | 'registry'): number {
 
 export const uniqueSuffix = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 
-export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   while (Date.now() < deadline) {
@@ -72,7 +82,9 @@ export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs:
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`,
+  );
 }
 
 /** The state database URL whose sessions see only `schema` (a ledger and outbox of a test's own). */
@@ -87,7 +99,10 @@ export async function createStateSchema(schema: string): Promise<void> {
     await c.query(`CREATE SCHEMA ${schema}`);
     await c.query(`SET search_path TO ${schema}`);
     const dir = join(ROOT, 'schemas', 'state');
-    for (const f of readdirSync(dir).filter((x) => x.endsWith('.sql')).sort()) await c.query(readFileSync(join(dir, f), 'utf8'));
+    for (const f of readdirSync(dir)
+      .filter((x) => x.endsWith('.sql'))
+      .sort())
+      await c.query(readFileSync(join(dir, f), 'utf8'));
   } finally {
     await c.query('RESET search_path').catch(() => undefined);
     c.release();
