@@ -16,8 +16,13 @@ interface Service {
   environment?: Record<string, string>;
   command?: string[] | string;
   volumes?: string[];
+  depends_on?: Record<string, { condition: string }>;
 }
 const compose = parse(read('docker-compose.yml')) as { services: Record<string, Service> };
+const pkg = JSON.parse(read('package.json')) as {
+  scripts: Record<string, string>;
+  engines: { node: string };
+};
 const pom = read('infra/stack/pom.xml');
 const prop = (name: string) => {
   const m = new RegExp(`<${name}>([^<]+)</${name}>`).exec(pom);
@@ -100,9 +105,46 @@ describe('docker-compose.yml agrees with the local stack', () => {
 
   it('sets up PostgreSQL and the connectors with the same code as the local stack', () => {
     const cmd = String(s.setup.command);
-    expect(cmd).to.include('src/ops/pg-setup.ts');
-    expect(cmd).to.include('src/ops/connectors-apply.ts');
-    expect(stackScript).to.include('src/ops/pg-setup.ts');
-    expect(stackScript).to.include('src/ops/connectors-apply.ts');
+    expect(cmd).to.include('npm run setup:db');
+    expect(cmd).to.include('npm run setup:connectors');
+    const script = (name: string) => {
+      const m = /^tsx (\S+\.ts)$/.exec(pkg.scripts[name] ?? '');
+      if (!m) throw new Error(`package.json script ${name} is not "tsx <file>.ts"`);
+      return m[1];
+    };
+    expect(stackScript).to.include(script('setup:db'));
+    expect(stackScript).to.include(script('setup:connectors'));
+  });
+
+  it("runs the Node services on the project's runtime (Node 24) and waits for the setup to finish", () => {
+    const major = Number(/>=\s*(\d+)/.exec(pkg.engines.node)?.[1]);
+    expect(major).to.be.at.least(24);
+    for (const name of ['setup', 'opencell-sandbox', 'pipeline']) {
+      expect(s[name].image, name).to.equal(`node:${major}`);
+    }
+    for (const name of ['opencell-sandbox', 'pipeline', 'sync']) {
+      expect(s[name].depends_on?.setup, name).to.deep.equal({ condition: 'service_completed_successfully' });
+    }
+  });
+});
+
+describe('Dockerfile (the production image)', () => {
+  const dockerfile = read('Dockerfile');
+  const froms = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+
+  it('builds on the Node major that package.json requires, slim, in two stages', () => {
+    const major = Number(/>=\s*(\d+)/.exec(pkg.engines.node)?.[1]);
+    expect(froms).to.have.length(2);
+    for (const f of froms) expect(f).to.equal(`node:${major}-slim`);
+  });
+
+  it('ships production dependencies and the compiled CLI only, as a non-root user, with a health check', () => {
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('FROM '));
+    expect(runtime).to.match(/npm ci --omit=dev/);
+    expect(runtime).to.match(/COPY --from=build \/app\/dist/);
+    expect(runtime).not.to.match(/COPY (src|test|testkit)\b/);
+    expect(runtime).to.match(/^USER node$/m);
+    expect(runtime).to.match(/HEALTHCHECK[\s\S]*\/healthz/);
+    expect(runtime).to.match(/ENTRYPOINT \["node", "bin\/odoo-opencell-sync"\]/);
   });
 });
