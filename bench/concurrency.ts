@@ -11,9 +11,9 @@
  * sandbox call). Order: each customer's PUT /account/customer bodies must carry its rounds in commit order.
  */
 import { Pool } from 'pg';
-import { insertPartner } from '../src/capture/demo-seed';
-import { OpenCellClient } from '../src/opencell/client';
-import type { JournalEntry } from '../src/sandbox/opencell';
+import { insertPartner } from '../testkit/demo-seed';
+import { OpenCellClient } from '../src/adapters/opencell/client';
+import type { JournalEntry } from '../testkit/sandbox/opencell';
 import {
   benchKafka,
   createSandboxCustomer,

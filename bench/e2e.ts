@@ -10,10 +10,10 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { Pool } from 'pg';
-import { insertBankAccountAndMandate, insertContract, insertPartner } from '../src/capture/demo-seed';
-import { decodeIntentMessage } from '../src/projections/runtime/intent-message';
-import type { JournalEntry } from '../src/sandbox/opencell';
-import type { KeyedConsumerEvent } from '../src/stream/keyed-consumer';
+import { insertBankAccountAndMandate, insertContract, insertPartner } from '../testkit/demo-seed';
+import { decodeIntentMessage } from '../src/domain/intents/message';
+import type { JournalEntry } from '../testkit/sandbox/opencell';
+import type { KeyedConsumerEvent } from '../src/adapters/kafka/keyed-consumer';
 import {
   benchKafka,
   debeziumBarrier,

@@ -3,12 +3,12 @@
  * of them irrelevant to billing) through decode → relevance filter → changed watched fields → trigger rules →
  * intent ids, next to a raw JSON.parse of the same bytes. Target: at least half the raw parse rate.
  */
-import { decodeParsedChange, parseChangeValue, RowChange, tableOfTopic } from '../src/capture';
-import { changeRecord, FakeRecord, sampleRow } from '../src/capture/testing';
-import { changedWatchedFields, isIrrelevant, rawIrrelevant } from '../src/projections/filter';
-import { detectIntents, TriggerContext } from '../src/projections/triggers';
-import { intentIdOf } from '../src/projections/runtime/intent-message';
-import type { ProductView } from '../src/projections/views';
+import { decodeParsedChange, parseChangeValue, RowChange, tableOfTopic } from '../src/domain/capture';
+import { changeRecord, FakeRecord, sampleRow } from '../testkit/capture';
+import { changedWatchedFields, isIrrelevant, rawIrrelevant } from '../src/domain/projection/filter';
+import { detectIntents, TriggerContext } from '../src/domain/projection/triggers';
+import { intentIdOf } from '../src/domain/intents/message';
+import type { ProductView } from '../src/domain/projection/views';
 
 export interface FilterBenchResult {
   events: number;

@@ -6,15 +6,15 @@
  * the whole flow (poll start to last load), and the invoices present twice in Odoo (must be 0).
  */
 import { Pool } from 'pg';
-import { CATALOG, insertContract, insertContractGroup, insertPartner } from '../src/capture/demo-seed';
-import { loadConfig } from '../src/config';
-import type { LoadOutcome } from '../src/invoices/loader';
-import { createInvoiceLoader, ensureInvoiceTopics, startInvoicePoller } from '../src/invoices/worker';
-import { OpenCellClient } from '../src/opencell/client';
-import { OutboxRelay } from '../src/outbox/relay';
-import { EventSchemas } from '../src/outbox/schemas';
-import { startOdooSandbox } from '../src/sandbox/odoo';
-import { defaultCatalog, startOpenCellSandbox } from '../src/sandbox/opencell';
+import { CATALOG, insertContract, insertContractGroup, insertPartner } from '../testkit/demo-seed';
+import { loadConfig } from '../src/core/config';
+import type { LoadOutcome } from '../src/flows/invoices/loader';
+import { createInvoiceLoader, ensureInvoiceTopics, startInvoicePoller } from '../src/flows/invoices/stages';
+import { OpenCellClient } from '../src/adapters/opencell/client';
+import { OutboxRelay } from '../src/flows/outbox/relay';
+import { EventSchemas } from '../src/adapters/registry/schemas';
+import { startOdooSandbox } from '../testkit/sandbox/odoo';
+import { defaultCatalog, startOpenCellSandbox } from '../testkit/sandbox/opencell';
 import { benchKafka, freshStateDb, ODOO_DATABASE_URL, RssSampler, suffix, waitFor } from './common';
 
 export interface InvoiceOptions {

@@ -12,8 +12,8 @@ import {
   insertBankAccountAndMandate,
   insertContract,
   stateIdByCode,
-} from '../src/capture/demo-seed';
-import { routerTopics } from '../src/projections/runtime/workers';
+} from '../testkit/demo-seed';
+import { routerTopics } from '../src/flows/projection/stages';
 import {
   benchKafka,
   debeziumBarrier,

@@ -1,5 +1,5 @@
 /**
- * Seeds the Odoo database with demo data (src/capture/demo-seed.ts).
+ * Seeds the Odoo database with demo data (testkit/demo-seed.ts).
  *
  *   npx tsx scripts/seed-demo.ts --partners 50 [--seed 42] [--since 2024-01-01]
  *       [--database-url postgresql://odoo@127.0.0.1:5432/odoo]
@@ -8,7 +8,7 @@
  * already seeded for the same seed are skipped, catalog inserts are ON CONFLICT DO NOTHING.
  */
 import { Client } from 'pg';
-import { seedDemo } from '../src/capture/demo-seed';
+import { seedDemo } from '../testkit/demo-seed';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

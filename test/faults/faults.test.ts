@@ -5,13 +5,13 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import type { PoolClient } from 'pg';
-import { insertContractLine, UNKNOWN_PRODUCT_CODE } from '../../src/capture/demo-seed';
-import { loadConfig, type Config } from '../../src/config';
-import { EventSchemas } from '../../src/outbox/schemas';
-import { subscribeEvents, type Subscription } from '../../src/outbox/subscriber';
-import { ensurePipelineTopics, routerTopics } from '../../src/projections/runtime/workers';
-import { startOpenCellSandbox } from '../../src/sandbox/opencell';
-import { DLQ_HEADER } from '../../src/stream/dlq';
+import { insertContractLine, UNKNOWN_PRODUCT_CODE } from '../../testkit/demo-seed';
+import { loadConfig, type Config } from '../../src/core/config';
+import { EventSchemas } from '../../src/adapters/registry/schemas';
+import { subscribeEvents, type Subscription } from '../../src/flows/outbox/subscriber';
+import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/stages';
+import { startOpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { DLQ_HEADER } from '../../src/adapters/kafka/dlq';
 import type { Sandbox } from '../integration/support/pipeline';
 import {
   createStateSchema,

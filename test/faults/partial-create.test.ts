@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { PoolClient } from 'pg';
-import { insertBankAccountAndMandate, insertContract, insertPartner } from '../../src/capture/demo-seed';
-import type { IntentMessage } from '../../src/projections/runtime/intent-message';
+import { insertBankAccountAndMandate, insertContract, insertPartner } from '../../testkit/demo-seed';
+import type { IntentMessage } from '../../src/domain/intents/message';
 import { type ProjectorHarness, startProjectorHarness } from '../integration/support/projector-harness';
 import { odooDb, uniqueSuffix } from '../integration/support/stack';
 

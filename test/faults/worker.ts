@@ -11,11 +11,11 @@
  */
 import type { Consumer, ConsumerConfig } from 'kafkajs';
 import { Pool } from 'pg';
-import { loadConfig } from '../../src/config';
-import { componentLogger, redactString } from '../../src/log';
-import { createOutboxRelay } from '../../src/outbox/relay';
-import { ProjectionPipeline } from '../../src/projections/runtime/pipeline';
-import { createKafka } from '../../src/stream/kafka';
+import { loadConfig } from '../../src/core/config';
+import { componentLogger, redactString } from '../../src/core/log';
+import { createOutboxRelay } from '../../src/flows/outbox/relay';
+import { ProjectionPipeline } from '../../src/flows/projection/pipeline';
+import { createKafka } from '../../src/adapters/kafka/kafka';
 
 const log = componentLogger('fault-worker');
 const emit = (type: string, data: Record<string, unknown> = {}) =>

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { DecodedChange, RowChange, topicFor, changedBillingFields } from '../../src/capture';
+import { DecodedChange, RowChange, topicFor, changedBillingFields } from '../../src/domain/capture';
 import { ChangeTap } from './support/change-tap';
 import { ROOT, odooDb, pidOf, stackScript, uniqueSuffix } from './support/stack';
 

@@ -1,5 +1,5 @@
 /**
- * The operations CLI driven as an operator would: a spawned `node --require tsx/cjs src/ops/cli.ts`
+ * The operations CLI driven as an operator would: a spawned `node --require tsx/cjs src/app/cli.ts`
  * against the real stack (Kafka, Connect, PostgreSQL), with topics and consumer groups of its own.
  */
 import { expect } from 'chai';
@@ -7,14 +7,14 @@ import { spawn, ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Admin, Consumer, KafkaMessage } from 'kafkajs';
-import { KafkaDeadLetterPublisher } from '../../src/stream/dlq';
-import { createKafka, ensureTopics } from '../../src/stream/kafka';
-import { startOpenCellSandbox } from '../../src/sandbox/opencell';
-import { encodeIntentMessage } from '../../src/projections/runtime/intent-message';
-import { operatorIntent } from '../../src/ops/intents';
+import { KafkaDeadLetterPublisher } from '../../src/adapters/kafka/dlq';
+import { createKafka, ensureTopics } from '../../src/adapters/kafka/kafka';
+import { startOpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { encodeIntentMessage } from '../../src/domain/intents/message';
+import { operatorIntent } from '../../src/flows/projection/operator-intents';
 import { eventually, KAFKA_BROKERS, odooDb, ROOT, stateDb, testKafka, uniqueSuffix } from './support/stack';
 
-const CLI = join(ROOT, 'src', 'ops', 'cli.ts');
+const CLI = join(ROOT, 'src', 'app', 'cli.ts');
 
 interface CliResult {
   code: number | null;

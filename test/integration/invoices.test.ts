@@ -1,25 +1,25 @@
 import { expect } from 'chai';
 import type { Consumer, IHeaders } from 'kafkajs';
-import { insertContract, insertContractGroup, insertPartner } from '../../src/capture/demo-seed';
-import { loadConfig, type Config } from '../../src/config';
-import { invoiceEventId } from '../../src/invoices/mapping';
-import type { InvoicePoller } from '../../src/invoices/poller';
-import type { LoadOutcome } from '../../src/invoices/loader';
+import { insertContract, insertContractGroup, insertPartner } from '../../testkit/demo-seed';
+import { loadConfig, type Config } from '../../src/core/config';
+import { invoiceEventId } from '../../src/domain/invoices/invoice-event';
+import type { InvoicePoller } from '../../src/flows/invoices/poller';
+import type { LoadOutcome } from '../../src/flows/invoices/loader';
 import {
   createInvoiceLoader,
   ensureInvoiceTopics,
   startInvoicePoller,
   type InvoiceLoaderWorker,
-} from '../../src/invoices/worker';
-import { OpenCellClient } from '../../src/opencell/client';
-import type { InvoiceIssuedEvent } from '../../src/outbox/events';
-import { OutboxRelay } from '../../src/outbox/relay';
-import { EventSchemas } from '../../src/outbox/schemas';
-import { subscribeEvents, type Subscription } from '../../src/outbox/subscriber';
-import { startOdooSandbox, type OdooSandbox } from '../../src/sandbox/odoo';
-import { defaultCatalog, startOpenCellSandbox, type OpenCellSandbox } from '../../src/sandbox/opencell';
-import { DLQ_HEADER } from '../../src/stream/dlq';
-import type { KeyedConsumerEvent } from '../../src/stream/keyed-consumer';
+} from '../../src/flows/invoices/stages';
+import { OpenCellClient } from '../../src/adapters/opencell/client';
+import type { InvoiceIssuedEvent } from '../../src/domain/outbox/events';
+import { OutboxRelay } from '../../src/flows/outbox/relay';
+import { EventSchemas } from '../../src/adapters/registry/schemas';
+import { subscribeEvents, type Subscription } from '../../src/flows/outbox/subscriber';
+import { startOdooSandbox, type OdooSandbox } from '../../testkit/sandbox/odoo';
+import { defaultCatalog, startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { DLQ_HEADER } from '../../src/adapters/kafka/dlq';
+import type { KeyedConsumerEvent } from '../../src/adapters/kafka/keyed-consumer';
 import {
   ODOO_DATABASE_URL,
   REGISTRY_URL,

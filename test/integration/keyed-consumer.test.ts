@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { KafkaMessage } from 'kafkajs';
-import { OpenCellBusinessError, OpenCellUnavailableError } from '../../src/errors';
-import { DLQ_HEADER, KafkaDeadLetterPublisher } from '../../src/stream/dlq';
-import { ensureTopics } from '../../src/stream/kafka';
-import { KeyedConsumer, KeyedConsumerEvent, MessageHandler } from '../../src/stream/keyed-consumer';
+import { OpenCellBusinessError, OpenCellUnavailableError } from '../../src/domain/errors';
+import { DLQ_HEADER, KafkaDeadLetterPublisher } from '../../src/adapters/kafka/dlq';
+import { ensureTopics } from '../../src/adapters/kafka/kafka';
+import { KeyedConsumer, KeyedConsumerEvent, MessageHandler } from '../../src/adapters/kafka/keyed-consumer';
 import { eventually, testKafka, uniqueSuffix } from './support/stack';
 
 /** The keyed consumer on a real broker: per-key order, concurrency across keys, retries, dead letters, commits. */

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { insertContract, insertContractGroup, insertPartner } from '../../src/capture/demo-seed';
-import { BadResponseError, OdooRpcError, SyncError } from '../../src/errors';
+import { insertContract, insertContractGroup, insertPartner } from '../../testkit/demo-seed';
+import { BadResponseError, OdooRpcError, SyncError } from '../../src/domain/errors';
 import {
   OdooClient,
   OdooLoginError,
@@ -11,8 +11,8 @@ import {
   cmd,
   m2oId,
   type OdooCallEvent,
-} from '../../src/odoo';
-import { startOdooSandbox, type OdooSandbox } from '../../src/sandbox/odoo';
+} from '../../src/adapters/odoo';
+import { startOdooSandbox, type OdooSandbox } from '../../testkit/sandbox/odoo';
 import { ODOO_DATABASE_URL, odooDb, uniqueSuffix } from './support/stack';
 
 /**

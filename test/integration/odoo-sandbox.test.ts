@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fetch from 'node-fetch';
-import { insertPartner } from '../../src/capture/demo-seed';
-import { startOdooSandbox, type OdooSandbox } from '../../src/sandbox/odoo';
+import { insertPartner } from '../../testkit/demo-seed';
+import { startOdooSandbox, type OdooSandbox } from '../../testkit/sandbox/odoo';
 import { ODOO_DATABASE_URL, odooDb, uniqueSuffix } from './support/stack';
 
 /** The Odoo sandbox spoken to in raw JSON-RPC: Odoo's envelopes and errors, its admin surface, sequence names. */

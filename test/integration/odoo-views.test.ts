@@ -7,13 +7,13 @@ import {
   insertPartner,
   productIdByCode,
   terminateContract,
-} from '../../src/capture/demo-seed';
-import { decodeChange, type RowChange } from '../../src/capture/envelope';
-import type { Row, TableName } from '../../src/capture/tables';
-import { changeRecord, sampleRow } from '../../src/capture/testing';
-import { OdooViews } from '../../src/projections/odoo-views';
-import { productKind } from '../../src/projections/products';
-import { detectIntents } from '../../src/projections/triggers';
+} from '../../testkit/demo-seed';
+import { decodeChange, type RowChange } from '../../src/domain/capture/envelope';
+import type { Row, TableName } from '../../src/domain/capture/tables';
+import { changeRecord, sampleRow } from '../../testkit/capture';
+import { OdooViews } from '../../src/adapters/postgres/odoo-views';
+import { productKind } from '../../src/domain/projection/products';
+import { detectIntents } from '../../src/domain/projection/triggers';
 
 /** A change as the pipeline decodes it (capture's decodeChange of a Debezium-encoded record). */
 function decoded<T extends TableName>(

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type { PoolClient } from 'pg';
-import { insertBankAccountAndMandate, insertContract, insertPartner } from '../../src/capture/demo-seed';
-import type { IntentMessage } from '../../src/projections/runtime/intent-message';
-import type { Projector } from '../../src/projections/runtime/projector';
+import { insertBankAccountAndMandate, insertContract, insertPartner } from '../../testkit/demo-seed';
+import type { IntentMessage } from '../../src/domain/intents/message';
+import type { Projector } from '../../src/flows/projection/projector';
 import { type ProjectorHarness, startProjectorHarness } from './support/projector-harness';
 import type { Sandbox } from './support/pipeline';
 import { odooDb, uniqueSuffix } from './support/stack';

@@ -26,13 +26,13 @@ import {
   insertPartner,
   productIdByCode,
   UNKNOWN_PRODUCT_CODE,
-} from '../../src/capture/demo-seed';
-import { loadConfig } from '../../src/config';
-import { ensurePipelineTopics, routerTopics } from '../../src/projections/runtime/workers';
-import { startOpenCellSandbox } from '../../src/sandbox/opencell';
-import { readTopic } from '../../src/ops/dlq-admin';
-import { CatalogIndex } from '../../src/sandbox/opencell/sandbox-catalog';
-import type { JournalEntry } from '../../src/sandbox/opencell/journal';
+} from '../../testkit/demo-seed';
+import { loadConfig } from '../../src/core/config';
+import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/stages';
+import { startOpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { readTopic } from '../../src/app/dlq-admin';
+import { CatalogIndex } from '../../testkit/sandbox/opencell/sandbox-catalog';
+import type { JournalEntry } from '../../testkit/sandbox/opencell/journal';
 import {
   createStateSchema,
   eventually,
@@ -44,7 +44,7 @@ import {
   uniqueSuffix,
 } from './support/stack';
 
-const CLI = join(ROOT, 'src', 'ops', 'cli.ts');
+const CLI = join(ROOT, 'src', 'app', 'cli.ts');
 const TARIFF = 'SE_SC_REC_MOBILE_T_UNL_20480';
 const PACK = 'SE_SC_REC_MOBILE_PACK_UNL_1024';
 const SIM = 'CH_SC_OSO_SIM';

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { ensureTopics } from '../../src/stream/kafka';
-import { SyncError } from '../../src/errors';
-import { EventSchemas, loadAvroSchema, subjectFor } from '../../src/outbox/schemas';
-import { OutboxRelay } from '../../src/outbox/relay';
-import { appendOutbox } from '../../src/outbox/store';
-import { fullSyncEvent } from '../../src/outbox/testing';
+import { ensureTopics } from '../../src/adapters/kafka/kafka';
+import { SyncError } from '../../src/domain/errors';
+import { EventSchemas, loadAvroSchema, subjectFor } from '../../src/adapters/registry/schemas';
+import { OutboxRelay } from '../../src/flows/outbox/relay';
+import { appendOutbox } from '../../src/adapters/postgres/outbox-store';
+import { fullSyncEvent } from '../../testkit/outbox';
 import { switchableRegistry } from './support/registry-proxy';
 import { REGISTRY_URL, eventually, stateDb, testKafka, uniqueSuffix } from './support/stack';
 

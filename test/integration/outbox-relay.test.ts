@@ -1,16 +1,16 @@
-import { OutboxWakeup } from '../../src/outbox/wakeup';
+import { OutboxWakeup } from '../../src/adapters/postgres/outbox-wakeup';
 import { expect } from 'chai';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Pool } from 'pg';
-import { ensureTopics } from '../../src/stream/kafka';
-import { SyncError } from '../../src/errors';
-import { EventSchemas } from '../../src/outbox/schemas';
-import { OutboxRelay, OutboxRelayOptions } from '../../src/outbox/relay';
-import { appendOutbox } from '../../src/outbox/store';
-import { subscribeEvents, EventMeta, Subscription } from '../../src/outbox/subscriber';
-import type { DecodedEvent } from '../../src/outbox/schemas';
-import type { OutboxEvent, SyncEvent } from '../../src/outbox/events';
-import { fullInvoiceEvent, fullSyncEvent } from '../../src/outbox/testing';
+import { ensureTopics } from '../../src/adapters/kafka/kafka';
+import { SyncError } from '../../src/domain/errors';
+import { EventSchemas } from '../../src/adapters/registry/schemas';
+import { OutboxRelay, OutboxRelayOptions } from '../../src/flows/outbox/relay';
+import { appendOutbox } from '../../src/adapters/postgres/outbox-store';
+import { subscribeEvents, EventMeta, Subscription } from '../../src/flows/outbox/subscriber';
+import type { DecodedEvent } from '../../src/adapters/registry/schemas';
+import type { OutboxEvent, SyncEvent } from '../../src/domain/outbox/events';
+import { fullInvoiceEvent, fullSyncEvent } from '../../testkit/outbox';
 import { REGISTRY_URL, eventually, stateDb, testKafka, uniqueSuffix } from './support/stack';
 
 interface Seen {

@@ -8,8 +8,8 @@ import {
   insertPartner,
   terminateContract,
   UNKNOWN_PRODUCT_CODE,
-} from '../../src/capture/demo-seed';
-import { DLQ_HEADER } from '../../src/stream/dlq';
+} from '../../testkit/demo-seed';
+import { DLQ_HEADER } from '../../src/adapters/kafka/dlq';
 import { startTestPipeline, TestPipeline } from './support/pipeline';
 import { execFileSync } from 'node:child_process';
 import { eventually, odooDb, ROOT, stateDb, testKafka, uniqueSuffix } from './support/stack';
@@ -342,7 +342,7 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
     expect(await sub(second.code)).to.equal(null);
     const out = execFileSync(
       process.execPath,
-      ['--require', 'tsx/cjs', 'src/ops/cli.ts', 'force-create', second.code],
+      ['--require', 'tsx/cjs', 'src/app/cli.ts', 'force-create', second.code],
       {
         cwd: ROOT,
         encoding: 'utf8',

@@ -6,11 +6,11 @@ import {
   insertContractLine,
   insertPartner,
   UNKNOWN_PRODUCT_CODE,
-} from '../../src/capture/demo-seed';
-import type { SyncEvent } from '../../src/outbox/events';
-import { createOutboxRelay, OutboxRelay } from '../../src/outbox/relay';
-import { EventSchemas } from '../../src/outbox/schemas';
-import { subscribeEvents, Subscription } from '../../src/outbox/subscriber';
+} from '../../testkit/demo-seed';
+import type { SyncEvent } from '../../src/domain/outbox/events';
+import { createOutboxRelay, OutboxRelay } from '../../src/flows/outbox/relay';
+import { EventSchemas } from '../../src/adapters/registry/schemas';
+import { subscribeEvents, Subscription } from '../../src/flows/outbox/subscriber';
 import { startTestPipeline, TestPipeline } from './support/pipeline';
 import { eventually, odooDb, testKafka, uniqueSuffix } from './support/stack';
 

@@ -14,9 +14,9 @@ import {
   pickTranslation,
   TimestampValue,
   TranslatedValue,
-} from '../../src/capture/columns';
-import { decodeChange } from '../../src/capture/envelope';
-import { changeRecord } from '../../src/capture/testing';
+} from '../../src/domain/capture/columns';
+import { decodeChange } from '../../src/domain/capture/envelope';
+import { changeRecord } from '../../testkit/capture';
 
 const ok = <A>(r: { _tag: 'Left' } | { _tag: 'Right'; right: A }): A => {
   if (!isRight(r as never)) throw new Error('expected a successful decode');

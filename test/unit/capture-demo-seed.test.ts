@@ -12,7 +12,7 @@ import {
   mobileNumber,
   seededRng,
   spanishIban,
-} from '../../src/capture/demo-seed';
+} from '../../testkit/demo-seed';
 
 const REFERENCE_SQL = readFileSync(
   path.resolve(__dirname, '..', '..', 'schemas', 'odoo', '80-reference-data.sql'),
@@ -96,7 +96,10 @@ describe('capture: demo seed building blocks', () => {
 
   it("Odoo's chart of accounts and taxes hold every accounting and tax code the OpenCell catalog invoices with", () => {
     const catalog = JSON.parse(
-      readFileSync(path.resolve(__dirname, '..', '..', 'src', 'sandbox', 'opencell', 'catalog.json'), 'utf8'),
+      readFileSync(
+        path.resolve(__dirname, '..', '..', 'testkit', 'sandbox', 'opencell', 'catalog.json'),
+        'utf8',
+      ),
     ) as {
       invoiceSubCategories: { code: string; accountingCode: string; taxCode: string }[];
       taxes: { code: string }[];

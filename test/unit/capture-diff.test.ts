@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { anyChanged, changedBillingFields } from '../../src/capture/diff';
-import { decodeChange } from '../../src/capture/envelope';
-import { TABLES } from '../../src/capture/tables';
-import { sampleRow } from '../../src/capture/testing';
+import { anyChanged, changedBillingFields } from '../../src/domain/capture/diff';
+import { decodeChange } from '../../src/domain/capture/envelope';
+import { TABLES } from '../../src/domain/capture/tables';
+import { sampleRow } from '../../testkit/capture';
 
 describe('capture: changedBillingFields', () => {
   const partner = sampleRow('res_partner', {

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
-import { MalformedEventError } from '../../src/errors';
+import { MalformedEventError } from '../../src/domain/errors';
 import {
   decodeChange,
   decodeTransactionMarker,
   DecodedChange,
   isRowChangeOf,
-} from '../../src/capture/envelope';
-import { changeRecord, envelope, sampleRow } from '../../src/capture/testing';
-import { TABLE_NAMES } from '../../src/capture/tables';
+} from '../../src/domain/capture/envelope';
+import { changeRecord, envelope, sampleRow } from '../../testkit/capture';
+import { TABLE_NAMES } from '../../src/domain/capture/tables';
 
 const TOPIC = 'odoo.public.res_partner';
 

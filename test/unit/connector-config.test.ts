@@ -6,22 +6,22 @@ import {
   assertIncludeListsInSync,
   connectorEnvVariables,
   loadConnectorTemplate,
-} from '../../src/capture/connector';
-import { ConfigError } from '../../src/errors';
+} from '../../src/adapters/kafka-connect/connector-config';
+import { ConfigError } from '../../src/domain/errors';
 import {
   captureTopics,
   generateIncludeLists,
   publicationTables,
   TABLE_NAMES,
   topicFor,
-} from '../../src/capture/tables';
+} from '../../src/domain/capture/tables';
 
 const FILE = path.resolve(__dirname, '..', '..', 'connectors', 'odoo-billing.json');
 
 describe('connector: connectors/odoo-billing.json', () => {
   const template = loadConnectorTemplate(FILE);
 
-  it('carries exactly the include lists generated from src/capture/tables.ts', () => {
+  it('carries exactly the include lists generated from src/domain/capture/tables.ts', () => {
     const generated = generateIncludeLists();
     expect(template['table.include.list']).to.equal(generated['table.include.list']);
     expect(template['column.include.list']).to.equal(generated['column.include.list']);

@@ -1,16 +1,16 @@
 import { expect } from 'chai';
-import { MalformedEventError } from '../../src/errors';
+import { MalformedEventError } from '../../src/domain/errors';
 import {
   calendarDay,
   customerCodeOf,
   decimalString,
   invoiceEventFromOpenCell,
   invoiceEventId,
-} from '../../src/invoices/mapping';
-import { nextWindow } from '../../src/invoices/poller';
-import type { Invoice } from '../../src/opencell/codecs';
-import { validatePayload } from '../../src/outbox/codecs';
-import { EVENT_ID_NAMESPACES, stableEventId } from '../../src/outbox/store';
+} from '../../src/domain/invoices/invoice-event';
+import { nextWindow } from '../../src/flows/invoices/poller';
+import type { Invoice } from '../../src/domain/opencell/codecs';
+import { validatePayload } from '../../src/domain/outbox/codecs';
+import { EVENT_ID_NAMESPACES, stableEventId } from '../../src/adapters/postgres/outbox-store';
 
 const FEB1 = Date.parse('2024-02-01T00:00:00Z');
 

@@ -1,14 +1,14 @@
 import { expect } from 'chai';
-import { ProjectionRejectedError, SyncError } from '../../src/errors';
+import { ProjectionRejectedError, SyncError } from '../../src/domain/errors';
 import {
   invoiceCodes,
   keptLines,
   odooInvoiceFromEvent,
   type ContractInfo,
   type InvoiceLookups,
-} from '../../src/invoices/odoo-mapping';
-import type { InvoiceIssuedEvent } from '../../src/outbox/events';
-import { fullInvoiceEvent } from '../../src/outbox/testing';
+} from '../../src/domain/invoices/odoo-invoice';
+import type { InvoiceIssuedEvent } from '../../src/domain/outbox/events';
+import { fullInvoiceEvent } from '../../testkit/outbox';
 
 type Line = InvoiceIssuedEvent['lines'][number];
 const line = (over: Partial<Line>): Line => ({

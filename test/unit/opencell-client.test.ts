@@ -7,14 +7,14 @@ import {
   OpenCellUnavailableError,
   SyncError,
   isRetriable,
-} from '../../src/errors';
+} from '../../src/domain/errors';
 import {
   OpenCellClient,
   parseRetryAfter,
   type CallEvent,
   type CRMAccountHierarchyDto,
-} from '../../src/opencell';
-import { startOpenCellSandbox, type OpenCellSandbox } from '../../src/sandbox/opencell';
+} from '../../src/adapters/opencell';
+import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
 
 const PASSWORD = 'S3cr3t-p4ss!';
 const USER = 'billing.bot';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fetch from 'node-fetch';
-import { defaultCatalog, startOpenCellSandbox, type OpenCellSandbox } from '../../src/sandbox/opencell';
+import { defaultCatalog, startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
 
 const AUTH = `Basic ${Buffer.from('opencell.superadmin:opencell.superadmin').toString('base64')}`;
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { CommandSpec, parseArgs, renderHelp, table, UsageError } from '../../src/ops/args';
+import { CommandSpec, parseArgs, renderHelp, table, UsageError } from '../../src/app/args';
 
 const spec: CommandSpec = {
   name: 'resync',

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { lagOf, parseResetTarget, planReset, PartitionLag } from '../../src/ops/groups';
-import { buildSnapshotSignal } from '../../src/ops/snapshot';
-import { originalHeaders, parseDlqId, toDeadLetter } from '../../src/ops/dlq-admin';
-import { UsageError } from '../../src/ops/args';
+import { lagOf, parseResetTarget, planReset, PartitionLag } from '../../src/adapters/kafka/groups';
+import { buildSnapshotSignal } from '../../src/app/snapshot';
+import { originalHeaders, parseDlqId, toDeadLetter } from '../../src/app/dlq-admin';
+import { UsageError } from '../../src/app/args';
 
 describe('ops offsets, snapshot signal and dead-letter parsing', () => {
   it('lag: high - committed, high - low without a commit, never negative', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { formatDuration, formatProgress, formatRate, ProgressMeter } from '../../src/ops/progress';
+import { formatDuration, formatProgress, formatRate, ProgressMeter } from '../../src/app/progress';
 
 describe('ops progress (resync --follow)', () => {
   it('computes done/total, an EWMA rate and the ETA', () => {

@@ -1,6 +1,11 @@
 import { expect } from 'chai';
-import { computeDrift, DriftInput } from '../../src/ops/reconcile';
-import type { ContractView, LineView, OcSubscriptionState, PartnerView } from '../../src/projections/views';
+import { computeDrift, DriftInput } from '../../src/domain/reconcile';
+import type {
+  ContractView,
+  LineView,
+  OcSubscriptionState,
+  PartnerView,
+} from '../../src/domain/projection/views';
 
 const partner: PartnerView = {
   id: 7,

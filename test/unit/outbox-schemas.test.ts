@@ -5,8 +5,8 @@ import {
   SCHEMA_FILES,
   SyncEventC,
   InvoiceIssuedEventC,
-} from '../../src/outbox/schemas';
-import { fullInvoiceEvent, fullSyncEvent } from '../../src/outbox/testing';
+} from '../../src/adapters/registry/schemas';
+import { fullInvoiceEvent, fullSyncEvent } from '../../testkit/outbox';
 
 // avsc ships no types; it is the Avro implementation used by @kafkajs/confluent-schema-registry.
 interface AvroType {

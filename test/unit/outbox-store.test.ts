@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { EVENT_ID_NAMESPACES, isUuid, newEventId, stableEventId } from '../../src/outbox/store';
+import {
+  EVENT_ID_NAMESPACES,
+  isUuid,
+  newEventId,
+  stableEventId,
+} from '../../src/adapters/postgres/outbox-store';
 
 describe('outbox event ids', () => {
   it('newEventId gives distinct uuid v4 values', () => {

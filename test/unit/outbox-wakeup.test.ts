@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { OUTBOX_CHANNEL, OutboxWakeup } from '../../src/outbox/wakeup';
+import { OUTBOX_CHANNEL, OutboxWakeup } from '../../src/adapters/postgres/outbox-wakeup';
 
 /** A pool whose queries stay open until the test settles them. */
 class FakePool {

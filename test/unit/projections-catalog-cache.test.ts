@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import * as E from 'fp-ts/Either';
-import { UnknownProductError } from '../../src/errors';
-import { OpenCellClient, type CallEvent } from '../../src/opencell';
-import { CatalogCache, type CatalogClient } from '../../src/projections/catalog-cache';
-import type { OcOperation } from '../../src/projections/plan';
-import { defaultCatalog, startOpenCellSandbox, type OpenCellSandbox } from '../../src/sandbox/opencell';
+import { UnknownProductError } from '../../src/domain/errors';
+import { OpenCellClient, type CallEvent } from '../../src/adapters/opencell';
+import { CatalogCache, type CatalogClient } from '../../src/adapters/opencell/catalog-cache';
+import type { OcOperation } from '../../src/domain/projection/plan';
+import { defaultCatalog, startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
 
 const USER = 'catalog.bot';
 const PASSWORD = 'c4talog-p4ss';

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { OpenCellClient, type CallEvent, type CRMAccountHierarchyDto } from '../../src/opencell';
-import { OpenCellState, type OpenCellStateClient } from '../../src/projections/opencell-state';
+import { OpenCellClient, type CallEvent, type CRMAccountHierarchyDto } from '../../src/adapters/opencell';
+import { OpenCellState, type OpenCellStateClient } from '../../src/adapters/opencell/opencell-state';
 import {
   isLiveInstance,
   planTerminateService,
   planUpdatePhoneNumber,
-} from '../../src/projections/strategies';
-import { startOpenCellSandbox, type OpenCellSandbox } from '../../src/sandbox/opencell';
+} from '../../src/domain/projection/strategies';
+import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
 
 const USER = 'state.bot';
 const PASSWORD = 'st4te-p4ss';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as E from 'fp-ts/Either';
-import { ProjectionRejectedError, UnknownProductError } from '../../src/errors';
+import { ProjectionRejectedError, UnknownProductError } from '../../src/domain/errors';
 import {
   DEFAULT_PROJECTION_CONFIG,
   accessFromContract,
@@ -29,8 +29,8 @@ import {
   subscriptionFromContract,
   terminateServicesRequest,
   terminateSubscriptionRequest,
-} from '../../src/projections';
-import type { ContractView, LineView, PartnerView } from '../../src/projections';
+} from '../../src/domain/projection';
+import type { ContractView, LineView, PartnerView } from '../../src/domain/projection';
 
 function partner(over: Partial<PartnerView> = {}): PartnerView {
   return {

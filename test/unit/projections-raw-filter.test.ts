@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { decodeChange, RowChange, tableOfTopic } from '../../src/capture';
-import { changeRecord, sampleRow } from '../../src/capture/testing';
-import { changedWatchedFields, isIrrelevant, rawIrrelevant } from '../../src/projections/filter';
+import { decodeChange, RowChange, tableOfTopic } from '../../src/domain/capture';
+import { changeRecord, sampleRow } from '../../testkit/capture';
+import { changedWatchedFields, isIrrelevant, rawIrrelevant } from '../../src/domain/projection/filter';
 import { makeEvents } from '../../bench/filter';
 
 describe('router fast path on the raw envelope (rawIrrelevant)', () => {

@@ -1,6 +1,10 @@
 import { expect } from 'chai';
 import * as E from 'fp-ts/Either';
-import { PreconditionPendingError, ProjectionRejectedError, UnknownProductError } from '../../src/errors';
+import {
+  PreconditionPendingError,
+  ProjectionRejectedError,
+  UnknownProductError,
+} from '../../src/domain/errors';
 import {
   chooseCreateStrategy,
   chooseUpdateStrategy,
@@ -23,7 +27,7 @@ import {
   planUpdatePhoneNumber,
   planUpdateSubscription,
   subscriptionFromContract,
-} from '../../src/projections';
+} from '../../src/domain/projection';
 import type {
   ContractView,
   LineView,
@@ -31,7 +35,7 @@ import type {
   OcCustomerState,
   OcSubscriptionState,
   PartnerView,
-} from '../../src/projections';
+} from '../../src/domain/projection';
 
 const IBAN = 'ES9121000418450200051332';
 const OTHER_IBAN = 'ES7620770024003102575766';

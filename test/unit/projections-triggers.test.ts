@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { decodeChange } from '../../src/capture/envelope';
-import type { RowChange, RowOp } from '../../src/capture/envelope';
-import { TABLES, generateIncludeLists } from '../../src/capture/tables';
-import type { Row, TableName } from '../../src/capture/tables';
-import { changedBillingFields } from '../../src/capture/diff';
-import { changeRecord, sampleRow } from '../../src/capture/testing';
+import { decodeChange } from '../../src/domain/capture/envelope';
+import type { RowChange, RowOp } from '../../src/domain/capture/envelope';
+import { TABLES, generateIncludeLists } from '../../src/domain/capture/tables';
+import type { Row, TableName } from '../../src/domain/capture/tables';
+import { changedBillingFields } from '../../src/domain/capture/diff';
+import { changeRecord, sampleRow } from '../../testkit/capture';
 import {
   ROW_TRIGGER_TABLES,
   WATCHED,
@@ -17,8 +17,8 @@ import {
   toIsoDate,
   triggeringTables,
   watchedColumns,
-} from '../../src/projections';
-import type { Intent, ProductView, TriggerContext } from '../../src/projections';
+} from '../../src/domain/projection';
+import type { Intent, ProductView, TriggerContext } from '../../src/domain/projection';
 
 // Dates as capture's decodeChange delivers them ('YYYY-MM-DD'; Debezium sends epoch days, e.g. 19904).
 const DAY_2024_06_30 = '2024-06-30';
@@ -582,7 +582,7 @@ describe('projections: declarative filter (watched columns over the capture regi
     }
     expect(isIrrelevant(create('contract_contract', contractRow()))).to.equal(false);
   });
-  it('every watched column is a billing column of the capture registry (src/capture/tables.ts)', () => {
+  it('every watched column is a billing column of the capture registry (src/domain/capture/tables.ts)', () => {
     const tables = Object.keys(WATCHED) as TableName[];
     expect(tables).to.include.members(['res_partner', 'contract_contract', 'contract_line']);
     for (const table of tables) {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { ProducerBatch, RecordMetadata } from 'kafkajs';
-import { CoalescingSender } from '../../src/stream/coalescing-sender';
+import { CoalescingSender } from '../../src/adapters/kafka/coalescing-sender';
 
 /** A producer whose requests stay open until the test settles them. */
 class FakeProducer {

@@ -5,8 +5,8 @@
  */
 import { expect } from 'chai';
 import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import { KeyedConsumer, KeyedConsumerEvent, MessageHandler } from '../../src/stream/keyed-consumer';
-import type { DeadLetterPublisher } from '../../src/stream/dlq';
+import { KeyedConsumer, KeyedConsumerEvent, MessageHandler } from '../../src/adapters/kafka/keyed-consumer';
+import type { DeadLetterPublisher } from '../../src/adapters/kafka/dlq';
 
 function message(offset: number, key: string): KafkaMessage {
   return {

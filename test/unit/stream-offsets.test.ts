@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { OffsetTracker } from '../../src/stream/offsets';
+import { OffsetTracker } from '../../src/adapters/kafka/offsets';
 
 describe('contiguous commit watermark (OffsetTracker)', () => {
   it('commits nothing before the first offset finishes', () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { OpenCellBusinessError, OpenCellUnavailableError, SyncError } from '../../src/errors';
-import { decideRetry, RetryPolicy } from '../../src/stream/retry';
+import { OpenCellBusinessError, OpenCellUnavailableError, SyncError } from '../../src/domain/errors';
+import { decideRetry, RetryPolicy } from '../../src/adapters/kafka/retry';
 
 const policy: RetryPolicy = { initialMs: 100, maxMs: 2000, multiplier: 2, maxAttempts: 5, jitter: 0.5 };
 const unavailable = () =>

@@ -9,8 +9,8 @@ import {
   insertPartner,
   terminateContract,
   type ContractKind,
-} from '../../../src/capture/demo-seed';
-import type { JournalEntry } from '../../../src/sandbox/opencell';
+} from '../../../testkit/demo-seed';
+import type { JournalEntry } from '../../../testkit/sandbox/opencell';
 import type { Sandbox } from '../../integration/support/pipeline';
 import { uniqueSuffix } from '../../integration/support/stack';
 

@@ -3,8 +3,8 @@
  * message with the production decoder, so tests can wait for the change they caused.
  */
 import { Consumer } from 'kafkajs';
-import { decodeChange, DecodedChange } from '../../../src/capture';
-import { ensureTopics } from '../../../src/stream/kafka';
+import { decodeChange, DecodedChange } from '../../../src/domain/capture';
+import { ensureTopics } from '../../../src/adapters/kafka/kafka';
 import { testKafka, uniqueSuffix } from './stack';
 
 export class ChangeTap {

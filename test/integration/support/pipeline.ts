@@ -3,12 +3,12 @@
  * database) against an in-process OpenCell sandbox, with topics and consumer groups of its own. The router group
  * starts at the end of the Debezium topics, so only changes made by the test are projected.
  */
-import { loadConfig, Config } from '../../../src/config';
-import { ProjectionPipeline } from '../../../src/projections/runtime/pipeline';
-import { ensurePipelineTopics, routerTopics } from '../../../src/projections/runtime/workers';
-import { startOpenCellSandbox } from '../../../src/sandbox/opencell';
-import { KeyedConsumerEvent } from '../../../src/stream/keyed-consumer';
-import { startGroupAtEnd } from '../../../src/stream/kafka';
+import { loadConfig, Config } from '../../../src/core/config';
+import { ProjectionPipeline } from '../../../src/flows/projection/pipeline';
+import { ensurePipelineTopics, routerTopics } from '../../../src/flows/projection/stages';
+import { startOpenCellSandbox } from '../../../testkit/sandbox/opencell';
+import { KeyedConsumerEvent } from '../../../src/adapters/kafka/keyed-consumer';
+import { startGroupAtEnd } from '../../../src/adapters/kafka/kafka';
 import { testKafka, uniqueSuffix } from './stack';
 
 export type Sandbox = Awaited<ReturnType<typeof startOpenCellSandbox>>;

@@ -3,15 +3,15 @@
  * state database, migrated like the real one: for tests that call `Projector.handle` step by step (retries, resumes).
  */
 import { Pool } from 'pg';
-import { loadConfig } from '../../../src/config';
-import { OpenCellClient } from '../../../src/opencell/client';
-import { CatalogCache } from '../../../src/projections/catalog-cache';
-import { OdooViews } from '../../../src/projections/odoo-views';
-import { OpenCellState } from '../../../src/projections/opencell-state';
-import { projectionConfig } from '../../../src/projections/payloads';
-import { Ledger } from '../../../src/projections/runtime/ledger';
-import { Projector } from '../../../src/projections/runtime/projector';
-import { startOpenCellSandbox } from '../../../src/sandbox/opencell';
+import { loadConfig } from '../../../src/core/config';
+import { OpenCellClient } from '../../../src/adapters/opencell/client';
+import { CatalogCache } from '../../../src/adapters/opencell/catalog-cache';
+import { OdooViews } from '../../../src/adapters/postgres/odoo-views';
+import { OpenCellState } from '../../../src/adapters/opencell/opencell-state';
+import { projectionConfig } from '../../../src/domain/projection/payloads';
+import { Ledger } from '../../../src/adapters/postgres/ledger';
+import { Projector } from '../../../src/flows/projection/projector';
+import { startOpenCellSandbox } from '../../../testkit/sandbox/opencell';
 import type { Sandbox } from './pipeline';
 import { createStateSchema, odooDb, stateDb, stateUrlFor, uniqueSuffix } from './stack';
 

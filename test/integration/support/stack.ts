@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka } from 'kafkajs';
 import { Pool } from 'pg';
-import { createKafka } from '../../../src/stream/kafka';
+import { createKafka } from '../../../src/adapters/kafka/kafka';
 
 export const ROOT = join(__dirname, '..', '..', '..');
 export const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');

@@ -1,0 +1,114 @@
+/**
+ * Thin adapter for Kafka Connect's REST API: apply connector configs idempotently
+ * (`PUT /connectors/<name>/config`), read status, restart failed tasks.
+ */
+import fetch from 'node-fetch';
+import { readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { SyncError } from '../../domain/errors';
+import { loadConnectorTemplate } from './connector-config';
+
+export interface ConnectorStatus {
+  name: string;
+  connector: { state: string; worker_id?: string; trace?: string };
+  tasks: { id: number; state: string; worker_id?: string; trace?: string }[];
+}
+
+async function call(method: string, url: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  let res;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      timeout: 15000,
+    });
+  } catch (e) {
+    throw new SyncError(
+      'NETWORK',
+      `Kafka Connect at ${new URL(url).origin} is not reachable: ${(e as Error).message}`,
+      {
+        retriable: true,
+      },
+    );
+  }
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = text;
+  }
+  return { status: res.status, json };
+}
+
+export class ConnectClient {
+  constructor(private readonly baseUrl: string) {}
+
+  async putConfig(name: string, config: Record<string, string>): Promise<'created' | 'updated'> {
+    const r = await call('PUT', `${this.baseUrl}/connectors/${encodeURIComponent(name)}/config`, config);
+    if (r.status === 201) return 'created';
+    if (r.status === 200) return 'updated';
+    const msg = (r.json as { message?: string } | null)?.message ?? JSON.stringify(r.json);
+    throw new SyncError('CONFIG_INVALID', `Kafka Connect refused connector ${name} (${r.status}): ${msg}`);
+  }
+
+  async status(name: string): Promise<ConnectorStatus | null> {
+    const r = await call('GET', `${this.baseUrl}/connectors/${encodeURIComponent(name)}/status`);
+    if (r.status === 404) return null;
+    if (r.status !== 200) throw new SyncError('INTERNAL', `Kafka Connect status ${name}: HTTP ${r.status}`);
+    return r.json as ConnectorStatus;
+  }
+
+  async list(): Promise<string[]> {
+    const r = await call('GET', `${this.baseUrl}/connectors`);
+    return (r.json as string[]) ?? [];
+  }
+
+  async restart(name: string, onlyFailed = true): Promise<void> {
+    const r = await call(
+      'POST',
+      `${this.baseUrl}/connectors/${encodeURIComponent(name)}/restart?includeTasks=true&onlyFailed=${onlyFailed}`,
+    );
+    if (r.status >= 300) throw new SyncError('INTERNAL', `Kafka Connect restart ${name}: HTTP ${r.status}`);
+  }
+
+  async delete(name: string): Promise<void> {
+    await call('DELETE', `${this.baseUrl}/connectors/${encodeURIComponent(name)}`);
+  }
+
+  /** Waits until the connector and all its tasks are RUNNING; throws with the task trace on FAILED. */
+  async waitRunning(name: string, timeoutMs = 60000): Promise<ConnectorStatus> {
+    const deadline = Date.now() + timeoutMs;
+    let last: ConnectorStatus | null = null;
+    while (Date.now() < deadline) {
+      last = await this.status(name).catch(() => null);
+      if (last) {
+        const failed = [last.connector, ...last.tasks].find((s) => s.state === 'FAILED');
+        if (failed)
+          throw new SyncError('INTERNAL', `connector ${name} FAILED: ${(failed.trace ?? '').split('\n')[0]}`);
+        if (
+          last.connector.state === 'RUNNING' &&
+          last.tasks.length > 0 &&
+          last.tasks.every((t) => t.state === 'RUNNING')
+        )
+          return last;
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    throw new SyncError(
+      'INTERNAL',
+      `connector ${name} not RUNNING after ${timeoutMs} ms: ${JSON.stringify(last)}`,
+    );
+  }
+}
+
+/** The connector configs shipped in connectors/, by name (file name without .json), validated as string maps. */
+export function connectorFiles(
+  dir = join(__dirname, '..', '..', '..', 'connectors'),
+): { name: string; raw: Record<string, string> }[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => ({ name: basename(f, '.json'), raw: loadConnectorTemplate(join(dir, f)) }));
+}

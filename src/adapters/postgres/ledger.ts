@@ -1,0 +1,253 @@
+/**
+ * The sync ledger (thin SQL adapter over the pipeline's own database): which intents are finished, which OpenCell
+ * effects were applied, which OpenCell objects map to which Odoo records. Outcomes are written together with their
+ * outbox event in one statement, hence one transaction (no dual write).
+ */
+import { Pool } from 'pg';
+import { newEventId, outboxInsertSql, outboxRowValues } from './outbox-store';
+import { OutboxWakeup } from './outbox-wakeup';
+import type { SyncEvent } from '../../domain/outbox/events';
+import type { OcOperation } from '../../domain/projection/plan';
+import type { IntentMessage } from '../../domain/intents/message';
+import { odooRecordOf } from '../../domain/intents/message';
+
+export type IntentOutcome = 'applied' | 'skipped' | 'failed' | 'dead_lettered';
+
+export interface EntityChange {
+  entity: 'customer' | 'customer_account' | 'subscription' | 'access' | 'service_instance' | 'one_shot';
+  code: string;
+  odooModel: string;
+  odooId: number;
+  partnerId: number | null;
+  status: 'active' | 'terminated' | 'deleted' | 'applied';
+  data?: Record<string, unknown>;
+}
+
+export interface IntentResult {
+  outcome: IntentOutcome;
+  calls: string[];
+  strategy?: string;
+  note?: string;
+  entities: EntityChange[];
+  opencell: { entity: string; code: string | null };
+  odooRef: string | null;
+  errorCode?: string | null;
+  errorMessage?: string | null;
+  attempt: number;
+}
+
+/** The intent, its entities and its outbox event: one statement (data-modifying CTEs, all or nothing). */
+const FINISH_SQL = `WITH intent AS (
+         INSERT INTO ledger_intent (intent_id, kind, aggregate_key, odoo_model, odoo_id, source_table, source_lsn, source_tx_id,
+                                    outcome, calls, attempts, error_code, error_message)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+         ON CONFLICT (intent_id) DO UPDATE SET outcome = EXCLUDED.outcome, calls = EXCLUDED.calls,
+           attempts = EXCLUDED.attempts, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
+           updated_at = now()
+         RETURNING 1
+       ), entity AS (
+         INSERT INTO ledger_entity (entity, code, odoo_model, odoo_id, partner_id, status, data)
+         SELECT e.entity, e.code, e.odoo_model, e.odoo_id, e.partner_id, e.status, COALESCE(e.data, '{}'::jsonb)
+           FROM jsonb_to_recordset($14::jsonb)
+             AS e(entity text, code text, odoo_model text, odoo_id bigint, partner_id bigint, status text, data jsonb)
+         ON CONFLICT (entity, code) DO UPDATE SET status = EXCLUDED.status, odoo_model = EXCLUDED.odoo_model,
+           odoo_id = EXCLUDED.odoo_id, partner_id = COALESCE(EXCLUDED.partner_id, ledger_entity.partner_id),
+           data = ledger_entity.data || EXCLUDED.data, updated_at = now()
+         RETURNING 1
+       )
+       ${outboxInsertSql(15)}`;
+
+export class Ledger {
+  private readonly wakeup: OutboxWakeup;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly syncEventsTopic: string,
+  ) {
+    this.wakeup = new OutboxWakeup(pool);
+  }
+
+  /** True when the intent was already applied or skipped (a replay): nothing to do. */
+  async isFinished(intentId: string): Promise<boolean> {
+    const r = await this.pool.query({
+      name: 'ledger_is_finished',
+      text: `SELECT outcome FROM ledger_intent WHERE intent_id = $1`,
+      values: [intentId],
+    });
+    return (
+      r.rowCount !== null && r.rowCount > 0 && ['applied', 'skipped'].includes(String(r.rows[0].outcome))
+    );
+  }
+
+  /** The effect keys among `keys` that are done (applied, or found already present); 'pending' ones are not. */
+  async appliedEffects(keys: string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const r = await this.pool.query<{ effect_key: string }>(
+      `SELECT effect_key FROM ledger_effect WHERE effect_key = ANY($1) AND outcome <> 'pending'`,
+      [keys],
+    );
+    return new Set(r.rows.map((x) => x.effect_key));
+  }
+
+  async hasEffect(key: string): Promise<boolean> {
+    return (await this.appliedEffects([key])).has(key);
+  }
+
+  /** Recorded right after the OpenCell call succeeded, before the next operation of the plan. */
+  async recordEffect(
+    intentId: string,
+    op: OcOperation,
+    outcome: 'applied' | 'already_present',
+  ): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ledger_effect (effect_key, intent_id, op, opencell_code, outcome, charge_code) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (effect_key) DO UPDATE SET outcome = EXCLUDED.outcome, intent_id = EXCLUDED.intent_id, applied_at = now()
+         WHERE ledger_effect.outcome = 'pending'`,
+      [op.key, intentId, op.op, codeOfOp(op), outcome, chargeCodeOf(op)],
+    );
+  }
+
+  /**
+   * Write-ahead for a call OpenCell cannot deduplicate, stored before the call: 'first' when this is the first try,
+   * 'tried' when an earlier try left its 'pending' row (it may have reached OpenCell), 'done' when it is recorded.
+   */
+  async beginEffect(intentId: string, op: OcOperation): Promise<'first' | 'tried' | 'done'> {
+    // The outer SELECT reads the table as it was before the statement: `existing` is what an earlier try left.
+    const r = await this.pool.query<{ inserted: number; existing: string | null }>(
+      `WITH ins AS (
+         INSERT INTO ledger_effect (effect_key, intent_id, op, opencell_code, outcome, charge_code)
+         VALUES ($1, $2, $3, $4, 'pending', $5)
+         ON CONFLICT (effect_key) DO NOTHING RETURNING 1)
+       SELECT (SELECT count(*)::int FROM ins) AS inserted,
+              (SELECT outcome FROM ledger_effect WHERE effect_key = $1) AS existing`,
+      [op.key, intentId, op.op, codeOfOp(op), chargeCodeOf(op)],
+    );
+    const row = r.rows[0];
+    if (row.inserted === 1) return 'first';
+    return row.existing === 'pending' ? 'tried' : 'done';
+  }
+
+  /** How many of a subscription's one-shot charges of this code the ledger accounts for, leaving out `exceptKey`. */
+  async accountedOneShots(subscriptionCode: string, chargeCode: string, exceptKey: string): Promise<number> {
+    const r = await this.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ledger_effect
+        WHERE opencell_code = $1 AND charge_code = $2 AND outcome <> 'pending' AND effect_key <> $3`,
+      [subscriptionCode, chargeCode, exceptKey],
+    );
+    return r.rows[0].n;
+  }
+
+  /**
+   * The intent's outcome, its entity mappings and its sync event, atomically: one statement (data-modifying CTEs
+   * run to completion together or not at all), i.e. one round trip and one commit per intent.
+   */
+  async finish(msg: IntentMessage, result: IntentResult): Promise<SyncEvent> {
+    const record = odooRecordOf(msg.intent);
+    const event: SyncEvent = {
+      eventId: newEventId(),
+      occurredAt: Date.now(),
+      source: {
+        table: msg.source.table,
+        lsn: msg.source.lsn,
+        txId: msg.source.txId,
+        topic: msg.source.topic,
+        partition: msg.source.partition,
+        offset: msg.source.offset,
+      },
+      odoo: { model: record.model, id: record.id, ref: result.odooRef },
+      opencell: result.opencell,
+      action: msg.intent.kind,
+      outcome: result.outcome,
+      calls: result.calls,
+      errorCode: result.errorCode ?? null,
+      errorMessage: result.errorMessage ?? null,
+      attempt: result.attempt,
+    };
+    const outbox = outboxRowValues({
+      type: 'SyncOutcome',
+      topic: this.syncEventsTopic,
+      aggregateType: 'partner',
+      aggregateId: msg.aggregateKey,
+      payload: event,
+    });
+    await this.pool.query({
+      name: 'ledger_finish',
+      text: FINISH_SQL,
+      values: [
+        msg.intentId,
+        msg.intent.kind,
+        msg.aggregateKey,
+        record.model,
+        record.id,
+        msg.source.table,
+        msg.source.lsn,
+        msg.source.txId,
+        result.outcome,
+        JSON.stringify(result.calls),
+        result.attempt,
+        result.errorCode ?? null,
+        result.errorMessage ?? null,
+        JSON.stringify(mergeEntities(result.entities)),
+        ...outbox,
+      ],
+    });
+    this.wakeup.poke();
+    return event;
+  }
+}
+
+/**
+ * One row per (entity, code), as successive upserts would leave it (one statement cannot upsert a row twice): the
+ * last status and Odoo record, the last known partner, the data merged in order.
+ */
+export function mergeEntities(entities: readonly EntityChange[]): Record<string, unknown>[] {
+  const rows = new Map<
+    string,
+    {
+      entity: string;
+      code: string;
+      odoo_model: string;
+      odoo_id: number;
+      partner_id: number | null;
+      status: string;
+      data: Record<string, unknown>;
+    }
+  >();
+  for (const e of entities) {
+    const k = `${e.entity}\u0000${e.code}`;
+    const prev = rows.get(k);
+    rows.set(k, {
+      entity: e.entity,
+      code: e.code,
+      odoo_model: e.odooModel,
+      odoo_id: e.odooId,
+      partner_id: e.partnerId ?? prev?.partner_id ?? null,
+      status: e.status,
+      data: { ...(prev?.data ?? {}), ...(e.data ?? {}) },
+    });
+  }
+  return [...rows.values()];
+}
+
+/** The one-shot charge code of an operation (for the effect row), null for others. */
+export function chargeCodeOf(op: OcOperation): string | null {
+  if (op.op !== 'applyOneShotChargeInstance') return null;
+  const c = (op.body as unknown as Record<string, unknown>).oneShotCharge;
+  return typeof c === 'string' ? c : null;
+}
+
+/** The OpenCell code an operation creates or changes (for the effect row). */
+export function codeOfOp(op: OcOperation): string | null {
+  const b = op.body as unknown as Record<string, unknown>;
+  switch (op.op) {
+    case 'activateServices':
+    case 'applyOneShotChargeInstance':
+    case 'terminateServices':
+    case 'terminateSubscription':
+      return typeof b.subscription === 'string' ? b.subscription : null;
+    case 'deleteAccess':
+      return typeof b.code === 'string' ? b.code : null;
+    default:
+      return typeof b.code === 'string' ? b.code : null;
+  }
+}

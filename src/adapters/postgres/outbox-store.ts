@@ -1,0 +1,64 @@
+/**
+ * Writing to the transactional outbox. `appendOutbox` runs on the caller's client, inside the caller's
+ * transaction: the event exists if and only if the ledger change it reports was committed (no dual write).
+ * The relay (relay.ts) publishes committed rows to Kafka later.
+ */
+import type { Client, PoolClient } from 'pg';
+import { SyncError } from '../../domain/errors';
+import { validatePayload } from '../../domain/outbox/codecs';
+import { isUuid } from '../../domain/outbox/event-ids';
+import type { OutboxEvent } from '../../domain/outbox/events';
+
+export { EVENT_ID_NAMESPACES, isUuid, newEventId, stableEventId } from '../../domain/outbox/event-ids';
+
+/**
+ * Appends one event to the outbox using the caller's client (and so the caller's open transaction, if any).
+ * event_id = payload.eventId. Appending the same event id twice is a no-op (ON CONFLICT DO NOTHING), so a
+ * retried transaction or a re-polled invoice does not produce a second row. The payload is validated first
+ * (MALFORMED_EVENT), so the caller's transaction fails instead of a poison row reaching the relay.
+ */
+/** Checks an outbox event and returns the values of its row (event_id, topic, aggregate type and id, type, payload). */
+export function outboxRowValues(event: OutboxEvent): [string, string, string, string, string, string] {
+  const eventId = event.payload.eventId;
+  if (!isUuid(eventId)) {
+    throw new SyncError('INTERNAL', `outbox event id must be a uuid, got ${JSON.stringify(eventId)}`, {
+      details: { eventType: event.type, aggregateId: event.aggregateId },
+    });
+  }
+  if (!event.topic || !event.aggregateId) {
+    throw new SyncError('INTERNAL', 'outbox event needs a topic and an aggregate id', {
+      details: { eventType: event.type, eventId },
+    });
+  }
+  // A payload the relay could not encode must never enter the outbox: it would hold back its aggregate.
+  const problems = validatePayload(event.type, event.payload);
+  if (problems.length > 0) {
+    throw new SyncError(
+      'MALFORMED_EVENT',
+      `outbox ${event.type} event ${eventId} does not match its schema: ${problems.join('; ')}`,
+      {
+        details: { eventType: event.type, aggregateId: event.aggregateId, problems },
+      },
+    );
+  }
+  return [
+    eventId,
+    event.topic,
+    event.aggregateType,
+    event.aggregateId,
+    event.type,
+    JSON.stringify(event.payload),
+  ];
+}
+
+/** The outbox INSERT for parameters $n … $n+5 (as returned by outboxRowValues). */
+export function outboxInsertSql(n = 1): string {
+  const p = (i: number) => `$${n + i}`;
+  return `INSERT INTO outbox (event_id, topic, aggregate_type, aggregate_id, event_type, payload)
+     VALUES (${p(0)}, ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}::jsonb)
+     ON CONFLICT (event_id) DO NOTHING`;
+}
+
+export async function appendOutbox(client: PoolClient | Client, event: OutboxEvent): Promise<void> {
+  await client.query(outboxInsertSql(1), outboxRowValues(event));
+}

@@ -1,0 +1,925 @@
+/**
+ * odoo-opencell-sync: the operators' CLI. One command per task (run, status, resync, snapshot, dlq, connectors,
+ * force-create, reconcile), `--help` on each, and exit codes scripts can trust:
+ *   0 ok · 1 runtime failure · 2 usage error (bad arguments) · 3 configuration error · 130 second signal.
+ * User errors are one clear line on stderr (no stack trace; LOG_LEVEL=debug adds it for bugs). Tables go to
+ * stdout, `--json` prints one JSON document on stdout; logs and progress go to stderr.
+ */
+import type { Admin, Kafka } from 'kafkajs';
+import { Pool } from 'pg';
+import { ConfigKey, loadConfig, Config } from '../core/config';
+import { ConfigError } from '../domain/errors';
+import { OdooViews } from '../adapters/postgres/odoo-views';
+import { OpenCellState } from '../adapters/opencell/opencell-state';
+import { OpenCellClient } from '../adapters/opencell/client';
+import { createProducer } from '../flows/projection/stages';
+import { createKafka } from '../adapters/kafka/kafka';
+import {
+  CliFailure,
+  CommandSpec,
+  EXIT,
+  flag,
+  list,
+  parseArgs,
+  ParsedArgs,
+  renderHelp,
+  str,
+  table,
+  UsageError,
+} from './args';
+import { ConnectClient, connectorFiles } from '../adapters/kafka-connect/client';
+import { describeValue, listDeadLetters, parseDlqId, replayDeadLetter, DeadLetterRecord } from './dlq-admin';
+import {
+  applyReset,
+  describeMembers,
+  groupTopics,
+  partitionLags,
+  parseResetTarget,
+  planReset,
+  targetOffsets,
+} from '../adapters/kafka/groups';
+import { operatorIntent, produceIntents } from '../flows/projection/operator-intents';
+import { formatProgress, ProgressMeter } from './progress';
+import { driftOfPartner, partnersInScope, ReconcileScope } from '../flows/reconcile';
+import type { Drift } from '../domain/reconcile';
+import { ALL_ROLES, runUntilSignal, runWorkers } from './run';
+import { buildSnapshotSignal, insertSignal, snapshotTables } from './snapshot';
+import { gatherStatus, knownGroups, renderStatus, statusHealthy, statusJson } from './status';
+
+export const PROGRAM = 'odoo-opencell-sync';
+
+export interface CliIo {
+  out(s: string): void;
+  err(s: string): void;
+  env: Record<string, string | undefined>;
+  isTTY: boolean;
+}
+
+const defaultIo: CliIo = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  env: process.env,
+  isTTY: process.stderr.isTTY === true,
+};
+
+interface Command {
+  spec: CommandSpec;
+  /** settings without default this command needs (the rest may stay unset) */
+  requires: (args: ParsedArgs) => ConfigKey[];
+  run: (args: ParsedArgs, ctx: CommandContext) => Promise<number>;
+}
+
+interface CommandContext {
+  io: CliIo;
+  config: Config;
+  kafka(): Kafka;
+  admin(): Promise<Admin>;
+  statePool(): Pool;
+  odooPool(): Pool;
+}
+
+const JSON_OPT = { name: 'json', type: 'boolean', description: 'print JSON on stdout' } as const;
+
+// ---------------------------------------------------------------------------------------------------------------
+// run
+// ---------------------------------------------------------------------------------------------------------------
+
+const runCommand: Command = {
+  spec: {
+    name: 'run',
+    summary:
+      'Start the workers (all roles, or those named with --only) with /healthz, /readyz and /metrics on HTTP_PORT.',
+    positionals: [],
+    options: [
+      {
+        name: 'only',
+        type: 'list',
+        valueName: 'roles',
+        choices: ALL_ROLES,
+        description: `roles to run: ${ALL_ROLES.join(', ')} (default: all)`,
+      },
+      {
+        name: 'group',
+        type: 'list',
+        valueName: 'role=group-id',
+        description: 'override the consumer group of a role (canary, test)',
+      },
+    ],
+    details: `Signals: SIGTERM / SIGINT stop fetching, finish in-flight work, commit and disconnect (exit 0);
+a second signal exits at once (exit 130). Scale a role by running it in several processes (same group).`,
+  },
+  requires: (args) => {
+    const roles = list(args, 'only').length ? list(args, 'only') : [...ALL_ROLES];
+    const keys = new Set<ConfigKey>();
+    if (roles.includes('projector') || roles.includes('poller')) keys.add('OPENCELL_PASSWORD');
+    if (roles.includes('loader')) keys.add('ODOO_PASSWORD');
+    return [...keys];
+  },
+  run: async (args, ctx) => {
+    const roles = list(args, 'only').length ? [...new Set(list(args, 'only'))] : [...ALL_ROLES];
+    const groups: Record<string, string> = {};
+    for (const g of list(args, 'group')) {
+      const m = /^([a-z]+)=(.+)$/.exec(g);
+      if (!m || !(ALL_ROLES as readonly string[]).includes(m[1]))
+        throw new UsageError(`--group must be <role>=<group id> with a known role (got "${g}")`, 'run');
+      groups[m[1]] = m[2];
+    }
+    let running;
+    try {
+      running = await runWorkers(ctx.config, roles, { groups });
+    } catch (e) {
+      throw new CliFailure(`could not start ${roles.join(', ')}: ${(e as Error).message}`);
+    }
+    ctx.io.err(`[run] running ${roles.join(', ')}${running.http ? `; http on :${running.http.port}` : ''}\n`);
+    const code = await runUntilSignal(running);
+    ctx.io.err(`[run] stopped\n`);
+    return code;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// status
+// ---------------------------------------------------------------------------------------------------------------
+
+const statusCommand: Command = {
+  spec: {
+    name: 'status',
+    summary:
+      'Lag per consumer group and partition, live members, DLQ depth, outbox backlog, connectors, last errors, ledger counts.',
+    positionals: [],
+    options: [
+      JSON_OPT,
+      { name: 'group', type: 'list', valueName: 'group-id', description: 'also report this consumer group' },
+    ],
+    details: 'Exit code 1 when a section cannot be read or a connector/task is FAILED (usable as a check).',
+  },
+  requires: () => [],
+  run: async (args, ctx) => {
+    const report = await gatherStatus(
+      { admin: await ctx.admin(), statePool: ctx.statePool(), config: ctx.config },
+      list(args, 'group'),
+    );
+    ctx.io.out(
+      flag(args, 'json') ? `${JSON.stringify(statusJson(report), null, 2)}\n` : renderStatus(report),
+    );
+    return statusHealthy(report) ? EXIT.OK : EXIT.FAILURE;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// resync
+// ---------------------------------------------------------------------------------------------------------------
+
+const resyncCommand: Command = {
+  spec: {
+    name: 'resync',
+    summary:
+      "Reset a consumer group's offsets (the consumer-side resync): to the earliest, the latest, or the first message at a time.",
+    positionals: [
+      { name: 'group', required: true, description: `consumer group id (e.g. sync-router, sync-projector)` },
+    ],
+    options: [
+      {
+        name: 'to',
+        type: 'string',
+        valueName: 'earliest|latest|ISO-8601',
+        description: 'target position (required)',
+      },
+      {
+        name: 'topic',
+        type: 'list',
+        valueName: 'topic',
+        description: "only this topic (default: the group's topics)",
+      },
+      { name: 'dry-run', type: 'boolean', description: 'show the plan, change nothing' },
+      {
+        name: 'follow',
+        type: 'boolean',
+        description: 'after the reset, show progress (rate, ETA) until the lag is 0',
+      },
+      {
+        name: 'timeout',
+        type: 'string',
+        valueName: 'seconds',
+        description: 'give up following after this long (exit 1)',
+      },
+      JSON_OPT,
+    ],
+    details: `The group must have no live members: stop its workers first (status shows them).
+Examples:
+  ${PROGRAM} resync sync-projector --to 2024-05-01T00:00:00Z --dry-run
+  ${PROGRAM} resync sync-router --to earliest --topic odoo.public.contract_line --follow`,
+  },
+  requires: () => [],
+  run: async (args, ctx) => {
+    const groupId = args.positionals[0];
+    const toRaw = str(args, 'to');
+    if (!toRaw) throw new UsageError('--to is required (earliest, latest or an ISO-8601 time)', 'resync');
+    const to = parseResetTarget(toRaw);
+    if (!to)
+      throw new UsageError(
+        `--to must be earliest, latest or an ISO-8601 time such as 2024-05-01T10:00:00Z (got "${toRaw}")`,
+        'resync',
+      );
+    const timeoutS = str(args, 'timeout');
+    if (timeoutS !== undefined && !/^\d+$/.test(timeoutS))
+      throw new UsageError('--timeout must be a whole number of seconds', 'resync');
+    const admin = await ctx.admin();
+    const existing = new Set(await admin.listTopics());
+    let topics = list(args, 'topic');
+    for (const t of topics) if (!existing.has(t)) throw new CliFailure(`topic ${t} does not exist`);
+    if (topics.length === 0)
+      topics = await groupTopics(admin, groupId, knownGroups(ctx.config)[groupId] ?? []);
+    if (topics.length === 0)
+      throw new CliFailure(
+        `group ${groupId} has no committed offsets and is not one of the pipeline's groups: name the topic with --topic`,
+      );
+    const { state, members } = await describeMembers(admin, groupId);
+    if (members.length > 0) {
+      const names = members.map((m) => `${m.clientId} (${m.memberId}) on ${m.clientHost}`);
+      ctx.io.err(
+        `refusing to reset ${groupId}: the group is ${state} with ${members.length} live member(s):\n  ${names.join('\n  ')}\nStop those workers first (offsets can only be reset on a group without members).\n`,
+      );
+      return EXIT.FAILURE;
+    }
+    const lags = await partitionLags(admin, groupId, topics);
+    const rows = planReset(lags, await targetOffsets(admin, topics, to));
+    const dryRun = flag(args, 'dry-run');
+    const totals = {
+      toConsume: rows.reduce((s, r) => s + r.toConsume, 0),
+      replayed: rows.reduce((s, r) => s + r.replayed, 0),
+      skipped: rows.reduce((s, r) => s + r.skipped, 0),
+    };
+    if (flag(args, 'json')) {
+      ctx.io.out(
+        `${JSON.stringify({ group: groupId, to: to.kind === 'time' ? to.iso : to.kind, dryRun, partitions: rows, totals }, null, 2)}\n`,
+      );
+    } else {
+      ctx.io.out(
+        `${dryRun ? '[dry run] ' : ''}reset ${groupId} to ${to.kind === 'time' ? to.iso : to.kind}\n`,
+      );
+      ctx.io.out(
+        `${table(
+          ['topic', 'partition', 'current', 'target', 'end', 'to consume', 'replayed', 'skipped'],
+          rows.map((r) => [
+            r.topic,
+            r.partition,
+            r.current ?? 'none',
+            r.target,
+            r.high,
+            r.toConsume,
+            r.replayed,
+            r.skipped,
+          ]),
+        )}\n`,
+      );
+      ctx.io.out(
+        `total: ${totals.toConsume} message(s) to consume, ${totals.replayed} processed again, ${totals.skipped} skipped\n`,
+      );
+    }
+    if (dryRun) return EXIT.OK;
+    try {
+      await applyReset(admin, groupId, rows);
+    } catch (e) {
+      throw new CliFailure(
+        `reset of ${groupId} failed (did a member join meanwhile?): ${(e as Error).message}`,
+      );
+    }
+    ctx.io.err(`offsets of ${groupId} reset; start its workers to replay\n`);
+    if (!flag(args, 'follow')) return EXIT.OK;
+    return follow(ctx, groupId, topics, timeoutS === undefined ? undefined : Number(timeoutS) * 1000);
+  },
+};
+
+async function follow(
+  ctx: CommandContext,
+  groupId: string,
+  topics: string[],
+  timeoutMs: number | undefined,
+): Promise<number> {
+  const admin = await ctx.admin();
+  const remaining = async () => (await partitionLags(admin, groupId, topics)).reduce((s, p) => s + p.lag, 0);
+  const meter = new ProgressMeter({ atMs: Date.now(), remaining: await remaining() });
+  const started = Date.now();
+  let lastLine = 0;
+  for (;;) {
+    const view = meter.update({ atMs: Date.now(), remaining: await remaining() });
+    const line = `${groupId} ${formatProgress(view)}`;
+    if (ctx.io.isTTY) ctx.io.err(`\r${line}\x1b[K`);
+    else if (Date.now() - lastLine >= 5000 || view.remaining === 0) {
+      ctx.io.err(`${line}\n`);
+      lastLine = Date.now();
+    }
+    if (view.remaining === 0) {
+      if (ctx.io.isTTY) ctx.io.err('\n');
+      ctx.io.err(`${groupId} caught up\n`);
+      return EXIT.OK;
+    }
+    if (timeoutMs !== undefined && Date.now() - started > timeoutMs) {
+      if (ctx.io.isTTY) ctx.io.err('\n');
+      throw new CliFailure(
+        `${groupId} still has ${view.remaining} message(s) to consume after ${Math.round(timeoutMs / 1000)} s`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// snapshot
+// ---------------------------------------------------------------------------------------------------------------
+
+const snapshotCommand: Command = {
+  spec: {
+    name: 'snapshot',
+    summary:
+      'Ask Debezium for an incremental snapshot of one captured table (the source-side resync: Odoo data re-read).',
+    positionals: [
+      { name: 'table', required: true, description: 'a captured Odoo table, e.g. contract_line' },
+    ],
+    options: [
+      {
+        name: 'where',
+        type: 'string',
+        valueName: 'sql condition',
+        description: 'only rows matching this condition, e.g. "partner_id = 42"',
+      },
+      { name: 'dry-run', type: 'boolean', description: 'print the signal, do not insert it' },
+      JSON_OPT,
+    ],
+    details: `Inserts an execute-snapshot signal into public.debezium_signal in the Odoo database.
+Tables: ${snapshotTables().join(', ')}`,
+  },
+  requires: () => [],
+  run: async (args, ctx) => {
+    const signal = buildSnapshotSignal(args.positionals[0], str(args, 'where'));
+    if (!flag(args, 'dry-run')) {
+      try {
+        await insertSignal(ctx.odooPool(), signal);
+      } catch (e) {
+        throw new CliFailure(`could not insert the snapshot signal: ${(e as Error).message}`);
+      }
+    }
+    if (flag(args, 'json'))
+      ctx.io.out(`${JSON.stringify({ ...signal, inserted: !flag(args, 'dry-run') })}\n`);
+    else
+      ctx.io.out(
+        `${flag(args, 'dry-run') ? '[dry run] would insert' : 'inserted'} signal ${signal.id}: ${signal.type} ${signal.data}\n`,
+      );
+    return EXIT.OK;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// dlq
+// ---------------------------------------------------------------------------------------------------------------
+
+const dlqCommand: Command = {
+  spec: {
+    name: 'dlq',
+    summary:
+      'Inspect dead letters (id = partition:offset) and replay them to their source topic after a fix.',
+    positionals: [
+      {
+        name: 'action',
+        required: true,
+        choices: ['list', 'show', 'replay'],
+        description: 'list | show <id> | replay',
+      },
+      { name: 'id', required: false, description: 'dead letter id for show (partition:offset)' },
+    ],
+    options: [
+      { name: 'id', type: 'list', valueName: 'partition:offset', description: 'replay these dead letters' },
+      { name: 'all', type: 'boolean', description: 'replay every dead letter not replayed yet' },
+      { name: 'again', type: 'boolean', description: 'with --id: replay even if replayed before' },
+      { name: 'dry-run', type: 'boolean', description: 'show what would be replayed' },
+      JSON_OPT,
+    ],
+    details: `The topic is DLQ_TOPIC (default sync.dead-letter). Replays are recorded (table dlq_replay) and shown by list.
+Examples:
+  ${PROGRAM} dlq list
+  ${PROGRAM} dlq show 0:42
+  ${PROGRAM} dlq replay --id 0:42 --id 0:43
+  ${PROGRAM} dlq replay --all --dry-run`,
+  },
+  requires: () => [],
+  run: async (args, ctx) => {
+    const [action, id] = args.positionals;
+    const topic = ctx.config.topics.dlq;
+    if (action === 'show' && !id)
+      throw new UsageError('dlq show needs a dead letter id (partition:offset)', 'dlq');
+    if (action !== 'show' && id)
+      throw new UsageError(`unexpected argument "${id}" (use --id with replay)`, 'dlq');
+    if (id && !parseDlqId(id))
+      throw new UsageError(`"${id}" is not a dead letter id (partition:offset, e.g. 0:42)`, 'dlq');
+    const ids = list(args, 'id');
+    for (const i of ids)
+      if (!parseDlqId(i))
+        throw new UsageError(`--id "${i}" is not a dead letter id (partition:offset)`, 'dlq');
+    if (action === 'replay' && ids.length === 0 && !flag(args, 'all'))
+      throw new UsageError('dlq replay needs --id <partition:offset> (repeatable) or --all', 'dlq');
+    if (action === 'replay' && ids.length > 0 && flag(args, 'all'))
+      throw new UsageError('give either --id or --all, not both', 'dlq');
+    if (action !== 'replay' && (ids.length || flag(args, 'all') || flag(args, 'dry-run')))
+      throw new UsageError('--id, --all and --dry-run go with replay', 'dlq');
+    let letters: DeadLetterRecord[];
+    try {
+      letters = await listDeadLetters(
+        { kafka: ctx.kafka(), admin: await ctx.admin(), pool: ctx.statePool() },
+        topic,
+      );
+    } catch (e) {
+      if (/dlq_replay/.test((e as Error).message))
+        throw new CliFailure(
+          `the state database lacks table dlq_replay: apply schemas/state/030-ops.sql (scripts/stack up)`,
+        );
+      throw e;
+    }
+    const json = flag(args, 'json');
+    const summary = (d: DeadLetterRecord) => ({
+      id: d.id,
+      failedAt: d.failedAt ?? d.timestamp,
+      stage: d.stage,
+      code: d.code,
+      message: d.message,
+      retriable: d.retriable,
+      attempts: d.attempts,
+      source: d.source,
+      key: d.key?.toString('utf8') ?? null,
+      replayed: d.replayed,
+    });
+    if (action === 'list') {
+      if (json) ctx.io.out(`${JSON.stringify({ topic, deadLetters: letters.map(summary) }, null, 2)}\n`);
+      else if (letters.length === 0) ctx.io.out(`${topic}: no dead letters\n`);
+      else
+        ctx.io.out(
+          `${table(
+            ['id', 'failed at', 'stage', 'code', 'attempts', 'source', 'replayed', 'reason'],
+            letters.map((d) => [
+              d.id,
+              d.failedAt ?? d.timestamp,
+              d.stage,
+              d.code,
+              d.attempts,
+              `${d.source.topic ?? '?'}[${d.source.partition ?? '?'}]@${d.source.offset ?? '?'}`,
+              d.replayed ? d.replayed.at : 'no',
+              (d.message ?? '').replace(/\s+/g, ' ').slice(0, 80),
+            ]),
+          )}\n${letters.length} dead letter(s), ${letters.filter((d) => d.replayed).length} replayed\n`,
+        );
+      return EXIT.OK;
+    }
+    if (action === 'show') {
+      const d = letters.find((x) => x.id === id);
+      if (!d) throw new CliFailure(`no dead letter ${id} on ${topic}`);
+      if (json)
+        ctx.io.out(
+          `${JSON.stringify({ ...summary(d), value: d.value?.toString('utf8') ?? null }, null, 2)}\n`,
+        );
+      else {
+        const s = summary(d);
+        ctx.io.out(
+          [
+            `id:        ${s.id} (${topic})`,
+            `failed at: ${s.failedAt}`,
+            `stage:     ${s.stage ?? '-'}`,
+            `code:      ${s.code ?? '-'}  retriable: ${s.retriable ?? '-'}  attempts: ${s.attempts ?? '-'}`,
+            `source:    ${s.source.topic ?? '?'} partition ${s.source.partition ?? '?'} offset ${s.source.offset ?? '?'}`,
+            `key:       ${s.key ?? '(null)'}`,
+            `replayed:  ${s.replayed ? `${s.replayed.at} (offset ${s.replayed.offset ?? '?'})` : 'no'}`,
+            `reason:    ${s.message ?? '-'}`,
+            'value:',
+            describeValue(d.value),
+            '',
+          ].join('\n'),
+        );
+      }
+      return EXIT.OK;
+    }
+    // replay
+    let chosen: DeadLetterRecord[];
+    if (flag(args, 'all')) chosen = letters.filter((d) => !d.replayed);
+    else {
+      const missing = ids.filter((i) => !letters.some((d) => d.id === i));
+      if (missing.length) throw new CliFailure(`no such dead letter on ${topic}: ${missing.join(', ')}`);
+      chosen = letters.filter((d) => ids.includes(d.id));
+      const done = chosen.filter((d) => d.replayed);
+      if (done.length && !flag(args, 'again'))
+        throw new CliFailure(
+          `already replayed: ${done.map((d) => d.id).join(', ')} (add --again to replay once more)`,
+        );
+    }
+    const noSource = chosen.filter((d) => !d.source.topic);
+    if (noSource.length)
+      throw new CliFailure(
+        `dead letter(s) without a source topic header: ${noSource.map((d) => d.id).join(', ')}`,
+      );
+    if (flag(args, 'dry-run')) {
+      if (json) ctx.io.out(`${JSON.stringify({ dryRun: true, replay: chosen.map(summary) }, null, 2)}\n`);
+      else {
+        for (const d of chosen)
+          ctx.io.out(
+            `[dry run] would replay ${d.id} → ${d.source.topic}[${d.source.partition ?? '?'}] (${d.code ?? '?'})\n`,
+          );
+        ctx.io.out(`${chosen.length} dead letter(s) would be replayed\n`);
+      }
+      return EXIT.OK;
+    }
+    const producer = createProducer(ctx.kafka());
+    await producer.connect();
+    const results = [];
+    try {
+      for (const d of chosen) {
+        const r = await replayDeadLetter({ producer, pool: ctx.statePool() }, topic, d);
+        results.push(r);
+        if (!json)
+          ctx.io.out(
+            `replayed ${r.id} → ${r.sourceTopic}[${r.sourcePartition ?? '?'}]@${r.replayedOffset ?? '?'}\n`,
+          );
+      }
+    } finally {
+      await producer.disconnect();
+    }
+    if (json) ctx.io.out(`${JSON.stringify({ replayed: results }, null, 2)}\n`);
+    else ctx.io.out(`${results.length} dead letter(s) replayed\n`);
+    return EXIT.OK;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// connectors
+// ---------------------------------------------------------------------------------------------------------------
+
+const connectorsCommand: Command = {
+  spec: {
+    name: 'connectors',
+    summary:
+      'Apply connectors/*.json to Kafka Connect (idempotent PUT), show their state, restart failed ones.',
+    positionals: [
+      {
+        name: 'action',
+        required: true,
+        choices: ['apply', 'status', 'restart'],
+        description: 'apply | status | restart',
+      },
+    ],
+    options: [
+      { name: 'name', type: 'list', valueName: 'connector', description: 'only these connectors' },
+      { name: 'no-wait', type: 'boolean', description: 'apply: do not wait until RUNNING' },
+      { name: 'all-tasks', type: 'boolean', description: 'restart: every task, not only failed ones' },
+      JSON_OPT,
+    ],
+  },
+  requires: () => [],
+  run: async (args, ctx) => {
+    const [action] = args.positionals;
+    const connect = new ConnectClient(ctx.config.connectUrl);
+    const names = list(args, 'name');
+    const json = flag(args, 'json');
+    if (action === 'apply') {
+      const files = connectorFiles().filter((f) => names.length === 0 || names.includes(f.name));
+      if (names.length && files.length !== names.length)
+        throw new CliFailure(
+          `no connectors/<name>.json for: ${names.filter((n) => !files.some((f) => f.name === n)).join(', ')}`,
+        );
+      const out = [];
+      for (const f of files) {
+        const result = await connect.putConfig(f.name, f.raw);
+        if (!flag(args, 'no-wait')) await connect.waitRunning(f.name, 90_000);
+        out.push({ name: f.name, result });
+        if (!json) ctx.io.out(`${f.name}: ${result}${flag(args, 'no-wait') ? '' : ', RUNNING'}\n`);
+      }
+      if (json) ctx.io.out(`${JSON.stringify({ applied: out }, null, 2)}\n`);
+      return EXIT.OK;
+    }
+    const all = names.length ? names : (await connect.list()).sort();
+    const statuses = await Promise.all(all.map(async (n) => ({ name: n, status: await connect.status(n) })));
+    if (action === 'restart') {
+      const restarted: string[] = [];
+      for (const s of statuses) {
+        if (!s.status) throw new CliFailure(`connector ${s.name} does not exist`);
+        const failed = [s.status.connector, ...s.status.tasks].some((t) => t.state === 'FAILED');
+        if (!failed && !flag(args, 'all-tasks')) continue;
+        await connect.restart(s.name, !flag(args, 'all-tasks'));
+        restarted.push(s.name);
+      }
+      if (json) ctx.io.out(`${JSON.stringify({ restarted }, null, 2)}\n`);
+      else
+        ctx.io.out(
+          restarted.length ? `restarted: ${restarted.join(', ')}\n` : 'nothing failed; nothing restarted\n',
+        );
+      return EXIT.OK;
+    }
+    const failed = statuses.some(
+      (s) => !s.status || [s.status.connector, ...s.status.tasks].some((t) => t.state === 'FAILED'),
+    );
+    if (json)
+      ctx.io.out(
+        `${JSON.stringify({ connectors: statuses.map((s) => ({ ...(s.status ?? { missing: true }), name: s.name })) }, null, 2)}\n`,
+      );
+    else
+      ctx.io.out(
+        `${table(
+          ['connector', 'state', 'worker', 'tasks'],
+          statuses.map((s) => [
+            s.name,
+            s.status?.connector.state ?? 'MISSING',
+            s.status?.connector.worker_id,
+            (s.status?.tasks ?? [])
+              .map((t) => `${t.id}:${t.state}${t.trace ? ` (${t.trace.split('\n')[0].slice(0, 120)})` : ''}`)
+              .join(', ') || '-',
+          ]),
+        )}\n`,
+      );
+    return failed ? EXIT.FAILURE : EXIT.OK;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// force-create
+// ---------------------------------------------------------------------------------------------------------------
+
+const forceCreateCommand: Command = {
+  spec: {
+    name: 'force-create',
+    summary:
+      "Force the creation of a contract's subscription in OpenCell, even for a partner blocked for OC (the original's wizard).",
+    positionals: [{ name: 'contract code', required: true, description: 'contract_contract.code' }],
+    options: [
+      { name: 'dry-run', type: 'boolean', description: 'print the intent, do not produce it' },
+      JSON_OPT,
+    ],
+    details:
+      'Produces a create_subscription intent with force=true to the intents topic (key partner:<id>); the projector applies it.',
+  },
+  requires: () => [],
+  run: async (args, ctx) => {
+    const code = args.positionals[0];
+    const r = await ctx.odooPool().query(
+      `SELECT cc.id, cc.partner_id, COALESCE(cc.is_terminated, false) AS terminated, p.ref,
+              COALESCE(p."block_contract_creation_in_OC", false) AS blocked
+         FROM contract_contract cc JOIN res_partner p ON p.id = cc.partner_id
+        WHERE cc.code = $1 ORDER BY cc.id`,
+      [code],
+    );
+    if (r.rowCount === 0) throw new CliFailure(`no contract with code "${code}" in Odoo`);
+    if (r.rows.length > 1)
+      throw new CliFailure(
+        `${r.rows.length} contracts have code "${code}" (ids ${r.rows.map((x) => x.id).join(', ')}): fix the data in Odoo first`,
+      );
+    const row = r.rows[0] as {
+      id: number;
+      partner_id: number;
+      terminated: boolean;
+      ref: string | null;
+      blocked: boolean;
+    };
+    if (row.terminated) throw new CliFailure(`contract ${code} is terminated in Odoo; nothing to create`);
+    const msg = operatorIntent(
+      { kind: 'create_subscription', contractId: row.id },
+      { partnerId: row.partner_id, contractId: row.id },
+      { origin: 'force-create', force: true },
+    );
+    if (flag(args, 'dry-run')) {
+      ctx.io.out(`${JSON.stringify(msg, null, 2)}\n`);
+      return EXIT.OK;
+    }
+    const [at] = await produceIntents(ctx.kafka(), ctx.config, [msg]);
+    if (flag(args, 'json'))
+      ctx.io.out(
+        `${JSON.stringify({ intentId: msg.intentId, contractId: row.id, partnerId: row.partner_id, blocked: row.blocked, topic: ctx.config.topics.intents, at })}\n`,
+      );
+    else
+      ctx.io.out(
+        `forced create_subscription for contract ${code} (id ${row.id}, partner ${row.ref ?? row.partner_id}${row.blocked ? ', blocked for OC' : ''}) → ${ctx.config.topics.intents} ${at}, intent ${msg.intentId}\n`,
+      );
+    return EXIT.OK;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// reconcile
+// ---------------------------------------------------------------------------------------------------------------
+
+const reconcileCommand: Command = {
+  spec: {
+    name: 'reconcile',
+    summary:
+      'Compare Odoo with OpenCell (customer, accounts, subscriptions, services, accesses) and print the drift; --fix emits the repairing intents.',
+    positionals: [],
+    options: [
+      {
+        name: 'partner',
+        type: 'string',
+        valueName: 'ref',
+        description: 'the partner with this ref (customer code)',
+      },
+      { name: 'contract', type: 'string', valueName: 'code', description: 'this contract only' },
+      { name: 'all', type: 'boolean', description: 'every partner holding contracts' },
+      { name: 'fix', type: 'boolean', description: 'produce the intents that repair the drift' },
+      JSON_OPT,
+    ],
+    details:
+      'Give exactly one of --partner, --contract, --all. Drift without an automatic repair is reported only.',
+  },
+  requires: () => ['OPENCELL_PASSWORD'],
+  run: async (args, ctx) => {
+    const given = (['partner', 'contract', 'all'] as const).filter((k) => args.options[k] !== undefined);
+    if (given.length !== 1)
+      throw new UsageError('give exactly one of --partner <ref>, --contract <code>, --all', 'reconcile');
+    const scope: ReconcileScope = str(args, 'partner')
+      ? { partnerRef: str(args, 'partner') as string }
+      : str(args, 'contract')
+        ? { contractCode: str(args, 'contract') as string }
+        : { all: true };
+    const partners = await partnersInScope(ctx.odooPool(), scope);
+    if (partners.length === 0 && !('all' in scope))
+      throw new CliFailure(
+        `nothing in Odoo matches ${'partnerRef' in scope ? `partner ref "${scope.partnerRef}"` : `contract code "${(scope as { contractCode: string }).contractCode}"`}`,
+      );
+    const client = new OpenCellClient(ctx.config.opencell);
+    const deps = {
+      odoo: new OdooViews(ctx.odooPool()),
+      opencell: new OpenCellState(client, { billingAccounts: false }),
+    };
+    const drift: Drift[] = [];
+    try {
+      for (const p of partners)
+        drift.push(
+          ...(await driftOfPartner(deps, p, {
+            contractCode: 'contractCode' in scope ? scope.contractCode : undefined,
+          })),
+        );
+    } finally {
+      client.close();
+    }
+    const fixes = flag(args, 'fix') ? drift.filter((d) => d.fix !== null) : [];
+    const messages = fixes.map((d) =>
+      operatorIntent(
+        d.fix!,
+        { partnerId: d.partnerId, contractId: d.contractId },
+        { origin: 'reconcile', repair: true },
+      ),
+    );
+    // one repair per (intent kind, target): create_subscription covers several drifts of one contract
+    const seen = new Set<string>();
+    const unique = messages.filter((m) => {
+      const k = `${m.intent.kind}|${JSON.stringify(m.intent)}`;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+    const produced = unique.length ? await produceIntents(ctx.kafka(), ctx.config, unique) : [];
+    if (flag(args, 'json')) {
+      ctx.io.out(
+        `${JSON.stringify({ partners: partners.length, drift, fixed: unique.map((m, i) => ({ intentId: m.intentId, kind: m.intent.kind, aggregateKey: m.aggregateKey, at: produced[i] })) }, null, 2)}\n`,
+      );
+      return EXIT.OK;
+    }
+    if (drift.length === 0) ctx.io.out(`no drift (${partners.length} partner(s) checked)\n`);
+    else
+      ctx.io.out(
+        `${table(
+          ['partner', 'contract', 'drift', 'repair', 'detail'],
+          drift.map((d) => [
+            d.partnerRef ?? d.partnerId,
+            d.contractCode,
+            d.kind,
+            d.fix ? d.fix.kind : 'manual',
+            d.detail,
+          ]),
+        )}\n${drift.length} drift item(s) over ${partners.length} partner(s)\n`,
+      );
+    if (flag(args, 'fix'))
+      ctx.io.out(`${unique.length} repairing intent(s) produced to ${ctx.config.topics.intents}\n`);
+    else if (drift.some((d) => d.fix)) ctx.io.out(`run again with --fix to produce the repairing intents\n`);
+    return EXIT.OK;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// dispatch
+// ---------------------------------------------------------------------------------------------------------------
+
+export const COMMANDS: Record<string, Command> = {
+  run: runCommand,
+  status: statusCommand,
+  resync: resyncCommand,
+  snapshot: snapshotCommand,
+  dlq: dlqCommand,
+  connectors: connectorsCommand,
+  'force-create': forceCreateCommand,
+  reconcile: reconcileCommand,
+};
+
+export function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
+  return [
+    `Usage: ${PROGRAM} <command> [options]`,
+    '',
+    'Operations CLI of the Odoo → OpenCell sync pipeline.',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.spec.summary}`),
+    '',
+    `Run '${PROGRAM} <command> --help' for a command's options.`,
+    'Configuration comes from the environment (and SYNC_CONFIG_FILE); see docs/operations.md.',
+    'Exit codes: 0 ok, 1 runtime failure, 2 bad arguments, 3 configuration error, 130 interrupted twice.',
+    '',
+  ].join('\n');
+}
+
+export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    io.err(mainHelp());
+    return EXIT.USAGE;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    const sub = name === 'help' ? rest[0] : undefined;
+    if (sub && COMMANDS[sub]) io.out(renderHelp(PROGRAM, COMMANDS[sub].spec));
+    else io.out(mainHelp());
+    return EXIT.OK;
+  }
+  if (name === '--version') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    io.out(`${(require('../../package.json') as { version: string }).version}\n`);
+    return EXIT.OK;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`error: unknown command "${name}"\n\n${mainHelp()}`);
+    return EXIT.USAGE;
+  }
+  const resources: { kafka?: Kafka; admin?: Promise<Admin>; state?: Pool; odoo?: Pool } = {};
+  try {
+    const args = parseArgs(rest, command.spec);
+    if (args.help) {
+      io.out(renderHelp(PROGRAM, command.spec));
+      return EXIT.OK;
+    }
+    const config = loadConfig(io.env, command.requires(args));
+    const ctx: CommandContext = {
+      io,
+      config,
+      kafka: () => (resources.kafka ??= createKafka(config.kafka.brokers, `${config.kafka.clientId}-cli`)),
+      admin: () =>
+        (resources.admin ??= (async () => {
+          const a = ctx.kafka().admin();
+          await a.connect();
+          return a;
+        })()),
+      statePool: () =>
+        (resources.state ??= new Pool({
+          connectionString: config.stateDatabaseUrl,
+          max: 2,
+          application_name: 'odoo-opencell-sync-cli',
+        })),
+      odooPool: () =>
+        (resources.odoo ??= new Pool({
+          connectionString: config.odooDatabaseUrl,
+          max: 2,
+          application_name: 'odoo-opencell-sync-cli',
+        })),
+    };
+    return await command.run(args, ctx);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`error: ${e.message}\nRun '${PROGRAM} ${e.command ?? name} --help' for usage.\n`);
+      return EXIT.USAGE;
+    }
+    if (e instanceof ConfigError) {
+      io.err(
+        `configuration error (${e.problems.length} problem${e.problems.length > 1 ? 's' : ''}):\n  - ${e.problems.join('\n  - ')}\n`,
+      );
+      return EXIT.CONFIG;
+    }
+    if (e instanceof CliFailure) {
+      io.err(`error: ${e.message}\n`);
+      return e.exitCode;
+    }
+    const err = e as Error;
+    io.err(`error: ${err.message}\n`);
+    if (io.env.LOG_LEVEL === 'debug' && err.stack) io.err(`${err.stack}\n`);
+    return EXIT.FAILURE;
+  } finally {
+    if (resources.admin)
+      await (await resources.admin.catch(() => undefined))?.disconnect().catch(() => undefined);
+    await resources.state?.end().catch(() => undefined);
+    await resources.odoo?.end().catch(() => undefined);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+      // kafkajs and pg may keep timers alive a moment; do not wait for them
+      setTimeout(() => process.exit(code), 200).unref();
+    },
+    (e) => {
+      process.stderr.write(`error: ${(e as Error).message}\n`);
+      process.exit(EXIT.FAILURE);
+    },
+  );
+}

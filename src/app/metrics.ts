@@ -1,0 +1,189 @@
+/**
+ * The pipeline's Prometheus metrics (prom-client), one registry per process, exposed on /metrics by http.ts.
+ * Observers plug into the existing hooks: the projection pipeline's StageHooks (consumer events, routing),
+ * OpenCellClient.onCall (latency by endpoint and outcome), the outbox relay's RelayMetrics; gauges (lag,
+ * backlog) are sampled by the `run` command.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CallEvent } from '../adapters/opencell/client';
+import type { StageHooks } from '../flows/projection/stages';
+import type { RelayMetrics } from '../flows/outbox/relay';
+import type { KeyedConsumerEvent } from '../adapters/kafka/keyed-consumer';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly eventsConsumed: Counter<'table'>;
+  readonly eventsFiltered: Counter<'table' | 'reason'>;
+  readonly intentsRouted: Counter<'table'>;
+  readonly messagesProcessed: Counter<'stage' | 'topic'>;
+  readonly intentsProjected: Counter<'topic'>;
+  readonly retries: Counter<'stage' | 'code'>;
+  readonly deadLetters: Counter<'stage' | 'code'>;
+  readonly pauses: Counter<'stage'>;
+  readonly handlerSeconds: Histogram<'stage'>;
+  readonly batchSeconds: Histogram<'stage'>;
+  readonly opencellCalls: Histogram<'endpoint' | 'outcome'>;
+  readonly consumerLag: Gauge<'group' | 'topic' | 'partition'>;
+  readonly outboxBacklog: Gauge;
+  readonly outboxPublished: Counter<'topic'>;
+  readonly relayErrors: Counter<'fatal'>;
+  readonly invoiceLoads: Counter<'outcome'>;
+
+  constructor(opts: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
+    const registers = [this.registry];
+    if (opts.labels) this.registry.setDefaultLabels(opts.labels);
+    if (opts.defaultMetrics !== false)
+      collectDefaultMetrics({ register: this.registry, prefix: 'sync_process_' });
+    this.eventsConsumed = new Counter({
+      name: 'sync_events_consumed_total',
+      help: 'Change events read by the router, per source table',
+      labelNames: ['table'],
+      registers,
+    });
+    this.eventsFiltered = new Counter({
+      name: 'sync_events_filtered_total',
+      help: 'Change events that produced no intent, per table and reason',
+      labelNames: ['table', 'reason'],
+      registers,
+    });
+    this.intentsRouted = new Counter({
+      name: 'sync_intents_routed_total',
+      help: 'Intents produced by the router, per source table',
+      labelNames: ['table'],
+      registers,
+    });
+    this.messagesProcessed = new Counter({
+      name: 'sync_messages_processed_total',
+      help: 'Messages finished by a stage (applied or skipped)',
+      labelNames: ['stage', 'topic'],
+      registers,
+    });
+    this.intentsProjected = new Counter({
+      name: 'sync_intents_projected_total',
+      help: 'Intents finished by the projector',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'sync_retries_total',
+      help: 'Retriable failures retried, per stage and error code',
+      labelNames: ['stage', 'code'],
+      registers,
+    });
+    this.deadLetters = new Counter({
+      name: 'sync_dead_letters_total',
+      help: 'Messages sent to the dead-letter topic, per stage and error code',
+      labelNames: ['stage', 'code'],
+      registers,
+    });
+    this.pauses = new Counter({
+      name: 'sync_partition_pauses_total',
+      help: 'Partitions paused for a long backoff',
+      labelNames: ['stage'],
+      registers,
+    });
+    this.handlerSeconds = new Histogram({
+      name: 'sync_handler_duration_seconds',
+      help: 'Time to process one message, per stage',
+      labelNames: ['stage'],
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.batchSeconds = new Histogram({
+      name: 'sync_batch_duration_seconds',
+      help: 'Time to finish one fetched batch of a partition, per stage (the next fetch waits for the slowest)',
+      labelNames: ['stage'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.opencellCalls = new Histogram({
+      name: 'sync_opencell_call_duration_seconds',
+      help: 'OpenCell REST call latency, per endpoint and outcome',
+      labelNames: ['endpoint', 'outcome'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.consumerLag = new Gauge({
+      name: 'sync_consumer_lag',
+      help: 'Messages not yet consumed, per group and partition (sampled)',
+      labelNames: ['group', 'topic', 'partition'],
+      registers,
+    });
+    this.outboxBacklog = new Gauge({
+      name: 'sync_outbox_backlog',
+      help: 'Outbox rows not yet published (sampled)',
+      registers,
+    });
+    this.outboxPublished = new Counter({
+      name: 'sync_outbox_published_total',
+      help: 'Outbox rows published, per topic',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.relayErrors = new Counter({
+      name: 'sync_outbox_relay_errors_total',
+      help: 'Failed relay cycles',
+      labelNames: ['fatal'],
+      registers,
+    });
+    this.invoiceLoads = new Counter({
+      name: 'sync_invoice_loads_total',
+      help: 'Invoices loaded into Odoo, per outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
+  }
+
+  /** Observer for OpenCellClient.onCall. */
+  readonly onOpenCellCall = (e: CallEvent): void => {
+    this.opencellCalls.observe({ endpoint: e.endpoint, outcome: e.outcome }, e.durationMs / 1000);
+  };
+
+  onConsumerEvent(stage: string, e: KeyedConsumerEvent): void {
+    switch (e.type) {
+      case 'processed':
+        this.messagesProcessed.inc({ stage, topic: e.topic });
+        this.handlerSeconds.observe({ stage }, e.ms / 1000);
+        if (stage === 'projector') this.intentsProjected.inc({ topic: e.topic });
+        break;
+      case 'retry':
+        this.retries.inc({ stage, code: e.code });
+        break;
+      case 'dead-letter':
+        this.deadLetters.inc({ stage, code: e.code });
+        break;
+      case 'paused':
+        this.pauses.inc({ stage });
+        break;
+      case 'batch':
+        this.batchSeconds.observe({ stage }, e.ms / 1000);
+        break;
+    }
+  }
+
+  /** StageHooks for ProjectionPipeline. */
+  stageHooks(): StageHooks {
+    return {
+      onConsumerEvent: (stage, e) => this.onConsumerEvent(stage, e),
+      onRouted: (table, routed, filtered) => {
+        this.eventsConsumed.inc({ table });
+        if (routed > 0) this.intentsRouted.inc({ table }, routed);
+        if (filtered) this.eventsFiltered.inc({ table, reason: filtered });
+      },
+    };
+  }
+
+  relayMetrics(): RelayMetrics {
+    return {
+      onBacklog: (n) => this.outboxBacklog.set(n),
+      onPublished: (_count, byTopic) => {
+        for (const [topic, n] of Object.entries(byTopic)) this.outboxPublished.inc({ topic }, n);
+      },
+      onError: (_err, fatal) => this.relayErrors.inc({ fatal: String(fatal) }),
+    };
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

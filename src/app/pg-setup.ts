@@ -1,0 +1,185 @@
+/**
+ * Prepares PostgreSQL for the pipeline (run by `scripts/stack up`; safe to run again):
+ * - roles: `odoo` (owns the Odoo database), `debezium` (LOGIN REPLICATION, SELECT on captured tables only),
+ *   `sync` (owns the pipeline's own state database);
+ * - the Odoo database from schemas/odoo/*.sql (only when it is created; a changed schema asks for a reset);
+ * - REPLICA IDENTITY FULL on every captured table and the publication Debezium reads;
+ * - the state database and its migrations from schemas/state/*.sql.
+ * Connects as the superuser given by PG_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
+ */
+import { Client } from 'pg';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { publicationTables } from '../domain/capture/tables';
+import { componentLogger } from '../core/log';
+
+const log = componentLogger('pg-setup');
+const ROOT = join(__dirname, '..', '..');
+
+export interface PgSetupOptions {
+  adminUrl: string;
+  odooDb: string;
+  stateDb: string;
+  debeziumPassword: string;
+  publication: string;
+}
+
+export function defaultPgSetupOptions(env = process.env): PgSetupOptions {
+  return {
+    adminUrl: env.PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
+    odooDb: env.ODOO_DB_NAME ?? 'odoo',
+    stateDb: env.STATE_DB_NAME ?? 'odoo_opencell_sync',
+    debeziumPassword: env.DEBEZIUM_DB_PASSWORD ?? 'debezium',
+    publication: env.DEBEZIUM_PUBLICATION ?? 'odoo_billing_pub',
+  };
+}
+
+function sqlFiles(dir: string): { name: string; sql: string }[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((name) => ({ name, sql: readFileSync(join(dir, name), 'utf8') }));
+}
+
+const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
+const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+function dbUrl(adminUrl: string, db: string): string {
+  const u = new URL(adminUrl);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+async function ensureRole(c: Client, name: string, attrs: string, password?: string): Promise<void> {
+  const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
+  const pw = password === undefined ? '' : ` PASSWORD ${literal(password)}`;
+  await c.query(`${exists.rowCount ? 'ALTER' : 'CREATE'} ROLE ${ident(name)} WITH ${attrs}${pw}`);
+}
+
+async function ensureDatabase(c: Client, name: string, owner: string): Promise<boolean> {
+  const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  if (exists.rowCount) return false;
+  await c.query(`CREATE DATABASE ${ident(name)} OWNER ${ident(owner)} ENCODING 'UTF8' TEMPLATE template0`);
+  return true;
+}
+
+export function odooSchemaHash(): string {
+  const h = createHash('sha256');
+  for (const f of sqlFiles(join(ROOT, 'schemas', 'odoo'))) h.update(f.name).update(f.sql);
+  return h.digest('hex').slice(0, 16);
+}
+
+export async function setupOdooDatabase(opts: PgSetupOptions): Promise<void> {
+  const hash = odooSchemaHash();
+  const created = await withClient(opts.adminUrl, async (c) => {
+    await ensureRole(c, 'odoo', 'LOGIN');
+    await ensureRole(c, 'debezium', 'LOGIN REPLICATION', opts.debeziumPassword);
+    return ensureDatabase(c, opts.odooDb, 'odoo');
+  });
+  await withClient(dbUrl(opts.adminUrl, opts.odooDb), async (c) => {
+    if (created) {
+      log.info(`creating the Odoo schema in database ${opts.odooDb}`);
+      await c.query('BEGIN');
+      await c.query('SET ROLE odoo');
+      for (const f of sqlFiles(join(ROOT, 'schemas', 'odoo'))) {
+        try {
+          await c.query(f.sql);
+        } catch (e) {
+          await c.query('ROLLBACK');
+          throw new Error(`schemas/odoo/${f.name}: ${(e as Error).message}`, { cause: e });
+        }
+      }
+      await c.query('RESET ROLE');
+      await c.query(`COMMENT ON DATABASE ${ident(opts.odooDb)} IS ${literal(`odoo-schema:${hash}`)}`);
+      await c.query('COMMIT');
+    } else {
+      const r = await c.query('SELECT shobj_description(oid, $2) AS d FROM pg_database WHERE datname = $1', [
+        opts.odooDb,
+        'pg_database',
+      ]);
+      const current = String(r.rows[0]?.d ?? '');
+      if (current !== `odoo-schema:${hash}`) {
+        log.warn(
+          `database ${opts.odooDb} was created from another version of schemas/odoo (${current || 'unknown'}); ` +
+            'run `scripts/stack reset` then `scripts/stack up` to recreate it',
+        );
+      }
+    }
+    // CDC prerequisites: full before-images, the publication, least-privilege grants for Debezium.
+    const tables = publicationTables().map((q) => q.split('.') as [string, string]);
+    const missing = await c.query<{ t: string }>(
+      `SELECT t FROM unnest($1::text[]) t WHERE to_regclass(t) IS NULL`,
+      [publicationTables()],
+    );
+    if (missing.rowCount)
+      throw new Error(
+        `captured tables missing from the Odoo schema: ${missing.rows.map((r) => r.t).join(', ')}`,
+      );
+    const qualified = tables.map(([schema, table]) => `${ident(schema)}.${ident(table)}`).join(', ');
+    for (const [schema, table] of tables)
+      await c.query(`ALTER TABLE ${ident(schema)}.${ident(table)} REPLICA IDENTITY FULL`);
+    const pub = await c.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [opts.publication]);
+    await c.query(
+      pub.rowCount
+        ? `ALTER PUBLICATION ${ident(opts.publication)} SET TABLE ${qualified}`
+        : `CREATE PUBLICATION ${ident(opts.publication)} FOR TABLE ${qualified}`,
+    );
+    await c.query(`GRANT CONNECT ON DATABASE ${ident(opts.odooDb)} TO debezium`);
+    await c.query('GRANT USAGE ON SCHEMA public TO debezium');
+    await c.query(`GRANT SELECT ON ${qualified} TO debezium`);
+  });
+}
+
+export async function setupStateDatabase(opts: PgSetupOptions): Promise<void> {
+  await withClient(opts.adminUrl, async (c) => {
+    await ensureRole(c, 'sync', 'LOGIN');
+    await ensureDatabase(c, opts.stateDb, 'sync');
+  });
+  await withClient(dbUrl(opts.adminUrl, opts.stateDb), async (c) => {
+    await c.query('SET ROLE sync');
+    await c.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
+    const done = new Set(
+      (await c.query('SELECT name FROM schema_migrations')).rows.map((r) => String(r.name)),
+    );
+    for (const f of sqlFiles(join(ROOT, 'schemas', 'state'))) {
+      if (done.has(f.name)) continue;
+      log.info(`state database: applying ${f.name}`);
+      await c.query('BEGIN');
+      try {
+        await c.query(f.sql);
+        await c.query('INSERT INTO schema_migrations(name) VALUES ($1)', [f.name]);
+        await c.query('COMMIT');
+      } catch (e) {
+        await c.query('ROLLBACK');
+        throw new Error(`schemas/state/${f.name}: ${(e as Error).message}`, { cause: e });
+      }
+    }
+  });
+}
+
+async function main(): Promise<void> {
+  const opts = defaultPgSetupOptions();
+  await setupOdooDatabase(opts);
+  await setupStateDatabase(opts);
+  log.info(`PostgreSQL ready: ${opts.odooDb} (publication ${opts.publication}), ${opts.stateDb}`);
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(`[pg-setup] ${(e as Error).message}`);
+    process.exit(1);
+  });
+}

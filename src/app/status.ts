@@ -1,0 +1,273 @@
+/**
+ * `status`: one snapshot of the pipeline's health for operators and scripts. Every section is gathered on its
+ * own; a section that cannot be read carries its error instead of failing the whole report.
+ */
+import type { Admin } from 'kafkajs';
+import type { Pool } from 'pg';
+import type { Config } from '../core/config';
+import { routerTopics, PROJECTOR_GROUP, ROUTER_GROUP } from '../flows/projection/stages';
+import { ConnectClient } from '../adapters/kafka-connect/client';
+import { groupInfo, GroupInfo } from '../adapters/kafka/groups';
+import { table } from './args';
+
+export const INVOICE_LOADER_GROUP = 'invoice-loader';
+
+/** The pipeline's own consumer groups and the topics their role subscribes to. */
+export function knownGroups(config: Config): Record<string, string[]> {
+  return {
+    [ROUTER_GROUP]: routerTopics(config.topics.prefix),
+    [PROJECTOR_GROUP]: [config.topics.intents],
+    [INVOICE_LOADER_GROUP]: [config.topics.invoiceEvents],
+  };
+}
+
+type Section<T> = { ok: true; value: T } | { ok: false; error: string };
+
+export interface StatusReport {
+  at: string;
+  groupList: (GroupInfo | { groupId: string; error: string })[];
+  dlq: Section<{ topic: string; depth: number; replayed: number | null }>;
+  outbox: Section<{ backlog: number; oldest: string | null; parked: number }>;
+  connectors: Section<
+    { name: string; state: string; tasks: { id: number; state: string; trace?: string }[] }[]
+  >;
+  lastErrors: Section<
+    {
+      intentId: string;
+      kind: string;
+      aggregateKey: string;
+      outcome: string;
+      errorCode: string;
+      errorMessage: string | null;
+      at: string;
+    }[]
+  >;
+  ledger: Section<Record<string, number>>;
+}
+
+async function section<T>(fn: () => Promise<T>): Promise<Section<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (e) {
+    return { ok: false, error: (e as Error).message };
+  }
+}
+
+export async function dlqDepth(admin: Admin, topic: string): Promise<number> {
+  const topics = await admin.listTopics();
+  if (!topics.includes(topic)) return 0;
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.reduce((s, p) => s + Number(BigInt(p.high) - BigInt(p.low)), 0);
+}
+
+export async function outboxBacklog(
+  pool: Pool,
+): Promise<{ backlog: number; oldest: string | null; parked: number }> {
+  const r = await pool.query<{ n: string; oldest: Date | null; parked: string }>(
+    `SELECT count(*) AS n, min(created_at) AS oldest, count(*) FILTER (WHERE last_error IS NOT NULL) AS parked
+       FROM outbox WHERE published_at IS NULL`,
+  );
+  const row = r.rows[0];
+  return {
+    backlog: Number(row.n),
+    oldest: row.oldest ? new Date(row.oldest).toISOString() : null,
+    parked: Number(row.parked),
+  };
+}
+
+export async function gatherStatus(
+  deps: { admin: Admin; statePool: Pool; config: Config },
+  extraGroups: readonly string[] = [],
+): Promise<StatusReport> {
+  const { admin, statePool, config } = deps;
+  const known = knownGroups(config);
+  const groupIds = [...new Set([...Object.keys(known), ...extraGroups])];
+  const groupList = await Promise.all(
+    groupIds.map(async (g) => {
+      try {
+        return await groupInfo(admin, g, known[g] ?? []);
+      } catch (e) {
+        return { groupId: g, error: (e as Error).message };
+      }
+    }),
+  );
+  const [dlq, outbox, connectors, lastErrors, ledger] = await Promise.all([
+    section(async () => {
+      const depth = await dlqDepth(admin, config.topics.dlq);
+      let replayed: number | null;
+      try {
+        const r = await statePool.query<{ n: string }>(
+          `SELECT count(*) AS n FROM dlq_replay WHERE dlq_topic = $1`,
+          [config.topics.dlq],
+        );
+        replayed = Number(r.rows[0].n);
+      } catch {
+        replayed = null; // migration 030 not applied
+      }
+      return { topic: config.topics.dlq, depth, replayed };
+    }),
+    section(() => outboxBacklog(statePool)),
+    section(async () => {
+      const connect = new ConnectClient(config.connectUrl);
+      const names = await connect.list();
+      const out = [];
+      for (const name of names.sort()) {
+        const s = await connect.status(name);
+        out.push({
+          name,
+          state: s?.connector.state ?? 'MISSING',
+          tasks: (s?.tasks ?? []).map((t) => ({
+            id: t.id,
+            state: t.state,
+            ...(t.trace ? { trace: t.trace.split('\n')[0] } : {}),
+          })),
+        });
+      }
+      return out;
+    }),
+    section(async () => {
+      const r = await statePool.query(
+        `SELECT intent_id, kind, aggregate_key, outcome, error_code, error_message, updated_at
+           FROM ledger_intent WHERE error_code IS NOT NULL ORDER BY updated_at DESC LIMIT 10`,
+      );
+      return r.rows.map((x) => ({
+        intentId: String(x.intent_id),
+        kind: String(x.kind),
+        aggregateKey: String(x.aggregate_key),
+        outcome: String(x.outcome),
+        errorCode: String(x.error_code),
+        errorMessage: x.error_message === null ? null : String(x.error_message),
+        at: new Date(x.updated_at as Date).toISOString(),
+      }));
+    }),
+    section(async () => {
+      const r = await statePool.query<{ outcome: string; n: string }>(
+        `SELECT outcome, count(*) AS n FROM ledger_intent GROUP BY outcome ORDER BY outcome`,
+      );
+      return Object.fromEntries(r.rows.map((x) => [x.outcome, Number(x.n)]));
+    }),
+  ]);
+  return { at: new Date().toISOString(), groupList, dlq, outbox, connectors, lastErrors, ledger };
+}
+
+/** True when every section could be read and nothing is FAILED. */
+export function statusHealthy(r: StatusReport): boolean {
+  const sectionsOk = [r.dlq, r.outbox, r.connectors, r.lastErrors, r.ledger].every((s) => s.ok);
+  const groupsOk = r.groupList.every((g) => !('error' in g));
+  const connectorsOk =
+    !r.connectors.ok ||
+    r.connectors.value.every((c) => c.state !== 'FAILED' && c.tasks.every((t) => t.state !== 'FAILED'));
+  return sectionsOk && groupsOk && connectorsOk;
+}
+
+export function statusJson(r: StatusReport): unknown {
+  const unwrap = <T>(s: Section<T>) => (s.ok ? s.value : { error: s.error });
+  return {
+    at: r.at,
+    healthy: statusHealthy(r),
+    groups: r.groupList,
+    dlq: unwrap(r.dlq),
+    outbox: unwrap(r.outbox),
+    connectors: unwrap(r.connectors),
+    lastErrors: unwrap(r.lastErrors),
+    ledger: unwrap(r.ledger),
+  };
+}
+
+export function renderStatus(r: StatusReport): string {
+  const out: string[] = [`status at ${r.at}`, ''];
+  out.push('Consumer groups');
+  for (const g of r.groupList) {
+    if ('error' in g) {
+      out.push(`  ${g.groupId}: ERROR ${g.error}`, '');
+      continue;
+    }
+    const members = g.members.length
+      ? g.members.map((m) => `${m.clientId}@${m.clientHost}`).join(', ')
+      : 'none';
+    out.push(
+      `  ${g.groupId}  state=${g.state}  members=${g.members.length} (${members})  total lag=${g.totalLag}`,
+    );
+    if (g.partitions.length === 0) out.push('    (no committed offsets)');
+    else
+      out.push(
+        indent(
+          table(
+            ['topic', 'partition', 'committed', 'end', 'lag'],
+            g.partitions.map((p) => [p.topic, p.partition, p.committed, p.high, p.lag]),
+          ),
+          4,
+        ),
+      );
+    out.push('');
+  }
+  out.push('Dead letters');
+  out.push(
+    r.dlq.ok
+      ? `  ${r.dlq.value.topic}: ${r.dlq.value.depth} message(s)${r.dlq.value.replayed === null ? '' : `, ${r.dlq.value.replayed} replayed`}`
+      : `  ERROR ${r.dlq.error}`,
+    '',
+  );
+  out.push('Outbox');
+  out.push(
+    r.outbox.ok
+      ? `  backlog ${r.outbox.value.backlog} unpublished row(s)${r.outbox.value.oldest ? `, oldest ${r.outbox.value.oldest}` : ''}${r.outbox.value.parked ? `, ${r.outbox.value.parked} parked` : ''}`
+      : `  ERROR ${r.outbox.error}`,
+    '',
+  );
+  out.push('Connectors');
+  if (!r.connectors.ok) out.push(`  ERROR ${r.connectors.error}`);
+  else if (r.connectors.value.length === 0) out.push('  (none)');
+  else
+    out.push(
+      indent(
+        table(
+          ['connector', 'state', 'tasks'],
+          r.connectors.value.map((c) => [
+            c.name,
+            c.state,
+            c.tasks.map((t) => `${t.id}:${t.state}${t.trace ? ` (${t.trace})` : ''}`).join(', ') || '-',
+          ]),
+        ),
+        2,
+      ),
+    );
+  out.push('', 'Ledger (intents by outcome)');
+  out.push(
+    r.ledger.ok
+      ? `  ${
+          Object.entries(r.ledger.value)
+            .map(([k, v]) => `${k}=${v}`)
+            .join('  ') || '(empty)'
+        }`
+      : `  ERROR ${r.ledger.error}`,
+  );
+  out.push('', 'Last errors');
+  if (!r.lastErrors.ok) out.push(`  ERROR ${r.lastErrors.error}`);
+  else if (r.lastErrors.value.length === 0) out.push('  (none)');
+  else
+    out.push(
+      indent(
+        table(
+          ['at', 'kind', 'aggregate', 'outcome', 'code', 'message'],
+          r.lastErrors.value.map((e) => [
+            e.at,
+            e.kind,
+            e.aggregateKey,
+            e.outcome,
+            e.errorCode,
+            (e.errorMessage ?? '').slice(0, 100),
+          ]),
+        ),
+        2,
+      ),
+    );
+  return `${out.join('\n')}\n`;
+}
+
+function indent(s: string, n: number): string {
+  return s
+    .split('\n')
+    .map((l) => ' '.repeat(n) + l)
+    .join('\n');
+}

@@ -1,6 +1,0 @@
-/** Odoo change capture: the captured-table registry, Debezium event codecs, the billing diff, the connector. */
-export * from './columns';
-export * from './tables';
-export * from './envelope';
-export * from './diff';
-export * from './connector';

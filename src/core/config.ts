@@ -1,0 +1,225 @@
+import * as t from 'io-ts';
+import { isLeft } from 'fp-ts/Either';
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../domain/errors';
+import { registerSecret } from './log';
+
+/**
+ * The one config module. Settings come from the environment (and, optionally, a JSON file named by
+ * SYNC_CONFIG_FILE whose keys are the same env-variable names). Every setting is validated with io-ts and
+ * every problem is reported at once. Defaults match the local stack started by `scripts/stack up`.
+ */
+
+const NonEmpty = new t.Type<string, string, unknown>(
+  'NonEmptyString',
+  (u): u is string => typeof u === 'string' && u.length > 0,
+  (u, c) =>
+    typeof u === 'string' && u.trim().length > 0 ? t.success(u.trim()) : t.failure(u, c, 'must not be empty'),
+  t.identity,
+);
+const Url = new t.Type<string, string, unknown>(
+  'Url',
+  (u): u is string => typeof u === 'string',
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c, 'must be a URL');
+    try {
+      const parsed = new URL(u);
+      if (!/^https?:$/.test(parsed.protocol)) return t.failure(u, c, 'must be an http(s) URL');
+      return t.success(u.replace(/\/+$/, ''));
+    } catch {
+      return t.failure(u, c, `"${u}" is not a URL`);
+    }
+  },
+  t.identity,
+);
+const PgUrl = new t.Type<string, string, unknown>(
+  'PostgresUrl',
+  (u): u is string => typeof u === 'string',
+  (u, c) =>
+    typeof u === 'string' && /^postgres(ql)?:\/\//.test(u)
+      ? t.success(u)
+      : t.failure(u, c, 'must be a postgres:// URL'),
+  t.identity,
+);
+const IntFromEnv = (min: number, max: number) =>
+  new t.Type<number, string, unknown>(
+    `Int[${min}..${max}]`,
+    (u): u is number => typeof u === 'number',
+    (u, c) => {
+      const n =
+        typeof u === 'number' ? u : typeof u === 'string' && /^-?\d+$/.test(u.trim()) ? Number(u) : NaN;
+      return Number.isInteger(n) && n >= min && n <= max
+        ? t.success(n)
+        : t.failure(u, c, `must be an integer from ${min} to ${max}`);
+    },
+    String,
+  );
+const BoolFromEnv = new t.Type<boolean, string, unknown>(
+  'Boolean',
+  (u): u is boolean => typeof u === 'boolean',
+  (u, c) => {
+    if (typeof u === 'boolean') return t.success(u);
+    if (typeof u === 'string' && /^(1|true|yes|on)$/i.test(u)) return t.success(true);
+    if (typeof u === 'string' && /^(0|false|no|off)$/i.test(u)) return t.success(false);
+    return t.failure(u, c, 'must be true or false');
+  },
+  String,
+);
+const CsvList = new t.Type<string[], string, unknown>(
+  'CommaSeparatedList',
+  (u): u is string[] => Array.isArray(u),
+  (u, c) =>
+    typeof u === 'string' && u.split(',').filter((s) => s.trim()).length > 0
+      ? t.success(
+          u
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        )
+      : t.failure(u, c, 'must be a comma-separated list'),
+  (a) => a.join(','),
+);
+
+/** env name → [codec, default]. `undefined` default = required. */
+const SPEC = {
+  KAFKA_BROKERS: [CsvList, '127.0.0.1:9092'],
+  KAFKA_CLIENT_ID: [NonEmpty, 'odoo-opencell-sync'],
+  SCHEMA_REGISTRY_URL: [Url, 'http://127.0.0.1:8081/apis/ccompat/v7'],
+  CONNECT_URL: [Url, 'http://127.0.0.1:8083'],
+  ODOO_DATABASE_URL: [PgUrl, 'postgresql://odoo@127.0.0.1:5432/odoo'],
+  STATE_DATABASE_URL: [PgUrl, 'postgresql://sync@127.0.0.1:5432/odoo_opencell_sync'],
+  TOPIC_PREFIX: [NonEmpty, 'odoo'],
+  DLQ_TOPIC: [NonEmpty, 'sync.dead-letter'],
+  INTENTS_TOPIC: [NonEmpty, 'sync.intents'],
+  INTENTS_PARTITIONS: [IntFromEnv(1, 256), '6'],
+  SYNC_EVENTS_TOPIC: [NonEmpty, 'sync.events'],
+  INVOICE_EVENTS_TOPIC: [NonEmpty, 'billing.invoice-events'],
+  OPENCELL_BASEURL: [Url, 'http://127.0.0.1:8070/opencell'],
+  OPENCELL_USER: [NonEmpty, 'opencell.superadmin'],
+  OPENCELL_PASSWORD: [NonEmpty, undefined],
+  OPENCELL_TIMEOUT_MS: [IntFromEnv(100, 120_000), '10000'],
+  OPENCELL_CONCURRENCY: [IntFromEnv(1, 256), '16'],
+  OPENCELL_SELLER: [NonEmpty, 'SC'],
+  OPENCELL_CUSTOMER_CATEGORY: [NonEmpty, 'CLIENT'],
+  SYNC_PARTNER_IDENTITY: [BoolFromEnv, 'true'],
+  ODOO_URL: [Url, 'http://127.0.0.1:8069'],
+  ODOO_DB: [NonEmpty, 'odoo'],
+  ODOO_USER: [NonEmpty, 'billing-bot'],
+  ODOO_PASSWORD: [NonEmpty, undefined],
+  RETRY_INITIAL_MS: [IntFromEnv(1, 60_000), '200'],
+  RETRY_MAX_MS: [IntFromEnv(1, 600_000), '30000'],
+  RETRY_MAX_ATTEMPTS: [IntFromEnv(1, 1000), '12'],
+  HTTP_PORT: [IntFromEnv(0, 65535), '9464'],
+} as const satisfies Record<string, readonly [t.Mixed, string | undefined]>;
+
+type Spec = typeof SPEC;
+export type ConfigKey = keyof Spec;
+export type Settings = { [K in ConfigKey]: t.TypeOf<Spec[K][0]> };
+
+export interface Config {
+  kafka: { brokers: string[]; clientId: string };
+  registryUrl: string;
+  connectUrl: string;
+  odooDatabaseUrl: string;
+  stateDatabaseUrl: string;
+  topics: {
+    prefix: string;
+    dlq: string;
+    intents: string;
+    intentsPartitions: number;
+    syncEvents: string;
+    invoiceEvents: string;
+  };
+  opencell: {
+    baseUrl: string;
+    user: string;
+    password: string;
+    timeoutMs: number;
+    concurrency: number;
+    seller: string;
+    customerCategory: string;
+  };
+  syncPartnerIdentity: boolean;
+  odoo: { url: string; db: string; user: string; password: string };
+  retry: { initialMs: number; maxMs: number; maxAttempts: number };
+  httpPort: number;
+}
+
+/** Validates a raw key/value source (env, file); throws one ConfigError listing every problem. */
+export function parseSettings(
+  source: Record<string, string | undefined>,
+  only?: readonly ConfigKey[],
+): Settings {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(SPEC) as ConfigKey[]) {
+    const [codec, dflt] = SPEC[key];
+    const raw = source[key] ?? dflt;
+    if (raw === undefined) {
+      if (!only || only.includes(key)) problems.push(`${key} is required but not set`);
+      continue;
+    }
+    const decoded = (codec as t.Type<unknown, unknown, unknown>).decode(raw);
+    if (isLeft(decoded)) {
+      const msg = decoded.left.map((e) => e.message).filter(Boolean)[0] ?? `expected ${codec.name}`;
+      const shown = /PASSWORD/.test(key) ? '(hidden)' : JSON.stringify(raw);
+      problems.push(`${key}=${shown}: ${msg}`);
+    } else out[key] = decoded.right;
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return out as Settings;
+}
+
+/**
+ * Loads the config. `required` narrows which secrets must be present, so that a command that never talks
+ * to Odoo (e.g. `status`) does not demand ODOO_PASSWORD.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  required: readonly ConfigKey[] = Object.keys(SPEC) as ConfigKey[],
+): Config {
+  let fileValues: Record<string, string> = {};
+  if (env.SYNC_CONFIG_FILE) {
+    try {
+      fileValues = JSON.parse(readFileSync(env.SYNC_CONFIG_FILE, 'utf8')) as Record<string, string>;
+    } catch (e) {
+      throw new ConfigError([`SYNC_CONFIG_FILE=${env.SYNC_CONFIG_FILE}: ${(e as Error).message}`]);
+    }
+  }
+  const merged: Record<string, string | undefined> = { ...fileValues, ...env };
+  // Secrets not required by the caller may stay unset: give them a placeholder that is never sent.
+  for (const key of ['OPENCELL_PASSWORD', 'ODOO_PASSWORD'] as const) {
+    if (merged[key] === undefined && !required.includes(key)) merged[key] = '-unset-';
+  }
+  const s = parseSettings(merged, required);
+  registerSecret(s.OPENCELL_PASSWORD);
+  registerSecret(s.ODOO_PASSWORD);
+  return {
+    kafka: { brokers: s.KAFKA_BROKERS, clientId: s.KAFKA_CLIENT_ID },
+    registryUrl: s.SCHEMA_REGISTRY_URL,
+    connectUrl: s.CONNECT_URL,
+    odooDatabaseUrl: s.ODOO_DATABASE_URL,
+    stateDatabaseUrl: s.STATE_DATABASE_URL,
+    topics: {
+      prefix: s.TOPIC_PREFIX,
+      dlq: s.DLQ_TOPIC,
+      intents: s.INTENTS_TOPIC,
+      intentsPartitions: s.INTENTS_PARTITIONS,
+      syncEvents: s.SYNC_EVENTS_TOPIC,
+      invoiceEvents: s.INVOICE_EVENTS_TOPIC,
+    },
+    opencell: {
+      baseUrl: s.OPENCELL_BASEURL,
+      user: s.OPENCELL_USER,
+      password: s.OPENCELL_PASSWORD,
+      timeoutMs: s.OPENCELL_TIMEOUT_MS,
+      concurrency: s.OPENCELL_CONCURRENCY,
+      seller: s.OPENCELL_SELLER,
+      customerCategory: s.OPENCELL_CUSTOMER_CATEGORY,
+    },
+    syncPartnerIdentity: s.SYNC_PARTNER_IDENTITY,
+    odoo: { url: s.ODOO_URL, db: s.ODOO_DB, user: s.ODOO_USER, password: s.ODOO_PASSWORD },
+    retry: { initialMs: s.RETRY_INITIAL_MS, maxMs: s.RETRY_MAX_MS, maxAttempts: s.RETRY_MAX_ATTEMPTS },
+    httpPort: s.HTTP_PORT,
+  };
+}

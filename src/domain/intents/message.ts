@@ -1,0 +1,134 @@
+/**
+ * The message on the intents topic: one intent (what must happen in OpenCell) derived from one Odoo change,
+ * re-keyed by the customer it concerns (`partner:<id>`), so that every OpenCell call for one customer goes through
+ * one partition, in order, whatever table the change came from. io-ts at the boundary.
+ */
+import * as t from 'io-ts';
+import { isLeft } from 'fp-ts/Either';
+import { createHash } from 'node:crypto';
+import { MalformedEventError } from '../errors';
+import type { Intent } from '../projection/triggers';
+
+const nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null]);
+
+const IntentCodec = new t.Type<Intent, Intent, unknown>(
+  'Intent',
+  (u): u is Intent =>
+    typeof u === 'object' && u !== null && typeof (u as { kind?: unknown }).kind === 'string',
+  (u, c) => {
+    if (typeof u !== 'object' || u === null) return t.failure(u, c, 'intent must be an object');
+    const kind = (u as { kind?: unknown }).kind;
+    const known = [
+      'create_subscription',
+      'terminate_subscription',
+      'activate_service',
+      'apply_one_shot',
+      'terminate_service',
+      'update_customer',
+      'update_accounts_address',
+      'update_phone_number',
+      'update_subscription',
+    ];
+    if (typeof kind !== 'string' || !known.includes(kind))
+      return t.failure(u, c, `unknown intent kind ${String(kind)}`);
+    const needsContract = !['update_customer', 'update_accounts_address', 'update_phone_number'].includes(
+      kind,
+    );
+    if (needsContract && typeof (u as { contractId?: unknown }).contractId !== 'number')
+      return t.failure(u, c, 'contractId must be a number');
+    return t.success(u as Intent);
+  },
+  t.identity,
+);
+
+export const IntentMessageCodec = t.type({
+  v: t.literal(1),
+  intentId: t.string,
+  aggregateKey: t.string,
+  partnerId: t.number,
+  /** the contract the intent concerns (null for partner-level intents) */
+  contractId: nullable(t.number),
+  intent: IntentCodec,
+  /** set by an operator's force-create (W4): create even for a blocked partner */
+  force: t.union([t.boolean, t.undefined]),
+  /** set by `reconcile --fix`: OpenCell's state is the only authority (the ledger's record of past effects is not) */
+  repair: t.union([t.boolean, t.undefined]),
+  source: t.type({
+    table: t.string,
+    op: t.string,
+    rowId: nullable(t.number),
+    lsn: nullable(t.number),
+    txId: nullable(t.number),
+    tsMs: t.number,
+    snapshot: t.boolean,
+    topic: nullable(t.string),
+    partition: nullable(t.number),
+    offset: nullable(t.string),
+  }),
+});
+export type IntentMessage = t.TypeOf<typeof IntentMessageCodec>;
+
+export function encodeIntentMessage(m: IntentMessage): Buffer {
+  return Buffer.from(JSON.stringify(m));
+}
+
+export function decodeIntentMessage(
+  topic: string,
+  partition: number,
+  offset: string,
+  value: Buffer | null,
+): IntentMessage {
+  if (value === null)
+    throw new MalformedEventError(topic, partition, offset, 'value', 'empty intent message');
+  let json: unknown;
+  try {
+    json = JSON.parse(value.toString('utf8'));
+  } catch (e) {
+    throw new MalformedEventError(topic, partition, offset, 'value', `not JSON: ${(e as Error).message}`);
+  }
+  const r = IntentMessageCodec.decode(json);
+  if (isLeft(r)) {
+    const e = r.left[0];
+    const field =
+      e.context
+        .map((x) => x.key)
+        .filter(Boolean)
+        .join('.') || '(root)';
+    throw new MalformedEventError(topic, partition, offset, field, e.message ?? 'invalid value');
+  }
+  return r.right;
+}
+
+/**
+ * Deterministic id of an intent: the same Odoo change (table, row, LSN, transaction) and intent always give the
+ * same id, whether the change is read again after an offset reset or re-emitted by Debezium after a restart.
+ */
+export function intentIdOf(source: IntentMessage['source'], intent: Intent, index: number): string {
+  const where =
+    source.lsn !== null
+      ? `${source.lsn}/${source.txId ?? ''}`
+      : `${source.topic}/${source.partition}/${source.offset}`;
+  return createHash('sha1')
+    .update(
+      `${source.table}|${source.rowId ?? ''}|${source.op}|${where}|${intent.kind}|${index}|${JSON.stringify(intent)}`,
+    )
+    .digest('hex')
+    .slice(0, 32);
+}
+
+/** The Odoo record an intent is about (for the ledger and sync events). */
+export function odooRecordOf(intent: Intent): { model: string; id: number } {
+  switch (intent.kind) {
+    case 'update_customer':
+    case 'update_accounts_address':
+      return { model: 'res.partner', id: intent.partnerId };
+    case 'update_phone_number':
+      return { model: intent.infoTable.replace(/_/g, '.'), id: intent.infoId };
+    case 'activate_service':
+    case 'apply_one_shot':
+    case 'terminate_service':
+      return { model: 'contract.line', id: intent.lineId };
+    default:
+      return { model: 'contract.contract', id: intent.contractId };
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Wiring of the invoice flow OpenCell → Odoo (thin adapters around poller.ts and loader.ts):
+ * - `startInvoicePoller`: the poller on the production OpenCell client, appending InvoiceIssued outbox rows (the
+ *   outbox relay publishes them to config.topics.invoiceEvents);
+ * - `createInvoiceLoader`: consumer group `invoice-loader` on the invoice events topic (keyed consumer: per-key
+ *   order, contiguous commits, retry with backoff, dead-letter topic with the reason) creating the invoices in Odoo
+ *   through the production JSON-RPC client.
+ */
+import type { Kafka, Producer } from 'kafkajs';
+import type { Pool } from 'pg';
+import type { Config } from '../../core/config';
+import { componentLogger, redactString } from '../../core/log';
+import { OdooClient } from '../../adapters/odoo/client';
+import { OpenCellClient } from '../../adapters/opencell/client';
+import { EventSchemas } from '../../adapters/registry/schemas';
+import { KafkaDeadLetterPublisher } from '../../adapters/kafka/dlq';
+import { ensureTopics } from '../../adapters/kafka/kafka';
+import { KeyedConsumer, type KeyedConsumerEvent } from '../../adapters/kafka/keyed-consumer';
+import type { RetryPolicy } from '../../adapters/kafka/retry';
+import { INVOICE_LOADER_GROUP, InvoiceLoader, type LoadOutcome, type OdooRpc } from './loader';
+import { InvoicePoller, type InvoicePollerOptions, type InvoiceSource } from './poller';
+import type { InvoiceIssuedEvent } from '../../domain/outbox/events';
+
+const log = componentLogger('invoice-worker');
+
+export type InvoiceConfig = Pick<Config, 'kafka' | 'registryUrl' | 'topics' | 'opencell' | 'odoo' | 'retry'>;
+
+export function invoiceRetryPolicy(config: Pick<Config, 'retry'>): RetryPolicy {
+  return {
+    initialMs: config.retry.initialMs,
+    maxMs: config.retry.maxMs,
+    multiplier: 2,
+    maxAttempts: config.retry.maxAttempts,
+    jitter: 0.5,
+  };
+}
+
+/** Creates the invoice events topic and the dead-letter topic when missing. */
+export async function ensureInvoiceTopics(
+  kafka: Kafka,
+  config: Pick<Config, 'topics'>,
+  partitions = 3,
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, [
+      { topic: config.topics.invoiceEvents, numPartitions: partitions, replicationFactor: 1 },
+      { topic: config.topics.dlq, numPartitions: 1, replicationFactor: 1 },
+    ]);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface InvoicePollerDeps {
+  /** state database */
+  pool: Pool;
+  /** default: a production OpenCellClient on config.opencell */
+  opencell?: InvoiceSource;
+  /** poller options (name, startDate, overlapDays, intervalMs, …) */
+  options?: Omit<InvoicePollerOptions, 'pool' | 'opencell' | 'topic'>;
+  /** false: do not start the interval (call pollOnce yourself) */
+  autoStart?: boolean;
+}
+
+/** The poller, started on its interval unless `autoStart: false`. */
+export function startInvoicePoller(config: InvoiceConfig, deps: InvoicePollerDeps): InvoicePoller {
+  const poller = new InvoicePoller({
+    ...deps.options,
+    pool: deps.pool,
+    opencell: deps.opencell ?? new OpenCellClient(config.opencell),
+    topic: config.topics.invoiceEvents,
+  });
+  if (deps.autoStart !== false) poller.start();
+  return poller;
+}
+
+export interface InvoiceLoaderDeps {
+  kafka: Kafka;
+  /** state database (processed_event) */
+  pool: Pool;
+  /** producer for the dead-letter topic (idempotent recommended); default: one created and connected on start */
+  producer?: Producer;
+  /** default: a production OdooClient on config.odoo */
+  odoo?: OdooRpc;
+  /** default: EventSchemas on config.registryUrl and config.topics */
+  schemas?: EventSchemas;
+  groupId?: string;
+  /** processed_event consumer name (default: the group id) */
+  consumer?: string;
+  journalCode?: string;
+  /** invoices handled at once per partition, across keys (default 8) */
+  concurrency?: number;
+  onConsumerEvent?: (e: KeyedConsumerEvent) => void;
+  onLoaded?: (event: InvoiceIssuedEvent, r: LoadOutcome) => void;
+}
+
+export interface InvoiceLoaderWorker {
+  loader: InvoiceLoader;
+  consumer: KeyedConsumer;
+  groupId: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The Odoo-loading consumer (not started: call `start()`). */
+export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDeps): InvoiceLoaderWorker {
+  const groupId = deps.groupId ?? INVOICE_LOADER_GROUP;
+  const ownOdoo = deps.odoo ? undefined : new OdooClient(config.odoo);
+  const schemas =
+    deps.schemas ?? new EventSchemas({ registryUrl: config.registryUrl, topics: config.topics });
+  const loader = new InvoiceLoader({
+    odoo: deps.odoo ?? ownOdoo!,
+    pool: deps.pool,
+    schemas,
+    consumer: deps.consumer ?? groupId,
+    journalCode: deps.journalCode,
+    onLoaded: deps.onLoaded,
+  });
+  const producer =
+    deps.producer ??
+    deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const consumer = new KeyedConsumer({
+    kafka: deps.kafka,
+    groupId,
+    topics: [config.topics.invoiceEvents],
+    stage: 'invoice-loader',
+    concurrency: deps.concurrency ?? 8,
+    retry: invoiceRetryPolicy(config),
+    deadLetters: new KafkaDeadLetterPublisher(producer, config.topics.dlq),
+    onEvent: deps.onConsumerEvent,
+    handler: (message, ctx) => loader.handleMessage(message, ctx),
+    onDeadLettered: async (message, _ctx, err) => {
+      log.warn(`invoice event dead-lettered: ${redactString((err as Error).message)}`, {
+        key: message.key?.toString('utf8'),
+        offset: message.offset,
+      });
+    },
+  });
+  return {
+    loader,
+    consumer,
+    groupId,
+    async start() {
+      if (!deps.producer) await producer.connect();
+      await consumer.start();
+    },
+    async stop() {
+      await consumer.stop();
+      if (!deps.producer) await producer.disconnect();
+      ownOdoo?.close();
+    },
+  };
+}

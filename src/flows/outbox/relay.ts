@@ -1,0 +1,453 @@
+/**
+ * The outbox relay: publishes committed outbox rows to Kafka, Avro-encoded, and marks them published.
+ *
+ * Correctness argument:
+ * - One active relay. Each relay holds a dedicated PostgreSQL session and publishes only while it holds the session
+ *   advisory lock `lockKey` (pg_try_advisory_lock). A relay whose session dies loses the lock with it; a standby
+ *   relay takes over within `pollMs`. With a single publisher there is no interleaving between batches.
+ * - Order per aggregate. Rows are read in id order and sent in that order with an idempotent producer
+ *   (acks=all, maxInFlightRequests=1), keyed by aggregate id, so one aggregate's events land in one partition in
+ *   id order. Writers of one aggregate are sequential (the keyed consumer orders them), so id order is their commit
+ *   order. A row of another aggregate committed late (lower id, committed after a higher one was published) is
+ *   still pending and is picked up by the next batch: nothing is skipped, because the relay reads
+ *   `published_at IS NULL`, never "ids above a high-water mark".
+ * - Nothing is lost, at worst repeated: a row is marked published only after Kafka acknowledged it. A crash between
+ *   send and mark publishes the same row again (same event id, header `event_id`): at-least-once.
+ * - Registry down: rows stay pending; the relay retries with exponential backoff, then publishes. Schema ids are
+ *   cached after registration, so encoding does not touch the registry afterwards.
+ * - A schema that breaks BACKWARD compatibility stops start-up (SyncError SCHEMA_INCOMPATIBLE).
+ * - A row that cannot be encoded (cannot normally happen: appendOutbox validates) is parked with `last_error`;
+ *   later rows of the same aggregate wait behind it, other aggregates go on.
+ *
+ * Wake-ups: LISTEN outbox_pending (writers NOTIFY after their commit: src/adapters/postgres/outbox-wakeup.ts) plus a poll every
+ * `pollMs`.
+ */
+import { Partitioners, type Kafka, type Producer, type Message } from 'kafkajs';
+import type { Pool, PoolClient } from 'pg';
+import { SyncError, errorCodeOf } from '../../domain/errors';
+import { componentLogger } from '../../core/log';
+import { isOutboxEventType } from '../../domain/outbox/codecs';
+import type { Config } from '../../core/config';
+import { EventSchemas } from '../../adapters/registry/schemas';
+import { OUTBOX_CHANNEL } from '../../adapters/postgres/outbox-wakeup';
+
+const log = componentLogger('outbox-relay');
+
+export { OUTBOX_CHANNEL };
+/** Default advisory lock key ("outbox" as ASCII digits): one active relay per state database. */
+export const DEFAULT_RELAY_LOCK_KEY = 0x6f7574626f78;
+
+export interface RelayMetrics {
+  /** pending rows of this relay's topics, reported after each idle cycle */
+  onBacklog?(pending: number): void;
+  /** rows acknowledged by Kafka and marked published */
+  onPublished?(count: number, byTopic: Record<string, number>): void;
+  /** a failed cycle (will be retried unless `fatal`) */
+  onError?(err: unknown, fatal: boolean): void;
+  onLeadership?(leader: boolean): void;
+  /** a row parked because it cannot be encoded */
+  onParked?(eventId: string, reason: string): void;
+}
+
+export interface OutboxRelayOptions {
+  /** the pipeline's state database */
+  pool: Pool;
+  kafka: Kafka;
+  /** schemas bound to the registry and the event topics; the relay publishes rows of exactly these topics */
+  registry: EventSchemas;
+  batchSize?: number;
+  pollMs?: number;
+  /** backoff after a failed cycle (registry or Kafka down): initial, doubled up to max */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  /** published rows older than this are deleted (default 7 days); 0 disables cleanup */
+  retentionMs?: number;
+  cleanupEveryMs?: number;
+  lockKey?: number;
+  metrics?: RelayMetrics;
+  /** Test hooks. crashAfterPublish: after Kafka acknowledges the first batch, abandon it unmarked, as a crash would. */
+  testHooks?: { crashAfterPublish?: boolean };
+}
+
+export type RelayState = 'idle' | 'running' | 'stopping' | 'stopped' | 'crashed' | 'failed';
+
+interface OutboxRow {
+  id: string;
+  event_id: string;
+  topic: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  event_type: string;
+  payload: unknown;
+}
+
+class SimulatedCrash extends Error {}
+
+export class OutboxRelay {
+  private readonly o: Required<Omit<OutboxRelayOptions, 'metrics' | 'testHooks'>> &
+    Pick<OutboxRelayOptions, 'metrics' | 'testHooks'>;
+  private producer: Producer | undefined;
+  private client: PoolClient | undefined;
+  private leader = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private wakePending = false;
+  private failures = 0;
+  private lastCleanup = 0;
+  private _state: RelayState = 'idle';
+  private _fatal: unknown;
+  private published = 0;
+
+  constructor(opts: OutboxRelayOptions) {
+    this.o = {
+      batchSize: 100,
+      pollMs: 1000,
+      retryInitialMs: 200,
+      retryMaxMs: 30_000,
+      retentionMs: 7 * 24 * 3600_000,
+      cleanupEveryMs: 10 * 60_000,
+      lockKey: DEFAULT_RELAY_LOCK_KEY,
+      ...opts,
+    };
+  }
+
+  get state(): RelayState {
+    return this._state;
+  }
+  get isLeader(): boolean {
+    return this.leader;
+  }
+  /** the error that stopped the relay (state 'failed') */
+  get fatalError(): unknown {
+    return this._fatal;
+  }
+  get publishedCount(): number {
+    return this.published;
+  }
+
+  private get topics(): string[] {
+    return [this.o.registry.topic('SyncOutcome'), this.o.registry.topic('InvoiceIssued')];
+  }
+
+  /**
+   * Connects the producer and the database session, registers the schemas and starts the loop. Throws
+   * SCHEMA_INCOMPATIBLE when a schema breaks compatibility; a registry that cannot be reached only delays publishing.
+   */
+  async start(): Promise<this> {
+    if (this._state === 'running') return this;
+    try {
+      await this.o.registry.register();
+    } catch (e) {
+      if (e instanceof SyncError && !e.retriable) {
+        this._state = 'failed';
+        this._fatal = e;
+        throw e;
+      }
+      log.warn('schema registry not reachable at start-up; outbox rows wait until it is', {
+        error: (e as Error).message,
+      });
+    }
+    // acks=all is implied by idempotence and passed on every send. kafkajs retries a send a few times, then the
+    // relay's own backoff re-sends the batch (kafkajs warns that bounded retries weaken EoS: the relay promises
+    // at-least-once with stable event ids, not exactly-once).
+    this.producer = this.o.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await this.producer.connect();
+    this._state = 'running';
+    this.loop = this.run();
+    return this;
+  }
+
+  /** Stops after the current batch (a batch sent but not yet marked is marked first). */
+  async stop(): Promise<void> {
+    if (this._state === 'running') this._state = 'stopping';
+    this.wake();
+    await this.loop;
+    await this.teardown(false);
+    if (this._state === 'stopping') this._state = 'stopped';
+  }
+
+  /** Resolves when the loop has ended (stop, fatal error or simulated crash). */
+  async done(): Promise<void> {
+    await this.loop;
+  }
+
+  private wake(): void {
+    this.wakePending = true;
+    this.wakeUp?.();
+  }
+
+  private wait(ms: number): Promise<void> {
+    if (this.wakePending || this._state !== 'running') {
+      this.wakePending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        this.wakePending = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeUp = done;
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (this._state === 'running') {
+      try {
+        if (!(await this.ensureLeadership())) {
+          await this.wait(this.o.pollMs);
+          continue;
+        }
+        await this.o.registry.register();
+        const n = await this.publishBatch();
+        this.failures = 0;
+        if (n >= this.o.batchSize) continue;
+        await this.housekeeping();
+        await this.wait(this.o.pollMs);
+      } catch (e) {
+        if (e instanceof SimulatedCrash) {
+          log.warn('simulated crash after publish: batch left unmarked');
+          this._state = 'crashed';
+          await this.teardown(true);
+          return;
+        }
+        const fatal = e instanceof SyncError && !e.retriable && e.code === 'SCHEMA_INCOMPATIBLE';
+        this.o.metrics?.onError?.(e, fatal);
+        if (fatal) {
+          log.error('outbox relay stopped', { error: (e as Error).message, code: errorCodeOf(e) });
+          this._state = 'failed';
+          this._fatal = e;
+          await this.teardown(false);
+          return;
+        }
+        this.failures += 1;
+        const base = Math.min(
+          this.o.retryMaxMs,
+          this.o.retryInitialMs * 2 ** Math.min(this.failures - 1, 20),
+        );
+        const delay = Math.round(base * (0.5 + Math.random() / 2));
+        log.warn(`outbox relay cycle failed; retrying in ${delay} ms`, {
+          error: (e as Error).message,
+          code: errorCodeOf(e),
+          attempt: this.failures,
+        });
+        if (!(await this.sessionAlive())) await this.dropSession();
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    // like wait(), but a NOTIFY does not cut a backoff short; stop() does
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeUp = () => {
+        if (this._state !== 'running') done();
+      };
+    });
+  }
+
+  /** After a failed cycle: is the database session (and so the advisory lock) still usable? */
+  private async sessionAlive(): Promise<boolean> {
+    if (!this.client) return true;
+    try {
+      await this.client.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Takes (or keeps) the advisory lock on a dedicated session; LISTENs on it. */
+  private async ensureLeadership(): Promise<boolean> {
+    if (this.leader && this.client) return true;
+    if (!this.client) {
+      const c = await this.o.pool.connect();
+      c.on('error', (err) => {
+        log.warn('outbox relay database session lost', { error: err.message });
+        if (this.client === c) {
+          this.client = undefined;
+          this.setLeader(false);
+          c.release(err);
+        }
+      });
+      c.on('notification', (n) => {
+        if (n.channel === OUTBOX_CHANNEL) this.wake();
+      });
+      this.client = c;
+    }
+    const { rows } = await this.client.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock($1::bigint) AS locked',
+      [this.o.lockKey],
+    );
+    if (rows[0]?.locked) {
+      await this.client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      this.setLeader(true);
+      log.info('outbox relay is the active publisher', { lockKey: this.o.lockKey });
+    }
+    return this.leader;
+  }
+
+  private setLeader(v: boolean): void {
+    if (this.leader !== v) {
+      this.leader = v;
+      this.o.metrics?.onLeadership?.(v);
+    }
+  }
+
+  private async dropSession(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    this.setLeader(false);
+    if (c) c.release(true); // destroys the connection: the advisory lock goes with it
+  }
+
+  /** Publishes one batch of pending rows; returns how many rows it took. Exposed for ops and tests. */
+  async publishBatch(): Promise<number> {
+    const client = this.client;
+    const producer = this.producer;
+    if (!client || !producer || !this.leader)
+      throw new SyncError('INTERNAL', 'outbox relay is not the active publisher');
+    const { rows } = await client.query<OutboxRow>(
+      `SELECT o.id::text AS id, o.event_id::text AS event_id, o.topic, o.aggregate_type, o.aggregate_id, o.event_type, o.payload
+         FROM outbox o
+        WHERE o.published_at IS NULL AND o.last_error IS NULL AND o.topic = ANY($1::text[])
+          AND NOT EXISTS (SELECT 1 FROM outbox p
+                           WHERE p.published_at IS NULL AND p.last_error IS NOT NULL
+                             AND p.topic = o.topic AND p.aggregate_id = o.aggregate_id AND p.id < o.id)
+        ORDER BY o.id
+        LIMIT $2`,
+      [this.topics, this.o.batchSize],
+    );
+    if (rows.length === 0) return 0;
+
+    const byTopic = new Map<string, Message[]>();
+    const sent: string[] = [];
+    const blocked = new Set<string>();
+    for (const row of rows) {
+      const aggKey = `${row.topic}\u0000${row.aggregate_id}`;
+      if (blocked.has(aggKey)) continue;
+      let value: Buffer;
+      try {
+        if (!isOutboxEventType(row.event_type)) {
+          throw new SyncError(
+            'MALFORMED_EVENT',
+            `unknown outbox event_type ${JSON.stringify(row.event_type)}`,
+          );
+        }
+        value = await this.o.registry.encode(row.event_type, row.payload);
+      } catch (e) {
+        if (e instanceof SyncError && e.code === 'MALFORMED_EVENT') {
+          await this.park(client, row, e.message);
+          blocked.add(aggKey);
+          continue;
+        }
+        throw e;
+      }
+      const messages = byTopic.get(row.topic) ?? [];
+      messages.push({
+        key: row.aggregate_id,
+        value,
+        headers: { event_id: row.event_id, event_type: row.event_type, aggregate_type: row.aggregate_type },
+      });
+      byTopic.set(row.topic, messages);
+      sent.push(row.id);
+    }
+    if (sent.length === 0) return rows.length;
+
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+    if (this.o.testHooks?.crashAfterPublish) throw new SimulatedCrash();
+    await client.query(
+      'UPDATE outbox SET published_at = now(), publish_attempts = publish_attempts + 1 WHERE id = ANY($1::bigint[])',
+      [sent],
+    );
+    this.published += sent.length;
+    const counts = Object.fromEntries([...byTopic].map(([t, m]) => [t, m.length]));
+    this.o.metrics?.onPublished?.(sent.length, counts);
+    log.debug(`published ${sent.length} outbox events`, counts);
+    return rows.length;
+  }
+
+  private async park(client: PoolClient, row: OutboxRow, reason: string): Promise<void> {
+    log.error('outbox row cannot be encoded; parked (later events of its aggregate wait)', {
+      eventId: row.event_id,
+      aggregateId: row.aggregate_id,
+      reason,
+    });
+    await client.query(
+      'UPDATE outbox SET last_error = $2, publish_attempts = publish_attempts + 1 WHERE id = $1::bigint',
+      [row.id, reason.slice(0, 2000)],
+    );
+    this.o.metrics?.onParked?.(row.event_id, reason);
+  }
+
+  private async housekeeping(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    if (this.o.metrics?.onBacklog) {
+      const { rows } = await client.query<{ n: string }>(
+        'SELECT count(*)::text AS n FROM outbox WHERE published_at IS NULL AND topic = ANY($1::text[])',
+        [this.topics],
+      );
+      this.o.metrics.onBacklog(Number(rows[0]?.n ?? 0));
+    }
+    if (this.o.retentionMs > 0 && Date.now() - this.lastCleanup >= this.o.cleanupEveryMs) {
+      this.lastCleanup = Date.now();
+      const res = await client.query(
+        `DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - ($1::bigint * interval '1 millisecond')
+            AND topic = ANY($2::text[])`,
+        [this.o.retentionMs, this.topics],
+      );
+      if (res.rowCount) log.info(`deleted ${res.rowCount} published outbox rows older than retention`);
+    }
+  }
+
+  private async teardown(crash: boolean): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    this.setLeader(false);
+    if (c) {
+      if (crash) c.release(true);
+      else {
+        try {
+          await c.query(`UNLISTEN ${OUTBOX_CHANNEL}`);
+          await c.query('SELECT pg_advisory_unlock_all()');
+          c.release();
+        } catch {
+          c.release(true);
+        }
+      }
+    }
+    const p = this.producer;
+    this.producer = undefined;
+    await p?.disconnect().catch(() => undefined);
+  }
+}
+
+/** The relay as the pipeline runs it: schemas for the configured topics and registry. */
+export function createOutboxRelay(
+  cfg: Pick<Config, 'registryUrl' | 'topics'>,
+  deps: { pool: Pool; kafka: Kafka },
+  opts: Omit<OutboxRelayOptions, 'pool' | 'kafka' | 'registry'> = {},
+): OutboxRelay {
+  const registry = new EventSchemas({
+    registryUrl: cfg.registryUrl,
+    topics: { syncEvents: cfg.topics.syncEvents, invoiceEvents: cfg.topics.invoiceEvents },
+  });
+  return new OutboxRelay({ ...deps, registry, ...opts });
+}

@@ -1,0 +1,84 @@
+/**
+ * Intents an operator emits (force-create, reconcile --fix): fresh intent ids, the same message shape and key as
+ * the router's (`partner:<id>`, so they queue behind that customer's other intents), produced to the intents topic.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import type { Config } from '../../core/config';
+import { encodeIntentMessage, IntentMessage } from '../../domain/intents/message';
+import { createProducer } from './stages';
+import { ensureTopics } from '../../adapters/kafka/kafka';
+import type { Intent } from '../../domain/projection/triggers';
+
+export function newIntentId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export function operatorIntent(
+  intent: Intent,
+  target: { partnerId: number; contractId: number | null },
+  opts: { origin: string; force?: boolean; repair?: boolean; now?: number },
+): IntentMessage {
+  return {
+    v: 1,
+    intentId: newIntentId(),
+    aggregateKey: `partner:${target.partnerId}`,
+    partnerId: target.partnerId,
+    contractId: target.contractId,
+    intent,
+    force: opts.force ? true : undefined,
+    repair: opts.repair ? true : undefined,
+    source: {
+      table: `ops:${opts.origin}`,
+      op: 'ops',
+      rowId: target.contractId ?? target.partnerId,
+      lsn: null,
+      txId: null,
+      tsMs: opts.now ?? Date.now(),
+      snapshot: false,
+      topic: null,
+      partition: null,
+      offset: null,
+    },
+  };
+}
+
+/** Produces intent messages to the intents topic (created when missing); returns partition@offset per message. */
+export async function produceIntents(
+  kafka: Kafka,
+  config: Config,
+  messages: readonly IntentMessage[],
+): Promise<string[]> {
+  if (messages.length === 0) return [];
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, [
+      { topic: config.topics.intents, numPartitions: config.topics.intentsPartitions, replicationFactor: 1 },
+    ]);
+  } finally {
+    await admin.disconnect();
+  }
+  const producer = createProducer(kafka);
+  await producer.connect();
+  try {
+    const out: string[] = [];
+    for (const m of messages) {
+      const [meta] = await producer.send({
+        topic: config.topics.intents,
+        acks: -1,
+        messages: [
+          {
+            key: m.aggregateKey,
+            value: encodeIntentMessage(m),
+            headers: { intent_id: m.intentId, intent_kind: m.intent.kind, source_table: m.source.table },
+          },
+        ],
+      });
+      out.push(`${meta.partition}@${meta.baseOffset ?? '?'}`);
+    }
+    return out;
+  } finally {
+    await producer.disconnect();
+  }
+}

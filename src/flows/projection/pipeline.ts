@@ -1,0 +1,114 @@
+/**
+ * Assembles the projection pipeline from config: Kafka client and producer, the readers (Odoo's database,
+ * OpenCell through the production client), the catalog cache, the ledger, and the router and projector workers.
+ */
+import { Kafka, Producer } from 'kafkajs';
+import { Pool } from 'pg';
+import type { Config } from '../../core/config';
+import { OpenCellClient } from '../../adapters/opencell/client';
+import { createKafka } from '../../adapters/kafka/kafka';
+import type { KeyedConsumer } from '../../adapters/kafka/keyed-consumer';
+import { CatalogCache } from '../../adapters/opencell/catalog-cache';
+import { OdooViews } from '../../adapters/postgres/odoo-views';
+import { OpenCellState } from '../../adapters/opencell/opencell-state';
+import { projectionConfig } from '../../domain/projection/payloads';
+import { Ledger } from '../../adapters/postgres/ledger';
+import { Projector } from './projector';
+import { createProducer, createProjector, createRouter, ensurePipelineTopics, StageHooks } from './stages';
+
+export type Role = 'router' | 'projector';
+
+export interface ProjectionPipelineOptions {
+  roles?: Role[];
+  hooks?: StageHooks;
+  /** Group ids (tests use their own). */
+  groups?: Partial<Record<Role, string>>;
+  kafka?: Kafka;
+  client?: OpenCellClient;
+}
+
+export class ProjectionPipeline {
+  readonly kafka: Kafka;
+  readonly client: OpenCellClient;
+  readonly odooPool: Pool;
+  readonly statePool: Pool;
+  readonly ledger: Ledger;
+  readonly projector: Projector;
+  private producer: Producer | undefined;
+  private readonly workers: KeyedConsumer[] = [];
+  private stopped = false;
+
+  constructor(
+    readonly config: Config,
+    private readonly opts: ProjectionPipelineOptions = {},
+  ) {
+    this.kafka = opts.kafka ?? createKafka(config.kafka.brokers, config.kafka.clientId);
+    this.client = opts.client ?? new OpenCellClient(config.opencell);
+    // Every in-flight intent reads Odoo and writes the ledger: size the pools to the projector's concurrency so
+    // handlers do not queue for a connection while OpenCell calls are the intended bottleneck.
+    const poolMax = Math.max(8, Math.min(64, config.opencell.concurrency + 4));
+    this.odooPool = new Pool({
+      connectionString: config.odooDatabaseUrl,
+      max: poolMax,
+      application_name: 'odoo-opencell-sync',
+    });
+    this.statePool = new Pool({
+      connectionString: config.stateDatabaseUrl,
+      max: poolMax,
+      application_name: 'odoo-opencell-sync',
+    });
+    this.ledger = new Ledger(this.statePool, config.topics.syncEvents);
+    this.projector = new Projector({
+      odoo: new OdooViews(this.odooPool),
+      opencell: new OpenCellState(this.client),
+      client: this.client,
+      ledger: this.ledger,
+      catalog: new CatalogCache(this.client),
+      config: projectionConfig(config),
+    });
+  }
+
+  async start(): Promise<void> {
+    const roles = this.opts.roles ?? ['router', 'projector'];
+    await ensurePipelineTopics(this.kafka, this.config);
+    this.producer = createProducer(this.kafka);
+    await this.producer.connect();
+    if (roles.includes('router')) {
+      const views = new OdooViews(this.odooPool);
+      this.workers.push(
+        createRouter({
+          kafka: this.kafka,
+          producer: this.producer,
+          config: this.config,
+          reader: views,
+          hooks: this.opts.hooks,
+          groupId: this.opts.groups?.router,
+        }),
+      );
+    }
+    if (roles.includes('projector')) {
+      this.workers.push(
+        createProjector({
+          kafka: this.kafka,
+          producer: this.producer,
+          config: this.config,
+          projector: this.projector,
+          hooks: this.opts.hooks,
+          groupId: this.opts.groups?.projector,
+        }),
+      );
+    }
+    for (const w of this.workers) await w.start();
+  }
+
+  /** Stops fetching, lets in-flight work finish, commits, disconnects. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const w of this.workers.splice(0)) await w.stop();
+    await this.producer?.disconnect();
+    this.client.close();
+    await this.odooPool.end();
+    await this.statePool.end();
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Wiring of the two projection stages on Kafka (thin adapters around the pure parts):
+ * - router: consumer group `sync-router` on the Debezium topics of the watched tables → intents topic;
+ * - projector: consumer group `sync-projector` on the intents topic → OpenCell, ledger and outbox.
+ * Both use the keyed consumer (per-key order, contiguous commits, retry with backoff, dead-letter topic).
+ */
+import { Kafka, Producer } from 'kafkajs';
+import { topicFor } from '../../domain/capture';
+import type { Config } from '../../core/config';
+import { componentLogger, redactString } from '../../core/log';
+import { CoalescingSender } from '../../adapters/kafka/coalescing-sender';
+import { KafkaDeadLetterPublisher } from '../../adapters/kafka/dlq';
+import { ensureTopics } from '../../adapters/kafka/kafka';
+import { KeyedConsumer, KeyedConsumerEvent } from '../../adapters/kafka/keyed-consumer';
+import { RetryPolicy } from '../../adapters/kafka/retry';
+import { triggeringTables } from '../../domain/projection/filter';
+import { decodeIntentMessage, encodeIntentMessage } from '../../domain/intents/message';
+import { Projector } from './projector';
+import { routeMessage, RoutingReader } from './router';
+
+export const ROUTER_GROUP = 'sync-router';
+export const PROJECTOR_GROUP = 'sync-projector';
+
+export interface StageHooks {
+  onConsumerEvent?: (stage: string, e: KeyedConsumerEvent) => void;
+  onRouted?: (table: string, routed: number, filtered: string | undefined) => void;
+}
+
+export function routerTopics(prefix: string): string[] {
+  return triggeringTables().map((t) => topicFor(t, prefix));
+}
+
+export async function ensurePipelineTopics(kafka: Kafka, config: Config): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, [
+      { topic: config.topics.intents, numPartitions: config.topics.intentsPartitions, replicationFactor: 1 },
+      { topic: config.topics.dlq, numPartitions: 1, replicationFactor: 1 },
+      { topic: config.topics.syncEvents, numPartitions: 3, replicationFactor: 1 },
+      { topic: config.topics.invoiceEvents, numPartitions: 3, replicationFactor: 1 },
+      ...routerTopics(config.topics.prefix).map((topic) => ({
+        topic,
+        numPartitions: 3,
+        replicationFactor: 1,
+      })),
+    ]);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export function retryPolicyOf(config: Config): RetryPolicy {
+  return {
+    initialMs: config.retry.initialMs,
+    maxMs: config.retry.maxMs,
+    multiplier: 2,
+    maxAttempts: config.retry.maxAttempts,
+    jitter: 0.5,
+  };
+}
+
+/**
+ * The stages' producer (intents, dead letters). Several requests may be in flight: per-key order does not depend on
+ * the producer, because a key's next message is handled only after its previous send was acknowledged (acks=all),
+ * and a duplicate from a producer retry is harmless (intent ids are deduplicated by the ledger).
+ */
+export function createProducer(kafka: Kafka): Producer {
+  return kafka.producer({ maxInFlightRequests: 5, allowAutoTopicCreation: false });
+}
+
+export function createRouter(opts: {
+  kafka: Kafka;
+  producer: Producer;
+  config: Config;
+  reader: RoutingReader;
+  hooks?: StageHooks;
+  groupId?: string;
+}): KeyedConsumer {
+  const { kafka, producer, config, reader, hooks } = opts;
+  const log = componentLogger('router');
+  // The handlers of a fetched batch route concurrently; their intents leave in shared produce requests.
+  const sender = new CoalescingSender(producer, { acks: -1, maxInFlight: 2 });
+  return new KeyedConsumer({
+    kafka,
+    groupId: opts.groupId ?? ROUTER_GROUP,
+    topics: routerTopics(config.topics.prefix),
+    stage: 'router',
+    concurrency: 16,
+    retry: retryPolicyOf(config),
+    deadLetters: new KafkaDeadLetterPublisher(producer, config.topics.dlq),
+    onEvent: (e) => hooks?.onConsumerEvent?.('router', e),
+    handler: async (message, ctx) => {
+      const r = await routeMessage(
+        ctx.topic,
+        ctx.partition,
+        message.offset,
+        message.key,
+        message.value,
+        reader,
+        {
+          syncPartnerIdentity: config.syncPartnerIdentity,
+        },
+      );
+      const table = r.change?.table ?? ctx.topic.split('.').pop() ?? ctx.topic;
+      hooks?.onRouted?.(table, r.messages.length, r.filtered);
+      if (r.messages.length === 0) return;
+      await sender.send(
+        config.topics.intents,
+        r.messages.map((m) => ({
+          key: m.aggregateKey,
+          value: encodeIntentMessage(m),
+          headers: { intent_id: m.intentId, intent_kind: m.intent.kind, source_table: m.source.table },
+        })),
+      );
+      log.debug(`routed ${r.messages.length} intent(s) from ${ctx.topic}@${message.offset}`);
+    },
+  });
+}
+
+export function createProjector(opts: {
+  kafka: Kafka;
+  producer: Producer;
+  config: Config;
+  projector: Projector;
+  hooks?: StageHooks;
+  groupId?: string;
+  concurrency?: number;
+}): KeyedConsumer {
+  const { kafka, producer, config, projector, hooks } = opts;
+  const log = componentLogger('projector');
+  return new KeyedConsumer({
+    kafka,
+    groupId: opts.groupId ?? PROJECTOR_GROUP,
+    topics: [config.topics.intents],
+    stage: 'projector',
+    concurrency: opts.concurrency ?? config.opencell.concurrency,
+    retry: retryPolicyOf(config),
+    deadLetters: new KafkaDeadLetterPublisher(producer, config.topics.dlq),
+    onEvent: (e) => hooks?.onConsumerEvent?.('projector', e),
+    handler: async (message, ctx) => {
+      const msg = decodeIntentMessage(ctx.topic, ctx.partition, message.offset, message.value);
+      // a dead letter put back by `dlq replay` carries replayed_from
+      await projector.handle(msg, ctx.attempt, { replayed: message.headers?.replayed_from !== undefined });
+    },
+    onDeadLettered: async (message, ctx, err) => {
+      let msg;
+      try {
+        msg = decodeIntentMessage(ctx.topic, ctx.partition, message.offset, message.value);
+      } catch {
+        return; // a malformed intent has no ledger record to write
+      }
+      log.warn(`dead-lettered ${msg.intent.kind}: ${redactString((err as Error).message)}`, {
+        intentId: msg.intentId,
+        aggregate: msg.aggregateKey,
+        lsn: msg.source.lsn,
+      });
+      await projector.recordDeadLetter(msg, err, ctx.attempt);
+    },
+  });
+}

@@ -1,0 +1,54 @@
+/**
+ * The layer boundaries of eslint.config.mjs are live: a deliberately bad import, linted with the ESLint Node API as
+ * if it were a file of that layer, is an error (and so fails `npm run lint`); the same import elsewhere is not.
+ */
+import { expect } from 'chai';
+import { ESLint } from 'eslint';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+
+async function restrictedImports(code: string, filePath: string): Promise<string[]> {
+  const eslint = new ESLint({ cwd: ROOT });
+  const [result] = await eslint.lintText(code, { filePath: join(ROOT, filePath) });
+  return result.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+}
+
+describe('layer boundaries (eslint no-restricted-imports)', function () {
+  this.timeout(20000);
+
+  it('refuses an adapter imported by src/domain/', async () => {
+    const errors = await restrictedImports(
+      "import { Ledger } from '../adapters/postgres/ledger';\nexport const l = Ledger;\n",
+      'src/domain/bad-example.ts',
+    );
+    expect(errors).to.have.length(1);
+    expect(errors[0]).to.include('src/domain/ may import only src/domain/');
+  });
+
+  it('refuses node I/O modules and database / Kafka clients in src/domain/', async () => {
+    const errors = await restrictedImports(
+      "import { readFileSync } from 'node:fs';\nimport { Pool } from 'pg';\nimport { Kafka } from 'kafkajs';\n" +
+        'export const x = [readFileSync, Pool, Kafka];\n',
+      'src/domain/projection/bad-example.ts',
+    );
+    expect(errors).to.have.length(3);
+  });
+
+  it('refuses the testkit anywhere in src/', async () => {
+    const errors = await restrictedImports(
+      "import { startOpenCellSandbox } from '../../testkit/sandbox/opencell';\nexport const s = startOpenCellSandbox;\n",
+      'src/flows/bad-example.ts',
+    );
+    expect(errors).to.have.length(1);
+    expect(errors[0]).to.include('testkit');
+  });
+
+  it('lets adapters use I/O and the domain', async () => {
+    const errors = await restrictedImports(
+      "import { Pool } from 'pg';\nimport { SyncError } from '../../domain/errors';\nexport const x = [Pool, SyncError];\n",
+      'src/adapters/postgres/good-example.ts',
+    );
+    expect(errors).to.deep.equal([]);
+  });
+});

@@ -1,0 +1,184 @@
+/**
+ * The demo on the local stack (`npm run demo`): the whole pipeline on Som Connexió-like demo data.
+ *
+ * 1. starts the OpenCell sandbox, the router, the projector and the outbox relay (its own topics and groups, the
+ *    router starting at the end of the Debezium topics, so only this run's changes are projected);
+ * 2. seeds Odoo's database with partners, banks, mandates, contracts with lines and ISP info — real SQL, captured by
+ *    Debezium — then changes some of them (address, phone number, tariff change, termination);
+ * 3. shows what reached OpenCell (calls by endpoint, objects) and the sync events a subscriber decodes;
+ * 4. invoices back: a billing run in OpenCell, the invoice poller, the relay and the Odoo loader.
+ *
+ *   node --require tsx/cjs testkit/demo/run.ts [--partners N]
+ */
+import { Pool } from 'pg';
+import { captureTopics } from '../../src/domain/capture';
+import { insertContractLine, seedDemo, terminateContract } from '../demo-seed';
+import { loadConfig } from '../../src/core/config';
+import { createOutboxRelay } from '../../src/flows/outbox/relay';
+import { EventSchemas } from '../../src/adapters/registry/schemas';
+import { subscribeEvents } from '../../src/flows/outbox/subscriber';
+import type { SyncEvent } from '../../src/domain/outbox/events';
+import { ProjectionPipeline } from '../../src/flows/projection/pipeline';
+import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/stages';
+import { startOpenCellSandbox } from '../sandbox/opencell';
+import { createKafka, startGroupAtEnd } from '../../src/adapters/kafka/kafka';
+import { runDemoInvoices } from './invoices';
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const say = (s: string) => console.log(s);
+
+async function main(): Promise<void> {
+  const partners = arg('partners', 12);
+  const run = Date.now().toString(36);
+  const sandbox = await startOpenCellSandbox({ port: Number(process.env.OPENCELL_SANDBOX_PORT ?? 0) });
+  const config = loadConfig({
+    ...process.env,
+    OPENCELL_BASEURL: sandbox.url,
+    OPENCELL_USER: sandbox.credentials.user,
+    OPENCELL_PASSWORD: sandbox.credentials.password,
+    ODOO_PASSWORD: process.env.ODOO_PASSWORD ?? 'billing-bot',
+    INTENTS_TOPIC: `demo.intents-${run}`,
+    SYNC_EVENTS_TOPIC: `demo.sync-events-${run}`,
+    INVOICE_EVENTS_TOPIC: `demo.invoice-events-${run}`,
+    DLQ_TOPIC: `demo.dead-letter-${run}`,
+  });
+  say(`OpenCell sandbox: ${sandbox.url} (journal and state under ${sandbox.adminUrl ?? '/__sandbox'})`);
+
+  const kafka = createKafka(config.kafka.brokers, 'demo');
+  await ensurePipelineTopics(kafka, config);
+  const groups = { router: `demo-router-${run}`, projector: `demo-projector-${run}` };
+  const admin = kafka.admin();
+  await admin.connect();
+  await startGroupAtEnd(admin, groups.router, routerTopics(config.topics.prefix));
+  await admin.disconnect();
+
+  const pipeline = new ProjectionPipeline(config, { kafka, groups });
+  await pipeline.start();
+  const relay = createOutboxRelay(config, { pool: pipeline.statePool, kafka }, { pollMs: 250 });
+  await relay.start();
+  const events: SyncEvent[] = [];
+  const subscriber = await subscribeEvents({
+    kafka,
+    registry: new EventSchemas({
+      registryUrl: config.registryUrl,
+      topics: { syncEvents: config.topics.syncEvents, invoiceEvents: config.topics.invoiceEvents },
+    }),
+    topic: config.topics.syncEvents,
+    groupId: `demo-subscriber-${run}`,
+    fromBeginning: true,
+    onEvent: (d) => {
+      if (d.type !== 'SyncOutcome') return;
+      const e = d.event as SyncEvent;
+      events.push(e);
+      if (events.length <= 25)
+        say(
+          `  sync event  ${e.outcome.padEnd(13)} ${e.action.padEnd(24)} ${e.odoo.model}#${e.odoo.id} → ${e.opencell.entity} ${e.opencell.code ?? ''}${e.calls.length ? `  [${e.calls.join(', ')}]` : ''}${e.errorCode ? `  ${e.errorCode}` : ''}`,
+        );
+    },
+  });
+
+  const odoo = new Pool({ connectionString: config.odooDatabaseUrl, max: 2 });
+  const db = await odoo.connect();
+  const seed = Math.floor(Date.now() / 1000) % 1_000_000;
+  say(`\n1) seeding Odoo with ${partners} partners (real SQL into Odoo 16 tables, captured by Debezium)…`);
+  const seeded = await seedDemo(db, { partners, seed });
+  say(`   ${JSON.stringify(seeded)}`);
+  await waitQuiet(() => sandbox.journal.entries().length, 4000, 60_000);
+
+  say('\n2) changing Odoo: an address, a phone number, a tariff change and a termination…');
+  const contracts = (
+    await db.query<{ id: number; partner_id: number; code: string; info: number | null; line: number }>(
+      `SELECT c.id, c.partner_id, c.code, c.mobile_contract_service_info_id AS info,
+              (SELECT min(l.id) FROM contract_line l WHERE l.contract_id = c.id) AS line
+         FROM contract_contract c JOIN ir_model_data x ON x.model = 'res.partner' AND x.res_id = c.partner_id
+        WHERE x.name LIKE $1 ORDER BY c.id`,
+      [`s${seed}_partner_%`],
+    )
+  ).rows;
+  const mobile = contracts.find((c) => c.info !== null);
+  if (contracts[0])
+    await db.query(
+      `UPDATE res_partner SET street = 'Carrer de Sants 79', zip = '08014', city = 'Barcelona' WHERE id = $1`,
+      [contracts[0].partner_id],
+    );
+  if (mobile)
+    await db.query(`UPDATE mobile_service_contract_info SET phone_number = '699000111' WHERE id = $1`, [
+      mobile.info,
+    ]);
+  if (mobile?.line) {
+    await db.query('BEGIN');
+    await insertContractLine(db, mobile.id, { productCode: 'SE_SC_REC_MOBILE_T_150_1024' });
+    await db.query(`UPDATE contract_line SET date_end = CURRENT_DATE WHERE id = $1`, [mobile.line]);
+    await db.query('COMMIT');
+  }
+  const last = contracts[contracts.length - 1];
+  if (last && last !== mobile) await terminateContract(db, last.id, {});
+  const before = sandbox.journal.entries().length;
+  const until = Date.now() + 30_000;
+  while (sandbox.journal.entries().length === before && Date.now() < until) await sleep(200);
+  await waitQuiet(() => sandbox.journal.entries().length, 5000, 60_000);
+  db.release();
+  await odoo.end();
+
+  const writes = sandbox.journal.entries().filter((e) => e.method !== 'GET' && !e.path.endsWith('/list'));
+  const byPath = new Map<string, number>();
+  for (const e of writes)
+    byPath.set(
+      `${e.method} ${e.path} → ${e.status}`,
+      (byPath.get(`${e.method} ${e.path} → ${e.status}`) ?? 0) + 1,
+    );
+  say(`\n3) OpenCell received ${writes.length} state-changing calls:`);
+  for (const [k, n] of [...byPath.entries()].sort()) say(`   ${String(n).padStart(4)}  ${k}`);
+  await sleep(1500);
+  const outcomes = new Map<string, number>();
+  for (const e of events) outcomes.set(e.outcome, (outcomes.get(e.outcome) ?? 0) + 1);
+  say(
+    `   sync events decoded by a subscriber: ${events.length} (${[...outcomes.entries()].map(([k, n]) => `${k} ${n}`).join(', ')})`,
+  );
+  const table = new Map<string, number>();
+  for (const e of events)
+    table.set(
+      `${e.action} ${e.outcome}${e.errorCode ? ` (${e.errorCode})` : ''}`,
+      (table.get(`${e.action} ${e.outcome}${e.errorCode ? ` (${e.errorCode})` : ''}`) ?? 0) + 1,
+    );
+  for (const [k, n] of [...table.entries()].sort()) say(`   ${String(n).padStart(4)}  ${k}`);
+
+  await runDemoInvoices(config, sandbox, kafka, pipeline.statePool).catch((e) =>
+    say(`\n4) invoices failed: ${(e as Error).message}`),
+  );
+
+  await subscriber.stop();
+  await relay.stop();
+  await pipeline.stop();
+  await sandbox.close();
+  say(
+    `\ndone. Topics of this run: ${config.topics.intents}, ${config.topics.syncEvents}, ${config.topics.dlq}; Debezium topics: ${captureTopics().length} × odoo.public.<table>.`,
+  );
+}
+
+/** Waits until `count()` has not changed for `quietMs` (the pipeline has caught up), at most `maxMs`. */
+async function waitQuiet(count: () => number, quietMs: number, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  let last = -1;
+  let since = Date.now();
+  while (Date.now() < deadline) {
+    const n = count();
+    if (n !== last) {
+      last = n;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) return;
+    await sleep(250);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(`demo failed: ${(e as Error).message}`);
+    process.exit(1);
+  },
+);
