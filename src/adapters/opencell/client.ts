@@ -1,3 +1,4 @@
+import type * as t from 'io-ts';
 import { OpenCellBusinessError } from '../../domain/errors';
 import * as C from '../../domain/opencell/codecs';
 import type {
@@ -12,7 +13,14 @@ import type {
   TerminateSubscriptionRequestDto,
   TerminateSubscriptionServicesRequestDto,
 } from '../../domain/opencell/dto';
-import { OpenCellHttp, type CallObserver, type OpenCellClientConfig } from './http';
+import {
+  fillPath,
+  OPENCELL_OPERATIONS,
+  type OpenCellOperationName,
+  type OpenCellOperations,
+  type OpenCellOperationSpec,
+} from '../../domain/opencell/operations';
+import { OpenCellHttp, type CallObserver, type OpenCellClientConfig, type Query } from './http';
 
 export type { OpenCellClientConfig, CallObserver, CallEvent, CallOutcome } from './http';
 
@@ -52,7 +60,6 @@ export interface SubscriptionQuery {
   sortOrder?: 'ASCENDING' | 'DESCENDING';
 }
 
-const OkStatus = C.ActionStatus;
 export type ActionStatus = C.ActionStatus;
 
 /** "yyyy-MM-dd" (UTC) for a Date; other inputs are passed through. */
@@ -100,9 +107,21 @@ export class OpenCellClient {
     return this.#http.toJSON();
   }
 
+  /** One call of the operation catalogue: its method, path, response codec and endpoint name come from there. */
+  #call<K extends OpenCellOperationName>(
+    name: K,
+    opts: { query?: Query; body?: unknown; params?: Record<string, string> } = {},
+  ): Promise<t.TypeOf<OpenCellOperations[K]['response']>> {
+    const spec: OpenCellOperationSpec = OPENCELL_OPERATIONS[name];
+    return this.#http.request(spec.endpoint, spec.method, fillPath(spec.path, opts.params), spec.response, {
+      query: opts.query,
+      body: opts.body,
+    });
+  }
+
   /** GET /{resource}/version: "Opencell Rest API version X commit Y". */
   async version(): Promise<string> {
-    const s = await this.#http.request('version', 'GET', '/billing/subscription/version', OkStatus);
+    const s = await this.#call('version');
     return s.message ?? '';
   }
 
@@ -111,80 +130,54 @@ export class OpenCellClient {
   /** GET /account/customer?customerCode=…&includeCustomerAccounts=true; null when the customer does not exist. */
   getCustomer(code: string, opts: { includeCustomerAccounts?: boolean } = {}): Promise<C.Customer | null> {
     return orNull(
-      this.#http
-        .request('customer.get', 'GET', '/account/customer', C.GetCustomerResponse, {
-          query: { customerCode: code, includeCustomerAccounts: opts.includeCustomerAccounts ?? true },
-        })
-        .then((r) => r.customer),
+      this.#call('getCustomer', {
+        query: { customerCode: code, includeCustomerAccounts: opts.includeCustomerAccounts ?? true },
+      }).then((r) => r.customer),
     );
   }
 
   createCustomer(dto: CustomerDto): Promise<ActionStatus> {
-    return this.#http.request('customer.create', 'POST', '/account/customer', OkStatus, { body: dto });
+    return this.#call('createCustomer', { body: dto });
   }
 
   updateCustomer(dto: CustomerDto): Promise<ActionStatus> {
-    return this.#http.request('customer.update', 'PUT', '/account/customer', OkStatus, { body: dto });
+    return this.#call('updateCustomer', { body: dto });
   }
 
   getCustomerAccount(code: string): Promise<C.CustomerAccount | null> {
     return orNull(
-      this.#http
-        .request('customerAccount.get', 'GET', '/account/customerAccount', C.GetCustomerAccountResponse, {
-          query: { customerAccountCode: code },
-        })
-        .then((r) => r.customerAccount),
+      this.#call('getCustomerAccount', {
+        query: { customerAccountCode: code },
+      }).then((r) => r.customerAccount),
     );
   }
 
   getBillingAccount(code: string): Promise<C.BillingAccount | null> {
     return orNull(
-      this.#http
-        .request('billingAccount.get', 'GET', '/account/billingAccount', C.GetBillingAccountResponse, {
-          query: { billingAccountCode: code },
-        })
-        .then((r) => r.billingAccount),
+      this.#call('getBillingAccount', {
+        query: { billingAccountCode: code },
+      }).then((r) => r.billingAccount),
     );
   }
 
   getUserAccount(code: string): Promise<C.UserAccount | null> {
     return orNull(
-      this.#http
-        .request('userAccount.get', 'GET', '/account/userAccount', C.GetUserAccountResponse, {
-          query: { userAccountCode: code },
-        })
-        .then((r) => r.userAccount),
+      this.#call('getUserAccount', {
+        query: { userAccountCode: code },
+      }).then((r) => r.userAccount),
     );
   }
 
   createCrmAccountHierarchy(dto: CRMAccountHierarchyDto): Promise<ActionStatus> {
-    return this.#http.request(
-      'crmAccountHierarchy.create',
-      'POST',
-      '/account/accountHierarchy/createCRMAccountHierarchy',
-      OkStatus,
-      { body: dto },
-    );
+    return this.#call('createCrmAccountHierarchy', { body: dto });
   }
 
   updateCrmAccountHierarchy(dto: CRMAccountHierarchyDto): Promise<ActionStatus> {
-    return this.#http.request(
-      'crmAccountHierarchy.update',
-      'POST',
-      '/account/accountHierarchy/updateCRMAccountHierarchy',
-      OkStatus,
-      { body: dto },
-    );
+    return this.#call('updateCrmAccountHierarchy', { body: dto });
   }
 
   createOrUpdateCrmAccountHierarchy(dto: CRMAccountHierarchyDto): Promise<ActionStatus> {
-    return this.#http.request(
-      'crmAccountHierarchy.createOrUpdate',
-      'POST',
-      '/account/accountHierarchy/createOrUpdateCRMAccountHierarchy',
-      OkStatus,
-      { body: dto },
-    );
+    return this.#call('createOrUpdateCrmAccountHierarchy', { body: dto });
   }
 
   // ---------------------------------------------------------------- subscriptions
@@ -192,11 +185,9 @@ export class OpenCellClient {
   /** GET /billing/subscription?subscriptionCode=…; null when it does not exist. */
   getSubscription(code: string): Promise<C.Subscription | null> {
     return orNull(
-      this.#http
-        .request('subscription.get', 'GET', '/billing/subscription', C.GetSubscriptionResponse, {
-          query: { subscriptionCode: code },
-        })
-        .then((r) => r.subscription),
+      this.#call('getSubscription', {
+        query: { subscriptionCode: code },
+      }).then((r) => r.subscription),
     );
   }
 
@@ -211,15 +202,9 @@ export class OpenCellClient {
       sortBy: q.sortBy ?? 'code',
       sortOrder: q.sortOrder ?? 'ASCENDING',
     };
-    const r = await this.#http.request(
-      'subscription.list',
-      'POST',
-      '/billing/subscription/list',
-      C.SubscriptionListResponse,
-      {
-        body,
-      },
-    );
+    const r = await this.#call('listSubscriptions', {
+      body,
+    });
     const items = r.subscriptions?.subscription ?? [];
     return {
       items,
@@ -230,72 +215,48 @@ export class OpenCellClient {
   }
 
   createSubscription(dto: SubscriptionDto): Promise<ActionStatus> {
-    return this.#http.request('subscription.create', 'POST', '/billing/subscription', OkStatus, {
+    return this.#call('createSubscription', {
       body: dto,
     });
   }
 
   /** PUT /billing/subscription. OpenCell requires `subscriptionDate` and overwrites description/endAgreementDate. */
   updateSubscription(dto: SubscriptionDto): Promise<ActionStatus> {
-    return this.#http.request('subscription.update', 'PUT', '/billing/subscription', OkStatus, { body: dto });
+    return this.#call('updateSubscription', { body: dto });
   }
 
   activateServices(dto: ActivateServicesRequestDto): Promise<ActionStatus> {
-    return this.#http.request(
-      'subscription.activateServices',
-      'POST',
-      '/billing/subscription/activateServices',
-      OkStatus,
-      {
-        body: dto,
-      },
-    );
+    return this.#call('activateServices', {
+      body: dto,
+    });
   }
 
   terminateSubscription(dto: TerminateSubscriptionRequestDto): Promise<ActionStatus> {
-    return this.#http.request('subscription.terminate', 'POST', '/billing/subscription/terminate', OkStatus, {
+    return this.#call('terminateSubscription', {
       body: dto,
     });
   }
 
   terminateServices(dto: TerminateSubscriptionServicesRequestDto): Promise<ActionStatus> {
-    return this.#http.request(
-      'subscription.terminateServices',
-      'POST',
-      '/billing/subscription/terminateServices',
-      OkStatus,
-      {
-        body: dto,
-      },
-    );
+    return this.#call('terminateServices', {
+      body: dto,
+    });
   }
 
   /** The one-shot charges applied to a subscription (GET listOneshotChargeOthers?subscriptionCode=…). */
   async listOneShotChargeInstances(subscriptionCode: string): Promise<C.OneShotChargeInstance[]> {
-    const r = await this.#http.request(
-      'subscription.listOneShotChargeInstances',
-      'GET',
-      '/billing/subscription/listOneshotChargeOthers',
-      C.OneShotChargeInstancesResponse,
-      { query: { subscriptionCode } },
-    );
+    const r = await this.#call('listOneShotChargeInstances', { query: { subscriptionCode } });
     return r.oneshotChargeInstances ?? [];
   }
 
   applyOneShotChargeInstance(dto: ApplyOneShotChargeInstanceRequestDto): Promise<ActionStatus> {
-    return this.#http.request(
-      'subscription.applyOneShotChargeInstance',
-      'POST',
-      '/billing/subscription/applyOneShotChargeInstance',
-      OkStatus,
-      { body: dto },
-    );
+    return this.#call('applyOneShotChargeInstance', { body: dto });
   }
 
   // ---------------------------------------------------------------- access points
 
   createAccess(dto: AccessDto): Promise<ActionStatus> {
-    return this.#http.request('access.create', 'POST', '/account/access', OkStatus, { body: dto });
+    return this.#call('createAccess', { body: dto });
   }
 
   /**
@@ -307,10 +268,10 @@ export class OpenCellClient {
     subscriptionCode: string,
     period: { startDate?: OcDateIn | Date; endDate?: OcDateIn | Date } = {},
   ): Promise<ActionStatus> {
-    const seg = (d: OcDateIn | Date | undefined) =>
-      encodeURIComponent(d === undefined ? 'null' : String(toOcDate(d)));
-    const path = `/account/access/${encodeURIComponent(code)}/${encodeURIComponent(subscriptionCode)}/${seg(period.startDate)}/${seg(period.endDate)}`;
-    return this.#http.request('access.delete', 'DELETE', path, OkStatus);
+    const seg = (d: OcDateIn | Date | undefined) => (d === undefined ? 'null' : String(toOcDate(d)));
+    return this.#call('deleteAccess', {
+      params: { code, subscriptionCode, startDate: seg(period.startDate), endDate: seg(period.endDate) },
+    });
   }
 
   /** GET /account/access?accessCode=…&subscriptionCode=…; null when not found. */
@@ -320,20 +281,18 @@ export class OpenCellClient {
     opts: { usageDate?: OcDateIn | Date } = {},
   ): Promise<C.Access | null> {
     return orNull(
-      this.#http
-        .request('access.get', 'GET', '/account/access', C.GetAccessResponse, {
-          query: {
-            accessCode: code,
-            subscriptionCode,
-            usageDate: opts.usageDate === undefined ? undefined : String(toOcDate(opts.usageDate)),
-          },
-        })
-        .then((r) => r.access),
+      this.#call('getAccess', {
+        query: {
+          accessCode: code,
+          subscriptionCode,
+          usageDate: opts.usageDate === undefined ? undefined : String(toOcDate(opts.usageDate)),
+        },
+      }).then((r) => r.access),
     );
   }
 
   async listAccesses(subscriptionCode: string): Promise<C.Access[]> {
-    const r = await this.#http.request('access.list', 'GET', '/account/access/list', C.AccessListResponse, {
+    const r = await this.#call('listAccesses', {
       query: { subscriptionCode },
     });
     return r.accesses?.access ?? [];
@@ -344,7 +303,7 @@ export class OpenCellClient {
   /** GET /catalog/offerTemplate (reads both the 11.x flattened and the ≤10.x wrapped shapes). */
   getOfferTemplate(code: string): Promise<C.OfferTemplate | null> {
     return orNull(
-      this.#http.request('catalog.offerTemplate.get', 'GET', '/catalog/offerTemplate', C.OfferTemplateRead, {
+      this.#call('getOfferTemplate', {
         query: { offerTemplateCode: code, loadOfferServiceTemplate: true },
       }),
     );
@@ -352,59 +311,31 @@ export class OpenCellClient {
 
   async listOfferTemplates(paging: PagingAndFilteringDto = {}): Promise<Page<C.OfferTemplate>> {
     const body: PagingAndFilteringDto = { offset: 0, limit: 100, ...paging };
-    const r = await this.#http.request(
-      'catalog.offerTemplate.list',
-      'POST',
-      '/catalog/offerTemplate/list',
-      C.OfferTemplateListResponse,
-      {
-        body,
-      },
-    );
+    const r = await this.#call('listOfferTemplates', {
+      body,
+    });
     return toPage(r.offerTemplate ?? [], r.paging, body);
   }
 
   getServiceTemplate(code: string): Promise<C.ServiceTemplate | null> {
     return orNull(
-      this.#http
-        .request(
-          'catalog.serviceTemplate.get',
-          'GET',
-          '/catalog/serviceTemplate',
-          C.GetServiceTemplateResponse,
-          {
-            query: { serviceTemplateCode: code },
-          },
-        )
-        .then((r) => r.serviceTemplate),
+      this.#call('getServiceTemplate', {
+        query: { serviceTemplateCode: code },
+      }).then((r) => r.serviceTemplate),
     );
   }
 
   async listServiceTemplates(paging: PagingAndFilteringDto = {}): Promise<Page<C.ServiceTemplate>> {
     const body: PagingAndFilteringDto = { offset: 0, limit: 100, ...paging };
-    const r = await this.#http.request(
-      'catalog.serviceTemplate.list',
-      'POST',
-      '/catalog/serviceTemplate/list',
-      C.ServiceTemplateListResponse,
-      { body },
-    );
+    const r = await this.#call('listServiceTemplates', { body });
     return toPage(r.listServiceTemplate ?? [], r.paging, body);
   }
 
   getOneShotChargeTemplate(code: string): Promise<C.OneShotChargeTemplate | null> {
     return orNull(
-      this.#http
-        .request(
-          'catalog.oneShotChargeTemplate.get',
-          'GET',
-          '/catalog/oneShotChargeTemplate',
-          C.GetOneShotChargeTemplateResponse,
-          {
-            query: { oneShotChargeTemplateCode: code },
-          },
-        )
-        .then((r) => r.oneShotChargeTemplate),
+      this.#call('getOneShotChargeTemplate', {
+        query: { oneShotChargeTemplateCode: code },
+      }).then((r) => r.oneShotChargeTemplate),
     );
   }
 
@@ -412,13 +343,7 @@ export class OpenCellClient {
     opts: { offset?: number; limit?: number } = {},
   ): Promise<Page<C.OneShotChargeTemplate>> {
     const query = { offset: opts.offset ?? 0, limit: opts.limit ?? 100 };
-    const r = await this.#http.request(
-      'catalog.oneShotChargeTemplate.list',
-      'GET',
-      '/catalog/oneShotChargeTemplate/listGetAll',
-      C.OneShotChargeTemplateListResponse,
-      { query },
-    );
+    const r = await this.#call('listOneShotChargeTemplates', { query });
     return toPage(r.oneShotChargeTemplates?.oneShotChargeTemplates ?? [], r.paging, query);
   }
 
@@ -443,7 +368,7 @@ export class OpenCellClient {
       sortOrder: q.sortOrder ?? 'ASCENDING',
       ...(fields.length ? { fields: fields.join(',') } : {}),
     };
-    const r = await this.#http.request('invoice.list', 'POST', '/invoice/list', C.InvoiceListResponse, {
+    const r = await this.#call('listInvoices', {
       body,
     });
     return toPage(r.invoices ?? [], r.paging, body);
@@ -470,16 +395,14 @@ export class OpenCellClient {
     opts: { includePdf?: boolean; invoiceType?: string; includeTransactions?: boolean } = {},
   ): Promise<C.Invoice | null> {
     return orNull(
-      this.#http
-        .request('invoice.get', 'GET', '/invoice', C.GetInvoiceResponse, {
-          query: {
-            invoiceNumber,
-            invoiceType: opts.invoiceType ?? 'COM',
-            includePdf: opts.includePdf ?? false,
-            includeTransactions: opts.includeTransactions ? true : undefined,
-          },
-        })
-        .then((r) => r.invoice),
+      this.#call('getInvoice', {
+        query: {
+          invoiceNumber,
+          invoiceType: opts.invoiceType ?? 'COM',
+          includePdf: opts.includePdf ?? false,
+          includeTransactions: opts.includeTransactions ? true : undefined,
+        },
+      }).then((r) => r.invoice),
     );
   }
 

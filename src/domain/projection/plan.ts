@@ -10,6 +10,11 @@ import type {
   TerminateSubscriptionRequestDto,
   TerminateSubscriptionServicesRequestDto,
 } from '../opencell/dto';
+import {
+  OPENCELL_OPERATIONS,
+  type IdempotencyClass,
+  type OpenCellOperationName,
+} from '../opencell/operations';
 import { productCatalogCheck } from './products';
 
 /**
@@ -17,7 +22,7 @@ import { productCatalogCheck } from './products';
  * request body (OpenCell JSON), a `key` that identifies the effect (for the ledger: applied once per key) and,
  * where it concerns a contract line / product, their ids (for the catalog check and line bookkeeping).
  *
- * op → OpenCell endpoint:
+ * op → OpenCell endpoint (the catalogue entry is CATALOGUE_OPERATION[op]):
  * - createCustomer: POST /account/customer
  * - updateCustomer: PUT /account/customer
  * - crmAccountHierarchyCreate: POST /account/accountHierarchy/createCRMAccountHierarchy
@@ -52,6 +57,31 @@ export type OcOperation =
   | (OpBase & { op: 'terminateSubscription'; body: TerminateSubscriptionRequestDto });
 
 export type OcOperationName = OcOperation['op'];
+
+/**
+ * The catalogue operation (src/domain/opencell/operations.ts) each plan operation calls: its endpoint and its
+ * idempotency class (which operations the executor guards with the ledger) come from there. The plan's own names
+ * are kept: they are stored in the ledger's effect rows.
+ */
+export const CATALOGUE_OPERATION: Readonly<Record<OcOperationName, OpenCellOperationName>> = {
+  createCustomer: 'createCustomer',
+  updateCustomer: 'updateCustomer',
+  crmAccountHierarchyCreate: 'createCrmAccountHierarchy',
+  crmAccountHierarchyCreateOrUpdate: 'createOrUpdateCrmAccountHierarchy',
+  createSubscription: 'createSubscription',
+  updateSubscription: 'updateSubscription',
+  createAccess: 'createAccess',
+  deleteAccess: 'deleteAccess',
+  activateServices: 'activateServices',
+  applyOneShotChargeInstance: 'applyOneShotChargeInstance',
+  terminateServices: 'terminateServices',
+  terminateSubscription: 'terminateSubscription',
+};
+
+/** The idempotency class of a plan operation (from the catalogue). */
+export function idempotencyOf(op: OcOperationName): IdempotencyClass {
+  return OPENCELL_OPERATIONS[CATALOGUE_OPERATION[op]].idempotency;
+}
 
 export interface Plan {
   /** Which path the strategy took (the original's strategy name, or 'noop'). */

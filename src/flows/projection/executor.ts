@@ -6,7 +6,12 @@
  */
 import { OpenCellBusinessError } from '../../domain/errors';
 import type { OpenCellClient } from '../../adapters/opencell/client';
-import type { OcOperation } from '../../domain/projection/plan';
+import {
+  CATALOGUE_OPERATION,
+  idempotencyOf,
+  type OcOperation,
+  type OcOperationName,
+} from '../../domain/projection/plan';
 import type { Ledger } from '../../adapters/postgres/ledger';
 
 export interface ExecutionReport {
@@ -23,14 +28,19 @@ const CREATES = new Set([
 ]);
 
 /**
- * Operations whose repetition OpenCell cannot detect from its state: a second one-shot charge is a second charge;
+ * Operations of idempotency class verify-before-retry (the OpenCell operation catalogue): their repetition OpenCell
+ * cannot detect from its state: a second one-shot charge is a second charge;
  * a second activation of a product is a second service instance. These are skipped when the ledger says they were
  * done (a resume after a crash, a replay). One-shots are also written ahead ('pending' before the call): a retry
  * after a try whose outcome is unknown (killed after the call, answer lost) checks OpenCell's instances first.
  * Every other operation was planned from OpenCell's current state, which is the authority: a create is planned
  * only when OpenCell lacks the object.
  */
-const LEDGER_GUARDED = new Set(['applyOneShotChargeInstance', 'activateServices']);
+const LEDGER_GUARDED = new Set(
+  (Object.keys(CATALOGUE_OPERATION) as OcOperationName[]).filter(
+    (op) => idempotencyOf(op) === 'verify-before-retry',
+  ),
+);
 
 /**
  * Effects worth a ledger row: the guarded operations (their row is their guard) and the creates (the projector

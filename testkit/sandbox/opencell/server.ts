@@ -12,6 +12,13 @@ import { Journal, type JournalEntry } from './journal';
 import { SandboxState } from './state';
 import * as subs from './subscriptions';
 import { parseOcDate } from './util';
+import {
+  OPENCELL_OPERATIONS,
+  pathParams,
+  pathPattern,
+  type OpenCellOperationName,
+  type OpenCellOperationSpec,
+} from '../../../src/domain/opencell/operations';
 
 export interface OpenCellSandboxOptions {
   /** 0 (default) = any free port. */
@@ -66,77 +73,82 @@ export interface OpenCellSandbox {
 
 type Route = { method: string; re: RegExp; handler: Handler };
 
+const versionHandler: Handler = () =>
+  success({ message: 'Opencell Rest API version 11.1.0-sandbox commit sandbox' });
+
+/**
+ * A handler for every operation of the catalogue (src/domain/opencell/operations.ts): the type makes a catalogue
+ * entry without a handler a compile error, and the routes' methods and paths come from the catalogue only.
+ */
+export const HANDLERS: Record<OpenCellOperationName, Handler> = {
+  version: versionHandler,
+  // accounts
+  getCustomer: accounts.getCustomer,
+  getCustomerByCode: accounts.getCustomer,
+  createCustomer: accounts.createCustomer,
+  updateCustomer: accounts.updateCustomer,
+  createOrUpdateCustomer: accounts.createOrUpdateCustomer,
+  getCustomerAccount: accounts.getCustomerAccount,
+  getCustomerAccountByCode: accounts.getCustomerAccount,
+  listCustomerAccounts: accounts.listCustomerAccounts,
+  getBillingAccount: accounts.getBillingAccount,
+  getBillingAccountByCode: accounts.getBillingAccount,
+  listBillingAccounts: accounts.listBillingAccounts,
+  getUserAccount: accounts.getUserAccount,
+  getUserAccountByCode: accounts.getUserAccount,
+  listUserAccounts: accounts.listUserAccounts,
+  createCrmAccountHierarchy: accounts.crmAccountHierarchy('create'),
+  updateCrmAccountHierarchy: accounts.crmAccountHierarchy('update'),
+  createOrUpdateCrmAccountHierarchy: accounts.crmAccountHierarchy('createOrUpdate'),
+  // subscriptions
+  getSubscription: subs.getSubscription,
+  listSubscriptionsByQuery: subs.listSubscriptions('GET'),
+  listSubscriptions: subs.listSubscriptions('POST'),
+  createSubscription: subs.createSubscription,
+  updateSubscription: subs.updateSubscription,
+  createOrUpdateSubscription: subs.createOrUpdateSubscription,
+  activateServices: subs.activateServices,
+  instantiateServices: subs.instantiateServices,
+  terminateSubscription: subs.terminateSubscription,
+  terminateSubscriptionPut: subs.terminateSubscription,
+  terminateServices: subs.terminateServices,
+  applyOneShotChargeInstance: subs.applyOneShotCharge,
+  listOneShotChargeInstances: subs.listOneshotChargeOthers,
+  // access points
+  createAccess: subs.createAccess,
+  getAccess: subs.getAccess,
+  listAccesses: subs.listAccesses,
+  deleteAccess: subs.deleteAccess,
+  // catalog
+  getOfferTemplate: catalogApi.getOfferTemplate,
+  listOfferTemplatesByQuery: catalogApi.listOfferTemplates('GET'),
+  listOfferTemplates: catalogApi.listOfferTemplates('POST'),
+  getServiceTemplate: catalogApi.getServiceTemplate,
+  listServiceTemplates: catalogApi.listServiceTemplates,
+  getOneShotChargeTemplate: catalogApi.getOneShotChargeTemplate,
+  listOneShotChargeTemplates: catalogApi.listOneShotChargeTemplates,
+  listTerminationReasons: catalogApi.listTerminationReasons,
+  // invoices
+  listInvoicesByQuery: invoices.listInvoices('GET'),
+  listInvoices: invoices.listInvoices('POST'),
+  getInvoice: invoices.getInvoice,
+  fetchPdfInvoice: invoices.fetchPdfInvoice,
+  getPdfInvoice: invoices.getPdfInvoice,
+};
+
 function routes(): { exact: Map<string, Handler>; patterns: Route[] } {
   const exact = new Map<string, Handler>();
-  const add = (method: string, path: string, handler: Handler) => exact.set(`${method} ${path}`, handler);
-  // accounts
-  add('POST', '/account/customer', accounts.createCustomer);
-  add('PUT', '/account/customer', accounts.updateCustomer);
-  add('POST', '/account/customer/createOrUpdate', accounts.createOrUpdateCustomer);
-  add('GET', '/account/customer', accounts.getCustomer);
-  add('GET', '/account/customerAccount', accounts.getCustomerAccount);
-  add('GET', '/account/customerAccount/list', accounts.listCustomerAccounts);
-  add('GET', '/account/billingAccount', accounts.getBillingAccount);
-  add('GET', '/account/billingAccount/list', accounts.listBillingAccounts);
-  add('GET', '/account/userAccount', accounts.getUserAccount);
-  add('GET', '/account/userAccount/list', accounts.listUserAccounts);
-  add('POST', '/account/accountHierarchy/createCRMAccountHierarchy', accounts.crmAccountHierarchy('create'));
-  add('POST', '/account/accountHierarchy/updateCRMAccountHierarchy', accounts.crmAccountHierarchy('update'));
-  add(
-    'POST',
-    '/account/accountHierarchy/createOrUpdateCRMAccountHierarchy',
-    accounts.crmAccountHierarchy('createOrUpdate'),
-  );
-  // subscriptions
-  add('POST', '/billing/subscription', subs.createSubscription);
-  add('PUT', '/billing/subscription', subs.updateSubscription);
-  add('POST', '/billing/subscription/createOrUpdate', subs.createOrUpdateSubscription);
-  add('GET', '/billing/subscription', subs.getSubscription);
-  add('GET', '/billing/subscription/list', subs.listSubscriptions('GET'));
-  add('POST', '/billing/subscription/list', subs.listSubscriptions('POST'));
-  add('POST', '/billing/subscription/activateServices', subs.activateServices);
-  add('POST', '/billing/subscription/instantiateServices', subs.instantiateServices);
-  add('POST', '/billing/subscription/terminate', subs.terminateSubscription);
-  add('PUT', '/billing/subscription/terminate', subs.terminateSubscription);
-  add('POST', '/billing/subscription/terminateServices', subs.terminateServices);
-  add('POST', '/billing/subscription/applyOneShotChargeInstance', subs.applyOneShotCharge);
-  add('GET', '/billing/subscription/listOneshotChargeOthers', subs.listOneshotChargeOthers);
-  // access points
-  add('POST', '/account/access', subs.createAccess);
-  add('GET', '/account/access', subs.getAccess);
-  add('GET', '/account/access/list', subs.listAccesses);
-  // catalog
-  add('GET', '/catalog/offerTemplate', catalogApi.getOfferTemplate);
-  add('GET', '/catalog/offerTemplate/list', catalogApi.listOfferTemplates('GET'));
-  add('POST', '/catalog/offerTemplate/list', catalogApi.listOfferTemplates('POST'));
-  add('GET', '/catalog/serviceTemplate', catalogApi.getServiceTemplate);
-  add('POST', '/catalog/serviceTemplate/list', catalogApi.listServiceTemplates);
-  add('GET', '/catalog/oneShotChargeTemplate', catalogApi.getOneShotChargeTemplate);
-  add('GET', '/catalog/oneShotChargeTemplate/listGetAll', catalogApi.listOneShotChargeTemplates);
-  add('GET', '/terminationReason/list', catalogApi.listTerminationReasons);
-  // invoices
-  add('GET', '/invoice/list', invoices.listInvoices('GET'));
-  add('POST', '/invoice/list', invoices.listInvoices('POST'));
-  add('GET', '/invoice', invoices.getInvoice);
-  add('POST', '/invoice/fetchPdfInvoice', invoices.fetchPdfInvoice);
-  add('GET', '/invoice/getPdfInvoice', invoices.getPdfInvoice);
-
-  const patterns: Route[] = [
-    { method: 'GET', re: /^\/account\/customer\/([^/]+)$/, handler: accounts.getCustomer },
-    { method: 'GET', re: /^\/account\/customerAccount\/([^/]+)$/, handler: accounts.getCustomerAccount },
-    { method: 'GET', re: /^\/account\/billingAccount\/([^/]+)$/, handler: accounts.getBillingAccount },
-    { method: 'GET', re: /^\/account\/userAccount\/([^/]+)$/, handler: accounts.getUserAccount },
-    {
-      method: 'DELETE',
-      re: /^\/account\/access\/([^/]+)\/([^/]+)\/([^/]+)\/([^/]+)$/,
-      handler: subs.deleteAccess,
-    },
-    {
-      method: 'GET',
-      re: /^\/[A-Za-z/]+\/version$/,
-      handler: () => success({ message: 'Opencell Rest API version 11.1.0-sandbox commit sandbox' }),
-    },
-  ];
+  const patterns: Route[] = [];
+  for (const [name, spec] of Object.entries(OPENCELL_OPERATIONS) as [
+    OpenCellOperationName,
+    OpenCellOperationSpec,
+  ][]) {
+    const handler = HANDLERS[name];
+    if (pathParams(spec.path).length === 0) exact.set(`${spec.method} ${spec.path}`, handler);
+    else patterns.push({ method: spec.method, re: pathPattern(spec.path), handler });
+  }
+  // Every resource answers /version (the catalogue names the one the client reads).
+  patterns.push({ method: 'GET', re: /^\/[A-Za-z/]+\/version$/, handler: versionHandler });
   return { exact, patterns };
 }
 
