@@ -12,8 +12,6 @@ import {
   changedWatchedFields,
   detectIntents,
   isIrrelevant,
-  onceKey,
-  orderingKey,
   toIsoDate,
   triggeringTables,
   watchedColumns,
@@ -655,37 +653,7 @@ describe('projections: declarative filter (watched columns over the capture regi
   });
 });
 
-describe('projections: intent keys and dates', () => {
-  it('orders everything about a contract in one queue, partner updates in the partner’s', () => {
-    expect(orderingKey({ kind: 'create_subscription', contractId: 41 })).to.equal('contract:41');
-    expect(
-      orderingKey({
-        kind: 'terminate_service',
-        contractId: 41,
-        lineId: 1,
-        productId: 1,
-        productCode: 'X',
-        date: '2024-01-01',
-      }),
-    ).to.equal('contract:41');
-    expect(orderingKey({ kind: 'update_accounts_address', partnerId: 7 })).to.equal('partner:7');
-    expect(
-      orderingKey({
-        kind: 'update_phone_number',
-        infoTable: 'mobile_service_contract_info',
-        infoId: 5,
-        phone: '1',
-        previousPhone: null,
-      }),
-    ).to.equal('info:mobile_service_contract_info:5');
-  });
-  it('once-only keys for creations, activations, one-shots and terminations; none for updates', () => {
-    expect(
-      onceKey({ kind: 'apply_one_shot', contractId: 41, lineId: 3, productId: 1, productCode: 'X' }),
-    ).to.equal('line:3:one_shot');
-    expect(onceKey({ kind: 'create_subscription', contractId: 41 })).to.equal('contract:41:create');
-    expect(onceKey({ kind: 'update_customer', partnerId: 7, fields: ['street'] })).to.equal(null);
-  });
+describe('projections: dates', () => {
   it('converts Debezium epoch days and ISO strings to YYYY-MM-DD', () => {
     expect(toIsoDate(19904)).to.equal('2024-06-30');
     expect(toIsoDate(DAY_2024_06_30)).to.equal('2024-06-30');

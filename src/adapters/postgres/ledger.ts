@@ -9,7 +9,6 @@ import { OutboxWakeup } from './outbox-wakeup';
 import type { SyncEvent } from '../../domain/outbox/events';
 import type { OcOperation } from '../../domain/projection/plan';
 import type { IntentMessage } from '../../domain/intents/message';
-import { odooRecordOf } from '../../domain/intents/message';
 
 export type IntentOutcome = 'applied' | 'skipped' | 'failed' | 'dead_lettered';
 
@@ -30,6 +29,8 @@ export interface IntentResult {
   note?: string;
   entities: EntityChange[];
   opencell: { entity: string; code: string | null };
+  /** The Odoo record the intent is about (its kind's `odooRecord`). */
+  odooRecord: { model: string; id: number };
   odooRef: string | null;
   errorCode?: string | null;
   errorMessage?: string | null;
@@ -57,7 +58,21 @@ const FINISH_SQL = `WITH intent AS (
        )
        ${outboxInsertSql(15)}`;
 
-export class Ledger {
+/** An intent message of any registered kind (the ledger stores the kind by name). */
+export type LedgerIntentMessage = Omit<IntentMessage, 'intent'> & { intent: { kind: string } };
+
+/** What the projector and the executor need of the ledger (the class below; an in-memory one in tests). */
+export interface LedgerPort {
+  isFinished(intentId: string): Promise<boolean>;
+  appliedEffects(keys: string[]): Promise<Set<string>>;
+  hasEffect(key: string): Promise<boolean>;
+  recordEffect(intentId: string, op: OcOperation, outcome: 'applied' | 'already_present'): Promise<void>;
+  beginEffect(intentId: string, op: OcOperation): Promise<'first' | 'tried' | 'done'>;
+  accountedOneShots(subscriptionCode: string, chargeCode: string, exceptKey: string): Promise<number>;
+  finish(msg: LedgerIntentMessage, result: IntentResult): Promise<SyncEvent>;
+}
+
+export class Ledger implements LedgerPort {
   private readonly wakeup: OutboxWakeup;
 
   constructor(
@@ -141,8 +156,8 @@ export class Ledger {
    * The intent's outcome, its entity mappings and its sync event, atomically: one statement (data-modifying CTEs
    * run to completion together or not at all), i.e. one round trip and one commit per intent.
    */
-  async finish(msg: IntentMessage, result: IntentResult): Promise<SyncEvent> {
-    const record = odooRecordOf(msg.intent);
+  async finish(msg: LedgerIntentMessage, result: IntentResult): Promise<SyncEvent> {
+    const record = result.odooRecord;
     const event: SyncEvent = {
       eventId: newEventId(),
       occurredAt: Date.now(),

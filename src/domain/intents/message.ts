@@ -7,65 +7,57 @@ import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/Either';
 import { createHash } from 'node:crypto';
 import { MalformedEventError } from '../errors';
-import type { Intent } from '../projection/triggers';
+import type { IntentBase } from './kind';
+import { INTENTS, type IntentRegistry } from './registry';
 
 const nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null]);
 
-const IntentCodec = new t.Type<Intent, Intent, unknown>(
-  'Intent',
-  (u): u is Intent =>
-    typeof u === 'object' && u !== null && typeof (u as { kind?: unknown }).kind === 'string',
-  (u, c) => {
-    if (typeof u !== 'object' || u === null) return t.failure(u, c, 'intent must be an object');
-    const kind = (u as { kind?: unknown }).kind;
-    const known = [
-      'create_subscription',
-      'terminate_subscription',
-      'activate_service',
-      'apply_one_shot',
-      'terminate_service',
-      'update_customer',
-      'update_accounts_address',
-      'update_phone_number',
-      'update_subscription',
-    ];
-    if (typeof kind !== 'string' || !known.includes(kind))
-      return t.failure(u, c, `unknown intent kind ${String(kind)}`);
-    const needsContract = !['update_customer', 'update_accounts_address', 'update_phone_number'].includes(
-      kind,
-    );
-    if (needsContract && typeof (u as { contractId?: unknown }).contractId !== 'number')
-      return t.failure(u, c, 'contractId must be a number');
-    return t.success(u as Intent);
-  },
-  t.identity,
-);
+/** An intent of a kind the registry knows, checked by that kind's codec (src/domain/intents/<kind>.ts). */
+function intentCodec<I extends IntentBase>(registry: IntentRegistry<I>): t.Type<I, I, unknown> {
+  return new t.Type<I, I, unknown>(
+    'Intent',
+    (u): u is I => typeof u === 'object' && u !== null && typeof (u as { kind?: unknown }).kind === 'string',
+    (u, c) => {
+      if (typeof u !== 'object' || u === null) return t.failure(u, c, 'intent must be an object');
+      const kind = (u as { kind?: unknown }).kind;
+      if (typeof kind !== 'string' || !registry.has(kind))
+        return t.failure(u, c, `unknown intent kind ${String(kind)}`);
+      return registry.spec(kind).codec.validate(u, c);
+    },
+    t.identity,
+  );
+}
 
-export const IntentMessageCodec = t.type({
-  v: t.literal(1),
-  intentId: t.string,
-  aggregateKey: t.string,
-  partnerId: t.number,
-  /** the contract the intent concerns (null for partner-level intents) */
-  contractId: nullable(t.number),
-  intent: IntentCodec,
-  /** set by an operator's force-create (W4): create even for a blocked partner */
-  force: t.union([t.boolean, t.undefined]),
-  /** set by `reconcile --fix`: OpenCell's state is the only authority (the ledger's record of past effects is not) */
-  repair: t.union([t.boolean, t.undefined]),
-  source: t.type({
-    table: t.string,
-    op: t.string,
-    rowId: nullable(t.number),
-    lsn: nullable(t.number),
-    txId: nullable(t.number),
-    tsMs: t.number,
-    snapshot: t.boolean,
-    topic: nullable(t.string),
-    partition: nullable(t.number),
-    offset: nullable(t.string),
-  }),
-});
+/** The message codec for the kinds of `registry`. */
+export function intentMessageCodec<I extends IntentBase>(registry: IntentRegistry<I>) {
+  return t.type({
+    v: t.literal(1),
+    intentId: t.string,
+    aggregateKey: t.string,
+    partnerId: t.number,
+    /** the contract the intent concerns (null for partner-level intents) */
+    contractId: nullable(t.number),
+    intent: intentCodec(registry),
+    /** set by an operator's force-create (docs/behaviour.md W4): create even for a blocked partner */
+    force: t.union([t.boolean, t.undefined]),
+    /** set by `reconcile --fix`: OpenCell's state is the only authority (the ledger's record of past effects is not) */
+    repair: t.union([t.boolean, t.undefined]),
+    source: t.type({
+      table: t.string,
+      op: t.string,
+      rowId: nullable(t.number),
+      lsn: nullable(t.number),
+      txId: nullable(t.number),
+      tsMs: t.number,
+      snapshot: t.boolean,
+      topic: nullable(t.string),
+      partition: nullable(t.number),
+      offset: nullable(t.string),
+    }),
+  });
+}
+
+export const IntentMessageCodec = intentMessageCodec(INTENTS);
 export type IntentMessage = t.TypeOf<typeof IntentMessageCodec>;
 
 export function encodeIntentMessage(m: IntentMessage): Buffer {
@@ -103,7 +95,7 @@ export function decodeIntentMessage(
  * Deterministic id of an intent: the same Odoo change (table, row, LSN, transaction) and intent always give the
  * same id, whether the change is read again after an offset reset or re-emitted by Debezium after a restart.
  */
-export function intentIdOf(source: IntentMessage['source'], intent: Intent, index: number): string {
+export function intentIdOf(source: IntentMessage['source'], intent: IntentBase, index: number): string {
   const where =
     source.lsn !== null
       ? `${source.lsn}/${source.txId ?? ''}`
@@ -116,19 +108,10 @@ export function intentIdOf(source: IntentMessage['source'], intent: Intent, inde
     .slice(0, 32);
 }
 
-/** The Odoo record an intent is about (for the ledger and sync events). */
-export function odooRecordOf(intent: Intent): { model: string; id: number } {
-  switch (intent.kind) {
-    case 'update_customer':
-    case 'update_accounts_address':
-      return { model: 'res.partner', id: intent.partnerId };
-    case 'update_phone_number':
-      return { model: intent.infoTable.replace(/_/g, '.'), id: intent.infoId };
-    case 'activate_service':
-    case 'apply_one_shot':
-    case 'terminate_service':
-      return { model: 'contract.line', id: intent.lineId };
-    default:
-      return { model: 'contract.contract', id: intent.contractId };
-  }
+/** The Odoo record an intent is about (for the ledger and sync events): its kind's `odooRecord`. */
+export function odooRecordOf<I extends IntentBase>(
+  intent: I,
+  registry: IntentRegistry<I> = INTENTS as unknown as IntentRegistry<I>,
+): { model: string; id: number } {
+  return registry.spec(intent).odooRecord(intent);
 }

@@ -12,7 +12,7 @@ import {
   type OcOperation,
   type OcOperationName,
 } from '../../domain/projection/plan';
-import type { Ledger } from '../../adapters/postgres/ledger';
+import type { LedgerPort as Ledger } from '../../adapters/postgres/ledger';
 
 export interface ExecutionReport {
   calls: string[];

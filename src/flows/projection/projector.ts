@@ -10,8 +10,10 @@
  * - a service termination first activates the contract's current service lines not yet active
  *   (activations before terminations: a tariff change is one activation then one termination);
  * - a subscription termination terminates the contract's ended service lines first (in its plan).
- * An operator's forced creation (W4, `force`) also brings the contract's current lines (services, one-shots), whose
+ * An operator's forced creation (docs/behaviour.md W4, `force`) also brings the contract's current lines (services, one-shots), whose
  * own intents were dead-lettered while the partner was blocked.
+ * What is specific to each intent kind (its reads, plans and replay checks, its ledger record and sync-event target)
+ * lives in its module of src/domain/intents/; this runs any kind of the registry it is given.
  * Replays are harmless: a finished intent is skipped, an operation whose effect is in the ledger is skipped, and
  * every strategy skips what OpenCell already holds.
  */
@@ -19,54 +21,26 @@ import { Either, isLeft } from 'fp-ts/Either';
 import { ProjectionRejectedError, UnknownProductError } from '../../domain/errors';
 import type { OpenCellClient } from '../../adapters/opencell/client';
 import { componentLogger } from '../../core/log';
-import { PARTNER_ADDRESS_COLUMNS } from '../../domain/projection/filter';
 import type { CatalogCheckOptions } from '../../adapters/opencell/catalog-cache';
 import type { ProjectionConfig } from '../../domain/projection/payloads';
-import type { OcOperation, Plan } from '../../domain/projection/plan';
-import {
-  planActivateService,
-  planApplyOneShot,
-  planCreateSubscription,
-  planTerminateService,
-  planTerminateSubscription,
-  planUpdateAccountsAddress,
-  planUpdateCustomer,
-  planUpdatePhoneNumber,
-  planUpdateSubscription,
-  isLiveInstance,
-} from '../../domain/projection/strategies';
+import type { OcOperation } from '../../domain/projection/plan';
+import { createFirst } from '../../domain/intents/create-subscription';
 import type {
-  ContractView,
-  LineView,
-  OcCustomerState,
-  OcSubscriptionState,
-  PartnerView,
-  WatchedIspInfoTable,
-} from '../../domain/projection/views';
+  ContractScope,
+  IntentBase,
+  OdooReader,
+  OpenCellReader,
+  ProjectionContext,
+  Step,
+} from '../../domain/intents/kind';
+import { INTENTS, type IntentLookup } from '../../domain/intents/registry';
 import { executePlan } from './executor';
 import type { IntentMessage } from '../../domain/intents/message';
-import { odooRecordOf } from '../../domain/intents/message';
-import type { EntityChange, IntentResult, Ledger } from '../../adapters/postgres/ledger';
+import type { EntityChange, IntentResult, LedgerPort } from '../../adapters/postgres/ledger';
 
 const log = componentLogger('projector');
 
-function touchesAddress(fields: readonly string[]): boolean {
-  return fields.some((f) => (PARTNER_ADDRESS_COLUMNS as readonly string[]).includes(f));
-}
-
-/** What the projector reads from Odoo (current state; read-only). */
-export interface OdooReader {
-  partner(id: number): Promise<PartnerView | null>;
-  contract(id: number): Promise<ContractView | null>;
-  contractsOfPartner(partnerId: number): Promise<ContractView[]>;
-}
-
-/** What the projector reads from OpenCell. */
-export interface OpenCellReader {
-  customer(code: string): Promise<OcCustomerState | null>;
-  subscription(code: string): Promise<OcSubscriptionState | null>;
-  activeSubscriptionCodes(userAccountCode: string): Promise<string[]>;
-}
+export type { OdooReader, OpenCellReader } from '../../domain/intents/kind';
 
 export interface CatalogCheck {
   /** Every product of the plan must be a code OpenCell's catalog knows (refreshed once on a miss). */
@@ -80,43 +54,56 @@ export interface ProjectorDeps {
   odoo: OdooReader;
   opencell: OpenCellReader;
   client: OpenCellClient;
-  ledger: Ledger;
+  ledger: LedgerPort;
   catalog: CatalogCheck;
   config: ProjectionConfig;
+  /** The intent kinds it projects (default: the catalogue, src/domain/intents/registry.ts). */
+  intents?: IntentLookup;
 }
 
-interface Step {
-  plan: Plan;
-  contract?: ContractView;
-  partner?: PartnerView;
+interface StepRun {
+  step: Step;
+  executed: OcOperation[];
+  calls: string[];
+  alreadyPresent: string[];
 }
+
+/** An intent message of any kind of the projector's registry. */
+type AnyIntentMessage = Omit<IntentMessage, 'intent'> & { intent: IntentBase };
 
 export class Projector {
-  constructor(private readonly deps: ProjectorDeps) {}
+  private readonly intents: IntentLookup;
+
+  constructor(private readonly deps: ProjectorDeps) {
+    this.intents = deps.intents ?? INTENTS;
+  }
 
   /**
    * Handles one intent. Resolves when it is applied or skipped (and recorded, with its sync event); throws a
    * SyncError otherwise (retriable ones are retried by the consumer, the others dead-lettered).
    */
   async handle(
-    msg: IntentMessage,
+    msg: AnyIntentMessage,
     attempt: number,
     opts: { replayed?: boolean } = {},
   ): Promise<IntentResult | null> {
     const { ledger } = this.deps;
     if (await ledger.isFinished(msg.intentId)) return null; // replay of a finished intent
+    const spec = this.intents.lookup(msg.intent.kind);
     const steps = await this.run(msg, opts.replayed === true);
     const calls = steps.flatMap((s) => s.calls);
     const alreadyPresent = steps.some((s) => s.alreadyPresent.length > 0);
     const last = steps[steps.length - 1];
-    const entities = steps.flatMap((s) => entitiesOf(s.executed, s.step, msg));
+    const odooRecord = spec.odooRecord(msg.intent);
+    const entities = steps.flatMap((s) => entitiesOf(s.executed, s.step, msg, odooRecord));
     const result: IntentResult = {
       outcome: calls.length > 0 ? 'applied' : 'skipped',
       calls,
       strategy: last?.step.plan.strategy,
       note: last?.step.plan.note ?? (alreadyPresent ? 'already present in OpenCell' : undefined),
       entities,
-      opencell: opencellTarget(msg, last?.step),
+      opencell: spec.syncTarget(msg.intent, last?.step),
+      odooRecord,
       odooRef: last?.step.contract?.code ?? last?.step.partner?.ref ?? null,
       attempt,
     };
@@ -133,13 +120,15 @@ export class Projector {
   }
 
   /** Records a dead-lettered intent (after the dead-letter topic has it) with its sync event. */
-  async recordDeadLetter(msg: IntentMessage, err: unknown, attempt: number): Promise<void> {
+  async recordDeadLetter(msg: AnyIntentMessage, err: unknown, attempt: number): Promise<void> {
     const e = err as { code?: string; message?: string };
+    const spec = this.intents.lookup(msg.intent.kind);
     await this.deps.ledger.finish(msg, {
       outcome: 'dead_lettered',
       calls: [],
       entities: [],
-      opencell: opencellTarget(msg, undefined),
+      opencell: spec.syncTarget(msg.intent, undefined),
+      odooRecord: spec.odooRecord(msg.intent),
       odooRef: null,
       errorCode: e.code ?? 'INTERNAL',
       errorMessage: e.message ?? String(err),
@@ -147,71 +136,28 @@ export class Projector {
     });
   }
 
-  private async run(msg: IntentMessage, replayed: boolean) {
-    const out: { step: Step; executed: OcOperation[]; calls: string[]; alreadyPresent: string[] }[] = [];
-    const exec = async (step: Step) => {
-      if (step.plan.ops.some((o) => (o.products ?? []).length > 0)) {
-        const checked = await this.deps.catalog.check(step.plan.ops, {
-          reloadOnMiss: replayed ? 'always' : 'throttled',
-        });
-        if (isLeft(checked)) throw checked.left;
-      }
-      const report = await executePlan(step.plan.ops, {
-        client: this.deps.client,
-        ledger: this.deps.ledger,
-        intentId: msg.intentId,
-        trustOpenCellOnly: msg.repair === true,
-      });
-      out.push({
-        step,
-        executed: [...step.plan.ops],
-        calls: report.calls,
-        alreadyPresent: report.alreadyPresent,
-      });
-    };
-    const intent = msg.intent;
-    const { odoo, opencell, config } = this.deps;
-
-    switch (intent.kind) {
-      case 'update_customer':
-      case 'update_accounts_address': {
-        const partner = await odoo.partner(intent.partnerId);
-        if (!partner) return [noopStep(`partner ${intent.partnerId} no longer exists in Odoo`)];
-        const customer = partner.ref ? await opencell.customer(partner.ref) : null;
-        if (intent.kind === 'update_customer') {
-          await exec({ plan: planUpdateCustomer({ partner, customer, config }), partner });
-          // An address change also moves the customer accounts' address (the original's second job), planned from
-          // the same reads. Intents of kind update_accounts_address (routed before this was merged) still work.
-          if (!touchesAddress(intent.fields)) return out;
-        }
-        await exec({ plan: planUpdateAccountsAddress({ partner, customer }), partner });
-        return out;
-      }
-      default:
-        break;
+  /** The steps of one intent: the kind's projection, after the contract precondition for contract-scoped kinds. */
+  private async run(msg: AnyIntentMessage, replayed: boolean): Promise<StepRun[]> {
+    const out: StepRun[] = [];
+    const ctx = this.context(msg, replayed, out);
+    const spec = this.intents.lookup(msg.intent.kind);
+    if (spec.scope === 'partner') {
+      await spec.project(msg.intent, ctx, null);
+      return out;
     }
 
     const contractId = msg.contractId;
-    if (contractId === null) return [noopStep('intent has no contract')];
-    const contract = await odoo.contract(contractId);
-    if (!contract) return [noopStep(`contract ${contractId} no longer exists in Odoo`)];
+    if (contractId === null) return [noopRun('intent has no contract')];
+    const contract = await this.deps.odoo.contract(contractId);
+    if (!contract) return [noopRun(`contract ${contractId} no longer exists in Odoo`)];
 
     // Precondition: the subscription exists (created with its customer hierarchy if needed).
-    let sub = await opencell.subscription(contract.code);
-    if (!sub && intent.kind !== 'update_phone_number' && intent.kind !== 'update_subscription') {
-      const customer = await this.customerForCreate(contract);
-      await exec({
-        plan: planCreateSubscription({
-          contract,
-          customer,
-          subscription: null,
-          config,
-          force: msg.force === true,
-          embedLines: msg.force === true,
-        }),
-        contract,
-      });
-      sub = await opencell.subscription(contract.code);
+    let sub = await this.deps.opencell.subscription(contract.code);
+    let createdFirst = false;
+    if (!sub && spec.needsSubscription) {
+      await createFirst(contract, null, ctx);
+      createdFirst = true;
+      sub = await this.deps.opencell.subscription(contract.code);
       if (!sub) {
         throw new ProjectionRejectedError(
           `subscription ${contract.code} does not exist in OpenCell and could not be created (${out[out.length - 1]?.step.plan.note ?? 'no create call was planned'})`,
@@ -219,176 +165,62 @@ export class Projector {
         );
       }
     }
-
-    switch (intent.kind) {
-      case 'create_subscription': {
-        if (out.length === 0) {
-          const customer = await this.customerForCreate(contract);
-          await exec({
-            plan: planCreateSubscription({
-              contract,
-              customer,
-              subscription: sub,
-              config,
-              force: msg.force === true,
-              embedLines: msg.force === true,
-            }),
-            contract,
-          });
-        }
-        return out;
-      }
-      case 'activate_service':
-      case 'apply_one_shot':
-      case 'terminate_service': {
-        const line = contract.lines.find((l) => l.id === intent.lineId);
-        if (!line) return [...out, noopStep(`contract line ${intent.lineId} no longer exists in Odoo`)];
-        if (intent.kind === 'activate_service') {
-          if (await this.alreadyActivated(line, sub, msg.repair === true)) {
-            out.push({
-              step: {
-                plan: { strategy: 'noop', ops: [], note: `line ${line.id} was activated before` },
-                contract,
-              },
-              executed: [],
-              calls: [],
-              alreadyPresent: [],
-            });
-            return out;
-          }
-          await exec({ plan: planActivateService({ contract, line, subscription: sub }), contract });
-        } else if (intent.kind === 'apply_one_shot') {
-          await exec({ plan: planApplyOneShot({ contract, line, subscription: sub }), contract });
-        } else {
-          // Activations before terminations: current service lines not yet active go first.
-          for (const other of contract.lines) {
-            if (
-              other.id === line.id ||
-              other.kind !== 'service' ||
-              other.isCanceled ||
-              other.dateEnd !== null
-            )
-              continue;
-            if (await this.alreadyActivated(other, sub, msg.repair === true)) continue;
-            try {
-              await exec({
-                plan: planActivateService({ contract, line: other, subscription: sub }),
-                contract,
-              });
-            } catch (e) {
-              // That line's own intent carries its failure (dead letter); it must not block this termination.
-              if (e instanceof UnknownProductError || e instanceof ProjectionRejectedError) continue;
-              throw e;
-            }
-            sub = await opencell.subscription(contract.code);
-          }
-          await exec({
-            plan: planTerminateService({ contract, line, subscription: sub, date: intent.date }),
-            contract,
-          });
-        }
-        return out;
-      }
-      case 'terminate_subscription': {
-        await exec({ plan: planTerminateSubscription({ contract, subscription: sub }), contract });
-        return out;
-      }
-      case 'update_phone_number': {
-        const phone = intent.phone;
-        await exec({
-          plan: planUpdatePhoneNumber({
-            contract,
-            phone,
-            previousPhone: intent.previousPhone,
-            subscription: sub,
-          }),
-          contract,
-        });
-        return out;
-      }
-      case 'update_subscription': {
-        const customer = contract.partner.ref ? await opencell.customer(contract.partner.ref) : null;
-        const active = sub ? await opencell.activeSubscriptionCodes(sub.userAccount) : [];
-        const others = await odoo.contractsOfPartner(contract.partner.id);
-        await exec({
-          plan: planUpdateSubscription({
-            field: intent.field,
-            contract,
-            otherContracts: others,
-            customer,
-            subscription: sub,
-            activeSubscriptionCodes: active,
-            force: msg.force === true,
-          }),
-          contract,
-        });
-        return out;
-      }
-    }
+    const scope: ContractScope = { contract, subscription: sub, createdFirst };
+    await spec.project(msg.intent, ctx, scope);
     return out;
   }
 
-  /**
-   * The OpenCell customer a create plan starts from. A customer this pipeline created itself (its effect is in the
-   * ledger) that has no customer account yet is a create chain interrupted between createCustomer and the CRM
-   * hierarchy (crash, or a retriable failure of the second call): the chain resumes (null: createCustomer is answered
-   * ENTITY_ALREADY_EXISTS, which counts as present, and the hierarchy `{ref}_0` follows) instead of being refused as "customer with no customer
-   * accounts", which would dead-letter the contract.
-   */
-  private async customerForCreate(contract: ContractView): Promise<OcCustomerState | null> {
-    const ref = contract.partner.ref;
-    if (!ref) return null;
-    const customer = await this.deps.opencell.customer(ref);
-    if (
-      customer &&
-      customer.customerAccounts.length === 0 &&
-      (await this.deps.ledger.hasEffect(`customer:${ref}`))
-    )
-      return null;
-    return customer;
-  }
-
-  /**
-   * A line counts as activated when the ledger has its activation, or — for lines that already ended, as seen in a
-   * snapshot — when OpenCell has any instance of its product (activating again would duplicate it).
-   */
-  private async alreadyActivated(
-    line: LineView,
-    sub: OcSubscriptionState | null,
-    repair: boolean,
-  ): Promise<boolean> {
-    if (!repair && (await this.deps.ledger.hasEffect(`line:${line.id}:activate`))) return true;
-    if (!sub || !line.productCode) return false;
-    const instances = sub.services.filter((s) => s.code === line.productCode);
-    if (line.dateEnd !== null) return instances.length > 0;
-    return instances.some(isLiveInstance);
+  /** The kind's view of this intent's run: reads, ledger checks, and execution of its plans (recorded in `out`). */
+  private context(msg: AnyIntentMessage, replayed: boolean, out: StepRun[]): ProjectionContext {
+    const { odoo, opencell, config, catalog, client, ledger } = this.deps;
+    return {
+      odoo,
+      opencell,
+      config,
+      force: msg.force === true,
+      repair: msg.repair === true,
+      steps: () => out.length,
+      hasEffect: (key) => ledger.hasEffect(key),
+      noop: (note, about = {}) => {
+        out.push({ ...noopRun(note), step: { plan: { strategy: 'noop', ops: [], note }, ...about } });
+      },
+      exec: async (step) => {
+        if (step.plan.ops.some((o) => (o.products ?? []).length > 0)) {
+          const checked = await catalog.check(step.plan.ops, {
+            reloadOnMiss: replayed ? 'always' : 'throttled',
+          });
+          if (isLeft(checked)) throw checked.left;
+        }
+        const report = await executePlan(step.plan.ops, {
+          client,
+          ledger,
+          intentId: msg.intentId,
+          trustOpenCellOnly: msg.repair === true,
+        });
+        out.push({
+          step,
+          executed: [...step.plan.ops],
+          calls: report.calls,
+          alreadyPresent: report.alreadyPresent,
+        });
+      },
+    };
   }
 }
 
-function noopStep(note: string) {
-  const step: Step = { plan: { strategy: 'noop', ops: [], note } };
-  return { step, executed: [] as OcOperation[], calls: [] as string[], alreadyPresent: [] as string[] };
-}
-
-function opencellTarget(msg: IntentMessage, step: Step | undefined): { entity: string; code: string | null } {
-  const i = msg.intent;
-  if (i.kind === 'update_customer') return { entity: 'customer', code: step?.partner?.ref ?? null };
-  if (i.kind === 'update_accounts_address')
-    return { entity: 'customer_account', code: step?.partner?.ref ?? null };
-  if (i.kind === 'update_phone_number') return { entity: 'access', code: i.phone };
-  if (i.kind === 'update_subscription')
-    return { entity: 'customer_account', code: step?.contract?.code ?? null };
-  if (i.kind === 'activate_service' || i.kind === 'terminate_service')
-    return { entity: 'service_instance', code: i.productCode };
-  if (i.kind === 'apply_one_shot') return { entity: 'one_shot', code: i.productCode };
-  return { entity: 'subscription', code: step?.contract?.code ?? null };
+function noopRun(note: string): StepRun {
+  return { step: { plan: { strategy: 'noop', ops: [], note } }, executed: [], calls: [], alreadyPresent: [] };
 }
 
 /** The OpenCell objects a step created or changed, as ledger entity rows. */
-function entitiesOf(ops: readonly OcOperation[], step: Step, msg: IntentMessage): EntityChange[] {
+function entitiesOf(
+  ops: readonly OcOperation[],
+  step: Step,
+  msg: AnyIntentMessage,
+  record: { model: string; id: number },
+): EntityChange[] {
   const contract = step.contract;
   const partnerId = contract?.partner.id ?? step.partner?.id ?? msg.partnerId;
-  const record = odooRecordOf(msg.intent);
   const out: EntityChange[] = [];
   for (const op of ops) {
     const b = op.body as unknown as Record<string, unknown>;
@@ -473,5 +305,3 @@ function entitiesOf(ops: readonly OcOperation[], step: Step, msg: IntentMessage)
   }
   return out;
 }
-
-export type { WatchedIspInfoTable };

@@ -15,18 +15,12 @@ import {
 } from '../../domain/capture';
 import { SyncError } from '../../domain/errors';
 import { changedWatchedFields, isIrrelevant, rawIrrelevant } from '../../domain/projection/filter';
-import { detectIntents, Intent, TriggerContext } from '../../domain/projection/triggers';
-import type { ProductView } from '../../domain/projection/views';
+import { detectIntents } from '../../domain/projection/triggers';
+import type { RoutingReader, TriggerContext } from '../../domain/intents/kind';
+import { INTENTS } from '../../domain/intents/registry';
 import { IntentMessage, intentIdOf } from '../../domain/intents/message';
 
-/** What the router reads from Odoo to route (read-only, small lookups). */
-export interface RoutingReader {
-  product(id: number): Promise<ProductView | null>;
-  partnerHasContracts(partnerId: number): Promise<boolean>;
-  partnerIdOfContract(contractId: number): Promise<number | null>;
-  contractIdsOfInfo(table: string, infoId: number): Promise<number[]>;
-  technologyServiceCategories?(): Promise<readonly string[]>;
-}
+export type { RoutingReader } from '../../domain/intents/kind';
 
 export interface RouteResult {
   /** the decoded change; null when the raw fast path already knew it was irrelevant */
@@ -80,7 +74,7 @@ export async function routeMessage(
   const messages: IntentMessage[] = [];
   let index = 0;
   for (const intent of intents) {
-    for (const target of await targetsOf(intent, reader)) {
+    for (const target of await INTENTS.spec(intent).targets(intent, reader)) {
       messages.push({
         v: 1,
         intentId: intentIdOf(source, intent, index++),
@@ -123,27 +117,4 @@ async function triggerContext(
     ctx.partnerHasContracts = (pid) => (pid === id ? has : false);
   }
   return ctx;
-}
-
-async function targetsOf(
-  intent: Intent,
-  reader: RoutingReader,
-): Promise<{ partnerId: number; contractId: number | null }[]> {
-  switch (intent.kind) {
-    case 'update_customer':
-    case 'update_accounts_address':
-      return [{ partnerId: intent.partnerId, contractId: null }];
-    case 'update_phone_number': {
-      const out: { partnerId: number; contractId: number | null }[] = [];
-      for (const contractId of await reader.contractIdsOfInfo(intent.infoTable, intent.infoId)) {
-        const partnerId = await reader.partnerIdOfContract(contractId);
-        if (partnerId !== null) out.push({ partnerId, contractId });
-      }
-      return out;
-    }
-    default: {
-      const partnerId = await reader.partnerIdOfContract(intent.contractId);
-      return partnerId === null ? [] : [{ partnerId, contractId: intent.contractId }];
-    }
-  }
 }

@@ -1,0 +1,144 @@
+/**
+ * What an intent kind is: everything specific to one kind of "what must happen in OpenCell", in one module of
+ * src/domain/intents/ — its codec (the intents topic), its trigger (which Odoo change produces it), its routing
+ * target, its projection (what it reads, which pure plans it executes, how a replay is recognised), the Odoo record
+ * its ledger row is about and the OpenCell object its sync event reports. The registry (registry.ts) lists the
+ * kinds; the router, projector, ledger, reconcile and the CLI only go through it.
+ *
+ * Pure: a kind reads and acts only through the ports below (interfaces the flows implement with the adapters).
+ */
+import type * as t from 'io-ts';
+import type { RowChange } from '../capture/envelope';
+import type { ProjectionConfig } from '../projection/payloads';
+import type { Plan } from '../projection/plan';
+import type {
+  ContractView,
+  OcCustomerState,
+  OcSubscriptionState,
+  PartnerView,
+  ProductView,
+} from '../projection/views';
+
+/** An intent: a kind tag plus the kind's own fields. */
+export interface IntentBase {
+  kind: string;
+}
+
+/** The facts a trigger needs that are not in the changed row; the router fills them from Odoo. */
+export interface TriggerContext {
+  /** The `SYNC_PARTNER_IDENTITY` switch (Config.syncPartnerIdentity). */
+  syncPartnerIdentity: boolean;
+  /** The product of a contract line with its category; needed for contract_line events. */
+  product?: (productId: number) => ProductView | undefined;
+  /** `service.technology.service_product_category_id` XML ids; defaults to the known tariff categories. */
+  technologyServiceCategories?: readonly string[];
+  /** T6's condition: the partner has at least one contract. Needed for res_partner updates. */
+  partnerHasContracts?: (partnerId: number) => boolean;
+}
+
+/** What the router reads from Odoo to route (read-only, small lookups). */
+export interface RoutingReader {
+  product(id: number): Promise<ProductView | null>;
+  partnerHasContracts(partnerId: number): Promise<boolean>;
+  partnerIdOfContract(contractId: number): Promise<number | null>;
+  contractIdsOfInfo(table: string, infoId: number): Promise<number[]>;
+  technologyServiceCategories?(): Promise<readonly string[]>;
+}
+
+/** A customer (and contract) an intent is queued for: the intents topic is keyed `partner:<partnerId>`. */
+export interface IntentTarget {
+  partnerId: number;
+  contractId: number | null;
+}
+
+/** What the projector reads from Odoo (current state; read-only). */
+export interface OdooReader {
+  partner(id: number): Promise<PartnerView | null>;
+  contract(id: number): Promise<ContractView | null>;
+  contractsOfPartner(partnerId: number): Promise<ContractView[]>;
+}
+
+/** What the projector reads from OpenCell. */
+export interface OpenCellReader {
+  customer(code: string): Promise<OcCustomerState | null>;
+  subscription(code: string): Promise<OcSubscriptionState | null>;
+  activeSubscriptionCodes(userAccountCode: string): Promise<string[]>;
+}
+
+/** One plan and the Odoo objects it is about (the last step names the intent's sync-event target). */
+export interface Step {
+  plan: Plan;
+  contract?: ContractView;
+  partner?: PartnerView;
+}
+
+/** What a kind's projection may do: read Odoo, OpenCell and the ledger's effects, and execute plans in order. */
+export interface ProjectionContext {
+  odoo: OdooReader;
+  opencell: OpenCellReader;
+  config: ProjectionConfig;
+  /** The operator forced the intent (W4 force-create: create even for a blocked partner). */
+  force: boolean;
+  /** `reconcile --fix`: OpenCell's state is the only authority (the ledger's record of past effects is not). */
+  repair: boolean;
+  /** Checks the plan's products against the catalog, executes it (ledger-guarded) and records the step. */
+  exec(step: Step): Promise<void>;
+  /** Records a step that sends nothing, with why. */
+  noop(note: string, about?: Omit<Step, 'plan'>): void;
+  /** True when the ledger holds this effect key as done. */
+  hasEffect(key: string): Promise<boolean>;
+  /** How many steps ran so far for this intent. */
+  steps(): number;
+}
+
+/** For contract-scoped kinds: the contract (current Odoo state) and its subscription as OpenCell holds it. */
+export interface ContractScope {
+  contract: ContractView;
+  subscription: OcSubscriptionState | null;
+  /** The contract's create plan ran first because its subscription did not exist (the causal precondition). */
+  createdFirst: boolean;
+}
+
+export interface IntentKindSpec<I extends IntentBase> {
+  kind: I['kind'];
+  /** The intent's fields on the intents topic (checked when a message is decoded). */
+  codec: t.Type<I, I, unknown>;
+  /**
+   * `partner`: about a customer, projected from the partner; `contract`: about one contract, projected after the
+   * contract and its subscription are loaded.
+   */
+  scope: 'partner' | 'contract';
+  /**
+   * The causal precondition: when the contract's subscription does not exist in OpenCell, run the contract's create
+   * plan first (customer → account → subscription → access). Contract scope only.
+   */
+  needsSubscription?: boolean;
+  /** Which change produces it: the tables, the rule (docs/behaviour.md) and the pure detection. */
+  trigger: {
+    tables: readonly string[];
+    rule: string;
+    /** A snapshot read ('r') marks its intents `snapshot: true` (contract-level kinds). */
+    flagsSnapshot?: boolean;
+    /** The intents of this kind a decoded change yields (`fields`: its changed watched columns). */
+    detect(change: RowChange, fields: readonly string[], ctx: TriggerContext): I[];
+  };
+  /** The customers (and contracts) the intent is queued for. */
+  targets(intent: I, reader: RoutingReader): Promise<IntentTarget[]>;
+  /** The projection: what it reads, which plans it executes, how a replay is recognised. */
+  project(intent: I, ctx: ProjectionContext, scope: ContractScope | null): Promise<void>;
+  /** The Odoo record the intent is about (ledger row, sync event). */
+  odooRecord(intent: I): { model: string; id: number };
+  /** The OpenCell object its sync event reports, given the last step. */
+  syncTarget(intent: I, last: Step | undefined): { entity: string; code: string | null };
+}
+
+/** Routing of a contract-scoped intent: the contract's partner (none when the contract is gone). */
+export async function contractTargets(contractId: number, reader: RoutingReader): Promise<IntentTarget[]> {
+  const partnerId = await reader.partnerIdOfContract(contractId);
+  return partnerId === null ? [] : [{ partnerId, contractId }];
+}
+
+/** Defines a kind (keeps its intent type for the registry). */
+export function intentKind<I extends IntentBase>(spec: IntentKindSpec<I>): IntentKindSpec<I> {
+  return spec;
+}

@@ -1,0 +1,93 @@
+/**
+ * terminate_service — a service line gets an end date (docs/behaviour.md §3.3, T5): terminateServices at the date
+ * for every running instance of the line's product.
+ *
+ * - Trigger: contract_line `date_end` set or changed on a service line (or a service line created with one).
+ * - Plan: activations before terminations — the contract's current service lines not yet active are activated first
+ *   (a tariff change is one activation, then one termination), then planTerminateService (strategies.ts).
+ * - Idempotency: an instance already terminated is never terminated again (the plan skips it).
+ * - Ledger / sync event: contract.line ↔ service_instance.
+ */
+import { ProjectionRejectedError, UnknownProductError } from '../errors';
+import { planActivateService, planTerminateService } from '../projection/strategies';
+import { toIsoDate, type IsoDate } from '../projection/views';
+import { IsoDateC, kindCodec, snapshotFlag } from './codecs';
+import { activatedBefore, lineFields } from './activate-service';
+import { contractTargets, intentKind } from './kind';
+import { createdLineOfKind, isChangeOf, lineProduct } from './trigger-rules';
+
+export type TerminateServiceIntent = {
+  kind: 'terminate_service';
+  contractId: number;
+  lineId: number;
+  productId: number;
+  productCode: string | null;
+  date: IsoDate;
+  snapshot?: true;
+};
+
+export const terminateService = intentKind<TerminateServiceIntent>({
+  kind: 'terminate_service',
+  codec: kindCodec('terminate_service', { ...lineFields, date: IsoDateC }, snapshotFlag),
+  scope: 'contract',
+  needsSubscription: true,
+  trigger: {
+    tables: ['contract_line'],
+    rule: 'docs/behaviour.md T5: a service line gets an end date (set or changed; cleared → nothing)',
+    flagsSnapshot: true,
+    detect(change, fields, ctx) {
+      if (!isChangeOf(change, 'contract_line')) return [];
+      if (change.op === 'c' || change.op === 'r') {
+        const l = createdLineOfKind(change, ctx, 'service');
+        if (l === null || l.dateEnd === null) return [];
+        const { contractId, lineId, productId, productCode, dateEnd } = l;
+        return [{ kind: 'terminate_service', contractId, lineId, productId, productCode, date: dateEnd }];
+      }
+      const after = change.after;
+      if (after === null || change.op === 'd') return [];
+      const dateEnd = toIsoDate(after.date_end);
+      if (!fields.includes('date_end') || dateEnd === null) return [];
+      const resolved = lineProduct(after, ctx);
+      if (resolved === null || resolved.kind !== 'service') return [];
+      const { product } = resolved;
+      return [
+        {
+          kind: 'terminate_service',
+          contractId: after.contract_id,
+          lineId: after.id,
+          productId: product.id,
+          productCode: product.defaultCode,
+          date: dateEnd,
+        },
+      ];
+    },
+  },
+  targets: (intent, reader) => contractTargets(intent.contractId, reader),
+  async project(intent, ctx, scope) {
+    if (scope === null) return;
+    const { contract } = scope;
+    let sub = scope.subscription;
+    const line = contract.lines.find((l) => l.id === intent.lineId);
+    if (!line) return ctx.noop(`contract line ${intent.lineId} no longer exists in Odoo`);
+    // Activations before terminations: current service lines not yet active go first.
+    for (const other of contract.lines) {
+      if (other.id === line.id || other.kind !== 'service' || other.isCanceled || other.dateEnd !== null)
+        continue;
+      if (await activatedBefore(other, sub, ctx)) continue;
+      try {
+        await ctx.exec({ plan: planActivateService({ contract, line: other, subscription: sub }), contract });
+      } catch (e) {
+        // That line's own intent carries its failure (dead letter); it must not block this termination.
+        if (e instanceof UnknownProductError || e instanceof ProjectionRejectedError) continue;
+        throw e;
+      }
+      sub = await ctx.opencell.subscription(contract.code);
+    }
+    await ctx.exec({
+      plan: planTerminateService({ contract, line, subscription: sub, date: intent.date }),
+      contract,
+    });
+  },
+  odooRecord: (intent) => ({ model: 'contract.line', id: intent.lineId }),
+  syncTarget: (intent) => ({ entity: 'service_instance', code: intent.productCode }),
+});

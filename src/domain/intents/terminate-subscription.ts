@@ -1,0 +1,55 @@
+/**
+ * terminate_subscription — a contract is terminated (docs/behaviour.md §3.3, T2): its ended service lines still
+ * running in OpenCell are terminated, then the subscription, at `terminate_date`, reason CC_TERMINATION.
+ *
+ * - Trigger: contract_contract `is_terminated` set (or a contract created / snapshotted already terminated).
+ * - Plan: planTerminateSubscription (strategies.ts), after the create precondition.
+ * - Idempotency: a subscription already terminated (or with a termination scheduled) plans nothing.
+ * - Ledger / sync event: contract.contract ↔ subscription.
+ */
+import * as t from 'io-ts';
+import { planTerminateSubscription } from '../projection/strategies';
+import { toIsoDate, type IsoDate } from '../projection/views';
+import { IsoDateC, kindCodec, nullable, snapshotFlag } from './codecs';
+import { contractTargets, intentKind } from './kind';
+import { isChangeOf } from './trigger-rules';
+
+export type TerminateSubscriptionIntent = {
+  kind: 'terminate_subscription';
+  contractId: number;
+  date: IsoDate | null;
+  snapshot?: true;
+};
+
+export const terminateSubscription = intentKind<TerminateSubscriptionIntent>({
+  kind: 'terminate_subscription',
+  codec: kindCodec(
+    'terminate_subscription',
+    { contractId: t.number, date: nullable(IsoDateC) },
+    snapshotFlag,
+  ),
+  scope: 'contract',
+  needsSubscription: true,
+  trigger: {
+    tables: ['contract_contract'],
+    rule: 'docs/behaviour.md T2: a contract is terminated',
+    flagsSnapshot: true,
+    detect(change, fields) {
+      if (!isChangeOf(change, 'contract_contract')) return [];
+      const after = change.after;
+      if (after === null || change.op === 'd' || !after.is_terminated) return [];
+      if (change.op === 'u' && !fields.includes('is_terminated')) return [];
+      return [
+        { kind: 'terminate_subscription', contractId: after.id, date: toIsoDate(after.terminate_date) },
+      ];
+    },
+  },
+  targets: (intent, reader) => contractTargets(intent.contractId, reader),
+  async project(_intent, ctx, scope) {
+    if (scope === null) return;
+    const { contract, subscription } = scope;
+    await ctx.exec({ plan: planTerminateSubscription({ contract, subscription }), contract });
+  },
+  odooRecord: (intent) => ({ model: 'contract.contract', id: intent.contractId }),
+  syncTarget: (_intent, last) => ({ entity: 'subscription', code: last?.contract?.code ?? null }),
+});

@@ -1,0 +1,79 @@
+/**
+ * update_subscription — a contract's emails or IBAN change (docs/behaviour.md §4, W1, W2): the email or IBAN
+ * strategy on the customer account, for the contracts of the partner that now carry the same value.
+ *
+ * - Trigger: contract_contract `mandate_id` written on a live contract (IBAN, W2), or a row of the contract email
+ *   relation created / deleted / re-keyed (email, W1).
+ * - Plan: planUpdateSubscription (strategies.ts), from the customer, the subscription's active siblings and the
+ *   partner's other contracts; no create precondition (a subscription's creation carries the current value).
+ * - Idempotency: a customer account already holding the value plans nothing.
+ * - Ledger / sync event: contract.contract ↔ customer_account.
+ */
+import * as t from 'io-ts';
+import { CONTRACT_EMAIL_REL_TABLE, keyChanged } from '../projection/filter';
+import { planUpdateSubscription } from '../projection/strategies';
+import { kindCodec } from './codecs';
+import { contractTargets, intentKind } from './kind';
+import { isChangeOf } from './trigger-rules';
+
+export type UpdateSubscriptionIntent = {
+  kind: 'update_subscription';
+  contractId: number;
+  field: 'email' | 'iban';
+};
+
+export const updateSubscription = intentKind<UpdateSubscriptionIntent>({
+  kind: 'update_subscription',
+  codec: kindCodec('update_subscription', {
+    contractId: t.number,
+    field: t.keyof({ email: null, iban: null }),
+  }),
+  scope: 'contract',
+  needsSubscription: false,
+  trigger: {
+    tables: ['contract_contract', CONTRACT_EMAIL_REL_TABLE],
+    rule: 'docs/behaviour.md W2 (mandate_id written) and W1 (contract email relation rows)',
+    detect(change, fields) {
+      if (isChangeOf(change, 'contract_contract')) {
+        const after = change.after;
+        if (after === null || change.op !== 'u') return [];
+        if (fields.includes('mandate_id') && after.mandate_id !== null && !after.is_terminated)
+          return [{ kind: 'update_subscription', contractId: after.id, field: 'iban' }];
+        return [];
+      }
+      if (isChangeOf(change, CONTRACT_EMAIL_REL_TABLE)) {
+        if (change.op === 'r') return []; // the contract's own snapshot carries its emails
+        // A Many2many row has only key columns: an update that keeps them changes nothing.
+        if (change.op === 'u' && !keyChanged(change)) return [];
+        const ids = new Set<number>();
+        for (const row of [change.before, change.after]) if (row !== null) ids.add(row.contract_contract_id);
+        return [...ids].map(
+          (contractId) => ({ kind: 'update_subscription', contractId, field: 'email' }) as const,
+        );
+      }
+      return [];
+    },
+  },
+  targets: (intent, reader) => contractTargets(intent.contractId, reader),
+  async project(intent, ctx, scope) {
+    if (scope === null) return;
+    const { contract, subscription: sub } = scope;
+    const customer = contract.partner.ref ? await ctx.opencell.customer(contract.partner.ref) : null;
+    const active = sub ? await ctx.opencell.activeSubscriptionCodes(sub.userAccount) : [];
+    const others = await ctx.odoo.contractsOfPartner(contract.partner.id);
+    await ctx.exec({
+      plan: planUpdateSubscription({
+        field: intent.field,
+        contract,
+        otherContracts: others,
+        customer,
+        subscription: sub,
+        activeSubscriptionCodes: active,
+        force: ctx.force,
+      }),
+      contract,
+    });
+  },
+  odooRecord: (intent) => ({ model: 'contract.contract', id: intent.contractId }),
+  syncTarget: (_intent, last) => ({ entity: 'customer_account', code: last?.contract?.code ?? null }),
+});

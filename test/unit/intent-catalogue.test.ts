@@ -1,0 +1,209 @@
+/**
+ * The intent catalogue is open: a throw-away kind added through the registry alone (one module's worth of spec, no
+ * change to the router, projector, executor or ledger) is detected from a change, routed, decoded from the intents
+ * topic, projected against the OpenCell sandbox, and recorded with its own ledger record and sync-event target.
+ */
+import { expect } from 'chai';
+import { isLeft, isRight } from 'fp-ts/Either';
+import * as t from 'io-ts';
+import { OpenCellClient } from '../../src/adapters/opencell/client';
+import { OpenCellState } from '../../src/adapters/opencell/opencell-state';
+import type { RowChange } from '../../src/domain/capture/envelope';
+import { kindCodec } from '../../src/domain/intents/codecs';
+import { intentKind, type RoutingReader } from '../../src/domain/intents/kind';
+import { IntentMessageCodec, intentMessageCodec, type IntentMessage } from '../../src/domain/intents/message';
+import { INTENT_KINDS, INTENTS } from '../../src/domain/intents/registry';
+import { customerFromPartner, DEFAULT_PROJECTION_CONFIG } from '../../src/domain/projection/payloads';
+import { detectIntents } from '../../src/domain/projection/triggers';
+import type { PartnerView } from '../../src/domain/projection/views';
+import { Projector } from '../../src/flows/projection/projector';
+import { InMemoryLedger } from '../../testkit/ledger';
+import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+
+type TouchCustomerIntent = { kind: 'touch_customer'; partnerId: number };
+
+/** The throw-away kind: when a partner's ref is written, send OpenCell its full customer payload again. */
+const touchCustomer = intentKind<TouchCustomerIntent>({
+  kind: 'touch_customer',
+  codec: kindCodec('touch_customer', { partnerId: t.number }),
+  scope: 'partner',
+  trigger: {
+    tables: ['res_partner'],
+    rule: 'test only: a partner ref written',
+    detect(change, fields) {
+      if (change.table !== 'res_partner' || change.op !== 'u' || change.after === null) return [];
+      return fields.includes('ref') ? [{ kind: 'touch_customer', partnerId: change.after.id }] : [];
+    },
+  },
+  targets: async (intent) => [{ partnerId: intent.partnerId, contractId: null }],
+  async project(intent, ctx) {
+    const partner = await ctx.odoo.partner(intent.partnerId);
+    if (!partner?.ref) return ctx.noop(`partner ${intent.partnerId} has no ref`);
+    if ((await ctx.opencell.customer(partner.ref)) === null)
+      return ctx.noop(`customer ${partner.ref} not in OpenCell`, { partner });
+    await ctx.exec({
+      plan: {
+        strategy: 'touch',
+        ops: [
+          {
+            op: 'updateCustomer',
+            key: `customer:${partner.ref}:touch`,
+            body: customerFromPartner(partner, ctx.config),
+          },
+        ],
+      },
+      partner,
+    });
+  },
+  odooRecord: (intent) => ({ model: 'res.partner', id: intent.partnerId }),
+  syncTarget: (_intent, last) => ({ entity: 'customer', code: last?.partner?.ref ?? null }),
+});
+
+const registry = INTENTS.with(touchCustomer);
+
+const partner: PartnerView = {
+  id: 7,
+  ref: '1234',
+  name: 'Anna Puig Vila',
+  firstname: 'Anna',
+  lastname: 'Puig Vila',
+  isCompany: false,
+  vat: 'ES12345678Z',
+  email: 'anna@example.org',
+  mobile: '600111222',
+  phone: null,
+  street: 'C/ Major 1',
+  street2: null,
+  zip: '08001',
+  city: 'Barcelona',
+  stateCode: 'B',
+  stateName: 'Barcelona',
+  countryCode: 'ES',
+  lang: 'ca_ES',
+  blockContractCreationInOC: false,
+  parentId: null,
+};
+
+const refWritten = {
+  table: 'res_partner',
+  op: 'u',
+  before: { id: 7, ref: '12' },
+  after: { id: 7, ref: '1234' },
+  source: { lsn: 1, txId: 1, tsMs: 0, isSnapshot: false },
+} as unknown as RowChange;
+
+function message(): IntentMessage {
+  return {
+    v: 1,
+    intentId: 'touch-1',
+    aggregateKey: 'partner:7',
+    partnerId: 7,
+    contractId: null,
+    intent: { kind: 'touch_customer', partnerId: 7 } as unknown as IntentMessage['intent'],
+    force: undefined,
+    repair: undefined,
+    source: {
+      table: 'res_partner',
+      op: 'u',
+      rowId: 7,
+      lsn: 1,
+      txId: 1,
+      tsMs: 0,
+      snapshot: false,
+      topic: null,
+      partition: null,
+      offset: null,
+    },
+  };
+}
+
+describe('intent catalogue', () => {
+  it('lists every kind once, in the order one change’s intents are applied', () => {
+    expect(INTENT_KINDS.map((k) => k.kind)).to.deep.equal([
+      'create_subscription',
+      'terminate_subscription',
+      'activate_service',
+      'apply_one_shot',
+      'terminate_service',
+      'update_customer',
+      'update_accounts_address',
+      'update_phone_number',
+      'update_subscription',
+    ]);
+    expect(() => INTENTS.with(touchCustomer, touchCustomer)).to.throw(/registered twice/);
+  });
+
+  describe('a throw-away kind added through the registry alone', () => {
+    let sandbox: OpenCellSandbox;
+    let client: OpenCellClient;
+
+    before(async () => {
+      sandbox = await startOpenCellSandbox({ port: 0, user: 'u', password: 'p' });
+      client = new OpenCellClient({
+        baseUrl: sandbox.url,
+        user: 'u',
+        password: 'p',
+        timeoutMs: 2000,
+        concurrency: 2,
+      });
+    });
+    after(async () => {
+      client.close();
+      await sandbox.close();
+    });
+
+    it('is detected from its change and routed to its customer', async () => {
+      const intents = detectIntents(refWritten, { syncPartnerIdentity: false }, ['ref'], registry);
+      expect(intents).to.deep.equal([{ kind: 'touch_customer', partnerId: 7 }]);
+      expect(detectIntents(refWritten, { syncPartnerIdentity: false }, ['ref'])).to.deep.equal([]);
+      const reader = {} as RoutingReader; // a partner-level kind needs no lookup
+      expect(await registry.spec(intents[0]).targets(intents[0], reader)).to.deep.equal([
+        { partnerId: 7, contractId: null },
+      ]);
+    });
+
+    it('is decoded from the intents topic by the registry that knows it (and refused by one that does not)', () => {
+      const json = JSON.parse(JSON.stringify(message()));
+      expect(isRight(intentMessageCodec(registry).decode(json))).to.equal(true);
+      const refused = IntentMessageCodec.decode(json);
+      expect(isLeft(refused) && refused.left[0].message).to.equal('unknown intent kind touch_customer');
+      expect(
+        isLeft(intentMessageCodec(registry).decode({ ...json, intent: { kind: 'touch_customer' } })),
+      ).to.equal(true);
+    });
+
+    it('is projected against the OpenCell sandbox and recorded with its own ledger record and sync target', async () => {
+      await client.createCustomer(customerFromPartner(partner, DEFAULT_PROJECTION_CONFIG));
+      const ledger = new InMemoryLedger();
+      const projector = new Projector({
+        odoo: {
+          partner: async (id) => (id === partner.id ? partner : null),
+          contract: async () => null,
+          contractsOfPartner: async () => [],
+        },
+        opencell: new OpenCellState(client),
+        client,
+        ledger,
+        catalog: { check: async () => Promise.reject(new Error('no products in this plan')) },
+        config: DEFAULT_PROJECTION_CONFIG,
+        intents: registry,
+      });
+      const since = sandbox.journal.entries().length;
+
+      const result = await projector.handle(message(), 1);
+
+      expect(result).to.include({ outcome: 'applied', strategy: 'touch' });
+      expect(result?.calls).to.deep.equal(['updateCustomer']);
+      expect(result?.opencell).to.deep.equal({ entity: 'customer', code: '1234' });
+      expect(result?.odooRecord).to.deep.equal({ model: 'res.partner', id: 7 });
+      const puts = sandbox.journal
+        .entries()
+        .slice(since)
+        .filter((e) => e.method === 'PUT');
+      expect(puts.map((e) => e.path)).to.deep.equal(['/account/customer']);
+      expect(puts[0].status).to.equal(200);
+      expect(ledger.finished.map((f) => f.msg.intent.kind)).to.deep.equal(['touch_customer']);
+      expect(await projector.handle(message(), 2)).to.equal(null); // a replay of a finished intent
+    });
+  });
+});
