@@ -1,5 +1,5 @@
 /**
- * The worker's HTTP endpoints (node:http): `/healthz` (liveness: the process answers), `/readyz` (every
+ * The process's HTTP endpoints (node:http): `/healthz` (liveness: the process answers), `/readyz` (every
  * dependency check passes, each within a short timeout; JSON body with each check; 503 if any fails) and
  * `/metrics` (Prometheus text format).
  */

@@ -1,9 +1,9 @@
 /**
- * `run`: starts the workers of the chosen roles in this process, with the HTTP endpoints (/healthz, /readyz,
+ * `run`: starts the chosen roles in this process, with the HTTP endpoints (/healthz, /readyz,
  * /metrics) and the sampled gauges (consumer lag, outbox backlog). Roles scale as separate processes: run
  * `run --only projector` on N instances and the group spreads the intents topic's partitions over them.
  *
- * ROLE_STARTERS is the registry of roles: a starter gets the shared RunContext and returns a running worker that
+ * ROLE_STARTERS is the registry of roles: a starter gets the shared RunContext and returns a running role that
  * can stop gracefully (stop fetching, finish in-flight work, commit, disconnect). Roles not yet built (poller,
  * loader) are registered by their modules with `registerRole`.
  */
@@ -28,7 +28,7 @@ import { createInvoiceLoader, INVOICE_LOADER_GROUP, startInvoicePoller } from '.
 const log = componentLogger('run');
 
 export const ALL_ROLES = ['router', 'projector', 'relay', 'poller', 'loader'] as const;
-export type WorkerRole = (typeof ALL_ROLES)[number];
+export type RoleName = (typeof ALL_ROLES)[number];
 
 export interface RunContext {
   config: Config;
@@ -38,9 +38,9 @@ export interface RunContext {
   groups: Partial<Record<string, string>>;
 }
 
-export interface RunningWorker {
+export interface RunningRole {
   role: string;
-  /** consumer groups this worker's lag is sampled for, with their topics */
+  /** consumer groups this role's lag is sampled for, with their topics */
   groups?: { groupId: string; topics: string[] }[];
   /** readiness checks specific to the role (merged into /readyz) */
   checks?: Record<string, ReadinessCheck>;
@@ -48,7 +48,7 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-export type RoleStarter = (ctx: RunContext) => Promise<RunningWorker>;
+export type RoleStarter = (ctx: RunContext) => Promise<RunningRole>;
 
 function projectionStarter(role: 'router' | 'projector'): RoleStarter {
   return async (ctx) => {
@@ -132,18 +132,18 @@ ROLE_STARTERS.loader = async (ctx) => {
     application_name: 'odoo-opencell-sync-loader',
   });
   const groupId = ctx.groups.loader ?? INVOICE_LOADER_GROUP;
-  const worker = createInvoiceLoader(ctx.config, {
+  const loader = createInvoiceLoader(ctx.config, {
     kafka: ctx.kafka,
     pool,
     groupId,
     onLoaded: (_e, r) => ctx.metrics.invoiceLoads.inc({ outcome: r.outcome }),
   });
-  await worker.start();
+  await loader.start();
   return {
     role: 'loader',
     groups: [{ groupId, topics: [ctx.config.topics.invoiceEvents] }],
     stop: async () => {
-      await worker.stop();
+      await loader.stop();
       await pool.end();
     },
   };
@@ -163,11 +163,11 @@ export interface RunOptions {
   sampleMs?: number;
 }
 
-export interface RunningWorkers {
+export interface RunningProcess {
   roles: string[];
   http: OpsServer | undefined;
   metrics: Metrics;
-  /** graceful stop of every worker (reverse start order), the sampler and the HTTP server */
+  /** graceful stop of every role (reverse start order), the sampler and the HTTP server */
   stop(): Promise<void>;
 }
 
@@ -202,11 +202,11 @@ function commonChecks(config: Config, admin: Admin, statePool: Pool): Record<str
   };
 }
 
-export async function runWorkers(
+export async function runRoles(
   config: Config,
   roles: readonly string[],
   opts: RunOptions = {},
-): Promise<RunningWorkers> {
+): Promise<RunningProcess> {
   const unknown = roles.filter((r) => !ROLE_STARTERS[r]);
   if (unknown.length) throw new Error(`role(s) not available in this build: ${unknown.join(', ')}`);
   const metrics = opts.metrics ?? new Metrics({ labels: { roles: roles.join(',') } });
@@ -219,7 +219,7 @@ export async function runWorkers(
     max: 2,
     application_name: 'odoo-opencell-sync-ops',
   });
-  const workers: RunningWorker[] = [];
+  const started: RunningRole[] = [];
   let http: OpsServer | undefined;
   let sampler: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
@@ -227,7 +227,7 @@ export async function runWorkers(
   const stop = () =>
     (stopping ??= (async () => {
       if (sampler) clearInterval(sampler);
-      for (const w of workers.splice(0).reverse()) {
+      for (const w of started.splice(0).reverse()) {
         try {
           await w.stop();
           log.info(`${w.role} stopped`);
@@ -243,11 +243,11 @@ export async function runWorkers(
   try {
     for (const role of roles) {
       const starter = ROLE_STARTERS[role] as RoleStarter;
-      workers.push(await starter(ctx));
+      started.push(await starter(ctx));
       log.info(`${role} started`);
     }
     const checks: Record<string, ReadinessCheck> = { ...commonChecks(config, admin, statePool) };
-    for (const w of workers) Object.assign(checks, w.checks ?? {});
+    for (const w of started) Object.assign(checks, w.checks ?? {});
     const port = opts.httpPort === undefined ? config.httpPort : opts.httpPort;
     if (port !== null) {
       http = await startOpsServer({
@@ -259,7 +259,7 @@ export async function runWorkers(
       log.info(`http endpoints on :${http.port} (/healthz /readyz /metrics)`);
     }
     const sample = async () => {
-      for (const w of workers)
+      for (const w of started)
         for (const g of w.groups ?? []) {
           const lags = await partitionLags(admin, g.groupId, g.topics).catch(() => []);
           for (const l of lags)
@@ -282,11 +282,11 @@ export async function runWorkers(
 }
 
 /**
- * Runs until SIGTERM / SIGINT: the first signal stops gracefully (exit code 0, or 1 when a worker does not stop
+ * Runs until SIGTERM / SIGINT: the first signal stops gracefully (exit code 0, or 1 when a role does not stop
  * cleanly), a second one exits at once with 130.
  */
 export async function runUntilSignal(
-  running: RunningWorkers,
+  running: RunningProcess,
   exit: (code: number) => void = (c) => process.exit(c),
 ): Promise<number> {
   return new Promise<number>((resolve) => {
@@ -311,3 +311,6 @@ export async function runUntilSignal(
     process.on('SIGINT', onSignal);
   });
 }
+
+/** @deprecated the old name of runRoles (kept while src/app/cli.ts moves to the new name). */
+export const runWorkers = runRoles;

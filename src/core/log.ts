@@ -79,6 +79,9 @@ export const logger = winston.createLogger({
 });
 
 /** A child logger for one component (`projections`, `relay`, …). */
+/** A component's logger; flows take one in their options (default: componentLogger(name)). */
+export type Logger = winston.Logger;
+
 export function componentLogger(component: string): winston.Logger {
   return logger.child({ component });
 }

@@ -9,7 +9,7 @@ import {
   createInvoiceLoader,
   ensureInvoiceTopics,
   startInvoicePoller,
-  type InvoiceLoaderWorker,
+  type InvoiceLoaderStage,
 } from '../../src/flows/invoices/stages';
 import { OpenCellClient } from '../../src/adapters/opencell/client';
 import type { InvoiceIssuedEvent } from '../../src/domain/outbox/events';
@@ -54,7 +54,7 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
   let ocClient: OpenCellClient;
   let relay: OutboxRelay;
   let poller: InvoicePoller;
-  let loader: InvoiceLoaderWorker | undefined;
+  let loader: InvoiceLoaderStage | undefined;
   let tail: Subscription | undefined;
   const pollerName = `test-invoice-poller-${sfx}`;
   const loaderGroup = `test-invoice-loader-${sfx}`;

@@ -14,7 +14,6 @@ import {
   crmToChangeIban,
   customerFromPartner,
   isCausallyOrdered,
-  mergePlans,
   nextCustomerAccountCode,
   planActivateService,
   planApplyOneShot,
@@ -222,7 +221,7 @@ describe('projections: create strategies (§3.1, port of test_crm_account_hierar
 });
 
 describe('projections: create plan (port of test_crm_account_hierarchy_create_service)', () => {
-  it('no customer → Customer → CRM hierarchy → Subscription → Access, with the presenters’ bodies', () => {
+  it('no customer → Customer → CRM hierarchy → Subscription → Access, with the payloads’ bodies', () => {
     const c = contract();
     const plan = planCreateSubscription({ contract: c, customer: null, config: cfg });
     expect(plan.strategy).to.equal('customer_hierarchy');
@@ -839,22 +838,6 @@ describe('projections: subscription jobs (port of test_subscription_service / te
 });
 
 describe('projections: plans', () => {
-  it('mergePlans puts one contract’s operations in causal order (activations before terminations)', () => {
-    const terminate = planTerminateService({
-      contract: contract(),
-      line: line({ id: 1, productCode: 'SE_OLD', dateEnd: '2024-05-31' }),
-      subscription: sub({ services: [{ code: 'SE_OLD', status: 'ACTIVE' }] }),
-    }).ops;
-    const activate = planActivateService({
-      contract: contract(),
-      line: line({ id: 2, productCode: 'SE_NEW' }),
-      subscription: sub({ services: [{ code: 'SE_OLD', status: 'ACTIVE' }] }),
-    }).ops;
-    const merged = mergePlans(terminate, activate);
-    expect(merged.map((o) => o.op)).to.deep.equal(['activateServices', 'terminateServices']);
-    expect(isCausallyOrdered(merged)).to.equal(true);
-    expect(isCausallyOrdered([...terminate, ...activate])).to.equal(false);
-  });
   it('planCatalogCheck rejects a plan sending an unknown product code, naming product and code', () => {
     const plan = planActivateService({
       contract: contract(),

@@ -114,182 +114,271 @@ export class KeyedConsumer {
     return this.consumer;
   }
 
+  /** One fetched batch of one partition: run it, commit what finished, pause the partition if a retry asked to. */
   private async onBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    const { batch, isRunning } = payload;
     const { topic, partition } = batch;
-    const batchStartedAt = Date.now();
-    const tracker = new OffsetTracker();
-    const keyTails = new Map<string, Promise<void>>();
-    let active = 0;
-    const waiters: (() => void)[] = [];
-    let pause: PauseRequested | undefined;
-    const orderingKey =
-      this.opts.orderingKey ?? ((m: KafkaMessage) => (m.key ? m.key.toString('latin1') : `@${m.offset}`));
-
-    // autoCommit is off: commit explicit offsets, only up to the contiguous watermark, throttled while the batch
-    // runs (so a slow key does not hold back the commit of finished work) and once more at the end. Handlers do not
-    // wait for these commits (a slow OffsetCommit must not hold back the next message of the key or the batch); a
-    // failed commit does not stop later ones (the next one covers it), and the final one is awaited.
-    let lastCommitted: string | undefined;
-    let lastCommitAt = 0;
-    let commitChain: Promise<void> = Promise.resolve();
-    let trailing: NodeJS.Timeout | undefined;
-    const commitProgress = (force: boolean): Promise<void> => {
-      commitChain = commitChain
-        .catch(() => undefined)
-        .then(async () => {
-          const c = tracker.committable();
-          if (c === undefined || c === lastCommitted || BigInt(c) <= 0n) return;
-          if (!force && Date.now() - lastCommitAt < 200) {
-            trailing ??= setTimeout(() => {
-              trailing = undefined;
-              if (isRunning() && !isStale()) commitProgress(true).catch(() => undefined);
-            }, 200);
-            return;
-          }
-          lastCommitAt = Date.now();
-          resolveOffset((BigInt(c) - 1n).toString());
-          await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: c }] }] });
-          lastCommitted = c;
-        });
-      return commitChain;
-    };
-
-    const runOne = async (message: KafkaMessage): Promise<void> => {
-      const id = `${topic}/${partition}/${message.offset}`;
-      for (;;) {
-        if (pause || !isRunning() || isStale()) return; // left unfinished: fetched again later
-        const attempt = (this.attempts.get(id) ?? 0) + 1;
-        this.attempts.set(id, attempt);
-        const t0 = Date.now();
-        try {
-          await this.opts.handler(message, { topic, partition, attempt });
-          this.attempts.delete(id);
-          tracker.finish(message.offset);
-          this.opts.onEvent?.({
-            type: 'processed',
-            topic,
-            partition,
-            offset: message.offset,
-            ms: Date.now() - t0,
-          });
-          await heartbeat();
-          void commitProgress(false).catch((e) => this.log.warn(`commit failed: ${(e as Error).message}`));
-          return;
-        } catch (err) {
-          const decision = decideRetry(err, attempt, this.opts.retry);
-          if (decision.retry) {
-            const code = errorCodeOf(err);
-            this.opts.onEvent?.({
-              type: 'retry',
-              topic,
-              partition,
-              offset: message.offset,
-              attempt,
-              delayMs: decision.delayMs,
-              code,
-            });
-            this.log.warn(`retriable failure, attempt ${attempt}: ${redactString((err as Error).message)}`, {
-              topic,
-              partition,
-              offset: message.offset,
-              code,
-              delayMs: decision.delayMs,
-            });
-            if (decision.delayMs <= (this.opts.inlineRetryMaxMs ?? 1000)) {
-              await sleep(decision.delayMs, this.abort.signal);
-              continue;
-            }
-            pause ??= new PauseRequested(decision.delayMs);
-            return;
-          }
-          const reason =
-            decision.reason === 'exhausted' ? `retries exhausted after ${attempt} attempts: ` : '';
-          await this.opts.deadLetters.publish({
-            stage: this.opts.stage,
-            topic,
-            partition,
-            message,
-            error: err,
-            reasonPrefix: reason,
-            attempts: attempt,
-            retriable: isRetriable(err),
-          });
-          await this.opts.onDeadLettered?.(message, { topic, partition, attempt }, err);
-          this.attempts.delete(id);
-          tracker.finish(message.offset);
-          this.opts.onEvent?.({
-            type: 'dead-letter',
-            topic,
-            partition,
-            offset: message.offset,
-            code: errorCodeOf(err),
-          });
-          await heartbeat();
-          void commitProgress(false).catch((e) => this.log.warn(`commit failed: ${(e as Error).message}`));
-          return;
-        }
-      }
-    };
-
-    const limit = Math.max(1, this.opts.concurrency);
-    const acquire = async () => {
-      while (active >= limit) await new Promise<void>((r) => waiters.push(r));
-      active++;
-    };
-    const release = () => {
-      active--;
-      waiters.shift()?.();
-    };
-    for (const message of batch.messages) {
-      if (pause || !isRunning() || isStale()) break;
-      tracker.begin(message.offset);
-      const key = orderingKey(message);
-      const prev = keyTails.get(key) ?? Promise.resolve();
-      const run = prev.then(async () => {
-        await acquire();
-        try {
-          await runOne(message);
-        } catch (e) {
-          // A bug in the pipeline itself (not in the message): stop this batch, retry later.
-          this.log.error(`handler crashed: ${redactString((e as Error).message)}`, {
-            topic,
-            partition,
-            offset: message.offset,
-          });
-          pause ??= new PauseRequested(this.opts.retry.initialMs);
-        } finally {
-          release();
-        }
-      });
-      keyTails.set(key, run);
-    }
-    await Promise.all(keyTails.values());
-    if (trailing) clearTimeout(trailing);
-    await commitProgress(true);
+    const run = new BatchRun(payload, this.opts, {
+      attempts: this.attempts,
+      abort: this.abort.signal,
+      log: this.log,
+    });
+    await run.processAll();
+    await run.finalCommit();
     this.opts.onEvent?.({
       type: 'batch',
       topic,
       partition,
       messages: batch.messages.length,
-      ms: Date.now() - batchStartedAt,
-      startedAt: batchStartedAt,
+      ms: Date.now() - run.startedAt,
+      startedAt: run.startedAt,
     });
-    if (pause && isRunning()) {
-      const delayMs = pause.delayMs;
-      this.opts.onEvent?.({ type: 'paused', topic, partition, delayMs });
-      this.log.warn(`pausing ${topic}[${partition}] for ${delayMs} ms`, { committed: tracker.committable() });
-      const consumer = this.consumer!;
-      consumer.pause([{ topic, partitions: [partition] }]);
-      const c = tracker.committable();
-      // Make the next fetch start at the first unfinished message.
-      const firstUnfinished = c ?? batch.messages[0]?.offset;
-      if (firstUnfinished !== undefined) consumer.seek({ topic, partition, offset: firstUnfinished });
-      const timer = setTimeout(() => {
-        this.resumeTimers.delete(timer);
-        consumer.resume([{ topic, partitions: [partition] }]);
-      }, delayMs);
-      this.resumeTimers.add(timer);
+    if (run.pause && isRunning())
+      this.pausePartition(topic, partition, run.pause.delayMs, run.committable(), run.resumeOffset());
+  }
+
+  /** Pauses the partition, makes its next fetch start at `from` (the first unfinished message), resumes later. */
+  private pausePartition(
+    topic: string,
+    partition: number,
+    delayMs: number,
+    committed: string | undefined,
+    from: string | undefined,
+  ): void {
+    this.opts.onEvent?.({ type: 'paused', topic, partition, delayMs });
+    this.log.warn(`pausing ${topic}[${partition}] for ${delayMs} ms`, { committed });
+    const consumer = this.consumer!;
+    consumer.pause([{ topic, partitions: [partition] }]);
+    if (from !== undefined) consumer.seek({ topic, partition, offset: from });
+    const timer = setTimeout(() => {
+      this.resumeTimers.delete(timer);
+      consumer.resume([{ topic, partitions: [partition] }]);
+    }, delayMs);
+    this.resumeTimers.add(timer);
+  }
+}
+
+/** At most `limit` holders at once; waiters are served in arrival order. */
+class Semaphore {
+  private active = 0;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async acquire(): Promise<void> {
+    while (this.active >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
+    this.active++;
+  }
+
+  release(): void {
+    this.active--;
+    this.waiters.shift()?.();
+  }
+}
+
+/** What a batch run shares with its consumer: attempt counts across re-fetches, the stop signal, the logger. */
+interface BatchRunContext {
+  attempts: Map<string, number>;
+  abort: AbortSignal;
+  log: ReturnType<typeof componentLogger>;
+}
+
+/**
+ * The processing of one fetched batch, as named steps: `processAll` chains each key's messages in order (different
+ * keys concurrently, up to the concurrency limit); `runMessage` calls the handler until it succeeds, is
+ * dead-lettered, or asks for a pause; `commitProgress` commits the contiguous watermark.
+ */
+class BatchRun {
+  readonly startedAt = Date.now();
+  /** Set by the first retry whose backoff is too long to wait in place (or by a crashed handler). */
+  pause: PauseRequested | undefined;
+  private readonly tracker = new OffsetTracker();
+  private readonly topic: string;
+  private readonly partition: number;
+  // Commit state: see commitProgress.
+  private lastCommitted: string | undefined;
+  private lastCommitAt = 0;
+  private commitChain: Promise<void> = Promise.resolve();
+  private trailing: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly payload: EachBatchPayload,
+    private readonly opts: KeyedConsumerOptions,
+    private readonly ctx: BatchRunContext,
+  ) {
+    this.topic = payload.batch.topic;
+    this.partition = payload.batch.partition;
+  }
+
+  private get stopped(): boolean {
+    return !!this.pause || !this.payload.isRunning() || this.payload.isStale();
+  }
+
+  /** Every message of the batch, each key's in order; resolves when all scheduled messages are done. */
+  async processAll(): Promise<void> {
+    const orderingKey =
+      this.opts.orderingKey ?? ((m: KafkaMessage) => (m.key ? m.key.toString('latin1') : `@${m.offset}`));
+    const slots = new Semaphore(Math.max(1, this.opts.concurrency));
+    const keyTails = new Map<string, Promise<void>>();
+    for (const message of this.payload.batch.messages) {
+      if (this.stopped) break;
+      this.tracker.begin(message.offset);
+      const key = orderingKey(message);
+      const prev = keyTails.get(key) ?? Promise.resolve();
+      keyTails.set(
+        key,
+        prev.then(async () => {
+          await slots.acquire();
+          try {
+            await this.runMessage(message);
+          } catch (e) {
+            // A bug in the pipeline itself (not in the message): stop this batch, retry later.
+            this.ctx.log.error(`handler crashed: ${redactString((e as Error).message)}`, {
+              topic: this.topic,
+              partition: this.partition,
+              offset: message.offset,
+            });
+            this.pause ??= new PauseRequested(this.opts.retry.initialMs);
+          } finally {
+            slots.release();
+          }
+        }),
+      );
     }
+    await Promise.all(keyTails.values());
+  }
+
+  /** The handler, retried in place while the backoff is short; left unfinished when the batch stops or pauses. */
+  private async runMessage(message: KafkaMessage): Promise<void> {
+    const { topic, partition } = this;
+    const id = `${topic}/${partition}/${message.offset}`;
+    for (;;) {
+      if (this.stopped) return; // left unfinished: fetched again later
+      const attempt = (this.ctx.attempts.get(id) ?? 0) + 1;
+      this.ctx.attempts.set(id, attempt);
+      const t0 = Date.now();
+      try {
+        await this.opts.handler(message, { topic, partition, attempt });
+        // Inside the try, as before the split into steps: a failing heartbeat is handled like a failed attempt.
+        this.ctx.attempts.delete(id);
+        this.tracker.finish(message.offset);
+        this.opts.onEvent?.({
+          type: 'processed',
+          topic,
+          partition,
+          offset: message.offset,
+          ms: Date.now() - t0,
+        });
+        await this.afterFinished();
+        return;
+      } catch (err) {
+        const decision = decideRetry(err, attempt, this.opts.retry);
+        if (!decision.retry) {
+          await this.deadLetter(message, err, attempt, decision.reason === 'exhausted');
+          return;
+        }
+        this.reportRetry(message, err, attempt, decision.delayMs);
+        if (decision.delayMs <= (this.opts.inlineRetryMaxMs ?? 1000)) {
+          await sleep(decision.delayMs, this.ctx.abort);
+          continue;
+        }
+        this.pause ??= new PauseRequested(decision.delayMs);
+        return;
+      }
+    }
+  }
+
+  private reportRetry(message: KafkaMessage, err: unknown, attempt: number, delayMs: number): void {
+    const { topic, partition } = this;
+    const code = errorCodeOf(err);
+    this.opts.onEvent?.({ type: 'retry', topic, partition, offset: message.offset, attempt, delayMs, code });
+    this.ctx.log.warn(`retriable failure, attempt ${attempt}: ${redactString((err as Error).message)}`, {
+      topic,
+      partition,
+      offset: message.offset,
+      code,
+      delayMs,
+    });
+  }
+
+  /** Non-retriable (or retries exhausted): to the dead-letter topic with its reason; the offset finishes. */
+  private async deadLetter(
+    message: KafkaMessage,
+    err: unknown,
+    attempt: number,
+    exhausted: boolean,
+  ): Promise<void> {
+    const { topic, partition } = this;
+    await this.opts.deadLetters.publish({
+      stage: this.opts.stage,
+      topic,
+      partition,
+      message,
+      error: err,
+      reasonPrefix: exhausted ? `retries exhausted after ${attempt} attempts: ` : '',
+      attempts: attempt,
+      retriable: isRetriable(err),
+    });
+    await this.opts.onDeadLettered?.(message, { topic, partition, attempt }, err);
+    this.ctx.attempts.delete(`${topic}/${partition}/${message.offset}`);
+    this.tracker.finish(message.offset);
+    this.opts.onEvent?.({
+      type: 'dead-letter',
+      topic,
+      partition,
+      offset: message.offset,
+      code: errorCodeOf(err),
+    });
+    await this.afterFinished();
+  }
+
+  private async afterFinished(): Promise<void> {
+    await this.payload.heartbeat();
+    void this.commitProgress(false).catch((e) => this.ctx.log.warn(`commit failed: ${(e as Error).message}`));
+  }
+
+  /**
+   * autoCommit is off: commit explicit offsets, only up to the contiguous watermark, throttled while the batch runs
+   * (so a slow key does not hold back the commit of finished work) and once more at the end. Handlers do not wait
+   * for these commits (a slow OffsetCommit must not hold back the next message of the key or the batch); a failed
+   * commit does not stop later ones (the next one covers it), and the final one is awaited.
+   */
+  private commitProgress(force: boolean): Promise<void> {
+    const { resolveOffset, commitOffsetsIfNecessary, isRunning, isStale } = this.payload;
+    const { topic, partition } = this;
+    this.commitChain = this.commitChain
+      .catch(() => undefined)
+      .then(async () => {
+        const c = this.tracker.committable();
+        if (c === undefined || c === this.lastCommitted || BigInt(c) <= 0n) return;
+        if (!force && Date.now() - this.lastCommitAt < 200) {
+          this.trailing ??= setTimeout(() => {
+            this.trailing = undefined;
+            if (isRunning() && !isStale()) this.commitProgress(true).catch(() => undefined);
+          }, 200);
+          return;
+        }
+        this.lastCommitAt = Date.now();
+        resolveOffset((BigInt(c) - 1n).toString());
+        await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: c }] }] });
+        this.lastCommitted = c;
+      });
+    return this.commitChain;
+  }
+
+  /** The end-of-batch commit (awaited). */
+  async finalCommit(): Promise<void> {
+    if (this.trailing) clearTimeout(this.trailing);
+    await this.commitProgress(true);
+  }
+
+  /** The contiguous watermark: every offset below it is finished. */
+  committable(): string | undefined {
+    return this.tracker.committable();
+  }
+
+  /** Where the next fetch must start after a pause: the first unfinished message. */
+  resumeOffset(): string | undefined {
+    return this.tracker.committable() ?? this.payload.batch.messages[0]?.offset;
   }
 }

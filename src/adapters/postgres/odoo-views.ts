@@ -232,7 +232,7 @@ function toLine(raw: RawLine, technologyCategories: readonly string[]): LineView
 function toContract(raw: RawContract, technologyCategories: readonly string[]): ContractView {
   return {
     ...raw,
-    // A contract without a code cannot be an OpenCell subscription; the presenters reject the empty code.
+    // A contract without a code cannot be an OpenCell subscription; the payloads reject the empty code.
     code: raw.code ?? '',
     lines: raw.lines.map((l) => toLine(l, technologyCategories)),
   };
@@ -264,7 +264,7 @@ export class OdooViews {
   }
 
   /**
-   * `contract.contract` with everything the strategies and presenters read (partner, invoice partner, service
+   * `contract.contract` with everything the strategies and payloads read (partner, invoice partner, service
    * address, ordered emails, mandate + bank, technology / supplier XML ids, ISP info, lines with product code and
    * kind), in one query; null when it does not exist.
    */
@@ -310,7 +310,10 @@ export class OdooViews {
     return rows.map((r) => toContract(r.v, orDefault(r.cats)));
   }
 
-  /** Ids of the (non-archived) contracts pointing at an ISP info record (T7's `info.contract_ids`). */
+  /**
+   * Ids of the (non-archived) contracts pointing at an ISP info record (docs/behaviour.md T7's
+   * `info.contract_ids`).
+   */
   async contractIdsOfInfo(table: IspInfoTable, infoId: number): Promise<number[]> {
     if (!isIspInfoTable(table)) throw new TypeError(`not an ISP info table: ${String(table)}`);
     const column = INFO_TABLE_CONTRACT_COLUMN[table];
@@ -366,7 +369,7 @@ export class OdooViews {
     return new Map(rows.map((r) => [r.v.id, toProduct(r.v)]));
   }
 
-  /** T6's condition: the partner holds at least one (non-archived) contract. */
+  /** docs/behaviour.md T6's condition: the partner holds at least one (non-archived) contract. */
   async partnerHasContracts(partnerId: number): Promise<boolean> {
     const rows = await this.#rows<{ has: boolean }>(
       'SELECT EXISTS (SELECT 1 FROM contract_contract WHERE partner_id = $1 AND active IS TRUE) AS has',

@@ -23,7 +23,10 @@ export function changedBillingFields<T extends TableName>(
   return cols.filter((c) => !valuesEqual(spec.columns[c].kind, b[c], a[c]));
 }
 
-/** true when at least one of `fields` changed (convenience for trigger rules such as T6's address fields). */
+/**
+ * true when at least one of `fields` changed (convenience for trigger rules such as docs/behaviour.md T6's address
+ * fields).
+ */
 export function anyChanged<T extends TableName>(
   table: T,
   before: Partial<Row<T>> | null | undefined,

@@ -3,7 +3,7 @@ import { col, Column } from './columns';
 
 /**
  * The declarative registry of captured Odoo tables: for each, its key columns and its billing-relevant
- * columns (what the projections and the invoice side read — original-module.md §2, §3.2, §8). Nothing else
+ * columns (what the projections and the invoice side read — docs/behaviour.md §2, §3.2, §8). Nothing else
  * is captured: never write_date / write_uid / display_name, so Odoo's write churn produces no event
  * (column.include.list + skip.messages.without.change=true + REPLICA IDENTITY FULL).
  *

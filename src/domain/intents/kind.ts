@@ -32,7 +32,7 @@ export interface TriggerContext {
   product?: (productId: number) => ProductView | undefined;
   /** `service.technology.service_product_category_id` XML ids; defaults to the known tariff categories. */
   technologyServiceCategories?: readonly string[];
-  /** T6's condition: the partner has at least one contract. Needed for res_partner updates. */
+  /** docs/behaviour.md T6's condition: the partner has at least one contract. Needed for res_partner updates. */
   partnerHasContracts?: (partnerId: number) => boolean;
 }
 
@@ -77,7 +77,7 @@ export interface ProjectionContext {
   odoo: OdooReader;
   opencell: OpenCellReader;
   config: ProjectionConfig;
-  /** The operator forced the intent (W4 force-create: create even for a blocked partner). */
+  /** The operator forced the intent (docs/behaviour.md W4 force-create: create even for a blocked partner). */
   force: boolean;
   /** `reconcile --fix`: OpenCell's state is the only authority (the ledger's record of past effects is not). */
   repair: boolean;

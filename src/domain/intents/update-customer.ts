@@ -39,8 +39,9 @@ export const updateCustomer = intentKind<UpdateCustomerIntent>({
       if (!ctx.partnerHasContracts)
         throw new Error('TriggerContext.partnerHasContracts is required for res_partner changes');
       if (!ctx.partnerHasContracts(partnerId)) return [];
-      // One intent: with address fields, the projector also updates the customer accounts' address (T6b) from the
-      // same reads (one customer GET, one ledger write), after the customer itself, as the original's two jobs did.
+      // One intent: with address fields, the projector also updates the customer accounts' address
+      // (docs/behaviour.md T6b) from the same reads (one customer GET, one ledger write), after the customer
+      // itself, as the original's two jobs did.
       return [{ kind: 'update_customer', partnerId, fields: [...address, ...identity] }];
     },
   },

@@ -2,8 +2,8 @@
  * update_subscription — a contract's emails or IBAN change (docs/behaviour.md §4, W1, W2): the email or IBAN
  * strategy on the customer account, for the contracts of the partner that now carry the same value.
  *
- * - Trigger: contract_contract `mandate_id` written on a live contract (IBAN, W2), or a row of the contract email
- *   relation created / deleted / re-keyed (email, W1).
+ * - Trigger: contract_contract `mandate_id` written on a live contract (IBAN, docs/behaviour.md W2), or a row of
+ *   the contract email relation created / deleted / re-keyed (email, docs/behaviour.md W1).
  * - Plan: planUpdateSubscription (strategies.ts), from the customer, the subscription's active siblings and the
  *   partner's other contracts; no create precondition (a subscription's creation carries the current value).
  * - Idempotency: a customer account already holding the value plans nothing.

@@ -1,6 +1,6 @@
 /**
  * OpenCell invoice → InvoiceIssuedEvent (pure). The event carries what the Odoo loader needs to build the invoice
- * like the original process (original-module.md §6): one line per rated transaction (product = the service /
+ * like the original process (docs/behaviour.md §6): one line per rated transaction (product = the service /
  * one-shot code = Odoo `default_code`, subscription = Odoo contract code), with the sub-category's accounting code
  * and tax; amounts as decimal strings.
  */

@@ -1,6 +1,6 @@
 /**
  * InvoiceIssuedEvent → Odoo `account.move` create values (pure), mapped like the original invoice process
- * (original-module.md §6):
+ * (docs/behaviour.md §6):
  * - partner = the contract group's partner (group code = the customer account / billing account code); without
  *   a group, the partner whose `ref` is the customer code (the legacy rule). Neither → rejected.
  * - journal = the customer services invoices journal; invoice_date = the OpenCell invoice date; ref = the OpenCell

@@ -17,14 +17,14 @@ import { WATCHED_ISP_INFO_TABLES } from './views';
 
 /** Why a watched column matters (documentation and metrics; the trigger rules live in triggers.ts). */
 export type WatchReason =
-  | 'termination' // contract_contract.is_terminated (T2)
-  | 'iban' // contract_contract.mandate_id (W2, Odoo 12 listener)
-  | 'creation' // contract / contract_line created (T1, T3, T4): the whole row, not a column
-  | 'line_end' // contract_line.date_end (T5)
-  | 'address' // res_partner address columns (T6)
+  | 'termination' // contract_contract.is_terminated (docs/behaviour.md T2)
+  | 'iban' // contract_contract.mandate_id (docs/behaviour.md W2, Odoo 12 listener)
+  | 'creation' // contract / contract_line created (docs/behaviour.md T1, T3, T4): the whole row, not a column
+  | 'line_end' // contract_line.date_end (docs/behaviour.md T5)
+  | 'address' // res_partner address columns (docs/behaviour.md T6)
   | 'identity' // res_partner name / VAT / email / mobile … (new, switchable)
-  | 'phone' // ISP info phone_number (T7)
-  | 'email'; // contract email relation rows (W1)
+  | 'phone' // ISP info phone_number (docs/behaviour.md T7)
+  | 'email'; // contract email relation rows (docs/behaviour.md W1)
 
 /** Watched columns of one table: column → reason. Columns are typed against the capture registry's rows. */
 export type WatchedColumns<T extends TableName> = Readonly<
@@ -71,9 +71,9 @@ export const WATCHED: WatchSpec = {
 };
 
 /**
- * Tables whose row creations (and, for the relation, deletions) trigger intents on their own, whatever the
- * columns: a contract (T1), a contract line (T3/T4), a contract email relation row (W1, a Many2many row has
- * only key columns).
+ * Tables whose row creations (and, for the relation, deletions) trigger intents on their own, whatever the columns:
+ * a contract (docs/behaviour.md T1), a contract line (T3/T4), a contract email relation row (W1, a Many2many row
+ * has only key columns).
  */
 export const ROW_TRIGGER_TABLES: Readonly<Partial<Record<TableName, WatchReason>>> = {
   contract_contract: 'creation',

@@ -1,4 +1,4 @@
-/** The pure projection core (no I/O): filter, triggers, strategies and payload presenters. */
+/** The pure projection core (no I/O): filter, triggers, strategies and payloads (request-body builders). */
 export * from './views';
 export * from './filter';
 export * from './products';

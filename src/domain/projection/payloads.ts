@@ -19,9 +19,10 @@ import type {
 import type { ContractView, IsoDate, LineView, OcSubscriptionState, PartnerView } from './views';
 
 /**
- * Presenters: Odoo views → OpenCell request bodies, exactly as the original module's `opencell_models` (§3.2 of
- * the reference). Bodies use OpenCell's JSON field names (types from src/domain/opencell/dto.ts). Absent Odoo values
- * (null) are left out of create bodies (OpenCell: absent ⇒ unchanged / default).
+ * Payloads: Odoo views → OpenCell request bodies, exactly as the original module's `opencell_models` (the reference
+ * calls them presenters; docs/behaviour.md §3.2). Bodies use OpenCell's JSON field names (types from
+ * src/domain/opencell/dto.ts). Absent Odoo values (null) are left out of create bodies (OpenCell: absent ⇒
+ * unchanged / default).
  */
 
 export type {
@@ -35,7 +36,7 @@ export type {
   TerminateSubscriptionServicesRequestDto,
 };
 
-/** The settings the presenters read (from Config.opencell). */
+/** The settings the payloads read (from Config.opencell). */
 export interface ProjectionConfig {
   /** `opencell_seller_code`, default 'SC'. */
   seller: string;
@@ -117,7 +118,7 @@ export function nameFromPartner(p: PartnerView): NameDto {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// service_contract_type (§8) and offer template
+// service_contract_type (docs/behaviour.md §8) and offer template
 // ---------------------------------------------------------------------------------------------------------------
 
 export type ServiceContractType =
@@ -239,7 +240,10 @@ export function ccedEmails(contract: ContractView): string | undefined {
   return others.length ? others.join(',') : undefined;
 }
 
-/** `{email: first contract email, phone: invoice partner phone or "", mobile: invoice partner mobile or "", fax: ""}`. */
+/**
+ * `{email: first contract email, phone: invoice partner phone or "", mobile: invoice partner mobile or "", fax:
+ * ""}`.
+ */
 export function crmContactInformation(contract: ContractView): ContactInformationDto {
   return {
     email: requireFirstEmail(contract),
@@ -471,7 +475,8 @@ export function subscriptionDescriptionUpdate(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Compensation (W5, operator-driven)
+// Compensation (docs/behaviour.md W5, operator-driven). Not used by the pipeline yet: kept, with their tests, for
+// issue 14's compensation command.
 // ---------------------------------------------------------------------------------------------------------------
 
 /** price (tax excluded, pricelist 0IVA) ÷ 30 × days without service. */

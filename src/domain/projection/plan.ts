@@ -112,15 +112,6 @@ export function isCausallyOrdered(ops: readonly OcOperation[]): boolean {
   return ops.every((op, i) => i === 0 || RANK[ops[i - 1].op] <= RANK[op.op]);
 }
 
-/** Concatenates plans (e.g. of one contract's intents) and sorts them stably into causal order. */
-export function mergePlans(...ops: OcOperation[][]): OcOperation[] {
-  return ops
-    .flat()
-    .map((op, i) => ({ op, i }))
-    .sort((a, b) => RANK[a.op.op] - RANK[b.op.op] || a.i - b.i)
-    .map((x) => x.op);
-}
-
 /** Checks every product code a plan sends against the catalog; the first unknown one is the Left. */
 export function planCatalogCheck(
   ops: readonly OcOperation[],

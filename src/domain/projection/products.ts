@@ -3,7 +3,7 @@ import { UnknownProductError } from '../errors';
 import type { ProductKind, ProductView } from './views';
 
 /**
- * Product classification (§2.1 of the reference, 16.0.1.0.3+ sets) and the catalog check.
+ * Product classification (docs/behaviour.md §2.1, 16.0.1.0.3+ sets) and the catalog check.
  */
 
 /** One-shot categories: a new line applies the product's one-shot charge. Checked first. */

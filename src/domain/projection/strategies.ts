@@ -30,10 +30,11 @@ import type {
 } from './views';
 
 /**
- * Strategies: (Odoo views, OpenCell state) → an ordered plan of OpenCell operations. The create strategy of §3.1,
- * the update strategies of §4 (email / IBAN / address with their fallbacks), and the per-line / per-contract
- * jobs of §3.3. Fallbacks throw ProjectionRejectedError with the original's message (→ dead-letter topic);
- * a missing causal precondition (the subscription does not exist yet) throws PreconditionPendingError (retried).
+ * Strategies: (Odoo views, OpenCell state) → an ordered plan of OpenCell operations. The create strategy of
+ * docs/behaviour.md §3.1, the update strategies of docs/behaviour.md §4 (email / IBAN / address with their
+ * fallbacks), and the per-line / per-contract jobs of docs/behaviour.md §3.3. Fallbacks throw
+ * ProjectionRejectedError with the original's message (→ dead-letter topic); a missing causal precondition (the
+ * subscription does not exist yet) throws PreconditionPendingError (retried).
  *
  * Every strategy is idempotent against the state it is given: what OpenCell already holds is skipped
  * (existing subscription, active service, terminated instance, CA already carrying the new email / IBAN,
@@ -75,7 +76,7 @@ function requireOpenSubscription(subscription: OcSubscriptionState, action: stri
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Create (§3.1)
+// Create (docs/behaviour.md §3.1)
 // ---------------------------------------------------------------------------------------------------------------
 
 export type CreateStrategy =
@@ -84,7 +85,7 @@ export type CreateStrategy =
   | { strategy: 'subscription'; caCode: string };
 
 export interface CreateStrategyOptions {
-  /** The operator's "force OC integration" (W4): overrides `block_contract_creation_in_OC`. */
+  /** The operator's "force OC integration" (docs/behaviour.md W4): overrides `block_contract_creation_in_OC`. */
   force?: boolean;
   /** CA codes already allocated to in-flight creations of this partner (race-free numbering). */
   reservedCaCodes?: readonly string[];
@@ -199,7 +200,10 @@ function embeddedLineOps(contract: ContractView): OcOperation[] {
   return ops;
 }
 
-/** create_subscription(contract, force): the §3.1 chain Customer → CRM hierarchy → Subscription → Access. */
+/**
+ * create_subscription(contract, force): the docs/behaviour.md §3.1 chain Customer → CRM hierarchy → Subscription →
+ * Access.
+ */
 export function planCreateSubscription(input: CreateSubscriptionInput): CreatePlan {
   const { contract, config } = input;
   const access = accessFromContract(contract);
@@ -243,7 +247,7 @@ export function planCreateSubscription(input: CreateSubscriptionInput): CreatePl
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Lines and termination (§3.3)
+// Lines and termination (docs/behaviour.md §3.3)
 // ---------------------------------------------------------------------------------------------------------------
 
 export interface LineJobInput {
@@ -438,7 +442,7 @@ export function planUpdatePhoneNumber(input: {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Partner updates (T6, identity)
+// Partner updates (docs/behaviour.md T6, identity)
 // ---------------------------------------------------------------------------------------------------------------
 
 /** update_customer: Customer.update with the full Customer payload. No customer in OpenCell → nothing. */
@@ -463,7 +467,10 @@ export function planUpdateCustomer(input: {
   };
 }
 
-/** update_accounts_address: the address strategy for every customer account of the partner's customer (T6b). */
+/**
+ * update_accounts_address: the address strategy for every customer account of the partner's customer
+ * (docs/behaviour.md T6b).
+ */
 export function planUpdateAccountsAddress(input: {
   partner: PartnerView;
   customer: OcCustomerState | null;
@@ -490,7 +497,7 @@ export function planUpdateAccountsAddress(input: {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Update strategies (§4)
+// Update strategies (docs/behaviour.md §4)
 // ---------------------------------------------------------------------------------------------------------------
 
 export type UpdateStrategy = { strategy: 'email' | 'iban' | 'address'; caCode: string };
@@ -566,7 +573,7 @@ export interface UpdateSubscriptionInput {
   subscription: OcSubscriptionState | null;
   /** ACTIVE subscriptions under `subscription.userAccount`. */
   activeSubscriptionCodes: readonly string[];
-  /** The operator's forced IBAN change for this one contract (W3). */
+  /** The operator's forced IBAN change for this one contract (docs/behaviour.md W3). */
   force?: boolean;
 }
 
@@ -582,8 +589,8 @@ function caHolds(field: 'email' | 'iban', ca: OcCustomerAccountState, contract: 
 
 /**
  * update_subscription(contracts, 'email' | 'iban') from a CDC change of one contract. The wizard's "all the
- * contracts of the CA" becomes: the contracts of the partner that now carry the same emails (or IBAN) as this
- * one; §4's rule then requires them to cover every active subscription of the CA. The first of several
+ * contracts of the CA" becomes: the contracts of the partner that now carry the same emails (or IBAN) as this one;
+ * docs/behaviour.md §4's rule then requires them to cover every active subscription of the CA. The first of several
  * contracts changed together updates the CA; the others find it already updated (noop).
  */
 export function planUpdateSubscription(input: UpdateSubscriptionInput): Plan {

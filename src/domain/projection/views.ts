@@ -62,7 +62,7 @@ export interface MandateView {
   signatureDate: IsoDate | null;
 }
 
-/** The four ISP-info tables whose `phone_number` is watched (T7). */
+/** The four ISP-info tables whose `phone_number` is watched (docs/behaviour.md T7). */
 export const WATCHED_ISP_INFO_TABLES = [
   'mobile_service_contract_info',
   'vodafone_fiber_service_contract_info',
@@ -77,7 +77,7 @@ export interface IspInfoView {
   phoneNumber: string | null;
 }
 
-/** What a contract line does in OpenCell when created, from its product category (§2.1). */
+/** What a contract line does in OpenCell when created, from its product category (docs/behaviour.md §2.1). */
 export type ProductKind = 'service' | 'one_shot' | 'none';
 
 /** `product.product` with its category, as needed to classify a contract line. */
@@ -88,7 +88,7 @@ export interface ProductView {
   name?: string | null;
   /** XML id of `categ_id` (e.g. 'somconnexio.mobile_service'), null when the category has none. */
   categoryXmlId: string | null;
-  /** XML ids of the category's ancestors (parent first), for the "child of" sets of §2.1. */
+  /** XML ids of the category's ancestors (parent first), for the "child of" sets of docs/behaviour.md §2.1. */
   categoryAncestorXmlIds: readonly string[];
 }
 
@@ -99,7 +99,7 @@ export interface LineView {
   productId: number;
   /** `product_product.default_code`. */
   productCode: string | null;
-  /** Resolved with `productKind` (§2.1). */
+  /** Resolved with `productKind` (docs/behaviour.md §2.1). */
   kind: ProductKind;
   name: string | null;
   dateStart: IsoDate | null;
@@ -107,7 +107,7 @@ export interface LineView {
   isCanceled: boolean;
 }
 
-/** `contract.contract` with everything the create / update strategies and presenters read. */
+/** `contract.contract` with everything the create / update strategies and payloads read. */
 export interface ContractView {
   id: number;
   /** OpenCell subscription code. */

@@ -18,7 +18,7 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { Pool } from 'pg';
 import { MalformedEventError, SyncError } from '../../domain/errors';
-import { componentLogger } from '../../core/log';
+import { componentLogger, type Logger } from '../../core/log';
 import { OdooClient } from '../../adapters/odoo/client';
 import { m2oId, charOrNull, type Domain } from '../../domain/odoo/codecs';
 import type { InvoiceIssuedEvent } from '../../domain/outbox/events';
@@ -31,8 +31,6 @@ import {
   type InvoiceLookups,
   type OdooInvoicePlan,
 } from '../../domain/invoices/odoo-invoice';
-
-const log = componentLogger('invoice-loader');
 
 export const INVOICE_LOADER_GROUP = 'invoice-loader';
 /** The journal of the original process (invoice_somconnexio.customer_services_invoices_journal). */
@@ -234,6 +232,8 @@ export class InvoiceLookupResolver {
 }
 
 export interface InvoiceLoaderOptions {
+  /** Default: componentLogger('invoice-loader'). */
+  log?: Logger;
   odoo: OdooRpc;
   /** state database (processed_event) */
   pool: Pool;
@@ -260,12 +260,14 @@ function header(m: KafkaMessage, name: string): string | undefined {
   return one === undefined ? undefined : Buffer.isBuffer(one) ? one.toString('utf8') : String(one);
 }
 
-/** The loader's per-message logic (the keyed consumer around it lives in worker.ts). */
+/** The loader's per-message logic (the keyed consumer around it, its stage, lives in stages.ts). */
 export class InvoiceLoader {
+  private readonly log: Logger;
   readonly consumer: string;
   readonly resolver: InvoiceLookupResolver;
 
   constructor(private readonly o: InvoiceLoaderOptions) {
+    this.log = o.log ?? componentLogger('invoice-loader');
     this.consumer = o.consumer ?? INVOICE_LOADER_GROUP;
     this.resolver = o.resolver ?? new InvoiceLookupResolver(o.odoo, { journalCode: o.journalCode });
   }
@@ -317,14 +319,14 @@ export class InvoiceLoader {
       const repaired = await this.repairLinks(event, existing);
       await this.markProcessed(event, { moveId: existing, existing: true, linksRepaired: repaired });
       const r: LoadOutcome = { outcome: 'existing', moveId: existing, linksRepaired: repaired };
-      log.info(`invoice ${event.invoiceNumber} already in Odoo (move ${existing}); not created again`);
+      this.log.info(`invoice ${event.invoiceNumber} already in Odoo (move ${existing}); not created again`);
       this.o.onLoaded?.(event, r);
       return r;
     }
     const lookups = await this.resolver.resolve(event);
     const plan = odooInvoiceFromEvent(event, lookups);
     if (plan.unknownContracts.length > 0) {
-      log.warn(
+      this.log.warn(
         `invoice ${event.invoiceNumber}: no Odoo contract for ${plan.unknownContracts.join(', ')}; those lines are not linked`,
       );
     }
@@ -335,7 +337,10 @@ export class InvoiceLoader {
     const links = await this.createLinks(moveId, plan, new Set());
     await this.markProcessed(event, { moveId, lines: plan.keptLines, links });
     const r: LoadOutcome = { outcome: 'created', moveId, lines: plan.keptLines, links, ms: Date.now() - t0 };
-    log.debug(`invoice ${event.invoiceNumber} → account.move ${moveId}`, { lines: plan.keptLines, links });
+    this.log.debug(`invoice ${event.invoiceNumber} → account.move ${moveId}`, {
+      lines: plan.keptLines,
+      links,
+    });
     this.o.onLoaded?.(event, r);
     return r;
   }
@@ -346,7 +351,7 @@ export class InvoiceLoader {
     const [move] = await this.o.odoo.read('account.move', [moveId], ['invoice_line_ids']);
     const lineIds = ((move?.invoice_line_ids as number[] | undefined) ?? []).slice().sort((a, b) => a - b);
     if (lineIds.length !== plan.lineContracts.length) {
-      log.warn(
+      this.log.warn(
         `move ${moveId} has ${lineIds.length} invoice lines, expected ${plan.lineContracts.length}; contract links skipped`,
       );
       return 0;

@@ -18,7 +18,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { MalformedEventError, SyncError, errorCodeOf } from '../../domain/errors';
-import { componentLogger } from '../../core/log';
+import { componentLogger, type Logger } from '../../core/log';
 import type { OpenCellClient } from '../../adapters/opencell/client';
 import type { Invoice } from '../../domain/opencell/codecs';
 import { validatePayload } from '../../domain/outbox/codecs';
@@ -31,7 +31,6 @@ import {
   type InvoiceMappingOptions,
 } from '../../domain/invoices/invoice-event';
 
-const log = componentLogger('invoice-poller');
 const DAY = 86_400_000;
 
 export const DEFAULT_POLLER_NAME = 'invoice-poller';
@@ -69,6 +68,8 @@ export interface InvoicePollerOptions extends InvoiceMappingOptions {
   topic: string;
   /** Cursor name and processed_event consumer (default 'invoice-poller'). */
   name?: string;
+  /** Default: componentLogger('invoice-poller'). */
+  log?: Logger;
   /** First window start (YYYY-MM-DD) when no cursor is persisted yet; default today − overlapDays. */
   startDate?: string;
   /** Safety margin: each window re-reads this many days before the last window's end (default 3). */
@@ -114,8 +115,9 @@ function dbError(e: unknown, what: string): SyncError {
 }
 
 export class InvoicePoller {
+  private readonly log: Logger;
   private readonly o: Required<
-    Omit<InvoicePollerOptions, 'startDate' | 'onPoll' | 'onError' | 'currency' | 'timeZone'>
+    Omit<InvoicePollerOptions, 'startDate' | 'onPoll' | 'onError' | 'currency' | 'timeZone' | 'log'>
   > &
     InvoicePollerOptions;
   private timer: NodeJS.Timeout | undefined;
@@ -128,6 +130,7 @@ export class InvoicePoller {
   }
 
   constructor(opts: InvoicePollerOptions) {
+    this.log = opts.log ?? componentLogger('invoice-poller');
     this.o = {
       name: DEFAULT_POLLER_NAME,
       overlapDays: 3,
@@ -228,7 +231,7 @@ export class InvoicePoller {
       ms: Date.now() - t0,
     };
     if (result.emitted > 0)
-      log.info(`emitted ${result.emitted} invoice event(s)`, { window, listed: result.listed });
+      this.log.info(`emitted ${result.emitted} invoice event(s)`, { window, listed: result.listed });
     this.o.onPoll?.(result);
     return result;
   }
@@ -278,7 +281,7 @@ export class InvoicePoller {
     const out: Array<InvoiceIssuedEvent | undefined> = new Array(fresh.length);
     const rejected: string[] = [];
     let next = 0;
-    const worker = async () => {
+    const drain = async () => {
       while (next < fresh.length) {
         const i = next++;
         const head = fresh[i]!;
@@ -287,7 +290,7 @@ export class InvoicePoller {
           includeTransactions: true,
         });
         if (!full) {
-          log.warn(`invoice ${head.invoiceNumber} listed but not found when read; next poll retries it`);
+          this.log.warn(`invoice ${head.invoiceNumber} listed but not found when read; next poll retries it`);
           continue;
         }
         try {
@@ -306,12 +309,12 @@ export class InvoicePoller {
         } catch (e) {
           if (!(e instanceof MalformedEventError)) throw e;
           // One unmappable invoice must not hold back the others; it stays unremembered (and logged each poll).
-          log.error(`invoice ${head.invoiceNumber} cannot become an event: ${e.message}`);
+          this.log.error(`invoice ${head.invoiceNumber} cannot become an event: ${e.message}`);
           rejected.push(head.invoiceNumber);
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.o.concurrency, fresh.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.o.concurrency, fresh.length) }, drain));
     return { events: out.filter((e): e is InvoiceIssuedEvent => e !== undefined), rejected };
   }
 
@@ -322,7 +325,7 @@ export class InvoicePoller {
     const tick = async () => {
       if (this.stopped) return;
       this.running = this.pollOnce().catch((e: unknown) => {
-        log.warn(`invoice poll failed: ${(e as Error).message}`, { code: errorCodeOf(e) });
+        this.log.warn(`invoice poll failed: ${(e as Error).message}`, { code: errorCodeOf(e) });
         this.o.onError?.(e);
       });
       await this.running;

@@ -21,7 +21,7 @@ import { INVOICE_LOADER_GROUP, InvoiceLoader, type LoadOutcome, type OdooRpc } f
 import { InvoicePoller, type InvoicePollerOptions, type InvoiceSource } from './poller';
 import type { InvoiceIssuedEvent } from '../../domain/outbox/events';
 
-const log = componentLogger('invoice-worker');
+const log = componentLogger('invoice-loader');
 
 export type InvoiceConfig = Pick<Config, 'kafka' | 'registryUrl' | 'topics' | 'opencell' | 'odoo' | 'retry'>;
 
@@ -96,7 +96,7 @@ export interface InvoiceLoaderDeps {
   onLoaded?: (event: InvoiceIssuedEvent, r: LoadOutcome) => void;
 }
 
-export interface InvoiceLoaderWorker {
+export interface InvoiceLoaderStage {
   loader: InvoiceLoader;
   consumer: KeyedConsumer;
   groupId: string;
@@ -105,7 +105,7 @@ export interface InvoiceLoaderWorker {
 }
 
 /** The Odoo-loading consumer (not started: call `start()`). */
-export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDeps): InvoiceLoaderWorker {
+export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDeps): InvoiceLoaderStage {
   const groupId = deps.groupId ?? INVOICE_LOADER_GROUP;
   const ownOdoo = deps.odoo ? undefined : new OdooClient(config.odoo);
   const schemas =

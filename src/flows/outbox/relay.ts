@@ -25,13 +25,11 @@
 import { Partitioners, type Kafka, type Producer, type Message } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
 import { SyncError, errorCodeOf } from '../../domain/errors';
-import { componentLogger } from '../../core/log';
+import { componentLogger, type Logger } from '../../core/log';
 import { isOutboxEventType } from '../../domain/outbox/codecs';
 import type { Config } from '../../core/config';
 import { EventSchemas } from '../../adapters/registry/schemas';
 import { OUTBOX_CHANNEL } from '../../adapters/postgres/outbox-wakeup';
-
-const log = componentLogger('outbox-relay');
 
 export { OUTBOX_CHANNEL };
 /** Default advisory lock key ("outbox" as ASCII digits): one active relay per state database. */
@@ -50,6 +48,8 @@ export interface RelayMetrics {
 }
 
 export interface OutboxRelayOptions {
+  /** Default: componentLogger('outbox-relay'). */
+  log?: Logger;
   /** the pipeline's state database */
   pool: Pool;
   kafka: Kafka;
@@ -84,7 +84,8 @@ interface OutboxRow {
 class SimulatedCrash extends Error {}
 
 export class OutboxRelay {
-  private readonly o: Required<Omit<OutboxRelayOptions, 'metrics' | 'testHooks'>> &
+  private readonly log: Logger;
+  private readonly o: Required<Omit<OutboxRelayOptions, 'metrics' | 'testHooks' | 'log'>> &
     Pick<OutboxRelayOptions, 'metrics' | 'testHooks'>;
   private producer: Producer | undefined;
   private client: PoolClient | undefined;
@@ -99,6 +100,7 @@ export class OutboxRelay {
   private published = 0;
 
   constructor(opts: OutboxRelayOptions) {
+    this.log = opts.log ?? componentLogger('outbox-relay');
     this.o = {
       batchSize: 100,
       pollMs: 1000,
@@ -143,7 +145,7 @@ export class OutboxRelay {
         this._fatal = e;
         throw e;
       }
-      log.warn('schema registry not reachable at start-up; outbox rows wait until it is', {
+      this.log.warn('schema registry not reachable at start-up; outbox rows wait until it is', {
         error: (e as Error).message,
       });
     }
@@ -213,7 +215,7 @@ export class OutboxRelay {
         await this.wait(this.o.pollMs);
       } catch (e) {
         if (e instanceof SimulatedCrash) {
-          log.warn('simulated crash after publish: batch left unmarked');
+          this.log.warn('simulated crash after publish: batch left unmarked');
           this._state = 'crashed';
           await this.teardown(true);
           return;
@@ -221,7 +223,7 @@ export class OutboxRelay {
         const fatal = e instanceof SyncError && !e.retriable && e.code === 'SCHEMA_INCOMPATIBLE';
         this.o.metrics?.onError?.(e, fatal);
         if (fatal) {
-          log.error('outbox relay stopped', { error: (e as Error).message, code: errorCodeOf(e) });
+          this.log.error('outbox relay stopped', { error: (e as Error).message, code: errorCodeOf(e) });
           this._state = 'failed';
           this._fatal = e;
           await this.teardown(false);
@@ -233,7 +235,7 @@ export class OutboxRelay {
           this.o.retryInitialMs * 2 ** Math.min(this.failures - 1, 20),
         );
         const delay = Math.round(base * (0.5 + Math.random() / 2));
-        log.warn(`outbox relay cycle failed; retrying in ${delay} ms`, {
+        this.log.warn(`outbox relay cycle failed; retrying in ${delay} ms`, {
           error: (e as Error).message,
           code: errorCodeOf(e),
           attempt: this.failures,
@@ -276,7 +278,7 @@ export class OutboxRelay {
     if (!this.client) {
       const c = await this.o.pool.connect();
       c.on('error', (err) => {
-        log.warn('outbox relay database session lost', { error: err.message });
+        this.log.warn('outbox relay database session lost', { error: err.message });
         if (this.client === c) {
           this.client = undefined;
           this.setLeader(false);
@@ -295,7 +297,7 @@ export class OutboxRelay {
     if (rows[0]?.locked) {
       await this.client.query(`LISTEN ${OUTBOX_CHANNEL}`);
       this.setLeader(true);
-      log.info('outbox relay is the active publisher', { lockKey: this.o.lockKey });
+      this.log.info('outbox relay is the active publisher', { lockKey: this.o.lockKey });
     }
     return this.leader;
   }
@@ -379,12 +381,12 @@ export class OutboxRelay {
     this.published += sent.length;
     const counts = Object.fromEntries([...byTopic].map(([t, m]) => [t, m.length]));
     this.o.metrics?.onPublished?.(sent.length, counts);
-    log.debug(`published ${sent.length} outbox events`, counts);
+    this.log.debug(`published ${sent.length} outbox events`, counts);
     return rows.length;
   }
 
   private async park(client: PoolClient, row: OutboxRow, reason: string): Promise<void> {
-    log.error('outbox row cannot be encoded; parked (later events of its aggregate wait)', {
+    this.log.error('outbox row cannot be encoded; parked (later events of its aggregate wait)', {
       eventId: row.event_id,
       aggregateId: row.aggregate_id,
       reason,
@@ -413,7 +415,7 @@ export class OutboxRelay {
             AND topic = ANY($2::text[])`,
         [this.o.retentionMs, this.topics],
       );
-      if (res.rowCount) log.info(`deleted ${res.rowCount} published outbox rows older than retention`);
+      if (res.rowCount) this.log.info(`deleted ${res.rowCount} published outbox rows older than retention`);
     }
   }
 

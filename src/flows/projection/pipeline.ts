@@ -1,6 +1,6 @@
 /**
  * Assembles the projection pipeline from config: Kafka client and producer, the readers (Odoo's database,
- * OpenCell through the production client), the catalog cache, the ledger, and the router and projector workers.
+ * OpenCell through the production client), the catalog cache, the ledger, and the router and projector stages.
  */
 import { Kafka, Producer } from 'kafkajs';
 import { Pool } from 'pg';
@@ -35,7 +35,7 @@ export class ProjectionPipeline {
   readonly ledger: Ledger;
   readonly projector: Projector;
   private producer: Producer | undefined;
-  private readonly workers: KeyedConsumer[] = [];
+  private readonly stages: KeyedConsumer[] = [];
   private stopped = false;
 
   constructor(
@@ -75,7 +75,7 @@ export class ProjectionPipeline {
     await this.producer.connect();
     if (roles.includes('router')) {
       const views = new OdooViews(this.odooPool);
-      this.workers.push(
+      this.stages.push(
         createRouter({
           kafka: this.kafka,
           producer: this.producer,
@@ -87,7 +87,7 @@ export class ProjectionPipeline {
       );
     }
     if (roles.includes('projector')) {
-      this.workers.push(
+      this.stages.push(
         createProjector({
           kafka: this.kafka,
           producer: this.producer,
@@ -98,14 +98,14 @@ export class ProjectionPipeline {
         }),
       );
     }
-    for (const w of this.workers) await w.start();
+    for (const s of this.stages) await s.start();
   }
 
   /** Stops fetching, lets in-flight work finish, commits, disconnects. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const w of this.workers.splice(0)) await w.stop();
+    for (const s of this.stages.splice(0)) await s.stop();
     await this.producer?.disconnect();
     this.client.close();
     await this.odooPool.end();

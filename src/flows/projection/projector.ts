@@ -20,7 +20,7 @@
 import { Either, isLeft } from 'fp-ts/Either';
 import { ProjectionRejectedError, UnknownProductError } from '../../domain/errors';
 import type { OpenCellClient } from '../../adapters/opencell/client';
-import { componentLogger } from '../../core/log';
+import { componentLogger, type Logger } from '../../core/log';
 import type { CatalogCheckOptions } from '../../adapters/opencell/catalog-cache';
 import type { ProjectionConfig } from '../../domain/projection/payloads';
 import type { OcOperation } from '../../domain/projection/plan';
@@ -37,8 +37,6 @@ import { INTENTS, type IntentLookup } from '../../domain/intents/registry';
 import { executePlan } from './executor';
 import type { IntentMessage } from '../../domain/intents/message';
 import type { EntityChange, IntentResult, LedgerPort } from '../../adapters/postgres/ledger';
-
-const log = componentLogger('projector');
 
 export type { OdooReader, OpenCellReader } from '../../domain/intents/kind';
 
@@ -59,6 +57,8 @@ export interface ProjectorDeps {
   config: ProjectionConfig;
   /** The intent kinds it projects (default: the catalogue, src/domain/intents/registry.ts). */
   intents?: IntentLookup;
+  /** Default: componentLogger('projector'). */
+  log?: Logger;
 }
 
 interface StepRun {
@@ -73,9 +73,11 @@ type AnyIntentMessage = Omit<IntentMessage, 'intent'> & { intent: IntentBase };
 
 export class Projector {
   private readonly intents: IntentLookup;
+  private readonly log: Logger;
 
   constructor(private readonly deps: ProjectorDeps) {
     this.intents = deps.intents ?? INTENTS;
+    this.log = deps.log ?? componentLogger('projector');
   }
 
   /**
@@ -108,7 +110,7 @@ export class Projector {
       attempt,
     };
     await ledger.finish(msg, result);
-    log.info(`${msg.intent.kind} ${result.outcome}${calls.length ? ` (${calls.join(', ')})` : ''}`, {
+    this.log.info(`${msg.intent.kind} ${result.outcome}${calls.length ? ` (${calls.join(', ')})` : ''}`, {
       intentId: msg.intentId,
       aggregate: msg.aggregateKey,
       lsn: msg.source.lsn,

@@ -104,7 +104,7 @@ const line = (over: Partial<LineView> = {}): LineView => ({
 
 const cfg = { seller: 'SELLER_X', customerCategory: 'CATEGORY_Y' };
 
-describe('projections: presenters (port of opencell_models tests)', () => {
+describe('projections: payloads (port of opencell_models tests)', () => {
   describe('Description type', () => {
     it('cuts text to 50 characters', () => {
       const long = 'x'.repeat(49) + 'ABCDEF';
