@@ -3,8 +3,9 @@ import tseslint from 'typescript-eslint';
 
 /**
  * Layer boundaries (docs/architecture.md): src/ never imports the testkit (sandboxes, demo, fixtures: not part of the
- * build), and src/domain/ stays pure — no adapters, flows, app or core (logger, config loading), and no node I/O
- * module. A violation fails `npm run lint` (test/unit/lint-boundaries.test.ts proves the rules are live).
+ * build), src/domain/ stays pure — no adapters, flows, app or core (logger, config loading), and no node I/O
+ * module — and the other layers depend only inwards. A violation fails `npm run lint`
+ * (test/unit/lint-boundaries.test.ts proves the rules are live).
  */
 const NO_TESTKIT = { group: ['**/testkit', '**/testkit/**'], message: 'src/ must not depend on testkit/.' };
 const IO_MODULES = [
@@ -14,27 +15,43 @@ const IO_MODULES = [
   'winston',
   'prom-client',
   '@kafkajs/confluent-schema-registry',
-  ...['fs', 'fs/promises', 'http', 'https', 'http2', 'net', 'dgram', 'child_process', 'worker_threads', 'cluster']
-    .flatMap((m) => [m, `node:${m}`]),
+  ...[
+    'fs',
+    'fs/promises',
+    'http',
+    'https',
+    'http2',
+    'net',
+    'dgram',
+    'child_process',
+    'worker_threads',
+    'cluster',
+  ].flatMap((m) => [m, `node:${m}`]),
 ].map((name) => ({ name, message: 'src/domain/ is pure: I/O belongs in src/adapters/.' }));
 
+const layers = (names, message) => ({
+  group: names.flatMap((n) => [`**/${n}`, `**/${n}/**`]),
+  message,
+});
+const restrict = (patterns, paths = []) => ({
+  'no-restricted-imports': ['error', { paths, patterns: [NO_TESTKIT, ...patterns] }],
+});
+
+/** Dependencies point inwards: app → flows → adapters → domain; core (logger, config) serves all but the domain. */
 export const boundaryRules = {
-  src: { 'no-restricted-imports': ['error', { patterns: [NO_TESTKIT] }] },
-  domain: {
-    'no-restricted-imports': [
-      'error',
-      {
-        paths: IO_MODULES,
-        patterns: [
-          NO_TESTKIT,
-          {
-            group: ['**/adapters', '**/adapters/**', '**/flows', '**/flows/**', '**/app', '**/app/**', '**/core/**'],
-            message: 'src/domain/ may import only src/domain/ (no adapters, flows, app or core).',
-          },
-        ],
-      },
+  src: restrict([]),
+  domain: restrict(
+    [
+      layers(
+        ['adapters', 'flows', 'app', 'core'],
+        'src/domain/ may import only src/domain/ (no adapters, flows, app or core).',
+      ),
     ],
-  },
+    IO_MODULES,
+  ),
+  adapters: restrict([layers(['flows', 'app'], 'src/adapters/ may not import src/flows/ or src/app/.')]),
+  flows: restrict([layers(['app'], 'src/flows/ may not import src/app/.')]),
+  core: restrict([layers(['adapters', 'flows', 'app'], 'src/core/ may import only src/domain/.')]),
 };
 
 export default tseslint.config(
@@ -49,4 +66,7 @@ export default tseslint.config(
   },
   { files: ['src/**/*.ts'], rules: boundaryRules.src },
   { files: ['src/domain/**/*.ts'], rules: boundaryRules.domain },
+  { files: ['src/adapters/**/*.ts'], rules: boundaryRules.adapters },
+  { files: ['src/flows/**/*.ts'], rules: boundaryRules.flows },
+  { files: ['src/core/**/*.ts'], rules: boundaryRules.core },
 );

@@ -44,6 +44,19 @@ describe('layer boundaries (eslint no-restricted-imports)', function () {
     expect(errors[0]).to.include('testkit');
   });
 
+  it('keeps dependencies pointing inwards: adapters do not import flows, flows do not import the app', async () => {
+    const fromAdapter = await restrictedImports(
+      "import { Projector } from '../../flows/projection/projector';\nexport const p = Projector;\n",
+      'src/adapters/postgres/bad-example.ts',
+    );
+    expect(fromAdapter).to.have.length(1);
+    const fromFlow = await restrictedImports(
+      "import { runRoles } from '../../app/run';\nexport const r = runRoles;\n",
+      'src/flows/projection/bad-example.ts',
+    );
+    expect(fromFlow).to.have.length(1);
+  });
+
   it('lets adapters use I/O and the domain', async () => {
     const errors = await restrictedImports(
       "import { Pool } from 'pg';\nimport { SyncError } from '../../domain/errors';\nexport const x = [Pool, SyncError];\n",
