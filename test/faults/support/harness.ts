@@ -1,5 +1,5 @@
 /**
- * Fault-test harness: the worker process under a supervisor (spawn, kill -9, graceful stop, restart on crash),
+ * Fault-test harness: the pipeline process under a supervisor (spawn, kill -9, graceful stop, restart on crash),
  * a switchable schema-registry proxy, a raw Kafka tap, and the summary the suite writes at the end.
  */
 import { ChildProcess, spawn } from 'node:child_process';
@@ -12,7 +12,7 @@ export interface WorkerEvent {
   [k: string]: unknown;
 }
 
-/** Runs test/faults/worker.ts as a child process, like a process manager would. */
+/** Runs test/faults/pipeline-process.ts as a child process, like a process manager would. */
 export class WorkerSupervisor {
   /** processes started */
   runs = 0;
@@ -20,7 +20,7 @@ export class WorkerSupervisor {
   gracefulStops = 0;
   /** exits nobody asked for (crashes), each followed by a restart */
   crashes = 0;
-  /** every line the worker processes wrote to stdout and stderr */
+  /** every line the pipeline processes wrote to stdout and stderr */
   readonly lines: string[] = [];
   readonly events: WorkerEvent[] = [];
   private child: ChildProcess | undefined;
@@ -39,14 +39,14 @@ export class WorkerSupervisor {
     return this.ready;
   }
 
-  /** Starts a worker process (does not wait for readiness). */
+  /** Starts a pipeline process (does not wait for readiness). */
   spawn(): void {
     this.runs++;
     this.ready = false;
     this.expectingExit = false;
     const child = spawn(
       process.execPath,
-      ['--require', 'tsx/cjs', join(ROOT, 'test', 'faults', 'worker.ts')],
+      ['--require', 'tsx/cjs', join(ROOT, 'test', 'faults', 'pipeline-process.ts')],
       {
         cwd: ROOT,
         env: { ...process.env, ...this.env },

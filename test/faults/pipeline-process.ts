@@ -1,5 +1,5 @@
 /**
- * A standalone sync worker for the fault tests: the projection pipeline (router + projector) and the outbox relay
+ * A standalone pipeline process for the fault tests: the projection pipeline (router + projector) and the outbox relay
  * in one process, configured from the environment like production (loadConfig), plus:
  *   FAULT_ROUTER_GROUP / FAULT_PROJECTOR_GROUP  consumer groups of this run
  *   FAULT_RELAY_LOCK_KEY                         the relay's advisory lock key (one per run: others share the database)
