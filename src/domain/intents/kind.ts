@@ -87,8 +87,6 @@ export interface ProjectionContext {
   noop(note: string, about?: Omit<Step, 'plan'>): void;
   /** True when the ledger holds this effect key as done. */
   hasEffect(key: string): Promise<boolean>;
-  /** How many steps ran so far for this intent. */
-  steps(): number;
 }
 
 /** For contract-scoped kinds: the contract (current Odoo state) and its subscription as OpenCell holds it. */

@@ -181,7 +181,6 @@ export class Projector {
       config,
       force: msg.force === true,
       repair: msg.repair === true,
-      steps: () => out.length,
       hasEffect: (key) => ledger.hasEffect(key),
       noop: (note, about = {}) => {
         out.push({ ...noopRun(note), step: { plan: { strategy: 'noop', ops: [], note }, ...about } });
