@@ -14,6 +14,7 @@ import { intentKind, type RoutingReader } from '../../src/domain/intents/kind';
 import { IntentMessageCodec, intentMessageCodec, type IntentMessage } from '../../src/domain/intents/message';
 import { INTENT_KINDS, INTENTS } from '../../src/domain/intents/registry';
 import { customerFromPartner, DEFAULT_PROJECTION_CONFIG } from '../../src/domain/projection/payloads';
+import { triggeringTables } from '../../src/domain/projection/filter';
 import { detectIntents } from '../../src/domain/projection/triggers';
 import type { PartnerView } from '../../src/domain/projection/views';
 import { Projector } from '../../src/flows/projection/projector';
@@ -131,6 +132,14 @@ describe('intent catalogue', () => {
       'update_subscription',
     ]);
     expect(() => INTENTS.with(touchCustomer, touchCustomer)).to.throw(/registered twice/);
+  });
+
+  it('triggers only on tables the router reads, and cites the behaviour catalogue', () => {
+    const routed = new Set<string>(triggeringTables());
+    for (const k of INTENT_KINDS) {
+      for (const table of k.trigger.tables) expect(routed.has(table), `${k.kind}: ${table}`).to.equal(true);
+      expect(k.trigger.rule, k.kind).to.match(/^docs\/behaviour\.md /);
+    }
   });
 
   describe('a throw-away kind added through the registry alone', () => {
