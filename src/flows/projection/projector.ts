@@ -10,10 +10,12 @@
  * - a service termination first activates the contract's current service lines not yet active
  *   (activations before terminations: a tariff change is one activation then one termination);
  * - a subscription termination terminates the contract's ended service lines first (in its plan).
- * An operator's forced creation (docs/behaviour.md W4, `force`) also brings the contract's current lines (services, one-shots), whose
- * own intents were dead-lettered while the partner was blocked.
+ * An operator's forced creation (docs/behaviour.md W4, `force`) also brings the contract's current lines (services,
+ * one-shots), whose own intents were dead-lettered while the partner was blocked.
+ *
  * What is specific to each intent kind (its reads, plans and replay checks, its ledger record and sync-event target)
  * lives in its module of src/domain/intents/; this runs any kind of the registry it is given.
+ *
  * Replays are harmless: a finished intent is skipped, an operation whose effect is in the ledger is skipped, and
  * every strategy skips what OpenCell already holds.
  */
