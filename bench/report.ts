@@ -184,6 +184,12 @@ function faults(): string {
 }
 
 /** The interpretation section (bench/interpretation.md when present). */
+function runtimes(): string {
+  const p = join(__dirname, 'runtimes.md');
+  const text = existsSync(p) ? readFileSync(p, 'utf8') : '';
+  return text ? `## Node 20 → Node 24 (issue M)\n\n${text.trim()}\n` : '';
+}
+
 function interp(): string {
   const p = join(__dirname, 'interpretation.md');
   const interpretation = existsSync(p) ? readFileSync(p, 'utf8') : '';
@@ -207,6 +213,7 @@ export function renderMarkdown(r: Results): string {
     concurrency(r.runs.concurrency),
     resync(r.runs.resync),
     invoices(r.runs.invoices),
+    runtimes(),
     interp(),
     faults(),
   ];
