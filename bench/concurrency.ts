@@ -68,8 +68,10 @@ export async function runConcurrencyBench(o: ConcurrencyOptions, log: (s: string
       prepared.push(...ids);
       // One active contract row each (the router only routes partner changes of partners with contracts).
       await db.query(
-        `INSERT INTO contract_contract (name, code, partner_id, invoice_partner_id, company_id, active, date_start)
-         SELECT 'bench conc ' || p, 'BCONC-${runId}-' || p, p, p, 1, true, CURRENT_DATE FROM unnest($1::int[]) AS p`,
+        `INSERT INTO contract_contract (name, code, partner_id, invoice_partner_id, company_id, active, date_start,
+                                        service_technology_id, service_supplier_id)
+         SELECT 'bench conc ' || p, 'BCONC-${runId}-' || p, p, p, 1, true, CURRENT_DATE, 1, 1
+           FROM unnest($1::int[]) AS p`,
         [ids.map((x) => x.id)],
       );
       const client = new OpenCellClient({ ...config.opencell });

@@ -511,7 +511,8 @@ export async function insertPartner(db: Db, input: PartnerInput = {}): Promise<I
     firstname,
     lastname,
     is_company: isCompany,
-    type: input.type ?? 'contact',
+    // somconnexio's res.partner.type selection has no 'contact'; its default is 'representative'.
+    type: input.type ?? 'representative',
     parent_id: input.parentId ?? null,
     ref,
     lang: input.lang ?? place.lang,
@@ -535,7 +536,7 @@ export async function insertPartner(db: Db, input: PartnerInput = {}): Promise<I
   };
   const id = await insertRow(db, 'res_partner', values);
   await updateRow(db, 'res_partner', id, {
-    display_name: isChild && values.type !== 'contact' ? `${name}` : name,
+    display_name: name,
     commercial_partner_id: input.parentId ?? id,
   });
   return {
@@ -631,7 +632,8 @@ export interface LineInput {
   dateStart?: string;
   dateEnd?: string | null;
   quantity?: number;
-  specificPrice?: string | null;
+  /** contract_line.specific_price (OCA Float without digits: float8) */
+  specificPrice?: number | null;
   overrides?: Values;
 }
 
@@ -685,7 +687,10 @@ async function insertInfo(
   phone: string,
   rng: Rng,
 ): Promise<{ table: string; column: string; id: number }> {
+  // As somconnexio's models write them (schemas/odoo/manifest.json): no `active`; the broadband infos carry the
+  // provider's order id; router 4G has no phone number of its own ("-", its default).
   const base = { phone_number: phone, create_uid: 2, write_uid: 2 };
+  const router = async () => xmlIdResId(db, 'somconnexio.router_product');
   switch (kind) {
     case 'mobile':
       return {
@@ -699,8 +704,13 @@ async function insertInfo(
         column: 'adsl_service_contract_info_id',
         id: await insertRow(db, 'adsl_service_contract_info', {
           ...base,
+          id_order: digits(rng, 6),
           administrative_number: digits(rng, 9),
-          router_mac_address: Array.from({ length: 6 }, () => digits(rng, 2)).join(':'),
+          router_product_id: await router(),
+          ppp_user: `sc${digits(rng, 8)}`,
+          ppp_password: digits(rng, 8),
+          endpoint_user: `ep${digits(rng, 6)}`,
+          endpoint_password: digits(rng, 8),
         }),
       };
     case '4G':
@@ -709,9 +719,10 @@ async function insertInfo(
         column: 'router_4G_service_contract_info_id',
         id: await insertRow(db, 'router_4g_service_contract_info', {
           ...base,
-          vodafone_id: digits(rng, 10),
-          vodafone_offer_code: 'VF4G',
+          id_order: digits(rng, 6),
           icc: `89340${digits(rng, 14)}`,
+          imei: digits(rng, 15),
+          ssid: `SC-4G-${digits(rng, 4)}`,
         }),
       };
     case 'fiber':
@@ -722,6 +733,7 @@ async function insertInfo(
             column: 'vodafone_fiber_service_contract_info_id',
             id: await insertRow(db, 'vodafone_fiber_service_contract_info', {
               ...base,
+              id_order: digits(rng, 6),
               vodafone_id: digits(rng, 10),
               vodafone_offer_code: 'VFF600',
             }),
@@ -730,7 +742,11 @@ async function insertInfo(
           return {
             table: 'mm_fiber_service_contract_info',
             column: 'mm_fiber_service_contract_info_id',
-            id: await insertRow(db, 'mm_fiber_service_contract_info', { ...base, mm_id: digits(rng, 8) }),
+            id: await insertRow(db, 'mm_fiber_service_contract_info', {
+              ...base,
+              id_order: digits(rng, 6),
+              mm_id: digits(rng, 8),
+            }),
           };
         case 'orange':
           return {
@@ -738,6 +754,7 @@ async function insertInfo(
             column: 'orange_fiber_service_contract_info_id',
             id: await insertRow(db, 'orange_fiber_service_contract_info', {
               ...base,
+              id_order: digits(rng, 6),
               suma_id: digits(rng, 8),
             }),
           };
@@ -747,8 +764,10 @@ async function insertInfo(
             column: 'xoln_fiber_service_contract_info_id',
             id: await insertRow(db, 'xoln_fiber_service_contract_info', {
               ...base,
-              external_id: digits(rng, 8),
               id_order: digits(rng, 6),
+              external_id: digits(rng, 8),
+              project_id: 1,
+              router_product_id: await router(),
             }),
           };
       }
@@ -800,9 +819,15 @@ export async function insertContract(db: Db, input: ContractInput): Promise<Inse
     ).rows[0] as { id: number; commercial_partner_id: number | null; state: string | null } | undefined;
     if (!partner) throw new Error(`demo seed: partner ${input.partnerId} not found`);
     const landlinePrefix = PLACES.find((p) => p.state === partner.state)?.landline ?? '93';
+    // A 4G router has no number of its own: somconnexio's router 4G info defaults phone_number to "-", and the
+    // contract's stored phone_number copies it.
     const phone =
       input.phoneNumber ??
-      (kind === 'adsl' || kind === 'fiber' ? landlineNumber(rng, landlinePrefix) : mobileNumber(rng));
+      (kind === '4G'
+        ? '-'
+        : kind === 'adsl' || kind === 'fiber'
+          ? landlineNumber(rng, landlinePrefix)
+          : mobileNumber(rng));
     const info = await insertInfo(db, kind, supplier, phone, rng);
     const code = input.code ?? (await nextSequence(db, 'somconnexio.sequence_contract'));
     const technology = await xmlIdResId(db, `somconnexio.service_technology_${kind === '4G' ? '4G' : kind}`);

@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS res_partner (
   active boolean DEFAULT true,
   employee boolean DEFAULT false,
   function varchar,
-  type varchar DEFAULT 'contact',     -- contact/invoice/delivery/other (+ somconnexio: contract-email/service/representative)
+  type varchar DEFAULT 'representative',  -- somconnexio's selection: contract-email/service/invoice/delivery/other/representative (no 'contact')
   street varchar,
   street2 varchar,
   full_street varchar,                -- somconnexio stored compute: street + ' ' + street2
@@ -47,12 +47,19 @@ CREATE TABLE IF NOT EXISTS res_partner (
   customer_rank integer DEFAULT 0,    -- account
   supplier_rank integer DEFAULT 0,    -- account
   invoice_warn varchar DEFAULT 'no-message',
-  "block_contract_creation_in_OC" boolean DEFAULT false,  -- opencell_somconnexio; Odoo quotes the name
+  -- somconnexio
+  has_active_contract boolean,
+  volunteer boolean,
+  nationality integer,
+  only_indispensable_emails boolean,
+  -- opencell_somconnexio, the module this project replaces (gone once it is uninstalled; the pipeline copes
+  -- without it: src/adapters/postgres/odoo-schema.ts). Odoo quotes the name.
+  "block_contract_creation_in_OC" boolean DEFAULT false,
   create_uid integer,
   create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
   write_uid integer,
-  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
-  CONSTRAINT res_partner_check_name CHECK (type = 'contact' AND name IS NOT NULL OR type <> 'contact')
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+  -- no res_partner_check_name: partner_firstname replaces base's check_name with CHECK(1=1)
 );
 CREATE INDEX IF NOT EXISTS res_partner_parent_id_index ON res_partner (parent_id);
 CREATE INDEX IF NOT EXISTS res_partner_ref_index ON res_partner (ref);
@@ -103,7 +110,7 @@ CREATE TABLE IF NOT EXISTS account_banking_mandate (
   partner_bank_id integer,
   partner_id integer,                              -- related stored (partner_bank_id.partner_id)
   company_id integer NOT NULL,
-  unique_mandate_reference varchar,
+  unique_mandate_reference varchar(35),
   signature_date date,
   last_debit_date date,
   state varchar DEFAULT 'draft',                   -- draft / valid / expired / cancel

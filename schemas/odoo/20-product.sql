@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS product_template (
   description_purchase jsonb,
   description_sale jsonb,
   detailed_type varchar NOT NULL DEFAULT 'service',  -- consu / service / product
-  type varchar DEFAULT 'service',
+  type varchar NOT NULL DEFAULT 'consu',
   categ_id integer NOT NULL,
   list_price numeric,
   volume numeric,

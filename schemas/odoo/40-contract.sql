@@ -1,10 +1,13 @@
 -- Contracts (OCA contract 16.0 + somconnexio extensions), contract groups, service technologies and
 -- suppliers, and the ISP "service contract info" tables. The contract points at its info record.
+-- Columns, types and NOT NULL follow the upstream models (schemas/odoo/manifest.json, MANIFEST.md); the
+-- integration test test/integration/odoo-manifest.test.ts checks every captured table against it.
 
 CREATE TABLE IF NOT EXISTS service_technology (
   id serial PRIMARY KEY,
-  name varchar NOT NULL,
+  name varchar,                         -- Char, not required
   service_product_category_id integer,  -- the main tariff category of this technology
+  external_provisioning_required boolean DEFAULT false,
   create_uid integer,
   create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
   write_uid integer,
@@ -13,7 +16,7 @@ CREATE TABLE IF NOT EXISTS service_technology (
 
 CREATE TABLE IF NOT EXISTS service_supplier (
   id serial PRIMARY KEY,
-  name varchar NOT NULL,
+  name varchar,                         -- Char, not required
   ref varchar,
   create_uid integer,
   create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
@@ -24,8 +27,8 @@ CREATE TABLE IF NOT EXISTS service_supplier (
 -- One OpenCell customer account per group: code = "{partner.ref}_{n}".
 CREATE TABLE IF NOT EXISTS contract_group (
   id serial PRIMARY KEY,
-  code varchar NOT NULL,
-  partner_id integer NOT NULL,
+  code varchar,                         -- Char, not required
+  partner_id integer,                   -- Many2one, not required
   create_uid integer,
   create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
   write_uid integer,
@@ -53,18 +56,20 @@ CREATE TABLE IF NOT EXISTS contract_terminate_user_reason (
   write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
 );
 
--- ISP info tables (somconnexio). phone_number is required on every one of them.
+-- ISP info tables (somconnexio *.service.contract.info). phone_number is required on each (not on the
+-- switchboard one); router 4G, Orange fiber and ADSL default it to '-' (no number). None has an `active` column.
+-- The broadband ones (all but mobile) have id_order and previous_id from broadband.service.contract.info.
 CREATE TABLE IF NOT EXISTS mobile_service_contract_info (
   id serial PRIMARY KEY,
   phone_number varchar NOT NULL,
-  icc varchar,
-  icc_donor varchar,
-  previous_provider integer,
-  previous_owner_vat_number varchar,
-  previous_owner_name varchar,
-  previous_owner_first_name varchar,
+  icc varchar NOT NULL,
+  delivery_street varchar,
+  delivery_street2 varchar,
+  delivery_zip_code varchar,
+  delivery_city varchar,
+  delivery_state_id integer,
+  delivery_country_id integer,
   shared_bond_id varchar,
-  active boolean DEFAULT true,
   create_uid integer,
   create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
   write_uid integer,
@@ -74,10 +79,10 @@ CREATE TABLE IF NOT EXISTS mobile_service_contract_info (
 CREATE TABLE IF NOT EXISTS vodafone_fiber_service_contract_info (
   id serial PRIMARY KEY,
   phone_number varchar NOT NULL,
+  id_order varchar,
+  previous_id varchar,
   vodafone_id varchar NOT NULL,
   vodafone_offer_code varchar NOT NULL,
-  previous_phone_number varchar,
-  active boolean DEFAULT true,
   create_uid integer,
   create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
   write_uid integer,
@@ -87,9 +92,9 @@ CREATE TABLE IF NOT EXISTS vodafone_fiber_service_contract_info (
 CREATE TABLE IF NOT EXISTS mm_fiber_service_contract_info (
   id serial PRIMARY KEY,
   phone_number varchar NOT NULL,
+  id_order varchar,
+  previous_id varchar,
   mm_id varchar NOT NULL,
-  previous_phone_number varchar,
-  active boolean DEFAULT true,
   create_uid integer,
   create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
   write_uid integer,
@@ -98,10 +103,10 @@ CREATE TABLE IF NOT EXISTS mm_fiber_service_contract_info (
 
 CREATE TABLE IF NOT EXISTS orange_fiber_service_contract_info (
   id serial PRIMARY KEY,
-  phone_number varchar NOT NULL,
+  phone_number varchar NOT NULL DEFAULT '-',
+  id_order varchar,
+  previous_id varchar,
   suma_id varchar NOT NULL,
-  previous_phone_number varchar,
-  active boolean DEFAULT true,
   create_uid integer,
   create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
   write_uid integer,
@@ -110,18 +115,16 @@ CREATE TABLE IF NOT EXISTS orange_fiber_service_contract_info (
 
 CREATE TABLE IF NOT EXISTS adsl_service_contract_info (
   id serial PRIMARY KEY,
-  phone_number varchar NOT NULL,
+  phone_number varchar NOT NULL DEFAULT '-',
+  id_order varchar,
+  previous_id varchar,
   administrative_number varchar NOT NULL,
-  router_product_id integer,
-  router_serial_number varchar,
-  router_mac_address varchar,
+  router_product_id integer NOT NULL,
   router_lot_id integer,
-  ppp_user varchar,
-  ppp_password varchar,
-  endpoint_user varchar,
-  endpoint_password varchar,
-  previous_phone_number varchar,
-  active boolean DEFAULT true,
+  ppp_user varchar NOT NULL,
+  ppp_password varchar NOT NULL,
+  endpoint_user varchar NOT NULL,
+  endpoint_password varchar NOT NULL,
   create_uid integer,
   create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
   write_uid integer,
@@ -130,17 +133,17 @@ CREATE TABLE IF NOT EXISTS adsl_service_contract_info (
 
 CREATE TABLE IF NOT EXISTS router_4g_service_contract_info (
   id serial PRIMARY KEY,
-  phone_number varchar NOT NULL,
-  vodafone_id varchar NOT NULL,
-  vodafone_offer_code varchar NOT NULL,
-  icc varchar,
-  icc_subs varchar,
+  phone_number varchar NOT NULL DEFAULT '-',
+  id_order varchar,
+  previous_id varchar,
   router_product_id integer,
-  router_mac_address varchar,
-  router_acces varchar,
+  imei varchar,
   ssid varchar,
   pin varchar,
-  active boolean DEFAULT true,
+  router_acces varchar,
+  password_wifi varchar,
+  icc varchar NOT NULL,
+  icc_subs varchar,
   create_uid integer,
   create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
   write_uid integer,
@@ -150,14 +153,30 @@ CREATE TABLE IF NOT EXISTS router_4g_service_contract_info (
 CREATE TABLE IF NOT EXISTS xoln_fiber_service_contract_info (
   id serial PRIMARY KEY,
   phone_number varchar NOT NULL,
+  id_order varchar,
+  previous_id varchar,
   external_id varchar NOT NULL,
-  id_order varchar NOT NULL,
-  project_id integer,
-  router_product_id integer,
-  router_serial_number varchar,
-  router_mac_address varchar,
-  previous_phone_number varchar,
-  active boolean DEFAULT true,
+  project_id integer NOT NULL,          -- Many2one(xoln.project); that model is not part of this schema
+  router_product_id integer NOT NULL,
+  router_lot_id integer,
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC')
+);
+
+-- switchboard_somconnexio: phone_number is not required here (older versions defaulted it to '-').
+CREATE TABLE IF NOT EXISTS switchboard_service_contract_info (
+  id serial PRIMARY KEY,
+  phone_number varchar,
+  phone_number_2 varchar,
+  agent_name varchar,
+  agent_email varchar,
+  extension varchar,
+  icc varchar,
+  "MAC_CPE_SIP" varchar,
+  "SIP_channel_name" varchar,
+  "SIP_channel_password" varchar,
   create_uid integer,
   create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
   write_uid integer,
@@ -199,9 +218,20 @@ CREATE TABLE IF NOT EXISTS contract_contract (
   mandate_id integer,                    -- contract_mandate
   payment_mode_id integer,               -- contract_payment_mode
   contract_group_id integer,
-  service_technology_id integer,
-  service_supplier_id integer,
-  phone_number varchar,                  -- stored compute from the info record
+  group_id integer,                      -- OCA contract.group (unrelated to contract_group_id)
+  contract_template_id integer,
+  crm_lead_line_id integer,
+  service_technology_id integer NOT NULL,
+  service_supplier_id integer NOT NULL,
+  phone_number varchar,                  -- stored compute from the info record ('-' where the info has none)
+  icc varchar,
+  vodafone_id varchar,
+  lang varchar,
+  fiber_signal_type_id integer,
+  terminate_target_provider integer,
+  current_tariff_contract_line integer,
+  current_tariff_product integer,
+  current_tariff_start_date date,
   mobile_contract_service_info_id integer,
   vodafone_fiber_service_contract_info_id integer,
   mm_fiber_service_contract_info_id integer,
@@ -209,6 +239,7 @@ CREATE TABLE IF NOT EXISTS contract_contract (
   adsl_service_contract_info_id integer,
   "router_4G_service_contract_info_id" integer,  -- Odoo quotes the name: capital G kept
   xoln_fiber_service_contract_info_id integer,
+  switchboard_service_contract_info_id integer,  -- switchboard_somconnexio
   parent_pack_contract_id integer,
   terminate_user_reason_id integer,
   create_reason varchar,
@@ -238,19 +269,17 @@ CREATE TABLE IF NOT EXISTS contract_line (
   quantity double precision NOT NULL DEFAULT 1,   -- OCA: Float without digits -> float8
   uom_id integer,
   automatic_price boolean DEFAULT false,
-  specific_price numeric,                         -- Monetary; price_unit is NOT a column
+  specific_price double precision,                -- OCA: Float without digits -> float8; price_unit is NOT a column
   discount numeric,
-  note_invoicing_mode varchar DEFAULT 'with',
+  note_invoicing_mode varchar DEFAULT 'with_previous_line',
   display_type varchar,
   date_start date NOT NULL,
   date_end date,
   recurring_next_date date,
   last_date_invoiced date,
-  next_period_date_start date,
-  next_period_date_end date,
-  recurring_rule_type varchar DEFAULT 'monthly',
-  recurring_interval integer DEFAULT 1,
-  recurring_invoicing_type varchar DEFAULT 'pre-paid',
+  recurring_rule_type varchar NOT NULL DEFAULT 'monthly',       -- stored compute, required
+  recurring_interval integer NOT NULL DEFAULT 1,
+  recurring_invoicing_type varchar NOT NULL DEFAULT 'pre-paid',
   termination_notice_date date,
   termination_notice_interval integer DEFAULT 1,
   termination_notice_rule_type varchar DEFAULT 'monthly',
@@ -263,6 +292,7 @@ CREATE TABLE IF NOT EXISTS contract_line (
   predecessor_contract_line_id integer,
   analytic_distribution jsonb,
   active boolean DEFAULT true,                    -- stored related of the contract
+  company_id integer,                             -- stored related of the contract
   create_uid integer,
   create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
   write_uid integer,

@@ -91,10 +91,10 @@ END $$;
 
 DO $$ BEGIN
   PERFORM pg_temp.odoo_fk('service_technology', 'service_product_category_id', 'product_category');
-  PERFORM pg_temp.odoo_fk('contract_group', 'partner_id', 'res_partner', 'RESTRICT');
-  PERFORM pg_temp.odoo_fk('adsl_service_contract_info', 'router_product_id', 'product_product');
+  PERFORM pg_temp.odoo_fk('contract_group', 'partner_id', 'res_partner');
+  PERFORM pg_temp.odoo_fk('adsl_service_contract_info', 'router_product_id', 'product_product', 'RESTRICT');
   PERFORM pg_temp.odoo_fk('router_4g_service_contract_info', 'router_product_id', 'product_product');
-  PERFORM pg_temp.odoo_fk('xoln_fiber_service_contract_info', 'router_product_id', 'product_product');
+  PERFORM pg_temp.odoo_fk('xoln_fiber_service_contract_info', 'router_product_id', 'product_product', 'RESTRICT');
 END $$;
 
 DO $$ BEGIN
@@ -112,8 +112,8 @@ DO $$ BEGIN
   PERFORM pg_temp.odoo_fk('contract_contract', 'mandate_id', 'account_banking_mandate', 'RESTRICT');
   PERFORM pg_temp.odoo_fk('contract_contract', 'payment_mode_id', 'account_payment_mode');
   PERFORM pg_temp.odoo_fk('contract_contract', 'contract_group_id', 'contract_group');
-  PERFORM pg_temp.odoo_fk('contract_contract', 'service_technology_id', 'service_technology');
-  PERFORM pg_temp.odoo_fk('contract_contract', 'service_supplier_id', 'service_supplier');
+  PERFORM pg_temp.odoo_fk('contract_contract', 'service_technology_id', 'service_technology', 'RESTRICT');
+  PERFORM pg_temp.odoo_fk('contract_contract', 'service_supplier_id', 'service_supplier', 'RESTRICT');
   PERFORM pg_temp.odoo_fk('contract_contract', 'mobile_contract_service_info_id', 'mobile_service_contract_info');
   PERFORM pg_temp.odoo_fk('contract_contract', 'vodafone_fiber_service_contract_info_id', 'vodafone_fiber_service_contract_info');
   PERFORM pg_temp.odoo_fk('contract_contract', 'mm_fiber_service_contract_info_id', 'mm_fiber_service_contract_info');
@@ -121,6 +121,7 @@ DO $$ BEGIN
   PERFORM pg_temp.odoo_fk('contract_contract', 'adsl_service_contract_info_id', 'adsl_service_contract_info');
   PERFORM pg_temp.odoo_fk('contract_contract', 'router_4G_service_contract_info_id', 'router_4g_service_contract_info');
   PERFORM pg_temp.odoo_fk('contract_contract', 'xoln_fiber_service_contract_info_id', 'xoln_fiber_service_contract_info');
+  PERFORM pg_temp.odoo_fk('contract_contract', 'switchboard_service_contract_info_id', 'switchboard_service_contract_info');
   PERFORM pg_temp.odoo_fk('contract_contract', 'parent_pack_contract_id', 'contract_contract');
   PERFORM pg_temp.odoo_fk('contract_contract_res_partner_rel', 'contract_contract_id', 'contract_contract', 'CASCADE');
   PERFORM pg_temp.odoo_fk('contract_contract_res_partner_rel', 'res_partner_id', 'res_partner', 'CASCADE');

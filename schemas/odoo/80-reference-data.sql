@@ -165,11 +165,13 @@ INSERT INTO product_template (id, name, detailed_type, type, categ_id, list_pric
   (12, '{"en_US": "Router return", "ca_ES": "Retorn del router", "es_ES": "Devolución del router"}', 'service', 'service', 18, 57.85, 1, 1, NULL, 'CH_SC_OSO_ROUTER_RETURN', true, false, true),
   (13, '{"en_US": "Additional data 1 GB", "ca_ES": "Dades addicionals 1 GB", "es_ES": "Datos adicionales 1 GB"}', 'service', 'service', 17, 1.65, 1, 1, NULL, 'CH_SC_OSO_MOBILE_ADDITIONAL_DATA_1GB', true, false, true),
   (14, '{"en_US": "Unknown extra X", "ca_ES": "Extra desconegut X"}', 'service', 'service', 15, 0.99, 1, 1, NULL, 'SE_SC_REC_UNKNOWN_X', true, false, true),
-  (15, '{"en_US": "Donation", "ca_ES": "Donació", "es_ES": "Donación"}', 'service', 'service', 30, 5.00, 1, 1, NULL, 'SC_OTHER_DONATION', true, false, true)
+  (15, '{"en_US": "Donation", "ca_ES": "Donació", "es_ES": "Donación"}', 'service', 'service', 30, 5.00, 1, 1, NULL, 'SC_OTHER_DONATION', true, false, true),
+  -- the router an ADSL / XOLN fiber info record requires (router_product_id); no code, never a contract line
+  (16, '{"en_US": "Router", "ca_ES": "Router", "es_ES": "Router"}', 'consu', 'consu', 30, 0.00, 1, 1, NULL, NULL, false, true, true)
 ON CONFLICT DO NOTHING;
 
 INSERT INTO product_product (id, default_code, active, product_tmpl_id)
-SELECT id, default_code, true, id FROM product_template WHERE id BETWEEN 1 AND 15
+SELECT id, default_code, true, id FROM product_template WHERE id BETWEEN 1 AND 16
 ON CONFLICT DO NOTHING;
 
 INSERT INTO product_pricelist (id, name, active, sequence, currency_id, company_id, code) VALUES
@@ -289,6 +291,7 @@ INSERT INTO ir_model_data (module, name, model, res_id, noupdate) VALUES
   ('switchboard_somconnexio', 'switchboard_additional_service', 'product.category', 22, false),
   ('switchboard_somconnexio', 'switchboard_extras_service', 'product.category', 23, false),
   ('somconnexio', 'other_products', 'product.category', 30, false),
+  ('somconnexio', 'router_product', 'product.product', 16, false),
   ('somconnexio', 'service_technology_mobile', 'service.technology', 1, false),
   ('somconnexio', 'service_technology_fiber', 'service.technology', 2, false),
   ('somconnexio', 'service_technology_adsl', 'service.technology', 3, false),

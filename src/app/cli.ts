@@ -10,6 +10,7 @@ import { Pool } from 'pg';
 import { ConfigKey, loadConfig, Config } from '../core/config';
 import { ConfigError } from '../domain/errors';
 import { OdooViews } from '../adapters/postgres/odoo-views';
+import { optionalOdooColumns, partnerBlockedSql } from '../adapters/postgres/odoo-schema';
 import { OpenCellState } from '../adapters/opencell/opencell-state';
 import { OpenCellClient } from '../adapters/opencell/client';
 import { createProducer } from '../flows/projection/stages';
@@ -655,9 +656,11 @@ const forceCreateCommand: Command = {
   requires: () => [],
   run: async (args, ctx) => {
     const code = args.positionals[0];
+    // "block_contract_creation_in_OC" exists only while opencell_somconnexio is installed (odoo-schema.ts).
+    const optional = await optionalOdooColumns(ctx.odooPool());
     const r = await ctx.odooPool().query(
       `SELECT cc.id, cc.partner_id, COALESCE(cc.is_terminated, false) AS terminated, p.ref,
-              COALESCE(p."block_contract_creation_in_OC", false) AS blocked
+              ${partnerBlockedSql('p', optional)} AS blocked
          FROM contract_contract cc JOIN res_partner p ON p.id = cc.partner_id
         WHERE cc.code = $1 ORDER BY cc.id`,
       [code],

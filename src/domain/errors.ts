@@ -12,6 +12,7 @@
 export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'MALFORMED_EVENT'
+  | 'MISSING_COLUMN'
   | 'OPENCELL_BUSINESS'
   | 'OPENCELL_UNAVAILABLE'
   | 'OPENCELL_RATE_LIMITED'
@@ -78,6 +79,24 @@ export class MalformedEventError extends SyncError {
       'MALFORMED_EVENT',
       `malformed event on ${topic}${partition === undefined ? '' : `[${partition}]`}${offset === undefined ? '' : `@${offset}`}: ${field}: ${reason}`,
       { details: { topic, partition, offset, field } },
+    );
+  }
+}
+
+/**
+ * A change event lacks a column a trigger reads (the column does not exist in this Odoo database, or is left out of
+ * the connector's column.include.list). Decoding tolerates absent columns; only the trigger that needs one fails,
+ * with this error naming the table and the column. Not retriable: the same event will always lack it.
+ */
+export class MissingColumnError extends SyncError {
+  constructor(
+    readonly table: string,
+    readonly column: string,
+  ) {
+    super(
+      'MISSING_COLUMN',
+      `${table}.${column} is missing from the change event (absent from this Odoo database or from the connector's column.include.list), and a trigger needs it`,
+      { retriable: false, details: { table, column } },
     );
   }
 }

@@ -11,6 +11,7 @@
 import { isLiveInstance } from './projection/strategies';
 import type { Intent } from './projection/triggers';
 import {
+  odooPhone,
   WATCHED_ISP_INFO_TABLES,
   type ContractView,
   type LineView,
@@ -195,7 +196,7 @@ export function computeDrift(input: DriftInput): Drift[] {
         });
       }
     }
-    const phone = c.phoneNumber;
+    const phone = odooPhone(c.phoneNumber);
     if (phone && sub.accesses !== undefined && !sub.accesses.includes(phone)) {
       const info = c.ispInfo;
       const watched = info && (WATCHED_ISP_INFO_TABLES as readonly string[]).includes(info.table);

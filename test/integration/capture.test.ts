@@ -139,8 +139,9 @@ describe('Odoo change capture (PostgreSQL → Debezium → Kafka → kafkajs)', 
 
     const partner = await insertPartner(`Laia Font ${uniqueSuffix()}`);
     const contract = await db().query<{ id: number }>(
-      `INSERT INTO contract_contract (name, code, partner_id, company_id, date_start, is_terminated)
-       VALUES ('C', $1, $2, 1, DATE '2024-02-29', false) RETURNING id`,
+      `INSERT INTO contract_contract (name, code, partner_id, company_id, date_start, is_terminated,
+                                      service_technology_id, service_supplier_id)
+       VALUES ('C', $1, $2, 1, DATE '2024-02-29', false, 1, 1) RETURNING id`,
       [`TEST${uniqueSuffix()}`, partner],
     );
     const cid = contract.rows[0].id;

@@ -233,13 +233,16 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       expect(m?.emails).to.deep.equal([{ id: holder.id, email: holder.email }]);
       expect(m?.serviceTechnology).to.equal('somconnexio.service_technology_mobile');
 
+      // A 4G router's phone number is Odoo's "-" placeholder: no number, never an OpenCell access.
+      expect(router.phoneNumber).to.equal('-');
       const r = await views.contract(router.id);
       expect(r?.ispInfo).to.deep.equal({
         table: 'router_4g_service_contract_info',
         id: router.infoId,
-        phoneNumber: router.phoneNumber,
+        phoneNumber: null,
       });
       expect(r).to.include({
+        phoneNumber: null,
         serviceTechnology: 'somconnexio.service_technology_4G',
         isTerminated: true,
         terminateDate: '2024-06-30',

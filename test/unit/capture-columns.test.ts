@@ -118,7 +118,7 @@ describe('capture: column codecs (Odoo types through Debezium)', () => {
         date_end: null,
         is_canceled: null,
         automatic_price: false,
-        specific_price: '0.000000001',
+        specific_price: 17.36,
         active: true,
       },
     });
@@ -129,7 +129,7 @@ describe('capture: column codecs (Odoo types through Debezium)', () => {
       date_start: '2025-01-01',
       date_end: null,
       is_canceled: false,
-      specific_price: '0.000000001',
+      specific_price: 17.36,
     });
 
     const bank = changeRecord('res_partner_bank', {

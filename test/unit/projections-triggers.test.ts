@@ -131,7 +131,7 @@ const lineRow = (over: Partial<Row<'contract_line'>> = {}): Row<'contract_line'>
     date_start: '2024-01-31',
     date_end: null,
     is_canceled: false,
-    specific_price: '17.3600',
+    specific_price: 17.36,
     active: true,
     ...over,
   });
@@ -547,14 +547,14 @@ describe('projections: declarative filter (watched columns over the capture regi
     const line = update('contract_line', lineRow(), lineRow({ date_end: DAY_2024_05_31 }));
     expect(changedWatchedFields(line)).to.deep.equal(['date_end']);
   });
-  it('compares decoded values exactly: "17.36" equals "17.3600", captured but unwatched columns trigger nothing', () => {
+  it('compares decoded values exactly (specific_price is a float8 number), captured but unwatched columns trigger nothing', () => {
     const line = update(
       'contract_line',
-      lineRow({ specific_price: '17.36' }),
-      lineRow({ specific_price: '17.3600' }),
+      lineRow({ specific_price: 17.36 }),
+      lineRow({ specific_price: 17.36 }),
     );
     expect(changedBillingFields(line.table, line.before, line.after)).to.deep.equal([]);
-    const priced = update('contract_line', lineRow(), lineRow({ specific_price: '20.00', quantity: 2 }));
+    const priced = update('contract_line', lineRow(), lineRow({ specific_price: 20, quantity: 2 }));
     expect(changedBillingFields(priced.table, priced.before, priced.after)).to.deep.equal([
       'quantity',
       'specific_price',

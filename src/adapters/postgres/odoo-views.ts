@@ -3,6 +3,7 @@ import { pickTranslation } from '../../domain/capture/columns';
 import type { RowChange } from '../../domain/capture/envelope';
 import type { Row } from '../../domain/capture/tables';
 import { DEFAULT_TECHNOLOGY_SERVICE_CATEGORIES, productKind } from '../../domain/projection/products';
+import { optionalOdooColumns, partnerBlockedSql, type OdooOptionalColumns } from './odoo-schema';
 import { statementName } from './prepared';
 import type { TriggerContext } from '../../domain/projection/triggers';
 import type { ContractView, LineView, PartnerView, ProductView } from '../../domain/projection/views';
@@ -22,6 +23,10 @@ import type { ContractView, LineView, PartnerView, ProductView } from '../../dom
  * - Technologies, suppliers and product categories are identified by their XML ids (`module.name`).
  * - Contract lines without a product (sections, notes) are not lines for OpenCell and are left out.
  * - Dates are 'YYYY-MM-DD'; Odoo's "False" for an empty Char / Many2one is null.
+ * - Phone numbers: empty, blank and Odoo's "-" placeholder (the default of several info models, copied to the
+ *   contract) are null, so they never become an OpenCell access code or description (`odooPhone` in the domain).
+ * - Columns only some addons add (`block_contract_creation_in_OC`, the switchboard info) are read only when the
+ *   database has them (odoo-schema.ts, asked once).
  */
 
 /** Anything that runs a query: a pg Pool, a PoolClient or a Client. */
@@ -36,6 +41,7 @@ export const INFO_TABLE_CONTRACT_COLUMN = {
   adsl_service_contract_info: 'adsl_service_contract_info_id',
   router_4g_service_contract_info: 'router_4G_service_contract_info_id',
   xoln_fiber_service_contract_info: 'xoln_fiber_service_contract_info_id',
+  switchboard_service_contract_info: 'switchboard_service_contract_info_id',
 } as const satisfies Record<string, keyof Row<'contract_contract'>>;
 
 export type IspInfoTable = keyof typeof INFO_TABLE_CONTRACT_COLUMN;
@@ -57,8 +63,11 @@ const xmlId = (model: string, idExpr: string) =>
 
 const text = (expr: string) => `NULLIF(${expr}, '')`;
 
+/** A phone number column: null when empty, blank or Odoo's "-" placeholder (domain `odooPhone`). */
+const phone = (expr: string) => `NULLIF(NULLIF(btrim(${expr}), ''), '-')`;
+
 /** PartnerView of the res_partner whose id is `idExpr` (null when absent). */
-const partnerJson = (idExpr: string) => `(
+const partnerJson = (idExpr: string, o: OdooOptionalColumns) => `(
   SELECT json_build_object(
     'id', p.id,
     'ref', ${text('p.ref')},
@@ -78,7 +87,7 @@ const partnerJson = (idExpr: string) => `(
     'stateName', ${text('s.name')},
     'countryCode', ${text('c.code')},
     'lang', ${text('p.lang')},
-    'blockContractCreationInOC', COALESCE(p."block_contract_creation_in_OC", false),
+    'blockContractCreationInOC', ${partnerBlockedSql('p', o)},
     'parentId', p.parent_id
   )
   FROM res_partner p
@@ -128,9 +137,10 @@ const lineJson = (l: string) => `json_build_object(
                  WHERE pp.id = ${l}.product_id)
   )`;
 
-const ispInfoJson = (cc: string) => `(
-  SELECT json_build_object('table', i.tbl, 'id', i.id, 'phoneNumber', ${text('i.phone')})
+const ispInfoJson = (cc: string, o: OdooOptionalColumns) => `(
+  SELECT json_build_object('table', i.tbl, 'id', i.id, 'phoneNumber', ${phone('i.phone')})
     FROM (VALUES ${Object.entries(INFO_TABLE_CONTRACT_COLUMN)
+      .filter(([table]) => o.switchboardInfo || table !== 'switchboard_service_contract_info')
       .map(
         ([table, column], ord) =>
           `('${table}', ${cc}.${qi(column)}, (SELECT t.phone_number FROM ${table} t WHERE t.id = ${cc}.${qi(column)}), ${ord})`,
@@ -141,12 +151,12 @@ const ispInfoJson = (cc: string) => `(
    LIMIT 1)`;
 
 /** ContractView (lines still raw) of `contract_contract cc`. */
-const contractJson = (cc: string) => `json_build_object(
+const contractJson = (cc: string, o: OdooOptionalColumns) => `json_build_object(
   'id', ${cc}.id,
   'code', ${cc}.code,
-  'partner', ${partnerJson(`${cc}.partner_id`)},
-  'invoicePartner', ${partnerJson(`${cc}.invoice_partner_id`)},
-  'servicePartner', ${partnerJson(`${cc}.service_partner_id`)},
+  'partner', ${partnerJson(`${cc}.partner_id`, o)},
+  'invoicePartner', ${partnerJson(`${cc}.invoice_partner_id`, o)},
+  'servicePartner', ${partnerJson(`${cc}.service_partner_id`, o)},
   'emails', COALESCE((
     SELECT json_agg(json_build_object('id', e.id, 'email', ${text('e.email')}) ORDER BY e.display_name, e.id DESC)
       FROM contract_contract_res_partner_rel r JOIN res_partner e ON e.id = r.res_partner_id
@@ -169,8 +179,8 @@ const contractJson = (cc: string) => `json_build_object(
     WHERE m.id = ${cc}.mandate_id),
   'serviceTechnology', ${xmlId('service.technology', `${cc}.service_technology_id`)},
   'serviceSupplier', ${xmlId('service.supplier', `${cc}.service_supplier_id`)},
-  'phoneNumber', ${text(`${cc}.phone_number`)},
-  'ispInfo', ${ispInfoJson(cc)},
+  'phoneNumber', ${phone(`${cc}.phone_number`)},
+  'ispInfo', ${ispInfoJson(cc, o)},
   'dateStart', ${cc}.date_start,
   'dateEnd', ${cc}.date_end,
   'isTerminated', COALESCE(${cc}.is_terminated, false),
@@ -253,13 +263,21 @@ export class OdooViews {
   }
 
   /** Every statement here is a fixed text: each is prepared once per connection (named by its text's hash). */
+  /** The optional columns of this database, asked once (odoo-schema.ts). */
+  #optional(): Promise<OdooOptionalColumns> {
+    return optionalOdooColumns(this.#db);
+  }
+
   async #rows<R extends QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
     return (await this.#db.query<R>({ name: statementName(sql), text: sql, values: params })).rows;
   }
 
   /** `res.partner` with its state and country; null when it does not exist. */
   async partner(id: number): Promise<PartnerView | null> {
-    const rows = await this.#rows<{ v: PartnerView | null }>(`SELECT ${partnerJson('$1::int')} AS v`, [id]);
+    const o = await this.#optional();
+    const rows = await this.#rows<{ v: PartnerView | null }>(`SELECT ${partnerJson('$1::int', o)} AS v`, [
+      id,
+    ]);
     return rows[0]?.v ?? null;
   }
 
@@ -269,8 +287,9 @@ export class OdooViews {
    * kind), in one query; null when it does not exist.
    */
   async contract(id: number): Promise<ContractView | null> {
+    const o = await this.#optional();
     const rows = await this.#rows<{ v: RawContract; cats: string[] }>(
-      `SELECT ${contractJson('cc')} AS v, ${TECHNOLOGY_CATEGORIES_SQL} AS cats
+      `SELECT ${contractJson('cc', o)} AS v, ${TECHNOLOGY_CATEGORIES_SQL} AS cats
          FROM contract_contract cc WHERE cc.id = $1`,
       [id],
     );
@@ -280,8 +299,9 @@ export class OdooViews {
   /** Several contracts in one query (missing ids are skipped), in the order of `ids`. */
   async contracts(ids: readonly number[]): Promise<ContractView[]> {
     if (ids.length === 0) return [];
+    const o = await this.#optional();
     const rows = await this.#rows<{ v: RawContract; cats: string[] }>(
-      `SELECT ${contractJson('cc')} AS v, ${TECHNOLOGY_CATEGORIES_SQL} AS cats
+      `SELECT ${contractJson('cc', o)} AS v, ${TECHNOLOGY_CATEGORIES_SQL} AS cats
          FROM contract_contract cc WHERE cc.id = ANY($1::int[])`,
       [[...ids]],
     );
@@ -300,8 +320,9 @@ export class OdooViews {
     partnerId: number,
     opts: { includeArchived?: boolean } = {},
   ): Promise<ContractView[]> {
+    const o = await this.#optional();
     const rows = await this.#rows<{ v: RawContract; cats: string[] }>(
-      `SELECT ${contractJson('cc')} AS v, ${TECHNOLOGY_CATEGORIES_SQL} AS cats
+      `SELECT ${contractJson('cc', o)} AS v, ${TECHNOLOGY_CATEGORIES_SQL} AS cats
          FROM contract_contract cc
         WHERE cc.partner_id = $1 ${opts.includeArchived ? '' : 'AND cc.active IS TRUE'}
         ORDER BY cc.id`,

@@ -1,5 +1,5 @@
 import { valuesEqual } from './columns';
-import { Row, specOf, TableName } from './tables';
+import { missingColumnsOf, Row, specOf, TableName } from './tables';
 
 /**
  * The billing-relevant columns of `table` whose decoded values differ between `before` and `after`
@@ -8,7 +8,8 @@ import { Row, specOf, TableName } from './tables';
  * the registry (write_date, write_uid, display_name…) are never reported.
  *
  * When one side is missing (a create, a delete, or an update without a before-image) every billing column
- * is reported, since nothing can be assumed unchanged.
+ * is reported, since nothing can be assumed unchanged. So is a column missing from either image (the event lacked
+ * it, `missingColumnsOf`): a trigger that watches it then reads it and fails with `MissingColumnError`.
  */
 export function changedBillingFields<T extends TableName>(
   table: T,
@@ -20,7 +21,8 @@ export function changedBillingFields<T extends TableName>(
   if (!before || !after) return [...cols];
   const b = before as Record<string, unknown>;
   const a = after as Record<string, unknown>;
-  return cols.filter((c) => !valuesEqual(spec.columns[c].kind, b[c], a[c]));
+  const missing = [...missingColumnsOf(before), ...missingColumnsOf(after)];
+  return cols.filter((c) => missing.includes(c) || !valuesEqual(spec.columns[c].kind, b[c], a[c]));
 }
 
 /**

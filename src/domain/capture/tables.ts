@@ -1,4 +1,5 @@
 import * as t from 'io-ts';
+import { MissingColumnError } from '../errors';
 import { col, Column } from './columns';
 
 /**
@@ -13,6 +14,11 @@ import { col, Column } from './columns';
  *
  * Quoted mixed-case Odoo columns keep their case in events: res_partner."block_contract_creation_in_OC",
  * contract_contract."router_4G_service_contract_info_id".
+ *
+ * Columns and nullability follow the upstream models (schemas/odoo/manifest.json; test/unit/odoo-manifest.test.ts
+ * fails on a column the manifest lacks or a non-null codec for a column Odoo lets be empty). A column absent from
+ * an event (e.g. res_partner."block_contract_creation_in_OC", which only the replaced opencell_somconnexio module
+ * adds) does not fail decoding: only a trigger reading it fails, with MissingColumnError.
  */
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -37,7 +43,10 @@ export interface TableSpec<S extends ColumnsSpec = ColumnsSpec> {
   readonly columns: S;
   /** Billing-relevant columns: captured columns that are not key columns. */
   readonly billing: readonly (keyof S & string)[];
-  /** Decodes an event's before/after image (extra fields are dropped, missing ones are an error). */
+  /**
+   * Decodes an event's before/after image: extra fields are dropped; a missing key column is an error, a missing
+   * other column reads as `MissingColumnError` (see `missingColumnsOf`).
+   */
   readonly rowCodec: t.Type<RowOf<S>, unknown, unknown>;
   /** Decodes the message key ({"id": 42}). */
   readonly keyCodec: t.Type<Record<string, unknown>, unknown, unknown>;
@@ -45,12 +54,31 @@ export interface TableSpec<S extends ColumnsSpec = ColumnsSpec> {
   readonly description: string;
 }
 
-function recordCodec<S extends ColumnsSpec>(name: string, columns: S): t.Type<RowOf<S>, unknown, unknown> {
+const MISSING = Symbol('missing columns');
+
+/**
+ * The columns a decoded row lacked in its event (empty for a complete row). Such a column is present on the row as
+ * a non-enumerable property whose read throws `MissingColumnError(table, column)`: a trigger that needs it fails
+ * with that typed error, anything else (the diff, triggers reading other columns, logging) is unaffected.
+ */
+export function missingColumnsOf(row: unknown): readonly string[] {
+  if (typeof row !== 'object' || row === null) return [];
+  return (row as { [MISSING]?: readonly string[] })[MISSING] ?? [];
+}
+
+function recordCodec<S extends ColumnsSpec>(
+  name: string,
+  columns: S,
+  required: readonly string[] = Object.keys(columns),
+): t.Type<RowOf<S>, unknown, unknown> {
   const entries = Object.entries(columns);
+  const table = name.replace(/\.key$/, '');
   return new t.Type<RowOf<S>, unknown, unknown>(
     name,
     (u): u is RowOf<S> =>
-      typeof u === 'object' && u !== null && entries.every(([k, c]) => c.codec.is((u as never)[k])),
+      typeof u === 'object' &&
+      u !== null &&
+      entries.every(([k, c]) => missingColumnsOf(u).includes(k) || c.codec.is((u as never)[k])),
     (u, c) => {
       if (typeof u !== 'object' || u === null || Array.isArray(u)) {
         return t.failure(u, c, `expected a row object, got ${u === null ? 'null' : typeof u}`);
@@ -58,9 +86,21 @@ function recordCodec<S extends ColumnsSpec>(name: string, columns: S): t.Type<Ro
       const src = u as Record<string, unknown>;
       const out: Record<string, unknown> = {};
       const errors: t.Errors = [];
+      const missing: string[] = [];
       for (const [k, column] of entries) {
         const ctx = t.appendContext(c, k, column.codec, src[k]);
         if (!(k in src)) {
+          if (!required.includes(k)) {
+            // Extra columns of an event are ignored; an absent one fails only the trigger that reads it.
+            missing.push(k);
+            Object.defineProperty(out, k, {
+              enumerable: false,
+              get() {
+                throw new MissingColumnError(table, k);
+              },
+            });
+            continue;
+          }
           errors.push({
             value: undefined,
             context: ctx,
@@ -72,6 +112,7 @@ function recordCodec<S extends ColumnsSpec>(name: string, columns: S): t.Type<Ro
         if (r._tag === 'Left') errors.push(...r.left);
         else out[k] = r.right;
       }
+      if (missing.length) Object.defineProperty(out, MISSING, { enumerable: false, value: missing });
       return errors.length ? t.failures(errors) : t.success(out as RowOf<S>);
     },
     (a) => a,
@@ -94,7 +135,7 @@ function defineTable<S extends ColumnsSpec>(
     key,
     columns,
     billing: Object.keys(columns).filter((c) => !key.includes(c)) as (keyof S & string)[],
-    rowCodec: recordCodec(name, columns),
+    rowCodec: recordCodec(name, columns, key),
     keyCodec: recordCodec(`${name}.key`, keyColumns) as unknown as t.Type<
       Record<string, unknown>,
       unknown,
@@ -215,7 +256,6 @@ const product_template = defineTable(
     default_code: col.strN(),
     categ_id: col.int(),
     list_price: col.numericN(),
-    detailed_type: col.str(),
     active: col.bool(),
   },
 );
@@ -251,7 +291,7 @@ const service_technology = defineTable(
   ['id'],
   {
     id: col.int(),
-    name: col.str(),
+    name: col.strN(),
     service_product_category_id: col.intN(),
   },
 );
@@ -262,7 +302,7 @@ const service_supplier = defineTable(
   ['id'],
   {
     id: col.int(),
-    name: col.str(),
+    name: col.strN(),
     ref: col.strN(),
   },
 );
@@ -273,8 +313,8 @@ const contract_group = defineTable(
   ['id'],
   {
     id: col.int(),
-    code: col.str(),
-    partner_id: col.int(),
+    code: col.strN(),
+    partner_id: col.intN(),
   },
 );
 
@@ -310,6 +350,8 @@ const contract_contract = defineTable(
     adsl_service_contract_info_id: col.intN(),
     router_4G_service_contract_info_id: col.intN(),
     xoln_fiber_service_contract_info_id: col.intN(),
+    /** switchboard_somconnexio; absent (and read as missing) where that addon is not installed. */
+    switchboard_service_contract_info_id: col.intN(),
     parent_pack_contract_id: col.intN(),
   },
 );
@@ -342,17 +384,22 @@ const contract_line = defineTable(
     date_end: col.dateN(),
     is_canceled: col.bool(),
     automatic_price: col.bool(),
-    specific_price: col.numericN(),
+    /** OCA `Float` without digits: float8, a JSON number in the event (decimal.handling.mode does not apply). */
+    specific_price: col.floatN(),
     active: col.bool(),
   },
 );
 
-const isp = (name: string, extra: ColumnsSpec) =>
+/**
+ * The ISP info tables (somconnexio `*.service.contract.info`; schemas/odoo/manifest.json). They have no `active`
+ * column. `phone_number` is required, but router 4G, Orange fiber and ADSL default it to "-" (no number): the views
+ * and the phone trigger read "-" as empty (`odooPhone`, src/domain/projection/views.ts).
+ */
+const isp = <S extends ColumnsSpec>(name: string, extra: S) =>
   defineTable(name, 'ISP info: phone_number = OpenCell Access code', ['id'], {
     id: col.int(),
     phone_number: col.str(),
     ...extra,
-    active: col.bool(),
   });
 
 const mobile_service_contract_info = isp('mobile_service_contract_info', { icc: col.strN() });
@@ -363,11 +410,22 @@ const vodafone_fiber_service_contract_info = isp('vodafone_fiber_service_contrac
 const mm_fiber_service_contract_info = isp('mm_fiber_service_contract_info', { mm_id: col.str() });
 const orange_fiber_service_contract_info = isp('orange_fiber_service_contract_info', { suma_id: col.str() });
 const adsl_service_contract_info = isp('adsl_service_contract_info', { administrative_number: col.str() });
-const router_4g_service_contract_info = isp('router_4g_service_contract_info', {
-  vodafone_id: col.str(),
-  icc: col.strN(),
-});
+const router_4g_service_contract_info = isp('router_4g_service_contract_info', { icc: col.strN() });
 const xoln_fiber_service_contract_info = isp('xoln_fiber_service_contract_info', { external_id: col.str() });
+
+/**
+ * switchboard_somconnexio's info record: its `phone_number` is not required (and older versions default it to "-").
+ * Switchboard contracts take their `phone_number` from it.
+ */
+const switchboard_service_contract_info = defineTable(
+  'switchboard_service_contract_info',
+  'switchboard info: phone_number = OpenCell Access code of a switchboard contract',
+  ['id'],
+  {
+    id: col.int(),
+    phone_number: col.strN(),
+  },
+);
 
 const account_move = defineTable(
   'account_move',
@@ -454,6 +512,7 @@ export const TABLES = {
   adsl_service_contract_info,
   router_4g_service_contract_info,
   xoln_fiber_service_contract_info,
+  switchboard_service_contract_info,
   account_move,
   account_move_line,
   debezium_signal,

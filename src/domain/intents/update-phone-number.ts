@@ -12,7 +12,7 @@
  */
 import * as t from 'io-ts';
 import { planUpdatePhoneNumber } from '../projection/strategies';
-import { WATCHED_ISP_INFO_TABLES, type WatchedIspInfoTable } from '../projection/views';
+import { odooPhone, WATCHED_ISP_INFO_TABLES, type WatchedIspInfoTable } from '../projection/views';
 import { kindCodec, nullable } from './codecs';
 import { intentKind, type IntentTarget } from './kind';
 
@@ -51,16 +51,17 @@ export const updatePhoneNumber = intentKind<UpdatePhoneNumberIntent>({
         after: { id: number; phone_number: string } | null;
       };
       if (c.op !== 'u' || c.after === null || !fields.includes('phone_number')) return [];
-      const phone = c.after.phone_number;
-      if (phone === '') return [];
-      const previous = c.before?.phone_number;
+      // Odoo's "-" (no number) is never an access code: writing it is no new number, replacing it no old one.
+      const phone = odooPhone(c.after.phone_number);
+      if (phone === null) return [];
+      const previous = c.before === null ? null : odooPhone(c.before.phone_number);
       return [
         {
           kind: 'update_phone_number',
           infoTable: c.table,
           infoId: c.after.id,
           phone,
-          previousPhone: previous === undefined || previous === '' ? null : previous,
+          previousPhone: previous,
         },
       ];
     },

@@ -17,6 +17,7 @@ import type {
   TerminateSubscriptionServicesRequestDto,
 } from '../opencell/dto';
 import type { ContractView, IsoDate, LineView, OcSubscriptionState, PartnerView } from './views';
+import { odooPhone } from './views';
 
 /**
  * Payloads: Odoo views → OpenCell request bodies, exactly as the original module's `opencell_models` (the reference
@@ -404,13 +405,17 @@ export function subscriptionFromContract(contract: ContractView, caCode: string)
     }),
     customFields: serviceAddressCustomFields(contract),
   };
-  put(dto, 'description', contract.phoneNumber);
+  put(dto, 'description', odooPhone(contract.phoneNumber));
   return dto;
 }
 
-/** `AccessFromContract`: `{code: phone number, subscription: contract code}`; null without a phone number. */
+/**
+ * `AccessFromContract`: `{code: phone number, subscription: contract code}`; null without a phone number (empty, or
+ * Odoo's "-" placeholder: `odooPhone`).
+ */
 export function accessFromContract(contract: Pick<ContractView, 'code' | 'phoneNumber'>): AccessDto | null {
-  return contract.phoneNumber ? { code: contract.phoneNumber, subscription: contract.code } : null;
+  const phone = odooPhone(contract.phoneNumber);
+  return phone ? { code: phone, subscription: contract.code } : null;
 }
 
 /** `ContractLineToOCServiceDict`: `{code: default_code, quantity: 1, subscriptionDate: line date_start}`. */

@@ -71,6 +71,19 @@ export const WATCHED_ISP_INFO_TABLES = [
 ] as const;
 export type WatchedIspInfoTable = (typeof WATCHED_ISP_INFO_TABLES)[number];
 
+/**
+ * Odoo's "no phone number": several info models default `phone_number` to "-" (router 4G, Orange fiber, ADSL, older
+ * switchboard) and the contract's stored `phone_number` copies it. "-", like an empty or blank value, is no number:
+ * null here, so it never becomes an OpenCell access code or subscription description.
+ */
+export const NO_PHONE_PLACEHOLDER = '-';
+
+export function odooPhone(value: string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  const v = value.trim();
+  return v === '' || v === NO_PHONE_PLACEHOLDER ? null : value;
+}
+
 export interface IspInfoView {
   table: string;
   id: number;
