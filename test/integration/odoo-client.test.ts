@@ -361,7 +361,7 @@ describe('Odoo client ↔ Odoo sandbox (JSON-RPC on the real PostgreSQL)', funct
 
   describe('errors', () => {
     it('a missing mandatory field or a dangling reference → ValidationError (not retriable)', async () => {
-      const e1 = await failure(client.create('contract.group', { code: `G-${sfx}` }));
+      const e1 = await failure(client.create('contract.contract', { name: `C-${sfx}`, company_id: 1 }));
       expect((e1 as OdooRpcError).errorName).to.equal('odoo.exceptions.ValidationError');
       expect(e1.message).to.include('a mandatory field is not set').and.include('partner_id');
       expect(e1.retriable).to.equal(false);

@@ -362,7 +362,8 @@ const MODELS: ModelDef[] = [
     'contract.group',
     'Contract Group',
     'contract_group',
-    { code: char({ required: true }), partner_id: m2o('res.partner', { required: true }) },
+    // somconnexio's contract.group: neither field is required (schemas/odoo/manifest.json)
+    { code: char(), partner_id: m2o('res.partner') },
     (a) => `${a}.code`,
   ),
   model(
