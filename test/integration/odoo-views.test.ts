@@ -11,6 +11,7 @@ import {
 import { decodeChange, type RowChange } from '../../src/domain/capture/envelope';
 import type { Row, TableName } from '../../src/domain/capture/tables';
 import { changeRecord, sampleRow } from '../../testkit/capture';
+import { optionalOdooColumns } from '../../src/adapters/postgres/odoo-schema';
 import { OdooViews } from '../../src/adapters/postgres/odoo-views';
 import { productKind } from '../../src/domain/projection/products';
 import { detectIntents } from '../../src/domain/projection/triggers';
@@ -54,6 +55,9 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       }) as Pool['query'],
     };
     views = new OdooViews(counting);
+    // The optional Odoo columns are asked once per handle and cached (odoo-schema.ts): asked here, so the query
+    // counts below are the views' own.
+    return optionalOdooColumns(counting);
   });
   after(async () => {
     await pool.end();
