@@ -38,7 +38,7 @@ CREATE INDEX IF NOT EXISTS contract_group_partner_id_index ON contract_group (pa
 
 CREATE TABLE IF NOT EXISTS contract_terminate_reason (
   id serial PRIMARY KEY,
-  name jsonb NOT NULL,                  -- translated
+  name varchar NOT NULL,                -- OCA Char(required=True), not translated
   terminate_comment_required boolean DEFAULT true,
   create_uid integer,
   create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
@@ -259,6 +259,14 @@ CREATE TABLE IF NOT EXISTS contract_contract_res_partner_rel (
 );
 CREATE INDEX IF NOT EXISTS contract_contract_res_partner_rel_res_partner_id_idx
   ON contract_contract_res_partner_rel (res_partner_id, contract_contract_id);
+
+-- contracts_in_pack: somconnexio's stored Many2many contract.contract <-> contract.contract (column1 id,
+-- column2 contract_id). Not read by this project.
+CREATE TABLE IF NOT EXISTS contracts_in_pack (
+  id integer NOT NULL,
+  contract_id integer NOT NULL,
+  PRIMARY KEY (id, contract_id)
+);
 
 CREATE TABLE IF NOT EXISTS contract_line (
   id serial PRIMARY KEY,

@@ -133,8 +133,8 @@ CREATE INDEX IF NOT EXISTS account_move_line_account_tax_rel_account_tax_id_idx
 -- somconnexio: which contracts an invoice line bills.
 CREATE TABLE IF NOT EXISTS contract_account_invoice_line_relation (
   id serial PRIMARY KEY,
-  account_invoice_line_id integer,
-  contract_id integer,
+  account_invoice_line_id integer NOT NULL,   -- both required upstream
+  contract_id integer NOT NULL,
   create_uid integer,
   create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
   write_uid integer,

@@ -233,9 +233,9 @@ INSERT INTO account_payment_mode (id, name, company_id, bank_account_link, fixed
 ON CONFLICT DO NOTHING;
 
 INSERT INTO contract_terminate_reason (id, name, terminate_comment_required) VALUES
-  (1, '{"en_US": "Voluntary termination", "ca_ES": "Baixa voluntària"}', false),
-  (2, '{"en_US": "Outgoing portability", "ca_ES": "Portabilitat sortint"}', false),
-  (3, '{"en_US": "Non-payment", "ca_ES": "Impagament"}', true)
+  (1, 'Voluntary termination', false),
+  (2, 'Outgoing portability', false),
+  (3, 'Non-payment', true)
 ON CONFLICT DO NOTHING;
 
 INSERT INTO contract_terminate_user_reason (id, name) VALUES
