@@ -145,7 +145,7 @@ export const Journal = spec('account.journal', {
 export type JournalRecord = t.TypeOf<typeof Journal.codec>;
 
 export const ContractGroup = spec('contract.group', {
-  code: t.string,
+  code: OdooChar, // Char, not required (schemas/odoo/manifest.json): Odoo sends false when empty
   partner_id: Many2one,
 });
 export type ContractGroupRecord = t.TypeOf<typeof ContractGroup.codec>;
