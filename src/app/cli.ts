@@ -44,7 +44,7 @@ import { formatProgress, ProgressMeter } from './progress';
 import { driftOfPartner, partnersInScope, ReconcileScope } from '../flows/reconcile';
 import type { Drift } from '../domain/reconcile';
 import { ALL_ROLES, runUntilSignal, runWorkers } from './run';
-import { buildSnapshotSignal, insertSignal, snapshotTables } from './snapshot';
+import { buildSnapshotSignal, runSnapshot, snapshotTables } from './snapshot';
 import { gatherStatus, knownGroups, renderStatus, statusHealthy, statusJson } from './status';
 
 export const PROGRAM = 'odoo-opencell-sync';
@@ -345,28 +345,87 @@ const snapshotCommand: Command = {
         valueName: 'sql condition',
         description: 'only rows matching this condition, e.g. "partner_id = 42"',
       },
+      {
+        name: 'wait',
+        type: 'boolean',
+        description: 'follow the snapshot until it completes; print the rows emitted',
+      },
+      {
+        name: 'timeout',
+        type: 'string',
+        valueName: 's',
+        description: 'longest wait for the next notification from Debezium (default 60)',
+      },
+      {
+        name: 'connect-log',
+        type: 'string',
+        valueName: 'file',
+        description: "Kafka Connect's log, quoted on failure (default: .run/logs/connect.log when present)",
+      },
       { name: 'dry-run', type: 'boolean', description: 'print the signal, do not insert it' },
       JSON_OPT,
     ],
-    details: `Inserts an execute-snapshot signal into public.debezium_signal in the Odoo database.
+    details: `Inserts an execute-snapshot signal into public.debezium_signal in the Odoo database, then follows the
+snapshot on the connector's notification topic (notification.sink.topic.name): it returns once Debezium has
+started it and read its first chunk, or with --wait once it completed, with the rows emitted per table.
+Exit 1 with the connector's reason when the snapshot does not start, a table scan fails, it is aborted, the
+task FAILED, or no notification arrives within --timeout.
 Tables: ${snapshotTables().join(', ')}`,
   },
   requires: () => [],
   run: async (args, ctx) => {
     const signal = buildSnapshotSignal(args.positionals[0], str(args, 'where'));
-    if (!flag(args, 'dry-run')) {
-      try {
-        await insertSignal(ctx.odooPool(), signal);
-      } catch (e) {
-        throw new CliFailure(`could not insert the snapshot signal: ${(e as Error).message}`);
-      }
+    const timeoutS = str(args, 'timeout') ?? '60';
+    if (!/^\d+$/.test(timeoutS) || Number(timeoutS) === 0)
+      throw new UsageError('--timeout must be a whole number of seconds (at least 1)', 'snapshot');
+    if (flag(args, 'dry-run')) {
+      if (flag(args, 'json')) ctx.io.out(`${JSON.stringify({ ...signal, inserted: false })}\n`);
+      else ctx.io.out(`[dry run] would insert signal ${signal.id}: ${signal.type} ${signal.data}\n`);
+      return EXIT.OK;
     }
-    if (flag(args, 'json'))
-      ctx.io.out(`${JSON.stringify({ ...signal, inserted: !flag(args, 'dry-run') })}\n`);
-    else
+    const report = await runSnapshot(
+      {
+        pool: ctx.odooPool(),
+        kafka: ctx.kafka(),
+        admin: await ctx.admin(),
+        connectUrl: ctx.config.connectUrl,
+      },
+      signal,
+      {
+        wait: flag(args, 'wait'),
+        timeoutMs: Number(timeoutS) * 1000,
+        connectLog: str(args, 'connect-log'),
+        onProgress: (line) => ctx.io.err(`${line}\n`),
+      },
+    );
+    const p = report.progress;
+    for (const w of report.logWarnings) ctx.io.err(`warning: Kafka Connect logged: ${w}\n`);
+    if (flag(args, 'json')) {
       ctx.io.out(
-        `${flag(args, 'dry-run') ? '[dry run] would insert' : 'inserted'} signal ${signal.id}: ${signal.type} ${signal.data}\n`,
+        `${JSON.stringify({
+          ...signal,
+          inserted: true,
+          state: p.state,
+          completed: report.completed,
+          rowsEmitted: report.rowsEmitted,
+          tables: p.tables,
+          notificationTopic: report.notificationTopic,
+          warnings: report.logWarnings,
+        })}\n`,
       );
+    } else if (report.completed) {
+      ctx.io.out(`snapshot ${signal.id} completed: ${report.rowsEmitted} row(s) emitted\n`);
+      ctx.io.out(
+        `${table(
+          ['table', 'rows', 'status'],
+          p.tables.map((s) => [s.table, s.rows, s.status]),
+        )}\n`,
+      );
+    } else {
+      ctx.io.out(
+        `snapshot ${signal.id} started: ${p.dataCollections.join(', ')} (Debezium is reading; --wait follows it to the end)\n`,
+      );
+    }
     return EXIT.OK;
   },
 };

@@ -1,6 +1,7 @@
 /**
  * Prepares PostgreSQL for the pipeline (run by `scripts/stack up`; safe to run again):
- * - roles: `odoo` (owns the Odoo database), `debezium` (LOGIN REPLICATION, SELECT on captured tables only),
+ * - roles: `odoo` (owns the Odoo database), `debezium` (LOGIN REPLICATION, SELECT on captured tables only, the
+ *   signal table included: the connector's incremental snapshots are read-only),
  *   `sync` (owns the pipeline's own state database);
  * - the Odoo database from schemas/odoo/*.sql (only when it is created; a changed schema asks for a reset);
  * - REPLICA IDENTITY FULL on every captured table and the publication Debezium reads;
@@ -138,6 +139,9 @@ export async function setupOdooDatabase(opts: PgSetupOptions): Promise<void> {
     await c.query(`GRANT CONNECT ON DATABASE ${ident(opts.odooDb)} TO debezium`);
     await c.query('GRANT USAGE ON SCHEMA public TO debezium');
     await c.query(`GRANT SELECT ON ${qualified} TO debezium`);
+    // Read-only: the connector runs with read.only=true (watermarks from pg_current_snapshot(), no writes to the
+    // signal table; docs/decisions/0002-snapshot-signals.md). Take back any write grant given by hand.
+    await c.query(`REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ${qualified} FROM debezium`);
   });
 }
 

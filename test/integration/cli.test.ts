@@ -12,7 +12,16 @@ import { createKafka, ensureTopics } from '../../src/adapters/kafka/kafka';
 import { startOpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { encodeIntentMessage } from '../../src/domain/intents/message';
 import { operatorIntent } from '../../src/flows/projection/operator-intents';
-import { eventually, KAFKA_BROKERS, odooDb, ROOT, stateDb, testKafka, uniqueSuffix } from './support/stack';
+import {
+  CONNECT_URL,
+  eventually,
+  KAFKA_BROKERS,
+  odooDb,
+  ROOT,
+  stateDb,
+  testKafka,
+  uniqueSuffix,
+} from './support/stack';
 
 const CLI = join(ROOT, 'src', 'app', 'cli.ts');
 
@@ -457,28 +466,180 @@ describe('ops CLI (spawned, real stack)', function () {
   });
 
   describe('snapshot', () => {
-    it('inserts the execute-snapshot signal for a captured table, with the condition', async () => {
-      const r = await cli(['snapshot', 'res_country', '--where', 'id = -42', '--json']);
-      expect(r.code, r.stderr).to.equal(0);
-      const out = JSON.parse(r.stdout);
+    const TOPIC = 'odoo.public.res_country';
+
+    /** The end offset of every partition of `topic` now: where the events of a command started now begin. */
+    async function topicEnds(topic: string): Promise<{ partition: number; offset: string }[]> {
+      return (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, offset: p.high }));
+    }
+
+    /**
+     * The snapshot (`op: "r"`) events on `topic` after `from`, read with kafkajs until `expected` arrived, then
+     * for two more seconds (so that one too many would be seen too).
+     */
+    async function snapshotReads(
+      topic: string,
+      from: { partition: number; offset: string }[],
+      expected: number,
+    ): Promise<{ id: number; name: unknown }[]> {
+      const groupId = `test-cli-snapshot-reads-${uniqueSuffix()}`;
+      await admin.setOffsets({ groupId, topic, partitions: from });
+      const consumer = testKafka().consumer({ groupId, maxWaitTimeInMs: 100 });
+      const reads: { id: number; name: unknown }[] = [];
+      await consumer.connect();
       try {
-        const row = (
-          await odooDb().query('SELECT id, type, data FROM debezium_signal WHERE id = $1', [out.id])
-        ).rows[0];
-        expect(row.type).to.equal('execute-snapshot');
-        expect(JSON.parse(row.data)).to.deep.equal({
-          'data-collections': ['public.res_country'],
-          type: 'incremental',
-          'additional-conditions': [{ 'data-collection': 'public.res_country', filter: 'id = -42' }],
+        await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({
+          autoCommit: false,
+          eachMessage: async ({ message }) => {
+            if (!message.value) return;
+            const v = JSON.parse(message.value.toString()) as {
+              op: string;
+              after: { id: number; name: unknown };
+            };
+            if (v.op === 'r') reads.push({ id: v.after.id, name: v.after.name });
+          },
         });
+        await eventually(
+          async () => (reads.length >= expected ? true : undefined),
+          60_000,
+          `${expected} op r event(s) on ${topic} (got ${reads.length})`,
+        ).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 2000));
       } finally {
-        await odooDb().query('DELETE FROM debezium_signal WHERE id = $1', [out.id]);
+        await consumer.disconnect();
+        await admin.deleteGroups([groupId]).catch(() => undefined);
       }
-      const dry = await cli(['snapshot', 'contract_line', '--dry-run']);
+      return reads;
+    }
+
+    /** `count` fresh res_country rows of this test (code NULL), returning their ids. */
+    async function insertCountries(count: number, suffix: string): Promise<number[]> {
+      const r = await odooDb().query<{ id: number }>(
+        `INSERT INTO res_country (name) SELECT jsonb_build_object('en_US', 'snapshot-test ' || $1::text || ' ' || g)
+           FROM generate_series(1, $2::int) g RETURNING id`,
+        [suffix, count],
+      );
+      return r.rows.map((row) => row.id).sort((a, b) => a - b);
+    }
+
+    it("snapshot emits the table's rows on the project's own stack (connector role read-only)", async () => {
+      // The stack as `scripts/stack up` sets it up: the connector role may only read, even the signal table ...
+      const privileges = await odooDb().query<{ p: string; granted: boolean }>(
+        `SELECT p, has_table_privilege('debezium', 'public.debezium_signal', p) AS granted
+           FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) p`,
+      );
+      expect(Object.fromEntries(privileges.rows.map((r) => [r.p, r.granted]))).to.deep.equal({
+        SELECT: true,
+        INSERT: false,
+        UPDATE: false,
+        DELETE: false,
+      });
+      // ... and the connector takes read-only incremental snapshots (re-apply with `scripts/stack up` if not)
+      const live = (await (await fetch(`${CONNECT_URL}/connectors/odoo-billing/config`)).json()) as Record<
+        string,
+        string
+      >;
+      expect(live['read.only'], 'connector odoo-billing applied from connectors/odoo-billing.json').to.equal(
+        'true',
+      );
+
+      const suffix = uniqueSuffix();
+      const ids = await insertCountries(1100, suffix); // more than one chunk (incremental.snapshot.chunk.size 1024)
+      try {
+        const where = `id BETWEEN ${ids[0]} AND ${ids[ids.length - 1]} AND name->>'en_US' LIKE 'snapshot-test ${suffix} %'`;
+        const matching = Number(
+          (await odooDb().query(`SELECT count(*) AS n FROM res_country WHERE ${where}`)).rows[0].n,
+        );
+        expect(matching).to.equal(1100);
+        const from = await topicEnds(TOPIC);
+
+        const r = await cli(['snapshot', 'res_country', '--where', where, '--wait', '--json'], {}, 170_000);
+        expect(r.code, r.stderr).to.equal(0);
+
+        // first: how many snapshot events arrived on the table's topic since the command started
+        const reads = await snapshotReads(TOPIC, from, matching);
+        expect(reads.length, 'op r events on odoo.public.res_country').to.equal(matching);
+        expect([...new Set(reads.map((e) => e.id))].sort((a, b) => a - b)).to.deep.equal(ids);
+        // then: what the command reported
+        const out = JSON.parse(r.stdout);
+        expect(out).to.include({
+          type: 'execute-snapshot',
+          inserted: true,
+          state: 'completed',
+          completed: true,
+        });
+        expect(out.rowsEmitted).to.equal(reads.length);
+        expect(out.tables).to.deep.equal([
+          { table: 'public.res_country', rows: matching, status: 'SUCCEEDED' },
+        ]);
+        expect(out.notificationTopic).to.equal('odoo.debezium-notifications');
+        expect(out.warnings).to.deep.equal([]);
+        // progress went to stderr: started, the chunks, the completion
+        expect(r.stderr).to.include('started (public.res_country)');
+        expect(r.stderr).to.match(/chunk 1, last key \d+ of \d+/);
+        expect(r.stderr).to.include(`completed, ${matching} row(s) emitted`);
+      } finally {
+        await odooDb().query('DELETE FROM res_country WHERE id = ANY($1::int[])', [ids]);
+      }
+    });
+
+    it('without --wait, returns once Debezium started the snapshot and read its first chunk', async () => {
+      const suffix = uniqueSuffix();
+      const ids = await insertCountries(3, suffix);
+      try {
+        const from = await topicEnds(TOPIC);
+        const r = await cli(['snapshot', 'res_country', '--where', `id IN (${ids.join(',')})`]);
+        expect(r.code, r.stderr).to.equal(0);
+        expect(r.stdout).to.match(/^snapshot [0-9a-f-]{36} started: public\.res_country/);
+        const reads = await snapshotReads(TOPIC, from, ids.length);
+        expect(reads.map((e) => e.id).sort((a, b) => a - b)).to.deep.equal(ids);
+      } finally {
+        await odooDb().query('DELETE FROM res_country WHERE id = ANY($1::int[])', [ids]);
+      }
+    });
+
+    it("fails with the connector's reason when Debezium cannot read the table (exit 1, Connect's log quoted)", async () => {
+      const from = await topicEnds(TOPIC);
+      const r = await cli([
+        'snapshot',
+        'res_country',
+        '--where',
+        'no_such_column = 1',
+        '--wait',
+        '--timeout',
+        '60',
+      ]);
+      expect(r.code, r.stdout).to.equal(1);
+      expect(r.stderr).to.include('public.res_country: SQL_EXCEPTION');
+      expect(r.stderr).to.include('Kafka Connect logged:').and.include('no_such_column');
+      noStackTrace(r.stderr.replace(/Kafka Connect logged:[\s\S]*/, ''));
+      expect(await snapshotReads(TOPIC, from, 0)).to.deep.equal([]);
+    });
+
+    it('prints the signal with --dry-run and refuses tables that are not captured Odoo tables', async () => {
+      const dry = await cli([
+        'snapshot',
+        'contract_line',
+        '--where',
+        'contract_id = 42',
+        '--dry-run',
+        '--json',
+      ]);
       expect(dry.code).to.equal(0);
-      expect(dry.stdout).to.include('[dry run]').and.include('public.contract_line');
-      const signal = await cli(['snapshot', 'debezium_signal']);
-      expect(signal.code).to.equal(2);
+      const signal = JSON.parse(dry.stdout);
+      expect(signal).to.include({ type: 'execute-snapshot', inserted: false });
+      expect(JSON.parse(signal.data)).to.deep.equal({
+        'data-collections': ['public.contract_line'],
+        type: 'incremental',
+        'additional-conditions': [{ 'data-collection': 'public.contract_line', filter: 'contract_id = 42' }],
+      });
+      const rows = await odooDb().query('SELECT 1 FROM debezium_signal WHERE id = $1', [signal.id]);
+      expect(rows.rowCount).to.equal(0);
+      const text = await cli(['snapshot', 'contract_line', '--dry-run']);
+      expect(text.stdout).to.include('[dry run]').and.include('public.contract_line');
+      expect((await cli(['snapshot', 'debezium_signal'])).code).to.equal(2);
+      expect((await cli(['snapshot', 'res_country', '--timeout', 'soon'])).code).to.equal(2);
     });
   });
 

@@ -7,6 +7,7 @@ import {
   connectorEnvVariables,
   loadConnectorTemplate,
 } from '../../src/adapters/kafka-connect/connector-config';
+import { notificationTopicOf } from '../../src/adapters/kafka-connect/notifications';
 import { ConfigError } from '../../src/domain/errors';
 import {
   captureTopics,
@@ -70,6 +71,21 @@ describe('connector: connectors/odoo-billing.json', () => {
     ]);
     expect(cols).to.include('public.res_partner.block_contract_creation_in_OC');
     expect(template['table.include.list'].split(',')).to.deep.equal(publicationTables());
+  });
+
+  it('takes incremental snapshots read-only, signalled through the source table, and publishes notifications on Kafka', () => {
+    // read.only: watermarks from pg_current_snapshot(), no writes to public.debezium_signal by the connector role
+    // (docs/decisions/0002-snapshot-signals.md); the CLI inserts the signal row with its own role.
+    expect(template['read.only']).to.equal('true');
+    expect(template['signal.enabled.channels'].split(',')).to.deep.equal(['source']);
+    expect(template['signal.data.collection']).to.equal('public.debezium_signal');
+    expect(template['table.include.list'].split(',')).to.include('public.debezium_signal');
+    // notifications: STARTED / IN_PROGRESS / TABLE_SCAN_COMPLETED / COMPLETED / ABORTED, read by `snapshot`
+    expect(template['notification.enabled.channels'].split(',')).to.include('sink');
+    expect(notificationTopicOf(template)).to.equal('odoo.debezium-notifications');
+    expect(captureTopics()).to.not.include(notificationTopicOf(template));
+    expect(notificationTopicOf({ ...template, 'notification.enabled.channels': 'log' })).to.equal(undefined);
+    expect(notificationTopicOf({ ...template, 'notification.sink.topic.name': ' ' })).to.equal(undefined);
   });
 
   it('holds its hosts and credentials only as placeholders', () => {
