@@ -34,6 +34,10 @@ export class InMemoryLedger implements LedgerPort {
     return (await this.appliedEffects([key])).has(key);
   }
 
+  async recordedEffects(keys: readonly string[]): Promise<Set<string>> {
+    return new Set(keys.filter((k) => this.effects.has(k)));
+  }
+
   async recordEffect(
     intentId: string,
     op: OcOperation,

@@ -66,6 +66,7 @@ export interface LedgerPort {
   isFinished(intentId: string): Promise<boolean>;
   appliedEffects(keys: string[]): Promise<Set<string>>;
   hasEffect(key: string): Promise<boolean>;
+  recordedEffects(keys: readonly string[]): Promise<Set<string>>;
   recordEffect(intentId: string, op: OcOperation, outcome: 'applied' | 'already_present'): Promise<void>;
   beginEffect(intentId: string, op: OcOperation): Promise<'first' | 'tried' | 'done'>;
   accountedOneShots(subscriptionCode: string, chargeCode: string, exceptKey: string): Promise<number>;
@@ -108,6 +109,16 @@ export class Ledger implements LedgerPort {
     return (await this.appliedEffects([key])).has(key);
   }
 
+  /** The effect keys among `keys` with a row of any outcome, 'pending' (written ahead of a call) included. */
+  async recordedEffects(keys: readonly string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const r = await this.pool.query<{ effect_key: string }>(
+      `SELECT effect_key FROM ledger_effect WHERE effect_key = ANY($1)`,
+      [keys],
+    );
+    return new Set(r.rows.map((x) => x.effect_key));
+  }
+
   /** Recorded right after the OpenCell call succeeded, before the next operation of the plan. */
   async recordEffect(
     intentId: string,
@@ -123,7 +134,8 @@ export class Ledger implements LedgerPort {
   }
 
   /**
-   * Write-ahead for a call OpenCell cannot deduplicate, stored before the call: 'first' when this is the first try,
+   * Write-ahead, stored before the call (one-shots, which OpenCell cannot deduplicate, and every create of a create
+   * plan, so that a plan cut short knows what it started): 'first' when this is the first try,
    * 'tried' when an earlier try left its 'pending' row (it may have reached OpenCell), 'done' when it is recorded.
    */
   async beginEffect(intentId: string, op: OcOperation): Promise<'first' | 'tried' | 'done'> {

@@ -6,12 +6,13 @@
  * - Plan: planCreateSubscription (strategies.ts). It is also every contract-scoped kind's causal precondition
  *   (`createFirst`): anything about a contract whose subscription does not exist yet runs this plan first.
  * - Idempotency: an existing subscription turns the plan into a check (only a missing access is created); a create
- *   answered ENTITY_ALREADY_EXISTS counts as present (executor); an interrupted create chain resumes (customerForCreate).
+ *   answered ENTITY_ALREADY_EXISTS counts as present (executor); every create is recorded in the ledger ahead of its
+ *   call (executor), and a chain cut short resumes from OpenCell's state and those records (createFirst).
  * - Ledger / sync event: contract.contract ↔ subscription.
  */
 import * as t from 'io-ts';
-import { planCreateSubscription } from '../projection/strategies';
-import type { ContractView, OcCustomerState, OcSubscriptionState } from '../projection/views';
+import { createRecordKeys, planCreateSubscription } from '../projection/strategies';
+import type { ContractView, OcSubscriptionState } from '../projection/views';
 import { kindCodec, snapshotFlag } from './codecs';
 import { contractTargets, intentKind, type ProjectionContext } from './kind';
 import { isChangeOf } from './trigger-rules';
@@ -19,31 +20,24 @@ import { isChangeOf } from './trigger-rules';
 export type CreateSubscriptionIntent = { kind: 'create_subscription'; contractId: number; snapshot?: true };
 
 /**
- * The OpenCell customer a create plan starts from. A customer this pipeline created itself (its effect is in the
- * ledger) that has no customer account yet is a create chain interrupted between createCustomer and the CRM
- * hierarchy (crash, or a retriable failure of the second call): the chain resumes (null: createCustomer is answered
- * ENTITY_ALREADY_EXISTS, which counts as present, and the hierarchy `{ref}_0` follows) instead of being refused as
- * "customer with no customer accounts", which would dead-letter the contract.
+ * Executes the contract's create plan against `subscription` (null: create it; else check its access), resumed from
+ * OpenCell's state and the ledger's write-ahead records: a customer this pipeline created (its createCustomer record,
+ * stored before the call) that has no customer account yet is a plan cut short between createCustomer and the CRM
+ * hierarchy (a process killed while the call was in flight or before the ledger recorded the answer, or a retriable
+ * failure of the second call); the plan finishes its hierarchy instead of refusing it as "customer with no customer
+ * accounts" (planCreateSubscription).
  */
-export async function customerForCreate(
-  contract: ContractView,
-  ctx: ProjectionContext,
-): Promise<OcCustomerState | null> {
-  const ref = contract.partner.ref;
-  if (!ref) return null;
-  const customer = await ctx.opencell.customer(ref);
-  if (customer && customer.customerAccounts.length === 0 && (await ctx.hasEffect(`customer:${ref}`)))
-    return null;
-  return customer;
-}
-
-/** Executes the contract's create plan against `subscription` (null: create it; else check its access). */
 export async function createFirst(
   contract: ContractView,
   subscription: OcSubscriptionState | null,
   ctx: ProjectionContext,
 ): Promise<void> {
-  const customer = await customerForCreate(contract, ctx);
+  const ref = contract.partner.ref;
+  const customer = ref && !subscription ? await ctx.opencell.customer(ref) : null;
+  const recorded =
+    customer && customer.customerAccounts.length === 0
+      ? await ctx.recorded(createRecordKeys(contract))
+      : new Set<string>();
   await ctx.exec({
     plan: planCreateSubscription({
       contract,
@@ -51,6 +45,8 @@ export async function createFirst(
       subscription,
       config: ctx.config,
       force: ctx.force,
+      repair: ctx.repair,
+      recorded,
       embedLines: ctx.force,
     }),
     contract,

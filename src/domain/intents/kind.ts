@@ -87,6 +87,11 @@ export interface ProjectionContext {
   noop(note: string, about?: Omit<Step, 'plan'>): void;
   /** True when the ledger holds this effect key as done. */
   hasEffect(key: string): Promise<boolean>;
+  /**
+   * The keys among `keys` the ledger holds a record of, done or only written ahead of its call ('pending'): what this
+   * pipeline created or started to create (a create plan's resumption, planCreateSubscription).
+   */
+  recorded(keys: readonly string[]): Promise<ReadonlySet<string>>;
 }
 
 /** For contract-scoped kinds: the contract (current Odoo state) and its subscription as OpenCell holds it. */

@@ -87,6 +87,14 @@ export type CreateStrategy =
 export interface CreateStrategyOptions {
   /** The operator's "force OC integration" (docs/behaviour.md W4): overrides `block_contract_creation_in_OC`. */
   force?: boolean;
+  /** `reconcile --fix`: an operator's repair (like `force`, it finishes a customer left without accounts). */
+  repair?: boolean;
+  /**
+   * The customer was created by this pipeline: the ledger holds its createCustomer record, written ahead of the call
+   * (or done). A customer of ours without a customer account is a create plan cut short (a process died between
+   * createCustomer and the CRM hierarchy), finished here, not refused.
+   */
+  ownCustomer?: boolean;
   /** CA codes already allocated to in-flight creations of this partner (race-free numbering). */
   reservedCaCodes?: readonly string[];
 }
@@ -124,6 +132,13 @@ export function chooseCreateStrategy(
   if (customer === null) {
     return { strategy: 'customer_hierarchy', caCode: nextCustomerAccountCode(ref, [], opts.reservedCaCodes) };
   }
+  const firstAccount = () => ({
+    strategy: 'customer_account_hierarchy' as const,
+    caCode: nextCustomerAccountCode(customer.code, [], opts.reservedCaCodes),
+  });
+  // Our customer without accounts: the customer_hierarchy chain that created it was cut short; it goes on as it
+  // started (the block is not asked, as it was not for the customer: step 1 comes before step 2).
+  if (customer.customerAccounts.length === 0 && opts.ownCustomer) return firstAccount();
   if (contract.partner.blockContractCreationInOC && !opts.force) {
     throw new ProjectionRejectedError(
       `Partner with code ${ref} does not allow automatic subscription creation`,
@@ -135,6 +150,9 @@ export function chooseCreateStrategy(
     );
   }
   if (customer.customerAccounts.length === 0) {
+    // Only a customer this pipeline did not create is refused (docs/behaviour.md §3.1 step 3); ours (above), or an
+    // operator's repair / forced creation, gets its first account `{ref}_0`.
+    if (opts.force || opts.repair) return firstAccount();
     throw new ProjectionRejectedError(
       `Customer with code ${ref} found with no customer accounts associated`,
       {
@@ -170,9 +188,25 @@ export interface CreateSubscriptionInput extends CreateStrategyOptions {
    * subscription creation sends no services; each line is its own job).
    */
   embedLines?: boolean;
+  /**
+   * The effect keys of this pipeline's creates that the ledger holds, written ahead of their call or done
+   * (`createRecordKeys`): a customer with such a record is ours (ownCustomer).
+   */
+  recorded?: ReadonlySet<string>;
 }
 
 export type CreatePlan = Plan & { caCode?: string };
+
+/** The effect key of the createCustomer of a customer code (its ledger record, written ahead of the call). */
+export const customerCreateKey = (ref: string): string => `customer:${ref}`;
+
+/**
+ * The ledger keys a create plan's resumption asks about: the customer's createCustomer record (whether this pipeline
+ * created the customer). Everything else is resumed from OpenCell's state alone (see planCreateSubscription).
+ */
+export function createRecordKeys(contract: Pick<ContractView, 'partner'>): string[] {
+  return contract.partner.ref ? [customerCreateKey(contract.partner.ref)] : [];
+}
 
 function embeddedLineOps(contract: ContractView): OcOperation[] {
   const live = contract.lines.filter((l) => !l.isCanceled && l.productCode);
@@ -203,6 +237,16 @@ function embeddedLineOps(contract: ContractView): OcOperation[] {
 /**
  * create_subscription(contract, force): the docs/behaviour.md §3.1 chain Customer → CRM hierarchy → Subscription →
  * Access.
+ *
+ * It is also the resume plan of a chain cut short at any point (a process killed while a call was in flight, or
+ * right after OpenCell answered and before the ledger recorded it): given OpenCell's state and the write-ahead
+ * records (`recorded`), it plans only the missing steps —
+ * - no customer → the whole chain (a createCustomer that did reach OpenCell shows up as the customer);
+ * - our customer (its createCustomer record) without accounts → CRM hierarchy `{ref}_0` → subscription → access;
+ * - a customer account matching the contract (the one a cut-short chain created) → subscription → access;
+ * - the subscription → only a missing access.
+ * Activations and one-shots follow with the lines' own intents, planned from OpenCell's services (activations) and
+ * written ahead in the ledger (one-shots).
  */
 export function planCreateSubscription(input: CreateSubscriptionInput): CreatePlan {
   const { contract, config } = input;
@@ -219,8 +263,10 @@ export function planCreateSubscription(input: CreateSubscriptionInput): CreatePl
       note: `subscription ${contract.code} already exists in OpenCell`,
     };
   }
-  const chosen = chooseCreateStrategy(contract, input.customer, input);
   const ref = requireRef(contract.partner);
+  const ownCustomer = input.ownCustomer ?? input.recorded?.has(customerCreateKey(ref)) ?? false;
+  const chosen = chooseCreateStrategy(contract, input.customer, { ...input, ownCustomer });
+  const resumed = input.customer !== null && input.customer.customerAccounts.length === 0;
   const ops: OcOperation[] = [];
   if (chosen.strategy === 'customer_hierarchy') {
     ops.push({
@@ -243,7 +289,10 @@ export function planCreateSubscription(input: CreateSubscriptionInput): CreatePl
   });
   if (access) ops.push({ op: 'createAccess', key: `access:${contract.code}:${access.code}`, body: access });
   if (input.embedLines) ops.push(...embeddedLineOps(contract));
-  return { strategy: chosen.strategy, caCode: chosen.caCode, ops };
+  const note = resumed
+    ? `customer ${ref} has no customer account: ${ownCustomer ? 'its create plan (this pipeline created it) resumes' : 'the operator repairs its hierarchy'} with ${chosen.caCode}`
+    : undefined;
+  return { strategy: chosen.strategy, caCode: chosen.caCode, ops, ...(note ? { note } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 /**
  * Executes a plan's operations through the production OpenCell client, in order. An operation whose effect key is
- * already in the ledger is skipped when OpenCell could not tell it was done (see LEDGER_GUARDED); a create that OpenCell answers with ENTITY_ALREADY_EXISTS counts as present
- * (the object is there: skip instead of failing). The effect of a create or guarded operation is recorded as soon as
- * its call succeeded.
+ * already in the ledger is skipped when OpenCell could not tell it was done (see LEDGER_GUARDED); a create that
+ * OpenCell answers with ENTITY_ALREADY_EXISTS counts as present (the object is there: skip instead of failing).
+ * Every create and one-shot is written ahead ('pending' row before the call), and its effect recorded as soon as its
+ * call succeeded: a process killed while the call is in flight, or after OpenCell answered and before the ledger
+ * recorded it, leaves the record that lets the next try resume the plan (planCreateSubscription).
  */
 import { OpenCellBusinessError } from '../../domain/errors';
 import type { OpenCellClient } from '../../adapters/opencell/client';
@@ -131,6 +133,9 @@ export async function executePlan(
         continue;
       }
     }
+    // Write-ahead of a create: the row says "this pipeline started to create this object" (its outcome is not needed:
+    // creates are planned from OpenCell's state, and a repeat is answered ENTITY_ALREADY_EXISTS).
+    if (CREATES.has(op.op)) await deps.ledger.beginEffect(deps.intentId, op);
     try {
       await callOpenCell(deps.client, op);
       report.calls.push(op.op);

@@ -6,7 +6,8 @@
  * order in which Debezium's topics were read; it is enforced here as preconditions, checked against OpenCell and
  * the ledger before planning:
  * - anything about a contract whose subscription does not exist yet first runs the contract's create plan
- *   (customer → account → subscription → access);
+ *   (customer → account → subscription → access), resumed from OpenCell's state and the ledger's write-ahead
+ *   records when an earlier try was cut short;
  * - a service termination first activates the contract's current service lines not yet active
  *   (activations before terminations: a tariff change is one activation then one termination);
  * - a subscription termination terminates the contract's ended service lines first (in its plan).
@@ -184,6 +185,7 @@ export class Projector {
       force: msg.force === true,
       repair: msg.repair === true,
       hasEffect: (key) => ledger.hasEffect(key),
+      recorded: (keys) => ledger.recordedEffects(keys),
       noop: (note, about = {}) => {
         out.push({ ...noopRun(note), step: { plan: { strategy: 'noop', ops: [], note }, ...about } });
       },

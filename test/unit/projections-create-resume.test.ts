@@ -1,0 +1,237 @@
+import { expect } from 'chai';
+import { ProjectionRejectedError } from '../../src/domain/errors';
+import {
+  chooseCreateStrategy,
+  createRecordKeys,
+  customerCreateKey,
+  planCreateSubscription,
+} from '../../src/domain/projection/strategies';
+import type {
+  ContractView,
+  OcCustomerState,
+  OcSubscriptionState,
+  PartnerView,
+} from '../../src/domain/projection/views';
+
+/**
+ * Issue 19 §1: the resume planning of a create plan, pure — given what OpenCell holds and the ledger's write-ahead
+ * records (every create is recorded before its call), the next steps. A process can die at any point of the chain
+ * customer → customer account hierarchy → subscription → access: before a call, while it is in flight (OpenCell
+ * applies it or not) or right after OpenCell answered and before the ledger recorded it.
+ */
+const IBAN = 'ES9121000418450200051332';
+const cfg = { seller: 'SC', customerCategory: 'CLIENT' };
+
+function partner(over: Partial<PartnerView> = {}): PartnerView {
+  return {
+    id: 7,
+    ref: '1004',
+    name: 'Anna Puig Vila',
+    firstname: 'Anna',
+    lastname: 'Puig Vila',
+    isCompany: false,
+    vat: 'ES12345678Z',
+    email: 'anna@example.org',
+    mobile: '600111222',
+    phone: null,
+    street: 'C/ Major 1',
+    street2: null,
+    zip: '08001',
+    city: 'Barcelona',
+    stateCode: 'B',
+    stateName: 'Barcelona',
+    countryCode: 'ES',
+    lang: 'ca_ES',
+    blockContractCreationInOC: false,
+    parentId: null,
+    ...over,
+  };
+}
+
+function contract(over: Partial<ContractView> = {}): ContractView {
+  return {
+    id: 50007,
+    code: 'SC-50007',
+    partner: partner(),
+    invoicePartner: partner(),
+    servicePartner: null,
+    emails: [{ id: 9, email: 'invoices@example.org' }],
+    mandate: {
+      id: 3,
+      iban: IBAN,
+      bic: 'CAIXESBBXXX',
+      bankName: 'CaixaBank',
+      bankAccountId: 55,
+      bankAccountCreateDate: '2024-01-15',
+      reference: null,
+      signatureDate: null,
+    },
+    serviceTechnology: 'somconnexio.service_technology_mobile',
+    serviceSupplier: null,
+    phoneNumber: '600111222',
+    ispInfo: null,
+    dateStart: '2024-02-01',
+    dateEnd: null,
+    isTerminated: false,
+    terminateDate: null,
+    lines: [],
+    ...over,
+  };
+}
+
+const CHAIN = ['createCustomer', 'crmAccountHierarchyCreate', 'createSubscription', 'createAccess'] as const;
+const KEYS = ['customer:1004', 'ca:1004_0', 'subscription:SC-50007', 'access:SC-50007:600111222'];
+
+/** What OpenCell holds after the first `done` steps of the chain of `contract()`. */
+function openCellAfter(done: number): {
+  customer: OcCustomerState | null;
+  subscription: OcSubscriptionState | null;
+} {
+  const customer: OcCustomerState | null =
+    done >= 1
+      ? {
+          code: '1004',
+          customerAccounts: done >= 2 ? [{ code: '1004_0', email: 'invoices@example.org', iban: IBAN }] : [],
+        }
+      : null;
+  const subscription: OcSubscriptionState | null =
+    done >= 3
+      ? {
+          code: 'SC-50007',
+          userAccount: '1004_0',
+          description: '600111222',
+          status: 'CREATED',
+          subscriptionDate: '2024-02-01',
+          services: [],
+          accesses: done >= 4 ? ['600111222'] : [],
+        }
+      : null;
+  return { customer, subscription };
+}
+
+const opsOf = (p: { ops: readonly { op: string }[] }) => p.ops.map((o) => o.op);
+
+describe('a kill -9 right after an accepted createCustomer does not lose the contract: create-plan resume planning (issue 19 §1)', () => {
+  it('the write-ahead record that marks a customer as ours is its createCustomer effect key', () => {
+    expect(customerCreateKey('1004')).to.equal('customer:1004');
+    expect(createRecordKeys(contract())).to.deep.equal(['customer:1004']);
+    expect(createRecordKeys(contract({ partner: partner({ ref: null }) }))).to.deep.equal([]);
+  });
+
+  it('the first try plans the whole chain with the effect keys the executor writes ahead', () => {
+    const plan = planCreateSubscription({ contract: contract(), customer: null, config: cfg });
+    expect(opsOf(plan)).to.deep.equal([...CHAIN]);
+    expect(plan.ops.map((o) => o.key)).to.deep.equal(KEYS);
+  });
+
+  // Every cut point: step k was written ahead (its record is in the ledger) and then the process died, with OpenCell
+  // having applied it (accepted: killed in flight after the handler, or right after the answer) or not (killed
+  // before OpenCell handled it). The resume plans exactly the steps OpenCell lacks: no step twice, none missing.
+  for (let k = 0; k < CHAIN.length; k++) {
+    for (const accepted of [false, true]) {
+      it(`killed while ${CHAIN[k]} was in flight (${accepted ? 'OpenCell accepted it' : 'OpenCell never applied it'}): the resume plans only the missing steps`, () => {
+        const done = k + (accepted ? 1 : 0);
+        const { customer, subscription } = openCellAfter(done);
+        const recorded = new Set(KEYS.slice(0, k + 1));
+        const plan = planCreateSubscription({
+          contract: contract(),
+          customer,
+          subscription,
+          recorded,
+          config: cfg,
+        });
+        expect(opsOf(plan), `after ${done} step(s) in OpenCell`).to.deep.equal(CHAIN.slice(done));
+        expect(plan.ops.map((o) => o.key)).to.deep.equal(KEYS.slice(done));
+      });
+    }
+  }
+
+  it('regression: a customer of ours without accounts (createCustomer accepted, ledger write lost) is finished with {ref}_0, not refused', () => {
+    const { customer } = openCellAfter(1);
+    const plan = planCreateSubscription({
+      contract: contract(),
+      customer,
+      recorded: new Set(['customer:1004']),
+      config: cfg,
+    });
+    expect(plan.strategy).to.equal('customer_account_hierarchy');
+    expect(plan.caCode).to.equal('1004_0');
+    expect(opsOf(plan)).to.deep.equal(['crmAccountHierarchyCreate', 'createSubscription', 'createAccess']);
+    expect(plan.note).to.contain('resumes');
+  });
+
+  it('a pending (written-ahead only) record counts as ours as much as a done one: the record is the key, whatever its outcome', () => {
+    // the ledger's `recorded` answers keys with any outcome, 'pending' included; the plan only sees the set
+    const plan = planCreateSubscription({
+      contract: contract(),
+      customer: openCellAfter(1).customer,
+      recorded: new Set(['customer:1004']),
+      config: cfg,
+    });
+    expect(opsOf(plan)[0]).to.equal('crmAccountHierarchyCreate');
+  });
+
+  it("a customer without accounts that this pipeline did not create is still refused (the original's fallback)", () => {
+    const { customer } = openCellAfter(1);
+    for (const recorded of [undefined, new Set<string>(), new Set(['customer:9999'])]) {
+      expect(() =>
+        planCreateSubscription({ contract: contract(), customer, recorded, config: cfg }),
+      ).to.throw(
+        ProjectionRejectedError,
+        'Customer with code 1004 found with no customer accounts associated',
+      );
+    }
+  });
+
+  it('reconcile --fix (repair) and force-create finish a half-created hierarchy even without a record (created before the fix)', () => {
+    const { customer } = openCellAfter(1);
+    for (const opts of [{ repair: true }, { force: true }]) {
+      const plan = planCreateSubscription({ contract: contract(), customer, config: cfg, ...opts });
+      expect(opsOf(plan), JSON.stringify(opts)).to.deep.equal([
+        'crmAccountHierarchyCreate',
+        'createSubscription',
+        'createAccess',
+      ]);
+      expect(plan.caCode).to.equal('1004_0');
+      expect(plan.note).to.contain('operator');
+    }
+  });
+
+  it('a blocked partner: our own cut-short chain goes on (the block was not asked for the customer either), a foreign customer is refused as blocked', () => {
+    const blocked = contract({ partner: partner({ blockContractCreationInOC: true }) });
+    const { customer } = openCellAfter(1);
+    expect(
+      chooseCreateStrategy(blocked, customer, { ownCustomer: true }),
+      'ours: the chain resumes',
+    ).to.deep.equal({ strategy: 'customer_account_hierarchy', caCode: '1004_0' });
+    expect(() => chooseCreateStrategy(blocked, customer, {})).to.throw(
+      ProjectionRejectedError,
+      'does not allow automatic subscription creation',
+    );
+  });
+
+  it('a second contract of the same partner, cut short after its own account: the account it created matches and is reused', () => {
+    const second = contract({
+      id: 50008,
+      code: 'SC-50008',
+      phoneNumber: '600333444',
+      emails: [{ id: 10, email: 'other@example.org' }],
+    });
+    const customer: OcCustomerState = {
+      code: '1004',
+      customerAccounts: [
+        { code: '1004_0', email: 'invoices@example.org', iban: IBAN },
+        { code: '1004_1', email: 'other@example.org', iban: IBAN },
+      ],
+    };
+    const plan = planCreateSubscription({
+      contract: second,
+      customer,
+      recorded: new Set(['customer:1004']),
+      config: cfg,
+    });
+    expect(plan.strategy).to.equal('subscription');
+    expect(plan.caCode).to.equal('1004_1');
+    expect(opsOf(plan)).to.deep.equal(['createSubscription', 'createAccess']);
+  });
+});

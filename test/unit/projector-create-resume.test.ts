@@ -1,0 +1,239 @@
+/**
+ * Issue 19 §1 regression, in process: the projector (in-memory ledger) against the OpenCell sandbox, with a process
+ * "killed" right after OpenCell accepted a create of the contract's create plan — the call succeeded in OpenCell,
+ * then the try ends before the ledger records it (what a kill -9 at that instant leaves behind: the write-ahead row,
+ * 'pending'). The next try (a restarted process) must finish the plan: every object once, nothing dead-lettered.
+ */
+import { expect } from 'chai';
+import { OpenCellClient } from '../../src/adapters/opencell/client';
+import { OpenCellState } from '../../src/adapters/opencell/opencell-state';
+import { ProjectionRejectedError } from '../../src/domain/errors';
+import type { IntentMessage } from '../../src/domain/intents/message';
+import { DEFAULT_PROJECTION_CONFIG } from '../../src/domain/projection/payloads';
+import type { ContractView, PartnerView } from '../../src/domain/projection/views';
+import { Projector } from '../../src/flows/projection/projector';
+import { InMemoryLedger } from '../../testkit/ledger';
+import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+
+const IBAN = 'ES9121000418450200051332';
+let seq = 0;
+
+function fixture(): { partner: PartnerView; contract: ContractView } {
+  seq++;
+  const ref = `9${String(Date.now() % 1e6).padStart(6, '0')}${seq}`;
+  const partner: PartnerView = {
+    id: 700 + seq,
+    ref,
+    name: 'Anna Puig Vila',
+    firstname: 'Anna',
+    lastname: 'Puig Vila',
+    isCompany: false,
+    vat: 'ES12345678Z',
+    email: 'anna@example.org',
+    mobile: '600111222',
+    phone: null,
+    street: 'C/ Major 1',
+    street2: null,
+    zip: '08001',
+    city: 'Barcelona',
+    stateCode: 'B',
+    stateName: 'Barcelona',
+    countryCode: 'ES',
+    lang: 'ca_ES',
+    blockContractCreationInOC: false,
+    parentId: null,
+  };
+  const contract: ContractView = {
+    id: 50000 + seq,
+    code: `SC-R${ref}`,
+    partner,
+    invoicePartner: partner,
+    servicePartner: null,
+    emails: [{ id: 9, email: `inv${ref}@example.org` }],
+    mandate: {
+      id: 3,
+      iban: IBAN,
+      bic: 'CAIXESBBXXX',
+      bankName: 'CaixaBank',
+      bankAccountId: 55,
+      bankAccountCreateDate: '2024-01-15',
+      reference: null,
+      signatureDate: null,
+    },
+    serviceTechnology: 'somconnexio.service_technology_mobile',
+    serviceSupplier: null,
+    phoneNumber: `6${String(600000 + seq).padStart(8, '0')}`,
+    ispInfo: null,
+    dateStart: '2024-02-01',
+    dateEnd: null,
+    isTerminated: false,
+    terminateDate: null,
+    lines: [],
+  };
+  return { partner, contract };
+}
+
+function message(contract: ContractView, extra: Partial<IntentMessage> = {}): IntentMessage {
+  return {
+    v: 1,
+    intentId: `resume-${contract.code}-${Math.random()}`,
+    aggregateKey: `partner:${contract.partner.id}`,
+    partnerId: contract.partner.id,
+    contractId: contract.id,
+    intent: { kind: 'create_subscription', contractId: contract.id },
+    source: {
+      table: 'contract_contract',
+      op: 'c',
+      rowId: contract.id,
+      lsn: 1,
+      txId: 1,
+      tsMs: Date.now(),
+      snapshot: false,
+      topic: 't',
+      partition: 0,
+      offset: '0',
+    },
+    ...extra,
+  } as IntentMessage;
+}
+
+class Killed extends Error {}
+
+/** The client of a process that dies right after OpenCell answered `method` (the answer never reaches the ledger). */
+function dyingAfter(client: OpenCellClient, method: keyof OpenCellClient): OpenCellClient {
+  return new Proxy(client, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target) as unknown;
+      if (typeof v !== 'function') return v;
+      if (prop !== method) return (v as (...a: unknown[]) => unknown).bind(target);
+      return async (...args: unknown[]) => {
+        await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        throw new Killed(`kill -9 right after an accepted ${String(method)}`);
+      };
+    },
+  });
+}
+
+describe('a kill -9 right after an accepted createCustomer does not lose the contract (projector, in process; issue 19 §1)', () => {
+  let sandbox: OpenCellSandbox;
+  let client: OpenCellClient;
+
+  before(async () => {
+    sandbox = await startOpenCellSandbox({ port: 0, user: 'u', password: 'p' });
+    client = new OpenCellClient({
+      baseUrl: sandbox.url,
+      user: 'u',
+      password: 'p',
+      timeoutMs: 2000,
+      concurrency: 2,
+    });
+  });
+  after(async () => {
+    client.close();
+    await sandbox.close();
+  });
+
+  const projectorOf = (contract: ContractView, ledger: InMemoryLedger, c: OpenCellClient = client) =>
+    new Projector({
+      odoo: {
+        partner: async (id) => (id === contract.partner.id ? contract.partner : null),
+        contract: async (id) => (id === contract.id ? contract : null),
+        contractsOfPartner: async () => [contract],
+      },
+      opencell: new OpenCellState(client),
+      client: c,
+      ledger,
+      catalog: { check: async (ops) => ({ _tag: 'Right', right: ops }) },
+      config: DEFAULT_PROJECTION_CONFIG,
+    });
+
+  const successfulCreates = (contract: ContractView) => {
+    const mine = (b: Record<string, unknown>) =>
+      b.code === contract.partner.ref ||
+      String(b.code).startsWith(`${contract.partner.ref}_`) ||
+      b.code === contract.code ||
+      b.subscription === contract.code;
+    const out: Record<string, number> = {};
+    for (const e of sandbox.journal.entries({ method: 'POST' })) {
+      const b = (e.body ?? {}) as Record<string, unknown>;
+      if (e.status >= 300 || e.errorCode || !mine(b)) continue;
+      out[e.path] = (out[e.path] ?? 0) + 1;
+    }
+    return out;
+  };
+
+  const steps: [keyof OpenCellClient, string][] = [
+    ['createCustomer', 'createCustomer'],
+    ['createCrmAccountHierarchy', 'crmAccountHierarchyCreate'],
+    ['createSubscription', 'createSubscription'],
+    ['createAccess', 'createAccess'],
+  ];
+  for (const [method, op] of steps) {
+    it(`killed right after OpenCell accepted ${op}: the restarted projector finishes the plan, each object created once`, async () => {
+      const { contract } = fixture();
+      const ledger = new InMemoryLedger();
+      const msg = message(contract);
+      const first = await projectorOf(contract, ledger, dyingAfter(client, method))
+        .handle(msg, 1)
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(first, 'the first try died').to.be.instanceOf(Killed);
+      const keys: Record<string, string> = {
+        createCustomer: `customer:${contract.partner.ref}`,
+        crmAccountHierarchyCreate: `ca:${contract.partner.ref}_0`,
+        createSubscription: `subscription:${contract.code}`,
+        createAccess: `access:${contract.code}:${contract.phoneNumber}`,
+      };
+      expect(ledger.effects.get(keys[op])?.outcome, 'the create was written ahead of its call').to.equal(
+        'pending',
+      );
+
+      const second = await projectorOf(contract, ledger).handle(msg, 2);
+      // after an accepted createAccess everything is in OpenCell: the restarted try only finds it there
+      expect(second?.outcome).to.equal(op === 'createAccess' ? 'skipped' : 'applied');
+      const sub = sandbox.state.subscriptions.get(contract.code);
+      expect(sub?.userAccount).to.equal(`${contract.partner.ref}_0`);
+      expect((sandbox.state.accessesBySubscription.get(contract.code) ?? []).map((a) => a.code)).to.include(
+        contract.phoneNumber,
+      );
+      const creates = successfulCreates(contract);
+      expect(creates, 'every create exactly once').to.deep.equal({
+        '/account/customer': 1,
+        '/account/accountHierarchy/createCRMAccountHierarchy': 1,
+        '/billing/subscription': 1,
+        '/account/access': 1,
+      });
+    });
+  }
+
+  it('without any record of ours (a customer left without accounts before the fix) the contract is refused; reconcile --fix and force-create repair it', async () => {
+    for (const operator of [{ repair: true }, { force: true }] as const) {
+      const { contract } = fixture();
+      const ledger = new InMemoryLedger();
+      const first = await projectorOf(contract, ledger, dyingAfter(client, 'createCustomer'))
+        .handle(message(contract), 1)
+        .catch((e: unknown) => e);
+      expect(first).to.be.instanceOf(Killed);
+      ledger.effects.clear(); // the version before the fix wrote nothing ahead
+      const refused = await projectorOf(contract, ledger)
+        .handle(message(contract), 1)
+        .catch((e: unknown) => e);
+      expect(refused).to.be.instanceOf(ProjectionRejectedError);
+      expect((refused as Error).message).to.equal(
+        `Customer with code ${contract.partner.ref} found with no customer accounts associated`,
+      );
+      const repaired = await projectorOf(contract, ledger).handle(message(contract, operator), 1);
+      expect(repaired?.outcome, JSON.stringify(operator)).to.equal('applied');
+      expect(repaired?.calls).to.deep.equal([
+        'crmAccountHierarchyCreate',
+        'createSubscription',
+        'createAccess',
+      ]);
+      expect(sandbox.state.subscriptions.get(contract.code)?.userAccount).to.equal(
+        `${contract.partner.ref}_0`,
+      );
+    }
+  });
+});
