@@ -76,9 +76,14 @@ export class FaultRuleBook<I extends BaseFaultRuleInput, K, C> {
     return this.rules.map((r) => ({ ...r.rule }));
   }
 
-  /** Decides what happens to one request (consumes counts). */
-  match(key: K): { latencyMs: number; terminal?: Rule<I> } {
+  /**
+   * Decides what happens to one request (consumes counts). `latencyMs` is spent before the request is handled,
+   * `latencyAfterMs` (latency rules with `phase: "after"`) after it was handled and before its answer is sent: the
+   * window in which the change is made and the caller does not know it yet.
+   */
+  match(key: K): { latencyMs: number; latencyAfterMs: number; terminal?: Rule<I> } {
     let latencyMs = 0;
+    let latencyAfterMs = 0;
     let terminal: Rule<I> | undefined;
     for (const entry of [...this.rules]) {
       const r = entry.rule;
@@ -90,9 +95,11 @@ export class FaultRuleBook<I extends BaseFaultRuleInput, K, C> {
         r.count--;
         if (r.count <= 0) this.rules = this.rules.filter((x) => x !== entry);
       }
-      if (r.kind === 'latency') latencyMs += r.latencyMs ?? 0;
-      else terminal = { ...r };
+      if (r.kind === 'latency') {
+        if (r.phase === 'after') latencyAfterMs += r.latencyMs ?? 0;
+        else latencyMs += r.latencyMs ?? 0;
+      } else terminal = { ...r };
     }
-    return { latencyMs, terminal };
+    return { latencyMs, latencyAfterMs, terminal };
   }
 }

@@ -13,7 +13,9 @@ import { FaultRuleBook, type Rule } from '../fault-rules';
  * `path` is a regular expression tested against the API path (e.g. `^/billing/subscription`), `method` an HTTP
  * method, `probability` the share of matching requests affected (seeded PRNG: reproducible), `count` how many
  * times the rule fires before it is spent. `phase: "after"` lets the request reach the handler (state changes)
- * and then loses the response — the "committed but the client saw an error" case.
+ * and then loses the response — the "committed but the client saw an error" case; on a `latency` rule it holds the
+ * answer of a request already handled (accepted, the caller not told yet: the window a kill -9 of the caller must
+ * hit to leave a create it does not know about).
  */
 export type FaultKind = 'latency' | 'error' | 'timeout' | 'rateLimit' | 'fail200' | 'reset';
 
@@ -78,7 +80,7 @@ export class FaultInjector {
   }
 
   /** Decides what happens to one request (consumes counts). */
-  match(method: string, path: string): { latencyMs: number; terminal?: FaultRule } {
+  match(method: string, path: string): { latencyMs: number; latencyAfterMs: number; terminal?: FaultRule } {
     return this.book.match({ method, path });
   }
 }

@@ -1,4 +1,9 @@
-export { startOpenCellSandbox, type OpenCellSandbox, type OpenCellSandboxOptions } from './server';
+export {
+  startOpenCellSandbox,
+  type HeldRequest,
+  type OpenCellSandbox,
+  type OpenCellSandboxOptions,
+} from './server';
 export { defaultCatalog, loadCatalog, type SandboxCatalog } from './sandbox-catalog';
 export type * from './sandbox-catalog';
 export type { FaultKind, FaultRule, FaultRuleInput } from './faults';

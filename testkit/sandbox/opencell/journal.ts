@@ -14,6 +14,11 @@ export interface JournalEntry {
   errorCode?: string;
   /** The fault injected into this request, if any. */
   fault?: string;
+  /**
+   * The caller hung up while the request was in flight (its connection closed before the answer was sent, e.g. the
+   * calling process was killed while a latency rule held the request).
+   */
+  abandoned?: boolean;
 }
 
 export interface JournalFilter {

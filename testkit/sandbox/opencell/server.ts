@@ -46,6 +46,17 @@ export interface OpenCellSandboxOptions {
   onRequest?: (entry: JournalEntry) => void;
 }
 
+/**
+ * An API request a latency rule holds: `before` it is handled, or `after` (handled — its change is made — and its
+ * answer not sent yet). `inFlight()` is true while the caller still waits on its connection.
+ */
+export interface HeldRequest {
+  entry: JournalEntry;
+  phase: 'before' | 'after';
+  ms: number;
+  inFlight(): boolean;
+}
+
 export interface OpenCellSandbox {
   /** Base URL to use as OPENCELL_BASEURL, e.g. http://127.0.0.1:41234/opencell */
   url: string;
@@ -64,6 +75,12 @@ export interface OpenCellSandbox {
   now(): number;
   /** Moves the sandbox clock (time keeps flowing); null = back to real time. */
   setNow(when: number | string | null): void;
+  /**
+   * Calls `listener` (synchronously) whenever a latency rule starts holding an API request: a test can act while a
+   * chosen operation is in flight (e.g. kill -9 the calling process right after OpenCell accepted a create). Returns
+   * the function that removes the listener.
+   */
+  onHeld(listener: (held: HeldRequest) => void): () => void;
   /** Clears entities, invoices, journal and faults (and optionally swaps the catalog). */
   reset(catalog?: SandboxCatalog): void;
   billingRun(opts?: invoices.BillingRunOptions): invoices.BillingRunResult;
@@ -209,6 +226,7 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
   if (opts.now !== undefined) setNow(opts.now);
   const hanging = new Set<http.ServerResponse>();
   const sockets = new Set<Socket>();
+  const heldListeners = new Set<(held: HeldRequest) => void>();
 
   const reset = (catalog?: SandboxCatalog) => {
     state.reset(catalog ? structuredClone(catalog) : state.catalog);
@@ -358,8 +376,18 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
       opts.onRequest?.(entry);
     };
 
-    const { latencyMs, terminal } = faults.match(method, apiPath);
-    if (latencyMs > 0) await sleep(latencyMs);
+    let callerGone = false;
+    res.on('close', () => {
+      if (!res.writableEnded) callerGone = true;
+    });
+    const hold = async (phase: 'before' | 'after', ms: number) => {
+      const held: HeldRequest = { entry, phase, ms, inFlight: () => !callerGone };
+      for (const l of [...heldListeners]) l(held);
+      await sleep(ms);
+      if (callerGone) entry.abandoned = true;
+    };
+    const { latencyMs, latencyAfterMs, terminal } = faults.match(method, apiPath);
+    if (latencyMs > 0) await hold('before', latencyMs);
     const applyFault = (rule: FaultRule) => {
       entry.fault = rule.kind;
       const r = faultReply(rule);
@@ -407,6 +435,7 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
       subs.processScheduled(state, n);
       reply = dispatch(method, apiPath, { state, now: n, query: url.searchParams, body: parsed, profile });
     }
+    if (latencyAfterMs > 0) await hold('after', latencyAfterMs);
     if (terminal) return applyFault(terminal);
     send(res, reply);
     finish(reply);
@@ -526,6 +555,10 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
     now,
     setNow,
     reset,
+    onHeld: (listener) => {
+      heldListeners.add(listener);
+      return () => void heldListeners.delete(listener);
+    },
     billingRun: (o = {}) => invoices.billingRun(state, now(), o),
     generateInvoices: (o) => invoices.generateSyntheticInvoices(state, now(), o),
     close: () =>
