@@ -210,8 +210,11 @@ class BatchRun {
     this.partition = payload.batch.partition;
   }
 
+  /** Set when a heartbeat failed (the group is rebalancing, or the coordinator is gone): no new message starts. */
+  heartbeatFailed: Error | undefined;
+
   private get stopped(): boolean {
-    return !!this.pause || !this.payload.isRunning() || this.payload.isStale();
+    return !!this.pause || !!this.heartbeatFailed || !this.payload.isRunning() || this.payload.isStale();
   }
 
   /** Every message of the batch, each key's in order; resolves when all scheduled messages are done. */
@@ -257,9 +260,14 @@ class BatchRun {
       const attempt = (this.ctx.attempts.get(id) ?? 0) + 1;
       this.ctx.attempts.set(id, attempt);
       const t0 = Date.now();
+      let failure: { err: unknown } | undefined; // only the handler's own error counts
       try {
         await this.opts.handler(message, { topic, partition, attempt });
-        // Inside the try, as before the split into steps: a failing heartbeat is handled like a failed attempt.
+      } catch (err) {
+        failure = { err };
+      }
+      if (!failure) {
+        // Only the handler's outcome decides success: what follows (heartbeat, commit) cannot turn it into a failure.
         this.ctx.attempts.delete(id);
         this.tracker.finish(message.offset);
         this.opts.onEvent?.({
@@ -271,20 +279,20 @@ class BatchRun {
         });
         await this.afterFinished();
         return;
-      } catch (err) {
-        const decision = decideRetry(err, attempt, this.opts.retry);
-        if (!decision.retry) {
-          await this.deadLetter(message, err, attempt, decision.reason === 'exhausted');
-          return;
-        }
-        this.reportRetry(message, err, attempt, decision.delayMs);
-        if (decision.delayMs <= (this.opts.inlineRetryMaxMs ?? 1000)) {
-          await sleep(decision.delayMs, this.ctx.abort);
-          continue;
-        }
-        this.pause ??= new PauseRequested(decision.delayMs);
+      }
+      const { err } = failure;
+      const decision = decideRetry(err, attempt, this.opts.retry);
+      if (!decision.retry) {
+        await this.deadLetter(message, err, attempt, decision.reason === 'exhausted');
         return;
       }
+      this.reportRetry(message, err, attempt, decision.delayMs);
+      if (decision.delayMs <= (this.opts.inlineRetryMaxMs ?? 1000)) {
+        await sleep(decision.delayMs, this.ctx.abort);
+        continue;
+      }
+      this.pause ??= new PauseRequested(decision.delayMs);
+      return;
     }
   }
 
@@ -332,8 +340,24 @@ class BatchRun {
     await this.afterFinished();
   }
 
+  /**
+   * After a message finished (succeeded or dead-lettered): heartbeat, then a throttled commit. A failing heartbeat
+   * (typically REBALANCE_IN_PROGRESS) never changes the message's outcome: it stops the batch — no further message
+   * starts, in-flight ones finish — and the partition's next owner resumes after the committed watermark (the ledger
+   * makes the re-processing of finished but uncommitted messages harmless).
+   */
   private async afterFinished(): Promise<void> {
-    await this.payload.heartbeat();
+    try {
+      await this.payload.heartbeat();
+    } catch (e) {
+      if (!this.heartbeatFailed) {
+        this.heartbeatFailed = e as Error;
+        this.ctx.log.info(
+          `heartbeat failed, stopping the batch (the next owner resumes): ${redactString((e as Error).message)}`,
+          { topic: this.topic, partition: this.partition, committable: this.tracker.committable() },
+        );
+      }
+    }
     void this.commitProgress(false).catch((e) => this.ctx.log.warn(`commit failed: ${(e as Error).message}`));
   }
 

@@ -37,7 +37,38 @@ export interface IntentResult {
   attempt: number;
 }
 
-/** The intent, its entities and its outbox event: one statement (data-modifying CTEs, all or nothing). */
+/**
+ * Ledger outcomes are monotonic: applied > skipped > dead_lettered > failed. A later write replaces a row's outcome
+ * only with a higher one (or repeats a non-final one: a dead letter dead-lettered again records its last attempt);
+ * `applied` is final. A write that would regress an outcome (e.g. `dead_lettered` after `applied`, when a success
+ * was dead-lettered anyway around a rebalance) changes nothing and emits no sync event.
+ */
+export const OUTCOME_RANK: Readonly<Record<IntentOutcome, number>> = {
+  failed: 1,
+  dead_lettered: 2,
+  skipped: 3,
+  applied: 4,
+};
+
+/** True when a ledger row with outcome `current` takes `next` (the rule the SQL below applies). */
+export function outcomeMayReplace(current: IntentOutcome, next: IntentOutcome): boolean {
+  return (
+    OUTCOME_RANK[next] > OUTCOME_RANK[current] ||
+    (next === current && (current === 'failed' || current === 'dead_lettered'))
+  );
+}
+
+function outcomeRankSql(column: string): string {
+  const cases = Object.entries(OUTCOME_RANK)
+    .map(([o, r]) => `WHEN '${o}' THEN ${r}`)
+    .join(' ');
+  return `(CASE ${column} ${cases} ELSE 0 END)`;
+}
+
+/**
+ * The intent, its entities and its outbox event: one statement (data-modifying CTEs, all or nothing). The outcome
+ * follows OUTCOME_RANK; the outbox row is written only when the intent row was.
+ */
 const FINISH_SQL = `WITH intent AS (
          INSERT INTO ledger_intent (intent_id, kind, aggregate_key, odoo_model, odoo_id, source_table, source_lsn, source_tx_id,
                                     outcome, calls, attempts, error_code, error_message)
@@ -45,6 +76,8 @@ const FINISH_SQL = `WITH intent AS (
          ON CONFLICT (intent_id) DO UPDATE SET outcome = EXCLUDED.outcome, calls = EXCLUDED.calls,
            attempts = EXCLUDED.attempts, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
            updated_at = now()
+         WHERE ${outcomeRankSql('EXCLUDED.outcome')} > ${outcomeRankSql('ledger_intent.outcome')}
+            OR (EXCLUDED.outcome = ledger_intent.outcome AND ledger_intent.outcome IN ('failed', 'dead_lettered'))
          RETURNING 1
        ), entity AS (
          INSERT INTO ledger_entity (entity, code, odoo_model, odoo_id, partner_id, status, data)
@@ -56,7 +89,7 @@ const FINISH_SQL = `WITH intent AS (
            data = ledger_entity.data || EXCLUDED.data, updated_at = now()
          RETURNING 1
        )
-       ${outboxInsertSql(15)}`;
+       ${outboxInsertSql(15, 'EXISTS (SELECT 1 FROM intent)')}`;
 
 /** An intent message of any registered kind (the ledger stores the kind by name). */
 export type LedgerIntentMessage = Omit<IntentMessage, 'intent'> & { intent: { kind: string } };

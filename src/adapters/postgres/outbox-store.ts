@@ -51,11 +51,15 @@ export function outboxRowValues(event: OutboxEvent): [string, string, string, st
   ];
 }
 
-/** The outbox INSERT for parameters $n … $n+5 (as returned by outboxRowValues). */
-export function outboxInsertSql(n = 1): string {
+/**
+ * The outbox INSERT for parameters $n … $n+5 (as returned by outboxRowValues); with `onlyIf` (an SQL condition,
+ * e.g. `EXISTS (SELECT 1 FROM intent)` in a data-modifying CTE), the row is written only when it holds.
+ */
+export function outboxInsertSql(n = 1, onlyIf?: string): string {
   const p = (i: number) => `$${n + i}`;
+  const row = `${p(0)}::uuid, ${p(1)}::text, ${p(2)}::text, ${p(3)}::text, ${p(4)}::text, ${p(5)}::jsonb`;
   return `INSERT INTO outbox (event_id, topic, aggregate_type, aggregate_id, event_type, payload)
-     VALUES (${p(0)}, ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}::jsonb)
+     ${onlyIf === undefined ? `VALUES (${row})` : `SELECT ${row} WHERE ${onlyIf}`}
      ON CONFLICT (event_id) DO NOTHING`;
 }
 
