@@ -10,7 +10,7 @@ import { loadConfig, type Config } from '../../src/core/config';
 import { EventSchemas } from '../../src/adapters/registry/schemas';
 import { subscribeEvents, type Subscription } from '../../src/flows/outbox/subscriber';
 import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/stages';
-import { startOpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { startOpenCellSandbox, type JournalEntry } from '../../testkit/sandbox/opencell';
 import { DLQ_HEADER } from '../../src/adapters/kafka/dlq';
 import type { Sandbox } from '../integration/support/pipeline';
 import {
@@ -38,6 +38,7 @@ import {
 import {
   auditCreates,
   oneShotCounts,
+  serviceDuplicates,
   stateProblems,
   Workload,
   type ExpectedContract,
@@ -50,6 +51,18 @@ import {
  * the passwords in everything the worker wrote or published. The suite writes bench/faults-summary.json.
  */
 const KILLS = Number(process.env.FAULT_KILLS ?? 22);
+/** issue 19 §1: kill -9s per create-plan operation while its call is in flight, OpenCell latency per call */
+const PLAN_KILLS_PER_OP = Number(process.env.FAULT_PLAN_KILLS_PER_OP ?? 2);
+const PLAN_LATENCY_MS = Number(process.env.FAULT_PLAN_LATENCY_MS ?? 200);
+/** The calls of a contract's plans, in their causal order: customer → account → subscription → access → lines. */
+const PLAN_OPERATIONS: Record<string, string> = {
+  'POST /account/customer': 'createCustomer',
+  'POST /account/accountHierarchy/createCRMAccountHierarchy': 'crmAccountHierarchyCreate',
+  'POST /billing/subscription': 'createSubscription',
+  'POST /account/access': 'createAccess',
+  'POST /billing/subscription/activateServices': 'activateServices',
+  'POST /billing/subscription/applyOneShotChargeInstance': 'applyOneShotChargeInstance',
+};
 const CONTRACTS = Number(process.env.FAULT_CONTRACTS ?? 24);
 const SECRET_OC = `Oc-Pw-${uniqueSuffix()}-ZQX`;
 const SECRET_ODOO = `Odoo-Pw-${uniqueSuffix()}-WJK`;
@@ -64,6 +77,10 @@ const summary = {
   events: {} as Record<string, number>,
   lost: 0,
   duplicated: { creates: 0, oneShotCharges: 0 },
+  /** kill -9s that landed while a create-plan call was in flight (issue 19 §1; per operation below) */
+  kills_in_flight: 0,
+  killsInFlightByOperation: {} as Record<string, number>,
+  createPlanKills: {} as Record<string, unknown>,
   duplicatedCreates: [] as string[],
   createsByKind: {} as Record<string, number>,
   alreadyExistsAnswers: 0,
@@ -305,6 +322,131 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     expect(worker.kills).to.be.at.least(Math.min(KILLS, 20));
     expect(audit.duplicates, 'duplicate successful creates').to.deep.equal([]);
     expect(oneShots.duplicates, 'one-shot charges applied twice').to.deep.equal([]);
+  });
+
+  it('a kill -9 right after an accepted createCustomer does not lose the contract: kills while each create-plan call is in flight (30 contracts for 20 partners in one transaction, OpenCell latency), 0 lost, 0 duplicated', async () => {
+    // OpenCell answers every call after PLAN_LATENCY_MS; a write is handled first and its answer held (phase
+    // "after"): a kill in that window leaves a change OpenCell made and the pipeline never heard of.
+    const rules = [
+      sandbox.faults.add({ kind: 'latency', latencyMs: PLAN_LATENCY_MS, method: 'GET' }),
+      sandbox.faults.add({ kind: 'latency', latencyMs: PLAN_LATENCY_MS, method: 'POST', phase: 'after' }),
+      sandbox.faults.add({ kind: 'latency', latencyMs: PLAN_LATENCY_MS, method: 'PUT', phase: 'after' }),
+    ];
+    const ops = [...new Set(Object.values(PLAN_OPERATIONS))];
+    const quota = PLAN_KILLS_PER_OP * ops.length;
+    const kills: { op: string; entry: JournalEntry; callerConnected: boolean }[] = [];
+    const killsOf = (op: string) => kills.filter((k) => k.op === op).length;
+    const killsBefore = worker.kills;
+    let armed = false;
+    let killing: Promise<void> = Promise.resolve();
+    const off = sandbox.onHeld((held) => {
+      if (!armed || held.phase !== 'after') return;
+      const op = PLAN_OPERATIONS[`${held.entry.method} ${held.entry.path}`];
+      if (!op || killsOf(op) >= PLAN_KILLS_PER_OP) return;
+      armed = false;
+      // synchronously, while OpenCell holds the answer of the call it has just applied
+      kills.push({ op, entry: held.entry, callerConnected: held.inFlight() });
+      killing = (async () => {
+        await worker.kill9();
+        worker.spawn();
+        await worker.waitReady();
+        await sleep(randomBetween(200, 1500));
+        armed = kills.length < quota;
+      })();
+    });
+    const contracts: ExpectedContract[] = [];
+    let waves = 0;
+    try {
+      await worker.waitReady();
+      armed = true;
+      // waves of the issue's reproduction until every operation was hit PLAN_KILLS_PER_OP times (at most 4)
+      while (kills.length < quota && waves < 4) {
+        waves++;
+        contracts.push(...(await work.createContractsInOneTransaction(20, 30)));
+        await converge(
+          `wave ${waves}: 30 contracts for 20 partners despite the kills`,
+          contracts,
+          300_000,
+        ).catch((e: unknown) => {
+          if (kills.length >= quota) return; // judged below, after the kills
+          throw e;
+        });
+        await killing;
+      }
+      armed = false;
+      await killing;
+      await worker.waitReady();
+    } finally {
+      off();
+      for (const r of rules) sandbox.faults.remove(r.id);
+    }
+    await sleep(PLAN_LATENCY_MS + 100); // the last held answer is over: its journal entry is written
+    // 1. every kill landed while the call it aimed at was in flight: OpenCell had applied it and was holding the
+    //    answer, and the caller's connection closed before the answer was sent (journal: abandoned)
+    const inFlight = kills.filter(
+      (k) => k.callerConnected && k.entry.abandoned === true && k.entry.status < 300,
+    );
+    const byOp: Record<string, number> = {};
+    for (const k of inFlight) byOp[k.op] = (byOp[k.op] ?? 0) + 1;
+    // 2. nothing lost, nothing twice
+    const problemsBefore = stateProblems(sandbox, contracts).length;
+    await converge('every contract of the create-plan kills in OpenCell', contracts);
+    const mineOnly = (code: string) =>
+      contracts.some((c) => c.code === code || c.partnerRef === code || code.startsWith(`${c.partnerRef}_`));
+    const audit = auditCreates(sandbox.journal.entries(), mineOnly);
+    const oneShots = oneShotCounts(sandbox, contracts);
+    const services = serviceDuplicates(sandbox, contracts);
+    const keys = new Set(contracts.map((c) => `partner:${c.partnerId}`));
+    const dead = (dlq.messages as KafkaMessage[]).filter((m) => keys.has(m.key?.toString() ?? ''));
+    const deadByCode: Record<string, number> = {};
+    for (const m of dead) {
+      const k = `${header(m, DLQ_HEADER.stage)}:${header(m, DLQ_HEADER.code)}`;
+      deadByCode[k] = (deadByCode[k] ?? 0) + 1;
+    }
+    summary.kills_in_flight = inFlight.length;
+    summary.killsInFlightByOperation = byOp;
+    summary.createPlanKills = {
+      kills: worker.kills - killsBefore,
+      kills_in_flight: inFlight.length,
+      byOperation: byOp,
+      latencyMs: PLAN_LATENCY_MS,
+      waves,
+      contracts: contracts.length,
+      partners: new Set(contracts.map((c) => c.partnerId)).size,
+      lost: 0,
+      problemsRightAfterTheKills: problemsBefore,
+      duplicated: {
+        creates: audit.duplicates.length,
+        oneShotCharges: oneShots.duplicates.length,
+        serviceActivations: services.length,
+      },
+      createsByKind: audit.creates,
+      alreadyExistsAnswers: audit.alreadyExists,
+      deadLettered: deadByCode,
+    };
+    summary.faultsInjected.kill9CreatePlanInFlight = inFlight.length;
+    summary.duplicated.creates += audit.duplicates.length;
+    summary.duplicated.oneShotCharges += oneShots.duplicates.length;
+    record(
+      'create-plan-kills',
+      true,
+      `${kills.length} kills, ${inFlight.length} in flight ${JSON.stringify(byOp)}; creates ${JSON.stringify(audit.creates)}`,
+    );
+    expect(
+      kills.map(
+        (k) => `${k.op}#${k.entry.seq}: connected ${k.callerConnected}, abandoned ${k.entry.abandoned}`,
+      ),
+      'every kill landed while its call was in flight',
+    ).to.have.length(inFlight.length);
+    for (const op of ops) expect(byOp[op] ?? 0, `kills in flight during ${op}`).to.be.at.least(1);
+    expect(inFlight.length, 'kills in flight').to.be.at.least(Math.min(10, quota));
+    expect(
+      dead.map((m) => header(m, DLQ_HEADER.message)),
+      'dead letters of these contracts',
+    ).to.deep.equal([]);
+    expect(audit.duplicates, 'duplicate successful creates').to.deep.equal([]);
+    expect(oneShots.duplicates, 'one-shot charges applied twice').to.deep.equal([]);
+    expect(services, 'services activated twice').to.deep.equal([]);
   });
 
   it('OpenCell 5xx bursts, timeouts, resets and 429 storms: survived, no loss, backoff visible', async () => {

@@ -102,6 +102,63 @@ export class Workload {
     return c;
   }
 
+  /**
+   * `contracts` mobile contracts for `partners` new partners in ONE Odoo transaction (issue 19 §1's reproduction):
+   * the first `partners` contracts one per partner, the rest a second contract of the first partners — every other
+   * one with a mandate of its own (a second customer account), the others sharing the first contract's (the same
+   * account).
+   */
+  async createContractsInOneTransaction(partners: number, contracts: number): Promise<ExpectedContract[]> {
+    const db = this.db;
+    const out: ExpectedContract[] = [];
+    await db.query('BEGIN');
+    try {
+      const made: { id: number; ref: string; mandateId: number }[] = [];
+      for (let i = 0; i < partners; i++) {
+        const partner = await insertPartner(db, { email: `planfault${uniqueSuffix()}@example.org` });
+        const mandate = await insertBankAccountAndMandate(db, partner.id);
+        made.push({ id: partner.id, ref: partner.ref!, mandateId: mandate.mandateId });
+      }
+      for (let i = 0; i < contracts; i++) {
+        const p = made[i % partners];
+        const second = i >= partners;
+        const mandateId =
+          second && i % 2 === 1 ? (await insertBankAccountAndMandate(db, p.id)).mandateId : p.mandateId;
+        const contract = await insertContract(db, {
+          partnerId: p.id,
+          mandateId,
+          kind: 'mobile',
+          lines: MOBILE,
+          ownTransaction: false,
+        });
+        out.push({
+          id: contract.id,
+          code: contract.code,
+          partnerId: p.id,
+          partnerRef: p.ref,
+          infoTable: contract.infoTable,
+          infoId: contract.infoId,
+          lines: contract.lineIds.map((id, j) => ({
+            id,
+            productCode: MOBILE[j],
+            oneShot: MOBILE[j].startsWith('CH_'),
+            ended: false,
+          })),
+          phone: contract.phoneNumber,
+          oldPhones: [],
+          terminated: false,
+        });
+      }
+      await db.query('COMMIT');
+    } catch (e) {
+      await db.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+    this.changes++;
+    this.contracts.push(...out);
+    return out;
+  }
+
   /** Ends the contract's last recurring non-tariff line (pack or landline). */
   async terminateLine(c: ExpectedContract): Promise<void> {
     const line = [...c.lines].reverse().find((l) => !l.oneShot && !l.ended);
@@ -259,6 +316,20 @@ export function auditCreates(
     duplicates: [...seen].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`),
     alreadyExists,
   };
+}
+
+/** Services activated more than once: a live line's product with more than one instance on its subscription. */
+export function serviceDuplicates(sandbox: Sandbox, contracts: readonly ExpectedContract[]): string[] {
+  const out: string[] = [];
+  for (const c of contracts) {
+    if (c.poison) continue;
+    const sub = sandbox.state.subscriptions.get(c.code);
+    for (const l of c.lines.filter((x) => !x.oneShot)) {
+      const n = sub?.services.filter((s) => s.code === l.productCode).length ?? 0;
+      if (n > 1) out.push(`${c.code} line ${l.id} ${l.productCode} ×${n}`);
+    }
+  }
+  return out;
 }
 
 /** One-shot charges applied per one-shot line (expected: exactly 1 each). */
