@@ -210,6 +210,50 @@ describe('a kill -9 right after an accepted createCustomer does not lose the con
     );
   });
 
+  it('force-create cut short after its subscription: the resume activates the services not running yet and applies the one-shots (guarded by their line keys)', () => {
+    const lines = [
+      { id: 1, productCode: 'SE_TARIFF', kind: 'service' as const },
+      { id: 2, productCode: 'SE_PACK', kind: 'service' as const },
+      { id: 3, productCode: 'CH_SIM', kind: 'one_shot' as const },
+    ].map((l) => ({
+      ...l,
+      contractId: 50007,
+      productId: l.id,
+      name: l.productCode,
+      dateStart: '2024-02-01',
+      dateEnd: null,
+      isCanceled: false,
+    }));
+    const forced = contract({ lines });
+    const { subscription } = openCellAfter(4);
+    const resumed = planCreateSubscription({
+      contract: forced,
+      customer: openCellAfter(4).customer,
+      subscription: { ...subscription!, services: [{ code: 'SE_TARIFF', status: 'ACTIVE' }] },
+      config: cfg,
+      force: true,
+      embedLines: true,
+    });
+    expect(opsOf(resumed)).to.deep.equal(['activateServices', 'applyOneShotChargeInstance']);
+    expect(resumed.ops[0].lineIds, 'only the service not running yet').to.deep.equal([2]);
+    expect(resumed.ops[1].key).to.equal('line:3:one_shot');
+    const none = planCreateSubscription({
+      contract: forced,
+      customer: openCellAfter(4).customer,
+      subscription: {
+        ...subscription!,
+        services: [
+          { code: 'SE_TARIFF', status: 'ACTIVE' },
+          { code: 'SE_PACK', status: 'ACTIVE' },
+        ],
+      },
+      config: cfg,
+      force: true,
+      embedLines: true,
+    });
+    expect(opsOf(none), 'every service running: no activation').to.deep.equal(['applyOneShotChargeInstance']);
+  });
+
   it('a second contract of the same partner, cut short after its own account: the account it created matches and is reused', () => {
     const second = contract({
       id: 50008,

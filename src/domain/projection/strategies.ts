@@ -208,9 +208,21 @@ export function createRecordKeys(contract: Pick<ContractView, 'partner'>): strin
   return contract.partner.ref ? [customerCreateKey(contract.partner.ref)] : [];
 }
 
-function embeddedLineOps(contract: ContractView): OcOperation[] {
+/**
+ * The contract's current lines as operations after its access (forced creation). Against an existing subscription (a
+ * forced plan resumed after it was cut short, or forced again) only the services without a running instance are
+ * activated; the one-shots keep their line keys, which the executor guards (done → skipped; written ahead and
+ * maybe applied → OpenCell's instances are counted first).
+ */
+function embeddedLineOps(contract: ContractView, sub?: OcSubscriptionState): OcOperation[] {
   const live = contract.lines.filter((l) => !l.isCanceled && l.productCode);
-  const services = live.filter((l) => l.kind === 'service' && l.dateEnd === null);
+  const running = (code: string) =>
+    (sub?.services ?? []).some(
+      (s) => s.code === code && isLiveInstance(s) && (s.status === undefined || s.status !== 'INACTIVE'),
+    );
+  const services = live.filter(
+    (l) => l.kind === 'service' && l.dateEnd === null && !running(l.productCode as string),
+  );
   const oneShots = live.filter((l) => l.kind === 'one_shot');
   const ops: OcOperation[] = [];
   if (services.length) {
@@ -256,6 +268,7 @@ export function planCreateSubscription(input: CreateSubscriptionInput): CreatePl
     if (access && input.subscription.accesses && !input.subscription.accesses.includes(access.code)) {
       ops.push({ op: 'createAccess', key: `access:${contract.code}:${access.code}`, body: access });
     }
+    if (input.embedLines) ops.push(...embeddedLineOps(contract, input.subscription));
     return {
       strategy: 'already_exists',
       ops,
