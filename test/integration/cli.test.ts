@@ -540,9 +540,10 @@ describe('ops CLI (spawned, real stack)', function () {
         string,
         string
       >;
-      expect(live['read.only'], 'connector odoo-billing applied from connectors/odoo-billing.json').to.equal(
-        'true',
-      );
+      expect(
+        live['read.only'],
+        'live read.only of odoo-billing (re-apply connectors/odoo-billing.json: scripts/stack up)',
+      ).to.equal('true');
 
       const suffix = uniqueSuffix();
       const ids = await insertCountries(1100, suffix); // more than one chunk (incremental.snapshot.chunk.size 1024)
