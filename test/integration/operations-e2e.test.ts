@@ -706,4 +706,97 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
       'every intent of the test ends applied or skipped (the fixed dead letters included)',
     ).to.deep.equal([]);
   });
+
+  it('a half-created hierarchy (customer without accounts, not created by this pipeline): its contracts are refused as the original does, and `reconcile --fix` and `force-create` repair it (issue 19 §1)', async () => {
+    // Not in `customers`: the resync test above does not account for these.
+    const planted = async () => {
+      const partner = await insertPartner(db, { email: `e2e-half-${uniqueSuffix()}@example.org` });
+      // the customer exists in OpenCell without any account, created by someone else (no ledger record of ours)
+      const r = await fetch(`${sandbox.apiUrl}/account/customer`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${sandbox.credentials.user}:${sandbox.credentials.password}`).toString('base64')}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({
+          code: partner.ref,
+          seller: 'SC',
+          customerCategory: 'CLIENT',
+          description: 'half-created',
+          name: { firstName: 'Half', lastName: 'Created' },
+        }),
+      });
+      expect(r.status).to.equal(200);
+      const mandate = await insertBankAccountAndMandate(db, partner.id);
+      const contract = await insertContract(db, {
+        partnerId: partner.id,
+        mandateId: mandate.mandateId,
+        kind: 'mobile',
+        lines: [TARIFF, PACK, SIM],
+      });
+      const c: Customer = {
+        partnerId: partner.id,
+        ref: partner.ref!,
+        contractId: contract.id,
+        code: contract.code,
+        phone: contract.phoneNumber,
+        lineIds: contract.lineIds,
+      };
+      await eventually(
+        async () => {
+          const q = await ledger.query(
+            `SELECT 1 FROM ledger_intent WHERE kind = 'create_subscription' AND odoo_id = $1 AND outcome = 'dead_lettered'
+               AND error_message LIKE '%found with no customer accounts associated%'`,
+            [c.contractId],
+          );
+          return q.rowCount ? true : undefined;
+        },
+        90_000,
+        `the original's refusal of ${c.code}`,
+      );
+      return c;
+    };
+    const viaReconcile = await planted();
+    const viaForce = await planted();
+    expect(subOf(viaReconcile)).to.equal(undefined);
+
+    const fix = await cli(['reconcile', '--partner', viaReconcile.ref, '--fix', '--json']);
+    expect(fix.code, fix.stderr).to.equal(0);
+    expect((JSON.parse(fix.stdout).fixed as { kind: string }[]).map((f) => f.kind)).to.include(
+      'create_subscription',
+    );
+    await eventually(
+      async () => (accessesOf(viaReconcile).includes(viaReconcile.phone) ? true : undefined),
+      60_000,
+      'reconcile --fix: account, subscription and access',
+    );
+    expect(subOf(viaReconcile)?.userAccount).to.equal(`${viaReconcile.ref}_0`);
+    // the services follow with a second pass (reconcile compares services once the subscription exists)
+    const fix2 = await cli(['reconcile', '--partner', viaReconcile.ref, '--fix', '--json']);
+    expect(fix2.code, fix2.stderr).to.equal(0);
+    await eventually(
+      async () =>
+        JSON.stringify(liveServices(viaReconcile)) === JSON.stringify([PACK, TARIFF].sort())
+          ? true
+          : undefined,
+      60_000,
+      'reconcile --fix: the services',
+    );
+
+    const forced = await cli(['force-create', viaForce.code]);
+    expect(forced.code, forced.stderr).to.equal(0);
+    await eventually(
+      async () => (complete(viaForce) ? true : undefined),
+      60_000,
+      'force-create: account, subscription, access, services and one-shot',
+    );
+    expect(subOf(viaForce)?.userAccount).to.equal(`${viaForce.ref}_0`);
+    for (const c of [viaReconcile, viaForce]) {
+      const counts = effectCounts(c);
+      expect(counts['POST /account/customer'], `${c.code}: only the planted customer`).to.equal(1);
+      expect(counts['POST /account/accountHierarchy/createCRMAccountHierarchy'], c.code).to.equal(1);
+      expect(counts['POST /billing/subscription'], c.code).to.equal(1);
+      expect(counts['POST /account/access'], c.code).to.equal(1);
+    }
+  });
 });
