@@ -14,9 +14,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { publicationTables } from '../domain/capture/tables';
 import { componentLogger } from '../core/log';
+import { packageRoot } from '../core/package-root';
 
 const log = componentLogger('pg-setup');
-const ROOT = join(__dirname, '..', '..');
+const ROOT = packageRoot();
 
 export interface PgSetupOptions {
   adminUrl: string;

@@ -33,6 +33,7 @@ import {
 } from '../adapters/kafka-connect/notifications';
 import { formatLogEntry, readLogTail, snapshotLogEntries } from '../adapters/kafka-connect/connect-log';
 import { CliFailure, UsageError } from './args';
+import { packageRoot } from '../core/package-root';
 
 export const SIGNAL_TABLE = 'public.debezium_signal';
 const SIGNAL_DATA_MAX = 2048; // varchar(2048) in schemas/odoo/99-signal.sql
@@ -120,8 +121,7 @@ export interface SnapshotReport {
 /** The local stack's Connect log (scripts/stack: .run/logs/connect.log), if there is one. */
 export function defaultConnectLog(): string | undefined {
   const candidates = [
-    join(__dirname, '..', '..', '.run', 'logs', 'connect.log'),
-    join(__dirname, '..', '..', '..', '.run', 'logs', 'connect.log'),
+    join(packageRoot(), '.run', 'logs', 'connect.log'),
     join(process.cwd(), '.run', 'logs', 'connect.log'),
   ];
   return candidates.find((p) => existsSync(p));

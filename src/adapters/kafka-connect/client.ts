@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { SyncError } from '../../domain/errors';
 import { loadConnectorTemplate } from './connector-config';
+import { packageRoot } from '../../core/package-root';
 
 export interface ConnectorStatus {
   name: string;
@@ -105,7 +106,7 @@ export class ConnectClient {
 
 /** The connector configs shipped in connectors/, by name (file name without .json), validated as string maps. */
 export function connectorFiles(
-  dir = join(__dirname, '..', '..', '..', 'connectors'),
+  dir = join(packageRoot(), 'connectors'),
 ): { name: string; raw: Record<string, string> }[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))

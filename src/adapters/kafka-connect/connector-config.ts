@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, SyncError } from '../../domain/errors';
 import { generateIncludeLists } from '../../domain/capture/tables';
+import { packageRoot } from '../../core/package-root';
 
 /**
  * The Debezium source connector config (connectors/odoo-billing.json, a bare config map for
@@ -17,11 +18,10 @@ export type ConnectorConfig = Record<string, string>;
 
 const ENV_PLACEHOLDER = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
-/** Finds connectors/odoo-billing.json from src/adapters/kafka-connect (tsx) or dist/src/adapters/kafka-connect (compiled). */
+/** Finds connectors/<name>.json in the package (sources or build), else in the working directory. */
 export function connectorConfigPath(name = CONNECTOR_NAME): string {
   const candidates = [
-    path.resolve(__dirname, '..', '..', '..', 'connectors', `${name}.json`),
-    path.resolve(__dirname, '..', '..', '..', '..', 'connectors', `${name}.json`),
+    path.resolve(packageRoot(), 'connectors', `${name}.json`),
     path.resolve(process.cwd(), 'connectors', `${name}.json`),
   ];
   const found = candidates.find((p) => existsSync(p));

@@ -17,6 +17,7 @@ import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-sc
 import { isLeft } from 'fp-ts/Either';
 import { MalformedEventError, SyncError } from '../../domain/errors';
 import { componentLogger } from '../../core/log';
+import { packageRoot } from '../../core/package-root';
 import {
   EVENT_CODECS,
   EventPayloads,
@@ -28,7 +29,7 @@ import {
 export * from '../../domain/outbox/codecs';
 
 const log = componentLogger('event-schemas');
-const AVRO_DIR = join(__dirname, '..', '..', '..', 'schemas', 'avro');
+const AVRO_DIR = join(packageRoot(), 'schemas', 'avro');
 
 export const SCHEMA_FILES: Record<OutboxEventType, string> = {
   SyncOutcome: 'sync-event.avsc',
