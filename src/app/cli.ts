@@ -29,7 +29,14 @@ import {
   UsageError,
 } from './args';
 import { ConnectClient, connectorFiles } from '../adapters/kafka-connect/client';
-import { describeValue, listDeadLetters, parseDlqId, replayDeadLetter, DeadLetterRecord } from './dlq-admin';
+import {
+  deadLetterListTable,
+  describeValue,
+  listDeadLetters,
+  parseDlqId,
+  replayDeadLetter,
+  DeadLetterRecord,
+} from './dlq-admin';
 import {
   applyReset,
   describeMembers,
@@ -280,7 +287,7 @@ Examples:
     }
     if (dryRun) return EXIT.OK;
     try {
-      await applyReset(admin, groupId, rows);
+      await applyReset(ctx.kafka(), admin, groupId, rows);
     } catch (e) {
       throw new CliFailure(
         `reset of ${groupId} failed (did a member join meanwhile?): ${(e as Error).message}`,
@@ -513,19 +520,7 @@ Examples:
       else if (letters.length === 0) ctx.io.out(`${topic}: no dead letters\n`);
       else
         ctx.io.out(
-          `${table(
-            ['id', 'failed at', 'stage', 'code', 'attempts', 'source', 'replayed', 'reason'],
-            letters.map((d) => [
-              d.id,
-              d.failedAt ?? d.timestamp,
-              d.stage,
-              d.code,
-              d.attempts,
-              `${d.source.topic ?? '?'}[${d.source.partition ?? '?'}]@${d.source.offset ?? '?'}`,
-              d.replayed ? d.replayed.at : 'no',
-              (d.message ?? '').replace(/\s+/g, ' ').slice(0, 80),
-            ]),
-          )}\n${letters.length} dead letter(s), ${letters.filter((d) => d.replayed).length} replayed\n`,
+          `${deadLetterListTable(letters)}\n${letters.length} dead letter(s), ${letters.filter((d) => d.replayed).length} replayed\n`,
         );
       return EXIT.OK;
     }

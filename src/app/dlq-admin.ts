@@ -9,6 +9,7 @@ import type { Pool } from 'pg';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DLQ_HEADER } from '../adapters/kafka/dlq';
+import { table } from './args';
 
 export interface DeadLetterRecord {
   id: string;
@@ -223,4 +224,24 @@ export function describeValue(v: Buffer | null, max = 2000): string {
   } catch {
     return s.slice(0, max);
   }
+}
+
+/**
+ * `dlq list` as a table: one line per dead letter, the reason last and whole (whitespace folded to single spaces,
+ * never cut: the reason is what the operator acts on).
+ */
+export function deadLetterListTable(letters: readonly DeadLetterRecord[]): string {
+  return table(
+    ['id', 'failed at', 'stage', 'code', 'attempts', 'source', 'replayed', 'reason'],
+    letters.map((d) => [
+      d.id,
+      d.failedAt ?? d.timestamp,
+      d.stage,
+      d.code,
+      d.attempts,
+      `${d.source.topic ?? '?'}[${d.source.partition ?? '?'}]@${d.source.offset ?? '?'}`,
+      d.replayed ? d.replayed.at : 'no',
+      (d.message ?? '').replace(/\s+/g, ' ').trim(),
+    ]),
+  );
 }

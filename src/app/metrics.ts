@@ -150,7 +150,7 @@ export class Metrics {
         this.retries.inc({ stage, code: e.code });
         break;
       case 'dead-letter':
-        this.deadLetters.inc({ stage, code: e.code });
+        if (!e.duplicate) this.deadLetters.inc({ stage, code: e.code });
         break;
       case 'paused':
         this.pauses.inc({ stage });

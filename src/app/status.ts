@@ -33,8 +33,12 @@ export interface StatusReport {
   >;
   lastErrors: Section<
     {
-      intentId: string;
-      kind: string;
+      /** the consumer-group stage (projector, router, invoice-loader) */
+      stage: string;
+      /** null for a dead letter that has no ledger record (router, invoice loader, malformed intent) */
+      intentId: string | null;
+      kind: string | null;
+      /** the intent's aggregate (`partner:<id>`), or the dead letter's source position `topic[partition]@offset` */
       aggregateKey: string;
       outcome: string;
       errorCode: string;
@@ -125,21 +129,7 @@ export async function gatherStatus(
       }
       return out;
     }),
-    section(async () => {
-      const r = await statePool.query(
-        `SELECT intent_id, kind, aggregate_key, outcome, error_code, error_message, updated_at
-           FROM ledger_intent WHERE error_code IS NOT NULL ORDER BY updated_at DESC LIMIT 10`,
-      );
-      return r.rows.map((x) => ({
-        intentId: String(x.intent_id),
-        kind: String(x.kind),
-        aggregateKey: String(x.aggregate_key),
-        outcome: String(x.outcome),
-        errorCode: String(x.error_code),
-        errorMessage: x.error_message === null ? null : String(x.error_message),
-        at: new Date(x.updated_at as Date).toISOString(),
-      }));
-    }),
+    section(() => readLastErrors(statePool)),
     section(async () => {
       const r = await statePool.query<{ outcome: string; n: string }>(
         `SELECT outcome, count(*) AS n FROM ledger_intent GROUP BY outcome ORDER BY outcome`,
@@ -148,6 +138,39 @@ export async function gatherStatus(
     }),
   ]);
   return { at: new Date().toISOString(), groupList, dlq, outbox, connectors, lastErrors, ledger };
+}
+
+/**
+ * The last ten errors: the projector's intents that ended with an error (ledger) and the dead letters of the other
+ * stages and of intents too malformed for a ledger record (table dead_letter, migration 070), newest first.
+ */
+export async function readLastErrors(
+  pool: Pool,
+): Promise<Extract<StatusReport['lastErrors'], { ok: true }>['value']> {
+  const ledgerSql = `SELECT 'projector' AS stage, intent_id, kind, aggregate_key AS subject, outcome, error_code,
+                            error_message, updated_at AS at
+                       FROM ledger_intent WHERE error_code IS NOT NULL`;
+  const deadLetterSql = `SELECT stage, NULL AS intent_id, NULL AS kind,
+                                source_topic || '[' || source_partition || ']@' || source_offset AS subject,
+                                'dead_lettered' AS outcome, code AS error_code, reason AS error_message, failed_at AS at
+                           FROM dead_letter WHERE stage <> 'projector' OR code = 'MALFORMED_EVENT'`;
+  let rows;
+  try {
+    rows = (await pool.query(`${ledgerSql} UNION ALL ${deadLetterSql} ORDER BY at DESC LIMIT 10`)).rows;
+  } catch (e) {
+    if ((e as { code?: string }).code !== '42P01') throw e; // dead_letter missing: migration 070 not applied
+    rows = (await pool.query(`${ledgerSql} ORDER BY at DESC LIMIT 10`)).rows;
+  }
+  return rows.map((x) => ({
+    stage: String(x.stage),
+    intentId: x.intent_id === null ? null : String(x.intent_id),
+    kind: x.kind === null ? null : String(x.kind),
+    aggregateKey: String(x.subject),
+    outcome: String(x.outcome),
+    errorCode: String(x.error_code),
+    errorMessage: x.error_message === null ? null : String(x.error_message),
+    at: new Date(x.at as Date).toISOString(),
+  }));
 }
 
 /** True when every section could be read and nothing is FAILED. */
@@ -249,14 +272,15 @@ export function renderStatus(r: StatusReport): string {
     out.push(
       indent(
         table(
-          ['at', 'kind', 'aggregate', 'outcome', 'code', 'message'],
+          ['at', 'stage', 'kind', 'aggregate / source', 'outcome', 'code', 'reason'],
           r.lastErrors.value.map((e) => [
             e.at,
-            e.kind,
+            e.stage,
+            e.kind ?? '-',
             e.aggregateKey,
             e.outcome,
             e.errorCode,
-            (e.errorMessage ?? '').slice(0, 100),
+            (e.errorMessage ?? '').replace(/\s+/g, ' '),
           ]),
         ),
         2,

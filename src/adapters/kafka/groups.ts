@@ -2,7 +2,7 @@
  * Consumer-group inspection and offset resets through kafkajs admin: committed offsets, end offsets, lag per
  * partition, live members, and the resync plan (current → target per partition). The plan is pure.
  */
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 
 export interface PartitionLag {
   topic: string;
@@ -169,12 +169,85 @@ export async function targetOffsets(
   return out;
 }
 
-export async function applyReset(admin: Admin, groupId: string, rows: readonly ResetRow[]): Promise<void> {
-  const byTopic = new Map<string, { partition: number; offset: string }[]>();
-  for (const r of rows) {
-    const list = byTopic.get(r.topic) ?? [];
-    list.push({ partition: r.partition, offset: r.target });
-    byTopic.set(r.topic, list);
+/**
+ * Sets a group's offsets on all its topics at once (`resync`). kafkajs's `admin.setOffsets` does it one topic at a
+ * time, each time joining the group with a throw-away consumer and waiting out a fetch (its default 5 s
+ * `maxWaitTimeInMs`): about 5 s per topic, 40 s for the router's 8 topics. Here one consumer joins the group once,
+ * subscribed to every topic, paused, seeks every partition (kafkajs commits a seek of an assigned partition right
+ * away), and leaves when the committed offsets read back equal the targets — well under a second (bench/interpretation.md,
+ * "Operations timings"). Refused, like setOffsets, when the group has live members.
+ */
+export async function applyReset(
+  kafka: Kafka,
+  admin: Admin,
+  groupId: string,
+  rows: readonly ResetRow[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  if (rows.length === 0) return;
+  const topics = [...new Set(rows.map((r) => r.topic))];
+  const consumer = kafka.consumer({
+    groupId,
+    maxWaitTimeInMs: 50,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    retry: { retries: 3 },
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics, fromBeginning: true });
+    const { state } = await consumer.describeGroup();
+    if (!['Empty', 'Dead'].includes(state))
+      throw new Error(`the consumer group must have no running instances, current state: ${state}`);
+    const done = () => committedAt(admin, groupId, topics, rows);
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      let checking = false;
+      const finish = (e?: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        removeListener();
+        if (e) reject(e instanceof Error ? e : new Error(String(e)));
+        else resolve();
+      };
+      const timer = setTimeout(
+        () => finish(new Error(`offsets of ${groupId} not all committed after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      // every fetch round first applies the pending seeks of the partitions it covers: check after each one
+      const removeListener = consumer.on(consumer.events.FETCH, () => {
+        if (checking || settled) return;
+        checking = true;
+        done()
+          .then((ok) => {
+            if (ok) finish();
+          })
+          .catch(finish)
+          .finally(() => (checking = false));
+      });
+      // as kafkajs's setOffsets: run (which creates the consumer group synchronously), then pause and seek
+      consumer
+        .run({ autoCommit: true, eachBatchAutoResolve: false, eachBatch: async () => undefined })
+        .catch(finish);
+      consumer.pause(topics.map((topic) => ({ topic })));
+      for (const r of rows) consumer.seek({ topic: r.topic, partition: r.partition, offset: r.target });
+    });
+  } finally {
+    await consumer.stop().catch(() => undefined);
+    await consumer.disconnect();
   }
-  for (const [topic, partitions] of byTopic) await admin.setOffsets({ groupId, topic, partitions });
+}
+
+/** True when the group's committed offsets are the targets of `rows`. */
+async function committedAt(
+  admin: Admin,
+  groupId: string,
+  topics: string[],
+  rows: readonly ResetRow[],
+): Promise<boolean> {
+  const committed = await admin.fetchOffsets({ groupId, topics });
+  const at = new Map<string, string>();
+  for (const t of committed) for (const p of t.partitions) at.set(`${t.topic}/${p.partition}`, p.offset);
+  return rows.every((r) => at.get(`${r.topic}/${r.partition}`) === r.target);
 }

@@ -4,18 +4,46 @@ import { componentLogger } from '../../core/log';
 
 const log = componentLogger('kafkajs');
 
+type Level = 'error' | 'warn' | 'info' | 'debug';
+
+/**
+ * kafkajs lines that are expected on a healthy start and mean nothing to an operator, with the level they are
+ * logged at instead (issue 19 §3):
+ * - "The coordinator is loading and hence can't process requests" / "The coordinator is not available": a
+ *   response error kafkajs logs at error level and then retries by itself, while the broker loads the group
+ *   (after its own start, or when a group is first used) — info;
+ * - the v2 partitioner notice: every producer of ours names `Partitioners.DefaultPartitioner` (the same murmur2
+ *   partitioning as the Java client), the notice is about producers that name none — debug;
+ * - "Limiting retries for the idempotent producer may invalidate EoS guarantees": the relay and the invoice loader
+ *   bound kafkajs's retries on purpose and resend on their own; they promise at-least-once with stable event ids,
+ *   not exactly-once (docs/operations.md, "Kafka client settings") — info.
+ */
+const EXPECTED: { test: (message: string, extra: Record<string, unknown>) => boolean; level: Level }[] = [
+  {
+    test: (m, x) => /coordinator is (loading|not available)/i.test(`${m} ${String(x.error ?? '')}`),
+    level: 'info',
+  },
+  { test: (m) => m.startsWith('KafkaJS v2.0.0 switched default partitioner'), level: 'debug' },
+  { test: (m) => m.startsWith('Limiting retries for the idempotent producer'), level: 'info' },
+];
+
+/** The winston level of one kafkajs log entry: kafkajs's own, except for the expected lines above. */
+export function kafkaLogLevel(level: logLevel, message: string, extra: Record<string, unknown>): Level {
+  const expected = EXPECTED.find((e) => e.test(message, extra));
+  if (expected) return expected.level;
+  return level === logLevel.ERROR
+    ? 'error'
+    : level === logLevel.WARN
+      ? 'warn'
+      : level === logLevel.INFO
+        ? 'info'
+        : 'debug';
+}
+
 function kafkaLogCreator() {
   return ({ level, log: entry }: LogEntry) => {
     const { message, ...rest } = entry;
-    const lvl =
-      level === logLevel.ERROR
-        ? 'error'
-        : level === logLevel.WARN
-          ? 'warn'
-          : level === logLevel.INFO
-            ? 'info'
-            : 'debug';
-    log.log(lvl, message, rest);
+    log.log(kafkaLogLevel(level, message, rest), message, rest);
   };
 }
 

@@ -17,7 +17,7 @@ import { errorCodeOf, isRetriable } from '../../domain/errors';
 import { componentLogger, redactString } from '../../core/log';
 import { OffsetTracker } from './offsets';
 import { decideRetry, RetryPolicy, sleep } from './retry';
-import { DeadLetterPublisher } from './dlq';
+import { deadLetterReason, DeadLetterPublisher } from './dlq';
 
 export interface MessageContext {
   topic: string;
@@ -59,7 +59,15 @@ export type KeyedConsumerEvent =
       delayMs: number;
       code: string;
     }
-  | { type: 'dead-letter'; topic: string; partition: number; offset: string; code: string }
+  /** `duplicate`: an earlier copy of this message from this stage is in the dead-letter topic, not published again. */
+  | {
+      type: 'dead-letter';
+      topic: string;
+      partition: number;
+      offset: string;
+      code: string;
+      duplicate?: boolean;
+    }
   | { type: 'paused'; topic: string; partition: number; delayMs: number }
   /** A fetched batch is done (kafkajs fetches the next ones when every partition's batch is done). */
   | { type: 'batch'; topic: string; partition: number; messages: number; ms: number; startedAt: number };
@@ -309,7 +317,11 @@ class BatchRun {
     });
   }
 
-  /** Non-retriable (or retries exhausted): to the dead-letter topic with its reason; the offset finishes. */
+  /**
+   * Non-retriable (or retries exhausted): to the dead-letter topic with its reason, logged (warn) with its code, stage,
+   * source position and whole reason; the offset finishes. A message whose earlier copy from this stage is still in
+   * the topic (a replay of the group failed it again) is not published twice: logged at info, no ledger record.
+   */
   private async deadLetter(
     message: KafkaMessage,
     err: unknown,
@@ -317,17 +329,40 @@ class BatchRun {
     exhausted: boolean,
   ): Promise<void> {
     const { topic, partition } = this;
-    await this.opts.deadLetters.publish({
+    const reasonPrefix = exhausted ? `retries exhausted after ${attempt} attempts: ` : '';
+    const outcome = await this.opts.deadLetters.publish({
       stage: this.opts.stage,
       topic,
       partition,
       message,
       error: err,
-      reasonPrefix: exhausted ? `retries exhausted after ${attempt} attempts: ` : '',
+      reasonPrefix,
       attempts: attempt,
       retriable: isRetriable(err),
     });
-    await this.opts.onDeadLettered?.(message, { topic, partition, attempt }, err);
+    const code = errorCodeOf(err);
+    const position = {
+      stage: this.opts.stage,
+      code,
+      topic,
+      partition,
+      offset: message.offset,
+      attempts: attempt,
+    };
+    const reason = deadLetterReason({ error: err, reasonPrefix });
+    const duplicate = !!outcome && !outcome.published;
+    if (duplicate) {
+      this.ctx.log.info(
+        `not dead-lettered again (${code}): ${topic}[${partition}]@${message.offset} is already in the dead-letter topic${outcome.copy ? ` as ${outcome.copy}` : ''}, not replayed`,
+        position,
+      );
+    } else {
+      this.ctx.log.warn(`dead-lettered ${code} at ${topic}[${partition}]@${message.offset}: ${reason}`, {
+        ...position,
+        reason,
+      });
+      await this.opts.onDeadLettered?.(message, { topic, partition, attempt }, err);
+    }
     this.ctx.attempts.delete(`${topic}/${partition}/${message.offset}`);
     this.tracker.finish(message.offset);
     this.opts.onEvent?.({
@@ -335,7 +370,8 @@ class BatchRun {
       topic,
       partition,
       offset: message.offset,
-      code: errorCodeOf(err),
+      code,
+      ...(duplicate ? { duplicate } : {}),
     });
     await this.afterFinished();
   }

@@ -6,7 +6,7 @@
  *   order, contiguous commits, retry with backoff, dead-letter topic with the reason) creating the invoices in Odoo
  *   through the production JSON-RPC client.
  */
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { Config } from '../../core/config';
 import { componentLogger, redactString } from '../../core/log';
@@ -14,6 +14,7 @@ import { OdooClient } from '../../adapters/odoo/client';
 import { OpenCellClient } from '../../adapters/opencell/client';
 import { EventSchemas } from '../../adapters/registry/schemas';
 import { KafkaDeadLetterPublisher } from '../../adapters/kafka/dlq';
+import { PgDeadLetterIndex } from '../../adapters/postgres/dead-letter-index';
 import { ensureTopics } from '../../adapters/kafka/kafka';
 import { KeyedConsumer, type KeyedConsumerEvent } from '../../adapters/kafka/keyed-consumer';
 import type { RetryPolicy } from '../../adapters/kafka/retry';
@@ -120,7 +121,12 @@ export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDe
   });
   const producer =
     deps.producer ??
-    deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    deps.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
   const consumer = new KeyedConsumer({
     kafka: deps.kafka,
     groupId,
@@ -128,11 +134,16 @@ export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDe
     stage: 'invoice-loader',
     concurrency: deps.concurrency ?? 8,
     retry: invoiceRetryPolicy(config),
-    deadLetters: new KafkaDeadLetterPublisher(producer, config.topics.dlq),
+    deadLetters: new KafkaDeadLetterPublisher(
+      producer,
+      config.topics.dlq,
+      undefined,
+      new PgDeadLetterIndex(deps.pool),
+    ),
     onEvent: deps.onConsumerEvent,
     handler: (message, ctx) => loader.handleMessage(message, ctx),
     onDeadLettered: async (message, _ctx, err) => {
-      log.warn(`invoice event dead-lettered: ${redactString((err as Error).message)}`, {
+      log.info(`invoice event dead-lettered: ${redactString((err as Error).message)}`, {
         key: message.key?.toString('utf8'),
         offset: message.offset,
       });

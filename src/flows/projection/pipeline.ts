@@ -13,6 +13,7 @@ import { OdooViews } from '../../adapters/postgres/odoo-views';
 import { OpenCellState } from '../../adapters/opencell/opencell-state';
 import { projectionConfig } from '../../domain/projection/payloads';
 import { Ledger } from '../../adapters/postgres/ledger';
+import { PgDeadLetterIndex } from '../../adapters/postgres/dead-letter-index';
 import { Projector } from './projector';
 import { createProducer, createProjector, createRouter, ensurePipelineTopics, StageHooks } from './stages';
 
@@ -33,6 +34,7 @@ export class ProjectionPipeline {
   readonly odooPool: Pool;
   readonly statePool: Pool;
   readonly ledger: Ledger;
+  private readonly deadLetterIndex: PgDeadLetterIndex;
   readonly projector: Projector;
   private producer: Producer | undefined;
   private readonly stages: KeyedConsumer[] = [];
@@ -58,6 +60,7 @@ export class ProjectionPipeline {
       application_name: 'odoo-opencell-sync',
     });
     this.ledger = new Ledger(this.statePool, config.topics.syncEvents);
+    this.deadLetterIndex = new PgDeadLetterIndex(this.statePool);
     this.projector = new Projector({
       odoo: new OdooViews(this.odooPool),
       opencell: new OpenCellState(this.client),
@@ -83,6 +86,7 @@ export class ProjectionPipeline {
           reader: views,
           hooks: this.opts.hooks,
           groupId: this.opts.groups?.router,
+          deadLetterIndex: this.deadLetterIndex,
         }),
       );
     }
@@ -95,6 +99,7 @@ export class ProjectionPipeline {
           projector: this.projector,
           hooks: this.opts.hooks,
           groupId: this.opts.groups?.projector,
+          deadLetterIndex: this.deadLetterIndex,
         }),
       );
     }

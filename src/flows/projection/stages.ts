@@ -4,12 +4,12 @@
  * - projector: consumer group `sync-projector` on the intents topic → OpenCell, ledger and outbox.
  * Both use the keyed consumer (per-key order, contiguous commits, retry with backoff, dead-letter topic).
  */
-import { Kafka, Producer } from 'kafkajs';
+import { Kafka, Partitioners, Producer } from 'kafkajs';
 import { topicFor } from '../../domain/capture';
 import type { Config } from '../../core/config';
 import { componentLogger, redactString } from '../../core/log';
 import { CoalescingSender } from '../../adapters/kafka/coalescing-sender';
-import { KafkaDeadLetterPublisher } from '../../adapters/kafka/dlq';
+import { DeadLetterIndex, KafkaDeadLetterPublisher } from '../../adapters/kafka/dlq';
 import { ensureTopics } from '../../adapters/kafka/kafka';
 import { KeyedConsumer, KeyedConsumerEvent } from '../../adapters/kafka/keyed-consumer';
 import { RetryPolicy } from '../../adapters/kafka/retry';
@@ -66,7 +66,11 @@ export function retryPolicyOf(config: Config): RetryPolicy {
  * and a duplicate from a producer retry is harmless (intent ids are deduplicated by the ledger).
  */
 export function createProducer(kafka: Kafka): Producer {
-  return kafka.producer({ maxInFlightRequests: 5, allowAutoTopicCreation: false });
+  return kafka.producer({
+    maxInFlightRequests: 5,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
 }
 
 export function createRouter(opts: {
@@ -76,6 +80,8 @@ export function createRouter(opts: {
   reader: RoutingReader;
   hooks?: StageHooks;
   groupId?: string;
+  /** dead letters already in the topic (a replay of the group does not publish them twice) */
+  deadLetterIndex?: DeadLetterIndex;
 }): KeyedConsumer {
   const { kafka, producer, config, reader, hooks } = opts;
   const log = componentLogger('router');
@@ -88,7 +94,7 @@ export function createRouter(opts: {
     stage: 'router',
     concurrency: 16,
     retry: retryPolicyOf(config),
-    deadLetters: new KafkaDeadLetterPublisher(producer, config.topics.dlq),
+    deadLetters: new KafkaDeadLetterPublisher(producer, config.topics.dlq, undefined, opts.deadLetterIndex),
     onEvent: (e) => hooks?.onConsumerEvent?.('router', e),
     handler: async (message, ctx) => {
       const r = await routeMessage(
@@ -126,6 +132,7 @@ export function createProjector(opts: {
   hooks?: StageHooks;
   groupId?: string;
   concurrency?: number;
+  deadLetterIndex?: DeadLetterIndex;
 }): KeyedConsumer {
   const { kafka, producer, config, projector, hooks } = opts;
   const log = componentLogger('projector');
@@ -136,7 +143,7 @@ export function createProjector(opts: {
     stage: 'projector',
     concurrency: opts.concurrency ?? config.opencell.concurrency,
     retry: retryPolicyOf(config),
-    deadLetters: new KafkaDeadLetterPublisher(producer, config.topics.dlq),
+    deadLetters: new KafkaDeadLetterPublisher(producer, config.topics.dlq, undefined, opts.deadLetterIndex),
     onEvent: (e) => hooks?.onConsumerEvent?.('projector', e),
     handler: async (message, ctx) => {
       const msg = decodeIntentMessage(ctx.topic, ctx.partition, message.offset, message.value);
@@ -150,7 +157,7 @@ export function createProjector(opts: {
       } catch {
         return; // a malformed intent has no ledger record to write
       }
-      log.warn(`dead-lettered ${msg.intent.kind}: ${redactString((err as Error).message)}`, {
+      log.info(`dead-lettered ${msg.intent.kind}: ${redactString((err as Error).message)}`, {
         intentId: msg.intentId,
         aggregate: msg.aggregateKey,
         lsn: msg.source.lsn,

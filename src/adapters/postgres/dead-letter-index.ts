@@ -1,0 +1,64 @@
+/**
+ * The index of dead letters by stage and source position (table dead_letter, schemas/state/070-dead-letter-index.sql).
+ * `claim` is asked before a dead letter is published: it answers false when a copy of the same message from the
+ * same stage is already in the dead-letter topic and not replayed (a replay of the group failed it again), and
+ * otherwise takes the key; `published` records where the copy landed, `release` gives the key back when the publish
+ * failed (the message is then retried and published later).
+ */
+import type { Pool } from 'pg';
+import type { DeadLetterIndex, DeadLetterKey } from '../kafka/dlq';
+
+const KEY = `stage = $1 AND source_topic = $2 AND source_partition = $3 AND source_offset = $4`;
+
+export class PgDeadLetterIndex implements DeadLetterIndex {
+  constructor(private readonly pool: Pool) {}
+
+  async claim(
+    key: DeadLetterKey,
+    d: { code: string; reason: string; attempts: number },
+  ): Promise<{ claimed: true } | { claimed: false; copy: string | null }> {
+    // Taken when the key is new, or its earlier copy was never published or has been replayed since.
+    const r = await this.pool.query(
+      `INSERT INTO dead_letter AS dl (stage, source_topic, source_partition, source_offset, code, reason, attempts)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (stage, source_topic, source_partition, source_offset) DO UPDATE
+         SET code = EXCLUDED.code, reason = EXCLUDED.reason, attempts = EXCLUDED.attempts, failed_at = now(),
+             dlq_topic = NULL, dlq_partition = NULL, dlq_offset = NULL
+         WHERE dl.dlq_offset IS NULL
+            OR EXISTS (SELECT 1 FROM dlq_replay r
+                        WHERE r.dlq_topic = dl.dlq_topic AND r.dlq_partition = dl.dlq_partition
+                          AND r.dlq_offset = dl.dlq_offset)
+       RETURNING 1`,
+      [key.stage, key.topic, key.partition, key.offset, d.code, d.reason, d.attempts],
+    );
+    if (r.rowCount === 1) return { claimed: true };
+    const seen = await this.pool.query<{ dlq_partition: number | null; dlq_offset: string | null }>(
+      `UPDATE dead_letter SET repeats = repeats + 1 WHERE ${KEY} RETURNING dlq_partition, dlq_offset`,
+      [key.stage, key.topic, key.partition, key.offset],
+    );
+    const row = seen.rows[0];
+    return {
+      claimed: false,
+      copy: row && row.dlq_offset !== null ? `${row.dlq_partition}:${row.dlq_offset}` : null,
+    };
+  }
+
+  async published(
+    key: DeadLetterKey,
+    at: { topic: string; partition: number; offset: string | null },
+  ): Promise<void> {
+    await this.pool.query(
+      `UPDATE dead_letter SET dlq_topic = $5, dlq_partition = $6, dlq_offset = $7 WHERE ${KEY}`,
+      [key.stage, key.topic, key.partition, key.offset, at.topic, at.partition, at.offset ?? -1],
+    );
+  }
+
+  async release(key: DeadLetterKey): Promise<void> {
+    await this.pool.query(`DELETE FROM dead_letter WHERE ${KEY} AND dlq_offset IS NULL`, [
+      key.stage,
+      key.topic,
+      key.partition,
+      key.offset,
+    ]);
+  }
+}
