@@ -416,8 +416,24 @@ describe('projections: payloads (port of opencell_models tests)', () => {
       }
       const sw = contract({ serviceTechnology: 'switchboard_somconnexio.service_technology_switchboard' });
       expect(subscriptionFromContract(sw, '1234_0').offerTemplate).to.equal('OF_SC_TEMPLATE_CV');
-      const filmin = contract({ serviceTechnology: 'multimedia_somconnexio.service_technology_multimedia' });
+    });
+    it('Filmin is recognised by its supplier (filmin_somconnexio is_filmin): OF_SC_TEMPLATE_CT; another multimedia supplier gets OF_SC_TEMPLATE_BA', () => {
+      const multimedia = 'multimedia_somconnexio.service_technology_multimedia';
+      const filmin = contract({
+        serviceTechnology: multimedia,
+        serviceSupplier: 'filmin_somconnexio.service_supplier_filmin',
+      });
       expect(subscriptionFromContract(filmin, '1234_0').offerTemplate).to.equal('OF_SC_TEMPLATE_CT');
+      const otherMedia = contract({
+        serviceTechnology: multimedia,
+        serviceSupplier: 'x_media.service_supplier_other',
+      });
+      expect(subscriptionFromContract(otherMedia, '1234_0').offerTemplate).to.equal('OF_SC_TEMPLATE_BA');
+      expect(
+        subscriptionFromContract(contract({ serviceTechnology: multimedia, serviceSupplier: null }), '1234_0')
+          .offerTemplate,
+      ).to.equal('OF_SC_TEMPLATE_BA');
+      expect(offerTemplateFor('multimedia')).to.equal('OF_SC_TEMPLATE_BA');
     });
     it('refuses a contract without date_start', () => {
       expect(() => subscriptionFromContract(contract({ dateStart: null }), '1234_0')).to.throw(
@@ -454,7 +470,17 @@ describe('projections: payloads (port of opencell_models tests)', () => {
       ['somconnexio.service_technology_fiber', 'somconnexio.service_supplier_orange', 'orange'],
       ['somconnexio.service_technology_fiber', null, ''],
       ['switchboard_somconnexio.service_technology_switchboard', null, 'switchboard'],
-      ['multimedia_somconnexio.service_technology_multimedia', null, 'filmin'],
+      ['multimedia_somconnexio.service_technology_multimedia', null, 'multimedia'],
+      [
+        'multimedia_somconnexio.service_technology_multimedia',
+        'filmin_somconnexio.service_supplier_filmin',
+        'filmin',
+      ],
+      [
+        'multimedia_somconnexio.service_technology_multimedia',
+        'x_media.service_supplier_other',
+        'multimedia',
+      ],
       [null, null, ''],
     ];
     for (const [tech, supplier, expected] of cases) {

@@ -132,6 +132,7 @@ export type ServiceContractType =
   | 'xoln'
   | 'orange'
   | 'switchboard'
+  | 'multimedia'
   | 'filmin'
   | '';
 
@@ -144,12 +145,18 @@ const FIBER_SUPPLIERS: Record<string, ServiceContractType> = {
   'somconnexio.service_supplier_orange': 'orange',
 };
 
+/** `filmin_somconnexio.service_supplier_filmin`: filmin_somconnexio's `is_filmin` is this supplier. */
+export const FILMIN_SUPPLIER = 'filmin_somconnexio.service_supplier_filmin';
+
 /**
- * `contract.service_contract_type` is not stored: derived from the technology and supplier XML ids as somconnexio
- * computes it. Fiber depends on the supplier; switchboard and multimedia (Filmin) come from their addons. Unknown
- * combinations give '' (which maps to the broadband offer, as in the original).
+ * `contract.service_contract_type` is not stored: derived from the technology and supplier XML ids as the addons
+ * compute it (docs/behaviour.md §8, §3.2). Fiber depends on the supplier; switchboard comes from its addon; the
+ * multimedia technology is `multimedia` (multimedia_somconnexio), and a contract whose **supplier** is Filmin is
+ * `filmin` whatever its technology (filmin_somconnexio's `is_filmin`, computed from `service_supplier_id`, overrides
+ * the type). Unknown combinations give '' (which maps to the broadband offer, as in the original).
  */
 export function serviceContractType(technology: string | null, supplier: string | null): ServiceContractType {
+  if (supplier === FILMIN_SUPPLIER) return 'filmin';
   switch (technology) {
     case 'somconnexio.service_technology_mobile':
       return 'mobile';
@@ -162,14 +169,16 @@ export function serviceContractType(technology: string | null, supplier: string 
     case 'switchboard_somconnexio.service_technology_switchboard':
       return 'switchboard';
     case 'multimedia_somconnexio.service_technology_multimedia':
-    case 'filmin_somconnexio.service_technology_filmin':
-      return 'filmin';
+      return 'multimedia';
     default:
       return '';
   }
 }
 
-/** Offer by service type: mobile → MOB, switchboard → CV, filmin → CT, anything else → BA. */
+/**
+ * Offer by service type (`SubscriptionFromContract.offerTemplate`): mobile → MOB, switchboard → CV, filmin → CT,
+ * anything else (multimedia of another supplier included) → BA.
+ */
 export function offerTemplateFor(type: ServiceContractType): string {
   switch (type) {
     case 'mobile':
