@@ -260,6 +260,11 @@ describe('failures that nobody sees (issue 19 §3)', () => {
         {},
       ),
     ).to.equal('info');
+    expect(
+      kafkaLogLevel(logLevel.ERROR, 'Response Heartbeat(key: 12, version: 3)', {
+        error: 'The group is rebalancing, so a rejoin is needed',
+      }),
+    ).to.equal('info');
     expect(kafkaLogLevel(logLevel.ERROR, 'Connection error: ECONNREFUSED', {})).to.equal('error');
     expect(kafkaLogLevel(logLevel.WARN, 'something else', {})).to.equal('warn');
   });

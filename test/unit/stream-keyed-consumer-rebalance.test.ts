@@ -130,3 +130,63 @@ describe('rebalance dead-letters successes (issue 15 defect 1)', () => {
     expect(outcomeMayReplace('failed', 'skipped')).to.equal(true);
   });
 });
+
+describe('heartbeats while a batch runs (session timeout 10 s)', () => {
+  function slowConsumer(handlerMs: number, maxIdleMs: number) {
+    const kc = new KeyedConsumer({
+      kafka: {} as Kafka,
+      groupId: 'g',
+      topics: ['t'],
+      handler: () => new Promise((r) => setTimeout(r, handlerMs)),
+      deadLetters: { publish: async () => undefined },
+      stage: 'unit',
+      retry: { initialMs: 1, maxMs: 2, multiplier: 2, maxAttempts: 2, jitter: 0 },
+      concurrency: 1,
+      heartbeatInterval: 10,
+      maxIdleMs,
+    });
+    return (payload: EachBatchPayload) =>
+      (kc as unknown as { onBatch(p: EachBatchPayload): Promise<void> }).onBatch(payload);
+  }
+
+  it('keeps heartbeating during one long handler run, not only after each finished message', async () => {
+    const { payload, heartbeats } = rebalancingPayload([message(0, 'a')], Infinity);
+    await slowConsumer(120, 60_000)(payload);
+    expect(heartbeats(), 'ticker heartbeats during the 120 ms handler, plus the one after it').to.be.at.least(
+      5,
+    );
+  });
+
+  it('falls silent when nothing finished for maxIdleMs (the broker then hands the partition on)', async () => {
+    const { payload, heartbeats } = rebalancingPayload([message(0, 'a')], Infinity);
+    await slowConsumer(150, 30)(payload);
+    expect(
+      heartbeats(),
+      'about 30 ms of ticker heartbeats, then only the one after the message',
+    ).to.be.at.most(4);
+  });
+
+  it('a ticker heartbeat that fails stops the batch without failing the running message', async () => {
+    const handled: string[] = [];
+    const deadLettered: string[] = [];
+    const kc = new KeyedConsumer({
+      kafka: {} as Kafka,
+      groupId: 'g',
+      topics: ['t'],
+      handler: async (m) => {
+        await new Promise((r) => setTimeout(r, 60));
+        handled.push(m.offset);
+      },
+      deadLetters: { publish: async (d) => void deadLettered.push(d.message.offset) },
+      stage: 'unit',
+      retry: { initialMs: 1, maxMs: 2, multiplier: 2, maxAttempts: 2, jitter: 0 },
+      concurrency: 1,
+      heartbeatInterval: 10,
+    });
+    const { payload, commits } = rebalancingPayload([message(0, 'a'), message(1, 'a')], 2);
+    await (kc as unknown as { onBatch(p: EachBatchPayload): Promise<void> }).onBatch(payload);
+    expect(handled, 'the running message finished; the next one was left').to.deep.equal(['0']);
+    expect(deadLettered).to.deep.equal([]);
+    expect(commits.at(-1)).to.equal('1');
+  });
+});

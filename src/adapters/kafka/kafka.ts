@@ -12,6 +12,8 @@ type Level = 'error' | 'warn' | 'info' | 'debug';
  * - "The coordinator is loading and hence can't process requests" / "The coordinator is not available": a
  *   response error kafkajs logs at error level and then retries by itself, while the broker loads the group
  *   (after its own start, or when a group is first used) — info;
+ * - "The group is rebalancing, so a rejoin is needed" (a heartbeat's answer when a member joins or leaves): kafkajs
+ *   rejoins by itself; every scale-out, restart or deploy causes it — info;
  * - the v2 partitioner notice: every producer of ours names `Partitioners.DefaultPartitioner` (the same murmur2
  *   partitioning as the Java client), the notice is about producers that name none — debug;
  * - "Limiting retries for the idempotent producer may invalidate EoS guarantees": the relay and the invoice loader
@@ -21,6 +23,11 @@ type Level = 'error' | 'warn' | 'info' | 'debug';
 const EXPECTED: { test: (message: string, extra: Record<string, unknown>) => boolean; level: Level }[] = [
   {
     test: (m, x) => /coordinator is (loading|not available)/i.test(`${m} ${String(x.error ?? '')}`),
+    level: 'info',
+  },
+  {
+    test: (m, x) =>
+      /^Response (Heartbeat|OffsetCommit|SyncGroup)\b/.test(m) && /rebalanc/i.test(String(x.error ?? '')),
     level: 'info',
   },
   { test: (m) => m.startsWith('KafkaJS v2.0.0 switched default partitioner'), level: 'debug' },

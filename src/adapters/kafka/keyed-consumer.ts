@@ -40,7 +40,12 @@ export interface KeyedConsumerOptions {
   /** Retries whose delay is at most this are done in place; longer ones pause the partition. */
   inlineRetryMaxMs?: number;
   fromBeginning?: boolean;
+  /** ms without a heartbeat after which the broker evicts this member; default SESSION_TIMEOUT_MS */
   sessionTimeout?: number;
+  /** ms between heartbeats while a batch runs; default HEARTBEAT_INTERVAL_MS */
+  heartbeatInterval?: number;
+  /** a running batch keeps heartbeating only while one of its messages finished within this; default MAX_IDLE_MS */
+  maxIdleMs?: number;
   /** Key used for ordering; defaults to the Kafka message key. */
   orderingKey?: (m: KafkaMessage) => string;
   onEvent?: (e: KeyedConsumerEvent) => void;
@@ -72,6 +77,19 @@ export type KeyedConsumerEvent =
   /** A fetched batch is done (kafkajs fetches the next ones when every partition's batch is done). */
   | { type: 'batch'; topic: string; partition: number; messages: number; ms: number; startedAt: number };
 
+/**
+ * Group membership timings (docs/operations.md, "Group membership and recovery"). kafkajs sends heartbeats only when
+ * asked to; a running batch asks every HEARTBEAT_INTERVAL_MS (and after each finished message) as long as it makes
+ * progress — one of its messages finished within MAX_IDLE_MS, the bound on one handler run (a plan of a few OpenCell
+ * calls with their 10 s timeouts and in-place retries); after that it falls silent and the broker hands its
+ * partitions on, like the Java client's max.poll.interval.ms. Heartbeats therefore no longer depend on how long one
+ * call takes, and the session timeout only has to cover a few lost heartbeats and event-loop stalls: 10 s (3
+ * intervals and some), the time a partition of a process killed with kill -9 waits for a new owner (it was 30 s).
+ */
+export const SESSION_TIMEOUT_MS = 10_000;
+export const HEARTBEAT_INTERVAL_MS = 3_000;
+export const MAX_IDLE_MS = 120_000;
+
 class PauseRequested extends Error {
   constructor(readonly delayMs: number) {
     super('pause');
@@ -95,8 +113,8 @@ export class KeyedConsumer {
     const { kafka, groupId, topics, fromBeginning } = this.opts;
     const consumer = kafka.consumer({
       groupId,
-      sessionTimeout: this.opts.sessionTimeout ?? 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: this.opts.sessionTimeout ?? SESSION_TIMEOUT_MS,
+      heartbeatInterval: this.opts.heartbeatInterval ?? HEARTBEAT_INTERVAL_MS,
       maxWaitTimeInMs: 100,
       retry: { retries: 10 },
     });
@@ -220,6 +238,8 @@ class BatchRun {
 
   /** Set when a heartbeat failed (the group is rebalancing, or the coordinator is gone): no new message starts. */
   heartbeatFailed: Error | undefined;
+  /** When a message of the batch last finished (or the batch started). */
+  private lastProgressAt = Date.now();
 
   private get stopped(): boolean {
     return !!this.pause || !!this.heartbeatFailed || !this.payload.isRunning() || this.payload.isStale();
@@ -231,6 +251,7 @@ class BatchRun {
       this.opts.orderingKey ?? ((m: KafkaMessage) => (m.key ? m.key.toString('latin1') : `@${m.offset}`));
     const slots = new Semaphore(Math.max(1, this.opts.concurrency));
     const keyTails = new Map<string, Promise<void>>();
+    const keepAlive = this.keepAlive();
     for (const message of this.payload.batch.messages) {
       if (this.stopped) break;
       this.tracker.begin(message.offset);
@@ -256,7 +277,32 @@ class BatchRun {
         }),
       );
     }
-    await Promise.all(keyTails.values());
+    try {
+      await Promise.all(keyTails.values());
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  /** Heartbeats while the batch runs and makes progress (see SESSION_TIMEOUT_MS). */
+  private keepAlive(): NodeJS.Timeout {
+    const every = this.opts.heartbeatInterval ?? HEARTBEAT_INTERVAL_MS;
+    const maxIdle = this.opts.maxIdleMs ?? MAX_IDLE_MS;
+    const timer = setInterval(() => {
+      if (this.heartbeatFailed || Date.now() - this.lastProgressAt > maxIdle) return;
+      this.payload.heartbeat().catch((e: unknown) => this.onHeartbeatFailed(e));
+    }, every);
+    timer.unref();
+    return timer;
+  }
+
+  private onHeartbeatFailed(e: unknown): void {
+    if (this.heartbeatFailed) return;
+    this.heartbeatFailed = e as Error;
+    this.ctx.log.info(
+      `heartbeat failed, stopping the batch (the next owner resumes): ${redactString((e as Error).message)}`,
+      { topic: this.topic, partition: this.partition, committable: this.tracker.committable() },
+    );
   }
 
   /** The handler, retried in place while the backoff is short; left unfinished when the batch stops or pauses. */
@@ -383,16 +429,11 @@ class BatchRun {
    * makes the re-processing of finished but uncommitted messages harmless).
    */
   private async afterFinished(): Promise<void> {
+    this.lastProgressAt = Date.now();
     try {
       await this.payload.heartbeat();
     } catch (e) {
-      if (!this.heartbeatFailed) {
-        this.heartbeatFailed = e as Error;
-        this.ctx.log.info(
-          `heartbeat failed, stopping the batch (the next owner resumes): ${redactString((e as Error).message)}`,
-          { topic: this.topic, partition: this.partition, committable: this.tracker.committable() },
-        );
-      }
+      this.onHeartbeatFailed(e);
     }
     void this.commitProgress(false).catch((e) => this.ctx.log.warn(`commit failed: ${(e as Error).message}`));
   }
