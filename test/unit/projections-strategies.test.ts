@@ -654,6 +654,18 @@ describe('projections: subscription jobs (port of test_subscription_service / te
       },
     ]);
   });
+  it('a one-shot on a closed subscription (RESILIATED, CANCELED, CLOSED) is applied as the original create_one_shot does: no status check', () => {
+    const l = line({ kind: 'one_shot', productCode: 'CH_SC_OSO_SIM' });
+    for (const status of ['RESILIATED', 'CANCELED', 'CLOSED']) {
+      const plan = planApplyOneShot({ contract: contract(), line: l, subscription: sub({ status }) });
+      expect(
+        plan.ops.map((o) => [o.op, o.body]),
+        status,
+      ).to.deep.equal([
+        ['applyOneShotChargeInstance', { subscription: 'SC-0041', oneShotCharge: 'CH_SC_OSO_SIM' }],
+      ]);
+    }
+  });
   it('a free one-shot (empty code) calls nothing', () => {
     const l = line({ kind: 'one_shot', productCode: null });
     expect(planApplyOneShot({ contract: contract(), line: l, subscription: null }).ops).to.deep.equal([]);

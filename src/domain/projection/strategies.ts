@@ -349,13 +349,16 @@ export function planActivateService(input: LineJobInput): Plan {
   };
 }
 
-/** add_one_shot: applyOneShotChargeInstance(default_code); an empty code (free one-shot) sends nothing. */
+/**
+ * add_one_shot: applyOneShotChargeInstance(default_code); an empty code (free one-shot) sends nothing. Whatever the
+ * subscription's status: the original's `create_one_shot` sends the call without looking at it (a closed subscription
+ * included), and OpenCell's answer decides.
+ */
 export function planApplyOneShot(input: LineJobInput): Plan {
   const { contract, line } = input;
   if (!line.productCode)
     return noop(`line ${line.id}: free one-shot (product without code), nothing to charge`);
   const sub = requireSubscription(input.subscription, contract, `apply the one-shot of line ${line.id}`);
-  requireOpenSubscription(sub, `apply the one-shot of line ${line.id}`);
   return {
     strategy: 'apply_one_shot',
     ops: [
