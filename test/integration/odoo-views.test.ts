@@ -198,7 +198,7 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
         signatureDate: '2024-01-15',
       });
       expect(contract.mandate?.bankName).to.be.a('string').and.not.equal('');
-      expect(contract.mandate?.bankAccountCreateDate).to.match(/^\d{4}-\d{2}-\d{2}$/);
+      expect(contract.mandate?.bankAccountCreateDate).to.match(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/);
       expect(contract.ispInfo).to.deep.equal({
         table: 'orange_fiber_service_contract_info',
         id: c.infoId,

@@ -14,6 +14,8 @@ import {
   crmToChangeIban,
   customerFromPartner,
   description50,
+  mandateDateSeconds,
+  paymentMethodsFromContract,
   fullStreet,
   ocBillingCountry,
   ocLanguage,
@@ -210,10 +212,11 @@ describe('projections: payloads (port of opencell_models tests)', () => {
       expect(dto.name).to.deep.equal({ firstName: 'Anna', lastName: 'Puig Vila' });
       expect(dto.address?.address1).to.equal('C/ Major 1 2n 1a');
     });
-    it('uses the first contract email and leaves ccedEmails out with a single email', () => {
+    it('uses the first contract email and sends ccedEmails null with a single email, as the original presenter (None)', () => {
       const dto = crmAccountHierarchyFromContract(contract(), '1234_0', cfg);
       expect(dto.email).to.equal('invoices@example.org');
-      expect(dto).not.to.have.property('ccedEmails');
+      expect(dto).to.have.property('ccedEmails', null);
+      expect(JSON.parse(JSON.stringify(dto))).to.have.property('ccedEmails', null);
     });
     it('puts the 2nd and 3rd emails in ccedEmails', () => {
       const c = contract({
@@ -259,9 +262,21 @@ describe('projections: payloads (port of opencell_models tests)', () => {
           },
           alias: '55',
           mandateIdentification: '55',
-          mandateDate: '2024-01-15',
+          mandateDate: 1705276800,
         },
       ]);
+    });
+    it('sends mandateDate as the bank account create_date in whole epoch seconds, as the original (int(time.mktime(create_date)))', () => {
+      const pm = (createDate: string | null) =>
+        paymentMethodsFromContract(
+          contract({ mandate: { ...contract().mandate!, bankAccountCreateDate: createDate } }),
+          '1234_0',
+        )[0];
+      expect(pm('2024-01-15T10:20:30')?.mandateDate).to.equal(1705314030);
+      expect(pm('2024-01-15 10:20:30.123456')?.mandateDate).to.equal(1705314030);
+      expect(pm('2024-01-15')?.mandateDate).to.equal(1705276800);
+      expect(pm(null)).not.to.have.property('mandateDate');
+      expect(mandateDateSeconds('not a date')).to.equal(null);
     });
     it('sends methodOfPayment [] without a mandate bank', () => {
       expect(
@@ -339,8 +354,8 @@ describe('projections: payloads (port of opencell_models tests)', () => {
       });
       expect(dto.ccedEmails).to.equal('b@x.org');
     });
-    it('FromContractToChangeEmail clears ccedEmails ("") when one email is left', () => {
-      expect(crmToChangeEmail(contract(), '1234_0').ccedEmails).to.equal('');
+    it('FromContractToChangeEmail sends ccedEmails null when one email is left, as the original presenter (None)', () => {
+      expect(crmToChangeEmail(contract(), '1234_0')).to.have.property('ccedEmails', null);
     });
     it('FromContractToChangeIBAN sends code, crmAccountType, currency, language, methodOfPayment', () => {
       const dto = crmToChangeIban(c, '1234_1');

@@ -169,7 +169,7 @@ const contractJson = (cc: string, o: OdooOptionalColumns) => `json_build_object(
       'bic', ${text('bk.bic')},
       'bankName', ${text('bk.name')},
       'bankAccountId', b.id,
-      'bankAccountCreateDate', b.create_date::date,
+      'bankAccountCreateDate', to_char(b.create_date, 'YYYY-MM-DD"T"HH24:MI:SS'),
       'reference', ${text('m.unique_mandate_reference')},
       'signatureDate', m.signature_date
     )

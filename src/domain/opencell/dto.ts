@@ -145,7 +145,8 @@ export interface CRMAccountHierarchyDto {
   /** "manual" / "auto" / "batch", case-insensitive. */
   mailingType?: string;
   emailTemplate?: string;
-  ccedEmails?: string;
+  /** null: unchanged (what the original sends with a single contract email). */
+  ccedEmails?: string | null;
   /** `paymentMethods` in Java; the JSON key is `methodOfPayment`. */
   methodOfPayment?: PaymentMethodDto[];
   caStatus?: 'ACTIVE' | 'CLOSE';

@@ -241,13 +241,16 @@ export function requireFirstEmail(contract: ContractView): string {
   return first;
 }
 
-/** All contract emails but the first, joined with ","; undefined when there is only one. */
-export function ccedEmails(contract: ContractView): string | undefined {
+/**
+ * All contract emails but the first, joined with ","; null when there is only one — the original's `ccedEmails`
+ * (`None`, sent as JSON null by its presenters, in the create and in the email update alike).
+ */
+export function ccedEmails(contract: ContractView): string | null {
   const others = contract.emails
     .slice(1)
     .map((e) => e.email)
     .filter((e): e is string => !!e);
-  return others.length ? others.join(',') : undefined;
+  return others.length ? others.join(',') : null;
 }
 
 /**
@@ -270,10 +273,20 @@ export function accountOwner(partner: PartnerView): string {
 }
 
 /**
- * The single DIRECTDEBIT payment method from the contract's mandate bank account; [] without one.
- * `mandateDate` is the bank account's creation date as 'YYYY-MM-DD' (the original sent epoch seconds, which
- * OpenCell reads as milliseconds).
+ * The original's `mandateDate`: the bank account's `create_date` (Odoo's naive UTC timestamp, 'YYYY-MM-DDTHH:MM:SS';
+ * a date alone is midnight) in whole epoch **seconds** — `int(time.mktime(create_date.timetuple()))` on an Odoo
+ * server running in UTC. OpenCell reads a number as epoch milliseconds; the value is sent as the original sent it.
+ * null when the date is unknown or unreadable.
  */
+export function mandateDateSeconds(createDate: string | null): number | null {
+  if (createDate === null) return null;
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}:\d{2}))?/.exec(createDate.trim());
+  if (!m) return null;
+  const ms = Date.parse(`${m[1]}T${m[2] ?? '00:00:00'}Z`);
+  return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
+}
+
+/** The single DIRECTDEBIT payment method from the contract's mandate bank account; [] without one. */
 export function paymentMethodsFromContract(contract: ContractView, caCode: string): PaymentMethodDto[] {
   const m = contract.mandate;
   if (!m || !m.iban) return [];
@@ -302,7 +315,7 @@ export function paymentMethodsFromContract(contract: ContractView, caCode: strin
     pm.alias = String(m.bankAccountId);
     pm.mandateIdentification = String(m.bankAccountId);
   }
-  put(pm, 'mandateDate', m.bankAccountCreateDate);
+  put(pm, 'mandateDate', mandateDateSeconds(m.bankAccountCreateDate));
   return [pm];
 }
 
@@ -333,7 +346,7 @@ export function crmAccountHierarchyFromContract(
     emailTemplate: EMAIL_TEMPLATE,
   };
   put(dto, 'vatNo', partner.vat);
-  put(dto, 'ccedEmails', ccedEmails(contract));
+  dto.ccedEmails = ccedEmails(contract);
   return dto;
 }
 
@@ -347,14 +360,14 @@ function crmUpdateBase(caCode: string, partner: PartnerView): CRMAccountHierarch
 }
 
 /**
- * `CRMAccountHierarchyFromContractToChangeEmail`. `ccedEmails` is sent as "" with a single email so that a
- * removed second email is cleared in OpenCell (absent would keep the old value).
+ * `CRMAccountHierarchyFromContractToChangeEmail`. With a single email `ccedEmails` is null, as the original sends it
+ * (OpenCell keeps the value it has).
  */
 export function crmToChangeEmail(contract: ContractView, caCode: string): CRMAccountHierarchyDto {
   return {
     ...crmUpdateBase(caCode, contract.partner),
     email: requireFirstEmail(contract),
-    ccedEmails: ccedEmails(contract) ?? '',
+    ccedEmails: ccedEmails(contract),
     contactInformation: crmContactInformation(contract),
   };
 }

@@ -649,7 +649,9 @@ function sameEmails(a: ContractView, b: ContractView): boolean {
 function caHolds(field: 'email' | 'iban', ca: OcCustomerAccountState, contract: ContractView): boolean {
   if (field === 'iban') return normIban(ca.iban) === normIban(contract.mandate?.iban);
   if (ca.email !== requireFirstEmail(contract)) return false;
-  return ca.ccedEmails === undefined || (ca.ccedEmails ?? '') === (ccedEmails(contract) ?? '');
+  // A single email sends ccedEmails null (unchanged in OpenCell): the account's own value does not matter then.
+  const cced = ccedEmails(contract);
+  return cced === null || ca.ccedEmails === undefined || (ca.ccedEmails ?? '') === cced;
 }
 
 /**

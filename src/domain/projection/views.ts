@@ -55,8 +55,11 @@ export interface MandateView {
   bankName: string | null;
   /** `res_partner_bank.id`: the original used it as payment-method alias and mandate identification. */
   bankAccountId: number | null;
-  /** `res_partner_bank.create_date` (the original's mandate date). */
-  bankAccountCreateDate: IsoDate | null;
+  /**
+   * `res_partner_bank.create_date` (the original's mandate date), Odoo's naive UTC timestamp 'YYYY-MM-DDTHH:MM:SS'
+   * (a date alone counts as midnight); sent as epoch seconds (`mandateDateSeconds`, payloads.ts).
+   */
+  bankAccountCreateDate: string | null;
   /** `account_banking_mandate.unique_mandate_reference` (informative; the original did not send it). */
   reference: string | null;
   signatureDate: IsoDate | null;
