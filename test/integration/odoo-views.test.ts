@@ -345,6 +345,48 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       expect(productKind(batch.get(oneShot)!, cats)).to.equal('one_shot');
     });
 
+    it('category ancestors keep their place without an XML id: only a direct child of multimedia_service is a service (issue 14 §2)', async () => {
+      const u = unique();
+      const uom = (await pool.query<{ id: number }>('SELECT id FROM uom_uom ORDER BY id LIMIT 1')).rows[0].id;
+      const category = async (name: string, parent: number) =>
+        (
+          await pool.query<{ id: number }>(
+            'INSERT INTO product_category (name, complete_name, parent_id) VALUES ($1, $1, $2) RETURNING id',
+            [`${name} ${u}`, parent],
+          )
+        ).rows[0].id;
+      const product = async (categ: number) => {
+        const tmpl = (
+          await pool.query<{ id: number }>(
+            `INSERT INTO product_template (name, categ_id, uom_id, uom_po_id) VALUES ($1, $2, $3, $3) RETURNING id`,
+            [JSON.stringify({ en_US: `P ${u}` }), categ, uom],
+          )
+        ).rows[0].id;
+        return (
+          await pool.query<{ id: number }>(
+            'INSERT INTO product_product (product_tmpl_id, default_code) VALUES ($1, $2) RETURNING id',
+            [tmpl, `SE_${u}_${categ}`],
+          )
+        ).rows[0].id;
+      };
+      // 20 = multimedia_somconnexio.multimedia_service (reference data); child and grandchild have no XML id.
+      const child = await category('Media child', 20);
+      const grandchild = await category('Media grandchild', child);
+      const direct = await views.product(await product(child));
+      const deeper = await views.product(await product(grandchild));
+      expect(direct?.categoryAncestorXmlIds).to.deep.equal([
+        'multimedia_somconnexio.multimedia_service',
+        'product.product_category_all',
+      ]);
+      expect(deeper?.categoryAncestorXmlIds).to.deep.equal([
+        '',
+        'multimedia_somconnexio.multimedia_service',
+        'product.product_category_all',
+      ]);
+      expect(productKind(direct!)).to.equal('service');
+      expect(productKind(deeper!)).to.equal('none');
+    });
+
     it('triggerContext: preloads products, technology categories and partners-with-contracts for detectIntents', async () => {
       const holder = await insertPartner(pool, {});
       const lonely = await insertPartner(pool, {});

@@ -603,6 +603,18 @@ describe('projections: payloads (port of opencell_models tests)', () => {
         'none',
       );
     });
+    it('only direct children of multimedia_service and switchboard_additional_service are services, as the original listener (parent_id =): a grandchild → none', () => {
+      expect(
+        kind('x.filmin_promo', [
+          'filmin_somconnexio.filmin_service',
+          'multimedia_somconnexio.multimedia_service',
+        ]),
+      ).to.equal('none');
+      expect(kind('x.extras_sub', ['', 'switchboard_somconnexio.switchboard_additional_service'])).to.equal(
+        'none',
+      );
+      expect(kind(null, ['switchboard_somconnexio.switchboard_additional_service'])).to.equal('service');
+    });
     it('any other category → none', () => {
       expect(kind('somconnexio.other_products', ['product.product_category_all'])).to.equal('none');
       expect(kind(null)).to.equal('none');

@@ -108,9 +108,9 @@ const productFields = (pp: string, pt: string) => `
         SELECT c.id, c.parent_id, up.depth + 1 FROM product_category c JOIN up ON c.id = up.parent_id
          WHERE up.depth < 64
       )
-      SELECT json_agg(x.xml_id ORDER BY up.depth)
+      SELECT json_agg(COALESCE(x.xml_id, '') ORDER BY up.depth)
         FROM up
-        JOIN LATERAL (SELECT d.module || '.' || d.name AS xml_id FROM ir_model_data d
+        LEFT JOIN LATERAL (SELECT d.module || '.' || d.name AS xml_id FROM ir_model_data d
                        WHERE d.model = 'product.category' AND d.res_id = up.id ORDER BY d.id LIMIT 1) x ON true
        WHERE up.depth > 0
     ), '[]'::json)`;

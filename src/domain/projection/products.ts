@@ -19,7 +19,10 @@ export const ADDITIONAL_SERVICE_CATEGORIES: readonly string[] = [
   'somconnexio.mobile_additional_service',
 ];
 
-/** Categories whose child categories (at any depth, the parent itself excluded) are services. */
+/**
+ * Categories whose **direct** children are services (the parent itself, and grandchildren, excluded): the original's
+ * listener searches `product.category` with `parent_id = <parent>` (docs/behaviour.md §2.1).
+ */
 export const SERVICE_PARENT_CATEGORIES: readonly string[] = [
   'multimedia_somconnexio.multimedia_service',
   'switchboard_somconnexio.switchboard_additional_service',
@@ -52,7 +55,8 @@ export function productKind(
     (technologyServiceCategories.includes(xmlId) || ADDITIONAL_SERVICE_CATEGORIES.includes(xmlId))
   )
     return 'service';
-  if (category.categoryAncestorXmlIds.some((id) => SERVICE_PARENT_CATEGORIES.includes(id))) return 'service';
+  const parent = category.categoryAncestorXmlIds[0];
+  if (parent !== undefined && SERVICE_PARENT_CATEGORIES.includes(parent)) return 'service';
   return 'none';
 }
 

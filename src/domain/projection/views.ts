@@ -104,7 +104,10 @@ export interface ProductView {
   name?: string | null;
   /** XML id of `categ_id` (e.g. 'somconnexio.mobile_service'), null when the category has none. */
   categoryXmlId: string | null;
-  /** XML ids of the category's ancestors (parent first), for the "child of" sets of docs/behaviour.md §2.1. */
+  /**
+   * XML ids of the category's ancestors, parent first, '' for an ancestor without one (so the first entry is always
+   * the direct parent): the "direct child of" sets of docs/behaviour.md §2.1.
+   */
   categoryAncestorXmlIds: readonly string[];
 }
 
