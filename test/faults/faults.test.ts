@@ -388,6 +388,14 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     );
     const byOp: Record<string, number> = {};
     for (const k of inFlight) byOp[k.op] = (byOp[k.op] ?? 0) + 1;
+    // reported before the verdict, so that a failing run shows where its kills landed
+    summary.kills_in_flight = inFlight.length;
+    summary.killsInFlightByOperation = byOp;
+    summary.createPlanKills = {
+      kills: worker.kills - killsBefore,
+      kills_in_flight: inFlight.length,
+      byOperation: byOp,
+    };
     // 2. nothing lost, nothing twice
     const problemsBefore = stateProblems(sandbox, contracts).length;
     await converge('every contract of the create-plan kills in OpenCell', contracts);
@@ -403,8 +411,6 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
       const k = `${header(m, DLQ_HEADER.stage)}:${header(m, DLQ_HEADER.code)}`;
       deadByCode[k] = (deadByCode[k] ?? 0) + 1;
     }
-    summary.kills_in_flight = inFlight.length;
-    summary.killsInFlightByOperation = byOp;
     summary.createPlanKills = {
       kills: worker.kills - killsBefore,
       kills_in_flight: inFlight.length,
