@@ -324,13 +324,35 @@ describe('projections: contract line listener triggers (T3, T4, T5)', () => {
       },
     ]);
   });
-  it('another write on a line that already has date_end → nothing (never twice)', () => {
+  it('T5 as the original listener: any write of a line that has date_end → terminate_service again (the plan never ends an instance twice)', () => {
     const ended = lineRow({ date_end: DAY_2024_05_31 });
+    const again = detectIntents(
+      update('contract_line', ended, { ...ended, name: 'renamed', write_date: 1735689600000009 }),
+      ctx(),
+    );
+    expect(again).to.deep.equal([
+      {
+        kind: 'terminate_service',
+        contractId: 41,
+        lineId: 100,
+        productId: 1,
+        productCode: 'SE_SC_REC_MOBILE_T_UNL_20480',
+        date: '2024-05-31',
+      },
+    ]);
+    for (const write of [{ quantity: 2 }, { specific_price: 9.5 }, { is_canceled: true }]) {
+      expect(
+        detectIntents(update('contract_line', ended, { ...ended, ...write }), ctx()).map((i) => i.kind),
+        JSON.stringify(write),
+      ).to.deep.equal(['terminate_service']);
+    }
+    // `active` is a stored related field Odoo recomputes without write(): the original's listener never saw it.
+    expect(detectIntents(update('contract_line', ended, { ...ended, active: false }), ctx())).to.deep.equal(
+      [],
+    );
+    // A write of a line without date_end asks for nothing.
     expect(
-      detectIntents(
-        update('contract_line', ended, { ...ended, name: 'renamed', write_date: 1735689600000009 }),
-        ctx(),
-      ),
+      detectIntents(update('contract_line', lineRow(), lineRow({ name: 'renamed' })), ctx()),
     ).to.deep.equal([]);
   });
   it('date_end moved → terminate_service with the new date; cleared → nothing', () => {
@@ -340,23 +362,26 @@ describe('projections: contract line listener triggers (T3, T4, T5)', () => {
     ).to.have.deep.nested.property('[0].date', '2024-06-30');
     expect(detectIntents(update('contract_line', ended, lineRow()), ctx())).to.deep.equal([]);
   });
-  it('date_end on a one-shot or other line → nothing (no service instance to end)', () => {
+  it('T5 whatever the category: date_end written on a one-shot or other line → terminate_service, as the original (its plan finds no service instance)', () => {
+    for (const productId of [8, 11]) {
+      expect(
+        detectIntents(
+          update(
+            'contract_line',
+            lineRow({ product_id: productId }),
+            lineRow({ product_id: productId, date_end: DAY_2024_05_31 }),
+          ),
+          ctx(),
+        ).map((i) => [i.kind, (i as { productId?: number }).productId]),
+        String(productId),
+      ).to.deep.equal([['terminate_service', productId]]);
+    }
     expect(
       detectIntents(
         update(
           'contract_line',
-          lineRow({ product_id: 8 }),
-          lineRow({ product_id: 8, date_end: DAY_2024_05_31 }),
-        ),
-        ctx(),
-      ),
-    ).to.deep.equal([]);
-    expect(
-      detectIntents(
-        update(
-          'contract_line',
-          lineRow({ product_id: 11 }),
-          lineRow({ product_id: 11, date_end: DAY_2024_05_31 }),
+          lineRow({ product_id: null }),
+          lineRow({ product_id: null, date_end: DAY_2024_05_31 }),
         ),
         ctx(),
       ),
@@ -559,13 +584,17 @@ describe('projections: declarative filter (watched columns over the capture regi
       'quantity',
       'specific_price',
     ]);
-    expect(changedWatchedFields(priced)).to.deep.equal([]);
-    expect(isIrrelevant(priced)).to.equal(true);
+    // Watched (T5: any write of an ended line), but the line has no date_end: nothing.
+    expect(changedWatchedFields(priced)).to.deep.equal(['quantity', 'specific_price']);
     expect(detectIntents(priced, ctx())).to.deep.equal([]);
+    const ref = update('res_partner', partnerRow(), partnerRow({ ref: 'OTHER-REF' }));
+    expect(changedBillingFields(ref.table, ref.before, ref.after)).to.include('ref');
+    expect(changedWatchedFields(ref)).to.deep.equal([]);
+    expect(isIrrelevant(ref)).to.equal(true);
   });
   it('without a before image (replica identity not FULL) every watched column present counts as changed', () => {
     const ch = change('contract_line', 'u', null, lineRow({ date_end: DAY_2024_05_31 }));
-    expect(changedWatchedFields(ch)).to.deep.equal(['date_end']);
+    expect(changedWatchedFields(ch)).to.include('date_end').and.to.include('name').and.not.include('active');
     expect(detectIntents(ch, ctx()).map((i: Intent) => i.kind)).to.deep.equal(['terminate_service']);
   });
   it('tables nothing watches are irrelevant', () => {

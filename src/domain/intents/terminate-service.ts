@@ -1,8 +1,11 @@
 /**
- * terminate_service — a service line gets an end date (docs/behaviour.md §3.3, T5): terminateServices at the date
+ * terminate_service — a line with an end date is written (docs/behaviour.md §3.3, T5): terminateServices at the date
  * for every running instance of the line's product.
  *
- * - Trigger: contract_line `date_end` set or changed on a service line (or a service line created with one).
+ * - Trigger: as the original's `on_record_write`, any write of a contract_line that has a `date_end` after it —
+ *   whichever captured column the write changed (filter.ts watches them all but the recomputed `active`), whatever the
+ *   product's category (a one-shot has no service instance: the plan finds nothing to end) — and, an addition, a
+ *   service line created with one. A later write of an ended line asks again; the plan never ends an instance twice.
  * - Plan: activations before terminations — the contract's current service lines not yet active are activated first
  *   (a tariff change is one activation, then one termination), then planTerminateService (strategies.ts).
  * - Idempotency: an instance already terminated is never terminated again (the plan skips it).
@@ -33,7 +36,7 @@ export const terminateService = intentKind<TerminateServiceIntent>({
   needsSubscription: true,
   trigger: {
     tables: ['contract_line'],
-    rule: 'docs/behaviour.md T5: a service line gets an end date (set or changed; cleared → nothing)',
+    rule: 'docs/behaviour.md T5: any write of a line that has date_end (cleared → nothing)',
     flagsSnapshot: true,
     detect(change, fields, ctx) {
       if (!isChangeOf(change, 'contract_line')) return [];
@@ -46,9 +49,10 @@ export const terminateService = intentKind<TerminateServiceIntent>({
       const after = change.after;
       if (after === null || change.op === 'd') return [];
       const dateEnd = toIsoDate(after.date_end);
-      if (!fields.includes('date_end') || dateEnd === null) return [];
+      // `fields`: the watched columns this write changed (every captured column of the line but `active`).
+      if (fields.length === 0 || dateEnd === null) return [];
       const resolved = lineProduct(after, ctx);
-      if (resolved === null || resolved.kind !== 'service') return [];
+      if (resolved === null) return [];
       const { product } = resolved;
       return [
         {

@@ -21,6 +21,7 @@ export type WatchReason =
   | 'iban' // contract_contract.mandate_id (docs/behaviour.md W2, Odoo 12 listener)
   | 'creation' // contract / contract_line created (docs/behaviour.md T1, T3, T4): the whole row, not a column
   | 'line_end' // contract_line.date_end (docs/behaviour.md T5)
+  | 'line_write' // other contract_line columns a write changes: T5 fires on any write of a line that has date_end
   | 'address' // res_partner address columns (docs/behaviour.md T6)
   | 'identity' // res_partner name / VAT / email / mobile … (new, switchable)
   | 'phone' // ISP info phone_number (docs/behaviour.md T7)
@@ -64,7 +65,19 @@ export const WATCHED: WatchSpec = {
     ...PARTNER_IDENTITY_COLUMNS.map((c) => [c, 'identity'] as const),
   ]) as WatchedColumns<'res_partner'>,
   contract_contract: { is_terminated: 'termination', mandate_id: 'iban' },
-  contract_line: { date_end: 'line_end' },
+  // docs/behaviour.md T5 reacts to any write of a line that has an end date: every captured column a write() sets
+  // (not `active`, a stored related field Odoo recomputes without a write, hence without the original's listener).
+  contract_line: {
+    date_end: 'line_end',
+    contract_id: 'line_write',
+    product_id: 'line_write',
+    name: 'line_write',
+    quantity: 'line_write',
+    date_start: 'line_write',
+    is_canceled: 'line_write',
+    automatic_price: 'line_write',
+    specific_price: 'line_write',
+  },
   ...(Object.fromEntries(WATCHED_ISP_INFO_TABLES.map((t) => [t, phoneWatch])) as {
     [T in (typeof WATCHED_ISP_INFO_TABLES)[number]]: WatchedColumns<T>;
   }),
