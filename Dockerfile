@@ -23,7 +23,8 @@ COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY connectors ./connectors
 COPY schemas ./schemas
-USER node
+# The node image's user "node", by number so that Kubernetes can check runAsNonRoot.
+USER 1000:1000
 # The ops HTTP server (/healthz, /readyz, /metrics); HTTP_PORT changes it.
 EXPOSE 9464
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \

@@ -144,7 +144,7 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
       expect(entrypoint).to.deep.equal(['node', 'bin/odoo-opencell-sync']);
       expect(existsSync(join(ROOT, entrypoint[1]))).to.equal(true);
       const user = /^USER (\S+)$/m.exec(dockerfile)?.[1];
-      expect(user, 'the Dockerfile runs as the node image user node (uid 1000)').to.equal('node');
+      expect(user, 'the Dockerfile runs as the node image user node, by number').to.equal('1000:1000');
       expect(/^FROM node:\S+-slim$/m.test(dockerfile)).to.equal(true);
       const images = kustomization.images as { name: string }[];
       for (const d of deployments) {

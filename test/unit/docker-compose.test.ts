@@ -143,7 +143,7 @@ describe('Dockerfile (the production image)', () => {
     expect(runtime).to.match(/npm ci --omit=dev/);
     expect(runtime).to.match(/COPY --from=build \/app\/dist/);
     expect(runtime).not.to.match(/COPY (src|test|testkit)\b/);
-    expect(runtime).to.match(/^USER node$/m);
+    expect(runtime).to.match(/^USER 1000:1000$/m); // the node image's user "node", by number (runAsNonRoot)
     expect(runtime).to.match(/HEALTHCHECK[\s\S]*\/healthz/);
     expect(runtime).to.match(/ENTRYPOINT \["node", "bin\/odoo-opencell-sync"\]/);
   });
