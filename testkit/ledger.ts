@@ -34,8 +34,13 @@ export class InMemoryLedger implements LedgerPort {
     return (await this.appliedEffects([key])).has(key);
   }
 
-  async recordedEffects(keys: readonly string[]): Promise<Set<string>> {
-    return new Set(keys.filter((k) => this.effects.has(k)));
+  async recordedEffects(keys: readonly string[]): Promise<Map<string, string>> {
+    return new Map(
+      keys.flatMap((k) => {
+        const e = this.effects.get(k);
+        return e ? [[k, e.intentId] as [string, string]] : [];
+      }),
+    );
   }
 
   async recordEffect(

@@ -210,6 +210,28 @@ describe('a kill -9 right after an accepted createCustomer does not lose the con
     );
   });
 
+  it("a blocked partner's first contract cut short after its account: its own intent goes on; another intent (a later contract) is refused as blocked", () => {
+    const blocked = contract({ partner: partner({ blockContractCreationInOC: true }) });
+    const { customer } = openCellAfter(2);
+    const own = planCreateSubscription({
+      contract: blocked,
+      customer,
+      recorded: new Set(['customer:1004']),
+      ownChain: true,
+      config: cfg,
+    });
+    expect(opsOf(own)).to.deep.equal(['createSubscription', 'createAccess']);
+    expect(own.caCode).to.equal('1004_0');
+    expect(() =>
+      planCreateSubscription({
+        contract: blocked,
+        customer,
+        recorded: new Set(['customer:1004']),
+        config: cfg,
+      }),
+    ).to.throw(ProjectionRejectedError, 'does not allow automatic subscription creation');
+  });
+
   it('force-create cut short after its subscription: the resume activates the services not running yet and applies the one-shots (guarded by their line keys)', () => {
     const lines = [
       { id: 1, productCode: 'SE_TARIFF', kind: 'service' as const },

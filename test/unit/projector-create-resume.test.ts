@@ -208,6 +208,27 @@ describe('a kill -9 right after an accepted createCustomer does not lose the con
     });
   }
 
+  it("a blocked partner's first contract, killed right after its accepted CRM hierarchy: the same intent finishes it; a later contract of the partner is still refused as blocked", async () => {
+    const { contract } = fixture();
+    const blocked = { ...contract, partner: { ...contract.partner, blockContractCreationInOC: true } };
+    const ledger = new InMemoryLedger();
+    const msg = message(blocked);
+    const first = await projectorOf(blocked, ledger, dyingAfter(client, 'createCrmAccountHierarchy'))
+      .handle(msg, 1)
+      .catch((e: unknown) => e);
+    expect(first).to.be.instanceOf(Killed);
+    const second = await projectorOf(blocked, ledger).handle(msg, 2);
+    expect(second?.outcome).to.equal('applied');
+    expect(second?.calls).to.deep.equal(['createSubscription', 'createAccess']);
+    const later = { ...blocked, id: blocked.id + 1000, code: `${blocked.code}-2` };
+    const refused = await projectorOf(later, ledger)
+      .handle(message(later), 1)
+      .catch((e: unknown) => e);
+    expect((refused as Error).message).to.equal(
+      `Partner with code ${blocked.partner.ref} does not allow automatic subscription creation`,
+    );
+  });
+
   it('without any record of ours (a customer left without accounts before the fix) the contract is refused; reconcile --fix and force-create repair it', async () => {
     for (const operator of [{ repair: true }, { force: true }] as const) {
       const { contract } = fixture();

@@ -99,7 +99,7 @@ export interface LedgerPort {
   isFinished(intentId: string): Promise<boolean>;
   appliedEffects(keys: string[]): Promise<Set<string>>;
   hasEffect(key: string): Promise<boolean>;
-  recordedEffects(keys: readonly string[]): Promise<Set<string>>;
+  recordedEffects(keys: readonly string[]): Promise<Map<string, string>>;
   recordEffect(intentId: string, op: OcOperation, outcome: 'applied' | 'already_present'): Promise<void>;
   beginEffect(intentId: string, op: OcOperation): Promise<'first' | 'tried' | 'done'>;
   accountedOneShots(subscriptionCode: string, chargeCode: string, exceptKey: string): Promise<number>;
@@ -142,14 +142,17 @@ export class Ledger implements LedgerPort {
     return (await this.appliedEffects([key])).has(key);
   }
 
-  /** The effect keys among `keys` with a row of any outcome, 'pending' (written ahead of a call) included. */
-  async recordedEffects(keys: readonly string[]): Promise<Set<string>> {
-    if (keys.length === 0) return new Set();
-    const r = await this.pool.query<{ effect_key: string }>(
-      `SELECT effect_key FROM ledger_effect WHERE effect_key = ANY($1)`,
+  /**
+   * The effect keys among `keys` with a row of any outcome, 'pending' (written ahead of a call) included, each with the
+   * intent that wrote it.
+   */
+  async recordedEffects(keys: readonly string[]): Promise<Map<string, string>> {
+    if (keys.length === 0) return new Map();
+    const r = await this.pool.query<{ effect_key: string; intent_id: string }>(
+      `SELECT effect_key, intent_id FROM ledger_effect WHERE effect_key = ANY($1)`,
       [keys],
     );
-    return new Set(r.rows.map((x) => x.effect_key));
+    return new Map(r.rows.map((x) => [x.effect_key, x.intent_id]));
   }
 
   /** Recorded right after the OpenCell call succeeded, before the next operation of the plan. */

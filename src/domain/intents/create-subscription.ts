@@ -11,7 +11,7 @@
  * - Ledger / sync event: contract.contract ↔ subscription.
  */
 import * as t from 'io-ts';
-import { createRecordKeys, planCreateSubscription } from '../projection/strategies';
+import { createRecordKeys, customerCreateKey, planCreateSubscription } from '../projection/strategies';
 import type { ContractView, OcSubscriptionState } from '../projection/views';
 import { kindCodec, snapshotFlag } from './codecs';
 import { contractTargets, intentKind, type ProjectionContext } from './kind';
@@ -34,10 +34,13 @@ export async function createFirst(
 ): Promise<void> {
   const ref = contract.partner.ref;
   const customer = ref && !subscription ? await ctx.opencell.customer(ref) : null;
-  const recorded =
-    customer && customer.customerAccounts.length === 0
+  const records =
+    customer && (customer.customerAccounts.length === 0 || contract.partner.blockContractCreationInOC)
       ? await ctx.recorded(createRecordKeys(contract))
-      : new Set<string>();
+      : new Map<string, string>();
+  const recorded = new Set(records.keys());
+  // this very intent created the customer: its own chain, cut short and retried (a kill -9 keeps the intent id)
+  const ownChain = ref !== null && records.get(customerCreateKey(ref)) === ctx.intentId;
   await ctx.exec({
     plan: planCreateSubscription({
       contract,
@@ -47,6 +50,7 @@ export async function createFirst(
       force: ctx.force,
       repair: ctx.repair,
       recorded,
+      ownChain,
       embedLines: ctx.force,
     }),
     contract,

@@ -88,10 +88,13 @@ export interface ProjectionContext {
   /** True when the ledger holds this effect key as done. */
   hasEffect(key: string): Promise<boolean>;
   /**
-   * The keys among `keys` the ledger holds a record of, done or only written ahead of its call ('pending'): what this
-   * pipeline created or started to create (a create plan's resumption, planCreateSubscription).
+   * The keys among `keys` the ledger holds a record of, done or only written ahead of its call ('pending'), each with
+   * the id of the intent that wrote it: what this pipeline created or started to create (a create plan's resumption,
+   * planCreateSubscription).
    */
-  recorded(keys: readonly string[]): Promise<ReadonlySet<string>>;
+  recorded(keys: readonly string[]): Promise<ReadonlyMap<string, string>>;
+  /** The id of the intent being projected (a retry of it after a crash keeps it). */
+  intentId: string;
 }
 
 /** For contract-scoped kinds: the contract (current Odoo state) and its subscription as OpenCell holds it. */

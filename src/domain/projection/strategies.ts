@@ -95,6 +95,12 @@ export interface CreateStrategyOptions {
    * createCustomer and the CRM hierarchy), finished here, not refused.
    */
   ownCustomer?: boolean;
+  /**
+   * This intent's own create chain, cut short and retried: the customer's createCustomer record was written by the
+   * intent being projected. The partner's block (step 2) is not asked again, as it was not when the chain started
+   * without a customer (step 1): a blocked partner's first contract is not refused half-way.
+   */
+  ownChain?: boolean;
   /** CA codes already allocated to in-flight creations of this partner (race-free numbering). */
   reservedCaCodes?: readonly string[];
 }
@@ -139,7 +145,7 @@ export function chooseCreateStrategy(
   // Our customer without accounts: the customer_hierarchy chain that created it was cut short; it goes on as it
   // started (the block is not asked, as it was not for the customer: step 1 comes before step 2).
   if (customer.customerAccounts.length === 0 && opts.ownCustomer) return firstAccount();
-  if (contract.partner.blockContractCreationInOC && !opts.force) {
+  if (contract.partner.blockContractCreationInOC && !opts.force && !opts.ownChain) {
     throw new ProjectionRejectedError(
       `Partner with code ${ref} does not allow automatic subscription creation`,
       {

@@ -186,6 +186,7 @@ export class Projector {
       repair: msg.repair === true,
       hasEffect: (key) => ledger.hasEffect(key),
       recorded: (keys) => ledger.recordedEffects(keys),
+      intentId: msg.intentId,
       noop: (note, about = {}) => {
         out.push({ ...noopRun(note), step: { plan: { strategy: 'noop', ops: [], note }, ...about } });
       },
