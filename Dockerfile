@@ -25,7 +25,9 @@ COPY connectors ./connectors
 COPY schemas ./schemas
 # The node image's user "node", by number so that Kubernetes can check runAsNonRoot.
 USER 1000:1000
-# The ops HTTP server (/healthz, /readyz, /metrics); HTTP_PORT changes it.
+# The ops HTTP server (/healthz, /readyz, /metrics) on the container's address (loopback outside containers);
+# HTTP_PORT and HTTP_HOST change it.
+ENV HTTP_HOST=0.0.0.0
 EXPOSE 9464
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

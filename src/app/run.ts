@@ -252,11 +252,12 @@ export async function runRoles(
     if (port !== null) {
       http = await startOpsServer({
         port,
+        host: config.httpHost,
         registry: metrics.registry,
         checks,
         info: { roles: [...roles], pid: process.pid },
       });
-      log.info(`http endpoints on :${http.port} (/healthz /readyz /metrics)`);
+      log.info(`http endpoints on ${config.httpHost}:${http.port} (/healthz /readyz /metrics)`);
     }
     const sample = async () => {
       for (const w of started)

@@ -110,6 +110,8 @@ const SPEC = {
   RETRY_MAX_MS: [IntFromEnv(1, 600_000), '30000'],
   RETRY_MAX_ATTEMPTS: [IntFromEnv(1, 1000), '12'],
   HTTP_PORT: [IntFromEnv(0, 65535), '9464'],
+  // The ops server answers on loopback unless told otherwise (a pod or container sets 0.0.0.0 for its probes).
+  HTTP_HOST: [NonEmpty, '127.0.0.1'],
 } as const satisfies Record<string, readonly [t.Mixed, string | undefined]>;
 
 type Spec = typeof SPEC;
@@ -143,6 +145,7 @@ export interface Config {
   odoo: { url: string; db: string; user: string; password: string };
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
   httpPort: number;
+  httpHost: string;
 }
 
 /** Validates a raw key/value source (env, file); throws one ConfigError listing every problem. */
@@ -221,5 +224,6 @@ export function loadConfig(
     odoo: { url: s.ODOO_URL, db: s.ODOO_DB, user: s.ODOO_USER, password: s.ODOO_PASSWORD },
     retry: { initialMs: s.RETRY_INITIAL_MS, maxMs: s.RETRY_MAX_MS, maxAttempts: s.RETRY_MAX_ATTEMPTS },
     httpPort: s.HTTP_PORT,
+    httpHost: s.HTTP_HOST,
   };
 }

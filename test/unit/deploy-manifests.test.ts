@@ -223,11 +223,10 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
     });
 
     it('binds the ops HTTP server on the pod address if the config spec can choose the address', () => {
-      // src/app/http.ts binds 0.0.0.0 today; issue 16 asks for 127.0.0.1 by default, configurable — then the
-      // ConfigMap must set it, or the kubelet's probes cannot reach the server.
-      const hostKey = [...SPEC_KEYS].find((k) => /^HTTP_(HOST|BIND|ADDRESS|BIND_ADDRESS)$/.test(k));
-      if (hostKey) expect(cmData[hostKey], hostKey).to.equal('0.0.0.0');
-      else expect(read('src/app/http.ts')).to.match(/opts\.host \?\? '0\.0\.0\.0'/);
+      // The server binds 127.0.0.1 by default (HTTP_HOST): the ConfigMap must set the pod address, or the kubelet's
+      // probes cannot reach it.
+      expect(SPEC_KEYS.has('HTTP_HOST')).to.equal(true);
+      expect(cmData.HTTP_HOST).to.equal('0.0.0.0');
     });
 
     it('sizes every role against the 250 MiB per-process goal (issue 17) with a hard memory limit', () => {
