@@ -11,9 +11,28 @@ import type { DeadLetterIndex, DeadLetterKey } from '../kafka/dlq';
 const KEY = `stage = $1 AND source_topic = $2 AND source_partition = $3 AND source_offset = $4`;
 
 export class PgDeadLetterIndex implements DeadLetterIndex {
+  /** Set when the table is missing (migration 070 not applied yet): dead letters are then published unindexed. */
+  private missing = false;
+
   constructor(private readonly pool: Pool) {}
 
   async claim(
+    key: DeadLetterKey,
+    d: { code: string; reason: string; attempts: number },
+  ): Promise<{ claimed: true } | { claimed: false; copy: string | null }> {
+    if (this.missing) return { claimed: true };
+    try {
+      return await this.claimKey(key, d);
+    } catch (e) {
+      // undefined_table: a process newer than its state database (a rolling deploy before the migration ran) must
+      // still dead-letter; it only cannot recognise copies
+      if ((e as { code?: string }).code !== '42P01') throw e;
+      this.missing = true;
+      return { claimed: true };
+    }
+  }
+
+  private async claimKey(
     key: DeadLetterKey,
     d: { code: string; reason: string; attempts: number },
   ): Promise<{ claimed: true } | { claimed: false; copy: string | null }> {
@@ -47,6 +66,7 @@ export class PgDeadLetterIndex implements DeadLetterIndex {
     key: DeadLetterKey,
     at: { topic: string; partition: number; offset: string | null },
   ): Promise<void> {
+    if (this.missing) return;
     await this.pool.query(
       `UPDATE dead_letter SET dlq_topic = $5, dlq_partition = $6, dlq_offset = $7 WHERE ${KEY}`,
       [key.stage, key.topic, key.partition, key.offset, at.topic, at.partition, at.offset ?? -1],
@@ -54,6 +74,7 @@ export class PgDeadLetterIndex implements DeadLetterIndex {
   }
 
   async release(key: DeadLetterKey): Promise<void> {
+    if (this.missing) return;
     await this.pool.query(`DELETE FROM dead_letter WHERE ${KEY} AND dlq_offset IS NULL`, [
       key.stage,
       key.topic,
