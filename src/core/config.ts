@@ -101,7 +101,9 @@ const SPEC = {
   OPENCELL_CONCURRENCY: [IntFromEnv(1, 256), '16'],
   OPENCELL_SELLER: [NonEmpty, 'SC'],
   OPENCELL_CUSTOMER_CATEGORY: [NonEmpty, 'CLIENT'],
-  SYNC_PARTNER_IDENTITY: [BoolFromEnv, 'true'],
+  // Behaviour beyond the original module: opt-in, off by default (docs/parity.md, README "Behaviour settings").
+  SYNC_PARTNER_IDENTITY: [BoolFromEnv, 'false'],
+  SYNC_EMAIL_IBAN_AT_CREATION: [BoolFromEnv, 'false'],
   ODOO_URL: [Url, 'http://127.0.0.1:8069'],
   ODOO_DB: [NonEmpty, 'odoo'],
   ODOO_USER: [NonEmpty, 'billing-bot'],
@@ -141,7 +143,16 @@ export interface Config {
     seller: string;
     customerCategory: string;
   };
+  /**
+   * `SYNC_PARTNER_IDENTITY` (opt-in, default false = the original): a partner's name, VAT, email, mobile or phone
+   * change also updates the OpenCell customer.
+   */
   syncPartnerIdentity: boolean;
+  /**
+   * `SYNC_EMAIL_IBAN_AT_CREATION` (opt-in, default false = the original): the email links and mandate written by the
+   * transaction that created a contract also give the W1 / W2 update (the original reacted only to later writes).
+   */
+  syncEmailIbanAtCreation: boolean;
   odoo: { url: string; db: string; user: string; password: string };
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
   httpPort: number;
@@ -221,6 +232,7 @@ export function loadConfig(
       customerCategory: s.OPENCELL_CUSTOMER_CATEGORY,
     },
     syncPartnerIdentity: s.SYNC_PARTNER_IDENTITY,
+    syncEmailIbanAtCreation: s.SYNC_EMAIL_IBAN_AT_CREATION,
     odoo: { url: s.ODOO_URL, db: s.ODOO_DB, user: s.ODOO_USER, password: s.ODOO_PASSWORD },
     retry: { initialMs: s.RETRY_INITIAL_MS, maxMs: s.RETRY_MAX_MS, maxAttempts: s.RETRY_MAX_ATTEMPTS },
     httpPort: s.HTTP_PORT,

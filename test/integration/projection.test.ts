@@ -278,10 +278,11 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
     const { partner, contract } = await newCustomerWithContract({ kind: 'fiber' });
     const s = await eventually(async () => (await sub(contract.code)) ?? undefined, 60_000, 'subscription');
     const bank = await insertBankAccountAndMandate(db, partner.id, { iban: 'ES7921000813610123456789' });
-    await db.query(`UPDATE contract_contract SET mandate_id = $2 WHERE id = $1`, [
-      contract.id,
-      bank.mandateId,
-    ]);
+    // As the IBAN wizard's write(): Odoo moves write_date with the mandate.
+    await db.query(
+      `UPDATE contract_contract SET mandate_id = $2, write_date = (now() AT TIME ZONE 'UTC') WHERE id = $1`,
+      [contract.id, bank.mandateId],
+    );
     const call = await eventually(
       async () =>
         writes(
@@ -294,6 +295,24 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
     expect(JSON.stringify(call.body)).to.contain(String(s.userAccount));
     const ca = await t.pipeline.client.getCustomerAccount(String(s.userAccount));
     expect(JSON.stringify(ca)).to.contain('ES7921000813610123456789');
+  });
+
+  it('sends no email or IBAN update for the email links and mandate a contract is created with (W1/W2 react to later writes only, as the original)', async () => {
+    const { contract } = await newCustomerWithContract({ kind: 'mobile' });
+    await eventually(async () => (await sub(contract.code)) ?? undefined, 60_000, 'subscription');
+    const rel = await db.query(
+      'SELECT count(*)::int AS n FROM contract_contract_res_partner_rel WHERE contract_contract_id = $1',
+      [contract.id],
+    );
+    expect(rel.rows[0].n, 'the contract was created with its email links').to.be.above(0);
+    await new Promise((r) => setTimeout(r, 4000));
+    const rows = await stateDb().query<{ kind: string }>(
+      `SELECT kind FROM ledger_intent WHERE odoo_model = 'contract.contract' AND odoo_id = $1`,
+      [contract.id],
+    );
+    const kinds = rows.rows.map((r) => r.kind);
+    expect(kinds).to.include('create_subscription');
+    expect(kinds, 'no W1 / W2 intent for the creation').not.to.include('update_subscription');
   });
 
   it('moves the customer account to the new contract email when the email relation changes (W1)', async () => {
@@ -313,6 +332,10 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
       `INSERT INTO contract_contract_res_partner_rel (contract_contract_id, res_partner_id) VALUES ($1, $2)`,
       [contract.id, emailPartner.id],
     );
+    // As the email wizard's write() of email_ids: Odoo moves the contract's write_date in the same transaction.
+    await db.query(`UPDATE contract_contract SET write_date = (now() AT TIME ZONE 'UTC') WHERE id = $1`, [
+      contract.id,
+    ]);
     await db.query('COMMIT');
     await eventually(
       async () =>

@@ -102,6 +102,7 @@ const ctx = (over: Partial<TriggerContext> = {}): TriggerContext => ({
     'switchboard_somconnexio.switchboard_category',
   ],
   partnerHasContracts: () => true,
+  contractInCreation: () => false,
   ...over,
 });
 
@@ -227,6 +228,20 @@ describe('projections: contract listener triggers (T1, T2, W2)', () => {
     expect(
       detectIntents(update('contract_contract', contractRow(), contractRow({ mandate_id: 4 })), ctx()),
     ).to.deep.equal([{ kind: 'update_subscription', contractId: 41, field: 'iban' }]);
+  });
+  it('W2 as the original: a mandate written by the transaction that created the contract → nothing; opt-in SYNC_EMAIL_IBAN_AT_CREATION → update_subscription', () => {
+    const written = update(
+      'contract_contract',
+      contractRow({ mandate_id: null }),
+      contractRow({ mandate_id: 4 }),
+    );
+    expect(detectIntents(written, ctx({ contractInCreation: (id) => id === 41 }))).to.deep.equal([]);
+    expect(
+      detectIntents(written, ctx({ contractInCreation: undefined, syncEmailIbanAtCreation: true })),
+    ).to.deep.equal([{ kind: 'update_subscription', contractId: 41, field: 'iban' }]);
+    expect(() => detectIntents(written, ctx({ contractInCreation: undefined }))).to.throw(
+      /contractInCreation/,
+    );
   });
   it('mandate_id removed, or changed on a terminated contract → nothing', () => {
     expect(
@@ -552,6 +567,29 @@ describe('projections: contract email relation triggers (W1)', () => {
     ]);
     expect(
       detectIntents(change(rel, 'd', { contract_contract_id: 41, res_partner_id: 9 }, null), ctx()),
+    ).to.deep.equal([{ kind: 'update_subscription', contractId: 41, field: 'email' }]);
+  });
+  it('W1 as the original: the email links written by the transaction that created the contract → nothing; opt-in SYNC_EMAIL_IBAN_AT_CREATION → update_subscription', () => {
+    const link = create(rel, { contract_contract_id: 41, res_partner_id: 9 });
+    const inCreation = ctx({ contractInCreation: (id) => id === 41 });
+    expect(detectIntents(link, inCreation)).to.deep.equal([]);
+    expect(
+      detectIntents(change(rel, 'd', { contract_contract_id: 41, res_partner_id: 9 }, null), inCreation),
+    ).to.deep.equal([]);
+    // A link moved from a contract being created to an existing one: only the existing contract's emails changed.
+    expect(
+      detectIntents(
+        change(
+          rel,
+          'u',
+          { contract_contract_id: 41, res_partner_id: 9 },
+          { contract_contract_id: 42, res_partner_id: 9 },
+        ),
+        inCreation,
+      ),
+    ).to.deep.equal([{ kind: 'update_subscription', contractId: 42, field: 'email' }]);
+    expect(
+      detectIntents(link, ctx({ contractInCreation: undefined, syncEmailIbanAtCreation: true })),
     ).to.deep.equal([{ kind: 'update_subscription', contractId: 41, field: 'email' }]);
   });
   it('relation snapshot → nothing (the contract snapshot carries its emails)', () => {

@@ -399,6 +399,21 @@ export class OdooViews {
     return rows[0]?.has === true;
   }
 
+  /**
+   * Which of these contracts have not been written since the transaction that created them: Odoo sets `create_date`
+   * and `write_date` to the transaction's time on create, and every later `write()` (a wizard's mandate or email
+   * change included) moves `write_date` (TriggerContext.contractInCreation).
+   */
+  async contractsInCreation(contractIds: readonly number[]): Promise<Set<number>> {
+    if (contractIds.length === 0) return new Set();
+    const rows = await this.#rows<{ id: number }>(
+      `SELECT id FROM contract_contract
+        WHERE id = ANY($1::int[]) AND create_date IS NOT DISTINCT FROM write_date`,
+      [[...new Set(contractIds)]],
+    );
+    return new Set(rows.map((r) => r.id));
+  }
+
   /** Which of these partners hold at least one (non-archived) contract, in one query. */
   async partnersWithContracts(partnerIds: readonly number[]): Promise<Set<number>> {
     if (partnerIds.length === 0) return new Set();
@@ -411,29 +426,38 @@ export class OdooViews {
 
   /**
    * The synchronous TriggerContext detectIntents needs for a batch of decoded changes, preloaded in at most
-   * three queries: the products of the contract lines, the technology categories, and which updated partners
-   * hold contracts.
+   * four queries: the products of the contract lines, the technology categories, which updated partners hold
+   * contracts, and which contracts whose mandate or email links changed are still unwritten since their creation.
    */
   async triggerContext(
     changes: readonly RowChange[],
-    opts: { syncPartnerIdentity: boolean },
+    opts: { syncPartnerIdentity: boolean; syncEmailIbanAtCreation?: boolean },
   ): Promise<TriggerContext> {
     const productIds = new Set<number>();
     const partnerIds = new Set<number>();
+    const linkContractIds = new Set<number>();
     for (const ch of changes) {
       if (ch.table === 'contract_line' && ch.after?.product_id != null) productIds.add(ch.after.product_id);
       if (ch.table === 'res_partner' && ch.op === 'u' && ch.after) partnerIds.add(ch.after.id);
+      if (ch.table === 'contract_contract' && ch.op === 'u' && ch.after) linkContractIds.add(ch.after.id);
+      if (ch.table === 'contract_contract_res_partner_rel')
+        for (const row of [ch.before, ch.after]) if (row) linkContractIds.add(row.contract_contract_id);
     }
-    const [products, categories, withContracts] = await Promise.all([
+    const [products, categories, withContracts, inCreation] = await Promise.all([
       this.products([...productIds]),
       productIds.size ? this.technologyServiceCategories() : Promise.resolve(undefined),
       this.partnersWithContracts([...partnerIds]),
+      opts.syncEmailIbanAtCreation
+        ? Promise.resolve(new Set<number>())
+        : this.contractsInCreation([...linkContractIds]),
     ]);
     return {
       syncPartnerIdentity: opts.syncPartnerIdentity,
+      syncEmailIbanAtCreation: opts.syncEmailIbanAtCreation === true,
       product: (id) => products.get(id),
       ...(categories ? { technologyServiceCategories: categories } : {}),
       partnerHasContracts: (id) => withContracts.has(id),
+      contractInCreation: (id) => inCreation.has(id),
     };
   }
 

@@ -26,8 +26,17 @@ export interface IntentBase {
 
 /** The facts a trigger needs that are not in the changed row; the router fills them from Odoo. */
 export interface TriggerContext {
-  /** The `SYNC_PARTNER_IDENTITY` switch (Config.syncPartnerIdentity). */
+  /** The `SYNC_PARTNER_IDENTITY` switch (Config.syncPartnerIdentity; off = the original). */
   syncPartnerIdentity: boolean;
+  /** The `SYNC_EMAIL_IBAN_AT_CREATION` switch (Config.syncEmailIbanAtCreation; off/absent = the original). */
+  syncEmailIbanAtCreation?: boolean;
+  /**
+   * Whether a contract has not been written since the transaction that created it (Odoo sets `create_date` and
+   * `write_date` to the transaction's time, and every later `write()` moves `write_date`): a change of its mandate or
+   * email links seen now was written by its creation, which the original's W1 / W2 never reacted to. Needed for those
+   * changes unless syncEmailIbanAtCreation.
+   */
+  contractInCreation?: (contractId: number) => boolean;
   /** The product of a contract line with its category; needed for contract_line events. */
   product?: (productId: number) => ProductView | undefined;
   /** `service.technology.service_product_category_id` XML ids; defaults to the known tariff categories. */
@@ -42,6 +51,8 @@ export interface RoutingReader {
   partnerHasContracts(partnerId: number): Promise<boolean>;
   partnerIdOfContract(contractId: number): Promise<number | null>;
   contractIdsOfInfo(table: string, infoId: number): Promise<number[]>;
+  /** Which of these contracts are unwritten since their creation (TriggerContext.contractInCreation). */
+  contractsInCreation(contractIds: readonly number[]): Promise<ReadonlySet<number>>;
   technologyServiceCategories?(): Promise<readonly string[]>;
 }
 

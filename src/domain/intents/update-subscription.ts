@@ -3,7 +3,9 @@
  * strategy on the customer account, for the contracts of the partner that now carry the same value.
  *
  * - Trigger: contract_contract `mandate_id` written on a live contract (IBAN, docs/behaviour.md W2), or a row of
- *   the contract email relation created / deleted / re-keyed (email, docs/behaviour.md W1).
+ *   the contract email relation created / deleted / re-keyed (email, docs/behaviour.md W1) — by a write of an
+ *   existing contract, as the original: what the transaction creating the contract writes (its emails, a mandate set
+ *   after the insert) gives nothing unless SYNC_EMAIL_IBAN_AT_CREATION is on (TriggerContext.contractInCreation).
  * - Plan: planUpdateSubscription (strategies.ts), from the customer, the subscription's active siblings and the
  *   partner's other contracts; no create precondition (a subscription's creation carries the current value).
  * - Idempotency: a customer account already holding the value plans nothing.
@@ -32,12 +34,24 @@ export const updateSubscription = intentKind<UpdateSubscriptionIntent>({
   needsSubscription: false,
   trigger: {
     tables: ['contract_contract', CONTRACT_EMAIL_REL_TABLE],
-    rule: 'docs/behaviour.md W2 (mandate_id written) and W1 (contract email relation rows)',
-    detect(change, fields) {
+    rule: 'docs/behaviour.md W2 (mandate_id written) and W1 (contract email relation rows), by a write of an existing contract',
+    detect(change, fields, ctx) {
+      // The original reacted to writes of an existing contract only (the wizards; Odoo 12's on_record_write).
+      const writtenByCreation = (contractId: number): boolean => {
+        if (ctx.syncEmailIbanAtCreation) return false;
+        if (!ctx.contractInCreation)
+          throw new Error('TriggerContext.contractInCreation is required for mandate and email-link changes');
+        return ctx.contractInCreation(contractId);
+      };
       if (isChangeOf(change, 'contract_contract')) {
         const after = change.after;
         if (after === null || change.op !== 'u') return [];
-        if (fields.includes('mandate_id') && after.mandate_id !== null && !after.is_terminated)
+        if (
+          fields.includes('mandate_id') &&
+          after.mandate_id !== null &&
+          !after.is_terminated &&
+          !writtenByCreation(after.id)
+        )
           return [{ kind: 'update_subscription', contractId: after.id, field: 'iban' }];
         return [];
       }
@@ -47,9 +61,9 @@ export const updateSubscription = intentKind<UpdateSubscriptionIntent>({
         if (change.op === 'u' && !keyChanged(change)) return [];
         const ids = new Set<number>();
         for (const row of [change.before, change.after]) if (row !== null) ids.add(row.contract_contract_id);
-        return [...ids].map(
-          (contractId) => ({ kind: 'update_subscription', contractId, field: 'email' }) as const,
-        );
+        return [...ids]
+          .filter((contractId) => !writtenByCreation(contractId))
+          .map((contractId) => ({ kind: 'update_subscription', contractId, field: 'email' }) as const);
       }
       return [];
     },

@@ -14,7 +14,12 @@ import {
   tableOfTopic,
 } from '../../domain/capture';
 import { SyncError } from '../../domain/errors';
-import { changedWatchedFields, isIrrelevant, rawIrrelevant } from '../../domain/projection/filter';
+import {
+  CONTRACT_EMAIL_REL_TABLE,
+  changedWatchedFields,
+  isIrrelevant,
+  rawIrrelevant,
+} from '../../domain/projection/filter';
 import { detectIntents } from '../../domain/projection/triggers';
 import type { RoutingReader, TriggerContext } from '../../domain/intents/kind';
 import { INTENTS } from '../../domain/intents/registry';
@@ -37,7 +42,7 @@ export async function routeMessage(
   key: Buffer | null,
   value: Buffer | null,
   reader: RoutingReader,
-  opts: { syncPartnerIdentity: boolean },
+  opts: { syncPartnerIdentity: boolean; syncEmailIbanAtCreation?: boolean },
 ): Promise<RouteResult> {
   const parsed =
     value === null || value.length === 0 ? null : parseChangeValue(topic, partition, offset, value);
@@ -55,7 +60,7 @@ export async function routeMessage(
   if (change.kind !== 'row') return { change, messages: [], filtered: 'not-a-row' };
   if (isIrrelevant(change)) return { change, messages: [], filtered: 'irrelevant' };
   const fields = changedWatchedFields(change);
-  const ctx = await triggerContext(change, reader, opts.syncPartnerIdentity);
+  const ctx = await triggerContext(change, fields, reader, opts);
   const intents = detectIntents(change, ctx, fields);
   if (intents.length === 0) return { change, messages: [], filtered: 'no-intent' };
 
@@ -97,12 +102,40 @@ function rowIdOf(change: RowChange): number | null {
   return typeof id === 'number' ? id : null;
 }
 
+/** The contracts whose mandate (contract_contract update) or email links (relation rows) a change touches. */
+function contractIdsOfLinkChange(change: RowChange, fields: readonly string[]): number[] {
+  const ids = new Set<number>();
+  if (
+    change.table === 'contract_contract' &&
+    change.op === 'u' &&
+    change.after &&
+    fields.includes('mandate_id')
+  )
+    ids.add((change.after as { id: number }).id);
+  if (change.table === CONTRACT_EMAIL_REL_TABLE && change.op !== 'r')
+    for (const row of [change.before, change.after])
+      if (row) ids.add((row as { contract_contract_id: number }).contract_contract_id);
+  return [...ids];
+}
+
 async function triggerContext(
   change: RowChange,
+  fields: readonly string[],
   reader: RoutingReader,
-  syncPartnerIdentity: boolean,
+  opts: { syncPartnerIdentity: boolean; syncEmailIbanAtCreation?: boolean },
 ): Promise<TriggerContext> {
-  const ctx: TriggerContext = { syncPartnerIdentity };
+  const ctx: TriggerContext = {
+    syncPartnerIdentity: opts.syncPartnerIdentity,
+    syncEmailIbanAtCreation: opts.syncEmailIbanAtCreation === true,
+  };
+  // W1 / W2 (update_subscription): was the contract's mandate or email link written by its creation?
+  if (!opts.syncEmailIbanAtCreation) {
+    const ids = contractIdsOfLinkChange(change, fields);
+    if (ids.length) {
+      const inCreation = await reader.contractsInCreation(ids);
+      ctx.contractInCreation = (id) => inCreation.has(id);
+    }
+  }
   if (change.table === 'contract_line') {
     const row = (change.after ?? change.before) as { product_id?: unknown } | null;
     const productId = typeof row?.product_id === 'number' ? row.product_id : null;

@@ -106,6 +106,7 @@ export function createRouter(opts: {
         reader,
         {
           syncPartnerIdentity: config.syncPartnerIdentity,
+          syncEmailIbanAtCreation: config.syncEmailIbanAtCreation,
         },
       );
       const table = r.change?.table ?? ctx.topic.split('.').pop() ?? ctx.topic;
