@@ -5,6 +5,7 @@ import { ensureTopics } from '../../src/adapters/kafka/kafka';
 import { KeyedConsumer } from '../../src/adapters/kafka/keyed-consumer';
 import { PgDeadLetterIndex } from '../../src/adapters/postgres/dead-letter-index';
 import { SyncError } from '../../src/domain/errors';
+import { readLastErrors } from '../../src/app/status';
 import { eventually, stateDb, testKafka, uniqueSuffix } from './support/stack';
 
 /**
@@ -96,6 +97,24 @@ describe('a replay of a group does not dead-letter the same event twice (real Ka
     });
     await runToEnd();
     expect(await dlqDepth()).to.equal(2);
+    const shown = (await readLastErrors(stateDb())).filter((e) => e.aggregateKey.startsWith(`${topic}[`));
+    expect(
+      shown.map((e) => [e.stage, e.aggregateKey, e.errorCode, e.errorMessage]).sort(),
+      "status's last errors show them, with the whole reason",
+    ).to.deep.equal([
+      [
+        'test-replay',
+        `${topic}[0]@0`,
+        'MALFORMED_EVENT',
+        'event 0 is malformed: before.active: expected boolean',
+      ],
+      [
+        'test-replay',
+        `${topic}[1]@0`,
+        'MALFORMED_EVENT',
+        'event 0 is malformed: before.active: expected boolean',
+      ],
+    ]);
 
     await resetToEarliest();
     await runToEnd();

@@ -13,7 +13,7 @@ import {
   type DeadLetterIndex,
   type DeadLetterKey,
 } from '../../src/adapters/kafka/dlq';
-import { kafkaLogLevel } from '../../src/adapters/kafka/kafka';
+import { kafkaLogLevel, quietNegativeTimeoutWarning } from '../../src/adapters/kafka/kafka';
 import { KeyedConsumer, type KeyedConsumerEvent } from '../../src/adapters/kafka/keyed-consumer';
 import { logger } from '../../src/core/log';
 import { SyncError } from '../../src/domain/errors';
@@ -267,5 +267,19 @@ describe('failures that nobody sees (issue 19 §3)', () => {
     ).to.equal('info');
     expect(kafkaLogLevel(logLevel.ERROR, 'Connection error: ECONNREFUSED', {})).to.equal('error');
     expect(kafkaLogLevel(logLevel.WARN, 'something else', {})).to.equal('warn');
+  });
+
+  it("kafkajs's negative throttle-check timeout (Node 24 TimeoutNegativeWarning) is not printed", async () => {
+    quietNegativeTimeoutWarning();
+    const warnings: string[] = [];
+    const listener = (w: Error) => warnings.push(w.name);
+    process.on('warning', listener);
+    try {
+      setTimeout(() => undefined, -1_796_529_252_759); // what kafkajs's request queue does at start-up
+      await new Promise((r) => setTimeout(r, 5));
+    } finally {
+      process.off('warning', listener);
+    }
+    expect(warnings).to.not.include('TimeoutNegativeWarning');
   });
 });

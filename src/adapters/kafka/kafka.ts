@@ -54,7 +54,32 @@ function kafkaLogCreator() {
   };
 }
 
+/**
+ * kafkajs 2.2.4's request queue schedules its throttle check with `setTimeout(fn, throttledUntil - Date.now())`,
+ * negative while nothing is throttled; Node 24 clamps the delay to 1 ms, as older Nodes did silently, and prints a
+ * TimeoutNegativeWarning on stderr at every start. That one warning is logged at debug instead (other warnings are
+ * untouched).
+ */
+let negativeTimeoutsQuiet = false;
+export function quietNegativeTimeoutWarning(): void {
+  if (negativeTimeoutsQuiet) return;
+  negativeTimeoutsQuiet = true;
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const type =
+      typeof rest[0] === 'string'
+        ? rest[0]
+        : ((rest[0] as { type?: string } | undefined)?.type ?? (warning as Error).name);
+    if (type === 'TimeoutNegativeWarning') {
+      log.debug(`Node warning: ${String((warning as Error).message ?? warning)}`);
+      return;
+    }
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
 export function createKafka(brokers: string[], clientId: string): Kafka {
+  quietNegativeTimeoutWarning();
   return new Kafka({
     clientId,
     brokers,
