@@ -19,10 +19,12 @@ import { changedWatchedFields } from './filter';
  * - 'd' (row delete) and `active` true→false (archive) trigger nothing on any table: the original had no unlink
  *   handler, contract termination is `is_terminated`, a line's end is `date_end`, and `contract_line.active` is a
  *   related copy of the contract's. Relation-table deletes are the exception (an email removed from a contract).
- * - `update_customer` also fires for name / firstname / lastname / VAT / email / mobile / phone changes when
- *   `syncPartnerIdentity` is on (the original only reacted to the address).
- * - A line's `date_end` set or changed → terminate_service (carrying the new date); cleared → nothing. Only
- *   lines whose product is a service (a one-shot or other product has no service instance to terminate).
+ * - `update_customer` also fires for name / firstname / lastname / VAT / email / mobile / phone changes when the
+ *   opt-in `syncPartnerIdentity` is on (off by default: the original only reacted to the address).
+ * - Any write of a line that has a `date_end` → terminate_service (carrying that date), whatever its product, as the
+ *   original's listener; cleared → nothing (docs/behaviour.md T5).
+ * - W1 / W2 (update_subscription) react to writes of an existing contract only; what its creation writes gives
+ *   nothing unless the opt-in `syncEmailIbanAtCreation` is on.
  */
 
 export type { Intent, IntentKind } from '../intents/registry';
