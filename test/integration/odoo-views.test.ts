@@ -387,6 +387,30 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       expect(productKind(deeper!)).to.equal('none');
     });
 
+    it('contractsInCreation: a contract unwritten since the transaction that created it, not one written since (W1/W2, issue 14 §2)', async () => {
+      const holder = await insertPartner(pool, {});
+      const fresh = await insertContract(pool, { partnerId: holder.id, kind: 'mobile' });
+      const written = await insertContract(pool, { partnerId: holder.id, kind: 'mobile' });
+      // A later write() of the contract (the IBAN or email wizard) moves write_date.
+      await pool.query(
+        `UPDATE contract_contract SET write_date = (now() AT TIME ZONE 'UTC') + interval '1 second' WHERE id = $1`,
+        [written.id],
+      );
+      expect([...(await views.contractsInCreation([fresh.id, written.id, -1]))]).to.deep.equal([fresh.id]);
+      expect(await views.contractsInCreation([])).to.deep.equal(new Set());
+      const ctx = await views.triggerContext(
+        [
+          decoded('contract_contract_res_partner_rel', 'c', null, {
+            contract_contract_id: fresh.id,
+            res_partner_id: holder.id,
+          }),
+        ],
+        { syncPartnerIdentity: false },
+      );
+      expect(ctx.contractInCreation?.(fresh.id)).to.equal(true);
+      expect(ctx.contractInCreation?.(written.id)).to.equal(false);
+    });
+
     it('triggerContext: preloads products, technology categories and partners-with-contracts for detectIntents', async () => {
       const holder = await insertPartner(pool, {});
       const lonely = await insertPartner(pool, {});
