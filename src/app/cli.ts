@@ -50,7 +50,7 @@ import { operatorIntent, produceIntents } from '../flows/projection/operator-int
 import { formatProgress, ProgressMeter } from './progress';
 import { driftOfPartner, partnersInScope, ReconcileScope } from '../flows/reconcile';
 import type { Drift } from '../domain/reconcile';
-import { ALL_ROLES, runUntilSignal, runWorkers } from './run';
+import { ALL_ROLES, runRoles, runUntilSignal } from './run';
 import { buildSnapshotSignal, runSnapshot, snapshotTables } from './snapshot';
 import { gatherStatus, knownGroups, renderStatus, statusHealthy, statusJson } from './status';
 
@@ -134,7 +134,7 @@ a second signal exits at once (exit 130). Scale a role by running it in several 
     }
     let running;
     try {
-      running = await runWorkers(ctx.config, roles, { groups });
+      running = await runRoles(ctx.config, roles, { groups });
     } catch (e) {
       throw new CliFailure(`could not start ${roles.join(', ')}: ${(e as Error).message}`);
     }

@@ -312,6 +312,3 @@ export async function runUntilSignal(
     process.on('SIGINT', onSignal);
   });
 }
-
-/** @deprecated the old name of runRoles (kept while src/app/cli.ts moves to the new name). */
-export const runWorkers = runRoles;
