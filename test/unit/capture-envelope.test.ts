@@ -11,7 +11,7 @@ import { TABLE_NAMES } from '../../src/domain/capture/tables';
 
 const TOPIC = 'odoo.public.res_partner';
 
-/** A res_partner update exactly as in odoo-and-stack.md §B6 (raw Debezium JSON), plus the other captured columns. */
+/** A res_partner update exactly as Debezium writes it (raw JSON, schemas disabled), plus the other captured columns. */
 const partnerBefore = {
   id: 812,
   name: 'Anna Puig',

@@ -193,7 +193,7 @@ export class EventSchemas {
     );
   }
 
-  /** Works around the client's compatibility pre-check (odoo-and-stack §C4.2): make the subject's level BACKWARD. */
+  /** Works around the client's compatibility pre-check (it refuses subjects whose level it does not know): make the subject's level BACKWARD. */
   private async ensureBackwardLevel(subject: string): Promise<void> {
     const res = await this.http('GET', `/config/${encodeURIComponent(subject)}`);
     if (res.status === 404) return; // first registration: the client sets the level after registering

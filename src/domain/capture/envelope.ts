@@ -5,7 +5,7 @@ import { isCapturedTable, Row, specOf, TableName } from './tables';
 
 /**
  * The Debezium PostgreSQL change-event envelope as the JSON converter writes it with schemas.enable=false
- * (odoo-and-stack.md §B6), and `decodeChange`, which turns one Kafka record into a typed change.
+ * (the Debezium PostgreSQL connector's JSON, schemas disabled), and `decodeChange`, which turns one Kafka record into a typed change.
  */
 
 export const OPS = ['c', 'u', 'd', 'r', 't', 'm'] as const;

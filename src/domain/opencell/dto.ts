@@ -1,6 +1,6 @@
 /**
  * Request DTOs for the OpenCell REST API (classic v1, 11.x behaviour). Field names are exactly OpenCell's JSON keys
- * (see shared/reference/opencell-api.md §5-§9): build payloads against these types and send nothing else, since
+ * (OpenCell's REST API DTOs): build payloads against these types and send nothing else, since
  * OpenCell rejects unknown properties with 400 INVALID_PARAMETER.
  *
  * Dates sent to OpenCell may be "yyyy-MM-dd", an ISO date-time or epoch milliseconds; dates read back are epoch ms.

@@ -1,5 +1,5 @@
 /**
- * The request bodies OpenCell accepts, field by field, as its Jackson provider reads them (opencell-api.md §2):
+ * The request bodies OpenCell accepts, field by field, as its Jackson provider reads them:
  * field-based DTOs, unknown properties rejected with 400 INVALID_PARAMETER. The operation catalogue
  * (operations.ts) names the schema of each call; the OpenCell sandbox (testkit/) parses requests with them, so the
  * client's payloads and the sandbox's parser share one description. Data only (the parser lives in the sandbox).

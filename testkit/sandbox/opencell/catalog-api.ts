@@ -5,7 +5,7 @@ import { applyPaging, pagingFrom, type FieldMap } from './filters';
 import type { Json } from './state';
 import { compact, parseOcDate } from './util';
 
-/** Catalog reads (opencell-api.md §8). Catalog entries get stable ids from their position. */
+/** Catalog reads. Catalog entries get stable ids from their position. */
 const idOf = (list: Array<{ code: string }>, code: string, base: number) =>
   base + list.findIndex((e) => e.code === code);
 

@@ -1,7 +1,7 @@
 /**
  * OpenCell API failures as the sandbox raises them: an errorCode (or none, for a plain MeveoApiException) and a
- * message built from OpenCell's own templates (opencell-api.md §3.6). The HTTP status is derived from the errorCode
- * and the version profile at response time (§3.4).
+ * message built from OpenCell's own templates. The HTTP status is derived from the errorCode
+ * and the version profile at response time.
  */
 export class ApiError extends Error {
   constructor(

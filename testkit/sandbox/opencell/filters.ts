@@ -4,7 +4,7 @@ import { PagingSchema, parseObject } from './schemas';
 import { endOfDay, parseOcDate, startOfDay } from './util';
 
 /**
- * PagingAndFiltering (opencell-api.md §4): POST bodies or the GET `query=k:v|k:v` form, filter operators on JPA
+ * PagingAndFiltering: POST bodies or the GET `query=k:v|k:v` form, filter operators on JPA
  * field names, sorting, offset/limit (default 100) and the echoed `paging` block.
  */
 export interface FieldDef<T> {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import defaultCatalogJson from './catalog.json';
 
 /**
- * The sandbox's reference data: everything OpenCell looks up by code (opencell-api.md §13 "Seed data").
+ * The sandbox's reference data: everything OpenCell looks up by code (its seed data).
  * `catalog.json` holds the SomConnexió seed; extend it (or pass another file to `loadCatalog`) to add products:
  * a new Odoo product needs a `serviceTemplates` (recurring) or `oneShotChargeTemplates` entry whose `code` is the
  * product's default_code, and — for a service — its code in the offer's `services`.

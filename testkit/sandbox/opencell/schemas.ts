@@ -3,7 +3,7 @@ import { parseOcDate } from './util';
 import type { FieldSpec, Schema } from '../../../src/domain/opencell/request-schemas';
 
 /**
- * Request-body deserialization the way OpenCell's Jackson provider does it (opencell-api.md §2): field-based DTOs,
+ * Request-body deserialization the way OpenCell's Jackson provider does it: field-based DTOs,
  * unknown properties rejected with 400 INVALID_PARAMETER, dates read from epoch ms / "yyyy-MM-dd" / ISO, numbers
  * and booleans also read from strings, nulls treated as absent. The parsed value has dates as epoch ms. The schemas
  * themselves are the domain's (src/domain/opencell/request-schemas.ts), named by the operation catalogue.
