@@ -65,6 +65,22 @@ const BoolFromEnv = new t.Type<boolean, string, unknown>(
   },
   String,
 );
+/** A day `YYYY-MM-DD`, or off: empty / `off` / `false` → null. */
+const IsoDayOrOff = new t.Type<string | null, string, unknown>(
+  'IsoDayOrOff',
+  (u): u is string | null => u === null || typeof u === 'string',
+  (u, c) => {
+    if (u === null || (typeof u === 'string' && /^(|off|false|no|0)$/i.test(u.trim())))
+      return t.success(null);
+    if (typeof u === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(u.trim())) {
+      const day = u.trim();
+      const ms = Date.parse(`${day}T00:00:00Z`);
+      if (!Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === day) return t.success(day);
+    }
+    return t.failure(u, c, 'must be a day YYYY-MM-DD, or empty / off');
+  },
+  (a) => a ?? '',
+);
 const CsvList = new t.Type<string[], string, unknown>(
   'CommaSeparatedList',
   (u): u is string[] => Array.isArray(u),
@@ -104,6 +120,8 @@ const SPEC = {
   // Behaviour beyond the original module: opt-in, off by default (docs/parity.md, README "Behaviour settings").
   SYNC_PARTNER_IDENTITY: [BoolFromEnv, 'false'],
   SYNC_EMAIL_IBAN_AT_CREATION: [BoolFromEnv, 'false'],
+  // Snapshot reads never re-charge one-shots unless an operator sets a cut-off day (docs/operations.md "Snapshots").
+  SNAPSHOT_ONE_SHOTS_SINCE: [IsoDayOrOff, ''],
   ODOO_URL: [Url, 'http://127.0.0.1:8069'],
   ODOO_DB: [NonEmpty, 'odoo'],
   ODOO_USER: [NonEmpty, 'billing-bot'],
@@ -153,6 +171,11 @@ export interface Config {
    * transaction that created a contract also give the W1 / W2 update (the original reacted only to later writes).
    */
   syncEmailIbanAtCreation: boolean;
+  /**
+   * `SNAPSHOT_ONE_SHOTS_SINCE` (off by default): one-shot lines read by a snapshot (`r`) and starting on or after this
+   * day (`YYYY-MM-DD`) are applied; null = a snapshot never applies a one-shot (issue 15 §4).
+   */
+  snapshotOneShotsSince: string | null;
   odoo: { url: string; db: string; user: string; password: string };
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
   httpPort: number;
@@ -233,6 +256,7 @@ export function loadConfig(
     },
     syncPartnerIdentity: s.SYNC_PARTNER_IDENTITY,
     syncEmailIbanAtCreation: s.SYNC_EMAIL_IBAN_AT_CREATION,
+    snapshotOneShotsSince: s.SNAPSHOT_ONE_SHOTS_SINCE,
     odoo: { url: s.ODOO_URL, db: s.ODOO_DB, user: s.ODOO_USER, password: s.ODOO_PASSWORD },
     retry: { initialMs: s.RETRY_INITIAL_MS, maxMs: s.RETRY_MAX_MS, maxAttempts: s.RETRY_MAX_ATTEMPTS },
     httpPort: s.HTTP_PORT,

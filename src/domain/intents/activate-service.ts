@@ -14,6 +14,7 @@ import type { LineView, OcSubscriptionState } from '../projection/views';
 import { kindCodec, nullable, snapshotFlag } from './codecs';
 import { contractTargets, intentKind, type ProjectionContext } from './kind';
 import { createdLineOfKind } from './trigger-rules';
+import { snapshotActivateService } from './snapshot';
 
 export type ActivateServiceIntent = {
   kind: 'activate_service';
@@ -64,6 +65,7 @@ export const activateService = intentKind<ActivateServiceIntent>({
       return [{ kind: 'activate_service', contractId, lineId, productId, productCode }];
     },
   },
+  reconcileSnapshot: (intent, facts) => snapshotActivateService(intent.lineId, facts),
   targets: (intent, reader) => contractTargets(intent.contractId, reader),
   async project(intent, ctx, scope) {
     if (scope === null) return;

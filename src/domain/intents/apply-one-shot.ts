@@ -13,6 +13,7 @@ import { snapshotFlag, kindCodec } from './codecs';
 import { lineFields } from './activate-service';
 import { contractTargets, intentKind } from './kind';
 import { createdLineOfKind } from './trigger-rules';
+import { snapshotApplyOneShot } from './snapshot';
 
 export type ApplyOneShotIntent = {
   kind: 'apply_one_shot';
@@ -39,6 +40,7 @@ export const applyOneShot = intentKind<ApplyOneShotIntent>({
       return [{ kind: 'apply_one_shot', contractId, lineId, productId, productCode }];
     },
   },
+  reconcileSnapshot: (intent, facts) => snapshotApplyOneShot(intent.lineId, facts),
   targets: (intent, reader) => contractTargets(intent.contractId, reader),
   async project(intent, ctx, scope) {
     if (scope === null) return;

@@ -16,6 +16,7 @@ import type { ContractView, OcSubscriptionState } from '../projection/views';
 import { kindCodec, snapshotFlag } from './codecs';
 import { contractTargets, intentKind, type ProjectionContext } from './kind';
 import { isChangeOf } from './trigger-rules';
+import { snapshotCreateSubscription } from './snapshot';
 
 export type CreateSubscriptionIntent = { kind: 'create_subscription'; contractId: number; snapshot?: true };
 
@@ -72,6 +73,7 @@ export const createSubscription = intentKind<CreateSubscriptionIntent>({
       return [{ kind: 'create_subscription', contractId: change.after.id }];
     },
   },
+  reconcileSnapshot: (_intent, facts) => snapshotCreateSubscription(facts),
   targets: (intent, reader) => contractTargets(intent.contractId, reader),
   async project(_intent, ctx, scope) {
     if (scope === null || scope.createdFirst) return;

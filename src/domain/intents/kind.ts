@@ -11,6 +11,7 @@ import type * as t from 'io-ts';
 import type { RowChange } from '../capture/envelope';
 import type { ProjectionConfig } from '../projection/payloads';
 import type { Plan } from '../projection/plan';
+import type { SnapshotDecision, SnapshotFacts } from './snapshot';
 import type {
   ContractView,
   OcCustomerState,
@@ -141,6 +142,12 @@ export interface IntentKindSpec<I extends IntentBase> {
   };
   /** The customers (and contracts) the intent is queued for. */
   targets(intent: I, reader: RoutingReader): Promise<IntentTarget[]>;
+  /**
+   * How an intent flagged `snapshot: true` (a snapshot read, `r`) reconciles against OpenCell, decided before any
+   * call or precondition (snapshot.ts): apply it, or skip it with a reason. Contract scope; a kind without it is
+   * skipped for snapshot reads.
+   */
+  reconcileSnapshot?(intent: I, facts: SnapshotFacts): SnapshotDecision;
   /** The projection: what it reads, which plans it executes, how a replay is recognised. */
   project(intent: I, ctx: ProjectionContext, scope: ContractScope | null): Promise<void>;
   /** The Odoo record the intent is about (ledger row, sync event). */

@@ -18,6 +18,7 @@ import { IsoDateC, kindCodec, snapshotFlag } from './codecs';
 import { activatedBefore, lineFields } from './activate-service';
 import { contractTargets, intentKind } from './kind';
 import { createdLineOfKind, isChangeOf, lineProduct } from './trigger-rules';
+import { snapshotTerminateService } from './snapshot';
 
 export type TerminateServiceIntent = {
   kind: 'terminate_service';
@@ -66,6 +67,7 @@ export const terminateService = intentKind<TerminateServiceIntent>({
       ];
     },
   },
+  reconcileSnapshot: (intent, facts) => snapshotTerminateService(intent.lineId, facts),
   targets: (intent, reader) => contractTargets(intent.contractId, reader),
   async project(intent, ctx, scope) {
     if (scope === null) return;

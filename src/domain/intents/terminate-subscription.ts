@@ -13,6 +13,7 @@ import { toIsoDate, type IsoDate } from '../projection/views';
 import { IsoDateC, kindCodec, nullable, snapshotFlag } from './codecs';
 import { contractTargets, intentKind } from './kind';
 import { isChangeOf } from './trigger-rules';
+import { snapshotTerminateSubscription } from './snapshot';
 
 export type TerminateSubscriptionIntent = {
   kind: 'terminate_subscription';
@@ -44,6 +45,7 @@ export const terminateSubscription = intentKind<TerminateSubscriptionIntent>({
       ];
     },
   },
+  reconcileSnapshot: (_intent, facts) => snapshotTerminateSubscription(facts),
   targets: (intent, reader) => contractTargets(intent.contractId, reader),
   async project(_intent, ctx, scope) {
     if (scope === null) return;

@@ -12,8 +12,9 @@ import { changedWatchedFields } from './filter';
  *
  * Decisions where the original is silent (see also the module docs):
  * - 'r' (snapshot read) is interpreted like 'c' (a diff from nothing) and every intent is flagged
- *   `snapshot: true`: the runtime applies such intents only when its ledger has no record of them
- *   (reconciliation), and every strategy skips what OpenCell already holds.
+ *   `snapshot: true`: the projector reconciles such intents against OpenCell before any call (the kind's
+ *   `reconcileSnapshot`, src/domain/intents/snapshot.ts): present → nothing, missing and active → created, ended and
+ *   missing → skipped with a reason, one-shots never applied unless SNAPSHOT_ONE_SHOTS_SINCE lets them through.
  * - 'c' of a contract already terminated also yields its termination; 'c' of a service line that already has
  *   `date_end` also yields its termination (the line "got" an end date).
  * - 'd' (row delete) and `active` true→false (archive) trigger nothing on any table: the original had no unlink

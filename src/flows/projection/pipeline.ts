@@ -68,6 +68,7 @@ export class ProjectionPipeline {
       ledger: this.ledger,
       catalog: new CatalogCache(this.client),
       config: projectionConfig(config),
+      snapshotOneShotsSince: config.snapshotOneShotsSince,
     });
   }
 

@@ -37,6 +37,7 @@ import type {
   Step,
 } from '../../domain/intents/kind';
 import { INTENTS, type IntentLookup } from '../../domain/intents/registry';
+import { snapshotNotApplied } from '../../domain/intents/snapshot';
 import { executePlan } from './executor';
 import type { IntentMessage } from '../../domain/intents/message';
 import type { EntityChange, IntentResult, LedgerPort } from '../../adapters/postgres/ledger';
@@ -62,6 +63,11 @@ export interface ProjectorDeps {
   intents?: IntentLookup;
   /** Default: componentLogger('projector'). */
   log?: Logger;
+  /**
+   * `SNAPSHOT_ONE_SHOTS_SINCE` (Config.snapshotOneShotsSince): one-shot lines of snapshot reads starting on or after
+   * this day are applied; null / absent (the default) = never (src/domain/intents/snapshot.ts).
+   */
+  snapshotOneShotsSince?: string | null;
 }
 
 interface StepRun {
@@ -146,7 +152,9 @@ export class Projector {
     const out: StepRun[] = [];
     const ctx = this.context(msg, replayed, out);
     const spec = this.intents.lookup(msg.intent.kind);
+    const snapshot = isSnapshotRead(msg);
     if (spec.scope === 'partner') {
+      if (snapshot) return [noopRun(snapshotNotApplied(msg.intent.kind).reason)];
       await spec.project(msg.intent, ctx, null);
       return out;
     }
@@ -158,6 +166,21 @@ export class Projector {
 
     // Precondition: the subscription exists (created with its customer hierarchy if needed).
     let sub = await this.deps.opencell.subscription(contract.code);
+    if (snapshot) {
+      // A snapshot read reconciles (present → nothing; missing and active → create; ended → skipped), decided
+      // before any call or precondition (issue 15 §4).
+      const decision = spec.reconcileSnapshot
+        ? spec.reconcileSnapshot(msg.intent, {
+            contract,
+            subscription: sub,
+            oneShotsSince: this.deps.snapshotOneShotsSince ?? null,
+          })
+        : snapshotNotApplied(msg.intent.kind);
+      if (!decision.apply) {
+        ctx.noop(decision.reason, { contract });
+        return out;
+      }
+    }
     let createdFirst = false;
     if (!sub && spec.needsSubscription) {
       await createFirst(contract, null, ctx);
@@ -212,6 +235,17 @@ export class Projector {
       },
     };
   }
+}
+
+/**
+ * An intent of a snapshot read (`r`: the connector's initial snapshot or an operator's incremental one), flagged by
+ * its trigger (`snapshot: true`); an operator's forced or repair intent never is.
+ */
+export function isSnapshotRead(msg: AnyIntentMessage): boolean {
+  if (msg.force === true || msg.repair === true) return false;
+  return (
+    (msg.intent as { snapshot?: unknown }).snapshot === true || (msg.source.snapshot && msg.source.op === 'r')
+  );
 }
 
 function noopRun(note: string): StepRun {
