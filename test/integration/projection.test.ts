@@ -185,6 +185,28 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
     expect(paths.filter((p) => p === '/billing/subscription/terminate')).to.have.length(1);
   });
 
+  it('applies a one-shot added to a terminated contract: the call is sent whatever the subscription status, as the original create_one_shot', async () => {
+    // Terminated in the past, so that OpenCell closes the subscription at once (RESILIATED).
+    const { contract } = await newCustomerWithContract({ kind: 'mobile', dateStart: '2024-01-01' });
+    await eventually(async () => (await sub(contract.code)) ?? undefined, 60_000, 'subscription');
+    await terminateContract(db, contract.id, { date: '2024-06-30' });
+    await eventually(
+      async () => ((await sub(contract.code))?.status === 'RESILIATED' ? true : undefined),
+      60_000,
+      'subscription RESILIATED',
+    );
+    await insertContractLine(db, contract.id, { productCode: 'CH_SC_OSO_SIM' });
+    const call = await eventually(
+      async () =>
+        writes(mentions(contract.code)).find(
+          (e) => e.path === '/billing/subscription/applyOneShotChargeInstance',
+        ),
+      60_000,
+      'one-shot on the RESILIATED subscription',
+    );
+    expect(call.body).to.deep.equal({ subscription: contract.code, oneShotCharge: 'CH_SC_OSO_SIM' });
+  });
+
   it('updates the customer and every account address when the partner moves', async () => {
     const { partner, contract } = await newCustomerWithContract({ kind: 'mobile' });
     await eventually(async () => (await sub(contract.code)) ?? undefined, 60_000, 'subscription');
