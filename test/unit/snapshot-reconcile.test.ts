@@ -415,7 +415,12 @@ describe('snapshot reads reconcile against OpenCell (issue 15 §4)', () => {
           /terminated in Odoo and its subscription is not in OpenCell; skipped/,
         );
       }
-      expect(ledger.finished.map((f) => f.result.note)).to.have.length(3);
+      // the reason is recorded with the outcome (ledger error_message, sync event errorMessage; no error code)
+      expect(ledger.finished).to.have.length(3);
+      for (const f of ledger.finished) {
+        expect(f.result.errorMessage).to.match(/^snapshot: contract .* is terminated in Odoo/);
+        expect(f.result.errorCode).to.equal(undefined);
+      }
       expect(writesSince(mark)).to.deep.equal([]);
       expect(sandbox.state.subscriptions.get(t.code)).to.equal(undefined);
     });

@@ -107,16 +107,21 @@ export class Projector {
     const last = steps[steps.length - 1];
     const odooRecord = spec.odooRecord(msg.intent);
     const entities = steps.flatMap((s) => entitiesOf(s.executed, s.step, msg, odooRecord));
+    const outcome = calls.length > 0 ? 'applied' : 'skipped';
+    const note = last?.step.plan.note ?? (alreadyPresent ? 'already present in OpenCell' : undefined);
     const result: IntentResult = {
-      outcome: calls.length > 0 ? 'applied' : 'skipped',
+      outcome,
       calls,
       strategy: last?.step.plan.strategy,
-      note: last?.step.plan.note ?? (alreadyPresent ? 'already present in OpenCell' : undefined),
+      note,
       entities,
       opencell: spec.syncTarget(msg.intent, last?.step),
       odooRecord,
       odooRef: last?.step.contract?.code ?? last?.step.partner?.ref ?? null,
       attempt,
+      // a snapshot read that changed nothing says why, in the ledger (error_message) and its sync event
+      // (errorMessage, errorCode null): present in OpenCell, ended and missing, one-shot not applied (issue 15 §4)
+      ...(outcome === 'skipped' && note !== undefined && isSnapshotRead(msg) ? { errorMessage: note } : {}),
     };
     await ledger.finish(msg, result);
     this.log.info(`${msg.intent.kind} ${result.outcome}${calls.length ? ` (${calls.join(', ')})` : ''}`, {
