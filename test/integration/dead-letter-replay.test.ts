@@ -21,6 +21,7 @@ describe('a replay of a group does not dead-letter the same event twice (real Ka
   const topic = `test.dlq-replay-${suffix}`;
   const dlq = `${topic}.dlq`;
   const groupId = `test-dlq-replay-${suffix}`;
+  const otherGroup = `${groupId}-other`;
   const admin = kafka.admin();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const index = new PgDeadLetterIndex(stateDb());
@@ -35,7 +36,7 @@ describe('a replay of a group does not dead-letter the same event twice (real Ka
   });
   after(async () => {
     await producer.disconnect();
-    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.deleteGroups([groupId, otherGroup]).catch(() => undefined);
     await admin.deleteTopics({ topics: [topic, dlq] }).catch(() => undefined);
     await admin.disconnect();
     await stateDb().query(`DELETE FROM dead_letter WHERE source_topic = $1`, [topic]);
@@ -48,10 +49,10 @@ describe('a replay of a group does not dead-letter the same event twice (real Ka
   }
 
   /** Runs the group until it has committed the end of the topic; every message fails as malformed. */
-  async function runToEnd(): Promise<void> {
+  async function runToEnd(group = groupId): Promise<void> {
     const kc = new KeyedConsumer({
       kafka,
-      groupId,
+      groupId: group,
       topics: [topic],
       stage: 'test-replay',
       concurrency: 4,
@@ -68,7 +69,7 @@ describe('a replay of a group does not dead-letter the same event twice (real Ka
     try {
       await eventually(
         async () => {
-          const lags = await partitionLags(admin, groupId, [topic]);
+          const lags = await partitionLags(admin, group, [topic]);
           return lags.length > 0 && lags.every((l) => l.committed !== null && l.lag === 0) ? true : undefined;
         },
         60_000,
@@ -144,5 +145,20 @@ describe('a replay of a group does not dead-letter the same event twice (real Ka
     await resetToEarliest();
     await runToEnd();
     expect(await dlqDepth(), 'the replayed one failed again: a new dead letter').to.equal(3);
+  });
+
+  it("another consumer group reading the same source has dead letters of its own (regression: one group's copy hid another group's dead letter)", async () => {
+    const before = await dlqDepth();
+    expect(before, 'the first test left dead letters of the first group').to.be.greaterThan(0);
+    await runToEnd(otherGroup);
+    expect(await dlqDepth(), "the other group's own two dead letters").to.equal(before + 2);
+    const rows = await stateDb().query(
+      `SELECT consumer_group, count(*)::int AS n FROM dead_letter WHERE source_topic = $1 GROUP BY 1 ORDER BY 1`,
+      [topic],
+    );
+    expect(rows.rows.map((r) => [r.consumer_group, r.n])).to.deep.equal([
+      [groupId, 2],
+      [otherGroup, 2],
+    ]);
   });
 });

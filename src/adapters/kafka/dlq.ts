@@ -21,6 +21,9 @@ export const DLQ_HEADER = {
 
 export interface DeadLetter {
   stage: string;
+  /** the consumer group of the stage (a replay of the group must not double its dead letters; another group is
+   * another reader of the same source and has dead letters of its own) */
+  group?: string;
   topic: string;
   partition: number;
   message: Pick<KafkaMessage, 'key' | 'value' | 'headers' | 'offset'>;
@@ -38,8 +41,9 @@ export interface DeadLetterPublisher {
   publish(d: DeadLetter): Promise<PublishOutcome | void>;
 }
 
-/** A dead letter's identity: the stage that gave up on it and the source position it was read at. */
+/** A dead letter's identity: the consumer group and stage that gave up on it and the source position it was read at. */
 export interface DeadLetterKey {
+  group: string;
   stage: string;
   topic: string;
   partition: number;
@@ -93,6 +97,7 @@ export class KafkaDeadLetterPublisher implements DeadLetterPublisher {
 
   async publish(d: DeadLetter): Promise<PublishOutcome> {
     const key: DeadLetterKey = {
+      group: d.group ?? '',
       stage: d.stage,
       topic: d.topic,
       partition: d.partition,

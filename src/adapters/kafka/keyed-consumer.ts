@@ -378,6 +378,7 @@ class BatchRun {
     const reasonPrefix = exhausted ? `retries exhausted after ${attempt} attempts: ` : '';
     const outcome = await this.opts.deadLetters.publish({
       stage: this.opts.stage,
+      group: this.opts.groupId,
       topic,
       partition,
       message,

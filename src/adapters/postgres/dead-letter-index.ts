@@ -1,5 +1,5 @@
 /**
- * The index of dead letters by stage and source position (table dead_letter, schemas/state/070-dead-letter-index.sql).
+ * The index of dead letters by consumer group, stage and source position (table dead_letter, schemas/state/070-dead-letter-index.sql).
  * `claim` is asked before a dead letter is published: it answers false when a copy of the same message from the
  * same stage is already in the dead-letter topic and not replayed (a replay of the group failed it again), and
  * otherwise takes the key; `published` records where the copy landed, `release` gives the key back when the publish
@@ -8,7 +8,8 @@
 import type { Pool } from 'pg';
 import type { DeadLetterIndex, DeadLetterKey } from '../kafka/dlq';
 
-const KEY = `stage = $1 AND source_topic = $2 AND source_partition = $3 AND source_offset = $4`;
+const KEY = `stage = $1 AND source_topic = $2 AND source_partition = $3 AND source_offset = $4 AND consumer_group = $5`;
+const keyParams = (k: DeadLetterKey) => [k.stage, k.topic, k.partition, k.offset, k.group];
 
 export class PgDeadLetterIndex implements DeadLetterIndex {
   /** Set when the table is missing (migration 070 not applied yet): dead letters are then published unindexed. */
@@ -38,9 +39,10 @@ export class PgDeadLetterIndex implements DeadLetterIndex {
   ): Promise<{ claimed: true } | { claimed: false; copy: string | null }> {
     // Taken when the key is new, or its earlier copy was never published or has been replayed since.
     const r = await this.pool.query(
-      `INSERT INTO dead_letter AS dl (stage, source_topic, source_partition, source_offset, code, reason, attempts)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (stage, source_topic, source_partition, source_offset) DO UPDATE
+      `INSERT INTO dead_letter AS dl
+         (stage, source_topic, source_partition, source_offset, consumer_group, code, reason, attempts)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (consumer_group, stage, source_topic, source_partition, source_offset) DO UPDATE
          SET code = EXCLUDED.code, reason = EXCLUDED.reason, attempts = EXCLUDED.attempts, failed_at = now(),
              dlq_topic = NULL, dlq_partition = NULL, dlq_offset = NULL
          WHERE dl.dlq_offset IS NULL
@@ -48,12 +50,12 @@ export class PgDeadLetterIndex implements DeadLetterIndex {
                         WHERE r.dlq_topic = dl.dlq_topic AND r.dlq_partition = dl.dlq_partition
                           AND r.dlq_offset = dl.dlq_offset)
        RETURNING 1`,
-      [key.stage, key.topic, key.partition, key.offset, d.code, d.reason, d.attempts],
+      [...keyParams(key), d.code, d.reason, d.attempts],
     );
     if (r.rowCount === 1) return { claimed: true };
     const seen = await this.pool.query<{ dlq_partition: number | null; dlq_offset: string | null }>(
       `UPDATE dead_letter SET repeats = repeats + 1 WHERE ${KEY} RETURNING dlq_partition, dlq_offset`,
-      [key.stage, key.topic, key.partition, key.offset],
+      keyParams(key),
     );
     const row = seen.rows[0];
     return {
@@ -68,18 +70,13 @@ export class PgDeadLetterIndex implements DeadLetterIndex {
   ): Promise<void> {
     if (this.missing) return;
     await this.pool.query(
-      `UPDATE dead_letter SET dlq_topic = $5, dlq_partition = $6, dlq_offset = $7 WHERE ${KEY}`,
-      [key.stage, key.topic, key.partition, key.offset, at.topic, at.partition, at.offset ?? -1],
+      `UPDATE dead_letter SET dlq_topic = $6, dlq_partition = $7, dlq_offset = $8 WHERE ${KEY}`,
+      [...keyParams(key), at.topic, at.partition, at.offset ?? -1],
     );
   }
 
   async release(key: DeadLetterKey): Promise<void> {
     if (this.missing) return;
-    await this.pool.query(`DELETE FROM dead_letter WHERE ${KEY} AND dlq_offset IS NULL`, [
-      key.stage,
-      key.topic,
-      key.partition,
-      key.offset,
-    ]);
+    await this.pool.query(`DELETE FROM dead_letter WHERE ${KEY} AND dlq_offset IS NULL`, keyParams(key));
   }
 }
