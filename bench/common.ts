@@ -65,7 +65,7 @@ export class RssSampler {
 
 /** VmHWM / VmRSS (MiB) of the stack's JVMs (.run/*.pid). VmHWM is the peak since the JVM started. */
 export function jvmMemory(): Record<string, { pid: number; hwmMiB: number; rssMiB: number } | null> {
-  const dir = join(ROOT, '.run');
+  const dir = process.env.STACK_RUN ?? join(ROOT, '.run');
   const out: Record<string, { pid: number; hwmMiB: number; rssMiB: number } | null> = {};
   if (!existsSync(dir)) return out;
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.pid'))) {

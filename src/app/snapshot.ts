@@ -118,10 +118,10 @@ export interface SnapshotReport {
   logWarnings: string[];
 }
 
-/** The local stack's Connect log (scripts/stack: .run/logs/connect.log), if there is one. */
+/** The local stack's Connect log (scripts/stack: $STACK_RUN/logs/connect.log, default .run/), if there is one. */
 export function defaultConnectLog(): string | undefined {
   const candidates = [
-    join(packageRoot(), '.run', 'logs', 'connect.log'),
+    join(process.env.STACK_RUN ?? join(packageRoot(), '.run'), 'logs', 'connect.log'),
     join(process.cwd(), '.run', 'logs', 'connect.log'),
   ];
   return candidates.find((p) => existsSync(p));

@@ -61,7 +61,10 @@ export function stackHealthy(): boolean {
 }
 
 export function pidOf(part: 'kafka' | 'connect' | 'registry'): number {
-  return Number(readFileSync(join(ROOT, '.run', `${part}.pid`), 'utf8').trim());
+  // scripts/stack keeps its PID files in STACK_RUN (default .run)
+  return Number(
+    readFileSync(join(process.env.STACK_RUN ?? join(ROOT, '.run'), `${part}.pid`), 'utf8').trim(),
+  );
 }
 
 export const uniqueSuffix = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
