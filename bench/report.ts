@@ -184,10 +184,11 @@ function faults(): string {
 }
 
 /** The interpretation section (bench/interpretation.md when present). */
-function runtimes(): string {
-  const p = join(__dirname, 'runtimes.md');
+/** A hand-written section kept beside the numbers (bench/<file>), rendered under its title when present. */
+function section(file: string, title: string): string {
+  const p = join(__dirname, file);
   const text = existsSync(p) ? readFileSync(p, 'utf8') : '';
-  return text ? `## Node 20 → Node 24 (issue M)\n\n${text.trim()}\n` : '';
+  return text ? `## ${title}\n\n${text.trim()}\n` : '';
 }
 
 function interp(): string {
@@ -213,8 +214,9 @@ export function renderMarkdown(r: Results): string {
     concurrency(r.runs.concurrency),
     resync(r.runs.resync),
     invoices(r.runs.invoices),
-    runtimes(),
+    section('runtimes.md', 'Node 20 → Node 24 (issue M)'),
     interp(),
+    section('create-plan-kills.md', 'Create-plan kills in flight (issue 19 §1)'),
     faults(),
   ];
   return parts.filter(Boolean).join('\n');
