@@ -6,9 +6,12 @@
  * Checks, per partner: the customer exists (code = partner ref) and has customer accounts; per contract: the
  * subscription exists while the contract is live, is terminated when the contract is, carries a live service
  * instance for each live service line (and none for services whose lines ended), and has the contract's phone
- * number as an access.
+ * number as an access. Which lines are live or ended is the projector's own rule (expectedServiceState): a line
+ * with a `date_end` — today's or tomorrow's included — was terminated by the projector at that date, so its
+ * instance is expected terminated (or its termination scheduled), never activated again; a service OpenCell holds
+ * terminated is never activated by `--fix`.
  */
-import { isLiveInstance } from './projection/strategies';
+import { expectedServiceState, isLiveInstance } from './projection/strategies';
 import type { Intent } from './projection/triggers';
 import {
   odooPhone,
@@ -16,6 +19,7 @@ import {
   type ContractView,
   type LineView,
   type OcCustomerState,
+  type OcServiceInstanceState,
   type OcSubscriptionState,
   type PartnerView,
   type WatchedIspInfoTable,
@@ -29,6 +33,7 @@ export type DriftKind =
   | 'subscription_not_terminated'
   | 'subscription_ended_in_opencell'
   | 'service_missing'
+  | 'service_ended_in_opencell'
   | 'service_not_terminated'
   | 'service_unexpected'
   | 'access_missing';
@@ -50,7 +55,10 @@ export interface DriftInput {
   customer: OcCustomerState | null;
   /** by contract code; null = does not exist in OpenCell */
   subscriptions: ReadonlyMap<string, OcSubscriptionState | null>;
-  /** YYYY-MM-DD: lines ending before today are ended */
+  /**
+   * YYYY-MM-DD, for the report only: whether a line is live or ended is expectedServiceState's rule, which has no
+   * "today" (a line with a `date_end` is ended from the projector's termination on, whatever the day).
+   */
   today: string;
 }
 
@@ -63,19 +71,26 @@ export function isEndedSubscription(s: OcSubscriptionState): boolean {
   );
 }
 
-export function isLiveServiceLine(l: LineView, today: string): boolean {
-  return (
-    l.kind === 'service' &&
-    !l.isCanceled &&
-    l.productCode !== null &&
-    (l.dateEnd === null || l.dateEnd >= today)
-  );
+/** A service line whose instance OpenCell should run (expectedServiceState 'active'). */
+export function isLiveServiceLine(l: LineView): boolean {
+  return expectedServiceState(l) === 'active';
 }
 
-function isEndedServiceLine(l: LineView, today: string): boolean {
-  return (
-    l.kind === 'service' && !l.isCanceled && l.productCode !== null && l.dateEnd !== null && l.dateEnd < today
-  );
+/** A service line the projector terminated at its `date_end` (expectedServiceState 'terminated'). */
+function isEndedServiceLine(l: LineView): boolean {
+  return expectedServiceState(l) === 'terminated';
+}
+
+/** How an instance without a live status ended, for the drift's detail. */
+function instanceEnd(s: OcServiceInstanceState): string {
+  const ended = s.status !== undefined && s.status !== 'ACTIVE' && s.status !== 'INACTIVE';
+  return ended ? (s.status as string) : `${s.status ?? 'status unknown'}, termination scheduled`;
+}
+
+/** `date_end` relative to the report's day, for the drift's detail. */
+function endedOn(dateEnd: string, today: string): string {
+  if (dateEnd > today) return `ends ${dateEnd} (termination scheduled)`;
+  return dateEnd === today ? `ended ${dateEnd} (today)` : `ended ${dateEnd}`;
 }
 
 export function computeDrift(input: DriftInput): Drift[] {
@@ -148,11 +163,27 @@ export function computeDrift(input: DriftInput): Drift[] {
       });
       continue;
     }
-    const liveLines = c.lines.filter((l) => isLiveServiceLine(l, today));
+    const liveLines = c.lines.filter(isLiveServiceLine);
     const liveInstances = sub.services.filter(isLiveInstance);
     const liveCodes = new Set(liveInstances.map((s) => s.code));
     for (const l of liveLines) {
       if (!liveCodes.has(l.productCode as string)) {
+        const terminated = sub.services.filter((s) => s.code === l.productCode);
+        // An ended line of the same product explains its terminated instances (the product added again): activate.
+        const explained = c.lines.some((o) => isEndedServiceLine(o) && o.productCode === l.productCode);
+        if (terminated.length > 0 && !explained) {
+          // Never activated again by --fix: OpenCell holds the service terminated (by hand, or the line's date_end
+          // was cleared after the projector ended it); whether it runs again is the operator's decision.
+          out.push({
+            ...at,
+            kind: 'service_ended_in_opencell',
+            detail:
+              `line ${l.id} (${l.productCode}) is live in Odoo (no date_end); its service is terminated in OpenCell ` +
+              `(${terminated.map(instanceEnd).join('; ')}): not re-activated, a decision for the operator`,
+            fix: null,
+          });
+          continue;
+        }
         out.push({
           ...at,
           kind: 'service_missing',
@@ -170,14 +201,12 @@ export function computeDrift(input: DriftInput): Drift[] {
     const wanted = new Set(liveLines.map((l) => l.productCode as string));
     for (const code of [...liveCodes].sort()) {
       if (wanted.has(code)) continue;
-      const endedLine = [...c.lines]
-        .reverse()
-        .find((l) => isEndedServiceLine(l, today) && l.productCode === code);
+      const endedLine = [...c.lines].reverse().find((l) => isEndedServiceLine(l) && l.productCode === code);
       if (endedLine) {
         out.push({
           ...at,
           kind: 'service_not_terminated',
-          detail: `service ${code} is live in OpenCell; line ${endedLine.id} ended ${endedLine.dateEnd}`,
+          detail: `service ${code} is live in OpenCell; line ${endedLine.id} ${endedOn(endedLine.dateEnd as string, today)}`,
           fix: {
             kind: 'terminate_service',
             contractId: c.id,

@@ -516,18 +516,16 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
     expect(liveServices(fixInCatalog)).to.deep.equal([TARIFF, UNKNOWN_PRODUCT_CODE].sort());
   });
 
-  it('reconcile finds drift planted in OpenCell (service terminated, access deleted) and --fix repairs it', async () => {
+  it('reconcile finds drift planted in OpenCell (service instance missing, access deleted) and --fix repairs it', async () => {
     const c = burst.find((x) => complete(x))!;
     expect(c, 'a complete contract to damage').to.not.equal(undefined);
     repaired = c;
-    // Someone terminates a service and deletes the access directly in OpenCell.
-    const pack = subOf(c)!.services.find((s) => s.code === PACK && s.status === 'ACTIVE')!;
-    Object.assign(pack, {
-      status: 'TERMINATED',
-      statusDate: Date.now(),
-      terminationDate: Date.now(),
-      terminationReason: 'CC_TERMINATION',
-    });
+    // A service instance OpenCell does not hold (an activation lost) and an access deleted directly in OpenCell. (A
+    // service terminated in OpenCell is never re-activated by --fix: service_ended_in_opencell, test/unit/ops-reconcile.)
+    const services = subOf(c)!.services;
+    const pack = services.findIndex((s) => s.code === PACK && s.status === 'ACTIVE');
+    expect(pack, `an active ${PACK} instance on ${c.code}`).to.be.greaterThan(-1);
+    services.splice(pack, 1);
     sandbox.state.removeAccess(
       sandbox.state.accessesBySubscription.get(c.code)!.find((a) => a.code === c.phone)!,
     );

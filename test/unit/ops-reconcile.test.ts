@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { computeDrift, DriftInput } from '../../src/domain/reconcile';
+import { expectedServiceState } from '../../src/domain/projection/strategies';
 import type {
   ContractView,
   LineView,
@@ -97,17 +98,14 @@ describe('ops reconcile: drift between Odoo and OpenCell', () => {
     expect(d[1].fix).to.deep.equal({ kind: 'create_subscription', contractId: 10 });
   });
 
-  it('a live service line without live instance → activate_service; an ended line still live → terminate_service', () => {
+  it('a live service line without an instance → activate_service; an ended line still live → terminate_service', () => {
     const d = computeDrift(
       input({
         subscriptions: new Map([
           [
             '50001',
             sub({
-              services: [
-                { code: 'SE_SC_REC_MOBILE_T_UNL', status: 'TERMINATED', terminationDate: 1 },
-                { code: 'SE_SC_REC_MOBILE_T_OLD', status: 'ACTIVE' },
-              ],
+              services: [{ code: 'SE_SC_REC_MOBILE_T_OLD', status: 'ACTIVE' }],
             }),
           ],
         ]),
@@ -195,5 +193,97 @@ describe('ops reconcile: drift between Odoo and OpenCell', () => {
     expect(
       computeDrift(input({ customer: { code: '1234', customerAccounts: [] } })).map((x) => x.kind),
     ).to.deep.equal(['customer_accounts_missing']);
+  });
+
+  describe("the projector's date rule (expectedServiceState), on the day reconcile runs (2024-06-01)", () => {
+    const TODAY = '2024-06-01';
+    const YESTERDAY = '2024-05-31';
+    const TOMORROW = '2024-06-02';
+    const CODE = 'SE_SC_REC_MOBILE_T_UNL';
+    /** The contract with one service line (`extra`) and OpenCell holding `services` for it. */
+    const drift = (extra: Partial<LineView>, services: OcSubscriptionState['services']) =>
+      computeDrift(
+        input({
+          today: TODAY,
+          contracts: [contract({ lines: [line(1, CODE, extra)] })],
+          subscriptions: new Map([['50001', sub({ services })]]),
+        }),
+      );
+    const terminatedAt = (day: string) => ({
+      code: CODE,
+      status: day <= TODAY ? 'TERMINATED' : 'ACTIVE',
+      terminationDate: Date.parse(day),
+    });
+    const running = { code: CODE, status: 'ACTIVE', terminationDate: null };
+
+    it('date_end yesterday, today or tomorrow → terminated (the projector ends it at date_end, whatever the day)', () => {
+      for (const dateEnd of [YESTERDAY, TODAY, TOMORROW])
+        expect(expectedServiceState(line(1, CODE, { dateEnd })), dateEnd).to.equal('terminated');
+      expect(expectedServiceState(line(1, CODE))).to.equal('active');
+      expect(expectedServiceState(line(1, CODE, { dateStart: TOMORROW }))).to.equal('active');
+      expect(expectedServiceState(line(1, CODE, { isCanceled: true }))).to.equal('none');
+      expect(expectedServiceState(line(1, CODE, { kind: 'one_shot' }))).to.equal('none');
+    });
+
+    it('reconcile does not report service_missing for a line ended today that the projector terminated; --fix never re-activates it', () => {
+      expect(drift({ dateEnd: TODAY }, [terminatedAt(TODAY)])).to.deep.equal([]);
+      // the same for yesterday's end, and tomorrow's (termination scheduled); an instance never activated either
+      expect(drift({ dateEnd: YESTERDAY }, [terminatedAt(YESTERDAY)])).to.deep.equal([]);
+      expect(drift({ dateEnd: TOMORROW }, [terminatedAt(TOMORROW)])).to.deep.equal([]);
+      for (const dateEnd of [YESTERDAY, TODAY, TOMORROW])
+        expect(drift({ dateEnd }, []), dateEnd).to.deep.equal([]);
+    });
+
+    it('a line ended yesterday, today or tomorrow whose instance still runs → terminate_service at its date_end', () => {
+      for (const dateEnd of [YESTERDAY, TODAY, TOMORROW]) {
+        const d = drift({ dateEnd }, [running]);
+        expect(
+          d.map((x) => [x.kind, x.fix]),
+          dateEnd,
+        ).to.deep.equal([
+          [
+            'service_not_terminated',
+            {
+              kind: 'terminate_service',
+              contractId: 10,
+              lineId: 1,
+              productId: 10,
+              productCode: CODE,
+              date: dateEnd,
+            },
+          ],
+        ]);
+      }
+      expect(drift({ dateEnd: TOMORROW }, [running])[0].detail).to.include('termination scheduled');
+      expect(drift({ dateEnd: TODAY }, [running])[0].detail).to.include('(today)');
+    });
+
+    it('date_start in the future: activated ahead (as the projector does) — present is fine, missing → activate_service', () => {
+      expect(drift({ dateStart: TOMORROW }, [{ code: CODE, status: 'INACTIVE' }])).to.deep.equal([]);
+      expect(drift({ dateStart: TOMORROW }, [running])).to.deep.equal([]);
+      expect(drift({ dateStart: TOMORROW }, []).map((x) => [x.kind, x.fix?.kind])).to.deep.equal([
+        ['service_missing', 'activate_service'],
+      ]);
+    });
+
+    it("--fix never re-activates a service OpenCell holds terminated: a live line's terminated service is reported without a fix", () => {
+      for (const held of [terminatedAt(YESTERDAY), terminatedAt(TOMORROW)]) {
+        const d = drift({}, [held]);
+        expect(d.map((x) => [x.kind, x.fix])).to.deep.equal([['service_ended_in_opencell', null]]);
+        expect(d[0].detail).to.include('not re-activated');
+      }
+      expect(drift({}, [terminatedAt(YESTERDAY)])[0].detail).to.include('TERMINATED');
+      // the product added again on a new line: the terminated instance is the ended line's, the new one is activated
+      const again = computeDrift(
+        input({
+          contracts: [contract({ lines: [line(1, CODE, { dateEnd: YESTERDAY }), line(2, CODE)] })],
+          subscriptions: new Map([['50001', sub({ services: [terminatedAt(YESTERDAY)] })]]),
+        }),
+      );
+      expect(
+        again.map((x) => [x.kind, x.fix?.kind, x.fix && 'lineId' in x.fix ? x.fix.lineId : null]),
+      ).to.deep.equal([['service_missing', 'activate_service', 2]]);
+      expect(drift({}, [terminatedAt(TOMORROW)])[0].detail).to.include('termination scheduled');
+    });
   });
 });

@@ -9,7 +9,7 @@
  * - Ledger / sync event: contract.line ↔ service_instance.
  */
 import * as t from 'io-ts';
-import { isLiveInstance, planActivateService } from '../projection/strategies';
+import { expectedServiceState, isLiveInstance, planActivateService } from '../projection/strategies';
 import type { LineView, OcSubscriptionState } from '../projection/views';
 import { kindCodec, nullable, snapshotFlag } from './codecs';
 import { contractTargets, intentKind, type ProjectionContext } from './kind';
@@ -34,8 +34,9 @@ export const lineFields = {
 };
 
 /**
- * A line counts as activated when the ledger has its activation, or — for lines that already ended, as seen in a
- * snapshot — when OpenCell has any instance of its product (activating again would duplicate it).
+ * A line counts as activated when the ledger has its activation, or — for lines that already ended (a `date_end`,
+ * expectedServiceState 'terminated') — when OpenCell has any instance of its product, terminated ones included
+ * (activating again would duplicate it).
  */
 export async function activatedBefore(
   line: LineView,
@@ -45,7 +46,8 @@ export async function activatedBefore(
   if (!ctx.repair && (await ctx.hasEffect(`line:${line.id}:activate`))) return true;
   if (!sub || !line.productCode) return false;
   const instances = sub.services.filter((s) => s.code === line.productCode);
-  if (line.dateEnd !== null) return instances.length > 0;
+  // An ended line (expectedServiceState 'terminated': T5 ended its instances) is never activated again.
+  if (expectedServiceState(line) === 'terminated') return instances.length > 0;
   return instances.some(isLiveInstance);
 }
 

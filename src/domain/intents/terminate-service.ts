@@ -12,7 +12,7 @@
  * - Ledger / sync event: contract.line ↔ service_instance.
  */
 import { ProjectionRejectedError, UnknownProductError } from '../errors';
-import { planActivateService, planTerminateService } from '../projection/strategies';
+import { expectedServiceState, planActivateService, planTerminateService } from '../projection/strategies';
 import { toIsoDate, type IsoDate } from '../projection/views';
 import { IsoDateC, kindCodec, snapshotFlag } from './codecs';
 import { activatedBefore, lineFields } from './activate-service';
@@ -77,8 +77,7 @@ export const terminateService = intentKind<TerminateServiceIntent>({
     if (!line) return ctx.noop(`contract line ${intent.lineId} no longer exists in Odoo`);
     // Activations before terminations: current service lines not yet active go first.
     for (const other of contract.lines) {
-      if (other.id === line.id || other.kind !== 'service' || other.isCanceled || other.dateEnd !== null)
-        continue;
+      if (other.id === line.id || expectedServiceState(other) !== 'active') continue;
       if (await activatedBefore(other, sub, ctx)) continue;
       try {
         await ctx.exec({ plan: planActivateService({ contract, line: other, subscription: sub }), contract });

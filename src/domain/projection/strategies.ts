@@ -330,6 +330,27 @@ export function isLiveInstance(s: OcServiceInstanceState): boolean {
   return !s.terminationDate && !(s.status !== undefined && ENDED_INSTANCE.includes(s.status));
 }
 
+/**
+ * What the projector does with a contract line's service, hence what OpenCell should hold for it (docs/behaviour.md
+ * T4, T5) — the one date rule the projector (activatedBefore, terminate_service) and `reconcile` share:
+ * - 'none': nothing to hold (not a service, no product code, or canceled without an end date);
+ * - 'terminated': the line has a `date_end` — whatever its day (yesterday, today, tomorrow) — and T5 terminated its
+ *   instances at that date (ended, or termination scheduled): no instance without a termination date, and never
+ *   activated again;
+ * - 'active': no `date_end`: T4 activated it with `subscriptionDate = date_start`, a `date_start` in the future
+ *   included (OpenCell holds the instance ahead): one instance without a termination date.
+ * The rule has no "today": OpenCell applies the dates the projector sends.
+ */
+export type ExpectedServiceState = 'none' | 'active' | 'terminated';
+
+export function expectedServiceState(
+  line: Pick<LineView, 'kind' | 'productCode' | 'dateEnd' | 'isCanceled'>,
+): ExpectedServiceState {
+  if (line.kind !== 'service' || !line.productCode) return 'none';
+  if (line.dateEnd !== null) return 'terminated';
+  return line.isCanceled ? 'none' : 'active';
+}
+
 /** add_service: activateServices with the line's single service; skipped when that service is already active. */
 export function planActivateService(input: LineJobInput): Plan {
   const { contract, line } = input;
