@@ -88,7 +88,9 @@ export function snapshotActivateService(lineId: number, f: SnapshotFacts): Snaps
   const line = lineOf(f, lineId);
   if (isDecision(line)) return line;
   if (serviceInOpenCell(f, line)) {
-    return skip(`snapshot: service ${line.productCode} of line ${line.id} is already in OpenCell; nothing to do`);
+    return skip(
+      `snapshot: service ${line.productCode} of line ${line.id} is already in OpenCell; nothing to do`,
+    );
   }
   if (line.dateEnd !== null || line.isCanceled) {
     return skip(
@@ -107,7 +109,9 @@ export function snapshotTerminateService(lineId: number, f: SnapshotFacts): Snap
   const line = lineOf(f, lineId);
   if (isDecision(line)) return line;
   if (serviceInOpenCell(f, line)) {
-    return skip(`snapshot: service ${line.productCode} of line ${line.id} is already in OpenCell; nothing to do`);
+    return skip(
+      `snapshot: service ${line.productCode} of line ${line.id} is already in OpenCell; nothing to do`,
+    );
   }
   return skip(
     `snapshot: line ${line.id} ended in Odoo (date_end ${line.dateEnd}) and its service is not in OpenCell; ` +
