@@ -1,7 +1,13 @@
 import winston from 'winston';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 
 /**
  * The one logger. JSON lines when LOG_FORMAT=json or NODE_ENV=production, readable lines on a terminal.
+ * Where: stderr, or the file named by LOG_FILE (appended, its folder created; JSON lines unless LOG_FORMAT=pretty),
+ * and then nothing on stderr — `npm run demo` sends every component's log lines there and keeps the terminal for
+ * its story. A LOG_FILE that cannot be opened is reported in one error line and the logger stays on stderr.
  * Secrets are redacted twice: by key (password, secret, authorization, token…) and by value — every
  * secret the config module loads is registered here with `registerSecret`, and any string that
  * contains one is masked before it leaves the process.
@@ -53,30 +59,103 @@ const redactFormat = winston.format((info) => {
   return info;
 });
 
-function useJson(): boolean {
-  const f = process.env.LOG_FORMAT;
-  if (f === 'json') return true;
-  if (f === 'pretty') return false;
-  return process.env.NODE_ENV === 'production' || !process.stdout.isTTY;
+/** The logger's settings: the LOG_* variables (read from the process environment when the logger is created). */
+export interface LogEnv {
+  LOG_LEVEL?: string;
+  LOG_FORMAT?: string;
+  LOG_FILE?: string;
+  NODE_ENV?: string;
 }
 
-export const logger = winston.createLogger({
-  level: process.env.LOG_LEVEL ?? (process.env.NODE_ENV === 'test' ? 'warn' : 'info'),
-  format: winston.format.combine(
-    redactFormat(),
-    winston.format.timestamp(),
-    winston.format.errors({ stack: false }),
-    useJson()
-      ? winston.format.json()
-      : winston.format.printf(({ timestamp, level, message, component, ...rest }) => {
-          const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
-          return `${timestamp} ${level.padEnd(5)} ${component ? `[${component}] ` : ''}${message}${extra}`;
-        }),
-  ),
-  transports: [
-    new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug', 'verbose'] }),
-  ],
+/**
+ * LOG_FILE's stream: each formatted line is appended with a synchronous write, so a line logged just before
+ * `process.exit` is in the file (a write stream would still hold it). A write that fails goes to stderr.
+ */
+function openLogFile(path: string): { stream: Writable; close: () => void } {
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(path, 'a', 0o640);
+  let open = true;
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      try {
+        if (open) writeSync(fd, chunk);
+        else process.stderr.write(chunk);
+      } catch {
+        process.stderr.write(chunk);
+      }
+      done();
+    },
+  });
+  return {
+    stream,
+    close: () => {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
+}
+
+export interface AppLogger {
+  logger: winston.Logger;
+  /** The absolute path of the file the logger writes to; null when it writes to stderr. */
+  file: string | null;
+  /** Closes the file (later lines go to stderr); nothing for stderr. */
+  close: () => void;
+}
+
+/** Builds the logger from its settings (`logger` below is the process's one, from the environment). */
+export function createAppLogger(env: LogEnv, stdoutIsTTY = Boolean(process.stdout.isTTY)): AppLogger {
+  const wanted = env.LOG_FILE?.trim() ? resolve(env.LOG_FILE.trim()) : null;
+  let opened: ReturnType<typeof openLogFile> | null = null;
+  let problem: string | null = null;
+  if (wanted) {
+    try {
+      opened = openLogFile(wanted);
+    } catch (e) {
+      problem = `LOG_FILE=${env.LOG_FILE}: cannot be written (${(e as Error).message}); logging to stderr`;
+    }
+  }
+  const file = opened ? wanted : null;
+  const json =
+    env.LOG_FORMAT === 'json'
+      ? true
+      : env.LOG_FORMAT === 'pretty'
+        ? false
+        : file !== null || env.NODE_ENV === 'production' || !stdoutIsTTY;
+  const logger = winston.createLogger({
+    level: env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'warn' : 'info'),
+    format: winston.format.combine(
+      redactFormat(),
+      winston.format.timestamp(),
+      winston.format.errors({ stack: false }),
+      json
+        ? winston.format.json()
+        : winston.format.printf(({ timestamp, level, message, component, ...rest }) => {
+            const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
+            return `${timestamp} ${level.padEnd(5)} ${component ? `[${component}] ` : ''}${message}${extra}`;
+          }),
+    ),
+    transports: [
+      opened
+        ? new winston.transports.Stream({ stream: opened.stream })
+        : new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug', 'verbose'] }),
+    ],
+  });
+  if (problem) logger.error(problem);
+  return { logger, file, close: () => opened?.close() };
+}
+
+const app = createAppLogger({
+  LOG_LEVEL: process.env.LOG_LEVEL,
+  LOG_FORMAT: process.env.LOG_FORMAT,
+  LOG_FILE: process.env.LOG_FILE,
+  NODE_ENV: process.env.NODE_ENV,
 });
+
+export const logger = app.logger;
+
+/** Where the process's log lines go: the absolute path of LOG_FILE, or null for stderr. */
+export const logFile: string | null = app.file;
 
 /** A child logger for one component (`projections`, `relay`, …). */
 /** A component's logger; flows take one in their options (default: componentLogger(name)). */

@@ -65,7 +65,7 @@ const SPEC_KEYS = (() => {
   return new Set([...block[1].matchAll(/^\s+([A-Z][A-Z0-9_]*): \[/gm)].map((m) => m[1]));
 })();
 /** Process variables the code reads outside the spec (src/core/log.ts), and Node's own. */
-const LOG_KEYS = ['LOG_FORMAT', 'LOG_LEVEL'];
+const LOG_KEYS = ['LOG_FORMAT', 'LOG_LEVEL', 'LOG_FILE'];
 const NODE_KEYS = ['NODE_OPTIONS'];
 
 /** The config every Deployment sees (ConfigMap; secrets from the example). */

@@ -12,7 +12,7 @@ import { startOdooSandbox } from '../sandbox/odoo';
 import type { OpenCellSandbox } from '../sandbox/opencell';
 import { createInvoiceLoader, startInvoicePoller } from '../../src/flows/invoices/stages';
 
-const say = (s: string) => console.log(s);
+import { say } from './story';
 const DAY = 86_400_000;
 
 export async function runDemoInvoices(

@@ -8,8 +8,12 @@
  * 3. shows what reached OpenCell (calls by endpoint, objects) and the sync events a subscriber decodes;
  * 4. invoices back: a billing run in OpenCell, the invoice poller, the relay and the Odoo loader.
  *
+ * The terminal shows this story with progress lines; every log line goes to the file named at the start and at the
+ * end (LOG_FILE, set by ./log-file before anything logs: keep that import first).
+ *
  *   node --require tsx/cjs testkit/demo/run.ts [--partners N]
  */
+import './log-file';
 import { Pool } from 'pg';
 import { captureTopics } from '../../src/domain/capture';
 import { insertContractLine, seedDemo, terminateContract } from '../demo-seed';
@@ -23,16 +27,23 @@ import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/s
 import { startOpenCellSandbox } from '../sandbox/opencell';
 import { createKafka, startGroupAtEnd } from '../../src/adapters/kafka/kafka';
 import { runDemoInvoices } from './invoices';
+import { componentLogger, logFile } from '../../src/core/log';
+import { type PipelineCounts, progressLine, say, shownPath, ticker } from './story';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const say = (s: string) => console.log(s);
+const logs = logFile ? shownPath(logFile) : 'stderr';
+
+// Node's own warnings go to the log file too.
+process.removeAllListeners('warning');
+process.on('warning', (w) => componentLogger('node').warn(`Node warning: ${w.name}: ${w.message}`));
 
 async function main(): Promise<void> {
   const partners = arg('partners', 12);
+  if (process.env.DEMO_LOG_FILE_SHOWN !== '1') say(`Log lines of every component: ${logs}`);
   const run = Date.now().toString(36);
   const sandbox = await startOpenCellSandbox({ port: Number(process.env.OPENCELL_SANDBOX_PORT ?? 0) });
   const config = loadConfig({
@@ -56,11 +67,29 @@ async function main(): Promise<void> {
   await startGroupAtEnd(admin, groups.router, routerTopics(config.topics.prefix));
   await admin.disconnect();
 
-  const pipeline = new ProjectionPipeline(config, { kafka, groups });
+  const counts: PipelineCounts = { changes: 0, intents: 0, projected: 0, calls: 0, events: 0 };
+  const hooks = {
+    onConsumerEvent: (stage: string, e: { type: string }) => {
+      if (e.type !== 'processed' && e.type !== 'dead-letter') return;
+      if (stage === 'router') counts.changes++;
+      else if (stage === 'projector') counts.projected++;
+    },
+    onRouted: (_table: string, routed: number) => {
+      counts.intents += routed;
+    },
+  };
+  const current = (): PipelineCounts => ({
+    ...counts,
+    calls: sandbox.journal.entries().length,
+    events: events.length,
+  });
+  say('Starting the router, the projector, the outbox relay and a sync-event subscriber…');
+  const starting = ticker((ms) => `   still starting (joining consumer groups)… ${Math.round(ms / 1000)} s`);
+  const pipeline = new ProjectionPipeline(config, { kafka, groups, hooks });
   await pipeline.start();
+  const events: SyncEvent[] = [];
   const relay = createOutboxRelay(config, { pool: pipeline.statePool, kafka }, { pollMs: 250 });
   await relay.start();
-  const events: SyncEvent[] = [];
   const subscriber = await subscribeEvents({
     kafka,
     registry: new EventSchemas({
@@ -81,13 +110,16 @@ async function main(): Promise<void> {
     },
   });
 
+  starting.stop();
   const odoo = new Pool({ connectionString: config.odooDatabaseUrl, max: 2 });
   const db = await odoo.connect();
   const seed = Math.floor(Date.now() / 1000) % 1_000_000;
   say(`\n1) seeding Odoo with ${partners} partners (real SQL into Odoo 16 tables, captured by Debezium)…`);
   const seeded = await seedDemo(db, { partners, seed });
-  say(`   ${JSON.stringify(seeded)}`);
-  await waitQuiet(() => sandbox.journal.entries().length, 4000, 60_000);
+  say(
+    `   ${seeded.partners} partners, ${seeded.contracts} contracts, ${seeded.lines} contract lines${seeded.skipped ? ` (${seeded.skipped} skipped)` : ''}`,
+  );
+  await waitForPipeline(current, 4000, 90_000);
 
   say('\n2) changing Odoo: an address, a phone number, a tariff change and a termination…');
   const contracts = (
@@ -117,10 +149,7 @@ async function main(): Promise<void> {
   }
   const last = contracts[contracts.length - 1];
   if (last && last !== mobile) await terminateContract(db, last.id, {});
-  const before = sandbox.journal.entries().length;
-  const until = Date.now() + 30_000;
-  while (sandbox.journal.entries().length === before && Date.now() < until) await sleep(200);
-  await waitQuiet(() => sandbox.journal.entries().length, 5000, 60_000);
+  await waitForPipeline(current, 5000, 60_000);
   db.release();
   await odoo.end();
 
@@ -158,27 +187,39 @@ async function main(): Promise<void> {
   say(
     `\ndone. Topics of this run: ${config.topics.intents}, ${config.topics.syncEvents}, ${config.topics.dlq}; Debezium topics: ${captureTopics().length} × odoo.public.<table>.`,
   );
+  say(`Log lines of every component: ${logs}`);
 }
 
-/** Waits until `count()` has not changed for `quietMs` (the pipeline has caught up), at most `maxMs`. */
-async function waitQuiet(count: () => number, quietMs: number, maxMs: number): Promise<void> {
+/**
+ * Waits until the pipeline has caught up with what was just written to Odoo — the router read new changes, the
+ * projector finished every intent and nothing moved for `quietMs` — at most `maxMs`, printing progress meanwhile.
+ */
+async function waitForPipeline(counts: () => PipelineCounts, quietMs: number, maxMs: number): Promise<void> {
+  const start = counts();
+  const progress = ticker((ms) => progressLine(counts(), ms));
   const deadline = Date.now() + maxMs;
-  let last = -1;
+  let last = '';
   let since = Date.now();
-  while (Date.now() < deadline) {
-    const n = count();
-    if (n !== last) {
-      last = n;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) return;
-    await sleep(250);
+  try {
+    while (Date.now() < deadline) {
+      const c = counts();
+      const key = JSON.stringify(c);
+      if (key !== last) {
+        last = key;
+        since = Date.now();
+      } else if (c.changes > start.changes && c.projected >= c.intents && Date.now() - since >= quietMs)
+        return;
+      await sleep(250);
+    }
+  } finally {
+    progress.stop();
   }
 }
 
 main().then(
   () => process.exit(0),
   (e) => {
-    console.error(`demo failed: ${(e as Error).message}`);
+    console.error(`demo failed: ${(e as Error).message} (log lines: ${logs})`);
     process.exit(1);
   },
 );
