@@ -77,7 +77,10 @@ export async function runDemoInvoices(
       `     ${m.ref}  ${m.partner.padEnd(32).slice(0, 32)}  ${String(m.lines).padStart(2)} line${m.lines === 1 ? ' ' : 's'}  ${m.amount_total.padStart(9)} €  ${m.state}`,
     );
   if (loaded.length < polled.emitted)
-    say(`   (${polled.emitted - loaded.length} not loaded: see the dead-letter topic ${config.topics.dlq})`);
+    say(
+      `   (${polled.emitted - loaded.length} not loaded by this run: already in Odoo from an earlier demo run — the ` +
+        `sandbox issues the same invoice numbers, and each invoice is loaded once — or dead-lettered: see ${config.topics.dlq})`,
+    );
   await odooDb.end();
   await loader.stop();
   await poller.stop();
