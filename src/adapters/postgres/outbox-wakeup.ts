@@ -7,11 +7,9 @@
  * A failed NOTIFY is only logged: the relay also polls, so a lost wake-up delays and loses nothing.
  */
 import type { Pool } from 'pg';
-import { componentLogger } from '../../core/log';
+import { componentLogger, type Logger } from '../../core/log';
 
 export const OUTBOX_CHANNEL = 'outbox_pending';
-
-const log = componentLogger('outbox');
 
 export class OutboxWakeup {
   private busy = false;
@@ -22,6 +20,7 @@ export class OutboxWakeup {
   constructor(
     private readonly pool: Pick<Pool, 'query'>,
     private readonly minIntervalMs = 20,
+    private readonly log: Logger = componentLogger('outbox'),
   ) {}
 
   /** Call after the commit that added outbox rows. Never throws, never waits. */
@@ -37,7 +36,9 @@ export class OutboxWakeup {
     this.pool
       .query(`SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL])
       .catch((e: unknown) =>
-        log.debug(`outbox wake-up failed (the relay's poll will pick the rows up): ${(e as Error).message}`),
+        this.log.debug(
+          `outbox wake-up failed (the relay's poll will pick the rows up): ${(e as Error).message}`,
+        ),
       )
       .finally(() => {
         const release = () => {

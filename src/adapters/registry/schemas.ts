@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { isLeft } from 'fp-ts/Either';
 import { MalformedEventError, SyncError } from '../../domain/errors';
-import { componentLogger } from '../../core/log';
+import { componentLogger, type Logger } from '../../core/log';
 import { packageRoot } from '../../core/package-root';
 import {
   EVENT_CODECS,
@@ -28,7 +28,6 @@ import {
 
 export * from '../../domain/outbox/codecs';
 
-const log = componentLogger('event-schemas');
 const AVRO_DIR = join(packageRoot(), 'schemas', 'avro');
 
 export const SCHEMA_FILES: Record<OutboxEventType, string> = {
@@ -55,6 +54,8 @@ export interface EventSchemasOptions {
   schemaOverrides?: Partial<Record<OutboxEventType, Record<string, unknown>>>;
   /** HTTP timeout for registry calls (default 5000 ms) */
   timeoutMs?: number;
+  /** default: the component logger 'event-schemas' */
+  log?: Logger;
 }
 
 export interface DecodedEvent<K extends OutboxEventType = OutboxEventType> {
@@ -81,7 +82,10 @@ export class EventSchemas {
   private readonly topicOf: Record<OutboxEventType, string>;
   private pending: Promise<void> | undefined;
 
+  private readonly log: Logger;
+
   constructor(readonly opts: EventSchemasOptions) {
+    this.log = opts.log ?? componentLogger('event-schemas');
     this.baseUrl = opts.registryUrl.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 5000;
     // One quick retry inside the client; the relay owns the longer backoff.
@@ -151,7 +155,7 @@ export class EventSchemas {
         { type: SchemaType.AVRO, schema },
         { subject, compatibility: COMPATIBILITY.BACKWARD },
       );
-      log.info(`schema ${SCHEMA_FILES[type]} registered under ${subject}`, { schemaId: id });
+      this.log.info(`schema ${SCHEMA_FILES[type]} registered under ${subject}`, { schemaId: id });
       return id;
     } catch (e) {
       const status = statusOf(e);
@@ -202,7 +206,7 @@ export class EventSchemas {
     ).toUpperCase();
     if (res.status === 200 && level === 'BACKWARD') return;
     if (res.status !== 200) throw this.unavailable(subject, `GET /config answered ${res.status}`);
-    log.warn(`subject ${subject} has compatibility ${level || '(none)'}; setting BACKWARD`);
+    this.log.warn(`subject ${subject} has compatibility ${level || '(none)'}; setting BACKWARD`);
     const put = await this.http('PUT', `/config/${encodeURIComponent(subject)}`, {
       compatibility: 'BACKWARD',
     });

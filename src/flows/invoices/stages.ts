@@ -9,7 +9,7 @@
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { Config } from '../../core/config';
-import { componentLogger, redactString } from '../../core/log';
+import { componentLogger, redactString, type Logger } from '../../core/log';
 import { OdooClient } from '../../adapters/odoo/client';
 import { OpenCellClient } from '../../adapters/opencell/client';
 import { EventSchemas } from '../../adapters/registry/schemas';
@@ -21,8 +21,6 @@ import type { RetryPolicy } from '../../adapters/kafka/retry';
 import { INVOICE_LOADER_GROUP, InvoiceLoader, type LoadOutcome, type OdooRpc } from './loader';
 import { InvoicePoller, type InvoicePollerOptions, type InvoiceSource } from './poller';
 import type { InvoiceIssuedEvent } from '../../domain/outbox/events';
-
-const log = componentLogger('invoice-loader');
 
 export type InvoiceConfig = Pick<Config, 'kafka' | 'registryUrl' | 'topics' | 'opencell' | 'odoo' | 'retry'>;
 
@@ -95,6 +93,8 @@ export interface InvoiceLoaderDeps {
   concurrency?: number;
   onConsumerEvent?: (e: KeyedConsumerEvent) => void;
   onLoaded?: (event: InvoiceIssuedEvent, r: LoadOutcome) => void;
+  /** default: the component logger 'invoice-loader' */
+  log?: Logger;
 }
 
 export interface InvoiceLoaderStage {
@@ -107,6 +107,7 @@ export interface InvoiceLoaderStage {
 
 /** The Odoo-loading consumer (not started: call `start()`). */
 export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDeps): InvoiceLoaderStage {
+  const log = deps.log ?? componentLogger('invoice-loader');
   const groupId = deps.groupId ?? INVOICE_LOADER_GROUP;
   const ownOdoo = deps.odoo ? undefined : new OdooClient(config.odoo);
   const schemas =

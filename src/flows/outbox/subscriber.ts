@@ -9,13 +9,11 @@
  */
 import type { Consumer, Kafka, IHeaders } from 'kafkajs';
 import { MalformedEventError, SyncError } from '../../domain/errors';
-import { componentLogger } from '../../core/log';
+import { componentLogger, type Logger } from '../../core/log';
 import { loadConfig } from '../../core/config';
 import { createKafka } from '../../adapters/kafka/kafka';
 import { EventSchemas, type DecodedEvent } from '../../adapters/registry/schemas';
 import type { InvoiceIssuedEvent, SyncEvent } from '../../domain/outbox/events';
-
-const log = componentLogger('event-subscriber');
 
 export interface EventMeta {
   topic: string;
@@ -37,6 +35,8 @@ export interface SubscribeOptions {
   onEvent(decoded: DecodedEvent, meta: EventMeta): Promise<void> | void;
   /** a message that does not decode; default: log it and go on (the offset is committed) */
   onMalformed?(err: MalformedEventError, meta: EventMeta): Promise<void> | void;
+  /** default: the component logger 'event-subscriber' */
+  log?: Logger;
 }
 
 export interface Subscription {
@@ -55,6 +55,7 @@ function header(headers: IHeaders | undefined, name: string): string | null {
  * A registry outage makes the handler throw, so kafkajs retries the message rather than skipping it.
  */
 export async function subscribeEvents(opts: SubscribeOptions): Promise<Subscription> {
+  const log = opts.log ?? componentLogger('event-subscriber');
   const consumer = opts.kafka.consumer({ groupId: opts.groupId });
   await consumer.connect();
   await consumer.subscribe({
@@ -158,7 +159,7 @@ async function main(argv: string[]): Promise<void> {
       );
     },
   });
-  log.info(`tailing ${topics.join(', ')} (group ${groupId}); Ctrl-C to stop`);
+  componentLogger('event-subscriber').info(`tailing ${topics.join(', ')} (group ${groupId}); Ctrl-C to stop`);
   const shutdown = () => {
     sub.stop().then(
       () => process.exit(0),
@@ -171,7 +172,7 @@ async function main(argv: string[]): Promise<void> {
 
 if (require.main === module) {
   main(process.argv.slice(2)).catch((e: unknown) => {
-    log.error(e instanceof SyncError ? e.message : String(e));
+    componentLogger('event-subscriber').error(e instanceof SyncError ? e.message : String(e));
     process.exit(1);
   });
 }
