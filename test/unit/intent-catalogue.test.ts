@@ -4,6 +4,7 @@
  * topic, projected against the OpenCell sandbox, and recorded with its own ledger record and sync-event target.
  */
 import { expect } from 'chai';
+import { samplePartner } from '../../testkit/views';
 import { isLeft, isRight } from 'fp-ts/Either';
 import * as t from 'io-ts';
 import { OpenCellClient } from '../../src/adapters/opencell/client';
@@ -62,28 +63,7 @@ const touchCustomer = intentKind<TouchCustomerIntent>({
 
 const registry = INTENTS.with(touchCustomer);
 
-const partner: PartnerView = {
-  id: 7,
-  ref: '1234',
-  name: 'Anna Puig Vila',
-  firstname: 'Anna',
-  lastname: 'Puig Vila',
-  isCompany: false,
-  vat: 'ES12345678Z',
-  email: 'anna@example.org',
-  mobile: '600111222',
-  phone: null,
-  street: 'C/ Major 1',
-  street2: null,
-  zip: '08001',
-  city: 'Barcelona',
-  stateCode: 'B',
-  stateName: 'Barcelona',
-  countryCode: 'ES',
-  lang: 'ca_ES',
-  blockContractCreationInOC: false,
-  parentId: null,
-};
+const partner: PartnerView = samplePartner();
 
 const refWritten = {
   table: 'res_partner',

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { SAMPLE_IBAN, sampleContract, samplePartner } from '../../testkit/views';
 import { ProjectionRejectedError } from '../../src/domain/errors';
 import {
   chooseCreateStrategy,
@@ -19,64 +20,15 @@ import type {
  * customer → customer account hierarchy → subscription → access: before a call, while it is in flight (OpenCell
  * applies it or not) or right after OpenCell answered and before the ledger recorded it.
  */
-const IBAN = 'ES9121000418450200051332';
+const IBAN = SAMPLE_IBAN;
 const cfg = { seller: 'SC', customerCategory: 'CLIENT' };
 
 function partner(over: Partial<PartnerView> = {}): PartnerView {
-  return {
-    id: 7,
-    ref: '1004',
-    name: 'Anna Puig Vila',
-    firstname: 'Anna',
-    lastname: 'Puig Vila',
-    isCompany: false,
-    vat: 'ES12345678Z',
-    email: 'anna@example.org',
-    mobile: '600111222',
-    phone: null,
-    street: 'C/ Major 1',
-    street2: null,
-    zip: '08001',
-    city: 'Barcelona',
-    stateCode: 'B',
-    stateName: 'Barcelona',
-    countryCode: 'ES',
-    lang: 'ca_ES',
-    blockContractCreationInOC: false,
-    parentId: null,
-    ...over,
-  };
+  return samplePartner({ ref: '1004', ...over });
 }
 
 function contract(over: Partial<ContractView> = {}): ContractView {
-  return {
-    id: 50007,
-    code: 'SC-50007',
-    partner: partner(),
-    invoicePartner: partner(),
-    servicePartner: null,
-    emails: [{ id: 9, email: 'invoices@example.org' }],
-    mandate: {
-      id: 3,
-      iban: IBAN,
-      bic: 'CAIXESBBXXX',
-      bankName: 'CaixaBank',
-      bankAccountId: 55,
-      bankAccountCreateDate: '2024-01-15',
-      reference: null,
-      signatureDate: null,
-    },
-    serviceTechnology: 'somconnexio.service_technology_mobile',
-    serviceSupplier: null,
-    phoneNumber: '600111222',
-    ispInfo: null,
-    dateStart: '2024-02-01',
-    dateEnd: null,
-    isTerminated: false,
-    terminateDate: null,
-    lines: [],
-    ...over,
-  };
+  return sampleContract({ id: 50007, code: 'SC-50007', ...over }, partner());
 }
 
 const CHAIN = ['createCustomer', 'crmAccountHierarchyCreate', 'createSubscription', 'createAccess'] as const;

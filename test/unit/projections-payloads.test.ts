@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { samplePartner } from '../../testkit/views';
 import * as E from 'fp-ts/Either';
 import { ProjectionRejectedError, UnknownProductError } from '../../src/domain/errors';
 import {
@@ -35,29 +36,7 @@ import {
 import type { ContractView, LineView, PartnerView } from '../../src/domain/projection';
 
 function partner(over: Partial<PartnerView> = {}): PartnerView {
-  return {
-    id: 7,
-    ref: '1234',
-    name: 'Anna Puig Vila',
-    firstname: 'Anna',
-    lastname: 'Puig Vila',
-    isCompany: false,
-    vat: 'ES12345678Z',
-    email: 'anna@example.org',
-    mobile: '600111222',
-    phone: '930000000',
-    street: 'C/ Major 1',
-    street2: '2n 1a',
-    zip: '08001',
-    city: 'Barcelona',
-    stateCode: 'B',
-    stateName: 'Barcelona',
-    countryCode: 'ES',
-    lang: 'ca_ES',
-    blockContractCreationInOC: false,
-    parentId: null,
-    ...over,
-  };
+  return samplePartner({ phone: '930000000', street2: '2n 1a', ...over });
 }
 
 function contract(over: Partial<ContractView> = {}): ContractView {

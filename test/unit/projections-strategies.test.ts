@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { SAMPLE_IBAN, sampleContract, sampleLine, samplePartner } from '../../testkit/views';
 import * as E from 'fp-ts/Either';
 import {
   PreconditionPendingError,
@@ -36,80 +37,20 @@ import type {
   PartnerView,
 } from '../../src/domain/projection';
 
-const IBAN = 'ES9121000418450200051332';
+const IBAN = SAMPLE_IBAN;
 const OTHER_IBAN = 'ES7620770024003102575766';
 const cfg = { seller: 'SC', customerCategory: 'CLIENT' };
 
 function partner(over: Partial<PartnerView> = {}): PartnerView {
-  return {
-    id: 7,
-    ref: '1234',
-    name: 'Anna Puig Vila',
-    firstname: 'Anna',
-    lastname: 'Puig Vila',
-    isCompany: false,
-    vat: 'ES12345678Z',
-    email: 'anna@example.org',
-    mobile: '600111222',
-    phone: null,
-    street: 'C/ Major 1',
-    street2: null,
-    zip: '08001',
-    city: 'Barcelona',
-    stateCode: 'B',
-    stateName: 'Barcelona',
-    countryCode: 'ES',
-    lang: 'ca_ES',
-    blockContractCreationInOC: false,
-    parentId: null,
-    ...over,
-  };
+  return samplePartner(over);
 }
 
 function line(over: Partial<LineView> = {}): LineView {
-  return {
-    id: 100,
-    contractId: 41,
-    productId: 1,
-    productCode: 'SE_MOBILE',
-    kind: 'service',
-    name: 'Tariff',
-    dateStart: '2024-02-01',
-    dateEnd: null,
-    isCanceled: false,
-    ...over,
-  };
+  return sampleLine(over);
 }
 
 function contract(over: Partial<ContractView> = {}): ContractView {
-  return {
-    id: 41,
-    code: 'SC-0041',
-    partner: partner(),
-    invoicePartner: partner(),
-    servicePartner: null,
-    emails: [{ id: 9, email: 'invoices@example.org' }],
-    mandate: {
-      id: 3,
-      iban: IBAN,
-      bic: 'CAIXESBBXXX',
-      bankName: 'CaixaBank',
-      bankAccountId: 55,
-      bankAccountCreateDate: '2024-01-15',
-      reference: null,
-      signatureDate: null,
-    },
-    serviceTechnology: 'somconnexio.service_technology_mobile',
-    serviceSupplier: null,
-    phoneNumber: '600111222',
-    ispInfo: null,
-    dateStart: '2024-02-01',
-    dateEnd: null,
-    isTerminated: false,
-    terminateDate: null,
-    lines: [],
-    ...over,
-  };
+  return sampleContract(over);
 }
 
 const ca = (

@@ -5,6 +5,7 @@
  * 'pending'). The next try (a restarted process) must finish the plan: every object once, nothing dead-lettered.
  */
 import { expect } from 'chai';
+import { samplePartner } from '../../testkit/views';
 import { OpenCellClient } from '../../src/adapters/opencell/client';
 import { OpenCellState } from '../../src/adapters/opencell/opencell-state';
 import { ProjectionRejectedError } from '../../src/domain/errors';
@@ -21,28 +22,8 @@ let seq = 0;
 function fixture(): { partner: PartnerView; contract: ContractView } {
   seq++;
   const ref = `9${String(Date.now() % 1e6).padStart(6, '0')}${seq}`;
-  const partner: PartnerView = {
-    id: 700 + seq,
-    ref,
-    name: 'Anna Puig Vila',
-    firstname: 'Anna',
-    lastname: 'Puig Vila',
-    isCompany: false,
-    vat: 'ES12345678Z',
-    email: 'anna@example.org',
-    mobile: '600111222',
-    phone: null,
-    street: 'C/ Major 1',
-    street2: null,
-    zip: '08001',
-    city: 'Barcelona',
-    stateCode: 'B',
-    stateName: 'Barcelona',
-    countryCode: 'ES',
-    lang: 'ca_ES',
-    blockContractCreationInOC: false,
-    parentId: null,
-  };
+  const partner: PartnerView = samplePartner({ id: 700 + seq, ref });
+
   const contract: ContractView = {
     id: 50000 + seq,
     code: `SC-R${ref}`,
