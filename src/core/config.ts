@@ -10,6 +10,11 @@ import { registerSecret } from './log';
  * every problem is reported at once. Defaults match the local stack started by `scripts/stack up`.
  */
 
+/** A URL's password never appears in an error: `scheme://user:secret@host` → `scheme://user:[redacted]@host`. */
+export function maskUrlCredentials(s: string): string {
+  return s.replace(/(\/\/[^:/@\s]*):[^@\s]*@/g, '$1:[redacted]@');
+}
+
 const NonEmpty = new t.Type<string, string, unknown>(
   'NonEmptyString',
   (u): u is string => typeof u === 'string' && u.length > 0,
@@ -27,7 +32,7 @@ const Url = new t.Type<string, string, unknown>(
       if (!/^https?:$/.test(parsed.protocol)) return t.failure(u, c, 'must be an http(s) URL');
       return t.success(u.replace(/\/+$/, ''));
     } catch {
-      return t.failure(u, c, `"${u}" is not a URL`);
+      return t.failure(u, c, `"${maskUrlCredentials(u)}" is not a URL`);
     }
   },
   t.identity,
@@ -199,7 +204,7 @@ export function parseSettings(
     const decoded = (codec as t.Type<unknown, unknown, unknown>).decode(raw);
     if (isLeft(decoded)) {
       const msg = decoded.left.map((e) => e.message).filter(Boolean)[0] ?? `expected ${codec.name}`;
-      const shown = /PASSWORD/.test(key) ? '(hidden)' : JSON.stringify(raw);
+      const shown = /PASSWORD/.test(key) ? '(hidden)' : JSON.stringify(maskUrlCredentials(raw));
       problems.push(`${key}=${shown}: ${msg}`);
     } else out[key] = decoded.right;
   }
