@@ -33,7 +33,8 @@ export class Metrics {
     const registers = [this.registry];
     if (opts.labels) this.registry.setDefaultLabels(opts.labels);
     if (opts.defaultMetrics !== false)
-      collectDefaultMetrics({ register: this.registry, prefix: 'sync_process_' });
+      // prom-client's names already start with process_ / nodejs_: the prefix is only the service's own
+      collectDefaultMetrics({ register: this.registry, prefix: 'sync_' });
     this.eventsConsumed = new Counter({
       name: 'sync_events_consumed_total',
       help: 'Change events read by the router, per source table',

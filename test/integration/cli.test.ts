@@ -709,7 +709,10 @@ describe('ops CLI (spawned, real stack)', function () {
         expect(metrics).to.include('# TYPE sync_opencell_call_duration_seconds histogram');
         expect(metrics).to.match(/sync_batch_duration_seconds_count\{[^}]*stage="projector"[^}]*\} [1-9]/);
         expect(metrics).to.include('sync_consumer_lag');
-        expect(metrics).to.include('sync_process_');
+        expect(metrics)
+          .to.include('sync_process_cpu_seconds_total')
+          .and.include('sync_nodejs_heap_size_used_bytes');
+        expect(metrics, 'no doubled prefix').not.to.include('sync_process_process_');
 
         const ready = await fetch(`${base}/readyz`);
         const body = (await ready.json()) as { status: string; checks: { name: string; ok: boolean }[] };
