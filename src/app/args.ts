@@ -207,6 +207,22 @@ export function flag(args: ParsedArgs, name: string): boolean {
   return args.options[name] === true;
 }
 
+/** The option every command that changes state takes: without it, the command shows its plan and stops. */
+export const YES_OPTION: OptionSpec = {
+  name: 'yes',
+  type: 'boolean',
+  description: 'do it (without --yes the command only shows what it would do)',
+};
+
+/**
+ * Destructive operator commands act only with --yes (developers' guide): without it they refuse with a usage error
+ * (exit 2) after having shown their plan, if they have one.
+ */
+export function requireYes(args: ParsedArgs, command: string, what: string): void {
+  if (!flag(args, 'yes'))
+    throw new UsageError(`${what}: add --yes to go ahead (--dry-run shows the plan only)`, command);
+}
+
 export function list(args: ParsedArgs, name: string): string[] {
   const v = args.options[name];
   return Array.isArray(v) ? v : [];

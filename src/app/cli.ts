@@ -24,9 +24,11 @@ import {
   parseArgs,
   ParsedArgs,
   renderHelp,
+  requireYes,
   str,
   table,
   UsageError,
+  YES_OPTION,
 } from './args';
 import { ConnectClient, connectorFiles } from '../adapters/kafka-connect/client';
 import {
@@ -211,6 +213,7 @@ const resyncCommand: Command = {
         valueName: 'seconds',
         description: 'give up following after this long (exit 1)',
       },
+      YES_OPTION,
       JSON_OPT,
     ],
     details: `The group must have no live members: stop its workers first (status shows them).
@@ -286,6 +289,7 @@ Examples:
       );
     }
     if (dryRun) return EXIT.OK;
+    requireYes(args, 'resync', `resetting the offsets of ${groupId}`);
     try {
       await applyReset(ctx.kafka(), admin, groupId, rows);
     } catch (e) {
@@ -370,6 +374,7 @@ const snapshotCommand: Command = {
         description: "Kafka Connect's log, quoted on failure (default: .run/logs/connect.log when present)",
       },
       { name: 'dry-run', type: 'boolean', description: 'print the signal, do not insert it' },
+      YES_OPTION,
       JSON_OPT,
     ],
     details: `Inserts an execute-snapshot signal into public.debezium_signal in the Odoo database, then follows the
@@ -390,6 +395,11 @@ Tables: ${snapshotTables().join(', ')}`,
       else ctx.io.out(`[dry run] would insert signal ${signal.id}: ${signal.type} ${signal.data}\n`);
       return EXIT.OK;
     }
+    requireYes(
+      args,
+      'snapshot',
+      `an incremental snapshot of ${args.positionals[0]} (its rows flow through the pipeline)`,
+    );
     const report = await runSnapshot(
       {
         pool: ctx.odooPool(),
@@ -460,6 +470,7 @@ const dlqCommand: Command = {
       { name: 'all', type: 'boolean', description: 'replay every dead letter not replayed yet' },
       { name: 'again', type: 'boolean', description: 'with --id: replay even if replayed before' },
       { name: 'dry-run', type: 'boolean', description: 'show what would be replayed' },
+      YES_OPTION,
       JSON_OPT,
     ],
     details: `The topic is DLQ_TOPIC (default sync.dead-letter). Replays are recorded (table dlq_replay) and shown by list.
@@ -580,6 +591,7 @@ Examples:
       }
       return EXIT.OK;
     }
+    requireYes(args, 'dlq', `replaying ${chosen.length} dead letter(s) to their source topics`);
     const producer = createProducer(ctx.kafka());
     await producer.connect();
     const results = [];
@@ -702,6 +714,7 @@ const forceCreateCommand: Command = {
     positionals: [{ name: 'contract code', required: true, description: 'contract_contract.code' }],
     options: [
       { name: 'dry-run', type: 'boolean', description: 'print the intent, do not produce it' },
+      YES_OPTION,
       JSON_OPT,
     ],
     details:
@@ -741,6 +754,7 @@ const forceCreateCommand: Command = {
       ctx.io.out(`${JSON.stringify(msg, null, 2)}\n`);
       return EXIT.OK;
     }
+    requireYes(args, 'force-create', `creating contract ${args.positionals[0]} in OpenCell`);
     const [at] = await produceIntents(ctx.kafka(), ctx.config, [msg]);
     if (flag(args, 'json'))
       ctx.io.out(
@@ -774,6 +788,7 @@ const reconcileCommand: Command = {
       { name: 'contract', type: 'string', valueName: 'code', description: 'this contract only' },
       { name: 'all', type: 'boolean', description: 'every partner holding contracts' },
       { name: 'fix', type: 'boolean', description: 'produce the intents that repair the drift' },
+      YES_OPTION,
       JSON_OPT,
     ],
     details:
@@ -784,6 +799,7 @@ const reconcileCommand: Command = {
     const given = (['partner', 'contract', 'all'] as const).filter((k) => args.options[k] !== undefined);
     if (given.length !== 1)
       throw new UsageError('give exactly one of --partner <ref>, --contract <code>, --all', 'reconcile');
+    if (flag(args, 'fix')) requireYes(args, 'reconcile', 'repairing the drift in OpenCell (--fix)');
     const scope: ReconcileScope = str(args, 'partner')
       ? { partnerRef: str(args, 'partner') as string }
       : str(args, 'contract')

@@ -285,7 +285,7 @@ describe('ops CLI (spawned, real stack)', function () {
           'member joined',
         );
         const before = await committed(admin, group, topic).catch(() => ({}));
-        const r = await cli(['resync', group, '--to', 'earliest', '--topic', topic]);
+        const r = await cli(['resync', group, '--to', 'earliest', '--topic', topic, '--yes']);
         expect(r.code).to.equal(1);
         expect(r.stderr).to.include('refusing').and.include(clientId);
         noStackTrace(r.stderr);
@@ -305,14 +305,34 @@ describe('ops CLI (spawned, real stack)', function () {
           { partition: 1, offset: '1' },
         ],
       });
-      const r = await cli(['resync', group, '--to', 'earliest', '--topic', topic]);
+      const r = await cli(['resync', group, '--to', 'earliest', '--topic', topic, '--yes']);
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.include('4 processed again');
       expect(await committed(admin, group, topic)).to.deep.equal({ 0: '0', 1: '0' });
       const future = new Date(Date.now() + 3600_000).toISOString();
-      const r2 = await cli(['resync', group, '--to', future, '--topic', topic, '--json']);
+      const r2 = await cli(['resync', group, '--to', future, '--topic', topic, '--json', '--yes']);
       expect(r2.code, r2.stderr).to.equal(0);
       expect(await committed(admin, group, topic)).to.deep.equal({ 0: '3', 1: '2' });
+    });
+
+    it('resync without --yes shows the plan and changes nothing (exit 2); destructive commands need --yes', async () => {
+      const group = `test-cli-noyes-${suffix}`;
+      await admin.setOffsets({
+        groupId: group,
+        topic,
+        partitions: [
+          { partition: 0, offset: '3' },
+          { partition: 1, offset: '1' },
+        ],
+      });
+      const r = await cli(['resync', group, '--to', 'earliest', '--topic', topic]);
+      expect(r.code, r.stderr).to.equal(2);
+      expect(r.stdout).to.include('4 processed again');
+      expect(r.stderr).to.include('add --yes');
+      expect(await committed(admin, group, topic)).to.deep.equal({ 0: '3', 1: '1' });
+      const fix = await cli(['reconcile', '--all', '--fix'], { OPENCELL_PASSWORD: 'unused-here' });
+      expect(fix.code, fix.stderr).to.equal(2);
+      expect(fix.stderr).to.include('add --yes');
     });
 
     it('resync --follow shows progress until the group has caught up', async () => {
@@ -335,6 +355,7 @@ describe('ops CLI (spawned, real stack)', function () {
         '--follow',
         '--timeout',
         '90',
+        '--yes',
       ]);
       // a consumer joins once the reset is done and consumes everything
       await eventually(
@@ -440,7 +461,7 @@ describe('ops CLI (spawned, real stack)', function () {
       const dry = await cli(['dlq', 'replay', '--all', '--dry-run'], env);
       expect(dry.code).to.equal(0);
       expect(dry.stdout).to.include('2 dead letter(s) would be replayed');
-      const r = await cli(['dlq', 'replay', '--id', '0:0'], env);
+      const r = await cli(['dlq', 'replay', '--id', '0:0', '--yes'], env);
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.include(`replayed 0:0 → ${source}[1]`);
       const [m] = await readAll(source, 1);
@@ -456,10 +477,10 @@ describe('ops CLI (spawned, real stack)', function () {
       const listed = JSON.parse((await cli(['dlq', 'list', '--json'], env)).stdout).deadLetters;
       expect(listed[0].replayed).to.have.property('at');
       expect(listed[1].replayed).to.equal(null);
-      const again = await cli(['dlq', 'replay', '--id', '0:0'], env);
+      const again = await cli(['dlq', 'replay', '--id', '0:0', '--yes'], env);
       expect(again.code).to.equal(1);
       expect(again.stderr).to.include('already replayed');
-      const all = await cli(['dlq', 'replay', '--all'], env);
+      const all = await cli(['dlq', 'replay', '--all', '--yes'], env);
       expect(all.code, all.stderr).to.equal(0);
       expect(all.stdout).to.include('1 dead letter(s) replayed').and.include('0:1');
     });
@@ -555,7 +576,11 @@ describe('ops CLI (spawned, real stack)', function () {
         expect(matching).to.equal(1100);
         const from = await topicEnds(TOPIC);
 
-        const r = await cli(['snapshot', 'res_country', '--where', where, '--wait', '--json'], {}, 170_000);
+        const r = await cli(
+          ['snapshot', 'res_country', '--where', where, '--wait', '--json', '--yes'],
+          {},
+          170_000,
+        );
         expect(r.code, r.stderr).to.equal(0);
 
         // first: how many snapshot events arrived on the table's topic since the command started
@@ -590,7 +615,7 @@ describe('ops CLI (spawned, real stack)', function () {
       const ids = await insertCountries(3, suffix);
       try {
         const from = await topicEnds(TOPIC);
-        const r = await cli(['snapshot', 'res_country', '--where', `id IN (${ids.join(',')})`]);
+        const r = await cli(['snapshot', 'res_country', '--where', `id IN (${ids.join(',')})`, '--yes']);
         expect(r.code, r.stderr).to.equal(0);
         expect(r.stdout).to.match(/^snapshot [0-9a-f-]{36} started: public\.res_country/);
         const reads = await snapshotReads(TOPIC, from, ids.length);
@@ -610,6 +635,7 @@ describe('ops CLI (spawned, real stack)', function () {
         '--wait',
         '--timeout',
         '60',
+        '--yes',
       ]);
       expect(r.code, r.stdout).to.equal(1);
       expect(r.stderr).to.include('public.res_country: SQL_EXCEPTION');
@@ -639,8 +665,8 @@ describe('ops CLI (spawned, real stack)', function () {
       expect(rows.rowCount).to.equal(0);
       const text = await cli(['snapshot', 'contract_line', '--dry-run']);
       expect(text.stdout).to.include('[dry run]').and.include('public.contract_line');
-      expect((await cli(['snapshot', 'debezium_signal'])).code).to.equal(2);
-      expect((await cli(['snapshot', 'res_country', '--timeout', 'soon'])).code).to.equal(2);
+      expect((await cli(['snapshot', 'debezium_signal', '--yes'])).code).to.equal(2);
+      expect((await cli(['snapshot', 'res_country', '--timeout', 'soon', '--yes'])).code).to.equal(2);
     });
   });
 

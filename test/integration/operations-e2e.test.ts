@@ -402,7 +402,7 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
       await productIdByCode(db, PACK),
     ]);
     const before = sandbox.journal.lastSeq;
-    const r = await cli(['dlq', 'replay', '--id', id]);
+    const r = await cli(['dlq', 'replay', '--id', id, '--yes']);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.include(`replayed ${id} → ${topics.intents}[`);
     await eventually(
@@ -504,7 +504,7 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
     expect(await run!.sigterm(), run!.stderr).to.equal(0);
     run = await RunProcess.start(runArgs, env);
     const before = sandbox.journal.lastSeq;
-    const r = await cli(['dlq', 'replay', '--id', id]);
+    const r = await cli(['dlq', 'replay', '--id', id, '--yes']);
     expect(r.code, r.stderr).to.equal(0);
     await eventually(
       async () => (liveServices(fixInCatalog).includes(UNKNOWN_PRODUCT_CODE) ? true : undefined),
@@ -547,7 +547,7 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
     expect(table.stdout).to.include('service_missing').and.include('access_missing').and.include(c.code);
 
     const before = sandbox.journal.lastSeq;
-    const fix = await cli(['reconcile', '--contract', c.code, '--fix', '--json']);
+    const fix = await cli(['reconcile', '--contract', c.code, '--fix', '--json', '--yes']);
     expect(fix.code, fix.stderr).to.equal(0);
     const fixed = JSON.parse(fix.stdout).fixed as { kind: string }[];
     expect(fixed.map((f) => f.kind).sort()).to.deep.equal(['activate_service', 'update_phone_number']);
@@ -580,7 +580,7 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
       .n as number;
     const mark = sandbox.journal.lastSeq;
 
-    const routerPlan = await cli(['resync', groups.router, '--to', startedAt, '--json']);
+    const routerPlan = await cli(['resync', groups.router, '--to', startedAt, '--json', '--yes']);
     expect(routerPlan.code, routerPlan.stderr).to.equal(0);
     const rp = JSON.parse(routerPlan.stdout) as {
       partitions: { topic: string; partition: number; target: string }[];
@@ -598,7 +598,7 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
         `${p.topic}:${p.partition}`,
       ).to.equal(p.target);
     stamp('resync: router reset');
-    const projectorPlan = await cli(['resync', groups.projector, '--to', 'earliest', '--json']);
+    const projectorPlan = await cli(['resync', groups.projector, '--to', 'earliest', '--json', '--yes']);
     expect(projectorPlan.code, projectorPlan.stderr).to.equal(0);
     const pp = JSON.parse(projectorPlan.stdout) as {
       partitions: { topic: string; current: string; target: string }[];
@@ -758,7 +758,7 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
     const viaForce = await planted();
     expect(subOf(viaReconcile)).to.equal(undefined);
 
-    const fix = await cli(['reconcile', '--partner', viaReconcile.ref, '--fix', '--json']);
+    const fix = await cli(['reconcile', '--partner', viaReconcile.ref, '--fix', '--json', '--yes']);
     expect(fix.code, fix.stderr).to.equal(0);
     expect((JSON.parse(fix.stdout).fixed as { kind: string }[]).map((f) => f.kind)).to.include(
       'create_subscription',
@@ -770,7 +770,7 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
     );
     expect(subOf(viaReconcile)?.userAccount).to.equal(`${viaReconcile.ref}_0`);
     // the services follow with a second pass (reconcile compares services once the subscription exists)
-    const fix2 = await cli(['reconcile', '--partner', viaReconcile.ref, '--fix', '--json']);
+    const fix2 = await cli(['reconcile', '--partner', viaReconcile.ref, '--fix', '--json', '--yes']);
     expect(fix2.code, fix2.stderr).to.equal(0);
     await eventually(
       async () =>
@@ -781,7 +781,7 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
       'reconcile --fix: the services',
     );
 
-    const forced = await cli(['force-create', viaForce.code]);
+    const forced = await cli(['force-create', viaForce.code, '--yes']);
     expect(forced.code, forced.stderr).to.equal(0);
     await eventually(
       async () => (complete(viaForce) ? true : undefined),

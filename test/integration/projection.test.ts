@@ -387,7 +387,7 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
     expect(await sub(second.code)).to.equal(null);
     const out = execFileSync(
       process.execPath,
-      ['--require', 'tsx/cjs', 'src/app/cli.ts', 'force-create', second.code],
+      ['--require', 'tsx/cjs', 'src/app/cli.ts', 'force-create', second.code, '--yes'],
       {
         cwd: ROOT,
         encoding: 'utf8',

@@ -236,7 +236,7 @@ describe('snapshots reconcile, they do not replay history (issue 15 §4, real st
       const topic = `odoo.public.${table}`;
       const from = await topicEnds(topic);
       const where = `id IN (${ids.join(', ')})`;
-      const r = await cli(['snapshot', table, '--where', where, '--wait', '--json']);
+      const r = await cli(['snapshot', table, '--where', where, '--wait', '--json', '--yes']);
       expect(r.code, `snapshot ${table}: ${r.stderr}`).to.equal(0);
       // first: how many snapshot events of these rows arrived on the table's topic
       const reads = await snapshotReads(topic, from, new Set(ids));

@@ -1,5 +1,13 @@
 import { expect } from 'chai';
-import { CommandSpec, parseArgs, renderHelp, table, UsageError } from '../../src/app/args';
+import {
+  CommandSpec,
+  parseArgs,
+  renderHelp,
+  requireYes,
+  table,
+  UsageError,
+  YES_OPTION,
+} from '../../src/app/args';
 
 const spec: CommandSpec = {
   name: 'resync',
@@ -70,5 +78,16 @@ describe('ops args parser', () => {
         ],
       ),
     ).to.equal('a    bb\nxxx  -\ny    2');
+  });
+});
+
+describe('--yes on destructive commands', () => {
+  it('requireYes refuses with a usage error (exit 2) that says how to go ahead, and passes with --yes', () => {
+    const spec = { name: 'resync', summary: '', positionals: [], options: [YES_OPTION] };
+    expect(() => requireYes(parseArgs([], spec), 'resync', 'resetting the offsets of g')).to.throw(
+      UsageError,
+      /resetting the offsets of g: add --yes/,
+    );
+    expect(() => requireYes(parseArgs(['--yes'], spec), 'resync', 'x')).to.not.throw();
   });
 });
