@@ -94,7 +94,7 @@ export function versions(): Record<string, string> {
       return 'unknown';
     }
   };
-  return { node: process.version, kafkajs: pkg('kafkajs'), pg: pkg('pg'), typescript: pkg('typescript') };
+  return { node: process.version, kafkajs: pkg('kafkajs'), pg: pkg('pg'), typescript: pkg('typescript7') };
 }
 
 export async function stackVersions(): Promise<Record<string, string>> {
