@@ -217,6 +217,7 @@ export function renderMarkdown(r: Results): string {
     section('runtimes.md', 'Node 20 → Node 24 (issue M)'),
     interp(),
     section('create-plan-kills.md', 'Create-plan kills in flight (issue 19 §1)'),
+    section('snapshot-no-effect.md', 'Snapshot after the history (issue 15 §4)'),
     faults(),
   ];
   return parts.filter(Boolean).join('\n');
