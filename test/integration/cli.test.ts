@@ -195,6 +195,16 @@ describe('ops CLI (spawned, real stack)', function () {
   describe('status and resync', () => {
     const suffix = uniqueSuffix();
     const topic = `test.cli-lag-${suffix}`;
+    /** The group's committed offsets on the test topic's two partitions, as an idle group would have left them. */
+    const commitOffsets = (group: string, p0: string, p1: string) =>
+      admin.setOffsets({
+        groupId: group,
+        topic,
+        partitions: [
+          { partition: 0, offset: p0 },
+          { partition: 1, offset: p1 },
+        ],
+      });
 
     before(async () => {
       await ensureTopics(admin, [{ topic, numPartitions: 2, replicationFactor: 1 }]);
@@ -209,14 +219,7 @@ describe('ops CLI (spawned, real stack)', function () {
 
     it('status --json shows the lag the test created, per partition', async () => {
       const group = `test-cli-status-${suffix}`;
-      await admin.setOffsets({
-        groupId: group,
-        topic,
-        partitions: [
-          { partition: 0, offset: '0' },
-          { partition: 1, offset: '0' },
-        ],
-      });
+      await commitOffsets(group, '0', '0');
       const r = await cli(['status', '--json', '--group', group]);
       expect([0, 1]).to.include(r.code);
       const report = JSON.parse(r.stdout);
@@ -244,14 +247,7 @@ describe('ops CLI (spawned, real stack)', function () {
 
     it('resync --dry-run shows the plan and changes nothing', async () => {
       const group = `test-cli-dry-${suffix}`;
-      await admin.setOffsets({
-        groupId: group,
-        topic,
-        partitions: [
-          { partition: 0, offset: '3' },
-          { partition: 1, offset: '2' },
-        ],
-      });
+      await commitOffsets(group, '3', '2');
       const r = await cli(['resync', group, '--to', 'earliest', '--topic', topic, '--dry-run', '--json']);
       expect(r.code, r.stderr).to.equal(0);
       const plan = JSON.parse(r.stdout);
@@ -297,14 +293,7 @@ describe('ops CLI (spawned, real stack)', function () {
 
     it('resync --to earliest resets an idle group; --to <future time> moves it to the end', async () => {
       const group = `test-cli-reset-${suffix}`;
-      await admin.setOffsets({
-        groupId: group,
-        topic,
-        partitions: [
-          { partition: 0, offset: '3' },
-          { partition: 1, offset: '1' },
-        ],
-      });
+      await commitOffsets(group, '3', '1');
       const r = await cli(['resync', group, '--to', 'earliest', '--topic', topic, '--yes']);
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.include('4 processed again');
@@ -317,14 +306,7 @@ describe('ops CLI (spawned, real stack)', function () {
 
     it('resync without --yes shows the plan and changes nothing (exit 2); destructive commands need --yes', async () => {
       const group = `test-cli-noyes-${suffix}`;
-      await admin.setOffsets({
-        groupId: group,
-        topic,
-        partitions: [
-          { partition: 0, offset: '3' },
-          { partition: 1, offset: '1' },
-        ],
-      });
+      await commitOffsets(group, '3', '1');
       const r = await cli(['resync', group, '--to', 'earliest', '--topic', topic]);
       expect(r.code, r.stderr).to.equal(2);
       expect(r.stdout).to.include('4 processed again');
@@ -337,14 +319,7 @@ describe('ops CLI (spawned, real stack)', function () {
 
     it('resync --follow shows progress until the group has caught up', async () => {
       const group = `test-cli-follow-${suffix}`;
-      await admin.setOffsets({
-        groupId: group,
-        topic,
-        partitions: [
-          { partition: 0, offset: '3' },
-          { partition: 1, offset: '2' },
-        ],
-      });
+      await commitOffsets(group, '3', '2');
       const child = cli([
         'resync',
         group,
