@@ -65,7 +65,16 @@ function projectionStarter(role: 'router' | 'projector'): RoleStarter {
     const checks: Record<string, ReadinessCheck> = {
       [`postgres-odoo`]: async () => void (await pipeline.odooPool.query('SELECT 1')),
     };
-    if (role === 'projector') checks.opencell = async () => (await pipeline.client.version()) || 'ok';
+    if (role === 'projector') {
+      checks.opencell = async () => (await pipeline.client.version()) || 'ok';
+      // The seed data every customer creation names (original-module.md §1.2): a missing category fails them all.
+      checks['opencell-customer-category'] = async () => {
+        const code = ctx.config.opencell.customerCategory;
+        if (!(await pipeline.client.getCustomerCategory(code)))
+          throw new Error(`OpenCell has no customer category ${code} (OPENCELL_CUSTOMER_CATEGORY)`);
+        return code;
+      };
+    }
     return { role, groups: [{ groupId, topics }], checks, stop: () => pipeline.stop() };
   };
 }

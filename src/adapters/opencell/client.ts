@@ -136,6 +136,14 @@ export class OpenCellClient {
     );
   }
 
+  /**
+   * GET /account/customer/category/{code}; null when OpenCell has no such category. The projector's readiness
+   * check reads the configured category (OPENCELL_CUSTOMER_CATEGORY): without it every customer creation fails.
+   */
+  getCustomerCategory(code: string): Promise<C.CustomerCategory | null> {
+    return orNull(this.#call('getCustomerCategory', { params: { code } }).then((r) => r.customerCategory));
+  }
+
   createCustomer(dto: CustomerDto): Promise<ActionStatus> {
     return this.#call('createCustomer', { body: dto });
   }

@@ -123,6 +123,17 @@ export const Customer = t.intersection([
 export type Customer = t.TypeOf<typeof Customer>;
 export const GetCustomerResponse = t.type({ actionStatus: ActionStatus, customer: Customer });
 
+/** CustomerCategoryDto (GET /account/customer/category/{code}): the client only needs to know it exists. */
+export const CustomerCategory = t.intersection([
+  t.type({ code: t.string }),
+  t.partial({ description: opt(t.string) }),
+]);
+export type CustomerCategory = t.TypeOf<typeof CustomerCategory>;
+export const GetCustomerCategoryResponse = t.type({
+  actionStatus: ActionStatus,
+  customerCategory: CustomerCategory,
+});
+
 export const BillingAccount = t.intersection([
   t.type({ code: t.string }),
   t.partial({

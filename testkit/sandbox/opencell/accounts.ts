@@ -1,5 +1,6 @@
 import { cfOut, mergeCustomFields, q, qBool, success, type Ctx } from './context';
 import { alreadyExists, business, generic, invalid, meveo, missing, notFound, requireFields } from './errors';
+import { applyPaging, pagingFrom, type FieldMap } from './filters';
 import { CRMAccountHierarchySchema, CustomerSchema, parseObject } from './schemas';
 import type {
   AccountRec,
@@ -318,6 +319,49 @@ export function getCustomer(ctx: Ctx): unknown {
   const rec = ctx.state.customers.get(code);
   if (!rec) throw notFound('Customer', code);
   return { actionStatus: success(), customer: outCustomer(ctx, rec, qBool(ctx, 'includeCustomerAccounts')) };
+}
+
+/**
+ * GET /account/customer/category/{code}: GetCustomerCategoryResponseDto, `{actionStatus, customerCategory}`
+ * (CustomerRsImpl.findCategory → CustomerApi.findCategory: an unknown code is a 404 EntityDoesNotExists).
+ */
+export function getCustomerCategory(ctx: Ctx): unknown {
+  const code = ctx.params[0] === undefined ? undefined : decodeURIComponent(ctx.params[0]);
+  if (!code) throw missing(['customerCategoryCode']);
+  const cat = ctx.state.index.get<{ code: string; description?: string }>('CustomerCategory', code);
+  if (!cat) throw notFound('CustomerCategory', code);
+  return {
+    actionStatus: success(),
+    customerCategory: compact({ code: cat.code, description: cat.description, exoneratedFromTaxes: false }),
+  };
+}
+
+const CUSTOMER_FIELDS: FieldMap<CustomerRec> = {
+  id: { type: 'number', get: (c) => c.id },
+  code: { type: 'string', get: (c) => c.code },
+  description: { type: 'string', get: (c) => c.description },
+  seller: { type: 'string', get: (c) => c.seller },
+  'seller.code': { type: 'string', get: (c) => c.seller },
+  customerCategory: { type: 'string', get: (c) => c.customerCategory },
+  'customerCategory.code': { type: 'string', get: (c) => c.customerCategory },
+};
+
+/** GET|POST /account/customer/list → `{actionStatus, paging, customers:{customer:[…], totalNumberOfRecords}}`. */
+export function listCustomers(method: 'GET' | 'POST') {
+  return (ctx: Ctx): unknown => {
+    const req = pagingFrom(ctx, method);
+    const { page, total, paging } = applyPaging(
+      ctx.state.customers.values(),
+      req,
+      CUSTOMER_FIELDS,
+      method === 'GET' ? 'code' : 'id',
+    );
+    return {
+      actionStatus: success(),
+      paging,
+      customers: { customer: page.map((c) => outCustomer(ctx, c, false)), totalNumberOfRecords: total },
+    };
+  };
 }
 
 export function getCustomerAccount(ctx: Ctx): unknown {

@@ -541,3 +541,27 @@ export function getPdfInvoice(ctx: Ctx): unknown {
   const inv = findInvoice(ctx, q(ctx, 'invoiceId'), q(ctx, 'invoiceNumber'), q(ctx, 'invoiceType') ?? 'COM');
   return pdfResponse(ctx, inv, qBool(ctx, 'generatePdf'));
 }
+
+/** GET /invoice/getPdfInvoiceWithType?invoiceId=&invoiceNumber=&invoiceType= (10.x+): as getPdfInvoice, typed. */
+export function getPdfInvoiceWithType(ctx: Ctx): unknown {
+  const inv = findInvoice(ctx, q(ctx, 'invoiceId'), q(ctx, 'invoiceNumber'), q(ctx, 'invoiceType') ?? 'COM');
+  return pdfResponse(ctx, inv, qBool(ctx, 'generatePdf'));
+}
+
+/**
+ * GET /invoice/listInvoiceByCustomerAccount?customerAccountCode=: every invoice of the account's billing accounts,
+ * under the capitalised key `CustomerInvoiceDtoList` (CustomerInvoicesResponse).
+ */
+export function listInvoicesByCustomerAccount(ctx: Ctx): unknown {
+  const code = q(ctx, 'customerAccountCode');
+  if (!code) throw missing(['customerAccountCode']);
+  if (!ctx.state.customerAccounts.has(code)) throw notFound('CustomerAccount', code);
+  const bas = new Set(ctx.state.billingAccountsOf(code).map((ba) => ba.code));
+  const pdf = qBool(ctx, 'returnPdf');
+  return {
+    actionStatus: success(),
+    CustomerInvoiceDtoList: ctx.state.invoices
+      .filter((i) => bas.has(i.billingAccountCode))
+      .map((i) => outInvoice(i, { transactions: false, pdf })),
+  };
+}

@@ -102,6 +102,9 @@ export const HANDLERS: Record<OpenCellOperationName, Handler> = {
   // accounts
   getCustomer: accounts.getCustomer,
   getCustomerByCode: accounts.getCustomer,
+  getCustomerCategory: accounts.getCustomerCategory,
+  listCustomersByQuery: accounts.listCustomers('GET'),
+  listCustomers: accounts.listCustomers('POST'),
   createCustomer: accounts.createCustomer,
   updateCustomer: accounts.updateCustomer,
   createOrUpdateCustomer: accounts.createOrUpdateCustomer,
@@ -121,6 +124,7 @@ export const HANDLERS: Record<OpenCellOperationName, Handler> = {
   getSubscription: subs.getSubscription,
   listSubscriptionsByQuery: subs.listSubscriptions('GET'),
   listSubscriptions: subs.listSubscriptions('POST'),
+  findSubscriptionsByCustomer: subs.findSubscriptionsByCustomer,
   createSubscription: subs.createSubscription,
   updateSubscription: subs.updateSubscription,
   createOrUpdateSubscription: subs.createOrUpdateSubscription,
@@ -151,6 +155,8 @@ export const HANDLERS: Record<OpenCellOperationName, Handler> = {
   getInvoice: invoices.getInvoice,
   fetchPdfInvoice: invoices.fetchPdfInvoice,
   getPdfInvoice: invoices.getPdfInvoice,
+  getPdfInvoiceWithType: invoices.getPdfInvoiceWithType,
+  listInvoicesByCustomerAccount: invoices.listInvoicesByCustomerAccount,
 };
 
 function routes(): { exact: Map<string, Handler>; patterns: Route[] } {

@@ -282,6 +282,28 @@ export function listSubscriptions(method: 'GET' | 'POST') {
   };
 }
 
+/**
+ * GET /billing/subscription/findByCustomer?customerCode= (10.x+): every subscription under the customer's user
+ * accounts, as `{actionStatus, subscriptions:{listSize, subscription:[…]}}` without a paging block.
+ */
+export function findSubscriptionsByCustomer(ctx: Ctx): unknown {
+  const code = q(ctx, 'customerCode');
+  if (!code) throw missing(['customerCode']);
+  if (!ctx.state.customers.has(code)) throw notFound('Customer', code);
+  const uas = new Set(
+    ctx.state
+      .customerAccountsOf(code)
+      .flatMap((ca) => ctx.state.billingAccountsOf(ca.code))
+      .flatMap((ba) => ctx.state.userAccountsOf(ba.code))
+      .map((ua) => ua.code),
+  );
+  const list = [...ctx.state.subscriptions.values()].filter((s) => uas.has(s.userAccount));
+  return {
+    actionStatus: success(),
+    subscriptions: { listSize: list.length, subscription: list.map((s) => outSubscription(ctx, s)) },
+  };
+}
+
 // ------------------------------------------------------------------------------------------------ services
 
 function activateOrInstantiate(ctx: Ctx, activate: boolean): unknown {
