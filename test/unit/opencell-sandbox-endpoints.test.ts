@@ -471,7 +471,13 @@ describe('OpenCell sandbox: every endpoint the integration may call answers with
   });
 
   it('the client reads the category (null when OpenCell has none), as the projector readiness check does', async () => {
-    const client = new OpenCellClient({ baseUrl: sb.url, user: USER, password: PASSWORD, timeoutMs: 2000 });
+    const client = new OpenCellClient({
+      baseUrl: sb.url,
+      user: USER,
+      password: PASSWORD,
+      timeoutMs: 2000,
+      concurrency: 2,
+    });
     try {
       expect(await client.getCustomerCategory('CLIENT')).to.include({ code: 'CLIENT' });
       expect(await client.getCustomerCategory('NOPE')).to.equal(null);
