@@ -155,18 +155,19 @@ const statusCommand: Command = {
   spec: {
     name: 'status',
     summary:
-      'Lag per consumer group and partition, live members, DLQ depth, outbox backlog, connectors, last errors, ledger counts.',
+      'Lag per consumer group and partition, live members, DLQ depth, outbox backlog, connectors, replication slot, last errors, ledger counts.',
     positionals: [],
     options: [
       JSON_OPT,
       { name: 'group', type: 'list', valueName: 'group-id', description: 'also report this consumer group' },
     ],
-    details: 'Exit code 1 when a section cannot be read or a connector/task is FAILED (usable as a check).',
+    details:
+      'Exit code 1 when a section cannot be read, a connector/task is FAILED or a replication slot warns (inactive,\nor retaining REPLICATION_SLOT_WARN_BYTES of WAL or more): usable as a check.',
   },
   requires: () => [],
   run: async (args, ctx) => {
     const report = await gatherStatus(
-      { admin: await ctx.admin(), statePool: ctx.statePool(), config: ctx.config },
+      { admin: await ctx.admin(), statePool: ctx.statePool(), config: ctx.config, odooPool: ctx.odooPool() },
       list(args, 'group'),
     );
     ctx.io.out(

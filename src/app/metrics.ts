@@ -9,6 +9,7 @@ import type { CallEvent } from '../adapters/opencell/client';
 import type { StageHooks } from '../flows/projection/stages';
 import type { RelayMetrics } from '../flows/outbox/relay';
 import type { KeyedConsumerEvent } from '../adapters/kafka/keyed-consumer';
+import type { SlotHealth } from '../adapters/postgres/replication-slots';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -28,6 +29,10 @@ export class Metrics {
   readonly outboxPublished: Counter<'topic'>;
   readonly relayErrors: Counter<'fatal'>;
   readonly invoiceLoads: Counter<'outcome'>;
+  readonly slotRetainedWal: Gauge<'slot'>;
+  readonly slotActive: Gauge<'slot'>;
+  readonly slotFlushLag: Gauge<'slot'>;
+  readonly slotWarnBytes: Gauge;
 
   constructor(opts: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
     const registers = [this.registry];
@@ -133,6 +138,40 @@ export class Metrics {
       labelNames: ['outcome'],
       registers,
     });
+    this.slotRetainedWal = new Gauge({
+      name: 'sync_replication_slot_retained_wal_bytes',
+      help: 'WAL the Odoo database server keeps for the replication slot (current WAL position - restart_lsn; sampled)',
+      labelNames: ['slot'],
+      registers,
+    });
+    this.slotActive = new Gauge({
+      name: 'sync_replication_slot_active',
+      help: 'Whether a connector reads the replication slot (1) or not (0) (sampled)',
+      labelNames: ['slot'],
+      registers,
+    });
+    this.slotFlushLag = new Gauge({
+      name: 'sync_replication_slot_confirmed_flush_lag_bytes',
+      help: 'WAL not yet confirmed by the connector (current WAL position - confirmed_flush_lsn; sampled)',
+      labelNames: ['slot'],
+      registers,
+    });
+    this.slotWarnBytes = new Gauge({
+      name: 'sync_replication_slot_warn_bytes',
+      help: 'Retained WAL from which the slot is a warning (REPLICATION_SLOT_WARN_BYTES); the alert compares with it',
+      registers,
+    });
+  }
+
+  /** Sets the slot gauges from one reading; a slot that disappeared is dropped. */
+  observeSlots(slots: readonly SlotHealth[], warnBytes: number): void {
+    this.slotWarnBytes.set(warnBytes);
+    for (const g of [this.slotRetainedWal, this.slotActive, this.slotFlushLag]) g.reset();
+    for (const s of slots) {
+      this.slotRetainedWal.set({ slot: s.slot }, s.retainedBytes);
+      this.slotActive.set({ slot: s.slot }, s.active ? 1 : 0);
+      this.slotFlushLag.set({ slot: s.slot }, s.confirmedFlushLagBytes);
+    }
   }
 
   /** Observer for OpenCellClient.onCall. */

@@ -1,6 +1,6 @@
 /**
  * `run`: starts the chosen roles in this process, with the HTTP endpoints (/healthz, /readyz,
- * /metrics) and the sampled gauges (consumer lag, outbox backlog). Roles scale as separate processes: run
+ * /metrics) and the sampled gauges (consumer lag, outbox backlog, the replication slot). Roles scale as separate processes: run
  * `run --only projector` on N instances and the group spreads the intents topic's partitions over them.
  *
  * ROLE_STARTERS is the registry of roles: a starter gets the shared RunContext and returns a running role that
@@ -18,6 +18,7 @@ import { PROJECTOR_GROUP, ROUTER_GROUP, routerTopics } from '../flows/projection
 import { createKafka } from '../adapters/kafka/kafka';
 import { ConnectClient } from '../adapters/kafka-connect/client';
 import { partitionLags } from '../adapters/kafka/groups';
+import { replicationSlots } from '../adapters/postgres/replication-slots';
 import { startOpsServer, OpsServer, ReadinessCheck } from './http';
 import { Metrics } from './metrics';
 import { outboxBacklog } from './status';
@@ -44,6 +45,8 @@ export interface RunningRole {
   groups?: { groupId: string; topics: string[] }[];
   /** readiness checks specific to the role (merged into /readyz) */
   checks?: Record<string, ReadinessCheck>;
+  /** gauges of the role's own, sampled with the lag */
+  sample?: () => Promise<void>;
   /** graceful: stop fetching, finish in-flight work, commit, disconnect */
   stop(): Promise<void>;
 }
@@ -75,7 +78,13 @@ function projectionStarter(role: 'router' | 'projector'): RoleStarter {
         return code;
       };
     }
-    return { role, groups: [{ groupId, topics }], checks, stop: () => pipeline.stop() };
+    // The router reads what the slot's connector writes: it alone reports the slot, so one series per slot.
+    const sample =
+      role === 'router'
+        ? async () =>
+            ctx.metrics.observeSlots(await replicationSlots(pipeline.odooPool), ctx.config.slotWarnBytes)
+        : undefined;
+    return { role, groups: [{ groupId, topics }], checks, sample, stop: () => pipeline.stop() };
   };
 }
 
@@ -278,6 +287,7 @@ export async function runRoles(
               l.lag,
             );
         }
+      for (const w of started) await w.sample?.().catch(() => undefined);
       const b = await outboxBacklog(statePool).catch(() => undefined);
       if (b) metrics.outboxBacklog.set(b.backlog);
     };

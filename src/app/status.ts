@@ -8,6 +8,12 @@ import type { Config } from '../core/config';
 import { routerTopics, PROJECTOR_GROUP, ROUTER_GROUP } from '../flows/projection/stages';
 import { ConnectClient } from '../adapters/kafka-connect/client';
 import { groupInfo, GroupInfo } from '../adapters/kafka/groups';
+import {
+  replicationSlots,
+  slotWarnings,
+  formatBytes,
+  SlotHealth,
+} from '../adapters/postgres/replication-slots';
 import { table } from './args';
 
 export const INVOICE_LOADER_GROUP = 'invoice-loader';
@@ -47,6 +53,8 @@ export interface StatusReport {
     }[]
   >;
   ledger: Section<Record<string, number>>;
+  /** the logical replication slots on the Odoo database (absent when no Odoo pool was given) */
+  slots?: Section<{ slots: SlotHealth[]; warnBytes: number; warnings: string[] }>;
 }
 
 async function section<T>(fn: () => Promise<T>): Promise<Section<T>> {
@@ -80,10 +88,10 @@ export async function outboxBacklog(
 }
 
 export async function gatherStatus(
-  deps: { admin: Admin; statePool: Pool; config: Config },
+  deps: { admin: Admin; statePool: Pool; config: Config; odooPool?: Pool },
   extraGroups: readonly string[] = [],
 ): Promise<StatusReport> {
-  const { admin, statePool, config } = deps;
+  const { admin, statePool, config, odooPool } = deps;
   const known = knownGroups(config);
   const groupIds = [...new Set([...Object.keys(known), ...extraGroups])];
   const groupList = await Promise.all(
@@ -95,6 +103,16 @@ export async function gatherStatus(
       }
     }),
   );
+  const slots = odooPool
+    ? section(async () => {
+        const list = await replicationSlots(odooPool);
+        return {
+          slots: list,
+          warnBytes: config.slotWarnBytes,
+          warnings: slotWarnings(list, config.slotWarnBytes),
+        };
+      })
+    : undefined;
   const [dlq, outbox, connectors, lastErrors, ledger] = await Promise.all([
     section(async () => {
       const depth = await dlqDepth(admin, config.topics.dlq);
@@ -137,7 +155,16 @@ export async function gatherStatus(
       return Object.fromEntries(r.rows.map((x) => [x.outcome, Number(x.n)]));
     }),
   ]);
-  return { at: new Date().toISOString(), groupList, dlq, outbox, connectors, lastErrors, ledger };
+  return {
+    at: new Date().toISOString(),
+    groupList,
+    dlq,
+    outbox,
+    connectors,
+    lastErrors,
+    ledger,
+    ...(slots ? { slots: await slots } : {}),
+  };
 }
 
 /**
@@ -173,9 +200,15 @@ export async function readLastErrors(
   }));
 }
 
-/** True when every section could be read and nothing is FAILED. */
+/** The report's warnings (today: the replication slots'). */
+export function statusWarnings(r: StatusReport): string[] {
+  return r.slots?.ok ? r.slots.value.warnings : [];
+}
+
+/** True when every section could be read, nothing is FAILED and nothing warns. */
 export function statusHealthy(r: StatusReport): boolean {
-  const sectionsOk = [r.dlq, r.outbox, r.connectors, r.lastErrors, r.ledger].every((s) => s.ok);
+  const sections = [r.dlq, r.outbox, r.connectors, r.lastErrors, r.ledger, ...(r.slots ? [r.slots] : [])];
+  const sectionsOk = sections.every((s) => s.ok) && statusWarnings(r).length === 0;
   const groupsOk = r.groupList.every((g) => !('error' in g));
   const connectorsOk =
     !r.connectors.ok ||
@@ -188,17 +221,21 @@ export function statusJson(r: StatusReport): unknown {
   return {
     at: r.at,
     healthy: statusHealthy(r),
+    warnings: statusWarnings(r),
     groups: r.groupList,
     dlq: unwrap(r.dlq),
     outbox: unwrap(r.outbox),
     connectors: unwrap(r.connectors),
     lastErrors: unwrap(r.lastErrors),
     ledger: unwrap(r.ledger),
+    ...(r.slots ? { replicationSlots: unwrap(r.slots) } : {}),
   };
 }
 
 export function renderStatus(r: StatusReport): string {
   const out: string[] = [`status at ${r.at}`, ''];
+  const warnings = statusWarnings(r);
+  if (warnings.length) out.push(...warnings.map((w) => `WARNING ${w}`), '');
   out.push('Consumer groups');
   for (const g of r.groupList) {
     if ('error' in g) {
@@ -255,6 +292,28 @@ export function renderStatus(r: StatusReport): string {
         2,
       ),
     );
+  if (r.slots) {
+    out.push('', 'Replication slots (Odoo database)');
+    if (!r.slots.ok) out.push(`  ERROR ${r.slots.error}`);
+    else if (r.slots.value.slots.length === 0) out.push('  (none)');
+    else
+      out.push(
+        indent(
+          table(
+            ['slot', 'active', 'retained WAL', 'unconfirmed WAL', 'wal_status'],
+            r.slots.value.slots.map((x) => [
+              x.slot,
+              x.active ? 'yes' : 'NO',
+              formatBytes(x.retainedBytes),
+              formatBytes(x.confirmedFlushLagBytes),
+              x.walStatus ?? '-',
+            ]),
+          ),
+          2,
+        ),
+        `  (warning from ${formatBytes(r.slots.value.warnBytes)} retained, REPLICATION_SLOT_WARN_BYTES)`,
+      );
+  }
   out.push('', 'Ledger (intents by outcome)');
   out.push(
     r.ledger.ok

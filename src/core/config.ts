@@ -137,6 +137,8 @@ const SPEC = {
   HTTP_PORT: [IntFromEnv(0, 65535), '9464'],
   // The ops server answers on loopback unless told otherwise (a pod or container sets 0.0.0.0 for its probes).
   HTTP_HOST: [NonEmpty, '127.0.0.1'],
+  // `status` warns and the slot alert compares with this (docs/operations.md "Replication slot"): 1 GiB by default.
+  REPLICATION_SLOT_WARN_BYTES: [IntFromEnv(1, Number.MAX_SAFE_INTEGER), '1073741824'],
 } as const satisfies Record<string, readonly [t.Mixed, string | undefined]>;
 
 type Spec = typeof SPEC;
@@ -185,6 +187,8 @@ export interface Config {
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
   httpPort: number;
   httpHost: string;
+  /** `REPLICATION_SLOT_WARN_BYTES`: retained WAL from which a replication slot is reported as a warning */
+  slotWarnBytes: number;
 }
 
 /** Validates a raw key/value source (env, file); throws one ConfigError listing every problem. */
@@ -266,5 +270,6 @@ export function loadConfig(
     retry: { initialMs: s.RETRY_INITIAL_MS, maxMs: s.RETRY_MAX_MS, maxAttempts: s.RETRY_MAX_ATTEMPTS },
     httpPort: s.HTTP_PORT,
     httpHost: s.HTTP_HOST,
+    slotWarnBytes: s.REPLICATION_SLOT_WARN_BYTES,
   };
 }

@@ -74,6 +74,13 @@ export class ConnectClient {
     if (r.status >= 300) throw new SyncError('INTERNAL', `Kafka Connect restart ${name}: HTTP ${r.status}`);
   }
 
+  /** Pauses (`PUT …/pause`) or resumes (`PUT …/resume`) the connector and its tasks; Connect answers 202. */
+  async setPaused(name: string, paused: boolean): Promise<void> {
+    const action = paused ? 'pause' : 'resume';
+    const r = await call('PUT', `${this.baseUrl}/connectors/${encodeURIComponent(name)}/${action}`);
+    if (r.status >= 300) throw new SyncError('INTERNAL', `Kafka Connect ${action} ${name}: HTTP ${r.status}`);
+  }
+
   async delete(name: string): Promise<void> {
     await call('DELETE', `${this.baseUrl}/connectors/${encodeURIComponent(name)}`);
   }
