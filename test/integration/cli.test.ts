@@ -240,9 +240,12 @@ describe('ops CLI (spawned, real stack)', function () {
         expect(report).to.have.property(k);
       expect(report.outbox.backlog).to.be.a('number');
       expect(report.connectors.map((c: { name: string }) => c.name)).to.include('odoo-billing');
+      // the Odoo database's replication slot (test/integration/replication-slot.test.ts makes it warn)
+      expect(report.replicationSlots.slots.map((x: { slot: string }) => x.slot)).to.include('odoo_billing');
+      expect(report.warnings).to.be.an('array');
       // the table form too
       const t = await cli(['status', '--group', group]);
-      expect(t.stdout).to.include(group).and.include('total lag=5');
+      expect(t.stdout).to.include(group).and.include('total lag=5').and.include('Replication slots');
     });
 
     it('resync --dry-run shows the plan and changes nothing', async () => {
