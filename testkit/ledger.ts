@@ -3,7 +3,12 @@
  * finished intents, effect rows with their write-ahead state, and the results it was asked to record.
  */
 import { randomUUID } from 'node:crypto';
-import type { IntentResult, LedgerIntentMessage, LedgerPort } from '../src/adapters/postgres/ledger';
+import {
+  chargeCodeOf,
+  type IntentResult,
+  type LedgerIntentMessage,
+  type LedgerPort,
+} from '../src/adapters/postgres/ledger';
 import type { SyncEvent } from '../src/domain/outbox/events';
 import type { OcOperation } from '../src/domain/projection/plan';
 
@@ -103,7 +108,6 @@ function rowOf(intentId: string, op: OcOperation): Omit<EffectRow, 'outcome'> {
     intentId,
     op: op.op,
     subscription: typeof b.subscription === 'string' ? b.subscription : null,
-    chargeCode:
-      op.op === 'applyOneShotChargeInstance' && typeof b.oneShotCharge === 'string' ? b.oneShotCharge : null,
+    chargeCode: chargeCodeOf(op),
   };
 }

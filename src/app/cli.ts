@@ -1,6 +1,6 @@
 /**
  * odoo-opencell-sync: the operators' CLI. One command per task (run, status, resync, snapshot, dlq, connectors,
- * force-create, reconcile), `--help` on each, and exit codes scripts can trust:
+ * force-create, force-iban, compensate, reconcile), `--help` on each, and exit codes scripts can trust:
  *   0 ok · 1 runtime failure · 2 usage error (bad arguments) · 3 configuration error · 130 second signal.
  * User errors are one clear line on stderr (no stack trace; LOG_LEVEL=debug adds it for bugs). Tables go to
  * stdout, `--json` prints one JSON document on stdout; logs and progress go to stderr.
@@ -49,6 +49,14 @@ import {
   targetOffsets,
 } from '../adapters/kafka/groups';
 import { operatorIntent, produceIntents } from '../flows/projection/operator-intents';
+import { awaitIntentOutcome, ledgerNow, readEffect } from '../adapters/postgres/ledger';
+import type { IntentMessage } from '../domain/intents/message';
+import { forceIbanRefusal } from '../domain/intents/force-iban';
+import { compensationEffectKey, compensationIntentId } from '../domain/intents/apply-compensation';
+import { maskIban } from '../domain/projection/iban';
+import { compensationAmount, compensationRequest } from '../domain/projection/payloads';
+import { oneShotIdentity } from '../domain/projection/plan';
+import type { ContractView } from '../domain/projection/views';
 import { formatProgress, ProgressMeter } from './progress';
 import { driftOfPartner, partnersInScope, ReconcileScope } from '../flows/reconcile';
 import type { Drift } from '../domain/reconcile';
@@ -770,6 +778,268 @@ const forceCreateCommand: Command = {
 };
 
 // ---------------------------------------------------------------------------------------------------------------
+// force-iban, compensate (docs/behaviour.md W3, W5): operator intents about one contract
+// ---------------------------------------------------------------------------------------------------------------
+
+const WAIT_OPT = {
+  name: 'wait',
+  type: 'string',
+  valueName: 'seconds',
+  description: "wait up to this long for the projector's outcome (ledger) and report it",
+} as const;
+
+/** The one contract with this code, as the projector will see it (refuses an unknown or ambiguous code). */
+async function contractByCode(ctx: CommandContext, code: string): Promise<ContractView> {
+  const r = await ctx
+    .odooPool()
+    .query<{ id: number }>(`SELECT id FROM contract_contract WHERE code = $1 ORDER BY id`, [code]);
+  if (r.rows.length === 0) throw new CliFailure(`no contract with code "${code}" in Odoo`);
+  if (r.rows.length > 1)
+    throw new CliFailure(
+      `${r.rows.length} contracts have code "${code}" (ids ${r.rows.map((x) => x.id).join(', ')}): fix the data in Odoo first`,
+    );
+  const contract = await new OdooViews(ctx.odooPool()).contract(r.rows[0].id);
+  if (!contract) throw new CliFailure(`no contract with code "${code}" in Odoo`);
+  return contract;
+}
+
+function waitSeconds(args: ParsedArgs, command: string): number | null {
+  const raw = str(args, 'wait');
+  if (raw === undefined) return null;
+  if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) <= 0)
+    throw new UsageError(`--wait must be a positive number of seconds (got "${raw}")`, command);
+  return Number(raw);
+}
+
+/**
+ * Produces one operator intent; with --wait, reports the projector's outcome from the ledger (exit 1 unless applied
+ * or skipped, or when none came in time).
+ */
+async function submitOperatorIntent(
+  ctx: CommandContext,
+  args: ParsedArgs,
+  msg: IntentMessage,
+  what: string,
+  command: string,
+): Promise<number> {
+  const wait = waitSeconds(args, command);
+  const since = wait === null ? null : await ledgerNow(ctx.statePool());
+  const [at] = await produceIntents(ctx.kafka(), ctx.config, [msg]);
+  const json = flag(args, 'json');
+  if (!json) ctx.io.out(`${what} → ${ctx.config.topics.intents} ${at}, intent ${msg.intentId}\n`);
+  if (wait === null || since === null) {
+    if (json)
+      ctx.io.out(`${JSON.stringify({ intentId: msg.intentId, topic: ctx.config.topics.intents, at })}\n`);
+    return EXIT.OK;
+  }
+  const outcome = await awaitIntentOutcome(ctx.statePool(), msg.intentId, since, wait * 1000);
+  if (json)
+    ctx.io.out(
+      `${JSON.stringify({ intentId: msg.intentId, topic: ctx.config.topics.intents, at, outcome: outcome?.outcome ?? null, error: outcome?.errorMessage ?? null })}\n`,
+    );
+  if (outcome === null)
+    throw new CliFailure(
+      `no outcome for intent ${msg.intentId} within ${wait} s (is the projector running?); it stays queued`,
+    );
+  if (!json)
+    ctx.io.out(
+      `outcome: ${outcome.outcome}${outcome.calls.length ? ` (${outcome.calls.join(', ')})` : ''}${outcome.errorMessage ? `: ${outcome.errorMessage}` : ''}\n`,
+    );
+  return outcome.outcome === 'applied' || outcome.outcome === 'skipped' ? EXIT.OK : EXIT.FAILURE;
+}
+
+const forceIbanCommand: Command = {
+  spec: {
+    name: 'force-iban',
+    summary:
+      "Force a contract's current IBAN onto its own OpenCell user account, even when the customer has several (the original's wizard).",
+    positionals: [{ name: 'contract code', required: true, description: 'contract_contract.code' }],
+    options: [
+      { name: 'dry-run', type: 'boolean', description: 'print the intent, do not produce it' },
+      WAIT_OPT,
+      YES_OPTION,
+      JSON_OPT,
+    ],
+    details:
+      "Produces a force_iban intent to the intents topic (key partner:<id>, after the customer's other intents); the\n" +
+      "projector sends the contract's IBAN to the user account of its subscription. Refused: an unknown or terminated\n" +
+      'contract, no mandate or bank account, an invalid IBAN. The outcome is a ledger entry and a sync event.',
+  },
+  requires: () => [],
+  run: async (args, ctx) => {
+    const code = args.positionals[0];
+    const contract = await contractByCode(ctx, code);
+    const refused = forceIbanRefusal(contract);
+    if (refused !== null) throw new CliFailure(refused);
+    const msg = operatorIntent(
+      { kind: 'force_iban', contractId: contract.id },
+      { partnerId: contract.partner.id, contractId: contract.id },
+      { origin: 'force-iban' },
+    );
+    if (flag(args, 'dry-run')) {
+      ctx.io.out(`${JSON.stringify(msg, null, 2)}\n`);
+      return EXIT.OK;
+    }
+    const what = `force IBAN ${maskIban(contract.mandate?.iban ?? '')} of contract ${code} (id ${contract.id}, partner ${contract.partner.ref ?? contract.partner.id}) onto the user account of subscription ${code}`;
+    if (!flag(args, 'yes')) ctx.io.out(`would ${what}\n`);
+    requireYes(args, 'force-iban', `forcing the IBAN of contract ${code} in OpenCell`);
+    return submitOperatorIntent(ctx, args, msg, `forced IBAN of contract ${code}`, 'force-iban');
+  },
+};
+
+const AMOUNT_RE = /^\d+(\.\d+)?$/;
+
+function positiveNumber(args: ParsedArgs, name: string, command: string): number | undefined {
+  const raw = str(args, name);
+  if (raw === undefined) return undefined;
+  if (!AMOUNT_RE.test(raw) || Number(raw) <= 0)
+    throw new UsageError(
+      `--${name} must be a positive number with a dot for decimals (got "${raw}")`,
+      command,
+    );
+  return Number(raw);
+}
+
+const compensateCommand: Command = {
+  spec: {
+    name: 'compensate',
+    summary:
+      "Apply a compensation to a contract in OpenCell: one-shot CH_SC_OSO_COMPENSATION for −amount (the original's wizard), once per --key.",
+    positionals: [{ name: 'contract code', required: true, description: 'contract_contract.code' }],
+    options: [
+      {
+        name: 'amount',
+        type: 'string',
+        valueName: 'EUR',
+        description: 'amount without taxes (4 decimals kept)',
+      },
+      {
+        name: 'days',
+        type: 'string',
+        valueName: 'n',
+        description: 'instead of --amount: days without service (amount = days × monthly price ÷ 30)',
+      },
+      {
+        name: 'monthly-price',
+        type: 'string',
+        valueName: 'EUR',
+        description: "with --days: the tariff's monthly price without taxes (pricelist 0IVA)",
+      },
+      {
+        name: 'description',
+        type: 'string',
+        valueName: 'text',
+        description: 'the charge description (required)',
+      },
+      {
+        name: 'date',
+        type: 'string',
+        valueName: 'YYYY-MM-DD',
+        description: 'operation date (default: today, UTC)',
+      },
+      {
+        name: 'key',
+        type: 'string',
+        valueName: 'caller key',
+        description: 'idempotency key: the same key is applied once (required)',
+      },
+      { name: 'dry-run', type: 'boolean', description: 'print the intent, do not produce it' },
+      WAIT_OPT,
+      YES_OPTION,
+      JSON_OPT,
+    ],
+    details:
+      'Produces an apply_compensation intent to the intents topic (key partner:<id>); the projector applies it once per\n' +
+      'caller key, even across a crash or a lost answer (it looks for the charge in OpenCell before applying it again).\n' +
+      'A key already applied prints so and exits 0; a key already used for another compensation is refused.\n' +
+      'Refused for a terminated contract (as the original).',
+  },
+  requires: () => [],
+  run: async (args, ctx) => {
+    const C = 'compensate';
+    const code = args.positionals[0];
+    const amountGiven = positiveNumber(args, 'amount', C);
+    const days = positiveNumber(args, 'days', C);
+    if (days !== undefined && !Number.isInteger(days))
+      throw new UsageError(`--days must be a whole number of days (got "${str(args, 'days')}")`, C);
+    const price = positiveNumber(args, 'monthly-price', C);
+    if ((amountGiven === undefined) === (days === undefined))
+      throw new UsageError('give either --amount <EUR> or --days <n> with --monthly-price <EUR>', C);
+    if (days !== undefined && price === undefined)
+      throw new UsageError('--days needs --monthly-price <EUR> (amount = days × price ÷ 30)', C);
+    if (days === undefined && price !== undefined)
+      throw new UsageError('--monthly-price goes with --days', C);
+    const amount = Math.round((amountGiven ?? compensationAmount(days!, price!)) * 10_000) / 10_000;
+    if (amount <= 0) throw new UsageError('the compensation amount rounds to 0', C);
+    const description = str(args, 'description')?.trim();
+    if (!description) throw new UsageError('--description <text> is required', C);
+    const key = str(args, 'key');
+    if (!key) throw new UsageError('--key <caller key> is required (the same key is applied once)', C);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$/.test(key))
+      throw new UsageError(
+        '--key must be 1–128 characters: letters, digits and . _ : @ / - (not starting with a sign)',
+        C,
+      );
+    const date = str(args, 'date') ?? new Date().toISOString().slice(0, 10);
+    if (
+      !/^\d{4}-\d{2}-\d{2}$/.test(date) ||
+      new Date(`${date}T00:00:00Z`).toISOString().slice(0, 10) !== date
+    )
+      throw new UsageError(`--date must be a day as YYYY-MM-DD (got "${date}")`, C);
+
+    const contract = await contractByCode(ctx, code);
+    // the same checks and payload as the projection (payloads.ts compensationRequest: refuses a terminated contract)
+    let body;
+    try {
+      body = compensationRequest(contract, amount, description, date);
+    } catch (e) {
+      throw new CliFailure((e as Error).message);
+    }
+    const recorded = await readEffect(ctx.statePool(), compensationEffectKey(key));
+    if (recorded !== null && recorded.outcome !== 'pending') {
+      if (recorded.opencellCode !== contract.code || recorded.chargeCode !== oneShotIdentity(body))
+        throw new CliFailure(
+          `key "${key}" was already used for another compensation (subscription ${recorded.opencellCode}, intent ${recorded.intentId}): use a new key`,
+        );
+      const when = recorded.appliedAt.toISOString();
+      if (flag(args, 'json'))
+        ctx.io.out(
+          `${JSON.stringify({ alreadyApplied: true, key, intentId: recorded.intentId, appliedAt: when })}\n`,
+        );
+      else
+        ctx.io.out(
+          `compensation "${key}" was already applied to contract ${code} at ${when} (intent ${recorded.intentId}): nothing to do\n`,
+        );
+      return EXIT.OK;
+    }
+    const msg = operatorIntent(
+      {
+        kind: 'apply_compensation',
+        contractId: contract.id,
+        key,
+        amount,
+        description,
+        operationDate: date,
+      },
+      { partnerId: contract.partner.id, contractId: contract.id },
+      { origin: 'compensate', intentId: compensationIntentId(key) },
+    );
+    if (flag(args, 'dry-run')) {
+      ctx.io.out(`${JSON.stringify(msg, null, 2)}\n`);
+      return EXIT.OK;
+    }
+    const what = `compensation ${body.amountWithoutTax} EUR (CH_SC_OSO_COMPENSATION) on contract ${code}, "${description}", operation date ${date}, key "${key}"`;
+    if (!flag(args, 'yes')) ctx.io.out(`would apply ${what}\n`);
+    if (recorded !== null)
+      ctx.io.out(
+        `an earlier submission of "${key}" is unfinished (its outcome is unknown): submitting it again is safe, the projector looks for the charge in OpenCell first\n`,
+      );
+    requireYes(args, C, `applying a compensation to contract ${code} in OpenCell`);
+    return submitOperatorIntent(ctx, args, msg, `submitted ${what}`, C);
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------------
 // reconcile
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -883,6 +1153,8 @@ export const COMMANDS: Record<string, Command> = {
   dlq: dlqCommand,
   connectors: connectorsCommand,
   'force-create': forceCreateCommand,
+  'force-iban': forceIbanCommand,
+  compensate: compensateCommand,
   reconcile: reconcileCommand,
 };
 

@@ -110,6 +110,8 @@ describe('intent catalogue', () => {
       'update_accounts_address',
       'update_phone_number',
       'update_subscription',
+      'force_iban',
+      'apply_compensation',
     ]);
     expect(() => INTENTS.with(touchCustomer, touchCustomer)).to.throw(/registered twice/);
   });

@@ -7,7 +7,7 @@ import { Pool } from 'pg';
 import { newEventId, outboxInsertSql, outboxRowValues } from './outbox-store';
 import { OutboxWakeup } from './outbox-wakeup';
 import type { SyncEvent } from '../../domain/outbox/events';
-import type { OcOperation } from '../../domain/projection/plan';
+import { oneShotIdentity, type OcOperation } from '../../domain/projection/plan';
 import type { IntentMessage } from '../../domain/intents/message';
 
 export type IntentOutcome = 'applied' | 'skipped' | 'failed' | 'dead_lettered';
@@ -295,8 +295,7 @@ export function mergeEntities(entities: readonly EntityChange[]): Record<string,
 /** The one-shot charge code of an operation (for the effect row), null for others. */
 export function chargeCodeOf(op: OcOperation): string | null {
   if (op.op !== 'applyOneShotChargeInstance') return null;
-  const c = (op.body as unknown as Record<string, unknown>).oneShotCharge;
-  return typeof c === 'string' ? c : null;
+  return typeof op.body.oneShotCharge === 'string' ? oneShotIdentity(op.body) : null;
 }
 
 /** The OpenCell code an operation creates or changes (for the effect row). */
@@ -312,5 +311,62 @@ export function codeOfOp(op: OcOperation): string | null {
       return typeof b.code === 'string' ? b.code : null;
     default:
       return typeof b.code === 'string' ? b.code : null;
+  }
+}
+
+/** An effect row as an operator command reads it (`compensate`: was this caller key applied?). */
+export interface EffectRecord {
+  intentId: string;
+  outcome: string;
+  opencellCode: string | null;
+  chargeCode: string | null;
+  appliedAt: Date;
+}
+
+export async function readEffect(pool: Pool, key: string): Promise<EffectRecord | null> {
+  const r = await pool.query<{
+    intent_id: string;
+    outcome: string;
+    opencell_code: string | null;
+    charge_code: string | null;
+    applied_at: Date;
+  }>(
+    `SELECT intent_id, outcome, opencell_code, charge_code, applied_at FROM ledger_effect WHERE effect_key = $1`,
+    [key],
+  );
+  const row = r.rows[0];
+  if (!row) return null;
+  return {
+    intentId: row.intent_id,
+    outcome: row.outcome,
+    opencellCode: row.opencell_code,
+    chargeCode: row.charge_code,
+    appliedAt: row.applied_at,
+  };
+}
+
+/** The state database's clock (to wait for an intent's outcome recorded after a given moment). */
+export async function ledgerNow(pool: Pool): Promise<Date> {
+  return (await pool.query<{ now: Date }>('SELECT clock_timestamp() AS now')).rows[0].now;
+}
+
+/** The outcome of an intent recorded (or updated) at or after `since`, polled until `timeoutMs`; null if none. */
+export async function awaitIntentOutcome(
+  pool: Pool,
+  intentId: string,
+  since: Date,
+  timeoutMs: number,
+  pollMs = 250,
+): Promise<{ outcome: IntentOutcome; errorMessage: string | null; calls: string[] } | null> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await pool.query<{ outcome: IntentOutcome; error_message: string | null; calls: string[] }>(
+      `SELECT outcome, error_message, calls FROM ledger_intent WHERE intent_id = $1 AND updated_at >= $2`,
+      [intentId, since],
+    );
+    if (r.rows[0])
+      return { outcome: r.rows[0].outcome, errorMessage: r.rows[0].error_message, calls: r.rows[0].calls };
+    if (Date.now() >= until) return null;
+    await new Promise((res) => setTimeout(res, pollMs));
   }
 }

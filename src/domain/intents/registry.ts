@@ -5,8 +5,10 @@
  * Adding a kind: one module in this folder (see kind.ts for what it holds) and one line below.
  */
 import { activateService } from './activate-service';
+import { applyCompensation } from './apply-compensation';
 import { applyOneShot } from './apply-one-shot';
 import { createSubscription } from './create-subscription';
+import { forceIban } from './force-iban';
 import type { IntentBase, IntentKindSpec } from './kind';
 import { terminateService } from './terminate-service';
 import { terminateSubscription } from './terminate-subscription';
@@ -25,6 +27,8 @@ export const INTENT_KINDS = [
   updateAccountsAddress,
   updatePhoneNumber,
   updateSubscription,
+  forceIban,
+  applyCompensation,
 ] as const;
 
 type IntentOf<S> = S extends IntentKindSpec<infer I> ? I : never;

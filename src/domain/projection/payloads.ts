@@ -502,8 +502,8 @@ export function subscriptionDescriptionUpdate(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Compensation (docs/behaviour.md W5, operator-driven). Not used by the pipeline yet: kept, with their tests, for
-// issue 14's compensation command.
+// Compensation (docs/behaviour.md W5, operator-driven): the `compensate` command and its intent kind
+// (src/domain/intents/apply-compensation.ts).
 // ---------------------------------------------------------------------------------------------------------------
 
 /** price (tax excluded, pricelist 0IVA) ÷ 30 × days without service. */

@@ -11,6 +11,8 @@ import type { OpenCellClient } from '../../adapters/opencell/client';
 import {
   CATALOGUE_OPERATION,
   idempotencyOf,
+  isInstanceOf,
+  oneShotIdentity,
   type OcOperation,
   type OcOperationName,
 } from '../../domain/projection/plan';
@@ -94,18 +96,20 @@ export async function callOpenCell(client: OpenCellClient, op: OcOperation): Pro
 
 /**
  * After a try that may have reached OpenCell (its 'pending' row is there): OpenCell holds more instances of this
- * charge on the subscription than the ledger accounts for (other lines with the same charge), so this line's charge
- * was applied and its answer or its ledger write was lost.
+ * charge on the subscription than the ledger accounts for (other lines with the same charge; for a charge sent with
+ * its own amount, those with the same amount and description: oneShotIdentity), so this line's charge was applied
+ * and its answer or its ledger write was lost.
  */
 async function oneShotAlreadyApplied(
   deps: { client: OpenCellClient; ledger: Ledger },
   op: OcOperation,
 ): Promise<boolean> {
-  const body = op.body as unknown as { subscription: string; oneShotCharge: string };
-  const inOpenCell = (await deps.client.listOneShotChargeInstances(body.subscription)).filter(
-    (i) => i.code === body.oneShotCharge,
+  if (op.op !== 'applyOneShotChargeInstance') return false;
+  const body = op.body;
+  const inOpenCell = (await deps.client.listOneShotChargeInstances(body.subscription)).filter((i) =>
+    isInstanceOf(body, i),
   ).length;
-  const accounted = await deps.ledger.accountedOneShots(body.subscription, body.oneShotCharge, op.key);
+  const accounted = await deps.ledger.accountedOneShots(body.subscription, oneShotIdentity(body), op.key);
   return inOpenCell > accounted;
 }
 

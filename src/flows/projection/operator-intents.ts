@@ -1,5 +1,6 @@
 /**
- * Intents an operator emits (force-create, reconcile --fix): fresh intent ids, the same message shape and key as
+ * Intents an operator emits (force-create, force-iban, compensate, reconcile --fix): fresh intent ids (or one the
+ * command derives, e.g. from a compensation's caller key), the same message shape and key as
  * the router's (`partner:<id>`, so they queue behind that customer's other intents), produced to the intents topic.
  */
 import { randomBytes } from 'node:crypto';
@@ -17,11 +18,11 @@ export function newIntentId(): string {
 export function operatorIntent(
   intent: Intent,
   target: { partnerId: number; contractId: number | null },
-  opts: { origin: string; force?: boolean; repair?: boolean; now?: number },
+  opts: { origin: string; force?: boolean; repair?: boolean; now?: number; intentId?: string },
 ): IntentMessage {
   return {
     v: 1,
-    intentId: newIntentId(),
+    intentId: opts.intentId ?? newIntentId(),
     aggregateKey: `partner:${target.partnerId}`,
     partnerId: target.partnerId,
     contractId: target.contractId,
