@@ -122,6 +122,10 @@ const SPEC = {
   OPENCELL_CONCURRENCY: [IntFromEnv(1, 256), '16'],
   OPENCELL_SELLER: [NonEmpty, 'SC'],
   OPENCELL_CUSTOMER_CATEGORY: [NonEmpty, 'CLIENT'],
+  // Invoice poller (docs/operations.md "Invoice poller"): days every poll reads again, page size, interval.
+  INVOICE_POLL_LOOKBACK_DAYS: [IntFromEnv(0, 366), '3'],
+  INVOICE_POLL_PAGE_SIZE: [IntFromEnv(1, 1000), '100'],
+  INVOICE_POLL_INTERVAL_MS: [IntFromEnv(1000, 86_400_000), '60000'],
   // Behaviour beyond the original module: opt-in, off by default (docs/parity.md, README "Behaviour settings").
   SYNC_PARTNER_IDENTITY: [BoolFromEnv, 'false'],
   SYNC_EMAIL_IBAN_AT_CREATION: [BoolFromEnv, 'false'],
@@ -184,6 +188,8 @@ export interface Config {
    */
   snapshotOneShotsSince: string | null;
   odoo: { url: string; db: string; user: string; password: string };
+  /** `INVOICE_POLL_*`: the invoice poller's lookback (days read again by every poll), page size and interval. */
+  invoicePoll: { lookbackDays: number; pageSize: number; intervalMs: number };
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
   httpPort: number;
   httpHost: string;
@@ -267,6 +273,11 @@ export function loadConfig(
     syncEmailIbanAtCreation: s.SYNC_EMAIL_IBAN_AT_CREATION,
     snapshotOneShotsSince: s.SNAPSHOT_ONE_SHOTS_SINCE,
     odoo: { url: s.ODOO_URL, db: s.ODOO_DB, user: s.ODOO_USER, password: s.ODOO_PASSWORD },
+    invoicePoll: {
+      lookbackDays: s.INVOICE_POLL_LOOKBACK_DAYS,
+      pageSize: s.INVOICE_POLL_PAGE_SIZE,
+      intervalMs: s.INVOICE_POLL_INTERVAL_MS,
+    },
     retry: { initialMs: s.RETRY_INITIAL_MS, maxMs: s.RETRY_MAX_MS, maxAttempts: s.RETRY_MAX_ATTEMPTS },
     httpPort: s.HTTP_PORT,
     httpHost: s.HTTP_HOST,

@@ -542,7 +542,7 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     const p2 = startInvoicePoller(config, {
       pool: stateDb(),
       autoStart: false,
-      options: { name: pollerName, now: () => Date.parse(`${nextMonth}T08:00:00Z`), overlapDays: 40 },
+      options: { name: pollerName, now: () => Date.parse(`${nextMonth}T08:00:00Z`), lookbackDays: 40 },
     });
     const r = await p2.pollOnce();
     expect(r.emitted).to.equal(run.invoiceCount);

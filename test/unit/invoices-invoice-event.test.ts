@@ -7,7 +7,7 @@ import {
   invoiceEventFromOpenCell,
   invoiceEventId,
 } from '../../src/domain/invoices/invoice-event';
-import { nextWindow } from '../../src/flows/invoices/poller';
+import { nextWindow, windowDays } from '../../src/flows/invoices/poller';
 import type { Invoice } from '../../src/domain/opencell/codecs';
 import { validatePayload } from '../../src/domain/outbox/codecs';
 import { EVENT_ID_NAMESPACES, stableEventId } from '../../src/adapters/postgres/outbox-store';
@@ -254,28 +254,39 @@ describe('invoices: OpenCell invoice → InvoiceIssuedEvent (invoiceEventFromOpe
 
 describe('invoices: poller window (nextWindow)', () => {
   const now = Date.parse('2024-03-10T15:00:00Z');
-  const o = { overlapDays: 3, lookaheadDays: 1 };
-  it('first poll: from startDate (or today − overlap) to today + 1 + lookahead (exclusive)', () => {
+  const o = { lookbackDays: 3, lookaheadDays: 1 };
+  it('first poll: from startDate (or today − lookback) to today + 1 + lookahead (exclusive)', () => {
     expect(nextWindow(null, now, { ...o, startDate: '2024-01-01' })).to.deep.equal({
       from: '2024-01-01',
       to: '2024-03-12',
     });
     expect(nextWindow(null, now, o)).to.deep.equal({ from: '2024-03-07', to: '2024-03-12' });
   });
-  it('later polls overlap the last window by the margin', () => {
+  it('the poller loses invoices (issue 15 §5): a later poll reads the whole lookback again, not 1 day', () => {
+    // The last window ended after tomorrow (lookahead): the lookback counts from today, not from that end.
     expect(nextWindow({ windowEnd: '2024-03-12' }, now, o)).to.deep.equal({
-      from: '2024-03-09',
+      from: '2024-03-07',
       to: '2024-03-12',
     });
     expect(nextWindow({ windowEnd: '2024-03-12' }, now + 86_400_000, o)).to.deep.equal({
-      from: '2024-03-09',
+      from: '2024-03-08',
       to: '2024-03-13',
     });
+    expect(nextWindow({ windowEnd: '2024-03-12' }, now, { ...o, lookbackDays: 7 }).from).to.equal(
+      '2024-03-03',
+    );
   });
-  it('a cursor ahead of the clock still yields a non-empty window', () => {
-    expect(nextWindow({ windowEnd: '2024-04-01' }, now, o)).to.deep.equal({
-      from: '2024-03-11',
+  it('a window not read completely (a failed poll, a stopped poller) is read again from its end minus the lookback', () => {
+    expect(nextWindow({ windowEnd: '2024-03-01' }, now, o)).to.deep.equal({
+      from: '2024-02-27',
       to: '2024-03-12',
     });
+  });
+  it('windowDays lists every date of the window in order', () => {
+    expect(windowDays({ from: '2024-02-28', to: '2024-03-02' })).to.deep.equal([
+      '2024-02-28',
+      '2024-02-29',
+      '2024-03-01',
+    ]);
   });
 });

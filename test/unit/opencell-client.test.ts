@@ -564,6 +564,27 @@ describe('OpenCell client against the OpenCell sandbox (contract)', () => {
       });
       expect(ba.total).to.equal(125);
     });
+
+    it('a list without totalNumberOfRecords (issue 15 §5): every page is read, until a short page', async () => {
+      sandbox.generateInvoices({ count: 250, invoiceDate: '2024-06-01', billingAccountCodes: ['1_0'] });
+      sandbox.state.omitListTotal = true;
+      try {
+        const first = await client.listInvoices({ from: '2024-06-01', to: '2024-06-02', limit: 100 });
+        expect(first.total).to.equal(undefined);
+        expect(first.items).to.have.length(100);
+        const numbers: string[] = [];
+        for await (const inv of client.iterateInvoices({ from: '2024-06-01', to: '2024-06-02', limit: 100 }))
+          numbers.push(inv.invoiceNumber!);
+        expect(new Set(numbers).size).to.equal(250);
+        // exactly a multiple of the page size: the empty page after the last full one ends the range
+        const exact: string[] = [];
+        for await (const inv of client.iterateInvoices({ from: '2024-06-01', to: '2024-06-02', limit: 50 }))
+          exact.push(inv.invoiceNumber!);
+        expect(new Set(exact).size).to.equal(250);
+      } finally {
+        sandbox.state.omitListTotal = false;
+      }
+    });
   });
 
   describe('error classification', () => {

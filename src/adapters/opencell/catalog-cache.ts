@@ -62,7 +62,7 @@ async function allPages<T extends Item>(
     const page = await read(offset, pageSize);
     out.push(...page.items);
     offset += page.items.length;
-    if (page.items.length === 0 || page.items.length < pageSize || offset >= page.total) return out;
+    if (page.items.length < pageSize) return out; // the total is optional: read until a short page
   }
 }
 

@@ -26,8 +26,11 @@ export type { OpenCellClientConfig, CallObserver, CallEvent, CallOutcome } from 
 
 export interface Page<T> {
   items: T[];
-  /** totalNumberOfRecords as reported by OpenCell (falls back to the number of items). */
-  total: number;
+  /**
+   * totalNumberOfRecords as reported by OpenCell; undefined when the response has none (some versions omit it).
+   * Never a stop condition: read until a short or empty page.
+   */
+  total?: number;
   offset: number;
   limit: number;
 }
@@ -390,7 +393,7 @@ export class OpenCellClient {
       const page = await this.listInvoices({ ...q, offset, limit, sortBy: q.sortBy ?? 'id' });
       for (const inv of page.items) yield inv;
       offset += page.items.length;
-      if (page.items.length === 0 || page.items.length < limit || offset >= page.total) return;
+      if (page.items.length < limit) return; // a full page may be followed by more, whatever the total says
     }
   }
 
@@ -428,7 +431,7 @@ function toPage<T>(
 ): Page<T> {
   return {
     items,
-    total: paging?.totalNumberOfRecords ?? items.length,
+    total: paging?.totalNumberOfRecords ?? undefined,
     offset: paging?.offset ?? req.offset ?? 0,
     limit: paging?.limit ?? req.limit ?? 100,
   };

@@ -153,7 +153,7 @@ export class OpenCellState {
       });
       out.push(...page.items.map((s) => toSubscriptionState(s)));
       offset += page.items.length;
-      if (page.items.length === 0 || page.items.length < limit || offset >= page.total) break;
+      if (page.items.length < limit) break; // the total is optional: read until a short page
     }
     return out;
   }

@@ -1,20 +1,29 @@
 /**
  * The invoice poller: OpenCell invoices → InvoiceIssued outbox rows.
  *
- * Each poll lists the invoices of a date window [cursor − overlap, today + lookahead) page by page through the
- * production OpenCell client, skips the invoice numbers it already emitted, reads each new invoice in full (lines,
- * taxes, amounts: GET /invoice?includeTransactions=true), maps it to an event with a stable id, and then — in ONE
- * state-DB transaction — remembers the invoice (processed_event, consumer = the poller's name), appends its
- * outbox row and advances the cursor (cursor_position). The relay publishes the rows afterwards.
+ * Each poll reads every invoice date of a window [from, today + 1 + lookahead) one date at a time, each date page by
+ * page in a stable order (sortBy id, ASCENDING: a late invoice gets a higher id, so it lands after the ones already
+ * paged and shifts none of them) until a short or empty page — the total of the list response is not trusted, some
+ * OpenCell versions omit it (docs/operations.md, "Invoice poller"). It skips the invoice numbers it already emitted,
+ * reads each new invoice in full (lines, taxes, amounts: GET /invoice?includeTransactions=true), maps it to an event
+ * with a stable id, and then — in ONE state-DB transaction per page — remembers the invoice (processed_event,
+ * consumer = the poller's name), appends its outbox row and records its progress in the cursor (cursor_position).
+ * The relay publishes the rows afterwards.
  *
- * Re-polling an overlapping window emits nothing new: an invoice already remembered is skipped before it is even
- * fetched, and the insert into processed_event is the guard inside the transaction (ON CONFLICT DO NOTHING; only a
- * newly remembered invoice gets an outbox row). The outbox event id (stable per invoice number) is unique as well,
- * and the relay publishes only unpublished rows, so no second Kafka message appears either — also after the
- * relay's retention cleanup deleted the published row.
+ * The cursor keeps a watermark per invoice date (invoices listed, highest id, read completely or not) and
+ * `windowEnd`: every date before it has been read completely. The next window starts `lookbackDays` before the
+ * earlier of today and `windowEnd`: the last `lookbackDays` days are read again by every poll, so an invoice that
+ * appears late, dated inside a window already polled (a billing run validated after its invoice date), is still
+ * found; a poll that fails on a date leaves `windowEnd` at that date, so the next poll starts over there (pages
+ * already committed are skipped, nothing after the failure is skipped) and a poller that was stopped for days
+ * reads every date it missed.
  *
- * The overlap (default 3 days) catches invoices that appear late in a window already polled (a billing run
- * validated after its invoice date). Concurrent pollers with the same name serialise on an advisory lock.
+ * Re-polling a window emits nothing new: an invoice already remembered is skipped before it is even fetched, and
+ * the insert into processed_event is the guard inside the transaction (ON CONFLICT DO NOTHING; only a newly
+ * remembered invoice gets an outbox row). The outbox event id (stable per invoice number) is unique as well, and the
+ * relay publishes only unpublished rows, so no second Kafka message appears either — also after the relay's
+ * retention cleanup deleted the published row. Concurrent pollers with the same name serialise their transactions
+ * on an advisory lock.
  */
 import type { Pool, PoolClient } from 'pg';
 import { MalformedEventError, SyncError, errorCodeOf } from '../../domain/errors';
@@ -34,10 +43,25 @@ import {
 const DAY = 86_400_000;
 
 export const DEFAULT_POLLER_NAME = 'invoice-poller';
+/** Days before today every poll reads again (INVOICE_POLL_LOOKBACK_DAYS). */
+export const DEFAULT_LOOKBACK_DAYS = 3;
+
+/** What the poller knows of one invoice date. */
+export interface InvoiceDayMark {
+  /** invoices listed on that date by its last read */
+  listed: number;
+  /** highest invoice id listed */
+  maxId?: number;
+  /** the last read reached a short or empty page */
+  complete: boolean;
+  at: string;
+}
 
 export interface InvoiceCursor {
-  /** Exclusive end (YYYY-MM-DD) of the last polled window; the next window starts `overlapDays` before it. */
+  /** Every invoice date before this day (YYYY-MM-DD, exclusive) has been read completely. */
   windowEnd: string;
+  /** Watermark per invoice date (the dates of the last window). */
+  days?: Record<string, InvoiceDayMark>;
   lastPolledAt?: string;
   lastEmitted?: number;
 }
@@ -46,6 +70,8 @@ export interface InvoicePollResult {
   window: { from: string; to: string };
   /** invoices listed in the window */
   listed: number;
+  /** list pages read */
+  pages: number;
   /** new invoices appended to the outbox */
   emitted: number;
   /** already emitted earlier (overlap) */
@@ -70,10 +96,10 @@ export interface InvoicePollerOptions extends InvoiceMappingOptions {
   name?: string;
   /** Default: componentLogger('invoice-poller'). */
   log?: Logger;
-  /** First window start (YYYY-MM-DD) when no cursor is persisted yet; default today − overlapDays. */
+  /** First window start (YYYY-MM-DD) when no cursor is persisted yet; default today − lookbackDays. */
   startDate?: string;
-  /** Safety margin: each window re-reads this many days before the last window's end (default 3). */
-  overlapDays?: number;
+  /** Days before today (and before an unfinished window's end) that every poll reads again (default 3). */
+  lookbackDays?: number;
   /** Days after today included in the window (clock skew, invoices dated tomorrow); default 1. */
   lookaheadDays?: number;
   /** OpenCell page size (default 100). */
@@ -85,25 +111,37 @@ export interface InvoicePollerOptions extends InvoiceMappingOptions {
   now?: () => number;
   onPoll?: (r: InvoicePollResult) => void;
   onError?: (e: unknown) => void;
+  /** Called after each page's transaction committed (tests and progress). */
+  onPage?: (p: { date: string; offset: number; listed: number; emitted: number }) => void;
 }
 
 const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const dayMs = (d: string) => Date.parse(`${d}T00:00:00Z`);
 
-/** The next window for a cursor (pure). */
+/**
+ * The next window for a cursor (pure): from `lookbackDays` before the earlier of today and the cursor's
+ * `windowEnd` (the first date not read completely), to the end of today + `lookaheadDays`.
+ */
 export function nextWindow(
   cursor: InvoiceCursor | null,
   now: number,
-  o: { overlapDays: number; lookaheadDays: number; startDate?: string },
+  o: { lookbackDays: number; lookaheadDays: number; startDate?: string },
 ): { from: string; to: string } {
   const today = dayMs(isoDay(now));
   const to = today + (1 + o.lookaheadDays) * DAY;
   const from = cursor
-    ? dayMs(cursor.windowEnd) - o.overlapDays * DAY
+    ? Math.min(today, dayMs(cursor.windowEnd)) - o.lookbackDays * DAY
     : o.startDate
       ? dayMs(o.startDate)
-      : today - o.overlapDays * DAY;
+      : today - o.lookbackDays * DAY;
   return { from: isoDay(Math.min(from, to - DAY)), to: isoDay(to) };
+}
+
+/** The dates of a window, in order. */
+export function windowDays(w: { from: string; to: string }): string[] {
+  const out: string[] = [];
+  for (let d = dayMs(w.from); d < dayMs(w.to); d += DAY) out.push(isoDay(d));
+  return out;
 }
 
 function dbError(e: unknown, what: string): SyncError {
@@ -117,7 +155,10 @@ function dbError(e: unknown, what: string): SyncError {
 export class InvoicePoller {
   private readonly log: Logger;
   private readonly o: Required<
-    Omit<InvoicePollerOptions, 'startDate' | 'onPoll' | 'onError' | 'currency' | 'timeZone' | 'log'>
+    Omit<
+      InvoicePollerOptions,
+      'startDate' | 'onPoll' | 'onError' | 'onPage' | 'currency' | 'timeZone' | 'log'
+    >
   > &
     InvoicePollerOptions;
   private timer: NodeJS.Timeout | undefined;
@@ -133,7 +174,7 @@ export class InvoicePoller {
     this.log = opts.log ?? componentLogger('invoice-poller');
     this.o = {
       name: DEFAULT_POLLER_NAME,
-      overlapDays: 3,
+      lookbackDays: DEFAULT_LOOKBACK_DAYS,
       lookaheadDays: 1,
       pageSize: 100,
       concurrency: 4,
@@ -156,36 +197,125 @@ export class InvoicePoller {
     return r.rows[0]?.position ?? null;
   }
 
-  /** One poll: list the window, read and append the new invoices, advance the cursor (one transaction). */
+  /**
+   * One poll: every date of the window in order, each page by page; per page one transaction (remember, append,
+   * record the date's progress). A failure stops the poll, keeps what was committed and leaves `windowEnd` at the
+   * failed date, so the next poll resumes there.
+   */
   async pollOnce(): Promise<InvoicePollResult> {
     const t0 = Date.now();
     const cursor = await this.cursor().catch((e: unknown) => {
       throw dbError(e, 'reading the cursor');
     });
     const window = nextWindow(cursor, this.o.now(), this.o);
-
-    // 1. list the window (headers only), page by page
-    const listed: Invoice[] = [];
-    for await (const inv of this.iterate(window)) listed.push(inv);
-    const numbered = listed.filter((i): i is Invoice & { invoiceNumber: string } => Boolean(i.invoiceNumber));
-    const byNumber = new Map(numbered.map((i) => [i.invoiceNumber, i]));
-
-    // 2. skip what was already emitted
-    const known = await this.knownIds([...byNumber.keys()].map(invoiceEventId)).catch((e: unknown) => {
-      throw dbError(e, 'reading emitted invoices');
-    });
-    const fresh = [...byNumber.values()].filter((i) => !known.has(invoiceEventId(i.invoiceNumber)));
-
-    // 3. read each new invoice in full and map it
-    const { events, rejected } = await this.readAll(fresh);
-
-    // 4. one transaction: remember, append, advance
-    const newEnd = cursor && cursor.windowEnd > window.to ? cursor.windowEnd : window.to;
+    // Marks of dates before the window are dropped; the window's dates get fresh ones as they are read.
+    const days: Record<string, InvoiceDayMark> = {};
+    for (const [d, m] of Object.entries(cursor?.days ?? {})) if (d >= window.from) days[d] = m;
     const next: InvoiceCursor = {
-      windowEnd: newEnd,
+      windowEnd: cursor?.windowEnd ?? window.from,
+      days,
       lastPolledAt: new Date(this.o.now()).toISOString(),
       lastEmitted: 0,
     };
+    const totals = { listed: 0, pages: 0, known: 0 };
+    const emitted: InvoiceIssuedEvent[] = [];
+    const rejected: string[] = [];
+    try {
+      for (const date of windowDays(window)) {
+        days[date] = await this.pollDay(date, next, totals, emitted, rejected);
+        // Dates are read in order: every date up to this one is now read completely.
+        const end = isoDay(dayMs(date) + DAY);
+        if (end > next.windowEnd) next.windowEnd = end;
+        await this.saveCursor(next);
+      }
+    } catch (e) {
+      this.log.warn(`invoice poll stopped at ${next.windowEnd}; the next poll resumes there`, {
+        window,
+        emitted: emitted.length,
+        code: errorCodeOf(e),
+      });
+      throw e;
+    } finally {
+      if (emitted.length > 0) this.wakeup.poke();
+    }
+    next.lastEmitted = emitted.length;
+    await this.saveCursor(next);
+    const result: InvoicePollResult = {
+      window,
+      listed: totals.listed,
+      pages: totals.pages,
+      emitted: emitted.length,
+      skipped: totals.known,
+      rejected,
+      eventIds: emitted.map((e) => e.eventId),
+      invoiceNumbers: emitted.map((e) => e.invoiceNumber),
+      cursor: next,
+      ms: Date.now() - t0,
+    };
+    if (result.emitted > 0)
+      this.log.info(`emitted ${result.emitted} invoice event(s)`, { window, listed: result.listed });
+    this.o.onPoll?.(result);
+    return result;
+  }
+
+  /** Every page of one invoice date (stable order by id) until a short or empty page. */
+  private async pollDay(
+    date: string,
+    cursor: InvoiceCursor,
+    totals: { listed: number; pages: number; known: number },
+    emitted: InvoiceIssuedEvent[],
+    rejected: string[],
+  ): Promise<InvoiceDayMark> {
+    const to = isoDay(dayMs(date) + DAY);
+    const mark: InvoiceDayMark = { listed: 0, complete: false, at: new Date(this.o.now()).toISOString() };
+    let offset = 0;
+    for (;;) {
+      const page = await this.o.opencell.listInvoices({
+        from: date,
+        to,
+        offset,
+        limit: this.o.pageSize,
+        sortBy: 'id',
+        sortOrder: 'ASCENDING',
+      });
+      totals.pages++;
+      totals.listed += page.items.length;
+      mark.listed += page.items.length;
+      for (const i of page.items)
+        if (typeof i.invoiceId === 'number' && (mark.maxId === undefined || i.invoiceId > mark.maxId))
+          mark.maxId = i.invoiceId;
+      const numbered = page.items.filter((i): i is Invoice & { invoiceNumber: string } =>
+        Boolean(i.invoiceNumber),
+      );
+      const byNumber = new Map(numbered.map((i) => [i.invoiceNumber, i]));
+      const known = await this.knownIds([...byNumber.keys()].map(invoiceEventId)).catch((e: unknown) => {
+        throw dbError(e, 'reading emitted invoices');
+      });
+      const fresh = [...byNumber.values()].filter((i) => !known.has(invoiceEventId(i.invoiceNumber)));
+      totals.known += byNumber.size - fresh.length;
+      const { events, rejected: bad } = await this.readAll(fresh);
+      rejected.push(...bad);
+      let n = 0;
+      if (events.length > 0) {
+        cursor.days = { ...cursor.days, [date]: mark };
+        const appended = await this.commitPage(events, cursor);
+        emitted.push(...appended);
+        n = appended.length;
+      }
+      this.o.onPage?.({ date, offset, listed: page.items.length, emitted: n });
+      offset += page.items.length;
+      // A full page may be followed by more: only a short or empty page ends the date (the total is optional).
+      if (page.items.length < this.o.pageSize) break;
+    }
+    mark.complete = true;
+    return mark;
+  }
+
+  /** One transaction: remember each invoice, append its outbox row, save the cursor. */
+  private async commitPage(
+    events: InvoiceIssuedEvent[],
+    cursor: InvoiceCursor,
+  ): Promise<InvoiceIssuedEvent[]> {
     const emitted: InvoiceIssuedEvent[] = [];
     const client = await this.o.pool.connect().catch((e: unknown) => {
       throw dbError(e, 'connecting');
@@ -205,51 +335,29 @@ export class InvoicePoller {
           emitted.push(ev);
         }
       }
-      next.lastEmitted = emitted.length;
-      await client.query(
-        `INSERT INTO cursor_position (name, position, updated_at) VALUES ($1, $2::jsonb, now())
-         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
-        [this.o.name, JSON.stringify(next)],
-      );
+      await this.writeCursor(client, cursor);
       await client.query('COMMIT');
-      if (emitted.length > 0) this.wakeup.poke();
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw dbError(e, 'appending invoice events');
     } finally {
       client.release();
     }
-    const result: InvoicePollResult = {
-      window,
-      listed: listed.length,
-      emitted: emitted.length,
-      skipped: byNumber.size - emitted.length - rejected.length,
-      rejected,
-      eventIds: emitted.map((e) => e.eventId),
-      invoiceNumbers: emitted.map((e) => e.invoiceNumber),
-      cursor: next,
-      ms: Date.now() - t0,
-    };
-    if (result.emitted > 0)
-      this.log.info(`emitted ${result.emitted} invoice event(s)`, { window, listed: result.listed });
-    this.o.onPoll?.(result);
-    return result;
+    return emitted;
   }
 
-  private async *iterate(window: { from: string; to: string }): AsyncGenerator<Invoice> {
-    let offset = 0;
-    for (;;) {
-      const page = await this.o.opencell.listInvoices({
-        from: window.from,
-        to: window.to,
-        offset,
-        limit: this.o.pageSize,
-        sortBy: 'id',
-      });
-      yield* page.items;
-      offset += page.items.length;
-      if (page.items.length === 0 || page.items.length < this.o.pageSize || offset >= page.total) return;
-    }
+  private async saveCursor(cursor: InvoiceCursor): Promise<void> {
+    await this.writeCursor(this.o.pool, cursor).catch((e: unknown) => {
+      throw dbError(e, 'saving the cursor');
+    });
+  }
+
+  private async writeCursor(db: Pick<Pool, 'query'> | PoolClient, cursor: InvoiceCursor): Promise<void> {
+    await db.query(
+      `INSERT INTO cursor_position (name, position, updated_at) VALUES ($1, $2::jsonb, now())
+       ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
+      [this.o.name, JSON.stringify(cursor)],
+    );
   }
 
   private async knownIds(ids: string[]): Promise<Set<string>> {

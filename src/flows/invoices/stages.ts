@@ -22,7 +22,10 @@ import { INVOICE_LOADER_GROUP, InvoiceLoader, type LoadOutcome, type OdooRpc } f
 import { InvoicePoller, type InvoicePollerOptions, type InvoiceSource } from './poller';
 import type { InvoiceIssuedEvent } from '../../domain/outbox/events';
 
-export type InvoiceConfig = Pick<Config, 'kafka' | 'registryUrl' | 'topics' | 'opencell' | 'odoo' | 'retry'>;
+export type InvoiceConfig = Pick<
+  Config,
+  'kafka' | 'registryUrl' | 'topics' | 'opencell' | 'odoo' | 'retry' | 'invoicePoll'
+>;
 
 export function invoiceRetryPolicy(config: Pick<Config, 'retry'>): RetryPolicy {
   return {
@@ -57,7 +60,7 @@ export interface InvoicePollerDeps {
   pool: Pool;
   /** default: a production OpenCellClient on config.opencell */
   opencell?: InvoiceSource;
-  /** poller options (name, startDate, overlapDays, intervalMs, …) */
+  /** poller options (name, startDate, now, …; they win over config.invoicePoll) */
   options?: Omit<InvoicePollerOptions, 'pool' | 'opencell' | 'topic'>;
   /** false: do not start the interval (call pollOnce yourself) */
   autoStart?: boolean;
@@ -66,6 +69,9 @@ export interface InvoicePollerDeps {
 /** The poller, started on its interval unless `autoStart: false`. */
 export function startInvoicePoller(config: InvoiceConfig, deps: InvoicePollerDeps): InvoicePoller {
   const poller = new InvoicePoller({
+    lookbackDays: config.invoicePoll.lookbackDays,
+    pageSize: config.invoicePoll.pageSize,
+    intervalMs: config.invoicePoll.intervalMs,
     ...deps.options,
     pool: deps.pool,
     opencell: deps.opencell ?? new OpenCellClient(config.opencell),

@@ -469,7 +469,9 @@ const INVOICE_FIELDS: FieldMap<InvoiceRec> = {
 export function listInvoices(method: 'GET' | 'POST') {
   return (ctx: Ctx): unknown => {
     const req = pagingFrom(ctx, method);
+    // Sorted by the requested field (default id, the order of creation: a late invoice comes last), then paged.
     const { page, paging } = applyPaging(ctx.state.invoices, req, INVOICE_FIELDS, 'id');
+    if (ctx.state.omitListTotal) delete paging.totalNumberOfRecords;
     const fields = (req.fields ?? '').split(',').map((f) => f.trim());
     const opts = { transactions: fields.includes('transactions'), pdf: fields.includes('pdf') };
     return { actionStatus: success(), paging, invoices: page.map((i) => outInvoice(i, opts)) };

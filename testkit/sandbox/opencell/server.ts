@@ -35,6 +35,8 @@ export interface OpenCellSandboxOptions {
   profile?: VersionProfile['name'];
   /** Answer every failure with HTTP 200 + FAIL (pre-4.7 servers). */
   legacy200?: boolean;
+  /** Invoice lists without `paging.totalNumberOfRecords` (also `state.omitListTotal` at run time). */
+  omitListTotal?: boolean;
   /** Initial sandbox clock (epoch ms or date string); time keeps flowing from there. Default: real time. */
   now?: number | string;
   /** Seed of the fault-injection PRNG. */
@@ -215,6 +217,7 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
   const initialCatalog =
     typeof opts.catalog === 'string' || opts.catalog === undefined ? loadCatalog(opts.catalog) : opts.catalog;
   const state = new SandboxState(structuredClone(initialCatalog));
+  state.omitListTotal = opts.omitListTotal ?? false;
   const journal = new Journal(opts.journalLimit);
   const faults = new FaultInjector(opts.seed);
   const { exact, patterns } = routes();

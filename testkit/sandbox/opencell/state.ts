@@ -226,6 +226,11 @@ export class SandboxState {
   private seq = 0;
   private invoiceSeq = 0;
   billingRunSeq = 0;
+  /**
+   * Invoice lists answer without `paging.totalNumberOfRecords` (a setting, kept across reset): the client must page
+   * until a short page, not trust a total (docs/operations.md, "Invoice poller").
+   */
+  omitListTotal = false;
 
   constructor(catalog: SandboxCatalog) {
     this.reset(catalog);

@@ -1,0 +1,125 @@
+import { expect } from 'chai';
+import { Pool } from 'pg';
+import { OpenCellClient } from '../../src/adapters/opencell/client';
+import { InvoicePoller } from '../../src/flows/invoices/poller';
+import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { createStateSchema, stateDb, stateUrlFor, uniqueSuffix } from './support/stack';
+
+/**
+ * The invoice poller against the OpenCell sandbox (production client) and real PostgreSQL, in a state schema of its
+ * own: every page of a date is read whether or not the list carries a total, the whole lookback is read again by
+ * every poll (late invoices), and a poll that fails mid-window resumes without skipping anything (issue 15 §5).
+ */
+describe('invoice poller: pages, lookback and resume (issue 15 §5)', function () {
+  this.timeout(120_000);
+  const DAY = 86_400_000;
+  const schema = `poller_${uniqueSuffix()}`;
+  const topic = `test.invoices.${schema}`;
+  let oc: OpenCellSandbox;
+  let client: OpenCellClient;
+  let pool: Pool;
+  let clock = Date.parse('2026-03-10T09:00:00Z');
+  const day = (offset: number) => new Date(clock + offset * DAY).toISOString().slice(0, 10);
+
+  before(async () => {
+    await createStateSchema(schema);
+    pool = new Pool({ connectionString: stateUrlFor(schema), max: 4 });
+    oc = await startOpenCellSandbox({ port: 0, omitListTotal: true });
+    client = new OpenCellClient({
+      baseUrl: oc.url,
+      user: oc.credentials.user,
+      password: oc.credentials.password,
+      timeoutMs: 5000,
+      concurrency: 8,
+    });
+  });
+  after(async () => {
+    client?.close();
+    await oc?.close();
+    await pool?.end();
+    await stateDb().query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  });
+
+  const poller = (name: string, extra: Partial<ConstructorParameters<typeof InvoicePoller>[0]> = {}) =>
+    new InvoicePoller({
+      pool,
+      opencell: client,
+      topic,
+      name,
+      pageSize: 40,
+      lookbackDays: 3,
+      now: () => clock,
+      ...extra,
+    });
+
+  /** outbox rows per invoice number of this poller (an InvoiceIssued row's aggregate id is its number) */
+  async function outboxCounts(): Promise<Map<string, number>> {
+    const r = await pool.query<{ aggregate_id: string; n: string }>(
+      'SELECT aggregate_id, count(*) AS n FROM outbox WHERE topic = $1 GROUP BY aggregate_id',
+      [topic],
+    );
+    return new Map(r.rows.map((x) => [x.aggregate_id, Number(x.n)]));
+  }
+
+  it('a list without total: every page of a date is read, until a short page; a second poll emits nothing', async () => {
+    await pool.query('DELETE FROM outbox');
+    const run = oc.generateInvoices({ count: 203, invoiceDate: day(0), billingAccountCodes: ['9_0'] });
+    const p = poller('pages');
+    const r = await p.pollOnce();
+    expect(r.pages).to.be.at.least(6); // 203 / 40: five full pages and a short one on that date
+    expect(r.emitted).to.equal(203);
+    const counts = await outboxCounts();
+    expect(run.invoiceNumbers.every((n) => counts.get(n) === 1)).to.equal(true);
+    expect((await p.pollOnce()).emitted).to.equal(0);
+    expect([...(await outboxCounts()).values()].every((n) => n === 1)).to.equal(true);
+    expect((await p.cursor())?.days?.[day(0)]).to.include({ listed: 203, complete: true });
+  });
+
+  it('a late invoice dated inside a window already polled is picked up by the next poll, once', async () => {
+    oc.reset();
+    await pool.query('DELETE FROM outbox');
+    const p = poller('late');
+    oc.generateInvoices({ count: 5, invoiceDate: day(0), billingAccountCodes: ['9_0'] });
+    expect((await p.pollOnce()).emitted).to.equal(5);
+    // The next day an invoice dated two days back appears (a billing run validated late). The old poller started
+    // its next window 3 days before the last window's end (today + 2), so it read only 1 day back and lost it.
+    clock += DAY;
+    const late = oc.generateInvoices({ count: 1, invoiceDate: day(-2), billingAccountCodes: ['9_0'] });
+    const r = await p.pollOnce();
+    expect(r.window.from).to.equal(day(-3));
+    expect(r.invoiceNumbers).to.deep.equal(late.invoiceNumbers);
+    expect((await p.pollOnce()).emitted).to.equal(0);
+    expect((await outboxCounts()).get(late.invoiceNumbers[0]!)).to.equal(1);
+  });
+
+  it('a poll failing mid-window keeps what it committed and the next poll resumes there: nothing skipped, nothing twice', async () => {
+    oc.reset();
+    await pool.query('DELETE FROM outbox');
+    const all = [
+      ...oc.generateInvoices({ count: 90, invoiceDate: day(-1), billingAccountCodes: ['9_0'] })
+        .invoiceNumbers,
+      ...oc.generateInvoices({ count: 90, invoiceDate: day(0), billingAccountCodes: ['9_0'] }).invoiceNumbers,
+    ];
+    let pages = 0;
+    const p = poller('resume', {
+      onPage: () => {
+        // pages: day −3, day −2 (empty), day −1 (40, 40, 10), then day 0: after its first page OpenCell fails
+        if (++pages === 6) oc.faults.add({ kind: 'error', path: '^/invoice/list', count: 3 });
+      },
+    });
+    let failed: unknown;
+    await p.pollOnce().catch((e: unknown) => (failed = e));
+    expect(failed, 'the first poll failed mid-window').to.be.instanceOf(Error);
+    expect(oc.faults.list()[0]?.hits).to.equal(1);
+    const committed = (await outboxCounts()).size;
+    expect(committed).to.equal(130); // day −1 and the first page of day 0 were committed before the failure
+    expect((await p.cursor())?.windowEnd).to.equal(day(0)); // the failed date is where the next poll resumes
+    // the remaining faults make the next two polls fail too, then the fourth poll goes through
+    for (let i = 0; i < 2; i++) await p.pollOnce().catch(() => undefined);
+    const r = await p.pollOnce();
+    expect(r.emitted).to.equal(180 - committed);
+    const counts = await outboxCounts();
+    expect(all.filter((n) => counts.get(n) === 1)).to.have.length(180);
+    expect([...counts.values()].every((n) => n === 1)).to.equal(true);
+  });
+});
