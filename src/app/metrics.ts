@@ -10,6 +10,8 @@ import type { StageHooks } from '../flows/projection/stages';
 import type { RelayMetrics } from '../flows/outbox/relay';
 import type { KeyedConsumerEvent } from '../adapters/kafka/keyed-consumer';
 import type { SlotHealth } from '../adapters/postgres/replication-slots';
+import type { IntentMessage } from '../domain/intents/message';
+import type { IntentResult } from '../adapters/postgres/ledger';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -24,6 +26,7 @@ export class Metrics {
   readonly handlerSeconds: Histogram<'stage'>;
   readonly batchSeconds: Histogram<'stage'>;
   readonly opencellCalls: Histogram<'endpoint' | 'outcome'>;
+  readonly freshness: Histogram<'origin' | 'outcome'>;
   readonly consumerLag: Gauge<'group' | 'topic' | 'partition'>;
   readonly outboxBacklog: Gauge;
   readonly outboxPublished: Counter<'topic'>;
@@ -107,6 +110,15 @@ export class Metrics {
       help: 'OpenCell REST call latency, per endpoint and outcome',
       labelNames: ['endpoint', 'outcome'],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.freshness = new Histogram({
+      name: 'sync_e2e_freshness_seconds',
+      help:
+        'Odoo commit (source ts_ms of the change event) to the projector done with its OpenCell calls, per origin ' +
+        '(change, snapshot, operator) and outcome (applied, skipped)',
+      labelNames: ['origin', 'outcome'],
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
       registers,
     });
     this.consumerLag = new Gauge({
@@ -210,7 +222,17 @@ export class Metrics {
         if (routed > 0) this.intentsRouted.inc({ table }, routed);
         if (filtered) this.eventsFiltered.inc({ table, reason: filtered });
       },
+      onProjected: (msg, result) => this.observeFreshness(msg, result),
     };
+  }
+
+  /**
+   * Freshness of one finished intent. Its source time is the Odoo commit for a change, the read for a snapshot, the
+   * command for an operator's intent (src/flows/projection/operator-intents.ts).
+   */
+  observeFreshness(msg: IntentMessage, result: IntentResult, now = Date.now()): void {
+    const origin = msg.source.op === 'ops' ? 'operator' : msg.source.op === 'r' ? 'snapshot' : 'change';
+    this.freshness.observe({ origin, outcome: result.outcome }, Math.max(0, now - msg.source.tsMs) / 1000);
   }
 
   relayMetrics(): RelayMetrics {

@@ -14,7 +14,8 @@ import { ensureTopics } from '../../adapters/kafka/kafka';
 import { KeyedConsumer, KeyedConsumerEvent } from '../../adapters/kafka/keyed-consumer';
 import { RetryPolicy } from '../../adapters/kafka/retry';
 import { triggeringTables } from '../../domain/projection/filter';
-import { decodeIntentMessage, encodeIntentMessage } from '../../domain/intents/message';
+import { decodeIntentMessage, encodeIntentMessage, type IntentMessage } from '../../domain/intents/message';
+import type { IntentResult } from '../../adapters/postgres/ledger';
 import { Projector } from './projector';
 import { routeMessage, RoutingReader } from './router';
 
@@ -24,6 +25,8 @@ export const PROJECTOR_GROUP = 'sync-projector';
 export interface StageHooks {
   onConsumerEvent?: (stage: string, e: KeyedConsumerEvent) => void;
   onRouted?: (table: string, routed: number, filtered: string | undefined) => void;
+  /** an intent the projector finished (applied or skipped) now, its OpenCell calls done (not for replays) */
+  onProjected?: (msg: IntentMessage, result: IntentResult) => void;
 }
 
 export function routerTopics(prefix: string): string[] {
@@ -149,7 +152,10 @@ export function createProjector(opts: {
     handler: async (message, ctx) => {
       const msg = decodeIntentMessage(ctx.topic, ctx.partition, message.offset, message.value);
       // a dead letter put back by `dlq replay` carries replayed_from
-      await projector.handle(msg, ctx.attempt, { replayed: message.headers?.replayed_from !== undefined });
+      const result = await projector.handle(msg, ctx.attempt, {
+        replayed: message.headers?.replayed_from !== undefined,
+      });
+      if (result) hooks?.onProjected?.(msg, result);
     },
     onDeadLettered: async (message, ctx, err) => {
       let msg;

@@ -5,7 +5,7 @@
  */
 import { loadConfig, Config } from '../../../src/core/config';
 import { ProjectionPipeline } from '../../../src/flows/projection/pipeline';
-import { ensurePipelineTopics, routerTopics } from '../../../src/flows/projection/stages';
+import { ensurePipelineTopics, routerTopics, StageHooks } from '../../../src/flows/projection/stages';
 import { startOpenCellSandbox } from '../../../testkit/sandbox/opencell';
 import { KeyedConsumerEvent } from '../../../src/adapters/kafka/keyed-consumer';
 import { startGroupAtEnd } from '../../../src/adapters/kafka/kafka';
@@ -23,7 +23,11 @@ export interface TestPipeline {
   restart(): Promise<void>;
 }
 
-export async function startTestPipeline(overrides: Record<string, string> = {}): Promise<TestPipeline> {
+export async function startTestPipeline(
+  overrides: Record<string, string> = {},
+  /** more observers (e.g. the app's Metrics.stageHooks()); consumer events are recorded in `events` anyway */
+  hooks: StageHooks = {},
+): Promise<TestPipeline> {
   const sandbox = await startOpenCellSandbox({ port: 0 });
   const suffix = uniqueSuffix();
   const config = loadConfig({
@@ -52,7 +56,13 @@ export async function startTestPipeline(overrides: Record<string, string> = {}):
     new ProjectionPipeline(config, {
       kafka,
       groups,
-      hooks: { onConsumerEvent: (stage, e) => events.push({ stage, e }) },
+      hooks: {
+        ...hooks,
+        onConsumerEvent: (stage, e) => {
+          events.push({ stage, e });
+          hooks.onConsumerEvent?.(stage, e);
+        },
+      },
     });
   const t: TestPipeline = {
     sandbox,
