@@ -29,6 +29,7 @@ export class Metrics {
   readonly freshness: Histogram<'origin' | 'outcome'>;
   readonly consumerLag: Gauge<'group' | 'topic' | 'partition'>;
   readonly outboxBacklog: Gauge;
+  readonly outboxParked: Gauge;
   readonly outboxPublished: Counter<'topic'>;
   readonly relayErrors: Counter<'fatal'>;
   readonly invoiceLoads: Counter<'outcome'>;
@@ -130,6 +131,11 @@ export class Metrics {
     this.outboxBacklog = new Gauge({
       name: 'sync_outbox_backlog',
       help: 'Outbox rows not yet published (sampled)',
+      registers,
+    });
+    this.outboxParked = new Gauge({
+      name: 'sync_outbox_parked',
+      help: 'Unpublished outbox rows whose last publish failed (parked; sampled)',
       registers,
     });
     this.outboxPublished = new Counter({

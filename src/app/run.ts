@@ -289,7 +289,10 @@ export async function runRoles(
         }
       for (const w of started) await w.sample?.().catch(() => undefined);
       const b = await outboxBacklog(statePool).catch(() => undefined);
-      if (b) metrics.outboxBacklog.set(b.backlog);
+      if (b) {
+        metrics.outboxBacklog.set(b.backlog);
+        metrics.outboxParked.set(b.parked);
+      }
     };
     sampler = setInterval(() => void sample().catch(() => undefined), opts.sampleMs ?? 15_000);
     sampler.unref();
