@@ -75,6 +75,13 @@ export const terminateService = intentKind<TerminateServiceIntent>({
     let sub = scope.subscription;
     const line = contract.lines.find((l) => l.id === intent.lineId);
     if (!line) return ctx.noop(`contract line ${intent.lineId} no longer exists in Odoo`);
+    // The date is the one the change event carried: a line whose date_end was changed or cleared since is left to
+    // the later change (a dead letter replayed after newer changes must not terminate at an old date, issue 15 §6).
+    if (line.dateEnd !== intent.date)
+      return ctx.noop(
+        `superseded: contract line ${line.id} has date_end ${line.dateEnd ?? '(none)'} now, not ${intent.date}; the later change applies it (an older change is never applied over a newer one)`,
+        { contract },
+      );
     // Activations before terminations: current service lines not yet active go first.
     for (const other of contract.lines) {
       if (other.id === line.id || expectedServiceState(other) !== 'active') continue;

@@ -8,6 +8,9 @@
  * - Plan: planUpdatePhoneNumber (strategies.ts); no create precondition (a subscription's creation carries the
  *   current number).
  * - Idempotency: each step is skipped when OpenCell already shows it, so a replay completes a partial change.
+ * - Superseded: the number is the one the change event carried; when the info record holds another number now (a
+ *   later change, applied already or still to come with its own intent), the intent does nothing and says so — a
+ *   dead letter replayed after newer changes must not put an old number back (issue 15 §6).
  * - Ledger / sync event: the info record ↔ access.
  */
 import * as t from 'io-ts';
@@ -77,6 +80,16 @@ export const updatePhoneNumber = intentKind<UpdatePhoneNumberIntent>({
   async project(intent, ctx, scope) {
     if (scope === null) return;
     const { contract, subscription } = scope;
+    const info = contract.ispInfo;
+    if (info && info.table === intent.infoTable && info.id === intent.infoId) {
+      const current = odooPhone(info.phoneNumber);
+      // the contract's stored number counts too (reconcile --fix takes it from there)
+      if (current !== null && current !== intent.phone && odooPhone(contract.phoneNumber) !== intent.phone)
+        return ctx.noop(
+          `superseded: ${intent.infoTable} ${intent.infoId} holds number ${current} now, not ${intent.phone}; the later change applies it (an older change is never applied over a newer one)`,
+          { contract },
+        );
+    }
     await ctx.exec({
       plan: planUpdatePhoneNumber({
         contract,

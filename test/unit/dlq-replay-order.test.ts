@@ -1,0 +1,198 @@
+/**
+ * Issue 15 §6, "DLQ replay breaks per-key order": a dead letter replayed after newer changes of the same key were
+ * applied must not overwrite the newer state. Intents carry ids and re-read Odoo and OpenCell when projected; the
+ * two kinds that carry a value of their change event (update_phone_number: the number; terminate_service: the date)
+ * compare it with Odoo's current value and do nothing, saying why, when a later change superseded it. The projector
+ * (in-memory ledger) against the OpenCell sandbox, like projector-create-resume.test.ts.
+ */
+import { expect } from 'chai';
+import { samplePartner } from '../../testkit/views';
+import { OpenCellClient } from '../../src/adapters/opencell/client';
+import { OpenCellState } from '../../src/adapters/opencell/opencell-state';
+import type { IntentMessage } from '../../src/domain/intents/message';
+import { terminateService } from '../../src/domain/intents/terminate-service';
+import type { ProjectionContext } from '../../src/domain/intents/kind';
+import { DEFAULT_PROJECTION_CONFIG } from '../../src/domain/projection/payloads';
+import type { ContractView, LineView } from '../../src/domain/projection/views';
+import { Projector } from '../../src/flows/projection/projector';
+import { InMemoryLedger } from '../../testkit/ledger';
+import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+
+const INFO = 'mobile_service_contract_info' as const;
+
+function contractWith(phone: string): ContractView {
+  const ref = `8${String(Date.now() % 1e6).padStart(6, '0')}`;
+  const partner = samplePartner({ id: 901, ref });
+  return {
+    id: 91001,
+    code: `SC-O${ref}`,
+    partner,
+    invoicePartner: partner,
+    servicePartner: null,
+    emails: [{ id: 9, email: `o${ref}@example.org` }],
+    mandate: {
+      id: 3,
+      iban: 'ES9121000418450200051332',
+      bic: 'CAIXESBBXXX',
+      bankName: 'CaixaBank',
+      bankAccountId: 55,
+      bankAccountCreateDate: '2024-01-15',
+      reference: null,
+      signatureDate: null,
+    },
+    serviceTechnology: 'somconnexio.service_technology_mobile',
+    serviceSupplier: null,
+    phoneNumber: phone,
+    ispInfo: { table: INFO, id: 77, phoneNumber: phone },
+    dateStart: '2024-02-01',
+    dateEnd: null,
+    isTerminated: false,
+    terminateDate: null,
+    lines: [],
+  };
+}
+
+let seq = 0;
+function message(contract: ContractView, intent: IntentMessage['intent']): IntentMessage {
+  seq++;
+  return {
+    v: 1,
+    intentId: `order-${contract.code}-${seq}`,
+    aggregateKey: `partner:${contract.partner.id}`,
+    partnerId: contract.partner.id,
+    contractId: contract.id,
+    intent,
+    source: {
+      table: INFO,
+      op: 'u',
+      rowId: 77,
+      lsn: seq,
+      txId: seq,
+      tsMs: Date.now(),
+      snapshot: false,
+      topic: 't',
+      partition: 0,
+      offset: String(seq),
+    },
+  } as IntentMessage;
+}
+
+describe('DLQ replay breaks per-key order (issue 15 §6)', () => {
+  let sandbox: OpenCellSandbox;
+  let client: OpenCellClient;
+  before(async () => {
+    sandbox = await startOpenCellSandbox({ port: 0, user: 'u', password: 'p' });
+    client = new OpenCellClient({
+      baseUrl: sandbox.url,
+      user: 'u',
+      password: 'p',
+      timeoutMs: 2000,
+      concurrency: 2,
+    });
+  });
+  after(async () => {
+    client.close();
+    await sandbox.close();
+  });
+
+  it('an old phone-number change replayed after a newer one was applied changes nothing and says why', async () => {
+    const A = '600100001';
+    const B = '600100002';
+    const C = '600100003';
+    let odoo = contractWith(A); // what Odoo holds now; the projector reads it on every intent
+    const ledger = new InMemoryLedger();
+    const projector = new Projector({
+      odoo: {
+        partner: async (id) => (id === odoo.partner.id ? odoo.partner : null),
+        contract: async (id) => (id === odoo.id ? odoo : null),
+        contractsOfPartner: async () => [odoo],
+      },
+      opencell: new OpenCellState(client),
+      client,
+      ledger,
+      catalog: { check: async (ops) => ({ _tag: 'Right', right: ops }) },
+      config: DEFAULT_PROJECTION_CONFIG,
+    });
+    const state = () => {
+      const sub = sandbox.state.subscriptions.get(odoo.code);
+      const accesses = (sandbox.state.accessesBySubscription.get(odoo.code) ?? []).map((a) => a.code);
+      return { description: sub?.description, accesses };
+    };
+    await projector.handle(message(odoo, { kind: 'create_subscription', contractId: odoo.id }), 1);
+    expect(state().accesses).to.deep.equal([A]);
+
+    // 1. A → B: OpenCell refuses it (business error: the keyed consumer dead-letters it)
+    odoo = { ...odoo, phoneNumber: B, ispInfo: { table: INFO, id: 77, phoneNumber: B } };
+    const old = message(odoo, {
+      kind: 'update_phone_number',
+      infoTable: INFO,
+      infoId: 77,
+      phone: B,
+      previousPhone: A,
+    });
+    sandbox.faults.add({
+      kind: 'fail200',
+      path: '^/billing/subscription$',
+      method: 'PUT',
+      count: 1,
+      errorCode: 'BUSINESS_API_EXCEPTION',
+      message: 'refused',
+    });
+    const failed = await projector.handle(old, 1).catch((e: unknown) => e);
+    expect(failed, 'the first change failed (dead-lettered)').to.be.instanceOf(Error);
+    expect(String(failed)).to.match(/subscription\.update rejected the call .*refused/);
+    expect(sandbox.faults.list(), 'the fault was spent').to.deep.equal([]);
+
+    // 2. B → C, applied
+    odoo = { ...odoo, phoneNumber: C, ispInfo: { table: INFO, id: 77, phoneNumber: C } };
+    const newer = message(odoo, {
+      kind: 'update_phone_number',
+      infoTable: INFO,
+      infoId: 77,
+      phone: C,
+      previousPhone: B,
+    });
+    expect((await projector.handle(newer, 1))?.outcome).to.equal('applied');
+    expect(state()).to.deep.equal({ description: C, accesses: [C] });
+
+    // 3. the operator replays the old dead letter: superseded, nothing done, C stays
+    const calls = sandbox.journal.entries().length;
+    const replayed = await projector.handle(old, 2, { replayed: true });
+    expect(replayed?.outcome).to.equal('skipped');
+    expect(replayed?.note).to.match(
+      /superseded: mobile_service_contract_info 77 holds number 600100003 now, not 600100002/,
+    );
+    expect(state(), 'the newer number stays').to.deep.equal({ description: C, accesses: [C] });
+    const writes = sandbox.journal
+      .entries()
+      .slice(calls)
+      .filter((e) => e.method !== 'GET' && !/\/list$|find/.test(e.path));
+    expect(writes, 'no write to OpenCell').to.deep.equal([]);
+  });
+
+  it('an old service termination replayed after its date_end was changed or cleared changes nothing and says why', async () => {
+    const line = { id: 5, dateEnd: '2024-06-30' } as LineView;
+    const notes: string[] = [];
+    let execs = 0;
+    const ctx = {
+      noop: (n: string) => void notes.push(n),
+      exec: async () => void execs++,
+    } as unknown as ProjectionContext;
+    const intent = {
+      kind: 'terminate_service' as const,
+      contractId: 1,
+      lineId: 5,
+      productId: 1,
+      productCode: 'SE_SC_REC_MOBILE_T_150',
+      date: '2024-05-31',
+    };
+    const scope = (l: LineView) => ({ contract: { ...contractWith('600'), lines: [l] }, subscription: null });
+    await terminateService.project(intent, ctx, scope(line) as never);
+    await terminateService.project(intent, ctx, scope({ ...line, dateEnd: null }) as never);
+    expect(notes).to.deep.equal([
+      'superseded: contract line 5 has date_end 2024-06-30 now, not 2024-05-31; the later change applies it (an older change is never applied over a newer one)',
+      'superseded: contract line 5 has date_end (none) now, not 2024-05-31; the later change applies it (an older change is never applied over a newer one)',
+    ]);
+    expect(execs).to.equal(0);
+  });
+});
