@@ -112,6 +112,7 @@ describe('intent catalogue', () => {
       'update_subscription',
       'force_iban',
       'apply_compensation',
+      'unsynced_change',
     ]);
     expect(() => INTENTS.with(touchCustomer, touchCustomer)).to.throw(/registered twice/);
   });

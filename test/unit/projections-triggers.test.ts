@@ -264,14 +264,47 @@ describe('projections: contract listener triggers (T1, T2, W2)', () => {
       { kind: 'create_subscription', contractId: 41, snapshot: true },
     ]);
   });
-  it('delete and archive → nothing', () => {
-    expect(detectIntents(change('contract_contract', 'd', contractRow(), null), ctx())).to.deep.equal([]);
+  const unsynced = (over: Record<string, unknown>) => ({
+    kind: 'unsynced_change',
+    contractId: 41,
+    contractCode: null,
+    lineId: null,
+    productCode: null,
+    newProductCode: null,
+    fromPartnerId: null,
+    toPartnerId: null,
+    ...over,
+  });
+  it('regression (issue 15 §8 b): a contract deleted or archived while not terminated → unsynced_change (the original sends nothing; reported, never silent)', () => {
+    expect(detectIntents(change('contract_contract', 'd', contractRow(), null), ctx())).to.deep.equal([
+      unsynced({ change: 'contract_deleted', contractCode: 'SC-0041', fromPartnerId: 7 }),
+    ]);
     const archived = update(
       'contract_contract',
       { ...contractRow(), active: true },
       { ...contractRow(), active: false },
     );
-    expect(detectIntents(archived, ctx())).to.deep.equal([]);
+    expect(detectIntents(archived, ctx())).to.deep.equal([
+      unsynced({ change: 'contract_archived', contractCode: 'SC-0041' }),
+    ]);
+  });
+  it('a terminated contract deleted or archived → nothing (its termination, T2, ends the subscription)', () => {
+    const ended = contractRow({ is_terminated: true, terminate_date: DAY_2024_06_30 });
+    expect(detectIntents(change('contract_contract', 'd', ended, null), ctx())).to.deep.equal([]);
+    expect(
+      detectIntents(update('contract_contract', ended, { ...ended, active: false }), ctx()),
+    ).to.deep.equal([]);
+  });
+  it('regression (issue 15 §8 a): a contract changes partner → unsynced_change naming both partners, and no other intent', () => {
+    const moved = update('contract_contract', contractRow(), contractRow({ partner_id: 8 }));
+    expect(detectIntents(moved, ctx())).to.deep.equal([
+      unsynced({
+        change: 'contract_partner_changed',
+        contractCode: 'SC-0041',
+        fromPartnerId: 7,
+        toPartnerId: 8,
+      }),
+    ]);
   });
 });
 
@@ -421,11 +454,55 @@ describe('projections: contract line listener triggers (T3, T4, T5)', () => {
     ];
     expect(intents.map((i) => i.kind)).to.deep.equal(['activate_service', 'terminate_service']);
   });
-  it('line deleted or canceled → nothing', () => {
-    expect(detectIntents(change('contract_line', 'd', lineRow(), null), ctx())).to.deep.equal([]);
+  const lineUnsynced = (over: Record<string, unknown>) => ({
+    kind: 'unsynced_change',
+    contractId: 41,
+    contractCode: null,
+    lineId: 100,
+    productCode: 'SE_SC_REC_MOBILE_T_UNL_20480',
+    newProductCode: null,
+    fromPartnerId: null,
+    toPartnerId: null,
+    ...over,
+  });
+  it('regression (issue 15 §8 b, d): a service line deleted, or canceled without date_end → unsynced_change (reported, never silent)', () => {
+    expect(detectIntents(change('contract_line', 'd', lineRow(), null), ctx())).to.deep.equal([
+      lineUnsynced({ change: 'line_deleted' }),
+    ]);
     expect(
       detectIntents(update('contract_line', lineRow(), lineRow({ is_canceled: true })), ctx()),
+    ).to.deep.equal([lineUnsynced({ change: 'line_canceled' })]);
+  });
+  it('a line deleted after it was canceled or ended, a one-shot line deleted or canceled → nothing', () => {
+    const del = (row: Partial<Row<'contract_line'>>) =>
+      detectIntents(change('contract_line', 'd', lineRow(row), null), ctx());
+    expect(del({ is_canceled: true })).to.deep.equal([]);
+    expect(del({ date_end: DAY_2024_06_30 })).to.deep.equal([]);
+    expect(del({ product_id: 8 })).to.deep.equal([]);
+    expect(
+      detectIntents(
+        update('contract_line', lineRow({ product_id: 8 }), lineRow({ product_id: 8, is_canceled: true })),
+        ctx(),
+      ),
     ).to.deep.equal([]);
+  });
+  it('canceled with a date_end → T5 terminate_service only, as the original listener', () => {
+    const ended = lineRow({ date_end: DAY_2024_06_30 });
+    expect(
+      detectIntents(update('contract_line', ended, { ...ended, is_canceled: true }), ctx()).map(
+        (i) => i.kind,
+      ),
+    ).to.deep.equal(['terminate_service']);
+  });
+  it('regression (issue 15 §8 c): a line whose product changes in place → unsynced_change naming the old and new codes', () => {
+    expect(
+      detectIntents(update('contract_line', lineRow(), lineRow({ product_id: 2 })), ctx()),
+    ).to.deep.equal([lineUnsynced({ change: 'line_product_changed', newProductCode: 'SE_SC_REC_BA_F_600' })]);
+    // with date_end, T5 also fires for the line's (new) product, as the original's terminate_service job
+    const ended = lineRow({ date_end: DAY_2024_06_30 });
+    expect(
+      detectIntents(update('contract_line', ended, { ...ended, product_id: 2 }), ctx()).map((i) => i.kind),
+    ).to.deep.equal(['terminate_service', 'unsynced_change']);
   });
   it('snapshot of a line → flagged activation', () => {
     expect(detectIntents(change('contract_line', 'r', null, lineRow()), ctx())).to.deep.equal([

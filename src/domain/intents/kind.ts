@@ -50,11 +50,27 @@ export interface TriggerContext {
 export interface RoutingReader {
   product(id: number): Promise<ProductView | null>;
   partnerHasContracts(partnerId: number): Promise<boolean>;
+  /** The contract's current holder in Odoo (null when the contract is gone). */
   partnerIdOfContract(contractId: number): Promise<number | null>;
+  /**
+   * The partner whose queue a contract's intents go to: pinned the first time the contract is routed and never
+   * moved, so a partner change keeps the contract's intents in one queue, in order (issue 15 §8). The pin is
+   * `eventPartnerId` when given (the partner the change's own row names: the holder before a partner change, the
+   * holder of a deleted contract), else the contract's holder in Odoo. null when neither is known.
+   */
+  routePartnerOfContract(contractId: number, eventPartnerId?: number | null): Promise<number | null>;
   contractIdsOfInfo(table: string, infoId: number): Promise<number[]>;
   /** Which of these contracts are unwritten since their creation (TriggerContext.contractInCreation). */
   contractsInCreation(contractIds: readonly number[]): Promise<ReadonlySet<number>>;
   technologyServiceCategories?(): Promise<readonly string[]>;
+}
+
+/** Where the router keeps each contract's pinned queue (RoutingReader.routePartnerOfContract). */
+export interface ContractRoutePins {
+  /** The partner pinned for the contract, or null. */
+  pinned(contractId: number): Promise<number | null>;
+  /** Pins `partnerId` unless the contract already has a pin; returns the pin (first writer wins). */
+  pin(contractId: number, partnerId: number): Promise<number>;
 }
 
 /** A customer (and contract) an intent is queued for: the intents topic is keyed `partner:<partnerId>`. */
@@ -123,9 +139,10 @@ export interface IntentKindSpec<I extends IntentBase> {
   codec: t.Type<I, I, unknown>;
   /**
    * `partner`: about a customer, projected from the partner; `contract`: about one contract, projected after the
-   * contract and its subscription are loaded.
+   * contract and its subscription are loaded; `own`: the kind reads what it needs itself (a contract that may be
+   * gone from Odoo), projected with no scope.
    */
-  scope: 'partner' | 'contract';
+  scope: 'partner' | 'contract' | 'own';
   /**
    * The causal precondition: when the contract's subscription does not exist in OpenCell, run the contract's create
    * plan first (customer → account → subscription → access). Contract scope only.
@@ -156,9 +173,16 @@ export interface IntentKindSpec<I extends IntentBase> {
   syncTarget(intent: I, last: Step | undefined): { entity: string; code: string | null };
 }
 
-/** Routing of a contract-scoped intent: the contract's partner (none when the contract is gone). */
-export async function contractTargets(contractId: number, reader: RoutingReader): Promise<IntentTarget[]> {
-  const partnerId = await reader.partnerIdOfContract(contractId);
+/**
+ * Routing of a contract-scoped intent: the contract's pinned queue (RoutingReader.routePartnerOfContract; none when
+ * the contract is gone and was never routed).
+ */
+export async function contractTargets(
+  contractId: number,
+  reader: RoutingReader,
+  eventPartnerId?: number | null,
+): Promise<IntentTarget[]> {
+  const partnerId = await reader.routePartnerOfContract(contractId, eventPartnerId);
   return partnerId === null ? [] : [{ partnerId, contractId }];
 }
 

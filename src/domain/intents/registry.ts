@@ -16,6 +16,7 @@ import { updateAccountsAddress } from './update-accounts-address';
 import { updateCustomer } from './update-customer';
 import { updatePhoneNumber } from './update-phone-number';
 import { updateSubscription } from './update-subscription';
+import { unsyncedChange } from './unsynced-change';
 
 export const INTENT_KINDS = [
   createSubscription,
@@ -29,6 +30,7 @@ export const INTENT_KINDS = [
   updateSubscription,
   forceIban,
   applyCompensation,
+  unsyncedChange,
 ] as const;
 
 type IntentOf<S> = S extends IntentKindSpec<infer I> ? I : never;

@@ -7,13 +7,15 @@
  *   product's category (a one-shot has no service instance: the plan finds nothing to end) — and, an addition, a
  *   service line created with one. A later write of an ended line asks again; the plan never ends an instance twice.
  * - Plan: activations before terminations — the contract's current service lines not yet active are activated first
- *   (a tariff change is one activation, then one termination), then planTerminateService (strategies.ts).
+ *   (a tariff change is one activation, then one termination), then planTerminateService (strategies.ts); a line of
+ *   the same product (a same-product replacement) is activated after the termination, and the termination keeps
+ *   the instances the contract's other current lines hold (issue 15 §8 e).
  * - Idempotency: an instance already terminated is never terminated again (the plan skips it).
  * - Ledger / sync event: contract.line ↔ service_instance.
  */
 import { ProjectionRejectedError, UnknownProductError } from '../errors';
 import { expectedServiceState, planActivateService, planTerminateService } from '../projection/strategies';
-import { toIsoDate, type IsoDate } from '../projection/views';
+import { toIsoDate, type IsoDate, type LineView } from '../projection/views';
 import { IsoDateC, kindCodec, snapshotFlag } from './codecs';
 import { activatedBefore, lineFields } from './activate-service';
 import { contractTargets, intentKind } from './kind';
@@ -82,23 +84,40 @@ export const terminateService = intentKind<TerminateServiceIntent>({
         `superseded: contract line ${line.id} has date_end ${line.dateEnd ?? '(none)'} now, not ${intent.date}; the later change applies it (an older change is never applied over a newer one)`,
         { contract },
       );
-    // Activations before terminations: current service lines not yet active go first.
-    for (const other of contract.lines) {
-      if (other.id === line.id || expectedServiceState(other) !== 'active') continue;
-      if (await activatedBefore(other, sub, ctx)) continue;
+    const activate = async (other: LineView) => {
+      if (other.id === line.id || expectedServiceState(other) !== 'active') return;
+      if (await activatedBefore(other, sub, ctx, contract.lines)) return;
       try {
-        await ctx.exec({ plan: planActivateService({ contract, line: other, subscription: sub }), contract });
+        await ctx.exec({
+          plan: planActivateService({ contract, line: other, subscription: sub, lines: contract.lines }),
+          contract,
+        });
       } catch (e) {
         // That line's own intent carries its failure (dead letter); it must not block this termination.
-        if (e instanceof UnknownProductError || e instanceof ProjectionRejectedError) continue;
+        if (e instanceof UnknownProductError || e instanceof ProjectionRejectedError) return;
         throw e;
       }
       sub = await ctx.opencell.subscription(contract.code);
-    }
+    };
+    // Activations before terminations (a tariff change): current service lines not yet active go first — except a
+    // line of the same product (a same-product replacement, issue 15 §8 e), which goes after: OpenCell keeps one
+    // active instance per code.
+    const sameProduct = (l: LineView) => l.productCode !== null && l.productCode === line.productCode;
+    for (const other of contract.lines) if (!sameProduct(other)) await activate(other);
     await ctx.exec({
-      plan: planTerminateService({ contract, line, subscription: sub, date: intent.date }),
+      plan: planTerminateService({
+        contract,
+        line,
+        subscription: sub,
+        date: intent.date,
+        lines: contract.lines,
+      }),
       contract,
     });
+    if (contract.lines.some((l) => l.id !== line.id && sameProduct(l))) {
+      sub = await ctx.opencell.subscription(contract.code);
+      for (const other of contract.lines) if (sameProduct(other)) await activate(other);
+    }
   },
   odooRecord: (intent) => ({ model: 'contract.line', id: intent.lineId }),
   syncTarget: (intent) => ({ entity: 'service_instance', code: intent.productCode }),

@@ -72,7 +72,7 @@ export const updatePhoneNumber = intentKind<UpdatePhoneNumberIntent>({
   async targets(intent, reader) {
     const out: IntentTarget[] = [];
     for (const contractId of await reader.contractIdsOfInfo(intent.infoTable, intent.infoId)) {
-      const partnerId = await reader.partnerIdOfContract(contractId);
+      const partnerId = await reader.routePartnerOfContract(contractId);
       if (partnerId !== null) out.push({ partnerId, contractId });
     }
     return out;

@@ -8,10 +8,13 @@
  *   after the insert) gives nothing unless SYNC_EMAIL_IBAN_AT_CREATION is on (TriggerContext.contractInCreation).
  * - Plan: planUpdateSubscription (strategies.ts), from the customer, the subscription's active siblings and the
  *   partner's other contracts; no create precondition (a subscription's creation carries the current value).
+ * - Partner changed: a subscription outside the partner's customer accounts (its contract changed partner) is
+ *   refused (dead letter) instead of updating the new partner's account.
  * - Idempotency: a customer account already holding the value plans nothing.
  * - Ledger / sync event: contract.contract ↔ customer_account.
  */
 import * as t from 'io-ts';
+import { ProjectionRejectedError } from '../errors';
 import { CONTRACT_EMAIL_REL_TABLE, keyChanged } from '../projection/filter';
 import { planUpdateSubscription } from '../projection/strategies';
 import { kindCodec } from './codecs';
@@ -73,6 +76,17 @@ export const updateSubscription = intentKind<UpdateSubscriptionIntent>({
     if (scope === null) return;
     const { contract, subscription: sub } = scope;
     const customer = contract.partner.ref ? await ctx.opencell.customer(contract.partner.ref) : null;
+    // A contract whose partner changed in Odoo keeps its subscription in the former partner's account (nothing moves
+    // it, as in the original): the new partner's account must not get this contract's email or IBAN (issue 15 §8).
+    if (sub && customer && customer.customerAccounts.length > 0)
+      if (!customer.customerAccounts.some((ca) => ca.code === sub.userAccount))
+        throw new ProjectionRejectedError(
+          `contract ${contract.code}: its subscription is in customer account ${sub.userAccount}, which is not an ` +
+            `account of its partner's customer ${customer.code} (the contract changed partner in Odoo): the ` +
+            `${intent.field} change is not sent, so that no other customer's account is changed; move the ` +
+            `subscription in OpenCell by hand first`,
+          { contractId: contract.id, contractCode: contract.code, userAccount: sub.userAccount },
+        );
     const active = sub ? await ctx.opencell.activeSubscriptionCodes(sub.userAccount) : [];
     const others = await ctx.odoo.contractsOfPartner(contract.partner.id);
     await ctx.exec({

@@ -19,6 +19,7 @@ import { WATCHED_ISP_INFO_TABLES } from './views';
 export type WatchReason =
   | 'termination' // contract_contract.is_terminated (docs/behaviour.md T2)
   | 'iban' // contract_contract.mandate_id (docs/behaviour.md W2, Odoo 12 listener)
+  | 'unsynced' // contract_contract.partner_id / active: no listener in the original, reported (unsynced_change)
   | 'creation' // contract / contract_line created (docs/behaviour.md T1, T3, T4): the whole row, not a column
   | 'line_end' // contract_line.date_end (docs/behaviour.md T5)
   | 'line_write' // other contract_line columns a write changes: T5 fires on any write of a line that has date_end
@@ -64,7 +65,12 @@ export const WATCHED: WatchSpec = {
     ...PARTNER_ADDRESS_COLUMNS.map((c) => [c, 'address'] as const),
     ...PARTNER_IDENTITY_COLUMNS.map((c) => [c, 'identity'] as const),
   ]) as WatchedColumns<'res_partner'>,
-  contract_contract: { is_terminated: 'termination', mandate_id: 'iban' },
+  contract_contract: {
+    is_terminated: 'termination',
+    mandate_id: 'iban',
+    partner_id: 'unsynced',
+    active: 'unsynced',
+  },
   // docs/behaviour.md T5 reacts to any write of a line that has an end date: every captured column a write() sets
   // (not `active`, a stored related field Odoo recomputes without a write, hence without the original's listener).
   contract_line: {

@@ -323,6 +323,37 @@ export interface LineJobInput {
   line: LineView;
   /** `Subscription.get(contract.code)`; null when it does not exist. */
   subscription: OcSubscriptionState | null;
+  /**
+   * The contract's lines (ContractView.lines): with them, OpenCell's instances of a product are told apart by line
+   * (lineHasInstance), so a same-product replacement neither takes the old line's instance for the new line's nor
+   * ends the new line's instance with the old line (issue 15 §8 e).
+   */
+  lines?: readonly LineView[];
+}
+
+const byId = (a: OcServiceInstanceState, b: OcServiceInstanceState): number =>
+  typeof a.id === 'number' && typeof b.id === 'number' ? a.id - b.id : 0;
+
+/**
+ * Whether a service line has its own instance in OpenCell, among the contract's `lines` (issue 15 §8 e: a line ended
+ * and a new line with the same product). Each service line of a contract is activated once, the older line first
+ * (a replacement starts after the line it replaces), so OpenCell's instances of a product, oldest first, are the
+ * older lines' first: a line's own instances are those past the count of older lines of its product. An ended line
+ * (expectedServiceState 'terminated') has one when any is left for it; any other line when one of those is running
+ * (`running`, default isLiveInstance).
+ */
+export function lineHasInstance(
+  lines: readonly LineView[],
+  line: LineView,
+  sub: OcSubscriptionState,
+  running: (s: OcServiceInstanceState) => boolean = isLiveInstance,
+): boolean {
+  const code = line.productCode;
+  if (!code) return false;
+  const instances = sub.services.filter((s) => s.code === code).sort(byId);
+  const older = lines.filter((l) => l.id < line.id && l.kind === 'service' && l.productCode === code).length;
+  if (expectedServiceState(line) === 'terminated') return instances.length > older;
+  return instances.slice(older).some(running);
 }
 
 /** An instance that is running: no termination date (the original's guard) and not ended. */
@@ -357,11 +388,24 @@ export function planActivateService(input: LineJobInput): Plan {
   const sub = requireSubscription(input.subscription, contract, `activate line ${line.id}`);
   requireOpenSubscription(sub, `activate line ${line.id}`);
   if (!line.productCode) throw new UnknownProductError(line.productId, null);
-  const active = sub.services.find(
-    (s) =>
-      s.code === line.productCode && isLiveInstance(s) && (s.status === undefined || s.status !== 'INACTIVE'),
-  );
-  if (active) return noop(`service ${line.productCode} is already active on ${sub.code}`);
+  const code = line.productCode;
+  const activeNow = (s: OcServiceInstanceState) =>
+    isLiveInstance(s) && (s.status === undefined || s.status !== 'INACTIVE');
+  const own = input.lines
+    ? lineHasInstance(input.lines, line, sub, activeNow)
+    : sub.services.some((s) => s.code === code && activeNow(s));
+  if (own) return noop(`service ${code} is already active on ${sub.code}`);
+  // another line's instance of the code (a replaced line's, its end still ahead): OpenCell refuses a second active
+  // instance of a code ("already activated"), as it refused the original's add_service job
+  const other = input.lines ? sub.services.find((s) => s.code === code && s.status === 'ACTIVE') : undefined;
+  if (other) {
+    throw new ProjectionRejectedError(
+      `line ${line.id} (${code} from ${line.dateStart}) cannot be activated on ${sub.code} while another line's ` +
+        `instance of ${code} is active${other.terminationDate ? ` until its end (${String(other.terminationDate)})` : ''}: ` +
+        `OpenCell keeps one active instance per service code; replay this dead letter once that one has ended`,
+      { contractId: contract.id, lineId: line.id, productCode: code, subscriptionCode: sub.code },
+    );
+  }
   return {
     strategy: 'activate_service',
     ops: [
@@ -400,11 +444,47 @@ export function planApplyOneShot(input: LineJobInput): Plan {
   };
 }
 
-function terminateLineOps(sub: OcSubscriptionState, line: LineView, date: IsoDate): OcOperation[] {
+function terminateLineOps(
+  sub: OcSubscriptionState,
+  line: LineView,
+  date: IsoDate,
+  lines?: readonly LineView[],
+): OcOperation[] {
   if (!line.productCode) return [];
   const code = line.productCode;
-  const live = sub.services.filter((s) => s.code === code && isLiveInstance(s));
+  const running = sub.services.filter((s) => s.code === code && isLiveInstance(s));
   const meta = { lineIds: [line.id], products: [{ productId: line.productId, productCode: code }] };
+  // Instances of the code that other current lines hold (a same-product replacement, issue 15 §8 e) are kept: the
+  // newest ones, since the newer lines were activated last.
+  const keep = (lines ?? []).filter(
+    (l) =>
+      l.id !== line.id &&
+      l.productCode === code &&
+      expectedServiceState(l) === 'active' &&
+      lineHasInstance(lines!, l, sub),
+  ).length;
+  if (keep > 0) {
+    if (running.length <= keep) return [];
+    if (!running.every((s) => typeof s.id === 'number'))
+      throw new ProjectionRejectedError(
+        `line ${line.id}: ${running.length} running instances of ${code} on ${sub.code} without ids, ${keep} of them ` +
+          `other lines'; the one to end cannot be told apart`,
+        { lineId: line.id, productCode: code, subscriptionCode: sub.code },
+      );
+    const ids = [...running]
+      .sort(byId)
+      .slice(0, running.length - keep)
+      .map((s) => s.id as number);
+    return [
+      {
+        op: 'terminateServices',
+        key: `line:${line.id}:terminate`,
+        body: terminateServicesRequest(sub.code, date, { serviceIds: ids }),
+        ...meta,
+      },
+    ];
+  }
+  const live = running;
   if (live.length === 0) return [];
   if (live.length > 1 && live.every((s) => typeof s.id === 'number')) {
     const ids = live.map((s) => s.id as number);
@@ -441,7 +521,7 @@ export function planTerminateService(input: LineJobInput & { date?: IsoDate | nu
       },
     );
   }
-  const ops = terminateLineOps(sub, line, date);
+  const ops = terminateLineOps(sub, line, date, input.lines);
   if (ops.length === 0)
     return noop(`no running instance of ${line.productCode ?? '(no code)'} on ${sub.code}`);
   return { strategy: 'terminate_service', ops };
@@ -471,7 +551,7 @@ export function planTerminateSubscription(input: ContractJobInput): Plan {
   }
   const lineOps = contract.lines
     .filter((l) => l.kind === 'service' && l.dateEnd !== null)
-    .flatMap((l) => terminateLineOps(sub, l, l.dateEnd as IsoDate));
+    .flatMap((l) => terminateLineOps(sub, l, l.dateEnd as IsoDate, contract.lines));
   return {
     strategy: 'terminate_subscription',
     ops: [

@@ -14,8 +14,10 @@ import { OpenCellState } from '../../adapters/opencell/opencell-state';
 import { projectionConfig } from '../../domain/projection/payloads';
 import { Ledger } from '../../adapters/postgres/ledger';
 import { PgDeadLetterIndex } from '../../adapters/postgres/dead-letter-index';
+import { PgContractRoutes } from '../../adapters/postgres/contract-routes';
 import { Projector } from './projector';
 import { createProducer, createProjector, createRouter, ensurePipelineTopics, StageHooks } from './stages';
+import { PinnedRoutingReader } from './router';
 
 export type Role = 'router' | 'projector';
 
@@ -84,7 +86,7 @@ export class ProjectionPipeline {
           kafka: this.kafka,
           producer: this.producer,
           config: this.config,
-          reader: views,
+          reader: new PinnedRoutingReader(views, new PgContractRoutes(this.statePool)),
           hooks: this.opts.hooks,
           groupId: this.opts.groups?.router,
           deadLetterIndex: this.deadLetterIndex,

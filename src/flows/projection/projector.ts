@@ -158,7 +158,7 @@ export class Projector {
     const ctx = this.context(msg, replayed, out);
     const spec = this.intents.lookup(msg.intent.kind);
     const snapshot = isSnapshotRead(msg);
-    if (spec.scope === 'partner') {
+    if (spec.scope !== 'contract') {
       if (snapshot) return [noopRun(snapshotNotApplied(msg.intent.kind).reason)];
       await spec.project(msg.intent, ctx, null);
       return out;

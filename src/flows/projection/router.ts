@@ -21,11 +21,44 @@ import {
   rawIrrelevant,
 } from '../../domain/projection/filter';
 import { detectIntents } from '../../domain/projection/triggers';
-import type { RoutingReader, TriggerContext } from '../../domain/intents/kind';
+import type { ProductView } from '../../domain/projection/views';
+import type { ContractRoutePins, RoutingReader, TriggerContext } from '../../domain/intents/kind';
 import { INTENTS } from '../../domain/intents/registry';
 import { IntentMessage, intentIdOf } from '../../domain/intents/message';
 
-export type { RoutingReader } from '../../domain/intents/kind';
+export type { ContractRoutePins, RoutingReader } from '../../domain/intents/kind';
+
+/** The Odoo reads of routing (OdooViews); the pinned queues come from ContractRoutePins. */
+export type OdooRoutingReader = Omit<RoutingReader, 'routePartnerOfContract'>;
+
+/**
+ * Routing with pinned contract queues (issue 15 §8): a contract's intents are keyed by the partner it was first
+ * routed under, so a partner change in Odoo does not split the contract's intents across two queues (and lose their
+ * order); its OpenCell subscription stays in the customer it was created in (docs/behaviour.md "Not watched").
+ */
+export class PinnedRoutingReader implements RoutingReader {
+  constructor(
+    private readonly odoo: OdooRoutingReader,
+    private readonly pins: ContractRoutePins,
+  ) {}
+
+  product: RoutingReader['product'] = (id) => this.odoo.product(id);
+  partnerHasContracts: RoutingReader['partnerHasContracts'] = (id) => this.odoo.partnerHasContracts(id);
+  partnerIdOfContract: RoutingReader['partnerIdOfContract'] = (id) => this.odoo.partnerIdOfContract(id);
+  contractIdsOfInfo: RoutingReader['contractIdsOfInfo'] = (t, id) => this.odoo.contractIdsOfInfo(t, id);
+  contractsInCreation: RoutingReader['contractsInCreation'] = (ids) => this.odoo.contractsInCreation(ids);
+  get technologyServiceCategories(): RoutingReader['technologyServiceCategories'] {
+    const odoo = this.odoo;
+    return odoo.technologyServiceCategories ? () => odoo.technologyServiceCategories!() : undefined;
+  }
+
+  async routePartnerOfContract(contractId: number, eventPartnerId?: number | null): Promise<number | null> {
+    const pinned = await this.pins.pinned(contractId);
+    if (pinned !== null) return pinned;
+    const partnerId = eventPartnerId ?? (await this.odoo.partnerIdOfContract(contractId));
+    return partnerId === null ? null : this.pins.pin(contractId, partnerId);
+  }
+}
 
 export interface RouteResult {
   /** the decoded change; null when the raw fast path already knew it was irrelevant */
@@ -137,10 +170,16 @@ async function triggerContext(
     }
   }
   if (change.table === 'contract_line') {
-    const row = (change.after ?? change.before) as { product_id?: unknown } | null;
-    const productId = typeof row?.product_id === 'number' ? row.product_id : null;
-    const product = productId === null ? null : await reader.product(productId);
-    ctx.product = (id) => (product && product.id === id ? product : undefined);
+    // the product before and after (a product changed in place: unsynced_change names both)
+    const ids = new Set<number>();
+    for (const row of [change.before, change.after] as ({ product_id?: unknown } | null)[])
+      if (typeof row?.product_id === 'number') ids.add(row.product_id);
+    const products = new Map<number, ProductView>();
+    for (const id of ids) {
+      const p = await reader.product(id);
+      if (p) products.set(id, p);
+    }
+    ctx.product = (id) => products.get(id);
     if (reader.technologyServiceCategories)
       ctx.technologyServiceCategories = await reader.technologyServiceCategories();
   }
