@@ -1,4 +1,5 @@
-import { isValidIban, mod97 } from '../src/domain/projection/iban';
+import { composeIBAN } from 'ibantools';
+import { isValidIban } from '../src/domain/projection/iban';
 import { randomInt } from 'node:crypto';
 import type { ClientBase } from 'pg';
 import { seededRng, type Rng } from './seeded-random';
@@ -171,7 +172,6 @@ export function cif(rng: Rng, letter: 'B' | 'F' | 'G' = 'B'): string {
   return `${letter}${body}${(10 - (sum % 10)) % 10}`;
 }
 
-/** Mod-97 of a numeric string of any length (ISO 7064). */
 export { isValidIban };
 
 /** Spanish CCC control digit (weights 1,2,4,8,5,10,9,7,3,6). */
@@ -187,9 +187,9 @@ export function spanishIban(rng: Rng, bankCode: string): string {
   const branch = digits(rng, 4);
   const account = digits(rng, 10);
   const dc = `${cccDigit(`00${bankCode}${branch}`)}${cccDigit(account)}`;
-  const bban = `${bankCode}${branch}${dc}${account}`;
-  const check = 98 - mod97(`${bban}142800`); // E=14, S=28, "00"
-  return `ES${String(check).padStart(2, '0')}${bban}`;
+  const iban = composeIBAN({ countryCode: 'ES', bban: `${bankCode}${branch}${dc}${account}` });
+  if (!iban) throw new Error(`not a Spanish BBAN: ${bankCode}${branch}${dc}${account}`);
+  return iban;
 }
 
 /** "ES91 2100 0418 4502 0005 1332", as users type it in Odoo. */

@@ -269,6 +269,22 @@ describe('projections: create plan (port of test_crm_account_hierarchy_create_se
       'createCustomer',
     );
   });
+  it("an IBAN whose ISO 13616 digits pass but whose Spanish CCC control digits are wrong is rejected (ibantools' national check)", () => {
+    // ES91 2100 0418 45 0200051332 with control digits 46 instead of 45, and ISO check digits recomputed for it
+    const bban = '21000418460200051332';
+    let rem = 0;
+    for (const ch of `${bban}142800`) rem = (rem * 10 + Number(ch)) % 97;
+    const iban = `ES${String(98 - rem).padStart(2, '0')}${bban}`;
+    rem = 0;
+    for (const ch of `${iban.slice(4)}1428${iban.slice(2, 4)}`) rem = (rem * 10 + Number(ch)) % 97;
+    expect(rem, 'the mod-97 check alone passes').to.equal(1);
+    const bad = contract({ mandate: { ...contract().mandate!, iban } });
+    expect(() => planCreateSubscription({ contract: bad, customer: null, config: cfg }))
+      .to.throw(ProjectionRejectedError, /not a valid IBAN/)
+      .with.property('message')
+      .that.contains(`${iban.slice(0, 4)}…${iban.slice(-4)}`)
+      .and.not.contains(iban);
+  });
   it('forced creation of a blocked partner goes through', () => {
     const blocked = contract({ partner: partner({ blockContractCreationInOC: true }) });
     const plan = planCreateSubscription({

@@ -28,7 +28,7 @@ export function forceIbanRefusal(contract: ContractView): string | null {
   const iban = contract.mandate?.iban;
   if (!iban) return `contract ${contract.code} has no mandate with a bank account: there is no IBAN to force`;
   if (!isValidIban(iban))
-    return `contract ${contract.code}: the mandate's IBAN ${maskIban(iban)} is not a valid IBAN (ISO 13616 check failed); fix the bank account in Odoo first`;
+    return `contract ${contract.code}: the mandate's IBAN ${maskIban(iban)} is not a valid IBAN (ISO 13616 or national check digits failed); fix the bank account in Odoo first`;
   return null;
 }
 

@@ -1,19 +1,14 @@
-/** IBAN checks (ISO 13616), pure. */
+/**
+ * IBAN checks, pure, with `ibantools` (docs/decisions/0004-ibantools.md): ISO 13616 check digits, the country's
+ * length and BBAN format, and the national check digits ibantools knows — Spain's CCC control digits among them,
+ * which a mod-97 check alone lets through.
+ */
+import { electronicFormatIBAN, isValidIBAN } from 'ibantools';
 
-/** The remainder of a decimal string modulo 97 (IBAN check digits). */
-export function mod97(numeric: string): number {
-  let rem = 0;
-  for (const ch of numeric) rem = (rem * 10 + Number(ch)) % 97;
-  return rem;
-}
-
-/** ISO 13616 IBAN check: country, check digits, 10–30 alphanumerics; rearranged, letters → numbers, mod 97 === 1. */
+/** True for a valid IBAN, written with or without spaces, in any case ("ES91 2100 0418 4502 0005 1332"). */
 export function isValidIban(iban: string): boolean {
-  const s = iban.replace(/\s+/g, '').toUpperCase();
-  if (!/^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$/.test(s)) return false;
-  const rearranged = s.slice(4) + s.slice(0, 4);
-  const numeric = rearranged.replace(/[A-Z]/g, (c) => String(c.charCodeAt(0) - 55));
-  return mod97(numeric) === 1;
+  const s = electronicFormatIBAN(iban);
+  return s !== null && isValidIBAN(s.toUpperCase());
 }
 
 /** For messages: country, check digits and the last four characters only ("ES79…6789"). */

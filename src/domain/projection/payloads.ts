@@ -293,7 +293,7 @@ export function paymentMethodsFromContract(contract: ContractView, caCode: strin
   if (!isValidIban(m.iban)) {
     // OpenCell takes any IBAN up to 100 characters: a bad one would only fail at the bank, at the first direct debit.
     throw new ProjectionRejectedError(
-      `contract ${contract.code}: the mandate's IBAN ${maskIban(m.iban)} is not a valid IBAN (ISO 13616 check failed); ` +
+      `contract ${contract.code}: the mandate's IBAN ${maskIban(m.iban)} is not a valid IBAN (ISO 13616 or national check digits failed); ` +
         'fix the bank account in Odoo, then replay the dead letter',
       { contract: contract.code, bankAccountId: m.bankAccountId, reason: 'invalid_iban' },
     );
