@@ -1,8 +1,10 @@
 /**
- * The CLI's hand-rolled argument parser and help renderer (no framework): long options (`--name value`,
- * `--name=value`), boolean flags, repeatable list options (`--id a --id b` or `--id a,b`), positionals, `--`.
- * Every mistake is a UsageError (exit code 2) whose message names the option and says what is expected.
+ * The CLI's argument parsing (Node's `node:util` parseArgs underneath) and help renderer: long options
+ * (`--name value`, `--name=value`), boolean flags, repeatable list options (`--id a --id b` or `--id a,b`),
+ * positionals, `--`. Every mistake is a UsageError (exit code 2) whose message names the option and says what is
+ * expected.
  */
+import { parseArgs as nodeParseArgs } from 'node:util';
 
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3, INTERRUPTED: 130 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -65,62 +67,72 @@ export interface ParsedArgs {
 
 const HELP_OPTION: OptionSpec = { name: 'help', type: 'boolean', short: 'h', description: 'show this help' };
 
+/**
+ * Parses a command's arguments with Node's own parser (`node:util` parseArgs, docs/decisions/0005-parseargs.md), in
+ * its non-strict mode, then checks its tokens against the command's spec so every mistake is a UsageError that names
+ * the option (Node's strict errors would not suggest the option meant, nor treat `--to --yes` as a missing value).
+ */
 export function parseArgs(argv: readonly string[], spec: CommandSpec): ParsedArgs {
   const end = argv.indexOf('--');
   if ((end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h'))
     return { positionals: [], options: {}, help: true };
-  const options: ParsedArgs['options'] = {};
-  const positionals: string[] = [];
   const all = [...spec.options, HELP_OPTION];
   const byName = new Map(all.map((o) => [o.name, o]));
-  const byShort = new Map(all.filter((o) => o.short).map((o) => [o.short as string, o]));
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    let opt: OptionSpec | undefined;
-    let inline: string | undefined;
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-      inline = eq >= 0 ? arg.slice(eq + 1) : undefined;
-      opt = byName.get(name);
-      if (!opt)
-        throw new UsageError(`unknown option --${name}${suggest(name, [...byName.keys()])}`, spec.name);
-    } else if (/^-[a-zA-Z]$/.test(arg)) {
-      opt = byShort.get(arg.slice(1));
-      if (!opt) throw new UsageError(`unknown option ${arg}`, spec.name);
-    } else {
-      positionals.push(arg);
+  const { tokens } = nodeParseArgs({
+    args: [...argv],
+    options: Object.fromEntries(
+      all.map((o) => [
+        o.name,
+        {
+          type: o.type === 'boolean' ? ('boolean' as const) : ('string' as const),
+          multiple: o.type === 'list',
+          ...(o.short ? { short: o.short } : {}),
+        },
+      ]),
+    ),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const options: ParsedArgs['options'] = {};
+  const positionals: string[] = [];
+  let grouped = -1;
+  for (const token of tokens) {
+    if (token.kind === 'positional') {
+      positionals.push(token.value);
       continue;
     }
-    if (opt.name === 'help') {
-      help = true;
+    if (token.kind === 'option-terminator') continue;
+    const raw = argv[token.index];
+    if (!token.rawName.startsWith('--') && !/^-[a-zA-Z]$/.test(raw)) {
+      // `-5`, `-abc`: not an option of ours, an argument (Node would read grouped short options)
+      if (grouped !== token.index) positionals.push(raw);
+      grouped = token.index;
       continue;
     }
+    const opt = byName.get(token.name);
+    if (!opt || (!token.rawName.startsWith('--') && opt.short !== token.name))
+      throw new UsageError(
+        token.rawName.startsWith('--')
+          ? `unknown option --${token.name}${suggest(token.name, [...byName.keys()])}`
+          : `unknown option ${token.rawName}`,
+        spec.name,
+      );
     if (opt.type === 'boolean') {
-      if (inline !== undefined) {
-        if (!/^(true|false)$/.test(inline))
+      if (token.value !== undefined) {
+        if (!/^(true|false)$/.test(token.value))
           throw new UsageError(`--${opt.name} is a flag and takes no value`, spec.name);
-        options[opt.name] = inline === 'true';
+        options[opt.name] = token.value === 'true';
       } else options[opt.name] = true;
       continue;
     }
-    let value = inline;
-    if (value === undefined) {
-      const next = argv[i + 1];
-      if (next === undefined || (next.startsWith('--') && next.length > 2)) {
-        throw new UsageError(
-          `--${opt.name} needs a value${opt.valueName ? ` (${opt.valueName})` : ''}`,
-          spec.name,
-        );
-      }
-      value = next;
-      i++;
-    }
+    const value = token.value;
+    // the next option is no value: `--to --yes` lacks the value of --to
+    if (value === undefined || (!token.inlineValue && value.startsWith('--') && value.length > 2))
+      throw new UsageError(
+        `--${opt.name} needs a value${opt.valueName ? ` (${opt.valueName})` : ''}`,
+        spec.name,
+      );
     if (value.trim() === '') throw new UsageError(`--${opt.name} needs a non-empty value`, spec.name);
     if (opt.type === 'string') {
       if (options[opt.name] !== undefined)
@@ -136,7 +148,6 @@ export function parseArgs(argv: readonly string[], spec: CommandSpec): ParsedArg
       options[opt.name] = [...((options[opt.name] as string[] | undefined) ?? []), ...values];
     }
   }
-  if (help) return { positionals, options, help };
   const required = spec.positionals.filter((p) => p.required);
   if (positionals.length < required.length) {
     const missing = required.slice(positionals.length).map((p) => `<${p.name}>`);
@@ -151,7 +162,7 @@ export function parseArgs(argv: readonly string[], spec: CommandSpec): ParsedArg
       throw new UsageError(`<${p.name}> must be one of ${p.choices.join(', ')} (got "${v}")`, spec.name);
     }
   });
-  return { positionals, options, help };
+  return { positionals, options, help: false };
 }
 
 function checkChoice(opt: OptionSpec, value: string, command: string): void {

@@ -62,6 +62,14 @@ describe('ops args parser', () => {
     expect(usage(['g', '--to='])).to.match(/non-empty/);
   });
 
+  it('takes a dash-led value, and reads -5 or -abc as arguments, as the hand-written parser did (node:util underneath)', () => {
+    expect(parseArgs(['g', '--to', '-5'], spec).options).to.deep.equal({ to: '-5' });
+    const variadic = { ...spec, variadic: true };
+    expect(parseArgs(['g', '-5', '-abc'], variadic).positionals).to.deep.equal(['g', '-5', '-abc']);
+    expect(usage(['g', '-x'])).to.equal('unknown option -x');
+    expect(parseArgs(['g', '--dry-run=false'], spec).options).to.deep.equal({ 'dry-run': false });
+  });
+
   it('renders help with arguments and options', () => {
     const h = renderHelp('prog', spec);
     expect(h).to.include('Usage: prog resync <group> [options]');
