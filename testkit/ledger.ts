@@ -24,6 +24,9 @@ export class InMemoryLedger implements LedgerPort {
   readonly effects = new Map<string, EffectRow>();
   readonly finished: { msg: LedgerIntentMessage; result: IntentResult }[] = [];
 
+  /** Unfenced: one instance (the fencing itself is tested on PostgreSQL). */
+  async checkFence(): Promise<void> {}
+
   async isFinished(intentId: string): Promise<boolean> {
     return this.finished.some(
       (f) =>

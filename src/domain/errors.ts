@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'UNKNOWN_PRODUCT'
   | 'PROJECTION_REJECTED'
   | 'PRECONDITION_PENDING'
+  | 'FENCED'
   | 'DATABASE'
   | 'SCHEMA_INCOMPATIBLE'
   | 'INTERNAL';
@@ -185,6 +186,17 @@ export class ProjectionRejectedError extends SyncError {
 export class PreconditionPendingError extends SyncError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('PRECONDITION_PENDING', message, { retriable: true, details });
+  }
+}
+
+/**
+ * This instance no longer owns the partition of the aggregate (another instance took it after a rebalance: its
+ * fencing epoch is newer, docs/architecture.md "Fencing"). Not an outcome of the message: the batch stops without
+ * finishing, dead-lettering or committing it; the partition's new owner handles it.
+ */
+export class FencedError extends SyncError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('FENCED', message, { retriable: false, details });
   }
 }
 

@@ -5,6 +5,7 @@ import {
   pathParams,
   pathPattern,
   type OpenCellOperationName,
+  type OpenCellOperationSpec,
 } from '../../src/domain/opencell/operations';
 import { CATALOGUE_OPERATION, idempotencyOf, type OcOperationName } from '../../src/domain/projection/plan';
 import { HANDLERS } from '../../testkit/sandbox/opencell/server';
@@ -28,13 +29,34 @@ describe('OpenCell operation catalogue', () => {
     }
   });
 
-  it('classes the activation and the one-shot charge verify-before-retry, the other plan operations idempotent', () => {
+  it('classes every operation (issue 15 §3): reads and updates idempotent, creates / activation / one-shot verify-before-retry with a verify, instantiateServices unsafe', () => {
     const plan = Object.keys(CATALOGUE_OPERATION) as OcOperationName[];
     expect(plan.filter((op) => idempotencyOf(op) === 'verify-before-retry').sort()).to.deep.equal([
       'activateServices',
       'applyOneShotChargeInstance',
+      'createAccess',
+      'createCustomer',
+      'createSubscription',
+      'crmAccountHierarchyCreate',
     ]);
-    expect(plan.filter((op) => idempotencyOf(op) === 'unsafe')).to.deep.equal([]);
+    expect(plan.filter((op) => idempotencyOf(op) === 'idempotent').sort()).to.deep.equal([
+      'crmAccountHierarchyCreateOrUpdate',
+      'deleteAccess',
+      'terminateServices',
+      'terminateSubscription',
+      'updateCustomer',
+      'updateSubscription',
+    ]);
+    expect(names.filter((n) => OPENCELL_OPERATIONS[n].idempotency === 'unsafe')).to.deep.equal([
+      'instantiateServices',
+    ]);
+    for (const n of names) {
+      const o: OpenCellOperationSpec = OPENCELL_OPERATIONS[n];
+      if (o.method === 'GET') expect(o.idempotency, `${n} reads`).to.equal('idempotent');
+      expect(o.verify !== undefined, `${n}: a verify exactly for verify-before-retry`).to.equal(
+        o.idempotency === 'verify-before-retry',
+      );
+    }
   });
 
   it('fills path templates with URI-encoded segments that its routing pattern reads back', () => {

@@ -13,16 +13,19 @@
  */
 import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { setMaxListeners } from 'node:events';
-import { errorCodeOf, isRetriable } from '../../domain/errors';
+import { errorCodeOf, FencedError, isRetriable } from '../../domain/errors';
 import { componentLogger, redactString } from '../../core/log';
 import { OffsetTracker } from './offsets';
 import { decideRetry, RetryPolicy, sleep } from './retry';
 import { deadLetterReason, DeadLetterPublisher } from './dlq';
+import type { FenceToken, PartitionFence } from '../postgres/fence';
 
 export interface MessageContext {
   topic: string;
   partition: number;
   attempt: number;
+  /** The partition's fencing epoch as this instance took it (when the consumer is fenced): checked before effects. */
+  fence?: FenceToken;
 }
 
 export type MessageHandler = (message: KafkaMessage, ctx: MessageContext) => Promise<void>;
@@ -51,6 +54,12 @@ export interface KeyedConsumerOptions {
   onEvent?: (e: KeyedConsumerEvent) => void;
   /** Called after a message reached the dead-letter topic (e.g. to record the outcome in the ledger). */
   onDeadLettered?: (message: KafkaMessage, ctx: MessageContext, error: unknown) => Promise<void>;
+  /**
+   * Fencing (issue 15 §2): every assignment takes the assigned partitions' epochs; each batch carries its partition's
+   * token to the handler. A handler that throws FencedError stops its batch: nothing more starts, the message is
+   * neither finished nor dead-lettered, and the batch commits nothing (the partition's new owner goes on).
+   */
+  fence?: PartitionFence;
 }
 
 export type KeyedConsumerEvent =
@@ -119,6 +128,8 @@ export class KeyedConsumer {
       retry: { retries: 10 },
     });
     this.consumer = consumer;
+    const fence = this.opts.fence;
+    if (fence) consumer.on(consumer.events.GROUP_JOIN, (e) => fence.assigned(e.payload.memberAssignment));
     await consumer.connect();
     for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: fromBeginning ?? true });
     await consumer.run({
@@ -144,10 +155,26 @@ export class KeyedConsumer {
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, isRunning } = payload;
     const { topic, partition } = batch;
+    let fence: FenceToken | undefined;
+    try {
+      fence = await this.opts.fence?.token(topic, partition);
+    } catch (e) {
+      // no epoch, no effect: the batch is fetched again after a short pause
+      this.log.warn(`cannot take the fencing epoch: ${redactString((e as Error).message)}`, {
+        topic,
+        partition,
+      });
+      if (isRunning()) {
+        const from = batch.messages[0]?.offset;
+        this.pausePartition(topic, partition, this.opts.retry.initialMs, undefined, from);
+      }
+      return;
+    }
     const run = new BatchRun(payload, this.opts, {
       attempts: this.attempts,
       abort: this.abort.signal,
       log: this.log,
+      fence,
     });
     await run.processAll();
     await run.finalCommit();
@@ -207,6 +234,7 @@ interface BatchRunContext {
   attempts: Map<string, number>;
   abort: AbortSignal;
   log: ReturnType<typeof componentLogger>;
+  fence?: FenceToken;
 }
 
 /**
@@ -241,8 +269,17 @@ class BatchRun {
   /** When a message of the batch last finished (or the batch started). */
   private lastProgressAt = Date.now();
 
+  /** Set when a handler found the partition taken by another instance (FencedError): the batch stops, commits nothing. */
+  fenced: FencedError | undefined;
+
   private get stopped(): boolean {
-    return !!this.pause || !!this.heartbeatFailed || !this.payload.isRunning() || this.payload.isStale();
+    return (
+      !!this.pause ||
+      !!this.heartbeatFailed ||
+      !!this.fenced ||
+      !this.payload.isRunning() ||
+      this.payload.isStale()
+    );
   }
 
   /** Every message of the batch, each key's in order; resolves when all scheduled messages are done. */
@@ -316,7 +353,7 @@ class BatchRun {
       const t0 = Date.now();
       let failure: { err: unknown } | undefined; // only the handler's own error counts
       try {
-        await this.opts.handler(message, { topic, partition, attempt });
+        await this.opts.handler(message, { topic, partition, attempt, fence: this.ctx.fence });
       } catch (err) {
         failure = { err };
       }
@@ -335,6 +372,18 @@ class BatchRun {
         return;
       }
       const { err } = failure;
+      if (err instanceof FencedError) {
+        // Not this message's outcome: another instance owns the partition now and handles it.
+        this.ctx.attempts.delete(id);
+        if (!this.fenced)
+          this.ctx.log.warn(`fenced, stopping the batch without committing: ${err.message}`, {
+            topic,
+            partition,
+            offset: message.offset,
+          });
+        this.fenced = err;
+        return;
+      }
       const decision = decideRetry(err, attempt, this.opts.retry);
       if (!decision.retry) {
         await this.deadLetter(message, err, attempt, decision.reason === 'exhausted');
@@ -408,7 +457,14 @@ class BatchRun {
         ...position,
         reason,
       });
-      await this.opts.onDeadLettered?.(message, { topic, partition, attempt }, err);
+      try {
+        await this.opts.onDeadLettered?.(message, { topic, partition, attempt, fence: this.ctx.fence }, err);
+      } catch (e) {
+        if (!(e instanceof FencedError)) throw e;
+        // a zombie records no outcome; the partition's owner handles the message again
+        this.fenced = e;
+        return;
+      }
     }
     this.ctx.attempts.delete(`${topic}/${partition}/${message.offset}`);
     this.tracker.finish(message.offset);
@@ -451,6 +507,7 @@ class BatchRun {
     this.commitChain = this.commitChain
       .catch(() => undefined)
       .then(async () => {
+        if (this.fenced) return; // a zombie commits nothing (its generation is stale anyway)
         const c = this.tracker.committable();
         if (c === undefined || c === this.lastCommitted || BigInt(c) <= 0n) return;
         if (!force && Date.now() - this.lastCommitAt < 200) {

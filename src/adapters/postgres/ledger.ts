@@ -3,7 +3,8 @@
  * effects were applied, which OpenCell objects map to which Odoo records. Outcomes are written together with their
  * outbox event in one statement, hence one transaction (no dual write).
  */
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
+import { checkFence, lockFenceShared, type FenceToken } from './fence';
 import { newEventId, outboxInsertSql, outboxRowValues } from './outbox-store';
 import { OutboxWakeup } from './outbox-wakeup';
 import type { SyncEvent } from '../../domain/outbox/events';
@@ -100,10 +101,17 @@ export interface LedgerPort {
   appliedEffects(keys: string[]): Promise<Set<string>>;
   hasEffect(key: string): Promise<boolean>;
   recordedEffects(keys: readonly string[]): Promise<Map<string, string>>;
-  recordEffect(intentId: string, op: OcOperation, outcome: 'applied' | 'already_present'): Promise<void>;
-  beginEffect(intentId: string, op: OcOperation): Promise<'first' | 'tried' | 'done'>;
+  recordEffect(
+    intentId: string,
+    op: OcOperation,
+    outcome: 'applied' | 'already_present',
+    fence?: FenceToken,
+  ): Promise<void>;
+  beginEffect(intentId: string, op: OcOperation, fence?: FenceToken): Promise<'first' | 'tried' | 'done'>;
   accountedOneShots(subscriptionCode: string, chargeCode: string, exceptKey: string): Promise<number>;
-  finish(msg: LedgerIntentMessage, result: IntentResult): Promise<SyncEvent>;
+  finish(msg: LedgerIntentMessage, result: IntentResult, fence?: FenceToken): Promise<SyncEvent>;
+  /** Throws FencedError unless `fence` is still its partition's epoch (before an OpenCell call). */
+  checkFence(fence: FenceToken | undefined): Promise<void>;
 }
 
 export class Ledger implements LedgerPort {
@@ -114,6 +122,37 @@ export class Ledger implements LedgerPort {
     private readonly syncEventsTopic: string,
   ) {
     this.wakeup = new OutboxWakeup(pool);
+  }
+
+  async checkFence(fence: FenceToken | undefined): Promise<void> {
+    if (fence) await checkFence(this.pool, fence);
+  }
+
+  /**
+   * One ledger write: fenced (issue 15 §2), it runs in a transaction that first checks the partition's epoch and holds
+   * it FOR SHARE, so the write commits only while this instance owns the partition; unfenced, on the pool.
+   */
+  private async write<T>(
+    fence: FenceToken | undefined,
+    fn: (q: Pick<PoolClient, 'query'>) => Promise<T>,
+  ): Promise<T> {
+    if (!fence) return fn(this.pool);
+    const client = await this.pool.connect();
+    let broken: unknown;
+    try {
+      await client.query('BEGIN');
+      try {
+        await lockFenceShared(client, fence);
+        const out = await fn(client);
+        await client.query('COMMIT');
+        return out;
+      } catch (e) {
+        await client.query('ROLLBACK').catch((re: unknown) => (broken = re));
+        throw e;
+      }
+    } finally {
+      client.release(broken as Error | undefined);
+    }
   }
 
   /** True when the intent was already applied or skipped (a replay): nothing to do. */
@@ -160,12 +199,15 @@ export class Ledger implements LedgerPort {
     intentId: string,
     op: OcOperation,
     outcome: 'applied' | 'already_present',
+    fence?: FenceToken,
   ): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO ledger_effect (effect_key, intent_id, op, opencell_code, outcome, charge_code) VALUES ($1, $2, $3, $4, $5, $6)
+    await this.write(fence, (q) =>
+      q.query(
+        `INSERT INTO ledger_effect (effect_key, intent_id, op, opencell_code, outcome, charge_code) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (effect_key) DO UPDATE SET outcome = EXCLUDED.outcome, intent_id = EXCLUDED.intent_id, applied_at = now()
          WHERE ledger_effect.outcome = 'pending'`,
-      [op.key, intentId, op.op, codeOfOp(op), outcome, chargeCodeOf(op)],
+        [op.key, intentId, op.op, codeOfOp(op), outcome, chargeCodeOf(op)],
+      ),
     );
   }
 
@@ -174,16 +216,22 @@ export class Ledger implements LedgerPort {
    * plan, so that a plan cut short knows what it started): 'first' when this is the first try,
    * 'tried' when an earlier try left its 'pending' row (it may have reached OpenCell), 'done' when it is recorded.
    */
-  async beginEffect(intentId: string, op: OcOperation): Promise<'first' | 'tried' | 'done'> {
+  async beginEffect(
+    intentId: string,
+    op: OcOperation,
+    fence?: FenceToken,
+  ): Promise<'first' | 'tried' | 'done'> {
     // The outer SELECT reads the table as it was before the statement: `existing` is what an earlier try left.
-    const r = await this.pool.query<{ inserted: number; existing: string | null }>(
-      `WITH ins AS (
+    const r = await this.write(fence, (q) =>
+      q.query<{ inserted: number; existing: string | null }>(
+        `WITH ins AS (
          INSERT INTO ledger_effect (effect_key, intent_id, op, opencell_code, outcome, charge_code)
          VALUES ($1, $2, $3, $4, 'pending', $5)
          ON CONFLICT (effect_key) DO NOTHING RETURNING 1)
        SELECT (SELECT count(*)::int FROM ins) AS inserted,
               (SELECT outcome FROM ledger_effect WHERE effect_key = $1) AS existing`,
-      [op.key, intentId, op.op, codeOfOp(op), chargeCodeOf(op)],
+        [op.key, intentId, op.op, codeOfOp(op), chargeCodeOf(op)],
+      ),
     );
     const row = r.rows[0];
     if (row.inserted === 1) return 'first';
@@ -204,7 +252,7 @@ export class Ledger implements LedgerPort {
    * The intent's outcome, its entity mappings and its sync event, atomically: one statement (data-modifying CTEs
    * run to completion together or not at all), i.e. one round trip and one commit per intent.
    */
-  async finish(msg: LedgerIntentMessage, result: IntentResult): Promise<SyncEvent> {
+  async finish(msg: LedgerIntentMessage, result: IntentResult, fence?: FenceToken): Promise<SyncEvent> {
     const record = result.odooRecord;
     const event: SyncEvent = {
       eventId: newEventId(),
@@ -233,27 +281,29 @@ export class Ledger implements LedgerPort {
       aggregateId: msg.aggregateKey,
       payload: event,
     });
-    await this.pool.query({
-      name: 'ledger_finish',
-      text: FINISH_SQL,
-      values: [
-        msg.intentId,
-        msg.intent.kind,
-        msg.aggregateKey,
-        record.model,
-        record.id,
-        msg.source.table,
-        msg.source.lsn,
-        msg.source.txId,
-        result.outcome,
-        JSON.stringify(result.calls),
-        result.attempt,
-        result.errorCode ?? null,
-        result.errorMessage ?? null,
-        JSON.stringify(mergeEntities(result.entities)),
-        ...outbox,
-      ],
-    });
+    await this.write(fence, (q) =>
+      q.query({
+        name: 'ledger_finish',
+        text: FINISH_SQL,
+        values: [
+          msg.intentId,
+          msg.intent.kind,
+          msg.aggregateKey,
+          record.model,
+          record.id,
+          msg.source.table,
+          msg.source.lsn,
+          msg.source.txId,
+          result.outcome,
+          JSON.stringify(result.calls),
+          result.attempt,
+          result.errorCode ?? null,
+          result.errorMessage ?? null,
+          JSON.stringify(mergeEntities(result.entities)),
+          ...outbox,
+        ],
+      }),
+    );
     this.wakeup.poke();
     return event;
   }

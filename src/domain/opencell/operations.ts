@@ -4,17 +4,27 @@
  * (src/adapters/opencell/client.ts) calls OpenCell only through these entries and the OpenCell sandbox
  * (testkit/sandbox/opencell/server.ts) routes exactly these entries, so the two cannot drift apart.
  *
- * Idempotency classes (what a retry after a lost answer may do to OpenCell's state):
- * - `idempotent`: repeating the call leaves OpenCell as one call did. Reads; full-payload updates; createOrUpdate;
- *   creates (a repeat is refused with ENTITY_ALREADY_EXISTS, which the executor counts as present); terminations
- *   and deletes (a repeat finds the object already terminated / gone).
- * - `verify-before-retry`: a repeat adds a second effect, but the first one is visible in OpenCell, so a retry must
- *   first read OpenCell (and the ledger) to see whether the lost try went through: a second activation is a second
- *   service instance, a second one-shot is a second charge (the executor's write-ahead check).
- * - `unsafe`: a repeat adds a second effect that cannot be told apart from the first; never retried blindly.
+ * Idempotency classes (what a retry after a lost answer — a timeout, a reset, a 502 after OpenCell applied the call —
+ * may do to OpenCell's state; reviewed against /work/shared/reference/opencell-api.md §5–§7, issue 15 §3):
+ * - `idempotent`: repeating the call leaves OpenCell as one call did, and the projector plans it from OpenCell's state
+ *   read before each try. Reads; full-payload updates (`absent ⇒ unchanged`, §5.1); createOrUpdate (by code);
+ *   terminations (§6.4: a repeat finds the subscription RESILIATED or its services not ACTIVE, changes nothing) and
+ *   access deletes (a repeat finds nothing: 404).
+ * - `verify-before-retry`: a repeat either adds a second effect or is refused with an answer that is not "done", and
+ *   the first try's effect can be read back. Before retrying a try that may have reached OpenCell (its ledger row was
+ *   written ahead, 'pending'), the executor runs the entry's `verify`: found → recorded as already present, not
+ *   called again. Creates (a repeat is refused: ENTITY_ALREADY_EXISTS 403/409 by version, DUPLICATE_ACCESS 403/500,
+ *   and a repeated user account is a 500 BUSINESS_API_EXCEPTION, §5.1), activateServices (a repeat is a 500 "already
+ *   activated", or a second instance with multi-instantiation, §6.3), applyOneShotChargeInstance (a repeat is a
+ *   second charge, §6.5).
+ * - `unsafe`: a repeat adds a second effect that cannot be told apart from the first: no `verify`, never retried after
+ *   a try that may have reached OpenCell (the executor refuses with a reason for an operator). instantiateServices
+ *   (a repeat with multi-instantiation is a second INACTIVE instance; the pipeline does not call it).
  */
 import * as t from 'io-ts';
 import * as C from './codecs';
+import type { ApplyOneShotChargeInstanceRequestDto } from './dto';
+import { isInstanceOf } from './one-shot';
 import {
   AccessSchema,
   ActivateServicesSchema,
@@ -31,6 +41,29 @@ import {
 } from './request-schemas';
 
 export type IdempotencyClass = 'idempotent' | 'verify-before-retry' | 'unsafe';
+
+/** The reads a verification makes (the production client, src/adapters/opencell/client.ts, satisfies it). */
+export interface VerifyReader {
+  getCustomer(code: string): Promise<C.Customer | null>;
+  getCustomerAccount(code: string): Promise<C.CustomerAccount | null>;
+  getUserAccount(code: string): Promise<C.UserAccount | null>;
+  getSubscription(code: string): Promise<C.Subscription | null>;
+  listAccesses(subscriptionCode: string): Promise<C.Access[]>;
+  /** Must throw on failure: an error read as "no instance" would charge twice (issue 15 §3). */
+  listOneShotChargeInstances(subscriptionCode: string): Promise<C.OneShotChargeInstance[]>;
+}
+
+/**
+ * How a verify-before-retry operation reads its effect back from OpenCell after a try whose answer was lost.
+ * `read` returns how many instances of the call's effect OpenCell holds. `presence`: one is enough (the object
+ * exists, every service of the call is active). `instances`: the effect can legitimately be there several times
+ * (one-shots of the same charge from other lines): the lost try was applied when OpenCell holds more instances than
+ * the ledger accounts for (its other effects of the same subscription and charge).
+ */
+export interface VerifySpec {
+  read(body: unknown, reader: VerifyReader): Promise<number>;
+  counts: 'presence' | 'instances';
+}
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export interface OpenCellOperationSpec<R extends t.Mixed = t.Mixed> {
@@ -44,12 +77,76 @@ export interface OpenCellOperationSpec<R extends t.Mixed = t.Mixed> {
   /** Decodes a successful answer. */
   response: R;
   idempotency: IdempotencyClass;
+  /** verify-before-retry operations only: how a retry reads the lost try's effect back. */
+  verify?: VerifySpec;
 }
 
 const op = <R extends t.Mixed>(spec: OpenCellOperationSpec<R>): OpenCellOperationSpec<R> => spec;
 
 /** Answers this project only passes through (the sandbox serves them; the client does not call them). */
 const Unread = t.UnknownRecord;
+
+const field = (body: unknown, name: string): string => {
+  const v = (body as Record<string, unknown> | null)?.[name];
+  if (typeof v !== 'string') throw new Error(`verify: request body has no ${name}`);
+  return v;
+};
+const present = (x: unknown): number => (x === null || x === undefined ? 0 : 1);
+const LIVE = (s: C.ServiceInstance) =>
+  !s.terminationDate && s.status !== 'TERMINATED' && s.status !== 'CANCELED' && s.status !== 'CLOSED';
+
+/** Verifications of the verify-before-retry operations (each kept with its operation below). */
+const VERIFY = {
+  /** The customer exists. */
+  customer: { counts: 'presence', read: async (b, r) => present(await r.getCustomer(field(b, 'code'))) },
+  /**
+   * The hierarchy's lowest level exists (the call is atomic, §5.1: all its levels share `code`): the user account for
+   * the *_UA types the pipeline sends, else the customer account.
+   */
+  crmHierarchy: {
+    counts: 'presence',
+    read: async (b, r) =>
+      /_UA$/.test(field(b, 'crmAccountType'))
+        ? present(await r.getUserAccount(field(b, 'code')))
+        : present(await r.getCustomerAccount(field(b, 'code'))),
+  },
+  subscription: {
+    counts: 'presence',
+    read: async (b, r) => present(await r.getSubscription(field(b, 'code'))),
+  },
+  access: {
+    counts: 'presence',
+    read: async (b, r) =>
+      (await r.listAccesses(field(b, 'subscription'))).filter((a) => a.code === field(b, 'code')).length,
+  },
+  /** Every service of the call has a live ACTIVE instance (the call activates all of them or none). */
+  activation: {
+    counts: 'presence',
+    read: async (b, r) => {
+      const sub = await r.getSubscription(field(b, 'subscription'));
+      const wanted = (
+        (b as { servicesToActivate?: { service?: { code: string }[] } }).servicesToActivate?.service ?? []
+      ).map((s) => s.code);
+      const instances = sub?.services?.serviceInstance ?? [];
+      const active = (code: string) =>
+        instances.some((s) => s.code === code && LIVE(s) && s.status === 'ACTIVE');
+      return wanted.length > 0 && wanted.every(active) ? 1 : 0;
+    },
+  },
+  /**
+   * Instances of the charge on the subscription (compared with the ledger's; a charge sent with its own amount is
+   * told apart by amount and description, isInstanceOf).
+   */
+  oneShot: {
+    counts: 'instances',
+    read: async (b, r) => {
+      const body = b as ApplyOneShotChargeInstanceRequestDto;
+      return (await r.listOneShotChargeInstances(field(b, 'subscription'))).filter((i) =>
+        isInstanceOf(body, i),
+      ).length;
+    },
+  },
+} satisfies Record<string, VerifySpec>;
 
 export const OPENCELL_OPERATIONS = {
   version: op({
@@ -108,7 +205,8 @@ export const OPENCELL_OPERATIONS = {
     path: '/account/customer',
     request: CustomerSchema,
     response: C.ActionStatus,
-    idempotency: 'idempotent',
+    idempotency: 'verify-before-retry',
+    verify: VERIFY.customer,
   }),
   updateCustomer: op({
     endpoint: 'customer.update',
@@ -204,7 +302,8 @@ export const OPENCELL_OPERATIONS = {
     path: '/account/accountHierarchy/createCRMAccountHierarchy',
     request: CRMAccountHierarchySchema,
     response: C.ActionStatus,
-    idempotency: 'idempotent',
+    idempotency: 'verify-before-retry',
+    verify: VERIFY.crmHierarchy,
   }),
   updateCrmAccountHierarchy: op({
     endpoint: 'crmAccountHierarchy.update',
@@ -262,7 +361,8 @@ export const OPENCELL_OPERATIONS = {
     path: '/billing/subscription',
     request: SubscriptionSchema,
     response: C.ActionStatus,
-    idempotency: 'idempotent',
+    idempotency: 'verify-before-retry',
+    verify: VERIFY.subscription,
   }),
   updateSubscription: op({
     endpoint: 'subscription.update',
@@ -287,6 +387,7 @@ export const OPENCELL_OPERATIONS = {
     request: ActivateServicesSchema,
     response: C.ActionStatus,
     idempotency: 'verify-before-retry',
+    verify: VERIFY.activation,
   }),
   instantiateServices: op({
     endpoint: 'subscription.instantiateServices',
@@ -327,6 +428,7 @@ export const OPENCELL_OPERATIONS = {
     request: ApplyOneShotSchema,
     response: C.ActionStatus,
     idempotency: 'verify-before-retry',
+    verify: VERIFY.oneShot,
   }),
   listOneShotChargeInstances: op({
     endpoint: 'subscription.listOneShotChargeInstances',
@@ -344,7 +446,8 @@ export const OPENCELL_OPERATIONS = {
     path: '/account/access',
     request: AccessSchema,
     response: C.ActionStatus,
-    idempotency: 'idempotent',
+    idempotency: 'verify-before-retry',
+    verify: VERIFY.access,
   }),
   getAccess: op({
     endpoint: 'access.get',

@@ -1,22 +1,29 @@
 /**
  * Executes a plan's operations through the production OpenCell client, in order. An operation whose effect key is
- * already in the ledger is skipped when OpenCell could not tell it was done (see LEDGER_GUARDED); a create that
+ * already in the ledger is skipped when OpenCell could not tell it was done (see ONCE_PER_KEY); a create that
  * OpenCell answers with ENTITY_ALREADY_EXISTS counts as present (the object is there: skip instead of failing).
- * Every create and one-shot is written ahead ('pending' row before the call), and its effect recorded as soon as its
- * call succeeded: a process killed while the call is in flight, or after OpenCell answered and before the ledger
- * recorded it, leaves the record that lets the next try resume the plan (planCreateSubscription).
+ * Every operation that is not idempotent (creates, activations, one-shots: the catalogue's classes) is written ahead
+ * ('pending' row before the call), and its effect recorded as soon as its call succeeded: a try cut short while the
+ * call is in flight, or after OpenCell applied it and before the ledger recorded it (killed, paused, answer lost or
+ * timed out), leaves the record by which the next try first reads the effect back with the operation's `verify`
+ * (one mechanism for every operation, issue 15 §3) and resumes the plan (planCreateSubscription). With fencing, every
+ * call and every ledger write happens only while this instance owns the aggregate's partition (issue 15 §2).
  */
-import { OpenCellBusinessError } from '../../domain/errors';
+import { OpenCellBusinessError, ProjectionRejectedError } from '../../domain/errors';
+import {
+  OPENCELL_OPERATIONS,
+  type OpenCellOperationSpec,
+  type VerifyReader,
+} from '../../domain/opencell/operations';
 import type { OpenCellClient } from '../../adapters/opencell/client';
 import {
   CATALOGUE_OPERATION,
   idempotencyOf,
-  isInstanceOf,
-  oneShotIdentity,
   type OcOperation,
   type OcOperationName,
 } from '../../domain/projection/plan';
-import type { LedgerPort as Ledger } from '../../adapters/postgres/ledger';
+import { chargeCodeOf, codeOfOp, type LedgerPort as Ledger } from '../../adapters/postgres/ledger';
+import type { FenceToken } from '../../adapters/postgres/fence';
 
 export interface ExecutionReport {
   calls: string[];
@@ -32,26 +39,21 @@ const CREATES = new Set([
 ]);
 
 /**
- * Operations of idempotency class verify-before-retry (the OpenCell operation catalogue): their repetition OpenCell
- * cannot detect from its state: a second one-shot charge is a second charge;
- * a second activation of a product is a second service instance. These are skipped when the ledger says they were
- * done (a resume after a crash, a replay). One-shots are also written ahead ('pending' before the call): a retry
- * after a try whose outcome is unknown (killed after the call, answer lost) checks OpenCell's instances first.
- * Every other operation was planned from OpenCell's current state, which is the authority: a create is planned
- * only when OpenCell lacks the object.
+ * Effects applied once per effect key: a key the ledger holds as done is skipped (a resume after a crash, a replay).
+ * OpenCell cannot tell their repetition from a new effect: a second one-shot charge is a second charge; a second
+ * activation of a product is a second service instance (or refused). Every other operation is planned from
+ * OpenCell's current state, which is the authority: a create is planned only when OpenCell lacks the object.
  */
-const LEDGER_GUARDED = new Set(
-  (Object.keys(CATALOGUE_OPERATION) as OcOperationName[]).filter(
-    (op) => idempotencyOf(op) === 'verify-before-retry',
-  ),
-);
+const ONCE_PER_KEY = new Set<OcOperationName>(['activateServices', 'applyOneShotChargeInstance']);
 
 /**
- * Effects worth a ledger row: the guarded operations (their row is their guard) and the creates (the projector
- * resumes an interrupted create chain from them). Updates and terminations are planned from OpenCell's state, and a
- * row for them would cost a commit per call for nothing.
+ * Written ahead ('pending' row before the call, its outcome right after): every operation that is not idempotent
+ * (the catalogue's class, src/domain/opencell/operations.ts). A retry that finds the row still pending — an earlier
+ * try may have reached OpenCell (answer lost, timeout, process killed or paused) — verifies before calling again.
  */
-const RECORDED = new Set([...LEDGER_GUARDED, ...CREATES]);
+const WRITTEN_AHEAD = new Set(
+  (Object.keys(CATALOGUE_OPERATION) as OcOperationName[]).filter((op) => idempotencyOf(op) !== 'idempotent'),
+);
 
 export async function callOpenCell(client: OpenCellClient, op: OcOperation): Promise<void> {
   switch (op.op) {
@@ -95,55 +97,67 @@ export async function callOpenCell(client: OpenCellClient, op: OcOperation): Pro
 }
 
 /**
- * After a try that may have reached OpenCell (its 'pending' row is there): OpenCell holds more instances of this
- * charge on the subscription than the ledger accounts for (other lines with the same charge; for a charge sent with
- * its own amount, those with the same amount and description: oneShotIdentity), so this line's charge was applied
- * and its answer or its ledger write was lost.
+ * After a try that may have reached OpenCell (its 'pending' row is there): reads the effect back with the catalogue
+ * entry's `verify` (issue 15 §3). `presence`: found means applied. `instances` (one-shots): OpenCell holds more
+ * instances of this charge on the subscription than the ledger accounts for (other lines with the same charge; for a
+ * charge sent with its own amount, those with the same amount and description: oneShotIdentity), so this try's
+ * charge was applied and its answer or its ledger write was lost. An operation without a verification
+ * (class unsafe) is not repeated: an operator decides.
  */
-async function oneShotAlreadyApplied(
-  deps: { client: OpenCellClient; ledger: Ledger },
+export async function lostTryApplied(
+  deps: { client: VerifyReader; ledger: Pick<Ledger, 'accountedOneShots'> },
   op: OcOperation,
 ): Promise<boolean> {
-  if (op.op !== 'applyOneShotChargeInstance') return false;
-  const body = op.body;
-  const inOpenCell = (await deps.client.listOneShotChargeInstances(body.subscription)).filter((i) =>
-    isInstanceOf(body, i),
-  ).length;
-  const accounted = await deps.ledger.accountedOneShots(body.subscription, oneShotIdentity(body), op.key);
-  return inOpenCell > accounted;
+  const spec: OpenCellOperationSpec = OPENCELL_OPERATIONS[CATALOGUE_OPERATION[op.op]];
+  if (!spec.verify) {
+    throw new ProjectionRejectedError(
+      `${op.op} (${op.key}): an earlier try may have reached OpenCell and this call cannot be verified nor repeated safely; check OpenCell and replay`,
+      { op: op.op, key: op.key, idempotency: spec.idempotency },
+    );
+  }
+  const found = await spec.verify.read(op.body, deps.client);
+  if (spec.verify.counts === 'presence') return found > 0;
+  const accounted = await deps.ledger.accountedOneShots(codeOfOp(op) ?? '', chargeCodeOf(op) ?? '', op.key);
+  return found > accounted;
 }
 
 export async function executePlan(
   ops: readonly OcOperation[],
-  deps: { client: OpenCellClient; ledger: Ledger; intentId: string; trustOpenCellOnly?: boolean },
+  deps: {
+    client: OpenCellClient;
+    ledger: Ledger;
+    intentId: string;
+    trustOpenCellOnly?: boolean;
+    /** The partition's fencing epoch (issue 15 §2): checked before every call and in every ledger write. */
+    fence?: FenceToken;
+  },
 ): Promise<ExecutionReport> {
+  const { fence } = deps;
   const report: ExecutionReport = { calls: [], skipped: [], alreadyPresent: [] };
-  const guarded = deps.trustOpenCellOnly ? [] : ops.filter((o) => LEDGER_GUARDED.has(o.op)).map((o) => o.key);
+  const guarded = deps.trustOpenCellOnly ? [] : ops.filter((o) => ONCE_PER_KEY.has(o.op)).map((o) => o.key);
   const done = await deps.ledger.appliedEffects(guarded);
   for (const op of ops) {
     if (done.has(op.key)) {
       report.skipped.push(op.op);
       continue;
     }
-    if (op.op === 'applyOneShotChargeInstance' && !deps.trustOpenCellOnly) {
-      const state = await deps.ledger.beginEffect(deps.intentId, op);
-      if (state === 'done') {
+    if (WRITTEN_AHEAD.has(op.op)) {
+      // the write-ahead checks the fence in its transaction, right before the call
+      const state = await deps.ledger.beginEffect(deps.intentId, op, fence);
+      if (state === 'done' && ONCE_PER_KEY.has(op.op) && !deps.trustOpenCellOnly) {
         report.skipped.push(op.op);
         continue;
       }
-      if (state === 'tried' && (await oneShotAlreadyApplied(deps, op))) {
+      if (state === 'tried' && (await lostTryApplied(deps, op))) {
         report.alreadyPresent.push(op.op);
-        await deps.ledger.recordEffect(deps.intentId, op, 'already_present');
+        await deps.ledger.recordEffect(deps.intentId, op, 'already_present', fence);
         continue;
       }
-    }
-    // Write-ahead of a create: the row says "this pipeline started to create this object" (its outcome is not needed:
-    // creates are planned from OpenCell's state, and a repeat is answered ENTITY_ALREADY_EXISTS).
-    if (CREATES.has(op.op)) await deps.ledger.beginEffect(deps.intentId, op);
+    } else await deps.ledger.checkFence(fence);
     try {
       await callOpenCell(deps.client, op);
       report.calls.push(op.op);
-      if (RECORDED.has(op.op)) await deps.ledger.recordEffect(deps.intentId, op, 'applied');
+      if (WRITTEN_AHEAD.has(op.op)) await deps.ledger.recordEffect(deps.intentId, op, 'applied', fence);
     } catch (e) {
       if (
         CREATES.has(op.op) &&
@@ -151,7 +165,7 @@ export async function executePlan(
         e.errorCode === 'ENTITY_ALREADY_EXISTS_EXCEPTION'
       ) {
         report.alreadyPresent.push(op.op);
-        await deps.ledger.recordEffect(deps.intentId, op, 'already_present');
+        await deps.ledger.recordEffect(deps.intentId, op, 'already_present', fence);
         continue;
       }
       throw e;

@@ -13,10 +13,19 @@ import { OdooViews } from '../../adapters/postgres/odoo-views';
 import { OpenCellState } from '../../adapters/opencell/opencell-state';
 import { projectionConfig } from '../../domain/projection/payloads';
 import { Ledger } from '../../adapters/postgres/ledger';
+import { PgPartitionFence } from '../../adapters/postgres/fence';
+import { hostname } from 'node:os';
 import { PgDeadLetterIndex } from '../../adapters/postgres/dead-letter-index';
 import { PgContractRoutes } from '../../adapters/postgres/contract-routes';
 import { Projector } from './projector';
-import { createProducer, createProjector, createRouter, ensurePipelineTopics, StageHooks } from './stages';
+import {
+  createProducer,
+  createProjector,
+  createRouter,
+  ensurePipelineTopics,
+  PROJECTOR_GROUP,
+  StageHooks,
+} from './stages';
 import { PinnedRoutingReader } from './router';
 
 export type Role = 'router' | 'projector';
@@ -94,6 +103,7 @@ export class ProjectionPipeline {
       );
     }
     if (roles.includes('projector')) {
+      const groupId = this.opts.groups?.projector ?? PROJECTOR_GROUP;
       this.stages.push(
         createProjector({
           kafka: this.kafka,
@@ -101,8 +111,9 @@ export class ProjectionPipeline {
           config: this.config,
           projector: this.projector,
           hooks: this.opts.hooks,
-          groupId: this.opts.groups?.projector,
+          groupId,
           deadLetterIndex: this.deadLetterIndex,
+          fence: new PgPartitionFence(this.statePool, groupId, `${hostname()}/${process.pid}`),
         }),
       );
     }

@@ -41,6 +41,7 @@ import { snapshotNotApplied } from '../../domain/intents/snapshot';
 import { executePlan } from './executor';
 import type { IntentMessage } from '../../domain/intents/message';
 import type { EntityChange, IntentResult, LedgerPort } from '../../adapters/postgres/ledger';
+import type { FenceToken } from '../../adapters/postgres/fence';
 
 export type { OdooReader, OpenCellReader } from '../../domain/intents/kind';
 
@@ -96,12 +97,14 @@ export class Projector {
   async handle(
     msg: AnyIntentMessage,
     attempt: number,
-    opts: { replayed?: boolean } = {},
+    opts: { replayed?: boolean; fence?: FenceToken } = {},
   ): Promise<IntentResult | null> {
     const { ledger } = this.deps;
+    // a zombie (its partition taken while it was paused) stops here, before reading or applying anything
+    await ledger.checkFence(opts.fence);
     if (await ledger.isFinished(msg.intentId)) return null; // replay of a finished intent
     const spec = this.intents.lookup(msg.intent.kind);
-    const steps = await this.run(msg, opts.replayed === true);
+    const steps = await this.run(msg, opts.replayed === true, opts.fence);
     const calls = steps.flatMap((s) => s.calls);
     const alreadyPresent = steps.some((s) => s.alreadyPresent.length > 0);
     const last = steps[steps.length - 1];
@@ -123,7 +126,7 @@ export class Projector {
       // (errorMessage, errorCode null): present in OpenCell, ended and missing, one-shot not applied (issue 15 §4)
       ...(outcome === 'skipped' && note !== undefined && isSnapshotRead(msg) ? { errorMessage: note } : {}),
     };
-    await ledger.finish(msg, result);
+    await ledger.finish(msg, result, opts.fence);
     this.log.info(`${msg.intent.kind} ${result.outcome}${calls.length ? ` (${calls.join(', ')})` : ''}`, {
       intentId: msg.intentId,
       aggregate: msg.aggregateKey,
@@ -136,26 +139,35 @@ export class Projector {
   }
 
   /** Records a dead-lettered intent (after the dead-letter topic has it) with its sync event. */
-  async recordDeadLetter(msg: AnyIntentMessage, err: unknown, attempt: number): Promise<void> {
+  async recordDeadLetter(
+    msg: AnyIntentMessage,
+    err: unknown,
+    attempt: number,
+    fence?: FenceToken,
+  ): Promise<void> {
     const e = err as { code?: string; message?: string };
     const spec = this.intents.lookup(msg.intent.kind);
-    await this.deps.ledger.finish(msg, {
-      outcome: 'dead_lettered',
-      calls: [],
-      entities: [],
-      opencell: spec.syncTarget(msg.intent, undefined),
-      odooRecord: spec.odooRecord(msg.intent),
-      odooRef: null,
-      errorCode: e.code ?? 'INTERNAL',
-      errorMessage: e.message ?? String(err),
-      attempt,
-    });
+    await this.deps.ledger.finish(
+      msg,
+      {
+        outcome: 'dead_lettered',
+        calls: [],
+        entities: [],
+        opencell: spec.syncTarget(msg.intent, undefined),
+        odooRecord: spec.odooRecord(msg.intent),
+        odooRef: null,
+        errorCode: e.code ?? 'INTERNAL',
+        errorMessage: e.message ?? String(err),
+        attempt,
+      },
+      fence,
+    );
   }
 
   /** The steps of one intent: the kind's projection, after the contract precondition for contract-scoped kinds. */
-  private async run(msg: AnyIntentMessage, replayed: boolean): Promise<StepRun[]> {
+  private async run(msg: AnyIntentMessage, replayed: boolean, fence?: FenceToken): Promise<StepRun[]> {
     const out: StepRun[] = [];
-    const ctx = this.context(msg, replayed, out);
+    const ctx = this.context(msg, replayed, out, fence);
     const spec = this.intents.lookup(msg.intent.kind);
     const snapshot = isSnapshotRead(msg);
     if (spec.scope !== 'contract') {
@@ -204,7 +216,12 @@ export class Projector {
   }
 
   /** The kind's view of this intent's run: reads, ledger checks, and execution of its plans (recorded in `out`). */
-  private context(msg: AnyIntentMessage, replayed: boolean, out: StepRun[]): ProjectionContext {
+  private context(
+    msg: AnyIntentMessage,
+    replayed: boolean,
+    out: StepRun[],
+    fence?: FenceToken,
+  ): ProjectionContext {
     const { odoo, opencell, config, catalog, client, ledger } = this.deps;
     return {
       odoo,
@@ -230,6 +247,7 @@ export class Projector {
           ledger,
           intentId: msg.intentId,
           trustOpenCellOnly: msg.repair === true,
+          fence,
         });
         out.push({
           step,

@@ -12,6 +12,7 @@ import { CoalescingSender } from '../../adapters/kafka/coalescing-sender';
 import { DeadLetterIndex, KafkaDeadLetterPublisher } from '../../adapters/kafka/dlq';
 import { ensureTopics } from '../../adapters/kafka/kafka';
 import { KeyedConsumer, KeyedConsumerEvent } from '../../adapters/kafka/keyed-consumer';
+import type { PartitionFence } from '../../adapters/postgres/fence';
 import { RetryPolicy } from '../../adapters/kafka/retry';
 import { triggeringTables } from '../../domain/projection/filter';
 import { decodeIntentMessage, encodeIntentMessage, type IntentMessage } from '../../domain/intents/message';
@@ -137,6 +138,8 @@ export function createProjector(opts: {
   groupId?: string;
   concurrency?: number;
   deadLetterIndex?: DeadLetterIndex;
+  /** Fencing of the projector's partitions (issue 15 §2): a zombie instance applies nothing once they moved. */
+  fence?: PartitionFence;
 }): KeyedConsumer {
   const { kafka, producer, config, projector, hooks } = opts;
   const log = componentLogger('projector');
@@ -149,11 +152,13 @@ export function createProjector(opts: {
     retry: retryPolicyOf(config),
     deadLetters: new KafkaDeadLetterPublisher(producer, config.topics.dlq, undefined, opts.deadLetterIndex),
     onEvent: (e) => hooks?.onConsumerEvent?.('projector', e),
+    fence: opts.fence,
     handler: async (message, ctx) => {
       const msg = decodeIntentMessage(ctx.topic, ctx.partition, message.offset, message.value);
       // a dead letter put back by `dlq replay` carries replayed_from
       const result = await projector.handle(msg, ctx.attempt, {
         replayed: message.headers?.replayed_from !== undefined,
+        fence: ctx.fence,
       });
       if (result) hooks?.onProjected?.(msg, result);
     },
@@ -169,7 +174,7 @@ export function createProjector(opts: {
         aggregate: msg.aggregateKey,
         lsn: msg.source.lsn,
       });
-      await projector.recordDeadLetter(msg, err, ctx.attempt);
+      await projector.recordDeadLetter(msg, err, ctx.attempt, ctx.fence);
     },
   });
 }

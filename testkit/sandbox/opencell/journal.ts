@@ -19,6 +19,8 @@ export interface JournalEntry {
    * calling process was killed while a latency rule held the request).
    */
   abandoned?: boolean;
+  /** `applyThenTimeout`: the status of the answer the sandbox made (the change is done) and never sent. */
+  withheldStatus?: number;
 }
 
 export interface JournalFilter {

@@ -300,6 +300,7 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
   function faultReply(rule: FaultRule): Reply | 'hang' | 'reset' {
     switch (rule.kind) {
       case 'timeout':
+      case 'applyThenTimeout':
         return 'hang';
       case 'reset':
         return 'reset';
@@ -414,7 +415,8 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
       send(res, r);
       finish(r);
     };
-    if (terminal && terminal.phase !== 'after') return applyFault(terminal);
+    const afterHandler = (r: FaultRule) => r.phase === 'after' || r.kind === 'applyThenTimeout';
+    if (terminal && !afterHandler(terminal)) return applyFault(terminal);
 
     let reply: Reply;
     const auth = req.headers.authorization ?? '';
@@ -445,7 +447,10 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
       reply = dispatch(method, apiPath, { state, now: n, query: url.searchParams, body: parsed, profile });
     }
     if (latencyAfterMs > 0) await hold('after', latencyAfterMs);
-    if (terminal) return applyFault(terminal);
+    if (terminal) {
+      if (terminal.kind === 'applyThenTimeout') entry.withheldStatus = reply.status;
+      return applyFault(terminal);
+    }
     send(res, reply);
     finish(reply);
   }

@@ -1,0 +1,114 @@
+/**
+ * Fencing of a consumer group's partitions in the state database (schemas/state/080-partition-fence.sql, issue 15 §2).
+ *
+ * The group assigns a partition to one instance; on every assignment that instance takes the partition's next epoch
+ * (one sequence: a later take is always larger). The epoch travels with every message of the partition it then
+ * handles (FenceToken) and every effect of the message's aggregate is checked against it — before each OpenCell call
+ * (`check`) and inside each ledger write (`lockShared`, same transaction). A process paused past its session timeout
+ * (a zombie) wakes up with an older epoch than the partition's: its next check fails with FencedError, so it applies
+ * nothing more, records no outcome and commits no offset.
+ */
+import type { Pool, PoolClient } from 'pg';
+import { FencedError } from '../../domain/errors';
+import { componentLogger } from '../../core/log';
+
+/** The epoch an instance holds for one partition of one group, as taken on its assignment. */
+export interface FenceToken {
+  groupId: string;
+  topic: string;
+  partition: number;
+  /** bigint as a decimal string */
+  epoch: string;
+}
+
+/** What the keyed consumer needs: take the assigned partitions, and the current token of one of them. */
+export interface PartitionFence {
+  /** Called on every group join with this member's assignment (topic → partitions): takes their epochs. */
+  assigned(assignment: Record<string, number[]>): void;
+  /** The token of the partition's current assignment (waits for its take). */
+  token(topic: string, partition: number): Promise<FenceToken>;
+}
+
+const TAKE_SQL = `INSERT INTO sync_fence (group_id, topic, partition, epoch, owner)
+  VALUES ($1, $2, $3, nextval('sync_fence_epoch'), $4)
+  ON CONFLICT (group_id, topic, partition) DO UPDATE SET epoch = EXCLUDED.epoch, owner = EXCLUDED.owner, taken_at = now()
+  RETURNING epoch::text AS epoch`;
+
+function fenced(token: FenceToken, current: string | undefined): FencedError {
+  return new FencedError(
+    `fenced: ${token.topic}[${token.partition}] of group ${token.groupId} was taken by another instance (epoch ${current ?? 'none'}, ours ${token.epoch})`,
+    { ...token, current: current ?? null },
+  );
+}
+
+async function currentEpoch(
+  q: Pick<Pool | PoolClient, 'query'>,
+  token: FenceToken,
+  lock: boolean,
+): Promise<string | undefined> {
+  const r = await q.query<{ epoch: string }>(
+    `SELECT epoch::text AS epoch FROM sync_fence WHERE group_id = $1 AND topic = $2 AND partition = $3${lock ? ' FOR SHARE' : ''}`,
+    [token.groupId, token.topic, token.partition],
+  );
+  return r.rows[0]?.epoch;
+}
+
+/** Throws FencedError unless the token's epoch is still the partition's (a plain read: before an OpenCell call). */
+export async function checkFence(pool: Pick<Pool, 'query'>, token: FenceToken): Promise<void> {
+  const current = await currentEpoch(pool, token, false);
+  if (current !== token.epoch) throw fenced(token, current);
+}
+
+/**
+ * Inside a transaction: throws FencedError unless the token is current, and holds the partition's row FOR SHARE until
+ * the transaction ends, so that no take commits between this check and the transaction's writes.
+ */
+export async function lockFenceShared(client: PoolClient, token: FenceToken): Promise<void> {
+  const current = await currentEpoch(client, token, true);
+  if (current !== token.epoch) throw fenced(token, current);
+}
+
+export class PgPartitionFence implements PartitionFence {
+  private readonly takes = new Map<string, Promise<FenceToken>>();
+  private readonly log = componentLogger('fence');
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly groupId: string,
+    /** who takes (logs, the row's `owner`): e.g. host and pid */
+    private readonly owner: string,
+  ) {}
+
+  assigned(assignment: Record<string, number[]>): void {
+    for (const [topic, partitions] of Object.entries(assignment))
+      for (const partition of partitions)
+        this.takes.set(`${topic}/${partition}`, this.take(topic, partition));
+  }
+
+  token(topic: string, partition: number): Promise<FenceToken> {
+    const k = `${topic}/${partition}`;
+    let t = this.takes.get(k);
+    if (!t) {
+      // a batch of a partition whose assignment was not seen (cannot happen with kafkajs' GROUP_JOIN): take it now
+      t = this.take(topic, partition);
+      this.takes.set(k, t);
+    }
+    // a failed take (database unavailable) is tried again by the partition's next batch
+    return t.catch((e: unknown) => {
+      if (this.takes.get(k) === t) this.takes.delete(k);
+      throw e;
+    });
+  }
+
+  private async take(topic: string, partition: number): Promise<FenceToken> {
+    const r = await this.pool.query<{ epoch: string }>(TAKE_SQL, [
+      this.groupId,
+      topic,
+      partition,
+      this.owner,
+    ]);
+    const token = { groupId: this.groupId, topic, partition, epoch: r.rows[0].epoch };
+    this.log.debug(`took ${topic}[${partition}] with epoch ${token.epoch}`, { group: this.groupId });
+    return token;
+  }
+}

@@ -1,0 +1,141 @@
+import { expect } from 'chai';
+import { Pool } from 'pg';
+import { Ledger, type IntentResult, type LedgerIntentMessage } from '../../src/adapters/postgres/ledger';
+import { PgPartitionFence, type FenceToken } from '../../src/adapters/postgres/fence';
+import type { OcOperation } from '../../src/domain/projection/plan';
+import { FencedError } from '../../src/domain/errors';
+import { createStateSchema, stateDb, stateUrlFor, uniqueSuffix } from './support/stack';
+
+/**
+ * Issue 15 defect 2 (zombies) on the real state database: the instance a partition was assigned to last holds its
+ * newest epoch; an older holder (a process paused past its session timeout) fails every check and every ledger
+ * write — write-ahead, effect, outcome with its outbox event — and leaves nothing behind.
+ */
+describe('fencing: a zombie holding an older epoch writes nothing (real PostgreSQL)', function () {
+  this.timeout(30_000);
+  const schema = `fence_${uniqueSuffix()}`;
+  let pool: Pool;
+  let ledger: Ledger;
+  const group = `test-fence-${uniqueSuffix()}`;
+
+  before(async () => {
+    await createStateSchema(schema);
+    pool = new Pool({ connectionString: stateUrlFor(schema), max: 4 });
+    ledger = new Ledger(pool, 'test.fence-sync-events');
+  });
+  after(async () => {
+    await pool?.end();
+    await stateDb().query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  });
+
+  const msg = (id: string): LedgerIntentMessage =>
+    ({
+      v: 1,
+      intentId: id,
+      aggregateKey: 'partner:1',
+      partnerId: 1,
+      contractId: null,
+      intent: { kind: 'update_customer' },
+      source: {
+        table: 'res_partner',
+        op: 'u',
+        rowId: 1,
+        lsn: 1,
+        txId: 1,
+        tsMs: Date.now(),
+        snapshot: false,
+        topic: 'odoo.public.res_partner',
+        partition: 0,
+        offset: '0',
+      },
+    }) as unknown as LedgerIntentMessage;
+  const result: IntentResult = {
+    outcome: 'applied',
+    calls: ['applyOneShotChargeInstance'],
+    entities: [],
+    opencell: { entity: 'subscription', code: 'S1' },
+    odooRecord: { model: 'res.partner', id: 1 },
+    odooRef: null,
+    attempt: 1,
+  };
+  const oneShot = (key: string): OcOperation => ({
+    op: 'applyOneShotChargeInstance',
+    key,
+    body: { subscription: 'S1', oneShotCharge: 'CH_SC_OSO_SIM' },
+  });
+  const rows = async (sql: string, values: unknown[]) => (await pool.query(sql, values)).rowCount;
+  const fencedBy = async (p: Promise<unknown>) =>
+    p.then(
+      () => null,
+      (e: unknown) => e,
+    );
+
+  it('an assignment takes a newer epoch; the older holder is fenced on checks, write-ahead, effects and outcomes', async () => {
+    const zombie = new PgPartitionFence(pool, group, 'zombie');
+    const owner = new PgPartitionFence(pool, group, 'owner');
+    zombie.assigned({ intents: [0, 1] });
+    const old: FenceToken = await zombie.token('intents', 0);
+    await ledger.checkFence(old);
+    expect(await ledger.beginEffect('i-z', oneShot('k-z'), old)).to.equal('first');
+
+    owner.assigned({ intents: [0] }); // the rebalance after the zombie's session timed out
+    const fresh = await owner.token('intents', 0);
+    expect(BigInt(fresh.epoch) > BigInt(old.epoch), 'a later take has a larger epoch').to.equal(true);
+
+    const errors = [
+      await fencedBy(ledger.checkFence(old)),
+      await fencedBy(ledger.beginEffect('i-z', oneShot('k-z2'), old)),
+      await fencedBy(ledger.recordEffect('i-z', oneShot('k-z'), 'applied', old)),
+      await fencedBy(ledger.finish(msg('i-z'), result, old)),
+    ];
+    for (const e of errors) {
+      expect(e).to.be.instanceOf(FencedError);
+      expect((e as FencedError).code).to.equal('FENCED');
+    }
+    expect(
+      await rows(`SELECT 1 FROM ledger_effect WHERE effect_key = 'k-z2'`, []),
+      'no write-ahead',
+    ).to.equal(0);
+    expect(
+      (await pool.query(`SELECT outcome FROM ledger_effect WHERE effect_key = 'k-z'`)).rows[0].outcome,
+      'the effect stays pending (the new owner verifies it in OpenCell)',
+    ).to.equal('pending');
+    expect(await rows(`SELECT 1 FROM ledger_intent WHERE intent_id = 'i-z'`, []), 'no outcome').to.equal(0);
+    expect(await rows(`SELECT 1 FROM outbox`, []), 'no sync event').to.equal(0);
+
+    // the new owner writes; the zombie's other partition is untouched by this take
+    await ledger.checkFence(fresh);
+    await ledger.recordEffect('i-o', oneShot('k-z'), 'already_present', fresh);
+    await ledger.finish(msg('i-o'), result, fresh);
+    expect(await rows(`SELECT 1 FROM ledger_intent WHERE intent_id = 'i-o'`, [])).to.equal(1);
+    await ledger.checkFence(await zombie.token('intents', 1));
+  });
+
+  it('a take waits for an outcome write in progress (FOR SHARE): the check and the write are one', async () => {
+    const a = new PgPartitionFence(pool, group, 'a');
+    a.assigned({ other: [0] });
+    const token = await a.token('other', 0);
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query(
+        `SELECT 1 FROM sync_fence WHERE group_id = $1 AND topic = 'other' AND partition = 0 FOR SHARE`,
+        [group],
+      );
+      const b = new PgPartitionFence(pool, group, 'b');
+      b.assigned({ other: [0] });
+      let taken = false;
+      const take = b.token('other', 0).then((t) => {
+        taken = true;
+        return t;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(taken, 'the take waits while a write holds the row').to.equal(false);
+      await c.query('COMMIT');
+      const t = await take;
+      expect(BigInt(t.epoch) > BigInt(token.epoch)).to.equal(true);
+    } finally {
+      c.release();
+    }
+  });
+});

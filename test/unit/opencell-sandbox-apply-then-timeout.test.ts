@@ -1,0 +1,53 @@
+import { expect } from 'chai';
+import { OpenCellClient } from '../../src/adapters/opencell/client';
+import { OpenCellUnavailableError } from '../../src/domain/errors';
+import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+
+/**
+ * The OpenCell sandbox's "apply then time out" fault (issue 15 §3): selected by catalogue operation, the request is
+ * handled (its change made) and its answer withheld past the client's timeout; the journal says so.
+ */
+describe('OpenCell sandbox: apply then time out, per operation', () => {
+  let sb: OpenCellSandbox;
+  let client: OpenCellClient;
+
+  before(async () => {
+    sb = await startOpenCellSandbox({ port: 0 });
+    client = new OpenCellClient({
+      baseUrl: sb.url,
+      user: sb.credentials.user,
+      password: sb.credentials.password,
+      timeoutMs: 200,
+      concurrency: 2,
+    });
+  });
+  after(async () => {
+    client.close();
+    await sb.close();
+  });
+
+  it('applies the selected operation, withholds its answer (the client times out), and leaves other operations alone', async () => {
+    sb.faults.add({ kind: 'applyThenTimeout', operation: 'createCustomer', count: 1 });
+    const customer = { code: 'ATT1', customerCategory: 'CLIENT', seller: 'SC', name: { lastName: 'T' } };
+    const err = await client.createCustomer(customer as never).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(OpenCellUnavailableError);
+    expect((err as OpenCellUnavailableError).code).to.equal('OPENCELL_TIMEOUT');
+    expect(sb.state.customers.has('ATT1'), 'the call was applied').to.equal(true);
+    const entry = sb.journal.entries({ method: 'POST', path: '/account/customer' }).at(-1);
+    expect(entry?.fault).to.equal('applyThenTimeout');
+    expect(entry?.withheldStatus).to.equal(200);
+    // the rule is spent, and never matched the read
+    expect(await client.getCustomer('ATT1')).to.not.equal(null);
+    expect(sb.journal.entries({ method: 'GET' }).every((e) => e.fault === undefined)).to.equal(true);
+  });
+
+  it('refuses an unknown operation and a "before" phase', () => {
+    expect(() => sb.faults.add({ kind: 'applyThenTimeout', operation: 'nope' as never })).to.throw(
+      /unknown operation/,
+    );
+    expect(() => sb.faults.add({ kind: 'applyThenTimeout', phase: 'before' })).to.throw(/no phase "before"/);
+  });
+});
