@@ -868,6 +868,7 @@ const forceIbanCommand: Command = {
   requires: () => [],
   run: async (args, ctx) => {
     const code = args.positionals[0];
+    waitSeconds(args, 'force-iban'); // a bad --wait is refused before anything is read
     const contract = await contractByCode(ctx, code);
     const refused = forceIbanRefusal(contract);
     if (refused !== null) throw new CliFailure(refused);
@@ -958,6 +959,7 @@ const compensateCommand: Command = {
   run: async (args, ctx) => {
     const C = 'compensate';
     const code = args.positionals[0];
+    waitSeconds(args, C); // a bad --wait is refused before anything is read
     const amountGiven = positiveNumber(args, 'amount', C);
     const days = positiveNumber(args, 'days', C);
     if (days !== undefined && !Number.isInteger(days))
