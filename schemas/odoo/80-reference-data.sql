@@ -119,18 +119,23 @@ CREATE SEQUENCE IF NOT EXISTS ir_sequence_002 INCREMENT BY 1 START WITH 50000;
 --                 children of multimedia_somconnexio.multimedia_service and of
 --                 switchboard_somconnexio.switchboard_additional_service
 --   "Other" (somconnexio.other_products) triggers nothing.
+-- The tree as somconnexio's data file defines it (somconnexio/data/product_categories.xml): mobile_service and
+-- broadband_service are roots (no parent, so not under product.product_category_all); the additional and one-shot
+-- categories are their children. The technology categories (fiber, ADSL, 4G) and the ADSL one-shot category are
+-- placed under broadband_service by their names (their records are not in the sources read). The listener matches
+-- categories by XML id, so the tree changes no kind; only multimedia and switchboard extras depend on parent_id.
 INSERT INTO product_category (id, name, complete_name, parent_id, parent_path) VALUES
   (1,  'All', 'All', NULL, '1/'),
-  (10, 'Mobile Service', 'All / Mobile Service', 1, '1/10/'),
-  (11, 'Broadband Service', 'All / Broadband Service', 1, '1/11/'),
-  (12, 'Fiber Service', 'All / Broadband Service / Fiber Service', 11, '1/11/12/'),
-  (13, 'ADSL Service', 'All / Broadband Service / ADSL Service', 11, '1/11/13/'),
-  (14, '4G Service', 'All / Broadband Service / 4G Service', 11, '1/11/14/'),
-  (15, 'Mobile Additional Service', 'All / Mobile Additional Service', 1, '1/15/'),
-  (16, 'Broadband Additional Service', 'All / Broadband Additional Service', 1, '1/16/'),
-  (17, 'Mobile One-Shot Service', 'All / Mobile One-Shot Service', 1, '1/17/'),
-  (18, 'Broadband One-Shot Service', 'All / Broadband One-Shot Service', 1, '1/18/'),
-  (19, 'Broadband ADSL One-Shot Service', 'All / Broadband ADSL One-Shot Service', 1, '1/19/'),
+  (10, 'Mobile Service', 'Mobile Service', NULL, '10/'),
+  (11, 'Broadband Service', 'Broadband Service', NULL, '11/'),
+  (12, 'Fiber Service', 'Broadband Service / Fiber Service', 11, '11/12/'),
+  (13, 'ADSL Service', 'Broadband Service / ADSL Service', 11, '11/13/'),
+  (14, '4G Service', 'Broadband Service / 4G Service', 11, '11/14/'),
+  (15, 'Mobile Additional Service', 'Mobile Service / Mobile Additional Service', 10, '10/15/'),
+  (16, 'Broadband Additional Service', 'Broadband Service / Broadband Additional Service', 11, '11/16/'),
+  (17, 'Mobile OneShot Service', 'Mobile Service / Mobile OneShot Service', 10, '10/17/'),
+  (18, 'Broadband OneShot Service', 'Broadband Service / Broadband OneShot Service', 11, '11/18/'),
+  (19, 'Broadband ADSL OneShot Service', 'Broadband Service / Broadband ADSL OneShot Service', 11, '11/19/'),
   (20, 'Multimedia Service', 'All / Multimedia Service', 1, '1/20/'),
   (21, 'Filmin', 'All / Multimedia Service / Filmin', 20, '1/20/21/'),
   (22, 'Switchboard Additional Service', 'All / Switchboard Additional Service', 1, '1/22/'),

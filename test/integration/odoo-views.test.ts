@@ -323,8 +323,10 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
         id: fiber,
         defaultCode: 'SE_SC_REC_BA_F_600',
         categoryXmlId: 'somconnexio.broadband_fiber_service',
-        categoryAncestorXmlIds: ['somconnexio.broadband_service', 'product.product_category_all'],
       });
+      // The parent is broadband_service whether the database predates the Som Connexió tree (broadband_service under
+      // product_category_all) or follows it (a root): 80-reference-data.sql.
+      expect(p?.categoryAncestorXmlIds[0]).to.equal('somconnexio.broadband_service');
       expect(p?.name).to.be.a('string').and.not.equal('');
       expect(await views.product(-1)).to.equal(null);
 
@@ -385,6 +387,94 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       ]);
       expect(productKind(direct!)).to.equal('service');
       expect(productKind(deeper!)).to.equal('none');
+    });
+
+    it('on the Som Connexió category tree (somconnexio/data/product_categories.xml) every catalog product keeps its kind; a new child of mobile_service is none (issue 14 §1)', async () => {
+      // The tree is set inside a transaction that is rolled back: the shared database keeps its rows.
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const id = async (xml: string) => {
+          const [module, name] = xml.split('.');
+          const r = await client.query<{ res_id: number }>(
+            `SELECT res_id FROM ir_model_data WHERE model = 'product.category' AND module = $1 AND name = $2`,
+            [module, name],
+          );
+          return r.rows[0].res_id;
+        };
+        const mobile = await id('somconnexio.mobile_service');
+        const broadband = await id('somconnexio.broadband_service');
+        await client.query('UPDATE product_category SET parent_id = NULL WHERE id = ANY($1)', [
+          [mobile, broadband],
+        ]);
+        for (const [child, parent] of [
+          ['somconnexio.mobile_additional_service', mobile],
+          ['somconnexio.mobile_oneshot_service', mobile],
+          ['somconnexio.broadband_additional_service', broadband],
+          ['somconnexio.broadband_oneshot_service', broadband],
+          ['somconnexio.broadband_oneshot_adsl_service', broadband],
+          ['somconnexio.broadband_fiber_service', broadband],
+          ['somconnexio.broadband_adsl_service', broadband],
+          ['somconnexio.broadband_4G_service', broadband],
+        ] as const)
+          await client.query('UPDATE product_category SET parent_id = $2 WHERE id = $1', [
+            await id(child),
+            parent,
+          ]);
+        const uom = (await client.query<{ id: number }>('SELECT id FROM uom_uom ORDER BY id LIMIT 1')).rows[0]
+          .id;
+        const promo = (
+          await client.query<{ id: number }>(
+            `INSERT INTO product_category (name, complete_name, parent_id) VALUES ('Promo', 'Mobile Service / Promo', $1)
+             RETURNING id`,
+            [mobile],
+          )
+        ).rows[0].id;
+        const tmpl = (
+          await client.query<{ id: number }>(
+            `INSERT INTO product_template (name, categ_id, uom_id, uom_po_id) VALUES ($1, $2, $3, $3) RETURNING id`,
+            [JSON.stringify({ en_US: 'Promo', ca_ES: 'Promoció' }), promo, uom],
+          )
+        ).rows[0].id;
+        const promoProduct = (
+          await client.query<{ id: number }>(
+            `INSERT INTO product_product (product_tmpl_id, default_code) VALUES ($1, 'SE_PROMO') RETURNING id`,
+            [tmpl],
+          )
+        ).rows[0].id;
+        const onTree = new OdooViews(client);
+        const cats = await onTree.technologyServiceCategories();
+        const kindOf = async (code: string) => {
+          const p = await onTree.product(await productIdByCode(client, code));
+          return [p?.categoryAncestorXmlIds, productKind(p!, cats)];
+        };
+        expect(await kindOf('SE_SC_REC_MOBILE_T_0_0')).to.deep.equal([[], 'service']);
+        expect(await kindOf('SE_SC_REC_MOBILE_PACK_UNL_1024')).to.deep.equal([
+          ['somconnexio.mobile_service'],
+          'service',
+        ]);
+        expect(await kindOf('CH_SC_OSO_SIM')).to.deep.equal([['somconnexio.mobile_service'], 'one_shot']);
+        expect(await kindOf('CH_SC_OSO_ROUTER_RETURN')).to.deep.equal([
+          ['somconnexio.broadband_service'],
+          'one_shot',
+        ]);
+        expect(await kindOf('SE_SC_REC_BA_F_600')).to.deep.equal([
+          ['somconnexio.broadband_service'],
+          'service',
+        ]);
+        expect(await kindOf('SE_SC_REC_BA_LANDLINE_UNL')).to.deep.equal([
+          ['somconnexio.broadband_service'],
+          'service',
+        ]);
+        const promoView = await onTree.product(promoProduct);
+        expect(promoView?.categoryAncestorXmlIds).to.deep.equal(['somconnexio.mobile_service']);
+        expect(productKind(promoView!, cats)).to.equal('none');
+        // Odoo 16 stores product_template.name as jsonb translations: the view reads en_US.
+        expect(promoView?.name).to.equal('Promo');
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
     });
 
     it('contractsInCreation: a contract unwritten since the transaction that created it, not one written since (W1/W2, issue 14 §2)', async () => {

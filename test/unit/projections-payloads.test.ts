@@ -594,6 +594,24 @@ describe('projections: payloads (port of opencell_models tests)', () => {
       );
       expect(kind(null, ['switchboard_somconnexio.switchboard_additional_service'])).to.equal('service');
     });
+    it('on the Som Connexió tree (mobile_service and broadband_service roots, their additional and one-shot children), kinds follow the XML ids, not the parent', () => {
+      // somconnexio/data/product_categories.xml: mobile_oneshot_service and mobile_additional_service are children of
+      // mobile_service, the broadband ones of broadband_service (schemas/odoo/80-reference-data.sql).
+      expect(kind('somconnexio.mobile_oneshot_service', ['somconnexio.mobile_service'])).to.equal('one_shot');
+      expect(kind('somconnexio.broadband_oneshot_adsl_service', ['somconnexio.broadband_service'])).to.equal(
+        'one_shot',
+      );
+      expect(kind('somconnexio.mobile_additional_service', ['somconnexio.mobile_service'])).to.equal(
+        'service',
+      );
+      expect(kind('somconnexio.broadband_fiber_service', ['somconnexio.broadband_service'])).to.equal(
+        'service',
+      );
+      expect(kind('somconnexio.mobile_service', [])).to.equal('service');
+      // A category someone adds under mobile_service is in neither set: the original sends nothing for it.
+      expect(kind(null, ['somconnexio.mobile_service'])).to.equal('none');
+      expect(kind('x.mobile_promo', ['somconnexio.mobile_service'])).to.equal('none');
+    });
     it('any other category → none', () => {
       expect(kind('somconnexio.other_products', ['product.product_category_all'])).to.equal('none');
       expect(kind(null)).to.equal('none');
