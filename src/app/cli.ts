@@ -55,7 +55,7 @@ import { forceIbanRefusal } from '../domain/intents/force-iban';
 import { compensationEffectKey, compensationIntentId } from '../domain/intents/apply-compensation';
 import { maskIban } from '../domain/projection/iban';
 import { compensationAmount, compensationRequest } from '../domain/projection/payloads';
-import { oneShotIdentity } from '../domain/projection/plan';
+import { oneShotIdentity } from '../domain/opencell/one-shot';
 import type { ContractView } from '../domain/projection/views';
 import { formatProgress, ProgressMeter } from './progress';
 import { driftOfPartner, partnersInScope, ReconcileScope } from '../flows/reconcile';
