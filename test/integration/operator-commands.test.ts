@@ -49,9 +49,16 @@ describe('operator commands force-iban (W3) and compensate (W5) on the real stac
   }
 
   const sub = (code: string) => t.pipeline.client.getSubscription(code);
+  /** The customer account's preferred IBAN and every IBAN it holds (OpenCell keeps earlier payment methods). */
   const ibanOf = async (caCode: string) => {
-    const ca = await t.pipeline.client.getCustomerAccount(caCode);
-    return JSON.stringify(ca).match(/"iban":"([A-Z0-9]+)"/)?.[1] ?? null;
+    const ca = (await t.pipeline.client.getCustomerAccount(caCode)) as unknown as {
+      methodOfPayment?: { preferred?: boolean; bankCoordinates?: { iban?: string } }[];
+    } | null;
+    const methods = ca?.methodOfPayment ?? [];
+    return {
+      preferred: methods.find((m) => m.preferred)?.bankCoordinates?.iban ?? null,
+      all: methods.map((m) => m.bankCoordinates?.iban ?? null),
+    };
   };
   const syncEvents = async (action: string, odooId: number) =>
     (
@@ -108,7 +115,7 @@ describe('operator commands force-iban (W3) and compensate (W5) on the real stac
       'the IBAN change dead-lettered',
     );
     expect(dead.error_message).to.contain('more than one customer account');
-    expect(await ibanOf(String(s2.userAccount))).not.to.equal(NEW_IBAN);
+    expect((await ibanOf(String(s2.userAccount))).preferred).not.to.equal(NEW_IBAN);
 
     const plan = await cli('force-iban', second.code);
     expect(plan.status, plan.stderr).to.equal(2);
@@ -117,8 +124,10 @@ describe('operator commands force-iban (W3) and compensate (W5) on the real stac
     const r = await cli('force-iban', second.code, '--yes', '--wait', '60');
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.contain('outcome: applied');
-    expect(await ibanOf(String(s2.userAccount)), 'the chosen account').to.equal(NEW_IBAN);
-    expect(await ibanOf(String(first.userAccount)), 'the other account').to.equal(firstIban);
+    expect((await ibanOf(String(s2.userAccount))).preferred, 'the chosen account').to.equal(NEW_IBAN);
+    const untouched = await ibanOf(String(first.userAccount));
+    expect(untouched, 'the other account').to.deep.equal(firstIban);
+    expect(untouched.all).not.to.include(NEW_IBAN);
     expect(await ledgerRows('force_iban', second.id)).to.deep.equal([
       { outcome: 'applied', error_message: null },
     ]);
