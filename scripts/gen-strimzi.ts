@@ -327,6 +327,11 @@ export function userSpecs(cfg: Config, connector: Record<string, string>): UserS
       ]),
     },
     {
+      user: name('scheduler'),
+      purpose: 'role scheduler: held terminations (state database) → intents, when due',
+      acls: merge([topicAcl(cfg.topics.intents, ['Write', 'Describe'])]),
+    },
+    {
       user: name('ops'),
       purpose:
         'operator CLI: status, resync (offsets of the three groups), dlq list/show/replay (back to the source topic), ' +

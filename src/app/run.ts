@@ -25,10 +25,11 @@ import { outboxBacklog } from './status';
 
 import { OpenCellClient } from '../adapters/opencell/client';
 import { createInvoiceLoader, INVOICE_LOADER_GROUP, startInvoicePoller } from '../flows/invoices';
+import { startHeldIntentScheduler } from '../flows/projection/held-intents';
 
 const log = componentLogger('run');
 
-export const ALL_ROLES = ['router', 'projector', 'relay', 'poller', 'loader'] as const;
+export const ALL_ROLES = ['router', 'projector', 'relay', 'poller', 'loader', 'scheduler'] as const;
 export type RoleName = (typeof ALL_ROLES)[number];
 
 export interface RunContext {
@@ -162,6 +163,32 @@ ROLE_STARTERS.loader = async (ctx) => {
     groups: [{ groupId, topics: [ctx.config.topics.invoiceEvents] }],
     stop: async () => {
       await loader.stop();
+      await pool.end();
+    },
+  };
+};
+
+// The scheduler: held terminations back onto the intents topic when due (docs/operations.md "Held terminations").
+ROLE_STARTERS.scheduler = async (ctx) => {
+  const pool = new Pool({
+    connectionString: ctx.config.stateDatabaseUrl,
+    max: 2,
+    application_name: 'odoo-opencell-sync-scheduler',
+  });
+  const scheduler = await startHeldIntentScheduler(ctx.config, { pool, kafka: ctx.kafka });
+  return {
+    role: 'scheduler',
+    checks: {
+      'held-intents': async () => {
+        const r = await pool.query<{ n: string; due: string }>(
+          `SELECT count(*) AS n, count(*) FILTER (WHERE not_before <= now()) AS due FROM held_intent WHERE topic = $1`,
+          [ctx.config.topics.intents],
+        );
+        return `${r.rows[0].n} held, ${r.rows[0].due} due, ${scheduler.released} released`;
+      },
+    },
+    stop: async () => {
+      await scheduler.stop();
       await pool.end();
     },
   };

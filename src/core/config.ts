@@ -129,6 +129,11 @@ const SPEC = {
   // Behaviour beyond the original module: opt-in, off by default (docs/parity.md, README "Behaviour settings").
   SYNC_PARTNER_IDENTITY: [BoolFromEnv, 'false'],
   SYNC_EMAIL_IBAN_AT_CREATION: [BoolFromEnv, 'false'],
+  // Terminations dated in the future wait for their day, as the original's queue_job ETAs (docs/operations.md
+  // "Held terminations"); the scheduler role releases them. The clock offset moves the scheduler's clock (tests).
+  HOLD_TERMINATIONS: [BoolFromEnv, 'true'],
+  HELD_INTENTS_POLL_MS: [IntFromEnv(100, 3_600_000), '30000'],
+  HELD_INTENTS_CLOCK_OFFSET_MS: [IntFromEnv(0, 400 * 86_400_000), '0'],
   // Snapshot reads never re-charge one-shots unless an operator sets a cut-off day (docs/operations.md "Snapshots").
   SNAPSHOT_ONE_SHOTS_SINCE: [IsoDayOrOff, ''],
   ODOO_URL: [Url, 'http://127.0.0.1:8069'],
@@ -182,6 +187,13 @@ export interface Config {
    * transaction that created a contract also give the W1 / W2 update (the original reacted only to later writes).
    */
   syncEmailIbanAtCreation: boolean;
+  /**
+   * `HOLD_TERMINATIONS` (default true = the original): a subscription or service termination dated after today is
+   * kept in the state database until its day (T2 00:05, T5 00:00 UTC) and then projected; false sends it at once
+   * (OpenCell then schedules a future date itself). `HELD_INTENTS_POLL_MS`: how often the scheduler looks for due
+   * intents; `HELD_INTENTS_CLOCK_OFFSET_MS`: added to the scheduler's clock (0; tests release held intents early).
+   */
+  heldIntents: { enabled: boolean; pollMs: number; clockOffsetMs: number };
   /**
    * `SNAPSHOT_ONE_SHOTS_SINCE` (off by default): one-shot lines read by a snapshot (`r`) and starting on or after this
    * day (`YYYY-MM-DD`) are applied; null = a snapshot never applies a one-shot (issue 15 §4).
@@ -272,6 +284,11 @@ export function loadConfig(
     syncPartnerIdentity: s.SYNC_PARTNER_IDENTITY,
     syncEmailIbanAtCreation: s.SYNC_EMAIL_IBAN_AT_CREATION,
     snapshotOneShotsSince: s.SNAPSHOT_ONE_SHOTS_SINCE,
+    heldIntents: {
+      enabled: s.HOLD_TERMINATIONS,
+      pollMs: s.HELD_INTENTS_POLL_MS,
+      clockOffsetMs: s.HELD_INTENTS_CLOCK_OFFSET_MS,
+    },
     odoo: { url: s.ODOO_URL, db: s.ODOO_DB, user: s.ODOO_USER, password: s.ODOO_PASSWORD },
     invoicePoll: {
       lookbackDays: s.INVOICE_POLL_LOOKBACK_DAYS,

@@ -165,6 +165,11 @@ export interface IntentKindSpec<I extends IntentBase> {
    * skipped for snapshot reads.
    */
   reconcileSnapshot?(intent: I, facts: SnapshotFacts): SnapshotDecision;
+  /**
+   * When the original would have told OpenCell, if later than now (its queue_job ETA, hold.ts): epoch ms before which
+   * the projector holds the intent (HOLD_TERMINATIONS), or null to project it at once. Absent: always at once.
+   */
+  notBefore?(intent: I, nowMs: number): number | null;
   /** The projection: what it reads, which plans it executes, how a replay is recognised. */
   project(intent: I, ctx: ProjectionContext, scope: ContractScope | null): Promise<void>;
   /** The Odoo record the intent is about (ledger row, sync event). */

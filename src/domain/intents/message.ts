@@ -30,31 +30,40 @@ function intentCodec<I extends IntentBase>(registry: IntentRegistry<I>): t.Type<
 
 /** The message codec for the kinds of `registry`. */
 export function intentMessageCodec<I extends IntentBase>(registry: IntentRegistry<I>) {
-  return t.type({
-    v: t.literal(1),
-    intentId: t.string,
-    aggregateKey: t.string,
-    partnerId: t.number,
-    /** the contract the intent concerns (null for partner-level intents) */
-    contractId: nullable(t.number),
-    intent: intentCodec(registry),
-    /** set by an operator's force-create (docs/behaviour.md W4): create even for a blocked partner */
-    force: t.union([t.boolean, t.undefined]),
-    /** set by `reconcile --fix`: OpenCell's state is the only authority (the ledger's record of past effects is not) */
-    repair: t.union([t.boolean, t.undefined]),
-    source: t.type({
-      table: t.string,
-      op: t.string,
-      rowId: nullable(t.number),
-      lsn: nullable(t.number),
-      txId: nullable(t.number),
-      tsMs: t.number,
-      snapshot: t.boolean,
-      topic: nullable(t.string),
-      partition: nullable(t.number),
-      offset: nullable(t.string),
+  return t.intersection([
+    t.type({
+      v: t.literal(1),
+      intentId: t.string,
+      aggregateKey: t.string,
+      partnerId: t.number,
+      /** the contract the intent concerns (null for partner-level intents) */
+      contractId: nullable(t.number),
+      intent: intentCodec(registry),
+      /** set by an operator's force-create (docs/behaviour.md W4): create even for a blocked partner */
+      force: t.union([t.boolean, t.undefined]),
+      /** set by `reconcile --fix`: OpenCell's state is the only authority (the ledger's record of past effects is not) */
+      repair: t.union([t.boolean, t.undefined]),
+      source: t.type({
+        table: t.string,
+        op: t.string,
+        rowId: nullable(t.number),
+        lsn: nullable(t.number),
+        txId: nullable(t.number),
+        tsMs: t.number,
+        snapshot: t.boolean,
+        topic: nullable(t.string),
+        partition: nullable(t.number),
+        offset: nullable(t.string),
+      }),
     }),
-  });
+    t.partial({
+      /**
+       * set when the scheduler releases a held intent (the time, epoch ms, it was held until): the projector applies
+       * it at once (docs/operations.md "Held terminations")
+       */
+      heldUntil: t.number,
+    }),
+  ]);
 }
 
 export const IntentMessageCodec = intentMessageCodec(INTENTS);

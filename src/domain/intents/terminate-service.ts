@@ -10,6 +10,7 @@
  *   (a tariff change is one activation, then one termination), then planTerminateService (strategies.ts); a line of
  *   the same product (a same-product replacement) is activated after the termination, and the termination keeps
  *   the instances the contract's other current lines hold (issue 15 §8 e).
+ * - Timing: a future date_end is held until that day 00:00 UTC (T5's ETA; hold.ts, HOLD_TERMINATIONS).
  * - Idempotency: an instance already terminated is never terminated again (the plan skips it).
  * - Ledger / sync event: contract.line ↔ service_instance.
  */
@@ -21,6 +22,7 @@ import { activatedBefore, lineFields } from './activate-service';
 import { contractTargets, intentKind } from './kind';
 import { createdLineOfKind, isChangeOf, lineProduct } from './trigger-rules';
 import { snapshotTerminateService } from './snapshot';
+import { notBeforeForDay } from './hold';
 
 export type TerminateServiceIntent = {
   kind: 'terminate_service';
@@ -71,6 +73,8 @@ export const terminateService = intentKind<TerminateServiceIntent>({
   },
   reconcileSnapshot: (intent, facts) => snapshotTerminateService(intent.lineId, facts),
   targets: (intent, reader) => contractTargets(intent.contractId, reader),
+  // T5's ETA: a future date_end reaches OpenCell that day at 00:00 (hold.ts); the line is read again then.
+  notBefore: (intent, nowMs) => notBeforeForDay(intent.date, nowMs),
   async project(intent, ctx, scope) {
     if (scope === null) return;
     const { contract } = scope;

@@ -4,6 +4,7 @@
  *
  * - Trigger: contract_contract `is_terminated` set (or a contract created / snapshotted already terminated).
  * - Plan: planTerminateSubscription (strategies.ts), after the create precondition.
+ * - Timing: a future terminate_date is held until that day 00:05 UTC (T2's ETA; hold.ts, HOLD_TERMINATIONS).
  * - Idempotency: a subscription already terminated (or with a termination scheduled) plans nothing.
  * - Ledger / sync event: contract.contract ↔ subscription.
  */
@@ -14,6 +15,7 @@ import { IsoDateC, kindCodec, nullable, snapshotFlag } from './codecs';
 import { contractTargets, intentKind } from './kind';
 import { isChangeOf } from './trigger-rules';
 import { snapshotTerminateSubscription } from './snapshot';
+import { notBeforeForDay, TERMINATE_SUBSCRIPTION_DELAY_MS } from './hold';
 
 export type TerminateSubscriptionIntent = {
   kind: 'terminate_subscription';
@@ -47,6 +49,8 @@ export const terminateSubscription = intentKind<TerminateSubscriptionIntent>({
   },
   reconcileSnapshot: (_intent, facts) => snapshotTerminateSubscription(facts),
   targets: (intent, reader) => contractTargets(intent.contractId, reader),
+  // T2's ETA: a future terminate_date reaches OpenCell that day at 00:05 (hold.ts); the plan reads the contract then.
+  notBefore: (intent, nowMs) => notBeforeForDay(intent.date, nowMs, TERMINATE_SUBSCRIPTION_DELAY_MS),
   async project(_intent, ctx, scope) {
     if (scope === null) return;
     const { contract, subscription } = scope;

@@ -17,6 +17,7 @@ import { PgPartitionFence } from '../../adapters/postgres/fence';
 import { hostname } from 'node:os';
 import { PgDeadLetterIndex } from '../../adapters/postgres/dead-letter-index';
 import { PgContractRoutes } from '../../adapters/postgres/contract-routes';
+import { PgHeldIntents } from '../../adapters/postgres/held-intents';
 import { Projector } from './projector';
 import {
   createProducer,
@@ -80,6 +81,9 @@ export class ProjectionPipeline {
       catalog: new CatalogCache(this.client),
       config: projectionConfig(config),
       snapshotOneShotsSince: config.snapshotOneShotsSince,
+      ...(config.heldIntents.enabled
+        ? { held: { port: new PgHeldIntents(this.statePool, config.topics.intents) } }
+        : {}),
     });
   }
 

@@ -42,6 +42,7 @@ import { executePlan } from './executor';
 import type { IntentMessage } from '../../domain/intents/message';
 import type { EntityChange, IntentResult, LedgerPort } from '../../adapters/postgres/ledger';
 import type { FenceToken } from '../../adapters/postgres/fence';
+import type { HeldIntentsPort } from '../../adapters/postgres/held-intents';
 
 export type { OdooReader, OpenCellReader } from '../../domain/intents/kind';
 
@@ -69,6 +70,11 @@ export interface ProjectorDeps {
    * this day are applied; null / absent (the default) = never (src/domain/intents/snapshot.ts).
    */
   snapshotOneShotsSince?: string | null;
+  /**
+   * `HOLD_TERMINATIONS` (Config.heldIntents.enabled): where an intent whose kind says it is not due yet (its
+   * `notBefore`, src/domain/intents/hold.ts) is kept until the scheduler releases it; absent = everything at once.
+   */
+  held?: { port: HeldIntentsPort; now?: () => number };
 }
 
 interface StepRun {
@@ -104,6 +110,21 @@ export class Projector {
     await ledger.checkFence(opts.fence);
     if (await ledger.isFinished(msg.intentId)) return null; // replay of a finished intent
     const spec = this.intents.lookup(msg.intent.kind);
+    // Not due yet (the original's queue_job ETA): kept in the state database, put back on this key's queue by the
+    // scheduler when due (heldUntil set), and then read from Odoo afresh, as the original's job read the contract.
+    const held = this.deps.held;
+    if (held && msg.heldUntil === undefined && spec.notBefore) {
+      const notBefore = spec.notBefore(msg.intent, (held.now ?? Date.now)());
+      if (notBefore !== null) {
+        await held.port.hold(msg, notBefore, opts.fence);
+        this.log.info(`${msg.intent.kind} held until ${new Date(notBefore).toISOString()}`, {
+          intentId: msg.intentId,
+          aggregate: msg.aggregateKey,
+          lsn: msg.source.lsn,
+        });
+        return null;
+      }
+    }
     const steps = await this.run(msg, opts.replayed === true, opts.fence);
     const calls = steps.flatMap((s) => s.calls);
     const alreadyPresent = steps.some((s) => s.alreadyPresent.length > 0);
