@@ -22,6 +22,7 @@ export class Metrics {
   readonly intentsProjected: Counter<'topic'>;
   readonly retries: Counter<'stage' | 'code'>;
   readonly deadLetters: Counter<'stage' | 'code'>;
+  readonly deadLetterPublishFailures: Counter<'stage' | 'code'>;
   readonly pauses: Counter<'stage'>;
   readonly handlerSeconds: Histogram<'stage'>;
   readonly batchSeconds: Histogram<'stage'>;
@@ -30,6 +31,7 @@ export class Metrics {
   readonly consumerLag: Gauge<'group' | 'topic' | 'partition'>;
   readonly outboxBacklog: Gauge;
   readonly outboxParked: Gauge;
+  readonly outboxParkedRetries: Counter<'outcome'>;
   readonly outboxPublished: Counter<'topic'>;
   readonly relayErrors: Counter<'fatal'>;
   readonly invoiceLoads: Counter<'outcome'>;
@@ -77,6 +79,12 @@ export class Metrics {
     this.retries = new Counter({
       name: 'sync_retries_total',
       help: 'Retriable failures retried, per stage and error code',
+      labelNames: ['stage', 'code'],
+      registers,
+    });
+    this.deadLetterPublishFailures = new Counter({
+      name: 'sync_dead_letter_publish_failures_total',
+      help: 'Dead letters the dead-letter topic refused (the partition pauses and publishes them again), per stage and error code',
       labelNames: ['stage', 'code'],
       registers,
     });
@@ -135,7 +143,13 @@ export class Metrics {
     });
     this.outboxParked = new Gauge({
       name: 'sync_outbox_parked',
-      help: 'Unpublished outbox rows whose last publish failed (parked; sampled)',
+      help: 'Unpublished outbox rows whose last publish failed (parked, tried again with backoff; sampled)',
+      registers,
+    });
+    this.outboxParkedRetries = new Counter({
+      name: 'sync_outbox_parked_retries_total',
+      help: 'Parked outbox rows tried again: unparked (published next) or parked (still failing)',
+      labelNames: ['outcome'],
       registers,
     });
     this.outboxPublished = new Counter({
@@ -210,6 +224,9 @@ export class Metrics {
       case 'dead-letter':
         if (!e.duplicate) this.deadLetters.inc({ stage, code: e.code });
         break;
+      case 'dead-letter-failed':
+        this.deadLetterPublishFailures.inc({ stage, code: e.code });
+        break;
       case 'paused':
         this.pauses.inc({ stage });
         break;
@@ -244,6 +261,7 @@ export class Metrics {
   relayMetrics(): RelayMetrics {
     return {
       onBacklog: (n) => this.outboxBacklog.set(n),
+      onParkedRetry: (_id, outcome) => this.outboxParkedRetries.inc({ outcome }),
       onPublished: (_count, byTopic) => {
         for (const [topic, n] of Object.entries(byTopic)) this.outboxPublished.inc({ topic }, n);
       },

@@ -216,11 +216,45 @@ export function isTransientDatabaseError(err: unknown): boolean {
   );
 }
 
+/**
+ * kafkajs errors that are transient although their class is marked non-retriable (kafkajs src/errors.js): its own
+ * retrier gave up on a retriable error (`KafkaJSNumberOfRetriesExceeded`, the cause is the retriable error), a
+ * request or lock that took too long, a group coordinator being moved. A broker down for a while, a leader
+ * election or a rebalance must delay an event, never dead-letter it (issue 15 §7).
+ */
+const TRANSIENT_KAFKA_ERRORS = new Set([
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSTimeout',
+  'KafkaJSLockTimeout',
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSNoBrokerAvailableError',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTopicMetadataNotLoaded',
+  'KafkaJSStaleTopicMetadataAssignment',
+]);
+
+/** A kafkajs error that a later try can get past (by name: the domain does not import kafkajs). */
+export function isTransientKafkaError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const name = (err as { name?: unknown }).name;
+  if (typeof name !== 'string' || !name.startsWith('KafkaJS')) return false;
+  if (TRANSIENT_KAFKA_ERRORS.has(name)) return true;
+  // a send to several partitions: transient when every partition's error is
+  const errors = (err as { errors?: unknown }).errors;
+  if (name === 'KafkaJSAggregateError' && Array.isArray(errors) && errors.length > 0)
+    return errors.every((e) => isTransientKafkaError(e));
+  return (err as { retriable?: unknown }).retriable === true;
+}
+
 export function isRetriable(err: unknown): boolean {
   if (err instanceof SyncError) return err.retriable;
-  // Driver errors: transient database errors (pg), and errors that say so themselves (kafkajs' `retriable`).
-  // Anything else is treated as a bug and is not retried forever.
-  if (isTransientDatabaseError(err)) return true;
+  // Driver errors: transient database errors (pg), transient Kafka errors (kafkajs' `retriable` flag and the
+  // transient ones it marks otherwise). Anything else is treated as a bug and is not retried forever.
+  if (isTransientDatabaseError(err) || isTransientKafkaError(err)) return true;
   if (
     err instanceof Error &&
     /Connection terminated|timeout exceeded when trying to connect/i.test(err.message)

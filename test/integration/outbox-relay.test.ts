@@ -328,4 +328,57 @@ describe('outbox relay on the real stack', () => {
     ]);
     expect(String(rows[0]?.last_error)).to.contain('outcome');
   });
+  it('parked rows are never retried (issue 15 §7): a parked row is tried again with backoff and, once it encodes, published in its place, once', async () => {
+    const { sfx, topics, schemas, lockKey } = await setup();
+    const bad = syncOutbox(topics.syncEvents, 'contract:parked', { outcome: 'done' as SyncEvent['outcome'] });
+    await stateDb().query(
+      `INSERT INTO outbox (event_id, topic, aggregate_type, aggregate_id, event_type, payload) VALUES ($1, $2, 'contract', 'contract:parked', 'SyncOutcome', $3)`,
+      [bad.payload.eventId, topics.syncEvents, JSON.stringify(bad.payload)],
+    );
+    const behind = syncOutbox(topics.syncEvents, 'contract:parked', { attempt: 2 });
+    await inTransaction(stateDb(), true, [behind]);
+    const retries: Array<{ outcome: string; at: number }> = [];
+    const parkedCounts: number[] = [];
+    await relay({
+      registry: schemas,
+      lockKey,
+      pollMs: 100,
+      parkedRetryInitialMs: 300,
+      parkedRetryMaxMs: 1200,
+      metrics: {
+        onParkedRetry: (_id, outcome) => void retries.push({ outcome, at: Date.now() }),
+        onParkedCount: (n) => void parkedCounts.push(n),
+      },
+    }).start();
+    const { seen, sub } = await tail(schemas, [topics.syncEvents], sfx);
+    subs.push(sub);
+    await eventually(
+      async () => (retries.filter((r) => r.outcome === 'parked').length >= 3 ? true : undefined),
+      20_000,
+      'three failed retries of the parked row',
+    );
+    const gaps = retries.slice(1).map((r, i) => r.at - retries[i]!.at);
+    expect(gaps[0], `backoff between tries ${gaps.join(',')}`).to.be.at.least(500); // 600 ms after 2 attempts
+    expect(gaps[1]).to.be.at.least(1000); // capped at 1200 ms
+    expect(parkedCounts).to.include(1); // visible while parked
+    expect(await pendingIds([bad.payload.eventId, behind.payload.eventId])).to.have.length(2);
+    // an operator repairs the payload: the next try unparks it
+    await stateDb().query('UPDATE outbox SET payload = $2 WHERE event_id = $1', [
+      bad.payload.eventId,
+      JSON.stringify({ ...bad.payload, outcome: 'applied' }),
+    ]);
+    await eventually(
+      async () => (seen.length >= 2 ? true : undefined),
+      20_000,
+      'the unparked row and the one behind it',
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(retries.filter((r) => r.outcome === 'unparked')).to.have.length(1);
+    expect(seen.map((x) => x.decoded.event.eventId)).to.deep.equal([
+      bad.payload.eventId,
+      behind.payload.eventId,
+    ]);
+    expect(await pendingIds([bad.payload.eventId, behind.payload.eventId])).to.deep.equal([]);
+    expect(parkedCounts[parkedCounts.length - 1]).to.equal(0);
+  });
 });

@@ -1,6 +1,17 @@
 import { expect } from 'chai';
 import { OpenCellBusinessError, OpenCellUnavailableError, SyncError } from '../../src/domain/errors';
 import { decideRetry, RetryPolicy } from '../../src/adapters/kafka/retry';
+import {
+  KafkaJSAggregateError,
+  KafkaJSConnectionError,
+  KafkaJSGroupCoordinatorNotFound,
+  KafkaJSNonRetriableError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSProtocolError,
+  KafkaJSRequestTimeoutError,
+  KafkaJSSASLAuthenticationError,
+  KafkaJSTimeout,
+} from 'kafkajs';
 
 const policy: RetryPolicy = { initialMs: 100, maxMs: 2000, multiplier: 2, maxAttempts: 5, jitter: 0.5 };
 const unavailable = () =>
@@ -70,5 +81,60 @@ describe('transient database errors are retriable', () => {
     expect(decideRetry(new Error('Connection terminated unexpectedly'), 1, policy, () => 0).retry).to.equal(
       true,
     );
+  });
+});
+
+describe('transient kafkajs errors are retriable (issue 15 §7)', () => {
+  // kafkajs' typings declare these constructors without arguments; at run time they take the message.
+  const make = (C: unknown, ...args: unknown[]) => new (C as new (...a: unknown[]) => Error)(...args);
+  it('KafkaJSNumberOfRetriesExceeded is retriable, not dead-lettered (kafkajs marks it non-retriable)', () => {
+    const cause = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092');
+    const err = new KafkaJSNumberOfRetriesExceeded(cause, { retryCount: 5, retryTime: 3000 });
+    expect(err.retriable, 'kafkajs itself says non-retriable').to.equal(false);
+    expect(decideRetry(err, 1, policy, () => 0)).to.deep.equal({ retry: true, delayMs: 100 });
+  });
+  it('timeouts, lost coordinators, connection errors and retriable protocol errors are retried', () => {
+    const errors = [
+      make(KafkaJSTimeout, 'Timeout'),
+      make(KafkaJSGroupCoordinatorNotFound, 'coordinator not found'),
+      new KafkaJSRequestTimeoutError('Request Produce(key: 0, version: 7) timed out'),
+      new KafkaJSProtocolError(
+        Object.assign(new Error('There is no leader for this topic-partition'), {
+          type: 'LEADER_NOT_AVAILABLE',
+          code: 5,
+          retriable: true,
+        }),
+      ),
+      new KafkaJSAggregateError('send failed', [
+        new KafkaJSConnectionError('closed'),
+        make(KafkaJSTimeout, 't'),
+      ]),
+    ];
+    for (const err of errors) expect(decideRetry(err, 1, policy, () => 0).retry, err.name).to.equal(true);
+  });
+  it('errors that a retry cannot fix are still not retried (authentication, non-retriable protocol errors)', () => {
+    const errors = [
+      make(KafkaJSSASLAuthenticationError, 'SASL PLAIN authentication failed'),
+      new KafkaJSNonRetriableError('bad request'),
+      new KafkaJSProtocolError(
+        Object.assign(new Error('Not authorized to access topics'), {
+          type: 'TOPIC_AUTHORIZATION_FAILED',
+          code: 29,
+          retriable: false,
+        }),
+      ),
+      new KafkaJSAggregateError('send failed', [
+        new KafkaJSConnectionError('closed'),
+        make(KafkaJSSASLAuthenticationError, 'auth'),
+      ]),
+    ];
+    for (const err of errors)
+      expect(
+        decideRetry(err, 1, policy, () => 0),
+        err.name,
+      ).to.deep.equal({
+        retry: false,
+        reason: 'not-retriable',
+      });
   });
 });

@@ -9,7 +9,10 @@
  * - a retriable error is retried in place while the backoff is short; a longer backoff pauses the partition
  *   (no spinning, no heartbeats without progress), commits what is finished, and resumes after the delay: the
  *   unfinished messages are fetched again (handlers must be idempotent — the ledger makes them so);
- * - after `maxAttempts`, the message is dead-lettered with reason "retries exhausted" (replayable later).
+ * - after `maxAttempts`, the message is dead-lettered with reason "retries exhausted" (replayable later);
+ * - a dead letter that cannot be published (the dead-letter topic unavailable) leaves the message unfinished: the
+ *   partition pauses with a growing backoff, nothing is committed past the message, and the next fetch publishes the
+ *   same dead letter again without re-running the handler (issue 15 §7: it looped hot).
  */
 import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { setMaxListeners } from 'node:events';
@@ -17,7 +20,7 @@ import { errorCodeOf, FencedError, isRetriable } from '../../domain/errors';
 import { componentLogger, redactString } from '../../core/log';
 import { OffsetTracker } from './offsets';
 import { decideRetry, RetryPolicy, sleep } from './retry';
-import { deadLetterReason, DeadLetterPublisher } from './dlq';
+import { deadLetterReason, DeadLetterPublisher, type PublishOutcome } from './dlq';
 import type { FenceToken, PartitionFence } from '../postgres/fence';
 
 export interface MessageContext {
@@ -82,6 +85,16 @@ export type KeyedConsumerEvent =
       code: string;
       duplicate?: boolean;
     }
+  /** The dead letter could not be published; the partition pauses `delayMs` and publishes it again. */
+  | {
+      type: 'dead-letter-failed';
+      topic: string;
+      partition: number;
+      offset: string;
+      code: string;
+      failures: number;
+      delayMs: number;
+    }
   | { type: 'paused'; topic: string; partition: number; delayMs: number }
   /** A fetched batch is done (kafkajs fetches the next ones when every partition's batch is done). */
   | { type: 'batch'; topic: string; partition: number; messages: number; ms: number; startedAt: number };
@@ -99,6 +112,15 @@ export const SESSION_TIMEOUT_MS = 10_000;
 export const HEARTBEAT_INTERVAL_MS = 3_000;
 export const MAX_IDLE_MS = 120_000;
 
+/** A dead letter decided but not published yet (its topic failed): published again on the next fetch. */
+interface PendingDeadLetter {
+  err: unknown;
+  attempt: number;
+  exhausted: boolean;
+  /** failed publishes so far */
+  failures: number;
+}
+
 class PauseRequested extends Error {
   constructor(readonly delayMs: number) {
     super('pause');
@@ -110,6 +132,8 @@ export class KeyedConsumer {
   private readonly log;
   /** attempt counts survive re-fetches after a pause: `${topic}/${partition}/${offset}` → attempts so far */
   private readonly attempts = new Map<string, number>();
+  /** dead letters whose publish failed, by `${topic}/${partition}/${offset}` */
+  private readonly pendingDeadLetters = new Map<string, PendingDeadLetter>();
   private readonly abort = new AbortController();
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
 
@@ -172,6 +196,7 @@ export class KeyedConsumer {
     }
     const run = new BatchRun(payload, this.opts, {
       attempts: this.attempts,
+      pendingDeadLetters: this.pendingDeadLetters,
       abort: this.abort.signal,
       log: this.log,
       fence,
@@ -232,6 +257,7 @@ class Semaphore {
 /** What a batch run shares with its consumer: attempt counts across re-fetches, the stop signal, the logger. */
 interface BatchRunContext {
   attempts: Map<string, number>;
+  pendingDeadLetters: Map<string, PendingDeadLetter>;
   abort: AbortSignal;
   log: ReturnType<typeof componentLogger>;
   fence?: FenceToken;
@@ -346,6 +372,12 @@ class BatchRun {
   private async runMessage(message: KafkaMessage): Promise<void> {
     const { topic, partition } = this;
     const id = `${topic}/${partition}/${message.offset}`;
+    const pending = this.ctx.pendingDeadLetters.get(id);
+    if (pending) {
+      // decided earlier, its publish failed: publish it again, do not run the handler a second time
+      if (!this.stopped) await this.deadLetter(message, pending.err, pending.attempt, pending.exhausted);
+      return;
+    }
     for (;;) {
       if (this.stopped) return; // left unfinished: fetched again later
       const attempt = (this.ctx.attempts.get(id) ?? 0) + 1;
@@ -425,18 +457,27 @@ class BatchRun {
   ): Promise<void> {
     const { topic, partition } = this;
     const reasonPrefix = exhausted ? `retries exhausted after ${attempt} attempts: ` : '';
-    const outcome = await this.opts.deadLetters.publish({
-      stage: this.opts.stage,
-      group: this.opts.groupId,
-      topic,
-      partition,
-      message,
-      error: err,
-      reasonPrefix,
-      attempts: attempt,
-      retriable: isRetriable(err),
-    });
+    const id = `${topic}/${partition}/${message.offset}`;
     const code = errorCodeOf(err);
+    let result: PublishOutcome | void;
+    try {
+      result = await this.opts.deadLetters.publish({
+        stage: this.opts.stage,
+        group: this.opts.groupId,
+        topic,
+        partition,
+        message,
+        error: err,
+        reasonPrefix,
+        attempts: attempt,
+        retriable: isRetriable(err),
+      });
+    } catch (publishError) {
+      this.deadLetterFailed(message, { err, attempt, exhausted }, publishError);
+      return;
+    }
+    this.ctx.pendingDeadLetters.delete(id);
+    const outcome = result;
     const position = {
       stage: this.opts.stage,
       code,
@@ -477,6 +518,40 @@ class BatchRun {
       ...(duplicate ? { duplicate } : {}),
     });
     await this.afterFinished();
+  }
+
+  /**
+   * The dead-letter topic refused the dead letter: the message stays unfinished (nothing is committed past it), the
+   * partition pauses with an exponential backoff (the retry policy's, by failed publishes), and the next fetch
+   * publishes the same dead letter again.
+   */
+  private deadLetterFailed(
+    message: KafkaMessage,
+    d: Omit<PendingDeadLetter, 'failures'>,
+    publishError: unknown,
+  ): void {
+    const { topic, partition } = this;
+    const id = `${topic}/${partition}/${message.offset}`;
+    const failures = (this.ctx.pendingDeadLetters.get(id)?.failures ?? 0) + 1;
+    this.ctx.pendingDeadLetters.set(id, { ...d, failures });
+    const { initialMs, maxMs, multiplier, jitter } = this.opts.retry;
+    const base = Math.min(maxMs, initialMs * Math.pow(multiplier, Math.min(failures - 1, 30)));
+    const delayMs = Math.max(1, Math.round(base * (1 - jitter * Math.random())));
+    const code = errorCodeOf(publishError);
+    this.opts.onEvent?.({
+      type: 'dead-letter-failed',
+      topic,
+      partition,
+      offset: message.offset,
+      code,
+      failures,
+      delayMs,
+    });
+    this.ctx.log.warn(
+      `dead letter not published (${code}), publishing it again in ${delayMs} ms: ${redactString((publishError as Error).message)}`,
+      { topic, partition, offset: message.offset, failures, code: errorCodeOf(d.err) },
+    );
+    this.pause ??= new PauseRequested(delayMs);
   }
 
   /**

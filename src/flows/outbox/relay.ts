@@ -17,7 +17,11 @@
  *   cached after registration, so encoding does not touch the registry afterwards.
  * - A schema that breaks BACKWARD compatibility stops start-up (SyncError SCHEMA_INCOMPATIBLE).
  * - A row that cannot be encoded (cannot normally happen: appendOutbox validates) is parked with `last_error`;
- *   later rows of the same aggregate wait behind it, other aggregates go on.
+ *   later rows of the same aggregate wait behind it, other aggregates go on. A parked row is tried again later with
+ *   an exponential backoff (`parkedRetryInitialMs`, doubled per attempt up to `parkedRetryMaxMs`; the first time
+ *   after a restart at once): once it encodes (a schema registered since, a payload repaired by an operator) it is
+ *   unparked and published in its place, before the rows of its aggregate that waited (issue 15 §7). Parked rows
+ *   are counted in `sync_outbox_parked` and in `status`.
  *
  * Wake-ups: LISTEN outbox_pending (writers NOTIFY after their commit: src/adapters/postgres/outbox-wakeup.ts) plus a poll every
  * `pollMs`.
@@ -45,6 +49,10 @@ export interface RelayMetrics {
   onLeadership?(leader: boolean): void;
   /** a row parked because it cannot be encoded */
   onParked?(eventId: string, reason: string): void;
+  /** parked rows of this relay's topics, reported after each idle cycle */
+  onParkedCount?(parked: number): void;
+  /** a parked row tried again: `unparked` (it encodes now, published next) or `parked` (still failing) */
+  onParkedRetry?(eventId: string, outcome: 'unparked' | 'parked'): void;
 }
 
 export interface OutboxRelayOptions {
@@ -60,6 +68,9 @@ export interface OutboxRelayOptions {
   /** backoff after a failed cycle (registry or Kafka down): initial, doubled up to max */
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /** a parked row is tried again after this, doubled per failed try up to `parkedRetryMaxMs` (60 s, 1 h) */
+  parkedRetryInitialMs?: number;
+  parkedRetryMaxMs?: number;
   /** published rows older than this are deleted (default 7 days); 0 disables cleanup */
   retentionMs?: number;
   cleanupEveryMs?: number;
@@ -98,6 +109,8 @@ export class OutboxRelay {
   private _state: RelayState = 'idle';
   private _fatal: unknown;
   private published = 0;
+  /** parked row id → when it is tried again (in memory: after a restart every parked row is tried once at once) */
+  private readonly parkedDue = new Map<string, number>();
 
   constructor(opts: OutboxRelayOptions) {
     this.log = opts.log ?? componentLogger('outbox-relay');
@@ -106,6 +119,8 @@ export class OutboxRelay {
       pollMs: 1000,
       retryInitialMs: 200,
       retryMaxMs: 30_000,
+      parkedRetryInitialMs: 60_000,
+      parkedRetryMaxMs: 3_600_000,
       retentionMs: 7 * 24 * 3600_000,
       cleanupEveryMs: 10 * 60_000,
       lockKey: DEFAULT_RELAY_LOCK_KEY,
@@ -395,18 +410,83 @@ export class OutboxRelay {
       'UPDATE outbox SET last_error = $2, publish_attempts = publish_attempts + 1 WHERE id = $1::bigint',
       [row.id, reason.slice(0, 2000)],
     );
+    this.parkedDue.set(row.id, Date.now() + this.o.parkedRetryInitialMs);
     this.o.metrics?.onParked?.(row.event_id, reason);
+  }
+
+  /**
+   * Tries the parked rows that are due again: a row that encodes now is unparked (last_error cleared) and so
+   * published by the next batch in id order, ahead of the rows of its aggregate that waited; one that still fails
+   * stays parked with its new reason and a doubled delay. Returns how many were unparked.
+   */
+  async retryParked(): Promise<number> {
+    const client = this.client;
+    if (!client) return 0;
+    const { rows } = await client.query<OutboxRow & { publish_attempts: number }>(
+      `SELECT id::text AS id, event_id::text AS event_id, topic, aggregate_type, aggregate_id, event_type, payload,
+              publish_attempts
+         FROM outbox WHERE published_at IS NULL AND last_error IS NOT NULL AND topic = ANY($1::text[])
+        ORDER BY id LIMIT 1000`,
+      [this.topics],
+    );
+    const now = Date.now();
+    const present = new Set(rows.map((r) => r.id));
+    for (const id of this.parkedDue.keys()) if (!present.has(id)) this.parkedDue.delete(id);
+    let unparked = 0;
+    for (const row of rows) {
+      if ((this.parkedDue.get(row.id) ?? 0) > now) continue;
+      try {
+        if (!isOutboxEventType(row.event_type))
+          throw new SyncError(
+            'MALFORMED_EVENT',
+            `unknown outbox event_type ${JSON.stringify(row.event_type)}`,
+          );
+        await this.o.registry.encode(row.event_type, row.payload);
+      } catch (e) {
+        if (!(e instanceof SyncError && e.code === 'MALFORMED_EVENT')) throw e;
+        const attempts = row.publish_attempts + 1;
+        const delay = Math.min(
+          this.o.parkedRetryMaxMs,
+          this.o.parkedRetryInitialMs * 2 ** Math.min(Math.max(attempts - 1, 0), 30),
+        );
+        this.parkedDue.set(row.id, now + delay);
+        await client.query(
+          'UPDATE outbox SET last_error = $2, publish_attempts = publish_attempts + 1 WHERE id = $1::bigint',
+          [row.id, e.message.slice(0, 2000)],
+        );
+        this.log.warn(`parked outbox row still cannot be encoded; next try in ${delay} ms`, {
+          eventId: row.event_id,
+          aggregateId: row.aggregate_id,
+          attempts,
+        });
+        this.o.metrics?.onParkedRetry?.(row.event_id, 'parked');
+        continue;
+      }
+      await client.query('UPDATE outbox SET last_error = NULL WHERE id = $1::bigint', [row.id]);
+      this.parkedDue.delete(row.id);
+      unparked++;
+      this.log.info('parked outbox row encodes now; unparked, published in its place', {
+        eventId: row.event_id,
+        aggregateId: row.aggregate_id,
+      });
+      this.o.metrics?.onParkedRetry?.(row.event_id, 'unparked');
+    }
+    if (unparked > 0) this.wake();
+    return unparked;
   }
 
   private async housekeeping(): Promise<void> {
     const client = this.client;
     if (!client) return;
-    if (this.o.metrics?.onBacklog) {
-      const { rows } = await client.query<{ n: string }>(
-        'SELECT count(*)::text AS n FROM outbox WHERE published_at IS NULL AND topic = ANY($1::text[])',
+    await this.retryParked();
+    if (this.o.metrics?.onBacklog || this.o.metrics?.onParkedCount) {
+      const { rows } = await client.query<{ n: string; parked: string }>(
+        `SELECT count(*)::text AS n, count(*) FILTER (WHERE last_error IS NOT NULL)::text AS parked
+           FROM outbox WHERE published_at IS NULL AND topic = ANY($1::text[])`,
         [this.topics],
       );
-      this.o.metrics.onBacklog(Number(rows[0]?.n ?? 0));
+      this.o.metrics.onBacklog?.(Number(rows[0]?.n ?? 0));
+      this.o.metrics.onParkedCount?.(Number(rows[0]?.parked ?? 0));
     }
     if (this.o.retentionMs > 0 && Date.now() - this.lastCleanup >= this.o.cleanupEveryMs) {
       this.lastCleanup = Date.now();
