@@ -94,6 +94,8 @@ interface CommandContext {
   admin(): Promise<Admin>;
   statePool(): Pool;
   odooPool(): Pool;
+  /** ODOO_SIGNAL_DATABASE_URL: the role that may insert `snapshot`'s signal row */
+  odooSignalPool(): Pool;
 }
 
 const JSON_OPT = { name: 'json', type: 'boolean', description: 'print JSON on stdout' } as const;
@@ -411,7 +413,7 @@ Tables: ${snapshotTables().join(', ')}`,
     );
     const report = await runSnapshot(
       {
-        pool: ctx.odooPool(),
+        pool: ctx.odooSignalPool(),
         kafka: ctx.kafka(),
         admin: await ctx.admin(),
         connectUrl: ctx.config.connectUrl,
@@ -1199,7 +1201,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     io.err(`error: unknown command "${name}"\n\n${mainHelp()}`);
     return EXIT.USAGE;
   }
-  const resources: { kafka?: Kafka; admin?: Promise<Admin>; state?: Pool; odoo?: Pool } = {};
+  const resources: { kafka?: Kafka; admin?: Promise<Admin>; state?: Pool; odoo?: Pool; signal?: Pool } = {};
   try {
     const args = parseArgs(rest, command.spec);
     if (args.help) {
@@ -1229,6 +1231,12 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
           max: 2,
           application_name: 'odoo-opencell-sync-cli',
         })),
+      odooSignalPool: () =>
+        (resources.signal ??= new Pool({
+          connectionString: config.odooSignalDatabaseUrl,
+          max: 1,
+          application_name: 'odoo-opencell-sync-cli',
+        })),
     };
     return await command.run(args, ctx);
   } catch (e) {
@@ -1255,6 +1263,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       await (await resources.admin.catch(() => undefined))?.disconnect().catch(() => undefined);
     await resources.state?.end().catch(() => undefined);
     await resources.odoo?.end().catch(() => undefined);
+    await resources.signal?.end().catch(() => undefined);
   }
 }
 

@@ -2,7 +2,10 @@
  * Prepares PostgreSQL for the pipeline (run by `scripts/stack up`; safe to run again):
  * - roles: `odoo` (owns the Odoo database), `debezium` (LOGIN REPLICATION, SELECT on captured tables only, the
  *   signal table included: the connector's incremental snapshots are read-only),
- *   `sync` (owns the pipeline's own state database);
+ *   the pipeline's read-only role named by ODOO_DATABASE_URL (`sync_reader`: SELECT on the captured Odoo tables,
+ *   read-only transactions), the `snapshot` signal role named by ODOO_SIGNAL_DATABASE_URL (`sync_ops`: SELECT and
+ *   INSERT on the signal table only), each with the URL's password, and `sync` (owns the pipeline's own state
+ *   database);
  * - the Odoo database from schemas/odoo/*.sql (only when it is created; a changed schema asks for a reset);
  * - REPLICA IDENTITY FULL on every captured table and the publication Debezium reads;
  * - the state database and its migrations from schemas/state/*.sql.
@@ -13,8 +16,10 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { publicationTables } from '../domain/capture/tables';
+import { SIGNAL_TABLE } from './snapshot';
 import { componentLogger } from '../core/log';
 import { packageRoot } from '../core/package-root';
+import { loadConfig, pgUrlCredentials } from '../core/config';
 
 const log = componentLogger('pg-setup');
 const ROOT = packageRoot();
@@ -25,15 +30,23 @@ export interface PgSetupOptions {
   stateDb: string;
   debeziumPassword: string;
   publication: string;
+  /** the pipeline's read-only role (user and password of ODOO_DATABASE_URL) */
+  reader: { user: string; password: string };
+  /** the role `snapshot` inserts its signal with (user and password of ODOO_SIGNAL_DATABASE_URL) */
+  signaller: { user: string; password: string };
 }
 
 export function defaultPgSetupOptions(env = process.env): PgSetupOptions {
+  const config = loadConfig(env, []);
   return {
     adminUrl: env.PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
     odooDb: env.ODOO_DB_NAME ?? 'odoo',
     stateDb: env.STATE_DB_NAME ?? 'odoo_opencell_sync',
     debeziumPassword: env.DEBEZIUM_DB_PASSWORD ?? 'debezium',
     publication: env.DEBEZIUM_PUBLICATION ?? 'odoo_billing_pub',
+    // the roles the pipeline connects as are the ones its config names: one place for their names and passwords
+    reader: pgUrlCredentials(config.odooDatabaseUrl),
+    signaller: pgUrlCredentials(config.odooSignalDatabaseUrl),
   };
 }
 
@@ -143,6 +156,55 @@ export async function setupOdooDatabase(opts: PgSetupOptions): Promise<void> {
     // Read-only: the connector runs with read.only=true (watermarks from pg_current_snapshot(), no writes to the
     // signal table; docs/decisions/0002-snapshot-signals.md). Take back any write grant given by hand.
     await c.query(`REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ${qualified} FROM debezium`);
+  });
+  await setupPipelineRoles(opts);
+}
+
+/** The owner and the superuser are no read-only role: granting to them would change nothing and prove nothing. */
+const PRIVILEGED = new Set(['odoo', 'postgres', 'debezium', 'sync']);
+
+/**
+ * The pipeline's roles on the Odoo database (README "Database roles"): the reader may only SELECT the captured Odoo
+ * tables (all the views and the router read, src/adapters/postgres/odoo-views.ts) and its sessions are read-only;
+ * the signaller may only read and insert `snapshot`'s signal rows. Any other grant is taken back.
+ */
+export async function setupPipelineRoles(opts: PgSetupOptions): Promise<void> {
+  const odooTables = publicationTables().filter((q) => q !== SIGNAL_TABLE);
+  const q = (list: string[]) => list.map((x) => x.split('.').map(ident).join('.')).join(', ');
+  for (const [role, what] of [
+    [opts.reader, 'ODOO_DATABASE_URL'],
+    [opts.signaller, 'ODOO_SIGNAL_DATABASE_URL'],
+  ] as const) {
+    if (!role.user || PRIVILEGED.has(role.user))
+      throw new Error(`${what} must name a role of the pipeline's own, not "${role.user || '(none)'}"`);
+    if (!role.password) throw new Error(`${what} must carry the role's password (roles have passwords)`);
+  }
+  await withClient(opts.adminUrl, async (c) => {
+    await ensureRole(
+      c,
+      opts.reader.user,
+      'LOGIN NOREPLICATION NOCREATEDB NOCREATEROLE',
+      opts.reader.password,
+    );
+    await ensureRole(
+      c,
+      opts.signaller.user,
+      'LOGIN NOREPLICATION NOCREATEDB NOCREATEROLE',
+      opts.signaller.password,
+    );
+  });
+  await withClient(dbUrl(opts.adminUrl, opts.odooDb), async (c) => {
+    const all = q(publicationTables());
+    for (const role of [opts.reader.user, opts.signaller.user]) {
+      await c.query(`GRANT CONNECT ON DATABASE ${ident(opts.odooDb)} TO ${ident(role)}`);
+      await c.query(`GRANT USAGE ON SCHEMA public TO ${ident(role)}`);
+      await c.query(`REVOKE ALL ON ${all} FROM ${ident(role)}`);
+    }
+    await c.query(`GRANT SELECT ON ${q(odooTables)} TO ${ident(opts.reader.user)}`);
+    await c.query(
+      `ALTER ROLE ${ident(opts.reader.user)} IN DATABASE ${ident(opts.odooDb)} SET default_transaction_read_only = on`,
+    );
+    await c.query(`GRANT SELECT, INSERT ON ${q([SIGNAL_TABLE])} TO ${ident(opts.signaller.user)}`);
   });
 }
 

@@ -15,6 +15,16 @@ export function maskUrlCredentials(s: string): string {
   return s.replace(/(\/\/[^:/@\s]*):[^@\s]*@/g, '$1:[redacted]@');
 }
 
+/** The role and password of a postgres:// URL (percent-decoded; empty when absent). */
+export function pgUrlCredentials(url: string): { user: string; password: string } {
+  try {
+    const u = new URL(url);
+    return { user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+  } catch {
+    return { user: '', password: '' };
+  }
+}
+
 const NonEmpty = new t.Type<string, string, unknown>(
   'NonEmptyString',
   (u): u is string => typeof u === 'string' && u.length > 0,
@@ -107,7 +117,11 @@ const SPEC = {
   KAFKA_CLIENT_ID: [NonEmpty, 'odoo-opencell-sync'],
   SCHEMA_REGISTRY_URL: [Url, 'http://127.0.0.1:8081/apis/ccompat/v7'],
   CONNECT_URL: [Url, 'http://127.0.0.1:8083'],
-  ODOO_DATABASE_URL: [PgUrl, 'postgresql://odoo@127.0.0.1:5432/odoo'],
+  // The pipeline reads Odoo as a read-only role (SELECT on the captured tables, created by src/app/pg-setup.ts on the
+  // local stack; README "Database roles"), never as the owner `odoo`.
+  ODOO_DATABASE_URL: [PgUrl, 'postgresql://sync_reader:sync_reader@127.0.0.1:5432/odoo'],
+  // `snapshot` only: the role that may insert the signal row Debezium reads (INSERT on debezium_signal, nothing else).
+  ODOO_SIGNAL_DATABASE_URL: [PgUrl, 'postgresql://sync_ops:sync_ops@127.0.0.1:5432/odoo'],
   STATE_DATABASE_URL: [PgUrl, 'postgresql://sync@127.0.0.1:5432/odoo_opencell_sync'],
   TOPIC_PREFIX: [NonEmpty, 'odoo'],
   DLQ_TOPIC: [NonEmpty, 'sync.dead-letter'],
@@ -159,6 +173,8 @@ export interface Config {
   registryUrl: string;
   connectUrl: string;
   odooDatabaseUrl: string;
+  /** `ODOO_SIGNAL_DATABASE_URL`: `snapshot` inserts its signal row through this role */
+  odooSignalDatabaseUrl: string;
   stateDatabaseUrl: string;
   topics: {
     prefix: string;
@@ -258,11 +274,16 @@ export function loadConfig(
   const s = parseSettings(merged, required);
   registerSecret(s.OPENCELL_PASSWORD);
   registerSecret(s.ODOO_PASSWORD);
+  for (const url of [s.ODOO_DATABASE_URL, s.ODOO_SIGNAL_DATABASE_URL, s.STATE_DATABASE_URL]) {
+    const { user, password } = pgUrlCredentials(url);
+    if (password && password !== user) registerSecret(password); // the local stack's role=password is no secret
+  }
   return {
     kafka: { brokers: s.KAFKA_BROKERS, clientId: s.KAFKA_CLIENT_ID },
     registryUrl: s.SCHEMA_REGISTRY_URL,
     connectUrl: s.CONNECT_URL,
     odooDatabaseUrl: s.ODOO_DATABASE_URL,
+    odooSignalDatabaseUrl: s.ODOO_SIGNAL_DATABASE_URL,
     stateDatabaseUrl: s.STATE_DATABASE_URL,
     topics: {
       prefix: s.TOPIC_PREFIX,

@@ -13,6 +13,7 @@ import type { OpenCellSandbox } from '../sandbox/opencell';
 import { createInvoiceLoader, startInvoicePoller } from '../../src/flows/invoices/stages';
 
 import { say } from './story';
+import { odooOwnerUrl } from './odoo-owner';
 const DAY = 86_400_000;
 
 export async function runDemoInvoices(
@@ -31,7 +32,7 @@ export async function runDemoInvoices(
   if (run.invoiceCount === 0) return;
   const odoo = await startOdooSandbox({
     port: 0,
-    databaseUrl: config.odooDatabaseUrl,
+    databaseUrl: odooOwnerUrl(config), // Odoo's server writes the invoices as the owner
     users: { [config.odoo.user]: config.odoo.password },
   });
   const cfg: Config = { ...config, odoo: { ...config.odoo, url: odoo.url } };

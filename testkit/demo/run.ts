@@ -27,6 +27,7 @@ import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/s
 import { startOpenCellSandbox } from '../sandbox/opencell';
 import { createKafka, startGroupAtEnd } from '../../src/adapters/kafka/kafka';
 import { runDemoInvoices } from './invoices';
+import { odooOwnerUrl } from './odoo-owner';
 import { componentLogger, logFile } from '../../src/core/log';
 import { type PipelineCounts, progressLine, say, shownPath, ticker } from './story';
 
@@ -111,7 +112,8 @@ async function main(): Promise<void> {
   });
 
   starting.stop();
-  const odoo = new Pool({ connectionString: config.odooDatabaseUrl, max: 2 });
+  // the demo plays Odoo: it writes as the database's owner, never through the pipeline's read-only role
+  const odoo = new Pool({ connectionString: odooOwnerUrl(config), max: 2 });
   const db = await odoo.connect();
   const seed = Math.floor(Date.now() / 1000) % 1_000_000;
   say(`\n1) seeding Odoo with ${partners} partners (real SQL into Odoo 16 tables, captured by Debezium)…`);
