@@ -48,7 +48,7 @@ import {
   planReset,
   targetOffsets,
 } from '../adapters/kafka/groups';
-import { operatorIntent, produceIntents } from '../flows/projection/operator-intents';
+import { contractQueue, operatorIntent, produceIntents } from '../flows/projection/operator-intents';
 import { awaitIntentOutcome, ledgerNow, readEffect } from '../adapters/postgres/ledger';
 import type { IntentMessage } from '../domain/intents/message';
 import { forceIbanRefusal } from '../domain/intents/force-iban';
@@ -758,7 +758,7 @@ const forceCreateCommand: Command = {
     if (row.terminated) throw new CliFailure(`contract ${code} is terminated in Odoo; nothing to create`);
     const msg = operatorIntent(
       { kind: 'create_subscription', contractId: row.id },
-      { partnerId: row.partner_id, contractId: row.id },
+      await contractQueue(ctx.statePool(), row.id, row.partner_id),
       { origin: 'force-create', force: true },
     );
     if (flag(args, 'dry-run')) {
@@ -876,7 +876,7 @@ const forceIbanCommand: Command = {
     if (refused !== null) throw new CliFailure(refused);
     const msg = operatorIntent(
       { kind: 'force_iban', contractId: contract.id },
-      { partnerId: contract.partner.id, contractId: contract.id },
+      await contractQueue(ctx.statePool(), contract.id, contract.partner.id),
       { origin: 'force-iban' },
     );
     if (flag(args, 'dry-run')) {
@@ -1025,7 +1025,7 @@ const compensateCommand: Command = {
         description,
         operationDate: date,
       },
-      { partnerId: contract.partner.id, contractId: contract.id },
+      await contractQueue(ctx.statePool(), contract.id, contract.partner.id),
       { origin: 'compensate', intentId: compensationIntentId(key) },
     );
     if (flag(args, 'dry-run')) {
@@ -1102,13 +1102,17 @@ const reconcileCommand: Command = {
       client.close();
     }
     const fixes = flag(args, 'fix') ? drift.filter((d) => d.fix !== null) : [];
-    const messages = fixes.map((d) =>
-      operatorIntent(
-        d.fix!,
-        { partnerId: d.partnerId, contractId: d.contractId },
-        { origin: 'reconcile', repair: true },
-      ),
-    );
+    const messages: IntentMessage[] = [];
+    for (const d of fixes)
+      messages.push(
+        operatorIntent(
+          d.fix!,
+          d.contractId === null
+            ? { partnerId: d.partnerId, contractId: null }
+            : await contractQueue(ctx.statePool(), d.contractId, d.partnerId),
+          { origin: 'reconcile', repair: true },
+        ),
+      );
     // one repair per (intent kind, target): create_subscription covers several drifts of one contract
     const seen = new Set<string>();
     const unique = messages.filter((m) => {

@@ -5,6 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
+import type { Pool } from 'pg';
+import { PgContractRoutes } from '../../adapters/postgres/contract-routes';
 import type { Config } from '../../core/config';
 import { encodeIntentMessage, IntentMessage } from '../../domain/intents/message';
 import { createProducer } from './stages';
@@ -13,6 +15,19 @@ import type { Intent } from '../../domain/projection/triggers';
 
 export function newIntentId(): string {
   return randomBytes(16).toString('hex');
+}
+
+/**
+ * The queue an operator's intent about a contract joins: the contract's pinned queue (the router's, issue 15 §8: a
+ * contract that changed partner keeps the queue of the partner it was first routed under), else its holder's.
+ */
+export async function contractQueue(
+  statePool: Pool,
+  contractId: number,
+  holderId: number,
+): Promise<{ partnerId: number; contractId: number }> {
+  const pinned = await new PgContractRoutes(statePool).pinned(contractId);
+  return { partnerId: pinned ?? holderId, contractId };
 }
 
 export function operatorIntent(
