@@ -218,6 +218,7 @@ export function renderMarkdown(r: Results): string {
     interp(),
     section('create-plan-kills.md', 'Create-plan kills in flight (issue 19 §1)'),
     section('snapshot-no-effect.md', 'Snapshot after the history (issue 15 §4)'),
+    section('applied-then-timed-out.md', 'Applied then timed out, 100 times (issue 15 §3)'),
     faults(),
   ];
   return parts.filter(Boolean).join('\n');
