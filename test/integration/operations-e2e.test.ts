@@ -396,7 +396,8 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
     expect(shown.code, shown.stderr).to.equal(0);
     expect(shown.stdout).to.include(UNKNOWN_PRODUCT_CODE).and.include(`${topics.intents} partition`);
 
-    // The fix: the line gets a product OpenCell knows (a product change is not a trigger: nothing is routed).
+    // The fix: the line gets a product OpenCell knows. A product changed in place is no trigger of the original;
+    // it gives an `unsynced_change` report (docs/parity.md NW-line-product), not an activation.
     await db.query(`UPDATE contract_line SET product_id = $2, write_date = now() WHERE id = $1`, [
       badLine,
       await productIdByCode(db, PACK),
@@ -413,7 +414,8 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
     await eventually(
       async () => {
         const x = await ledger.query(
-          `SELECT outcome FROM ledger_intent WHERE odoo_model = 'contract.line' AND odoo_id = $1`,
+          `SELECT outcome FROM ledger_intent
+            WHERE odoo_model = 'contract.line' AND odoo_id = $1 AND kind = 'activate_service'`,
           [badLine],
         );
         return x.rows[0]?.outcome === 'applied' ? true : undefined;
