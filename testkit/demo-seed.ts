@@ -496,8 +496,8 @@ export async function insertPartner(db: Db, input: PartnerInput = {}): Promise<I
   let zip = `${place.zipPrefix}${digits(rng, 2)}`;
   let city = place.city;
   let stateId = await stateIdByCode(db, stateCode);
-  if (isChild) {
-    // Odoo syncs the address of a contact from its commercial entity.
+  if (isChild && input.type !== 'service') {
+    // Odoo syncs the address of a contact from its commercial entity; a service address is the place served.
     const parent = (
       await db.query('SELECT street, street2, zip, city, state_id FROM res_partner WHERE id = $1', [
         input.parentId,
@@ -1020,7 +1020,14 @@ export async function seedDemo(db: Db, opts: SeedOptions): Promise<SeedResult> {
       const r = rng();
       const kind: ContractKind = r < 0.6 ? 'mobile' : r < 0.9 ? 'fiber' : r < 0.95 ? 'adsl' : '4G';
       const supplier = pick(rng, ['vodafone', 'masmovil', 'orange', 'xoln'] as const);
+      // Broadband is served at an address: often a `service` address of the customer (somconnexio's type), as the
+      // contract's service_partner_id; otherwise the customer itself.
+      const servicePartnerId =
+        kind !== 'mobile' && rng() < 0.5
+          ? (await insertPartner(db, { parentId: partner.id, type: 'service', name: partner.name, rng })).id
+          : undefined;
       const c = await insertContract(db, {
+        ...(servicePartnerId === undefined ? {} : { servicePartnerId }),
         partnerId: partner.id,
         kind,
         supplier,

@@ -184,6 +184,15 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       expect(contract.partner).to.include({ id: holder.id, ref: holder.ref, lang: 'ca_ES' });
       expect(contract.invoicePartner).to.include({ id: invoice.id, email: `factures.${s}@example.org` });
       expect(contract.servicePartner).to.include({ id: service.id, email: null });
+      // somconnexio's `service` address is the place served: its own street, not the customer's (demo-seed.ts).
+      const served = (
+        await pool.query<{ type: string; street: string; zip: string }>(
+          'SELECT type, street, zip FROM res_partner WHERE id = $1',
+          [service.id],
+        )
+      ).rows[0];
+      expect(served.type).to.equal('service');
+      expect(contract.servicePartner).to.include({ street: served.street, zip: served.zip });
       expect(contract.emails).to.deep.equal([
         { id: alfa2.id, email: `alfa2.${s}@example.org` },
         { id: alfa1.id, email: `alfa1.${s}@example.org` },
