@@ -219,6 +219,7 @@ export function renderMarkdown(r: Results): string {
     section('create-plan-kills.md', 'Create-plan kills in flight (issue 19 §1)'),
     section('snapshot-no-effect.md', 'Snapshot after the history (issue 15 §4)'),
     section('applied-then-timed-out.md', 'Applied then timed out, 100 times (issue 15 §3)'),
+    section('compensation-once.md', 'Compensation once under kill -9 (issue 14 §2, W5)'),
     faults(),
   ];
   return parts.filter(Boolean).join('\n');
