@@ -14,7 +14,7 @@ import { optionalOdooColumns, partnerBlockedSql } from '../adapters/postgres/odo
 import { OpenCellState } from '../adapters/opencell/opencell-state';
 import { OpenCellClient } from '../adapters/opencell/client';
 import { createProducer } from '../flows/projection/stages';
-import { createKafka } from '../adapters/kafka/kafka';
+import { createKafka, resolveReplication } from '../adapters/kafka/kafka';
 import {
   CliFailure,
   CommandSpec,
@@ -31,6 +31,7 @@ import {
   YES_OPTION,
 } from './args';
 import { ConnectClient, connectorFiles } from '../adapters/kafka-connect/client';
+import { renderConnectorConfig } from '../adapters/kafka-connect/connector-config';
 import {
   deadLetterListTable,
   describeValue,
@@ -417,6 +418,7 @@ Tables: ${snapshotTables().join(', ')}`,
         kafka: ctx.kafka(),
         admin: await ctx.admin(),
         connectUrl: ctx.config.connectUrl,
+        replication: ctx.config.kafka.replication,
       },
       signal,
       {
@@ -661,8 +663,11 @@ const connectorsCommand: Command = {
           `no connectors/<name>.json for: ${names.filter((n) => !files.some((f) => f.name === n)).join(', ')}`,
         );
       const out = [];
+      // the topics Debezium creates get the replication the cluster allows (issue 15 §9)
+      const replication = await resolveReplication(await ctx.admin(), ctx.config.kafka.replication);
       for (const f of files) {
-        const result = await connect.putConfig(f.name, f.raw);
+        const config = renderConnectorConfig(f.raw, { replication, slotName: ctx.config.debeziumSlotName });
+        const result = await connect.putConfig(f.name, config);
         if (!flag(args, 'no-wait')) await connect.waitRunning(f.name, 90_000);
         out.push({ name: f.name, result });
         if (!json) ctx.io.out(`${f.name}: ${result}${flag(args, 'no-wait') ? '' : ', RUNNING'}\n`);

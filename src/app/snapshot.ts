@@ -34,6 +34,7 @@ import {
 import { formatLogEntry, readLogTail, snapshotLogEntries } from '../adapters/kafka-connect/connect-log';
 import { CliFailure, UsageError } from './args';
 import { packageRoot } from '../core/package-root';
+import type { ReplicationSetting } from '../core/config';
 
 export const SIGNAL_TABLE = 'public.debezium_signal';
 const SIGNAL_DATA_MAX = 2048; // varchar(2048) in schemas/odoo/99-signal.sql
@@ -95,6 +96,8 @@ export interface SnapshotDeps {
   kafka: Kafka;
   admin: Admin;
   connectUrl: string;
+  /** replication of the notification topic when this creates it (default: from the cluster's size) */
+  replication?: ReplicationSetting;
 }
 
 export interface SnapshotRunOptions {
@@ -190,7 +193,7 @@ export async function runSnapshot(
 
   let watcher: NotificationWatcher;
   try {
-    watcher = await NotificationWatcher.open(deps.kafka, deps.admin, topic);
+    watcher = await NotificationWatcher.open(deps.kafka, deps.admin, topic, deps.replication);
   } catch (e) {
     throw new CliFailure(`could not read the notification topic ${topic}: ${(e as Error).message}`);
   }

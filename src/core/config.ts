@@ -80,6 +80,30 @@ const BoolFromEnv = new t.Type<boolean, string, unknown>(
   },
   String,
 );
+/** `auto` (decided at run time), or an integer from `min` to `max`. */
+const AutoOrInt = (min: number, max: number) =>
+  new t.Type<number | 'auto', string, unknown>(
+    `auto|Int[${min}..${max}]`,
+    (u): u is number | 'auto' => u === 'auto' || typeof u === 'number',
+    (u, c) => {
+      if (typeof u === 'string' && u.trim().toLowerCase() === 'auto') return t.success('auto');
+      const n = typeof u === 'number' ? u : typeof u === 'string' && /^\d+$/.test(u.trim()) ? Number(u) : NaN;
+      return Number.isInteger(n) && n >= min && n <= max
+        ? t.success(n)
+        : t.failure(u, c, `must be auto or an integer from ${min} to ${max}`);
+    },
+    String,
+  );
+/** A PostgreSQL replication slot name, or empty (keep the connector file's). */
+const SlotNameOrEmpty = new t.Type<string, string, unknown>(
+  'SlotNameOrEmpty',
+  (u): u is string => typeof u === 'string',
+  (u, c) =>
+    typeof u === 'string' && /^([a-z0-9_]{1,63})?$/.test(u.trim())
+      ? t.success(u.trim())
+      : t.failure(u, c, 'must be lower-case letters, digits and _ (at most 63), or empty'),
+  t.identity,
+);
 /** A day `YYYY-MM-DD`, or off: empty / `off` / `false` → null. */
 const IsoDayOrOff = new t.Type<string | null, string, unknown>(
   'IsoDayOrOff',
@@ -115,6 +139,10 @@ const CsvList = new t.Type<string[], string, unknown>(
 const SPEC = {
   KAFKA_BROKERS: [CsvList, '127.0.0.1:9092'],
   KAFKA_CLIENT_ID: [NonEmpty, 'odoo-opencell-sync'],
+  // Replicas and min.insync.replicas of the topics the pipeline and the connector create; `auto`: from the cluster's
+  // size, at most 3 replicas, 2 in sync when there are at least 2 (issue 15 §9, docs/operations.md "Replication").
+  KAFKA_REPLICATION_FACTOR: [AutoOrInt(1, 16), 'auto'],
+  KAFKA_MIN_INSYNC_REPLICAS: [AutoOrInt(1, 16), 'auto'],
   SCHEMA_REGISTRY_URL: [Url, 'http://127.0.0.1:8081/apis/ccompat/v7'],
   CONNECT_URL: [Url, 'http://127.0.0.1:8083'],
   // The pipeline reads Odoo as a read-only role (SELECT on the captured tables, created by src/app/pg-setup.ts on the
@@ -122,6 +150,8 @@ const SPEC = {
   ODOO_DATABASE_URL: [PgUrl, 'postgresql://sync_reader:sync_reader@127.0.0.1:5432/odoo'],
   // `snapshot` only: the role that may insert the signal row Debezium reads (INSERT on debezium_signal, nothing else).
   ODOO_SIGNAL_DATABASE_URL: [PgUrl, 'postgresql://sync_ops:sync_ops@127.0.0.1:5432/odoo'],
+  // The replication slot the connector uses (empty: connectors/odoo-billing.json's); one per Connect cluster.
+  DEBEZIUM_SLOT_NAME: [SlotNameOrEmpty, ''],
   STATE_DATABASE_URL: [PgUrl, 'postgresql://sync@127.0.0.1:5432/odoo_opencell_sync'],
   TOPIC_PREFIX: [NonEmpty, 'odoo'],
   DLQ_TOPIC: [NonEmpty, 'sync.dead-letter'],
@@ -168,10 +198,18 @@ type Spec = typeof SPEC;
 export type ConfigKey = keyof Spec;
 export type Settings = { [K in ConfigKey]: t.TypeOf<Spec[K][0]> };
 
+/** Replicas of a topic and how many must be in sync for an acks=all write; `auto` = from the cluster's size. */
+export interface ReplicationSetting {
+  factor: number | 'auto';
+  minInsync: number | 'auto';
+}
+
 export interface Config {
-  kafka: { brokers: string[]; clientId: string };
+  kafka: { brokers: string[]; clientId: string; replication: ReplicationSetting };
   registryUrl: string;
   connectUrl: string;
+  /** `DEBEZIUM_SLOT_NAME`: the connector's replication slot when not the connector file's (null) */
+  debeziumSlotName: string | null;
   odooDatabaseUrl: string;
   /** `ODOO_SIGNAL_DATABASE_URL`: `snapshot` inserts its signal row through this role */
   odooSignalDatabaseUrl: string;
@@ -246,6 +284,11 @@ export function parseSettings(
       problems.push(`${key}=${shown}: ${msg}`);
     } else out[key] = decoded.right;
   }
+  const { KAFKA_REPLICATION_FACTOR: rf, KAFKA_MIN_INSYNC_REPLICAS: minIsr } = out;
+  if (typeof rf === 'number' && typeof minIsr === 'number' && minIsr > rf)
+    problems.push(
+      `KAFKA_MIN_INSYNC_REPLICAS=${minIsr}: must not exceed KAFKA_REPLICATION_FACTOR=${rf} (no write could succeed)`,
+    );
   if (problems.length) throw new ConfigError(problems);
   return out as Settings;
 }
@@ -279,9 +322,14 @@ export function loadConfig(
     if (password && password !== user) registerSecret(password); // the local stack's role=password is no secret
   }
   return {
-    kafka: { brokers: s.KAFKA_BROKERS, clientId: s.KAFKA_CLIENT_ID },
+    kafka: {
+      brokers: s.KAFKA_BROKERS,
+      clientId: s.KAFKA_CLIENT_ID,
+      replication: { factor: s.KAFKA_REPLICATION_FACTOR, minInsync: s.KAFKA_MIN_INSYNC_REPLICAS },
+    },
     registryUrl: s.SCHEMA_REGISTRY_URL,
     connectUrl: s.CONNECT_URL,
+    debeziumSlotName: s.DEBEZIUM_SLOT_NAME || null,
     odooDatabaseUrl: s.ODOO_DATABASE_URL,
     odooSignalDatabaseUrl: s.ODOO_SIGNAL_DATABASE_URL,
     stateDatabaseUrl: s.STATE_DATABASE_URL,

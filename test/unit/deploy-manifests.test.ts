@@ -81,6 +81,8 @@ async function topicsTheCodeCreates(config: Config): Promise<ITopicConfig[]> {
     connect: async () => undefined,
     disconnect: async () => undefined,
     listTopics: async () => [],
+    // a cluster of 3 brokers, like the Strimzi cluster the manifests target
+    describeCluster: async () => ({ brokers: [1, 2, 3].map((nodeId) => ({ nodeId })), controller: 1 }),
     createTopics: async ({ topics }: { topics: ITopicConfig[] }) => {
       created.push(...topics);
       return true;
@@ -362,6 +364,12 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
           undefined,
         );
         expect(kt?.spec.partitions, created.topic).to.equal(created.numPartitions);
+        // the code, left to its defaults (auto) on a 3-broker cluster, creates what the KafkaTopic declares
+        expect(created.replicationFactor, created.topic).to.equal(kt?.spec.replicas);
+        expect(
+          Number(created.configEntries?.find((e) => e.name === 'min.insync.replicas')?.value),
+          created.topic,
+        ).to.equal(kt?.spec.config['min.insync.replicas']);
       }
       for (const kt of kafkaTopics) {
         expect(kt.spec.replicas, kt.spec.topicName).to.equal(3);

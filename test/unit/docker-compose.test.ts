@@ -29,16 +29,19 @@ const prop = (name: string) => {
   if (!m) throw new Error(`pom has no <${name}>`);
   return m[1];
 };
+/** A template of infra/stack as scripts/stack renders it for one node (compose runs one broker). */
 const properties = (tmpl: string): Record<string, string> =>
   Object.fromEntries(
     read(tmpl)
+      .replace(/@RF@|@MIN_ISR@/g, '1')
       .split('\n')
       .filter((l) => l.trim() && !l.startsWith('#'))
       .map((l) => [l.slice(0, l.indexOf('=')).trim(), l.slice(l.indexOf('=') + 1).trim()]),
   );
 const stackScript = read('scripts/stack');
 const stackPort = (v: string) => {
-  const m = new RegExp(`${v}=\\$\\{${v}:-(\\d+)\\}`).exec(stackScript);
+  // `V=${V:-9092}`, or `V=${V:-$((9092 + OFFSET))}` for the ports a second stack moves (STACK_PORT_OFFSET)
+  const m = new RegExp(`${v}=\\$\\{${v}:-(?:\\$\\(\\()?(\\d+)`).exec(stackScript);
   if (!m) throw new Error(`scripts/stack has no default for ${v}`);
   return m[1];
 };

@@ -61,6 +61,23 @@ export function assertIncludeListsInSync(config: ConnectorConfig): void {
   if (problems.length) throw new ConfigError(problems);
 }
 
+/**
+ * The config to apply: the file's, with what depends on the cluster and the deployment (issue 15 §9) — the replicas
+ * and `min.insync.replicas` of the topics Debezium makes (`topic.creation.default.*`; the file's replication factor
+ * only suits a one-broker stack), and the replication slot when the deployment names its own.
+ */
+export function renderConnectorConfig(
+  template: ConnectorConfig,
+  opts: { replication: { factor: number; minInsync: number }; slotName?: string | null },
+): ConnectorConfig {
+  return {
+    ...template,
+    'topic.creation.default.replication.factor': String(opts.replication.factor),
+    'topic.creation.default.min.insync.replicas': String(opts.replication.minInsync),
+    ...(opts.slotName && 'slot.name' in template ? { 'slot.name': opts.slotName } : {}),
+  };
+}
+
 /** Placeholders (`${env:NAME}`) the config expects the Connect worker's environment to provide. */
 export function connectorEnvVariables(config: ConnectorConfig): string[] {
   const names = new Set<string>();

@@ -24,6 +24,7 @@ import fetch from 'node-fetch';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { SyncError } from '../../domain/errors';
 import { ensureTopics, startGroupAtEnd } from '../kafka/kafka';
+import type { ReplicationSetting } from '../../core/config';
 
 export const INCREMENTAL_SNAPSHOT = 'Incremental Snapshot';
 
@@ -276,9 +277,14 @@ export class NotificationWatcher {
     private readonly groupId: string,
   ) {}
 
-  static async open(kafka: Kafka, admin: Admin, topic: string): Promise<NotificationWatcher> {
+  static async open(
+    kafka: Kafka,
+    admin: Admin,
+    topic: string,
+    replication?: ReplicationSetting,
+  ): Promise<NotificationWatcher> {
     // Connect creates the topic with the first notification; create it now so its end can be recorded.
-    await ensureTopics(admin, [{ topic, numPartitions: 1 }]);
+    await ensureTopics(admin, [{ topic, numPartitions: 1 }], replication);
     const groupId = `odoo-opencell-sync-snapshot-${randomUUID()}`;
     await startGroupAtEnd(admin, groupId, [topic]);
     const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200, sessionTimeout: 10000 });

@@ -1,6 +1,8 @@
 /** Thin kafkajs adapters: one client factory with logs routed to winston, topic creation. */
 import { Kafka, logLevel, LogEntry, Admin, ITopicConfig } from 'kafkajs';
+import type { ReplicationSetting } from '../../core/config';
 import { componentLogger } from '../../core/log';
+import { ConfigError } from '../../domain/errors';
 
 const log = componentLogger('kafkajs');
 
@@ -89,12 +91,82 @@ export function createKafka(brokers: string[], clientId: string): Kafka {
   });
 }
 
-/** Creates missing topics (idempotent). */
-export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promise<void> {
+/** Replication of the topics the pipeline creates, resolved against the cluster. */
+export interface Replication {
+  factor: number;
+  minInsync: number;
+}
+
+export const AUTO_REPLICATION: ReplicationSetting = { factor: 'auto', minInsync: 'auto' };
+
+/**
+ * The replication for a cluster of `brokers` brokers (issue 15 §9): `auto` replicas = the cluster's size, at most 3;
+ * `auto` min.insync.replicas = 2 when there are at least 2 replicas (an acks=all write then survives the loss of one
+ * broker and is never acknowledged by one alone), else 1. A setting the cluster cannot honour is a configuration
+ * error, said before any topic is made.
+ */
+export function replicationFor(brokers: number, setting: ReplicationSetting): Replication {
+  const factor = setting.factor === 'auto' ? Math.max(1, Math.min(3, brokers)) : setting.factor;
+  const minInsync = setting.minInsync === 'auto' ? (factor >= 2 ? 2 : 1) : setting.minInsync;
+  const problems: string[] = [];
+  if (factor > brokers)
+    problems.push(`KAFKA_REPLICATION_FACTOR=${factor}: the Kafka cluster has ${brokers} broker(s)`);
+  if (minInsync > factor)
+    problems.push(
+      `KAFKA_MIN_INSYNC_REPLICAS=${minInsync}: more than the ${factor} replica(s) of each topic (no write could succeed)`,
+    );
+  if (problems.length) throw new ConfigError(problems);
+  return { factor, minInsync };
+}
+
+/** The replication for the cluster `admin` is connected to (its size from the cluster metadata). */
+export async function resolveReplication(admin: Admin, setting: ReplicationSetting): Promise<Replication> {
+  const { brokers } = await admin.describeCluster();
+  return replicationFor(brokers.length, setting);
+}
+
+/**
+ * Creates missing topics (idempotent) with the replication `setting` resolved against the cluster: its replicas and
+ * `min.insync.replicas`, unless a topic names its own replication factor. Existing topics are left as they are; one
+ * with fewer replicas than the setting asks for is logged as a warning (Kafka does not add replicas by itself).
+ */
+export async function ensureTopics(
+  admin: Admin,
+  topics: ITopicConfig[],
+  setting: ReplicationSetting = AUTO_REPLICATION,
+): Promise<void> {
   const existing = new Set(await admin.listTopics());
   const missing = topics.filter((t) => !existing.has(t.topic));
+  const present = topics.filter((t) => existing.has(t.topic) && t.replicationFactor === undefined);
+  if (missing.length === 0 && present.length === 0) return;
+  const r = await resolveReplication(admin, setting);
+  if (present.length > 0) {
+    const { topics: meta } = await admin.fetchTopicMetadata({ topics: present.map((t) => t.topic) });
+    for (const m of meta) {
+      const replicas = Math.min(...m.partitions.map((p) => p.replicas.length));
+      if (replicas < r.factor)
+        log.warn(
+          `topic ${m.name} has ${replicas} replica(s), fewer than the ${r.factor} asked for (KAFKA_REPLICATION_FACTOR): ` +
+            'add replicas with kafka-reassign-partitions (docs/operations.md "Replication")',
+        );
+    }
+  }
   if (missing.length === 0) return;
-  await admin.createTopics({ topics: missing, waitForLeaders: true });
+  await admin.createTopics({
+    topics: missing.map((t) =>
+      t.replicationFactor !== undefined
+        ? t
+        : {
+            ...t,
+            replicationFactor: r.factor,
+            configEntries: [
+              ...(t.configEntries ?? []).filter((e) => e.name !== 'min.insync.replicas'),
+              { name: 'min.insync.replicas', value: String(r.minInsync) },
+            ],
+          },
+    ),
+    waitForLeaders: true,
+  });
 }
 
 /**

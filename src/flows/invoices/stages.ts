@@ -40,16 +40,20 @@ export function invoiceRetryPolicy(config: Pick<Config, 'retry'>): RetryPolicy {
 /** Creates the invoice events topic and the dead-letter topic when missing. */
 export async function ensureInvoiceTopics(
   kafka: Kafka,
-  config: Pick<Config, 'topics'>,
+  config: Pick<Config, 'topics'> & { kafka: Pick<Config['kafka'], 'replication'> },
   partitions = 3,
 ): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, [
-      { topic: config.topics.invoiceEvents, numPartitions: partitions, replicationFactor: 1 },
-      { topic: config.topics.dlq, numPartitions: 1, replicationFactor: 1 },
-    ]);
+    await ensureTopics(
+      admin,
+      [
+        { topic: config.topics.invoiceEvents, numPartitions: partitions },
+        { topic: config.topics.dlq, numPartitions: 1 },
+      ],
+      config.kafka.replication,
+    );
   } finally {
     await admin.disconnect();
   }

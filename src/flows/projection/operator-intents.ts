@@ -69,9 +69,11 @@ export async function produceIntents(
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, [
-      { topic: config.topics.intents, numPartitions: config.topics.intentsPartitions, replicationFactor: 1 },
-    ]);
+    await ensureTopics(
+      admin,
+      [{ topic: config.topics.intents, numPartitions: config.topics.intentsPartitions }],
+      config.kafka.replication,
+    );
   } finally {
     await admin.disconnect();
   }

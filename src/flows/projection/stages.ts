@@ -38,17 +38,17 @@ export async function ensurePipelineTopics(kafka: Kafka, config: Config): Promis
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, [
-      { topic: config.topics.intents, numPartitions: config.topics.intentsPartitions, replicationFactor: 1 },
-      { topic: config.topics.dlq, numPartitions: 1, replicationFactor: 1 },
-      { topic: config.topics.syncEvents, numPartitions: 3, replicationFactor: 1 },
-      { topic: config.topics.invoiceEvents, numPartitions: 3, replicationFactor: 1 },
-      ...routerTopics(config.topics.prefix).map((topic) => ({
-        topic,
-        numPartitions: 3,
-        replicationFactor: 1,
-      })),
-    ]);
+    await ensureTopics(
+      admin,
+      [
+        { topic: config.topics.intents, numPartitions: config.topics.intentsPartitions },
+        { topic: config.topics.dlq, numPartitions: 1 },
+        { topic: config.topics.syncEvents, numPartitions: 3 },
+        { topic: config.topics.invoiceEvents, numPartitions: 3 },
+        ...routerTopics(config.topics.prefix).map((topic) => ({ topic, numPartitions: 3 })),
+      ],
+      config.kafka.replication,
+    );
   } finally {
     await admin.disconnect();
   }

@@ -1,0 +1,113 @@
+/**
+ * A second local stack next to the shared one (scripts/stack with its own STACK_RUN, ports moved by
+ * STACK_PORT_OFFSET, its own Odoo / state databases and replication slot on the shared PostgreSQL, the shared
+ * registry): three brokers for the broker-kill scenario, or SASL_SSL for the security test. The test that starts one
+ * resets it at the end, which also drops its replication slot (an idle slot would retain WAL on the shared server).
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT } from './stack';
+
+const run = promisify(execFile);
+
+export interface SecondStackOptions {
+  /** names the run folder, the databases and the slot */
+  name: string;
+  brokers: 1 | 3;
+  secure?: boolean;
+  /** added to every Kafka / Connect port (9092 → 9092 + offset) */
+  portOffset: number;
+}
+
+export class SecondStack {
+  readonly env: Record<string, string>;
+  readonly runDir: string;
+
+  constructor(readonly opts: SecondStackOptions) {
+    this.runDir = join(ROOT, `.run-${opts.name}`);
+    this.env = {
+      STACK_RUN: this.runDir,
+      STACK_CACHE: process.env.STACK_CACHE ?? join(ROOT, '.cache', 'stack'),
+      STACK_PORT_OFFSET: String(opts.portOffset),
+      STACK_REGISTRY: '0',
+      ODOO_DB_NAME: `odoo_${opts.name}`,
+      STATE_DB_NAME: `odoo_opencell_sync_${opts.name}`,
+      DEBEZIUM_SLOT_NAME: `odoo_billing_${opts.name}`,
+      // small heaps: the box has 2 cores and other stacks run beside this one
+      KAFKA_HEAP: '-Xms64m -Xmx256m',
+      CONNECT_HEAP: '-Xms64m -Xmx384m',
+    };
+  }
+
+  private script(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+    return run('bash', [join(ROOT, 'scripts', 'stack'), ...args], {
+      env: { ...process.env, ...this.env },
+      maxBuffer: 16 * 2 ** 20,
+    });
+  }
+
+  /** Starts it (a fresh one: whatever an earlier run left is reset first). */
+  async up(): Promise<void> {
+    await this.reset();
+    const args = ['up', '--brokers', String(this.opts.brokers), ...(this.opts.secure ? ['--secure'] : [])];
+    try {
+      await this.script(...args);
+    } catch (e) {
+      const err = e as { stderr?: string; message: string };
+      throw new Error(`scripts/stack ${args.join(' ')} failed: ${err.stderr?.slice(-3000) ?? err.message}`, {
+        cause: e,
+      });
+    }
+  }
+
+  /** Stops it and deletes its data, databases and replication slot. */
+  async reset(): Promise<void> {
+    await this.script('reset');
+  }
+
+  async startBroker(node: number): Promise<void> {
+    await this.script('start-broker', String(node));
+  }
+
+  async status(): Promise<string> {
+    return (await this.script('status')).stdout;
+  }
+
+  get brokers(): string[] {
+    return Array.from(
+      { length: this.opts.brokers },
+      (_, i) => `127.0.0.1:${9092 + this.opts.portOffset + 2 * i}`,
+    );
+  }
+
+  get connectUrl(): string {
+    return `http://127.0.0.1:${8083 + this.opts.portOffset}`;
+  }
+
+  get odooDatabaseUrl(): string {
+    return `postgresql://odoo@127.0.0.1:5432/${this.env.ODOO_DB_NAME}`;
+  }
+
+  get stateDatabaseUrl(): string {
+    return `postgresql://sync@127.0.0.1:5432/${this.env.STATE_DB_NAME}`;
+  }
+
+  /** PID of Kafka node `node` (1-based), from scripts/stack's PID file. */
+  brokerPid(node: number): number {
+    const name = node === 1 ? 'kafka' : `kafka-${node}`;
+    return Number(readFileSync(join(this.runDir, `${name}.pid`), 'utf8').trim());
+  }
+
+  /** --secure: the pipeline's Kafka settings the script wrote (KAFKA_SASL_*, KAFKA_SSL*, KAFKA_BROKERS). */
+  clientEnv(): Record<string, string> {
+    const text = readFileSync(join(this.runDir, 'secure', 'client.env'), 'utf8');
+    return Object.fromEntries(
+      text
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+  }
+}
