@@ -763,7 +763,7 @@ const forceCreateCommand: Command = {
     if (row.terminated) throw new CliFailure(`contract ${code} is terminated in Odoo; nothing to create`);
     const msg = operatorIntent(
       { kind: 'create_subscription', contractId: row.id },
-      await contractQueue(ctx.statePool(), row.id, row.partner_id),
+      await contractQueue(ctx.statePool(), row.id, row.partner_id, 'create_subscription'),
       { origin: 'force-create', force: true },
     );
     if (flag(args, 'dry-run')) {
@@ -1114,7 +1114,7 @@ const reconcileCommand: Command = {
           d.fix!,
           d.contractId === null
             ? { partnerId: d.partnerId, contractId: null }
-            : await contractQueue(ctx.statePool(), d.contractId, d.partnerId),
+            : await contractQueue(ctx.statePool(), d.contractId, d.partnerId, d.fix!.kind),
           { origin: 'reconcile', repair: true },
         ),
       );

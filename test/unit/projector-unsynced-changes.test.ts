@@ -45,12 +45,16 @@ const line = (over: Partial<LineView>) =>
   sampleLine({ productCode: X, productId: 1, dateStart: '2024-02-01', ...over });
 
 let n = 0;
-function message(contract: ContractView, intent: Record<string, unknown>): IntentMessage {
+function message(
+  contract: ContractView,
+  intent: Record<string, unknown>,
+  queuePartnerId = contract.partner.id,
+): IntentMessage {
   return {
     v: 1,
     intentId: `u-${++n}-${Math.random()}`,
-    aggregateKey: `partner:${contract.partner.id}`,
-    partnerId: contract.partner.id,
+    aggregateKey: `partner:${queuePartnerId}`,
+    partnerId: queuePartnerId,
     contractId: contract.id,
     intent,
     source: {
@@ -209,6 +213,29 @@ describe('projector: changes the original sends nothing for, and same-product li
       expect(back?.outcome).to.equal('skipped');
       expect(back?.note).to.contain(`current partner's customer ${c.partner.ref}`);
     });
+  });
+
+  it('regression (issue 15 §8 a): a contract whose partner changed before its subscription exists is not created from the former partner’s queue (dead letter naming force-create); from the holder’s queue it is created', async () => {
+    const former = partner();
+    const c = put(contractOf(partner()));
+    const err = await projector
+      .handle(message(c, { kind: 'create_subscription', contractId: c.id }, former.id), 1)
+      .then(
+        () => expect.fail('expected a dead letter'),
+        (e: unknown) => e as Error,
+      );
+    expect(err).to.be.instanceOf(ProjectionRejectedError);
+    expect(err.message).to.contain(
+      `contract ${c.code} changed partner in Odoo (queue of partner ${former.id}`,
+    );
+    expect(err.message).to.contain(`force-create ${c.code}`);
+    expect(sandbox.state.subscriptions.has(c.code), 'nothing created').to.equal(false);
+    const forced = await projector.handle(
+      { ...message(c, { kind: 'create_subscription', contractId: c.id }), force: true },
+      1,
+    );
+    expect(forced?.outcome).to.equal('applied');
+    expect(sandbox.state.subscriptions.get(c.code)?.userAccount).to.equal(`${c.partner.ref}_0`);
   });
 
   describe('deleted and archived contracts, canceled lines, products changed in place (b, c, d)', () => {

@@ -19,13 +19,17 @@ export function newIntentId(): string {
 
 /**
  * The queue an operator's intent about a contract joins: the contract's pinned queue (the router's, issue 15 §8: a
- * contract that changed partner keeps the queue of the partner it was first routed under), else its holder's.
+ * contract that changed partner keeps the queue of the partner it was first routed under), else its holder's. A
+ * creation (`create_subscription`) always goes to the holder's queue: it numbers the holder's customer accounts,
+ * which only that queue may do (the projector refuses a creation from another partner's queue).
  */
 export async function contractQueue(
   statePool: Pool,
   contractId: number,
   holderId: number,
+  kind?: string,
 ): Promise<{ partnerId: number; contractId: number }> {
+  if (kind === 'create_subscription') return { partnerId: holderId, contractId };
   const pinned = await new PgContractRoutes(statePool).pinned(contractId);
   return { partnerId: pinned ?? holderId, contractId };
 }

@@ -221,6 +221,18 @@ export class Projector {
     }
     let createdFirst = false;
     if (!sub && spec.needsSubscription) {
+      // A contract's queue is the partner it was first routed under (issue 15 §8); creating it for another partner
+      // from that queue would number that customer's accounts outside its own queue (two creations could take the
+      // same account code). force-create sends the creation to the holder's queue.
+      if (contract.partner.id !== msg.partnerId)
+        throw new ProjectionRejectedError(
+          `contract ${contract.code} changed partner in Odoo (queue of partner ${msg.partnerId}, now partner ` +
+            `${contract.partner.id}${contract.partner.ref ? `, ref ${contract.partner.ref}` : ''}) before its ` +
+            `subscription was created in OpenCell: it is not created from another customer's queue; run ` +
+            `\`force-create ${contract.code}\` (it creates the subscription from the holder's queue), then replay this ` +
+            `dead letter`,
+          { contractId: contract.id, contractCode: contract.code, queuePartnerId: msg.partnerId },
+        );
       await createFirst(contract, null, ctx);
       createdFirst = true;
       sub = await this.deps.opencell.subscription(contract.code);
