@@ -6,7 +6,13 @@
  * the whole flow (poll start to last load), and the invoices present twice in Odoo (must be 0).
  */
 import { Pool } from 'pg';
-import { CATALOG, insertContract, insertContractGroup, insertPartner } from '../testkit/demo-seed';
+import {
+  CATALOG,
+  ensureInvoiceJournalXmlId,
+  insertContract,
+  insertContractGroup,
+  insertPartner,
+} from '../testkit/demo-seed';
 import { loadConfig } from '../src/core/config';
 import type { LoadOutcome } from '../src/flows/invoices/loader';
 import { createInvoiceLoader, ensureInvoiceTopics, startInvoicePoller } from '../src/flows/invoices/stages';
@@ -27,12 +33,16 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
   const sfx = suffix();
   const PASSWORD = `pw-${sfx}`;
   const customers = o.customers ?? 20;
+  // One invoice per customer and day: the original's duplicate guard (invoice_date, contract group, journal)
+  // refuses a second invoice of a group on one day (docs/parity.md I-duplicate), so the invoices span `days` days.
+  const days = Math.ceil(o.invoices / customers);
   const today = new Date().toISOString().slice(0, 10);
   const periodStart = (() => {
     const d = new Date(`${today}T00:00:00Z`);
     return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1)).toISOString().slice(0, 10);
   })();
   const odooDb = new Pool({ connectionString: ODOO_DATABASE_URL, max: 4 });
+  await ensureInvoiceJournalXmlId(odooDb);
   // Invoices of products and accounting codes Odoo knows (the synthetic generator picks among all the catalog's
   // service and one-shot templates; the others would only be dead-lettered, which the loader does correctly).
   const catalog = defaultCatalog();
@@ -107,7 +117,7 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
     autoStart: false,
     options: {
       name: `bench-invoice-poller-${sfx}`,
-      startDate: new Date(Date.parse(today) - 5 * 86_400_000).toISOString().slice(0, 10),
+      startDate: new Date(Date.parse(today) - (days + 5) * 86_400_000).toISOString().slice(0, 10),
     },
   });
   try {
@@ -169,8 +179,15 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
       } as never);
       baCodes.push(groupCode);
     }
-    const run = oc.generateInvoices({ count: o.invoices, invoiceDate: today, billingAccountCodes: baCodes });
-    const numbers = run.invoiceNumbers;
+    const numbers: string[] = [];
+    for (let d = 0; d < days; d++) {
+      const run = oc.generateInvoices({
+        count: Math.min(baCodes.length, o.invoices - numbers.length),
+        invoiceDate: new Date(Date.parse(today) - d * 86_400_000).toISOString().slice(0, 10),
+        billingAccountCodes: baCodes,
+      });
+      numbers.push(...run.invoiceNumbers);
+    }
     log(`invoices: ${numbers.length} invoices generated in the sandbox; polling, relaying and loading…`);
     await relay.start();
     await loader.start();

@@ -76,6 +76,7 @@ export function fullInvoiceEvent(over: Partial<InvoiceIssuedEvent> = {}): Invoic
       },
     ],
     pdfAvailable: false,
+    billingRunId: '12',
     ...over,
   };
 }

@@ -184,6 +184,13 @@ const SPEC = {
   ODOO_DB: [NonEmpty, 'odoo'],
   ODOO_USER: [NonEmpty, 'billing-bot'],
   ODOO_PASSWORD: [NonEmpty, undefined],
+  // Invoice import (docs/parity.md §7). The partner-by-ref rule is the Odoo 12 one: opt-in, off by default.
+  INVOICE_PARTNER_BY_REF: [BoolFromEnv, 'false'],
+  // OpenCell invoice types loaded as credit notes (out_refund); OpenCell's default adjustment type is ADJ.
+  INVOICE_CREDIT_NOTE_TYPES: [CsvList, 'ADJ'],
+  // Odoo's limit_time_real (default 120 s): a create whose answer was lost is only sent again once it has had this
+  // long to commit and still is not in Odoo.
+  ODOO_REQUEST_LIMIT_MS: [IntFromEnv(0, 3_600_000), '120000'],
   RETRY_INITIAL_MS: [IntFromEnv(1, 60_000), '200'],
   RETRY_MAX_MS: [IntFromEnv(1, 600_000), '30000'],
   RETRY_MAX_ATTEMPTS: [IntFromEnv(1, 1000), '12'],
@@ -256,6 +263,13 @@ export interface Config {
   odoo: { url: string; db: string; user: string; password: string };
   /** `INVOICE_POLL_*`: the invoice poller's lookback (days read again by every poll), page size and interval. */
   invoicePoll: { lookbackDays: number; pageSize: number; intervalMs: number };
+  /**
+   * Invoice import. `partnerByRef` (`INVOICE_PARTNER_BY_REF`, opt-in, default false = the original): an invoice
+   * whose contract group is unknown goes to the partner whose ref is its customer code (the Odoo 12 rule).
+   * `creditNoteTypes` (`INVOICE_CREDIT_NOTE_TYPES`, default ADJ): loaded as out_refund. `odooRequestLimitMs`
+   * (`ODOO_REQUEST_LIMIT_MS`, default 120000): how long a create whose answer was lost may still commit in Odoo.
+   */
+  invoiceImport: { partnerByRef: boolean; creditNoteTypes: string[]; odooRequestLimitMs: number };
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
   httpPort: number;
   httpHost: string;
@@ -363,6 +377,11 @@ export function loadConfig(
       lookbackDays: s.INVOICE_POLL_LOOKBACK_DAYS,
       pageSize: s.INVOICE_POLL_PAGE_SIZE,
       intervalMs: s.INVOICE_POLL_INTERVAL_MS,
+    },
+    invoiceImport: {
+      partnerByRef: s.INVOICE_PARTNER_BY_REF,
+      creditNoteTypes: s.INVOICE_CREDIT_NOTE_TYPES,
+      odooRequestLimitMs: s.ODOO_REQUEST_LIMIT_MS,
     },
     retry: { initialMs: s.RETRY_INITIAL_MS, maxMs: s.RETRY_MAX_MS, maxAttempts: s.RETRY_MAX_ATTEMPTS },
     httpPort: s.HTTP_PORT,

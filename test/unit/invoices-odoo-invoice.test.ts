@@ -60,6 +60,7 @@ function event(over: Partial<InvoiceIssuedEvent> = {}): InvoiceIssuedEvent {
         amountWithTax: '2.50',
       }),
     ],
+    billingRunId: '17',
     ...over,
   });
 }
@@ -77,8 +78,14 @@ const contract = (id: number, code: string, over: Partial<ContractInfo> = {}): C
 function lookups(over: Partial<InvoiceLookups> = {}): InvoiceLookups {
   return {
     journalId: 1,
-    journalCode: 'SERV',
-    group: { id: 7, code: '812_0', partnerId: 812 },
+    journalXmlId: 'invoice_somconnexio.customer_services_invoices_journal',
+    // contract_ids[0] in OCA's order (code, name): SC-30, not the lowest id
+    group: {
+      id: 7,
+      code: '812_0',
+      partnerId: 812,
+      firstContract: { id: 40, code: 'SC-30', paymentModeId: 5 },
+    },
     partnerByRef: null,
     accounts: new Map([
       ['705000', 2],
@@ -123,7 +130,8 @@ describe('invoices: InvoiceIssuedEvent → Odoo account.move (odooInvoiceFromEve
       invoice_date: '2025-03-01',
       invoice_date_due: '2025-03-16',
       contract_group_id: 7,
-      payment_mode_id: 3,
+      billing_run_id: '17',
+      payment_mode_id: 5,
       mandate_id: 101,
       emails: 'c31@example.org',
       invoice_line_ids: [
@@ -154,35 +162,98 @@ describe('invoices: InvoiceIssuedEvent → Odoo account.move (odooInvoiceFromEve
       ],
     });
     expect(plan.vals).not.to.have.property('state');
+    expect(plan.moveType).to.equal('out_invoice');
+    expect(plan.duplicateKey).to.deep.equal({ invoiceDate: '2025-03-01', groupId: 7, journalId: 1 });
     expect(plan.lineContracts).to.deep.equal([[31], [32]]);
     expect(plan.unknownContracts).to.deep.equal([]);
   });
 
-  it('without a contract group: the partner whose ref is the customer code (legacy rule), no group', () => {
-    const plan = odooInvoiceFromEvent(
-      event(),
-      lookups({ group: null, partnerByRef: { id: 900, ref: '812' } }),
+  it('partner through the contract group only: an unknown group is rejected, not matched by partner ref (original)', () => {
+    const e = rejection(() =>
+      odooInvoiceFromEvent(event(), lookups({ group: null, partnerByRef: { id: 900, ref: '812' } })),
     );
-    expect(plan.vals.partner_id).to.equal(900);
-    expect(plan.vals).not.to.have.property('contract_group_id');
-    // payment mode then comes from the first line's contract
-    expect(plan.vals.payment_mode_id).to.equal(3);
-  });
-
-  it('unknown group and partner → rejected naming the group code and the customer ref', () => {
-    const e = rejection(() => odooInvoiceFromEvent(event(), lookups({ group: null })));
-    expect(e.message)
-      .to.include('SC-2025-0000042')
-      .and.include('no contract group "812_0"')
-      .and.include('no partner with ref "812"');
+    expect(e.message).to.include('SC-2025-0000042').and.include('no contract group "812_0"');
+    expect(e.message).not.to.include('partner with ref');
     expect(e.details.unknown).to.deep.equal({ customer: ['812_0'] });
   });
 
-  it('a group without partner → rejected', () => {
-    const e = rejection(() =>
-      odooInvoiceFromEvent(event(), lookups({ group: { id: 7, code: '812_0', partnerId: null } })),
+  it('INVOICE_PARTNER_BY_REF (opt-in): without a group, the partner whose ref is the customer code, no group, no payment mode', () => {
+    const plan = odooInvoiceFromEvent(
+      event(),
+      lookups({ group: null, partnerByRef: { id: 900, ref: '812' } }),
+      { partnerByRef: true },
     );
-    expect(e.message).to.include('contract group "812_0" has no partner');
+    expect(plan.vals.partner_id).to.equal(900);
+    expect(plan.vals).not.to.have.property('contract_group_id');
+    expect(plan.vals).not.to.have.property('payment_mode_id');
+    expect(plan.duplicateKey).to.equal(null);
+    const e = rejection(() =>
+      odooInvoiceFromEvent(event(), lookups({ group: null }), { partnerByRef: true }),
+    );
+    expect(e.message).to.include('no contract group "812_0"').and.include('no partner with ref "812"');
+  });
+
+  it('a group without partner, or without any contract (no first contract for the payment mode) → rejected', () => {
+    const e = rejection(() =>
+      odooInvoiceFromEvent(
+        event(),
+        lookups({ group: { id: 7, code: '812_0', partnerId: null, firstContract: null } }),
+      ),
+    );
+    expect(e.message)
+      .to.include('contract group "812_0" has no partner')
+      .and.include('contract group "812_0" has no contract');
+  });
+
+  it('payment mode from the group first contract (contract_ids[0]), mandate and emails from the first line contract', () => {
+    const plan = odooInvoiceFromEvent(
+      event(),
+      lookups({
+        group: {
+          id: 7,
+          code: '812_0',
+          partnerId: 812,
+          firstContract: { id: 32, code: 'SC-32', paymentModeId: null },
+        },
+      }),
+    );
+    expect(plan.vals).not.to.have.property('payment_mode_id');
+    expect(plan.vals).to.include({ mandate_id: 101, emails: 'c31@example.org' });
+  });
+
+  it('billing_run_id: set from the event, absent for an event written before the field', () => {
+    const old = event();
+    delete old.billingRunId;
+    expect(odooInvoiceFromEvent(old, lookups()).vals).not.to.have.property('billing_run_id');
+    expect(odooInvoiceFromEvent(event({ billingRunId: 'BR-9' }), lookups()).vals.billing_run_id).to.equal(
+      'BR-9',
+    );
+  });
+
+  it('credit notes: an ADJ invoice or a negative total becomes out_refund with positive amounts; a COM invoice stays out_invoice', () => {
+    const adj = odooInvoiceFromEvent(event({ invoiceType: 'ADJ' }), lookups());
+    expect(adj.moveType).to.equal('out_refund');
+    expect(adj.vals.move_type).to.equal('out_refund');
+    const prices = (p: { vals: Record<string, unknown> }) =>
+      (p.vals.invoice_line_ids as Array<[0, 0, { price_unit: number }]>).map((c) => c[2].price_unit);
+    expect(prices(adj)).to.deep.equal([14.88, 2.07]);
+    const negative = odooInvoiceFromEvent(
+      event({
+        amountWithoutTax: '-14.88',
+        amountTax: '-3.12',
+        amountWithTax: '-18.00',
+        lines: [line({ amountWithoutTax: '-14.88', amountTax: '-3.12', amountWithTax: '-18.00' })],
+      }),
+      lookups(),
+    );
+    expect(negative.vals.move_type).to.equal('out_refund');
+    expect(prices(negative)).to.deep.equal([14.88]);
+    expect(odooInvoiceFromEvent(event(), lookups(), { creditNoteTypes: ['CN'] }).moveType).to.equal(
+      'out_invoice',
+    );
+    expect(
+      odooInvoiceFromEvent(event({ invoiceType: 'CN' }), lookups(), { creditNoteTypes: ['CN'] }).moveType,
+    ).to.equal('out_refund');
   });
 
   it('unknown account, tax and product are all named in one rejection; zero lines are never checked', () => {
@@ -210,13 +281,13 @@ describe('invoices: InvoiceIssuedEvent → Odoo account.move (odooInvoiceFromEve
     });
   });
 
-  it('a line without accounting code, a missing journal, or no non-zero line → rejected', () => {
+  it('a line without account code, a missing journal, or no non-zero line → rejected', () => {
     expect(
       rejection(() => odooInvoiceFromEvent(event({ lines: [line({ accountingCode: null })] }), lookups()))
         .message,
-    ).to.include('line 1 "Tarifa" has no accountingCode');
+    ).to.include('line 1 "Tarifa" has no account code');
     expect(rejection(() => odooInvoiceFromEvent(event(), lookups({ journalId: null }))).message).to.include(
-      'journal "SERV" not found',
+      'journal "invoice_somconnexio.customer_services_invoices_journal" not found',
     );
     expect(
       rejection(() => odooInvoiceFromEvent(event({ lines: [line({ amountWithoutTax: '0.00' })] }), lookups()))
@@ -224,14 +295,24 @@ describe('invoices: InvoiceIssuedEvent → Odoo account.move (odooInvoiceFromEve
     ).to.include('no line with a non-zero amount');
   });
 
-  it('lines without product or tax code are created without them; unknown contracts only skip the link', () => {
-    const plan = odooInvoiceFromEvent(
-      event({ lines: [line({ productCode: null, taxCode: null, subscriptionCode: 'SC-99' })] }),
-      lookups(),
+  it('a line without product or without tax rejects the invoice naming them (original); unknown contracts only skip the link', () => {
+    const e = rejection(() =>
+      odooInvoiceFromEvent(
+        event({
+          lines: [
+            line({ productCode: null }),
+            line({ description: 'Sense IVA', taxCode: null }),
+            line({ description: 'Zero', productCode: null, taxCode: null, amountWithoutTax: '0.00' }),
+          ],
+        }),
+        lookups(),
+      ),
     );
-    expect(plan.vals.invoice_line_ids).to.deep.equal([
-      [0, 0, { name: 'Tarifa', quantity: 1, price_unit: 14.88, tax_ids: [[6, 0, []]], account_id: 2 }],
-    ]);
+    expect(e.message)
+      .to.include('line 1 "Tarifa" has no product')
+      .and.include('line 2 "Sense IVA" has no tax');
+    expect(e.message).not.to.include('Zero');
+    const plan = odooInvoiceFromEvent(event({ lines: [line({ subscriptionCode: 'SC-99' })] }), lookups());
     expect(plan.lineContracts).to.deep.equal([[]]);
     expect(plan.unknownContracts).to.deep.equal(['SC-99']);
     expect(plan.vals).not.to.have.property('mandate_id');

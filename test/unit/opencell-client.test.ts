@@ -542,6 +542,29 @@ describe('OpenCell client against the OpenCell sandbox (contract)', () => {
       expect(await client.getInvoiceByNumber('SC-2099-0000001')).to.equal(null);
     });
 
+    it('reads the billing run of invoices through the API v2 generic search (InvoiceDto has none), 100 ids a call', async () => {
+      const first = sandbox.generateInvoices({
+        count: 3,
+        invoiceDate: '2024-06-01',
+        billingAccountCodes: ['7_0'],
+      });
+      const second = sandbox.generateInvoices({
+        count: 120,
+        invoiceDate: '2024-06-02',
+        billingAccountCodes: ['8_0'],
+      });
+      const ids = [...first.invoiceNumbers, ...second.invoiceNumbers].map(
+        (n) => sandbox.state.invoicesByNumber.get(`COM|${n}`)!.invoiceId,
+      );
+      const before = sandbox.journal.entries({ path: '/v2/generic/all/invoice' }).length;
+      const runs = await client.invoiceBillingRuns(ids);
+      expect(runs.size).to.equal(123);
+      expect(runs.get(ids[0]!)).to.equal(String(first.billingRunId));
+      expect(runs.get(ids[122]!)).to.equal(String(second.billingRunId));
+      expect(sandbox.journal.entries({ path: '/v2/generic/all/invoice' }).length - before).to.equal(2);
+      expect((await client.invoiceBillingRuns([987654321])).size).to.equal(0);
+    });
+
     it('pages through a large range', async () => {
       sandbox.generateInvoices({
         count: 250,

@@ -11,7 +11,7 @@ import { fullInvoiceEvent, fullSyncEvent } from '../../testkit/outbox';
 // avsc ships no types; it is the Avro implementation used by @kafkajs/confluent-schema-registry.
 interface AvroType {
   toBuffer(v: unknown): Buffer;
-  fromBuffer(b: Buffer): unknown;
+  fromBuffer(b: Buffer, resolver?: unknown): unknown;
   isValid(v: unknown, opts?: { errorHook?: (path: string[]) => void }): boolean;
   createResolver(writer: AvroType): unknown;
 }
@@ -74,6 +74,23 @@ describe('outbox Avro schemas agree with events.ts', () => {
     expect(JSON.parse(JSON.stringify(invoiceType.fromBuffer(invoiceType.toBuffer(minimal))))).to.deep.equal(
       minimal,
     );
+  });
+
+  it('billingRunId was added BACKWARD compatibly: an event written without it reads as null and passes the codec', () => {
+    const current = loadAvroSchema('InvoiceIssued') as { fields: { name: string }[] };
+    const before = { ...current, fields: current.fields.filter((f) => f.name !== 'billingRunId') };
+    const writer = avro.Type.forSchema(before);
+    const reader = avro.Type.forSchema(current);
+    const { billingRunId: _dropped, ...old } = fullInvoiceEvent();
+    const read = reader.fromBuffer(writer.toBuffer(old), reader.createResolver(writer)) as Record<
+      string,
+      unknown
+    >;
+    expect(read.billingRunId).to.equal(null);
+    // the registry's decoder uses the writer schema: the field is then absent, which the codec accepts
+    expect(validatePayload('InvoiceIssued', old)).to.deep.equal([]);
+    expect(validatePayload('InvoiceIssued', { ...old, billingRunId: null })).to.deep.equal([]);
+    expect(validatePayload('InvoiceIssued', { ...old, billingRunId: 12 })).not.to.deep.equal([]);
   });
 
   it('every field of the types is in the schema and vice versa', () => {

@@ -385,6 +385,33 @@ export class OpenCellClient {
     return toPage(r.invoices ?? [], r.paging, body);
   }
 
+  /**
+   * The billing run of each invoice (by OpenCell invoice id), which InvoiceDto does not carry: API v2 generic search
+   * on the Invoice entity (`inList id`, fields id and billingRun), 100 ids a call. Invoice id → billing run id.
+   */
+  async invoiceBillingRuns(invoiceIds: number[]): Promise<Map<number, string | null>> {
+    const out = new Map<number, string | null>();
+    for (let i = 0; i < invoiceIds.length; i += 100) {
+      const ids = invoiceIds.slice(i, i + 100);
+      const r = await this.#call('listInvoiceBillingRuns', {
+        body: {
+          filters: { 'inList id': ids },
+          genericFields: ['id', 'billingRun'],
+          offset: 0,
+          limit: ids.length,
+        },
+      });
+      for (const row of r.data) {
+        const run = row.billingRun;
+        out.set(
+          row.id,
+          run === null || run === undefined ? null : String(typeof run === 'number' ? run : run.id),
+        );
+      }
+    }
+    return out;
+  }
+
   /** Every invoice of the range, page after page (stable order by id). */
   async *iterateInvoices(q: Omit<InvoiceQuery, 'offset'>): AsyncGenerator<C.Invoice> {
     const limit = q.limit ?? 100;

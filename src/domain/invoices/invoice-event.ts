@@ -70,7 +70,12 @@ const malformed = (inv: Partial<Invoice>, field: string, reason: string) =>
  * `amountByTax`); otherwise (no transactions listed, or several taxes in one sub-category) one line per
  * (sub-category, tax) without product and subscription. Zero-amount lines are kept here; the loader drops them.
  */
-export function invoiceEventFromOpenCell(inv: Invoice, opts: InvoiceMappingOptions = {}): InvoiceIssuedEvent {
+export function invoiceEventFromOpenCell(
+  inv: Invoice,
+  opts: InvoiceMappingOptions = {},
+  /** The invoice's billing run: OpenCell's InvoiceDto has none, the poller reads it separately. */
+  billingRunId: string | null = null,
+): InvoiceIssuedEvent {
   const tz = opts.timeZone ?? 'Europe/Madrid';
   const invoiceNumber = inv.invoiceNumber ?? null;
   if (!invoiceNumber) throw malformed(inv, 'invoiceNumber', 'missing (the invoice is not validated yet)');
@@ -157,5 +162,6 @@ export function invoiceEventFromOpenCell(inv: Invoice, opts: InvoiceMappingOptio
     amountWithTax: decimalString(inv.amountWithTax),
     lines,
     pdfAvailable: Boolean(inv.pdfFilename || inv.pdf),
+    billingRunId,
   };
 }

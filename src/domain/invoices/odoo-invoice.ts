@@ -1,20 +1,29 @@
 /**
- * InvoiceIssuedEvent → Odoo `account.move` create values (pure), mapped like the original invoice process
- * (docs/behaviour.md §6):
- * - partner = the contract group's partner (group code = the customer account / billing account code); without
- *   a group, the partner whose `ref` is the customer code (the legacy rule). Neither → rejected.
- * - journal = the customer services invoices journal; invoice_date = the OpenCell invoice date; ref = the OpenCell
- *   invoice number (the exactly-once key); move_type out_invoice; left in draft (no action_post).
- * - only lines with a non-zero amountWithoutTax; account by `accountingCode`, tax by `oc_code`, product by
- *   `default_code`; price_unit = amountWithoutTax with quantity 1 (the original's price_unit/price_subtotal).
+ * InvoiceIssuedEvent → Odoo `account.move` create values (pure), mapped like the original `invoice_somconnexio`
+ * 16.0 process (docs/behaviour.md §6, docs/parity.md §7):
+ * - partner = the contract group's partner (group code = the customer account / billing account code); an unknown
+ *   group or a group without partner is rejected. The Odoo 12 rule (partner whose `ref` is the customer code, no
+ *   group) is only used when the operator turned on INVOICE_PARTNER_BY_REF (src/core/config.ts), off by default.
+ * - journal = the journal with XML id `invoice_somconnexio.customer_services_invoices_journal`; invoice_date = the
+ *   OpenCell invoice date; billing_run_id = the OpenCell billing run; ref = the OpenCell invoice number (this
+ *   project's exactly-once key); left in draft (no action_post).
+ * - move_type: out_invoice, or out_refund for an OpenCell credit note (invoice type ADJ by default, or a negative
+ *   total); a negative credit note is loaded with its signs turned, so the refund's amounts are positive.
+ * - only lines with a non-zero amountWithoutTax; each needs an account (by `code`), a tax (by `oc_code`) and a
+ *   product (by `default_code`): a line without one of them, or with an unknown code, rejects the invoice, every
+ *   problem named in the one rejection; price_unit = amountWithoutTax with quantity 1.
  * - contract links: each line is linked to the contract of its subscription (contract.account.invoice.line.relation).
- * - mandate and emails from the first contract named by the first line; payment mode from the group's first
- *   contract (else that same contract).
- * Every unknown code is reported at once in one non-retriable rejection.
+ * - mandate and emails from the first contract named by the invoice's first line; payment mode from the group's
+ *   first contract (`contract_ids[0]`: OCA contract's order `code, name`, active contracts only).
  */
 import { ProjectionRejectedError } from '../errors';
 import type { InvoiceIssuedEvent } from '../outbox/events';
 import type { InvoiceLine } from './invoice-event';
+
+/** The XML id of the journal the original loads the invoices into. */
+export const INVOICE_JOURNAL_XMLID = 'invoice_somconnexio.customer_services_invoices_journal';
+/** OpenCell's default credit note invoice type (docs: opencell-api reference §9.2, `ADJ` = adjustment). */
+export const DEFAULT_CREDIT_NOTE_TYPES: readonly string[] = ['ADJ'];
 
 export interface ContractInfo {
   id: number;
@@ -25,22 +34,37 @@ export interface ContractInfo {
   emails: string[];
 }
 
+export interface InvoiceGroup {
+  id: number;
+  code: string;
+  partnerId: number | null;
+  /** the group's first contract (`contract_ids[0]`), null when the group has no active contract */
+  firstContract: { id: number; code: string | null; paymentModeId: number | null } | null;
+}
+
 export interface InvoiceLookups {
-  /** the customer services invoices journal, null when not found */
+  /** the customer services invoices journal, null when its XML id does not resolve */
   journalId: number | null;
-  journalCode: string;
+  journalXmlId: string;
   /** the contract group whose code is the invoice's customer account / billing account code */
-  group: { id: number; code: string; partnerId: number | null } | null;
-  /** the partner whose ref is the invoice's customer code (used without a group) */
+  group: InvoiceGroup | null;
+  /** the partner whose ref is the invoice's customer code (only looked up with INVOICE_PARTNER_BY_REF, no group) */
   partnerByRef: { id: number; ref: string } | null;
   /** account.account code → id */
   accounts: ReadonlyMap<string, number>;
-  /** account.tax oc_code → id (sale taxes) */
+  /** account.tax oc_code → id (the journal's company) */
   taxes: ReadonlyMap<string, number>;
   /** product.product default_code → id */
   products: ReadonlyMap<string, number>;
-  /** contract.contract code → contract (the invoice's subscriptions, and the group's first contract) */
+  /** contract.contract code → contract (the invoice's subscriptions) */
   contracts: ReadonlyMap<string, ContractInfo>;
+}
+
+export interface InvoiceMappingRules {
+  /** Legacy rule (INVOICE_PARTNER_BY_REF): without a group, the partner whose ref is the customer code. */
+  partnerByRef?: boolean;
+  /** OpenCell invoice types loaded as out_refund (default ADJ); a negative total is a credit note too. */
+  creditNoteTypes?: readonly string[];
 }
 
 /** What the loader needs to resolve for an event. */
@@ -55,8 +79,11 @@ export interface InvoiceCodes {
 
 export interface OdooInvoicePlan {
   ref: string;
+  moveType: 'out_invoice' | 'out_refund';
   /** account.move create values (invoice_line_ids as create commands, one per kept line, in order) */
   vals: Record<string, unknown>;
+  /** the original's duplicate guard: another move with this (invoice_date, contract_group_id, journal_id) */
+  duplicateKey: { invoiceDate: string; groupId: number; journalId: number } | null;
   /** per created invoice line (same order), the contract ids to link it to */
   lineContracts: number[][];
   keptLines: number;
@@ -75,7 +102,12 @@ export function keptLines(event: InvoiceIssuedEvent): InvoiceLine[] {
 const uniq = (xs: Array<string | null>) =>
   [...new Set(xs.filter((x): x is string => x !== null && x !== ''))].sort();
 
-/** The codes to look up for an event (only of the kept lines). */
+/** The contract code that gives mandate and emails: the first line's (the original's `invoiceLines[0]`). */
+function firstLineContractCode(event: InvoiceIssuedEvent): string | null {
+  return event.lines.find((l) => l.subscriptionCode)?.subscriptionCode ?? null;
+}
+
+/** The codes to look up for an event (of the kept lines, plus the first line's contract). */
 export function invoiceCodes(event: InvoiceIssuedEvent): InvoiceCodes {
   const lines = keptLines(event);
   return {
@@ -84,8 +116,21 @@ export function invoiceCodes(event: InvoiceIssuedEvent): InvoiceCodes {
     accountingCodes: uniq(lines.map((l) => l.accountingCode)),
     taxCodes: uniq(lines.map((l) => l.taxCode)),
     productCodes: uniq(lines.map((l) => l.productCode)),
-    subscriptionCodes: uniq([...lines.map((l) => l.subscriptionCode), ...event.subscriptionCodes]),
+    subscriptionCodes: uniq([...lines.map((l) => l.subscriptionCode), firstLineContractCode(event)]),
   };
+}
+
+/** Whether an event is a credit note: a credit note invoice type, or a negative total. */
+export function isCreditNote(
+  event: Pick<InvoiceIssuedEvent, 'invoiceType' | 'amountWithTax' | 'amountWithoutTax'>,
+  creditNoteTypes: readonly string[] = DEFAULT_CREDIT_NOTE_TYPES,
+): boolean {
+  return creditNoteTypes.includes(event.invoiceType) || negativeTotal(event);
+}
+
+function negativeTotal(event: Pick<InvoiceIssuedEvent, 'amountWithTax' | 'amountWithoutTax'>): boolean {
+  const total = Number(event.amountWithTax);
+  return total < 0 || (total === 0 && Number(event.amountWithoutTax) < 0);
 }
 
 /** Decimal string → number for Odoo (amounts are at most 6 decimals, well within a double). */
@@ -93,9 +138,13 @@ const num = (d: string) => Number(d);
 
 /**
  * Maps an invoice event and its resolved lookups to the account.move to create. Throws ProjectionRejectedError
- * (not retriable → dead letter) naming every unknown journal, group / partner, account, tax and product.
+ * (not retriable → dead letter) naming every unknown or missing journal, group / partner, account, tax and product.
  */
-export function odooInvoiceFromEvent(event: InvoiceIssuedEvent, lookups: InvoiceLookups): OdooInvoicePlan {
+export function odooInvoiceFromEvent(
+  event: InvoiceIssuedEvent,
+  lookups: InvoiceLookups,
+  rules: InvoiceMappingRules = {},
+): OdooInvoicePlan {
   const problems: string[] = [];
   const unknown: Record<string, string[]> = {};
   const miss = (kind: string, code: string) => {
@@ -103,26 +152,35 @@ export function odooInvoiceFromEvent(event: InvoiceIssuedEvent, lookups: Invoice
     if (!list.includes(code)) list.push(code);
   };
 
-  if (lookups.journalId === null) problems.push(`journal "${lookups.journalCode}" not found`);
+  if (lookups.journalId === null) problems.push(`journal "${lookups.journalXmlId}" not found`);
 
   const groupCode = event.customerAccountCode ?? event.billingAccountCode;
   let partnerId: number | null = null;
-  let groupId: number | null = null;
+  let group: InvoiceGroup | null = null;
   if (lookups.group) {
-    groupId = lookups.group.id;
-    partnerId = lookups.group.partnerId;
-    if (partnerId === null) problems.push(`contract group "${lookups.group.code}" has no partner`);
-  } else if (lookups.partnerByRef) {
+    group = lookups.group;
+    partnerId = group.partnerId;
+    if (partnerId === null) problems.push(`contract group "${group.code}" has no partner`);
+    // contract_ids[0] on a group without contracts fails the original's import too
+    if (group.firstContract === null)
+      problems.push(`contract group "${group.code}" has no contract to take the payment mode from`);
+  } else if (rules.partnerByRef && lookups.partnerByRef) {
     partnerId = lookups.partnerByRef.id;
   } else {
     miss('customer', groupCode);
     problems.push(
       `unknown customer: no contract group "${groupCode}"` +
-        (event.customerCode
-          ? ` and no partner with ref "${event.customerCode}"`
-          : ' (and no customer code to look up)'),
+        (!rules.partnerByRef
+          ? ''
+          : event.customerCode
+            ? ` and no partner with ref "${event.customerCode}"`
+            : ' (and no customer code to look up)'),
     );
   }
+
+  const creditNote = isCreditNote(event, rules.creditNoteTypes);
+  // A credit note with negative amounts becomes a refund with positive ones (Odoo's out_refund sign convention).
+  const sign = creditNote && negativeTotal(event) ? -1 : 1;
 
   const lines = keptLines(event);
   const droppedZeroLines = event.lines.length - lines.length;
@@ -132,30 +190,35 @@ export function odooInvoiceFromEvent(event: InvoiceIssuedEvent, lookups: Invoice
   lines.forEach((l, i) => {
     const where = `line ${i + 1} "${l.description}"`;
     let accountId: number | undefined;
-    if (l.accountingCode === null) problems.push(`${where} has no accountingCode`);
+    if (l.accountingCode === null) problems.push(`${where} has no account code`);
     else {
       accountId = lookups.accounts.get(l.accountingCode);
       if (accountId === undefined) miss('account', l.accountingCode);
     }
     let taxId: number | undefined;
-    if (l.taxCode !== null) {
+    if (l.taxCode === null) problems.push(`${where} has no tax`);
+    else {
       taxId = lookups.taxes.get(l.taxCode);
       if (taxId === undefined) miss('tax', l.taxCode);
     }
     let productId: number | undefined;
-    if (l.productCode !== null) {
+    if (l.productCode === null) problems.push(`${where} has no product`);
+    else {
       productId = lookups.products.get(l.productCode);
       if (productId === undefined) miss('product', l.productCode);
     }
-    const vals: Record<string, unknown> = {
-      name: l.description,
-      quantity: 1,
-      price_unit: num(l.amountWithoutTax),
-      tax_ids: [[6, 0, taxId === undefined ? [] : [taxId]]],
-    };
-    if (accountId !== undefined) vals.account_id = accountId;
-    if (productId !== undefined) vals.product_id = productId;
-    commands.push([0, 0, vals]);
+    commands.push([
+      0,
+      0,
+      {
+        name: l.description,
+        quantity: 1,
+        price_unit: sign * num(l.amountWithoutTax),
+        tax_ids: [[6, 0, taxId === undefined ? [] : [taxId]]],
+        account_id: accountId,
+        product_id: productId,
+      },
+    ]);
     const contracts: number[] = [];
     if (l.subscriptionCode) {
       const c = lookups.contracts.get(l.subscriptionCode);
@@ -167,7 +230,6 @@ export function odooInvoiceFromEvent(event: InvoiceIssuedEvent, lookups: Invoice
   if (lines.length === 0) problems.push('no line with a non-zero amount');
 
   const labels: Record<string, string> = {
-    customer: 'customer',
     account: 'account code',
     tax: 'tax oc_code',
     product: 'product default_code',
@@ -187,17 +249,12 @@ export function odooInvoiceFromEvent(event: InvoiceIssuedEvent, lookups: Invoice
     );
   }
 
-  // The first contract named by the first line gives mandate and emails; the group's first contract the payment mode.
-  const firstLineContract = lines
-    .map((l) => (l.subscriptionCode ? lookups.contracts.get(l.subscriptionCode) : undefined))
-    .find((c): c is ContractInfo => c !== undefined);
-  const groupContracts = [...lookups.contracts.values()]
-    .filter((c) => groupId !== null && c.groupId === groupId)
-    .sort((a, b) => a.id - b.id);
-  const paymentSource = groupContracts[0] ?? firstLineContract;
+  const firstCode = firstLineContractCode(event);
+  const firstLineContract = firstCode ? lookups.contracts.get(firstCode) : undefined;
+  const moveType = creditNote ? 'out_refund' : 'out_invoice';
 
   const vals: Record<string, unknown> = {
-    move_type: 'out_invoice',
+    move_type: moveType,
     ref: event.invoiceNumber,
     partner_id: partnerId,
     journal_id: lookups.journalId,
@@ -205,15 +262,21 @@ export function odooInvoiceFromEvent(event: InvoiceIssuedEvent, lookups: Invoice
     invoice_line_ids: commands,
   };
   if (event.dueDate) vals.invoice_date_due = event.dueDate;
-  if (groupId !== null) vals.contract_group_id = groupId;
-  if (paymentSource?.paymentModeId) vals.payment_mode_id = paymentSource.paymentModeId;
+  if (event.billingRunId) vals.billing_run_id = event.billingRunId;
+  if (group) vals.contract_group_id = group.id;
+  if (group?.firstContract?.paymentModeId) vals.payment_mode_id = group.firstContract.paymentModeId;
   if (firstLineContract?.mandateId) vals.mandate_id = firstLineContract.mandateId;
   if (firstLineContract && firstLineContract.emails.length > 0)
     vals.emails = firstLineContract.emails.join(',');
 
   return {
     ref: event.invoiceNumber,
+    moveType,
     vals,
+    duplicateKey:
+      group && lookups.journalId !== null
+        ? { invoiceDate: event.invoiceDate, groupId: group.id, journalId: lookups.journalId }
+        : null,
     lineContracts,
     keptLines: lines.length,
     droppedZeroLines,

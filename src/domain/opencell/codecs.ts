@@ -409,6 +409,21 @@ export const Invoice = t.intersection([
   }),
 ]);
 export type Invoice = t.TypeOf<typeof Invoice>;
+/**
+ * API v2 generic list (`POST /v2/generic/all/invoice`, 7.x+): `{total, limit, offset, data}`. An entity reference
+ * that is not a nested entity comes as its id (`{"id": 12}`; a bare number is accepted too).
+ */
+const EntityRef = t.union([t.number, t.type({ id: t.number })]);
+export const GenericInvoiceRow = t.intersection([
+  t.type({ id: t.number }),
+  t.partial({ invoiceNumber: opt(t.string), billingRun: opt(EntityRef) }),
+]);
+export type GenericInvoiceRow = t.TypeOf<typeof GenericInvoiceRow>;
+export const GenericInvoiceList = t.intersection([
+  t.partial({ total: opt(t.number), limit: opt(t.number), offset: opt(t.number) }),
+  t.type({ data: t.array(GenericInvoiceRow) }),
+]);
+
 export const InvoiceListResponse = t.intersection([
   t.type({ actionStatus: ActionStatus }),
   t.partial({ paging: opt(Paging), invoices: opt(t.array(Invoice)) }),

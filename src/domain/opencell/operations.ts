@@ -32,6 +32,7 @@ import {
   CRMAccountHierarchySchema,
   CustomerSchema,
   FetchPdfSchema,
+  GenericPagingSchema,
   InstantiateServicesSchema,
   PagingSchema,
   SubscriptionSchema,
@@ -571,6 +572,15 @@ export const OPENCELL_OPERATIONS = {
     path: '/invoice/fetchPdfInvoice',
     request: FetchPdfSchema,
     response: Unread,
+    idempotency: 'idempotent',
+  }),
+  /** The billing run of invoices (InvoiceDto has none): API v2 generic search on the Invoice entity, 7.x+. */
+  listInvoiceBillingRuns: op({
+    endpoint: 'generic.invoice.list',
+    method: 'POST',
+    path: '/v2/generic/all/invoice',
+    request: GenericPagingSchema,
+    response: C.GenericInvoiceList,
     idempotency: 'idempotent',
   }),
   getPdfInvoice: op({

@@ -412,6 +412,22 @@ export const PagingSchema: Schema = {
     loadReferenceDepth: 'int',
   },
 };
+/** API v2 generic search body (org.meveo.apiv2.generic.GenericPagingAndFiltering). */
+export const GenericPagingSchema: Schema = {
+  cls: 'org.meveo.apiv2.generic.ImmutableGenericPagingAndFiltering',
+  fields: {
+    genericFields: { arr: S },
+    nestedEntities: { arr: S },
+    nestedDepth: 'long',
+    fullTextFilter: S,
+    filters: { map: true },
+    total: 'long',
+    limit: 'long',
+    offset: 'long',
+    sortBy: S,
+    sortOrder: S,
+  },
+};
 export const FetchPdfSchema: Schema = {
   cls: `${pkg}.invoice.GetPdfInvoiceRequestDto`,
   fields: { id: 'long', invoiceNumber: S, invoiceType: S, generatePdf: B },

@@ -61,25 +61,29 @@ export const InvoiceLineC = t.type({
   amountWithTax: Decimal,
 });
 
-export const InvoiceIssuedEventC = t.type({
-  eventId: UuidString,
-  occurredAt: EpochMs,
-  invoiceNumber: t.string,
-  invoiceId: Nullable(SafeInt),
-  invoiceType: t.string,
-  invoiceDate: IsoDate,
-  dueDate: Nullable(IsoDate),
-  billingAccountCode: t.string,
-  customerAccountCode: Nullable(t.string),
-  customerCode: Nullable(t.string),
-  subscriptionCodes: t.array(t.string),
-  currency: t.string,
-  amountWithoutTax: Decimal,
-  amountTax: Decimal,
-  amountWithTax: Decimal,
-  lines: t.array(InvoiceLineC),
-  pdfAvailable: t.boolean,
-});
+export const InvoiceIssuedEventC = t.intersection([
+  t.type({
+    eventId: UuidString,
+    occurredAt: EpochMs,
+    invoiceNumber: t.string,
+    invoiceId: Nullable(SafeInt),
+    invoiceType: t.string,
+    invoiceDate: IsoDate,
+    dueDate: Nullable(IsoDate),
+    billingAccountCode: t.string,
+    customerAccountCode: Nullable(t.string),
+    customerCode: Nullable(t.string),
+    subscriptionCodes: t.array(t.string),
+    currency: t.string,
+    amountWithoutTax: Decimal,
+    amountTax: Decimal,
+    amountWithTax: Decimal,
+    lines: t.array(InvoiceLineC),
+    pdfAvailable: t.boolean,
+  }),
+  // Added later with an Avro default (null): events written before it decode without the field.
+  t.partial({ billingRunId: Nullable(t.string) }),
+]);
 
 /** The outbox `event_type` values and their payload codecs. */
 export const EVENT_CODECS = {

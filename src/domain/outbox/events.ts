@@ -60,6 +60,8 @@ export interface InvoiceIssuedEvent {
     amountWithTax: string;
   }[];
   pdfAvailable: boolean;
+  /** The OpenCell billing run that issued the invoice (Odoo `billing_run_id`); absent in events written before it. */
+  billingRunId?: string | null;
 }
 
 export type OutboxEvent =

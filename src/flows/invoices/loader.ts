@@ -1,23 +1,39 @@
 /**
  * The invoice loader: a keyed consumer group (`invoice-loader`) on the invoice events topic that creates each
- * invoice in Odoo through the production JSON-RPC client, exactly once.
+ * invoice in Odoo through the production JSON-RPC client, exactly once, like the original `invoice_somconnexio`
+ * process (docs/parity.md §7).
  *
  * Per event (key = invoice number, so one invoice's events are handled in order by one member):
  * 1. decode through the schema registry (a message that does not decode → dead letter);
- * 2. processed_event (consumer = the group, event id) already there → done;
- * 3. an out_invoice with ref = the invoice number already in Odoo → its contract links are completed if a crash
- *    interrupted them, the event is recorded as processed, done (this guard covers a crash between the Odoo create
- *    and the processed_event insert, and a lost processed_event table);
- * 4. resolve the lookups (journal, group / partner, accounts, taxes, products, contracts; small TTL caches for the
- *    stable ones), map (odooInvoiceFromEvent — unknown codes → ProjectionRejectedError → dead letter with the
- *    reason, the partition moves on), create the draft move, link its lines to their contracts, record the event.
+ * 2. processed_event (consumer = the group, event id) recorded as done → no-op;
+ * 3. a move (out_invoice / out_refund) with ref = the invoice number already in Odoo → the same invoice again
+ *    (a replay, or a create whose answer was lost): its contract links are completed, the event is recorded, no-op;
+ * 4. resolve the lookups (journal by XML id, group, first contract, accounts, taxes, products, contracts), map
+ *    (odooInvoiceFromEvent — a missing or unknown code → ProjectionRejectedError → dead letter with the reason);
+ * 5. the original's duplicate guard: another move with the same (invoice_date, contract_group_id, journal_id) →
+ *    rejected (dead letter naming that move), never a second move;
+ * 6. write ahead (processed_event row `pending` with the time the create is sent), create the draft move, link its
+ *    lines to their contracts, record the event as done.
+ *
+ * Verify before retry (issue 15 §3): a create whose answer is lost (timeout, connection loss, 5xx from a proxy) or
+ * whose process died may still commit in Odoo. A retry therefore always looks the move up by its ref first (step 3),
+ * and while a pending create is younger than Odoo's request time limit (ODOO_REQUEST_LIMIT_MS) and the move (or a
+ * contract link) is not there yet, it waits (retriable PRECONDITION_PENDING) instead of sending the create again.
+ * An answered error (an Odoo error envelope) ends the request: the pending mark is dropped and the next try relies
+ * on the lookup alone.
  *
  * Failures: Odoo unavailable (5xx, timeouts, connection loss) and transient psycopg2 errors are retriable SyncErrors
  * (the keyed consumer retries them with backoff); a state-database error is wrapped as a retriable DATABASE error.
  */
 import type { KafkaMessage } from 'kafkajs';
 import type { Pool } from 'pg';
-import { MalformedEventError, SyncError } from '../../domain/errors';
+import {
+  MalformedEventError,
+  PreconditionPendingError,
+  ProjectionRejectedError,
+  SyncError,
+} from '../../domain/errors';
+import { OdooUnavailableError } from '../../domain/odoo/errors';
 import { componentLogger, type Logger } from '../../core/log';
 import { OdooClient } from '../../adapters/odoo/client';
 import { m2oId, charOrNull, type Domain } from '../../domain/odoo/codecs';
@@ -25,17 +41,20 @@ import type { InvoiceIssuedEvent } from '../../domain/outbox/events';
 import type { EventSchemas } from '../../adapters/registry/schemas';
 import type { MessageContext } from '../../adapters/kafka/keyed-consumer';
 import {
+  INVOICE_JOURNAL_XMLID,
   invoiceCodes,
   odooInvoiceFromEvent,
   type ContractInfo,
+  type InvoiceGroup,
   type InvoiceLookups,
+  type InvoiceMappingRules,
   type OdooInvoicePlan,
 } from '../../domain/invoices/odoo-invoice';
 
 export const INVOICE_LOADER_GROUP = 'invoice-loader';
-/** The journal of the original process (invoice_somconnexio.customer_services_invoices_journal). */
-export const DEFAULT_INVOICE_JOURNAL_CODE = 'SERV';
 export const CONTRACT_LINK_MODEL = 'contract.account.invoice.line.relation';
+/** The move types this loader creates: a move of either type with the invoice number as ref is that invoice. */
+export const LOADED_MOVE_TYPES = ['out_invoice', 'out_refund'];
 
 export type LoadOutcome =
   | { outcome: 'created'; moveId: number; lines: number; links: number; ms: number }
@@ -66,48 +85,59 @@ class TtlCache<V> {
 }
 
 export interface InvoiceLookupResolverOptions {
-  journalCode?: string;
-  /** TTL of the journal / account / tax / product / group caches (default 10 min). */
+  /** XML id of the journal (default invoice_somconnexio.customer_services_invoices_journal). */
+  journalXmlId?: string;
+  /** Look the partner up by ref when the group is unknown (INVOICE_PARTNER_BY_REF; default false). */
+  partnerByRef?: boolean;
+  /** TTL of the journal / account / tax / product caches (default 10 min). */
   cacheTtlMs?: number;
 }
 
 /** Resolves the lookups of an event through the Odoo client; batch queries for the cache misses. */
 export class InvoiceLookupResolver {
-  readonly journalCode: string;
-  private readonly journal: TtlCache<number>;
+  readonly journalXmlId: string;
+  private readonly partnerByRef: boolean;
+  private readonly journal: TtlCache<{ id: number; companyId: number | null }>;
   private readonly accounts: TtlCache<number>;
   private readonly taxes: TtlCache<number>;
   private readonly products: TtlCache<number>;
-  private readonly groups: TtlCache<{ id: number; code: string; partnerId: number | null }>;
 
   constructor(
     private readonly odoo: OdooRpc,
     opts: InvoiceLookupResolverOptions = {},
   ) {
-    this.journalCode = opts.journalCode ?? DEFAULT_INVOICE_JOURNAL_CODE;
+    this.journalXmlId = opts.journalXmlId ?? INVOICE_JOURNAL_XMLID;
+    this.partnerByRef = opts.partnerByRef ?? false;
     const ttl = opts.cacheTtlMs ?? 600_000;
     this.journal = new TtlCache(ttl);
     this.accounts = new TtlCache(ttl);
     this.taxes = new TtlCache(ttl);
     this.products = new TtlCache(ttl);
-    this.groups = new TtlCache(ttl);
   }
 
   clearCaches(): void {
-    for (const c of [this.journal, this.accounts, this.taxes, this.products, this.groups]) c.clear();
+    for (const c of [this.journal, this.accounts, this.taxes, this.products]) c.clear();
   }
 
   async resolve(event: InvoiceIssuedEvent): Promise<InvoiceLookups> {
     const codes = invoiceCodes(event);
-    const [journalId, group, accounts, taxes, products] = await Promise.all([
-      this.journalId(),
+    const journal = await this.journalRef();
+    const [group, accounts, taxes, products] = await Promise.all([
       this.group(codes.groupCode),
       this.byCode(this.accounts, 'account.account', 'code', codes.accountingCodes),
-      this.byCode(this.taxes, 'account.tax', 'oc_code', codes.taxCodes, [['type_tax_use', '=', 'sale']]),
+      // as the original: the tax with that oc_code in the company (here: the journal's company)
+      this.byCode(
+        this.taxes,
+        'account.tax',
+        'oc_code',
+        codes.taxCodes,
+        journal?.companyId ? [['company_id', '=', journal.companyId]] : [],
+        'sequence, id',
+      ),
       this.byCode(this.products, 'product.product', 'default_code', codes.productCodes),
     ]);
     let partnerByRef: InvoiceLookups['partnerByRef'] = null;
-    if (!group && codes.customerCode) {
+    if (!group && this.partnerByRef && codes.customerCode) {
       const rows = await this.odoo.searchRead('res.partner', [['ref', '=', codes.customerCode]], {
         fields: ['ref'],
         limit: 1,
@@ -115,10 +145,10 @@ export class InvoiceLookupResolver {
       });
       if (rows[0]) partnerByRef = { id: rows[0].id, ref: codes.customerCode };
     }
-    const contracts = await this.contracts(codes.subscriptionCodes, group?.id ?? null);
+    const contracts = await this.contracts(codes.subscriptionCodes);
     return {
-      journalId,
-      journalCode: this.journalCode,
+      journalId: journal?.id ?? null,
+      journalXmlId: this.journalXmlId,
       group,
       partnerByRef,
       accounts,
@@ -128,34 +158,54 @@ export class InvoiceLookupResolver {
     };
   }
 
-  private async journalId(): Promise<number | null> {
-    const hit = this.journal.get(this.journalCode);
+  /** The journal by XML id, through ir.model.data as `env.ref` resolves it, and its company. */
+  private async journalRef(): Promise<{ id: number; companyId: number | null } | null> {
+    const hit = this.journal.get(this.journalXmlId);
     if (hit !== undefined) return hit;
-    const ids = await this.odoo.search(
-      'account.journal',
+    const dot = this.journalXmlId.indexOf('.');
+    const [module, name] = [this.journalXmlId.slice(0, dot), this.journalXmlId.slice(dot + 1)];
+    const [ref] = await this.odoo.searchRead(
+      'ir.model.data',
       [
-        ['code', '=', this.journalCode],
-        ['type', '=', 'sale'],
+        ['module', '=', module],
+        ['name', '=', name],
       ],
-      { limit: 1 },
+      { fields: ['model', 'res_id'], limit: 1 },
     );
-    if (ids[0] !== undefined) this.journal.set(this.journalCode, ids[0]);
-    return ids[0] ?? null;
+    if (!ref || ref.model !== 'account.journal' || typeof ref.res_id !== 'number') return null;
+    const [journal] = await this.odoo.searchRead('account.journal', [['id', '=', ref.res_id]], {
+      fields: ['company_id'],
+      limit: 1,
+    });
+    if (!journal) return null;
+    const out = { id: journal.id, companyId: m2oId(journal.company_id as never) };
+    this.journal.set(this.journalXmlId, out);
+    return out;
   }
 
-  private async group(code: string): Promise<InvoiceLookups['group']> {
-    const hit = this.groups.get(code);
-    if (hit) return hit;
-    const rows = await this.odoo.searchRead('contract.group', [['code', '=', code]], {
-      fields: ['code', 'partner_id'],
+  /**
+   * The group by code and its first contract: `contract_ids[0]` — Odoo reads a one2many in the comodel's order
+   * (OCA contract: `code, name`), active contracts only. Not cached: contracts come and go.
+   */
+  private async group(code: string): Promise<InvoiceGroup | null> {
+    const [r] = await this.odoo.searchRead('contract.group', [['code', '=', code]], {
+      fields: ['code', 'partner_id', 'contract_ids'],
       limit: 1,
       order: 'id',
     });
-    const r = rows[0];
     if (!r) return null;
-    const g = { id: r.id, code, partnerId: m2oId(r.partner_id as never) };
-    this.groups.set(code, g);
-    return g;
+    const contractIds = Array.isArray(r.contract_ids) ? (r.contract_ids as number[]) : [];
+    let firstContract: InvoiceGroup['firstContract'] = null;
+    if (contractIds[0] !== undefined) {
+      const [c] = await this.odoo.read('contract.contract', [contractIds[0]], ['code', 'payment_mode_id']);
+      if (c)
+        firstContract = {
+          id: c.id,
+          code: charOrNull(c.code as never),
+          paymentModeId: m2oId(c.payment_mode_id as never),
+        };
+    }
+    return { id: r.id, code, partnerId: m2oId(r.partner_id as never), firstContract };
   }
 
   private async byCode(
@@ -164,6 +214,7 @@ export class InvoiceLookupResolver {
     field: string,
     codes: string[],
     extra: Domain = [],
+    order = 'id',
   ): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     const missing: string[] = [];
@@ -175,7 +226,7 @@ export class InvoiceLookupResolver {
     if (missing.length > 0) {
       const rows = await this.odoo.searchRead(model, [[field, 'in', missing], ...extra], {
         fields: [field],
-        order: 'id',
+        order,
       });
       for (const r of rows) {
         const code = r[field];
@@ -188,19 +239,12 @@ export class InvoiceLookupResolver {
     return out;
   }
 
-  /** The invoice's contracts by code, plus the group's first contract (payment mode); not cached (they change). */
-  private async contracts(codes: string[], groupId: number | null): Promise<Map<string, ContractInfo>> {
+  /** The invoice's contracts by code (links, mandate, emails); not cached (they change). */
+  private async contracts(codes: string[]): Promise<Map<string, ContractInfo>> {
     const out = new Map<string, ContractInfo>();
-    if (codes.length === 0 && groupId === null) return out;
-    const domain: Domain =
-      groupId === null
-        ? [['code', 'in', codes]]
-        : codes.length === 0
-          ? [['contract_group_id', '=', groupId]]
-          : ['|', ['code', 'in', codes], ['contract_group_id', '=', groupId]];
-    const rows = await this.odoo.searchRead('contract.contract', domain, {
+    if (codes.length === 0) return out;
+    const rows = await this.odoo.searchRead('contract.contract', [['code', 'in', codes]], {
       fields: ['code', 'contract_group_id', 'mandate_id', 'payment_mode_id', 'email_ids'],
-      order: 'id',
       limit: 200,
     });
     const emailIds = [
@@ -215,7 +259,7 @@ export class InvoiceLookupResolver {
     }
     for (const r of rows) {
       const code = charOrNull(r.code as never);
-      if (!code) continue;
+      if (!code || out.has(code)) continue;
       out.set(code, {
         id: r.id,
         code,
@@ -242,8 +286,13 @@ export interface InvoiceLoaderOptions {
   /** processed_event consumer name (default 'invoice-loader', normally the consumer group) */
   consumer?: string;
   resolver?: InvoiceLookupResolver;
-  journalCode?: string;
+  journalXmlId?: string;
+  /** config.invoiceImport.partnerByRef / creditNoteTypes */
+  rules?: InvoiceMappingRules;
+  /** How long a create whose answer was lost may still commit in Odoo (config.invoiceImport.odooRequestLimitMs). */
+  odooRequestLimitMs?: number;
   onLoaded?: (event: InvoiceIssuedEvent, r: LoadOutcome) => void;
+  now?: () => number;
 }
 
 function dbError(e: unknown, what: string): SyncError {
@@ -260,16 +309,31 @@ function header(m: KafkaMessage, name: string): string | undefined {
   return one === undefined ? undefined : Buffer.isBuffer(one) ? one.toString('utf8') : String(one);
 }
 
+/** The processed_event row of an event: done, or a create sent at `sentAt` whose outcome is not recorded. */
+type ProcessedState = { done: true } | { done: false; sentAt: number | null };
+
+/** Odoo may still apply a call whose answer never came (timeout, connection loss, a proxy's 5xx). */
+const answerLost = (e: unknown) => e instanceof OdooUnavailableError;
+
 /** The loader's per-message logic (the keyed consumer around it, its stage, lives in stages.ts). */
 export class InvoiceLoader {
   private readonly log: Logger;
   readonly consumer: string;
   readonly resolver: InvoiceLookupResolver;
+  private readonly limitMs: number;
+  private readonly now: () => number;
 
   constructor(private readonly o: InvoiceLoaderOptions) {
     this.log = o.log ?? componentLogger('invoice-loader');
     this.consumer = o.consumer ?? INVOICE_LOADER_GROUP;
-    this.resolver = o.resolver ?? new InvoiceLookupResolver(o.odoo, { journalCode: o.journalCode });
+    this.resolver =
+      o.resolver ??
+      new InvoiceLookupResolver(o.odoo, {
+        journalXmlId: o.journalXmlId,
+        partnerByRef: o.rules?.partnerByRef,
+      });
+    this.limitMs = o.odooRequestLimitMs ?? 120_000;
+    this.now = o.now ?? Date.now;
   }
 
   /** KeyedConsumer handler: decode, then load. */
@@ -301,42 +365,49 @@ export class InvoiceLoader {
 
   /** Loads one invoice event into Odoo, exactly once. */
   async load(event: InvoiceIssuedEvent): Promise<LoadOutcome> {
-    const t0 = Date.now();
-    if (await this.isProcessed(event.eventId)) {
+    const t0 = this.now();
+    const state = await this.processedState(event.eventId);
+    if (state?.done) {
       const r: LoadOutcome = { outcome: 'already_processed' };
       this.o.onLoaded?.(event, r);
       return r;
     }
+    // A create sent less than Odoo's request limit ago with no recorded outcome may still commit.
+    const inDoubt = state && !state.done && state.sentAt !== null && t0 - state.sentAt < this.limitMs;
     const [existing] = await this.o.odoo.search(
       'account.move',
       [
-        ['move_type', '=', 'out_invoice'],
         ['ref', '=', event.invoiceNumber],
+        ['move_type', 'in', LOADED_MOVE_TYPES],
       ],
       { limit: 1, order: 'id' },
     );
     if (existing !== undefined) {
-      const repaired = await this.repairLinks(event, existing);
+      const repaired = await this.repairLinks(event, existing, inDoubt ? state.sentAt : null);
       await this.markProcessed(event, { moveId: existing, existing: true, linksRepaired: repaired });
       const r: LoadOutcome = { outcome: 'existing', moveId: existing, linksRepaired: repaired };
       this.log.info(`invoice ${event.invoiceNumber} already in Odoo (move ${existing}); not created again`);
       this.o.onLoaded?.(event, r);
       return r;
     }
+    if (inDoubt) throw this.stillInDoubt(event, state.sentAt!, 'the move');
     const lookups = await this.resolver.resolve(event);
-    const plan = odooInvoiceFromEvent(event, lookups);
+    const plan = odooInvoiceFromEvent(event, lookups, this.o.rules);
     if (plan.unknownContracts.length > 0) {
       this.log.warn(
         `invoice ${event.invoiceNumber}: no Odoo contract for ${plan.unknownContracts.join(', ')}; those lines are not linked`,
       );
     }
+    await this.duplicateGuard(event, plan);
     // tracking disabled on create, as the original did (no chatter mail)
-    const moveId = await this.o.odoo.create('account.move', plan.vals, {
-      context: { tracking_disable: true, mail_create_nolog: true, mail_notrack: true },
-    });
-    const links = await this.createLinks(moveId, plan, new Set());
-    await this.markProcessed(event, { moveId, lines: plan.keptLines, links });
-    const r: LoadOutcome = { outcome: 'created', moveId, lines: plan.keptLines, links, ms: Date.now() - t0 };
+    const moveId = await this.sendAhead(event, () =>
+      this.o.odoo.create('account.move', plan.vals, {
+        context: { tracking_disable: true, mail_create_nolog: true, mail_notrack: true },
+      }),
+    );
+    const links = await this.createLinks(event, moveId, plan, new Set());
+    await this.markProcessed(event, { moveId, lines: plan.keptLines, links, moveType: plan.moveType });
+    const r: LoadOutcome = { outcome: 'created', moveId, lines: plan.keptLines, links, ms: this.now() - t0 };
     this.log.debug(`invoice ${event.invoiceNumber} → account.move ${moveId}`, {
       lines: plan.keptLines,
       links,
@@ -345,8 +416,71 @@ export class InvoiceLoader {
     return r;
   }
 
+  /**
+   * The original's guard: another move in the journal with the same invoice date and contract group is a duplicate
+   * (the original raised a UserError, "Duplicated invoice for group … and date …"). Our own earlier create of this
+   * invoice was found by its ref before, so what is found here is another invoice: rejected, nothing created.
+   */
+  private async duplicateGuard(event: InvoiceIssuedEvent, plan: OdooInvoicePlan): Promise<void> {
+    const key = plan.duplicateKey;
+    if (!key) return;
+    const [other] = await this.o.odoo.searchRead(
+      'account.move',
+      [
+        ['invoice_date', '=', key.invoiceDate],
+        ['contract_group_id', '=', key.groupId],
+        ['journal_id', '=', key.journalId],
+      ],
+      { fields: ['ref', 'name', 'move_type'], limit: 1, order: 'id' },
+    );
+    if (!other) return;
+    const groupCode = event.customerAccountCode ?? event.billingAccountCode;
+    const otherRef = charOrNull(other.ref as never);
+    throw new ProjectionRejectedError(
+      `invoice ${event.invoiceNumber} cannot be loaded into Odoo: duplicated invoice for contract group "${groupCode}" ` +
+        `and date ${key.invoiceDate}: account.move ${other.id}${otherRef ? ` (ref "${otherRef}")` : ''} is already in ` +
+        `that journal, and the original import refuses a second one`,
+      {
+        invoiceNumber: event.invoiceNumber,
+        eventId: event.eventId,
+        duplicateOf: other.id,
+        duplicateRef: otherRef,
+      },
+    );
+  }
+
+  private stillInDoubt(event: InvoiceIssuedEvent, sentAt: number, what: string): PreconditionPendingError {
+    return new PreconditionPendingError(
+      `invoice ${event.invoiceNumber}: a create sent at ${new Date(sentAt).toISOString()} got no answer and ` +
+        `${what} is not in Odoo yet; not sent again before Odoo's request time limit (${this.limitMs} ms) has passed`,
+      { invoiceNumber: event.invoiceNumber, sentAt, limitMs: this.limitMs },
+    );
+  }
+
+  /**
+   * Sends an unsafe Odoo call written ahead: the processed_event row is marked pending with the send time first, so
+   * that a retry (or another instance after a crash) knows a create may be in flight. An answered error ends the
+   * request (the mark is dropped); a lost answer keeps it, with the time of the failure.
+   */
+  private async sendAhead<T>(event: InvoiceIssuedEvent, call: () => Promise<T>): Promise<T> {
+    await this.markPending(event, this.now());
+    try {
+      return await call();
+    } catch (e) {
+      if (answerLost(e)) await this.markPending(event, this.now()).catch(() => undefined);
+      else await this.clearPending(event).catch(() => undefined);
+      throw e;
+    }
+  }
+
   /** Links each created invoice line to its contracts; `done` = "lineId:contractId" pairs already linked. */
-  private async createLinks(moveId: number, plan: OdooInvoicePlan, done: Set<string>): Promise<number> {
+  private async createLinks(
+    event: InvoiceIssuedEvent,
+    moveId: number,
+    plan: OdooInvoicePlan,
+    done: Set<string>,
+    inDoubtSince: number | null = null,
+  ): Promise<number> {
     if (!plan.lineContracts.some((c) => c.length > 0)) return 0;
     const [move] = await this.o.odoo.read('account.move', [moveId], ['invoice_line_ids']);
     const lineIds = ((move?.invoice_line_ids as number[] | undefined) ?? []).slice().sort((a, b) => a - b);
@@ -363,15 +497,21 @@ export class InvoiceLoader {
           vals.push({ account_invoice_line_id: lineIds[i], contract_id: c });
       }
     });
-    if (vals.length > 0) await this.o.odoo.createMany(CONTRACT_LINK_MODEL, vals);
+    if (vals.length === 0) return 0;
+    if (inDoubtSince !== null) throw this.stillInDoubt(event, inDoubtSince, 'a contract link');
+    await this.sendAhead(event, () => this.o.odoo.createMany(CONTRACT_LINK_MODEL, vals));
     return vals.length;
   }
 
-  /** After a crash between the create and the links: add the links that are missing (best effort). */
-  private async repairLinks(event: InvoiceIssuedEvent, moveId: number): Promise<number> {
+  /** After a crash or a lost answer between the create and the links: add the links that are missing. */
+  private async repairLinks(
+    event: InvoiceIssuedEvent,
+    moveId: number,
+    inDoubtSince: number | null,
+  ): Promise<number> {
     let plan: OdooInvoicePlan;
     try {
-      plan = odooInvoiceFromEvent(event, await this.resolver.resolve(event));
+      plan = odooInvoiceFromEvent(event, await this.resolver.resolve(event), this.o.rules);
     } catch (e) {
       if (e instanceof SyncError && !e.retriable) return 0;
       throw e;
@@ -387,26 +527,59 @@ export class InvoiceLoader {
     const done = new Set(
       existing.map((r) => `${m2oId(r.account_invoice_line_id as never)}:${m2oId(r.contract_id as never)}`),
     );
-    return this.createLinks(moveId, plan, done);
+    return this.createLinks(event, moveId, plan, done, inDoubtSince);
   }
 
-  private async isProcessed(eventId: string): Promise<boolean> {
+  private async processedState(eventId: string): Promise<ProcessedState | null> {
     try {
-      const r = await this.o.pool.query(
-        'SELECT 1 FROM processed_event WHERE consumer = $1 AND event_id = $2',
+      const r = await this.o.pool.query<{ result: Record<string, unknown> | null }>(
+        'SELECT result FROM processed_event WHERE consumer = $1 AND event_id = $2',
         [this.consumer, eventId],
       );
-      return (r.rowCount ?? 0) > 0;
+      const row = r.rows[0];
+      if (!row) return null;
+      if (row.result?.pending !== true) return { done: true };
+      const sentAt = Date.parse(String(row.result.sentAt));
+      return { done: false, sentAt: Number.isNaN(sentAt) ? null : sentAt };
     } catch (e) {
       throw dbError(e, 'reading processed_event');
     }
+  }
+
+  private async markPending(event: InvoiceIssuedEvent, sentAt: number): Promise<void> {
+    try {
+      await this.o.pool.query(
+        `INSERT INTO processed_event (consumer, event_id, result) VALUES ($1, $2, $3::jsonb)
+         ON CONFLICT (consumer, event_id) DO UPDATE SET result = EXCLUDED.result
+         WHERE processed_event.result->>'pending' = 'true'`,
+        [
+          this.consumer,
+          event.eventId,
+          JSON.stringify({
+            invoiceNumber: event.invoiceNumber,
+            pending: true,
+            sentAt: new Date(sentAt).toISOString(),
+          }),
+        ],
+      );
+    } catch (e) {
+      throw dbError(e, 'writing processed_event (pending)');
+    }
+  }
+
+  private async clearPending(event: InvoiceIssuedEvent): Promise<void> {
+    await this.o.pool.query(
+      `DELETE FROM processed_event WHERE consumer = $1 AND event_id = $2 AND result->>'pending' = 'true'`,
+      [this.consumer, event.eventId],
+    );
   }
 
   private async markProcessed(event: InvoiceIssuedEvent, result: Record<string, unknown>): Promise<void> {
     try {
       await this.o.pool.query(
         `INSERT INTO processed_event (consumer, event_id, result) VALUES ($1, $2, $3::jsonb)
-         ON CONFLICT (consumer, event_id) DO NOTHING`,
+         ON CONFLICT (consumer, event_id) DO UPDATE SET result = EXCLUDED.result, processed_at = now()
+         WHERE processed_event.result->>'pending' = 'true'`,
         [this.consumer, event.eventId, JSON.stringify({ invoiceNumber: event.invoiceNumber, ...result })],
       );
     } catch (e) {

@@ -26,7 +26,7 @@
  * on an advisory lock.
  */
 import type { Pool, PoolClient } from 'pg';
-import { MalformedEventError, SyncError, errorCodeOf } from '../../domain/errors';
+import { MalformedEventError, OpenCellBusinessError, SyncError, errorCodeOf } from '../../domain/errors';
 import { componentLogger, type Logger } from '../../core/log';
 import type { OpenCellClient } from '../../adapters/opencell/client';
 import type { Invoice } from '../../domain/opencell/codecs';
@@ -84,7 +84,8 @@ export interface InvoicePollResult {
   ms: number;
 }
 
-export type InvoiceSource = Pick<OpenCellClient, 'listInvoices' | 'getInvoiceByNumber'>;
+export type InvoiceSource = Pick<OpenCellClient, 'listInvoices' | 'getInvoiceByNumber'> &
+  Partial<Pick<OpenCellClient, 'invoiceBillingRuns'>>;
 
 export interface InvoicePollerOptions extends InvoiceMappingOptions {
   /** The pipeline's state database (outbox, processed_event, cursor_position). */
@@ -164,6 +165,7 @@ export class InvoicePoller {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = true;
+  private noBillingRuns = false;
   private wakeupOf: OutboxWakeup | undefined;
 
   private get wakeup(): OutboxWakeup {
@@ -293,7 +295,8 @@ export class InvoicePoller {
       });
       const fresh = [...byNumber.values()].filter((i) => !known.has(invoiceEventId(i.invoiceNumber)));
       totals.known += byNumber.size - fresh.length;
-      const { events, rejected: bad } = await this.readAll(fresh);
+      // with its billing run (Odoo billing_run_id), which InvoiceDto does not carry
+      const { events, rejected: bad } = await this.readAll(fresh, await this.billingRuns(fresh));
       rejected.push(...bad);
       let n = 0;
       if (events.length > 0) {
@@ -382,9 +385,29 @@ export class InvoicePoller {
     return (r.rowCount ?? 0) > 0;
   }
 
+  /**
+   * The billing runs of the new invoices (Odoo's billing_run_id). An OpenCell without the API v2 generic search
+   * (before 7.x: 404) gives none: the invoices are still emitted, without a billing run (logged once).
+   */
+  private async billingRuns(fresh: Invoice[]): Promise<ReadonlyMap<number, string | null>> {
+    const ids = fresh.map((i) => i.invoiceId).filter((id): id is number => typeof id === 'number');
+    if (ids.length === 0 || !this.o.opencell.invoiceBillingRuns || this.noBillingRuns) return new Map();
+    try {
+      return await this.o.opencell.invoiceBillingRuns(ids);
+    } catch (e) {
+      if (!(e instanceof OpenCellBusinessError) || e.httpStatus !== 404) throw e;
+      this.noBillingRuns = true;
+      this.log.warn(
+        `OpenCell has no API v2 generic search (${e.message}): invoices are loaded without billing run`,
+      );
+      return new Map();
+    }
+  }
+
   /** Reads the new invoices in full (bounded concurrency) and maps them; an invoice gone meanwhile is skipped. */
   private async readAll(
     fresh: Array<Invoice & { invoiceNumber: string }>,
+    runs: ReadonlyMap<number, string | null>,
   ): Promise<{ events: InvoiceIssuedEvent[]; rejected: string[] }> {
     const out: Array<InvoiceIssuedEvent | undefined> = new Array(fresh.length);
     const rejected: string[] = [];
@@ -402,7 +425,7 @@ export class InvoicePoller {
           continue;
         }
         try {
-          const ev = invoiceEventFromOpenCell(full, this.o);
+          const ev = invoiceEventFromOpenCell(full, this.o, runs.get(full.invoiceId) ?? null);
           const problems = validatePayload('InvoiceIssued', ev);
           if (problems.length > 0) {
             throw new MalformedEventError(

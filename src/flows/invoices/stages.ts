@@ -24,7 +24,7 @@ import type { InvoiceIssuedEvent } from '../../domain/outbox/events';
 
 export type InvoiceConfig = Pick<
   Config,
-  'kafka' | 'registryUrl' | 'topics' | 'opencell' | 'odoo' | 'retry' | 'invoicePoll'
+  'kafka' | 'registryUrl' | 'topics' | 'opencell' | 'odoo' | 'retry' | 'invoicePoll' | 'invoiceImport'
 >;
 
 export function invoiceRetryPolicy(config: Pick<Config, 'retry'>): RetryPolicy {
@@ -98,7 +98,8 @@ export interface InvoiceLoaderDeps {
   groupId?: string;
   /** processed_event consumer name (default: the group id) */
   consumer?: string;
-  journalCode?: string;
+  /** XML id of the invoice journal (default invoice_somconnexio.customer_services_invoices_journal) */
+  journalXmlId?: string;
   /** invoices handled at once per partition, across keys (default 8) */
   concurrency?: number;
   onConsumerEvent?: (e: KeyedConsumerEvent) => void;
@@ -127,7 +128,12 @@ export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDe
     pool: deps.pool,
     schemas,
     consumer: deps.consumer ?? groupId,
-    journalCode: deps.journalCode,
+    journalXmlId: deps.journalXmlId,
+    rules: {
+      partnerByRef: config.invoiceImport.partnerByRef,
+      creditNoteTypes: config.invoiceImport.creditNoteTypes,
+    },
+    odooRequestLimitMs: config.invoiceImport.odooRequestLimitMs,
     onLoaded: deps.onLoaded,
   });
   const producer =

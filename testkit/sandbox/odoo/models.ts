@@ -30,6 +30,11 @@ export interface FieldDef {
   inverse?: string;
   /** one2many: extra SQL filter on the comodel rows (alias `c`). */
   filter?: string;
+  /**
+   * one2many: false when the field reads archived comodel rows too (`context={"active_test": False}` on the field,
+   * e.g. OCA contract's contract_line_ids); by default Odoo reads a one2many in the comodel's `_order`, active only.
+   */
+  activeTest?: boolean;
   /** many2many relation table and its columns (this side, other side). */
   relTable?: string;
   col1?: string;
@@ -115,6 +120,24 @@ export const LINE_DISPLAY_TYPES = [
 ] as const;
 
 const MODELS: ModelDef[] = [
+  model(
+    'ir.model.data',
+    'Model Data',
+    'ir_model_data',
+    {
+      name: char({ required: true }),
+      module: char({ required: true }),
+      model: char({ required: true }),
+      res_id: { type: 'integer' },
+      noupdate: bool(),
+      complete_name: char({
+        computed: true,
+        expr: (a) => `${a}.module || '.' || ${a}.name`,
+      }),
+    },
+    (a) => `${a}.module || '.' || ${a}.name`,
+    'module, name',
+  ),
   model(
     'res.currency',
     'Currency',
@@ -363,7 +386,12 @@ const MODELS: ModelDef[] = [
     'Contract Group',
     'contract_group',
     // somconnexio's contract.group: neither field is required (schemas/odoo/manifest.json)
-    { code: char(), partner_id: m2o('res.partner') },
+    {
+      code: char(),
+      partner_id: m2o('res.partner'),
+      contract_ids: { type: 'one2many', relation: 'contract.contract', inverse: 'contract_group_id' },
+      account_move_ids: { type: 'one2many', relation: 'account.move', inverse: 'contract_group_id' },
+    },
     (a) => `${a}.code`,
   ),
   model(
@@ -409,10 +437,16 @@ const MODELS: ModelDef[] = [
         col1: 'contract_contract_id',
         col2: 'res_partner_id',
       },
-      contract_line_ids: { type: 'one2many', relation: 'contract.line', inverse: 'contract_id' },
+      contract_line_ids: {
+        type: 'one2many',
+        relation: 'contract.line',
+        inverse: 'contract_id',
+        activeTest: false,
+      },
     },
     (a) => `${a}.name`,
-    'id desc',
+    // OCA contract 16.0: _order = "code, name asc"
+    'code, name asc',
   ),
   model(
     'account.move',

@@ -468,8 +468,13 @@ export async function read(
     let rr;
     if (f.type === 'one2many') {
       const co = getModel(f.relation!);
+      // Odoo reads a one2many in the comodel's _order, without archived rows unless the field says active_test False.
+      const active =
+        co.fields.active && f.activeTest !== false && env.context.active_test !== false
+          ? ' AND c.active IS TRUE'
+          : '';
       rr = await env.db.query<{ k: number; ids: number[] }>(
-        `SELECT c.${q(f.inverse!)} AS k, array_agg(c.id ORDER BY ${'sequence' in co.fields ? 'c.sequence NULLS LAST, ' : ''}c.id) AS ids FROM ${co.table} c WHERE c.${q(f.inverse!)} = ANY($1::int[])${f.filter ? ` AND ${f.filter}` : ''} GROUP BY 1`,
+        `SELECT k, array_agg(id ORDER BY rn) AS ids FROM (SELECT c.${q(f.inverse!)} AS k, c.id, row_number() OVER (ORDER BY ${orderSql(env, co, co.order, 'c')}) AS rn FROM ${co.table} c WHERE c.${q(f.inverse!)} = ANY($1::int[])${f.filter ? ` AND ${f.filter}` : ''}${active}) x GROUP BY 1`,
         [present],
       );
     } else {

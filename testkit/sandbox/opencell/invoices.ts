@@ -7,7 +7,7 @@ import type {
 import { q, qBool, success, type Ctx } from './context';
 import { invalid, missing, notFound, notFoundMsg } from './errors';
 import { applyPaging, pagingFrom, type FieldMap } from './filters';
-import { FetchPdfSchema, parseObject } from './schemas';
+import { FetchPdfSchema, GenericPagingSchema, parseObject } from './schemas';
 import type {
   BillingAccountRec,
   CategoryAggRec,
@@ -566,4 +566,37 @@ export function listInvoicesByCustomerAccount(ctx: Ctx): unknown {
       .filter((i) => bas.has(i.billingAccountCode))
       .map((i) => outInvoice(i, { transactions: false, pdf })),
   };
+}
+
+/**
+ * POST /v2/generic/all/invoice (API v2 generic search, 7.x+): `{total, limit, offset, data}`; each row has `id` and
+ * the `genericFields` asked for, an entity reference as `{id}` (the billing run). Filters served: `id` and
+ * `invoiceNumber`, equal or `inList`.
+ */
+export function listInvoicesGeneric(ctx: Ctx): unknown {
+  const dto = parseObject(GenericPagingSchema, ctx.body ?? {});
+  let rows = ctx.state.invoices;
+  for (const [key, value] of Object.entries((dto.filters ?? {}) as Record<string, unknown>)) {
+    const m = /^(?:(inList)\s+)?(id|invoiceNumber)$/.exec(key.trim());
+    if (!m) throw invalid(`Invalid filter ${key} (the sandbox serves id and invoiceNumber)`);
+    const wanted = new Set(
+      (Array.isArray(value) ? value : m[1] ? String(value).split(',') : [value]).map((v) => String(v).trim()),
+    );
+    rows = rows.filter((i) => wanted.has(m[2] === 'id' ? String(i.invoiceId) : i.invoiceNumber));
+  }
+  const offset = Number(dto.offset ?? 0);
+  const limit = Number(dto.limit ?? 100);
+  const fields = new Set((dto.genericFields as string[] | undefined) ?? []);
+  const row = (i: InvoiceRec): Record<string, unknown> => {
+    const all: Record<string, unknown> = {
+      id: i.invoiceId,
+      invoiceNumber: i.invoiceNumber,
+      invoiceDate: i.invoiceDate,
+      amountWithTax: i.amountWithTax,
+      billingRun: { id: i.billingRunId },
+    };
+    if (fields.size === 0) return all;
+    return Object.fromEntries(Object.entries(all).filter(([k]) => k === 'id' || fields.has(k)));
+  };
+  return { total: rows.length, limit, offset, data: rows.slice(offset, offset + limit).map(row) };
 }

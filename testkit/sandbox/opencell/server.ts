@@ -159,6 +159,7 @@ export const HANDLERS: Record<OpenCellOperationName, Handler> = {
   getPdfInvoice: invoices.getPdfInvoice,
   getPdfInvoiceWithType: invoices.getPdfInvoiceWithType,
   listInvoicesByCustomerAccount: invoices.listInvoicesByCustomerAccount,
+  listInvoiceBillingRuns: invoices.listInvoicesGeneric,
 };
 
 function routes(): { exact: Map<string, Handler>; patterns: Route[] } {
