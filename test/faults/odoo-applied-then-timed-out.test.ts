@@ -47,6 +47,7 @@ describe('fault: Odoo applies account.move.create and the answer is lost (applie
   this.timeout(360_000);
   const N = 24; // invoices, each hit once by "applied then timed out"
   const M = 6; // creates that time out before Odoo applies them
+  const K = 3; // contract-link creates applied then timed out (after the M moves are created)
   const sfx = uniqueSuffix();
   const PASSWORD = `pw-${sfx}`;
   const topic = `test.invoice-events-att-${sfx}`;
@@ -164,6 +165,13 @@ describe('fault: Odoo applies account.move.create and the answer is lost (applie
       model: '^account\\.move$',
       count: M,
     });
+    const linksApplied = odoo.faults.add({
+      kind: 'timeout',
+      phase: 'after',
+      method: 'create',
+      model: '^contract\\.account\\.invoice\\.line\\.relation$',
+      count: K,
+    });
     const journalBefore = odoo.journal.lastSeq;
 
     const schemas = new EventSchemas({ registryUrl: config.registryUrl, topics: config.topics });
@@ -216,6 +224,19 @@ describe('fault: Odoo applies account.move.create and the answer is lost (applie
       left.find((f) => f.id === unapplied.id),
       'all timed-out-unapplied faults fired',
     ).to.equal(undefined);
+    expect(
+      left.find((f) => f.id === linksApplied.id),
+      'all link faults fired',
+    ).to.equal(undefined);
+    const linkCreates = odoo.journal.entries({
+      method: 'create',
+      model: 'contract.account.invoice.line.relation',
+      since: journalBefore,
+    });
+    expect(
+      linkCreates.filter((e) => e.fault === 'timeout').length,
+      'link creates without an answer',
+    ).to.equal(K);
     const moveCreates = odoo.journal.entries({
       method: 'create',
       model: 'account.move',
@@ -234,8 +255,10 @@ describe('fault: Odoo applies account.move.create and the answer is lost (applie
       (acc, l) => ({ ...acc, [l.r.outcome]: (acc[l.r.outcome] ?? 0) + 1 }),
       {},
     );
-    expect(outcomes.existing, 'applied creates found by their ref on retry').to.equal(N);
-    expect(outcomes.created, 'unapplied creates sent again after the request limit').to.equal(M);
+    // the N applied moves are found by their ref on retry; so is a move whose links were applied then timed out
+    // (those K faults hit the first link creates: the repairs of the N, or the first of the M)
+    expect(outcomes.existing ?? 0, 'applied creates found by their ref on retry').to.be.within(N, N + K);
+    expect((outcomes.existing ?? 0) + (outcomes.created ?? 0), 'one load per invoice').to.equal(N + M);
     const dead = consumerEvents.filter((e) => e.type === 'dead-letter');
     expect(dead, 'nothing dead-lettered').to.have.length(0);
     const waits = consumerEvents.filter(
@@ -272,16 +295,18 @@ Odoo sandbox through the production JSON-RPC client with a 300 ms timeout; \`ODO
 | timed out before applying (fault fired, nothing committed) | ${M} |
 | \`account.move.create\` calls without an answer (sandbox journal) | ${unanswered.length} |
 | \`account.move.create\` calls in all | ${moveCreates.length} |
+| contract-link creates applied then timed out (fault fired, links committed, no answer) | ${K} |
+| contract-link creates in all | ${linkCreates.length} |
 | retries that waited for the request limit (PRECONDITION_PENDING) | ${waits} |
-| outcome \`existing\` (found by its ref on retry, not created again) | ${outcomes.existing ?? 0} |
+| outcome \`existing\` (found by its ref on retry, not created again; links complete) | ${outcomes.existing ?? 0} |
 | outcome \`created\` | ${outcomes.created ?? 0} |
 | moves in Odoo per invoice | exactly 1 for ${moves.length} of ${N + M} |
 | contract links | ${links} (one per line) |
 | dead letters | ${dead.length} |
 | time from first message to the last invoice loaded | ${ms} ms |
 
-Result (${when} UTC, ${commit}): **0 duplicate moves, 0 lost invoices, 0 dead letters**; every fault fired
-(${N} + ${M}). A create whose answer was lost is written ahead (\`processed_event\` pending with its send time); the
+Result (${when} UTC, ${commit}): **0 duplicate moves, 0 duplicate links, 0 lost invoices, 0 dead letters**; every
+fault fired (${N} + ${M} + ${K}). A create whose answer was lost is written ahead (\`processed_event\` pending with its send time); the
 retry looks the move up by its ref (the OpenCell invoice number) first and, while the lost create is younger than
 the request limit and not found, waits instead of sending it again.
 `;

@@ -309,8 +309,10 @@ function header(m: KafkaMessage, name: string): string | undefined {
   return one === undefined ? undefined : Buffer.isBuffer(one) ? one.toString('utf8') : String(one);
 }
 
+/** What a pending processed_event row says was sent: the move's create, or its contract links' create. */
+type PendingCall = 'move' | 'links';
 /** The processed_event row of an event: done, or a create sent at `sentAt` whose outcome is not recorded. */
-type ProcessedState = { done: true } | { done: false; sentAt: number | null };
+type ProcessedState = { done: true } | { done: false; sentAt: number | null; call: PendingCall };
 
 /** Odoo may still apply a call whose answer never came (timeout, connection loss, a proxy's 5xx). */
 const answerLost = (e: unknown) => e instanceof OdooUnavailableError;
@@ -373,7 +375,10 @@ export class InvoiceLoader {
       return r;
     }
     // A create sent less than Odoo's request limit ago with no recorded outcome may still commit.
-    const inDoubt = state && !state.done && state.sentAt !== null && t0 - state.sentAt < this.limitMs;
+    const doubt =
+      state && !state.done && state.sentAt !== null && t0 - state.sentAt < this.limitMs
+        ? { sentAt: state.sentAt, call: state.call }
+        : null;
     const [existing] = await this.o.odoo.search(
       'account.move',
       [
@@ -383,14 +388,15 @@ export class InvoiceLoader {
       { limit: 1, order: 'id' },
     );
     if (existing !== undefined) {
-      const repaired = await this.repairLinks(event, existing, inDoubt ? state.sentAt : null);
+      // The move is there: only a links create can still be in flight.
+      const repaired = await this.repairLinks(event, existing, doubt?.call === 'links' ? doubt.sentAt : null);
       await this.markProcessed(event, { moveId: existing, existing: true, linksRepaired: repaired });
       const r: LoadOutcome = { outcome: 'existing', moveId: existing, linksRepaired: repaired };
       this.log.info(`invoice ${event.invoiceNumber} already in Odoo (move ${existing}); not created again`);
       this.o.onLoaded?.(event, r);
       return r;
     }
-    if (inDoubt) throw this.stillInDoubt(event, state.sentAt!, 'the move');
+    if (doubt) throw this.stillInDoubt(event, doubt.sentAt, 'the move');
     const lookups = await this.resolver.resolve(event);
     const plan = odooInvoiceFromEvent(event, lookups, this.o.rules);
     if (plan.unknownContracts.length > 0) {
@@ -400,7 +406,7 @@ export class InvoiceLoader {
     }
     await this.duplicateGuard(event, plan);
     // tracking disabled on create, as the original did (no chatter mail)
-    const moveId = await this.sendAhead(event, () =>
+    const moveId = await this.sendAhead(event, 'move', () =>
       this.o.odoo.create('account.move', plan.vals, {
         context: { tracking_disable: true, mail_create_nolog: true, mail_notrack: true },
       }),
@@ -462,12 +468,16 @@ export class InvoiceLoader {
    * that a retry (or another instance after a crash) knows a create may be in flight. An answered error ends the
    * request (the mark is dropped); a lost answer keeps it, with the time of the failure.
    */
-  private async sendAhead<T>(event: InvoiceIssuedEvent, call: () => Promise<T>): Promise<T> {
-    await this.markPending(event, this.now());
+  private async sendAhead<T>(
+    event: InvoiceIssuedEvent,
+    what: PendingCall,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    await this.markPending(event, this.now(), what);
     try {
       return await call();
     } catch (e) {
-      if (answerLost(e)) await this.markPending(event, this.now()).catch(() => undefined);
+      if (answerLost(e)) await this.markPending(event, this.now(), what).catch(() => undefined);
       else await this.clearPending(event).catch(() => undefined);
       throw e;
     }
@@ -499,7 +509,7 @@ export class InvoiceLoader {
     });
     if (vals.length === 0) return 0;
     if (inDoubtSince !== null) throw this.stillInDoubt(event, inDoubtSince, 'a contract link');
-    await this.sendAhead(event, () => this.o.odoo.createMany(CONTRACT_LINK_MODEL, vals));
+    await this.sendAhead(event, 'links', () => this.o.odoo.createMany(CONTRACT_LINK_MODEL, vals));
     return vals.length;
   }
 
@@ -540,13 +550,17 @@ export class InvoiceLoader {
       if (!row) return null;
       if (row.result?.pending !== true) return { done: true };
       const sentAt = Date.parse(String(row.result.sentAt));
-      return { done: false, sentAt: Number.isNaN(sentAt) ? null : sentAt };
+      return {
+        done: false,
+        sentAt: Number.isNaN(sentAt) ? null : sentAt,
+        call: row.result.call === 'links' ? 'links' : 'move',
+      };
     } catch (e) {
       throw dbError(e, 'reading processed_event');
     }
   }
 
-  private async markPending(event: InvoiceIssuedEvent, sentAt: number): Promise<void> {
+  private async markPending(event: InvoiceIssuedEvent, sentAt: number, call: PendingCall): Promise<void> {
     try {
       await this.o.pool.query(
         `INSERT INTO processed_event (consumer, event_id, result) VALUES ($1, $2, $3::jsonb)
@@ -558,6 +572,7 @@ export class InvoiceLoader {
           JSON.stringify({
             invoiceNumber: event.invoiceNumber,
             pending: true,
+            call,
             sentAt: new Date(sentAt).toISOString(),
           }),
         ],
