@@ -37,7 +37,7 @@ import {
 
 /**
  * Issue 15 §3, Odoo side: "applied then timed out". The Odoo sandbox applies (commits) `account.move.create` and
- * then never answers (fault `timeout` with `phase: "after"`), for the first create of every invoice; a second rule
+ * then never answers (fault `applyThenTimeout`), for the first create of every invoice; a second rule
  * lets other creates time out *before* Odoo applies them (no answer, nothing committed). The real invoice loader
  * stage (keyed consumer, retry policy, dead-letter topic, production JSON-RPC client with a short timeout) loads the
  * invoices from Kafka. Every invoice must be in Odoo exactly once, none dead-lettered, and the faults must have
@@ -153,8 +153,7 @@ describe('fault: Odoo applies account.move.create and the answer is lost (applie
     // The first create of each of N invoices is applied, then never answered; M more creates are never answered and
     // never applied. Both rules count what they did.
     const applied = odoo.faults.add({
-      kind: 'timeout',
-      phase: 'after',
+      kind: 'applyThenTimeout',
       method: 'create',
       model: '^account\\.move$',
       count: N,
@@ -166,8 +165,7 @@ describe('fault: Odoo applies account.move.create and the answer is lost (applie
       count: M,
     });
     const linksApplied = odoo.faults.add({
-      kind: 'timeout',
-      phase: 'after',
+      kind: 'applyThenTimeout',
       method: 'create',
       model: '^contract\\.account\\.invoice\\.line\\.relation$',
       count: K,
@@ -234,7 +232,7 @@ describe('fault: Odoo applies account.move.create and the answer is lost (applie
       since: journalBefore,
     });
     expect(
-      linkCreates.filter((e) => e.fault === 'timeout').length,
+      linkCreates.filter((e) => e.fault === 'applyThenTimeout').length,
       'link creates without an answer',
     ).to.equal(K);
     const moveCreates = odoo.journal.entries({
@@ -242,7 +240,9 @@ describe('fault: Odoo applies account.move.create and the answer is lost (applie
       model: 'account.move',
       since: journalBefore,
     });
-    const unanswered = moveCreates.filter((e) => e.fault === 'timeout' && e.outcome === 'fault');
+    const unanswered = moveCreates.filter(
+      (e) => (e.fault === 'timeout' || e.fault === 'applyThenTimeout') && e.outcome === 'fault',
+    );
     expect(unanswered.length, 'create calls answered by no answer').to.equal(N + M);
 
     const moves = await movesOf();
@@ -283,7 +283,7 @@ describe('fault: Odoo applies account.move.create and the answer is lost (applie
     })();
     const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
     const md = `Scenario "${TITLE}" (\`test/faults/odoo-applied-then-timed-out.test.ts\`, issue 15 §3, Odoo side):
-the Odoo sandbox applies and commits \`account.move.create\`, then never answers (fault \`timeout\`, \`phase: "after"\`), for
+the Odoo sandbox applies and commits \`account.move.create\`, then never answers (fault \`applyThenTimeout\`), for
 the first create of ${N} invoices; ${M} more creates time out before Odoo applies them. The real invoice loader stage
 (keyed consumer, retry with backoff, dead-letter topic) reads the ${N + M} InvoiceIssued events from Kafka and calls the
 Odoo sandbox through the production JSON-RPC client with a 300 ms timeout; \`ODOO_REQUEST_LIMIT_MS\` = 1500 ms.

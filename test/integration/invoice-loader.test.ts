@@ -268,8 +268,7 @@ describe('invoice loader: like invoice_somconnexio 16.0, exactly once (Odoo sand
     try {
       // 1. applied (committed), then the answer never comes
       const applied = odoo.faults.add({
-        kind: 'timeout',
-        phase: 'after',
+        kind: 'applyThenTimeout',
         method: 'create',
         model: '^account\\.move$',
         count: 1,

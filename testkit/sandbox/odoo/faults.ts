@@ -8,14 +8,16 @@ import { FaultRuleBook, type Rule } from '../fault-rules';
  *   (default `psycopg2.errors.SerializationFailure`) and `message`;
  * - `http`: an HTTP 5xx (default 503) with a text body, like a proxy in front of Odoo;
  * - `timeout`: the request is never answered (the client's timeout fires);
- * - `reset`: the connection is destroyed without a response.
+ * - `reset`: the connection is destroyed without a response;
+ * - `applyThenTimeout` ("apply then time out", issue 15 §3): the call runs and commits, then its answer is never
+ *   sent (the client's timeout fires): the same as `timeout` with `phase: "after"`, as the OpenCell sandbox names it.
  *
  * Matching: `service` (common/object), `method` (the RPC method or, for execute_kw, the model method such as
  * `create`), `model` (a regular expression on the model name). `probability` is the share of matching calls hit
  * (seeded PRNG), `count` how many times the rule fires before it is spent. `phase: "after"` runs the call (and
  * commits it) before the fault replaces the answer: "committed but the client saw an error".
  */
-export type OdooFaultKind = 'latency' | 'rpcError' | 'http' | 'timeout' | 'reset';
+export type OdooFaultKind = 'latency' | 'rpcError' | 'http' | 'timeout' | 'reset' | 'applyThenTimeout';
 
 export interface OdooFaultRuleInput {
   kind: OdooFaultKind;
@@ -33,7 +35,14 @@ export interface OdooFaultRuleInput {
 
 export type OdooFaultRule = Rule<OdooFaultRuleInput>;
 
-const KINDS: readonly OdooFaultKind[] = ['latency', 'rpcError', 'http', 'timeout', 'reset'];
+const KINDS: readonly OdooFaultKind[] = [
+  'latency',
+  'rpcError',
+  'http',
+  'timeout',
+  'reset',
+  'applyThenTimeout',
+];
 
 export interface CallKey {
   service: string;
@@ -57,6 +66,8 @@ export class OdooFaultInjector {
           ) {
             throw new Error('http rules take a 5xx status');
           }
+          if (input.kind === 'applyThenTimeout' && input.phase === 'before')
+            throw new Error('applyThenTimeout applies the call first: no phase "before"');
         },
         compile: (input) => (input.model ? new RegExp(input.model) : undefined),
         matches: (r, re, call) =>

@@ -460,6 +460,7 @@ export async function startOdooSandbox(opts: OdooSandboxOptions = {}): Promise<O
       entry.outcome = 'fault';
       switch (rule.kind) {
         case 'timeout':
+        case 'applyThenTimeout':
           hanging.add(res);
           res.on('close', () => hanging.delete(res));
           entry.httpStatus = 0;
@@ -493,7 +494,8 @@ export async function startOdooSandbox(opts: OdooSandboxOptions = {}): Promise<O
         }
       }
     };
-    if (fault && fault.phase !== 'after' && applyFault(fault)) return;
+    const afterCall = (r: OdooFaultRule) => r.phase === 'after' || r.kind === 'applyThenTimeout';
+    if (fault && !afterCall(fault) && applyFault(fault)) return;
     let body: unknown;
     try {
       const result = await dispatch(service, rpcMethod, args);
@@ -508,7 +510,7 @@ export async function startOdooSandbox(opts: OdooSandboxOptions = {}): Promise<O
       entry.errorMessage = err.message;
       body = errorEnvelope(parsed.id, err.pyName, err.message);
     }
-    if (fault && fault.phase === 'after' && applyFault(fault)) return;
+    if (fault && afterCall(fault) && applyFault(fault)) return;
     finish();
     send(res, 200, JSON.stringify(body));
   }
