@@ -126,6 +126,13 @@ export class WorkerSupervisor {
     await this.exitOf(child);
   }
 
+  /** SIGSTOP / SIGCONT (a process pause, e.g. a long GC or a VM freeze): synchronous, the process stays alive. */
+  signal(sig: 'SIGSTOP' | 'SIGCONT'): void {
+    const child = this.child;
+    if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    process.kill(child.pid, sig);
+  }
+
   /** SIGTERM: graceful stop. */
   async stop(): Promise<void> {
     const child = this.child;
