@@ -222,6 +222,7 @@ export function renderMarkdown(r: Results): string {
     section('applied-then-timed-out.md', 'Applied then timed out, 100 times (issue 15 §3)'),
     section('compensation-once.md', 'Compensation once under kill -9 (issue 14 §2, W5)'),
     section('odoo-applied-then-timed-out.md', 'Odoo create applied then timed out (issue 15 §3)'),
+    section('poller-10k.md', 'Poller: 10k invoices, late invoices, restarts (issue 15 §5)'),
     faults(),
   ];
   return parts.filter(Boolean).join('\n');
