@@ -4,6 +4,13 @@
  * messages and causes pass through the client's scrubber, so no secret rides on them.
  */
 import fetch, { type RequestInit, type Response } from 'node-fetch';
+import { childTraceparent, TRACEPARENT } from '../core/trace';
+
+/** The `traceparent` header of a call made while working for a trace (src/core/trace.ts); none outside one. */
+export function traceHeader(): Record<string, string> {
+  const tp = childTraceparent();
+  return tp ? { [TRACEPARENT]: tp } : {};
+}
 
 /** An error cause safe to log: name, scrubbed message, and the system code (ECONNRESET…) when there is one. */
 export interface SafeCause {

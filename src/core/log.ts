@@ -2,6 +2,7 @@ import winston from 'winston';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Writable } from 'node:stream';
+import { currentTrace } from './trace';
 
 /**
  * The one logger. JSON lines when LOG_FORMAT=json or NODE_ENV=production, readable lines on a terminal.
@@ -49,6 +50,14 @@ export function redact<T>(value: T, depth = 0): T {
   }
   return value;
 }
+
+/** The current trace's id on every line logged while working for it (src/core/trace.ts). */
+const traceFormat = winston.format((info) => {
+  const trace = currentTrace();
+  if (trace && (info as Record<string, unknown>).traceId === undefined)
+    (info as Record<string, unknown>).traceId = trace.traceId;
+  return info;
+});
 
 const redactFormat = winston.format((info) => {
   for (const key of Object.keys(info)) {
@@ -125,6 +134,7 @@ export function createAppLogger(env: LogEnv, stdoutIsTTY = Boolean(process.stdou
   const logger = winston.createLogger({
     level: env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'warn' : 'info'),
     format: winston.format.combine(
+      traceFormat(),
       redactFormat(),
       winston.format.timestamp(),
       winston.format.errors({ stack: false }),

@@ -4,7 +4,7 @@ import type { RequestInit, Response } from 'node-fetch';
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/Either';
 import { BadResponseError, OdooRpcError, SyncError } from '../../domain/errors';
-import { fetchText, TransportFailure } from '../http-transport';
+import { fetchText, TransportFailure, traceHeader } from '../http-transport';
 import { REDACTED, redactString, registerSecret } from '../../core/log';
 import * as C from '../../domain/odoo/codecs';
 import { isRetriableOdooError, OdooLoginError, OdooUnavailableError } from '../../domain/odoo/errors';
@@ -348,7 +348,7 @@ export class OdooClient {
     const init: Omit<RequestInit, 'signal'> = {
       method: 'POST',
       agent: this.#agent,
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...traceHeader() },
       body: JSON.stringify({ jsonrpc: '2.0', method: 'call', id, params: { service, method, args } }),
     };
     let res: Response;

@@ -9,7 +9,7 @@ import {
   OpenCellUnavailableError,
   SyncError,
 } from '../../domain/errors';
-import { fetchText, TransportFailure } from '../http-transport';
+import { fetchText, TransportFailure, traceHeader } from '../http-transport';
 import { REDACTED, redactString } from '../../core/log';
 
 /** Connection settings; `Config['opencell']` satisfies this. */
@@ -183,6 +183,7 @@ export class OpenCellHttp {
         Authorization: this.#authorization,
         Accept: 'application/json',
         ...(opts.body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        ...traceHeader(),
       },
       ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }),
     };

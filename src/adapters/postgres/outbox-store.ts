@@ -8,6 +8,7 @@ import { SyncError } from '../../domain/errors';
 import { validatePayload } from '../../domain/outbox/codecs';
 import { isUuid } from '../../domain/outbox/event-ids';
 import type { OutboxEvent } from '../../domain/outbox/events';
+import { currentTraceparent } from '../../core/trace';
 
 export { EVENT_ID_NAMESPACES, isUuid, newEventId, stableEventId } from '../../domain/outbox/event-ids';
 
@@ -17,8 +18,10 @@ export { EVENT_ID_NAMESPACES, isUuid, newEventId, stableEventId } from '../../do
  * retried transaction or a re-polled invoice does not produce a second row. The payload is validated first
  * (MALFORMED_EVENT), so the caller's transaction fails instead of a poison row reaching the relay.
  */
-/** Checks an outbox event and returns the values of its row (event_id, topic, aggregate type and id, type, payload). */
-export function outboxRowValues(event: OutboxEvent): [string, string, string, string, string, string] {
+/** Checks an outbox event and returns the values of its row (event_id, topic, aggregate type and id, type, payload, traceparent). */
+export function outboxRowValues(
+  event: OutboxEvent,
+): [string, string, string, string, string, string, string | null] {
   const eventId = event.payload.eventId;
   if (!isUuid(eventId)) {
     throw new SyncError('INTERNAL', `outbox event id must be a uuid, got ${JSON.stringify(eventId)}`, {
@@ -48,17 +51,19 @@ export function outboxRowValues(event: OutboxEvent): [string, string, string, st
     event.aggregateId,
     event.type,
     JSON.stringify(event.payload),
+    // the trace the event belongs to (src/core/trace.ts): the relay sends it as the event's `traceparent` header
+    currentTraceparent(),
   ];
 }
 
 /**
- * The outbox INSERT for parameters $n … $n+5 (as returned by outboxRowValues); with `onlyIf` (an SQL condition,
+ * The outbox INSERT for parameters $n … $n+6 (as returned by outboxRowValues); with `onlyIf` (an SQL condition,
  * e.g. `EXISTS (SELECT 1 FROM intent)` in a data-modifying CTE), the row is written only when it holds.
  */
 export function outboxInsertSql(n = 1, onlyIf?: string): string {
   const p = (i: number) => `$${n + i}`;
-  const row = `${p(0)}::uuid, ${p(1)}::text, ${p(2)}::text, ${p(3)}::text, ${p(4)}::text, ${p(5)}::jsonb`;
-  return `INSERT INTO outbox (event_id, topic, aggregate_type, aggregate_id, event_type, payload)
+  const row = `${p(0)}::uuid, ${p(1)}::text, ${p(2)}::text, ${p(3)}::text, ${p(4)}::text, ${p(5)}::jsonb, ${p(6)}::text`;
+  return `INSERT INTO outbox (event_id, topic, aggregate_type, aggregate_id, event_type, payload, traceparent)
      ${onlyIf === undefined ? `VALUES (${row})` : `SELECT ${row} WHERE ${onlyIf}`}
      ON CONFLICT (event_id) DO NOTHING`;
 }

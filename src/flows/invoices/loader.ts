@@ -35,6 +35,7 @@ import {
 } from '../../domain/errors';
 import { OdooUnavailableError } from '../../domain/odoo/errors';
 import { componentLogger, type Logger } from '../../core/log';
+import { parseTraceparent, TRACEPARENT, withTrace } from '../../core/trace';
 import { OdooClient } from '../../adapters/odoo/client';
 import { m2oId, charOrNull, type Domain } from '../../domain/odoo/codecs';
 import type { InvoiceIssuedEvent } from '../../domain/outbox/events';
@@ -340,6 +341,12 @@ export class InvoiceLoader {
 
   /** KeyedConsumer handler: decode, then load. */
   async handleMessage(message: KafkaMessage, ctx: MessageContext): Promise<void> {
+    // the invoice event's trace (set by the poller, sent by the relay): the loader's logs and Odoo calls carry it
+    const tp = message.headers?.[TRACEPARENT];
+    return withTrace(parseTraceparent(Array.isArray(tp) ? tp[0] : tp), () => this.loadMessage(message, ctx));
+  }
+
+  private async loadMessage(message: KafkaMessage, ctx: MessageContext): Promise<void> {
     if (!message.value)
       throw new MalformedEventError(
         ctx.topic,

@@ -28,6 +28,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { MalformedEventError, OpenCellBusinessError, SyncError, errorCodeOf } from '../../domain/errors';
 import { componentLogger, type Logger } from '../../core/log';
+import { traceFromSeed, withTrace } from '../../core/trace';
 import type { OpenCellClient } from '../../adapters/opencell/client';
 import type { Invoice } from '../../domain/opencell/codecs';
 import { validatePayload } from '../../domain/outbox/codecs';
@@ -328,13 +329,16 @@ export class InvoicePoller {
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`invoice-poller:${this.o.name}`]);
       for (const ev of events) {
         if (await this.remember(client, ev)) {
-          await appendOutbox(client, {
-            type: 'InvoiceIssued',
-            topic: this.o.topic,
-            aggregateType: 'invoice',
-            aggregateId: ev.invoiceNumber,
-            payload: ev,
-          });
+          // an invoice starts its own trace (src/core/trace.ts), the same for the same invoice number
+          await withTrace(traceFromSeed(`invoice|${ev.invoiceNumber}`), () =>
+            appendOutbox(client, {
+              type: 'InvoiceIssued',
+              topic: this.o.topic,
+              aggregateType: 'invoice',
+              aggregateId: ev.invoiceNumber,
+              payload: ev,
+            }),
+          );
           emitted.push(ev);
         }
       }

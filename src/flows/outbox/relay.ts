@@ -34,6 +34,7 @@ import { isOutboxEventType } from '../../domain/outbox/codecs';
 import type { Config } from '../../core/config';
 import { EventSchemas } from '../../adapters/registry/schemas';
 import { OUTBOX_CHANNEL } from '../../adapters/postgres/outbox-wakeup';
+import { TRACEPARENT } from '../../core/trace';
 
 export { OUTBOX_CHANNEL };
 /** Default advisory lock key ("outbox" as ASCII digits): one active relay per state database. */
@@ -90,6 +91,7 @@ interface OutboxRow {
   aggregate_id: string;
   event_type: string;
   payload: unknown;
+  traceparent: string | null;
 }
 
 class SimulatedCrash extends Error {}
@@ -338,7 +340,8 @@ export class OutboxRelay {
     if (!client || !producer || !this.leader)
       throw new SyncError('INTERNAL', 'outbox relay is not the active publisher');
     const { rows } = await client.query<OutboxRow>(
-      `SELECT o.id::text AS id, o.event_id::text AS event_id, o.topic, o.aggregate_type, o.aggregate_id, o.event_type, o.payload
+      `SELECT o.id::text AS id, o.event_id::text AS event_id, o.topic, o.aggregate_type, o.aggregate_id, o.event_type, o.payload,
+              o.traceparent
          FROM outbox o
         WHERE o.published_at IS NULL AND o.last_error IS NULL AND o.topic = ANY($1::text[])
           AND NOT EXISTS (SELECT 1 FROM outbox p
@@ -377,7 +380,12 @@ export class OutboxRelay {
       messages.push({
         key: row.aggregate_id,
         value,
-        headers: { event_id: row.event_id, event_type: row.event_type, aggregate_type: row.aggregate_type },
+        headers: {
+          event_id: row.event_id,
+          event_type: row.event_type,
+          aggregate_type: row.aggregate_type,
+          ...(row.traceparent ? { [TRACEPARENT]: row.traceparent } : {}),
+        },
       });
       byTopic.set(row.topic, messages);
       sent.push(row.id);

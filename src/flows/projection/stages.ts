@@ -4,10 +4,18 @@
  * - projector: consumer group `sync-projector` on the intents topic → OpenCell, ledger and outbox.
  * Both use the keyed consumer (per-key order, contiguous commits, retry with backoff, dead-letter topic).
  */
-import { Kafka, Partitioners, Producer } from 'kafkajs';
+import { IHeaders, Kafka, Partitioners, Producer } from 'kafkajs';
 import { topicFor } from '../../domain/capture';
 import type { Config } from '../../core/config';
 import { componentLogger, redactString } from '../../core/log';
+import {
+  formatTraceparent,
+  parseTraceparent,
+  traceFromSeed,
+  TRACEPARENT,
+  withTrace,
+  type TraceContext,
+} from '../../core/trace';
 import { CoalescingSender } from '../../adapters/kafka/coalescing-sender';
 import { DeadLetterIndex, KafkaDeadLetterPublisher } from '../../adapters/kafka/dlq';
 import { ensureTopics } from '../../adapters/kafka/kafka';
@@ -28,6 +36,27 @@ export interface StageHooks {
   onRouted?: (table: string, routed: number, filtered: string | undefined) => void;
   /** an intent the projector finished (applied or skipped) now, its OpenCell calls done (not for replays) */
   onProjected?: (msg: IntentMessage, result: IntentResult) => void;
+}
+
+/**
+ * The trace a change starts: derived from its place in the WAL (table, row, LSN, transaction), so the same change
+ * read again (offset reset, connector restart) has the same trace id; from its Kafka position when it has no LSN.
+ */
+export function changeTrace(source: IntentMessage['source']): TraceContext {
+  return traceFromSeed(
+    source.lsn !== null
+      ? `change|${source.table}|${source.rowId ?? ''}|${source.lsn}|${source.txId ?? ''}`
+      : `change|${source.topic}|${source.partition}|${source.offset}|${source.table}|${source.rowId ?? ''}`,
+  );
+}
+
+/** The trace of an intent: its message's `traceparent` header, else one of its own (operator intents, old messages). */
+export function intentTrace(headers: IHeaders | undefined, msg: IntentMessage): TraceContext {
+  return parseTraceparent(headerValue(headers?.[TRACEPARENT])) ?? traceFromSeed(`intent|${msg.intentId}`);
+}
+
+function headerValue(v: IHeaders[string]): string | Buffer | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }
 
 export function routerTopics(prefix: string): string[] {
@@ -116,15 +145,25 @@ export function createRouter(opts: {
       const table = r.change?.table ?? ctx.topic.split('.').pop() ?? ctx.topic;
       hooks?.onRouted?.(table, r.messages.length, r.filtered);
       if (r.messages.length === 0) return;
-      await sender.send(
-        config.topics.intents,
-        r.messages.map((m) => ({
-          key: m.aggregateKey,
-          value: encodeIntentMessage(m),
-          headers: { intent_id: m.intentId, intent_kind: m.intent.kind, source_table: m.source.table },
-        })),
-      );
-      log.debug(`routed ${r.messages.length} intent(s) from ${ctx.topic}@${message.offset}`);
+      // the change starts the trace its intents carry on (src/core/trace.ts), unless its record brought one
+      const trace =
+        parseTraceparent(headerValue(message.headers?.[TRACEPARENT])) ?? changeTrace(r.messages[0].source);
+      await withTrace(trace, async () => {
+        await sender.send(
+          config.topics.intents,
+          r.messages.map((m) => ({
+            key: m.aggregateKey,
+            value: encodeIntentMessage(m),
+            headers: {
+              intent_id: m.intentId,
+              intent_kind: m.intent.kind,
+              source_table: m.source.table,
+              [TRACEPARENT]: formatTraceparent(trace),
+            },
+          })),
+        );
+        log.debug(`routed ${r.messages.length} intent(s) from ${ctx.topic}@${message.offset}`);
+      });
     },
   });
 }
@@ -155,12 +194,14 @@ export function createProjector(opts: {
     fence: opts.fence,
     handler: async (message, ctx) => {
       const msg = decodeIntentMessage(ctx.topic, ctx.partition, message.offset, message.value);
-      // a dead letter put back by `dlq replay` carries replayed_from
-      const result = await projector.handle(msg, ctx.attempt, {
-        replayed: message.headers?.replayed_from !== undefined,
-        fence: ctx.fence,
+      await withTrace(intentTrace(message.headers, msg), async () => {
+        // a dead letter put back by `dlq replay` carries replayed_from
+        const result = await projector.handle(msg, ctx.attempt, {
+          replayed: message.headers?.replayed_from !== undefined,
+          fence: ctx.fence,
+        });
+        if (result) hooks?.onProjected?.(msg, result);
       });
-      if (result) hooks?.onProjected?.(msg, result);
     },
     onDeadLettered: async (message, ctx, err) => {
       let msg;
@@ -169,12 +210,14 @@ export function createProjector(opts: {
       } catch {
         return; // a malformed intent has no ledger record to write
       }
-      log.info(`dead-lettered ${msg.intent.kind}: ${redactString((err as Error).message)}`, {
-        intentId: msg.intentId,
-        aggregate: msg.aggregateKey,
-        lsn: msg.source.lsn,
+      await withTrace(intentTrace(message.headers, msg), async () => {
+        log.info(`dead-lettered ${msg.intent.kind}: ${redactString((err as Error).message)}`, {
+          intentId: msg.intentId,
+          aggregate: msg.aggregateKey,
+          lsn: msg.source.lsn,
+        });
+        await projector.recordDeadLetter(msg, err, ctx.attempt, ctx.fence);
       });
-      await projector.recordDeadLetter(msg, err, ctx.attempt, ctx.fence);
     },
   });
 }

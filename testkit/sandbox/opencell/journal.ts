@@ -11,6 +11,8 @@ export interface JournalEntry {
   body: unknown;
   status: number;
   durationMs: number;
+  /** the W3C `traceparent` header the caller sent, if any */
+  traceparent?: string;
   errorCode?: string;
   /** The fault injected into this request, if any. */
   fault?: string;

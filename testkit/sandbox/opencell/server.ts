@@ -376,6 +376,7 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
       body: parsed,
       status: 0,
       durationMs: 0,
+      ...(typeof req.headers.traceparent === 'string' ? { traceparent: req.headers.traceparent } : {}),
     };
     const finish = (r: Reply | undefined) => {
       if (r) {
