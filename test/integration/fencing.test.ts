@@ -138,4 +138,36 @@ describe('fencing: a zombie holding an older epoch writes nothing (real PostgreS
       c.release();
     }
   });
+
+  it('a write paused inside its transaction (its process stopped) blocks the take only until the server ends it', async () => {
+    const a = new PgPartitionFence(pool, group, 'a');
+    a.assigned({ paused: [0] });
+    const token = await a.token('paused', 0);
+    const c = await pool.connect();
+    let lost: unknown;
+    c.on('error', (e) => (lost = e));
+    try {
+      // what Ledger.write does, with a short idle limit, then nothing: the process is paused here
+      await c.query(`BEGIN; SET LOCAL idle_in_transaction_session_timeout = 400`);
+      await c.query(
+        `SELECT 1 FROM sync_fence WHERE group_id = $1 AND topic = 'paused' AND partition = 0 FOR SHARE`,
+        [group],
+      );
+      const t0 = Date.now();
+      const b = new PgPartitionFence(pool, group, 'b');
+      b.assigned({ paused: [0] });
+      const t = await b.token('paused', 0);
+      expect(BigInt(t.epoch) > BigInt(token.epoch)).to.equal(true);
+      expect(Date.now() - t0, 'the take waited for the idle limit, not for the paused process').to.be.below(
+        5000,
+      );
+      const commit = await c.query('COMMIT').then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(commit ?? lost, 'the paused write cannot commit any more').to.be.instanceOf(Error);
+    } finally {
+      c.release(true);
+    }
+  });
 });

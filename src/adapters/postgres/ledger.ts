@@ -114,6 +114,9 @@ export interface LedgerPort {
   checkFence(fence: FenceToken | undefined): Promise<void>;
 }
 
+/** How long a fenced ledger write's transaction may sit idle before the server ends it (see Ledger.write). */
+export const FENCE_WRITE_IDLE_MS = 10_000;
+
 export class Ledger implements LedgerPort {
   private readonly wakeup: OutboxWakeup;
 
@@ -139,8 +142,14 @@ export class Ledger implements LedgerPort {
     if (!fence) return fn(this.pool);
     const client = await this.pool.connect();
     let broken: unknown;
+    // A session lost mid-transaction (see below) errors on the checked-out client: recorded, not an uncaught event.
+    const onError = (e: unknown) => (broken ??= e);
+    client.on('error', onError);
     try {
-      await client.query('BEGIN');
+      // The FOR SHARE lock blocks the partition's next take. A process paused inside this transaction (SIGSTOP, a VM
+      // freeze) would hold it, and so its partitions' new owner, for as long as it is paused: the server ends such a
+      // transaction after FENCE_WRITE_IDLE_MS idle, which frees the take (the paused write then fails to commit).
+      await client.query(`BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${FENCE_WRITE_IDLE_MS}`);
       try {
         await lockFenceShared(client, fence);
         const out = await fn(client);
@@ -151,6 +160,7 @@ export class Ledger implements LedgerPort {
         throw e;
       }
     } finally {
+      client.off('error', onError);
       client.release(broken as Error | undefined);
     }
   }
