@@ -1005,11 +1005,15 @@ const compensateCommand: Command = {
       throw new CliFailure((e as Error).message);
     }
     const recorded = await readEffect(ctx.statePool(), compensationEffectKey(key));
+    // the key names one compensation: another contract, amount or description under it is refused, finished or not
+    if (
+      recorded !== null &&
+      (recorded.opencellCode !== contract.code || recorded.chargeCode !== oneShotIdentity(body))
+    )
+      throw new CliFailure(
+        `key "${key}" was already used for another compensation (subscription ${recorded.opencellCode}, intent ${recorded.intentId}): use a new key`,
+      );
     if (recorded !== null && recorded.outcome !== 'pending') {
-      if (recorded.opencellCode !== contract.code || recorded.chargeCode !== oneShotIdentity(body))
-        throw new CliFailure(
-          `key "${key}" was already used for another compensation (subscription ${recorded.opencellCode}, intent ${recorded.intentId}): use a new key`,
-        );
       const when = recorded.appliedAt.toISOString();
       if (flag(args, 'json'))
         ctx.io.out(

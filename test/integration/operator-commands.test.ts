@@ -196,6 +196,18 @@ describe('operator commands force-iban (W3) and compensate (W5) on the real stac
     );
     expect(reused.status).to.equal(1);
     expect(reused.stderr).to.contain('already used for another compensation');
+    // so is a key whose earlier try's outcome is still unknown ('pending', written ahead) when it names another charge
+    const pendingKey = `pending-${uniqueSuffix()}`;
+    await stateDb().query(
+      `INSERT INTO ledger_effect (effect_key, intent_id, op, opencell_code, outcome, charge_code)
+       VALUES ($1, 'other-intent', 'applyOneShotChargeInstance', 'SC-OTHER', 'pending', 'CH_SC_OSO_COMPENSATION|-1.0000|x')`,
+      [`compensation:${pendingKey}`],
+    );
+    const pendingOther = await cli(...args, '--key', pendingKey, '--yes');
+    await stateDb().query('DELETE FROM ledger_effect WHERE effect_key = $1', [`compensation:${pendingKey}`]);
+    expect(pendingOther.status).to.equal(1);
+    expect(pendingOther.stderr).to.contain('already used for another compensation (subscription SC-OTHER');
+    expect(compensations(contract.code), 'still one').to.have.length(1);
 
     // a different key with the same amount is a new compensation
     const other = await cli(...args, '--date', '2026-11-30', '--key', `${key}-b`, '--yes', '--wait', '60');
