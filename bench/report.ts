@@ -223,6 +223,7 @@ export function renderMarkdown(r: Results): string {
     section('compensation-once.md', 'Compensation once under kill -9 (issue 14 §2, W5)'),
     section('odoo-applied-then-timed-out.md', 'Odoo create applied then timed out (issue 15 §3)'),
     section('poller-10k.md', 'Poller: 10k invoices, late invoices, restarts (issue 15 §5)'),
+    section('three-brokers.md', '3-broker cluster: kill -9 a broker 10 times under load (issue 15 §9)'),
     faults(),
   ];
   return parts.filter(Boolean).join('\n');
