@@ -206,6 +206,24 @@ describe('invoice loader: like invoice_somconnexio 16.0, exactly once (Odoo sand
     ]);
   });
 
+  it('the Odoo sandbox reads contract_group.contract_ids as Odoo does: OCA contract order (code, name), archived contracts left out', async () => {
+    const archived = await insertContract(odooDb(), {
+      partnerId,
+      kind: 'mobile',
+      contractGroupId: group.id,
+      code: `0-LP${sfx}`,
+      overrides: { active: false },
+    });
+    try {
+      const [g] = await client.read('contract.group', [group.id], ['contract_ids']);
+      expect(g!.contract_ids).to.deep.equal([contracts[1]!.id, contracts[0]!.id]); // A-…, Z-…
+    } finally {
+      await odooDb().query('UPDATE contract_contract SET contract_group_id = NULL WHERE id = $1', [
+        archived.id,
+      ]);
+    }
+  });
+
   it('a replay of the same invoice is a no-op (processed_event, then its ref); another invoice on the same (invoice_date, group, journal) is rejected naming the move (the original duplicate guard)', async () => {
     const ev = invoice({ invoiceDate: '2031-02-28' });
     const l = loader();

@@ -185,6 +185,13 @@ describe('invoices: OpenCell invoice → InvoiceIssuedEvent (invoiceEventFromOpe
     expect(invoiceEventId('SC-2024-0000002')).not.to.equal(invoiceEventId('SC-2024-0000001'));
   });
 
+  it('carries the billing run the poller read (InvoiceDto has none), null when unknown', () => {
+    expect(invoiceEventFromOpenCell(invoice()).billingRunId).to.equal(null);
+    const ev = invoiceEventFromOpenCell(invoice(), {}, '42');
+    expect(ev.billingRunId).to.equal('42');
+    expect(validatePayload('InvoiceIssued', ev)).to.deep.equal([]);
+  });
+
   it('without rated transactions: one line per sub-category and tax, without product or subscription', () => {
     const inv = invoice();
     for (const c of inv.categoryInvoiceAgregate ?? [])
