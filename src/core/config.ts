@@ -168,6 +168,7 @@ const SPEC = {
   OPENCELL_CUSTOMER_CATEGORY: [NonEmpty, 'CLIENT'],
   // Invoice poller (docs/operations.md "Invoice poller"): days every poll reads again, page size, interval.
   INVOICE_POLL_LOOKBACK_DAYS: [IntFromEnv(0, 366), '3'],
+  INVOICE_POLL_VERIFY_DAYS: [IntFromEnv(0, 366), '35'],
   INVOICE_POLL_PAGE_SIZE: [IntFromEnv(1, 1000), '100'],
   INVOICE_POLL_INTERVAL_MS: [IntFromEnv(1000, 86_400_000), '60000'],
   // Behaviour beyond the original module: opt-in, off by default (docs/parity.md, README "Behaviour settings").
@@ -262,7 +263,7 @@ export interface Config {
   snapshotOneShotsSince: string | null;
   odoo: { url: string; db: string; user: string; password: string };
   /** `INVOICE_POLL_*`: the invoice poller's lookback (days read again by every poll), page size and interval. */
-  invoicePoll: { lookbackDays: number; pageSize: number; intervalMs: number };
+  invoicePoll: { lookbackDays: number; verifyDays: number; pageSize: number; intervalMs: number };
   /**
    * Invoice import. `partnerByRef` (`INVOICE_PARTNER_BY_REF`, opt-in, default false = the original): an invoice
    * whose contract group is unknown goes to the partner whose ref is its customer code (the Odoo 12 rule).
@@ -375,6 +376,7 @@ export function loadConfig(
     odoo: { url: s.ODOO_URL, db: s.ODOO_DB, user: s.ODOO_USER, password: s.ODOO_PASSWORD },
     invoicePoll: {
       lookbackDays: s.INVOICE_POLL_LOOKBACK_DAYS,
+      verifyDays: s.INVOICE_POLL_VERIFY_DAYS,
       pageSize: s.INVOICE_POLL_PAGE_SIZE,
       intervalMs: s.INVOICE_POLL_INTERVAL_MS,
     },

@@ -92,6 +92,28 @@ describe('invoice poller: pages, lookback and resume (issue 15 §5)', function (
     expect((await outboxCounts()).get(late.invoiceNumbers[0]!)).to.equal(1);
   });
 
+  it('a late invoice dated before the lookback, on a date read completely before, is found by its date watermark', async () => {
+    oc.reset();
+    await pool.query('DELETE FROM outbox');
+    const p = poller('verify', { lookbackDays: 1 });
+    const old = day(0);
+    oc.generateInvoices({ count: 3, invoiceDate: old, billingAccountCodes: ['9_0'] });
+    expect((await p.pollOnce()).emitted).to.equal(3);
+    clock += 5 * DAY; // the old date is 5 days back now, outside the 1-day lookback
+    const quiet = await p.pollOnce();
+    expect(quiet.window.from > old).to.equal(true);
+    expect(quiet.reread).to.deep.equal([]);
+    const late = oc.generateInvoices({ count: 2, invoiceDate: old, billingAccountCodes: ['9_0'] });
+    const r = await p.pollOnce();
+    expect(r.reread).to.deep.equal([old]);
+    expect(r.invoiceNumbers.sort()).to.deep.equal([...late.invoiceNumbers].sort());
+    const again = await p.pollOnce();
+    expect(again.emitted).to.equal(0);
+    expect(again.reread).to.deep.equal([]);
+    const counts = await outboxCounts();
+    expect(late.invoiceNumbers.map((n) => counts.get(n))).to.deep.equal([1, 1]);
+  });
+
   it('a poll failing mid-window keeps what it committed and the next poll resumes there: nothing skipped, nothing twice', async () => {
     oc.reset();
     await pool.query('DELETE FROM outbox');

@@ -22,7 +22,12 @@ describe('configuration: invoice poller (issue 15 §5)', () => {
   const env = { OPENCELL_PASSWORD: 'x', ODOO_PASSWORD: 'y' };
 
   it('the lookback is the documented 3 days by default; page size 100, a poll a minute', () => {
-    expect(loadConfig(env).invoicePoll).to.deep.equal({ lookbackDays: 3, pageSize: 100, intervalMs: 60_000 });
+    expect(loadConfig(env).invoicePoll).to.deep.equal({
+      lookbackDays: 3,
+      verifyDays: 35,
+      pageSize: 100,
+      intervalMs: 60_000,
+    });
   });
 
   it('INVOICE_POLL_* set them; a bad value is refused naming the variable', () => {
@@ -32,7 +37,12 @@ describe('configuration: invoice poller (issue 15 §5)', () => {
       INVOICE_POLL_PAGE_SIZE: '25',
       INVOICE_POLL_INTERVAL_MS: '5000',
     });
-    expect(c.invoicePoll).to.deep.equal({ lookbackDays: 7, pageSize: 25, intervalMs: 5000 });
+    expect(c.invoicePoll).to.deep.equal({
+      lookbackDays: 7,
+      verifyDays: 35,
+      pageSize: 25,
+      intervalMs: 5000,
+    });
     expect(() => loadConfig({ ...env, INVOICE_POLL_PAGE_SIZE: '0' })).to.throw(/INVOICE_POLL_PAGE_SIZE/);
     expect(() => loadConfig({ ...env, INVOICE_POLL_LOOKBACK_DAYS: 'three' })).to.throw(
       /INVOICE_POLL_LOOKBACK_DAYS/,

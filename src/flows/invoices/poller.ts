@@ -14,7 +14,9 @@
  * `windowEnd`: every date before it has been read completely. The next window starts `lookbackDays` before the
  * earlier of today and `windowEnd`: the last `lookbackDays` days are read again by every poll, so an invoice that
  * appears late, dated inside a window already polled (a billing run validated after its invoice date), is still
- * found; a poll that fails on a date leaves `windowEnd` at that date, so the next poll starts over there (pages
+ * found. Dates older than that (up to `verifyDays`, 35) are checked with one call each (their highest invoice id
+ * against the watermark) and read again when an invoice was issued on them since. A poll that fails on a date
+ * leaves `windowEnd` at that date, so the next poll starts over there (pages
  * already committed are skipped, nothing after the failure is skipped) and a poller that was stopped for days
  * reads every date it missed.
  *
@@ -73,6 +75,8 @@ export interface InvoicePollResult {
   listed: number;
   /** list pages read */
   pages: number;
+  /** dates before the window read again because an invoice was issued there since (late beyond the lookback) */
+  reread: string[];
   /** new invoices appended to the outbox */
   emitted: number;
   /** already emitted earlier (overlap) */
@@ -102,6 +106,11 @@ export interface InvoicePollerOptions extends InvoiceMappingOptions {
   startDate?: string;
   /** Days before today (and before an unfinished window's end) that every poll reads again (default 3). */
   lookbackDays?: number;
+  /**
+   * Days before today whose per-date watermark is kept: a date older than the window is checked with one call per
+   * poll (its highest invoice id) and read again when an invoice was issued on it since (default 35).
+   */
+  verifyDays?: number;
   /** Days after today included in the window (clock skew, invoices dated tomorrow); default 1. */
   lookaheadDays?: number;
   /** OpenCell page size (default 100). */
@@ -178,6 +187,7 @@ export class InvoicePoller {
     this.o = {
       name: DEFAULT_POLLER_NAME,
       lookbackDays: DEFAULT_LOOKBACK_DAYS,
+      verifyDays: 35,
       lookaheadDays: 1,
       pageSize: 100,
       concurrency: 4,
@@ -211,19 +221,42 @@ export class InvoicePoller {
       throw dbError(e, 'reading the cursor');
     });
     const window = nextWindow(cursor, this.o.now(), this.o);
-    // Marks of dates before the window are dropped; the window's dates get fresh ones as they are read.
+    // Marks are kept for `verifyDays` (older dates are checked against them, below); the window's dates get fresh
+    // ones as they are read.
+    const verifyFrom = isoDay(dayMs(isoDay(this.o.now())) - this.o.verifyDays * DAY);
     const days: Record<string, InvoiceDayMark> = {};
-    for (const [d, m] of Object.entries(cursor?.days ?? {})) if (d >= window.from) days[d] = m;
+    for (const [d, m] of Object.entries(cursor?.days ?? {}))
+      if (d >= window.from || d >= verifyFrom) days[d] = m;
     const next: InvoiceCursor = {
       windowEnd: cursor?.windowEnd ?? window.from,
       days,
       lastPolledAt: new Date(this.o.now()).toISOString(),
       lastEmitted: 0,
     };
-    const totals = { listed: 0, pages: 0, known: 0 };
+    const totals = { listed: 0, pages: 0, known: 0, reread: [] as string[] };
     const emitted: InvoiceIssuedEvent[] = [];
     const rejected: string[] = [];
     try {
+      // Dates older than the window, read completely before: one call each (the highest id of the date) tells
+      // whether an invoice was issued there since (late beyond the lookback); such a date is read again.
+      for (const date of Object.keys(days).sort()) {
+        const mark = days[date]!;
+        if (date >= window.from || !mark.complete) continue;
+        const top = await this.o.opencell.listInvoices({
+          from: date,
+          to: isoDay(dayMs(date) + DAY),
+          offset: 0,
+          limit: 1,
+          sortBy: 'id',
+          sortOrder: 'DESCENDING',
+        });
+        totals.pages++;
+        const topId = top.items[0]?.invoiceId;
+        if (typeof topId !== 'number' || topId <= (mark.maxId ?? -1)) continue;
+        totals.reread.push(date);
+        days[date] = await this.pollDay(date, next, totals, emitted, rejected);
+        await this.saveCursor(next);
+      }
       for (const date of windowDays(window)) {
         days[date] = await this.pollDay(date, next, totals, emitted, rejected);
         // Dates are read in order: every date up to this one is now read completely.
@@ -247,6 +280,7 @@ export class InvoicePoller {
       window,
       listed: totals.listed,
       pages: totals.pages,
+      reread: totals.reread,
       emitted: emitted.length,
       skipped: totals.known,
       rejected,
@@ -265,7 +299,7 @@ export class InvoicePoller {
   private async pollDay(
     date: string,
     cursor: InvoiceCursor,
-    totals: { listed: number; pages: number; known: number },
+    totals: { listed: number; pages: number; known: number; reread: string[] },
     emitted: InvoiceIssuedEvent[],
     rejected: string[],
   ): Promise<InvoiceDayMark> {
@@ -301,7 +335,7 @@ export class InvoicePoller {
       rejected.push(...bad);
       let n = 0;
       if (events.length > 0) {
-        cursor.days = { ...cursor.days, [date]: mark };
+        (cursor.days ??= {})[date] = mark; // the same object pollOnce saves
         const appended = await this.commitPage(events, cursor);
         emitted.push(...appended);
         n = appended.length;

@@ -74,6 +74,7 @@ export interface InvoicePollerDeps {
 export function startInvoicePoller(config: InvoiceConfig, deps: InvoicePollerDeps): InvoicePoller {
   const poller = new InvoicePoller({
     lookbackDays: config.invoicePoll.lookbackDays,
+    verifyDays: config.invoicePoll.verifyDays,
     pageSize: config.invoicePoll.pageSize,
     intervalMs: config.invoicePoll.intervalMs,
     ...deps.options,
