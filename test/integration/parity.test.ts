@@ -752,12 +752,25 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
       });
   });
 
+  it('NW-undo: cancelling the termination (is_terminated, terminate_reason_id, terminate_date written back to false) → nothing sent', async () => {
+    begin();
+    await write('contract_contract', cA.id, {
+      is_terminated: false,
+      terminate_reason_id: null,
+      terminate_comment: null,
+      terminate_date: null,
+      date_end: null,
+    });
+    expectCalls(await received(0, 'nothing', 4000), []);
+  });
+
   // ----- customer B: a company in Tenerife (es_ES) with a service address; several contracts and accounts
 
   let B: Partner;
   let bankB: Bank;
   let cB1: Contract;
   let cB3: Contract;
+  let cB2: Contract;
 
   it('P-offer: a fiber contract of a company in the Canary Islands with a service address → firstName "", lastName = name (R-company), ESP, ES_CN, OF_SC_TEMPLATE_BA with the four service-address custom fields (P-language, P-country, P-custom-fields, P-contact)', async () => {
     const s = uniqueSuffix();
@@ -836,12 +849,12 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
 
   it('S1-match: a second contract with the same first email and IBAN → subscription on the existing account {ref}_0, no customer or hierarchy call; a 4G router’s "-" phone is no description and no access (T7 "-", issue 14 §1)', async () => {
     begin();
-    const c = await newContract({
+    const c = (cB2 = await newContract({
       partner: B,
       kind: '4G',
       mandateId: bankB.mandateId,
       lines: ['SE_SC_REC_BA_4G'],
-    });
+    }));
     const got = await received(2, 'the second subscription');
     expectCalls(got, [
       ['POST', '/billing/subscription'],
@@ -922,6 +935,73 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
     });
     const mop = body(got[0]).methodOfPayment as { bankCoordinates: { iban: string } }[];
     expect(mop.map((m) => m.bankCoordinates.iban)).to.deep.equal([bank.iban]);
+  });
+
+  it('S4-fallbacks: an email change on a customer with two accounts is not sent (the original’s job failed: more than one customer account)', async () => {
+    const count = async () =>
+      (
+        await stateDb().query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ledger_intent WHERE kind = 'update_subscription' AND odoo_id = $1 AND outcome = 'dead_lettered'`,
+          [cB3.id],
+        )
+      ).rows[0].n;
+    const before = await count();
+    const contact = await newPartner({
+      ...B,
+      ref: null,
+      vat: null,
+      email: `altres.${uniqueSuffix()}@example.org`,
+      parentId: B.id,
+      type: 'contract-email',
+      isCompany: false,
+    });
+    begin();
+    await inTransaction(async () => {
+      await db.query('DELETE FROM contract_contract_res_partner_rel WHERE contract_contract_id = $1', [
+        cB3.id,
+      ]);
+      await db.query(
+        'INSERT INTO contract_contract_res_partner_rel (contract_contract_id, res_partner_id) VALUES ($1, $2)',
+        [cB3.id, contact.id],
+      );
+      await write('contract_contract', cB3.id, {});
+    });
+    await eventually(
+      async () => ((await count()) > before ? true : undefined),
+      60_000,
+      'the email change dead-lettered',
+    );
+    const reason = await stateDb().query<{ error_message: string }>(
+      `SELECT error_message FROM ledger_intent WHERE kind = 'update_subscription' AND odoo_id = $1 AND outcome = 'dead_lettered' ORDER BY created_at DESC LIMIT 1`,
+      [cB3.id],
+    );
+    expect(reason.rows[0].error_message).to.contain('more than one customer account');
+    expectCalls(since(), []);
+  });
+
+  it('T7: phone_number written on vodafone_fiber_service_contract_info → description, old access deleted, new access created; written on router_4g_service_contract_info (not watched) → nothing', async () => {
+    const old = cB1.phone;
+    const next = `922${digits(6)}`;
+    begin();
+    await inTransaction(async () => {
+      await write(cB1.infoTable, cB1.infoId, { phone_number: next });
+      await write('contract_contract', cB1.id, { phone_number: next });
+    });
+    const got = await received(3, 'the phone change');
+    expectCalls(got, [
+      ['PUT', '/billing/subscription'],
+      ['DELETE', got[1]?.path ?? '?'],
+      ['POST', '/account/access'],
+    ]);
+    expect(body(got[0])).to.deep.include({ code: cB1.code, description: next });
+    expect(got[1].path).to.match(new RegExp(`^/account/access/${old}/${cB1.code}(/|$)`));
+    expect(body(got[2])).to.deep.equal({ code: next, subscription: cB1.code });
+    cB1.phone = next;
+    begin();
+    await inTransaction(async () => {
+      await write(cB2.infoTable, cB2.infoId, { phone_number: `922${digits(6)}` });
+    });
+    expectCalls(await received(0, 'nothing', 4000), []);
   });
 
   it('W5: compensate → one applyOneShotChargeInstance CH_SC_OSO_COMPENSATION for −amount with description and operation date', async () => {
@@ -1040,5 +1120,39 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
       terminationDate: tomorrow,
       terminationReason: 'CC_TERMINATION',
     });
+  });
+
+  it('T6b: an address written on a partner whose customer has two accounts → the customer, then one address update per account ({ref}_0, {ref}_1)', async () => {
+    begin();
+    await write('res_partner', B.id, {
+      street: 'Calle de la Noria, 3',
+      full_street: 'Calle de la Noria, 3',
+    });
+    const got = await received(3, 'the address update');
+    expect(brief(got)).to.deep.equal([
+      'PUT /account/customer 200',
+      'POST /account/accountHierarchy/createOrUpdateCRMAccountHierarchy 200',
+      'POST /account/accountHierarchy/createOrUpdateCRMAccountHierarchy 200',
+    ]);
+    expect(
+      got
+        .slice(1)
+        .map((e) => body(e).code)
+        .sort(),
+    ).to.deep.equal([`${B.ref}_0`, `${B.ref}_1`]);
+    for (const e of got.slice(1))
+      expect(body(e)).to.deep.include({
+        crmAccountType: 'CA_UA',
+        currency: 'EUR',
+        language: 'ESP',
+        country: 'ES_CN',
+        address: {
+          address1: 'Calle de la Noria, 3',
+          zipCode: '38002',
+          city: 'Santa Cruz de Tenerife',
+          state: ref.stateTF.name,
+          country: 'ES',
+        },
+      });
   });
 });
