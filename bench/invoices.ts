@@ -6,13 +6,7 @@
  * the whole flow (poll start to last load), and the invoices present twice in Odoo (must be 0).
  */
 import { Pool } from 'pg';
-import {
-  CATALOG,
-  ensureInvoiceJournalXmlId,
-  insertContract,
-  insertContractGroup,
-  insertPartner,
-} from '../testkit/demo-seed';
+import { CATALOG, insertContract, insertContractGroup, insertPartner } from '../testkit/demo-seed';
 import { loadConfig } from '../src/core/config';
 import type { LoadOutcome } from '../src/flows/invoices/loader';
 import { createInvoiceLoader, ensureInvoiceTopics, startInvoicePoller } from '../src/flows/invoices/stages';
@@ -42,7 +36,6 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
     return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1)).toISOString().slice(0, 10);
   })();
   const odooDb = new Pool({ connectionString: ODOO_DATABASE_URL, max: 4 });
-  await ensureInvoiceJournalXmlId(odooDb);
   // Invoices of products and accounting codes Odoo knows (the synthetic generator picks among all the catalog's
   // service and one-shot templates; the others would only be dead-lettered, which the loader does correctly).
   const catalog = defaultCatalog();

@@ -434,20 +434,6 @@ export async function ensureCatalog(db: Db): Promise<void> {
   }
 }
 
-/**
- * The invoice journal's XML id, as invoice_somconnexio's data file declares it (the import looks the journal up by
- * it): the customer services sale journal of 80-reference-data.sql. Idempotent; for databases created before the
- * row was part of the reference data.
- */
-export async function ensureInvoiceJournalXmlId(db: Db): Promise<void> {
-  await db.query(
-    `INSERT INTO ir_model_data (module, name, model, res_id, noupdate)
-     SELECT 'invoice_somconnexio', 'customer_services_invoices_journal', 'account.journal', id, true
-       FROM account_journal WHERE code = 'SERV' AND type = 'sale' ORDER BY id LIMIT 1
-     ON CONFLICT DO NOTHING`,
-  );
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Test helpers.
 
@@ -991,7 +977,6 @@ export async function seedDemo(db: Db, opts: SeedOptions): Promise<SeedResult> {
   const since = opts.since ?? '2024-01-01';
   const log = opts.log ?? (() => undefined);
   await ensureCatalog(db);
-  await ensureInvoiceJournalXmlId(db);
   const result: SeedResult = { partners: 0, skipped: 0, contracts: 0, lines: 0 };
   for (let i = 0; i < opts.partners; i++) {
     // One PRNG per partner: partner i is the same whatever was seeded before it.

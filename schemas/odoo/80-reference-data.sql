@@ -207,11 +207,6 @@ INSERT INTO account_journal (id, name, code, type, default_account_id, company_i
   (4, '{"en_US": "Miscellaneous Operations", "ca_ES": "Operacions diverses"}', 'MISC', 'general', NULL, 1, 9, NULL)
 ON CONFLICT DO NOTHING;
 
--- invoice_somconnexio's journal XML id: the invoice import finds its journal by it (env.ref).
-INSERT INTO ir_model_data (module, name, model, res_id, noupdate) VALUES
-  ('invoice_somconnexio', 'customer_services_invoices_journal', 'account.journal', 1, true)
-ON CONFLICT DO NOTHING;
-
 INSERT INTO account_tax_group (id, name, sequence, country_id) VALUES
   (1, '{"en_US": "VAT 21%", "ca_ES": "IVA 21%", "es_ES": "IVA 21%"}', 1, 68),
   (2, '{"en_US": "VAT 10%", "ca_ES": "IVA 10%", "es_ES": "IVA 10%"}', 2, 68),

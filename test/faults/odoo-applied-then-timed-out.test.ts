@@ -3,13 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execSync } from 'node:child_process';
 import type { Producer } from 'kafkajs';
-import {
-  ensureCatalog,
-  ensureInvoiceJournalXmlId,
-  insertContract,
-  insertContractGroup,
-  insertPartner,
-} from '../../testkit/demo-seed';
+import { ensureCatalog, insertContract, insertContractGroup, insertPartner } from '../../testkit/demo-seed';
 import { fullInvoiceEvent } from '../../testkit/outbox';
 import { loadConfig } from '../../src/core/config';
 import { OdooClient } from '../../src/adapters/odoo/client';
@@ -63,7 +57,6 @@ describe('fault: Odoo applies account.move.create and the answer is lost (applie
   before(async () => {
     const db = odooDb();
     await ensureCatalog(db);
-    await ensureInvoiceJournalXmlId(db);
     odoo = await startOdooSandbox({
       port: 0,
       databaseUrl: ODOO_DATABASE_URL,

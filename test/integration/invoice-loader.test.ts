@@ -1,11 +1,5 @@
 import { expect } from 'chai';
-import {
-  ensureCatalog,
-  ensureInvoiceJournalXmlId,
-  insertContract,
-  insertContractGroup,
-  insertPartner,
-} from '../../testkit/demo-seed';
+import { ensureCatalog, insertContract, insertContractGroup, insertPartner } from '../../testkit/demo-seed';
 import { fullInvoiceEvent } from '../../testkit/outbox';
 import { OdooClient } from '../../src/adapters/odoo/client';
 import { EventSchemas } from '../../src/adapters/registry/schemas';
@@ -129,7 +123,6 @@ describe('invoice loader: like invoice_somconnexio 16.0, exactly once (Odoo sand
   before(async () => {
     const db = odooDb();
     await ensureCatalog(db);
-    await ensureInvoiceJournalXmlId(db);
     journalId = (
       await db.query(
         `SELECT res_id FROM ir_model_data WHERE module = 'invoice_somconnexio' AND name = 'customer_services_invoices_journal'`,

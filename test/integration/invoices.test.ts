@@ -1,11 +1,6 @@
 import { expect } from 'chai';
 import type { Consumer, IHeaders } from 'kafkajs';
-import {
-  ensureInvoiceJournalXmlId,
-  insertContract,
-  insertContractGroup,
-  insertPartner,
-} from '../../testkit/demo-seed';
+import { insertContract, insertContractGroup, insertPartner } from '../../testkit/demo-seed';
 import { loadConfig, type Config } from '../../src/core/config';
 import { invoiceEventId } from '../../src/domain/invoices/invoice-event';
 import type { InvoicePoller } from '../../src/flows/invoices/poller';
@@ -214,7 +209,6 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     for (const c of catalog.tradingCountries)
       if (c.code === 'FR') (c as { taxCode?: string }).taxCode = 'TAX_SBX_ONLY';
     oc = await startOpenCellSandbox({ port: 0, catalog });
-    await ensureInvoiceJournalXmlId(odooDb());
     odoo = await startOdooSandbox({
       port: 0,
       databaseUrl: ODOO_DATABASE_URL,
