@@ -252,7 +252,7 @@ invoice lists **without** \`totalNumberOfRecords\`; ${TOTAL} invoices over the l
 process (production wiring, pages of ${PAGE}, lookback 3 days) killed with SIGKILL every 1.5–4 s, ${KILLS} times;
 late invoices issued dated on days the poller had already read completely (its per-date watermark says so): after
 a kill, and ${LATE_PER_KILL} per day once the last process had read all three days; the outbox relay in the test
-process; the invoice topic read raw at the end (key = invoice number). 10,000 invoices took 36–71 s on 2 cores (shared stack):
+process; the invoice topic read raw at the end (key = invoice number). 10,000 invoices took 36–89 s on 2 cores (shared stack, three runs):
 it runs at that size in \`npm run test:faults\` (so in \`npm test\`); \`POLLER_FAULT_INVOICES=50000\` runs a bigger one.
 
 | invoices (of which late, into polled days) | kills (mid-poll) | polls (failed) | last poll: pages | on the topic: messages / distinct | duplicates | missing | outbox rows | time |
