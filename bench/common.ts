@@ -29,7 +29,7 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 let kafka: Kafka | undefined;
 export function benchKafka(): Kafka {
-  kafka ??= createKafka(KAFKA_BROKERS, 'bench');
+  kafka ??= createKafka({ brokers: KAFKA_BROKERS }, 'bench');
   return kafka;
 }
 

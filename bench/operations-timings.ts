@@ -16,7 +16,7 @@ import type { DeadLetterPublisher } from '../src/adapters/kafka/dlq';
 import { routerTopics } from '../src/flows/projection/stages';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const kafka = createKafka(BROKERS, 'bench-operations-timings');
+const kafka = createKafka({ brokers: BROKERS }, 'bench-operations-timings');
 const noDeadLetters: DeadLetterPublisher = { publish: async () => undefined };
 const suffix = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 

@@ -7,14 +7,15 @@
  */
 import type { Admin, Kafka } from 'kafkajs';
 import { Pool } from 'pg';
-import { ConfigKey, loadConfig, Config } from '../core/config';
+import { ConfigKey, loadConfig, Config, type KafkaClientSettings } from '../core/config';
+import { redactString } from '../core/log';
 import { ConfigError } from '../domain/errors';
 import { OdooViews } from '../adapters/postgres/odoo-views';
 import { optionalOdooColumns, partnerBlockedSql } from '../adapters/postgres/odoo-schema';
 import { OpenCellState } from '../adapters/opencell/opencell-state';
 import { OpenCellClient } from '../adapters/opencell/client';
 import { createProducer } from '../flows/projection/stages';
-import { createKafka, resolveReplication } from '../adapters/kafka/kafka';
+import { createKafka, explainKafkaSecurityError, resolveReplication } from '../adapters/kafka/kafka';
 import {
   CliFailure,
   CommandSpec,
@@ -149,7 +150,9 @@ a second signal exits at once (exit 130). Scale a role by running it in several 
     try {
       running = await runRoles(ctx.config, roles, { groups });
     } catch (e) {
-      throw new CliFailure(`could not start ${roles.join(', ')}: ${(e as Error).message}`);
+      // refused Kafka credentials or a failed TLS handshake: name the settings to check (never the password)
+      const why = explainKafkaSecurityError(e, ctx.config.kafka) ?? (e as Error).message;
+      throw new CliFailure(`could not start ${roles.join(', ')}: ${why}`);
     }
     ctx.io.err(`[run] running ${roles.join(', ')}${running.http ? `; http on :${running.http.port}` : ''}\n`);
     const code = await runUntilSignal(running);
@@ -1215,6 +1218,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     return EXIT.USAGE;
   }
   const resources: { kafka?: Kafka; admin?: Promise<Admin>; state?: Pool; odoo?: Pool; signal?: Pool } = {};
+  let kafkaSettings: KafkaClientSettings | undefined;
   try {
     const args = parseArgs(rest, command.spec);
     if (args.help) {
@@ -1222,10 +1226,11 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       return EXIT.OK;
     }
     const config = loadConfig(io.env, command.requires(args));
+    kafkaSettings = config.kafka;
     const ctx: CommandContext = {
       io,
       config,
-      kafka: () => (resources.kafka ??= createKafka(config.kafka.brokers, `${config.kafka.clientId}-cli`)),
+      kafka: () => (resources.kafka ??= createKafka(config.kafka, `${config.kafka.clientId}-cli`)),
       admin: () =>
         (resources.admin ??= (async () => {
           const a = ctx.kafka().admin();
@@ -1268,7 +1273,9 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       return e.exitCode;
     }
     const err = e as Error;
-    io.err(`error: ${err.message}\n`);
+    // refused Kafka credentials or a failed TLS handshake: say which setting to check (never the password)
+    const security = kafkaSettings && explainKafkaSecurityError(e, kafkaSettings);
+    io.err(`error: ${redactString(security ?? err.message)}\n`);
     if (io.env.LOG_LEVEL === 'debug' && err.stack) io.err(`${err.stack}\n`);
     return EXIT.FAILURE;
   } finally {

@@ -39,7 +39,7 @@ export async function applyConnectors(
 
 async function main(): Promise<string[]> {
   const config = loadConfig(process.env, []);
-  const admin = createKafka(config.kafka.brokers, `${config.kafka.clientId}-connectors`).admin();
+  const admin = createKafka(config.kafka, `${config.kafka.clientId}-connectors`).admin();
   await admin.connect();
   let replication: Replication;
   try {

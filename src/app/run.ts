@@ -255,7 +255,7 @@ export async function runRoles(
   const unknown = roles.filter((r) => !ROLE_STARTERS[r]);
   if (unknown.length) throw new Error(`role(s) not available in this build: ${unknown.join(', ')}`);
   const metrics = opts.metrics ?? new Metrics({ labels: { roles: roles.join(',') } });
-  const kafka = opts.kafka ?? createKafka(config.kafka.brokers, config.kafka.clientId);
+  const kafka = opts.kafka ?? createKafka(config.kafka, config.kafka.clientId);
   const ctx: RunContext = { config, kafka, metrics, groups: opts.groups ?? {} };
   const admin = kafka.admin();
   await admin.connect();

@@ -104,6 +104,26 @@ const SlotNameOrEmpty = new t.Type<string, string, unknown>(
       : t.failure(u, c, 'must be lower-case letters, digits and _ (at most 63), or empty'),
   t.identity,
 );
+/** Any string, empty allowed (an optional setting; trimmed). */
+const OptionalString = new t.Type<string, string, unknown>(
+  'OptionalString',
+  (u): u is string => typeof u === 'string',
+  (u, c) => (typeof u === 'string' ? t.success(u.trim()) : t.failure(u, c, 'must be a string')),
+  t.identity,
+);
+const SASL_MECHANISMS = ['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const;
+export type SaslMechanism = Exclude<(typeof SASL_MECHANISMS)[number], 'none'>;
+const SaslMechanismOrNone = new t.Type<(typeof SASL_MECHANISMS)[number], string, unknown>(
+  'SaslMechanism',
+  (u): u is (typeof SASL_MECHANISMS)[number] => SASL_MECHANISMS.includes(u as SaslMechanism),
+  (u, c) => {
+    const v = typeof u === 'string' ? u.trim().toLowerCase() : u;
+    return SASL_MECHANISMS.includes(v as SaslMechanism)
+      ? t.success(v as (typeof SASL_MECHANISMS)[number])
+      : t.failure(u, c, `must be one of ${SASL_MECHANISMS.join(', ')}`);
+  },
+  t.identity,
+);
 /** A day `YYYY-MM-DD`, or off: empty / `off` / `false` → null. */
 const IsoDayOrOff = new t.Type<string | null, string, unknown>(
   'IsoDayOrOff',
@@ -143,6 +163,13 @@ const SPEC = {
   // size, at most 3 replicas, 2 in sync when there are at least 2 (issue 15 §9, docs/operations.md "Replication").
   KAFKA_REPLICATION_FACTOR: [AutoOrInt(1, 16), 'auto'],
   KAFKA_MIN_INSYNC_REPLICAS: [AutoOrInt(1, 16), 'auto'],
+  // Every Kafka client of the pipeline (issue 16, docs/operations.md "Kafka security"): TLS, trusting the CA(s) of
+  // the PEM file KAFKA_SSL_CA (empty: the system's), and SASL authentication; the password is a secret.
+  KAFKA_SSL: [BoolFromEnv, 'false'],
+  KAFKA_SSL_CA: [OptionalString, ''],
+  KAFKA_SASL_MECHANISM: [SaslMechanismOrNone, 'none'],
+  KAFKA_SASL_USERNAME: [OptionalString, ''],
+  KAFKA_SASL_PASSWORD: [OptionalString, ''],
   SCHEMA_REGISTRY_URL: [Url, 'http://127.0.0.1:8081/apis/ccompat/v7'],
   CONNECT_URL: [Url, 'http://127.0.0.1:8083'],
   // The pipeline reads Odoo as a read-only role (SELECT on the captured tables, created by src/app/pg-setup.ts on the
@@ -206,6 +233,14 @@ type Spec = typeof SPEC;
 export type ConfigKey = keyof Spec;
 export type Settings = { [K in ConfigKey]: t.TypeOf<Spec[K][0]> };
 
+/** How the Kafka clients reach the brokers: TLS (with the CA certificates to trust) and SASL. */
+export interface KafkaClientSettings {
+  brokers: string[];
+  /** TLS; `ca`: PEM certificates read from KAFKA_SSL_CA (absent: the system's CAs) */
+  ssl?: { ca?: string[] } | null;
+  sasl?: { mechanism: SaslMechanism; username: string; password: string } | null;
+}
+
 /** Replicas of a topic and how many must be in sync for an acks=all write; `auto` = from the cluster's size. */
 export interface ReplicationSetting {
   factor: number | 'auto';
@@ -213,7 +248,7 @@ export interface ReplicationSetting {
 }
 
 export interface Config {
-  kafka: { brokers: string[]; clientId: string; replication: ReplicationSetting };
+  kafka: KafkaClientSettings & { clientId: string; replication: ReplicationSetting };
   registryUrl: string;
   connectUrl: string;
   /** `DEBEZIUM_SLOT_NAME`: the connector's replication slot when not the connector file's (null) */
@@ -304,6 +339,18 @@ export function parseSettings(
     problems.push(
       `KAFKA_MIN_INSYNC_REPLICAS=${minIsr}: must not exceed KAFKA_REPLICATION_FACTOR=${rf} (no write could succeed)`,
     );
+  if (out.KAFKA_SASL_MECHANISM !== undefined && out.KAFKA_SASL_MECHANISM !== 'none') {
+    if (!out.KAFKA_SASL_USERNAME)
+      problems.push(
+        `KAFKA_SASL_USERNAME is required with KAFKA_SASL_MECHANISM=${String(out.KAFKA_SASL_MECHANISM)}`,
+      );
+    if (!out.KAFKA_SASL_PASSWORD)
+      problems.push(
+        `KAFKA_SASL_PASSWORD is required with KAFKA_SASL_MECHANISM=${String(out.KAFKA_SASL_MECHANISM)}`,
+      );
+  }
+  if (out.KAFKA_SSL_CA && out.KAFKA_SSL === false)
+    problems.push(`KAFKA_SSL_CA=${JSON.stringify(out.KAFKA_SSL_CA)}: set KAFKA_SSL=true to use TLS`);
   if (problems.length) throw new ConfigError(problems);
   return out as Settings;
 }
@@ -336,11 +383,31 @@ export function loadConfig(
     const { user, password } = pgUrlCredentials(url);
     if (password && password !== user) registerSecret(password); // the local stack's role=password is no secret
   }
+  registerSecret(s.KAFKA_SASL_PASSWORD);
+  let ca: string[] | undefined;
+  if (s.KAFKA_SSL && s.KAFKA_SSL_CA) {
+    try {
+      ca = [readFileSync(s.KAFKA_SSL_CA, 'utf8')];
+    } catch (e) {
+      throw new ConfigError([`KAFKA_SSL_CA=${JSON.stringify(s.KAFKA_SSL_CA)}: ${(e as Error).message}`]);
+    }
+    if (!ca[0].includes('-----BEGIN CERTIFICATE-----'))
+      throw new ConfigError([`KAFKA_SSL_CA=${JSON.stringify(s.KAFKA_SSL_CA)}: not a PEM certificate file`]);
+  }
   return {
     kafka: {
       brokers: s.KAFKA_BROKERS,
       clientId: s.KAFKA_CLIENT_ID,
       replication: { factor: s.KAFKA_REPLICATION_FACTOR, minInsync: s.KAFKA_MIN_INSYNC_REPLICAS },
+      ssl: s.KAFKA_SSL ? (ca ? { ca } : {}) : null,
+      sasl:
+        s.KAFKA_SASL_MECHANISM === 'none'
+          ? null
+          : {
+              mechanism: s.KAFKA_SASL_MECHANISM,
+              username: s.KAFKA_SASL_USERNAME,
+              password: s.KAFKA_SASL_PASSWORD,
+            },
     },
     registryUrl: s.SCHEMA_REGISTRY_URL,
     connectUrl: s.CONNECT_URL,

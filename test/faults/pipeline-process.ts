@@ -24,7 +24,7 @@ const emit = (type: string, data: Record<string, unknown> = {}) =>
 async function main(): Promise<void> {
   const env = process.env;
   const config = loadConfig(env);
-  const kafka = createKafka(config.kafka.brokers, `fault-worker-${process.pid}`);
+  const kafka = createKafka(config.kafka, `fault-worker-${process.pid}`);
   const sessionTimeout = Number(env.FAULT_SESSION_TIMEOUT_MS ?? 6000);
   const makeConsumer = kafka.consumer.bind(kafka);
   kafka.consumer = (cfg: ConsumerConfig): Consumer => {

@@ -72,7 +72,7 @@ describe('3-broker cluster, RF 3, min.insync 2: kill -9 a broker 10 times under 
       NODE_ENV: 'test',
     };
     config = loadConfig({ ...process.env, ...env });
-    const kafka = createKafka(stack.brokers, 'brokers3-test');
+    const kafka = createKafka({ brokers: stack.brokers }, 'brokers3-test');
     admin = kafka.admin();
     await admin.connect();
     await ensurePipelineTopics(kafka, config);

@@ -270,7 +270,7 @@ describe('ops CLI (spawned, real stack)', function () {
     it('resync refuses while the group has live members, naming them (exit 1)', async () => {
       const group = `test-cli-live-${suffix}`;
       const clientId = `cli-test-member-${suffix}`;
-      const consumer: Consumer = createKafka(KAFKA_BROKERS, clientId).consumer({
+      const consumer: Consumer = createKafka({ brokers: KAFKA_BROKERS }, clientId).consumer({
         groupId: group,
         maxWaitTimeInMs: 100,
       });

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   });
   say(`OpenCell sandbox: ${sandbox.url} (journal and state under ${sandbox.adminUrl ?? '/__sandbox'})`);
 
-  const kafka = createKafka(config.kafka.brokers, 'demo');
+  const kafka = createKafka(config.kafka, 'demo');
   await ensurePipelineTopics(kafka, config);
   const groups = { router: `demo-router-${run}`, projector: `demo-projector-${run}` };
   const admin = kafka.admin();

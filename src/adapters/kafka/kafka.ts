@@ -1,6 +1,6 @@
 /** Thin kafkajs adapters: one client factory with logs routed to winston, topic creation. */
-import { Kafka, logLevel, LogEntry, Admin, ITopicConfig } from 'kafkajs';
-import type { ReplicationSetting } from '../../core/config';
+import { Kafka, logLevel, LogEntry, Admin, ITopicConfig, SASLOptions } from 'kafkajs';
+import type { KafkaClientSettings, ReplicationSetting } from '../../core/config';
 import { componentLogger } from '../../core/log';
 import { ConfigError } from '../../domain/errors';
 
@@ -80,15 +80,75 @@ export function quietNegativeTimeoutWarning(): void {
   }) as typeof process.emitWarning;
 }
 
-export function createKafka(brokers: string[], clientId: string): Kafka {
+/**
+ * The one Kafka client factory: every client of the pipeline reaches the brokers with the same settings (TLS and
+ * SASL from KAFKA_SSL* / KAFKA_SASL_*, src/core/config.ts), so none can be left on a plaintext listener by mistake.
+ */
+export function createKafka(settings: KafkaClientSettings, clientId: string): Kafka {
   quietNegativeTimeoutWarning();
   return new Kafka({
     clientId,
-    brokers,
+    brokers: settings.brokers,
     logLevel: logLevel.WARN,
     logCreator: kafkaLogCreator,
     retry: { initialRetryTime: 300, retries: 8 },
+    ...(settings.ssl ? { ssl: settings.ssl.ca ? { ca: settings.ssl.ca } : true } : {}),
+    ...(settings.sasl
+      ? {
+          sasl: {
+            mechanism: settings.sasl.mechanism,
+            username: settings.sasl.username,
+            password: settings.sasl.password,
+          } as SASLOptions,
+        }
+      : {}),
   });
+}
+
+/**
+ * What an operator should read when Kafka turned the client away because of its security settings: refused
+ * credentials (named by user and mechanism, never with the password) or a failed TLS handshake; undefined for any
+ * other error. kafkajs wraps the first failure of a retried call in `cause`s; the whole chain is searched.
+ */
+export function explainKafkaSecurityError(e: unknown, settings: KafkaClientSettings): string | undefined {
+  const chain: { name?: string; message?: string }[] = [];
+  for (
+    let x = e as { name?: string; message?: string; cause?: unknown } | undefined;
+    x && chain.length < 8;
+  ) {
+    chain.push(x);
+    x = x.cause as typeof x;
+  }
+  const sasl = chain.find(
+    (x) =>
+      x.name === 'KafkaJSSASLAuthenticationError' || /SASL .*authentication failed/i.test(x.message ?? ''),
+  );
+  if (sasl) {
+    const who = settings.sasl
+      ? `user "${settings.sasl.username}" (${settings.sasl.mechanism.toUpperCase()})`
+      : 'this client (no KAFKA_SASL_MECHANISM set)';
+    return (
+      `Kafka refused the credentials of ${who} at ${settings.brokers.join(',')}: check KAFKA_SASL_USERNAME and ` +
+      `KAFKA_SASL_PASSWORD (${sasl.message ?? 'authentication failed'})`
+    );
+  }
+  const tls = chain.find((x) =>
+    /certificate|self[- ]signed|unable to verify|ERR_TLS|SSL routines|wrong version number|EPROTO/i.test(
+      x.message ?? '',
+    ),
+  );
+  if (tls)
+    return (
+      `the TLS handshake with Kafka at ${settings.brokers.join(',')} failed: ${tls.message} — check KAFKA_SSL_CA ` +
+      "(the CA that signed the brokers' certificates) and that KAFKA_BROKERS names the TLS listener"
+    );
+  // a plaintext client on a TLS listener: the broker closes every connection without an answer
+  if (!settings.ssl && chain.some((x) => /^Closed connection$/.test(x.message ?? '')))
+    return (
+      `Kafka at ${settings.brokers.join(',')} closed every connection: if its listener uses TLS, set KAFKA_SSL=true ` +
+      '(and KAFKA_SSL_CA); if it asks for SASL, set KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD'
+    );
+  return undefined;
 }
 
 /** Replication of the topics the pipeline creates, resolved against the cluster. */

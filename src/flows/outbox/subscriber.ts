@@ -145,7 +145,7 @@ async function main(argv: string[]): Promise<void> {
     : [cfg.topics.syncEvents, cfg.topics.invoiceEvents];
   const json = argv.includes('--json');
   const registry = new EventSchemas({ registryUrl: cfg.registryUrl, topics: cfg.topics });
-  const kafka = createKafka(cfg.kafka.brokers, `${cfg.kafka.clientId}-subscriber`);
+  const kafka = createKafka(cfg.kafka, `${cfg.kafka.clientId}-subscriber`);
   const groupId = arg('--group') ?? `event-tail-${process.pid}-${Date.now()}`;
   const sub = await subscribeEvents({
     kafka,

@@ -56,7 +56,7 @@ export class ProjectionPipeline {
     readonly config: Config,
     private readonly opts: ProjectionPipelineOptions = {},
   ) {
-    this.kafka = opts.kafka ?? createKafka(config.kafka.brokers, config.kafka.clientId);
+    this.kafka = opts.kafka ?? createKafka(config.kafka, config.kafka.clientId);
     this.client = opts.client ?? new OpenCellClient(config.opencell);
     // Every in-flight intent reads Odoo and writes the ledger: size the pools to the projector's concurrency so
     // handlers do not queue for a connection while OpenCell calls are the intended bottleneck.

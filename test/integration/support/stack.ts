@@ -19,7 +19,7 @@ export const STATE_DATABASE_URL =
 
 let kafka: Kafka | undefined;
 export function testKafka(): Kafka {
-  kafka ??= createKafka(KAFKA_BROKERS, 'integration-tests');
+  kafka ??= createKafka({ brokers: KAFKA_BROKERS }, 'integration-tests');
   return kafka;
 }
 
