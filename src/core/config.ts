@@ -193,6 +193,9 @@ const SPEC = {
   OPENCELL_CONCURRENCY: [IntFromEnv(1, 256), '16'],
   OPENCELL_SELLER: [NonEmpty, 'SC'],
   OPENCELL_CUSTOMER_CATEGORY: [NonEmpty, 'CLIENT'],
+  // The original hard-codes CLIENT in the CRM account hierarchy (docs/parity.md P-crm-category); opt-in sends the
+  // configured category there too.
+  OPENCELL_HIERARCHY_USES_CUSTOMER_CATEGORY: [BoolFromEnv, 'false'],
   // Invoice poller (docs/operations.md "Invoice poller"): days every poll reads again, page size, interval.
   INVOICE_POLL_LOOKBACK_DAYS: [IntFromEnv(0, 366), '3'],
   INVOICE_POLL_VERIFY_DAYS: [IntFromEnv(0, 366), '35'],
@@ -273,6 +276,8 @@ export interface Config {
     concurrency: number;
     seller: string;
     customerCategory: string;
+    /** `OPENCELL_HIERARCHY_USES_CUSTOMER_CATEGORY` (opt-in, default false = the original's hard-coded CLIENT). */
+    hierarchyUsesCustomerCategory: boolean;
   };
   /**
    * `SYNC_PARTNER_IDENTITY` (opt-in, default false = the original): a partner's name, VAT, email, mobile or phone
@@ -431,6 +436,7 @@ export function loadConfig(
       concurrency: s.OPENCELL_CONCURRENCY,
       seller: s.OPENCELL_SELLER,
       customerCategory: s.OPENCELL_CUSTOMER_CATEGORY,
+      hierarchyUsesCustomerCategory: s.OPENCELL_HIERARCHY_USES_CUSTOMER_CATEGORY,
     },
     syncPartnerIdentity: s.SYNC_PARTNER_IDENTITY,
     syncEmailIbanAtCreation: s.SYNC_EMAIL_IBAN_AT_CREATION,

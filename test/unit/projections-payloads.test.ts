@@ -177,7 +177,7 @@ describe('projections: payloads (port of opencell_models tests)', () => {
         crmParentCode: '1234',
         code: '1234_0',
         language: 'CAT',
-        customerCategory: 'CATEGORY_Y',
+        customerCategory: 'CLIENT',
         currency: 'EUR',
         billingCycle: 'BC_SC_MONTHLY_1ST',
         country: 'SP',
@@ -190,6 +190,17 @@ describe('projections: payloads (port of opencell_models tests)', () => {
       });
       expect(dto.name).to.deep.equal({ firstName: 'Anna', lastName: 'Puig Vila' });
       expect(dto.address?.address1).to.equal('C/ Major 1 2n 1a');
+    });
+    it('sends customerCategory CLIENT in the hierarchy whatever the configured category, as the original (hard-coded); the customer keeps the configured one (P-crm-category)', () => {
+      expect(cfg.customerCategory).to.equal('CATEGORY_Y');
+      expect(crmAccountHierarchyFromContract(contract(), '1234_0', cfg).customerCategory).to.equal('CLIENT');
+      expect(customerFromPartner(partner(), cfg).customerCategory).to.equal('CATEGORY_Y');
+    });
+    it('opt-in OPENCELL_HIERARCHY_USES_CUSTOMER_CATEGORY sends the configured category in the hierarchy too', () => {
+      const optIn = { ...cfg, hierarchyUsesCustomerCategory: true };
+      expect(crmAccountHierarchyFromContract(contract(), '1234_0', optIn).customerCategory).to.equal(
+        'CATEGORY_Y',
+      );
     });
     it('uses the first contract email and sends ccedEmails null with a single email, as the original presenter (None)', () => {
       const dto = crmAccountHierarchyFromContract(contract(), '1234_0', cfg);
@@ -244,6 +255,15 @@ describe('projections: payloads (port of opencell_models tests)', () => {
           mandateDate: 1705276800,
         },
       ]);
+    });
+    it('cuts bankName to 50 characters, OpenCell BankCoordinates.bankName limit: the original sent it whole and OpenCell refused it (P-payment)', () => {
+      const long = "Caixa d'Estalvis i Pensions de Barcelona, Oficina Principal";
+      expect(long.length).to.be.greaterThan(50);
+      const pm = paymentMethodsFromContract(
+        contract({ mandate: { ...contract().mandate!, bankName: long } }),
+        '1234_0',
+      )[0];
+      expect(pm?.bankCoordinates?.bankName).to.equal(long.slice(0, 50));
     });
     it('sends mandateDate as the bank account create_date in whole epoch seconds, as the original (int(time.mktime(create_date)))', () => {
       const pm = (createDate: string | null) =>

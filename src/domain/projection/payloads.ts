@@ -43,14 +43,26 @@ export interface ProjectionConfig {
   seller: string;
   /** `opencell_customer_category_code`, default 'CLIENT'. */
   customerCategory: string;
+  /**
+   * The original sends `customerCategory: "CLIENT"` hard-coded in the CRM account hierarchy, whatever the setting
+   * (docs/parity.md P-crm-category); true sends `customerCategory` there too (opt-in). Absent = false.
+   */
+  hierarchyUsesCustomerCategory?: boolean;
 }
 
 export const DEFAULT_PROJECTION_CONFIG: ProjectionConfig = { seller: 'SC', customerCategory: 'CLIENT' };
 
+/** The original's hierarchy category (docs/behaviour.md: hard-coded, not the config value). */
+export const HIERARCHY_CUSTOMER_CATEGORY = 'CLIENT' as const;
+
 export function projectionConfig(config: {
-  opencell: { seller: string; customerCategory: string };
+  opencell: { seller: string; customerCategory: string; hierarchyUsesCustomerCategory?: boolean };
 }): ProjectionConfig {
-  return { seller: config.opencell.seller, customerCategory: config.opencell.customerCategory };
+  return {
+    seller: config.opencell.seller,
+    customerCategory: config.opencell.customerCategory,
+    hierarchyUsesCustomerCategory: config.opencell.hierarchyUsesCustomerCategory ?? false,
+  };
 }
 
 export const CRM_ACCOUNT_TYPE = 'CA_UA' as const;
@@ -303,6 +315,8 @@ export function paymentMethodsFromContract(contract: ContractView, caCode: strin
     accountOwner: accountOwner(contract.partner),
   };
   put(bank, 'bic', m.bic);
+  // OpenCell's BankCoordinates.bankName is at most 50 characters (400 INVALID_PARAMETER beyond: opencell-api.md);
+  // the original sent it whole, so its job failed there (docs/parity.md P-payment).
   put(bank, 'bankName', m.bankName === null ? null : description50(m.bankName));
   const pm: PaymentMethodDto = {
     paymentMethodType: 'DIRECTDEBIT',
@@ -337,7 +351,9 @@ export function crmAccountHierarchyFromContract(
     contactInformation: crmContactInformation(contract),
     language: ocLanguage(partner.lang, partner),
     methodOfPayment: paymentMethodsFromContract(contract, caCode),
-    customerCategory: config.customerCategory,
+    customerCategory: config.hierarchyUsesCustomerCategory
+      ? config.customerCategory
+      : HIERARCHY_CUSTOMER_CATEGORY,
     currency: CURRENCY,
     billingCycle: BILLING_CYCLE,
     country: ocBillingCountry(partner.stateCode),
