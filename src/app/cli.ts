@@ -421,6 +421,7 @@ Tables: ${snapshotTables().join(', ')}`,
         kafka: ctx.kafka(),
         admin: await ctx.admin(),
         connectUrl: ctx.config.connectUrl,
+        connectAuth: ctx.config.connectAuth,
         replication: ctx.config.kafka.replication,
       },
       signal,
@@ -656,7 +657,7 @@ const connectorsCommand: Command = {
   requires: () => [],
   run: async (args, ctx) => {
     const [action] = args.positionals;
-    const connect = new ConnectClient(ctx.config.connectUrl);
+    const connect = new ConnectClient(ctx.config.connectUrl, ctx.config.connectAuth);
     const names = list(args, 'name');
     const json = flag(args, 'json');
     if (action === 'apply') {

@@ -13,7 +13,7 @@ import {
 } from '../adapters/kafka-connect/connector-config';
 import { ConnectClient, connectorFiles } from '../adapters/kafka-connect/client';
 import { createKafka, resolveReplication, type Replication } from '../adapters/kafka/kafka';
-import { loadConfig } from '../core/config';
+import { loadConfig, type BasicAuth } from '../core/config';
 import { componentLogger, redactString } from '../core/log';
 
 const log = componentLogger('connectors');
@@ -21,9 +21,9 @@ const log = componentLogger('connectors');
 export async function applyConnectors(
   connectUrl: string,
   wait = true,
-  opts: { replication: Replication; slotName?: string | null },
+  opts: { replication: Replication; slotName?: string | null; auth?: BasicAuth | null },
 ): Promise<string[]> {
-  const client = new ConnectClient(connectUrl);
+  const client = new ConnectClient(connectUrl, opts.auth ?? null);
   const applied: string[] = [];
   for (const { name, raw } of connectorFiles()) {
     if (name === CONNECTOR_NAME) assertIncludeListsInSync(raw); // never apply lists that drifted from the registry
@@ -50,6 +50,7 @@ async function main(): Promise<string[]> {
   return applyConnectors(config.connectUrl, !process.argv.includes('--no-wait'), {
     replication,
     slotName: config.debeziumSlotName,
+    auth: config.connectAuth,
   });
 }
 

@@ -230,7 +230,7 @@ function commonChecks(config: Config, admin: Admin, statePool: Pool): Record<str
     },
     'postgres-state': async () => void (await statePool.query('SELECT 1')),
     connect: async () => {
-      const connect = new ConnectClient(config.connectUrl);
+      const connect = new ConnectClient(config.connectUrl, config.connectAuth);
       const names = await connect.list();
       const bad: string[] = [];
       for (const n of names) {

@@ -34,7 +34,7 @@ import {
 import { formatLogEntry, readLogTail, snapshotLogEntries } from '../adapters/kafka-connect/connect-log';
 import { CliFailure, UsageError } from './args';
 import { packageRoot } from '../core/package-root';
-import type { ReplicationSetting } from '../core/config';
+import type { BasicAuth, ReplicationSetting } from '../core/config';
 
 export const SIGNAL_TABLE = 'public.debezium_signal';
 const SIGNAL_DATA_MAX = 2048; // varchar(2048) in schemas/odoo/99-signal.sql
@@ -96,6 +96,8 @@ export interface SnapshotDeps {
   kafka: Kafka;
   admin: Admin;
   connectUrl: string;
+  /** HTTP Basic credentials of Kafka Connect (config CONNECT_USERNAME/PASSWORD); none by default */
+  connectAuth?: BasicAuth | null;
   /** replication of the notification topic when this creates it (default: from the cluster's size) */
   replication?: ReplicationSetting;
 }
@@ -162,7 +164,7 @@ export async function runSnapshot(
   opts: SnapshotRunOptions,
 ): Promise<SnapshotReport> {
   const name = opts.connector ?? CONNECTOR_NAME;
-  const connect = new ConnectClient(deps.connectUrl);
+  const connect = new ConnectClient(deps.connectUrl, deps.connectAuth ?? null);
   const tables = (JSON.parse(signal.data) as { 'data-collections': string[] })['data-collections'];
   const connectLog = opts.connectLog ?? defaultConnectLog();
   const readConnect = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
@@ -176,7 +178,9 @@ export async function runSnapshot(
   const problem = taskProblem(name, await readConnect('the connector status', () => connect.status(name)));
   if (problem) throw new CliFailure(`${problem}; no snapshot signal inserted`);
   const config =
-    (await readConnect('the connector config', () => fetchConnectorConfig(deps.connectUrl, name))) ?? {};
+    (await readConnect('the connector config', () =>
+      fetchConnectorConfig(deps.connectUrl, name, deps.connectAuth ?? null),
+    )) ?? {};
   const topic = notificationTopicOf(config);
   if (!topic)
     throw new CliFailure(

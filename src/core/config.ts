@@ -172,6 +172,12 @@ const SPEC = {
   KAFKA_SASL_PASSWORD: [OptionalString, ''],
   SCHEMA_REGISTRY_URL: [Url, 'http://127.0.0.1:8081/apis/ccompat/v7'],
   CONNECT_URL: [Url, 'http://127.0.0.1:8083'],
+  // HTTP Basic credentials of the registry and of Kafka Connect's REST API (issue 16; empty: none sent); the
+  // passwords are secrets. A private CA for their HTTPS: NODE_EXTRA_CA_CERTS (docs/operations.md "Kafka security").
+  SCHEMA_REGISTRY_USERNAME: [OptionalString, ''],
+  SCHEMA_REGISTRY_PASSWORD: [OptionalString, ''],
+  CONNECT_USERNAME: [OptionalString, ''],
+  CONNECT_PASSWORD: [OptionalString, ''],
   // The pipeline reads Odoo as a read-only role (SELECT on the captured tables, created by src/app/pg-setup.ts on the
   // local stack; README "Database roles"), never as the owner `odoo`.
   ODOO_DATABASE_URL: [PgUrl, 'postgresql://sync_reader:sync_reader@127.0.0.1:5432/odoo'],
@@ -250,10 +256,20 @@ export interface ReplicationSetting {
   minInsync: number | 'auto';
 }
 
+/** HTTP Basic credentials of a REST service (registry, Kafka Connect). */
+export interface BasicAuth {
+  username: string;
+  password: string;
+}
+
 export interface Config {
   kafka: KafkaClientSettings & { clientId: string; replication: ReplicationSetting };
   registryUrl: string;
+  /** HTTP Basic credentials of the registry (null: none) */
+  registryAuth: BasicAuth | null;
   connectUrl: string;
+  /** HTTP Basic credentials of Kafka Connect's REST API (null: none) */
+  connectAuth: BasicAuth | null;
   /** `DEBEZIUM_SLOT_NAME`: the connector's replication slot when not the connector file's (null) */
   debeziumSlotName: string | null;
   odooDatabaseUrl: string;
@@ -354,6 +370,11 @@ export function parseSettings(
         `KAFKA_SASL_PASSWORD is required with KAFKA_SASL_MECHANISM=${String(out.KAFKA_SASL_MECHANISM)}`,
       );
   }
+  for (const svc of ['SCHEMA_REGISTRY', 'CONNECT'] as const) {
+    const [user, password] = [out[`${svc}_USERNAME`], out[`${svc}_PASSWORD`]];
+    if (user && !password) problems.push(`${svc}_PASSWORD is required with ${svc}_USERNAME`);
+    if (password && !user) problems.push(`${svc}_USERNAME is required with ${svc}_PASSWORD`);
+  }
   if (out.KAFKA_SSL_CA && out.KAFKA_SSL === false)
     problems.push(`KAFKA_SSL_CA=${JSON.stringify(out.KAFKA_SSL_CA)}: set KAFKA_SSL=true to use TLS`);
   if (problems.length) throw new ConfigError(problems);
@@ -389,6 +410,8 @@ export function loadConfig(
     if (password && password !== user) registerSecret(password); // the local stack's role=password is no secret
   }
   registerSecret(s.KAFKA_SASL_PASSWORD);
+  registerSecret(s.SCHEMA_REGISTRY_PASSWORD);
+  registerSecret(s.CONNECT_PASSWORD);
   let ca: string[] | undefined;
   if (s.KAFKA_SSL && s.KAFKA_SSL_CA) {
     try {
@@ -415,7 +438,11 @@ export function loadConfig(
             },
     },
     registryUrl: s.SCHEMA_REGISTRY_URL,
+    registryAuth: s.SCHEMA_REGISTRY_USERNAME
+      ? { username: s.SCHEMA_REGISTRY_USERNAME, password: s.SCHEMA_REGISTRY_PASSWORD }
+      : null,
     connectUrl: s.CONNECT_URL,
+    connectAuth: s.CONNECT_USERNAME ? { username: s.CONNECT_USERNAME, password: s.CONNECT_PASSWORD } : null,
     debeziumSlotName: s.DEBEZIUM_SLOT_NAME || null,
     odooDatabaseUrl: s.ODOO_DATABASE_URL,
     odooSignalDatabaseUrl: s.ODOO_SIGNAL_DATABASE_URL,

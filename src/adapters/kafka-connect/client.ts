@@ -8,6 +8,9 @@ import { basename, join } from 'node:path';
 import { SyncError } from '../../domain/errors';
 import { loadConnectorTemplate } from './connector-config';
 import { packageRoot } from '../../core/package-root';
+import { basicAuthHeaders, credentialsRefused, type BasicAuth } from '../basic-auth';
+
+const CONNECT_SETTINGS = { username: 'CONNECT_USERNAME', password: 'CONNECT_PASSWORD' };
 
 export interface ConnectorStatus {
   name: string;
@@ -15,12 +18,17 @@ export interface ConnectorStatus {
   tasks: { id: number; state: string; worker_id?: string; trace?: string }[];
 }
 
-async function call(method: string, url: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+async function call(
+  method: string,
+  url: string,
+  body?: unknown,
+  auth?: BasicAuth | null,
+): Promise<{ status: number; json: unknown }> {
   let res;
   try {
     res = await fetch(url, {
       method,
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...basicAuthHeaders(auth) },
       body: body === undefined ? undefined : JSON.stringify(body),
       timeout: 15000,
     });
@@ -33,6 +41,8 @@ async function call(method: string, url: string, body?: unknown): Promise<{ stat
       },
     );
   }
+  if (res.status === 401 || res.status === 403)
+    throw credentialsRefused('Kafka Connect', new URL(url).origin, res.status, CONNECT_SETTINGS, auth);
   const text = await res.text();
   let json: unknown;
   try {
@@ -44,10 +54,17 @@ async function call(method: string, url: string, body?: unknown): Promise<{ stat
 }
 
 export class ConnectClient {
-  constructor(private readonly baseUrl: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly auth: BasicAuth | null = null,
+  ) {}
+
+  private call(method: string, url: string, body?: unknown): ReturnType<typeof call> {
+    return call(method, url, body, this.auth);
+  }
 
   async putConfig(name: string, config: Record<string, string>): Promise<'created' | 'updated'> {
-    const r = await call('PUT', `${this.baseUrl}/connectors/${encodeURIComponent(name)}/config`, config);
+    const r = await this.call('PUT', `${this.baseUrl}/connectors/${encodeURIComponent(name)}/config`, config);
     if (r.status === 201) return 'created';
     if (r.status === 200) return 'updated';
     const msg = (r.json as { message?: string } | null)?.message ?? JSON.stringify(r.json);
@@ -55,19 +72,19 @@ export class ConnectClient {
   }
 
   async status(name: string): Promise<ConnectorStatus | null> {
-    const r = await call('GET', `${this.baseUrl}/connectors/${encodeURIComponent(name)}/status`);
+    const r = await this.call('GET', `${this.baseUrl}/connectors/${encodeURIComponent(name)}/status`);
     if (r.status === 404) return null;
     if (r.status !== 200) throw new SyncError('INTERNAL', `Kafka Connect status ${name}: HTTP ${r.status}`);
     return r.json as ConnectorStatus;
   }
 
   async list(): Promise<string[]> {
-    const r = await call('GET', `${this.baseUrl}/connectors`);
+    const r = await this.call('GET', `${this.baseUrl}/connectors`);
     return (r.json as string[]) ?? [];
   }
 
   async restart(name: string, onlyFailed = true): Promise<void> {
-    const r = await call(
+    const r = await this.call(
       'POST',
       `${this.baseUrl}/connectors/${encodeURIComponent(name)}/restart?includeTasks=true&onlyFailed=${onlyFailed}`,
     );
@@ -77,12 +94,12 @@ export class ConnectClient {
   /** Pauses (`PUT …/pause`) or resumes (`PUT …/resume`) the connector and its tasks; Connect answers 202. */
   async setPaused(name: string, paused: boolean): Promise<void> {
     const action = paused ? 'pause' : 'resume';
-    const r = await call('PUT', `${this.baseUrl}/connectors/${encodeURIComponent(name)}/${action}`);
+    const r = await this.call('PUT', `${this.baseUrl}/connectors/${encodeURIComponent(name)}/${action}`);
     if (r.status >= 300) throw new SyncError('INTERNAL', `Kafka Connect ${action} ${name}: HTTP ${r.status}`);
   }
 
   async delete(name: string): Promise<void> {
-    await call('DELETE', `${this.baseUrl}/connectors/${encodeURIComponent(name)}`);
+    await this.call('DELETE', `${this.baseUrl}/connectors/${encodeURIComponent(name)}`);
   }
 
   /** Waits until the connector and all its tasks are RUNNING; throws with the task trace on FAILED. */
@@ -109,6 +126,15 @@ export class ConnectClient {
       `connector ${name} not RUNNING after ${timeoutMs} ms: ${JSON.stringify(last)}`,
     );
   }
+}
+
+/** `GET <path>` on Kafka Connect with the configured credentials: status and parsed body (other adapters' reads). */
+export function connectGet(
+  connectUrl: string,
+  path: string,
+  auth: BasicAuth | null = null,
+): Promise<{ status: number; json: unknown }> {
+  return call('GET', `${connectUrl.replace(/\/$/, '')}${path}`, undefined, auth);
 }
 
 /** The connector configs shipped in connectors/, by name (file name without .json), validated as string maps. */

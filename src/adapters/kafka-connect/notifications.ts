@@ -20,7 +20,8 @@
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/Either';
 import { randomUUID } from 'node:crypto';
-import fetch from 'node-fetch';
+import { connectGet } from './client';
+import type { BasicAuth } from '../basic-auth';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { SyncError } from '../../domain/errors';
 import { ensureTopics, startGroupAtEnd } from '../kafka/kafka';
@@ -239,22 +240,13 @@ export function notificationTopicOf(config: Record<string, string>): string | un
 export async function fetchConnectorConfig(
   connectUrl: string,
   name: string,
+  auth: BasicAuth | null = null,
 ): Promise<Record<string, string> | null> {
-  const url = `${connectUrl.replace(/\/$/, '')}/connectors/${encodeURIComponent(name)}/config`;
-  let res;
-  try {
-    res = await fetch(url, { headers: { Accept: 'application/json' }, timeout: 15000 });
-  } catch (e) {
-    throw new SyncError(
-      'NETWORK',
-      `Kafka Connect at ${new URL(url).origin} is not reachable: ${(e as Error).message}`,
-      { retriable: true },
-    );
-  }
+  const res = await connectGet(connectUrl, `/connectors/${encodeURIComponent(name)}/config`, auth);
   if (res.status === 404) return null;
   if (res.status !== 200)
     throw new SyncError('INTERNAL', `Kafka Connect config of ${name}: HTTP ${res.status}`);
-  return (await res.json()) as Record<string, string>;
+  return res.json as Record<string, string>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { basicAuthHeaders, credentialsRefused, type BasicAuth } from '../basic-auth';
 import { isLeft } from 'fp-ts/Either';
 import { MalformedEventError, SyncError } from '../../domain/errors';
 import { componentLogger, type Logger } from '../../core/log';
@@ -49,6 +50,8 @@ export interface EventTopics {
 
 export interface EventSchemasOptions {
   registryUrl: string;
+  /** HTTP Basic credentials (config SCHEMA_REGISTRY_USERNAME/PASSWORD); none by default */
+  auth?: BasicAuth | null;
   topics: EventTopics;
   /** override the Avro schema of an event type (tests; schema evolution drills) */
   schemaOverrides?: Partial<Record<OutboxEventType, Record<string, unknown>>>;
@@ -92,6 +95,7 @@ export class EventSchemas {
     this.registry = new SchemaRegistry({
       host: this.baseUrl,
       clientId: 'odoo-opencell-sync',
+      ...(opts.auth ? { auth: { username: opts.auth.username, password: opts.auth.password } } : {}),
       retry: { retries: 1, maxRetryTimeInSecs: 2, initialRetryTimeInSecs: 0.2 },
     });
     this.topicOf = { SyncOutcome: opts.topics.syncEvents, InvoiceIssued: opts.topics.invoiceEvents };
@@ -159,6 +163,7 @@ export class EventSchemas {
       return id;
     } catch (e) {
       const status = statusOf(e);
+      if (status === 401 || status === 403) throw this.refused(status);
       if (status === 409) throw this.incompatible(subject, type, (e as Error).message);
       if (status === 422) {
         throw new SyncError(
@@ -213,6 +218,16 @@ export class EventSchemas {
     if (put.status !== 200) throw this.unavailable(subject, `PUT /config answered ${put.status}`);
   }
 
+  private refused(status: number): SyncError {
+    return credentialsRefused(
+      'the schema registry',
+      new URL(this.baseUrl).origin,
+      status,
+      { username: 'SCHEMA_REGISTRY_USERNAME', password: 'SCHEMA_REGISTRY_PASSWORD' },
+      this.opts.auth,
+    );
+  }
+
   private unavailable(subject: string, reason: string, cause?: unknown): SyncError {
     return new SyncError('NETWORK', `schema registry unavailable (${subject}): ${reason}`, {
       retriable: true,
@@ -233,6 +248,7 @@ export class EventSchemas {
         headers: {
           'Content-Type': 'application/vnd.schemaregistry.v1+json',
           Accept: 'application/vnd.schemaregistry.v1+json',
+          ...basicAuthHeaders(this.opts.auth),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
@@ -240,6 +256,7 @@ export class EventSchemas {
     } catch (e) {
       throw this.unavailable(path, (e as Error).message, e);
     }
+    if (res.status === 401 || res.status === 403) throw this.refused(res.status);
     if (res.status >= 500) throw this.unavailable(path, `HTTP ${res.status}`);
     const text = await res.text();
     let parsed: unknown;

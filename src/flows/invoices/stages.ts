@@ -25,7 +25,8 @@ import type { InvoiceIssuedEvent } from '../../domain/outbox/events';
 export type InvoiceConfig = Pick<
   Config,
   'kafka' | 'registryUrl' | 'topics' | 'opencell' | 'odoo' | 'retry' | 'invoicePoll' | 'invoiceImport'
->;
+> &
+  Partial<Pick<Config, 'registryAuth'>>;
 
 export function invoiceRetryPolicy(config: Pick<Config, 'retry'>): RetryPolicy {
   return {
@@ -123,7 +124,8 @@ export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDe
   const groupId = deps.groupId ?? INVOICE_LOADER_GROUP;
   const ownOdoo = deps.odoo ? undefined : new OdooClient(config.odoo);
   const schemas =
-    deps.schemas ?? new EventSchemas({ registryUrl: config.registryUrl, topics: config.topics });
+    deps.schemas ??
+    new EventSchemas({ registryUrl: config.registryUrl, auth: config.registryAuth, topics: config.topics });
   const loader = new InvoiceLoader({
     odoo: deps.odoo ?? ownOdoo!,
     pool: deps.pool,

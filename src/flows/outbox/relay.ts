@@ -531,12 +531,13 @@ export class OutboxRelay {
 
 /** The relay as the pipeline runs it: schemas for the configured topics and registry. */
 export function createOutboxRelay(
-  cfg: Pick<Config, 'registryUrl' | 'topics'>,
+  cfg: Pick<Config, 'registryUrl' | 'topics'> & Partial<Pick<Config, 'registryAuth'>>,
   deps: { pool: Pool; kafka: Kafka },
   opts: Omit<OutboxRelayOptions, 'pool' | 'kafka' | 'registry'> = {},
 ): OutboxRelay {
   const registry = new EventSchemas({
     registryUrl: cfg.registryUrl,
+    auth: cfg.registryAuth,
     topics: { syncEvents: cfg.topics.syncEvents, invoiceEvents: cfg.topics.invoiceEvents },
   });
   return new OutboxRelay({ ...deps, registry, ...opts });

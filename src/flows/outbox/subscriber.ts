@@ -144,7 +144,11 @@ async function main(argv: string[]): Promise<void> {
     ? [arg('--topic') as string]
     : [cfg.topics.syncEvents, cfg.topics.invoiceEvents];
   const json = argv.includes('--json');
-  const registry = new EventSchemas({ registryUrl: cfg.registryUrl, topics: cfg.topics });
+  const registry = new EventSchemas({
+    registryUrl: cfg.registryUrl,
+    auth: cfg.registryAuth,
+    topics: cfg.topics,
+  });
   const kafka = createKafka(cfg.kafka, `${cfg.kafka.clientId}-subscriber`);
   const groupId = arg('--group') ?? `event-tail-${process.pid}-${Date.now()}`;
   const sub = await subscribeEvents({
