@@ -19,7 +19,7 @@ import { createKafka } from '../adapters/kafka/kafka';
 import { ConnectClient } from '../adapters/kafka-connect/client';
 import { partitionLags } from '../adapters/kafka/groups';
 import { replicationSlots } from '../adapters/postgres/replication-slots';
-import { startOpsServer, OpsServer, ReadinessCheck } from './http';
+import { startOpsServer, InvoicePdfRoute, OpsServer, ReadinessCheck } from './http';
 import { Metrics } from './metrics';
 import { outboxBacklog } from './status';
 
@@ -266,6 +266,7 @@ export async function runRoles(
   });
   const started: RunningRole[] = [];
   let http: OpsServer | undefined;
+  let pdfClient: OpenCellClient | undefined;
   let sampler: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
 
@@ -281,6 +282,7 @@ export async function runRoles(
         }
       }
       await http?.close();
+      pdfClient?.close();
       await admin.disconnect().catch(() => undefined);
       await statePool.end().catch(() => undefined);
     })());
@@ -295,12 +297,24 @@ export async function runRoles(
     for (const w of started) Object.assign(checks, w.checks ?? {});
     const port = opts.httpPort === undefined ? config.httpPort : opts.httpPort;
     if (port !== null) {
+      let invoicePdf: InvoicePdfRoute | undefined;
+      if (config.invoicePdf.enabled) {
+        pdfClient = new OpenCellClient(config.opencell);
+        pdfClient.onCall(metrics.onOpenCellCall);
+        const client = pdfClient;
+        invoicePdf = {
+          token: config.invoicePdf.token,
+          fetchPdf: (n) => client.getInvoicePdf(n),
+          onError: (e) => log.warn(`invoice PDF request failed: ${e.message}`),
+        };
+      }
       http = await startOpsServer({
         port,
         host: config.httpHost,
         registry: metrics.registry,
         checks,
         info: { roles: [...roles], pid: process.pid },
+        invoicePdf,
       });
       log.info(`http endpoints on ${config.httpHost}:${http.port} (/healthz /readyz /metrics)`);
     }

@@ -232,6 +232,10 @@ const SPEC = {
   RETRY_MAX_MS: [IntFromEnv(1, 600_000), '30000'],
   RETRY_MAX_ATTEMPTS: [IntFromEnv(1, 1000), '12'],
   HTTP_PORT: [IntFromEnv(0, 65535), '9464'],
+  // The original's invoice download (`/web/binary/download_invoice`, docs/parity.md I-pdf) on the ops server. It
+  // exposes customer invoices, so it is off unless enabled, and then needs a bearer token (a secret, >= 24 chars).
+  INVOICE_PDF_ROUTE: [BoolFromEnv, 'false'],
+  INVOICE_PDF_TOKEN: [OptionalString, ''],
   // The ops server answers on loopback unless told otherwise (a pod or container sets 0.0.0.0 for its probes).
   HTTP_HOST: [NonEmpty, '127.0.0.1'],
   // `status` warns and the slot alert compares with this (docs/operations.md "Replication slot"): 1 GiB by default.
@@ -330,6 +334,8 @@ export interface Config {
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
   httpPort: number;
   httpHost: string;
+  /** `INVOICE_PDF_ROUTE` / `INVOICE_PDF_TOKEN`: the opt-in invoice PDF route of the ops server (I-pdf). */
+  invoicePdf: { enabled: boolean; token: string };
   /** `REPLICATION_SLOT_WARN_BYTES`: retained WAL from which a replication slot is reported as a warning */
   slotWarnBytes: number;
 }
@@ -377,6 +383,8 @@ export function parseSettings(
   }
   if (out.KAFKA_SSL_CA && out.KAFKA_SSL === false)
     problems.push(`KAFKA_SSL_CA=${JSON.stringify(out.KAFKA_SSL_CA)}: set KAFKA_SSL=true to use TLS`);
+  if (out.INVOICE_PDF_ROUTE === true && String(out.INVOICE_PDF_TOKEN ?? '').length < 24)
+    problems.push('INVOICE_PDF_TOKEN is required (at least 24 characters) with INVOICE_PDF_ROUTE=true');
   if (problems.length) throw new ConfigError(problems);
   return out as Settings;
 }
@@ -412,6 +420,7 @@ export function loadConfig(
   registerSecret(s.KAFKA_SASL_PASSWORD);
   registerSecret(s.SCHEMA_REGISTRY_PASSWORD);
   registerSecret(s.CONNECT_PASSWORD);
+  registerSecret(s.INVOICE_PDF_TOKEN);
   let ca: string[] | undefined;
   if (s.KAFKA_SSL && s.KAFKA_SSL_CA) {
     try {
@@ -488,6 +497,7 @@ export function loadConfig(
     retry: { initialMs: s.RETRY_INITIAL_MS, maxMs: s.RETRY_MAX_MS, maxAttempts: s.RETRY_MAX_ATTEMPTS },
     httpPort: s.HTTP_PORT,
     httpHost: s.HTTP_HOST,
+    invoicePdf: { enabled: s.INVOICE_PDF_ROUTE, token: s.INVOICE_PDF_TOKEN },
     slotWarnBytes: s.REPLICATION_SLOT_WARN_BYTES,
   };
 }
