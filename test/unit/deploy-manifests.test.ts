@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
@@ -49,6 +50,15 @@ const roleOf = (d: Doc): string => {
   const args = container(d).args as string[];
   return args[args.indexOf('--only') + 1];
 };
+
+type EnvVar = { name: string; value?: string; valueFrom?: Doc };
+const envVar = (d: Doc, name: string): EnvVar | undefined =>
+  (container(d).env as EnvVar[]).find((e) => e.name === name);
+/** The KafkaUser a Deployment authenticates as (its KAFKA_SASL_USERNAME). */
+const saslUserOf = (d: Doc): string | undefined => envVar(d, 'KAFKA_SASL_USERNAME')?.value;
+/** The Kafka cluster CA lives in the pod, not here: a stand-in PEM file so that each Deployment's config decodes. */
+const CA_STAND_IN = join(mkdtempSync(join(tmpdir(), 'deploy-ca-')), 'ca.crt');
+writeFileSync(CA_STAND_IN, '-----BEGIN CERTIFICATE-----\nstand-in\n-----END CERTIFICATE-----\n');
 
 const connectorJson = JSON.parse(read('connectors/odoo-billing.json')) as Record<string, string>;
 const [kafkaConnect] = ofKind('deploy/strimzi/kafka-connect.yaml', 'KafkaConnect');
@@ -210,7 +220,9 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
             SPEC_KEYS.has(e.name) || NODE_KEYS.includes(e.name),
             `${d.metadata.name}: ${e.name}`,
           ).to.equal(true);
-          if (e.valueFrom) {
+          if (e.valueFrom && e.name === 'KAFKA_SASL_PASSWORD') {
+            env[e.name] = 'stand-in-scram-password'; // the KafkaUser's Secret (checked by the Kafka security test)
+          } else if (e.valueFrom) {
             const ref = e.valueFrom.secretKeyRef as { name: string; key: string };
             expect(ref.name).to.equal(secretExample.metadata.name);
             expect(secretData, `${d.metadata.name}: secret key ${ref.key}`).to.have.property(ref.key);
@@ -220,8 +232,51 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
         // the secrets `run --only <role>` demands (src/app/cli.ts) are there, and every value decodes
         const args = parseArgs((c.args as string[]).slice(1), COMMANDS.run.spec);
         const required = COMMANDS.run.requires(args);
+        if (env.KAFKA_SSL_CA) env.KAFKA_SSL_CA = CA_STAND_IN;
         expect(() => loadConfig(env, required), d.metadata.name).to.not.throw();
       }
+    });
+
+    it('every Deployment reaches Kafka through SASL_SSL as its own KafkaUser, trusting the cluster CA; none in plaintext', () => {
+      const cluster = kafkaTopics[0].metadata.labels['strimzi.io/cluster'] as string;
+      const users = new Set<string>();
+      for (const d of deployments) {
+        const name = d.metadata.name as string;
+        const c = container(d);
+        const env: Record<string, string> = { ...cmData };
+        for (const e of c.env as EnvVar[]) if (e.value !== undefined) env[e.name] = e.value;
+        // TLS and SCRAM-SHA-512 (Strimzi's KafkaUser mechanism), never Strimzi's plaintext 9092 listener
+        expect(env.KAFKA_SSL, name).to.equal('true');
+        expect(env.KAFKA_SASL_MECHANISM, name).to.equal('scram-sha-512');
+        for (const broker of env.KAFKA_BROKERS.split(','))
+          expect(broker.trim(), `${name}: plaintext listener`).to.not.match(/:9092$/);
+        // its own KafkaUser, and the password from the Secret the user operator makes for it (key `password`)
+        const user = saslUserOf(d) as string;
+        expect(user, name).to.equal(`odoo-opencell-sync-${roleOf(d)}`);
+        expect(
+          kafkaUsers.map((u) => u.metadata.name),
+          name,
+        ).to.include(user);
+        expect(users.has(user), `${name} shares ${user}`).to.equal(false);
+        users.add(user);
+        expect(envVar(d, 'KAFKA_SASL_PASSWORD')?.valueFrom?.secretKeyRef, name).to.deep.equal({
+          name: user,
+          key: 'password',
+        });
+        // KAFKA_SSL_CA is the `ca.crt` of <cluster>-cluster-ca-cert, mounted read-only
+        const volume = (d.spec.template.spec.volumes as Doc[]).find(
+          (v) => v.secret?.secretName === `${cluster}-cluster-ca-cert`,
+        );
+        expect(volume, `${name}: the cluster CA volume`).to.not.equal(undefined);
+        const item = (volume?.secret.items as Doc[]).find((i) => i.key === 'ca.crt') as Doc;
+        const mount = (c.volumeMounts as Doc[]).find((m) => m.name === volume?.name) as Doc;
+        expect(mount.readOnly, name).to.equal(true);
+        expect(env.KAFKA_SSL_CA, name).to.equal(`${mount.mountPath}/${item.path}`);
+      }
+      // Kafka Connect too: SCRAM-SHA-512 over TLS, trusting the same CA
+      expect(kafkaConnect.spec.authentication.type).to.equal('scram-sha-512');
+      expect(kafkaConnect.spec.tls.trustedCertificates[0].secretName).to.equal(`${cluster}-cluster-ca-cert`);
+      expect(kafkaConnect.spec.bootstrapServers).to.not.match(/:9092$/);
     });
 
     it('binds the ops HTTP server on the pod address if the config spec can choose the address', () => {
@@ -385,8 +440,11 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
     });
 
     it('KafkaUsers: SCRAM-SHA-512, each role may read its input and group and write its outputs, nothing unmanaged', () => {
+      // the KafkaUser each role's Deployment authenticates as (KAFKA_SASL_USERNAME): its ACLs must cover the role
       const user = (n: string) =>
-        kafkaUsers.find((u) => u.metadata.name === `odoo-opencell-sync-${n}`) as Doc;
+        kafkaUsers.find(
+          (u) => u.metadata.name === saslUserOf(deployments.find((d) => roleOf(d) === n) as Doc),
+        ) as Doc;
       const can = (n: string, type: string, name: string | undefined, op: string) =>
         ((user(n)?.spec.authorization?.acls ?? []) as Doc[]).some(
           (a) =>
