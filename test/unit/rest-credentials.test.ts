@@ -115,6 +115,36 @@ describe('schema registry and Kafka Connect REST credentials (issue 16)', () => 
     expect(wrong.message).to.include(`as user "${USER}"`);
   });
 
+  it('decoding with refused registry credentials is retried, never a malformed event, and names the settings', async () => {
+    const reg = await basicAuthServer(() => ({
+      status: 404,
+      json: { error_code: 40403, message: 'Schema not found' },
+    }));
+    servers.push(reg.server);
+    const value = Buffer.concat([Buffer.from([0, 0, 0, 0, 42]), Buffer.from([2])]);
+    const wrong = new EventSchemas({
+      registryUrl: reg.url,
+      auth: { username: USER, password: WRONG },
+      topics,
+    });
+    const e = await failure(() =>
+      wrong.decode(value, undefined, { topic: 'sync.events', partition: 0, offset: '7' }),
+    );
+    expect(reg.refused).to.be.at.least(1);
+    expect(e.retriable).to.equal(true);
+    expect(e.message).to.include('SCHEMA_REGISTRY_USERNAME').and.not.include(WRONG);
+    // the right credentials reach the registry: an unknown id is then a malformed event (not retriable)
+    const right = new EventSchemas({
+      registryUrl: reg.url,
+      auth: { username: USER, password: PASSWORD },
+      topics,
+    });
+    const malformed = await failure(() => right.decode(value, undefined, { topic: 'sync.events' }));
+    expect(malformed.retriable).to.equal(false);
+    expect(malformed.message).to.include('unknown schema id 42');
+    expect(reg.accepted).to.include('GET /schemas/ids/42');
+  });
+
   it('reads Kafka Connect through Basic auth when the credentials are right', async () => {
     const connect = await basicAuthServer((req) => {
       if (req.url === '/connectors') return { status: 200, json: ['odoo-billing'] };

@@ -337,7 +337,12 @@ export class EventSchemas {
             : undefined;
       }
     } catch (e) {
-      if (statusOf(e) === 404) {
+      const status = statusOf(e);
+      // refused credentials while decoding: retried (the message stays on its partition, never dead-lettered), with
+      // the message that names the settings
+      if (status === 401 || status === 403)
+        throw new SyncError('NETWORK', this.refused(status).message, { retriable: true, cause: e });
+      if (status === 404) {
         throw new MalformedEventError(
           topic,
           where?.partition,
