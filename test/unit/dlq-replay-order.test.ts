@@ -6,50 +6,31 @@
  * (in-memory ledger) against the OpenCell sandbox, like projector-create-resume.test.ts.
  */
 import { expect } from 'chai';
-import { samplePartner } from '../../testkit/views';
-import { OpenCellClient } from '../../src/adapters/opencell/client';
-import { OpenCellState } from '../../src/adapters/opencell/opencell-state';
+import { sampleContract, samplePartner } from '../../testkit/views';
+import type { OpenCellClient } from '../../src/adapters/opencell/client';
 import type { IntentMessage } from '../../src/domain/intents/message';
 import { terminateService } from '../../src/domain/intents/terminate-service';
 import type { ProjectionContext } from '../../src/domain/intents/kind';
-import { DEFAULT_PROJECTION_CONFIG } from '../../src/domain/projection/payloads';
 import type { ContractView, LineView } from '../../src/domain/projection/views';
-import { Projector } from '../../src/flows/projection/projector';
 import { InMemoryLedger } from '../../testkit/ledger';
-import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { oneContractOdoo, projectorOver, withOpenCellSandbox } from './support/projector-harness';
 
 const INFO = 'mobile_service_contract_info' as const;
 
 function contractWith(phone: string): ContractView {
   const ref = `8${String(Date.now() % 1e6).padStart(6, '0')}`;
   const partner = samplePartner({ id: 901, ref });
-  return {
-    id: 91001,
-    code: `SC-O${ref}`,
-    partner,
-    invoicePartner: partner,
-    servicePartner: null,
-    emails: [{ id: 9, email: `o${ref}@example.org` }],
-    mandate: {
-      id: 3,
-      iban: 'ES9121000418450200051332',
-      bic: 'CAIXESBBXXX',
-      bankName: 'CaixaBank',
-      bankAccountId: 55,
-      bankAccountCreateDate: '2024-01-15',
-      reference: null,
-      signatureDate: null,
+  return sampleContract(
+    {
+      id: 91001,
+      code: `SC-O${ref}`,
+      emails: [{ id: 9, email: `o${ref}@example.org` }],
+      phoneNumber: phone,
+      ispInfo: { table: INFO, id: 77, phoneNumber: phone },
     },
-    serviceTechnology: 'somconnexio.service_technology_mobile',
-    serviceSupplier: null,
-    phoneNumber: phone,
-    ispInfo: { table: INFO, id: 77, phoneNumber: phone },
-    dateStart: '2024-02-01',
-    dateEnd: null,
-    isTerminated: false,
-    terminateDate: null,
-    lines: [],
-  };
+    partner,
+  );
 }
 
 let seq = 0;
@@ -80,19 +61,9 @@ function message(contract: ContractView, intent: IntentMessage['intent']): Inten
 describe('DLQ replay breaks per-key order (issue 15 §6)', () => {
   let sandbox: OpenCellSandbox;
   let client: OpenCellClient;
-  before(async () => {
-    sandbox = await startOpenCellSandbox({ port: 0, user: 'u', password: 'p' });
-    client = new OpenCellClient({
-      baseUrl: sandbox.url,
-      user: 'u',
-      password: 'p',
-      timeoutMs: 2000,
-      concurrency: 2,
-    });
-  });
-  after(async () => {
-    client.close();
-    await sandbox.close();
+  withOpenCellSandbox((s, c) => {
+    sandbox = s;
+    client = c;
   });
 
   it('an old phone-number change replayed after a newer one was applied changes nothing and says why', async () => {
@@ -101,18 +72,11 @@ describe('DLQ replay breaks per-key order (issue 15 §6)', () => {
     const C = '600100003';
     let odoo = contractWith(A); // what Odoo holds now; the projector reads it on every intent
     const ledger = new InMemoryLedger();
-    const projector = new Projector({
-      odoo: {
-        partner: async (id) => (id === odoo.partner.id ? odoo.partner : null),
-        contract: async (id) => (id === odoo.id ? odoo : null),
-        contractsOfPartner: async () => [odoo],
-      },
-      opencell: new OpenCellState(client),
+    const projector = projectorOver(
+      oneContractOdoo(() => odoo),
       client,
       ledger,
-      catalog: { check: async (ops) => ({ _tag: 'Right', right: ops }) },
-      config: DEFAULT_PROJECTION_CONFIG,
-    });
+    );
     const state = () => {
       const sub = sandbox.state.subscriptions.get(odoo.code);
       const accesses = (sandbox.state.accessesBySubscription.get(odoo.code) ?? []).map((a) => a.code);

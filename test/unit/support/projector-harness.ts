@@ -1,0 +1,62 @@
+/**
+ * The in-process projector harness of the unit tests: an OpenCell sandbox with a client of it (mocha hooks), and a
+ * Projector over that client with an in-memory ledger, a catalogue that accepts every plan and the default config.
+ */
+import { OpenCellClient } from '../../../src/adapters/opencell/client';
+import { OpenCellState } from '../../../src/adapters/opencell/opencell-state';
+import { DEFAULT_PROJECTION_CONFIG } from '../../../src/domain/projection/payloads';
+import type { ContractView } from '../../../src/domain/projection/views';
+import { Projector, type OdooReader, type ProjectorDeps } from '../../../src/flows/projection/projector';
+import type { InMemoryLedger } from '../../../testkit/ledger';
+import { startOpenCellSandbox, type OpenCellSandbox } from '../../../testkit/sandbox/opencell';
+
+/**
+ * Registers before/after hooks in the calling describe: starts an OpenCell sandbox and a client of it, hands both to
+ * `use`, and closes them after the describe's tests.
+ */
+export function withOpenCellSandbox(use: (sandbox: OpenCellSandbox, client: OpenCellClient) => void): void {
+  let sandbox: OpenCellSandbox;
+  let client: OpenCellClient;
+  before(async () => {
+    sandbox = await startOpenCellSandbox({ port: 0, user: 'u', password: 'p' });
+    client = new OpenCellClient({
+      baseUrl: sandbox.url,
+      user: 'u',
+      password: 'p',
+      timeoutMs: 2000,
+      concurrency: 2,
+    });
+    use(sandbox, client);
+  });
+  after(async () => {
+    client.close();
+    await sandbox.close();
+  });
+}
+
+/** Odoo as the projector reads it when it holds one contract (read through `current`, so a test can change it). */
+export function oneContractOdoo(current: () => ContractView): OdooReader {
+  return {
+    partner: async (id) => (id === current().partner.id ? current().partner : null),
+    contract: async (id) => (id === current().id ? current() : null),
+    contractsOfPartner: async () => [current()],
+  };
+}
+
+/** A projector over `client` whose catalogue accepts every plan; `extra` adds or overrides dependencies. */
+export function projectorOver(
+  odoo: OdooReader,
+  client: OpenCellClient,
+  ledger: InMemoryLedger,
+  extra: Partial<ProjectorDeps> = {},
+): Projector {
+  return new Projector({
+    odoo,
+    opencell: new OpenCellState(client),
+    client,
+    ledger,
+    catalog: { check: async (ops) => ({ _tag: 'Right', right: ops }) },
+    config: DEFAULT_PROJECTION_CONFIG,
+    ...extra,
+  });
+}
