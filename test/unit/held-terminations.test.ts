@@ -4,18 +4,16 @@
  * that use it, and the projector keeping such an intent until the scheduler puts it back (`heldUntil`).
  */
 import { expect } from 'chai';
-import { samplePartner } from '../../testkit/views';
-import { OpenCellClient } from '../../src/adapters/opencell/client';
-import { OpenCellState } from '../../src/adapters/opencell/opencell-state';
+import { sampleContract, samplePartner } from '../../testkit/views';
+import type { OpenCellClient } from '../../src/adapters/opencell/client';
 import { notBeforeForDay } from '../../src/domain/intents/hold';
 import type { IntentMessage } from '../../src/domain/intents/message';
 import { INTENTS } from '../../src/domain/intents/registry';
-import { DEFAULT_PROJECTION_CONFIG } from '../../src/domain/projection/payloads';
 import type { ContractView } from '../../src/domain/projection/views';
-import { Projector } from '../../src/flows/projection/projector';
 import { releasedRecord } from '../../src/flows/projection/held-intents';
 import { InMemoryLedger } from '../../testkit/ledger';
-import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { oneContractOdoo, projectorOver, withOpenCellSandbox } from './support/projector-harness';
 
 const at = (iso: string) => Date.parse(iso);
 
@@ -67,69 +65,38 @@ describe('held terminations: the original’s ETA for T2 and T5', () => {
   describe('the projector (in process, OpenCell sandbox)', () => {
     let sandbox: OpenCellSandbox;
     let client: OpenCellClient;
-    before(async () => {
-      sandbox = await startOpenCellSandbox({ port: 0, user: 'u', password: 'p' });
-      client = new OpenCellClient({
-        baseUrl: sandbox.url,
-        user: 'u',
-        password: 'p',
-        timeoutMs: 2000,
-        concurrency: 2,
-      });
-    });
-    after(async () => {
-      client.close();
-      await sandbox.close();
+    withOpenCellSandbox((s, c) => {
+      sandbox = s;
+      client = c;
     });
 
     it('holds a subscription termination dated after today, without calling OpenCell, and applies it once released (heldUntil), reading the contract then; a second release sends nothing', async () => {
       const ref = `8${String(Date.now() % 1e6).padStart(6, '0')}`;
       const partner = samplePartner({ id: 9100, ref });
-      const contract: ContractView = {
-        id: 91000,
-        code: `SC-H${ref}`,
-        partner,
-        invoicePartner: partner,
-        servicePartner: null,
-        emails: [{ id: 9, email: `held${ref}@example.org` }],
-        mandate: {
-          id: 3,
-          iban: 'ES9121000418450200051332',
-          bic: 'CAIXESBBXXX',
-          bankName: 'CaixaBank',
-          bankAccountId: 55,
-          bankAccountCreateDate: '2024-01-15',
-          reference: null,
-          signatureDate: null,
+      const contract: ContractView = sampleContract(
+        {
+          id: 91000,
+          code: `SC-H${ref}`,
+          emails: [{ id: 9, email: `held${ref}@example.org` }],
+          phoneNumber: '600123987',
+          isTerminated: true,
+          terminateDate: '2024-07-01',
         },
-        serviceTechnology: 'somconnexio.service_technology_mobile',
-        serviceSupplier: null,
-        phoneNumber: '600123987',
-        ispInfo: null,
-        dateStart: '2024-02-01',
-        dateEnd: null,
-        isTerminated: true,
-        terminateDate: '2024-07-01',
-        lines: [],
-      };
+        partner,
+      );
       const held: { intentId: string; notBefore: number }[] = [];
       const ledger = new InMemoryLedger();
-      const projector = new Projector({
-        odoo: {
-          partner: async (id) => (id === partner.id ? partner : null),
-          contract: async (id) => (id === contract.id ? contract : null),
-          contractsOfPartner: async () => [contract],
-        },
-        opencell: new OpenCellState(client),
+      const projector = projectorOver(
+        oneContractOdoo(() => contract),
         client,
         ledger,
-        catalog: { check: async (ops) => ({ _tag: 'Right', right: ops }) },
-        config: DEFAULT_PROJECTION_CONFIG,
-        held: {
-          port: { hold: async (m, notBefore) => void held.push({ intentId: m.intentId, notBefore }) },
-          now: () => at('2024-06-10T15:30:00Z'),
+        {
+          held: {
+            port: { hold: async (m, notBefore) => void held.push({ intentId: m.intentId, notBefore }) },
+            now: () => at('2024-06-10T15:30:00Z'),
+          },
         },
-      });
+      );
       const msg: IntentMessage = {
         v: 1,
         intentId: `held-${ref}`,

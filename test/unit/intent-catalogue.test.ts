@@ -7,8 +7,7 @@ import { expect } from 'chai';
 import { samplePartner } from '../../testkit/views';
 import { isLeft, isRight } from 'fp-ts/Either';
 import * as t from 'io-ts';
-import { OpenCellClient } from '../../src/adapters/opencell/client';
-import { OpenCellState } from '../../src/adapters/opencell/opencell-state';
+import type { OpenCellClient } from '../../src/adapters/opencell/client';
 import type { RowChange } from '../../src/domain/capture/envelope';
 import { kindCodec } from '../../src/domain/intents/codecs';
 import { intentKind, type RoutingReader } from '../../src/domain/intents/kind';
@@ -18,9 +17,9 @@ import { customerFromPartner, DEFAULT_PROJECTION_CONFIG } from '../../src/domain
 import { triggeringTables } from '../../src/domain/projection/filter';
 import { detectIntents } from '../../src/domain/projection/triggers';
 import type { PartnerView } from '../../src/domain/projection/views';
-import { Projector } from '../../src/flows/projection/projector';
 import { InMemoryLedger } from '../../testkit/ledger';
-import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { projectorOver, withOpenCellSandbox } from './support/projector-harness';
 
 type TouchCustomerIntent = { kind: 'touch_customer'; partnerId: number };
 
@@ -129,19 +128,9 @@ describe('intent catalogue', () => {
     let sandbox: OpenCellSandbox;
     let client: OpenCellClient;
 
-    before(async () => {
-      sandbox = await startOpenCellSandbox({ port: 0, user: 'u', password: 'p' });
-      client = new OpenCellClient({
-        baseUrl: sandbox.url,
-        user: 'u',
-        password: 'p',
-        timeoutMs: 2000,
-        concurrency: 2,
-      });
-    });
-    after(async () => {
-      client.close();
-      await sandbox.close();
+    withOpenCellSandbox((s, c) => {
+      sandbox = s;
+      client = c;
     });
 
     it('is detected from its change and routed to its customer', async () => {
@@ -167,19 +156,19 @@ describe('intent catalogue', () => {
     it('is projected against the OpenCell sandbox and recorded with its own ledger record and sync target', async () => {
       await client.createCustomer(customerFromPartner(partner, DEFAULT_PROJECTION_CONFIG));
       const ledger = new InMemoryLedger();
-      const projector = new Projector({
-        odoo: {
+      const projector = projectorOver(
+        {
           partner: async (id) => (id === partner.id ? partner : null),
           contract: async () => null,
           contractsOfPartner: async () => [],
         },
-        opencell: new OpenCellState(client),
         client,
         ledger,
-        catalog: { check: async () => Promise.reject(new Error('no products in this plan')) },
-        config: DEFAULT_PROJECTION_CONFIG,
-        intents: registry,
-      });
+        {
+          catalog: { check: async () => Promise.reject(new Error('no products in this plan')) },
+          intents: registry,
+        },
+      );
       const since = sandbox.journal.entries().length;
 
       const result = await projector.handle(message(), 1);

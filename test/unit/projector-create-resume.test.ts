@@ -5,18 +5,16 @@
  * 'pending'). The next try (a restarted process) must finish the plan: every object once, nothing dead-lettered.
  */
 import { expect } from 'chai';
-import { samplePartner } from '../../testkit/views';
+import { sampleContract, samplePartner } from '../../testkit/views';
 import { OpenCellClient } from '../../src/adapters/opencell/client';
 import { OpenCellState } from '../../src/adapters/opencell/opencell-state';
 import { ProjectionRejectedError } from '../../src/domain/errors';
 import type { IntentMessage } from '../../src/domain/intents/message';
-import { DEFAULT_PROJECTION_CONFIG } from '../../src/domain/projection/payloads';
 import type { ContractView, PartnerView } from '../../src/domain/projection/views';
-import { Projector } from '../../src/flows/projection/projector';
 import { InMemoryLedger } from '../../testkit/ledger';
-import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { oneContractOdoo, projectorOver, withOpenCellSandbox } from './support/projector-harness';
 
-const IBAN = 'ES9121000418450200051332';
 let seq = 0;
 
 function fixture(): { partner: PartnerView; contract: ContractView } {
@@ -24,33 +22,15 @@ function fixture(): { partner: PartnerView; contract: ContractView } {
   const ref = `9${String(Date.now() % 1e6).padStart(6, '0')}${seq}`;
   const partner: PartnerView = samplePartner({ id: 700 + seq, ref });
 
-  const contract: ContractView = {
-    id: 50000 + seq,
-    code: `SC-R${ref}`,
-    partner,
-    invoicePartner: partner,
-    servicePartner: null,
-    emails: [{ id: 9, email: `inv${ref}@example.org` }],
-    mandate: {
-      id: 3,
-      iban: IBAN,
-      bic: 'CAIXESBBXXX',
-      bankName: 'CaixaBank',
-      bankAccountId: 55,
-      bankAccountCreateDate: '2024-01-15',
-      reference: null,
-      signatureDate: null,
+  const contract: ContractView = sampleContract(
+    {
+      id: 50000 + seq,
+      code: `SC-R${ref}`,
+      emails: [{ id: 9, email: `inv${ref}@example.org` }],
+      phoneNumber: `6${String(600000 + seq).padStart(8, '0')}`,
     },
-    serviceTechnology: 'somconnexio.service_technology_mobile',
-    serviceSupplier: null,
-    phoneNumber: `6${String(600000 + seq).padStart(8, '0')}`,
-    ispInfo: null,
-    dateStart: '2024-02-01',
-    dateEnd: null,
-    isTerminated: false,
-    terminateDate: null,
-    lines: [],
-  };
+    partner,
+  );
   return { partner, contract };
 }
 
@@ -99,34 +79,19 @@ describe('a kill -9 right after an accepted createCustomer does not lose the con
   let sandbox: OpenCellSandbox;
   let client: OpenCellClient;
 
-  before(async () => {
-    sandbox = await startOpenCellSandbox({ port: 0, user: 'u', password: 'p' });
-    client = new OpenCellClient({
-      baseUrl: sandbox.url,
-      user: 'u',
-      password: 'p',
-      timeoutMs: 2000,
-      concurrency: 2,
-    });
-  });
-  after(async () => {
-    client.close();
-    await sandbox.close();
+  withOpenCellSandbox((s, c) => {
+    sandbox = s;
+    client = c;
   });
 
   const projectorOf = (contract: ContractView, ledger: InMemoryLedger, c: OpenCellClient = client) =>
-    new Projector({
-      odoo: {
-        partner: async (id) => (id === contract.partner.id ? contract.partner : null),
-        contract: async (id) => (id === contract.id ? contract : null),
-        contractsOfPartner: async () => [contract],
-      },
-      opencell: new OpenCellState(client),
-      client: c,
+    // reads go through the healthy client; only the calls of `c` may die
+    projectorOver(
+      oneContractOdoo(() => contract),
+      c,
       ledger,
-      catalog: { check: async (ops) => ({ _tag: 'Right', right: ops }) },
-      config: DEFAULT_PROJECTION_CONFIG,
-    });
+      { opencell: new OpenCellState(client) },
+    );
 
   const successfulCreates = (contract: ContractView) => {
     const mine = (b: Record<string, unknown>) =>

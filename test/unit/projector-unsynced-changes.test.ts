@@ -6,16 +6,15 @@
  */
 import { expect } from 'chai';
 import { sampleContract, sampleLine, samplePartner } from '../../testkit/views';
-import { OpenCellClient } from '../../src/adapters/opencell/client';
-import { OpenCellState } from '../../src/adapters/opencell/opencell-state';
+import type { OpenCellClient } from '../../src/adapters/opencell/client';
 import { ProjectionRejectedError } from '../../src/domain/errors';
 import type { IntentMessage } from '../../src/domain/intents/message';
 import type { UnsyncedChangeIntent } from '../../src/domain/intents/unsynced-change';
-import { DEFAULT_PROJECTION_CONFIG } from '../../src/domain/projection/payloads';
 import type { ContractView, LineView, PartnerView } from '../../src/domain/projection/views';
-import { Projector } from '../../src/flows/projection/projector';
+import type { Projector } from '../../src/flows/projection/projector';
 import { InMemoryLedger } from '../../testkit/ledger';
-import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { projectorOver, withOpenCellSandbox } from './support/projector-harness';
 
 const X = 'SE_SC_REC_MOBILE_T_UNL_20480';
 const Y = 'SE_SC_REC_MOBILE_T_150_1024';
@@ -97,32 +96,19 @@ describe('projector: changes the original sends nothing for, and same-product li
   const ledger = new InMemoryLedger();
   let projector: Projector;
 
-  before(async () => {
-    sandbox = await startOpenCellSandbox({ port: 0, user: 'u', password: 'p' });
-    client = new OpenCellClient({
-      baseUrl: sandbox.url,
-      user: 'u',
-      password: 'p',
-      timeoutMs: 2000,
-      concurrency: 2,
-    });
-    projector = new Projector({
-      odoo: {
+  withOpenCellSandbox((s, c) => {
+    sandbox = s;
+    client = c;
+    projector = projectorOver(
+      {
         partner: async (id) => odoo.partners.get(id) ?? null,
         contract: async (id) => odoo.contracts.get(id) ?? null,
         contractsOfPartner: async (pid) =>
-          [...odoo.contracts.values()].filter((c): c is ContractView => !!c && c.partner.id === pid),
+          [...odoo.contracts.values()].filter((v): v is ContractView => !!v && v.partner.id === pid),
       },
-      opencell: new OpenCellState(client),
       client,
       ledger,
-      catalog: { check: async (ops) => ({ _tag: 'Right', right: ops }) },
-      config: DEFAULT_PROJECTION_CONFIG,
-    });
-  });
-  after(async () => {
-    client.close();
-    await sandbox.close();
+    );
   });
 
   const put = (c: ContractView) => {

@@ -6,8 +6,7 @@
  * process, in-memory ledger) against the OpenCell sandbox, counting its state-changing calls.
  */
 import { expect } from 'chai';
-import { OpenCellClient } from '../../src/adapters/opencell/client';
-import { OpenCellState } from '../../src/adapters/opencell/opencell-state';
+import type { OpenCellClient } from '../../src/adapters/opencell/client';
 import { loadConfig } from '../../src/core/config';
 import type { RowChange } from '../../src/domain/capture/envelope';
 import type { IntentMessage } from '../../src/domain/intents/message';
@@ -20,7 +19,6 @@ import {
   snapshotTerminateSubscription,
   type SnapshotFacts,
 } from '../../src/domain/intents/snapshot';
-import { DEFAULT_PROJECTION_CONFIG } from '../../src/domain/projection/payloads';
 import { detectIntents } from '../../src/domain/projection/triggers';
 import type {
   ContractView,
@@ -28,9 +26,10 @@ import type {
   OcSubscriptionState,
   PartnerView,
 } from '../../src/domain/projection/views';
-import { Projector } from '../../src/flows/projection/projector';
 import { InMemoryLedger } from '../../testkit/ledger';
-import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { sampleContract, sampleLine, samplePartner } from '../../testkit/views';
+import { oneContractOdoo, projectorOver, withOpenCellSandbox } from './support/projector-harness';
 
 const SERVICE = 'SE_SC_REC_MOBILE_T_150_1024';
 const OTHER_SERVICE = 'SE_SC_REC_MOBILE_T_UNL_20480';
@@ -38,78 +37,39 @@ const ONE_SHOT = 'CH_SC_OSO_SIM';
 let seq = 0;
 
 function line(id: number, contractId: number, extra: Partial<LineView>): LineView {
-  return {
-    id,
-    contractId,
-    productId: id,
-    productCode: SERVICE,
-    kind: 'service',
-    name: null,
-    dateStart: '2024-02-01',
-    dateEnd: null,
-    isCanceled: false,
-    ...extra,
-  };
+  return sampleLine({ id, contractId, productId: id, productCode: SERVICE, name: null, ...extra });
 }
 
 function fixture(opts: { terminated?: boolean } = {}): ContractView {
   seq++;
   const ref = `8${String(Date.now() % 1e6).padStart(6, '0')}${seq}`;
-  const partner: PartnerView = {
+  const partner: PartnerView = samplePartner({
     id: 900 + seq,
     ref,
     name: 'Joan Soler Mas',
     firstname: 'Joan',
     lastname: 'Soler Mas',
-    isCompany: false,
-    vat: 'ES12345678Z',
     email: 'joan@example.org',
-    mobile: '600111222',
-    phone: null,
-    street: 'C/ Major 1',
-    street2: null,
-    zip: '08001',
-    city: 'Barcelona',
-    stateCode: 'B',
-    stateName: 'Barcelona',
-    countryCode: 'ES',
-    lang: 'ca_ES',
-    blockContractCreationInOC: false,
-    parentId: null,
-  };
+  });
   const id = 70000 + seq * 10;
-  return {
-    id,
-    code: `SC-S${ref}`,
-    partner,
-    invoicePartner: partner,
-    servicePartner: null,
-    emails: [{ id: 9, email: `inv${ref}@example.org` }],
-    mandate: {
-      id: 3,
-      iban: 'ES9121000418450200051332',
-      bic: 'CAIXESBBXXX',
-      bankName: 'CaixaBank',
-      bankAccountId: 55,
-      bankAccountCreateDate: '2024-01-15',
-      reference: null,
-      signatureDate: null,
+  return sampleContract(
+    {
+      id,
+      code: `SC-S${ref}`,
+      emails: [{ id: 9, email: `inv${ref}@example.org` }],
+      phoneNumber: `6${String(700000 + seq).padStart(8, '0')}`,
+      dateEnd: opts.terminated ? '2024-06-30' : null,
+      isTerminated: opts.terminated === true,
+      terminateDate: opts.terminated ? '2024-06-30' : null,
+      lines: [
+        line(id + 1, id, {}), // a running service
+        line(id + 2, id, { productCode: ONE_SHOT, kind: 'one_shot', dateStart: '2024-02-01' }),
+        line(id + 3, id, { productCode: OTHER_SERVICE, dateStart: '2024-02-01', dateEnd: '2024-03-31' }), // ended
+        line(id + 4, id, { productCode: ONE_SHOT, kind: 'one_shot', dateStart: '2025-05-10' }),
+      ],
     },
-    serviceTechnology: 'somconnexio.service_technology_mobile',
-    serviceSupplier: null,
-    phoneNumber: `6${String(700000 + seq).padStart(8, '0')}`,
-    ispInfo: null,
-    dateStart: '2024-02-01',
-    dateEnd: opts.terminated ? '2024-06-30' : null,
-    isTerminated: opts.terminated === true,
-    terminateDate: opts.terminated ? '2024-06-30' : null,
-    lines: [
-      line(id + 1, id, {}), // a running service
-      line(id + 2, id, { productCode: ONE_SHOT, kind: 'one_shot', dateStart: '2024-02-01' }),
-      line(id + 3, id, { productCode: OTHER_SERVICE, dateStart: '2024-02-01', dateEnd: '2024-03-31' }), // ended
-      line(id + 4, id, { productCode: ONE_SHOT, kind: 'one_shot', dateStart: '2025-05-10' }),
-    ],
-  };
+    partner,
+  );
 }
 
 type Kind = IntentMessage['intent']['kind'];
@@ -296,35 +256,18 @@ describe('snapshot reads reconcile against OpenCell (issue 15 §4)', () => {
     let sandbox: OpenCellSandbox;
     let client: OpenCellClient;
 
-    before(async () => {
-      sandbox = await startOpenCellSandbox({ port: 0, user: 'u', password: 'p' });
-      client = new OpenCellClient({
-        baseUrl: sandbox.url,
-        user: 'u',
-        password: 'p',
-        timeoutMs: 2000,
-        concurrency: 2,
-      });
-    });
-    after(async () => {
-      client.close();
-      await sandbox.close();
+    withOpenCellSandbox((s, c) => {
+      sandbox = s;
+      client = c;
     });
 
     const projectorOf = (c: ContractView, ledger: InMemoryLedger, since: string | null = null) =>
-      new Projector({
-        odoo: {
-          partner: async (id) => (id === c.partner.id ? c.partner : null),
-          contract: async (id) => (id === c.id ? c : null),
-          contractsOfPartner: async () => [c],
-        },
-        opencell: new OpenCellState(client),
+      projectorOver(
+        oneContractOdoo(() => c),
         client,
         ledger,
-        catalog: { check: async (ops) => ({ _tag: 'Right', right: ops }) },
-        config: DEFAULT_PROJECTION_CONFIG,
-        snapshotOneShotsSince: since,
-      });
+        { snapshotOneShotsSince: since },
+      );
 
     /** OpenCell calls that change state since `mark` (reads: GET and the POST …/list searches). */
     const writesSince = (mark: number) =>
