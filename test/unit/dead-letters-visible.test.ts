@@ -20,17 +20,7 @@ import { SyncError } from '../../src/domain/errors';
 import { deadLetterListTable, toDeadLetter } from '../../src/app/dlq-admin';
 import { Metrics } from '../../src/app/metrics';
 import { renderStatus, type StatusReport } from '../../src/app/status';
-
-function message(offset: number, key: string): KafkaMessage {
-  return {
-    offset: String(offset),
-    key: Buffer.from(key),
-    value: Buffer.from(`v${offset}`),
-    timestamp: '0',
-    attributes: 0,
-    headers: {},
-  } as KafkaMessage;
-}
+import { kafkaMessage } from './support/kafka-batch';
 
 function payload(messages: KafkaMessage[], topic = 'odoo.public.res_partner'): EachBatchPayload {
   return {
@@ -136,7 +126,7 @@ describe('failures that nobody sees (issue 19 §3)', () => {
     const metrics = new Metrics({ defaultMetrics: false });
     const { producer, sent } = fakeProducer();
     const s = stage(undefined, producer, metrics);
-    await s.onBatch(payload([message(41, 'a')]));
+    await s.onBatch(payload([kafkaMessage(41, 'a')]));
     expect(sent).to.have.length(1);
     const line = lines.find((l) => l.level === 'warn' && String(l.message).startsWith('dead-lettered'));
     expect(line, 'a warn line for the dead letter').to.not.equal(undefined);
@@ -157,14 +147,14 @@ describe('failures that nobody sees (issue 19 §3)', () => {
     const index = new MemoryIndex();
     const { producer, sent } = fakeProducer();
     const s = stage(index, producer, metrics);
-    await s.onBatch(payload([message(7, 'a'), message(8, 'b')]));
-    await s.onBatch(payload([message(7, 'a'), message(8, 'b')])); // resync --to earliest
+    await s.onBatch(payload([kafkaMessage(7, 'a'), kafkaMessage(8, 'b')]));
+    await s.onBatch(payload([kafkaMessage(7, 'a'), kafkaMessage(8, 'b')])); // resync --to earliest
     expect(sent, 'two dead letters, not four').to.have.length(2);
     expect(s.ledger, 'the ledger hears of each once').to.deep.equal(['7', '8']);
     expect(await deadLetterCount(metrics), 'counted once each').to.equal(2);
     expect(s.events.filter((e) => e.type === 'dead-letter' && e.duplicate)).to.have.length(2);
     index.replayAll(); // dlq replay --all; the replayed copies fail again from the same position
-    await s.onBatch(payload([message(7, 'a')]));
+    await s.onBatch(payload([kafkaMessage(7, 'a')]));
     expect(sent, 'a replayed dead letter that fails again is a new one').to.have.length(3);
   });
 
@@ -175,7 +165,7 @@ describe('failures that nobody sees (issue 19 §3)', () => {
       stage: 'router',
       topic: 't',
       partition: 0,
-      message: message(3, 'a'),
+      message: kafkaMessage(3, 'a'),
       error: new Error('x'),
       attempts: 1,
       retriable: false,

@@ -7,17 +7,7 @@ import { expect } from 'chai';
 import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { KeyedConsumer, KeyedConsumerEvent, MessageHandler } from '../../src/adapters/kafka/keyed-consumer';
 import type { DeadLetterPublisher } from '../../src/adapters/kafka/dlq';
-
-function message(offset: number, key: string): KafkaMessage {
-  return {
-    offset: String(offset),
-    key: Buffer.from(key),
-    value: Buffer.from(`v${offset}`),
-    timestamp: '0',
-    attributes: 0,
-    headers: {},
-  } as KafkaMessage;
-}
+import { kafkaMessage } from './support/kafka-batch';
 
 interface Commit {
   offset: string;
@@ -69,10 +59,10 @@ describe('keyed consumer commits (scripted batch, no broker)', () => {
     const events: KeyedConsumerEvent[] = [];
     const onBatch = keyedConsumer(async (m) => void handled.push(m.offset), events);
     const { payload, commits } = scriptedPayload([
-      message(0, 'a'),
-      message(1, 'a'),
-      message(2, 'a'),
-      message(3, 'b'),
+      kafkaMessage(0, 'a'),
+      kafkaMessage(1, 'a'),
+      kafkaMessage(2, 'a'),
+      kafkaMessage(3, 'b'),
     ]);
     const done = onBatch(payload);
     for (let i = 0; i < 20 && handled.length < 4; i++) await tick();
@@ -98,7 +88,7 @@ describe('keyed consumer commits (scripted batch, no broker)', () => {
   it('commits at the end of the batch after an earlier commit failed', async () => {
     const events: KeyedConsumerEvent[] = [];
     const onBatch = keyedConsumer(async () => undefined, events);
-    const { payload, commits } = scriptedPayload([message(10, 'a'), message(11, 'b')]);
+    const { payload, commits } = scriptedPayload([kafkaMessage(10, 'a'), kafkaMessage(11, 'b')]);
     const done = onBatch(payload);
     for (let i = 0; i < 20 && commits.length < 1; i++) await tick();
     commits[0].fail(new Error('coordinator not available'));

@@ -9,17 +9,7 @@ import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { KeyedConsumer, KeyedConsumerEvent } from '../../src/adapters/kafka/keyed-consumer';
 import type { DeadLetter, DeadLetterPublisher } from '../../src/adapters/kafka/dlq';
 import { OpenCellBusinessError } from '../../src/domain/errors';
-
-function message(offset: number, key: string): KafkaMessage {
-  return {
-    offset: String(offset),
-    key: Buffer.from(key),
-    value: Buffer.from(`v${offset}`),
-    timestamp: '0',
-    attributes: 0,
-    headers: {},
-  } as KafkaMessage;
-}
+import { kafkaMessage } from './support/kafka-batch';
 
 function payload(messages: KafkaMessage[], commits: string[]) {
   return {
@@ -73,7 +63,7 @@ describe('a failing dead-letter publish (issue 15 §7)', () => {
     };
     const onBatch = (p: EachBatchPayload) =>
       (kc as unknown as { onBatch(p: EachBatchPayload): Promise<void> }).onBatch(p);
-    const batch = () => [message(10, 'a'), message(11, 'b'), message(12, 'a')];
+    const batch = () => [kafkaMessage(10, 'a'), kafkaMessage(11, 'b'), kafkaMessage(12, 'a')];
     const commits: string[] = [];
     try {
       // 1st fetch: the dead letter fails → pause 100 ms, seek back to 10, nothing committed at or past 10

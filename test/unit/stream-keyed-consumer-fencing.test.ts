@@ -9,17 +9,7 @@ import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { KeyedConsumer, KeyedConsumerEvent, MessageHandler } from '../../src/adapters/kafka/keyed-consumer';
 import type { FenceToken, PartitionFence } from '../../src/adapters/postgres/fence';
 import { FencedError } from '../../src/domain/errors';
-
-function message(offset: number, key: string): KafkaMessage {
-  return {
-    offset: String(offset),
-    key: Buffer.from(key),
-    value: Buffer.from(`v${offset}`),
-    timestamp: '0',
-    attributes: 0,
-    headers: {},
-  } as KafkaMessage;
-}
+import { kafkaMessage } from './support/kafka-batch';
 
 function payloadOf(messages: KafkaMessage[]) {
   const commits: string[] = [];
@@ -84,7 +74,7 @@ describe('zombies: fencing in the keyed consumer (issue 15 defect 2)', () => {
     const seen: (FenceToken | undefined)[] = [];
     const fence = new FakeFence();
     const kc = fencedConsumer(async (_m, ctx) => void seen.push(ctx.fence), fence);
-    await kc.onBatch(payloadOf([message(0, 'a'), message(1, 'b')]).payload);
+    await kc.onBatch(payloadOf([kafkaMessage(0, 'a'), kafkaMessage(1, 'b')]).payload);
     expect(seen).to.deep.equal([
       { groupId: 'g', topic: 't', partition: 3, epoch: '7' },
       { groupId: 'g', topic: 't', partition: 3, epoch: '7' },
@@ -99,7 +89,11 @@ describe('zombies: fencing in the keyed consumer (issue 15 defect 2)', () => {
       if (m.offset === '1') throw new FencedError('taken', { ...ctx.fence });
     }, fence);
     // one key: each message starts after the previous one finished
-    const { payload, commits } = payloadOf([message(0, 'a'), message(1, 'a'), message(2, 'a')]);
+    const { payload, commits } = payloadOf([
+      kafkaMessage(0, 'a'),
+      kafkaMessage(1, 'a'),
+      kafkaMessage(2, 'a'),
+    ]);
     await kc.onBatch(payload);
     expect(handled, 'the fenced message ran once, the next one never started').to.deep.equal(['0', '1']);
     expect(kc.deadLettered, 'nothing dead-lettered').to.deep.equal([]);
@@ -119,7 +113,7 @@ describe('zombies: fencing in the keyed consumer (issue 15 defect 2)', () => {
     const fence = new FakeFence();
     fence.failTakes = 1;
     const kc = fencedConsumer(async (m) => void handled.push(m.offset), fence);
-    const { payload, commits } = payloadOf([message(0, 'a')]);
+    const { payload, commits } = payloadOf([kafkaMessage(0, 'a')]);
     await kc.onBatch(payload);
     expect(handled).to.deep.equal([]);
     expect(commits).to.deep.equal([]);

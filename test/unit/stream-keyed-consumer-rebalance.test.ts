@@ -9,17 +9,7 @@ import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { KeyedConsumer, KeyedConsumerEvent, MessageHandler } from '../../src/adapters/kafka/keyed-consumer';
 import type { DeadLetter, DeadLetterPublisher } from '../../src/adapters/kafka/dlq';
 import { outcomeMayReplace, type IntentOutcome } from '../../src/adapters/postgres/ledger';
-
-function message(offset: number, key: string): KafkaMessage {
-  return {
-    offset: String(offset),
-    key: Buffer.from(key),
-    value: Buffer.from(`v${offset}`),
-    timestamp: '0',
-    attributes: 0,
-    headers: {},
-  } as KafkaMessage;
-}
+import { kafkaMessage } from './support/kafka-batch';
 
 class RebalanceInProgress extends Error {
   readonly type = 'REBALANCE_IN_PROGRESS';
@@ -76,7 +66,7 @@ describe('rebalance dead-letters successes (issue 15 defect 1)', () => {
   it('a heartbeat failing after a successful handler neither retries nor dead-letters the message', async () => {
     const handled: string[] = [];
     const kc = keyedConsumer(async (m) => void handled.push(m.offset));
-    const { payload, commits } = rebalancingPayload([message(0, 'a')], 1);
+    const { payload, commits } = rebalancingPayload([kafkaMessage(0, 'a')], 1);
     await kc.onBatch(payload);
     expect(handled, 'handled once, not retried').to.deep.equal(['0']);
     expect(kc.deadLettered, 'nothing dead-lettered').to.have.length(0);
@@ -92,7 +82,7 @@ describe('rebalance dead-letters successes (issue 15 defect 1)', () => {
     const handled: string[] = [];
     const kc = keyedConsumer(async (m) => void handled.push(m.offset));
     const { payload, commits } = rebalancingPayload(
-      [message(0, 'a'), message(1, 'a'), message(2, 'a'), message(3, 'a')],
+      [kafkaMessage(0, 'a'), kafkaMessage(1, 'a'), kafkaMessage(2, 'a'), kafkaMessage(3, 'a')],
       2,
     );
     await kc.onBatch(payload);
@@ -106,7 +96,7 @@ describe('rebalance dead-letters successes (issue 15 defect 1)', () => {
     const kc = keyedConsumer(async () => {
       throw Object.assign(new Error('bad input'), { code: 'MALFORMED_EVENT' });
     });
-    const { payload } = rebalancingPayload([message(5, 'a'), message(6, 'a')], 1);
+    const { payload } = rebalancingPayload([kafkaMessage(5, 'a'), kafkaMessage(6, 'a')], 1);
     await kc.onBatch(payload);
     expect(
       kc.deadLettered.map((d) => d.message.offset),
@@ -150,7 +140,7 @@ describe('heartbeats while a batch runs (session timeout 10 s)', () => {
   }
 
   it('keeps heartbeating during one long handler run, not only after each finished message', async () => {
-    const { payload, heartbeats } = rebalancingPayload([message(0, 'a')], Infinity);
+    const { payload, heartbeats } = rebalancingPayload([kafkaMessage(0, 'a')], Infinity);
     await slowConsumer(120, 60_000)(payload);
     expect(heartbeats(), 'ticker heartbeats during the 120 ms handler, plus the one after it').to.be.at.least(
       5,
@@ -158,7 +148,7 @@ describe('heartbeats while a batch runs (session timeout 10 s)', () => {
   });
 
   it('falls silent when nothing finished for maxIdleMs (the broker then hands the partition on)', async () => {
-    const { payload, heartbeats } = rebalancingPayload([message(0, 'a')], Infinity);
+    const { payload, heartbeats } = rebalancingPayload([kafkaMessage(0, 'a')], Infinity);
     await slowConsumer(150, 30)(payload);
     expect(
       heartbeats(),
@@ -183,7 +173,7 @@ describe('heartbeats while a batch runs (session timeout 10 s)', () => {
       concurrency: 1,
       heartbeatInterval: 10,
     });
-    const { payload, commits } = rebalancingPayload([message(0, 'a'), message(1, 'a')], 2);
+    const { payload, commits } = rebalancingPayload([kafkaMessage(0, 'a'), kafkaMessage(1, 'a')], 2);
     await (kc as unknown as { onBatch(p: EachBatchPayload): Promise<void> }).onBatch(payload);
     expect(handled, 'the running message finished; the next one was left').to.deep.equal(['0']);
     expect(deadLettered).to.deep.equal([]);
