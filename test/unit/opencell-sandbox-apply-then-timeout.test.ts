@@ -1,7 +1,8 @@
 import { expect } from 'chai';
-import { OpenCellClient } from '../../src/adapters/opencell/client';
+import type { OpenCellClient } from '../../src/adapters/opencell/client';
 import { OpenCellUnavailableError } from '../../src/domain/errors';
-import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { withOpenCellSandbox } from './support/projector-harness';
 
 /**
  * The OpenCell sandbox's "apply then time out" fault (issue 15 §3): selected by catalogue operation, the request is
@@ -11,20 +12,13 @@ describe('OpenCell sandbox: apply then time out, per operation', () => {
   let sb: OpenCellSandbox;
   let client: OpenCellClient;
 
-  before(async () => {
-    sb = await startOpenCellSandbox({ port: 0 });
-    client = new OpenCellClient({
-      baseUrl: sb.url,
-      user: sb.credentials.user,
-      password: sb.credentials.password,
-      timeoutMs: 200,
-      concurrency: 2,
-    });
-  });
-  after(async () => {
-    client.close();
-    await sb.close();
-  });
+  withOpenCellSandbox(
+    (s, c) => {
+      sb = s;
+      client = c;
+    },
+    { sandbox: {}, timeoutMs: 200 },
+  );
 
   it('applies the selected operation, withholds its answer (the client times out), and leaves other operations alone', async () => {
     sb.faults.add({ kind: 'applyThenTimeout', operation: 'createCustomer', count: 1 });

@@ -5,13 +5,14 @@
  * client; the one-shot listing fails loudly instead of reading as "no charge"; an unsafe operation is never repeated.
  */
 import { expect } from 'chai';
-import { OpenCellClient } from '../../src/adapters/opencell/client';
+import type { OpenCellClient } from '../../src/adapters/opencell/client';
 import { executePlan, lostTryApplied } from '../../src/flows/projection/executor';
 import { InMemoryLedger } from '../../testkit/ledger';
 import type { OcOperation } from '../../src/domain/projection/plan';
 import { OpenCellUnavailableError, ProjectionRejectedError } from '../../src/domain/errors';
 import { OPENCELL_OPERATIONS } from '../../src/domain/opencell/operations';
-import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { withOpenCellSandbox } from './support/projector-harness';
 
 describe('verify before retry (issue 15 §3): a lost try is read back before it is repeated', () => {
   let sb: OpenCellSandbox;
@@ -67,20 +68,13 @@ describe('verify before retry (issue 15 §3): a lost try is read back before it 
     },
   } as unknown as Record<string, OcOperation>;
 
-  before(async () => {
-    sb = await startOpenCellSandbox({ port: 0 });
-    client = new OpenCellClient({
-      baseUrl: sb.url,
-      user: sb.credentials.user,
-      password: sb.credentials.password,
-      timeoutMs: 2000,
-      concurrency: 2,
-    });
-  });
-  after(async () => {
-    client.close();
-    await sb.close();
-  });
+  withOpenCellSandbox(
+    (s, c) => {
+      sb = s;
+      client = c;
+    },
+    { sandbox: {} },
+  );
   afterEach(() => sb.faults.clear());
 
   it('each verify-before-retry operation: not applied → repeat it; applied → do not (customer, hierarchy, subscription, access, activation)', async () => {

@@ -8,22 +8,30 @@ import { DEFAULT_PROJECTION_CONFIG } from '../../../src/domain/projection/payloa
 import type { ContractView } from '../../../src/domain/projection/views';
 import { Projector, type OdooReader, type ProjectorDeps } from '../../../src/flows/projection/projector';
 import type { InMemoryLedger } from '../../../testkit/ledger';
-import { startOpenCellSandbox, type OpenCellSandbox } from '../../../testkit/sandbox/opencell';
+import {
+  startOpenCellSandbox,
+  type OpenCellSandbox,
+  type OpenCellSandboxOptions,
+} from '../../../testkit/sandbox/opencell';
 
 /**
- * Registers before/after hooks in the calling describe: starts an OpenCell sandbox and a client of it, hands both to
- * `use`, and closes them after the describe's tests.
+ * Registers before/after hooks in the calling describe: starts an OpenCell sandbox (`opts.sandbox`, default user
+ * 'u' / password 'p') and a client of it (`opts.timeoutMs`, default 2000), hands both to `use`, and closes them after
+ * the describe's tests.
  */
-export function withOpenCellSandbox(use: (sandbox: OpenCellSandbox, client: OpenCellClient) => void): void {
+export function withOpenCellSandbox(
+  use: (sandbox: OpenCellSandbox, client: OpenCellClient) => void,
+  opts: { sandbox?: OpenCellSandboxOptions; timeoutMs?: number } = {},
+): void {
   let sandbox: OpenCellSandbox;
   let client: OpenCellClient;
   before(async () => {
-    sandbox = await startOpenCellSandbox({ port: 0, user: 'u', password: 'p' });
+    sandbox = await startOpenCellSandbox({ port: 0, ...(opts.sandbox ?? { user: 'u', password: 'p' }) });
     client = new OpenCellClient({
       baseUrl: sandbox.url,
-      user: 'u',
-      password: 'p',
-      timeoutMs: 2000,
+      user: sandbox.credentials.user,
+      password: sandbox.credentials.password,
+      timeoutMs: opts.timeoutMs ?? 2000,
       concurrency: 2,
     });
     use(sandbox, client);
