@@ -15,6 +15,7 @@ import type { ContractView, LineView } from '../../src/domain/projection/views';
 import { InMemoryLedger } from '../../testkit/ledger';
 import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { oneContractOdoo, projectorOver, withOpenCellSandbox } from './support/projector-harness';
+import { contractIntentMessage } from './support/intent-message';
 
 const INFO = 'mobile_service_contract_info' as const;
 
@@ -36,26 +37,10 @@ function contractWith(phone: string): ContractView {
 let seq = 0;
 function message(contract: ContractView, intent: IntentMessage['intent']): IntentMessage {
   seq++;
-  return {
-    v: 1,
+  return contractIntentMessage(contract, intent, {
     intentId: `order-${contract.code}-${seq}`,
-    aggregateKey: `partner:${contract.partner.id}`,
-    partnerId: contract.partner.id,
-    contractId: contract.id,
-    intent,
-    source: {
-      table: INFO,
-      op: 'u',
-      rowId: 77,
-      lsn: seq,
-      txId: seq,
-      tsMs: Date.now(),
-      snapshot: false,
-      topic: 't',
-      partition: 0,
-      offset: String(seq),
-    },
-  } as IntentMessage;
+    source: { table: INFO, rowId: 77, lsn: seq, txId: seq, offset: String(seq) },
+  });
 }
 
 describe('DLQ replay breaks per-key order (issue 15 §6)', () => {

@@ -14,6 +14,7 @@ import { releasedRecord } from '../../src/flows/projection/held-intents';
 import { InMemoryLedger } from '../../testkit/ledger';
 import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { oneContractOdoo, projectorOver, withOpenCellSandbox } from './support/projector-harness';
+import { contractIntentMessage } from './support/intent-message';
 
 const at = (iso: string) => Date.parse(iso);
 
@@ -97,28 +98,11 @@ describe('held terminations: the original’s ETA for T2 and T5', () => {
           },
         },
       );
-      const msg: IntentMessage = {
-        v: 1,
-        intentId: `held-${ref}`,
-        aggregateKey: `partner:${partner.id}`,
-        partnerId: partner.id,
-        contractId: contract.id,
-        intent: { kind: 'terminate_subscription', contractId: contract.id, date: '2024-07-01' },
-        force: undefined,
-        repair: undefined,
-        source: {
-          table: 'contract_contract',
-          op: 'u',
-          rowId: contract.id,
-          lsn: 1,
-          txId: 1,
-          tsMs: Date.now(),
-          snapshot: false,
-          topic: 't',
-          partition: 0,
-          offset: '0',
-        },
-      };
+      const msg: IntentMessage = contractIntentMessage(
+        contract,
+        { kind: 'terminate_subscription', contractId: contract.id, date: '2024-07-01' },
+        { intentId: `held-${ref}` },
+      );
       const terminations = () =>
         sandbox.journal.entries().filter((e) => e.path.endsWith('/terminate')).length;
       const writes = () => sandbox.journal.entries().filter((e) => e.method !== 'GET').length;

@@ -14,6 +14,7 @@ import type { ContractView, PartnerView } from '../../src/domain/projection/view
 import { InMemoryLedger } from '../../testkit/ledger';
 import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { oneContractOdoo, projectorOver, withOpenCellSandbox } from './support/projector-harness';
+import { contractIntentMessage } from './support/intent-message';
 
 let seq = 0;
 
@@ -36,24 +37,11 @@ function fixture(): { partner: PartnerView; contract: ContractView } {
 
 function message(contract: ContractView, extra: Partial<IntentMessage> = {}): IntentMessage {
   return {
-    v: 1,
-    intentId: `resume-${contract.code}-${Math.random()}`,
-    aggregateKey: `partner:${contract.partner.id}`,
-    partnerId: contract.partner.id,
-    contractId: contract.id,
-    intent: { kind: 'create_subscription', contractId: contract.id },
-    source: {
-      table: 'contract_contract',
-      op: 'c',
-      rowId: contract.id,
-      lsn: 1,
-      txId: 1,
-      tsMs: Date.now(),
-      snapshot: false,
-      topic: 't',
-      partition: 0,
-      offset: '0',
-    },
+    ...contractIntentMessage(
+      contract,
+      { kind: 'create_subscription', contractId: contract.id },
+      { intentId: `resume-${contract.code}-${Math.random()}`, source: { op: 'c' } },
+    ),
     ...extra,
   } as IntentMessage;
 }

@@ -15,6 +15,7 @@ import type { Projector } from '../../src/flows/projection/projector';
 import { InMemoryLedger } from '../../testkit/ledger';
 import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { projectorOver, withOpenCellSandbox } from './support/projector-harness';
+import { contractIntentMessage } from './support/intent-message';
 
 const X = 'SE_SC_REC_MOBILE_T_UNL_20480';
 const Y = 'SE_SC_REC_MOBILE_T_150_1024';
@@ -49,26 +50,12 @@ function message(
   intent: Record<string, unknown>,
   queuePartnerId = contract.partner.id,
 ): IntentMessage {
-  return {
-    v: 1,
-    intentId: `u-${++n}-${Math.random()}`,
-    aggregateKey: `partner:${queuePartnerId}`,
+  n++;
+  return contractIntentMessage(contract, intent, {
+    intentId: `u-${n}-${Math.random()}`,
     partnerId: queuePartnerId,
-    contractId: contract.id,
-    intent,
-    source: {
-      table: 'contract_contract',
-      op: 'u',
-      rowId: contract.id,
-      lsn: n,
-      txId: n,
-      tsMs: Date.now(),
-      snapshot: false,
-      topic: 't',
-      partition: 0,
-      offset: String(n),
-    },
-  } as unknown as IntentMessage;
+    source: { lsn: n, txId: n, offset: String(n) },
+  });
 }
 const unsynced = (
   contract: ContractView,

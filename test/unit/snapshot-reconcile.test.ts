@@ -30,6 +30,7 @@ import { InMemoryLedger } from '../../testkit/ledger';
 import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { sampleContract, sampleLine, samplePartner } from '../../testkit/views';
 import { oneContractOdoo, projectorOver, withOpenCellSandbox } from './support/projector-harness';
+import { contractIntentMessage } from './support/intent-message';
 
 const SERVICE = 'SE_SC_REC_MOBILE_T_150_1024';
 const OTHER_SERVICE = 'SE_SC_REC_MOBILE_T_UNL_20480';
@@ -95,26 +96,17 @@ function intentOf(c: ContractView, kind: Kind, lineIdx = 0): IntentMessage['inte
 
 function message(c: ContractView, intent: IntentMessage['intent'], snapshot = true): IntentMessage {
   const table = intent.kind.endsWith('_subscription') ? 'contract_contract' : 'contract_line';
-  return {
-    v: 1,
+  return contractIntentMessage(c, intent, {
     intentId: `snap-${c.code}-${intent.kind}-${Math.random()}`,
-    aggregateKey: `partner:${c.partner.id}`,
-    partnerId: c.partner.id,
-    contractId: c.id,
-    intent,
     source: {
       table,
       op: snapshot ? 'r' : 'c',
-      rowId: c.id,
       lsn: null,
       txId: null,
-      tsMs: Date.now(),
       snapshot,
       topic: `odoo.public.${table}`,
-      partition: 0,
-      offset: '0',
     },
-  } as IntentMessage;
+  });
 }
 
 const sub = (c: ContractView, services: { code: string; status?: string }[] = []): OcSubscriptionState => ({
