@@ -7,13 +7,11 @@
  */
 import { expect } from 'chai';
 import { sampleContract, samplePartner } from '../../testkit/views';
-import type { OpenCellClient } from '../../src/adapters/opencell/client';
 import type { IntentMessage } from '../../src/domain/intents/message';
 import { terminateService } from '../../src/domain/intents/terminate-service';
 import type { ProjectionContext } from '../../src/domain/intents/kind';
 import type { ContractView, LineView } from '../../src/domain/projection/views';
 import { InMemoryLedger } from '../../testkit/ledger';
-import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { oneContractOdoo, projectorOver, withOpenCellSandbox } from './support/projector-harness';
 import { contractIntentMessage } from './support/intent-message';
 
@@ -44,12 +42,7 @@ function message(contract: ContractView, intent: IntentMessage['intent']): Inten
 }
 
 describe('DLQ replay breaks per-key order (issue 15 §6)', () => {
-  let sandbox: OpenCellSandbox;
-  let client: OpenCellClient;
-  withOpenCellSandbox((s, c) => {
-    sandbox = s;
-    client = c;
-  });
+  const oc = withOpenCellSandbox();
 
   it('an old phone-number change replayed after a newer one was applied changes nothing and says why', async () => {
     const A = '600100001';
@@ -59,12 +52,12 @@ describe('DLQ replay breaks per-key order (issue 15 §6)', () => {
     const ledger = new InMemoryLedger();
     const projector = projectorOver(
       oneContractOdoo(() => odoo),
-      client,
+      oc.client,
       ledger,
     );
     const state = () => {
-      const sub = sandbox.state.subscriptions.get(odoo.code);
-      const accesses = (sandbox.state.accessesBySubscription.get(odoo.code) ?? []).map((a) => a.code);
+      const sub = oc.sandbox.state.subscriptions.get(odoo.code);
+      const accesses = (oc.sandbox.state.accessesBySubscription.get(odoo.code) ?? []).map((a) => a.code);
       return { description: sub?.description, accesses };
     };
     await projector.handle(message(odoo, { kind: 'create_subscription', contractId: odoo.id }), 1);
@@ -79,7 +72,7 @@ describe('DLQ replay breaks per-key order (issue 15 §6)', () => {
       phone: B,
       previousPhone: A,
     });
-    sandbox.faults.add({
+    oc.sandbox.faults.add({
       kind: 'fail200',
       path: '^/billing/subscription$',
       method: 'PUT',
@@ -90,7 +83,7 @@ describe('DLQ replay breaks per-key order (issue 15 §6)', () => {
     const failed = await projector.handle(old, 1).catch((e: unknown) => e);
     expect(failed, 'the first change failed (dead-lettered)').to.be.instanceOf(Error);
     expect(String(failed)).to.match(/subscription\.update rejected the call .*refused/);
-    expect(sandbox.faults.list(), 'the fault was spent').to.deep.equal([]);
+    expect(oc.sandbox.faults.list(), 'the fault was spent').to.deep.equal([]);
 
     // 2. B → C, applied
     odoo = { ...odoo, phoneNumber: C, ispInfo: { table: INFO, id: 77, phoneNumber: C } };
@@ -105,14 +98,14 @@ describe('DLQ replay breaks per-key order (issue 15 §6)', () => {
     expect(state()).to.deep.equal({ description: C, accesses: [C] });
 
     // 3. the operator replays the old dead letter: superseded, nothing done, C stays
-    const calls = sandbox.journal.entries().length;
+    const calls = oc.sandbox.journal.entries().length;
     const replayed = await projector.handle(old, 2, { replayed: true });
     expect(replayed?.outcome).to.equal('skipped');
     expect(replayed?.note).to.match(
       /superseded: mobile_service_contract_info 77 holds number 600100003 now, not 600100002/,
     );
     expect(state(), 'the newer number stays').to.deep.equal({ description: C, accesses: [C] });
-    const writes = sandbox.journal
+    const writes = oc.sandbox.journal
       .entries()
       .slice(calls)
       .filter((e) => e.method !== 'GET' && !/\/list$|find/.test(e.path));

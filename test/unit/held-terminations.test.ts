@@ -5,14 +5,12 @@
  */
 import { expect } from 'chai';
 import { sampleContract, samplePartner } from '../../testkit/views';
-import type { OpenCellClient } from '../../src/adapters/opencell/client';
 import { notBeforeForDay } from '../../src/domain/intents/hold';
 import type { IntentMessage } from '../../src/domain/intents/message';
 import { INTENTS } from '../../src/domain/intents/registry';
 import type { ContractView } from '../../src/domain/projection/views';
 import { releasedRecord } from '../../src/flows/projection/held-intents';
 import { InMemoryLedger } from '../../testkit/ledger';
-import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { oneContractOdoo, projectorOver, withOpenCellSandbox } from './support/projector-harness';
 import { contractIntentMessage } from './support/intent-message';
 
@@ -64,12 +62,7 @@ describe('held terminations: the original’s ETA for T2 and T5', () => {
   });
 
   describe('the projector (in process, OpenCell sandbox)', () => {
-    let sandbox: OpenCellSandbox;
-    let client: OpenCellClient;
-    withOpenCellSandbox((s, c) => {
-      sandbox = s;
-      client = c;
-    });
+    const oc = withOpenCellSandbox();
 
     it('holds a subscription termination dated after today, without calling OpenCell, and applies it once released (heldUntil), reading the contract then; a second release sends nothing', async () => {
       const ref = `8${String(Date.now() % 1e6).padStart(6, '0')}`;
@@ -89,7 +82,7 @@ describe('held terminations: the original’s ETA for T2 and T5', () => {
       const ledger = new InMemoryLedger();
       const projector = projectorOver(
         oneContractOdoo(() => contract),
-        client,
+        oc.client,
         ledger,
         {
           held: {
@@ -104,8 +97,8 @@ describe('held terminations: the original’s ETA for T2 and T5', () => {
         { intentId: `held-${ref}` },
       );
       const terminations = () =>
-        sandbox.journal.entries().filter((e) => e.path.endsWith('/terminate')).length;
-      const writes = () => sandbox.journal.entries().filter((e) => e.method !== 'GET').length;
+        oc.sandbox.journal.entries().filter((e) => e.path.endsWith('/terminate')).length;
+      const writes = () => oc.sandbox.journal.entries().filter((e) => e.method !== 'GET').length;
 
       expect(await projector.handle(msg, 1)).to.equal(null);
       expect(held).to.deep.equal([{ intentId: msg.intentId, notBefore: at('2024-07-01T00:05:00Z') }]);
@@ -128,7 +121,7 @@ describe('held terminations: the original’s ETA for T2 and T5', () => {
       const result = await projector.handle(released, 1);
       expect(result?.outcome).to.equal('applied');
       expect(terminations()).to.equal(1);
-      const term = sandbox.journal.entries().find((e) => e.path.endsWith('/terminate'));
+      const term = oc.sandbox.journal.entries().find((e) => e.path.endsWith('/terminate'));
       expect((term?.body as { terminationDate?: string }).terminationDate).to.equal('2024-07-02');
       expect(held, 'a released intent is never held again').to.have.length(1);
       // The scheduler publishes, then deletes the row: a crash between the two publishes it again. Counted: the

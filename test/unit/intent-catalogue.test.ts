@@ -7,7 +7,6 @@ import { expect } from 'chai';
 import { samplePartner } from '../../testkit/views';
 import { isLeft, isRight } from 'fp-ts/Either';
 import * as t from 'io-ts';
-import type { OpenCellClient } from '../../src/adapters/opencell/client';
 import type { RowChange } from '../../src/domain/capture/envelope';
 import { kindCodec } from '../../src/domain/intents/codecs';
 import { intentKind, type RoutingReader } from '../../src/domain/intents/kind';
@@ -18,7 +17,6 @@ import { triggeringTables } from '../../src/domain/projection/filter';
 import { detectIntents } from '../../src/domain/projection/triggers';
 import type { PartnerView } from '../../src/domain/projection/views';
 import { InMemoryLedger } from '../../testkit/ledger';
-import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { projectorOver, withOpenCellSandbox } from './support/projector-harness';
 
 type TouchCustomerIntent = { kind: 'touch_customer'; partnerId: number };
@@ -125,13 +123,7 @@ describe('intent catalogue', () => {
   });
 
   describe('a throw-away kind added through the registry alone', () => {
-    let sandbox: OpenCellSandbox;
-    let client: OpenCellClient;
-
-    withOpenCellSandbox((s, c) => {
-      sandbox = s;
-      client = c;
-    });
+    const oc = withOpenCellSandbox();
 
     it('is detected from its change and routed to its customer', async () => {
       const intents = detectIntents(refWritten, { syncPartnerIdentity: false }, ['ref'], registry);
@@ -154,7 +146,7 @@ describe('intent catalogue', () => {
     });
 
     it('is projected against the OpenCell sandbox and recorded with its own ledger record and sync target', async () => {
-      await client.createCustomer(customerFromPartner(partner, DEFAULT_PROJECTION_CONFIG));
+      await oc.client.createCustomer(customerFromPartner(partner, DEFAULT_PROJECTION_CONFIG));
       const ledger = new InMemoryLedger();
       const projector = projectorOver(
         {
@@ -162,14 +154,14 @@ describe('intent catalogue', () => {
           contract: async () => null,
           contractsOfPartner: async () => [],
         },
-        client,
+        oc.client,
         ledger,
         {
           catalog: { check: async () => Promise.reject(new Error('no products in this plan')) },
           intents: registry,
         },
       );
-      const since = sandbox.journal.entries().length;
+      const since = oc.sandbox.journal.entries().length;
 
       const result = await projector.handle(message(), 1);
 
@@ -177,7 +169,7 @@ describe('intent catalogue', () => {
       expect(result?.calls).to.deep.equal(['updateCustomer']);
       expect(result?.opencell).to.deep.equal({ entity: 'customer', code: '1234' });
       expect(result?.odooRecord).to.deep.equal({ model: 'res.partner', id: 7 });
-      const puts = sandbox.journal
+      const puts = oc.sandbox.journal
         .entries()
         .slice(since)
         .filter((e) => e.method === 'PUT');

@@ -1,7 +1,5 @@
 import { expect } from 'chai';
-import type { OpenCellClient } from '../../src/adapters/opencell/client';
 import { OpenCellUnavailableError } from '../../src/domain/errors';
-import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { withOpenCellSandbox } from './support/projector-harness';
 
 /**
@@ -9,39 +7,32 @@ import { withOpenCellSandbox } from './support/projector-harness';
  * handled (its change made) and its answer withheld past the client's timeout; the journal says so.
  */
 describe('OpenCell sandbox: apply then time out, per operation', () => {
-  let sb: OpenCellSandbox;
-  let client: OpenCellClient;
-
-  withOpenCellSandbox(
-    (s, c) => {
-      sb = s;
-      client = c;
-    },
-    { sandbox: {}, timeoutMs: 200 },
-  );
+  const oc = withOpenCellSandbox({ sandbox: {}, timeoutMs: 200 });
 
   it('applies the selected operation, withholds its answer (the client times out), and leaves other operations alone', async () => {
-    sb.faults.add({ kind: 'applyThenTimeout', operation: 'createCustomer', count: 1 });
+    oc.sandbox.faults.add({ kind: 'applyThenTimeout', operation: 'createCustomer', count: 1 });
     const customer = { code: 'ATT1', customerCategory: 'CLIENT', seller: 'SC', name: { lastName: 'T' } };
-    const err = await client.createCustomer(customer as never).then(
+    const err = await oc.client.createCustomer(customer as never).then(
       () => null,
       (e: unknown) => e,
     );
     expect(err).to.be.instanceOf(OpenCellUnavailableError);
     expect((err as OpenCellUnavailableError).code).to.equal('OPENCELL_TIMEOUT');
-    expect(sb.state.customers.has('ATT1'), 'the call was applied').to.equal(true);
-    const entry = sb.journal.entries({ method: 'POST', path: '/account/customer' }).at(-1);
+    expect(oc.sandbox.state.customers.has('ATT1'), 'the call was applied').to.equal(true);
+    const entry = oc.sandbox.journal.entries({ method: 'POST', path: '/account/customer' }).at(-1);
     expect(entry?.fault).to.equal('applyThenTimeout');
     expect(entry?.withheldStatus).to.equal(200);
     // the rule is spent, and never matched the read
-    expect(await client.getCustomer('ATT1')).to.not.equal(null);
-    expect(sb.journal.entries({ method: 'GET' }).every((e) => e.fault === undefined)).to.equal(true);
+    expect(await oc.client.getCustomer('ATT1')).to.not.equal(null);
+    expect(oc.sandbox.journal.entries({ method: 'GET' }).every((e) => e.fault === undefined)).to.equal(true);
   });
 
   it('refuses an unknown operation and a "before" phase', () => {
-    expect(() => sb.faults.add({ kind: 'applyThenTimeout', operation: 'nope' as never })).to.throw(
+    expect(() => oc.sandbox.faults.add({ kind: 'applyThenTimeout', operation: 'nope' as never })).to.throw(
       /unknown operation/,
     );
-    expect(() => sb.faults.add({ kind: 'applyThenTimeout', phase: 'before' })).to.throw(/no phase "before"/);
+    expect(() => oc.sandbox.faults.add({ kind: 'applyThenTimeout', phase: 'before' })).to.throw(
+      /no phase "before"/,
+    );
   });
 });

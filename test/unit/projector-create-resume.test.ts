@@ -12,7 +12,6 @@ import { ProjectionRejectedError } from '../../src/domain/errors';
 import type { IntentMessage } from '../../src/domain/intents/message';
 import type { ContractView, PartnerView } from '../../src/domain/projection/views';
 import { InMemoryLedger } from '../../testkit/ledger';
-import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { oneContractOdoo, projectorOver, withOpenCellSandbox } from './support/projector-harness';
 import { contractIntentMessage } from './support/intent-message';
 
@@ -64,21 +63,15 @@ function dyingAfter(client: OpenCellClient, method: keyof OpenCellClient): OpenC
 }
 
 describe('a kill -9 right after an accepted createCustomer does not lose the contract (projector, in process; issue 19 §1)', () => {
-  let sandbox: OpenCellSandbox;
-  let client: OpenCellClient;
+  const oc = withOpenCellSandbox();
 
-  withOpenCellSandbox((s, c) => {
-    sandbox = s;
-    client = c;
-  });
-
-  const projectorOf = (contract: ContractView, ledger: InMemoryLedger, c: OpenCellClient = client) =>
+  const projectorOf = (contract: ContractView, ledger: InMemoryLedger, c: OpenCellClient = oc.client) =>
     // reads go through the healthy client; only the calls of `c` may die
     projectorOver(
       oneContractOdoo(() => contract),
       c,
       ledger,
-      { opencell: new OpenCellState(client) },
+      { opencell: new OpenCellState(oc.client) },
     );
 
   const successfulCreates = (contract: ContractView) => {
@@ -88,7 +81,7 @@ describe('a kill -9 right after an accepted createCustomer does not lose the con
       b.code === contract.code ||
       b.subscription === contract.code;
     const out: Record<string, number> = {};
-    for (const e of sandbox.journal.entries({ method: 'POST' })) {
+    for (const e of oc.sandbox.journal.entries({ method: 'POST' })) {
       const b = (e.body ?? {}) as Record<string, unknown>;
       if (e.status >= 300 || e.errorCode || !mine(b)) continue;
       out[e.path] = (out[e.path] ?? 0) + 1;
@@ -107,7 +100,7 @@ describe('a kill -9 right after an accepted createCustomer does not lose the con
       const { contract } = fixture();
       const ledger = new InMemoryLedger();
       const msg = message(contract);
-      const first = await projectorOf(contract, ledger, dyingAfter(client, method))
+      const first = await projectorOf(contract, ledger, dyingAfter(oc.client, method))
         .handle(msg, 1)
         .then(
           () => null,
@@ -127,11 +120,11 @@ describe('a kill -9 right after an accepted createCustomer does not lose the con
       const second = await projectorOf(contract, ledger).handle(msg, 2);
       // after an accepted createAccess everything is in OpenCell: the restarted try only finds it there
       expect(second?.outcome).to.equal(op === 'createAccess' ? 'skipped' : 'applied');
-      const sub = sandbox.state.subscriptions.get(contract.code);
+      const sub = oc.sandbox.state.subscriptions.get(contract.code);
       expect(sub?.userAccount).to.equal(`${contract.partner.ref}_0`);
-      expect((sandbox.state.accessesBySubscription.get(contract.code) ?? []).map((a) => a.code)).to.include(
-        contract.phoneNumber,
-      );
+      expect(
+        (oc.sandbox.state.accessesBySubscription.get(contract.code) ?? []).map((a) => a.code),
+      ).to.include(contract.phoneNumber);
       const creates = successfulCreates(contract);
       expect(creates, 'every create exactly once').to.deep.equal({
         '/account/customer': 1,
@@ -147,7 +140,7 @@ describe('a kill -9 right after an accepted createCustomer does not lose the con
     const blocked = { ...contract, partner: { ...contract.partner, blockContractCreationInOC: true } };
     const ledger = new InMemoryLedger();
     const msg = message(blocked);
-    const first = await projectorOf(blocked, ledger, dyingAfter(client, 'createCrmAccountHierarchy'))
+    const first = await projectorOf(blocked, ledger, dyingAfter(oc.client, 'createCrmAccountHierarchy'))
       .handle(msg, 1)
       .catch((e: unknown) => e);
     expect(first).to.be.instanceOf(Killed);
@@ -167,7 +160,7 @@ describe('a kill -9 right after an accepted createCustomer does not lose the con
     for (const operator of [{ repair: true }, { force: true }] as const) {
       const { contract } = fixture();
       const ledger = new InMemoryLedger();
-      const first = await projectorOf(contract, ledger, dyingAfter(client, 'createCustomer'))
+      const first = await projectorOf(contract, ledger, dyingAfter(oc.client, 'createCustomer'))
         .handle(message(contract), 1)
         .catch((e: unknown) => e);
       expect(first).to.be.instanceOf(Killed);
@@ -186,7 +179,7 @@ describe('a kill -9 right after an accepted createCustomer does not lose the con
         'createSubscription',
         'createAccess',
       ]);
-      expect(sandbox.state.subscriptions.get(contract.code)?.userAccount).to.equal(
+      expect(oc.sandbox.state.subscriptions.get(contract.code)?.userAccount).to.equal(
         `${contract.partner.ref}_0`,
       );
     }

@@ -6,14 +6,12 @@
  */
 import { expect } from 'chai';
 import { sampleContract, sampleLine, samplePartner } from '../../testkit/views';
-import type { OpenCellClient } from '../../src/adapters/opencell/client';
 import { ProjectionRejectedError } from '../../src/domain/errors';
 import type { IntentMessage } from '../../src/domain/intents/message';
 import type { UnsyncedChangeIntent } from '../../src/domain/intents/unsynced-change';
 import type { ContractView, LineView, PartnerView } from '../../src/domain/projection/views';
 import type { Projector } from '../../src/flows/projection/projector';
 import { InMemoryLedger } from '../../testkit/ledger';
-import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { projectorOver, withOpenCellSandbox } from './support/projector-harness';
 import { contractIntentMessage } from './support/intent-message';
 
@@ -73,8 +71,7 @@ const unsynced = (
 });
 
 describe('projector: changes the original sends nothing for, and same-product line replacement (issue 15 §8)', () => {
-  let sandbox: OpenCellSandbox;
-  let client: OpenCellClient;
+  const oc = withOpenCellSandbox();
   /** Odoo as the projector reads it now (tests replace views to model a change). */
   const odoo = {
     contracts: new Map<number, ContractView | null>(),
@@ -83,9 +80,7 @@ describe('projector: changes the original sends nothing for, and same-product li
   const ledger = new InMemoryLedger();
   let projector: Projector;
 
-  withOpenCellSandbox((s, c) => {
-    sandbox = s;
-    client = c;
+  before(() => {
     projector = projectorOver(
       {
         partner: async (id) => odoo.partners.get(id) ?? null,
@@ -93,7 +88,7 @@ describe('projector: changes the original sends nothing for, and same-product li
         contractsOfPartner: async (pid) =>
           [...odoo.contracts.values()].filter((v): v is ContractView => !!v && v.partner.id === pid),
       },
-      client,
+      oc.client,
       ledger,
     );
   });
@@ -128,13 +123,13 @@ describe('projector: changes the original sends nothing for, and same-product li
     return c;
   }
   const instances = (code: string) =>
-    (sandbox.state.subscriptions.get(code)?.services ?? []).map((s) => ({
+    (oc.sandbox.state.subscriptions.get(code)?.services ?? []).map((s) => ({
       code: s.code,
       status: s.status,
       ended: s.terminationDate !== undefined && s.terminationDate !== null,
     }));
   const writes = (code: string) =>
-    sandbox.journal
+    oc.sandbox.journal
       .entries({ method: 'POST' })
       .filter((e) => e.status < 300 && JSON.stringify(e.body ?? '').includes(code))
       .map((e) => e.path);
@@ -156,14 +151,14 @@ describe('projector: changes the original sends nothing for, and same-product li
       expect(message).to.contain(`${before.partner.ref} → ${other.partner.ref}`);
 
       const caWrites = () =>
-        sandbox.journal
+        oc.sandbox.journal
           .entries({ method: 'POST' })
           .filter((e) => e.path.includes('createOrUpdateCRMAccountHierarchy')).length;
       const writesBefore = caWrites();
       const iban = await refused(moved, { kind: 'update_subscription', contractId: moved.id, field: 'iban' });
       expect(iban).to.contain(`not an account of its partner's customer ${other.partner.ref}`);
       expect(caWrites(), 'no account update sent').to.equal(writesBefore);
-      expect(sandbox.state.subscriptions.get(moved.code)?.userAccount).to.equal(`${before.partner.ref}_0`);
+      expect(oc.sandbox.state.subscriptions.get(moved.code)?.userAccount).to.equal(`${before.partner.ref}_0`);
     });
 
     it('a partner change before the subscription exists, or back to the customer it is in → skipped with the reason', async () => {
@@ -202,13 +197,13 @@ describe('projector: changes the original sends nothing for, and same-product li
       `contract ${c.code} changed partner in Odoo (queue of partner ${former.id}`,
     );
     expect(err.message).to.contain(`force-create ${c.code}`);
-    expect(sandbox.state.subscriptions.has(c.code), 'nothing created').to.equal(false);
+    expect(oc.sandbox.state.subscriptions.has(c.code), 'nothing created').to.equal(false);
     const forced = await projector.handle(
       { ...message(c, { kind: 'create_subscription', contractId: c.id }), force: true },
       1,
     );
     expect(forced?.outcome).to.equal('applied');
-    expect(sandbox.state.subscriptions.get(c.code)?.userAccount).to.equal(`${c.partner.ref}_0`);
+    expect(oc.sandbox.state.subscriptions.get(c.code)?.userAccount).to.equal(`${c.partner.ref}_0`);
   });
 
   describe('deleted and archived contracts, canceled lines, products changed in place (b, c, d)', () => {

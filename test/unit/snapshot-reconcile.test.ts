@@ -6,7 +6,6 @@
  * process, in-memory ledger) against the OpenCell sandbox, counting its state-changing calls.
  */
 import { expect } from 'chai';
-import type { OpenCellClient } from '../../src/adapters/opencell/client';
 import { loadConfig } from '../../src/core/config';
 import type { RowChange } from '../../src/domain/capture/envelope';
 import type { IntentMessage } from '../../src/domain/intents/message';
@@ -27,7 +26,6 @@ import type {
   PartnerView,
 } from '../../src/domain/projection/views';
 import { InMemoryLedger } from '../../testkit/ledger';
-import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { sampleContract, sampleLine, samplePartner } from '../../testkit/views';
 import { oneContractOdoo, projectorOver, withOpenCellSandbox } from './support/projector-harness';
 import { contractIntentMessage } from './support/intent-message';
@@ -245,25 +243,19 @@ describe('snapshot reads reconcile against OpenCell (issue 15 §4)', () => {
   });
 
   describe('the projector against the OpenCell sandbox', () => {
-    let sandbox: OpenCellSandbox;
-    let client: OpenCellClient;
-
-    withOpenCellSandbox((s, c) => {
-      sandbox = s;
-      client = c;
-    });
+    const oc = withOpenCellSandbox();
 
     const projectorOf = (c: ContractView, ledger: InMemoryLedger, since: string | null = null) =>
       projectorOver(
         oneContractOdoo(() => c),
-        client,
+        oc.client,
         ledger,
         { snapshotOneShotsSince: since },
       );
 
     /** OpenCell calls that change state since `mark` (reads: GET and the POST …/list searches). */
     const writesSince = (mark: number) =>
-      sandbox.journal
+      oc.sandbox.journal
         .entries({ since: mark })
         .filter((e) => e.method !== 'GET' && !e.path.endsWith('/list'))
         .map((e) => `${e.method} ${e.path}`);
@@ -296,7 +288,7 @@ describe('snapshot reads reconcile against OpenCell (issue 15 §4)', () => {
       const c = fixture();
       const ledger = new InMemoryLedger();
       await history(c, ledger);
-      const mark = sandbox.journal.lastSeq;
+      const mark = oc.sandbox.journal.lastSeq;
       expect(writesSince(0).length, 'the history made calls').to.be.greaterThan(0);
       for (const [kind, idx] of snapshotKinds) {
         const result = await projectorOf(c, ledger).handle(message(c, intentOf(c, kind, idx)), 1);
@@ -311,7 +303,7 @@ describe('snapshot reads reconcile against OpenCell (issue 15 §4)', () => {
       const ledger = new InMemoryLedger();
       await history(c, ledger);
       const t: ContractView = { ...c, isTerminated: true, terminateDate: '2024-06-30' };
-      const mark = sandbox.journal.lastSeq;
+      const mark = oc.sandbox.journal.lastSeq;
       const result = await projectorOf(t, ledger).handle(
         message(t, intentOf(t, 'terminate_subscription')),
         1,
@@ -332,13 +324,13 @@ describe('snapshot reads reconcile against OpenCell (issue 15 §4)', () => {
         1,
       );
       expect(activated?.calls).to.deep.equal(['activateServices']);
-      expect(sandbox.state.subscriptions.get(c.code)).to.not.equal(undefined);
+      expect(oc.sandbox.state.subscriptions.get(c.code)).to.not.equal(undefined);
     });
 
     it('terminated and missing: skipped with the reason in the ledger, nothing created', async () => {
       const t = fixture({ terminated: true });
       const ledger = new InMemoryLedger();
-      const mark = sandbox.journal.lastSeq;
+      const mark = oc.sandbox.journal.lastSeq;
       for (const [kind, idx] of [
         ['create_subscription', 0],
         ['terminate_subscription', 0],
@@ -357,14 +349,14 @@ describe('snapshot reads reconcile against OpenCell (issue 15 §4)', () => {
         expect(f.result.errorCode).to.equal(undefined);
       }
       expect(writesSince(mark)).to.deep.equal([]);
-      expect(sandbox.state.subscriptions.get(t.code)).to.equal(undefined);
+      expect(oc.sandbox.state.subscriptions.get(t.code)).to.equal(undefined);
     });
 
     it('a one-shot of a snapshot read: skipped by default, applied once with SNAPSHOT_ONE_SHOTS_SINCE for lines from that day', async () => {
       const c = fixture();
       const ledger = new InMemoryLedger();
       await projectorOf(c, ledger).handle(message(c, intentOf(c, 'create_subscription')), 1);
-      const mark = sandbox.journal.lastSeq;
+      const mark = oc.sandbox.journal.lastSeq;
       const off = await projectorOf(c, ledger).handle(message(c, intentOf(c, 'apply_one_shot', 3)), 1);
       expect(off).to.include({ outcome: 'skipped' });
       expect(off?.note).to.match(/SNAPSHOT_ONE_SHOTS_SINCE is off/);

@@ -5,21 +5,18 @@
  * client; the one-shot listing fails loudly instead of reading as "no charge"; an unsafe operation is never repeated.
  */
 import { expect } from 'chai';
-import type { OpenCellClient } from '../../src/adapters/opencell/client';
 import { executePlan, lostTryApplied } from '../../src/flows/projection/executor';
 import { InMemoryLedger } from '../../testkit/ledger';
 import type { OcOperation } from '../../src/domain/projection/plan';
 import { OpenCellUnavailableError, ProjectionRejectedError } from '../../src/domain/errors';
 import { OPENCELL_OPERATIONS } from '../../src/domain/opencell/operations';
-import type { OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { withOpenCellSandbox } from './support/projector-harness';
 
 describe('verify before retry (issue 15 §3): a lost try is read back before it is repeated', () => {
-  let sb: OpenCellSandbox;
-  let client: OpenCellClient;
+  const oc = withOpenCellSandbox({ sandbox: {} });
   let accounted = 0;
   const ledger = { accountedOneShots: async () => accounted };
-  const applied = (op: OcOperation) => lostTryApplied({ client, ledger }, op);
+  const applied = (op: OcOperation) => lostTryApplied({ client: oc.client, ledger }, op);
 
   const customer = { code: 'VR1', customerCategory: 'CLIENT', seller: 'SC', name: { lastName: 'V' } };
   const hierarchy = {
@@ -68,22 +65,15 @@ describe('verify before retry (issue 15 §3): a lost try is read back before it 
     },
   } as unknown as Record<string, OcOperation>;
 
-  withOpenCellSandbox(
-    (s, c) => {
-      sb = s;
-      client = c;
-    },
-    { sandbox: {} },
-  );
-  afterEach(() => sb.faults.clear());
+  afterEach(() => oc.sandbox.faults.clear());
 
   it('each verify-before-retry operation: not applied → repeat it; applied → do not (customer, hierarchy, subscription, access, activation)', async () => {
     const steps: [OcOperation, () => Promise<unknown>][] = [
-      [ops.createCustomer, () => client.createCustomer(customer as never)],
-      [ops.crm, () => client.createCrmAccountHierarchy(hierarchy as never)],
-      [ops.createSubscription, () => client.createSubscription(ops.createSubscription.body as never)],
-      [ops.createAccess, () => client.createAccess(ops.createAccess.body as never)],
-      [ops.activate, () => client.activateServices(ops.activate.body as never)],
+      [ops.createCustomer, () => oc.client.createCustomer(customer as never)],
+      [ops.crm, () => oc.client.createCrmAccountHierarchy(hierarchy as never)],
+      [ops.createSubscription, () => oc.client.createSubscription(ops.createSubscription.body as never)],
+      [ops.createAccess, () => oc.client.createAccess(ops.createAccess.body as never)],
+      [ops.activate, () => oc.client.activateServices(ops.activate.body as never)],
     ];
     for (const [op, apply] of steps) {
       expect(await applied(op), `${op.op} before it was applied`).to.equal(false);
@@ -95,15 +85,15 @@ describe('verify before retry (issue 15 §3): a lost try is read back before it 
   it('one-shots: applied when OpenCell holds more instances of the charge than the ledger accounts for', async () => {
     accounted = 0;
     expect(await applied(ops.oneShot), 'no instance').to.equal(false);
-    await client.applyOneShotChargeInstance(ops.oneShot.body as never);
+    await oc.client.applyOneShotChargeInstance(ops.oneShot.body as never);
     expect(await applied(ops.oneShot), '1 instance, 0 accounted: the lost try was applied').to.equal(true);
     accounted = 1;
     expect(await applied(ops.oneShot), '1 instance, 1 accounted (another line): not applied').to.equal(false);
   });
 
   it('a failing one-shot listing is an error (retried), never read as "no charge"', async () => {
-    sb.faults.add({ kind: 'error', status: 503, path: 'listOneshotChargeOthers' });
-    const err = await client.listOneShotChargeInstances('VRS1').then(
+    oc.sandbox.faults.add({ kind: 'error', status: 503, path: 'listOneshotChargeOthers' });
+    const err = await oc.client.listOneShotChargeInstances('VRS1').then(
       () => null,
       (e: unknown) => e,
     );
@@ -132,17 +122,17 @@ describe('verify before retry (issue 15 §3): a lost try is read back before it 
         },
       }) as OcOperation;
     const calls = () =>
-      sb.journal.entries({ method: 'POST', path: '/billing/subscription/activateServices' }).length;
+      oc.sandbox.journal.entries({ method: 'POST', path: '/billing/subscription/activateServices' }).length;
     // a try that never reached OpenCell (written ahead, then lost before the call): verified absent, called
     await ledger.beginEffect('i1', act(9));
     const before = calls();
-    const first = await executePlan([act(9)], { client, ledger, intentId: 'i1' });
+    const first = await executePlan([act(9)], { client: oc.client, ledger, intentId: 'i1' });
     expect(first.calls).to.deep.equal(['activateServices']);
     expect(calls() - before).to.equal(1);
     // the same effect key written ahead again by a try whose answer was lost: verified present, not called
     const lost = act(10);
     await ledger.beginEffect('i2', lost);
-    const second = await executePlan([lost], { client, ledger, intentId: 'i2' });
+    const second = await executePlan([lost], { client: oc.client, ledger, intentId: 'i2' });
     expect(second).to.deep.equal({ calls: [], skipped: [], alreadyPresent: ['activateServices'] });
     expect(calls() - before, 'not sent again').to.equal(1);
     expect(ledger.effects.get(lost.key)?.outcome).to.equal('already_present');

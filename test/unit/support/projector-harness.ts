@@ -14,32 +14,35 @@ import {
   type OpenCellSandboxOptions,
 } from '../../../testkit/sandbox/opencell';
 
+/** An OpenCell sandbox and a client of it, set once the describe's before hook ran. */
+export interface OpenCellHarness {
+  readonly sandbox: OpenCellSandbox;
+  readonly client: OpenCellClient;
+}
+
 /**
  * Registers before/after hooks in the calling describe: starts an OpenCell sandbox (`opts.sandbox`, default user
- * 'u' / password 'p') and a client of it (`opts.timeoutMs`, default 2000), hands both to `use`, and closes them after
- * the describe's tests.
+ * 'u' / password 'p') and a client of it (`opts.timeoutMs`, default 2000), and closes them after the describe's tests.
  */
 export function withOpenCellSandbox(
-  use: (sandbox: OpenCellSandbox, client: OpenCellClient) => void,
   opts: { sandbox?: OpenCellSandboxOptions; timeoutMs?: number } = {},
-): void {
-  let sandbox: OpenCellSandbox;
-  let client: OpenCellClient;
+): OpenCellHarness {
+  const h = {} as { sandbox: OpenCellSandbox; client: OpenCellClient };
   before(async () => {
-    sandbox = await startOpenCellSandbox({ port: 0, ...(opts.sandbox ?? { user: 'u', password: 'p' }) });
-    client = new OpenCellClient({
-      baseUrl: sandbox.url,
-      user: sandbox.credentials.user,
-      password: sandbox.credentials.password,
+    h.sandbox = await startOpenCellSandbox({ port: 0, ...(opts.sandbox ?? { user: 'u', password: 'p' }) });
+    h.client = new OpenCellClient({
+      baseUrl: h.sandbox.url,
+      user: h.sandbox.credentials.user,
+      password: h.sandbox.credentials.password,
       timeoutMs: opts.timeoutMs ?? 2000,
       concurrency: 2,
     });
-    use(sandbox, client);
   });
   after(async () => {
-    client.close();
-    await sandbox.close();
+    h.client.close();
+    await h.sandbox.close();
   });
+  return h;
 }
 
 /** Odoo as the projector reads it when it holds one contract (read through `current`, so a test can change it). */
