@@ -17,6 +17,7 @@ import {
   type TraceContext,
 } from '../../core/trace';
 import { CoalescingSender } from '../../adapters/kafka/coalescing-sender';
+import { wholeRetryProducer } from '../../adapters/kafka/whole-retry-producer';
 import { DeadLetterIndex, KafkaDeadLetterPublisher } from '../../adapters/kafka/dlq';
 import { ensureTopics } from '../../adapters/kafka/kafka';
 import { KeyedConsumer, KeyedConsumerEvent } from '../../adapters/kafka/keyed-consumer';
@@ -96,10 +97,12 @@ export function retryPolicyOf(config: Config): RetryPolicy {
 /**
  * The stages' producer (intents, dead letters). Several requests may be in flight: per-key order does not depend on
  * the producer, because a key's next message is handled only after its previous send was acknowledged (acks=all),
- * and a duplicate from a producer retry is harmless (intent ids are deduplicated by the ledger).
+ * and a duplicate from a producer retry is harmless (intent ids are deduplicated by the ledger). A failed send is
+ * retried whole (whole-retry-producer.ts): kafkajs's own retry could resolve a send without the messages of a
+ * partition whose leader had moved (bench/three-brokers.md).
  */
-export function createProducer(kafka: Kafka): Producer {
-  return kafka.producer({
+export function createProducer(kafka: Pick<Kafka, 'producer'>): Producer {
+  return wholeRetryProducer(kafka, {
     maxInFlightRequests: 5,
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
