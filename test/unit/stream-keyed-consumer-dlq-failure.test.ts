@@ -5,24 +5,11 @@
  * partition moves on. Scripted kafkajs batch and consumer, no broker (like stream-keyed-consumer-commits.test.ts).
  */
 import { expect } from 'chai';
-import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { EachBatchPayload, Kafka } from 'kafkajs';
 import { KeyedConsumer, KeyedConsumerEvent } from '../../src/adapters/kafka/keyed-consumer';
 import type { DeadLetter, DeadLetterPublisher } from '../../src/adapters/kafka/dlq';
 import { OpenCellBusinessError } from '../../src/domain/errors';
-import { kafkaMessage } from './support/kafka-batch';
-
-function payload(messages: KafkaMessage[], commits: string[]) {
-  return {
-    batch: { topic: 't', partition: 0, messages },
-    resolveOffset: () => undefined,
-    heartbeat: async () => undefined,
-    isRunning: () => true,
-    isStale: () => false,
-    commitOffsetsIfNecessary: async (o: { topics: { partitions: { offset: string }[] }[] }) => {
-      commits.push(o.topics[0].partitions[0].offset);
-    },
-  } as unknown as EachBatchPayload;
-}
+import { batchPayload, kafkaMessage } from './support/kafka-batch';
 
 describe('a failing dead-letter publish (issue 15 §7)', () => {
   it('pauses the partition with a growing backoff, commits nothing past the message, publishes it once later without re-running the handler', async () => {
@@ -67,16 +54,16 @@ describe('a failing dead-letter publish (issue 15 §7)', () => {
     const commits: string[] = [];
     try {
       // 1st fetch: the dead letter fails → pause 100 ms, seek back to 10, nothing committed at or past 10
-      await onBatch(payload(batch(), commits));
+      await onBatch(batchPayload(batch(), commits));
       // 2nd fetch (after the pause): fails again → 200 ms
-      await onBatch(payload(batch(), commits));
+      await onBatch(batchPayload(batch(), commits));
       expect(
         commits.every((c) => BigInt(c) <= 10n),
         `commits ${commits.join(',')}`,
       ).to.equal(true);
       expect(calls.filter((c) => c.startsWith('seek'))).to.deep.equal(['seek 10', 'seek 10']);
       // 3rd fetch: the topic is back
-      await onBatch(payload(batch(), commits));
+      await onBatch(batchPayload(batch(), commits));
     } finally {
       (kc as unknown as { resumeTimers: Set<NodeJS.Timeout> }).resumeTimers.forEach((t) => clearTimeout(t));
     }

@@ -9,21 +9,11 @@ import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { KeyedConsumer, KeyedConsumerEvent, MessageHandler } from '../../src/adapters/kafka/keyed-consumer';
 import type { FenceToken, PartitionFence } from '../../src/adapters/postgres/fence';
 import { FencedError } from '../../src/domain/errors';
-import { kafkaMessage } from './support/kafka-batch';
+import { batchPayload, kafkaMessage } from './support/kafka-batch';
 
 function payloadOf(messages: KafkaMessage[]) {
   const commits: string[] = [];
-  const payload = {
-    batch: { topic: 't', partition: 3, messages },
-    resolveOffset: () => undefined,
-    heartbeat: async () => undefined,
-    isRunning: () => true,
-    isStale: () => false,
-    commitOffsetsIfNecessary: async (o: { topics: { partitions: { offset: string }[] }[] }) => {
-      commits.push(o.topics[0].partitions[0].offset);
-    },
-  } as unknown as EachBatchPayload;
-  return { payload, commits };
+  return { payload: batchPayload(messages, commits, 3), commits };
 }
 
 class FakeFence implements PartitionFence {

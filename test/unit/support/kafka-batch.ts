@@ -1,5 +1,5 @@
 /** Scripted kafkajs batches for the keyed consumer's unit tests (no broker). */
-import type { KafkaMessage } from 'kafkajs';
+import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 
 /** A record at `offset` with key `key` and value `v<offset>`. */
 export function kafkaMessage(offset: number, key: string): KafkaMessage {
@@ -11,4 +11,21 @@ export function kafkaMessage(offset: number, key: string): KafkaMessage {
     attributes: 0,
     headers: {},
   } as KafkaMessage;
+}
+
+/**
+ * A running batch of `messages` on topic 't', `partition`, that needs no heartbeat and records each offset the
+ * consumer commits in `commits`.
+ */
+export function batchPayload(messages: KafkaMessage[], commits: string[], partition = 0): EachBatchPayload {
+  return {
+    batch: { topic: 't', partition, messages },
+    resolveOffset: () => undefined,
+    heartbeat: async () => undefined,
+    isRunning: () => true,
+    isStale: () => false,
+    commitOffsetsIfNecessary: async (o: { topics: { partitions: { offset: string }[] }[] }) => {
+      commits.push(o.topics[0].partitions[0].offset);
+    },
+  } as unknown as EachBatchPayload;
 }
