@@ -41,6 +41,16 @@ function message(contract: ContractView, intent: IntentMessage['intent']): Inten
   });
 }
 
+/** The intent of the info row's number change from `previousPhone` to the contract's current number. */
+const phoneChange = (contract: ContractView, previousPhone: string): IntentMessage =>
+  message(contract, {
+    kind: 'update_phone_number',
+    infoTable: INFO,
+    infoId: 77,
+    phone: contract.phoneNumber as string,
+    previousPhone,
+  });
+
 describe('DLQ replay breaks per-key order (issue 15 §6)', () => {
   const oc = withOpenCellSandbox();
 
@@ -65,13 +75,7 @@ describe('DLQ replay breaks per-key order (issue 15 §6)', () => {
 
     // 1. A → B: OpenCell refuses it (business error: the keyed consumer dead-letters it)
     odoo = { ...odoo, phoneNumber: B, ispInfo: { table: INFO, id: 77, phoneNumber: B } };
-    const old = message(odoo, {
-      kind: 'update_phone_number',
-      infoTable: INFO,
-      infoId: 77,
-      phone: B,
-      previousPhone: A,
-    });
+    const old = phoneChange(odoo, A);
     oc.sandbox.faults.add({
       kind: 'fail200',
       path: '^/billing/subscription$',
@@ -87,13 +91,7 @@ describe('DLQ replay breaks per-key order (issue 15 §6)', () => {
 
     // 2. B → C, applied
     odoo = { ...odoo, phoneNumber: C, ispInfo: { table: INFO, id: 77, phoneNumber: C } };
-    const newer = message(odoo, {
-      kind: 'update_phone_number',
-      infoTable: INFO,
-      infoId: 77,
-      phone: C,
-      previousPhone: B,
-    });
+    const newer = phoneChange(odoo, B);
     expect((await projector.handle(newer, 1))?.outcome).to.equal('applied');
     expect(state()).to.deep.equal({ description: C, accesses: [C] });
 
