@@ -16,6 +16,7 @@ import { ProjectionPipeline, Role } from '../src/flows/projection/pipeline';
 import { ensurePipelineTopics, routerTopics } from '../src/flows/projection/stages';
 import { startOpenCellSandbox, type OpenCellSandbox, type JournalEntry } from '../testkit/sandbox/opencell';
 import { createKafka } from '../src/adapters/kafka/kafka';
+import { insertPartner } from '../testkit/demo-seed';
 import type { KeyedConsumerEvent } from '../src/adapters/kafka/keyed-consumer';
 
 export const ROOT = join(__dirname, '..');
@@ -211,20 +212,7 @@ export async function startBenchPipeline(opts: {
   const k = benchKafka();
   await ensurePipelineTopics(k, config);
   if (opts.before) await opts.before(sandbox, config);
-  const admin = k.admin();
-  await admin.connect();
-  // Explicit offsets: resetOffsets({earliest:false}) commits -1, which a consumer subscribed with fromBeginning
-  // reads as "no offset" and starts at the EARLIEST offset.
-  for (const topic of routerTopics(config.topics.prefix)) {
-    const ends = await admin.fetchTopicOffsets(topic);
-    const earliest = (opts.routerFrom ?? 'latest') === 'earliest';
-    await admin.setOffsets({
-      groupId: groups.router,
-      topic,
-      partitions: ends.map((p) => ({ partition: p.partition, offset: earliest ? p.low : p.high })),
-    });
-  }
-  await admin.disconnect();
+  await setRouterOffsets(groups.router, config, opts.routerFrom ?? 'latest');
   const consumerEvents: { stage: string; e: KeyedConsumerEvent }[] = [];
   const counters: BenchPipeline['counters'] = {};
   const onConsumerEvent = (stage: string, e: KeyedConsumerEvent) => {
@@ -281,6 +269,69 @@ export async function startBenchPipeline(opts: {
   } as BenchPipeline;
   if (opts.start !== false) await bp.startPipeline(opts.roles);
   return bp;
+}
+
+/** Sets a router group's offsets on every router topic to their end (latest) or their start (earliest). */
+export async function setRouterOffsets(
+  groupId: string,
+  config: Config,
+  from: 'latest' | 'earliest',
+): Promise<void> {
+  const admin = benchKafka().admin();
+  await admin.connect();
+  try {
+    // Explicit offsets: resetOffsets({earliest:false}) commits -1, which a consumer subscribed with fromBeginning
+    // reads as "no offset" and starts at the EARLIEST offset.
+    for (const topic of routerTopics(config.topics.prefix)) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      await admin.setOffsets({
+        groupId,
+        topic,
+        partitions: ends.map((p) => ({
+          partition: p.partition,
+          offset: from === 'earliest' ? p.low : p.high,
+        })),
+      });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * `n` Odoo partners with one active contract row each (the router routes address changes of partners with
+ * contracts) and their customer hierarchies created in the sandbox directly, so that each street update becomes one
+ * update_customer intent with a target. Returns them in order.
+ */
+export async function prepareContractPartners(
+  db: Pool,
+  client: OpenCellClient,
+  n: number,
+  runId: string,
+  tag: string,
+): Promise<{ id: number; ref: string }[]> {
+  const ids = await pool(
+    Array.from({ length: n }, (_, i) => i),
+    4,
+    async (i) => {
+      const c = await db.connect();
+      try {
+        const p = await insertPartner(c, { email: `bench-${tag}-${runId}-${i}@example.org`, lang: 'ca_ES' });
+        return { id: p.id, ref: p.ref! };
+      } finally {
+        c.release();
+      }
+    },
+  );
+  await db.query(
+    `INSERT INTO contract_contract (name, code, partner_id, invoice_partner_id, company_id, active, date_start,
+                                    service_technology_id, service_supplier_id)
+     SELECT 'bench ${tag} ' || p, 'B${tag.toUpperCase()}-${runId}-' || p, p, p, 1, true, CURRENT_DATE, 1, 1
+       FROM unnest($1::int[]) AS p`,
+    [ids.map((x) => x.id)],
+  );
+  await pool(ids, 8, (p) => createSandboxCustomer(client, p.ref, `${tag} ${p.id}`));
+  return ids;
 }
 
 /** Consumer-group lag on a topic (committed offsets vs high watermarks). */

@@ -371,7 +371,7 @@ export async function runE2eBench(o: E2eOptions, log: (s: string) => void = cons
 }
 
 /** Jiffies of the machine's aggregate CPU line: [busy, steal, total]; null where /proc/stat does not exist. */
-function procStat(): [number, number, number] | null {
+export function procStat(): [number, number, number] | null {
   try {
     const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
     const [user, nice, system, , , irq, softirq, steal] = f;
@@ -382,7 +382,7 @@ function procStat(): [number, number, number] | null {
   }
 }
 
-function cpuBetween(a: [number, number, number], b: [number, number, number]) {
+export function cpuBetween(a: [number, number, number], b: [number, number, number]) {
   const total = b[2] - a[2];
   const cores = os.cpus().length;
   const share = (x: number) => (total > 0 ? Math.round((x / total) * cores * 100) / 100 : 0);

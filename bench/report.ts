@@ -168,6 +168,52 @@ function invoices(rec: RunRecord | undefined): string {
   return s + errorOf(rec);
 }
 
+const ceilingComponents = (w: Any) => Object.keys(w?.cpuSecondsPer1000 ?? {});
+
+function ceiling(rec: RunRecord | undefined): string {
+  if (!rec) return '';
+  const r = rec.result as Any;
+  let s = header('ceiling', 'Capacity ceiling: the pipeline in a process of its own (issue 17 §1)', rec);
+  s +=
+    `\nMethod: \`bench/ceiling.ts\`. The pipeline (router + projector) runs as its own process (\`odoo-opencell-sync run --only router,projector\`); the benchmark process is the load generator and the OpenCell sandbox. Partner street updates (autocommit UPDATEs, round-robin over partners with a contract row, each street unique) are stepped up rate by rate; each rate has a warm-up and then consecutive windows. A rate is sustained when every window has p99 (commit acknowledged → end of the sandbox call carrying the change) under 1 s, nothing is lost and the load generator reached 95 % of the rate; the stepping stops at the first miss. ` +
+    `CPU per component from /proc/<pid>/stat (utime + stime) over each window: PostgreSQL = the backends of the benchmark's Odoo and state databases (the pipeline's, the load generator's, Debezium's walsender; not the server's shared background processes), the Connect (Debezium), Kafka and registry JVMs, the pipeline process, the benchmark process. Capture lag = commit → the record's Kafka timestamp; routed = commit → the intent's timestamp in the intents topic.\n`;
+  if (r && !r.error) {
+    s += `\nCeiling: **${n(r.ceilingRate)} changes/s** sustained (${n(r.windows)} × ${n(r.seconds)} s)${r.firstMiss ? `; first miss at ${n(r.firstMiss.rate)}/s: ${r.firstMiss.why}` : ''}. Pipeline peak RSS ${n(r.pipelineRssPeakMiB)} MiB (target < 250). Pipeline CPU ÷ Debezium CPU per change at the ceiling: **${n(r.pipelineToDebeziumCpu, 2)}** (goal ≤ 0.5). Intents topic ${n(r.intentsPartitions)} partitions, OPENCELL_CONCURRENCY ${n(r.opencellConcurrency)}.\n`;
+    const comps = ceilingComponents(r.steps?.[0]?.windows?.[0]);
+    s += `\n| rate | window | committed | lost | p50 / p99 / max ms | capture p99 | routed p99 | ${comps.map((c: string) => `${c} CPU-s/1k`).join(' | ')} | pipeline RSS | busy cores | load 1m |\n`;
+    s += `|${'---|'.repeat(10 + comps.length)}\n`;
+    for (const st of r.steps ?? [])
+      (st.windows ?? []).forEach((w: Any, i: number) => {
+        s += `| ${n(st.rate)}${i === 0 ? (st.pass ? ' ✓' : ` ✗ ${st.why}`) : ''} | ${i + 1} | ${n(w.committed)} | ${n(w.lost)} | ${n(w.latencyMs?.p50)} / **${n(w.latencyMs?.p99)}** / ${n(w.latencyMs?.max)} | ${n(w.debeziumLagMs?.p99)} | ${n(w.routedLagMs?.p99)} | ${comps.map((c: string) => n(w.cpuSecondsPer1000?.[c], 2)).join(' | ')} | ${n(w.pipelineRssMiB)} MiB | ${n(w.machineBusyCores, 2)} | ${n(w.loadAvg1m, 1)} |\n`;
+      });
+    if (r.profile) {
+      s += `\nProfile of the pipeline process over the measured steps (\`--ceiling-profile\`, node --cpu-prof; ${n(r.profile.sampledMs)} ms sampled), top self time:\n\n| function | where | ms | share |\n|---|---|---|---|\n`;
+      for (const t of r.profile.top ?? [])
+        s += `| ${t.fn} | ${t.where} | ${n(t.ms)} | ${n(t.share, 1)} % |\n`;
+    }
+  }
+  return s + errorOf(rec);
+}
+
+function scaleout(rec: RunRecord | undefined): string {
+  if (!rec) return '';
+  const r = rec.result as Any;
+  let s = header('scaleout', 'Scale-out: projector processes in one consumer group (issue 17 §5)', rec);
+  s += `\nMethod: \`bench/scaleout.ts\`. A backlog of real intents (street updates of partners with a contract row, turned into update_customer intents by a router process) is drained by one projector process, then by several in one consumer group, each phase with a group and a fresh state database of its own; the sandbox adds the latency to every call. Rate = PUT /account/customer calls per second from the moment the group is Stable with all its members to the end of the last call. Order: each customer's PUT bodies carry its rounds in commit order.\n`;
+  if (r && !r.error) {
+    s += `\n| figure | 1 process | ${n(r.many?.processes)} processes |\n|---|---|---|\n`;
+    s += `| intents/s (steady) | ${n(r.one?.intentsPerSec, 1)} | ${n(r.many?.intentsPerSec, 1)} |\n`;
+    s += `| intents/s (whole drain) | ${n(r.one?.wholeDrainIntentsPerSec, 1)} | ${n(r.many?.wholeDrainIntentsPerSec, 1)} |\n`;
+    s += `| out of order | ${n(r.one?.outOfOrder)} | ${n(r.many?.outOfOrder)} |\n`;
+    s += `| peak RSS per process (MiB) | ${(r.one?.peakRssMiBPerProcess ?? []).join(', ')} | ${(r.many?.peakRssMiBPerProcess ?? []).join(', ')} |\n`;
+    s += `| CPU-s per process | ${(r.one?.cpuSecondsPerProcess ?? []).join(', ')} | ${(r.many?.cpuSecondsPerProcess ?? []).join(', ')} |\n`;
+    const retries = (x: Any) => JSON.stringify(x?.retriesPerProcess ?? []);
+    s += `| retriable failures per process | ${retries(r.one)} | ${retries(r.many)} |\n`;
+    s += `\nRatio ${n(r.many?.processes)} ÷ 1: **${n(r.ratio, 2)}** (target ≥ 2.5; whole drain ${n(r.wholeDrainRatio, 2)}). ${n(r.intents)} intents over ${n(r.intentsPartitions)} partitions, ${n(r.latencyMs)} ms per call, OPENCELL_CONCURRENCY ${n(r.concurrencyPerProcess)} per process (ideal ${n(r.idealIntentsPerSecPerProcess)} intents/s per process).\n`;
+  }
+  return s + errorOf(rec);
+}
+
 function faults(): string {
   const p = join(__dirname, 'faults-summary.json');
   if (!existsSync(p)) return '';
@@ -214,6 +260,8 @@ export function renderMarkdown(r: Results): string {
     concurrency(r.runs.concurrency),
     resync(r.runs.resync),
     invoices(r.runs.invoices),
+    ceiling(r.runs.ceiling),
+    scaleout(r.runs.scaleout),
     section('runtimes.md', 'Node 20 → Node 24 (issue M)'),
     interp(),
     section('create-plan-kills.md', 'Create-plan kills in flight (issue 19 §1)'),

@@ -18,6 +18,19 @@
  *   --resync-partners=N      BENCH_RESYNC_PARTNERS    (100000)
  *   --resync-contracts=N     BENCH_RESYNC_CONTRACTS   (2000)
  *   --invoices=N             BENCH_INVOICES           (10000)
+ *
+ * On demand only (named: `npm run bench -- ceiling scaleout`), the pipeline in processes of its own (issue 17):
+ *   --ceiling-rates=a,b,…    BENCH_CEILING_RATES      (200,400,600,800,1000,1200,1400 changes/s, stepped up)
+ *   --ceiling-seconds=N      BENCH_CEILING_SECONDS    (60 s per window; shorten for a dev run)
+ *   --ceiling-windows=N      BENCH_CEILING_WINDOWS    (5 windows per rate)
+ *   --ceiling-warmup=N       BENCH_CEILING_WARMUP     (10 s at each rate before its windows)
+ *   --ceiling-partners=N     BENCH_CEILING_PARTNERS   (3000)
+ *   --ceiling-connections=N  BENCH_CEILING_CONNECTIONS (16 UPDATE connections)
+ *   --ceiling-profile        node --cpu-prof on the pipeline process; top self-time functions in the result
+ *   --scaleout-partners=N    BENCH_SCALEOUT_PARTNERS  (3000 customers)
+ *   --scaleout-updates=N     BENCH_SCALEOUT_UPDATES   (2 updates each)
+ *   --scaleout-latency=N     BENCH_SCALEOUT_LATENCY   (50 ms per sandbox call)
+ *   --scaleout-processes=N   BENCH_SCALEOUT_PROCESSES (3, against 1)
  */
 import './env';
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
@@ -28,7 +41,9 @@ import { jvmMemory, machine, ROOT, stackVersions, versions } from './common';
 import { renderMarkdown, type Results } from './report';
 
 const ALL = ['filter', 'e2e', 'concurrency', 'resync', 'invoices'] as const;
-type Name = (typeof ALL)[number];
+/** Run only when named (long, or a stack of their own): `npm run bench -- ceiling`. */
+const ON_DEMAND = ['ceiling', 'scaleout'] as const;
+type Name = (typeof ALL)[number] | (typeof ON_DEMAND)[number];
 
 function args() {
   const names: Name[] = [];
@@ -36,8 +51,9 @@ function args() {
   for (const a of process.argv.slice(2)) {
     const m = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(a);
     if (m) flags[m[1]] = m[2] ?? 'true';
-    else if ((ALL as readonly string[]).includes(a)) names.push(a as Name);
-    else throw new Error(`unknown benchmark or flag: ${a} (benchmarks: ${ALL.join(', ')})`);
+    else if ([...ALL, ...ON_DEMAND].includes(a as Name)) names.push(a as Name);
+    else
+      throw new Error(`unknown benchmark or flag: ${a} (benchmarks: ${[...ALL, ...ON_DEMAND].join(', ')})`);
   }
   return { names: names.length ? names : [...ALL], flags };
 }
@@ -108,6 +124,37 @@ export async function main(): Promise<void> {
             contracts: num('resync-contracts', 'BENCH_RESYNC_CONTRACTS', 2000, 100),
           };
           result = await runResyncBench(params as never);
+          break;
+        }
+        case 'ceiling': {
+          const { runCeilingBench } = await import('./ceiling.js');
+          const rates = (
+            flags['ceiling-rates'] ??
+            process.env.BENCH_CEILING_RATES ??
+            '200,400,600,800,1000,1200,1400'
+          )
+            .split(',')
+            .map(Number);
+          params = {
+            seconds: num('ceiling-seconds', 'BENCH_CEILING_SECONDS', 60, 10),
+            windows: num('ceiling-windows', 'BENCH_CEILING_WINDOWS', 5, 2),
+            warmupSeconds: num('ceiling-warmup', 'BENCH_CEILING_WARMUP', 10, 3),
+            partners: num('ceiling-partners', 'BENCH_CEILING_PARTNERS', 3000, 600),
+            connections: num('ceiling-connections', 'BENCH_CEILING_CONNECTIONS', 16, 16),
+            profile: flags['ceiling-profile'] === 'true' ? 1 : 0,
+          };
+          result = await runCeilingBench({ ...params, rates, profile: params.profile === 1 } as never);
+          break;
+        }
+        case 'scaleout': {
+          const { runScaleoutBench } = await import('./scaleout.js');
+          params = {
+            partners: num('scaleout-partners', 'BENCH_SCALEOUT_PARTNERS', 3000, 600),
+            updatesPerPartner: num('scaleout-updates', 'BENCH_SCALEOUT_UPDATES', 2, 2),
+            latencyMs: num('scaleout-latency', 'BENCH_SCALEOUT_LATENCY', 50, 50),
+            processes: num('scaleout-processes', 'BENCH_SCALEOUT_PROCESSES', 3, 3),
+          };
+          result = await runScaleoutBench(params as never);
           break;
         }
         case 'invoices': {
