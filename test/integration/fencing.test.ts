@@ -84,6 +84,7 @@ describe('fencing: a zombie holding an older epoch writes nothing (real PostgreS
 
     const errors = [
       await fencedBy(ledger.checkFence(old)),
+      await fencedBy(ledger.isFinished('i-z', old)),
       await fencedBy(ledger.beginEffect('i-z', oneShot('k-z2'), old)),
       await fencedBy(ledger.recordEffect('i-z', oneShot('k-z'), 'applied', old)),
       await fencedBy(ledger.finish(msg('i-z'), result, old)),
@@ -105,9 +106,12 @@ describe('fencing: a zombie holding an older epoch writes nothing (real PostgreS
 
     // the new owner writes; the zombie's other partition is untouched by this take
     await ledger.checkFence(fresh);
+    expect(await ledger.isFinished('i-o', fresh)).to.equal(false);
     await ledger.recordEffect('i-o', oneShot('k-z'), 'already_present', fresh);
     await ledger.finish(msg('i-o'), result, fresh);
     expect(await rows(`SELECT 1 FROM ledger_intent WHERE intent_id = 'i-o'`, [])).to.equal(1);
+    expect(await rows(`SELECT 1 FROM outbox`, []), 'its sync event').to.equal(1);
+    expect(await ledger.isFinished('i-o', fresh)).to.equal(true);
     await ledger.checkFence(await zombie.token('intents', 1));
   });
 

@@ -34,7 +34,8 @@ const TAKE_SQL = `INSERT INTO sync_fence (group_id, topic, partition, epoch, own
   ON CONFLICT (group_id, topic, partition) DO UPDATE SET epoch = EXCLUDED.epoch, owner = EXCLUDED.owner, taken_at = now()
   RETURNING epoch::text AS epoch`;
 
-function fenced(token: FenceToken, current: string | undefined): FencedError {
+/** The error of a write or check whose token is no longer its partition's epoch (`current`: the row's, if any). */
+export function fencedError(token: FenceToken, current: string | undefined): FencedError {
   return new FencedError(
     `fenced: ${token.topic}[${token.partition}] of group ${token.groupId} was taken by another instance (epoch ${current ?? 'none'}, ours ${token.epoch})`,
     { ...token, current: current ?? null },
@@ -56,7 +57,7 @@ async function currentEpoch(
 /** Throws FencedError unless the token's epoch is still the partition's (a plain read: before an OpenCell call). */
 export async function checkFence(pool: Pick<Pool, 'query'>, token: FenceToken): Promise<void> {
   const current = await currentEpoch(pool, token, false);
-  if (current !== token.epoch) throw fenced(token, current);
+  if (current !== token.epoch) throw fencedError(token, current);
 }
 
 /**
@@ -65,7 +66,7 @@ export async function checkFence(pool: Pick<Pool, 'query'>, token: FenceToken): 
  */
 export async function lockFenceShared(client: PoolClient, token: FenceToken): Promise<void> {
   const current = await currentEpoch(client, token, true);
-  if (current !== token.epoch) throw fenced(token, current);
+  if (current !== token.epoch) throw fencedError(token, current);
 }
 
 export class PgPartitionFence implements PartitionFence {

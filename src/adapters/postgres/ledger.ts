@@ -4,7 +4,7 @@
  * outbox event in one statement, hence one transaction (no dual write).
  */
 import { Pool, type PoolClient } from 'pg';
-import { checkFence, lockFenceShared, type FenceToken } from './fence';
+import { checkFence, fencedError, lockFenceShared, type FenceToken } from './fence';
 import { newEventId, outboxInsertSql, outboxRowValues } from './outbox-store';
 import { OutboxWakeup } from './outbox-wakeup';
 import type { SyncEvent } from '../../domain/outbox/events';
@@ -92,12 +92,53 @@ const FINISH_SQL = `WITH intent AS (
        )
        ${outboxInsertSql(15, 'EXISTS (SELECT 1 FROM intent)')}`;
 
+/**
+ * FINISH_SQL fenced (issue 15 §2) in the same single statement: it locks the partition's fence row FOR SHARE and
+ * writes only while the row holds the caller's epoch, returning the epoch it found. One statement is one
+ * transaction, so the lock is held until its writes commit (a take waits for them) — the guarantee of a
+ * BEGIN / SELECT … FOR SHARE / write / COMMIT transaction in one round trip instead of four (issue 17: the
+ * projector's state-database round trips per intent).
+ */
+const FINISH_FENCED_SQL = `WITH fence AS (
+         SELECT epoch::text AS epoch FROM sync_fence WHERE group_id = $22 AND topic = $23 AND partition = $24 FOR SHARE
+       ), ok AS (
+         SELECT 1 FROM fence WHERE epoch = $25::text
+       ), intent AS (
+         INSERT INTO ledger_intent (intent_id, kind, aggregate_key, odoo_model, odoo_id, source_table, source_lsn, source_tx_id,
+                                    outcome, calls, attempts, error_code, error_message)
+         SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13 WHERE EXISTS (SELECT 1 FROM ok)
+         ON CONFLICT (intent_id) DO UPDATE SET outcome = EXCLUDED.outcome, calls = EXCLUDED.calls,
+           attempts = EXCLUDED.attempts, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
+           updated_at = now()
+         WHERE ${outcomeRankSql('EXCLUDED.outcome')} > ${outcomeRankSql('ledger_intent.outcome')}
+            OR (EXCLUDED.outcome = ledger_intent.outcome AND ledger_intent.outcome IN ('failed', 'dead_lettered'))
+         RETURNING 1
+       ), entity AS (
+         INSERT INTO ledger_entity (entity, code, odoo_model, odoo_id, partner_id, status, data)
+         SELECT e.entity, e.code, e.odoo_model, e.odoo_id, e.partner_id, e.status, COALESCE(e.data, '{}'::jsonb)
+           FROM jsonb_to_recordset($14::jsonb)
+             AS e(entity text, code text, odoo_model text, odoo_id bigint, partner_id bigint, status text, data jsonb)
+          WHERE EXISTS (SELECT 1 FROM ok)
+         ON CONFLICT (entity, code) DO UPDATE SET status = EXCLUDED.status, odoo_model = EXCLUDED.odoo_model,
+           odoo_id = EXCLUDED.odoo_id, partner_id = COALESCE(EXCLUDED.partner_id, ledger_entity.partner_id),
+           data = ledger_entity.data || EXCLUDED.data, updated_at = now()
+         RETURNING 1
+       ), event AS (
+         ${outboxInsertSql(15, 'EXISTS (SELECT 1 FROM intent)')}
+         RETURNING 1
+       )
+       SELECT (SELECT epoch FROM fence) AS epoch`;
+
 /** An intent message of any registered kind (the ledger stores the kind by name). */
 export type LedgerIntentMessage = Omit<IntentMessage, 'intent'> & { intent: { kind: string } };
 
 /** What the projector and the executor need of the ledger (the class below; an in-memory one in tests). */
 export interface LedgerPort {
-  isFinished(intentId: string): Promise<boolean>;
+  /**
+   * True when the intent was already applied or skipped (a replay). With `fence`, it also throws FencedError unless
+   * the fence is still its partition's epoch (checked first, in the same round trip).
+   */
+  isFinished(intentId: string, fence?: FenceToken): Promise<boolean>;
   appliedEffects(keys: string[]): Promise<Set<string>>;
   hasEffect(key: string): Promise<boolean>;
   recordedEffects(keys: readonly string[]): Promise<Map<string, string>>;
@@ -165,8 +206,19 @@ export class Ledger implements LedgerPort {
     }
   }
 
-  /** True when the intent was already applied or skipped (a replay): nothing to do. */
-  async isFinished(intentId: string): Promise<boolean> {
+  /** True when the intent was already applied or skipped (a replay): nothing to do. Fenced: see LedgerPort. */
+  async isFinished(intentId: string, fence?: FenceToken): Promise<boolean> {
+    if (fence) {
+      const r = await this.pool.query<{ epoch: string | null; outcome: string | null }>({
+        name: 'ledger_is_finished_fenced',
+        text: `SELECT (SELECT epoch::text FROM sync_fence WHERE group_id = $2 AND topic = $3 AND partition = $4) AS epoch,
+                      (SELECT outcome FROM ledger_intent WHERE intent_id = $1) AS outcome`,
+        values: [intentId, fence.groupId, fence.topic, fence.partition],
+      });
+      const row = r.rows[0];
+      if (row?.epoch !== fence.epoch) throw fencedError(fence, row?.epoch ?? undefined);
+      return ['applied', 'skipped'].includes(String(row.outcome));
+    }
     const r = await this.pool.query({
       name: 'ledger_is_finished',
       text: `SELECT outcome FROM ledger_intent WHERE intent_id = $1`,
@@ -291,29 +343,32 @@ export class Ledger implements LedgerPort {
       aggregateId: msg.aggregateKey,
       payload: event,
     });
-    await this.write(fence, (q) =>
-      q.query({
-        name: 'ledger_finish',
-        text: FINISH_SQL,
-        values: [
-          msg.intentId,
-          msg.intent.kind,
-          msg.aggregateKey,
-          record.model,
-          record.id,
-          msg.source.table,
-          msg.source.lsn,
-          msg.source.txId,
-          result.outcome,
-          JSON.stringify(result.calls),
-          result.attempt,
-          result.errorCode ?? null,
-          result.errorMessage ?? null,
-          JSON.stringify(mergeEntities(result.entities)),
-          ...outbox,
-        ],
-      }),
-    );
+    const values = [
+      msg.intentId,
+      msg.intent.kind,
+      msg.aggregateKey,
+      record.model,
+      record.id,
+      msg.source.table,
+      msg.source.lsn,
+      msg.source.txId,
+      result.outcome,
+      JSON.stringify(result.calls),
+      result.attempt,
+      result.errorCode ?? null,
+      result.errorMessage ?? null,
+      JSON.stringify(mergeEntities(result.entities)),
+      ...outbox,
+    ];
+    if (fence) {
+      const r = await this.pool.query<{ epoch: string | null }>({
+        name: 'ledger_finish_fenced',
+        text: FINISH_FENCED_SQL,
+        values: [...values, fence.groupId, fence.topic, fence.partition, fence.epoch],
+      });
+      const current = r.rows[0]?.epoch ?? undefined;
+      if (current !== fence.epoch) throw fencedError(fence, current);
+    } else await this.pool.query({ name: 'ledger_finish', text: FINISH_SQL, values });
     this.wakeup.poke();
     return event;
   }

@@ -106,9 +106,9 @@ export class Projector {
     opts: { replayed?: boolean; fence?: FenceToken } = {},
   ): Promise<IntentResult | null> {
     const { ledger } = this.deps;
-    // a zombie (its partition taken while it was paused) stops here, before reading or applying anything
-    await ledger.checkFence(opts.fence);
-    if (await ledger.isFinished(msg.intentId)) return null; // replay of a finished intent
+    // a zombie (its partition taken while it was paused) stops here, before reading or applying anything (the fence
+    // is checked in the same round trip as the replay check)
+    if (await ledger.isFinished(msg.intentId, opts.fence)) return null; // replay of a finished intent
     const spec = this.intents.lookup(msg.intent.kind);
     // Not due yet (the original's queue_job ETA): kept in the state database, put back on this key's queue by the
     // scheduler when due (heldUntil set), and then read from Odoo afresh, as the original's job read the contract.
