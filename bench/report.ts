@@ -214,6 +214,16 @@ function scaleout(rec: RunRecord | undefined): string {
   return s + errorOf(rec);
 }
 
+function fence(rec: RunRecord | undefined): string {
+  if (!rec) return '';
+  const r = rec.result as Any;
+  let s = header('fence', 'The cost of fencing on the ledger path (issue 17 §2)', rec);
+  s += `\nMethod: \`bench/fence.ts\`. The projector's state-database work for one update_customer intent (the replay check, the check before its OpenCell call, the outcome with its sync event) without a fence and with one, ${n(r?.concurrency)} intents at a time, on a fresh state database; no OpenCell, no Kafka.\n`;
+  if (r && !r.error)
+    s += `\n| unfenced | fenced | ratio |\n|---|---|---|\n| ${n(r.unfencedIntentsPerSec, 1)} intents/s (${n(r.roundTripsPerIntent?.unfenced)} round trips) | ${n(r.fencedIntentsPerSec, 1)} intents/s (${n(r.roundTripsPerIntent?.fenced)} round trips) | **${n(r.ratio, 2)}** |\n`;
+  return s + errorOf(rec);
+}
+
 function faults(): string {
   const p = join(__dirname, 'faults-summary.json');
   if (!existsSync(p)) return '';
@@ -262,6 +272,7 @@ export function renderMarkdown(r: Results): string {
     invoices(r.runs.invoices),
     ceiling(r.runs.ceiling),
     scaleout(r.runs.scaleout),
+    fence(r.runs.fence),
     section('runtimes.md', 'Node 20 → Node 24 (issue M)'),
     interp(),
     section('create-plan-kills.md', 'Create-plan kills in flight (issue 19 §1)'),

@@ -31,6 +31,8 @@
  *   --scaleout-updates=N     BENCH_SCALEOUT_UPDATES   (2 updates each)
  *   --scaleout-latency=N     BENCH_SCALEOUT_LATENCY   (50 ms per sandbox call)
  *   --scaleout-processes=N   BENCH_SCALEOUT_PROCESSES (3, against 1)
+ *   --fence-intents=N        BENCH_FENCE_INTENTS      (20000 through the ledger path, without and with a fence)
+ *   --fence-concurrency=N    BENCH_FENCE_CONCURRENCY  (16)
  */
 import './env';
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
@@ -42,7 +44,7 @@ import { renderMarkdown, type Results } from './report';
 
 const ALL = ['filter', 'e2e', 'concurrency', 'resync', 'invoices'] as const;
 /** Run only when named (long, or a stack of their own): `npm run bench -- ceiling`. */
-const ON_DEMAND = ['ceiling', 'scaleout'] as const;
+const ON_DEMAND = ['ceiling', 'scaleout', 'fence'] as const;
 type Name = (typeof ALL)[number] | (typeof ON_DEMAND)[number];
 
 function args() {
@@ -155,6 +157,15 @@ export async function main(): Promise<void> {
             processes: num('scaleout-processes', 'BENCH_SCALEOUT_PROCESSES', 3, 3),
           };
           result = await runScaleoutBench(params as never);
+          break;
+        }
+        case 'fence': {
+          const { runFenceBench } = await import('./fence.js');
+          params = {
+            intents: num('fence-intents', 'BENCH_FENCE_INTENTS', 20_000, 2_000),
+            concurrency: num('fence-concurrency', 'BENCH_FENCE_CONCURRENCY', 16, 16),
+          };
+          result = await runFenceBench(params as never);
           break;
         }
         case 'invoices': {
