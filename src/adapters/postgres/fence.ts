@@ -82,8 +82,13 @@ export class PgPartitionFence implements PartitionFence {
 
   assigned(assignment: Record<string, number[]>): void {
     for (const [topic, partitions] of Object.entries(assignment))
-      for (const partition of partitions)
-        this.takes.set(`${topic}/${partition}`, this.take(topic, partition));
+      for (const partition of partitions) {
+        const t = this.take(topic, partition);
+        // A take that fails (the database refusing connections) before a batch asks for its token must not be an
+        // unhandled rejection, which ends the process: token() sees the failure and the next batch takes again.
+        t.catch(() => undefined);
+        this.takes.set(`${topic}/${partition}`, t);
+      }
   }
 
   token(topic: string, partition: number): Promise<FenceToken> {
