@@ -65,7 +65,9 @@ export function envelope<T extends TableName>(table: T, o: EnvelopeOptions): Rec
   const txId = o.txId === undefined ? 77_211 : o.txId;
   const enc = (r: Record<string, unknown> | null | undefined) =>
     r ? (o.raw ? r : encodeRow(table, r)) : null;
-  const env: Record<string, unknown> = {
+  // Debezium's field order (before, after, source, transaction, op, ts_*): capture's peekOp reads the op from the end.
+  const env: Record<string, unknown> = o.op === 't' ? {} : { before: enc(o.before), after: enc(o.after) };
+  Object.assign(env, {
     source: {
       version: '3.6.1.Final',
       connector: 'postgresql',
@@ -92,11 +94,7 @@ export function envelope<T extends TableName>(table: T, o: EnvelopeOptions): Rec
     ts_ms: tsMs + 333,
     ts_us: (tsMs + 333) * 1000,
     ts_ns: (tsMs + 333) * 1_000_000,
-  };
-  if (o.op !== 't') {
-    env.before = enc(o.before);
-    env.after = enc(o.after);
-  }
+  });
   return env;
 }
 

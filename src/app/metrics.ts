@@ -213,6 +213,9 @@ export class Metrics {
 
   onConsumerEvent(stage: string, e: KeyedConsumerEvent): void {
     switch (e.type) {
+      case 'skipped':
+        this.messagesProcessed.inc({ stage, topic: e.topic }, e.messages);
+        break;
       case 'processed':
         this.messagesProcessed.inc({ stage, topic: e.topic });
         this.handlerSeconds.observe({ stage }, e.ms / 1000);
@@ -240,10 +243,10 @@ export class Metrics {
   stageHooks(): StageHooks {
     return {
       onConsumerEvent: (stage, e) => this.onConsumerEvent(stage, e),
-      onRouted: (table, routed, filtered) => {
-        this.eventsConsumed.inc({ table });
+      onRouted: (table, routed, filtered, events = 1) => {
+        this.eventsConsumed.inc({ table }, events);
         if (routed > 0) this.intentsRouted.inc({ table }, routed);
-        if (filtered) this.eventsFiltered.inc({ table, reason: filtered });
+        if (filtered) this.eventsFiltered.inc({ table, reason: filtered }, events);
       },
       onProjected: (msg, result) => this.observeFreshness(msg, result),
     };

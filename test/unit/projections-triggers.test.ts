@@ -12,6 +12,7 @@ import {
   changedWatchedFields,
   detectIntents,
   isIrrelevant,
+  opMayTrigger,
   toIsoDate,
   triggeringTables,
   watchedColumns,
@@ -723,6 +724,24 @@ describe('projections: declarative filter (watched columns over the capture regi
       expect(detectIntents(ch, ctx()), table).to.deep.equal([]);
     }
     expect(isIrrelevant(create('contract_contract', contractRow()))).to.equal(false);
+  });
+  it('a creation, snapshot read or delete of a table without row triggers triggers nothing (opMayTrigger)', () => {
+    // every kind's trigger, with every switch on and every partner holding contracts
+    const permissive = ctx({ syncPartnerIdentity: true, syncEmailIbanAtCreation: true });
+    const tables = triggeringTables().filter((t) => ROW_TRIGGER_TABLES[t] === undefined);
+    expect(tables).to.include.members(['res_partner', ...WATCHED_ISP_INFO_TABLES]);
+    for (const table of tables)
+      for (const op of ['c', 'r', 'd'] as const) {
+        const row = sampleRow(table, { id: 7 });
+        const ch = change(table, op, op === 'd' ? row : null, op === 'd' ? null : row);
+        expect(opMayTrigger(table, op), `${table} ${op}`).to.equal(false);
+        expect(detectIntents(ch, permissive), `${table} ${op}`).to.deep.equal([]);
+        expect(isIrrelevant(ch), `${table} ${op}`).to.equal(true);
+      }
+    for (const table of Object.keys(ROW_TRIGGER_TABLES) as TableName[])
+      for (const op of ['c', 'r', 'd']) expect(opMayTrigger(table, op), `${table} ${op}`).to.equal(true);
+    expect(opMayTrigger('res_partner', 'u')).to.equal(true);
+    expect(opMayTrigger('res_partner', 't')).to.equal(true);
   });
   it('every watched column is a billing column of the capture registry (src/domain/capture/tables.ts)', () => {
     const tables = Object.keys(WATCHED) as TableName[];

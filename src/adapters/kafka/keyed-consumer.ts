@@ -52,6 +52,13 @@ export interface KeyedConsumerOptions {
   heartbeatInterval?: number;
   /** a running batch keeps heartbeating only while one of its messages finished within this; default MAX_IDLE_MS */
   maxIdleMs?: number;
+  /**
+   * Messages the handler would certainly do nothing with, recognised synchronously (the router's fast path on the
+   * record's bytes and envelope): finished at once, in order with the rest of the batch, without a handler run, a
+   * per-key chain or a 'processed' event each — one 'skipped' event per batch counts them. Must not throw (a throw
+   * counts as "not skipped": the handler judges the message).
+   */
+  skip?: (message: KafkaMessage, topic: string, partition: number) => boolean;
   /** Key used for ordering; defaults to the Kafka message key. */
   orderingKey?: (m: KafkaMessage) => string;
   onEvent?: (e: KeyedConsumerEvent) => void;
@@ -96,6 +103,8 @@ export type KeyedConsumerEvent =
       delayMs: number;
     }
   | { type: 'paused'; topic: string; partition: number; delayMs: number }
+  /** Messages of one batch finished without a handler run (KeyedConsumerOptions.skip). */
+  | { type: 'skipped'; topic: string; partition: number; messages: number }
   /** A fetched batch is done (kafkajs fetches the next ones when every partition's batch is done). */
   | { type: 'batch'; topic: string; partition: number; messages: number; ms: number; startedAt: number };
 
@@ -111,6 +120,12 @@ export type KeyedConsumerEvent =
 export const SESSION_TIMEOUT_MS = 10_000;
 export const HEARTBEAT_INTERVAL_MS = 3_000;
 export const MAX_IDLE_MS = 120_000;
+
+/**
+ * How the stages' consumers fetch (kafkajs consumer options; bench/resync.ts's bare baseline uses the same): a fetch
+ * waits at most 100 ms for data, so a quiet topic does not delay a change.
+ */
+export const CONSUMER_FETCH = { maxWaitTimeInMs: 100 } as const;
 
 /** A dead letter decided but not published yet (its topic failed): published again on the next fetch. */
 interface PendingDeadLetter {
@@ -148,7 +163,7 @@ export class KeyedConsumer {
       groupId,
       sessionTimeout: this.opts.sessionTimeout ?? SESSION_TIMEOUT_MS,
       heartbeatInterval: this.opts.heartbeatInterval ?? HEARTBEAT_INTERVAL_MS,
-      maxWaitTimeInMs: 100,
+      ...CONSUMER_FETCH,
       retry: { retries: 10 },
     });
     this.consumer = consumer;
@@ -315,9 +330,15 @@ class BatchRun {
     const slots = new Semaphore(Math.max(1, this.opts.concurrency));
     const keyTails = new Map<string, Promise<void>>();
     const keepAlive = this.keepAlive();
+    let skipped = 0;
     for (const message of this.payload.batch.messages) {
       if (this.stopped) break;
       this.tracker.begin(message.offset);
+      if (this.skips(message)) {
+        this.tracker.finish(message.offset);
+        skipped++;
+        continue;
+      }
       const key = orderingKey(message);
       const prev = keyTails.get(key) ?? Promise.resolve();
       keyTails.set(
@@ -340,10 +361,26 @@ class BatchRun {
         }),
       );
     }
+    if (skipped > 0) {
+      const { topic, partition } = this;
+      this.opts.onEvent?.({ type: 'skipped', topic, partition, messages: skipped });
+      await this.afterFinished();
+    }
     try {
       await Promise.all(keyTails.values());
     } finally {
       clearInterval(keepAlive);
+    }
+  }
+
+  private skips(message: KafkaMessage): boolean {
+    const skip = this.opts.skip;
+    if (!skip || this.ctx.pendingDeadLetters.has(`${this.topic}/${this.partition}/${message.offset}`))
+      return false;
+    try {
+      return skip(message, this.topic, this.partition);
+    } catch {
+      return false;
     }
   }
 

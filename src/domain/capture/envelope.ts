@@ -196,10 +196,36 @@ function parseJson(buf: Buffer | string, pos: KafkaPosition, what: 'key' | 'valu
   }
 }
 
+/**
+ * The op of a change value read from its bytes, without parsing it (the router's fast path, bench/filter.ts). The
+ * JSON converter writes the envelope compactly and in its schema's order — before, after, source, transaction, op,
+ * ts_ms… — so the envelope's `"op":"x"` is the last one in the value, a few dozen bytes from its end: scanned
+ * backwards. `"op":"` with its quotes unescaped cannot occur inside a JSON string, and no captured table has a column
+ * named `op` (a unit test checks the registry), so nothing after the envelope's op can look like it. undefined
+ * when not found as expected (spaces, an unknown op): the caller parses the value.
+ */
+export function peekOp(value: Buffer): Op | undefined {
+  // "op":"x"  =  22 6f 70 22 3a 22 x 22
+  for (let i = value.length - 8; i >= 0; i--) {
+    if (
+      value[i] === 0x22 &&
+      value[i + 1] === 0x6f &&
+      value[i + 2] === 0x70 &&
+      value[i + 3] === 0x22 &&
+      value[i + 4] === 0x3a &&
+      value[i + 5] === 0x22
+    ) {
+      if (value[i + 7] !== 0x22) return undefined;
+      const op = String.fromCharCode(value[i + 6]);
+      return (OPS as readonly string[]).includes(op) ? (op as Op) : undefined;
+    }
+  }
+  return undefined;
+}
+
 /** `odoo.public.res_partner` → `res_partner` (the last segment; schema and prefix before it). */
 export function tableOfTopic(topic: string): string {
-  const parts = topic.split('.');
-  return parts[parts.length - 1];
+  return topic.slice(topic.lastIndexOf('.') + 1);
 }
 
 function positionOf(source: Source): SourcePosition {

@@ -1,5 +1,5 @@
 import { changedBillingFields } from '../capture/diff';
-import type { RowChange } from '../capture/envelope';
+import { parseChangeValue, peekOp, tableOfTopic, type RowChange } from '../capture/envelope';
 import { TABLES, specOf } from '../capture/tables';
 import type { Row, TableName } from '../capture/tables';
 import { WATCHED_ISP_INFO_TABLES } from './views';
@@ -100,6 +100,31 @@ export const ROW_TRIGGER_TABLES: Readonly<Partial<Record<TableName, WatchReason>
   [CONTRACT_EMAIL_REL_TABLE]: 'email',
 };
 
+/**
+ * Whether a change of this op on this table can trigger anything, known from the op alone: on a table that is not a
+ * row-trigger table, only an update can (its watched columns are triggers of writes: docs/behaviour.md T5–T7; a
+ * creation, a snapshot read or a delete of a partner or an ISP info record triggers nothing — a customer is created
+ * with its first contract, T1). A unit test runs every kind's trigger over such changes. Truncates, messages and
+ * unknown ops are never decided here (the full decoder judges them).
+ */
+export function opMayTrigger(table: TableName, op: string): boolean {
+  if (op !== 'c' && op !== 'r' && op !== 'd') return true;
+  return ROW_TRIGGER_TABLES[table] !== undefined;
+}
+
+/**
+ * The router's first check, on the record's bytes before any parsing: true when the change certainly triggers
+ * nothing — a table nothing watches, or an op that cannot trigger on its table (opMayTrigger; the op read by
+ * capture's `peekOp`). false means "parse it and look" (rawIrrelevant, then the full decoder).
+ */
+export function bytesIrrelevant(table: string, value: Buffer): boolean {
+  if (!(table in TABLES)) return false;
+  const t = table as TableName;
+  if (ROW_TRIGGER_TABLES[t] === undefined && watchedColumns(t).length === 0) return true;
+  const op = peekOp(value);
+  return op !== undefined && !opMayTrigger(t, op);
+}
+
 /** The watched columns of a table (empty for a table nothing watches). */
 export function watchedColumns(table: TableName): string[] {
   return Object.keys(WATCHED[table] ?? {});
@@ -140,7 +165,7 @@ export function keyChanged(change: RowChange): boolean {
 export function isIrrelevant(change: RowChange): boolean {
   const rowTrigger = ROW_TRIGGER_TABLES[change.table] !== undefined;
   if (!rowTrigger && watchedColumns(change.table).length === 0) return true;
-  if (change.op !== 'u') return false;
+  if (change.op !== 'u') return !opMayTrigger(change.table, change.op);
   if (change.table === CONTRACT_EMAIL_REL_TABLE) return !keyChanged(change);
   return changedWatchedFields(change).length === 0;
 }
@@ -150,8 +175,9 @@ export function isIrrelevant(change: RowChange): boolean {
  * nothing, so the router can skip decoding its rows. Certain means: a table nothing watches, or an update whose
  * watched columns are identical in the raw before and after images (raw-equal implies decoded-equal; a raw
  * difference such as "17.36" vs "17.360" falls through to the exact decoded comparison). Anything unexpected
- * (missing images, other ops, a relation table) returns false, and the full decoder judges it — including a
- * malformed event, which it reports with topic, offset and field.
+ * (missing images, truncates and other ops, a relation table) returns false, and the full decoder judges it —
+ * including a malformed event, which it reports with topic, offset and field. A creation, snapshot read or delete
+ * that cannot trigger on its table (opMayTrigger) is irrelevant too.
  */
 export function rawIrrelevant(table: string, raw: unknown): boolean {
   if (!(table in TABLES)) return false;
@@ -162,7 +188,7 @@ export function rawIrrelevant(table: string, raw: unknown): boolean {
   if (rowTrigger && t === CONTRACT_EMAIL_REL_TABLE) return false;
   if (typeof raw !== 'object' || raw === null) return false;
   const env = raw as { op?: unknown; before?: unknown; after?: unknown };
-  if (env.op !== 'u') return false;
+  if (env.op !== 'u') return typeof env.op === 'string' && !opMayTrigger(t, env.op);
   const b = env.before as Record<string, unknown> | null | undefined;
   const a = env.after as Record<string, unknown> | null | undefined;
   if (typeof b !== 'object' || b === null || typeof a !== 'object' || a === null) return false;
@@ -177,4 +203,22 @@ export function rawIrrelevant(table: string, raw: unknown): boolean {
       return false;
   }
   return true;
+}
+
+/**
+ * The router's checks before the typed decode, in order: the record's bytes (bytesIrrelevant), then the parsed
+ * envelope (rawIrrelevant). null when the change certainly triggers nothing; else its parsed value (null for a
+ * tombstone), for decodeParsedChange. A value that is not JSON throws capture's MalformedEventError.
+ */
+export function parseUnlessIrrelevant(
+  topic: string,
+  partition: number,
+  offset: string,
+  value: Buffer | null,
+): { parsed: unknown } | null {
+  if (value === null || value.length === 0) return { parsed: null };
+  const table = tableOfTopic(topic);
+  if (bytesIrrelevant(table, value)) return null;
+  const parsed = parseChangeValue(topic, partition, offset, value);
+  return rawIrrelevant(table, parsed) ? null : { parsed };
 }

@@ -6,19 +6,13 @@
  * value), detects the intents with the pure trigger rules, and resolves the customer each intent belongs to so
  * that the projector sees every intent of one customer on one partition, in order.
  */
-import {
-  decodeParsedChange,
-  DecodedChange,
-  parseChangeValue,
-  RowChange,
-  tableOfTopic,
-} from '../../domain/capture';
+import { decodeParsedChange, DecodedChange, RowChange } from '../../domain/capture';
 import { SyncError } from '../../domain/errors';
 import {
   CONTRACT_EMAIL_REL_TABLE,
   changedWatchedFields,
   isIrrelevant,
-  rawIrrelevant,
+  parseUnlessIrrelevant,
 } from '../../domain/projection/filter';
 import { detectIntents } from '../../domain/projection/triggers';
 import type { ProductView } from '../../domain/projection/views';
@@ -76,12 +70,12 @@ export async function routeMessage(
   value: Buffer | null,
   reader: RoutingReader,
   opts: { syncPartnerIdentity: boolean; syncEmailIbanAtCreation?: boolean },
+  /** the value already through the fast paths and parsed (the router stage's skip) */
+  preParsed?: { parsed: unknown },
 ): Promise<RouteResult> {
-  const parsed =
-    value === null || value.length === 0 ? null : parseChangeValue(topic, partition, offset, value);
-  if (parsed !== null && rawIrrelevant(tableOfTopic(topic), parsed))
-    return { change: null, messages: [], filtered: 'irrelevant' };
-  const change = decodeParsedChange(topic, partition, offset, key, parsed);
+  const pre = preParsed ?? parseUnlessIrrelevant(topic, partition, offset, value);
+  if (pre === null) return { change: null, messages: [], filtered: 'irrelevant' };
+  const change = decodeParsedChange(topic, partition, offset, key, pre.parsed);
   if (change.kind === 'truncate') {
     throw new SyncError(
       'PROJECTION_REJECTED',

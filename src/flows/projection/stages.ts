@@ -4,8 +4,8 @@
  * - projector: consumer group `sync-projector` on the intents topic → OpenCell, ledger and outbox.
  * Both use the keyed consumer (per-key order, contiguous commits, retry with backoff, dead-letter topic).
  */
-import { IHeaders, Kafka, Partitioners, Producer } from 'kafkajs';
-import { topicFor } from '../../domain/capture';
+import { IHeaders, Kafka, KafkaMessage, Partitioners, Producer } from 'kafkajs';
+import { tableOfTopic, topicFor } from '../../domain/capture';
 import type { Config } from '../../core/config';
 import { componentLogger, redactString } from '../../core/log';
 import {
@@ -23,7 +23,7 @@ import { ensureTopics } from '../../adapters/kafka/kafka';
 import { KeyedConsumer, KeyedConsumerEvent } from '../../adapters/kafka/keyed-consumer';
 import type { PartitionFence } from '../../adapters/postgres/fence';
 import { RetryPolicy } from '../../adapters/kafka/retry';
-import { triggeringTables } from '../../domain/projection/filter';
+import { parseUnlessIrrelevant, triggeringTables } from '../../domain/projection/filter';
 import { decodeIntentMessage, encodeIntentMessage, type IntentMessage } from '../../domain/intents/message';
 import type { IntentResult } from '../../adapters/postgres/ledger';
 import { Projector } from './projector';
@@ -34,7 +34,8 @@ export const PROJECTOR_GROUP = 'sync-projector';
 
 export interface StageHooks {
   onConsumerEvent?: (stage: string, e: KeyedConsumerEvent) => void;
-  onRouted?: (table: string, routed: number, filtered: string | undefined) => void;
+  /** `events` change events of `table` routed to `routed` intents (several at once: events the fast path skipped) */
+  onRouted?: (table: string, routed: number, filtered: string | undefined, events?: number) => void;
   /** an intent the projector finished (applied or skipped) now, its OpenCell calls done (not for replays) */
   onProjected?: (msg: IntentMessage, result: IntentResult) => void;
 }
@@ -123,6 +124,15 @@ export function createRouter(opts: {
   const log = componentLogger('router');
   // The handlers of a fetched batch route concurrently; their intents leave in shared produce requests.
   const sender = new CoalescingSender(producer, { acks: -1, maxInFlight: 2 });
+  // The fast paths (bytes, then the parsed envelope) run as the batch is scheduled: a change that certainly
+  // triggers nothing is finished at once; the parsed value of the others is handed to their handler.
+  const parsed = new WeakMap<KafkaMessage, { parsed: unknown }>();
+  const skip = (message: KafkaMessage, topic: string, partition: number): boolean => {
+    const pre = parseUnlessIrrelevant(topic, partition, message.offset, message.value);
+    if (pre === null) return true;
+    parsed.set(message, pre);
+    return false;
+  };
   return new KeyedConsumer({
     kafka,
     groupId: opts.groupId ?? ROUTER_GROUP,
@@ -131,7 +141,11 @@ export function createRouter(opts: {
     concurrency: 16,
     retry: retryPolicyOf(config),
     deadLetters: new KafkaDeadLetterPublisher(producer, config.topics.dlq, undefined, opts.deadLetterIndex),
-    onEvent: (e) => hooks?.onConsumerEvent?.('router', e),
+    skip,
+    onEvent: (e) => {
+      if (e.type === 'skipped') hooks?.onRouted?.(tableOfTopic(e.topic), 0, 'irrelevant', e.messages);
+      hooks?.onConsumerEvent?.('router', e);
+    },
     handler: async (message, ctx) => {
       const r = await routeMessage(
         ctx.topic,
@@ -144,6 +158,7 @@ export function createRouter(opts: {
           syncPartnerIdentity: config.syncPartnerIdentity,
           syncEmailIbanAtCreation: config.syncEmailIbanAtCreation,
         },
+        parsed.get(message),
       );
       const table = r.change?.table ?? ctx.topic.split('.').pop() ?? ctx.topic;
       hooks?.onRouted?.(table, r.messages.length, r.filtered);
