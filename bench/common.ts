@@ -144,6 +144,8 @@ export function summary(values: number[]) {
 
 export interface BenchPipeline {
   sandbox: OpenCellSandbox;
+  /** the settings the pipeline's config was loaded from (for a pipeline process of its own: bench/child-process.ts) */
+  env: Record<string, string | undefined>;
   pipeline: ProjectionPipeline;
   config: Config;
   groups: { router: string; projector: string };
@@ -161,7 +163,11 @@ export interface BenchPipeline {
  * same Odoo change first would make ours skip it.
  */
 export async function freshStateDb(name: string): Promise<string> {
-  const opts = { ...defaultPgSetupOptions(), stateDb: `odoo_opencell_sync_bench_${name}` };
+  // named after the stack's state database (STATE_DB_NAME), so that a second stack's benchmarks have their own
+  const opts = {
+    ...defaultPgSetupOptions(),
+    stateDb: `${process.env.STATE_DB_NAME ?? 'odoo_opencell_sync'}_bench_${name}`,
+  };
   const c = new Client({ connectionString: opts.adminUrl });
   await c.connect();
   try {
@@ -192,7 +198,7 @@ export async function startBenchPipeline(opts: {
   const sandbox = await startOpenCellSandbox({ port: 0, onRequest: opts.onRequest, journalLimit: 2_000_000 });
   const sfx = suffix();
   const stateUrl = await freshStateDb(opts.name);
-  const config = loadConfig({
+  const env: Record<string, string | undefined> = {
     ...process.env,
     OPENCELL_BASEURL: sandbox.url,
     OPENCELL_USER: sandbox.credentials.user,
@@ -204,7 +210,8 @@ export async function startBenchPipeline(opts: {
     HTTP_PORT: '0',
     STATE_DATABASE_URL: stateUrl,
     ...opts.overrides,
-  });
+  };
+  const config = loadConfig(env);
   const groups = {
     router: `bench-router-${opts.name}-${sfx}`,
     projector: `bench-projector-${opts.name}-${sfx}`,
@@ -225,10 +232,10 @@ export async function startBenchPipeline(opts: {
       c.last = Date.now();
       return;
     }
-    if (e.type !== 'processed' && e.type !== 'dead-letter') return;
+    if (e.type !== 'processed' && e.type !== 'dead-letter' && e.type !== 'skipped') return;
     const now = Date.now();
     const c = (counters[stage] ??= { processed: 0, first: now, last: now });
-    c.processed++;
+    c.processed += e.type === 'skipped' ? e.messages : 1;
     c.last = now;
   };
   const make = () =>
@@ -240,6 +247,7 @@ export async function startBenchPipeline(opts: {
   let running: ProjectionPipeline | undefined;
   const bp: BenchPipeline = {
     sandbox,
+    env,
     get pipeline() {
       running ??= make();
       return running;

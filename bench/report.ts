@@ -135,18 +135,30 @@ function resync(rec: RunRecord | undefined): string {
   let s = header('resync', '4. Resync from the earliest offset', rec);
   s +=
     `\nMethod: \`bench/resync.ts\`. Bench partners (ref \`BRSY-…\`, one bulk \`INSERT … SELECT generate_series\` per 20,000, created once and reused) and real contracts for some of them (bank account, mandate, contract and lines through the demo-seed helpers) in Odoo's database, streamed by Debezium. ` +
-    `Pass 1: a fresh router group from the earliest offset of every router topic (the whole history of the shared Odoo database, the bench partners included) and a projector to completion against a fresh OpenCell sandbox and a fresh state database (creates happen). ` +
-    `Pass 2, measured: both groups reset to the earliest offset and replayed. Router rate = router-processed events ÷ (first → last processed). A create during the replay is a **duplicate** when pass 1 already made the same create (path + codes); creates caused by other engineers' new changes during the replay are listed separately.\n`;
+    `Pass 1: a fresh router group from the earliest offset of every router topic (the whole history of the stack's Odoo database, the bench partners included) and a projector to completion against a fresh OpenCell sandbox and a fresh state database (creates happen). ` +
+    `Baseline, just before the replay: a bare kafkajs consumer (a new group from the earliest offset, the stages' fetch settings, eachBatch only counting) reads the same topics. ` +
+    `Pass 2, measured: both groups reset to the earliest offset and replayed. The router, the projector and the baseline each run as a process of their own (\`bench/pipeline-process.ts\`: the production \`run\` of one role, without its HTTP server); their memory is sampled from /proc/<pid>/status (VmRSS every 200 ms, VmHWM). Rates = messages ÷ (first → last processed), both measured the same way. A create during the replay is a **duplicate** when pass 1 already made the same create (path + codes); creates caused by new changes during the replay are listed separately.\n`;
   if (r && !r.error) {
     const p = r.replay ?? {};
     s += `\n| figure | value | target |\n|---|---|---|\n`;
     s += `| data | ${n(r.partners)} bench partners, ${n(r.contracts)} with contracts; ${n(r.topicEvents)} events on the router topics | 100,000 partners |\n`;
     s += `| pass 1 (creates) | ${n(r.pass1?.wallSeconds, 1)} s; ${n(r.pass1?.routerEvents)} events routed, ${n(r.pass1?.projectorIntents)} intents, ${n(r.pass1?.creates)} create calls, ${n(r.pass1?.subscriptions)} subscriptions | |\n`;
     s += `| replay wall time | **${n(p.wallSeconds, 1)} s** (router ${n(p.routerSeconds, 1)} s, projector ${n(p.projectorSeconds, 1)} s) | |\n`;
+    s += `| bare kafkajs consumer (baseline) | ${n(r.bare?.eventsPerSec)} events/s (${n(r.bare?.events)} events in ${n(r.bare?.seconds, 1)} s) | |\n`;
     s += `| replay through the router/filter | **${n(p.routerEventsPerSec)} events/s** (${n(p.routerEvents)} events) | |\n`;
+    s += `| ratio router / bare | **${n(p.ratioToBare, 2)}** | ≥ 0.5 — ${verdict(p.ratioToBare === undefined ? undefined : p.ratioToBare >= 0.5)} |\n`;
+    const m = r.memory ?? {};
+    const mem = (x: Any) =>
+      x
+        ? `${n(x.peakRssMiB)} MiB (VmHWM ${n(x.hwmMiB)}; first half ${n(x.firstHalfPeakMiB)}, second half ${n(x.secondHalfPeakMiB)})`
+        : '—';
+    s += `| peak RSS, router process | ${mem(m.router)} | < 250 MiB — ${verdict(m.router ? m.router.hwmMiB < 250 : undefined)} |\n`;
+    s += `| peak RSS, projector process | ${mem(m.projector)} | < 250 MiB — ${verdict(m.projector ? m.projector.hwmMiB < 250 : undefined)} |\n`;
     s += `| replay projector | ${n(p.projectorIntents)} intents (all skipped by the ledger), ${n(p.calls)} OpenCell calls (reads) | |\n`;
     s += `| creates during the replay | ${n(p.createsDuringReplay)} (state-changing calls ${n(p.stateChangingCalls)}) | |\n`;
     s += `| **duplicate creates** | **${n(p.duplicateCreates)}**${p.duplicateExamples?.length ? ` (e.g. ${p.duplicateExamples.join('; ')})` : ''} | 0 — ${verdict(p.duplicateCreates === 0)} |\n`;
+    if (r.partners >= 1_000_000)
+      s += `| 1M rows resynced | ${n(p.wallSeconds, 1)} s, ${n(p.stateChangingCalls)} state-changing calls | < 180 s, 0 — ${verdict(p.wallSeconds < 180 && p.stateChangingCalls === 0)} |\n`;
   }
   return s + errorOf(rec);
 }
@@ -305,7 +317,7 @@ function summaryRows(r: Results): string {
   );
   const s = g('resync');
   rows.push(
-    `| 4 | resync replay | 0 duplicate creates | ${s && !s.error ? `${n(s.replay?.routerEventsPerSec)} events/s, ${n(s.replay?.wallSeconds, 1)} s, ${n(s.replay?.duplicateCreates)} duplicates` : '—'} | ${verdict(s && !s.error ? s.replay?.duplicateCreates === 0 : undefined)} |`,
+    `| 4 | resync replay | 0 duplicate creates | ${s && !s.error ? `${n(s.replay?.routerEventsPerSec)} events/s${s.replay?.ratioToBare !== undefined ? ` (${n(s.replay.ratioToBare, 2)} of a bare consumer)` : ''}, ${n(s.replay?.wallSeconds, 1)} s, ${n(s.replay?.duplicateCreates)} duplicates` : '—'} | ${verdict(s && !s.error ? s.replay?.duplicateCreates === 0 : undefined)} |`,
   );
   const i = g('invoices');
   rows.push(

@@ -6,6 +6,7 @@
  * both groups reset to the earliest offset and replayed — events/s through the router (filter), wall time, and the
  * OpenCell create / state-changing calls during the replay (must be 0).
  */
+import { mkdirSync } from 'node:fs';
 import { Pool } from 'pg';
 import {
   countryIdByCode,
@@ -25,9 +26,11 @@ import {
   RssSampler,
   sleep,
   startBenchPipeline,
+  suffix,
   topicSize,
   waitFor,
 } from './common';
+import { startChild } from './child-process';
 
 /** What a create call creates (its path and the codes in its body). */
 function createKey(e: { path: string; body: unknown }): string {
@@ -41,6 +44,8 @@ function createKey(e: { path: string; body: unknown }): string {
 export interface ResyncOptions {
   partners: number;
   contracts: number;
+  /** where the replay's router and projector write their CPU profiles (node --cpu-prof); none when absent */
+  cpuProfDir?: string;
 }
 
 const DNI = 'TRWAGMYFPDXBNJZSQVHLCKE';
@@ -52,6 +57,7 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
   const admin = benchKafka().admin();
   await admin.connect();
   const bp = await startBenchPipeline({ name: 'resync', start: false, routerFrom: 'earliest' });
+  if (o.cpuProfDir) mkdirSync(o.cpuProfDir, { recursive: true });
   try {
     // 1. Data (idempotent: only what is missing).
     const have = Number(
@@ -131,24 +137,55 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
       );
       return { started, routerDone, done: Date.now() };
     };
+    // The router and the projector run as processes of their own (src/app/run.ts), as in production.
+    const startStages = (cpuProfDir?: string) => ({
+      router: startChild({ mode: 'run', roles: ['router'], groups: { router: bp.groups.router } }, bp.env, {
+        name: 'router',
+        cpuProfDir,
+      }),
+      projector: startChild(
+        { mode: 'run', roles: ['projector'], groups: { projector: bp.groups.projector } },
+        bp.env,
+        { name: 'projector', cpuProfDir },
+      ),
+    });
 
     // 2. Pass 1: to completion.
     log('resync: pass 1 (from the earliest offset, creates happen)…');
-    await bp.startPipeline();
+    const s1 = startStages();
+    await Promise.all([s1.router.ready, s1.projector.ready]);
     const p1 = await drain('pass 1');
     await sleep(1000);
-    await bp.stopPipeline();
-    const c1 = { ...bp.counters };
+    const r1 = await s1.router.stop();
+    const q1 = await s1.projector.stop();
     const pass1 = {
       wallSeconds: (p1.done - p1.started) / 1000,
-      routerEvents: c1.router?.processed ?? 0,
-      projectorIntents: c1.projector?.processed ?? 0,
+      routerEvents: r1.counters.router?.processed ?? 0,
+      projectorIntents: q1.counters.projector?.processed ?? 0,
       creates: bp.sandbox.journal.entries().filter((e) => isCreate(e) && e.status < 300).length,
       subscriptions: bp.sandbox.state.subscriptions.size,
     };
     log(`resync: pass 1 ${JSON.stringify(pass1)}`);
 
-    // 3. Pass 2: reset both groups to the earliest offset and replay.
+    // 3. Baseline: a bare kafkajs consumer (new group, from the earliest offset, counting only) on the same topics,
+    // just before the replay, in a process of its own like the router.
+    const total = (await Promise.all(topics.map((t) => topicSize(admin, t)))).reduce((a, b) => a + b, 0);
+    log(`resync: bare kafkajs consumer over ${total} events…`);
+    const bare = startChild({ mode: 'bare', groupId: `bench-bare-${suffix()}`, topics }, bp.env, {
+      name: 'bare',
+    });
+    await bare.ready;
+    await waitFor(
+      () => ((bare.counters.bare?.processed ?? 0) >= total ? true : undefined),
+      1_800_000,
+      'the bare consumer',
+      100,
+    );
+    const b = await bare.stop();
+    const bareC = b.counters.bare!;
+    const bareSeconds = (bareC.last - bareC.first) / 1000;
+
+    // 4. Pass 2: reset both groups to the earliest offset and replay.
     for (const topic of [...topics, bp.config.topics.intents]) {
       const group = topic === bp.config.topics.intents ? bp.groups.projector : bp.groups.router;
       const ends = await admin.fetchTopicOffsets(topic);
@@ -158,13 +195,13 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
         partitions: ends.map((p) => ({ partition: p.partition, offset: p.low })),
       });
     }
-    for (const k of Object.keys(bp.counters)) delete bp.counters[k];
     const since = bp.sandbox.journal.lastSeq;
     log('resync: pass 2 (replay from the earliest offset)…');
-    await bp.startPipeline();
+    const s2 = startStages(o.cpuProfDir);
     const p2 = await drain('pass 2');
     await sleep(1000);
-    await bp.stopPipeline();
+    const r2 = await s2.router.stop();
+    const q2 = await s2.projector.stop();
     const replayCalls = bp.sandbox.journal.entries({ since });
     const firstPass = new Set(
       bp.sandbox.journal
@@ -176,29 +213,37 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
     const dups = replayCreates.filter((e) => firstPass.has(createKey(e)));
     if (replayCreates.length)
       log(`resync: creates during the replay: ${replayCreates.slice(0, 20).map(createKey).join(' | ')}`);
-    const c2 = bp.counters;
-    const routerEvents = c2.router?.processed ?? 0;
-    const routerSeconds = c2.router ? (c2.router.last - c2.router.first) / 1000 : NaN;
+    const rc = r2.counters.router;
+    const pc = q2.counters.projector;
+    const routerEvents = rc?.processed ?? 0;
+    const routerSeconds = rc ? (rc.last - rc.first) / 1000 : NaN;
+    const routerEventsPerSec = Math.round(routerEvents / routerSeconds);
+    const bareEventsPerSec = Math.round(bareC.processed / bareSeconds);
     return {
       partners: o.partners,
       contracts: o.contracts,
       topicEvents: events,
       pass1: { ...pass1, wallSeconds: Math.round(pass1.wallSeconds * 10) / 10 },
+      bare: {
+        events: bareC.processed,
+        seconds: Math.round(bareSeconds * 10) / 10,
+        eventsPerSec: bareEventsPerSec,
+      },
       replay: {
         wallSeconds: Math.round(((p2.done - p2.started) / 1000) * 10) / 10,
         routerEvents,
         routerSeconds: Math.round(routerSeconds * 10) / 10,
-        routerEventsPerSec: Math.round(routerEvents / routerSeconds),
-        projectorIntents: c2.projector?.processed ?? 0,
-        projectorSeconds: c2.projector
-          ? Math.round(((c2.projector.last - c2.projector.first) / 1000) * 10) / 10
-          : 0,
+        routerEventsPerSec,
+        ratioToBare: Math.round((routerEventsPerSec / bareEventsPerSec) * 100) / 100,
+        projectorIntents: pc?.processed ?? 0,
+        projectorSeconds: pc ? Math.round(((pc.last - pc.first) / 1000) * 10) / 10 : 0,
         calls: replayCalls.length,
         stateChangingCalls: replayCalls.filter((e) => isStateChanging(e) && e.status < 300).length,
         createsDuringReplay: replayCreates.length,
         duplicateCreates: dups.length,
         duplicateExamples: dups.slice(0, 5).map(createKey),
       },
+      memory: { router: r2.memory, projector: q2.memory, bare: b.memory },
       peakRssMiB: rss.peakMiB(),
     };
   } finally {

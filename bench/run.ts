@@ -17,6 +17,7 @@
  *   --conc-latency=N         BENCH_CONC_LATENCY       (50 ms added by the sandbox)
  *   --resync-partners=N      BENCH_RESYNC_PARTNERS    (100000)
  *   --resync-contracts=N     BENCH_RESYNC_CONTRACTS   (2000)
+ *   --resync-profile=DIR     BENCH_RESYNC_PROFILE     (none: the replay's router and projector write CPU profiles there)
  *   --invoices=N             BENCH_INVOICES           (10000)
  *
  * On demand only (named: `npm run bench -- ceiling scaleout`), the pipeline in processes of its own (issue 17):
@@ -125,7 +126,10 @@ export async function main(): Promise<void> {
             partners: num('resync-partners', 'BENCH_RESYNC_PARTNERS', 100_000, 5_000),
             contracts: num('resync-contracts', 'BENCH_RESYNC_CONTRACTS', 2000, 100),
           };
-          result = await runResyncBench(params as never);
+          result = await runResyncBench({
+            ...(params as { partners: number; contracts: number }),
+            cpuProfDir: flags['resync-profile'] ?? process.env.BENCH_RESYNC_PROFILE,
+          });
           break;
         }
         case 'ceiling': {
