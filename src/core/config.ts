@@ -186,6 +186,10 @@ const SPEC = {
   // The replication slot the connector uses (empty: connectors/odoo-billing.json's); one per Connect cluster.
   DEBEZIUM_SLOT_NAME: [SlotNameOrEmpty, ''],
   STATE_DATABASE_URL: [PgUrl, 'postgresql://sync@127.0.0.1:5432/odoo_opencell_sync'],
+  // Connections per pool (each router or projector role has one to Odoo's database and one to the state database):
+  // auto = OPENCELL_CONCURRENCY + 4, from 8 to 64. N processes need up to 2 × N × this many of the server's
+  // max_connections: lower it when scaling out (docs/operations.md "Scaling out").
+  PG_POOL_MAX: [AutoOrInt(1, 256), 'auto'],
   TOPIC_PREFIX: [NonEmpty, 'odoo'],
   DLQ_TOPIC: [NonEmpty, 'sync.dead-letter'],
   INTENTS_TOPIC: [NonEmpty, 'sync.intents'],
@@ -280,6 +284,8 @@ export interface Config {
   /** `ODOO_SIGNAL_DATABASE_URL`: `snapshot` inserts its signal row through this role */
   odooSignalDatabaseUrl: string;
   stateDatabaseUrl: string;
+  /** connections per PostgreSQL pool of a projection role (PG_POOL_MAX) */
+  pgPoolMax: number | 'auto';
   topics: {
     prefix: string;
     dlq: string;
@@ -456,6 +462,7 @@ export function loadConfig(
     odooDatabaseUrl: s.ODOO_DATABASE_URL,
     odooSignalDatabaseUrl: s.ODOO_SIGNAL_DATABASE_URL,
     stateDatabaseUrl: s.STATE_DATABASE_URL,
+    pgPoolMax: s.PG_POOL_MAX,
     topics: {
       prefix: s.TOPIC_PREFIX,
       dlq: s.DLQ_TOPIC,

@@ -60,7 +60,10 @@ export class ProjectionPipeline {
     this.client = opts.client ?? new OpenCellClient(config.opencell);
     // Every in-flight intent reads Odoo and writes the ledger: size the pools to the projector's concurrency so
     // handlers do not queue for a connection while OpenCell calls are the intended bottleneck.
-    const poolMax = Math.max(8, Math.min(64, config.opencell.concurrency + 4));
+    const poolMax =
+      config.pgPoolMax === 'auto'
+        ? Math.max(8, Math.min(64, config.opencell.concurrency + 4))
+        : config.pgPoolMax;
     this.odooPool = new Pool({
       connectionString: config.odooDatabaseUrl,
       max: poolMax,
