@@ -62,7 +62,7 @@ import type { ContractView } from '../domain/projection/views';
 import { formatProgress, ProgressMeter } from './progress';
 import { driftOfPartner, partnersInScope, ReconcileScope } from '../flows/reconcile';
 import type { Drift } from '../domain/reconcile';
-import { ALL_ROLES, runRoles, runUntilSignal } from './run';
+import { ALL_ROLES, ROLE_SECRETS, runRoles, runUntilSignal, type RoleName } from './run';
 import { buildSnapshotSignal, runSnapshot, snapshotTables } from './snapshot';
 import { gatherStatus, knownGroups, renderStatus, statusHealthy, statusJson } from './status';
 
@@ -133,8 +133,7 @@ a second signal exits at once (exit 130). Scale a role by running it in several 
   requires: (args) => {
     const roles = list(args, 'only').length ? list(args, 'only') : [...ALL_ROLES];
     const keys = new Set<ConfigKey>();
-    if (roles.includes('projector') || roles.includes('poller')) keys.add('OPENCELL_PASSWORD');
-    if (roles.includes('loader')) keys.add('ODOO_PASSWORD');
+    for (const role of roles) for (const key of ROLE_SECRETS[role as RoleName] ?? []) keys.add(key);
     return [...keys];
   },
   run: async (args, ctx) => {

@@ -10,13 +10,14 @@
 import fetch from 'node-fetch';
 import type { Admin, Kafka } from 'kafkajs';
 import { Pool } from 'pg';
-import type { Config } from '../core/config';
+import type { Config, SecretSetting } from '../core/config';
 import { componentLogger } from '../core/log';
 import { createOutboxRelay } from '../flows/outbox/relay';
 import { ProjectionPipeline } from '../flows/projection/pipeline';
 import { PROJECTOR_GROUP, ROUTER_GROUP, routerTopics } from '../flows/projection/stages';
 import { createKafka } from '../adapters/kafka/kafka';
 import { ConnectClient } from '../adapters/kafka-connect/client';
+import { basicAuthHeaders } from '../adapters/basic-auth';
 import { partitionLags } from '../adapters/kafka/groups';
 import { replicationSlots } from '../adapters/postgres/replication-slots';
 import { startOpsServer, InvoicePdfRoute, OpsServer, ReadinessCheck } from './http';
@@ -31,6 +32,27 @@ const log = componentLogger('run');
 
 export const ALL_ROLES = ['router', 'projector', 'relay', 'poller', 'loader', 'scheduler'] as const;
 export type RoleName = (typeof ALL_ROLES)[number];
+
+/**
+ * What every role reads of the secret settings: the state database, Kafka, and the registry and Connect, which every
+ * process's /readyz checks (commonChecks); each role adds its own. `run` demands these (src/app/cli.ts), and each
+ * Deployment of deploy/kubernetes takes them from a Secret (test/unit/deploy-manifests.test.ts).
+ */
+const COMMON_SECRETS = [
+  'STATE_DATABASE_URL',
+  'KAFKA_SASL_PASSWORD',
+  'SCHEMA_REGISTRY_URL',
+  'SCHEMA_REGISTRY_PASSWORD',
+  'CONNECT_PASSWORD',
+] as const satisfies readonly SecretSetting[];
+export const ROLE_SECRETS: Record<RoleName, readonly SecretSetting[]> = {
+  router: [...COMMON_SECRETS, 'ODOO_DATABASE_URL'],
+  projector: [...COMMON_SECRETS, 'ODOO_DATABASE_URL', 'OPENCELL_PASSWORD'],
+  relay: COMMON_SECRETS,
+  poller: [...COMMON_SECRETS, 'OPENCELL_PASSWORD'],
+  loader: [...COMMON_SECRETS, 'ODOO_PASSWORD'],
+  scheduler: COMMON_SECRETS,
+};
 
 export interface RunContext {
   config: Config;
@@ -224,7 +246,10 @@ function commonChecks(config: Config, admin: Admin, statePool: Pool): Record<str
       return `${c.brokers.length} broker(s)`;
     },
     registry: async () => {
-      const res = await fetch(`${config.registryUrl}/subjects`, { timeout: 2000 });
+      const res = await fetch(`${config.registryUrl}/subjects`, {
+        timeout: 2000,
+        headers: basicAuthHeaders(config.registryAuth),
+      });
       if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
       await res.text();
     },

@@ -248,6 +248,24 @@ const SPEC = {
 
 type Spec = typeof SPEC;
 export type ConfigKey = keyof Spec;
+
+/**
+ * The settings whose value is a secret or may carry one (a URL with a password). A deployment takes them from a
+ * Secret, never from a ConfigMap (deploy/kubernetes; test/unit/deploy-manifests.test.ts checks every role's).
+ */
+export const SECRET_SETTINGS = [
+  'ODOO_DATABASE_URL',
+  'ODOO_SIGNAL_DATABASE_URL',
+  'STATE_DATABASE_URL',
+  'SCHEMA_REGISTRY_URL',
+  'KAFKA_SASL_PASSWORD',
+  'SCHEMA_REGISTRY_PASSWORD',
+  'CONNECT_PASSWORD',
+  'OPENCELL_PASSWORD',
+  'ODOO_PASSWORD',
+  'INVOICE_PDF_TOKEN',
+] as const satisfies readonly ConfigKey[];
+export type SecretSetting = (typeof SECRET_SETTINGS)[number];
 export type Settings = { [K in ConfigKey]: t.TypeOf<Spec[K][0]> };
 
 /** How the Kafka clients reach the brokers: TLS (with the CA certificates to trust) and SASL. */

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { parse, parseAllDocuments } from 'yaml';
-import { loadConfig, type Config } from '../../src/core/config';
+import { loadConfig, SECRET_SETTINGS, type Config } from '../../src/core/config';
 import { TABLE_NAMES, topicFor } from '../../src/domain/capture/tables';
-import { ALL_ROLES, ROLE_STARTERS } from '../../src/app/run';
+import { ALL_ROLES, ROLE_SECRETS, ROLE_STARTERS, type RoleName } from '../../src/app/run';
 import { COMMANDS } from '../../src/app/cli';
 import { parseArgs } from '../../src/app/args';
 import { startOpsServer } from '../../src/app/http';
@@ -234,6 +234,40 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
         const required = COMMANDS.run.requires(args);
         if (env.KAFKA_SSL_CA) env.KAFKA_SSL_CA = CA_STAND_IN;
         expect(() => loadConfig(env, required), d.metadata.name).to.not.throw();
+      }
+    });
+
+    it('takes every secret setting its role reads (ROLE_SECRETS, src/app/run.ts) from a Secret, never a ConfigMap', () => {
+      const secrets: readonly string[] = SECRET_SETTINGS;
+      for (const key of secrets) expect(cmData, `the ConfigMap holds ${key}`).to.not.have.property(key);
+      expect(Object.keys(ROLE_SECRETS).sort()).to.deep.equal([...ALL_ROLES].sort());
+      for (const d of deployments) {
+        const name = d.metadata.name as string;
+        const env = container(d).env as EnvVar[];
+        for (const key of ROLE_SECRETS[roleOf(d) as RoleName]) {
+          const e = envVar(d, key);
+          expect(e, `${name}: ${key} not set`).to.not.equal(undefined);
+          expect(e?.valueFrom?.secretKeyRef, `${name}: ${key} from a Secret`).to.be.an('object');
+        }
+        // no secret setting as a literal, or from a ConfigMap key
+        for (const e of env.filter((v) => secrets.includes(v.name))) {
+          expect(e.value, `${name}: ${e.name} as a literal`).to.equal(undefined);
+          expect(e.valueFrom?.configMapKeyRef, `${name}: ${e.name} from a ConfigMap`).to.equal(undefined);
+        }
+        // the registry's and Connect's user names come with their passwords, from the same Secret, and may be left
+        // out of it (no authentication)
+        for (const svc of ['SCHEMA_REGISTRY', 'CONNECT']) {
+          const password = envVar(d, `${svc}_PASSWORD`)?.valueFrom?.secretKeyRef as Doc;
+          expect(
+            envVar(d, `${svc}_USERNAME`)?.valueFrom?.secretKeyRef,
+            `${name}: ${svc}_USERNAME`,
+          ).to.deep.equal({ name: password.name, key: `${svc}_USERNAME`, optional: true });
+          expect(password, `${name}: ${svc}_PASSWORD`).to.deep.equal({
+            name: secretExample.metadata.name,
+            key: `${svc}_PASSWORD`,
+            optional: true,
+          });
+        }
       }
     });
 
