@@ -21,6 +21,17 @@ export interface SecondStackOptions {
   portOffset: number;
 }
 
+/**
+ * The SASL_SSL stack of test/integration/kafka-sasl-ssl.test.ts. SECURE_STACK_PORT_OFFSET moves it off 300 when
+ * another secure stack runs on the same box.
+ */
+export const SECURE_STACK: SecondStackOptions = {
+  name: 'secure',
+  brokers: 1,
+  secure: true,
+  portOffset: Number(process.env.SECURE_STACK_PORT_OFFSET ?? 300),
+};
+
 export class SecondStack {
   readonly env: Record<string, string>;
   readonly runDir: string;
@@ -48,9 +59,14 @@ export class SecondStack {
     });
   }
 
-  /** Starts it (a fresh one: whatever an earlier run left is reset first). */
+  /**
+   * Starts it (a fresh one: whatever an earlier run left is reset first) — unless SECOND_STACK_STARTED names it
+   * (scripts/test starts the secure stack in the background while the integration suite runs): then it is only
+   * waited for (`scripts/stack up` starts what is not running and waits for health).
+   */
   async up(): Promise<void> {
-    await this.reset();
+    const started = (process.env.SECOND_STACK_STARTED ?? '').split(',').includes(this.opts.name);
+    if (!started) await this.reset();
     const args = ['up', '--brokers', String(this.opts.brokers), ...(this.opts.secure ? ['--secure'] : [])];
     try {
       await this.script(...args);
@@ -110,4 +126,25 @@ export class SecondStack {
         .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
     );
   }
+}
+
+/**
+ * `tsx test/integration/support/second-stack.ts up secure`: scripts/test starts the secure stack this way in the
+ * background while the integration suite runs, so that its test (run next with SECOND_STACK_STARTED=secure) only
+ * waits for it; `reset secure` stops it and drops its databases and slot.
+ */
+if (require.main === module) {
+  const [cmd, name] = process.argv.slice(2);
+  if (name !== SECURE_STACK.name || (cmd !== 'up' && cmd !== 'reset')) {
+    process.stderr.write(`usage: second-stack.ts up|reset ${SECURE_STACK.name}\n`);
+    process.exit(2);
+  }
+  const stack = new SecondStack(SECURE_STACK);
+  (cmd === 'up' ? stack.up() : stack.reset()).then(
+    () => process.exit(0),
+    (e: unknown) => {
+      process.stderr.write(`${(e as Error).message}\n`);
+      process.exit(1);
+    },
+  );
 }
