@@ -185,6 +185,9 @@ describe('fault: Odoo applies account.move.create and the answer is lost (applie
       groupId,
       odoo: client,
       concurrency: 8,
+      // one invoice per create call, so that each fault hits one invoice (a batch's create applied then timed out:
+      // test/integration/invoice-loader.test.ts)
+      maxBatch: 1,
       onLoaded: (event, r) => loaded.push({ event, r }),
       onConsumerEvent: (e) => consumerEvents.push(e),
     });

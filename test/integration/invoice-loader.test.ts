@@ -5,7 +5,9 @@ import { OdooClient } from '../../src/adapters/odoo/client';
 import { EventSchemas } from '../../src/adapters/registry/schemas';
 import { InvoiceLoader, type LoadOutcome } from '../../src/flows/invoices/loader';
 import { invoiceEventId } from '../../src/domain/invoices/invoice-event';
-import { ProjectionRejectedError, SyncError } from '../../src/domain/errors';
+import { FencedError, OdooRpcError, ProjectionRejectedError, SyncError } from '../../src/domain/errors';
+import { PgPartitionFence } from '../../src/adapters/postgres/fence';
+import type { OdooRpc } from '../../src/flows/invoices/loader';
 import type { InvoiceIssuedEvent } from '../../src/domain/outbox/events';
 import { startOdooSandbox, type OdooSandbox } from '../../testkit/sandbox/odoo';
 import { ODOO_DATABASE_URL, REGISTRY_URL, odooDb, stateDb, uniqueSuffix } from './support/stack';
@@ -306,6 +308,184 @@ describe('invoice loader: like invoice_somconnexio 16.0, exactly once (Odoo sand
       // past the limit (here 0 ms) the lookup still finds nothing: created once
       expect((await loader({ odoo: timed, odooRequestLimitMs: 0 }).load(ev2)).outcome).to.equal('created');
       expect(await moves([ev2.invoiceNumber])).to.have.length(1);
+    } finally {
+      timed.close();
+    }
+  });
+
+  /** The client, recording each call as "model.method" (and the number of vals of a create) before it is sent. */
+  function recording(
+    inner: OdooRpc,
+    calls: string[],
+    beforeCreate?: (model: string, vals: Array<Record<string, unknown>>) => Promise<void>,
+  ): OdooRpc {
+    return {
+      search: (model, ...a) => (calls.push(`${model}.search`), inner.search(model, ...a)),
+      searchRead: (model, ...a) => (calls.push(`${model}.search_read`), inner.searchRead(model, ...a)),
+      read: (model, ...a) => (calls.push(`${model}.read`), inner.read(model, ...a)),
+      create: (model, vals, opts) => (calls.push(`${model}.create(1)`), inner.create(model, vals, opts)),
+      createMany: async (model, vals, opts) => {
+        calls.push(`${model}.create(${vals.length})`);
+        await beforeCreate?.(model, vals);
+        return inner.createMany(model, vals, opts);
+      },
+    };
+  }
+
+  const processed = async (eventId: string) =>
+    (
+      await stateDb().query('SELECT result FROM processed_event WHERE consumer = $1 AND event_id = $2', [
+        consumer,
+        eventId,
+      ])
+    ).rows;
+
+  it('a batch of invoices is one account.move create; an invoice Odoo refuses fails alone, the others are created once', async () => {
+    const evs = ['2032-01-31', '2032-02-29', '2032-03-31', '2032-04-30'].map((d) =>
+      invoice({ invoiceDate: d }),
+    );
+    const bad = evs[2]!;
+    const calls: string[] = [];
+    const l = loader({
+      odoo: recording(client, calls, async (model, vals) => {
+        if (model === 'account.move' && vals.some((v) => v.ref === bad.invoiceNumber))
+          throw new OdooRpcError(
+            'odoo.exceptions.ValidationError',
+            'refused by a constraint',
+            'create',
+            false,
+          );
+      }),
+      lingerMs: 50,
+    });
+    const outcomes = await Promise.allSettled(evs.map((e) => l.load(e)));
+    expect(calls.filter((c) => c.startsWith('account.move.create'))).to.deep.equal([
+      'account.move.create(4)', // the batch: refused as a whole (one Odoo transaction)
+      'account.move.create(1)',
+      'account.move.create(1)',
+      'account.move.create(1)',
+      'account.move.create(1)',
+    ]);
+    const failed = outcomes[2]!;
+    expect(failed.status).to.equal('rejected');
+    expect(((failed as PromiseRejectedResult).reason as SyncError).code).to.equal('ODOO_BUSINESS');
+    for (const i of [0, 1, 3]) {
+      expect(outcomes[i]!.status).to.equal('fulfilled');
+      expect((outcomes[i] as PromiseFulfilledResult<LoadOutcome>).value.outcome).to.equal('created');
+    }
+    const rows = await moves(evs.map((e) => e.invoiceNumber));
+    expect(rows.map((r) => r.ref)).to.have.members([0, 1, 3].map((i) => evs[i]!.invoiceNumber));
+    expect(await processed(bad.eventId)).to.deep.equal([]); // no pending mark left: the refusal was answered
+
+    // a second batch of new invoices: lookups, guard, creates and links for the whole batch in one call each
+    calls.length = 0;
+    const more = ['2032-05-31', '2032-06-30', '2032-07-31'].map((d) => invoice({ invoiceDate: d }));
+    const r = await Promise.all(more.map((e) => l.load(e)));
+    expect(r.map((x) => x.outcome)).to.deep.equal(['created', 'created', 'created']);
+    expect(calls.filter((c) => c.startsWith('account.move.create'))).to.deep.equal([
+      'account.move.create(3)',
+    ]);
+    expect(calls.filter((c) => c.startsWith('contract.account.invoice.line.relation.create'))).to.have.length(
+      1,
+    );
+    expect(calls.filter((c) => c === 'account.move.search_read')).to.have.length(2); // by ref, duplicate guard
+    expect(await moves(more.map((e) => e.invoiceNumber))).to.have.length(3);
+  });
+
+  it('a stale loader (its partition taken by another instance) is refused before its create, and after a create it had sent it records nothing; the owner loads each invoice once (fencing, issue 15 §2)', async () => {
+    const topic = `test.invoice-events-${sfx}`;
+    const fenceGroup = `test-invoice-loader-fence-${sfx}`;
+    const zombie = new PgPartitionFence(stateDb(), fenceGroup, 'zombie');
+    const owner = new PgPartitionFence(stateDb(), fenceGroup, 'owner');
+    zombie.assigned({ [topic]: [0] });
+    const stale = await zombie.token(topic, 0);
+    owner.assigned({ [topic]: [0] });
+    const current = await owner.token(topic, 0);
+    expect(BigInt(current.epoch) > BigInt(stale.epoch)).to.equal(true);
+
+    // 1. the partition moved before the stale loader's create: it did its work up to the create, which is refused
+    const ev = invoice({ invoiceDate: '2032-08-31' });
+    const zombieCalls: string[] = [];
+    const e = await rejectionOf(loader({ odoo: recording(client, zombieCalls) }).load(ev, stale));
+    expect(e).to.be.instanceOf(FencedError);
+    expect(zombieCalls).to.include('account.move.search_read'); // it really tried: lookups and duplicate guard done
+    expect(zombieCalls).to.include('contract.group.search_read');
+    expect(zombieCalls.filter((c) => c.includes('.create('))).to.deep.equal([]);
+    expect(await moves([ev.invoiceNumber])).to.have.length(0);
+    expect(await processed(ev.eventId)).to.deep.equal([]);
+    const byOwner = await loader().load(ev, current);
+    expect(byOwner.outcome).to.equal('created');
+    expect(await moves([ev.invoiceNumber])).to.have.length(1);
+
+    // 2. the partition moves while the stale loader's create is in flight: the move is created (Odoo applied it), its
+    // next write (links, outcome) is refused, and the owner finds the move by its ref instead of creating it again
+    const zombie2 = new PgPartitionFence(stateDb(), fenceGroup, 'zombie-2');
+    zombie2.assigned({ [topic]: [1] });
+    const stale2 = await zombie2.token(topic, 1);
+    let owner2Token: Awaited<ReturnType<PgPartitionFence['token']>> | undefined;
+    const ev2 = invoice({ invoiceDate: '2032-09-30' });
+    const calls2: string[] = [];
+    const l2 = loader({
+      odoo: recording(client, calls2, async (model) => {
+        if (model !== 'account.move' || owner2Token) return;
+        owner.assigned({ [topic]: [1] });
+        owner2Token = await owner.token(topic, 1);
+      }),
+    });
+    const e2 = await rejectionOf(l2.load(ev2, stale2));
+    expect(owner2Token, 'the partition was taken during the create').to.not.equal(undefined);
+    expect(calls2).to.include('account.move.create(1)'); // the stale loader really sent its create
+    expect(e2).to.be.instanceOf(FencedError);
+    expect(await moves([ev2.invoiceNumber])).to.have.length(1);
+    expect((await processed(ev2.eventId))[0]?.result?.pending).to.equal(true); // no outcome recorded by the zombie
+    const again = await loader().load(ev2, owner2Token);
+    expect(again.outcome).to.equal('existing');
+    expect(await moves([ev2.invoiceNumber])).to.have.length(1);
+  });
+
+  it('a batch create applied then timed out: every invoice of the batch is read back by its ref and none created twice; a batch that timed out unapplied is sent again only after the request limit', async () => {
+    const timed = new OdooClient(
+      { url: odoo.url, db: odoo.db, user: 'billing-bot', password: PASSWORD },
+      { timeoutMs: 400 },
+    );
+    try {
+      const applied = odoo.faults.add({
+        kind: 'applyThenTimeout',
+        method: 'create',
+        model: '^account\\.move$',
+        count: 1,
+      });
+      const evs = ['2033-01-31', '2033-02-28', '2033-03-31'].map((d) => invoice({ invoiceDate: d }));
+      const calls: string[] = [];
+      const l = loader({ odoo: recording(timed, calls), odooRequestLimitMs: 60_000, lingerMs: 50 });
+      const lost = await Promise.allSettled(evs.map((e) => l.load(e)));
+      expect(calls.filter((c) => c.startsWith('account.move.create'))).to.deep.equal([
+        'account.move.create(3)',
+      ]);
+      expect(odoo.faults.list().find((f) => f.id === applied.id)).to.equal(undefined); // spent: it fired
+      for (const r of lost) {
+        expect(r.status).to.equal('rejected');
+        expect(((r as PromiseRejectedResult).reason as SyncError).retriable).to.equal(true);
+      }
+      expect(await moves(evs.map((e) => e.invoiceNumber))).to.have.length(3); // Odoo applied the whole list
+      calls.length = 0;
+      const again = await Promise.all(evs.map((e) => l.load(e)));
+      expect(again.map((r) => r.outcome)).to.deep.equal(['existing', 'existing', 'existing']);
+      expect(calls.filter((c) => c.startsWith('account.move.create'))).to.deep.equal([]);
+      expect(await moves(evs.map((e) => e.invoiceNumber))).to.have.length(3);
+
+      // never applied, no answer: within the request limit none of the batch is sent again; past it, created once
+      odoo.faults.add({ kind: 'timeout', method: 'create', model: '^account\\.move$', count: 1 });
+      const evs2 = ['2033-04-30', '2033-05-31'].map((d) => invoice({ invoiceDate: d }));
+      await Promise.allSettled(evs2.map((e) => l.load(e)));
+      const waits = await Promise.allSettled(evs2.map((e) => l.load(e)));
+      for (const w of waits)
+        expect(((w as PromiseRejectedResult).reason as SyncError).code).to.equal('PRECONDITION_PENDING');
+      expect(await moves(evs2.map((e) => e.invoiceNumber))).to.have.length(0);
+      const past = loader({ odoo: timed, odooRequestLimitMs: 0, lingerMs: 50 });
+      const created = await Promise.all(evs2.map((e) => past.load(e)));
+      expect(created.map((r) => r.outcome)).to.deep.equal(['created', 'created']);
+      expect(await moves(evs2.map((e) => e.invoiceNumber))).to.have.length(2);
     } finally {
       timed.close();
     }

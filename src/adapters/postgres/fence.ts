@@ -69,6 +69,45 @@ export async function lockFenceShared(client: PoolClient, token: FenceToken): Pr
   if (current !== token.epoch) throw fencedError(token, current);
 }
 
+/** How long a fenced write's transaction may sit idle before the server ends it (see withFencedWrite). */
+export const FENCE_WRITE_IDLE_MS = 10_000;
+
+/**
+ * One fenced write: in a transaction that first checks the partition's epoch and holds it FOR SHARE, so the write
+ * commits only while this instance owns the partition (ledger writes, the invoice loader's write-ahead and outcome);
+ * without a token, on the pool.
+ */
+export async function withFencedWrite<T>(
+  pool: Pool,
+  fence: FenceToken | undefined,
+  fn: (q: Pick<PoolClient, 'query'>) => Promise<T>,
+): Promise<T> {
+  if (!fence) return fn(pool);
+  const client = await pool.connect();
+  let broken: unknown;
+  // A session lost mid-transaction (see below) errors on the checked-out client: recorded, not an uncaught event.
+  const onError = (e: unknown) => (broken ??= e);
+  client.on('error', onError);
+  try {
+    // The FOR SHARE lock blocks the partition's next take. A process paused inside this transaction (SIGSTOP, a VM
+    // freeze) would hold it, and so its partitions' new owner, for as long as it is paused: the server ends such a
+    // transaction after FENCE_WRITE_IDLE_MS idle, which frees the take (the paused write then fails to commit).
+    await client.query(`BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${FENCE_WRITE_IDLE_MS}`);
+    try {
+      await lockFenceShared(client, fence);
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      await client.query('ROLLBACK').catch((re: unknown) => (broken = re));
+      throw e;
+    }
+  } finally {
+    client.off('error', onError);
+    client.release(broken as Error | undefined);
+  }
+}
+
 export class PgPartitionFence implements PartitionFence {
   private readonly takes = new Map<string, Promise<FenceToken>>();
   private readonly log = componentLogger('fence');

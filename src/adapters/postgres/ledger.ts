@@ -4,7 +4,7 @@
  * outbox event in one statement, hence one transaction (no dual write).
  */
 import { Pool, type PoolClient } from 'pg';
-import { checkFence, fencedError, lockFenceShared, type FenceToken } from './fence';
+import { checkFence, fencedError, withFencedWrite, type FenceToken } from './fence';
 import { newEventId, outboxInsertSql, outboxRowValues } from './outbox-store';
 import { OutboxWakeup } from './outbox-wakeup';
 import type { SyncEvent } from '../../domain/outbox/events';
@@ -155,9 +155,6 @@ export interface LedgerPort {
   checkFence(fence: FenceToken | undefined): Promise<void>;
 }
 
-/** How long a fenced ledger write's transaction may sit idle before the server ends it (see Ledger.write). */
-export const FENCE_WRITE_IDLE_MS = 10_000;
-
 export class Ledger implements LedgerPort {
   private readonly wakeup: OutboxWakeup;
 
@@ -176,34 +173,11 @@ export class Ledger implements LedgerPort {
    * One ledger write: fenced (issue 15 §2), it runs in a transaction that first checks the partition's epoch and holds
    * it FOR SHARE, so the write commits only while this instance owns the partition; unfenced, on the pool.
    */
-  private async write<T>(
+  private write<T>(
     fence: FenceToken | undefined,
     fn: (q: Pick<PoolClient, 'query'>) => Promise<T>,
   ): Promise<T> {
-    if (!fence) return fn(this.pool);
-    const client = await this.pool.connect();
-    let broken: unknown;
-    // A session lost mid-transaction (see below) errors on the checked-out client: recorded, not an uncaught event.
-    const onError = (e: unknown) => (broken ??= e);
-    client.on('error', onError);
-    try {
-      // The FOR SHARE lock blocks the partition's next take. A process paused inside this transaction (SIGSTOP, a VM
-      // freeze) would hold it, and so its partitions' new owner, for as long as it is paused: the server ends such a
-      // transaction after FENCE_WRITE_IDLE_MS idle, which frees the take (the paused write then fails to commit).
-      await client.query(`BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${FENCE_WRITE_IDLE_MS}`);
-      try {
-        await lockFenceShared(client, fence);
-        const out = await fn(client);
-        await client.query('COMMIT');
-        return out;
-      } catch (e) {
-        await client.query('ROLLBACK').catch((re: unknown) => (broken = re));
-        throw e;
-      }
-    } finally {
-      client.off('error', onError);
-      client.release(broken as Error | undefined);
-    }
+    return withFencedWrite(this.pool, fence, fn);
   }
 
   /** True when the intent was already applied or skipped (a replay): nothing to do. Fenced: see LedgerPort. */

@@ -3,9 +3,10 @@
  * - `startInvoicePoller`: the poller on the production OpenCell client, appending InvoiceIssued outbox rows (the
  *   outbox relay publishes them to config.topics.invoiceEvents);
  * - `createInvoiceLoader`: consumer group `invoice-loader` on the invoice events topic (keyed consumer: per-key
- *   order, contiguous commits, retry with backoff, dead-letter topic with the reason) creating the invoices in Odoo
- *   through the production JSON-RPC client.
+ *   order, contiguous commits, retry with backoff, dead-letter topic with the reason, partitions fenced) creating the
+ *   invoices in Odoo through the production JSON-RPC client, in batches.
  */
+import { hostname } from 'node:os';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { Config } from '../../core/config';
@@ -15,6 +16,7 @@ import { OpenCellClient } from '../../adapters/opencell/client';
 import { EventSchemas } from '../../adapters/registry/schemas';
 import { KafkaDeadLetterPublisher } from '../../adapters/kafka/dlq';
 import { PgDeadLetterIndex } from '../../adapters/postgres/dead-letter-index';
+import { PgPartitionFence, type PartitionFence } from '../../adapters/postgres/fence';
 import { ensureTopics } from '../../adapters/kafka/kafka';
 import { KeyedConsumer, type KeyedConsumerEvent } from '../../adapters/kafka/keyed-consumer';
 import type { RetryPolicy } from '../../adapters/kafka/retry';
@@ -102,8 +104,15 @@ export interface InvoiceLoaderDeps {
   consumer?: string;
   /** XML id of the invoice journal (default invoice_somconnexio.customer_services_invoices_journal) */
   journalXmlId?: string;
-  /** invoices handled at once per partition, across keys (default 8) */
+  /**
+   * invoices handled at once per partition, across keys (default 100): the loader gathers them into batches of up to
+   * `maxBatch` (one account.move create per batch), so this bounds the batch size per partition
+   */
   concurrency?: number;
+  /** most invoices per account.move create (default 200) */
+  maxBatch?: number;
+  /** partition fencing (default: PgPartitionFence on the state database, as host/pid) */
+  fence?: PartitionFence;
   onConsumerEvent?: (e: KeyedConsumerEvent) => void;
   onLoaded?: (event: InvoiceIssuedEvent, r: LoadOutcome) => void;
   /** default: the component logger 'invoice-loader' */
@@ -138,6 +147,7 @@ export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDe
     },
     odooRequestLimitMs: config.invoiceImport.odooRequestLimitMs,
     onLoaded: deps.onLoaded,
+    maxBatch: deps.maxBatch,
   });
   const producer =
     deps.producer ??
@@ -152,7 +162,9 @@ export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDe
     groupId,
     topics: [config.topics.invoiceEvents],
     stage: 'invoice-loader',
-    concurrency: deps.concurrency ?? 8,
+    concurrency: deps.concurrency ?? 100,
+    // issue 15 §2: a loader whose partition moved to another instance creates nothing in Odoo (loader.ts)
+    fence: deps.fence ?? new PgPartitionFence(deps.pool, groupId, `${hostname()}/${process.pid}`),
     retry: invoiceRetryPolicy(config),
     deadLetters: new KafkaDeadLetterPublisher(
       producer,
