@@ -12,6 +12,7 @@ import type { DecodedEvent } from '../../src/adapters/registry/schemas';
 import type { OutboxEvent, SyncEvent } from '../../src/domain/outbox/events';
 import { fullInvoiceEvent, fullSyncEvent } from '../../testkit/outbox';
 import { REGISTRY_URL, eventually, stateDb, testKafka, uniqueSuffix } from './support/stack';
+import { twoBrokerKafka, type TwoBrokerKafka } from '../support/two-broker-kafka';
 
 interface Seen {
   decoded: DecodedEvent;
@@ -380,5 +381,74 @@ describe('outbox relay on the real stack', () => {
     ]);
     expect(await pendingIds([bad.payload.eventId, behind.payload.eventId])).to.deep.equal([]);
     expect(parkedCounts[parkedCounts.length - 1]).to.equal(0);
+  });
+
+  /**
+   * kafkajs #1303 (bench/three-brokers.md): a send retried inside kafkajs could resolve without a partition whose
+   * leader moved to a broker that had answered; the relay would have marked those rows published. Kafka is the fake
+   * two-broker cluster of test/support/two-broker-kafka.ts, driven through kafkajs's own send path.
+   */
+  const relayOver = async (fake: TwoBrokerKafka, errors: unknown[]) => {
+    const { topics, schemas, lockKey } = await setup();
+    const events = Array.from({ length: 12 }, (_, i) => syncOutbox(topics.syncEvents, `contract:${i}`));
+    await inTransaction(stateDb(), true, events);
+    const eventIds = events.map((e) => e.payload.eventId);
+    const r = new OutboxRelay({
+      pool: stateDb(),
+      kafka: fake.kafka,
+      registry: schemas,
+      lockKey,
+      pollMs: 200,
+      retryInitialMs: 100,
+      retryMaxMs: 500,
+      metrics: { onError: (e) => void errors.push(e) },
+    });
+    relays.push(r);
+    await r.start();
+    await eventually(
+      async () => ((await pendingIds(eventIds)).length === 0 ? true : undefined),
+      30_000,
+      'every row marked published',
+    );
+    const written = new Set(fake.written.map((w) => String(w.headers?.event_id)));
+    return { eventIds, written };
+  };
+
+  it('a send whose partition moved to a broker that had answered, after request timeouts, loses no row: each row marked published was written', async () => {
+    const fake = twoBrokerKafka({
+      failFirst: 2,
+      failWith: () =>
+        Object.assign(new Error('Request timed out'), {
+          name: 'KafkaJSRequestTimeoutError',
+          retriable: true,
+        }),
+    });
+    const { eventIds, written } = await relayOver(fake, []);
+    expect(
+      fake.failures.map((f) => f.error),
+      'the faults landed: two timeouts, broker 2 closed',
+    ).to.deep.equal(['Request timed out', 'Request timed out', 'Connection closed']);
+    expect(
+      eventIds.filter((id) => !written.has(id)),
+      'rows marked published but never written',
+    ).to.deep.equal([]);
+    expect(new Set(fake.written.map((w) => w.partition)), 'rows on both partitions').to.deep.equal(
+      new Set([0, 1]),
+    );
+  });
+
+  it('a send that fails for good fails the cycle: its rows stay unpublished and the next cycle sends them again, none lost', async () => {
+    const fake = twoBrokerKafka({
+      failFirst: 2,
+      failWith: () => Object.assign(new Error('broker refused the request'), { retriable: false }),
+    });
+    const errors: unknown[] = [];
+    const { eventIds, written } = await relayOver(fake, errors);
+    expect(fake.failures.length, 'the faults landed: sends failed').to.be.at.least(2);
+    expect(errors.length, 'relay cycles that failed on the send').to.be.at.least(1);
+    expect(
+      eventIds.filter((id) => !written.has(id)),
+      'rows marked published but never written',
+    ).to.deep.equal([]);
   });
 });

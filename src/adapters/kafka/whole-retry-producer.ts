@@ -12,7 +12,7 @@
  * attempt did write are written again: the stages' consumers deduplicate them (intent ids in the ledger, dead
  * letters by their source, released held intents by the ledger).
  */
-import type { Kafka, Producer, ProducerConfig } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer, type ProducerConfig } from 'kafkajs';
 import { isRetriable } from '../../domain/errors';
 
 export interface WholeSendRetry {
@@ -50,4 +50,20 @@ export function wholeRetryProducer(
     send: (record) => whole(() => inner.send(record)),
     sendBatch: (batch) => whole(() => inner.sendBatch(batch)),
   };
+}
+
+/**
+ * The producer of the outbox relay and of the invoice loader's dead letters: one request in flight, so a key's messages
+ * keep their order also across a whole re-send; retried whole like the stages' producer. Not idempotent: kafkajs
+ * refuses `retries: 0` on an idempotent producer, and its in-send retry is the one that can resolve without a moved
+ * partition's messages (kafkajs #1303) — the relay would then mark rows published that Kafka never had. A re-sent
+ * batch may write a message twice; its readers drop repeats by event id (the `event_id` header: sync-event
+ * subscribers, the invoice loader's processed_event).
+ */
+export function orderedWholeRetryProducer(kafka: Pick<Kafka, 'producer'>): Producer {
+  return wholeRetryProducer(kafka, {
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
 }

@@ -7,7 +7,8 @@
  *   invoices in Odoo through the production JSON-RPC client, in batches.
  */
 import { hostname } from 'node:os';
-import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
+import { orderedWholeRetryProducer } from '../../adapters/kafka/whole-retry-producer';
 import type { Pool } from 'pg';
 import type { Config } from '../../core/config';
 import { componentLogger, redactString, type Logger } from '../../core/log';
@@ -149,14 +150,7 @@ export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDe
     onLoaded: deps.onLoaded,
     maxBatch: deps.maxBatch,
   });
-  const producer =
-    deps.producer ??
-    deps.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+  const producer = deps.producer ?? orderedWholeRetryProducer(deps.kafka);
   const consumer = new KeyedConsumer({
     kafka: deps.kafka,
     groupId,

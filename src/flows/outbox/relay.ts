@@ -5,14 +5,16 @@
  * - One active relay. Each relay holds a dedicated PostgreSQL session and publishes only while it holds the session
  *   advisory lock `lockKey` (pg_try_advisory_lock). A relay whose session dies loses the lock with it; a standby
  *   relay takes over within `pollMs`. With a single publisher there is no interleaving between batches.
- * - Order per aggregate. Rows are read in id order and sent in that order with an idempotent producer
- *   (acks=all, maxInFlightRequests=1), keyed by aggregate id, so one aggregate's events land in one partition in
+ * - Order per aggregate. Rows are read in id order and sent in that order with one request in flight
+ *   (acks=all, maxInFlightRequests=1, orderedWholeRetryProducer), keyed by aggregate id, so one aggregate's events land in one partition in
  *   id order. Writers of one aggregate are sequential (the keyed consumer orders them), so id order is their commit
  *   order. A row of another aggregate committed late (lower id, committed after a higher one was published) is
  *   still pending and is picked up by the next batch: nothing is skipped, because the relay reads
  *   `published_at IS NULL`, never "ids above a high-water mark".
- * - Nothing is lost, at worst repeated: a row is marked published only after Kafka acknowledged it. A crash between
- *   send and mark publishes the same row again (same event id, header `event_id`): at-least-once.
+ * - Nothing is lost, at worst repeated: a row is marked published only after Kafka acknowledged it — every message of
+ *   the send: kafkajs's own in-send retry could resolve without a partition whose leader moved, so the producer does
+ *   not retry inside a send, it re-sends the whole batch. A crash between send and mark publishes the same row again
+ *   (same event id, header `event_id`): at-least-once.
  * - Registry down: rows stay pending; the relay retries with exponential backoff, then publishes. Schema ids are
  *   cached after registration, so encoding does not touch the registry afterwards.
  * - A schema that breaks BACKWARD compatibility stops start-up (SyncError SCHEMA_INCOMPATIBLE).
@@ -26,7 +28,8 @@
  * Wake-ups: LISTEN outbox_pending (writers NOTIFY after their commit: src/adapters/postgres/outbox-wakeup.ts) plus a poll every
  * `pollMs`.
  */
-import { Partitioners, type Kafka, type Producer, type Message } from 'kafkajs';
+import type { Kafka, Producer, Message } from 'kafkajs';
+import { orderedWholeRetryProducer } from '../../adapters/kafka/whole-retry-producer';
 import type { Pool, PoolClient } from 'pg';
 import { SyncError, errorCodeOf } from '../../domain/errors';
 import { componentLogger, type Logger } from '../../core/log';
@@ -166,15 +169,9 @@ export class OutboxRelay {
         error: (e as Error).message,
       });
     }
-    // acks=all is implied by idempotence and passed on every send. kafkajs retries a send a few times, then the
-    // relay's own backoff re-sends the batch (kafkajs warns that bounded retries weaken EoS: the relay promises
-    // at-least-once with stable event ids, not exactly-once).
-    this.producer = this.o.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+    // acks=all on every send; one request in flight; a failed send re-sent whole (orderedWholeRetryProducer), and a
+    // send that still fails fails the cycle: its rows stay unpublished and the next cycle sends them again.
+    this.producer = orderedWholeRetryProducer(this.o.kafka);
     await this.producer.connect();
     this._state = 'running';
     this.loop = this.run();
