@@ -216,6 +216,7 @@ function scaleout(rec: RunRecord | undefined): string {
     s += `\n| figure | 1 process | ${n(r.many?.processes)} processes |\n|---|---|---|\n`;
     s += `| intents/s (steady) | ${n(r.one?.intentsPerSec, 1)} | ${n(r.many?.intentsPerSec, 1)} |\n`;
     s += `| intents/s (whole drain) | ${n(r.one?.wholeDrainIntentsPerSec, 1)} | ${n(r.many?.wholeDrainIntentsPerSec, 1)} |\n`;
+    s += `| calls in flight at the sandbox (average) / mean call ms | ${n(r.one?.avgInFlight, 1)} / ${n(r.one?.meanCallMs, 1)} | ${n(r.many?.avgInFlight, 1)} / ${n(r.many?.meanCallMs, 1)} |\n`;
     s += `| out of order | ${n(r.one?.outOfOrder)} | ${n(r.many?.outOfOrder)} |\n`;
     s += `| peak RSS per process (MiB) | ${(r.one?.peakRssMiBPerProcess ?? []).join(', ')} | ${(r.many?.peakRssMiBPerProcess ?? []).join(', ')} |\n`;
     s += `| CPU-s per process | ${(r.one?.cpuSecondsPerProcess ?? []).join(', ')} | ${(r.many?.cpuSecondsPerProcess ?? []).join(', ')} |\n`;

@@ -225,6 +225,10 @@ export async function runScaleoutBench(o: ScaleoutOptions, log: (s: string) => v
         callsPerSec: r1(steady.length / steadyS),
         wholeDrainSeconds: r1(wholeS),
         wholeDrainIntentsPerSec: r1(puts / wholeS),
+        // calls in flight at the sandbox on average, and a call's mean time there (latency + the sandbox's own work):
+        // in flight well under processes × OPENCELL_CONCURRENCY means the processes are not sending enough
+        avgInFlight: r1(phaseCalls.reduce((a, c) => a + (c.end - c.time), 0) / (last - first)),
+        meanCallMs: r1(phaseCalls.reduce((a, c) => a + (c.end - c.time), 0) / (phaseCalls.length || 1)),
         customersWithPuts: rounds.size,
         outOfOrder,
         groupStates: states,
