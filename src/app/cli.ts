@@ -421,6 +421,7 @@ Tables: ${snapshotTables().join(', ')}`,
         admin: await ctx.admin(),
         connectUrl: ctx.config.connectUrl,
         connectAuth: ctx.config.connectAuth,
+        connectCa: ctx.config.connectCa,
         replication: ctx.config.kafka.replication,
       },
       signal,
@@ -656,7 +657,7 @@ const connectorsCommand: Command = {
   requires: () => [],
   run: async (args, ctx) => {
     const [action] = args.positionals;
-    const connect = new ConnectClient(ctx.config.connectUrl, ctx.config.connectAuth);
+    const connect = new ConnectClient(ctx.config.connectUrl, ctx.config.connectAuth, ctx.config.connectCa);
     const names = list(args, 'name');
     const json = flag(args, 'json');
     if (action === 'apply') {

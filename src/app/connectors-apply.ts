@@ -21,9 +21,15 @@ const log = componentLogger('connectors');
 export async function applyConnectors(
   connectUrl: string,
   wait = true,
-  opts: { replication: Replication; slotName?: string | null; auth?: BasicAuth | null },
+  opts: {
+    replication: Replication;
+    slotName?: string | null;
+    auth?: BasicAuth | null;
+    /** CONNECT_CA's certificates (null: the system's) */
+    ca?: string | null;
+  },
 ): Promise<string[]> {
-  const client = new ConnectClient(connectUrl, opts.auth ?? null);
+  const client = new ConnectClient(connectUrl, opts.auth ?? null, opts.ca ?? null);
   const applied: string[] = [];
   for (const { name, raw } of connectorFiles()) {
     if (name === CONNECTOR_NAME) assertIncludeListsInSync(raw); // never apply lists that drifted from the registry
@@ -51,6 +57,7 @@ async function main(): Promise<string[]> {
     replication,
     slotName: config.debeziumSlotName,
     auth: config.connectAuth,
+    ca: config.connectCa,
   });
 }
 

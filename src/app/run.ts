@@ -18,6 +18,7 @@ import { PROJECTOR_GROUP, ROUTER_GROUP, routerTopics } from '../flows/projection
 import { createKafka } from '../adapters/kafka/kafka';
 import { ConnectClient } from '../adapters/kafka-connect/client';
 import { basicAuthHeaders } from '../adapters/basic-auth';
+import { httpsAgent, untrustedCertificate } from '../adapters/rest-tls';
 import { partitionLags } from '../adapters/kafka/groups';
 import { replicationSlots } from '../adapters/postgres/replication-slots';
 import { startOpsServer, InvoicePdfRoute, OpsServer, ReadinessCheck } from './http';
@@ -246,16 +247,22 @@ function commonChecks(config: Config, admin: Admin, statePool: Pool): Record<str
       return `${c.brokers.length} broker(s)`;
     },
     registry: async () => {
-      const res = await fetch(`${config.registryUrl}/subjects`, {
+      const url = `${config.registryUrl}/subjects`;
+      const res = await fetch(url, {
         timeout: 2000,
         headers: basicAuthHeaders(config.registryAuth),
+        agent: httpsAgent(url, config.registryCa),
+      }).catch((e: unknown) => {
+        throw (
+          untrustedCertificate(e, 'the schema registry', url, 'SCHEMA_REGISTRY_CA', config.registryCa) ?? e
+        );
       });
       if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
       await res.text();
     },
     'postgres-state': async () => void (await statePool.query('SELECT 1')),
     connect: async () => {
-      const connect = new ConnectClient(config.connectUrl, config.connectAuth);
+      const connect = new ConnectClient(config.connectUrl, config.connectAuth, config.connectCa);
       const names = await connect.list();
       const bad: string[] = [];
       for (const n of names) {

@@ -98,6 +98,8 @@ export interface SnapshotDeps {
   connectUrl: string;
   /** HTTP Basic credentials of Kafka Connect (config CONNECT_USERNAME/PASSWORD); none by default */
   connectAuth?: BasicAuth | null;
+  /** CONNECT_CA's certificates (null: the system's) */
+  connectCa?: string | null;
   /** replication of the notification topic when this creates it (default: from the cluster's size) */
   replication?: ReplicationSetting;
 }
@@ -164,7 +166,7 @@ export async function runSnapshot(
   opts: SnapshotRunOptions,
 ): Promise<SnapshotReport> {
   const name = opts.connector ?? CONNECTOR_NAME;
-  const connect = new ConnectClient(deps.connectUrl, deps.connectAuth ?? null);
+  const connect = new ConnectClient(deps.connectUrl, deps.connectAuth ?? null, deps.connectCa ?? null);
   const tables = (JSON.parse(signal.data) as { 'data-collections': string[] })['data-collections'];
   const connectLog = opts.connectLog ?? defaultConnectLog();
   const readConnect = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
@@ -179,7 +181,7 @@ export async function runSnapshot(
   if (problem) throw new CliFailure(`${problem}; no snapshot signal inserted`);
   const config =
     (await readConnect('the connector config', () =>
-      fetchConnectorConfig(deps.connectUrl, name, deps.connectAuth ?? null),
+      fetchConnectorConfig(deps.connectUrl, name, deps.connectAuth ?? null, deps.connectCa ?? null),
     )) ?? {};
   const topic = notificationTopicOf(config);
   if (!topic)

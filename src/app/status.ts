@@ -130,7 +130,7 @@ export async function gatherStatus(
     }),
     section(() => outboxBacklog(statePool)),
     section(async () => {
-      const connect = new ConnectClient(config.connectUrl, config.connectAuth);
+      const connect = new ConnectClient(config.connectUrl, config.connectAuth, config.connectCa);
       const names = await connect.list();
       const out = [];
       for (const name of names.sort()) {

@@ -173,11 +173,15 @@ const SPEC = {
   SCHEMA_REGISTRY_URL: [Url, 'http://127.0.0.1:8081/apis/ccompat/v7'],
   CONNECT_URL: [Url, 'http://127.0.0.1:8083'],
   // HTTP Basic credentials of the registry and of Kafka Connect's REST API (issue 16; empty: none sent); the
-  // passwords are secrets. A private CA for their HTTPS: NODE_EXTRA_CA_CERTS (docs/operations.md "Kafka security").
+  // passwords are secrets.
   SCHEMA_REGISTRY_USERNAME: [OptionalString, ''],
   SCHEMA_REGISTRY_PASSWORD: [OptionalString, ''],
   CONNECT_USERNAME: [OptionalString, ''],
   CONNECT_PASSWORD: [OptionalString, ''],
+  // Their HTTPS behind a private CA: a PEM file of the CA(s) to trust instead of the system's (empty: the system's;
+  // docs/operations.md "Kafka security").
+  SCHEMA_REGISTRY_CA: [OptionalString, ''],
+  CONNECT_CA: [OptionalString, ''],
   // The pipeline reads Odoo as a read-only role (SELECT on the captured tables, created by src/app/pg-setup.ts on the
   // local stack; README "Database roles"), never as the owner `odoo`.
   ODOO_DATABASE_URL: [PgUrl, 'postgresql://sync_reader:sync_reader@127.0.0.1:5432/odoo'],
@@ -293,9 +297,13 @@ export interface Config {
   registryUrl: string;
   /** HTTP Basic credentials of the registry (null: none) */
   registryAuth: BasicAuth | null;
+  /** `SCHEMA_REGISTRY_CA`: the PEM certificates its HTTPS client trusts (null: the system's) */
+  registryCa: string | null;
   connectUrl: string;
   /** HTTP Basic credentials of Kafka Connect's REST API (null: none) */
   connectAuth: BasicAuth | null;
+  /** `CONNECT_CA`: the PEM certificates its HTTPS client trusts (null: the system's) */
+  connectCa: string | null;
   /** `DEBEZIUM_SLOT_NAME`: the connector's replication slot when not the connector file's (null) */
   debeziumSlotName: string | null;
   odooDatabaseUrl: string;
@@ -413,6 +421,23 @@ export function parseSettings(
   return out as Settings;
 }
 
+/** The PEM certificates of a CA setting's file (null when the setting is empty); a ConfigError naming it else. */
+function readPemCa(
+  setting: 'KAFKA_SSL_CA' | 'SCHEMA_REGISTRY_CA' | 'CONNECT_CA',
+  path: string,
+): string | null {
+  if (!path) return null;
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`${setting}=${JSON.stringify(path)}: ${(e as Error).message}`]);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new ConfigError([`${setting}=${JSON.stringify(path)}: not a PEM certificate file`]);
+  return pem;
+}
+
 /**
  * Loads the config. `required` narrows which secrets must be present, so that a command that never talks
  * to Odoo (e.g. `status`) does not demand ODOO_PASSWORD.
@@ -445,16 +470,8 @@ export function loadConfig(
   registerSecret(s.SCHEMA_REGISTRY_PASSWORD);
   registerSecret(s.CONNECT_PASSWORD);
   registerSecret(s.INVOICE_PDF_TOKEN);
-  let ca: string[] | undefined;
-  if (s.KAFKA_SSL && s.KAFKA_SSL_CA) {
-    try {
-      ca = [readFileSync(s.KAFKA_SSL_CA, 'utf8')];
-    } catch (e) {
-      throw new ConfigError([`KAFKA_SSL_CA=${JSON.stringify(s.KAFKA_SSL_CA)}: ${(e as Error).message}`]);
-    }
-    if (!ca[0].includes('-----BEGIN CERTIFICATE-----'))
-      throw new ConfigError([`KAFKA_SSL_CA=${JSON.stringify(s.KAFKA_SSL_CA)}: not a PEM certificate file`]);
-  }
+  const kafkaCa = s.KAFKA_SSL ? readPemCa('KAFKA_SSL_CA', s.KAFKA_SSL_CA) : null;
+  const ca = kafkaCa === null ? undefined : [kafkaCa];
   return {
     kafka: {
       brokers: s.KAFKA_BROKERS,
@@ -474,8 +491,10 @@ export function loadConfig(
     registryAuth: s.SCHEMA_REGISTRY_USERNAME
       ? { username: s.SCHEMA_REGISTRY_USERNAME, password: s.SCHEMA_REGISTRY_PASSWORD }
       : null,
+    registryCa: readPemCa('SCHEMA_REGISTRY_CA', s.SCHEMA_REGISTRY_CA),
     connectUrl: s.CONNECT_URL,
     connectAuth: s.CONNECT_USERNAME ? { username: s.CONNECT_USERNAME, password: s.CONNECT_PASSWORD } : null,
+    connectCa: readPemCa('CONNECT_CA', s.CONNECT_CA),
     debeziumSlotName: s.DEBEZIUM_SLOT_NAME || null,
     odooDatabaseUrl: s.ODOO_DATABASE_URL,
     odooSignalDatabaseUrl: s.ODOO_SIGNAL_DATABASE_URL,

@@ -9,6 +9,7 @@ import { SyncError } from '../../domain/errors';
 import { loadConnectorTemplate } from './connector-config';
 import { packageRoot } from '../../core/package-root';
 import { basicAuthHeaders, credentialsRefused, type BasicAuth } from '../basic-auth';
+import { httpsAgent, untrustedCertificate } from '../rest-tls';
 
 const CONNECT_SETTINGS = { username: 'CONNECT_USERNAME', password: 'CONNECT_PASSWORD' };
 
@@ -23,6 +24,7 @@ async function call(
   url: string,
   body?: unknown,
   auth?: BasicAuth | null,
+  ca?: string | null,
 ): Promise<{ status: number; json: unknown }> {
   let res;
   try {
@@ -31,8 +33,11 @@ async function call(
       headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...basicAuthHeaders(auth) },
       body: body === undefined ? undefined : JSON.stringify(body),
       timeout: 15000,
+      agent: httpsAgent(url, ca),
     });
   } catch (e) {
+    const untrusted = untrustedCertificate(e, 'Kafka Connect', url, 'CONNECT_CA', ca);
+    if (untrusted) throw untrusted;
     throw new SyncError(
       'NETWORK',
       `Kafka Connect at ${new URL(url).origin} is not reachable: ${(e as Error).message}`,
@@ -57,10 +62,12 @@ export class ConnectClient {
   constructor(
     private readonly baseUrl: string,
     private readonly auth: BasicAuth | null = null,
+    /** CONNECT_CA: the PEM certificates to trust for https (null: the system's) */
+    private readonly ca: string | null = null,
   ) {}
 
   private call(method: string, url: string, body?: unknown): ReturnType<typeof call> {
-    return call(method, url, body, this.auth);
+    return call(method, url, body, this.auth, this.ca);
   }
 
   async putConfig(name: string, config: Record<string, string>): Promise<'created' | 'updated'> {
@@ -133,8 +140,9 @@ export function connectGet(
   connectUrl: string,
   path: string,
   auth: BasicAuth | null = null,
+  ca: string | null = null,
 ): Promise<{ status: number; json: unknown }> {
-  return call('GET', `${connectUrl.replace(/\/$/, '')}${path}`, undefined, auth);
+  return call('GET', `${connectUrl.replace(/\/$/, '')}${path}`, undefined, auth, ca);
 }
 
 /** The connector configs shipped in connectors/, by name (file name without .json), validated as string maps. */

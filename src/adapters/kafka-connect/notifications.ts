@@ -241,8 +241,9 @@ export async function fetchConnectorConfig(
   connectUrl: string,
   name: string,
   auth: BasicAuth | null = null,
+  ca: string | null = null,
 ): Promise<Record<string, string> | null> {
-  const res = await connectGet(connectUrl, `/connectors/${encodeURIComponent(name)}/config`, auth);
+  const res = await connectGet(connectUrl, `/connectors/${encodeURIComponent(name)}/config`, auth, ca);
   if (res.status === 404) return null;
   if (res.status !== 200)
     throw new SyncError('INTERNAL', `Kafka Connect config of ${name}: HTTP ${res.status}`);

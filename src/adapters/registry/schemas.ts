@@ -14,7 +14,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import fetch, { type Response } from 'node-fetch';
 import { basicAuthHeaders, credentialsRefused, type BasicAuth } from '../basic-auth';
+import { httpsAgent, untrustedCertificate } from '../rest-tls';
 import { isLeft } from 'fp-ts/Either';
 import { MalformedEventError, SyncError } from '../../domain/errors';
 import { componentLogger, type Logger } from '../../core/log';
@@ -52,6 +54,8 @@ export interface EventSchemasOptions {
   registryUrl: string;
   /** HTTP Basic credentials (config SCHEMA_REGISTRY_USERNAME/PASSWORD); none by default */
   auth?: BasicAuth | null;
+  /** SCHEMA_REGISTRY_CA: the PEM certificates to trust for https (none: the system's) */
+  ca?: string | null;
   topics: EventTopics;
   /** override the Avro schema of an event type (tests; schema evolution drills) */
   schemaOverrides?: Partial<Record<OutboxEventType, Record<string, unknown>>>;
@@ -96,6 +100,7 @@ export class EventSchemas {
       host: this.baseUrl,
       clientId: 'odoo-opencell-sync',
       ...(opts.auth ? { auth: { username: opts.auth.username, password: opts.auth.password } } : {}),
+      ...(httpsAgent(this.baseUrl, opts.ca) ? { agent: httpsAgent(this.baseUrl, opts.ca) } : {}),
       retry: { retries: 1, maxRetryTimeInSecs: 2, initialRetryTimeInSecs: 0.2 },
     });
     this.topicOf = { SyncOutcome: opts.topics.syncEvents, InvoiceIssued: opts.topics.invoiceEvents };
@@ -164,6 +169,8 @@ export class EventSchemas {
     } catch (e) {
       const status = statusOf(e);
       if (status === 401 || status === 403) throw this.refused(status);
+      const untrusted = this.untrusted(e);
+      if (untrusted) throw untrusted;
       if (status === 409) throw this.incompatible(subject, type, (e as Error).message);
       if (status === 422) {
         throw new SyncError(
@@ -228,6 +235,11 @@ export class EventSchemas {
     );
   }
 
+  /** A registry certificate this client does not trust: the error naming SCHEMA_REGISTRY_CA (else undefined). */
+  private untrusted(e: unknown): SyncError | undefined {
+    return untrustedCertificate(e, 'the schema registry', this.baseUrl, 'SCHEMA_REGISTRY_CA', this.opts.ca);
+  }
+
   private unavailable(subject: string, reason: string, cause?: unknown): SyncError {
     return new SyncError('NETWORK', `schema registry unavailable (${subject}): ${reason}`, {
       retriable: true,
@@ -251,10 +263,11 @@ export class EventSchemas {
           ...basicAuthHeaders(this.opts.auth),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        timeout: this.timeoutMs,
+        agent: httpsAgent(this.baseUrl, this.opts.ca),
       });
     } catch (e) {
-      throw this.unavailable(path, (e as Error).message, e);
+      throw this.untrusted(e) ?? this.unavailable(path, (e as Error).message, e);
     }
     if (res.status === 401 || res.status === 403) throw this.refused(res.status);
     if (res.status >= 500) throw this.unavailable(path, `HTTP ${res.status}`);
@@ -342,6 +355,9 @@ export class EventSchemas {
       // the message that names the settings
       if (status === 401 || status === 403)
         throw new SyncError('NETWORK', this.refused(status).message, { retriable: true, cause: e });
+      // an untrusted certificate likewise: retried with the message that names SCHEMA_REGISTRY_CA
+      const untrusted = this.untrusted(e);
+      if (untrusted) throw new SyncError('NETWORK', untrusted.message, { retriable: true, cause: e });
       if (status === 404) {
         throw new MalformedEventError(
           topic,

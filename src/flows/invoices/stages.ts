@@ -29,7 +29,7 @@ export type InvoiceConfig = Pick<
   Config,
   'kafka' | 'registryUrl' | 'topics' | 'opencell' | 'odoo' | 'retry' | 'invoicePoll' | 'invoiceImport'
 > &
-  Partial<Pick<Config, 'registryAuth'>>;
+  Partial<Pick<Config, 'registryAuth' | 'registryCa'>>;
 
 export function invoiceRetryPolicy(config: Pick<Config, 'retry'>): RetryPolicy {
   return {
@@ -135,7 +135,12 @@ export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDe
   const ownOdoo = deps.odoo ? undefined : new OdooClient(config.odoo);
   const schemas =
     deps.schemas ??
-    new EventSchemas({ registryUrl: config.registryUrl, auth: config.registryAuth, topics: config.topics });
+    new EventSchemas({
+      registryUrl: config.registryUrl,
+      auth: config.registryAuth,
+      ca: config.registryCa,
+      topics: config.topics,
+    });
   const loader = new InvoiceLoader({
     odoo: deps.odoo ?? ownOdoo!,
     pool: deps.pool,

@@ -528,13 +528,14 @@ export class OutboxRelay {
 
 /** The relay as the pipeline runs it: schemas for the configured topics and registry. */
 export function createOutboxRelay(
-  cfg: Pick<Config, 'registryUrl' | 'topics'> & Partial<Pick<Config, 'registryAuth'>>,
+  cfg: Pick<Config, 'registryUrl' | 'topics'> & Partial<Pick<Config, 'registryAuth' | 'registryCa'>>,
   deps: { pool: Pool; kafka: Kafka },
   opts: Omit<OutboxRelayOptions, 'pool' | 'kafka' | 'registry'> = {},
 ): OutboxRelay {
   const registry = new EventSchemas({
     registryUrl: cfg.registryUrl,
     auth: cfg.registryAuth,
+    ca: cfg.registryCa,
     topics: { syncEvents: cfg.topics.syncEvents, invoiceEvents: cfg.topics.invoiceEvents },
   });
   return new OutboxRelay({ ...deps, registry, ...opts });

@@ -147,6 +147,7 @@ async function main(argv: string[]): Promise<void> {
   const registry = new EventSchemas({
     registryUrl: cfg.registryUrl,
     auth: cfg.registryAuth,
+    ca: cfg.registryCa,
     topics: cfg.topics,
   });
   const kafka = createKafka(cfg.kafka, `${cfg.kafka.clientId}-subscriber`);
