@@ -39,6 +39,7 @@ import {
   odooDb,
   ROOT,
   stateDb,
+  startGroupAtEnds,
   stateUrlFor,
   testKafka,
   uniqueSuffix,
@@ -119,46 +120,6 @@ class RunProcess {
 
   kill(): void {
     if (this.alive) this.child.kill('SIGKILL');
-  }
-}
-
-/**
- * Commits the current end of every partition of `topics` for a new group, so that it consumes only what comes
- * next. Explicit offsets (kafkajs resetOffsets({earliest:false}) commits the symbolic -1, which a consumer subscribed
- * fromBeginning reads as "earliest"), committed by one member for all topics at once (admin.setOffsets joins the
- * group once per topic, seconds each).
- */
-async function startGroupAtEnds(groupId: string, topics: readonly string[]): Promise<void> {
-  const kafka = testKafka();
-  const admin = kafka.admin();
-  await admin.connect();
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
-  try {
-    const ends = [];
-    for (const topic of topics)
-      ends.push(
-        ...(await admin.fetchTopicOffsets(topic)).map((p) => ({
-          topic,
-          partition: p.partition,
-          offset: p.high,
-        })),
-      );
-    await consumer.connect();
-    for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: false });
-    const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => undefined });
-    consumer.pause(topics.map((topic) => ({ topic })));
-    await joined;
-    await consumer.commitOffsets(ends);
-    const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
-    const at = new Map(
-      committed.flatMap((t) => t.partitions.map((p) => [`${t.topic}:${p.partition}`, p.offset])),
-    );
-    for (const e of ends)
-      expect(at.get(`${e.topic}:${e.partition}`), `${e.topic}:${e.partition}`).to.equal(e.offset);
-  } finally {
-    await consumer.disconnect();
-    await admin.disconnect();
   }
 }
 
