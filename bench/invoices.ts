@@ -1,14 +1,27 @@
 /**
- * Benchmark 5 — invoice load: `invoices` synthetic invoices from the OpenCell sandbox (generateInvoices over the
+ * Benchmark 5 — invoice load (issue 17 §3: `--invoices=100000`, a monthly billing run; 10,000 the quick default): `invoices` synthetic invoices from the OpenCell sandbox (generateInvoices over the
  * billing accounts of `customers` customers that exist in Odoo and OpenCell) → poller (one poll) → outbox (a state
  * database of the benchmark's own) → relay (Avro through the registry) → Kafka → invoice loader → production Odoo
  * JSON-RPC client → Odoo sandbox → Odoo's PostgreSQL. Figures: invoices/s of the loader (first to last load), of
- * the whole flow (poll start to last load), and the invoices present twice in Odoo (must be 0).
+ * the whole flow (poll start to last load), of the poll and of the relay, and — counted in Odoo's database — the
+ * invoices present twice (must be 0) and lost (neither in Odoo nor dead-lettered; must be 0).
+ *
+ * Baseline, measured in the same run on the same sandbox: the same kind of moves (vals mapped from the run's own
+ * events, other refs and dates) created straight through the production JSON-RPC client in lists of the loader's batch
+ * size — the rate the loader could reach if Kafka, the state database and the lookups cost nothing — and the same
+ * lists created by the sandbox's ORM in process (its SQL alone, no HTTP or JSON): the loader's rate is printed as a
+ * ratio of the first, and the share of a JSON-RPC create that is the sandbox's SQL from the second.
  */
-import { Pool } from 'pg';
+import os from 'node:os';
+import { Client, Pool } from 'pg';
 import { CATALOG, insertContract, insertContractGroup, insertPartner } from '../testkit/demo-seed';
 import { loadConfig } from '../src/core/config';
 import type { LoadOutcome } from '../src/flows/invoices/loader';
+import { OdooClient } from '../src/adapters/odoo/client';
+import { odooInvoiceFromEvent } from '../src/domain/invoices/odoo-invoice';
+import type { InvoiceIssuedEvent } from '../src/domain/outbox/events';
+import { defaultPgSetupOptions } from '../src/app/pg-setup';
+import { createMove } from '../testkit/sandbox/odoo/account';
 import { createInvoiceLoader, ensureInvoiceTopics, startInvoicePoller } from '../src/flows/invoices/stages';
 import { OpenCellClient } from '../src/adapters/opencell/client';
 import { OutboxRelay } from '../src/flows/outbox/relay';
@@ -20,13 +33,23 @@ import { benchKafka, freshStateDb, ODOO_DATABASE_URL, RssSampler, suffix, waitFo
 export interface InvoiceOptions {
   invoices: number;
   customers?: number;
+  /** invoices per account.move create (the loader's maxBatch; default 200) */
+  batch?: number;
+  /** invoices created by each baseline (default 2,000) */
+  baselineInvoices?: number;
 }
+
+const LOADER_BATCH = 200;
+const per = (n: number, ms: number) => (ms > 0 ? Math.round((n / (ms / 1000)) * 10) / 10 : null);
 
 export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => void = console.log) {
   const rss = new RssSampler();
   const sfx = suffix();
   const PASSWORD = `pw-${sfx}`;
-  const customers = o.customers ?? 20;
+  // 500 invoice dates at most: one invoice per customer and day (below)
+  const customers = o.customers ?? Math.max(20, Math.ceil(o.invoices / 500));
+  const batch = o.batch ?? LOADER_BATCH;
+  const loadAtStart = os.loadavg()[0];
   // One invoice per customer and day: the original's duplicate guard (invoice_date, contract group, journal)
   // refuses a second invoice of a group on one day (docs/parity.md I-duplicate), so the invoices span `days` days.
   const days = Math.ceil(o.invoices / customers);
@@ -59,7 +82,9 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
     databaseUrl: ODOO_DATABASE_URL,
     users: { 'billing-bot': PASSWORD },
   });
-  const stateUrl = await freshStateDb('invoices');
+  // a state database of this run's stack (STATE_DB_NAME) so that two stacks' benchmarks do not share one
+  const stateName = `invoices${process.env.STATE_DB_NAME ? `_${process.env.STATE_DB_NAME.replace(/\W/g, '_')}` : ''}`;
+  const stateUrl = await freshStateDb(stateName);
   const state = new Pool({ connectionString: stateUrl, max: 8 });
   const config = loadConfig({
     ...process.env,
@@ -88,7 +113,20 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
     lockKey: Math.floor(Math.random() * 2 ** 40) + 1,
     pollMs: 100,
     batchSize: 500,
+    metrics: {
+      onPublished: (n) => {
+        const now = Date.now();
+        firstPublish ||= now;
+        lastPublish = now;
+        published += n;
+      },
+    },
   });
+  let firstPublish = 0;
+  let lastPublish = 0;
+  let published = 0;
+  const sample: InvoiceIssuedEvent[] = [];
+  const baselineN = o.baselineInvoices ?? 2000;
   const loaded = new Map<string, LoadOutcome[]>();
   let firstLoad = 0;
   let lastLoad = 0;
@@ -97,8 +135,10 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
     kafka,
     pool: state,
     groupId: `bench-invoice-loader-${sfx}`,
+    maxBatch: batch,
     onLoaded: (event, r) => {
       const now = Date.now();
+      if (sample.length < baselineN && r.outcome === 'created') sample.push(event);
       firstLoad ||= now;
       lastLoad = now;
       loaded.set(event.invoiceNumber, [...(loaded.get(event.invoiceNumber) ?? []), r]);
@@ -196,16 +236,31 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
     ).catch((e) => log(`invoices: ${(e as Error).message} (${loaded.size} loaded)`));
     const end = Date.now();
     const dup = await odooDb.query<{ n: string }>(
-      `SELECT count(*) AS n FROM (SELECT ref FROM account_move WHERE move_type = 'out_invoice' AND ref = ANY($1::text[]) GROUP BY ref HAVING count(*) > 1) d`,
+      `SELECT count(*) AS n FROM (SELECT ref FROM account_move WHERE move_type IN ('out_invoice', 'out_refund') AND ref = ANY($1::text[]) GROUP BY ref HAVING count(*) > 1) d`,
       [numbers],
     );
     const inOdoo = await odooDb.query<{ n: string }>(
-      `SELECT count(DISTINCT ref) AS n FROM account_move WHERE move_type = 'out_invoice' AND ref = ANY($1::text[])`,
+      `SELECT count(DISTINCT ref) AS n FROM account_move WHERE move_type IN ('out_invoice', 'out_refund') AND ref = ANY($1::text[])`,
       [numbers],
     );
+    const loadAtEnd = os.loadavg()[0];
+    log(`invoices: loaded; measuring the baselines (${sample.length} moves, lists of ${batch})…`);
+    const baseline = await createBaselines(sample, batch, odoo, PASSWORD, loader.loader, sfx);
     const created = [...loaded.values()].filter((rs) => rs.some((r) => r.outcome === 'created')).length;
     const loaderSeconds = (lastLoad - firstLoad) / 1000;
+    const loaderRate = Math.round((loaded.size / loaderSeconds) * 10) / 10;
+    const lost = numbers.length - Number(inOdoo.rows[0].n) - deadLettered;
     return {
+      batch,
+      loadAverage: { start: Math.round(loadAtStart * 10) / 10, end: Math.round(loadAtEnd * 10) / 10 },
+      pollInvoicesPerSec: per(poll.emitted, pollSeconds * 1000),
+      relayed: published,
+      relayInvoicesPerSec: per(published, lastPublish - firstPublish),
+      lost: Math.max(0, lost),
+      baseline,
+      loaderVsRpcCreate: baseline.rpcCreatePerSec
+        ? Math.round((loaderRate / baseline.rpcCreatePerSec) * 100) / 100
+        : null,
       invoices: numbers.length,
       customers,
       pollEmitted: poll.emitted,
@@ -216,7 +271,7 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
       inOdoo: Number(inOdoo.rows[0].n),
       loadedTwice: Number(dup.rows[0].n),
       loaderSeconds: Math.round(loaderSeconds * 10) / 10,
-      loaderInvoicesPerSec: Math.round((loaded.size / loaderSeconds) * 10) / 10,
+      loaderInvoicesPerSec: loaderRate,
       flowSeconds: Math.round(((end - t0) / 1000) * 10) / 10,
       flowInvoicesPerSec: Math.round((loaded.size / ((lastLoad - t0) / 1000)) * 10) / 10,
       peakRssMiB: rss.peakMiB(),
@@ -231,11 +286,84 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
     await odoo.close();
     await state.end();
     await odooDb.end();
-    const admin = kafka.admin();
+    const admin = new Client({ connectionString: defaultPgSetupOptions().adminUrl });
     await admin.connect();
     await admin
+      .query(`DROP DATABASE IF EXISTS odoo_opencell_sync_bench_${stateName} WITH (FORCE)`)
+      .catch(() => undefined);
+    await admin.end();
+    const kadmin = kafka.admin();
+    await kadmin.connect();
+    await kadmin
       .deleteTopics({ topics: [config.topics.invoiceEvents, config.topics.dlq] })
       .catch(() => undefined);
-    await admin.disconnect();
+    await kadmin.disconnect();
+  }
+}
+
+/**
+ * The baselines: the sample's moves (vals mapped by the loader's own resolver, refs `RAW…`, dates moved 50 years on)
+ * created in lists of `batch` (1) through the production JSON-RPC client, (2) by the sandbox's ORM in process, in one
+ * transaction per list (its SQL and model logic, no HTTP or JSON). Both sequential: one list at a time.
+ */
+async function createBaselines(
+  sample: InvoiceIssuedEvent[],
+  batch: number,
+  odoo: Awaited<ReturnType<typeof startOdooSandbox>>,
+  password: string,
+  loader: { resolver: { resolveMany(e: InvoiceIssuedEvent[]): Promise<unknown[]> } },
+  sfx: string,
+) {
+  const client = new OdooClient({ url: odoo.url, db: odoo.db, user: 'billing-bot', password });
+  const pool = new Pool({ connectionString: ODOO_DATABASE_URL, max: 2 });
+  try {
+    const shifted = (e: InvoiceIssuedEvent, tag: string, i: number): InvoiceIssuedEvent => ({
+      ...e,
+      invoiceNumber: `RAW${tag}${sfx}-${i}`,
+      invoiceDate: `${Number(e.invoiceDate.slice(0, 4)) + 50}${e.invoiceDate.slice(4)}`,
+    });
+    const valsOf = async (tag: string) => {
+      const evs = sample.map((e, i) => shifted(e, tag, i));
+      const lookups = (await loader.resolver.resolveMany(evs)) as Parameters<
+        typeof odooInvoiceFromEvent
+      >[1][];
+      return evs.map((e, i) => odooInvoiceFromEvent(e, lookups[i]!).vals);
+    };
+    const lists = <T>(xs: T[]) =>
+      Array.from({ length: Math.ceil(xs.length / batch) }, (_, i) => xs.slice(i * batch, (i + 1) * batch));
+    const context = { tracking_disable: true, mail_create_nolog: true, mail_notrack: true };
+    const rpcVals = await valsOf('R');
+    let t0 = Date.now();
+    for (const l of lists(rpcVals)) await client.createMany('account.move', l, { context });
+    const rpcMs = Date.now() - t0;
+    const ormVals = await valsOf('O');
+    const uid = (await pool.query<{ id: number }>(`SELECT id FROM res_users WHERE login = 'billing-bot'`))
+      .rows[0]?.id;
+    t0 = Date.now();
+    for (const l of lists(ormVals)) {
+      const db = await pool.connect();
+      try {
+        await db.query('BEGIN');
+        for (const v of l) await createMove({ db, uid: uid ?? 1, lang: 'en_US', context }, v);
+        await db.query('COMMIT');
+      } finally {
+        db.release();
+      }
+    }
+    const ormMs = Date.now() - t0;
+    const rpcCreatePerSec = per(rpcVals.length, rpcMs);
+    const inProcessCreatePerSec = per(ormVals.length, ormMs);
+    return {
+      invoices: sample.length,
+      batch,
+      rpcCreatePerSec,
+      rpcMsPerList: lists(rpcVals).length ? Math.round((rpcMs / lists(rpcVals).length) * 10) / 10 : null,
+      inProcessCreatePerSec,
+      /** the share of a JSON-RPC create that is the sandbox's SQL and model logic (the rest: HTTP, JSON, the client) */
+      sqlShareOfRpcCreate: rpcMs > 0 ? Math.round((ormMs / rpcMs) * 100) / 100 : null,
+    };
+  } finally {
+    client.close();
+    await pool.end();
   }
 }

@@ -18,7 +18,7 @@
  *   --resync-partners=N      BENCH_RESYNC_PARTNERS    (100000)
  *   --resync-contracts=N     BENCH_RESYNC_CONTRACTS   (2000)
  *   --resync-profile=DIR     BENCH_RESYNC_PROFILE     (none: the replay's router and projector write CPU profiles there)
- *   --invoices=N             BENCH_INVOICES           (10000)
+ *   --invoices=N             BENCH_INVOICES           (100000, a monthly billing run, issue 17 §3; --quick: 10000)
  *
  * On demand only (named: `npm run bench -- ceiling scaleout`), the pipeline in processes of its own (issue 17):
  *   --ceiling-rates=a,b,…    BENCH_CEILING_RATES      (200,400,600,800,1000,1200,1400 changes/s, stepped up)
@@ -174,7 +174,7 @@ export async function main(): Promise<void> {
         }
         case 'invoices': {
           const { runInvoiceBench } = await import('./invoices.js');
-          params = { invoices: num('invoices', 'BENCH_INVOICES', 10_000, 500) };
+          params = { invoices: num('invoices', 'BENCH_INVOICES', 100_000, 10_000) };
           result = await runInvoiceBench(params as never);
           break;
         }
