@@ -239,8 +239,8 @@ export interface RunningProcess {
   stop(): Promise<void>;
 }
 
-/** Common readiness checks: Kafka, the registry, the state database, Kafka Connect tasks. */
-function commonChecks(config: Config, admin: Admin, statePool: Pool): Record<string, ReadinessCheck> {
+/** Common readiness checks: Kafka, the registry, the state database, Kafka Connect tasks. Exported for tests. */
+export function commonChecks(config: Config, admin: Admin, statePool: Pool): Record<string, ReadinessCheck> {
   return {
     kafka: async () => {
       const c = await admin.describeCluster();

@@ -7,6 +7,7 @@ import { ConfigError, SyncError } from '../../src/domain/errors';
 import { EventSchemas } from '../../src/adapters/registry/schemas';
 import { ConnectClient } from '../../src/adapters/kafka-connect/client';
 import { fetchConnectorConfig } from '../../src/adapters/kafka-connect/notifications';
+import { commonChecks } from '../../src/app/run';
 
 const USER = 'sync-registry';
 const PASSWORD = 'Rest-Secret-8812';
@@ -195,6 +196,31 @@ describe('schema registry and Kafka Connect REST credentials (issue 16)', () => 
         .and.include('CONNECT_PASSWORD');
       expect(`${e.message} ${JSON.stringify(e)}`).not.to.include(WRONG);
     }
+  });
+
+  it("every role's /readyz checks the registry and Connect with their credentials", async () => {
+    const server = await basicAuthServer(() => ({ status: 200, json: [] }));
+    servers.push(server.server);
+    const env = { SCHEMA_REGISTRY_URL: server.url, CONNECT_URL: server.url };
+    const right = loadConfig(
+      {
+        ...env,
+        SCHEMA_REGISTRY_USERNAME: USER,
+        SCHEMA_REGISTRY_PASSWORD: PASSWORD,
+        CONNECT_USERNAME: USER,
+        CONNECT_PASSWORD: PASSWORD,
+      },
+      [],
+    );
+    const checks = commonChecks(right, {} as never, {} as never);
+    await checks.registry();
+    expect(await checks.connect()).to.equal('0 connector(s) running');
+    expect(server.accepted).to.deep.equal(['GET /subjects', 'GET /connectors']);
+    const none = commonChecks(loadConfig(env, []), {} as never, {} as never);
+    let refused = '';
+    await none.registry().catch((e: Error) => (refused = e.message));
+    expect(refused).to.equal('HTTP 401');
+    expect(server.refused).to.equal(1);
   });
 
   it('configures no credentials by default, and both or none of a user and password', () => {

@@ -11,6 +11,7 @@ import { ConfigError, SyncError } from '../../src/domain/errors';
 import { EventSchemas } from '../../src/adapters/registry/schemas';
 import { ConnectClient } from '../../src/adapters/kafka-connect/client';
 import { fetchConnectorConfig } from '../../src/adapters/kafka-connect/notifications';
+import { commonChecks } from '../../src/app/run';
 
 /**
  * HTTPS to the schema registry and Kafka Connect behind a private CA (issue 16): a CA made here with openssl signs
@@ -87,6 +88,11 @@ function answer(req: IncomingMessage): { status: number; json: unknown } {
     return { status: 200, json: { compatibility: 'BACKWARD' } };
   if (url === '/subjects') return { status: 200, json: [] };
   if (url === '/connectors') return { status: 200, json: ['odoo-billing'] };
+  if (url === '/connectors/odoo-billing/status')
+    return {
+      status: 200,
+      json: { name: 'odoo-billing', connector: { state: 'RUNNING' }, tasks: [{ id: 0, state: 'RUNNING' }] },
+    };
   if (url === '/connectors/odoo-billing/config')
     return { status: 200, json: { 'connector.class': 'io.debezium.connector.postgresql.PostgresConnector' } };
   return { status: 404, json: { error_code: 40401, message: 'not found' } };
@@ -198,6 +204,26 @@ describe('HTTPS to the registry and Kafka Connect behind a private CA (SCHEMA_RE
         .and.include('not trusted')
         .and.include('set CONNECT_CA');
     }
+  });
+
+  it("every role's /readyz reaches both over https with the settings, and names them without", async () => {
+    const env = { SCHEMA_REGISTRY_URL: url, CONNECT_URL: url };
+    const trusted = commonChecks(
+      loadConfig({ ...env, SCHEMA_REGISTRY_CA: path('ca.pem'), CONNECT_CA: path('ca.pem') }, []),
+      {} as never,
+      {} as never,
+    );
+    await trusted.registry();
+    expect(await trusted.connect()).to.equal('1 connector(s) running');
+    const untrusted = commonChecks(loadConfig(env, []), {} as never, {} as never);
+    const messages: string[] = [];
+    for (const check of [untrusted.registry, untrusted.connect])
+      await check().then(
+        () => messages.push('passed'),
+        (e: Error) => messages.push(e.message),
+      );
+    expect(messages[0]).to.include('not trusted').and.include('set SCHEMA_REGISTRY_CA');
+    expect(messages[1]).to.include('not trusted').and.include('set CONNECT_CA');
   });
 
   it('a CA that did not sign the certificate is refused too, with the setting to check', async () => {
