@@ -5,6 +5,7 @@
  * User errors are one clear line on stderr (no stack trace; LOG_LEVEL=debug adds it for bugs). Tables go to
  * stdout, `--json` prints one JSON document on stdout; logs and progress go to stderr.
  */
+import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka } from 'kafkajs';
 import { Pool } from 'pg';
 import { ConfigKey, loadConfig, Config, type KafkaClientSettings } from '../core/config';
@@ -56,7 +57,7 @@ import type { IntentMessage } from '../domain/intents/message';
 import { forceIbanRefusal } from '../domain/intents/force-iban';
 import { compensationEffectKey, compensationIntentId } from '../domain/intents/apply-compensation';
 import { maskIban } from '../domain/projection/iban';
-import { compensationAmount, compensationRequest } from '../domain/projection/payloads';
+import { compensationAmount, compensationRequest, projectionConfig } from '../domain/projection/payloads';
 import { oneShotIdentity } from '../domain/opencell/one-shot';
 import type { ContractView } from '../domain/projection/views';
 import { formatProgress, ProgressMeter } from './progress';
@@ -738,7 +739,10 @@ const forceCreateCommand: Command = {
       JSON_OPT,
     ],
     details:
-      'Produces a create_subscription intent with force=true to the intents topic (key partner:<id>); the projector applies it.',
+      'Produces a create_subscription intent with force=true to the intents topic (key partner:<id>); the projector applies it:\n' +
+      'customer, account hierarchy, subscription and access, as the wizard, terminated contracts included. The lines\n' +
+      'follow by replaying their dead letters (`dlq replay`), as the original re-queued their failed jobs, or with the\n' +
+      'creation itself when FORCE_CREATE_WITH_LINES=true.',
   },
   requires: () => [],
   run: async (args, ctx) => {
@@ -746,7 +750,7 @@ const forceCreateCommand: Command = {
     // "block_contract_creation_in_OC" exists only while opencell_somconnexio is installed (odoo-schema.ts).
     const optional = await optionalOdooColumns(ctx.odooPool());
     const r = await ctx.odooPool().query(
-      `SELECT cc.id, cc.partner_id, COALESCE(cc.is_terminated, false) AS terminated, p.ref,
+      `SELECT cc.id, cc.partner_id, p.ref,
               ${partnerBlockedSql('p', optional)} AS blocked
          FROM contract_contract cc JOIN res_partner p ON p.id = cc.partner_id
         WHERE cc.code = $1 ORDER BY cc.id`,
@@ -760,11 +764,9 @@ const forceCreateCommand: Command = {
     const row = r.rows[0] as {
       id: number;
       partner_id: number;
-      terminated: boolean;
       ref: string | null;
       blocked: boolean;
     };
-    if (row.terminated) throw new CliFailure(`contract ${code} is terminated in Odoo; nothing to create`);
     const msg = operatorIntent(
       { kind: 'create_subscription', contractId: row.id },
       await contractQueue(ctx.statePool(), row.id, row.partner_id, 'create_subscription'),
@@ -809,7 +811,7 @@ async function contractByCode(ctx: CommandContext, code: string): Promise<Contra
     throw new CliFailure(
       `${r.rows.length} contracts have code "${code}" (ids ${r.rows.map((x) => x.id).join(', ')}): fix the data in Odoo first`,
     );
-  const contract = await new OdooViews(ctx.odooPool()).contract(r.rows[0].id);
+  const contract = await new OdooViews(ctx.odooPool(), { lang: ctx.config.odoo.lang }).contract(r.rows[0].id);
   if (!contract) throw new CliFailure(`no contract with code "${code}" in Odoo`);
   return contract;
 }
@@ -832,8 +834,8 @@ async function submitOperatorIntent(
   msg: IntentMessage,
   what: string,
   command: string,
+  wait: number | null = waitSeconds(args, command),
 ): Promise<number> {
-  const wait = waitSeconds(args, command);
   const since = wait === null ? null : await ledgerNow(ctx.statePool());
   const [at] = await produceIntents(ctx.kafka(), ctx.config, [msg]);
   const json = flag(args, 'json');
@@ -873,15 +875,16 @@ const forceIbanCommand: Command = {
     ],
     details:
       "Produces a force_iban intent to the intents topic (key partner:<id>, after the customer's other intents); the\n" +
-      "projector sends the contract's IBAN to the user account of its subscription. Refused: an unknown or terminated\n" +
-      'contract, no mandate or bank account, an invalid IBAN. The outcome is a ledger entry and a sync event.',
+      "projector sends the contract's IBAN to the user account of its subscription, terminated or not (as the wizard).\n" +
+      'Refused: an unknown contract, no mandate or bank account, and with REFUSE_INVALID_IBAN an invalid IBAN. The\n' +
+      'outcome is a ledger entry and a sync event.',
   },
   requires: () => [],
   run: async (args, ctx) => {
     const code = args.positionals[0];
     waitSeconds(args, 'force-iban'); // a bad --wait is refused before anything is read
     const contract = await contractByCode(ctx, code);
-    const refused = forceIbanRefusal(contract);
+    const refused = forceIbanRefusal(contract, projectionConfig(ctx.config));
     if (refused !== null) throw new CliFailure(refused);
     const msg = operatorIntent(
       { kind: 'force_iban', contractId: contract.id },
@@ -911,6 +914,12 @@ function positiveNumber(args: ParsedArgs, name: string, command: string): number
     );
   return Number(raw);
 }
+
+/**
+ * The wizard's compensation was a synchronous call whose outcome the user saw at once (docs/parity.md W5); the
+ * command queues it behind the customer's intents (one writer per customer) and by default waits this long for it.
+ */
+const COMPENSATE_WAIT_S = 60;
 
 const compensateCommand: Command = {
   spec: {
@@ -953,18 +962,24 @@ const compensateCommand: Command = {
         name: 'key',
         type: 'string',
         valueName: 'caller key',
-        description: 'idempotency key: the same key is applied once (required)',
+        description:
+          'idempotency key: the same key is applied once (default: a new key, so each run is one charge, as the wizard)',
       },
       { name: 'dry-run', type: 'boolean', description: 'print the intent, do not produce it' },
-      WAIT_OPT,
+      {
+        ...WAIT_OPT,
+        description: `wait up to this long for the projector's outcome and report it (default ${COMPENSATE_WAIT_S} s)`,
+      },
+      { name: 'no-wait', type: 'boolean', description: 'only queue the intent, do not wait for its outcome' },
       YES_OPTION,
       JSON_OPT,
     ],
     details:
-      'Produces an apply_compensation intent to the intents topic (key partner:<id>); the projector applies it once per\n' +
-      'caller key, even across a crash or a lost answer (it looks for the charge in OpenCell before applying it again).\n' +
-      'A key already applied prints so and exits 0; a key already used for another compensation is refused.\n' +
-      'Refused for a terminated contract (as the original).',
+      'Produces an apply_compensation intent to the intents topic (key partner:<id>) and, as the wizard answered at once,\n' +
+      "waits for the projector's outcome and reports it (--wait, --no-wait). The projector applies it once per caller\n" +
+      'key, even across a crash or a lost answer (it looks for the charge in OpenCell before applying it again). A key\n' +
+      'already applied prints so and exits 0; a key already used for another compensation is refused. Without --key each\n' +
+      'run is a new charge, as each confirmation of the wizard was. Refused for a terminated contract (as the original).',
   },
   requires: () => [],
   run: async (args, ctx) => {
@@ -986,8 +1001,10 @@ const compensateCommand: Command = {
     if (amount <= 0) throw new UsageError('the compensation amount rounds to 0', C);
     const description = str(args, 'description')?.trim();
     if (!description) throw new UsageError('--description <text> is required', C);
-    const key = str(args, 'key');
-    if (!key) throw new UsageError('--key <caller key> is required (the same key is applied once)', C);
+    if (flag(args, 'no-wait') && str(args, 'wait') !== undefined)
+      throw new UsageError('give either --wait <seconds> or --no-wait, not both', C);
+    // no key: a new one, so this run is one charge and running it again charges again, as the wizard
+    const key = str(args, 'key') ?? `run-${randomUUID()}`;
     if (!/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$/.test(key))
       throw new UsageError(
         '--key must be 1–128 characters: letters, digits and . _ : @ / - (not starting with a sign)',
@@ -1052,7 +1069,8 @@ const compensateCommand: Command = {
         `an earlier submission of "${key}" is unfinished (its outcome is unknown): submitting it again is safe, the projector looks for the charge in OpenCell first\n`,
       );
     requireYes(args, C, `applying a compensation to contract ${code} in OpenCell`);
-    return submitOperatorIntent(ctx, args, msg, `submitted ${what}`, C);
+    const wait = flag(args, 'no-wait') ? null : (waitSeconds(args, C) ?? COMPENSATE_WAIT_S);
+    return submitOperatorIntent(ctx, args, msg, `submitted ${what}`, C, wait);
   },
 };
 
@@ -1100,7 +1118,7 @@ const reconcileCommand: Command = {
       );
     const client = new OpenCellClient(ctx.config.opencell);
     const deps = {
-      odoo: new OdooViews(ctx.odooPool()),
+      odoo: new OdooViews(ctx.odooPool(), { lang: ctx.config.odoo.lang }),
       opencell: new OpenCellState(client, { billingAccounts: false }),
     };
     const drift: Drift[] = [];

@@ -140,6 +140,16 @@ const IsoDayOrOff = new t.Type<string | null, string, unknown>(
   },
   (a) => a ?? '',
 );
+/** An Odoo language code: `ca_ES`, `es_ES`, `en_US`, `sr@latin`. */
+const OdooLang = new t.Type<string, string, unknown>(
+  'OdooLang',
+  (u): u is string => typeof u === 'string',
+  (u, c) =>
+    typeof u === 'string' && /^[a-z]{2,3}(_[A-Z]{2})?(@[a-z]+)?$/.test(u.trim())
+      ? t.success(u.trim())
+      : t.failure(u, c, 'must be an Odoo language code such as ca_ES, es_ES or en_US'),
+  t.identity,
+);
 const CsvList = new t.Type<string[], string, unknown>(
   'CommaSeparatedList',
   (u): u is string[] => Array.isArray(u),
@@ -210,6 +220,14 @@ const SPEC = {
   // The original hard-codes CLIENT in the CRM account hierarchy (docs/parity.md P-crm-category); opt-in sends the
   // configured category there too.
   OPENCELL_HIERARCHY_USES_CUSTOMER_CATEGORY: [BoolFromEnv, 'false'],
+  // The original sent any stored IBAN (docs/parity.md P-iban-check); opt-in refuses one failing its check digits.
+  REFUSE_INVALID_IBAN: [BoolFromEnv, 'false'],
+  // The original's account owner is "firstname lastname" with Python's "False" for an empty part (docs/parity.md
+  // P-payment); opt-in joins the parts present and falls back to the partner's name.
+  ACCOUNT_OWNER_NAME_FALLBACK: [BoolFromEnv, 'false'],
+  // The original's force-create (W4) sent no lines, their own jobs were re-queued (docs/parity.md W4); opt-in sends
+  // the contract's current service lines and one-shots with the forced creation.
+  FORCE_CREATE_WITH_LINES: [BoolFromEnv, 'false'],
   // Invoice poller (docs/operations.md "Invoice poller"): days every poll reads again, page size, interval.
   INVOICE_POLL_LOOKBACK_DAYS: [IntFromEnv(0, 366), '3'],
   INVOICE_POLL_VERIFY_DAYS: [IntFromEnv(0, 366), '35'],
@@ -218,6 +236,7 @@ const SPEC = {
   // Behaviour beyond the original module: opt-in, off by default (docs/parity.md, README "Behaviour settings").
   SYNC_PARTNER_IDENTITY: [BoolFromEnv, 'false'],
   SYNC_EMAIL_IBAN_AT_CREATION: [BoolFromEnv, 'false'],
+  SYNC_TERMINATION_AT_CREATION: [BoolFromEnv, 'false'],
   // Terminations dated in the future wait for their day, as the original's queue_job ETAs (docs/operations.md
   // "Held terminations"); the scheduler role releases them. The clock offset moves the scheduler's clock (tests).
   HOLD_TERMINATIONS: [BoolFromEnv, 'true'],
@@ -229,6 +248,9 @@ const SPEC = {
   ODOO_DB: [NonEmpty, 'odoo'],
   ODOO_USER: [NonEmpty, 'billing-bot'],
   ODOO_PASSWORD: [NonEmpty, undefined],
+  // Translated names (Odoo 16 jsonb, e.g. product_template.name) are read in this language, then en_US: the original's
+  // jobs read them in their context language, the enqueuing user's (queue_job keeps `lang`); Som Connexió's is ca_ES.
+  ODOO_LANG: [OdooLang, 'ca_ES'],
   // Invoice import (docs/parity.md §7). The partner-by-ref rule is the Odoo 12 one: opt-in, off by default.
   INVOICE_PARTNER_BY_REF: [BoolFromEnv, 'false'],
   // OpenCell invoice types loaded as credit notes (out_refund); OpenCell's default adjustment type is ADJ.
@@ -330,6 +352,12 @@ export interface Config {
     customerCategory: string;
     /** `OPENCELL_HIERARCHY_USES_CUSTOMER_CATEGORY` (opt-in, default false = the original's hard-coded CLIENT). */
     hierarchyUsesCustomerCategory: boolean;
+    /** `REFUSE_INVALID_IBAN` (opt-in, default false = the original, which sent any stored IBAN). */
+    refuseInvalidIban: boolean;
+    /** `ACCOUNT_OWNER_NAME_FALLBACK` (opt-in, default false = the original's "firstname lastname", "False" for none). */
+    accountOwnerNameFallback: boolean;
+    /** `FORCE_CREATE_WITH_LINES` (opt-in, default false = the original's forced creation, without the lines). */
+    forceCreateWithLines: boolean;
   };
   /**
    * `SYNC_PARTNER_IDENTITY` (opt-in, default false = the original): a partner's name, VAT, email, mobile or phone
@@ -342,6 +370,12 @@ export interface Config {
    */
   syncEmailIbanAtCreation: boolean;
   /**
+   * `SYNC_TERMINATION_AT_CREATION` (opt-in, default false = the original, docs/parity.md ADD-create): a contract
+   * inserted already terminated also gives terminate_subscription, and a service line inserted with a date_end also
+   * gives terminate_service (the original's T2 / T5 listeners reacted to writes only).
+   */
+  syncTerminationAtCreation: boolean;
+  /**
    * `HOLD_TERMINATIONS` (default true = the original): a subscription or service termination dated after today is
    * kept in the state database until its day (T2 00:05, T5 00:00 UTC) and then projected; false sends it at once
    * (OpenCell then schedules a future date itself). `HELD_INTENTS_POLL_MS`: how often the scheduler looks for due
@@ -353,7 +387,8 @@ export interface Config {
    * day (`YYYY-MM-DD`) are applied; null = a snapshot never applies a one-shot (issue 15 §4).
    */
   snapshotOneShotsSince: string | null;
-  odoo: { url: string; db: string; user: string; password: string };
+  /** `ODOO_LANG` (default ca_ES): the language translated names are read in, then en_US. */
+  odoo: { url: string; db: string; user: string; password: string; lang: string };
   /** `INVOICE_POLL_*`: the invoice poller's lookback (days read again by every poll), page size and interval. */
   invoicePoll: { lookbackDays: number; verifyDays: number; pageSize: number; intervalMs: number };
   /**
@@ -517,16 +552,20 @@ export function loadConfig(
       seller: s.OPENCELL_SELLER,
       customerCategory: s.OPENCELL_CUSTOMER_CATEGORY,
       hierarchyUsesCustomerCategory: s.OPENCELL_HIERARCHY_USES_CUSTOMER_CATEGORY,
+      refuseInvalidIban: s.REFUSE_INVALID_IBAN,
+      accountOwnerNameFallback: s.ACCOUNT_OWNER_NAME_FALLBACK,
+      forceCreateWithLines: s.FORCE_CREATE_WITH_LINES,
     },
     syncPartnerIdentity: s.SYNC_PARTNER_IDENTITY,
     syncEmailIbanAtCreation: s.SYNC_EMAIL_IBAN_AT_CREATION,
+    syncTerminationAtCreation: s.SYNC_TERMINATION_AT_CREATION,
     snapshotOneShotsSince: s.SNAPSHOT_ONE_SHOTS_SINCE,
     heldIntents: {
       enabled: s.HOLD_TERMINATIONS,
       pollMs: s.HELD_INTENTS_POLL_MS,
       clockOffsetMs: s.HELD_INTENTS_CLOCK_OFFSET_MS,
     },
-    odoo: { url: s.ODOO_URL, db: s.ODOO_DB, user: s.ODOO_USER, password: s.ODOO_PASSWORD },
+    odoo: { url: s.ODOO_URL, db: s.ODOO_DB, user: s.ODOO_USER, password: s.ODOO_PASSWORD, lang: s.ODOO_LANG },
     invoicePoll: {
       lookbackDays: s.INVOICE_POLL_LOOKBACK_DAYS,
       verifyDays: s.INVOICE_POLL_VERIFY_DAYS,

@@ -170,7 +170,7 @@ describe('fault scenario: compensation once (kill -9 while OpenCell holds the ap
         const first = cli(...args, '--yes', '--wait', '150');
         await eventually(async () => (armed ? undefined : true), 60_000, `the kill during ${c.key}`);
         // the operator, not knowing the outcome, submits the same key again while the worker is down
-        const again = await cli(...args, '--yes');
+        const again = await cli(...args, '--yes', '--no-wait');
         resubmissions.push(again.stdout);
         const r = await first;
         expect(r.status, r.stderr).to.equal(0);

@@ -166,6 +166,8 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
       RETRY_MAX_MS: '2000',
       RETRY_MAX_ATTEMPTS: '25',
       OPENCELL_TIMEOUT_MS: '1500',
+      // the poison scenario's invalid IBAN is refused with the opt-in check (the original sent any IBAN: P-iban-check)
+      REFUSE_INVALID_IBAN: 'true',
       FAULT_ROUTER_GROUP: `test-faults-router-${sfx}`,
       FAULT_PROJECTOR_GROUP: `test-faults-projector-${sfx}`,
       FAULT_RELAY_LOCK_KEY: String(Math.floor(Math.random() * 2 ** 40) + 1),

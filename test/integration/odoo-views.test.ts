@@ -13,6 +13,7 @@ import type { Row, TableName } from '../../src/domain/capture/tables';
 import { changeRecord, sampleRow } from '../../testkit/capture';
 import { optionalOdooColumns } from '../../src/adapters/postgres/odoo-schema';
 import { OdooViews } from '../../src/adapters/postgres/odoo-views';
+import { loadConfig } from '../../src/core/config';
 import { productKind } from '../../src/domain/projection/products';
 import { detectIntents } from '../../src/domain/projection/triggers';
 
@@ -356,6 +357,30 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       expect(productKind(batch.get(oneShot)!, cats)).to.equal('one_shot');
     });
 
+    it('translated product names are read in ODOO_LANG (default ca_ES, the original job’s context language), then en_US', async () => {
+      const u = unique();
+      const uom = (await pool.query<{ id: number }>('SELECT id FROM uom_uom ORDER BY id LIMIT 1')).rows[0].id;
+      const tmpl = (
+        await pool.query<{ id: number }>(
+          `INSERT INTO product_template (name, categ_id, uom_id, uom_po_id) VALUES ($1, 1, $2, $2) RETURNING id`,
+          [JSON.stringify({ en_US: `Fiber ${u}`, ca_ES: `Fibra ${u}`, es_ES: `Fibra es ${u}` }), uom],
+        )
+      ).rows[0].id;
+      const id = (
+        await pool.query<{ id: number }>(
+          'INSERT INTO product_product (product_tmpl_id, default_code) VALUES ($1, $2) RETURNING id',
+          [tmpl, `SE_LANG_${u}`],
+        )
+      ).rows[0].id;
+      expect(loadConfig({ OPENCELL_PASSWORD: 'x', ODOO_PASSWORD: 'y' }).odoo.lang).to.equal('ca_ES');
+      expect((await views.product(id))?.name, 'default ca_ES').to.equal(`Fibra ${u}`);
+      expect((await new OdooViews(pool, { lang: 'es_ES' }).product(id))?.name).to.equal(`Fibra es ${u}`);
+      expect((await new OdooViews(pool, { lang: 'fr_FR' }).product(id))?.name, 'fallback').to.equal(
+        `Fiber ${u}`,
+      );
+      expect((await new OdooViews(pool, { lang: 'en_US' }).product(id))?.name).to.equal(`Fiber ${u}`);
+    });
+
     it('category ancestors keep their place without an XML id: only a direct child of multimedia_service is a service (issue 14 §2)', async () => {
       const u = unique();
       const uom = (await pool.query<{ id: number }>('SELECT id FROM uom_uom ORDER BY id LIMIT 1')).rows[0].id;
@@ -478,8 +503,8 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
         const promoView = await onTree.product(promoProduct);
         expect(promoView?.categoryAncestorXmlIds).to.deep.equal(['somconnexio.mobile_service']);
         expect(productKind(promoView!, cats)).to.equal('none');
-        // Odoo 16 stores product_template.name as jsonb translations: the view reads en_US.
-        expect(promoView?.name).to.equal('Promo');
+        // Odoo 16 stores product_template.name as jsonb translations: read in ODOO_LANG (default ca_ES).
+        expect(promoView?.name).to.equal('Promoció');
       } finally {
         await client.query('ROLLBACK');
         client.release();

@@ -311,6 +311,8 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
       DLQ_TOPIC: topics.dlq,
       SYNC_EVENTS_TOPIC: topics.events,
       HTTP_PORT: '0',
+      // force-create below repairs a contract with its lines (opt-in; the original's forced creation sent none)
+      FORCE_CREATE_WITH_LINES: 'true',
       LOG_LEVEL: 'warn',
       LOG_FORMAT: 'json',
       RETRY_INITIAL_MS: '50',

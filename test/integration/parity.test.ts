@@ -185,9 +185,15 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
     infoId: number;
     lines: Map<string, number>;
   }
-  async function newLine(contractId: number, productCode: string, dateStart = today): Promise<number> {
+  async function newLine(
+    contractId: number,
+    productCode: string,
+    dateStart = today,
+    dateEnd: string | null = null,
+  ): Promise<number> {
     const p = products.get(productCode)!;
     return insert('contract_line', {
+      ...(dateEnd === null ? {} : { date_end: dateEnd }),
       contract_id: contractId,
       product_id: p.id,
       name: p.name,
@@ -212,6 +218,8 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
     lines: string[];
     emailPartnerIds?: number[];
     servicePartnerId?: number;
+    /** created already terminated on this day (a migration or import): is_terminated, terminate_date, lines ended */
+    terminatedOn?: string;
   }): Promise<Contract> {
     return inTransaction(async () => {
       let infoTable: string, infoColumn: string, infoId: number, phone: string;
@@ -259,9 +267,12 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
         service_supplier_id: c.kind === 'mobile' ? ref.supplier.masmovil : ref.supplier.vodafone,
         [infoColumn]: infoId,
         active: true,
+        ...(c.terminatedOn
+          ? { is_terminated: true, terminate_reason_id: ref.reason, terminate_date: c.terminatedOn }
+          : {}),
       });
       const lines = new Map<string, number>();
-      for (const l of c.lines) lines.set(l, await newLine(id, l));
+      for (const l of c.lines) lines.set(l, await newLine(id, l, today, c.terminatedOn ?? null));
       for (const e of c.emailPartnerIds ?? [c.partner.id])
         await db.query(
           'INSERT INTO contract_contract_res_partner_rel (contract_contract_id, res_partner_id) VALUES ($1, $2)',
@@ -272,6 +283,7 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
         recurring_next_date: today,
         phone_number: phone,
         commercial_partner_id: c.partner.id,
+        ...(c.terminatedOn ? { date_end: c.terminatedOn } : {}),
       });
       return { id, code: contractCode, phone, infoTable, infoId, lines };
     });
@@ -311,6 +323,7 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
         env: {
           ...process.env,
           INTENTS_TOPIC: t.config.topics.intents,
+          DLQ_TOPIC: t.config.topics.dlq,
           OPENCELL_PASSWORD: 'unused',
           ODOO_PASSWORD: 'unused',
           LOG_LEVEL: 'error',
@@ -780,6 +793,131 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
     expectCalls(await received(0, 'nothing', 4000), []);
   });
 
+  /** How many intents of `kind` about one Odoo record the ledger holds (0: the router produced none). */
+  const intentsOf = async (kind: string, model: string, id: number) =>
+    (
+      await stateDb().query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ledger_intent WHERE kind = $1 AND odoo_model = $2 AND odoo_id = $3`,
+        [kind, model, id],
+      )
+    ).rows[0].n;
+
+  // ----- customer C: a person with three contract emails (P-cced); a later contract arrives already terminated
+
+  let C: Partner;
+  let bankC: Bank;
+  let cC1: Contract;
+  let emailsC: number[];
+
+  it('P-cced: a contract with three emails → createCRMAccountHierarchy with email = the first (res.partner order: display_name), ccedEmails = the 2nd and 3rd joined with ","', async () => {
+    const s = uniqueSuffix();
+    C = await newPartner({
+      name: 'Berta Vidal',
+      firstname: 'Berta',
+      lastname: 'Vidal',
+      ref: code(),
+      vat: `ES${digits(8)}Z`,
+      lang: 'es_ES',
+      email: `berta.${s}@example.org`,
+      phone: null,
+      mobile: `6${digits(8)}`,
+      street: 'Carrer Gran, 1',
+      street2: null,
+      zip: '08001',
+      city: 'Barcelona',
+      state: { ...ref.stateB, code: 'B' },
+    });
+    const contact = (tag: string) =>
+      newPartner({
+        ...C,
+        name: `Berta Vidal - ${tag}`,
+        ref: null,
+        vat: null,
+        email: `berta.${tag}.${s}@example.org`,
+        parentId: C.id,
+        type: 'contract-email',
+      });
+    const second = await contact('a');
+    const third = await contact('b');
+    emailsC = [third.id, C.id, second.id]; // linked in another order than the one Odoo reads them in
+    bankC = await newBank(C.id);
+    begin();
+    cC1 = await newContract({
+      partner: C,
+      kind: 'mobile',
+      mandateId: bankC.mandateId,
+      lines: ['SE_SC_REC_MOBILE_T_0_0'],
+      emailPartnerIds: emailsC,
+    });
+    const got = await received(5, 'the creation of customer C');
+    expectCalls(got, [
+      ['POST', '/account/customer'],
+      ['POST', '/account/accountHierarchy/createCRMAccountHierarchy'],
+      ['POST', '/billing/subscription'],
+      ['POST', '/account/access'],
+      ['POST', '/billing/subscription/activateServices'],
+    ]);
+    expect(body(got[1])).to.deep.include({
+      code: `${C.ref}_0`,
+      email: C.email,
+      ccedEmails: `${second.email},${third.email}`,
+      contactInformation: { email: C.email, phone: '', mobile: C.mobile, fax: '' },
+    });
+  });
+
+  it('ADD-create: a contract inserted already terminated (is_terminated, terminate_date and its lines’ date_end in the INSERTs) → its creation only, as the original: subscription and access on the matching account and the line activated; no terminate and no terminateServices (T2 and T5 react to writes; SYNC_TERMINATION_AT_CREATION off)', async () => {
+    begin();
+    const c = await newContract({
+      partner: C,
+      kind: 'mobile',
+      mandateId: bankC.mandateId,
+      lines: ['SE_SC_REC_MOBILE_T_0_0'],
+      emailPartnerIds: emailsC,
+      terminatedOn: today,
+    });
+    const got = await received(3, 'the creation of the terminated contract', 4000);
+    expectCalls(got, [
+      ['POST', '/billing/subscription'],
+      ['POST', '/account/access'],
+      ['POST', '/billing/subscription/activateServices'],
+    ]);
+    expect(body(got[0])).to.deep.include({ code: c.code, userAccount: `${C.ref}_0` });
+    expect(body(got[2])).to.deep.equal({
+      subscription: c.code,
+      servicesToActivate: {
+        service: [{ code: 'SE_SC_REC_MOBILE_T_0_0', quantity: 1, subscriptionDate: today }],
+      },
+    });
+    expect(await intentsOf('terminate_subscription', 'contract.contract', c.id)).to.equal(0);
+    expect(
+      await intentsOf('terminate_service', 'contract.line', c.lines.get('SE_SC_REC_MOBILE_T_0_0')!),
+    ).to.equal(0);
+  });
+
+  it('ADD-create: a service line inserted with date_end into a running contract → activateServices only, as the original (T4); a later write of the line terminates it (T5)', async () => {
+    begin();
+    const line = await newLine(cC1.id, 'SE_SC_REC_MOBILE_PACK_UNL_1024', today, today);
+    const got = await received(1, 'the activation', 4000);
+    expectCalls(got, [['POST', '/billing/subscription/activateServices']]);
+    expect(body(got[0])).to.deep.equal({
+      subscription: cC1.code,
+      servicesToActivate: {
+        service: [{ code: 'SE_SC_REC_MOBILE_PACK_UNL_1024', quantity: 1, subscriptionDate: today }],
+      },
+    });
+    expect(await intentsOf('terminate_service', 'contract.line', line)).to.equal(0);
+    begin();
+    await write('contract_line', line, { quantity: 2 });
+    const later = await received(1, 'the termination on a later write');
+    expectCalls(later, [['POST', '/billing/subscription/terminateServices']]);
+    expect(body(later[0])).to.deep.equal({
+      subscriptionCode: cC1.code,
+      terminationDate: today,
+      services: ['SE_SC_REC_MOBILE_PACK_UNL_1024'],
+      terminationReason: 'CC_TERMINATION',
+    });
+  });
+
   // ----- customer B: a company in Tenerife (es_ES) with a service address; several contracts and accounts
 
   let B: Partner;
@@ -788,12 +926,12 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
   let cB3: Contract;
   let cB2: Contract;
 
-  it('P-offer: a fiber contract of a company in the Canary Islands with a service address → firstName "", lastName = name (R-company), ESP, ES_CN, OF_SC_TEMPLATE_BA with the four service-address custom fields (P-language, P-country, P-custom-fields, P-contact)', async () => {
+  it('P-offer: a fiber contract of a company in the Canary Islands with a service address → firstName "", lastName = name (R-company), ESP, ES_CN, OF_SC_TEMPLATE_BA with the four service-address custom fields, account owner "False <name>" (P-language, P-country, P-custom-fields, P-contact, P-payment)', async () => {
     const s = uniqueSuffix();
     B = await newPartner({
       name: 'Fusteria Rivero SL',
       firstname: null,
-      lastname: null,
+      lastname: 'Fusteria Rivero SL', // partner_firstname: a company's name goes to lastname
       ref: code(),
       vat: `ESB${digits(8)}`,
       lang: 'es_ES',
@@ -846,6 +984,10 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
       country: 'ES_CN',
       contactInformation: { email: B.email, phone: B.phone, mobile: '', fax: '' },
     });
+    // P-payment: the original's "{} {}".format(firstname, lastname), Python's False for the empty first name
+    const owner = (body(got[1]).methodOfPayment as { bankCoordinates: { accountOwner: string } }[])[0]
+      .bankCoordinates.accountOwner;
+    expect(owner).to.equal('False Fusteria Rivero SL');
     expect(body(got[2])).to.deep.include({
       code: cB1.code,
       description: cB1.phone,
@@ -1052,7 +1194,7 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
     });
   });
 
-  it('W4: a new contract of a partner blocked for OpenCell whose customer exists → nothing sent (S1-blocked, R-blocked); force-create → its subscription and access on the matching account, and its lines', async () => {
+  it('W4: a new contract of a partner blocked for OpenCell whose customer exists → nothing sent (S1-blocked, R-blocked); force-create → its subscription and access on the matching account only, as the original’s forced creation; its line follows when its dead letter is replayed (FORCE_CREATE_WITH_LINES off)', async () => {
     begin();
     await write('res_partner', B.id, { block_contract_creation_in_OC: true });
     const c = await newContract({
@@ -1078,13 +1220,27 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
     expectCalls(since(), []);
     const r = await cli('force-create', c.code, '--yes');
     expect(r.status, r.stderr).to.equal(0);
-    const got = await received(3, 'the forced creation');
+    const got = await received(2, 'the forced creation');
     expectCalls(got, [
       ['POST', '/billing/subscription'],
       ['POST', '/account/access'],
-      ['POST', '/billing/subscription/activateServices'],
     ]);
     expect(body(got[0])).to.deep.include({ code: c.code, userAccount: `${B.ref}_0` });
+    // The line's job had failed too; the original re-queued it by hand: here its dead letter is replayed.
+    const list = await cli('dlq', 'list', '--json');
+    expect(list.status, list.stderr).to.equal(0);
+    const blocked = (
+      JSON.parse(list.stdout) as { deadLetters: { id: string; message: string | null; replayed: unknown }[] }
+    ).deadLetters.filter(
+      (d) => !d.replayed && (d.message ?? '').includes('does not allow automatic subscription creation'),
+    );
+    expect(blocked.length, 'the creation and the line dead-lettered').to.equal(2);
+    begin();
+    const replay = await cli('dlq', 'replay', ...blocked.flatMap((d) => ['--id', d.id]), '--yes');
+    expect(replay.status, replay.stderr).to.equal(0);
+    const line = await received(1, 'the line once replayed');
+    expectCalls(line, [['POST', '/billing/subscription/activateServices']]);
+    expect(body(line[0])).to.deep.include({ subscription: c.code });
   });
 
   it('T2: a contract terminated with a date after today → nothing sent until that day (held, as the original’s ETA), then terminateServices and terminate dated terminate_date (T5 timing too)', async () => {
@@ -1173,5 +1329,47 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
           country: 'ES',
         },
       });
+  });
+
+  it('R-tariff-same: a line replaced by a line of the same product (date_end today on the old line and the new line, one transaction) → terminateServices of the old instance, then activateServices of the new line', async () => {
+    const old = cB2.lines.get('SE_SC_REC_BA_4G')!;
+    begin();
+    await inTransaction(async () => {
+      await write('contract_line', old, { date_end: today });
+      cB2.lines.set('SE_SC_REC_BA_4G', await newLine(cB2.id, 'SE_SC_REC_BA_4G'));
+    });
+    const got = await received(2, 'the same-product replacement');
+    expectCalls(got, [
+      ['POST', '/billing/subscription/terminateServices'],
+      ['POST', '/billing/subscription/activateServices'],
+    ]);
+    expect(body(got[0])).to.deep.equal({
+      subscriptionCode: cB2.code,
+      terminationDate: today,
+      services: ['SE_SC_REC_BA_4G'],
+      terminationReason: 'CC_TERMINATION',
+    });
+    expect(body(got[1])).to.deep.equal({
+      subscription: cB2.code,
+      servicesToActivate: { service: [{ code: 'SE_SC_REC_BA_4G', quantity: 1, subscriptionDate: today }] },
+    });
+  });
+
+  it('R-product: a service line whose product OpenCell’s catalog lacks → nothing sent (OpenCell refused the original’s call); the intent is dead-lettered naming the code', async () => {
+    begin();
+    const line = await newLine(cB2.id, 'SE_SC_REC_UNKNOWN_X');
+    const reason = await eventually(
+      async () =>
+        (
+          await stateDb().query<{ error_message: string }>(
+            `SELECT error_message FROM ledger_intent WHERE kind = 'activate_service' AND odoo_id = $1 AND outcome = 'dead_lettered'`,
+            [line],
+          )
+        ).rows[0]?.error_message,
+      60_000,
+      'the unknown product dead-lettered',
+    );
+    expect(reason).to.contain('SE_SC_REC_UNKNOWN_X');
+    expectCalls(await received(0, 'nothing'), []);
   });
 });

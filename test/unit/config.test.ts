@@ -11,6 +11,33 @@ describe('configuration: behaviour settings', () => {
     expect(config.syncEmailIbanAtCreation).to.equal(false);
   });
 
+  it('issue 14 parity settings default to the original: SYNC_TERMINATION_AT_CREATION, REFUSE_INVALID_IBAN, ACCOUNT_OWNER_NAME_FALLBACK, FORCE_CREATE_WITH_LINES off; ODOO_LANG ca_ES', () => {
+    const config = loadConfig(env);
+    expect(config.syncTerminationAtCreation).to.equal(false);
+    expect(config.opencell).to.deep.include({
+      refuseInvalidIban: false,
+      accountOwnerNameFallback: false,
+      forceCreateWithLines: false,
+    });
+    expect(config.odoo.lang).to.equal('ca_ES');
+    const on = loadConfig({
+      ...env,
+      SYNC_TERMINATION_AT_CREATION: 'true',
+      REFUSE_INVALID_IBAN: 'yes',
+      ACCOUNT_OWNER_NAME_FALLBACK: '1',
+      FORCE_CREATE_WITH_LINES: 'on',
+      ODOO_LANG: 'es_ES',
+    });
+    expect(on.syncTerminationAtCreation).to.equal(true);
+    expect(on.opencell).to.deep.include({
+      refuseInvalidIban: true,
+      accountOwnerNameFallback: true,
+      forceCreateWithLines: true,
+    });
+    expect(on.odoo.lang).to.equal('es_ES');
+    expect(() => loadConfig({ ...env, ODOO_LANG: 'catalan' })).to.throw(/ODOO_LANG.*language code/);
+  });
+
   it('each one is switched on by its variable', () => {
     const config = loadConfig({ ...env, SYNC_PARTNER_IDENTITY: 'true', SYNC_EMAIL_IBAN_AT_CREATION: 'on' });
     expect(config.syncPartnerIdentity).to.equal(true);

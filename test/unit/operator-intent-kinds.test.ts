@@ -91,11 +91,13 @@ describe('force-iban intent (docs/behaviour.md W3)', () => {
     });
   });
 
-  it('is refused for a terminated contract, a contract without a bank account, an invalid IBAN (masked)', async () => {
-    expect(forceIbanRefusal(sampleContract({ isTerminated: true }))).to.contain('is terminated');
+  it('is refused for a contract without a bank account; a terminated contract and an invalid IBAN are forced as the wizard did, unless REFUSE_INVALID_IBAN (masked)', async () => {
+    expect(forceIbanRefusal(sampleContract({ isTerminated: true }))).to.equal(null);
     expect(forceIbanRefusal(sampleContract({ mandate: null }))).to.contain('no mandate with a bank account');
     const bad = 'ES0021000418450200051332';
-    const msg = forceIbanRefusal(sampleContract({ mandate: { ...sampleContract().mandate!, iban: bad } }));
+    const badIban = sampleContract({ mandate: { ...sampleContract().mandate!, iban: bad } });
+    expect(forceIbanRefusal(badIban)).to.equal(null);
+    const msg = forceIbanRefusal(badIban, { refuseInvalidIban: true });
     expect(msg).to.contain('ES00…1332').and.not.contain(bad);
     expect(forceIbanRefusal(sampleContract())).to.equal(null);
     const e = await rejection(

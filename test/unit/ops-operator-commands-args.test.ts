@@ -28,20 +28,28 @@ describe('CLI: force-iban and compensate arguments', () => {
     );
   });
 
-  it('compensate refuses a non-positive or malformed amount, a bad date, a missing or malformed key', async () => {
+  it('compensate refuses a non-positive or malformed amount, a bad date, a malformed key, --wait with --no-wait', async () => {
     for (const amount of ['0', '-3', '1,5', 'abc'])
       expect((await run(...base, '--amount', amount)).code, amount).to.equal(2);
     expect((await run(...base, '--amount', '0.00001')).err).to.contain('rounds to 0');
     expect((await run(...base, '--amount', '1', '--date', '2024-02-30')).err).to.contain(
       '--date must be a day',
     );
-    const r = await run('compensate', 'SC-1', '--amount', '1', '--description', 'x');
-    expect(r.code).to.equal(2);
-    expect(r.err).to.contain('--key <caller key> is required');
     expect(
       (await run('compensate', 'SC-1', '--amount', '1', '--description', 'x', '--key', 'a b')).code,
     ).to.equal(2);
     expect((await run('compensate', 'SC-1', '--amount', '1', '--key', 'k')).err).to.contain('--description');
+    const both = await run(...base, '--amount', '1', '--wait', '5', '--no-wait', '--yes');
+    expect(both.code).to.equal(2);
+    expect(both.err).to.contain('either --wait <seconds> or --no-wait');
+  });
+
+  it('compensate documents that it waits for the outcome by default (the wizard answered at once) and that a run without --key is one charge', async () => {
+    const h = await run('compensate', '--help');
+    expect(h.out)
+      .to.contain('--no-wait')
+      .and.contain('default 60 s')
+      .and.contain('so each run is one charge');
   });
 
   it('force-iban and compensate are listed and document --yes, --dry-run and --wait', async () => {

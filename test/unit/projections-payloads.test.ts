@@ -33,7 +33,7 @@ import {
   terminateServicesRequest,
   terminateSubscriptionRequest,
 } from '../../src/domain/projection';
-import type { ContractView, LineView, PartnerView } from '../../src/domain/projection';
+import type { ContractView, LineView, PartnerView, ProjectionConfig } from '../../src/domain/projection';
 
 function partner(over: Partial<PartnerView> = {}): PartnerView {
   return samplePartner({ phone: '930000000', street2: '2n 1a', ...over });
@@ -282,11 +282,27 @@ describe('projections: payloads (port of opencell_models tests)', () => {
         crmAccountHierarchyFromContract(contract({ mandate: null }), '1234_0', cfg).methodOfPayment,
       ).to.deep.equal([]);
     });
-    it('uses the company name as account owner when there is no first/last name', () => {
-      const c = contract({ partner: partner({ firstname: null, lastname: null, name: 'Coop SCCL' }) });
-      expect(
-        crmAccountHierarchyFromContract(c, '1234_0', cfg).methodOfPayment?.[0].bankCoordinates?.accountOwner,
-      ).to.equal('Coop SCCL');
+    it('account owner as the original’s "{} {}".format(firstname, lastname): an empty part is Python’s "False" (P-payment)', () => {
+      const owner = (p: Partial<PartnerView>, config: ProjectionConfig = cfg) =>
+        crmAccountHierarchyFromContract(contract({ partner: partner(p) }), '1234_0', config)
+          .methodOfPayment?.[0].bankCoordinates?.accountOwner;
+      // partner_firstname puts a company's name in lastname
+      expect(owner({ firstname: null, lastname: 'Coop SCCL', name: 'Coop SCCL' })).to.equal(
+        'False Coop SCCL',
+      );
+      expect(owner({ firstname: null, lastname: null, name: 'Coop SCCL' })).to.equal('False False');
+      expect(owner({ firstname: 'Anna', lastname: null, name: 'Anna' })).to.equal('Anna False');
+      expect(owner({ firstname: 'Anna', lastname: 'Puig Vila' })).to.equal('Anna Puig Vila');
+      expect(owner({ firstname: 'A'.repeat(30), lastname: 'B'.repeat(30) })).to.have.length(50);
+    });
+    it('ACCOUNT_OWNER_NAME_FALLBACK: the parts present, or the partner name when there is no first/last name', () => {
+      const fallback = { ...cfg, accountOwnerNameFallback: true };
+      const owner = (p: Partial<PartnerView>) =>
+        crmAccountHierarchyFromContract(contract({ partner: partner(p) }), '1234_0', fallback)
+          .methodOfPayment?.[0].bankCoordinates?.accountOwner;
+      expect(owner({ firstname: null, lastname: null, name: 'Coop SCCL' })).to.equal('Coop SCCL');
+      expect(owner({ firstname: null, lastname: 'Coop SCCL', name: 'Coop SCCL' })).to.equal('Coop SCCL');
+      expect(owner({ firstname: 'Anna', lastname: 'Puig Vila' })).to.equal('Anna Puig Vila');
     });
     it('maps es_ES to ESP', () => {
       const c = contract({ partner: partner({ lang: 'es_ES' }) });

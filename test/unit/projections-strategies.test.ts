@@ -249,11 +249,18 @@ describe('projections: create plan (port of test_crm_account_hierarchy_create_se
       planCreateSubscription({ contract: blocked, customer: customer(ca('1234_0')), config: cfg }),
     ).to.throw(ProjectionRejectedError, 'does not allow automatic subscription creation');
   });
-  it('an IBAN that fails the ISO 13616 check is rejected before any call, with the IBAN masked', () => {
+  it('an IBAN that fails the ISO 13616 check is sent as stored by default, as the original (P-iban-check)', () => {
+    const bad = contract({ mandate: { ...contract().mandate!, iban: 'ES0000000000000000001234' } });
+    const plan = planCreateSubscription({ contract: bad, customer: null, config: cfg });
+    const hierarchy = plan.ops.find((o) => o.op === 'crmAccountHierarchyCreate')!;
+    expect(JSON.stringify(hierarchy.body)).to.contain('"iban":"ES0000000000000000001234"');
+  });
+  it('REFUSE_INVALID_IBAN: an IBAN that fails the ISO 13616 check is rejected before any call, with the IBAN masked', () => {
+    const strict = { ...cfg, refuseInvalidIban: true };
     const bad = contract({ mandate: { ...contract().mandate!, iban: 'ES0000000000000000001234' } });
     let err: unknown;
     try {
-      planCreateSubscription({ contract: bad, customer: null, config: cfg });
+      planCreateSubscription({ contract: bad, customer: null, config: strict });
     } catch (e) {
       err = e;
     }
@@ -265,11 +272,11 @@ describe('projections: create plan (port of test_crm_account_hierarchy_create_se
     expect((err as ProjectionRejectedError).retriable).to.equal(false);
     // the same account with its right check digits goes through
     const good = contract({ mandate: { ...contract().mandate!, iban: 'ES9121000418450200051332' } });
-    expect(opsOf(planCreateSubscription({ contract: good, customer: null, config: cfg }))[0]).to.equal(
+    expect(opsOf(planCreateSubscription({ contract: good, customer: null, config: strict }))[0]).to.equal(
       'createCustomer',
     );
   });
-  it("an IBAN whose ISO 13616 digits pass but whose Spanish CCC control digits are wrong is rejected (ibantools' national check)", () => {
+  it("REFUSE_INVALID_IBAN: an IBAN whose ISO 13616 digits pass but whose Spanish CCC control digits are wrong is rejected (ibantools' national check)", () => {
     // ES91 2100 0418 45 0200051332 with control digits 46 instead of 45, and ISO check digits recomputed for it
     const bban = '21000418460200051332';
     let rem = 0;
@@ -279,7 +286,9 @@ describe('projections: create plan (port of test_crm_account_hierarchy_create_se
     for (const ch of `${iban.slice(4)}1428${iban.slice(2, 4)}`) rem = (rem * 10 + Number(ch)) % 97;
     expect(rem, 'the mod-97 check alone passes').to.equal(1);
     const bad = contract({ mandate: { ...contract().mandate!, iban } });
-    expect(() => planCreateSubscription({ contract: bad, customer: null, config: cfg }))
+    expect(() =>
+      planCreateSubscription({ contract: bad, customer: null, config: { ...cfg, refuseInvalidIban: true } }),
+    )
       .to.throw(ProjectionRejectedError, /not a valid IBAN/)
       .with.property('message')
       .that.contains(`${iban.slice(0, 4)}…${iban.slice(-4)}`)

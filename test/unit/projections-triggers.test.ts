@@ -253,12 +253,16 @@ describe('projections: contract listener triggers (T1, T2, W2)', () => {
       detectIntents(update('contract_contract', terminated, { ...terminated, mandate_id: 4 }), ctx()),
     ).to.deep.equal([]);
   });
-  it('a contract created already terminated → create then terminate', () => {
+  it('a contract created already terminated → create only, as the original (T2 reacts to writes); SYNC_TERMINATION_AT_CREATION → create then terminate', () => {
     const row = contractRow({ is_terminated: true, terminate_date: DAY_2024_06_30 });
     expect(detectIntents(create('contract_contract', row), ctx()).map((i) => i.kind)).to.deep.equal([
       'create_subscription',
-      'terminate_subscription',
     ]);
+    expect(
+      detectIntents(create('contract_contract', row), ctx({ syncTerminationAtCreation: true })).map(
+        (i) => i.kind,
+      ),
+    ).to.deep.equal(['create_subscription', 'terminate_subscription']);
   });
   it('snapshot read → the create intents flagged snapshot', () => {
     expect(detectIntents(change('contract_contract', 'r', null, contractRow()), ctx())).to.deep.equal([
@@ -436,10 +440,12 @@ describe('projections: contract line listener triggers (T3, T4, T5)', () => {
       ),
     ).to.deep.equal([]);
   });
-  it('a service line created with date_end → activation then termination', () => {
-    expect(
-      detectIntents(create('contract_line', lineRow({ date_end: DAY_2024_05_31 })), ctx()).map((i) => i.kind),
-    ).to.deep.equal(['activate_service', 'terminate_service']);
+  it('a service line created with date_end → activation only, as the original (T5 reacts to writes); SYNC_TERMINATION_AT_CREATION → activation then termination', () => {
+    const created = create('contract_line', lineRow({ date_end: DAY_2024_05_31 }));
+    expect(detectIntents(created, ctx()).map((i) => i.kind)).to.deep.equal(['activate_service']);
+    expect(detectIntents(created, ctx({ syncTerminationAtCreation: true })).map((i) => i.kind)).to.deep.equal(
+      ['activate_service', 'terminate_service'],
+    );
   });
   it('tariff change (new line + end date on the old one) → one activation and one termination', () => {
     const intents = [

@@ -213,8 +213,9 @@ interface RawContract extends Omit<ContractView, 'lines' | 'code'> {
   lines: RawLine[];
 }
 
-function toProduct(raw: RawProduct): ProductView {
-  const name = raw.name === null ? null : typeof raw.name === 'string' ? raw.name : pickTranslation(raw.name);
+function toProduct(raw: RawProduct, lang: string): ProductView {
+  const name =
+    raw.name === null ? null : typeof raw.name === 'string' ? raw.name : pickTranslation(raw.name, lang);
   return {
     id: raw.id,
     defaultCode: raw.defaultCode,
@@ -224,8 +225,8 @@ function toProduct(raw: RawProduct): ProductView {
   };
 }
 
-function toLine(raw: RawLine, technologyCategories: readonly string[]): LineView {
-  const product = raw.product ? toProduct(raw.product) : null;
+function toLine(raw: RawLine, technologyCategories: readonly string[], lang: string): LineView {
+  const product = raw.product ? toProduct(raw.product, lang) : null;
   return {
     id: raw.id,
     contractId: raw.contractId,
@@ -239,12 +240,12 @@ function toLine(raw: RawLine, technologyCategories: readonly string[]): LineView
   };
 }
 
-function toContract(raw: RawContract, technologyCategories: readonly string[]): ContractView {
+function toContract(raw: RawContract, technologyCategories: readonly string[], lang: string): ContractView {
   return {
     ...raw,
     // A contract without a code cannot be an OpenCell subscription; the payloads reject the empty code.
     code: raw.code ?? '',
-    lines: raw.lines.map((l) => toLine(l, technologyCategories)),
+    lines: raw.lines.map((l) => toLine(l, technologyCategories, lang)),
   };
 }
 
@@ -255,11 +256,20 @@ const orDefault = (cats: readonly string[] | null | undefined) =>
 // The adapter
 // ---------------------------------------------------------------------------------------------------------------
 
+/** The language translated names are read in when none is given (ODOO_LANG's default, src/core/config.ts). */
+export const DEFAULT_NAME_LANG = 'ca_ES';
+
 export class OdooViews {
   readonly #db: OdooQueryable;
+  /**
+   * Odoo 16 keeps translated names (product_template.name) as jsonb: they are read in this language, then en_US
+   * (Odoo's source language), as the original's jobs read them in their context language (ODOO_LANG).
+   */
+  readonly #lang: string;
 
-  constructor(pool: OdooQueryable) {
+  constructor(pool: OdooQueryable, opts: { lang?: string } = {}) {
     this.#db = pool;
+    this.#lang = opts.lang ?? DEFAULT_NAME_LANG;
   }
 
   /** Every statement here is a fixed text: each is prepared once per connection (named by its text's hash). */
@@ -293,7 +303,7 @@ export class OdooViews {
          FROM contract_contract cc WHERE cc.id = $1`,
       [id],
     );
-    return rows.length ? toContract(rows[0].v, orDefault(rows[0].cats)) : null;
+    return rows.length ? toContract(rows[0].v, orDefault(rows[0].cats), this.#lang) : null;
   }
 
   /** Several contracts in one query (missing ids are skipped), in the order of `ids`. */
@@ -305,7 +315,7 @@ export class OdooViews {
          FROM contract_contract cc WHERE cc.id = ANY($1::int[])`,
       [[...ids]],
     );
-    const byId = new Map(rows.map((r) => [r.v.id, toContract(r.v, orDefault(r.cats))]));
+    const byId = new Map(rows.map((r) => [r.v.id, toContract(r.v, orDefault(r.cats), this.#lang)]));
     return ids.flatMap((id) => {
       const c = byId.get(id);
       return c ? [c] : [];
@@ -328,7 +338,7 @@ export class OdooViews {
         ORDER BY cc.id`,
       [partnerId],
     );
-    return rows.map((r) => toContract(r.v, orDefault(r.cats)));
+    return rows.map((r) => toContract(r.v, orDefault(r.cats), this.#lang));
   }
 
   /**
@@ -370,7 +380,7 @@ export class OdooViews {
          FROM contract_line l WHERE l.id = $1 AND l.product_id IS NOT NULL`,
       [lineId],
     );
-    return rows.length ? toLine(rows[0].v, orDefault(rows[0].cats)) : null;
+    return rows.length ? toLine(rows[0].v, orDefault(rows[0].cats), this.#lang) : null;
   }
 
   /** `product.product` with its category XML id and its ancestors' (TriggerContext.product); null when absent. */
@@ -387,7 +397,7 @@ export class OdooViews {
         WHERE pp.id = ANY($1::int[])`,
       [[...new Set(ids)]],
     );
-    return new Map(rows.map((r) => [r.v.id, toProduct(r.v)]));
+    return new Map(rows.map((r) => [r.v.id, toProduct(r.v, this.#lang)]));
   }
 
   /** docs/behaviour.md T6's condition: the partner holds at least one (non-archived) contract. */
@@ -431,7 +441,11 @@ export class OdooViews {
    */
   async triggerContext(
     changes: readonly RowChange[],
-    opts: { syncPartnerIdentity: boolean; syncEmailIbanAtCreation?: boolean },
+    opts: {
+      syncPartnerIdentity: boolean;
+      syncEmailIbanAtCreation?: boolean;
+      syncTerminationAtCreation?: boolean;
+    },
   ): Promise<TriggerContext> {
     const productIds = new Set<number>();
     const partnerIds = new Set<number>();
@@ -454,6 +468,7 @@ export class OdooViews {
     return {
       syncPartnerIdentity: opts.syncPartnerIdentity,
       syncEmailIbanAtCreation: opts.syncEmailIbanAtCreation === true,
+      syncTerminationAtCreation: opts.syncTerminationAtCreation === true,
       product: (id) => products.get(id),
       ...(categories ? { technologyServiceCategories: categories } : {}),
       partnerHasContracts: (id) => withContracts.has(id),

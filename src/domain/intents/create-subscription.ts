@@ -52,7 +52,8 @@ export async function createFirst(
       repair: ctx.repair,
       recorded,
       ownChain,
-      embedLines: ctx.force,
+      // the original's forced creation sent no lines (their jobs were re-queued by hand: `dlq replay` here)
+      embedLines: ctx.force && ctx.config.forceCreateWithLines === true,
     }),
     contract,
   });

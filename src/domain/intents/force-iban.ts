@@ -7,14 +7,15 @@
  *   customer, so it is ordered with the customer's other intents.
  * - Plan: planUpdateSubscription with `force` (strategies.ts): one contract, strategy `iban` on the subscription's
  *   `userAccount`, sent even when that account already holds the IBAN (as the wizard).
- * - Refused (dead letter with the reason): a terminated contract, no mandate / bank account, an invalid IBAN (masked),
- *   a subscription OpenCell does not have.
+ * - Refused (dead letter with the reason): no mandate / bank account, a subscription OpenCell does not have, and with
+ *   the opt-in REFUSE_INVALID_IBAN an invalid IBAN (masked). A terminated contract is forced, as the wizard did.
  * - Idempotency: the update sets a value; a replay sets the same one.
  * - Ledger / sync event: contract.contract ↔ customer_account (the user account's code).
  */
 import * as t from 'io-ts';
 import { ProjectionRejectedError } from '../errors';
 import { isValidIban, maskIban } from '../projection/iban';
+import type { ProjectionConfig } from '../projection/payloads';
 import { planUpdateSubscription } from '../projection/strategies';
 import type { ContractView } from '../projection/views';
 import { kindCodec } from './codecs';
@@ -22,12 +23,18 @@ import { contractTargets, intentKind } from './kind';
 
 export type ForceIbanIntent = { kind: 'force_iban'; contractId: number };
 
-/** Why a contract's IBAN cannot be forced (the CLI says it before producing; the projection checks it again). */
-export function forceIbanRefusal(contract: ContractView): string | null {
-  if (contract.isTerminated) return `contract ${contract.code} is terminated: its IBAN is not forced`;
+/**
+ * Why a contract's IBAN cannot be forced (the CLI says it before producing; the projection checks it again). A
+ * terminated contract is forced as the wizard forced it (docs/parity.md W3); an IBAN failing its check digits is
+ * refused only with the opt-in REFUSE_INVALID_IBAN (P-iban-check), as the original sent any stored IBAN.
+ */
+export function forceIbanRefusal(
+  contract: ContractView,
+  config: Pick<ProjectionConfig, 'refuseInvalidIban'> = {},
+): string | null {
   const iban = contract.mandate?.iban;
   if (!iban) return `contract ${contract.code} has no mandate with a bank account: there is no IBAN to force`;
-  if (!isValidIban(iban))
+  if (config.refuseInvalidIban && !isValidIban(iban))
     return `contract ${contract.code}: the mandate's IBAN ${maskIban(iban)} is not a valid IBAN (ISO 13616 or national check digits failed); fix the bank account in Odoo first`;
   return null;
 }
@@ -46,7 +53,7 @@ export const forceIban = intentKind<ForceIbanIntent>({
   async project(_intent, ctx, scope) {
     if (scope === null) return;
     const { contract, subscription } = scope;
-    const refused = forceIbanRefusal(contract);
+    const refused = forceIbanRefusal(contract, ctx.config);
     if (refused !== null) throw new ProjectionRejectedError(refused, { contractCode: contract.code });
     if (subscription === null)
       throw new ProjectionRejectedError(
@@ -62,6 +69,7 @@ export const forceIban = intentKind<ForceIbanIntent>({
         subscription,
         activeSubscriptionCodes: [],
         force: true,
+        config: ctx.config,
       }),
       contract,
     });

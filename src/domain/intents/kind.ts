@@ -32,6 +32,12 @@ export interface TriggerContext {
   /** The `SYNC_EMAIL_IBAN_AT_CREATION` switch (Config.syncEmailIbanAtCreation; off/absent = the original). */
   syncEmailIbanAtCreation?: boolean;
   /**
+   * The `SYNC_TERMINATION_AT_CREATION` switch (Config.syncTerminationAtCreation; off/absent = the original, whose T2 /
+   * T5 listeners reacted to writes only): a contract created already terminated also gives terminate_subscription, a
+   * service line created with a date_end also gives terminate_service.
+   */
+  syncTerminationAtCreation?: boolean;
+  /**
    * Whether a contract has not been written since the transaction that created it (Odoo sets `create_date` and
    * `write_date` to the transaction's time, and every later `write()` moves `write_date`): a change of its mandate or
    * email links seen now was written by its creation, which the original's W1 / W2 never reacted to. Needed for those

@@ -4,8 +4,9 @@
  *
  * - Trigger: as the original's `on_record_write`, any write of a contract_line that has a `date_end` after it —
  *   whichever captured column the write changed (filter.ts watches them all but the recomputed `active`), whatever the
- *   product's category (a one-shot has no service instance: the plan finds nothing to end) — and, an addition, a
- *   service line created with one. A later write of an ended line asks again; the plan never ends an instance twice.
+ *   product's category (a one-shot has no service instance: the plan finds nothing to end); a service line read by a
+ *   snapshot with one; a service line created with one only with the opt-in SYNC_TERMINATION_AT_CREATION (the
+ *   original's listener reacted to writes only: docs/parity.md ADD-create). A later write of an ended line asks again; the plan never ends an instance twice.
  * - Plan: activations before terminations — the contract's current service lines not yet active are activated first
  *   (a tariff change is one activation, then one termination), then planTerminateService (strategies.ts); a line of
  *   the same product (a same-product replacement) is activated after the termination, and the termination keeps
@@ -46,6 +47,7 @@ export const terminateService = intentKind<TerminateServiceIntent>({
     detect(change, fields, ctx) {
       if (!isChangeOf(change, 'contract_line')) return [];
       if (change.op === 'c' || change.op === 'r') {
+        if (change.op === 'c' && !ctx.syncTerminationAtCreation) return [];
         const l = createdLineOfKind(change, ctx, 'service');
         if (l === null || l.dateEnd === null) return [];
         const { contractId, lineId, productId, productCode, dateEnd } = l;

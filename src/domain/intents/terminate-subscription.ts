@@ -2,7 +2,9 @@
  * terminate_subscription — a contract is terminated (docs/behaviour.md §3.3, T2): its ended service lines still
  * running in OpenCell are terminated, then the subscription, at `terminate_date`, reason CC_TERMINATION.
  *
- * - Trigger: contract_contract `is_terminated` set (or a contract created / snapshotted already terminated).
+ * - Trigger: contract_contract `is_terminated` written true, as the original's T2; a contract snapshotted already
+ *   terminated; a contract created already terminated only with the opt-in SYNC_TERMINATION_AT_CREATION (the
+ *   original's listener reacted to writes only: docs/parity.md ADD-create).
  * - Plan: planTerminateSubscription (strategies.ts), after the create precondition.
  * - Timing: a future terminate_date is held until that day 00:05 UTC (T2's ETA; hold.ts, HOLD_TERMINATIONS).
  * - Idempotency: a subscription already terminated (or with a termination scheduled) plans nothing.
@@ -37,11 +39,12 @@ export const terminateSubscription = intentKind<TerminateSubscriptionIntent>({
     tables: ['contract_contract'],
     rule: 'docs/behaviour.md T2: a contract is terminated',
     flagsSnapshot: true,
-    detect(change, fields) {
+    detect(change, fields, ctx) {
       if (!isChangeOf(change, 'contract_contract')) return [];
       const after = change.after;
       if (after === null || change.op === 'd' || !after.is_terminated) return [];
       if (change.op === 'u' && !fields.includes('is_terminated')) return [];
+      if (change.op === 'c' && !ctx.syncTerminationAtCreation) return [];
       return [
         { kind: 'terminate_subscription', contractId: after.id, date: toIsoDate(after.terminate_date) },
       ];

@@ -98,6 +98,7 @@ export const updateSubscription = intentKind<UpdateSubscriptionIntent>({
         subscription: sub,
         activeSubscriptionCodes: active,
         force: ctx.force,
+        config: ctx.config,
       }),
       contract,
     });

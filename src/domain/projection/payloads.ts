@@ -48,6 +48,23 @@ export interface ProjectionConfig {
    * (docs/parity.md P-crm-category); true sends `customerCategory` there too (opt-in). Absent = false.
    */
   hierarchyUsesCustomerCategory?: boolean;
+  /**
+   * The original sent any stored IBAN (docs/parity.md P-iban-check); true refuses one failing the ISO 13616 or
+   * national check digits before any call (opt-in `REFUSE_INVALID_IBAN`). Absent = false.
+   */
+  refuseInvalidIban?: boolean;
+  /**
+   * The original's account owner is Python's `"{} {}".format(firstname, lastname)`, so an empty name part is the text
+   * "False" (docs/parity.md P-payment); true joins the parts present and falls back to the partner's name (opt-in
+   * `ACCOUNT_OWNER_NAME_FALLBACK`). Absent = false.
+   */
+  accountOwnerNameFallback?: boolean;
+  /**
+   * The original's forced creation (W4) ran the create service only — customer, hierarchy, subscription, access — and
+   * left the lines to their own jobs, re-queued by hand (docs/parity.md W4); true makes force-create also activate the
+   * contract's current service lines and apply its one-shots (opt-in `FORCE_CREATE_WITH_LINES`). Absent = false.
+   */
+  forceCreateWithLines?: boolean;
 }
 
 export const DEFAULT_PROJECTION_CONFIG: ProjectionConfig = { seller: 'SC', customerCategory: 'CLIENT' };
@@ -56,12 +73,22 @@ export const DEFAULT_PROJECTION_CONFIG: ProjectionConfig = { seller: 'SC', custo
 export const HIERARCHY_CUSTOMER_CATEGORY = 'CLIENT' as const;
 
 export function projectionConfig(config: {
-  opencell: { seller: string; customerCategory: string; hierarchyUsesCustomerCategory?: boolean };
+  opencell: {
+    seller: string;
+    customerCategory: string;
+    hierarchyUsesCustomerCategory?: boolean;
+    refuseInvalidIban?: boolean;
+    accountOwnerNameFallback?: boolean;
+    forceCreateWithLines?: boolean;
+  };
 }): ProjectionConfig {
   return {
     seller: config.opencell.seller,
     customerCategory: config.opencell.customerCategory,
     hierarchyUsesCustomerCategory: config.opencell.hierarchyUsesCustomerCategory ?? false,
+    refuseInvalidIban: config.opencell.refuseInvalidIban ?? false,
+    accountOwnerNameFallback: config.opencell.accountOwnerNameFallback ?? false,
+    forceCreateWithLines: config.opencell.forceCreateWithLines ?? false,
   };
 }
 
@@ -278,10 +305,19 @@ export function crmContactInformation(contract: ContractView): ContactInformatio
   };
 }
 
-/** "firstname lastname" cut to 50; the partner name when it has neither (companies). */
-export function accountOwner(partner: PartnerView): string {
-  const full = [partner.firstname, partner.lastname].filter((s) => !!s).join(' ');
-  return description50(full || partner.name || '');
+/**
+ * The original's `Description("{} {}".format(partner.firstname, partner.lastname)).text`: an empty Odoo Char is
+ * `False` in Python, so a company (partner_firstname puts its name in `lastname`) is "False <name>" and a partner
+ * without either part "False False" — what the original sent. `nameFallback` (opt-in ACCOUNT_OWNER_NAME_FALLBACK):
+ * the parts present, or the partner's name when it has neither. Cut to 50 either way.
+ */
+export function accountOwner(partner: PartnerView, nameFallback = false): string {
+  if (nameFallback) {
+    const full = [partner.firstname, partner.lastname].filter((s) => !!s).join(' ');
+    return description50(full || partner.name || '');
+  }
+  const py = (s: string | null) => (s ? s : 'False');
+  return description50(`${py(partner.firstname)} ${py(partner.lastname)}`);
 }
 
 /**
@@ -298,11 +334,18 @@ export function mandateDateSeconds(createDate: string | null): number | null {
   return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
 }
 
-/** The single DIRECTDEBIT payment method from the contract's mandate bank account; [] without one. */
-export function paymentMethodsFromContract(contract: ContractView, caCode: string): PaymentMethodDto[] {
+/**
+ * The single DIRECTDEBIT payment method from the contract's mandate bank account; [] without one. The IBAN is sent as
+ * stored, as the original, unless `refuseInvalidIban` (opt-in REFUSE_INVALID_IBAN).
+ */
+export function paymentMethodsFromContract(
+  contract: ContractView,
+  caCode: string,
+  config: Pick<ProjectionConfig, 'refuseInvalidIban' | 'accountOwnerNameFallback'> = {},
+): PaymentMethodDto[] {
   const m = contract.mandate;
   if (!m || !m.iban) return [];
-  if (!isValidIban(m.iban)) {
+  if (config.refuseInvalidIban && !isValidIban(m.iban)) {
     // OpenCell takes any IBAN up to 100 characters: a bad one would only fail at the bank, at the first direct debit.
     throw new ProjectionRejectedError(
       `contract ${contract.code}: the mandate's IBAN ${maskIban(m.iban)} is not a valid IBAN (ISO 13616 or national check digits failed); ` +
@@ -312,7 +355,7 @@ export function paymentMethodsFromContract(contract: ContractView, caCode: strin
   }
   const bank: NonNullable<PaymentMethodDto['bankCoordinates']> = {
     iban: m.iban,
-    accountOwner: accountOwner(contract.partner),
+    accountOwner: accountOwner(contract.partner, config.accountOwnerNameFallback === true),
   };
   put(bank, 'bic', m.bic);
   // OpenCell's BankCoordinates.bankName is at most 50 characters (400 INVALID_PARAMETER beyond: opencell-api.md);
@@ -350,7 +393,7 @@ export function crmAccountHierarchyFromContract(
     email: requireFirstEmail(contract),
     contactInformation: crmContactInformation(contract),
     language: ocLanguage(partner.lang, partner),
-    methodOfPayment: paymentMethodsFromContract(contract, caCode),
+    methodOfPayment: paymentMethodsFromContract(contract, caCode, config),
     customerCategory: config.hierarchyUsesCustomerCategory
       ? config.customerCategory
       : HIERARCHY_CUSTOMER_CATEGORY,
@@ -389,10 +432,14 @@ export function crmToChangeEmail(contract: ContractView, caCode: string): CRMAcc
 }
 
 /** `CRMAccountHierarchyFromContractToChangeIBAN`. */
-export function crmToChangeIban(contract: ContractView, caCode: string): CRMAccountHierarchyDto {
+export function crmToChangeIban(
+  contract: ContractView,
+  caCode: string,
+  config: Pick<ProjectionConfig, 'refuseInvalidIban' | 'accountOwnerNameFallback'> = {},
+): CRMAccountHierarchyDto {
   return {
     ...crmUpdateBase(caCode, contract.partner),
-    methodOfPayment: paymentMethodsFromContract(contract, caCode),
+    methodOfPayment: paymentMethodsFromContract(contract, caCode, config),
   };
 }
 

@@ -747,6 +747,8 @@ export interface UpdateSubscriptionInput {
   activeSubscriptionCodes: readonly string[];
   /** The operator's forced IBAN change for this one contract (docs/behaviour.md W3). */
   force?: boolean;
+  /** The payload settings (REFUSE_INVALID_IBAN, ACCOUNT_OWNER_NAME_FALLBACK); absent = the original's behaviour. */
+  config?: ProjectionConfig;
 }
 
 function sameEmails(a: ContractView, b: ContractView): boolean {
@@ -801,7 +803,9 @@ export function planUpdateSubscription(input: UpdateSubscriptionInput): Plan {
     force: input.force,
   });
   const body =
-    field === 'email' ? crmToChangeEmail(contract, chosen.caCode) : crmToChangeIban(contract, chosen.caCode);
+    field === 'email'
+      ? crmToChangeEmail(contract, chosen.caCode)
+      : crmToChangeIban(contract, chosen.caCode, input.config);
   return {
     strategy: chosen.strategy,
     ops: [{ op: 'crmAccountHierarchyCreateOrUpdate', key: `ca:${chosen.caCode}:${field}`, body }],

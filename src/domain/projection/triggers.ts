@@ -15,8 +15,9 @@ import { changedWatchedFields } from './filter';
  *   `snapshot: true`: the projector reconciles such intents against OpenCell before any call (the kind's
  *   `reconcileSnapshot`, src/domain/intents/snapshot.ts): present → nothing, missing and active → created, ended and
  *   missing → skipped with a reason, one-shots never applied unless SNAPSHOT_ONE_SHOTS_SINCE lets them through.
- * - 'c' of a contract already terminated also yields its termination; 'c' of a service line that already has
- *   `date_end` also yields its termination (the line "got" an end date).
+ * - 'c' of a contract already terminated, or of a service line that already has `date_end`, yields its termination
+ *   only with the opt-in `syncTerminationAtCreation` (the original's T2 / T5 reacted to writes only); a snapshot
+ *   ('r') always does (reconciled as above).
  * - 'd' (row delete) and `active` true→false (archive) trigger nothing on any table: the original had no unlink
  *   handler, contract termination is `is_terminated`, a line's end is `date_end`, and `contract_line.active` is a
  *   related copy of the contract's. Relation-table deletes are the exception (an email removed from a contract).

@@ -77,7 +77,7 @@ export class ProjectionPipeline {
     this.ledger = new Ledger(this.statePool, config.topics.syncEvents);
     this.deadLetterIndex = new PgDeadLetterIndex(this.statePool);
     this.projector = new Projector({
-      odoo: new OdooViews(this.odooPool),
+      odoo: new OdooViews(this.odooPool, { lang: config.odoo.lang }),
       opencell: new OpenCellState(this.client),
       client: this.client,
       ledger: this.ledger,
@@ -96,7 +96,7 @@ export class ProjectionPipeline {
     this.producer = createProducer(this.kafka);
     await this.producer.connect();
     if (roles.includes('router')) {
-      const views = new OdooViews(this.odooPool);
+      const views = new OdooViews(this.odooPool, { lang: this.config.odoo.lang });
       this.stages.push(
         createRouter({
           kafka: this.kafka,

@@ -62,6 +62,13 @@ export interface RouteResult {
   filtered?: 'not-a-row' | 'irrelevant' | 'no-intent';
 }
 
+/** The trigger switches of Config (SYNC_PARTNER_IDENTITY, SYNC_EMAIL_IBAN_AT_CREATION, SYNC_TERMINATION_AT_CREATION). */
+export interface RouteOptions {
+  syncPartnerIdentity: boolean;
+  syncEmailIbanAtCreation?: boolean;
+  syncTerminationAtCreation?: boolean;
+}
+
 export async function routeMessage(
   topic: string,
   partition: number,
@@ -69,7 +76,7 @@ export async function routeMessage(
   key: Buffer | null,
   value: Buffer | null,
   reader: RoutingReader,
-  opts: { syncPartnerIdentity: boolean; syncEmailIbanAtCreation?: boolean },
+  opts: RouteOptions,
   /** the value already through the fast paths and parsed (the router stage's skip) */
   preParsed?: { parsed: unknown },
 ): Promise<RouteResult> {
@@ -149,11 +156,12 @@ async function triggerContext(
   change: RowChange,
   fields: readonly string[],
   reader: RoutingReader,
-  opts: { syncPartnerIdentity: boolean; syncEmailIbanAtCreation?: boolean },
+  opts: RouteOptions,
 ): Promise<TriggerContext> {
   const ctx: TriggerContext = {
     syncPartnerIdentity: opts.syncPartnerIdentity,
     syncEmailIbanAtCreation: opts.syncEmailIbanAtCreation === true,
+    syncTerminationAtCreation: opts.syncTerminationAtCreation === true,
   };
   // W1 / W2 (update_subscription): was the contract's mandate or email link written by its creation?
   if (!opts.syncEmailIbanAtCreation) {

@@ -157,6 +157,7 @@ export function createRouter(opts: {
         {
           syncPartnerIdentity: config.syncPartnerIdentity,
           syncEmailIbanAtCreation: config.syncEmailIbanAtCreation,
+          syncTerminationAtCreation: config.syncTerminationAtCreation,
         },
         parsed.get(message),
       );
