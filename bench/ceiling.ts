@@ -64,6 +64,8 @@ export interface CeilingOptions {
 export interface CeilingWindow {
   committed: number;
   lost: number;
+  /** of the lost changes: how many reached Kafka (Debezium) and the intents topic (router), the first sequence numbers */
+  lostReached?: { captured: number; routed: number; seqs: number[] };
   achievedRate: number;
   latencyMs: ReturnType<typeof summary>;
   /** commit → record in Kafka (Debezium) */
@@ -301,6 +303,7 @@ export async function runCeilingBench(o: CeilingOptions, log: (s: string) => voi
         const routed: number[] = [];
         let committed = 0;
         let lost = 0;
+        const lostReached = { captured: 0, routed: 0, seqs: [] as number[] };
         for (let s = r.from; s < r.to; s++) {
           const c = commitAt.get(s);
           if (c === undefined) continue;
@@ -310,8 +313,13 @@ export async function runCeilingBench(o: CeilingOptions, log: (s: string) => voi
           const rt = routedAt.get(s);
           if (rt !== undefined) routed.push(Math.max(0, rt - c));
           const seen = seenAt.get(s);
-          if (seen === undefined) lost++;
-          else lat.push(Math.max(0, seen - c));
+          if (seen === undefined) {
+            lost++;
+            // how far a lost change got: captured by Debezium, routed to the intents topic
+            if (k !== undefined) lostReached.captured++;
+            if (rt !== undefined) lostReached.routed++;
+            if (lostReached.seqs.length < 10) lostReached.seqs.push(s);
+          } else lat.push(Math.max(0, seen - c));
         }
         const per1000 = Object.fromEntries(
           Object.entries(r.cpu).map(([k, v]) => [
@@ -322,6 +330,7 @@ export async function runCeilingBench(o: CeilingOptions, log: (s: string) => voi
         return {
           committed,
           lost,
+          ...(lost ? { lostReached } : {}),
           achievedRate: Math.round((committed / r.wall) * 10) / 10,
           latencyMs: summary(lat),
           debeziumLagMs: summary(captured),
@@ -333,6 +342,11 @@ export async function runCeilingBench(o: CeilingOptions, log: (s: string) => voi
           loadAvg1m: loads[i],
         };
       });
+      // a full run commits millions of changes: forget this step's (its figures are taken)
+      for (const m of [commitAt, seenAt, kafkaAt, routedAt])
+        for (const k of m.keys()) if (k < to) m.delete(k);
+      seqOfRecord.clear();
+      pendingRouted.clear();
       const worst = Math.max(...windows.map((w) => w.latencyMs.p99));
       const lost = windows.reduce((a, w) => a + w.lost, 0);
       const slow = windows.find((w) => w.achievedRate < 0.95 * rate);
