@@ -70,6 +70,8 @@ export interface OpenCellSandbox {
   adminUrl: string;
   port: number;
   credentials: { user: string; password: string };
+  /** TCP connections accepted since the start (a client's keep-alive pool shows as few connections for many calls). */
+  connectionsAccepted(): number;
   state: SandboxState;
   journal: Journal;
   faults: FaultInjector;
@@ -546,7 +548,9 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
       });
   });
   server.keepAliveTimeout = 30_000;
+  let accepted = 0;
   server.on('connection', (s: Socket) => {
+    accepted++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -565,6 +569,7 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
     adminUrl: `${origin}${adminPrefix}`,
     port: addr.port,
     credentials,
+    connectionsAccepted: () => accepted,
     state,
     journal,
     faults,
