@@ -26,7 +26,12 @@ import type { ExpectedContract } from './support/workload';
  * twice. Figures go to bench/three-brokers.md.
  */
 const BROKER_KILLS = Number(process.env.FAULT_BROKER_KILLS ?? 10);
-const stack = new SecondStack({ name: 'brokers3', brokers: 3, portOffset: 200 });
+// FAULT_BROKERS3_PORT_OFFSET: another offset when a helper's own stack already uses 200 on the same machine
+const stack = new SecondStack({
+  name: 'brokers3',
+  brokers: 3,
+  portOffset: Number(process.env.FAULT_BROKERS3_PORT_OFFSET ?? 200),
+});
 
 describe('3-broker cluster, RF 3, min.insync 2: kill -9 a broker 10 times under load', function () {
   this.timeout(900_000);
