@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChildMessage, ChildOptions, Counters } from './pipeline-process';
+import type { ChildMessage, ChildOptions, Counters, HeapPeaks } from './pipeline-process';
 
 export interface ChildMemory {
   pid: number;
@@ -19,6 +19,8 @@ export interface ChildMemory {
   firstHalfPeakMiB: number;
   secondHalfPeakMiB: number;
   samples: number;
+  /** peaks of the process's own process.memoryUsage() (MiB) */
+  heap?: HeapPeaks;
 }
 
 export interface BenchChild {
@@ -43,12 +45,22 @@ function statusKiB(pid: number): { rss: number; hwm: number } | null {
 
 const mib = (kib: number) => Math.round(kib / 1024);
 
+/**
+ * The Node options a role runs with in deploy/kubernetes/deployment-<role>.yaml (its NODE_OPTIONS: the V8 heap
+ * settings), so that the process measured here is configured as the one deployed.
+ */
+export function deploymentNodeOptions(role: string): string[] {
+  const file = join(__dirname, '..', 'deploy', 'kubernetes', `deployment-${role}.yaml`);
+  const m = /- name: NODE_OPTIONS\s+value: (.+)/.exec(readFileSync(file, 'utf8'));
+  return m ? m[1].trim().split(/\s+/) : [];
+}
+
 export function startChild(
   opts: ChildOptions,
   env: Record<string, string | undefined>,
-  o: { cpuProfDir?: string; name: string },
+  o: { cpuProfDir?: string; name: string; nodeOptions?: string[] },
 ): BenchChild {
-  const execArgv = ['--import', 'tsx'];
+  const execArgv = [...(o.nodeOptions ?? []), '--import', 'tsx'];
   if (o.cpuProfDir)
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`, `--cpu-prof-name=${o.name}.cpuprofile`);
   const child: ChildProcess = fork(join(__dirname, 'pipeline-process.ts'), [], {
@@ -67,13 +79,14 @@ export function startChild(
     }
   }, 200);
   timer.unref();
-  const state: { counters: Counters; final?: Counters; error?: string } = { counters: {} };
+  const state: { counters: Counters; heap?: HeapPeaks; final?: Counters; error?: string } = { counters: {} };
   let onFinal: (() => void) | undefined;
   const ready = new Promise<void>((resolve, reject) => {
     child.on('message', (m: ChildMessage) => {
       if (m.type === 'ready') resolve();
       else if (m.type === 'counters') {
         state.counters = m.counters;
+        state.heap = m.heap;
         if (m.final) {
           state.final = m.counters;
           onFinal?.();
@@ -99,6 +112,7 @@ export function startChild(
       firstHalfPeakMiB: peak(samples.slice(0, half)),
       secondHalfPeakMiB: peak(samples.slice(half)),
       samples: samples.length,
+      heap: state.heap,
     };
   };
   return {
@@ -112,13 +126,12 @@ export function startChild(
       const s = statusKiB(pid);
       if (s) hwm = Math.max(hwm, s.hwm);
       clearInterval(timer);
-      const mem = memory();
       if (child.exitCode === null) {
         const done = new Promise<void>((r) => (onFinal = r));
         child.send({ type: 'stop' });
         await done;
       }
-      return { counters: state.final ?? state.counters, memory: mem };
+      return { counters: state.final ?? state.counters, memory: memory() };
     },
   };
 }

@@ -21,9 +21,12 @@ export type ChildOptions =
 
 export type Counters = Record<string, { processed: number; first: number; last: number }>;
 
+/** Peaks of process.memoryUsage() (MiB): what the RSS is made of (V8 heap, Buffers outside it). */
+export type HeapPeaks = { heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+
 export type ChildMessage =
   | { type: 'ready' }
-  | { type: 'counters'; counters: Counters; final?: boolean }
+  | { type: 'counters'; counters: Counters; heap: HeapPeaks; final?: boolean }
   | { type: 'error'; message: string };
 
 const counters: Counters = {};
@@ -51,6 +54,13 @@ class CountingMetrics extends Metrics {
 
 const send = (m: ChildMessage) => process.send?.(m);
 
+const heap: HeapPeaks = { heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+function sampleHeap(): void {
+  const m = process.memoryUsage();
+  for (const k of Object.keys(heap) as (keyof HeapPeaks)[])
+    heap[k] = Math.max(heap[k], Math.round(m[k] / 2 ** 20));
+}
+
 async function main(): Promise<void> {
   const opts = JSON.parse(process.env.BENCH_CHILD ?? '{}') as ChildOptions;
   const config = loadConfig(process.env);
@@ -76,14 +86,17 @@ async function main(): Promise<void> {
     });
     stop = () => running.stop();
   }
-  const timer = setInterval(() => send({ type: 'counters', counters }), 250);
+  const timer = setInterval(() => {
+    sampleHeap();
+    send({ type: 'counters', counters, heap });
+  }, 250);
   send({ type: 'ready' });
   process.on('message', (m: { type?: string }) => {
     if (m?.type !== 'stop') return;
     clearInterval(timer);
     stop().then(
       () => {
-        send({ type: 'counters', counters, final: true });
+        send({ type: 'counters', counters, heap, final: true });
         process.disconnect?.();
         process.exit(0);
       },

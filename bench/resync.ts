@@ -30,7 +30,7 @@ import {
   topicSize,
   waitFor,
 } from './common';
-import { startChild } from './child-process';
+import { deploymentNodeOptions, startChild } from './child-process';
 
 /** What a create call creates (its path and the codes in its body). */
 function createKey(e: { path: string; body: unknown }): string {
@@ -146,7 +146,7 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
       projector: startChild(
         { mode: 'run', roles: ['projector'], groups: { projector: bp.groups.projector } },
         bp.env,
-        { name: 'projector', cpuProfDir },
+        { name: 'projector', cpuProfDir, nodeOptions: deploymentNodeOptions('projector') },
       ),
     });
 
@@ -173,6 +173,7 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
     log(`resync: bare kafkajs consumer over ${total} events…`);
     const bare = startChild({ mode: 'bare', groupId: `bench-bare-${suffix()}`, topics }, bp.env, {
       name: 'bare',
+      nodeOptions: deploymentNodeOptions('router'),
     });
     await bare.ready;
     await waitFor(
