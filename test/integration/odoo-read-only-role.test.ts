@@ -12,7 +12,7 @@ import { replicationSlots } from '../../src/adapters/postgres/replication-slots'
 import { loadConfig, pgUrlCredentials } from '../../src/core/config';
 import { partnersInScope } from '../../src/flows/reconcile';
 import { insertBankAccountAndMandate, insertContract, insertPartner } from '../../testkit/demo-seed';
-import { odooDb, uniqueSuffix } from './support/stack';
+import { DEBEZIUM_SLOT, odooDb, uniqueSuffix } from './support/stack';
 
 const ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
@@ -96,7 +96,7 @@ describe('the read-only Odoo role of the pipeline', function () {
     expect((await views.technologyServiceCategories()).length).to.be.greaterThan(0);
     expect(await partnersInScope(pool, { contractCode: contract.code })).to.include(partner.id);
     // the slot health status reads (src/adapters/postgres/replication-slots.ts)
-    expect((await replicationSlots(pool)).map((x) => x.slot)).to.include('odoo_billing');
+    expect((await replicationSlots(pool)).map((x) => x.slot)).to.include(DEBEZIUM_SLOT);
   });
 
   it('cannot write: not in its read-only sessions, not in a read-write transaction, not a table of its own', async () => {

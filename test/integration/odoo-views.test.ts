@@ -16,6 +16,7 @@ import { OdooViews } from '../../src/adapters/postgres/odoo-views';
 import { loadConfig } from '../../src/core/config';
 import { productKind } from '../../src/domain/projection/products';
 import { detectIntents } from '../../src/domain/projection/triggers';
+import { ODOO_DATABASE_URL } from './support/stack';
 
 /** A change as the pipeline decodes it (capture's decodeChange of a Debezium-encoded record). */
 function decoded<T extends TableName>(
@@ -38,7 +39,6 @@ function decoded<T extends TableName>(
  * OdooViews against the real Odoo database (schemas/odoo + reference data). Every test inserts its own partners
  * and contracts with unique values through the demo-seed helpers; shared reference data is only read.
  */
-const ODOO_DATABASE_URL = process.env.ODOO_DATABASE_URL ?? 'postgresql://odoo@127.0.0.1:5432/odoo';
 const unique = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 
 describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function () {

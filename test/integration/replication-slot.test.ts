@@ -9,10 +9,10 @@ import { replicationSlots, SlotHealth } from '../../src/adapters/postgres/replic
 import { Metrics } from '../../src/app/metrics';
 import { gatherStatus, renderStatus, statusHealthy, statusJson } from '../../src/app/status';
 import { loadConfig } from '../../src/core/config';
-import { CONNECT_URL, eventually, odooDb, stateDb, testKafka } from './support/stack';
+import { CONNECT_URL, DEBEZIUM_SLOT, eventually, odooDb, stateDb, testKafka } from './support/stack';
 
 const CONNECTOR = 'odoo-billing';
-const SLOT = 'odoo_billing'; // connectors/odoo-billing.json slot.name
+const SLOT = DEBEZIUM_SLOT;
 
 async function currentLsnDiff(from: string): Promise<number> {
   const r = await odooDb().query<{ d: string }>(

@@ -35,8 +35,14 @@ export const SECURE_STACK: SecondStackOptions = {
 export class SecondStack {
   readonly env: Record<string, string>;
   readonly runDir: string;
+  readonly opts: SecondStackOptions;
 
-  constructor(readonly opts: SecondStackOptions) {
+  constructor(opts: SecondStackOptions) {
+    // Beside a stack of one's own (STACK_PORT_OFFSET, test/setup-env.ts) this one moves by as much and takes
+    // names of its own, so two runs of the suite on one machine do not share ports, databases or slots.
+    const own = Number(process.env.STACK_PORT_OFFSET ?? 0);
+    this.opts = own ? { ...opts, name: `${opts.name}${own}`, portOffset: opts.portOffset + own } : opts;
+    opts = this.opts;
     this.runDir = join(ROOT, `.run-${opts.name}`);
     this.env = {
       STACK_RUN: this.runDir,

@@ -14,9 +14,15 @@ export const ROOT = join(__dirname, '..', '..', '..');
 export const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 export const CONNECT_URL = process.env.CONNECT_URL ?? 'http://127.0.0.1:8083';
 export const REGISTRY_URL = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
-export const ODOO_DATABASE_URL = process.env.ODOO_DATABASE_URL ?? 'postgresql://odoo@127.0.0.1:5432/odoo';
+/** the tests' own Odoo handle: the owner of Odoo's tables (TEST_ODOO_DATABASE_URL: test/setup-env.ts) */
+export const ODOO_DATABASE_URL =
+  process.env.TEST_ODOO_DATABASE_URL ??
+  process.env.ODOO_DATABASE_URL ??
+  'postgresql://odoo@127.0.0.1:5432/odoo';
 export const STATE_DATABASE_URL =
   process.env.STATE_DATABASE_URL ?? 'postgresql://sync@127.0.0.1:5432/odoo_opencell_sync';
+/** the Debezium connector's replication slot (connectors/odoo-billing.json slot.name, or DEBEZIUM_SLOT_NAME) */
+export const DEBEZIUM_SLOT = process.env.DEBEZIUM_SLOT_NAME ?? 'odoo_billing';
 
 let kafka: Kafka | undefined;
 export function testKafka(): Kafka {
