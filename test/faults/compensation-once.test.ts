@@ -74,7 +74,7 @@ describe('fault scenario: compensation once (kill -9 while OpenCell holds the ap
     await ensurePipelineTopics(kafka, config);
     const admin = kafka.admin();
     await admin.connect();
-    await startGroupAtEnd(admin, env.FAULT_ROUTER_GROUP, routerTopics(config.topics.prefix));
+    await startGroupAtEnd(kafka, admin, env.FAULT_ROUTER_GROUP, routerTopics(config.topics.prefix));
     await admin.disconnect();
     worker = new WorkerSupervisor(env);
     await worker.start();

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { startGroupAtEnd } from '../../src/adapters/kafka/kafka';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'pg';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -181,16 +182,8 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     await ensurePipelineTopics(kafka, config);
     const admin = kafka.admin();
     await admin.connect();
-    // Start the router at the end of the Debezium topics: explicit offsets (kafkajs resetOffsets({earliest: false})
-    // commits the symbolic -1, which a consumer subscribed fromBeginning reads as "earliest").
-    for (const topic of routerTopics(config.topics.prefix)) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      await admin.setOffsets({
-        groupId: env.FAULT_ROUTER_GROUP,
-        topic,
-        partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
-      });
-    }
+    // Start the router at the end of the Debezium topics.
+    await startGroupAtEnd(kafka, admin, env.FAULT_ROUTER_GROUP, routerTopics(config.topics.prefix));
     await admin.disconnect();
     dlq = await tapTopic(config.topics.dlq);
     syncRaw = await tapTopic(config.topics.syncEvents);

@@ -5,7 +5,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { Pool, type PoolClient } from 'pg';
-import { createKafka } from '../../src/adapters/kafka/kafka';
+import { createKafka, startGroupAtEnd } from '../../src/adapters/kafka/kafka';
 import { loadConfig, type Config } from '../../src/core/config';
 import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/stages';
 import { startOpenCellSandbox } from '../../testkit/sandbox/opencell';
@@ -97,14 +97,7 @@ describe('3-broker cluster, RF 3, min.insync 2: kill -9 a broker 10 times under 
       60_000,
       'the initial snapshot written',
     );
-    for (const topic of routerTopics(config.topics.prefix)) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      await admin.setOffsets({
-        groupId: env.FAULT_ROUTER_GROUP,
-        topic,
-        partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
-      });
-    }
+    await startGroupAtEnd(kafka, admin, env.FAULT_ROUTER_GROUP, routerTopics(config.topics.prefix));
     worker = new WorkerSupervisor(env);
     await worker.start();
     db = await odoo.connect();

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { startGroupAtEnd } from '../../src/adapters/kafka/kafka';
 import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -117,14 +118,8 @@ describe('fault scenario "zombie": a projector paused mid-call past its session 
     await ensurePipelineTopics(kafka, config);
     const admin = kafka.admin();
     await admin.connect();
-    for (const topic of routerTopics(config.topics.prefix)) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      await admin.setOffsets({
-        groupId: env.FAULT_ROUTER_GROUP,
-        topic,
-        partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
-      });
-    }
+    // Start the router at the end of the Debezium topics.
+    await startGroupAtEnd(kafka, admin, env.FAULT_ROUTER_GROUP, routerTopics(config.topics.prefix));
     await admin.disconnect();
     db = await odooDb().connect();
     work = new Workload(db);

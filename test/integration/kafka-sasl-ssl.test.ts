@@ -121,7 +121,7 @@ describe('Kafka SASL/SCRAM over TLS (issue 16): the pipeline on a broker that ac
       'the initial snapshot written',
     );
     const groups = { router: `secure-router-${sfx}`, projector: `secure-projector-${sfx}` };
-    await startGroupAtEnd(admin, groups.router, routerTopics(config.topics.prefix));
+    await startGroupAtEnd(kafka, admin, groups.router, routerTopics(config.topics.prefix));
 
     const received: { action: string; outcome: string; odooId: number; calls: string[] }[] = [];
     const diagnose = async (): Promise<string> => {

@@ -13,6 +13,7 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
+import { applyReset } from '../../src/adapters/kafka/groups';
 import type { PoolClient } from 'pg';
 import {
   insertBankAccountAndMandate,
@@ -86,7 +87,12 @@ describe('snapshots reconcile, they do not replay history (issue 15 §4, real st
     ids: ReadonlySet<number>,
   ): Promise<number[]> {
     const groupId = `test-snapshot-no-effect-${uniqueSuffix()}`;
-    await admin.setOffsets({ groupId, topic, partitions: from });
+    await applyReset(
+      testKafka(),
+      admin,
+      groupId,
+      from.map((p) => ({ topic, partition: p.partition, target: p.offset })),
+    );
     const consumer = testKafka().consumer({ groupId, maxWaitTimeInMs: 100 });
     const reads: number[] = [];
     await consumer.connect();

@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   const groups = { router: `demo-router-${run}`, projector: `demo-projector-${run}` };
   const admin = kafka.admin();
   await admin.connect();
-  await startGroupAtEnd(admin, groups.router, routerTopics(config.topics.prefix));
+  await startGroupAtEnd(kafka, admin, groups.router, routerTopics(config.topics.prefix));
   await admin.disconnect();
 
   const counts: PipelineCounts = { changes: 0, intents: 0, projected: 0, calls: 0, events: 0 };

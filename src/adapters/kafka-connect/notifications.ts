@@ -279,7 +279,7 @@ export class NotificationWatcher {
     // Connect creates the topic with the first notification; create it now so its end can be recorded.
     await ensureTopics(admin, [{ topic, numPartitions: 1 }], replication);
     const groupId = `odoo-opencell-sync-snapshot-${randomUUID()}`;
-    await startGroupAtEnd(admin, groupId, [topic]);
+    await startGroupAtEnd(kafka, admin, groupId, [topic]);
     const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200, sessionTimeout: 10000 });
     const watcher = new NotificationWatcher(consumer, admin, groupId);
     const joined = new Promise<void>((resolve) => {

@@ -181,7 +181,7 @@ export async function applyReset(
   kafka: Kafka,
   admin: Admin,
   groupId: string,
-  rows: readonly ResetRow[],
+  rows: readonly Pick<ResetRow, 'topic' | 'partition' | 'target'>[],
   timeoutMs = 30_000,
 ): Promise<void> {
   if (rows.length === 0) return;
@@ -244,7 +244,7 @@ async function committedAt(
   admin: Admin,
   groupId: string,
   topics: string[],
-  rows: readonly ResetRow[],
+  rows: readonly Pick<ResetRow, 'topic' | 'partition' | 'target'>[],
 ): Promise<boolean> {
   const committed = await admin.fetchOffsets({ groupId, topics });
   const at = new Map<string, string>();

@@ -3,6 +3,7 @@ import { Kafka, logLevel, LogEntry, Admin, ITopicConfig, SASLOptions } from 'kaf
 import type { KafkaClientSettings, ReplicationSetting } from '../../core/config';
 import { componentLogger } from '../../core/log';
 import { ConfigError } from '../../domain/errors';
+import { applyReset } from './groups';
 
 const log = componentLogger('kafkajs');
 
@@ -233,14 +234,18 @@ export async function ensureTopics(
  * Commits the current end offset of every partition of `topics` for a group that has no members, so the group
  * starts with what is produced from now on. (kafkajs `resetOffsets({ earliest: false })` commits the symbolic -1,
  * which a consumer subscribed with `fromBeginning: true` reads as "no offset" and starts from the beginning.)
+ * One member joins once for every topic (applyReset): kafkajs `admin.setOffsets` joins once per topic and waits out a
+ * 5 s fetch each time, 40 s for the router's 8 topics.
  */
-export async function startGroupAtEnd(admin: Admin, groupId: string, topics: string[]): Promise<void> {
-  for (const topic of topics) {
-    const ends = await admin.fetchTopicOffsets(topic);
-    await admin.setOffsets({
-      groupId,
-      topic,
-      partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
-    });
-  }
+export async function startGroupAtEnd(
+  kafka: Kafka,
+  admin: Admin,
+  groupId: string,
+  topics: readonly string[],
+): Promise<void> {
+  const rows = [];
+  for (const topic of topics)
+    for (const p of await admin.fetchTopicOffsets(topic))
+      rows.push({ topic, partition: p.partition, target: p.high });
+  await applyReset(kafka, admin, groupId, rows);
 }

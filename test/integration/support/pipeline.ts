@@ -49,7 +49,7 @@ export async function startTestPipeline(
   await ensurePipelineTopics(kafka, config);
   const admin = kafka.admin();
   await admin.connect();
-  await startGroupAtEnd(admin, groups.router, routerTopics(config.topics.prefix));
+  await startGroupAtEnd(kafka, admin, groups.router, routerTopics(config.topics.prefix));
   await admin.disconnect();
   const events: { stage: string; e: KeyedConsumerEvent }[] = [];
   const make = () =>

@@ -6,9 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka } from 'kafkajs';
-import { expect } from 'chai';
 import { Pool } from 'pg';
-import { createKafka } from '../../../src/adapters/kafka/kafka';
+import { createKafka, startGroupAtEnd } from '../../../src/adapters/kafka/kafka';
 
 export const ROOT = join(__dirname, '..', '..', '..');
 export const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -119,42 +118,13 @@ export async function createStateSchema(schema: string): Promise<void> {
   }
 }
 
-/**
- * Commits the current end of every partition of `topics` for a new group, so that it consumes only what comes
- * next. Explicit offsets (kafkajs resetOffsets({earliest:false}) commits the symbolic -1, which a consumer subscribed
- * fromBeginning reads as "earliest"), committed by one member for all topics at once (admin.setOffsets joins the
- * group once per topic, seconds each).
- */
+/** startGroupAtEnd (src/adapters/kafka/kafka.ts) through the tests' own Kafka client. */
 export async function startGroupAtEnds(groupId: string, topics: readonly string[]): Promise<void> {
-  const kafka = testKafka();
-  const admin = kafka.admin();
+  const admin = testKafka().admin();
   await admin.connect();
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
   try {
-    const ends = [];
-    for (const topic of topics)
-      ends.push(
-        ...(await admin.fetchTopicOffsets(topic)).map((p) => ({
-          topic,
-          partition: p.partition,
-          offset: p.high,
-        })),
-      );
-    await consumer.connect();
-    for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: false });
-    const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => undefined });
-    consumer.pause(topics.map((topic) => ({ topic })));
-    await joined;
-    await consumer.commitOffsets(ends);
-    const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
-    const at = new Map(
-      committed.flatMap((t) => t.partitions.map((p) => [`${t.topic}:${p.partition}`, p.offset])),
-    );
-    for (const e of ends)
-      expect(at.get(`${e.topic}:${e.partition}`), `${e.topic}:${e.partition}`).to.equal(e.offset);
+    await startGroupAtEnd(testKafka(), admin, groupId, topics);
   } finally {
-    await consumer.disconnect();
     await admin.disconnect();
   }
 }
