@@ -26,6 +26,7 @@ import {
   eventually,
   odooDb,
   stateDb,
+  resetGroupToEarliest,
   testKafka,
   uniqueSuffix,
 } from './support/stack';
@@ -483,10 +484,7 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     const refs = goodNumbers();
     const replay = async (): Promise<LoadOutcome[]> => {
       await loader!.stop();
-      const admin = testKafka().admin();
-      await admin.connect();
-      await admin.resetOffsets({ groupId: loaderGroup, topic: config.topics.invoiceEvents, earliest: true });
-      await admin.disconnect();
+      await resetGroupToEarliest(loaderGroup, [config.topics.invoiceEvents]);
       loaded.length = 0;
       await startLoader();
       await eventually(async () => (loaded.length >= GOOD ? true : undefined), 60_000, 'the replayed events');

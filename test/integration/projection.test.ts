@@ -12,7 +12,15 @@ import {
 import { DLQ_HEADER } from '../../src/adapters/kafka/dlq';
 import { startTestPipeline, TestPipeline } from './support/pipeline';
 import { execFileSync } from 'node:child_process';
-import { eventually, odooDb, ROOT, stateDb, testKafka, uniqueSuffix } from './support/stack';
+import {
+  eventually,
+  odooDb,
+  resetGroupToEarliest,
+  ROOT,
+  stateDb,
+  testKafka,
+  uniqueSuffix,
+} from './support/stack';
 
 /**
  * The whole Odoo → OpenCell flow through real CDC: a write in Odoo's PostgreSQL, Debezium, Kafka, the router and
@@ -412,10 +420,7 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
   it('replays from the earliest offset with no new state-changing call', async () => {
     await new Promise((r) => setTimeout(r, 2000));
     await t.pipeline.stop();
-    const admin = testKafka().admin();
-    await admin.connect();
-    await admin.resetOffsets({ groupId: t.groups.projector, topic: t.config.topics.intents, earliest: true });
-    await admin.disconnect();
+    await resetGroupToEarliest(t.groups.projector, [t.config.topics.intents]);
     const before = t.sandbox.journal.entries().length;
     const intents = await stateDb().query(`SELECT count(*)::int AS n FROM ledger_intent`);
     await t.restart();

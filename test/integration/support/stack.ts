@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka } from 'kafkajs';
 import { Pool } from 'pg';
+import { applyReset, targetOffsets } from '../../../src/adapters/kafka/groups';
 import { createKafka, startGroupAtEnd } from '../../../src/adapters/kafka/kafka';
 
 export const ROOT = join(__dirname, '..', '..', '..');
@@ -71,6 +72,25 @@ export function pidOf(part: 'kafka' | 'connect' | 'registry'): number {
   return Number(
     readFileSync(join(process.env.STACK_RUN ?? join(ROOT, '.run'), `${part}.pid`), 'utf8').trim(),
   );
+}
+
+/**
+ * Moves an idle group back to the earliest offsets of `topics`, as `resync --to earliest` does (one member joins
+ * once; kafkajs admin.resetOffsets waits out a 5 s fetch per topic).
+ */
+export async function resetGroupToEarliest(groupId: string, topics: string[]): Promise<void> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    const targets = await targetOffsets(admin, topics, { kind: 'earliest' });
+    const rows = [...targets].map(([key, target]) => {
+      const at = key.lastIndexOf('/');
+      return { topic: key.slice(0, at), partition: Number(key.slice(at + 1)), target };
+    });
+    await applyReset(testKafka(), admin, groupId, rows);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export const uniqueSuffix = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
