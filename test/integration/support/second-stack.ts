@@ -36,8 +36,11 @@ export class SecondStack {
   readonly env: Record<string, string>;
   readonly runDir: string;
   readonly opts: SecondStackOptions;
+  /** the name it was given (SECOND_STACK_STARTED names it so), before a stack of one's own moved it */
+  private readonly givenName: string;
 
   constructor(opts: SecondStackOptions) {
+    this.givenName = opts.name;
     // Beside a stack of one's own (STACK_PORT_OFFSET, test/setup-env.ts) this one moves by as much and takes
     // names of its own, so two runs of the suite on one machine do not share ports, databases or slots.
     const own = Number(process.env.STACK_PORT_OFFSET ?? 0);
@@ -71,7 +74,7 @@ export class SecondStack {
    * waited for (`scripts/stack up` starts what is not running and waits for health).
    */
   async up(): Promise<void> {
-    const started = (process.env.SECOND_STACK_STARTED ?? '').split(',').includes(this.opts.name);
+    const started = (process.env.SECOND_STACK_STARTED ?? '').split(',').includes(this.givenName);
     if (!started) await this.reset();
     const args = ['up', '--brokers', String(this.opts.brokers), ...(this.opts.secure ? ['--secure'] : [])];
     try {
