@@ -299,6 +299,10 @@ export function renderMarkdown(r: Results): string {
     section('create-plan-kills.md', 'Create-plan kills in flight (issue 19 §1)'),
     section('snapshot-no-effect.md', 'Snapshot after the history (issue 15 §4)'),
     section('zombie.md', 'Zombie: a projector paused mid-call past its session timeout (issue 15 §2)'),
+    section(
+      'rebalance-storm.md',
+      'Rebalance storm: processes join and leave every 10 s under load (issue 15)',
+    ),
     section('applied-then-timed-out.md', 'Applied then timed out, 100 times (issue 15 §3)'),
     section('compensation-once.md', 'Compensation once under kill -9 (issue 14 §2, W5)'),
     section('odoo-applied-then-timed-out.md', 'Odoo create applied then timed out (issue 15 §3)'),

@@ -45,6 +45,14 @@ async function main(): Promise<void> {
         process.exit(1);
       }
     });
+    // every member of a group reports each rebalance it takes part in (the rebalance-storm scenario counts them)
+    c.on(c.events.GROUP_JOIN, (e) =>
+      emit('group-join', {
+        group: cfg.groupId,
+        memberId: e.payload.memberId,
+        partitions: Object.values(e.payload.memberAssignment).reduce((n, ps) => n + ps.length, 0),
+      }),
+    );
     return c;
   };
 
