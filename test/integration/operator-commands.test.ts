@@ -137,6 +137,35 @@ describe('operator commands force-iban (W3) and compensate (W5) on the real stac
     ]);
   });
 
+  it('force-iban sends the IBAN of a terminated contract to its account, and force-create takes a terminated contract, as the wizards did (no refusal of their own, issue 14 W3 / W4)', async () => {
+    const { partner, contract, subscription } = await customerWithContract();
+    const today = new Date().toISOString().slice(0, 10);
+    await db.query(
+      `UPDATE contract_contract SET is_terminated = true, terminate_date = $2, write_date = (now() AT TIME ZONE 'UTC') WHERE id = $1`,
+      [contract.id, today],
+    );
+    await eventually(
+      async () =>
+        (await ledgerRows('terminate_subscription', contract.id)).find((r) => r.outcome === 'applied'),
+      60_000,
+      'the termination applied',
+    );
+    // the IBAN wizard's write on a terminated contract sends nothing (W2); the force wizard did send it
+    const NEW_IBAN = 'ES9121000418450200051332';
+    const changed = await insertBankAccountAndMandate(db, partner.id, { iban: NEW_IBAN });
+    await db.query(
+      `UPDATE contract_contract SET mandate_id = $2, write_date = (now() AT TIME ZONE 'UTC') WHERE id = $1`,
+      [contract.id, changed.mandateId],
+    );
+    const r = await cli('force-iban', contract.code, '--yes', '--wait', '60');
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.contain('outcome: applied');
+    expect((await ibanOf(String(subscription.userAccount))).preferred).to.equal(NEW_IBAN);
+    const created = await cli('force-create', contract.code, '--yes');
+    expect(created.status, created.stderr).to.equal(0);
+    expect(created.stdout).to.contain(`forced create_subscription for contract ${contract.code}`);
+  });
+
   it('force-iban refuses an unknown contract and one without bank account, terminated or not (the wizard forced terminated contracts: no refusal of its own), producing nothing', async () => {
     expect((await cli('force-iban', `NOPE-${uniqueSuffix()}`, '--yes')).stderr).to.contain(
       'no contract with code',
@@ -223,6 +252,17 @@ describe('operator commands force-iban (W3) and compensate (W5) on the real stac
       ['applied', 'CH_SC_OSO_COMPENSATION'],
       ['applied', 'CH_SC_OSO_COMPENSATION'],
     ]);
+  });
+
+  it('compensate without --key: each run is one charge, as each confirmation of the wizard, and it waits for the outcome by default (the wizard answered at once)', async () => {
+    const { contract } = await customerWithContract();
+    const args = ['compensate', contract.code, '--amount', '2.5', '--description', 'No key', '--yes'];
+    for (const n of [1, 2]) {
+      const r = await cli(...args);
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stdout, 'the outcome, without --wait').to.contain('outcome: applied');
+      expect(compensations(contract.code), `run ${n}`).to.have.length(n);
+    }
   });
 
   it('compensate with --days × --monthly-price ÷ 30, and refused for a terminated contract', async () => {
