@@ -407,8 +407,9 @@ function byFence<T extends { fence?: FenceToken }>(items: T[]): T[][] {
  * moves by ref (`ref in […]`), lookups, the duplicate guard, the write-ahead, one `account.move` create of a list of
  * vals (one Odoo transaction), one read of their lines, one create of their contract links, the outcomes — and
  * settles each invoice's own promise: a bad invoice is rejected alone (the keyed consumer dead-letters it), the others
- * are loaded. Odoo creates a list in one transaction, so an answered error fails the whole list: the flush then
- * creates its invoices one at a time, so that only the bad one fails. A list whose answer was lost keeps every
+ * are loaded. Odoo creates a list in one transaction, so an answered error fails the whole list: after a refusal
+ * (not retriable) the flush creates its invoices one at a time, so that only the bad one fails; a transient error
+ * (retriable) fails each invoice of the list, retried by the keyed consumer. A list whose answer was lost keeps every
  * invoice's pending mark: their retries look each one up by ref and wait (PRECONDITION_PENDING) for those not found.
  *
  * Fencing (issue 15 §2): an invoice handled for a partition carries that partition's epoch; the write-ahead before the
@@ -674,8 +675,8 @@ export class InvoiceLoader {
 
   /**
    * Written ahead, one create of the list of moves (tracking disabled on create, as the original did: no chatter
-   * mail), their contract links, their outcomes. An answered error fails Odoo's whole transaction: the invoices are
-   * then created one by one, so that only a bad one fails.
+   * mail), their contract links, their outcomes. An answered error fails Odoo's whole transaction: after a refusal
+   * the invoices are created one by one, so that only a bad one fails; after a transient error each is retried.
    */
   private async createMoves(planned: Planned[]): Promise<void> {
     if (planned.length === 0) return;
@@ -705,8 +706,10 @@ export class InvoiceLoader {
         return;
       }
       await this.clearPendingMany(qs).catch(() => undefined);
-      if (planned.length === 1) {
-        planned[0]!.q.reject(e);
+      // a transient error (a serialization failure, …) is the whole list's: each invoice is retried (and batched
+      // again); a refusal may be one invoice's: created one by one, only that one fails
+      if (planned.length === 1 || (e instanceof SyncError && e.retriable)) {
+        for (const q of qs) q.reject(e);
         return;
       }
       for (const p of planned) await this.createMoves([p]);
