@@ -289,7 +289,9 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
     const admin = new Client({ connectionString: defaultPgSetupOptions().adminUrl });
     await admin.connect();
     await admin
-      .query(`DROP DATABASE IF EXISTS odoo_opencell_sync_bench_${stateName} WITH (FORCE)`)
+      .query(
+        `DROP DATABASE IF EXISTS "${decodeURIComponent(new URL(stateUrl).pathname.slice(1))}" WITH (FORCE)`,
+      )
       .catch(() => undefined);
     await admin.end();
     const kadmin = kafka.admin();
