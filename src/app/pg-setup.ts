@@ -7,7 +7,8 @@
  *   INSERT on the signal table only), each with the URL's password, and `sync` (owns the pipeline's own state
  *   database);
  * - the Odoo database from schemas/odoo/*.sql (only when it is created; a changed schema asks for a reset);
- * - REPLICA IDENTITY FULL on every captured table and the publication Debezium reads;
+ * - REPLICA IDENTITY FULL on every captured table and the publication Debezium reads; the heartbeat function the
+ *   connector calls to keep incremental snapshots going on a quiet database (EXECUTE only);
  * - the state database and its migrations from schemas/state/*.sql.
  * Connects as the superuser given by PG_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
  */
@@ -156,8 +157,39 @@ export async function setupOdooDatabase(opts: PgSetupOptions): Promise<void> {
     // Read-only: the connector runs with read.only=true (watermarks from pg_current_snapshot(), no writes to the
     // signal table; docs/decisions/0002-snapshot-signals.md). Take back any write grant given by hand.
     await c.query(`REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ${qualified} FROM debezium`);
+    await setupSnapshotHeartbeat(c);
   });
   await setupPipelineRoles(opts);
+}
+
+/**
+ * The connector's heartbeat.action.query (connectors/odoo-billing.json) calls this function every heartbeat. It
+ * rewrites one row of the signal table, a streamed change with a transaction id newer than any chunk's high
+ * watermark: Debezium's read-only incremental snapshot releases a buffered chunk only on such an event, so without it
+ * a snapshot waits for the next Odoo write whenever another transaction was open on the server during a chunk
+ * (docs/decisions/0002-snapshot-signals.md, "Closing the chunk window on a quiet database"). The function runs as the
+ * signal table's owner (SECURITY DEFINER) and touches that one row only: the connector role gets EXECUTE on it and
+ * keeps no write privilege on any table. The row is a `log` signal, so re-creating it after the signal rows were
+ * deleted only makes Debezium log one line; updates of signal rows are no signals.
+ */
+export const SNAPSHOT_HEARTBEAT_FUNCTION = 'public.odoo_opencell_sync_heartbeat';
+export const SNAPSHOT_HEARTBEAT_SIGNAL_ID = 'odoo-opencell-sync-heartbeat';
+
+async function setupSnapshotHeartbeat(c: Client): Promise<void> {
+  const owner = await c.query<{ o: string }>(
+    `SELECT pg_get_userbyid(relowner) AS o FROM pg_class WHERE oid = to_regclass($1)`,
+    [SIGNAL_TABLE],
+  );
+  const fn = `${SNAPSHOT_HEARTBEAT_FUNCTION}()`;
+  await c.query(`CREATE OR REPLACE FUNCTION ${fn} RETURNS void LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS $$
+      INSERT INTO ${SIGNAL_TABLE} (id, type, data)
+      VALUES ('${SNAPSHOT_HEARTBEAT_SIGNAL_ID}', 'log', json_build_object('message', 'odoo-opencell-sync heartbeat', 'at', now())::text)
+      ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data
+    $$`);
+  await c.query(`ALTER FUNCTION ${fn} OWNER TO ${ident(String(owner.rows[0]?.o))}`);
+  await c.query(`REVOKE ALL ON FUNCTION ${fn} FROM PUBLIC`);
+  await c.query(`GRANT EXECUTE ON FUNCTION ${fn} TO debezium`);
 }
 
 /** The owner and the superuser are no read-only role: granting to them would change nothing and prove nothing. */

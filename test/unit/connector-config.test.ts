@@ -8,6 +8,7 @@ import {
   loadConnectorTemplate,
 } from '../../src/adapters/kafka-connect/connector-config';
 import { notificationTopicOf } from '../../src/adapters/kafka-connect/notifications';
+import { SNAPSHOT_HEARTBEAT_FUNCTION } from '../../src/app/pg-setup';
 import { ConfigError } from '../../src/domain/errors';
 import {
   captureTopics,
@@ -86,6 +87,12 @@ describe('connector: connectors/odoo-billing.json', () => {
     expect(captureTopics()).to.not.include(notificationTopicOf(template));
     expect(notificationTopicOf({ ...template, 'notification.enabled.channels': 'log' })).to.equal(undefined);
     expect(notificationTopicOf({ ...template, 'notification.sink.topic.name': ' ' })).to.equal(undefined);
+  });
+
+  it('calls the heartbeat function pg-setup creates with every heartbeat, so a snapshot chunk is released on a quiet database', () => {
+    // docs/decisions/0002-snapshot-signals.md, "Closing the chunk window on a quiet database"
+    expect(Number(template['heartbeat.interval.ms'])).to.be.greaterThan(0);
+    expect(template['heartbeat.action.query']).to.equal(`SELECT ${SNAPSHOT_HEARTBEAT_FUNCTION}()`);
   });
 
   it('holds its hosts and credentials only as placeholders', () => {
