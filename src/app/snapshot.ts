@@ -197,6 +197,12 @@ export async function runSnapshot(
         `signal.data.collection=${config['signal.data.collection'] ?? 'unset'}); no snapshot signal inserted`,
     );
 
+  // Debezium's read-only snapshot releases a chunk only on a streamed change past its high watermark; the heartbeat
+  // query provides one on a quiet database (docs/decisions/0002-snapshot-signals.md)
+  const heartbeatHint = config['heartbeat.action.query']?.trim()
+    ? ''
+    : `; connector ${name} has no heartbeat.action.query, so on a quiet Odoo database a chunk waits for the next ` +
+      'Odoo write: apply connectors/odoo-billing.json (`odoo-opencell-sync connectors apply`)';
   let watcher: NotificationWatcher;
   try {
     watcher = await NotificationWatcher.open(deps.kafka, deps.admin, topic, deps.replication);
@@ -245,7 +251,7 @@ export async function runSnapshot(
           progress.state === 'pending'
             ? `Debezium did not start the snapshot within ${secs} s (no STARTED notification on ${topic}): ` +
                 `is ${SIGNAL_TABLE} in the publication and table.include.list, and is the connector streaming?`
-            : `no progress notification on ${topic} for ${secs} s (${describeProgress(progress)})`,
+            : `no progress notification on ${topic} for ${secs} s (${describeProgress(progress)})${heartbeatHint}`,
         );
       }
     }
