@@ -393,21 +393,20 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
     );
     expect(dead.headers?.[DLQ_HEADER.code]?.toString()).to.equal('PROJECTION_REJECTED');
     expect(await sub(second.code)).to.equal(null);
-    const out = execFileSync(
-      process.execPath,
-      ['--require', 'tsx/cjs', 'src/app/cli.ts', 'force-create', second.code, '--yes'],
-      {
+    const cli = (...args: string[]) =>
+      execFileSync(process.execPath, ['--require', 'tsx/cjs', 'src/app/cli.ts', ...args], {
         cwd: ROOT,
         encoding: 'utf8',
         env: {
           ...process.env,
           INTENTS_TOPIC: t.config.topics.intents,
+          DLQ_TOPIC: t.config.topics.dlq,
           OPENCELL_PASSWORD: 'unused',
           ODOO_PASSWORD: 'unused',
           LOG_LEVEL: 'error',
         },
-      },
-    );
+      });
+    const out = cli('force-create', second.code, '--yes');
     expect(out).to.contain(second.code);
     const forced = await eventually(
       async () => (await sub(second.code)) ?? undefined,
@@ -415,6 +414,28 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
       'forced subscription',
     );
     expect(forced.code).to.equal(second.code);
+    // The original's forced creation sends no lines (FORCE_CREATE_WITH_LINES off, docs/parity.md W4): the line's
+    // activation had dead-lettered too, and the operator replays it, as the original's failed job was re-queued.
+    // Done here so the contract is whole before the replay test below counts state-changing calls.
+    const blocked = (
+      JSON.parse(cli('dlq', 'list', '--json')) as {
+        deadLetters: { id: string; message: string | null; replayed: unknown }[];
+      }
+    ).deadLetters.filter(
+      (d) => !d.replayed && (d.message ?? '').includes('does not allow automatic subscription creation'),
+    );
+    expect(blocked.length, 'the creation and the line dead-lettered').to.equal(2);
+    cli('dlq', 'replay', ...blocked.flatMap((d) => ['--id', d.id]), '--yes');
+    await eventually(
+      async () =>
+        t.sandbox.journal
+          .entries({ method: 'POST', path: '/billing/subscription/activateServices' })
+          .some((e) => e.status < 300 && JSON.stringify(e.body).includes(`"subscription":"${second.code}"`))
+          ? true
+          : undefined,
+      60_000,
+      'the line activated once its dead letter was replayed',
+    );
   });
 
   it('replays from the earliest offset with no new state-changing call', async () => {
