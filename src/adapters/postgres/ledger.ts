@@ -67,13 +67,15 @@ function outcomeRankSql(column: string): string {
 }
 
 /**
- * The intent, its entities and its outbox event: one statement (data-modifying CTEs, all or nothing). The outcome
- * follows OUTCOME_RANK; the outbox row is written only when the intent row was.
+ * The intent and entity upserts of FINISH_SQL and FINISH_FENCED_SQL, written once: `only` is a condition every row
+ * must meet (the fence check), or empty. The intent's outcome follows OUTCOME_RANK.
  */
-const FINISH_SQL = `WITH intent AS (
+function finishUpsertsSql(only: string): string {
+  const where = only ? ` WHERE ${only}` : '';
+  return `intent AS (
          INSERT INTO ledger_intent (intent_id, kind, aggregate_key, odoo_model, odoo_id, source_table, source_lsn, source_tx_id,
                                     outcome, calls, attempts, error_code, error_message)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+         SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13${where}
          ON CONFLICT (intent_id) DO UPDATE SET outcome = EXCLUDED.outcome, calls = EXCLUDED.calls,
            attempts = EXCLUDED.attempts, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
            updated_at = now()
@@ -84,12 +86,19 @@ const FINISH_SQL = `WITH intent AS (
          INSERT INTO ledger_entity (entity, code, odoo_model, odoo_id, partner_id, status, data)
          SELECT e.entity, e.code, e.odoo_model, e.odoo_id, e.partner_id, e.status, COALESCE(e.data, '{}'::jsonb)
            FROM jsonb_to_recordset($14::jsonb)
-             AS e(entity text, code text, odoo_model text, odoo_id bigint, partner_id bigint, status text, data jsonb)
+             AS e(entity text, code text, odoo_model text, odoo_id bigint, partner_id bigint, status text, data jsonb)${where}
          ON CONFLICT (entity, code) DO UPDATE SET status = EXCLUDED.status, odoo_model = EXCLUDED.odoo_model,
            odoo_id = EXCLUDED.odoo_id, partner_id = COALESCE(EXCLUDED.partner_id, ledger_entity.partner_id),
            data = ledger_entity.data || EXCLUDED.data, updated_at = now()
          RETURNING 1
-       )
+       )`;
+}
+
+/**
+ * The intent, its entities and its outbox event: one statement (data-modifying CTEs, all or nothing). The outbox
+ * row is written only when the intent row was.
+ */
+const FINISH_SQL = `WITH ${finishUpsertsSql('')}
        ${outboxInsertSql(15, 'EXISTS (SELECT 1 FROM intent)')}`;
 
 /**
@@ -103,27 +112,7 @@ const FINISH_FENCED_SQL = `WITH fence AS (
          SELECT epoch::text AS epoch FROM sync_fence WHERE group_id = $22 AND topic = $23 AND partition = $24 FOR SHARE
        ), ok AS (
          SELECT 1 FROM fence WHERE epoch = $25::text
-       ), intent AS (
-         INSERT INTO ledger_intent (intent_id, kind, aggregate_key, odoo_model, odoo_id, source_table, source_lsn, source_tx_id,
-                                    outcome, calls, attempts, error_code, error_message)
-         SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13 WHERE EXISTS (SELECT 1 FROM ok)
-         ON CONFLICT (intent_id) DO UPDATE SET outcome = EXCLUDED.outcome, calls = EXCLUDED.calls,
-           attempts = EXCLUDED.attempts, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
-           updated_at = now()
-         WHERE ${outcomeRankSql('EXCLUDED.outcome')} > ${outcomeRankSql('ledger_intent.outcome')}
-            OR (EXCLUDED.outcome = ledger_intent.outcome AND ledger_intent.outcome IN ('failed', 'dead_lettered'))
-         RETURNING 1
-       ), entity AS (
-         INSERT INTO ledger_entity (entity, code, odoo_model, odoo_id, partner_id, status, data)
-         SELECT e.entity, e.code, e.odoo_model, e.odoo_id, e.partner_id, e.status, COALESCE(e.data, '{}'::jsonb)
-           FROM jsonb_to_recordset($14::jsonb)
-             AS e(entity text, code text, odoo_model text, odoo_id bigint, partner_id bigint, status text, data jsonb)
-          WHERE EXISTS (SELECT 1 FROM ok)
-         ON CONFLICT (entity, code) DO UPDATE SET status = EXCLUDED.status, odoo_model = EXCLUDED.odoo_model,
-           odoo_id = EXCLUDED.odoo_id, partner_id = COALESCE(EXCLUDED.partner_id, ledger_entity.partner_id),
-           data = ledger_entity.data || EXCLUDED.data, updated_at = now()
-         RETURNING 1
-       ), event AS (
+       ), ${finishUpsertsSql('EXISTS (SELECT 1 FROM ok)')}, event AS (
          ${outboxInsertSql(15, 'EXISTS (SELECT 1 FROM intent)')}
          RETURNING 1
        )
