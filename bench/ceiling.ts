@@ -42,6 +42,7 @@ import {
   loggedRetries,
   memoryMiB,
   profileTop,
+  pipelineProcessEnv,
   spawnPipeline,
   type PipelineProcess,
 } from './processes';
@@ -116,18 +117,7 @@ export async function runCeilingBench(o: CeilingOptions, log: (s: string) => voi
 
   const sandbox = await startOpenCellSandbox({ port: 0, onRequest, journalLimit: 10_000 });
   const stateUrl = await freshStateDb('ceiling');
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    OPENCELL_BASEURL: sandbox.url,
-    OPENCELL_USER: sandbox.credentials.user,
-    OPENCELL_PASSWORD: sandbox.credentials.password,
-    ODOO_PASSWORD: 'unused-here',
-    INTENTS_TOPIC: `bench.intents-ceiling-${runId}`,
-    DLQ_TOPIC: `bench.dlq-ceiling-${runId}`,
-    SYNC_EVENTS_TOPIC: `bench.sync-events-ceiling-${runId}`,
-    STATE_DATABASE_URL: stateUrl,
-    ODOO_DATABASE_URL,
-  };
+  const env = pipelineProcessEnv(sandbox, 'ceiling', runId, stateUrl);
   const config = loadConfig(env);
   const groups = { router: `bench-router-ceiling-${runId}`, projector: `bench-projector-ceiling-${runId}` };
   const db = new Pool({

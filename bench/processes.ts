@@ -9,7 +9,8 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { ROOT, sleep } from './common';
+import { ODOO_DATABASE_URL, ROOT, sleep } from './common';
+import type { OpenCellSandbox } from '../testkit/sandbox/opencell';
 
 let clkTck: number | undefined;
 /** Kernel clock ticks per second (the unit of /proc/<pid>/stat's utime and stime). */
@@ -267,4 +268,28 @@ export function profileTop(
       share: total ? Math.round((e.us / total) * 1000) / 10 : 0,
     }));
   return { sampledMs: Math.round(total / 1000), top };
+}
+
+/**
+ * The environment of a bench's pipeline processes: the sandbox as OpenCell, topics of the bench's own (named by the
+ * bench and its run id) and the given state database.
+ */
+export function pipelineProcessEnv(
+  sandbox: OpenCellSandbox,
+  bench: string,
+  runId: string,
+  stateUrl: string,
+): Record<string, string | undefined> {
+  return {
+    ...process.env,
+    OPENCELL_BASEURL: sandbox.url,
+    OPENCELL_USER: sandbox.credentials.user,
+    OPENCELL_PASSWORD: sandbox.credentials.password,
+    ODOO_PASSWORD: 'unused-here',
+    INTENTS_TOPIC: `bench.intents-${bench}-${runId}`,
+    DLQ_TOPIC: `bench.dlq-${bench}-${runId}`,
+    SYNC_EVENTS_TOPIC: `bench.sync-events-${bench}-${runId}`,
+    STATE_DATABASE_URL: stateUrl,
+    ODOO_DATABASE_URL,
+  };
 }

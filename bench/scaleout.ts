@@ -34,7 +34,14 @@ import {
   topicSize,
   waitFor,
 } from './common';
-import { cpuSeconds, loggedRetries, memoryMiB, spawnPipeline, type PipelineProcess } from './processes';
+import {
+  cpuSeconds,
+  loggedRetries,
+  memoryMiB,
+  pipelineProcessEnv,
+  spawnPipeline,
+  type PipelineProcess,
+} from './processes';
 
 export interface ScaleoutOptions {
   partners: number;
@@ -70,18 +77,7 @@ export async function runScaleoutBench(o: ScaleoutOptions, log: (s: string) => v
   mkdirSync(logDir, { recursive: true });
   const sandbox = await startOpenCellSandbox({ port: 0, onRequest, journalLimit: 10_000 });
   const routerState = await freshStateDb('scaleout_router');
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    OPENCELL_BASEURL: sandbox.url,
-    OPENCELL_USER: sandbox.credentials.user,
-    OPENCELL_PASSWORD: sandbox.credentials.password,
-    ODOO_PASSWORD: 'unused-here',
-    INTENTS_TOPIC: `bench.intents-scaleout-${runId}`,
-    DLQ_TOPIC: `bench.dlq-scaleout-${runId}`,
-    SYNC_EVENTS_TOPIC: `bench.sync-events-scaleout-${runId}`,
-    STATE_DATABASE_URL: routerState,
-    ODOO_DATABASE_URL,
-  };
+  const env = pipelineProcessEnv(sandbox, 'scaleout', runId, routerState);
   const config = loadConfig(env);
   const db = new Pool({ connectionString: ODOO_DATABASE_URL, max: 8, application_name: 'bench-scaleout' });
   const admin = benchKafka().admin();
