@@ -4,6 +4,7 @@
  * messages and causes pass through the client's scrubber, so no secret rides on them.
  */
 import fetch, { type RequestInit, type Response } from 'node-fetch';
+import { assertLeases } from '../core/call-lease';
 import { childTraceparent, TRACEPARENT } from '../core/trace';
 
 /** The `traceparent` header of a call made while working for a trace (src/core/trace.ts); none outside one. */
@@ -44,6 +45,9 @@ export async function fetchText(
   timeoutMs: number,
   scrub: (s: string) => string,
 ): Promise<{ res: Response; text: string }> {
+  // a call under a fence lease leaves only while the lease is live (src/core/call-lease.ts): checked last, right
+  // before node-fetch writes the request, nothing awaited in between
+  assertLeases(() => `${init.method ?? 'GET'} ${new URL(url).pathname}`);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {

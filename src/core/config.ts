@@ -204,6 +204,9 @@ const SPEC = {
   // auto = OPENCELL_CONCURRENCY + 4, from 8 to 64. N processes need up to 2 × N × this many of the server's
   // max_connections: lower it when scaling out (docs/operations.md "Scaling out").
   PG_POOL_MAX: [AutoOrInt(1, 256), 'auto'],
+  // How long a fencing check is trusted for the OpenCell or Odoo call after it, in ms (src/core/call-lease.ts); a
+  // partition's new owner waits this long (+ 250 ms) after taking it from another. 0 = no lease (not recommended).
+  FENCE_LEASE_MS: [IntFromEnv(0, 60_000), '2000'],
   TOPIC_PREFIX: [NonEmpty, 'odoo'],
   DLQ_TOPIC: [NonEmpty, 'sync.dead-letter'],
   INTENTS_TOPIC: [NonEmpty, 'sync.intents'],
@@ -334,6 +337,8 @@ export interface Config {
   stateDatabaseUrl: string;
   /** connections per PostgreSQL pool of a projection role (PG_POOL_MAX) */
   pgPoolMax: number | 'auto';
+  /** `FENCE_LEASE_MS` (src/core/call-lease.ts) */
+  fenceLeaseMs: number;
   topics: {
     prefix: string;
     dlq: string;
@@ -535,6 +540,7 @@ export function loadConfig(
     odooSignalDatabaseUrl: s.ODOO_SIGNAL_DATABASE_URL,
     stateDatabaseUrl: s.STATE_DATABASE_URL,
     pgPoolMax: s.PG_POOL_MAX,
+    fenceLeaseMs: s.FENCE_LEASE_MS,
     topics: {
       prefix: s.TOPIC_PREFIX,
       dlq: s.DLQ_TOPIC,

@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'PROJECTION_REJECTED'
   | 'PRECONDITION_PENDING'
   | 'FENCED'
+  | 'FENCE_LEASE_EXPIRED'
   | 'DATABASE'
   | 'SCHEMA_INCOMPATIBLE'
   | 'INTERNAL';
@@ -197,6 +198,17 @@ export class PreconditionPendingError extends SyncError {
 export class FencedError extends SyncError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('FENCED', message, { retriable: false, details });
+  }
+}
+
+/**
+ * A state-changing call was about to leave under a fence check older than its lease (src/core/call-lease.ts): the
+ * process was held up (a pause, a long GC) between the check and the send. Nothing was sent; the caller checks the
+ * fence again and sends, or stops with FencedError if the partition moved meanwhile.
+ */
+export class FenceLeaseExpiredError extends SyncError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('FENCE_LEASE_EXPIRED', message, { retriable: true, details });
   }
 }
 

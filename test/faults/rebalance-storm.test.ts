@@ -171,6 +171,35 @@ describe('fault scenario "rebalance storm": processes join and leave every 10 s 
       .catch(() => undefined);
   });
 
+  /**
+   * What a failed convergence leaves for diagnosis: each unconverged contract's OpenCell calls (from the journal), the
+   * membership changes and the projector partitions' takes, on one clock.
+   */
+  async function failureTrace(contracts: readonly ExpectedContract[], changes: readonly Change[]) {
+    const bad = contracts.filter((c) => stateProblems(sandbox, [c]).length > 0);
+    const takes = (
+      await state.query(
+        `SELECT partition, epoch, owner, at FROM storm_takes WHERE group_id = $1 ORDER BY at`,
+        [env.FAULT_PROJECTOR_GROUP],
+      )
+    ).rows;
+    return {
+      t0: stormT0,
+      changes: changes.map((c) => ({ ...c, at: c.at - stormT0 })),
+      takes: takes.map((t: { at: Date }) => ({ ...t, at: t.at.getTime() - stormT0 })),
+      contracts: bad.map((c) => ({
+        contract: c,
+        problems: stateProblems(sandbox, [c]),
+        subscription: sandbox.state.subscriptions.get(c.code),
+        calls: sandbox.journal
+          .entries()
+          .filter((e) => JSON.stringify(e.body ?? '').includes(c.code) || e.path.includes(c.code))
+          .map((e) => ({ ...e, time: e.time - stormT0 })),
+      })),
+    };
+  }
+  let stormT0 = Date.now();
+
   it('0 lost, 0 duplicate effects, per-customer order kept, no ledger outcome regressed', async () => {
     const work = new Workload(db);
     const base: ExpectedContract[] = [];
@@ -231,6 +260,7 @@ describe('fault scenario "rebalance storm": processes join and leave every 10 s 
     for (const method of ['POST', 'PUT'])
       sandbox.faults.add({ kind: 'latency', latencyMs: HOLD_MS, method, path: '.*', phase: 'after' });
     const stormStart = Date.now();
+    stormT0 = stormStart;
     const other = { contracts: 0, mutations: 0 };
     const streets = (async () => {
       let issued = 0;
@@ -308,7 +338,9 @@ describe('fault scenario "rebalance storm": processes join and leave every 10 s 
       const logPath = join(tmpdir(), `rebalance-storm-${sfx}.log`);
       writeFileSync(logPath, workers.flatMap((w) => w.lines).join('\n'));
       for (const w of workers) w.signal('SIGCONT');
-      throw new Error(`${(e as Error).message}; workers' log: ${logPath}`, { cause: e });
+      const tracePath = join(tmpdir(), `rebalance-storm-${sfx}.trace.json`);
+      writeFileSync(tracePath, JSON.stringify(await failureTrace(all, changes), null, 1));
+      throw new Error(`${(e as Error).message}; workers' log: ${logPath}; trace: ${tracePath}`, { cause: e });
     }
     const convergedMs = Date.now() - lastChange;
     const logPath = join(tmpdir(), `rebalance-storm-${sfx}.log`);
@@ -359,11 +391,17 @@ describe('fault scenario "rebalance storm": processes join and leave every 10 s 
       (n, w) => n + w.lines.filter((l) => l.includes('fenced, stopping the batch')).length,
       0,
     );
+    // calls a process held up between its fence check and its send did not send (src/core/call-lease.ts)
+    const leaseRefusals = workers.reduce(
+      (n, w) => n + w.lines.filter((l) => l.includes('not sent: the fence of')).length,
+      0,
+    );
     const regressions = (await state.query(`SELECT tbl, id, old, new FROM storm_regressions`)).rows;
     const deadLetters = workers.flatMap((w) => w.eventsOf('dead-letter'));
 
     // order: the tags of each base customer's PUT /account/customer never go back
     let outOfOrder = 0;
+    const orderBreaks: string[] = [];
     let customerUpdates = 0;
     const tagRe = new RegExp(`${runId} (\\d+) (\\d+)`);
     const lastTag = new Map<number, number>();
@@ -374,7 +412,12 @@ describe('fault scenario "rebalance storm": processes join and leave every 10 s 
       customerUpdates++;
       const i = Number(m[1]);
       const n = Number(m[2]);
-      if (n < (lastTag.get(i) ?? -1)) outOfOrder++;
+      if (n < (lastTag.get(i) ?? -1)) {
+        outOfOrder++;
+        orderBreaks.push(
+          `customer ${i}: change ${n} after ${lastTag.get(i)}, at ${((e.time - stormStart) / 1000).toFixed(2)} s`,
+        );
+      }
       lastTag.set(i, n);
     }
     const lastNotFinal = base.filter((_, i) => committed[i] >= 0 && lastTag.get(i) !== committed[i]).length;
@@ -412,6 +455,7 @@ describe('fault scenario "rebalance storm": processes join and leave every 10 s 
       changesInFlight: changes.filter((c) => c.callsInFlight > 0).length,
       abandoned,
       fencedRejections,
+      leaseRefusals,
       processes: workers.length,
       crashes: workers.reduce((n, w) => n + w.crashes, 0),
       retries: workers.reduce((n, w) => n + w.eventsOf('retry').length, 0),
@@ -446,7 +490,8 @@ describe('fault scenario "rebalance storm": processes join and leave every 10 s 
     expect(oneShots.duplicates, 'one-shots charged twice').to.deep.equal([]);
     expect(oneShots.applied, 'every one-shot charged once').to.equal(oneShots.lines);
     expect(services, 'services activated twice').to.deep.equal([]);
-    expect(outOfOrder, "a customer's address updates out of commit order").to.equal(0);
+    expect(orderBreaks, "a customer's address updates out of commit order").to.deep.equal([]);
+    expect(outOfOrder).to.equal(0);
     expect(lastNotFinal, "customers whose last address update is not the partner's last change").to.equal(0);
     expect(regressions, 'ledger outcomes that left applied').to.deep.equal([]);
     expect(
@@ -472,6 +517,7 @@ interface Figures {
   changesInFlight: number;
   abandoned: number;
   fencedRejections: number;
+  leaseRefusals: number;
   processes: number;
   crashes: number;
   retries: number;
@@ -526,7 +572,8 @@ joins reported by the members, ${f.takes} projector partition takes (fence epoch
 partition to another process** (${f.movesInFlight} of them at a moment a state-changing OpenCell call was in flight);
 ${f.changesInFlight} of ${f.changes.length} membership changes made while state-changing calls were in flight;
 ${f.abandoned} applied calls whose caller was gone before the answer (killed or paused processes); **${f.fencedRejections}
-batches stopped by fencing** (zombies); ${f.processes} processes started, ${f.crashes} crash restarts,
+batches stopped by fencing** (zombies), ${f.leaseRefusals} calls not sent because the fence check before them was
+older than its lease (a process held up between its check and its call, src/core/call-lease.ts); ${f.processes} processes started, ${f.crashes} crash restarts,
 ${f.retries} handler retries.
 
 Result (${new Date().toISOString().slice(0, 16).replace('T', ' ')}, ${commit}, ${cpus().length} cores): **0 lost**

@@ -1,7 +1,12 @@
 import { expect } from 'chai';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Pool } from 'pg';
+import { fetchText } from '../../src/adapters/http-transport';
+import { monotonicMs } from '../../src/core/call-lease';
+import { callUnderLease } from '../../src/flows/projection/executor';
 import { Ledger, type IntentResult, type LedgerIntentMessage } from '../../src/adapters/postgres/ledger';
-import { PgPartitionFence, type FenceToken } from '../../src/adapters/postgres/fence';
+import { awaitTakeoverGrace, PgPartitionFence, type FenceToken } from '../../src/adapters/postgres/fence';
 import type { OcOperation } from '../../src/domain/projection/plan';
 import { FencedError } from '../../src/domain/errors';
 import { createStateSchema, stateDb, stateUrlFor, uniqueSuffix } from './support/stack';
@@ -172,6 +177,57 @@ describe('fencing: a zombie holding an older epoch writes nothing (real PostgreS
       expect(commit ?? lost, 'the paused write cannot commit any more').to.be.instanceOf(Error);
     } finally {
       c.release(true);
+    }
+  });
+  it('regression "held up between its fence check and its call" (rebalance storm: an address update out of commit order, a service activated again after its termination): past its lease the call is not sent, the check again is fenced, and the new owner waits that lease out', async () => {
+    const requests: string[] = [];
+    const server: Server = createServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      res.setHeader('content-type', 'application/json');
+      res.end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/opencell/api/rest/account/customer`;
+    const put = () => fetchText(url, { method: 'PUT', body: '{}' }, 5000, (x) => x);
+    const lease = 400;
+    try {
+      const zombie = new PgPartitionFence(pool, group, 'zombie', lease);
+      zombie.assigned({ held: [0] });
+      const old = await zombie.token('held', 0);
+      expect(old.graceUntil, 'a first take waits for no one').to.equal(undefined);
+      await ledger.checkFence(old); // the check passes …
+      // … and the process is held up (SIGSTOP) before its call leaves: the partition moves meanwhile
+      const owner = new PgPartitionFence(pool, group, 'owner', lease);
+      owner.assigned({ held: [0] });
+      const takenBy = monotonicMs();
+      const fresh = await owner.token('held', 0);
+      await new Promise((r) => setTimeout(r, lease + 50));
+
+      let checksAgain = 0;
+      const err = await callUnderLease(old, put, async () => {
+        checksAgain++;
+        await ledger.checkFence(old);
+      }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(checksAgain, 'the lease refused the send and the fence was checked again').to.equal(1);
+      expect(err, 'the check again found the partition moved').to.be.instanceOf(FencedError);
+      expect(requests, 'nothing reached the server').to.deep.equal([]);
+
+      // the new owner (a re-take) waits its predecessor's lease out before it reads or calls, then works
+      expect(fresh.graceUntil, 'a re-take waits').to.be.a('number');
+      expect(fresh.graceUntil! - takenBy).to.be.at.least(lease);
+      const until = fresh.graceUntil!;
+      await awaitTakeoverGrace(fresh);
+      expect(monotonicMs()).to.be.at.least(until);
+      await ledger.checkFence(fresh);
+      await callUnderLease(fresh, put, () => ledger.checkFence(fresh));
+      expect(requests, 'the owner’s call, within its lease').to.deep.equal([
+        'PUT /opencell/api/rest/account/customer',
+      ]);
+    } finally {
+      await new Promise((r) => server.close(r));
     }
   });
 });

@@ -11,6 +11,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { FencedError } from '../../domain/errors';
 import { componentLogger } from '../../core/log';
+import { CallLease, DEFAULT_FENCE_LEASE_MS, FENCE_GRACE_MARGIN_MS, monotonicMs } from '../../core/call-lease';
 
 /** The epoch an instance holds for one partition of one group, as taken on its assignment. */
 export interface FenceToken {
@@ -19,6 +20,16 @@ export interface FenceToken {
   partition: number;
   /** bigint as a decimal string */
   epoch: string;
+  /**
+   * How long each successful check of this token is trusted for a call (src/core/call-lease.ts); renewed by
+   * checkFence and lockFenceShared. Absent: calls are not held to a lease.
+   */
+  lease?: CallLease;
+  /**
+   * monotonicMs before which this owner neither reads nor calls for the partition: a take from a previous owner
+   * waits out that owner's last lease (awaitTakeoverGrace). Absent or past: no wait.
+   */
+  graceUntil?: number;
 }
 
 /** What the keyed consumer needs: take the assigned partitions, and the current token of one of them. */
@@ -29,16 +40,25 @@ export interface PartitionFence {
   token(topic: string, partition: number): Promise<FenceToken>;
 }
 
-const TAKE_SQL = `INSERT INTO sync_fence (group_id, topic, partition, epoch, owner)
+// `retaken`: the partition had an owner before (this process included: its older batch may still be in flight)
+const TAKE_SQL = `WITH previous AS (
+    SELECT 1 FROM sync_fence WHERE group_id = $1 AND topic = $2 AND partition = $3)
+  INSERT INTO sync_fence (group_id, topic, partition, epoch, owner)
   VALUES ($1, $2, $3, nextval('sync_fence_epoch'), $4)
   ON CONFLICT (group_id, topic, partition) DO UPDATE SET epoch = EXCLUDED.epoch, owner = EXCLUDED.owner, taken_at = now()
-  RETURNING epoch::text AS epoch`;
+  RETURNING epoch::text AS epoch, EXISTS (SELECT 1 FROM previous) AS retaken`;
 
 /** The error of a write or check whose token is no longer its partition's epoch (`current`: the row's, if any). */
 export function fencedError(token: FenceToken, current: string | undefined): FencedError {
   return new FencedError(
     `fenced: ${token.topic}[${token.partition}] of group ${token.groupId} was taken by another instance (epoch ${current ?? 'none'}, ours ${token.epoch})`,
-    { ...token, current: current ?? null },
+    {
+      groupId: token.groupId,
+      topic: token.topic,
+      partition: token.partition,
+      epoch: token.epoch,
+      current: current ?? null,
+    },
   );
 }
 
@@ -56,8 +76,23 @@ async function currentEpoch(
 
 /** Throws FencedError unless the token's epoch is still the partition's (a plain read: before an OpenCell call). */
 export async function checkFence(pool: Pick<Pool, 'query'>, token: FenceToken): Promise<void> {
+  const sentAt = monotonicMs();
   const current = await currentEpoch(pool, token, false);
   if (current !== token.epoch) throw fencedError(token, current);
+  token.lease?.renew(sentAt);
+}
+
+/**
+ * Waits out a previous owner's last lease before this owner reads or calls for the partition (src/core/call-lease.ts):
+ * what that owner may still send has reached the server when this owner reads. Once per take; no wait after a first
+ * take.
+ */
+export async function awaitTakeoverGrace(token: FenceToken | undefined): Promise<void> {
+  const until = token?.graceUntil;
+  if (until === undefined) return;
+  const wait = until - monotonicMs();
+  if (wait > 0) await new Promise((r) => setTimeout(r, Math.ceil(wait)));
+  if (token!.graceUntil === until) delete token!.graceUntil;
 }
 
 /**
@@ -65,8 +100,10 @@ export async function checkFence(pool: Pick<Pool, 'query'>, token: FenceToken): 
  * the transaction ends, so that no take commits between this check and the transaction's writes.
  */
 export async function lockFenceShared(client: PoolClient, token: FenceToken): Promise<void> {
+  const sentAt = monotonicMs();
   const current = await currentEpoch(client, token, true);
   if (current !== token.epoch) throw fencedError(token, current);
+  token.lease?.renew(sentAt);
 }
 
 /** How long a fenced write's transaction may sit idle before the server ends it (see withFencedWrite). */
@@ -117,6 +154,8 @@ export class PgPartitionFence implements PartitionFence {
     private readonly groupId: string,
     /** who takes (logs, the row's `owner`): e.g. host and pid */
     private readonly owner: string,
+    /** FENCE_LEASE_MS: how long a fence check is trusted for a call (src/core/call-lease.ts); 0 = no lease */
+    private readonly leaseMs: number = DEFAULT_FENCE_LEASE_MS,
   ) {}
 
   assigned(assignment: Record<string, number[]>): void {
@@ -146,13 +185,18 @@ export class PgPartitionFence implements PartitionFence {
   }
 
   private async take(topic: string, partition: number): Promise<FenceToken> {
-    const r = await this.pool.query<{ epoch: string }>(TAKE_SQL, [
+    const r = await this.pool.query<{ epoch: string; retaken: boolean }>(TAKE_SQL, [
       this.groupId,
       topic,
       partition,
       this.owner,
     ]);
-    const token = { groupId: this.groupId, topic, partition, epoch: r.rows[0].epoch };
+    const token: FenceToken = { groupId: this.groupId, topic, partition, epoch: r.rows[0].epoch };
+    if (this.leaseMs > 0) {
+      token.lease = new CallLease(this.leaseMs, `${topic}[${partition}] of group ${this.groupId}`);
+      // counted from after the take committed: later than the take, as the previous owner's checks were earlier
+      if (r.rows[0].retaken) token.graceUntil = monotonicMs() + this.leaseMs + FENCE_GRACE_MARGIN_MS;
+    }
     this.log.debug(`took ${topic}[${partition}] with epoch ${token.epoch}`, { group: this.groupId });
     return token;
   }

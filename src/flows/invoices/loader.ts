@@ -46,7 +46,8 @@ import { m2oId, charOrNull, type Domain } from '../../domain/odoo/codecs';
 import type { InvoiceIssuedEvent } from '../../domain/outbox/events';
 import type { EventSchemas } from '../../adapters/registry/schemas';
 import type { MessageContext } from '../../adapters/kafka/keyed-consumer';
-import { withFencedWrite, type FenceToken } from '../../adapters/postgres/fence';
+import { awaitTakeoverGrace, withFencedWrite, type FenceToken } from '../../adapters/postgres/fence';
+import { underLeases, type CallLease } from '../../core/call-lease';
 import {
   INVOICE_JOURNAL_XMLID,
   invoiceCodes,
@@ -387,6 +388,14 @@ const dupKey = (k: NonNullable<OdooInvoicePlan['duplicateKey']>) =>
 const fenceKey = (f: FenceToken | undefined) =>
   f ? `${f.groupId}/${f.topic}/${f.partition}/${f.epoch}` : '';
 
+/**
+ * The leases of the invoices' partitions (src/core/call-lease.ts): a create leaves only while the write-ahead's fence
+ * check of each is within its lease; refused (FenceLeaseExpiredError, retriable), it was not sent and is retried.
+ */
+function leasesOf(qs: readonly { fence?: FenceToken }[]): CallLease[] {
+  return [...new Set(qs.flatMap((q) => (q.fence?.lease ? [q.fence.lease] : [])))];
+}
+
 /** Groups items by their fencing token (one fenced write per partition). */
 function byFence<T extends { fence?: FenceToken }>(items: T[]): T[][] {
   const m = new Map<string, T[]>();
@@ -476,6 +485,8 @@ export class InvoiceLoader {
         `expected InvoiceIssued, got ${decoded.type}`,
       );
     }
+    // a partition taken from another owner: what that owner may still create has landed before the guard reads
+    await awaitTakeoverGrace(ctx.fence);
     await this.load(decoded.event as InvoiceIssuedEvent, ctx.fence);
   }
 
@@ -688,10 +699,12 @@ export class InvoiceLoader {
     if (planned.length === 0) return;
     let ids: number[];
     try {
-      ids = await this.o.odoo.createMany(
-        'account.move',
-        planned.map((p) => p.plan.vals),
-        { context: { tracking_disable: true, mail_create_nolog: true, mail_notrack: true } },
+      ids = await underLeases(leasesOf(planned.map((p) => p.q)), () =>
+        this.o.odoo.createMany(
+          'account.move',
+          planned.map((p) => p.plan.vals),
+          { context: { tracking_disable: true, mail_create_nolog: true, mail_notrack: true } },
+        ),
       );
       if (ids.length !== planned.length)
         throw new SyncError(
@@ -766,9 +779,11 @@ export class InvoiceLoader {
     const qs = [...vals.keys()].filter((q) => sent.has(q));
     if (qs.length === 0) return out;
     try {
-      await this.o.odoo.createMany(
-        CONTRACT_LINK_MODEL,
-        qs.flatMap((q) => vals.get(q)!),
+      await underLeases(leasesOf(qs), () =>
+        this.o.odoo.createMany(
+          CONTRACT_LINK_MODEL,
+          qs.flatMap((q) => vals.get(q)!),
+        ),
       );
     } catch (e) {
       if (answerLost(e)) await this.markPendingMany(qs, 'links').catch(() => undefined);
@@ -848,7 +863,7 @@ export class InvoiceLoader {
     const sent = await this.markPendingMany([q], 'links');
     if (!sent.has(q)) throw new SyncError('INTERNAL', 'unreachable: a rejected write-ahead');
     try {
-      await this.o.odoo.createMany(CONTRACT_LINK_MODEL, vals);
+      await underLeases(leasesOf([q]), () => this.o.odoo.createMany(CONTRACT_LINK_MODEL, vals));
     } catch (e) {
       if (answerLost(e)) await this.markPendingMany([q], 'links').catch(() => undefined);
       else await this.clearPendingMany([q]).catch(() => undefined);

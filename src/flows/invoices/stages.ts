@@ -29,7 +29,7 @@ export type InvoiceConfig = Pick<
   Config,
   'kafka' | 'registryUrl' | 'topics' | 'opencell' | 'odoo' | 'retry' | 'invoicePoll' | 'invoiceImport'
 > &
-  Partial<Pick<Config, 'registryAuth' | 'registryCa'>>;
+  Partial<Pick<Config, 'registryAuth' | 'registryCa' | 'fenceLeaseMs'>>;
 
 export function invoiceRetryPolicy(config: Pick<Config, 'retry'>): RetryPolicy {
   return {
@@ -163,7 +163,7 @@ export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDe
     stage: 'invoice-loader',
     concurrency: deps.concurrency ?? 100,
     // issue 15 §2: a loader whose partition moved to another instance creates nothing in Odoo (loader.ts)
-    fence: deps.fence ?? new PgPartitionFence(deps.pool, groupId, `${hostname()}/${process.pid}`),
+    fence: deps.fence ?? new PgPartitionFence(deps.pool, groupId, `${hostname()}/${process.pid}`, config.fenceLeaseMs),
     retry: invoiceRetryPolicy(config),
     deadLetters: new KafkaDeadLetterPublisher(
       producer,

@@ -9,7 +9,7 @@
  * (one mechanism for every operation, issue 15 §3) and resumes the plan (planCreateSubscription). With fencing, every
  * call and every ledger write happens only while this instance owns the aggregate's partition (issue 15 §2).
  */
-import { OpenCellBusinessError, ProjectionRejectedError } from '../../domain/errors';
+import { FenceLeaseExpiredError, OpenCellBusinessError, ProjectionRejectedError } from '../../domain/errors';
 import {
   OPENCELL_OPERATIONS,
   type OpenCellOperationSpec,
@@ -23,7 +23,11 @@ import {
   type OcOperationName,
 } from '../../domain/projection/plan';
 import { chargeCodeOf, codeOfOp, type LedgerPort as Ledger } from '../../adapters/postgres/ledger';
-import type { FenceToken } from '../../adapters/postgres/fence';
+import { awaitTakeoverGrace, type FenceToken } from '../../adapters/postgres/fence';
+import { underLeases } from '../../core/call-lease';
+import { componentLogger, redactString } from '../../core/log';
+
+const log = componentLogger('projector');
 
 export interface ExecutionReport {
   calls: string[];
@@ -121,6 +125,32 @@ export async function lostTryApplied(
   return found > accounted;
 }
 
+/** Lease refusals in a row after which the call gives up (retriable: the intent is tried again later). */
+const LEASE_TRIES = 5;
+
+/**
+ * One state-changing call, sent only while the fence check before it is within its lease (src/core/call-lease.ts). A
+ * call refused for an expired lease was not sent: the fence is checked again (FencedError if the partition moved) and
+ * the call sent then.
+ */
+export async function callUnderLease<T>(
+  fence: FenceToken | undefined,
+  call: () => Promise<T>,
+  recheck: () => Promise<void>,
+): Promise<T> {
+  const lease = fence?.lease;
+  if (!lease) return call();
+  for (let refused = 0; ;) {
+    try {
+      return await underLeases([lease], call);
+    } catch (e) {
+      if (!(e instanceof FenceLeaseExpiredError) || ++refused >= LEASE_TRIES) throw e;
+      log.warn(redactString(e.message), { ...e.details });
+      await recheck();
+    }
+  }
+}
+
 export async function executePlan(
   ops: readonly OcOperation[],
   deps: {
@@ -133,6 +163,7 @@ export async function executePlan(
   },
 ): Promise<ExecutionReport> {
   const { fence } = deps;
+  await awaitTakeoverGrace(fence);
   const report: ExecutionReport = { calls: [], skipped: [], alreadyPresent: [] };
   const guarded = deps.trustOpenCellOnly ? [] : ops.filter((o) => ONCE_PER_KEY.has(o.op)).map((o) => o.key);
   const done = await deps.ledger.appliedEffects(guarded);
@@ -155,7 +186,11 @@ export async function executePlan(
       }
     } else await deps.ledger.checkFence(fence);
     try {
-      await callOpenCell(deps.client, op);
+      await callUnderLease(
+        fence,
+        () => callOpenCell(deps.client, op),
+        () => deps.ledger.checkFence(fence),
+      );
       report.calls.push(op.op);
       if (WRITTEN_AHEAD.has(op.op)) await deps.ledger.recordEffect(deps.intentId, op, 'applied', fence);
     } catch (e) {

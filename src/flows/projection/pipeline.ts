@@ -120,7 +120,12 @@ export class ProjectionPipeline {
           hooks: this.opts.hooks,
           groupId,
           deadLetterIndex: this.deadLetterIndex,
-          fence: new PgPartitionFence(this.statePool, groupId, `${hostname()}/${process.pid}`),
+          fence: new PgPartitionFence(
+            this.statePool,
+            groupId,
+            `${hostname()}/${process.pid}`,
+            this.config.fenceLeaseMs,
+          ),
         }),
       );
     }

@@ -41,7 +41,7 @@ import { snapshotNotApplied } from '../../domain/intents/snapshot';
 import { executePlan } from './executor';
 import type { IntentMessage } from '../../domain/intents/message';
 import type { EntityChange, IntentResult, LedgerPort } from '../../adapters/postgres/ledger';
-import type { FenceToken } from '../../adapters/postgres/fence';
+import { awaitTakeoverGrace, type FenceToken } from '../../adapters/postgres/fence';
 import type { HeldIntentsPort } from '../../adapters/postgres/held-intents';
 
 export type { OdooReader, OpenCellReader } from '../../domain/intents/kind';
@@ -106,6 +106,8 @@ export class Projector {
     opts: { replayed?: boolean; fence?: FenceToken } = {},
   ): Promise<IntentResult | null> {
     const { ledger } = this.deps;
+    // a partition taken from another owner: what that owner may still send has landed before anything is read here
+    await awaitTakeoverGrace(opts.fence);
     // a zombie (its partition taken while it was paused) stops here, before reading or applying anything (the fence
     // is checked in the same round trip as the replay check)
     if (await ledger.isFinished(msg.intentId, opts.fence)) return null; // replay of a finished intent
