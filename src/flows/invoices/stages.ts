@@ -163,7 +163,9 @@ export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDe
     stage: 'invoice-loader',
     concurrency: deps.concurrency ?? 100,
     // issue 15 §2: a loader whose partition moved to another instance creates nothing in Odoo (loader.ts)
-    fence: deps.fence ?? new PgPartitionFence(deps.pool, groupId, `${hostname()}/${process.pid}`, config.fenceLeaseMs),
+    fence:
+      deps.fence ??
+      new PgPartitionFence(deps.pool, groupId, `${hostname()}/${process.pid}`, config.fenceLeaseMs),
     retry: invoiceRetryPolicy(config),
     deadLetters: new KafkaDeadLetterPublisher(
       producer,
