@@ -12,8 +12,8 @@ import { insertBankAccountAndMandate, insertContract, insertPartner } from '../.
 import { startOpenCellSandbox } from '../../testkit/sandbox/opencell';
 import type { SyncEvent } from '../../src/domain/outbox/events';
 import type { Sandbox } from './support/pipeline';
-import { SECURE_STACK, SecondStack } from './support/second-stack';
-import { eventually, REGISTRY_URL, ROOT, uniqueSuffix } from './support/stack';
+import { sharedSecureStack } from './support/second-stack';
+import { eventually, ROOT, uniqueSuffix } from './support/stack';
 
 /**
  * Issue 16, "Security": Kafka SASL/SCRAM-SHA-512 over TLS for every Kafka client of the pipeline. A second stack
@@ -21,11 +21,12 @@ import { eventually, REGISTRY_URL, ROOT, uniqueSuffix } from './support/stack';
  * storage is formatted; Kafka Connect and Debezium authenticate as user `connect`) carries the pipeline started as an
  * operator starts it — `odoo-opencell-sync run` with the settings the script wrote (KAFKA_SSL, KAFKA_SSL_CA,
  * KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD) — from an Odoo change to OpenCell and to a sync
- * event read back over SASL_SSL; and a wrong password is refused with an error that says which settings to check
+ * event read back over SASL_SSL, the event schemas registered with and read from the stack's registry over HTTPS
+ * (SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_CA); and a wrong password is refused with an error that says which settings to check
  * and carries no password.
  */
 const CLI = join(ROOT, 'src', 'app', 'cli.ts');
-const stack = new SecondStack(SECURE_STACK);
+const { stack, up } = sharedSecureStack();
 const BROKER = stack.brokers[0].replace(/\./g, '\\.');
 
 function freePort(): Promise<number> {
@@ -69,16 +70,14 @@ describe('Kafka SASL/SCRAM over TLS (issue 16): the pipeline on a broker that ac
   let odoo: Pool;
 
   before(async () => {
-    await stack.up();
+    await up();
     client = stack.clientEnv();
     sandbox = await startOpenCellSandbox({ port: 0, password: 'secure-oc-pw' });
     odoo = new Pool({ connectionString: stack.odooDatabaseUrl, max: 2 });
     env = {
       ...client,
-      CONNECT_URL: stack.connectUrl,
       ODOO_DATABASE_URL: stack.odooDatabaseUrl,
       STATE_DATABASE_URL: stack.stateDatabaseUrl,
-      SCHEMA_REGISTRY_URL: REGISTRY_URL,
       OPENCELL_BASEURL: sandbox.url,
       OPENCELL_USER: sandbox.credentials.user,
       OPENCELL_PASSWORD: 'secure-oc-pw',
@@ -92,12 +91,13 @@ describe('Kafka SASL/SCRAM over TLS (issue 16): the pipeline on a broker that ac
   after(async () => {
     await sandbox?.close().catch(() => undefined);
     await odoo?.end().catch(() => undefined);
-    if (!process.env.KEEP_SECOND_STACK) await stack.reset().catch(() => undefined);
   });
 
   it('an Odoo contract reaches OpenCell and its sync events are read back, every Kafka client on SASL_SSL', async () => {
     expect(config.kafka.sasl).to.include({ mechanism: 'scram-sha-512', username: 'sync' });
     expect(config.kafka.ssl?.ca?.[0]).to.contain('BEGIN CERTIFICATE');
+    expect(config.registryUrl).to.match(/^https:/);
+    expect(config.registryCa).to.contain('BEGIN CERTIFICATE');
     // the broker has no plaintext client listener: the status line says so
     expect(await stack.status()).to.match(new RegExp(`kafka\\s+healthy .*SASL_SSL ${BROKER}`));
 
@@ -159,7 +159,11 @@ describe('Kafka SASL/SCRAM over TLS (issue 16): the pipeline on a broker that ac
     try {
       sub = await subscribeEvents({
         kafka,
-        registry: new EventSchemas({ registryUrl: REGISTRY_URL, topics: config.topics }),
+        registry: new EventSchemas({
+          registryUrl: config.registryUrl,
+          topics: config.topics,
+          ca: config.registryCa,
+        }),
         topic: config.topics.syncEvents,
         groupId: `secure-subscriber-${sfx}`,
         fromBeginning: true,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { explainKafkaSecurityError } from '../../src/adapters/kafka/kafka';
 import { loadConfig } from '../../src/core/config';
 import { redactString } from '../../src/core/log';
+import { SyncError } from '../../src/domain/errors';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
@@ -104,6 +105,15 @@ describe('Kafka security settings (KAFKA_SSL*, KAFKA_SASL_*)', () => {
     it('a plaintext client on a TLS listener sees closed connections: points at KAFKA_SSL', () => {
       const e = Object.assign(new Error('Closed connection'), { name: 'KafkaJSNumberOfRetriesExceeded' });
       expect(explainKafkaSecurityError(e, { brokers: ['b1:9093'] })).to.contain('KAFKA_SSL=true');
+      expect(explainKafkaSecurityError(e, settings)).to.equal(undefined);
+    });
+
+    it("Kafka Connect's untrusted certificate (CONNECT_CA) is not taken for Kafka's TLS handshake", () => {
+      const e = new SyncError(
+        'CONFIG_INVALID',
+        'Kafka Connect at https://c:8083: its TLS certificate is not trusted (SELF_SIGNED_CERT_IN_CHAIN): check that CONNECT_CA is the PEM file of the CA that signed it',
+        { cause: new Error('self-signed certificate in certificate chain') },
+      );
       expect(explainKafkaSecurityError(e, settings)).to.equal(undefined);
     });
 

@@ -2,7 +2,7 @@
 import { Kafka, logLevel, LogEntry, Admin, ITopicConfig, SASLOptions } from 'kafkajs';
 import type { KafkaClientSettings, ReplicationSetting } from '../../core/config';
 import { componentLogger } from '../../core/log';
-import { ConfigError } from '../../domain/errors';
+import { ConfigError, SyncError } from '../../domain/errors';
 import { applyReset } from './groups';
 
 const log = componentLogger('kafkajs');
@@ -109,9 +109,13 @@ export function createKafka(settings: KafkaClientSettings, clientId: string): Ka
 /**
  * What an operator should read when Kafka turned the client away because of its security settings: refused
  * credentials (named by user and mechanism, never with the password) or a failed TLS handshake; undefined for any
- * other error. kafkajs wraps the first failure of a retried call in `cause`s; the whole chain is searched.
+ * other error (and for the configuration errors of the other adapters, which say their own settings). kafkajs wraps
+ * the first failure of a retried call in `cause`s; the whole chain is searched.
  */
 export function explainKafkaSecurityError(e: unknown, settings: KafkaClientSettings): string | undefined {
+  // another adapter's configuration error already names its own setting (a registry's or Kafka Connect's untrusted
+  // certificate, refused REST credentials): its TLS words are not Kafka's handshake
+  if (e instanceof SyncError && e.code === 'CONFIG_INVALID') return undefined;
   const chain: { name?: string; message?: string }[] = [];
   for (
     let x = e as { name?: string; message?: string; cause?: unknown } | undefined;

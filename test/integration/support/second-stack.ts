@@ -1,8 +1,9 @@
 /**
  * A second local stack next to the shared one (scripts/stack with its own STACK_RUN, ports moved by
- * STACK_PORT_OFFSET, its own Odoo / state databases and replication slot on the shared PostgreSQL, the shared
- * registry): three brokers for the broker-kill scenario, or SASL_SSL for the security test. The test that starts one
- * resets it at the end, which also drops its replication slot (an idle slot would retain WAL on the shared server).
+ * STACK_PORT_OFFSET, its own Odoo / state databases and replication slot on the shared PostgreSQL): three brokers for
+ * the broker-kill scenario (with the shared registry), or the secure stack of the security tests (SASL_SSL on Kafka,
+ * HTTPS and Basic auth on Kafka Connect's REST API, a registry of its own on HTTPS). The test that starts one resets it
+ * at the end, which also drops its replication slot (an idle slot would retain WAL on the shared server).
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -51,7 +52,8 @@ export class SecondStack {
       STACK_RUN: this.runDir,
       STACK_CACHE: process.env.STACK_CACHE ?? join(ROOT, '.cache', 'stack'),
       STACK_PORT_OFFSET: String(opts.portOffset),
-      STACK_REGISTRY: '0',
+      // the secure stack's registry is on HTTPS (SCHEMA_REGISTRY_CA): one of its own; the others use the shared one
+      STACK_REGISTRY: opts.secure ? '1' : '0',
       ODOO_DB_NAME: `odoo_${opts.name}`,
       STATE_DB_NAME: `odoo_opencell_sync_${opts.name}`,
       DEBEZIUM_SLOT_NAME: `odoo_billing_${opts.name}`,
@@ -108,7 +110,12 @@ export class SecondStack {
   }
 
   get connectUrl(): string {
-    return `http://127.0.0.1:${8083 + this.opts.portOffset}`;
+    return `${this.opts.secure ? 'https' : 'http'}://127.0.0.1:${8083 + this.opts.portOffset}`;
+  }
+
+  /** the secure stack's own registry (HTTPS only) */
+  get registryUrl(): string {
+    return `https://127.0.0.1:${8081 + this.opts.portOffset}/apis/ccompat/v7`;
   }
 
   get odooDatabaseUrl(): string {
@@ -125,7 +132,11 @@ export class SecondStack {
     return Number(readFileSync(join(this.runDir, `${name}.pid`), 'utf8').trim());
   }
 
-  /** --secure: the pipeline's Kafka settings the script wrote (KAFKA_SASL_*, KAFKA_SSL*, KAFKA_BROKERS). */
+  /**
+   * --secure: the pipeline's settings the script wrote: Kafka's (KAFKA_SASL_*, KAFKA_SSL*, KAFKA_BROKERS), Kafka
+   * Connect's (CONNECT_URL, CONNECT_CA, CONNECT_USERNAME, CONNECT_PASSWORD) and the registry's (SCHEMA_REGISTRY_URL,
+   * SCHEMA_REGISTRY_CA).
+   */
   clientEnv(): Record<string, string> {
     const text = readFileSync(join(this.runDir, 'secure', 'client.env'), 'utf8');
     return Object.fromEntries(
@@ -135,6 +146,26 @@ export class SecondStack {
         .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
     );
   }
+}
+
+let shared: { stack: SecondStack; up: () => Promise<void> } | undefined;
+
+/**
+ * The secure stack, one for every test file of a mocha run that uses it (the SASL_SSL pipeline, Kafka Connect's and
+ * the registry's HTTPS): started (or waited for) once, by the first `up()`, and reset once after the whole run. Call
+ * it at a spec file's top level: the first call registers that reset as a root-level `after` hook.
+ */
+export function sharedSecureStack(): { stack: SecondStack; up: () => Promise<void> } {
+  if (!shared) {
+    const stack = new SecondStack(SECURE_STACK);
+    let started: Promise<void> | undefined;
+    shared = { stack, up: () => (started ??= stack.up()) };
+    after(async function () {
+      this.timeout(120_000);
+      if (started && !process.env.KEEP_SECOND_STACK) await stack.reset().catch(() => undefined);
+    });
+  }
+  return shared;
 }
 
 /**
