@@ -69,4 +69,19 @@ export default tseslint.config(
   { files: ['src/adapters/**/*.ts'], rules: boundaryRules.adapters },
   { files: ['src/flows/**/*.ts'], rules: boundaryRules.flows },
   { files: ['src/core/**/*.ts'], rules: boundaryRules.core },
+  // Every pool of the pipeline comes from createPool (src/adapters/postgres/pool.ts): a pool without its 'error'
+  // listeners ends the process when PostgreSQL drops an idle connection (a restart, a failover, pg_terminate_backend).
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/adapters/postgres/pool.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Pool']",
+          message: 'open PostgreSQL pools with createPool (src/adapters/postgres/pool.ts), not new Pool.',
+        },
+      ],
+    },
+  },
 );

@@ -7,7 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka } from 'kafkajs';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { createPool } from '../adapters/postgres/pool';
 import { ConfigKey, loadConfig, Config, type KafkaClientSettings } from '../core/config';
 import { redactString } from '../core/log';
 import { ConfigError } from '../domain/errors';
@@ -1257,19 +1258,19 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
           return a;
         })()),
       statePool: () =>
-        (resources.state ??= new Pool({
+        (resources.state ??= createPool({
           connectionString: config.stateDatabaseUrl,
           max: 2,
           application_name: 'odoo-opencell-sync-cli',
         })),
       odooPool: () =>
-        (resources.odoo ??= new Pool({
+        (resources.odoo ??= createPool({
           connectionString: config.odooDatabaseUrl,
           max: 2,
           application_name: 'odoo-opencell-sync-cli',
         })),
       odooSignalPool: () =>
-        (resources.signal ??= new Pool({
+        (resources.signal ??= createPool({
           connectionString: config.odooSignalDatabaseUrl,
           max: 1,
           application_name: 'odoo-opencell-sync-cli',

@@ -63,6 +63,8 @@ const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
   const c = new Client({ connectionString: url });
+  // a session ended by the server between two statements fails the next one; the event itself must not be uncaught
+  c.on('error', (e: Error) => log.warn(`pg-setup: connection lost: ${e.message}`));
   await c.connect();
   try {
     return await fn(c);

@@ -9,7 +9,8 @@
  */
 import fetch from 'node-fetch';
 import type { Admin, Kafka } from 'kafkajs';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { createPool } from '../adapters/postgres/pool';
 import type { Config, SecretSetting } from '../core/config';
 import { componentLogger } from '../core/log';
 import { createOutboxRelay } from '../flows/outbox/relay';
@@ -117,7 +118,7 @@ export const ROLE_STARTERS: Partial<Record<string, RoleStarter>> = {
   router: projectionStarter('router'),
   projector: projectionStarter('projector'),
   relay: async (ctx) => {
-    const pool = new Pool({
+    const pool = createPool({
       connectionString: ctx.config.stateDatabaseUrl,
       max: 2,
       application_name: 'odoo-opencell-sync-relay',
@@ -149,7 +150,7 @@ export const ROLE_STARTERS: Partial<Record<string, RoleStarter>> = {
 
 // The invoice side: the OpenCell poller (outbox rows) and the Odoo loader (consumer group invoice-loader).
 ROLE_STARTERS.poller = async (ctx) => {
-  const pool = new Pool({
+  const pool = createPool({
     connectionString: ctx.config.stateDatabaseUrl,
     max: 2,
     application_name: 'odoo-opencell-sync-poller',
@@ -168,7 +169,7 @@ ROLE_STARTERS.poller = async (ctx) => {
   };
 };
 ROLE_STARTERS.loader = async (ctx) => {
-  const pool = new Pool({
+  const pool = createPool({
     connectionString: ctx.config.stateDatabaseUrl,
     max: 4,
     application_name: 'odoo-opencell-sync-loader',
@@ -193,7 +194,7 @@ ROLE_STARTERS.loader = async (ctx) => {
 
 // The scheduler: held terminations back onto the intents topic when due (docs/operations.md "Held terminations").
 ROLE_STARTERS.scheduler = async (ctx) => {
-  const pool = new Pool({
+  const pool = createPool({
     connectionString: ctx.config.stateDatabaseUrl,
     max: 2,
     application_name: 'odoo-opencell-sync-scheduler',
@@ -291,7 +292,7 @@ export async function runRoles(
   const ctx: RunContext = { config, kafka, metrics, groups: opts.groups ?? {} };
   const admin = kafka.admin();
   await admin.connect();
-  const statePool = new Pool({
+  const statePool = createPool({
     connectionString: config.stateDatabaseUrl,
     max: 2,
     application_name: 'odoo-opencell-sync-ops',

@@ -214,19 +214,35 @@ export class FenceLeaseExpiredError extends SyncError {
 
 /**
  * PostgreSQL SQLSTATEs that say "try again": connection exceptions (08…), insufficient resources such as too many
- * connections (53…), operator intervention / shutdown (57P…), serialization failure and deadlock (40001, 40P01).
+ * connections (53…), operator intervention / shutdown (57P…: 57P01 is what a session ended by `pg_terminate_backend`
+ * or a fast shutdown answers its query in flight, 57P03 a server still starting), serialization failure and deadlock
+ * (40001, 40P01), and 25006 (a write refused as read-only: a session still on a primary that a failover demoted).
+ * Socket errors of a server going away or not yet back count too (ECONNREFUSED while it restarts, EAI_AGAIN while
+ * a failover's DNS name moves).
  */
 export function isTransientDatabaseError(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string') return false;
-  return (
-    /^(08|53|57P)/.test(code) ||
-    code === '40001' ||
-    code === '40P01' ||
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code)
-  );
+  if (typeof code === 'string') {
+    if (
+      /^(08|53|57P)/.test(code) ||
+      ['40001', '40P01', '25006'].includes(code) ||
+      ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(
+        code,
+      )
+    )
+      return true;
+  }
+  return err instanceof Error && LOST_CONNECTION.test(err.message);
 }
+
+/**
+ * node-postgres' own errors of a lost session carry no SQLSTATE, only these messages: the socket closed under a
+ * query ("Connection terminated unexpectedly"), a query sent on a client whose session already failed ("Client has
+ * encountered a connection error and is not queryable"), a pool that could not open a session in time.
+ */
+const LOST_CONNECTION =
+  /Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect/i;
 
 /**
  * kafkajs errors that are transient although their class is marked non-retriable (kafkajs src/errors.js): its own
@@ -267,11 +283,6 @@ export function isRetriable(err: unknown): boolean {
   // Driver errors: transient database errors (pg), transient Kafka errors (kafkajs' `retriable` flag and the
   // transient ones it marks otherwise). Anything else is treated as a bug and is not retried forever.
   if (isTransientDatabaseError(err) || isTransientKafkaError(err)) return true;
-  if (
-    err instanceof Error &&
-    /Connection terminated|timeout exceeded when trying to connect/i.test(err.message)
-  )
-    return true;
   return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
 }
 

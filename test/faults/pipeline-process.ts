@@ -10,7 +10,7 @@
  * (the supervisor — the test — restarts the process, like systemd would).
  */
 import type { Consumer, ConsumerConfig } from 'kafkajs';
-import { Pool } from 'pg';
+import { createPool } from '../../src/adapters/postgres/pool';
 import { loadConfig } from '../../src/core/config';
 import { componentLogger, redactString } from '../../src/core/log';
 import { createOutboxRelay } from '../../src/flows/outbox/relay';
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     if (e.outcome !== 'success')
       emit('call', { endpoint: e.endpoint, outcome: e.outcome, status: e.httpStatus, code: e.errorCode });
   });
-  const pool = new Pool({
+  const pool = createPool({
     connectionString: config.stateDatabaseUrl,
     max: 2,
     application_name: 'fault-worker-relay',

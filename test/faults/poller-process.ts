@@ -5,7 +5,7 @@
  * writes lines `@@ {json}` to stdout: `poll-start`, `page` (a page's transaction committed), `poll-end`,
  * `poll-failed`, so the test knows whether a kill -9 landed while a poll was in progress.
  */
-import { Pool } from 'pg';
+import { createPool } from '../../src/adapters/postgres/pool';
 import { loadConfig } from '../../src/core/config';
 import { componentLogger } from '../../src/core/log';
 import { startInvoicePoller } from '../../src/flows/invoices/stages';
@@ -16,7 +16,7 @@ const emit = (type: string, data: Record<string, unknown> = {}) =>
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env, ['OPENCELL_PASSWORD']);
-  const pool = new Pool({
+  const pool = createPool({
     connectionString: config.stateDatabaseUrl,
     max: 3,
     application_name: 'fault-poller',

@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { OpenCellBusinessError, OpenCellUnavailableError, SyncError } from '../../src/domain/errors';
+import {
+  isRetriable,
+  OpenCellBusinessError,
+  OpenCellUnavailableError,
+  SyncError,
+} from '../../src/domain/errors';
 import { decideRetry, RetryPolicy } from '../../src/adapters/kafka/retry';
 import {
   KafkaJSAggregateError,
@@ -81,6 +86,24 @@ describe('transient database errors are retriable', () => {
     expect(decideRetry(new Error('Connection terminated unexpectedly'), 1, policy, () => 0).retry).to.equal(
       true,
     );
+  });
+  it('retries every error of a session ended by pg_terminate_backend, a restart or a failover', () => {
+    const lost = [
+      // the query in flight when the server ends the session (admin_shutdown), and a server still starting
+      Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+      Object.assign(new Error('the database system is starting up'), { code: '57P03' }),
+      // a write on a primary that a failover demoted
+      Object.assign(new Error('cannot execute UPDATE in a read-only transaction'), { code: '25006' }),
+      // node-postgres' own errors, without SQLSTATE
+      new Error('Client has encountered a connection error and is not queryable'),
+      new Error('Connection terminated due to connection timeout'),
+      new Error('timeout exceeded when trying to connect'),
+      Object.assign(new Error('getaddrinfo EAI_AGAIN db.internal'), { code: 'EAI_AGAIN' }),
+    ];
+    for (const err of lost) {
+      expect(isRetriable(err), err.message).to.equal(true);
+      expect(decideRetry(err, 1, policy, () => 0).retry, err.message).to.equal(true);
+    }
   });
 });
 

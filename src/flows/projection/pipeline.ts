@@ -3,7 +3,8 @@
  * OpenCell through the production client), the catalog cache, the ledger, and the router and projector stages.
  */
 import { Kafka, Producer } from 'kafkajs';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { createPool } from '../../adapters/postgres/pool';
 import type { Config } from '../../core/config';
 import { OpenCellClient } from '../../adapters/opencell/client';
 import { createKafka } from '../../adapters/kafka/kafka';
@@ -64,12 +65,12 @@ export class ProjectionPipeline {
       config.pgPoolMax === 'auto'
         ? Math.max(8, Math.min(64, config.opencell.concurrency + 4))
         : config.pgPoolMax;
-    this.odooPool = new Pool({
+    this.odooPool = createPool({
       connectionString: config.odooDatabaseUrl,
       max: poolMax,
       application_name: 'odoo-opencell-sync',
     });
-    this.statePool = new Pool({
+    this.statePool = createPool({
       connectionString: config.stateDatabaseUrl,
       max: poolMax,
       application_name: 'odoo-opencell-sync',
