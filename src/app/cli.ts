@@ -170,14 +170,14 @@ const statusCommand: Command = {
   spec: {
     name: 'status',
     summary:
-      'Lag per consumer group and partition, live members, DLQ depth, outbox backlog, connectors, replication slot, last errors, ledger counts.',
+      'Lag per consumer group and partition, live members, DLQ depth, outbox backlog, connectors, replication slot, heartbeat function, last errors, ledger counts.',
     positionals: [],
     options: [
       JSON_OPT,
       { name: 'group', type: 'list', valueName: 'group-id', description: 'also report this consumer group' },
     ],
     details:
-      'Exit code 1 when a section cannot be read, a connector/task is FAILED or a replication slot warns (inactive,\nor retaining REPLICATION_SLOT_WARN_BYTES of WAL or more): usable as a check.',
+      "Exit code 1 when a section cannot be read, a connector/task is FAILED, a replication slot warns (inactive,\nor retaining REPLICATION_SLOT_WARN_BYTES of WAL or more) or the heartbeat function of the connector's\nheartbeat.action.query is missing or not executable by its role (DEBEZIUM_DB_USER): usable as a check.",
   },
   requires: () => [],
   run: async (args, ctx) => {

@@ -14,7 +14,13 @@ import {
   formatBytes,
   SlotHealth,
 } from '../adapters/postgres/replication-slots';
+import {
+  heartbeatFunctionHealth,
+  heartbeatWarnings,
+  type HeartbeatFunctionHealth,
+} from '../adapters/postgres/heartbeat-function';
 import { table } from './args';
+import { SNAPSHOT_HEARTBEAT_FUNCTION } from './pg-setup';
 
 export const INVOICE_LOADER_GROUP = 'invoice-loader';
 
@@ -55,6 +61,8 @@ export interface StatusReport {
   ledger: Section<Record<string, number>>;
   /** the logical replication slots on the Odoo database (absent when no Odoo pool was given) */
   slots?: Section<{ slots: SlotHealth[]; warnBytes: number; warnings: string[] }>;
+  /** the function of the connector's heartbeat.action.query on the Odoo database (absent without an Odoo pool) */
+  heartbeat?: Section<HeartbeatFunctionHealth & { warnings: string[] }>;
 }
 
 async function section<T>(fn: () => Promise<T>): Promise<Section<T>> {
@@ -113,6 +121,16 @@ export async function gatherStatus(
         };
       })
     : undefined;
+  const heartbeat = odooPool
+    ? section(async () => {
+        const h = await heartbeatFunctionHealth(
+          odooPool,
+          `${SNAPSHOT_HEARTBEAT_FUNCTION}()`,
+          config.debeziumDbUser,
+        );
+        return { ...h, warnings: heartbeatWarnings(h) };
+      })
+    : undefined;
   const [dlq, outbox, connectors, lastErrors, ledger] = await Promise.all([
     section(async () => {
       const depth = await dlqDepth(admin, config.topics.dlq);
@@ -164,6 +182,7 @@ export async function gatherStatus(
     lastErrors,
     ledger,
     ...(slots ? { slots: await slots } : {}),
+    ...(heartbeat ? { heartbeat: await heartbeat } : {}),
   };
 }
 
@@ -200,14 +219,25 @@ export async function readLastErrors(
   }));
 }
 
-/** The report's warnings (today: the replication slots'). */
+/** The report's warnings: the replication slots' and the heartbeat function's. */
 export function statusWarnings(r: StatusReport): string[] {
-  return r.slots?.ok ? r.slots.value.warnings : [];
+  return [
+    ...(r.slots?.ok ? r.slots.value.warnings : []),
+    ...(r.heartbeat?.ok ? r.heartbeat.value.warnings : []),
+  ];
 }
 
 /** True when every section could be read, nothing is FAILED and nothing warns. */
 export function statusHealthy(r: StatusReport): boolean {
-  const sections = [r.dlq, r.outbox, r.connectors, r.lastErrors, r.ledger, ...(r.slots ? [r.slots] : [])];
+  const sections = [
+    r.dlq,
+    r.outbox,
+    r.connectors,
+    r.lastErrors,
+    r.ledger,
+    ...(r.slots ? [r.slots] : []),
+    ...(r.heartbeat ? [r.heartbeat] : []),
+  ];
   const sectionsOk = sections.every((s) => s.ok) && statusWarnings(r).length === 0;
   const groupsOk = r.groupList.every((g) => !('error' in g));
   const connectorsOk =
@@ -229,6 +259,7 @@ export function statusJson(r: StatusReport): unknown {
     lastErrors: unwrap(r.lastErrors),
     ledger: unwrap(r.ledger),
     ...(r.slots ? { replicationSlots: unwrap(r.slots) } : {}),
+    ...(r.heartbeat ? { heartbeatFunction: unwrap(r.heartbeat) } : {}),
   };
 }
 
@@ -313,6 +344,18 @@ export function renderStatus(r: StatusReport): string {
         ),
         `  (warning from ${formatBytes(r.slots.value.warnBytes)} retained, REPLICATION_SLOT_WARN_BYTES)`,
       );
+  }
+  if (r.heartbeat) {
+    out.push('', "Heartbeat function (Odoo database, the connector's heartbeat.action.query)");
+    if (!r.heartbeat.ok) out.push(`  ERROR ${r.heartbeat.error}`);
+    else {
+      const h = r.heartbeat.value;
+      out.push(
+        h.present
+          ? `  ${h.fn}: present, ${h.securityDefiner ? 'SECURITY DEFINER' : 'NOT security definer'}, EXECUTE for ${h.role}: ${h.roleExists ? (h.canExecute ? 'yes' : 'NO') : 'no such role'}`
+          : `  ${h.fn}: MISSING`,
+      );
+    }
   }
   out.push('', 'Ledger (intents by outcome)');
   out.push(

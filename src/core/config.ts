@@ -199,6 +199,9 @@ const SPEC = {
   ODOO_SIGNAL_DATABASE_URL: [PgUrl, 'postgresql://sync_ops:sync_ops@127.0.0.1:5432/odoo'],
   // The replication slot the connector uses (empty: connectors/odoo-billing.json's); one per Connect cluster.
   DEBEZIUM_SLOT_NAME: [SlotNameOrEmpty, ''],
+  // The connector's database role (the variable Kafka Connect resolves `database.user` from): `status` checks that it
+  // may execute the heartbeat function of `heartbeat.action.query`.
+  DEBEZIUM_DB_USER: [NonEmpty, 'debezium'],
   STATE_DATABASE_URL: [PgUrl, 'postgresql://sync@127.0.0.1:5432/odoo_opencell_sync'],
   // Connections per pool (each router or projector role has one to Odoo's database and one to the state database):
   // auto = OPENCELL_CONCURRENCY + 4, from 8 to 64. N processes need up to 2 × N × this many of the server's
@@ -331,6 +334,8 @@ export interface Config {
   connectCa: string | null;
   /** `DEBEZIUM_SLOT_NAME`: the connector's replication slot when not the connector file's (null) */
   debeziumSlotName: string | null;
+  /** `DEBEZIUM_DB_USER`: the connector's database role */
+  debeziumDbUser: string;
   odooDatabaseUrl: string;
   /** `ODOO_SIGNAL_DATABASE_URL`: `snapshot` inserts its signal row through this role */
   odooSignalDatabaseUrl: string;
@@ -536,6 +541,7 @@ export function loadConfig(
     connectAuth: s.CONNECT_USERNAME ? { username: s.CONNECT_USERNAME, password: s.CONNECT_PASSWORD } : null,
     connectCa: readPemCa('CONNECT_CA', s.CONNECT_CA),
     debeziumSlotName: s.DEBEZIUM_SLOT_NAME || null,
+    debeziumDbUser: s.DEBEZIUM_DB_USER,
     odooDatabaseUrl: s.ODOO_DATABASE_URL,
     odooSignalDatabaseUrl: s.ODOO_SIGNAL_DATABASE_URL,
     stateDatabaseUrl: s.STATE_DATABASE_URL,

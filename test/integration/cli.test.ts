@@ -20,6 +20,7 @@ import {
   KAFKA_BROKERS,
   odooDb,
   ROOT,
+  STATE_DATABASE_URL,
   stateDb,
   testKafka,
   uniqueSuffix,
@@ -258,6 +259,41 @@ describe('ops CLI (spawned, real stack)', function () {
       // the table form too
       const t = await cli(['status', '--group', group]);
       expect(t.stdout).to.include(group).and.include('total lag=5').and.include('Replication slots');
+    });
+
+    it("status checks the function of the connector's heartbeat.action.query and warns (exit 1) when it is missing or the connector's role may not execute it", async () => {
+      const fn = 'public.odoo_opencell_sync_heartbeat()';
+      const ok = JSON.parse((await cli(['status', '--json'])).stdout);
+      expect(ok.heartbeatFunction).to.deep.equal({
+        fn,
+        present: true,
+        securityDefiner: true,
+        role: 'debezium',
+        roleExists: true,
+        canExecute: true,
+        warnings: [],
+      });
+      expect(ok.warnings.filter((w: string) => w.includes('heartbeat'))).to.deep.equal([]);
+
+      // a role that exists without EXECUTE on it (the state database's owner; the setup grants it to debezium only)
+      const role = new URL(STATE_DATABASE_URL).username;
+      const noGrant = await cli(['status', '--json'], { DEBEZIUM_DB_USER: role });
+      expect(noGrant.code).to.equal(1);
+      const report = JSON.parse(noGrant.stdout);
+      expect(report.healthy).to.equal(false);
+      expect(report.heartbeatFunction).to.deep.include({ present: true, role, canExecute: false });
+      expect(report.warnings).to.include(
+        `the connector's role ${role} may not execute heartbeat function ${fn}: the connector's heartbeat.action.query fails and incremental snapshots stall on a quiet Odoo database (README "Database roles")`,
+      );
+
+      // the function missing: a database without it (the state database) read as Odoo's
+      const missing = await cli(['status'], { ODOO_DATABASE_URL: STATE_DATABASE_URL });
+      expect(missing.code).to.equal(1);
+      expect(missing.stdout)
+        .to.include(
+          `WARNING heartbeat function ${fn} is missing: the connector's heartbeat.action.query fails`,
+        )
+        .and.include(`${fn}: MISSING`);
     });
 
     it('resync --dry-run shows the plan and changes nothing', async () => {
