@@ -37,6 +37,11 @@ export class CallLease {
     readonly label: string,
   ) {}
 
+  /** When the last check's trust ends (monotonicMs): no call under this lease leaves after it. */
+  get liveUntil(): number {
+    return this.validUntil;
+  }
+
   /** A fence check sent at `sentAt` (monotonicMs, before the query left) found the epoch still ours. */
   renew(sentAt: number): void {
     if (sentAt <= this.checkedAt) return;

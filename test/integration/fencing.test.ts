@@ -226,6 +226,12 @@ describe('fencing: a zombie holding an older epoch writes nothing (real PostgreS
       expect(requests, 'the owner’s call, within its lease').to.deep.equal([
         'PUT /opencell/api/rest/account/customer',
       ]);
+
+      // the same process taking its partition back (an eager rebalance hands it back) waits for its own last lease
+      // only, which it knows, not for a whole one
+      owner.assigned({ held: [0] });
+      const again = await owner.token('held', 0);
+      expect(again.graceUntil).to.equal(fresh.lease!.liveUntil + 250);
     } finally {
       await new Promise((r) => server.close(r));
     }

@@ -40,13 +40,12 @@ export interface PartitionFence {
   token(topic: string, partition: number): Promise<FenceToken>;
 }
 
-// `retaken`: the partition had an owner before (this process included: its older batch may still be in flight)
-const TAKE_SQL = `WITH previous AS (
-    SELECT 1 FROM sync_fence WHERE group_id = $1 AND topic = $2 AND partition = $3)
-  INSERT INTO sync_fence (group_id, topic, partition, epoch, owner)
+// `previous_epoch`: the take this one replaced (schemas/state/098-fence-previous-epoch.sql), null on a first take
+const TAKE_SQL = `INSERT INTO sync_fence (group_id, topic, partition, epoch, owner)
   VALUES ($1, $2, $3, nextval('sync_fence_epoch'), $4)
-  ON CONFLICT (group_id, topic, partition) DO UPDATE SET epoch = EXCLUDED.epoch, owner = EXCLUDED.owner, taken_at = now()
-  RETURNING epoch::text AS epoch, EXISTS (SELECT 1 FROM previous) AS retaken`;
+  ON CONFLICT (group_id, topic, partition) DO UPDATE
+    SET previous_epoch = sync_fence.epoch, epoch = EXCLUDED.epoch, owner = EXCLUDED.owner, taken_at = now()
+  RETURNING epoch::text AS epoch, previous_epoch::text AS previous_epoch`;
 
 /** The error of a write or check whose token is no longer its partition's epoch (`current`: the row's, if any). */
 export function fencedError(token: FenceToken, current: string | undefined): FencedError {
@@ -147,6 +146,8 @@ export async function withFencedWrite<T>(
 
 export class PgPartitionFence implements PartitionFence {
   private readonly takes = new Map<string, Promise<FenceToken>>();
+  /** this process's last token of each partition (its lease tells when its calls end) */
+  private readonly last = new Map<string, FenceToken>();
   private readonly log = componentLogger('fence');
 
   constructor(
@@ -185,7 +186,9 @@ export class PgPartitionFence implements PartitionFence {
   }
 
   private async take(topic: string, partition: number): Promise<FenceToken> {
-    const r = await this.pool.query<{ epoch: string; retaken: boolean }>(TAKE_SQL, [
+    const k = `${topic}/${partition}`;
+    const mine = this.last.get(k);
+    const r = await this.pool.query<{ epoch: string; previous_epoch: string | null }>(TAKE_SQL, [
       this.groupId,
       topic,
       partition,
@@ -194,9 +197,19 @@ export class PgPartitionFence implements PartitionFence {
     const token: FenceToken = { groupId: this.groupId, topic, partition, epoch: r.rows[0].epoch };
     if (this.leaseMs > 0) {
       token.lease = new CallLease(this.leaseMs, `${topic}[${partition}] of group ${this.groupId}`);
-      // counted from after the take committed: later than the take, as the previous owner's checks were earlier
-      if (r.rows[0].retaken) token.graceUntil = monotonicMs() + this.leaseMs + FENCE_GRACE_MARGIN_MS;
+      const previous = r.rows[0].previous_epoch;
+      // Replacing its own last take, this process knows when that take's lease ends; replacing another's (or a take
+      // of this process it no longer knows, e.g. before a restart), a whole lease counted from after this take
+      // committed: later than the take, as the previous owner's checks were earlier.
+      const until =
+        previous === null
+          ? undefined
+          : mine?.epoch === previous && mine.lease
+            ? mine.lease.liveUntil + FENCE_GRACE_MARGIN_MS
+            : monotonicMs() + this.leaseMs + FENCE_GRACE_MARGIN_MS;
+      if (until !== undefined && until > monotonicMs()) token.graceUntil = until;
     }
+    this.last.set(k, token);
     this.log.debug(`took ${topic}[${partition}] with epoch ${token.epoch}`, { group: this.groupId });
     return token;
   }
