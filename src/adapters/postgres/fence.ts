@@ -197,14 +197,14 @@ export class PgPartitionFence implements PartitionFence {
     const token: FenceToken = { groupId: this.groupId, topic, partition, epoch: r.rows[0].epoch };
     if (this.leaseMs > 0) {
       token.lease = new CallLease(this.leaseMs, `${topic}[${partition}] of group ${this.groupId}`);
-      const previous = r.rows[0].previous_epoch;
+      const previous = r.rows[0].previous_epoch ?? null;
       // Replacing its own last take, this process knows when that take's lease ends; replacing another's (or a take
       // of this process it no longer knows, e.g. before a restart), a whole lease counted from after this take
       // committed: later than the take, as the previous owner's checks were earlier.
       const until =
         previous === null
           ? undefined
-          : mine?.epoch === previous && mine.lease
+          : mine?.lease && mine.epoch === previous
             ? mine.lease.liveUntil + FENCE_GRACE_MARGIN_MS
             : monotonicMs() + this.leaseMs + FENCE_GRACE_MARGIN_MS;
       if (until !== undefined && until > monotonicMs()) token.graceUntil = until;
