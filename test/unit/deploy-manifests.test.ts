@@ -54,6 +54,31 @@ const roleOf = (d: Doc): string => {
 type EnvVar = { name: string; value?: string; valueFrom?: Doc };
 const envVar = (d: Doc, name: string): EnvVar | undefined =>
   (container(d).env as EnvVar[]).find((e) => e.name === name);
+/** A Deployment's settings given as values: the ConfigMap's, then its container's literals. */
+const literalEnv = (d: Doc): Record<string, string> => {
+  const env: Record<string, string> = { ...cmData };
+  for (const e of container(d).env as EnvVar[]) if (e.value !== undefined) env[e.name] = e.value;
+  return env;
+};
+/**
+ * The Secret volume that puts the file `path` in a Deployment's container (its mount, the volume, the Secret's key),
+ * or undefined when no read-only mount of a Secret key gives that path.
+ */
+function mountedSecretFile(d: Doc, path: string): { mount: Doc; volume: Doc; key: string } | undefined {
+  for (const mount of (container(d).volumeMounts ?? []) as Doc[]) {
+    const dir = `${(mount.mountPath as string).replace(/\/$/, '')}/`;
+    if (!path.startsWith(dir) || mount.readOnly !== true) continue;
+    const volume = (d.spec.template.spec.volumes as Doc[]).find((v) => v.name === mount.name);
+    if (!volume?.secret) continue;
+    const rel = path.slice(dir.length);
+    const items = volume.secret.items as { key: string; path: string }[] | undefined;
+    const key = items ? items.find((i) => i.path === rel)?.key : rel; // no items: every key is a file
+    if (key) return { mount, volume, key };
+  }
+  return undefined;
+}
+/** The CA settings of the config spec: each names a PEM file the pod must have. */
+const CA_SETTINGS = () => [...SPEC_KEYS].filter((k) => k.endsWith('_CA'));
 /** The KafkaUser a Deployment authenticates as (its KAFKA_SASL_USERNAME). */
 const saslUserOf = (d: Doc): string | undefined => envVar(d, 'KAFKA_SASL_USERNAME')?.value;
 /** The Kafka cluster CA lives in the pod, not here: a stand-in PEM file so that each Deployment's config decodes. */
@@ -232,7 +257,7 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
         // the secrets `run --only <role>` demands (src/app/cli.ts) are there, and every value decodes
         const args = parseArgs((c.args as string[]).slice(1), COMMANDS.run.spec);
         const required = COMMANDS.run.requires(args);
-        if (env.KAFKA_SSL_CA) env.KAFKA_SSL_CA = CA_STAND_IN;
+        for (const ca of CA_SETTINGS()) if (env[ca]) env[ca] = CA_STAND_IN; // mounted in the pod (checked below)
         expect(() => loadConfig(env, required), d.metadata.name).to.not.throw();
       }
     });
@@ -277,8 +302,7 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
       for (const d of deployments) {
         const name = d.metadata.name as string;
         const c = container(d);
-        const env: Record<string, string> = { ...cmData };
-        for (const e of c.env as EnvVar[]) if (e.value !== undefined) env[e.name] = e.value;
+        const env = literalEnv(d);
         // TLS and SCRAM-SHA-512 (Strimzi's KafkaUser mechanism), never Strimzi's plaintext 9092 listener
         expect(env.KAFKA_SSL, name).to.equal('true');
         expect(env.KAFKA_SASL_MECHANISM, name).to.equal('scram-sha-512');
@@ -297,6 +321,7 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
           name: user,
           key: 'password',
         });
+        // …which is the user operator's own Secret, not a copy: the KafkaUser lives in the Deployment's namespace
         // KAFKA_SSL_CA is the `ca.crt` of <cluster>-cluster-ca-cert, mounted read-only
         const volume = (d.spec.template.spec.volumes as Doc[]).find(
           (v) => v.secret?.secretName === `${cluster}-cluster-ca-cert`,
@@ -307,10 +332,48 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
         expect(mount.readOnly, name).to.equal(true);
         expect(env.KAFKA_SSL_CA, name).to.equal(`${mount.mountPath}/${item.path}`);
       }
+      // One namespace for the KafkaUsers (their Secrets), the Kafka cluster (its CA Secret, named by the bootstrap
+      // service) and the Deployments: a pod can reference Secrets of its own namespace only, so anywhere else
+      // they would be copies that go stale when Strimzi renews the CA or a password.
+      const clusterNs = /^[^.]+\.([^.]+)\.svc:/.exec(clusterConfig.kafka.brokers[0])?.[1];
+      expect(clusterNs, 'the Kafka cluster namespace').to.be.a('string');
+      expect(kustomization.namespace, "the pipeline's namespace").to.equal(clusterNs);
+      for (const u of kafkaUsers)
+        expect(u.metadata.namespace, u.metadata.name).to.equal(kustomization.namespace);
       // Kafka Connect too: SCRAM-SHA-512 over TLS, trusting the same CA
       expect(kafkaConnect.spec.authentication.type).to.equal('scram-sha-512');
       expect(kafkaConnect.spec.tls.trustedCertificates[0].secretName).to.equal(`${cluster}-cluster-ca-cert`);
       expect(kafkaConnect.spec.bootstrapServers).to.not.match(/:9092$/);
+    });
+
+    it('every CA setting (*_CA) names a file mounted read-only from a Secret in the pod, also those an overlay sets', () => {
+      expect(CA_SETTINGS().sort()).to.deep.equal(['CONNECT_CA', 'KAFKA_SSL_CA', 'SCHEMA_REGISTRY_CA']);
+      // what the base sets, and what the ConfigMap's comments offer an overlay (`# SCHEMA_REGISTRY_CA: <path>`)
+      const offered = [
+        ...read(`${K8S}/configmap.yaml`).matchAll(/^\s*#\s*([A-Z][A-Z0-9_]*_CA): (\S+)$/gm),
+      ].map((m) => ({ setting: m[1], path: m[2] }));
+      expect(offered.map((o) => o.setting).sort()).to.deep.equal(['CONNECT_CA', 'SCHEMA_REGISTRY_CA']);
+      for (const d of deployments) {
+        const name = d.metadata.name as string;
+        const env = literalEnv(d);
+        expect(env.KAFKA_SSL_CA, `${name}: KAFKA_SSL_CA`).to.be.a('string');
+        const set = CA_SETTINGS()
+          .filter((k) => env[k])
+          .map((k) => ({ setting: k, path: env[k] }));
+        for (const { setting, path } of [...set, ...offered]) {
+          const file = mountedSecretFile(d, path);
+          expect(file, `${name}: ${setting}=${path} is not a mounted Secret file`).to.not.equal(undefined);
+          if (!set.some((s) => s.setting === setting)) {
+            // offered only: the base must start without that Secret
+            expect(file?.volume.secret.optional, `${name}: ${setting}'s Secret optional`).to.equal(true);
+          }
+        }
+        // the REST CAs' Secret is the one the example tells operators to create
+        const rest = mountedSecretFile(d, offered[0].path);
+        expect(read(`${K8S}/secret.example.yaml`)).to.contain(
+          `create secret generic ${rest?.volume.secret.secretName as string} --from-file=${rest?.key as string}=`,
+        );
+      }
     });
 
     it('binds the ops HTTP server on the pod address if the config spec can choose the address', () => {
