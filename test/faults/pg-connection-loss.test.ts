@@ -1,0 +1,434 @@
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PoolClient } from 'pg';
+import { Pool } from 'pg';
+import { startGroupAtEnd } from '../../src/adapters/kafka/kafka';
+import { defaultPgSetupOptions } from '../../src/app/pg-setup';
+import { loadConfig, type Config } from '../../src/core/config';
+import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/stages';
+import { startOpenCellSandbox, type JournalEntry } from '../../testkit/sandbox/opencell';
+import type { Sandbox } from '../integration/support/pipeline';
+import {
+  createStateSchema,
+  eventually,
+  odooDb,
+  REGISTRY_URL,
+  ROOT,
+  STATE_DATABASE_URL,
+  stateDb,
+  stateUrlFor,
+  testKafka,
+  uniqueSuffix,
+} from '../integration/support/stack';
+import { sleep, WorkerSupervisor } from './support/harness';
+import {
+  auditCreates,
+  oneShotCounts,
+  serviceDuplicates,
+  stateProblems,
+  Workload,
+  type ExpectedContract,
+} from './support/workload';
+
+/**
+ * Fault scenario "PostgreSQL sessions terminated" (issue 15; docs/operations.md "PostgreSQL connection loss"): two
+ * pipeline processes (router + projector + outbox relay each, test/faults/pipeline-process.ts) run under a steady
+ * Odoo load (new mobile contracts, line ends, phone changes, terminations, street changes), and every KILL_EVERY_MS
+ * every session of the pipeline's application on the server — its state database and its Odoo reads — is ended with
+ * `pg_terminate_backend`, as a PostgreSQL restart or a failover would (the server itself is not restarted: other
+ * work shares it; the processes' application name is unique to the run, so only their sessions are ended). Counted
+ * as the fault landing, per kill: the sessions ended and how many were running a statement or inside a transaction
+ * (read in the same statement that ends them), the state-changing OpenCell calls in flight (the sandbox journal), the
+ * relay's advisory lock taken again on another session; over the run: the connection-loss warnings, the retries.
+ * Then: 0 lost, 0 duplicate creates / one-shots / activations, 0 dead letters, no ledger outcome other than applied
+ * or skipped, every sync event published, no process exit. Writes bench/pg-connection-loss.md.
+ */
+const LOAD_MS = Number(process.env.FAULT_PGKILL_SECONDS ?? 48) * 1000;
+const KILL_EVERY_MS = 8000;
+const BASE = 8;
+/** OpenCell holds each POST/PUT answer this long after applying it: the kills find calls in flight. */
+const HOLD_MS = 40;
+const STATE_CHANGING = /^(POST|PUT|DELETE)$/;
+
+interface Kill {
+  at: number;
+  /** sessions ended, per database */
+  ended: Record<string, number>;
+  /** of those, running a statement or inside a transaction at that moment */
+  busy: number;
+  /** state-changing OpenCell calls in flight at that moment (from the journal, afterwards) */
+  callsInFlight: number;
+  /** seconds until a session held the relay's advisory lock again (undefined: not seen) */
+  relayRetakenSeconds?: number;
+  relayHolderChanged: boolean;
+}
+
+describe('fault scenario "PostgreSQL sessions terminated": every session of the pipeline ended every 8 s under load', function () {
+  this.timeout(600_000);
+  const sfx = uniqueSuffix();
+  const schema = `pgkill_${sfx}`;
+  const app = `pgkill-${sfx}`;
+  const t0 = Date.now();
+  let sandbox: Sandbox;
+  let state: Pool;
+  /** the server's administrator: ends sessions of both roles of the pipeline (state owner, Odoo reader) */
+  let admin: Pool;
+  let env: Record<string, string>;
+  let config: Config;
+  const clients: PoolClient[] = [];
+  const workers: WorkerSupervisor[] = [];
+  const lockKey = Math.floor(Math.random() * 2 ** 40) + 1;
+
+  before(async () => {
+    await createStateSchema(schema);
+    state = new Pool({ connectionString: stateUrlFor(schema), max: 2 });
+    admin = new Pool({ connectionString: defaultPgSetupOptions().adminUrl, max: 1 });
+    sandbox = await startOpenCellSandbox({ port: 0, seed: 11, journalLimit: 500_000 });
+    const base = loadConfig(process.env, []);
+    // A connection string's application_name wins over the one the code gives its pools (node-postgres): every
+    // session of these processes, on both databases, carries the run's name.
+    const named = (url: string) => `${url}${url.includes('?') ? '&' : '?'}application_name=${app}`;
+    env = {
+      OPENCELL_BASEURL: sandbox.url,
+      STATE_DATABASE_URL: named(stateUrlFor(schema)),
+      ODOO_DATABASE_URL: named(base.odooDatabaseUrl),
+      OPENCELL_USER: sandbox.credentials.user,
+      OPENCELL_PASSWORD: sandbox.credentials.password,
+      ODOO_PASSWORD: 'unused-here',
+      SCHEMA_REGISTRY_URL: REGISTRY_URL,
+      INTENTS_TOPIC: `test.pgkill-intents-${sfx}`,
+      DLQ_TOPIC: `test.pgkill-dlq-${sfx}`,
+      SYNC_EVENTS_TOPIC: `test.pgkill-sync-events-${sfx}`,
+      INVOICE_EVENTS_TOPIC: `test.pgkill-invoice-events-${sfx}`,
+      RETRY_INITIAL_MS: '100',
+      RETRY_MAX_MS: '1000',
+      RETRY_MAX_ATTEMPTS: '40',
+      OPENCELL_TIMEOUT_MS: '10000',
+      FAULT_ROUTER_GROUP: `test-pgkill-router-${sfx}`,
+      FAULT_PROJECTOR_GROUP: `test-pgkill-projector-${sfx}`,
+      FAULT_RELAY_LOCK_KEY: String(lockKey),
+      FAULT_SESSION_TIMEOUT_MS: '6000',
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'test',
+    };
+    config = loadConfig({ ...process.env, ...env });
+    const kafka = testKafka();
+    await ensurePipelineTopics(kafka, config);
+    const kafkaAdmin = kafka.admin();
+    await kafkaAdmin.connect();
+    await startGroupAtEnd(kafka, kafkaAdmin, env.FAULT_ROUTER_GROUP, routerTopics(config.topics.prefix));
+    await kafkaAdmin.disconnect();
+    for (let i = 0; i < 2; i++) workers.push(new WorkerSupervisor(env));
+    await Promise.all(workers.map((w) => w.start()));
+  });
+
+  after(async () => {
+    for (const w of workers) await w.shutdown().catch(() => undefined);
+    for (const c of clients) c.release();
+    await sandbox?.close().catch(() => undefined);
+    await state?.end().catch(() => undefined);
+    await admin?.end().catch(() => undefined);
+    await stateDb()
+      .query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+      .catch(() => undefined);
+  });
+
+  /** The session holding the relay's advisory lock (in the state database), if any. */
+  const relayHolder = async (): Promise<number | undefined> =>
+    (
+      await state.query<{ pid: number }>(
+        `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+            AND classid::bigint = ($1::bigint >> 32) AND objid::bigint = ($1::bigint & 4294967295)`,
+        [lockKey],
+      )
+    ).rows[0]?.pid;
+
+  it('0 lost, 0 duplicate effects, 0 dead letters, no process exit; the relay takes its lock again each time', async () => {
+    // two Odoo sessions: a Workload runs its transactions on one client, and the two loads run side by side
+    for (let i = 0; i < 2; i++) clients.push(await odooDb().connect());
+    const streets = new Workload(clients[0]);
+    const fresh = new Workload(clients[1]);
+    const converge = async (contracts: readonly ExpectedContract[], ms: number, what: string) => {
+      let last: string[] = [];
+      await eventually(
+        async () => {
+          last = stateProblems(sandbox, contracts);
+          return last.length === 0 ? true : undefined;
+        },
+        ms,
+        what,
+      ).catch((e: unknown) => {
+        const logPath = join(tmpdir(), `pg-connection-loss-${sfx}.log`);
+        writeFileSync(logPath, workers.flatMap((w) => w.lines).join('\n'));
+        throw new Error(
+          `${(e as Error).message}: ${last.length} problems: ${last.slice(0, 8).join('; ')}; workers' log: ${logPath}`,
+          { cause: e },
+        );
+      });
+    };
+    const base: ExpectedContract[] = [];
+    for (let i = 0; i < BASE; i++) base.push(await streets.createContract('mobile'));
+    await converge(base, 90_000, 'the base contracts in OpenCell');
+    await eventually(async () => relayHolder(), 20_000, 'a relay holding its lock');
+    for (const method of ['POST', 'PUT'])
+      sandbox.faults.add({ kind: 'latency', latencyMs: HOLD_MS, method, path: '.*', phase: 'after' });
+
+    // 1. The load: street changes of the base customers, and new contracts with later changes of theirs.
+    let loading = true;
+    const other = { streets: 0, contracts: 0, mutations: 0, failures: 0 };
+    const streetLoad = (async () => {
+      for (let i = 0; loading; i++) {
+        await streets.changeAddress(base[i % base.length]).then(
+          () => void other.streets++,
+          () => void other.failures++,
+        );
+        await sleep(100);
+      }
+    })();
+    const created: ExpectedContract[] = [];
+    const contractLoad = (async () => {
+      for (let i = 0; loading; i++) {
+        created.push(await fresh.createContract('mobile'));
+        other.contracts++;
+        await sleep(300);
+        const c = created[i - 2];
+        if (c && !c.terminated) {
+          const kind = i % 3;
+          if (kind === 0) await fresh.terminateLine(c);
+          else if (kind === 1) await fresh.changePhone(c);
+          else await fresh.terminate(c);
+          other.mutations++;
+        }
+        await sleep(300);
+      }
+    })();
+
+    // 2. The kills: every session of the run's application, state and Odoo databases alike.
+    const loadStart = Date.now();
+    const kills: Kill[] = [];
+    const retakes: Promise<void>[] = [];
+    for (let k = 0; (k + 0.5) * KILL_EVERY_MS <= LOAD_MS; k++) {
+      await sleep(Math.max(0, loadStart + (k + 0.5) * KILL_EVERY_MS - Date.now()));
+      const before = await relayHolder();
+      const at = Date.now();
+      const r = await admin.query<{ datname: string; busy: boolean; ended: boolean }>(
+        `SELECT datname::text, state IN ('active', 'idle in transaction') AS busy, pg_terminate_backend(pid) AS ended
+           FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`,
+        [app],
+      );
+      const ended: Record<string, number> = {};
+      for (const x of r.rows.filter((y) => y.ended)) ended[x.datname] = (ended[x.datname] ?? 0) + 1;
+      const kill: Kill = {
+        at,
+        ended,
+        busy: r.rows.filter((x) => x.ended && x.busy).length,
+        callsInFlight: 0,
+        relayHolderChanged: false,
+      };
+      kills.push(kill);
+      retakes.push(
+        eventually(
+          async () => {
+            const now = await relayHolder();
+            return now !== undefined && now !== before ? now : undefined;
+          },
+          KILL_EVERY_MS - 500,
+          'the relay lock taken again',
+        ).then(
+          () => {
+            kill.relayHolderChanged = true;
+            kill.relayRetakenSeconds = Math.round((Date.now() - at) / 100) / 10;
+          },
+          () => undefined,
+        ),
+      );
+    }
+    await Promise.all(retakes);
+    loading = false;
+    await Promise.all([streetLoad, contractLoad]);
+    const loadSeconds = (Date.now() - loadStart) / 1000;
+    const lastKill = kills[kills.length - 1]?.at ?? Date.now();
+
+    // 3. Convergence: every change in OpenCell, every sync event published.
+    const all = [...base, ...created];
+    await converge(all, 180_000, 'every Odoo change in OpenCell');
+    const convergedMs = Date.now() - lastKill;
+    await eventually(
+      async () =>
+        (
+          await state.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL`,
+            [config.topics.syncEvents],
+          )
+        ).rows[0].n === 0
+          ? true
+          : undefined,
+      60_000,
+      'every sync event published',
+    );
+
+    // 4. What landed, what it did.
+    const journal = sandbox.journal.entries();
+    const changing = journal.filter((e) => STATE_CHANGING.test(e.method));
+    for (const k of kills)
+      k.callsInFlight = changing.filter(
+        (e: JournalEntry) => e.time <= k.at && k.at <= e.time + e.durationMs,
+      ).length;
+    const lines = workers.flatMap((w) => w.lines);
+    const lostWarnings = {
+      idle: lines.filter((l) => l.includes('postgres connection lost while idle')).length,
+      inUse: lines.filter((l) => l.includes('postgres connection lost while in use')).length,
+      relay: lines.filter((l) => l.includes('outbox relay database session lost')).length,
+    };
+    const events = (type: string) => workers.flatMap((w) => w.eventsOf(type));
+    const mine = (code: string) =>
+      all.some((c) => c.code === code || c.partnerRef === code || code.startsWith(`${c.partnerRef}_`));
+    const audit = auditCreates(journal, mine);
+    const oneShots = oneShotCounts(sandbox, all);
+    const services = serviceDuplicates(sandbox, all);
+    const outcomes = Object.fromEntries(
+      (
+        await state.query<{ outcome: string; n: number }>(
+          `SELECT outcome, count(*)::int AS n FROM ledger_intent GROUP BY outcome ORDER BY outcome`,
+        )
+      ).rows.map((x) => [x.outcome, x.n]),
+    );
+    const f: Figures = {
+      loadSeconds,
+      changes: other.streets + other.contracts + other.mutations,
+      ...other,
+      kills,
+      lostWarnings,
+      retries: events('retry').length,
+      relayErrors: events('relay-error').length,
+      deadLetters: events('dead-letter').length,
+      consumerCrashes: events('consumer-crash').length,
+      processes: workers.reduce((n, w) => n + w.runs, 0),
+      crashes: workers.reduce((n, w) => n + w.crashes, 0),
+      creates: audit.creates,
+      alreadyExists: audit.alreadyExists,
+      duplicates: [...audit.duplicates, ...oneShots.duplicates, ...services],
+      oneShots: `${oneShots.applied}/${oneShots.lines}`,
+      outcomes,
+      convergedMs,
+      seconds: Math.round((Date.now() - t0) / 1000),
+    };
+    writeFigures(f);
+    console.log(JSON.stringify(f, null, 2));
+
+    // the fault landed
+    expect(kills.length, 'kills').to.be.at.least(5);
+    const stateDbName = new URL(STATE_DATABASE_URL).pathname.slice(1);
+    for (const k of kills)
+      expect(k.ended[stateDbName] ?? 0, 'state database sessions ended by each kill').to.be.above(0);
+    expect(
+      kills.reduce((n, k) => n + k.busy, 0),
+      'sessions ended while running a statement or inside a transaction',
+    ).to.be.above(0);
+    expect(
+      kills.filter((k) => k.callsInFlight > 0).length,
+      'kills while OpenCell calls were in flight',
+    ).to.be.above(0);
+    expect(
+      lostWarnings.idle,
+      "idle sessions lost (an 'error' event that used to end the process)",
+    ).to.be.above(0);
+    expect(f.retries, 'retried messages').to.be.above(0);
+    expect(
+      kills.filter((k) => k.relayHolderChanged).length,
+      'kills after which a new session held the relay lock',
+    ).to.equal(kills.length);
+    // and nothing was lost, doubled, dead-lettered or crashed
+    expect(f.crashes, 'process exits').to.equal(0);
+    expect(f.processes, 'processes started').to.equal(workers.length);
+    expect(f.consumerCrashes, 'kafkajs consumer crashes').to.equal(0);
+    expect(audit.duplicates, 'duplicate creates').to.deep.equal([]);
+    expect(oneShots.duplicates, 'one-shots charged twice').to.deep.equal([]);
+    expect(oneShots.applied, 'every one-shot charged once').to.equal(oneShots.lines);
+    expect(services, 'services activated twice').to.deep.equal([]);
+    expect(f.deadLetters, 'dead letters').to.equal(0);
+    expect(
+      Object.keys(outcomes).filter((o) => o !== 'applied' && o !== 'skipped'),
+      'ledger outcomes other than applied / skipped',
+    ).to.deep.equal([]);
+  });
+});
+
+interface Figures {
+  loadSeconds: number;
+  changes: number;
+  streets: number;
+  contracts: number;
+  mutations: number;
+  failures: number;
+  kills: Kill[];
+  lostWarnings: { idle: number; inUse: number; relay: number };
+  retries: number;
+  relayErrors: number;
+  deadLetters: number;
+  consumerCrashes: number;
+  processes: number;
+  crashes: number;
+  creates: Record<string, number>;
+  alreadyExists: number;
+  duplicates: string[];
+  oneShots: string;
+  outcomes: Record<string, number>;
+  convergedMs: number;
+  seconds: number;
+}
+
+function writeFigures(f: Figures): void {
+  const commit = (() => {
+    try {
+      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    } catch {
+      return 'unknown';
+    }
+  })();
+  const t0 = f.kills[0]?.at ?? 0;
+  const rows = f.kills
+    .map(
+      (k, i) =>
+        `| ${i + 1} | ${((k.at - t0) / 1000).toFixed(0)} | ${Object.entries(k.ended)
+          .map(([db, n]) => `${n} ${db}`)
+          .join(
+            ', ',
+          )} | ${k.busy} | ${k.callsInFlight} | ${k.relayRetakenSeconds === undefined ? 'not seen' : `${k.relayRetakenSeconds} s`} |`,
+    )
+    .join('\n');
+  const creates = Object.entries(f.creates)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
+  const outcomes = Object.entries(f.outcomes)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
+  const ended = f.kills.reduce((n, k) => n + Object.values(k.ended).reduce((a, b) => a + b, 0), 0);
+  const text = `Scenario "PostgreSQL sessions terminated" (\`test/faults/pg-connection-loss.test.ts\`, \`npm run test:faults\`):
+two pipeline processes (router + projector + outbox relay each, \`test/faults/pipeline-process.ts\`) on the shared
+local stack, under ${(f.changes / f.loadSeconds).toFixed(1)} Odoo changes/s for ${f.loadSeconds.toFixed(0)} s (${f.streets} street changes of ${BASE}
+customers, ${f.contracts} new mobile contracts with two services and a SIM one-shot, ${f.mutations} line ends, phone changes and
+terminations of those; ${f.failures} writes refused). Every ${KILL_EVERY_MS / 1000} s, every session of the processes' application on
+the server (their state database and their Odoo reads; the run's own application name) is ended with
+\`pg_terminate_backend\`, as a PostgreSQL restart or failover would; the server is not restarted (shared). OpenCell
+is the sandbox, applying each POST/PUT and holding its answer ${HOLD_MS} ms.
+
+| kill | s after the first | sessions ended | running a statement or in a transaction | state-changing OpenCell calls in flight | relay lock held again after |
+|---|---|---|---|---|---|
+${rows}
+
+The fault landed: ${f.kills.length} kills ended ${ended} sessions; the processes logged ${f.lostWarnings.idle} idle and
+${f.lostWarnings.inUse} checked-out sessions lost (an \`error\` event without a listener, which ended the process before
+\`createPool\`) and ${f.lostWarnings.relay} relay sessions lost; ${f.retries} message retries, ${f.relayErrors} relay cycles failed and retried.
+
+Result (${new Date().toISOString().slice(0, 16).replace('T', ' ')}, ${commit}, ${cpus().length} cores): **0 lost** (every change in
+OpenCell ${(f.convergedMs / 1000).toFixed(1)} s after the last kill), **${f.duplicates.length} duplicate effects** (${creates};
+${f.alreadyExists} "already exists" answers; one-shots ${f.oneShots} charged once each, no service twice), **${f.deadLetters} dead
+letters**, ledger outcomes ${outcomes}, every sync event published, **${f.crashes} process exits** (${f.processes} processes
+started, ${f.consumerCrashes} consumer crashes). ${f.seconds} s for the scenario.
+`;
+  writeFileSync(join(ROOT, 'bench', 'pg-connection-loss.md'), text);
+}
