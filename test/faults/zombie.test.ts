@@ -232,6 +232,19 @@ describe('fault scenario "zombie": a projector paused mid-call past its session 
           .filter((e) => e.method !== 'GET' && e.time >= resumedAt && e.status > 0 && e.status < 300).length,
         pausedSeconds: Math.round(pausedMs / 100) / 10,
       });
+      const after = sandbox.journal
+        .entries()
+        .filter((e) => e.method !== 'GET' && e.time >= resumedAt && e.status > 0 && e.status < 300);
+      if (after.length > 0)
+        console.log(
+          `round ${r + 1}: state-changing calls after SIGCONT:\n${after
+            .slice(0, 12)
+            .map(
+              (e) =>
+                `  +${e.time - resumedAt} ms ${e.method} ${e.path} ${JSON.stringify(e.body).slice(0, 120)}`,
+            )
+            .join('\n')}`,
+        );
       const woke = zombie.lines
         .slice(zombieLinesBefore)
         .filter((l) => /fenced|heartbeat|retriable|FENCED|crashed/.test(l));
