@@ -2,26 +2,13 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PoolClient } from 'pg';
-import { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { insertBankAccountAndMandate, insertContract, insertPartner } from '../../testkit/demo-seed';
-import { loadConfig } from '../../src/core/config';
-import { startGroupAtEnd } from '../../src/adapters/kafka/kafka';
-import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/stages';
-import { startOpenCellSandbox, type JournalEntry } from '../../testkit/sandbox/opencell';
+import type { JournalEntry } from '../../testkit/sandbox/opencell';
 import type { Sandbox } from '../integration/support/pipeline';
-import {
-  createStateSchema,
-  eventually,
-  odooDb,
-  REGISTRY_URL,
-  ROOT,
-  stateDb,
-  stateUrlFor,
-  testKafka,
-  uniqueSuffix,
-} from '../integration/support/stack';
-import { sleep, WorkerSupervisor } from './support/harness';
+import { eventually, ROOT, uniqueSuffix } from '../integration/support/stack';
+import { sleep, type WorkerSupervisor } from './support/harness';
+import { startFaultScenario, type FaultScenario } from './support/scenario';
 
 const CONTRACTS = Number(process.env.FAULT_COMPENSATION_CONTRACTS ?? 4);
 /** How long OpenCell holds the answer of a compensation it has applied: the window the kill -9 aims at. */
@@ -35,9 +22,7 @@ const HOLD_MS = 1500;
  */
 describe('fault scenario: compensation once (kill -9 while OpenCell holds the applied charge’s answer)', function () {
   this.timeout(600_000);
-  const sfx = uniqueSuffix();
-  const stateSchema = `faults_comp_${sfx}`;
-  const stateUrl = stateUrlFor(stateSchema);
+  let scenario: FaultScenario;
   let sandbox: Sandbox;
   let worker: WorkerSupervisor;
   let statePool: Pool;
@@ -45,50 +30,16 @@ describe('fault scenario: compensation once (kill -9 while OpenCell holds the ap
   let env: Record<string, string>;
 
   before(async () => {
-    await createStateSchema(stateSchema);
-    statePool = new Pool({ connectionString: stateUrl, max: 2 });
-    sandbox = await startOpenCellSandbox({ port: 0, seed: 11 });
-    env = {
-      OPENCELL_BASEURL: sandbox.url,
-      STATE_DATABASE_URL: stateUrl,
-      OPENCELL_USER: sandbox.credentials.user,
-      OPENCELL_PASSWORD: sandbox.credentials.password,
-      ODOO_PASSWORD: 'unused',
-      SCHEMA_REGISTRY_URL: REGISTRY_URL,
-      INTENTS_TOPIC: `test.comp-intents-${sfx}`,
-      DLQ_TOPIC: `test.comp-dlq-${sfx}`,
-      SYNC_EVENTS_TOPIC: `test.comp-sync-events-${sfx}`,
-      INVOICE_EVENTS_TOPIC: `test.comp-invoice-events-${sfx}`,
-      RETRY_INITIAL_MS: '100',
-      RETRY_MAX_MS: '2000',
-      OPENCELL_TIMEOUT_MS: '5000',
-      FAULT_ROUTER_GROUP: `test-comp-router-${sfx}`,
-      FAULT_PROJECTOR_GROUP: `test-comp-projector-${sfx}`,
-      FAULT_RELAY_LOCK_KEY: String(Math.floor(Math.random() * 2 ** 40) + 1),
-      FAULT_SESSION_TIMEOUT_MS: '6000',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'test',
-    };
-    const config = loadConfig({ ...process.env, ...env });
-    const kafka = testKafka();
-    await ensurePipelineTopics(kafka, config);
-    const admin = kafka.admin();
-    await admin.connect();
-    await startGroupAtEnd(kafka, admin, env.FAULT_ROUTER_GROUP, routerTopics(config.topics.prefix));
-    await admin.disconnect();
-    worker = new WorkerSupervisor(env);
-    await worker.start();
-    db = await odooDb().connect();
+    scenario = await startFaultScenario({
+      name: 'comp',
+      env: { RETRY_MAX_MS: '2000', RETRY_MAX_ATTEMPTS: '12', OPENCELL_TIMEOUT_MS: '5000' },
+    });
+    ({ sandbox, state: statePool, db, env } = scenario);
+    worker = await scenario.startWorker();
   });
 
   after(async () => {
-    await worker?.shutdown().catch(() => undefined);
-    db?.release();
-    await sandbox?.close().catch(() => undefined);
-    await statePool?.end().catch(() => undefined);
-    await stateDb()
-      .query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE`)
-      .catch(() => undefined);
+    await scenario?.close();
   });
 
   /** The operator's CLI in its own process, against this scenario's ledger and intents topic. */
@@ -123,7 +74,11 @@ describe('fault scenario: compensation once (kill -9 while OpenCell holds the ap
         mandateId: mandate.mandateId,
         kind: 'mobile',
       });
-      contracts.push({ code: c.code, description: `Outage ${sfx} #${i}`, key: `comp-${sfx}-${i}` });
+      contracts.push({
+        code: c.code,
+        description: `Outage ${scenario.sfx} #${i}`,
+        key: `comp-${scenario.sfx}-${i}`,
+      });
     }
     await eventually(
       async () => (contracts.every((c) => sandbox.state.subscriptions.has(c.code)) ? true : undefined),

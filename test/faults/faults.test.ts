@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { startGroupAtEnd } from '../../src/adapters/kafka/kafka';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'pg';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -7,24 +6,19 @@ import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import type { PoolClient } from 'pg';
 import { insertContractLine, UNKNOWN_PRODUCT_CODE } from '../../testkit/demo-seed';
-import { loadConfig, type Config } from '../../src/core/config';
+import type { Config } from '../../src/core/config';
 import { EventSchemas } from '../../src/adapters/registry/schemas';
 import { subscribeEvents, type Subscription } from '../../src/flows/outbox/subscriber';
-import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/stages';
-import { startOpenCellSandbox, type JournalEntry } from '../../testkit/sandbox/opencell';
+import type { JournalEntry } from '../../testkit/sandbox/opencell';
 import { DLQ_HEADER } from '../../src/adapters/kafka/dlq';
 import type { Sandbox } from '../integration/support/pipeline';
 import {
-  createStateSchema,
   eventually,
-  odooDb,
   pidOf,
   REGISTRY_URL,
   ROOT,
   stackHealthy,
   stackScript,
-  stateDb,
-  stateUrlFor,
   testKafka,
   uniqueSuffix,
 } from '../integration/support/stack';
@@ -36,6 +30,7 @@ import {
   tapTopic,
   WorkerSupervisor,
 } from './support/harness';
+import { startFaultScenario, type FaultScenario } from './support/scenario';
 import {
   auditCreates,
   oneShotCounts,
@@ -106,13 +101,12 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
   let syncRaw: Awaited<ReturnType<typeof tapTopic>>;
   let events: Subscription;
   const decodedEvents: { eventId: string; json: string }[] = [];
-  const sfx = uniqueSuffix();
+  let sfx: string;
   let scenarioStart = 0;
   // The state database is shared with every other pipeline running on this stack, and intent ids / effect keys
   // derive from the Odoo change: another pipeline finishing "our" intents would make ours skip them. The worker
-  // gets a ledger and outbox of its own: a schema in the same database, selected by search_path.
-  const stateSchema = `faults_${sfx}`;
-  const stateUrl = stateUrlFor(stateSchema);
+  // gets a ledger and outbox of its own: a schema in the same database, selected by search_path (support/scenario.ts).
+  let scenario: FaultScenario;
   let statePool: Pool;
 
   const mine = (code: string) =>
@@ -148,43 +142,24 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     (summary.faultsInjected[key] = (summary.faultsInjected[key] ?? 0) + n);
 
   before(async () => {
-    await createStateSchema(stateSchema);
-    statePool = new Pool({ connectionString: stateUrl, max: 2 });
-    sandbox = await startOpenCellSandbox({ port: 0, password: SECRET_OC, seed: 7 });
     registry = await switchableRegistry();
-    const env: Record<string, string> = {
-      OPENCELL_BASEURL: sandbox.url,
-      STATE_DATABASE_URL: stateUrl,
-      OPENCELL_USER: sandbox.credentials.user,
-      OPENCELL_PASSWORD: SECRET_OC,
-      ODOO_PASSWORD: SECRET_ODOO,
-      SCHEMA_REGISTRY_URL: registry.url,
-      INTENTS_TOPIC: `test.faults-intents-${sfx}`,
-      DLQ_TOPIC: `test.faults-dlq-${sfx}`,
-      SYNC_EVENTS_TOPIC: `test.faults-sync-events-${sfx}`,
-      INVOICE_EVENTS_TOPIC: `test.faults-invoice-events-${sfx}`,
-      RETRY_INITIAL_MS: '100',
-      RETRY_MAX_MS: '2000',
-      RETRY_MAX_ATTEMPTS: '25',
-      OPENCELL_TIMEOUT_MS: '1500',
-      // the poison scenario's invalid IBAN is refused with the opt-in check (the original sent any IBAN: P-iban-check)
-      REFUSE_INVALID_IBAN: 'true',
-      FAULT_ROUTER_GROUP: `test-faults-router-${sfx}`,
-      FAULT_PROJECTOR_GROUP: `test-faults-projector-${sfx}`,
-      FAULT_RELAY_LOCK_KEY: String(Math.floor(Math.random() * 2 ** 40) + 1),
-      FAULT_SESSION_TIMEOUT_MS: '6000',
-      LOG_LEVEL: 'info',
-      LOG_FORMAT: 'json',
-      NODE_ENV: 'test',
-    };
-    config = loadConfig({ ...process.env, ...env });
+    scenario = await startFaultScenario({
+      name: 'faults',
+      sandbox: { password: SECRET_OC, seed: 7 },
+      registryUrl: registry.url,
+      env: {
+        ODOO_PASSWORD: SECRET_ODOO,
+        RETRY_MAX_MS: '2000',
+        RETRY_MAX_ATTEMPTS: '25',
+        OPENCELL_TIMEOUT_MS: '1500',
+        // the poison scenario's invalid IBAN is refused with the opt-in check (the original sent any IBAN: P-iban-check)
+        REFUSE_INVALID_IBAN: 'true',
+        LOG_LEVEL: 'info',
+        LOG_FORMAT: 'json',
+      },
+    });
+    ({ sfx, sandbox, state: statePool, config, db } = scenario);
     const kafka = testKafka();
-    await ensurePipelineTopics(kafka, config);
-    const admin = kafka.admin();
-    await admin.connect();
-    // Start the router at the end of the Debezium topics.
-    await startGroupAtEnd(kafka, admin, env.FAULT_ROUTER_GROUP, routerTopics(config.topics.prefix));
-    await admin.disconnect();
     dlq = await tapTopic(config.topics.dlq);
     syncRaw = await tapTopic(config.topics.syncEvents);
     events = await subscribeEvents({
@@ -199,9 +174,7 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
       onEvent: (d, meta) =>
         void decodedEvents.push({ eventId: meta.eventId ?? '', json: JSON.stringify(d.event) }),
     });
-    worker = new WorkerSupervisor(env);
-    await worker.start();
-    db = await odooDb().connect();
+    worker = await scenario.startWorker();
     work = new Workload(db);
   });
 
@@ -210,19 +183,13 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
   });
 
   after(async () => {
-    await worker?.shutdown().catch(() => undefined);
-    db?.release();
     await events?.stop().catch(() => undefined);
     await dlq?.stop().catch(() => undefined);
     await syncRaw?.stop().catch(() => undefined);
-    await registry?.close().catch(() => undefined);
-    await sandbox?.close().catch(() => undefined);
+    await worker?.shutdown().catch(() => undefined);
     writeSummary();
-    await statePool?.end().catch(() => undefined);
-    if (!process.env.FAULT_KEEP_STATE)
-      await stateDb()
-        .query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE`)
-        .catch(() => undefined);
+    await scenario?.close({ keepState: Boolean(process.env.FAULT_KEEP_STATE) });
+    await registry?.close().catch(() => undefined);
   });
 
   function writeSummary(): void {

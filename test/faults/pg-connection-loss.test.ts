@@ -5,25 +5,13 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PoolClient } from 'pg';
 import { Pool } from 'pg';
-import { startGroupAtEnd } from '../../src/adapters/kafka/kafka';
 import { defaultPgSetupOptions } from '../../src/app/pg-setup';
 import { loadConfig, type Config } from '../../src/core/config';
-import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/stages';
-import { startOpenCellSandbox, type JournalEntry } from '../../testkit/sandbox/opencell';
+import type { JournalEntry } from '../../testkit/sandbox/opencell';
 import type { Sandbox } from '../integration/support/pipeline';
-import {
-  createStateSchema,
-  eventually,
-  odooDb,
-  REGISTRY_URL,
-  ROOT,
-  STATE_DATABASE_URL,
-  stateDb,
-  stateUrlFor,
-  testKafka,
-  uniqueSuffix,
-} from '../integration/support/stack';
-import { sleep, WorkerSupervisor } from './support/harness';
+import { eventually, odooDb, ROOT, STATE_DATABASE_URL } from '../integration/support/stack';
+import { sleep, type WorkerSupervisor } from './support/harness';
+import { startFaultScenario, type FaultScenario } from './support/scenario';
 import {
   auditCreates,
   oneShotCounts,
@@ -71,72 +59,44 @@ interface Kill {
 
 describe('fault scenario "PostgreSQL sessions terminated": every session of the pipeline ended every 8 s under load', function () {
   this.timeout(600_000);
-  const sfx = uniqueSuffix();
-  const schema = `pgkill_${sfx}`;
-  const app = `pgkill-${sfx}`;
   const t0 = Date.now();
+  let scenario: FaultScenario;
+  let sfx: string;
+  /** the processes' application name on the server: unique to the run */
+  let app: string;
   let sandbox: Sandbox;
   let state: Pool;
   /** the server's administrator: ends sessions of both roles of the pipeline (state owner, Odoo reader) */
   let admin: Pool;
-  let env: Record<string, string>;
   let config: Config;
   const clients: PoolClient[] = [];
-  const workers: WorkerSupervisor[] = [];
-  const lockKey = Math.floor(Math.random() * 2 ** 40) + 1;
+  let workers: WorkerSupervisor[];
+  let lockKey: number;
 
   before(async () => {
-    await createStateSchema(schema);
-    state = new Pool({ connectionString: stateUrlFor(schema), max: 2 });
-    admin = new Pool({ connectionString: defaultPgSetupOptions().adminUrl, max: 1 });
-    sandbox = await startOpenCellSandbox({ port: 0, seed: 11, journalLimit: 500_000 });
     const base = loadConfig(process.env, []);
-    // A connection string's application_name wins over the one the code gives its pools (node-postgres): every
-    // session of these processes, on both databases, carries the run's name.
-    const named = (url: string) => `${url}${url.includes('?') ? '&' : '?'}application_name=${app}`;
-    env = {
-      OPENCELL_BASEURL: sandbox.url,
-      STATE_DATABASE_URL: named(stateUrlFor(schema)),
-      ODOO_DATABASE_URL: named(base.odooDatabaseUrl),
-      OPENCELL_USER: sandbox.credentials.user,
-      OPENCELL_PASSWORD: sandbox.credentials.password,
-      ODOO_PASSWORD: 'unused-here',
-      SCHEMA_REGISTRY_URL: REGISTRY_URL,
-      INTENTS_TOPIC: `test.pgkill-intents-${sfx}`,
-      DLQ_TOPIC: `test.pgkill-dlq-${sfx}`,
-      SYNC_EVENTS_TOPIC: `test.pgkill-sync-events-${sfx}`,
-      INVOICE_EVENTS_TOPIC: `test.pgkill-invoice-events-${sfx}`,
-      RETRY_INITIAL_MS: '100',
-      RETRY_MAX_MS: '1000',
-      RETRY_MAX_ATTEMPTS: '40',
-      OPENCELL_TIMEOUT_MS: '10000',
-      FAULT_ROUTER_GROUP: `test-pgkill-router-${sfx}`,
-      FAULT_PROJECTOR_GROUP: `test-pgkill-projector-${sfx}`,
-      FAULT_RELAY_LOCK_KEY: String(lockKey),
-      FAULT_SESSION_TIMEOUT_MS: '6000',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'test',
-    };
-    config = loadConfig({ ...process.env, ...env });
-    const kafka = testKafka();
-    await ensurePipelineTopics(kafka, config);
-    const kafkaAdmin = kafka.admin();
-    await kafkaAdmin.connect();
-    await startGroupAtEnd(kafka, kafkaAdmin, env.FAULT_ROUTER_GROUP, routerTopics(config.topics.prefix));
-    await kafkaAdmin.disconnect();
-    for (let i = 0; i < 2; i++) workers.push(new WorkerSupervisor(env));
-    await Promise.all(workers.map((w) => w.start()));
+    scenario = await startFaultScenario({
+      name: 'pgkill',
+      sandbox: { journalLimit: 500_000 },
+      // A connection string's application_name wins over the one the code gives its pools (node-postgres): every
+      // session of these processes, on both databases, carries the run's name.
+      env: (run) => {
+        const named = (url: string) =>
+          `${url}${url.includes('?') ? '&' : '?'}application_name=pgkill-${run.sfx}`;
+        return { STATE_DATABASE_URL: named(run.stateUrl), ODOO_DATABASE_URL: named(base.odooDatabaseUrl) };
+      },
+    });
+    ({ sfx, sandbox, state, config, workers } = scenario);
+    app = `pgkill-${sfx}`;
+    lockKey = Number(scenario.env.FAULT_RELAY_LOCK_KEY);
+    admin = new Pool({ connectionString: defaultPgSetupOptions().adminUrl, max: 1 });
+    await Promise.all([scenario.startWorker(), scenario.startWorker()]);
   });
 
   after(async () => {
-    for (const w of workers) await w.shutdown().catch(() => undefined);
     for (const c of clients) c.release();
-    await sandbox?.close().catch(() => undefined);
-    await state?.end().catch(() => undefined);
+    await scenario?.close();
     await admin?.end().catch(() => undefined);
-    await stateDb()
-      .query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-      .catch(() => undefined);
   });
 
   /** The session holding the relay's advisory lock (in the state database), if any. */

@@ -5,23 +5,12 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PoolClient } from 'pg';
 import { Pool } from 'pg';
-import { loadConfig, type Config } from '../../src/core/config';
-import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/stages';
-import { startOpenCellSandbox, type JournalEntry } from '../../testkit/sandbox/opencell';
+import type { Config } from '../../src/core/config';
+import type { JournalEntry } from '../../testkit/sandbox/opencell';
 import type { Sandbox } from '../integration/support/pipeline';
-import {
-  createStateSchema,
-  eventually,
-  ODOO_DATABASE_URL,
-  odooDb,
-  REGISTRY_URL,
-  ROOT,
-  stateDb,
-  stateUrlFor,
-  testKafka,
-  uniqueSuffix,
-} from '../integration/support/stack';
+import { eventually, ODOO_DATABASE_URL, ROOT } from '../integration/support/stack';
 import { sleep, WorkerSupervisor } from './support/harness';
+import { startFaultScenario, type FaultScenario } from './support/scenario';
 import {
   auditCreates,
   oneShotCounts,
@@ -73,22 +62,28 @@ interface Change {
 
 describe('fault scenario "rebalance storm": processes join and leave every 10 s under 200 Odoo changes/s', function () {
   this.timeout(900_000);
-  const sfx = uniqueSuffix();
-  const schema = `storm_${sfx}`;
-  const runId = `Storm${sfx}`;
   const t0 = Date.now();
+  let scenario: FaultScenario;
+  let sfx: string;
+  let schema: string;
+  let runId: string;
   let sandbox: Sandbox;
   let state: Pool;
   let odoo: Pool;
   let db: PoolClient;
   let env: Record<string, string>;
   let config: Config;
-  const workers: WorkerSupervisor[] = [];
+  let workers: WorkerSupervisor[];
   const live: WorkerSupervisor[] = [];
 
   before(async () => {
-    await createStateSchema(schema);
-    state = new Pool({ connectionString: stateUrlFor(schema), max: 3 });
+    scenario = await startFaultScenario({
+      name: 'storm',
+      sandbox: { journalLimit: 1_000_000 },
+      env: { FAULT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS) },
+    });
+    ({ sfx, schema, sandbox, state, db, env, config, workers } = scenario);
+    runId = `Storm${sfx}`;
     // what the scenario observes: every partition take, and any ledger outcome that leaves `applied`
     await state.query(`
       CREATE TABLE ${schema}.storm_takes (group_id text, topic text, partition int, epoch bigint, owner text,
@@ -112,63 +107,13 @@ describe('fault scenario "rebalance storm": processes join and leave every 10 s 
       CREATE TRIGGER storm_effect_regression AFTER UPDATE ON ${schema}.ledger_effect FOR EACH ROW
         WHEN (OLD.outcome <> 'pending' AND NEW.outcome IS DISTINCT FROM OLD.outcome)
         EXECUTE FUNCTION ${schema}.storm_effect_regression();`);
-    sandbox = await startOpenCellSandbox({ port: 0, seed: 11, journalLimit: 1_000_000 });
-    env = {
-      OPENCELL_BASEURL: sandbox.url,
-      STATE_DATABASE_URL: stateUrlFor(schema),
-      OPENCELL_USER: sandbox.credentials.user,
-      OPENCELL_PASSWORD: sandbox.credentials.password,
-      ODOO_PASSWORD: 'unused-here',
-      SCHEMA_REGISTRY_URL: REGISTRY_URL,
-      INTENTS_TOPIC: `test.storm-intents-${sfx}`,
-      DLQ_TOPIC: `test.storm-dlq-${sfx}`,
-      SYNC_EVENTS_TOPIC: `test.storm-sync-events-${sfx}`,
-      INVOICE_EVENTS_TOPIC: `test.storm-invoice-events-${sfx}`,
-      RETRY_INITIAL_MS: '100',
-      RETRY_MAX_MS: '1000',
-      RETRY_MAX_ATTEMPTS: '40',
-      OPENCELL_TIMEOUT_MS: '10000',
-      FAULT_ROUTER_GROUP: `test-storm-router-${sfx}`,
-      FAULT_PROJECTOR_GROUP: `test-storm-projector-${sfx}`,
-      FAULT_RELAY_LOCK_KEY: String(Math.floor(Math.random() * 2 ** 40) + 1),
-      FAULT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'test',
-    };
-    config = loadConfig({ ...process.env, ...env });
-    const kafka = testKafka();
-    await ensurePipelineTopics(kafka, config);
-    const admin = kafka.admin();
-    await admin.connect();
-    for (const topic of routerTopics(config.topics.prefix)) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      await admin.setOffsets({
-        groupId: env.FAULT_ROUTER_GROUP,
-        topic,
-        partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
-      });
-    }
-    await admin.disconnect();
     odoo = new Pool({ connectionString: ODOO_DATABASE_URL, max: 4, application_name: 'storm-writer' });
-    db = await odooDb().connect();
-    const first = new WorkerSupervisor(env);
-    workers.push(first);
-    live.push(first);
-    await first.start();
+    live.push(await scenario.startWorker());
   });
 
   after(async () => {
-    for (const w of workers) {
-      w.signal('SIGCONT');
-      await w.shutdown().catch(() => undefined);
-    }
-    db?.release();
+    await scenario?.close();
     await odoo?.end().catch(() => undefined);
-    await sandbox?.close().catch(() => undefined);
-    await state?.end().catch(() => undefined);
-    await stateDb()
-      .query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-      .catch(() => undefined);
   });
 
   /**

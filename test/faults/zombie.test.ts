@@ -1,27 +1,14 @@
 import { expect } from 'chai';
-import { startGroupAtEnd } from '../../src/adapters/kafka/kafka';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { PoolClient } from 'pg';
-import { Pool } from 'pg';
-import { execFileSync } from 'node:child_process';
-import { loadConfig } from '../../src/core/config';
-import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/stages';
-import { startOpenCellSandbox, type HeldRequest } from '../../testkit/sandbox/opencell';
+import type { Pool } from 'pg';
+import type { HeldRequest } from '../../testkit/sandbox/opencell';
 import type { Sandbox } from '../integration/support/pipeline';
-import {
-  createStateSchema,
-  eventually,
-  odooDb,
-  REGISTRY_URL,
-  ROOT,
-  stateDb,
-  stateUrlFor,
-  testKafka,
-  uniqueSuffix,
-} from '../integration/support/stack';
+import { eventually, ROOT } from '../integration/support/stack';
 import { sleep, WorkerSupervisor } from './support/harness';
+import { startFaultScenario, type FaultScenario } from './support/scenario';
 import {
   auditCreates,
   oneShotCounts,
@@ -74,71 +61,34 @@ interface Round {
 
 describe('fault scenario "zombie": a projector paused mid-call past its session timeout applies nothing more after SIGCONT', function () {
   this.timeout(600_000);
-  const sfx = uniqueSuffix();
-  const stateSchema = `zombie_${sfx}`;
+  let scenario: FaultScenario;
   let sandbox: Sandbox;
   let statePool: Pool;
-  let db: PoolClient;
   let work: Workload;
   let env: Record<string, string>;
-  const workers: WorkerSupervisor[] = [];
+  let workers: WorkerSupervisor[];
   const rounds: Round[] = [];
   const t0 = Date.now();
 
   before(async () => {
-    await createStateSchema(stateSchema);
-    statePool = new Pool({ connectionString: stateUrlFor(stateSchema), max: 2 });
-    sandbox = await startOpenCellSandbox({ port: 0, seed: 11 });
-    env = {
-      OPENCELL_BASEURL: sandbox.url,
-      STATE_DATABASE_URL: stateUrlFor(stateSchema),
-      OPENCELL_USER: sandbox.credentials.user,
-      OPENCELL_PASSWORD: sandbox.credentials.password,
-      ODOO_PASSWORD: 'unused-here',
-      SCHEMA_REGISTRY_URL: REGISTRY_URL,
-      INTENTS_TOPIC: `test.zombie-intents-${sfx}`,
-      DLQ_TOPIC: `test.zombie-dlq-${sfx}`,
-      SYNC_EVENTS_TOPIC: `test.zombie-sync-events-${sfx}`,
-      INVOICE_EVENTS_TOPIC: `test.zombie-invoice-events-${sfx}`,
-      RETRY_INITIAL_MS: '100',
-      RETRY_MAX_MS: '1000',
-      RETRY_MAX_ATTEMPTS: '25',
-      // longer than the pause: the zombie wakes up to the answer of its call (not to its own timeout) and goes on
-      OPENCELL_TIMEOUT_MS: '60000',
-      FAULT_ROUTER_GROUP: `test-zombie-router-${sfx}`,
-      FAULT_PROJECTOR_GROUP: `test-zombie-projector-${sfx}`,
-      FAULT_RELAY_LOCK_KEY: String(Math.floor(Math.random() * 2 ** 40) + 1),
-      FAULT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
-      LOG_LEVEL: 'info',
-      LOG_FORMAT: 'json',
-      NODE_ENV: 'test',
-    };
-    const config = loadConfig({ ...process.env, ...env });
-    const kafka = testKafka();
-    await ensurePipelineTopics(kafka, config);
-    const admin = kafka.admin();
-    await admin.connect();
-    // Start the router at the end of the Debezium topics.
-    await startGroupAtEnd(kafka, admin, env.FAULT_ROUTER_GROUP, routerTopics(config.topics.prefix));
-    await admin.disconnect();
-    db = await odooDb().connect();
-    work = new Workload(db);
-    const first = new WorkerSupervisor(env);
-    workers.push(first);
-    await first.start();
+    scenario = await startFaultScenario({
+      name: 'zombie',
+      env: {
+        RETRY_MAX_ATTEMPTS: '25',
+        // longer than the pause: the zombie wakes up to the answer of its call (not to its own timeout) and goes on
+        OPENCELL_TIMEOUT_MS: '60000',
+        FAULT_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
+        LOG_LEVEL: 'info',
+        LOG_FORMAT: 'json',
+      },
+    });
+    ({ sandbox, state: statePool, env, workers } = scenario);
+    work = new Workload(scenario.db);
+    await scenario.startWorker();
   });
 
   after(async () => {
-    for (const w of workers) {
-      w.signal('SIGCONT');
-      await w.shutdown().catch(() => undefined);
-    }
-    db?.release();
-    await sandbox?.close().catch(() => undefined);
-    await statePool?.end().catch(() => undefined);
-    await stateDb()
-      .query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE`)
-      .catch(() => undefined);
+    await scenario?.close();
   });
 
   const converge = async (contracts: readonly ExpectedContract[], what: string) => {
