@@ -1128,6 +1128,7 @@ const reconcileCommand: Command = {
         drift.push(
           ...(await driftOfPartner(deps, p, {
             contractCode: 'contractCode' in scope ? scope.contractCode : undefined,
+            config: projectionConfig(ctx.config),
           })),
         );
     } finally {

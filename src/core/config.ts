@@ -234,6 +234,9 @@ const SPEC = {
   // The original's force-create (W4) sent no lines, their own jobs were re-queued (docs/parity.md W4); opt-in sends
   // the contract's current service lines and one-shots with the forced creation.
   FORCE_CREATE_WITH_LINES: [BoolFromEnv, 'false'],
+  // The original sent Odoo's "-" phone placeholder as a number: access code, subscription description, T7
+  // (docs/parity.md T7, P-access); opt-in makes "-" no number, like an empty one.
+  PHONE_PLACEHOLDER_IS_NO_NUMBER: [BoolFromEnv, 'false'],
   // Invoice poller (docs/operations.md "Invoice poller"): days every poll reads again, page size, interval.
   INVOICE_POLL_LOOKBACK_DAYS: [IntFromEnv(0, 366), '3'],
   INVOICE_POLL_VERIFY_DAYS: [IntFromEnv(0, 366), '35'],
@@ -368,6 +371,11 @@ export interface Config {
     accountOwnerNameFallback: boolean;
     /** `FORCE_CREATE_WITH_LINES` (opt-in, default false = the original's forced creation, without the lines). */
     forceCreateWithLines: boolean;
+    /**
+     * `PHONE_PLACEHOLDER_IS_NO_NUMBER` (opt-in, default false = the original, which sent Odoo's "-" placeholder as an
+     * access code and description, and whose T7 fired on it): "-" is no number, in the payloads and in T7.
+     */
+    phonePlaceholderIsNoNumber: boolean;
   };
   /**
    * `SYNC_PARTNER_IDENTITY` (opt-in, default false = the original): a partner's name, VAT, email, mobile or phone
@@ -567,6 +575,7 @@ export function loadConfig(
       refuseInvalidIban: s.REFUSE_INVALID_IBAN,
       accountOwnerNameFallback: s.ACCOUNT_OWNER_NAME_FALLBACK,
       forceCreateWithLines: s.FORCE_CREATE_WITH_LINES,
+      phonePlaceholderIsNoNumber: s.PHONE_PLACEHOLDER_IS_NO_NUMBER,
     },
     syncPartnerIdentity: s.SYNC_PARTNER_IDENTITY,
     syncEmailIbanAtCreation: s.SYNC_EMAIL_IBAN_AT_CREATION,

@@ -11,10 +11,10 @@
  * instance is expected terminated (or its termination scheduled), never activated again; a service OpenCell holds
  * terminated is never activated by `--fix`.
  */
+import { accessFromContract, type ProjectionConfig } from './projection/payloads';
 import { expectedServiceState, isLiveInstance } from './projection/strategies';
 import type { Intent } from './projection/triggers';
 import {
-  odooPhone,
   WATCHED_ISP_INFO_TABLES,
   type ContractView,
   type LineView,
@@ -60,6 +60,11 @@ export interface DriftInput {
    * "today" (a line with a `date_end` is ended from the projector's termination on, whatever the day).
    */
   today: string;
+  /**
+   * The payload settings the access check reads (PHONE_PLACEHOLDER_IS_NO_NUMBER): the expected access is the one the
+   * projector creates (`accessFromContract`). Absent = the original's ("-" is an access code).
+   */
+  config?: Pick<ProjectionConfig, 'phonePlaceholderIsNoNumber'>;
 }
 
 const ENDED_SUBSCRIPTION = ['RESILIATED', 'CANCELED', 'CLOSED', 'TERMINATED'];
@@ -225,7 +230,7 @@ export function computeDrift(input: DriftInput): Drift[] {
         });
       }
     }
-    const phone = odooPhone(c.phoneNumber);
+    const phone = accessFromContract(c, input.config)?.code;
     if (phone && sub.accesses !== undefined && !sub.accesses.includes(phone)) {
       const info = c.ispInfo;
       const watched = info && (WATCHED_ISP_INFO_TABLES as readonly string[]).includes(info.table);

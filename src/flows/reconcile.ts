@@ -6,6 +6,7 @@ import type { Pool } from 'pg';
 import type { OdooViews } from '../adapters/postgres/odoo-views';
 import type { OpenCellState } from '../adapters/opencell/opencell-state';
 import { computeDrift, type Drift } from '../domain/reconcile';
+import type { ProjectionConfig } from '../domain/projection/payloads';
 import type { OcSubscriptionState } from '../domain/projection/views';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -39,7 +40,12 @@ export async function partnersInScope(
 export async function driftOfPartner(
   deps: { odoo: OdooViews; opencell: Pick<OpenCellState, 'customer' | 'subscription'> },
   partnerId: number,
-  opts: { contractCode?: string; today?: string } = {},
+  /** config: the payload settings, so that the access expected is the one the projector creates */
+  opts: {
+    contractCode?: string;
+    today?: string;
+    config?: Pick<ProjectionConfig, 'phonePlaceholderIsNoNumber'>;
+  } = {},
 ): Promise<Drift[]> {
   const partner = await deps.odoo.partner(partnerId);
   if (!partner) return [];
@@ -54,5 +60,6 @@ export async function driftOfPartner(
     customer,
     subscriptions,
     today: opts.today ?? new Date().toISOString().slice(0, 10),
+    ...(opts.config ? { config: opts.config } : {}),
   });
 }

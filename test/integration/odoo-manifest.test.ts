@@ -162,7 +162,7 @@ describe('Odoo schema (schemas/odoo/*.sql) against the field manifest, on a scra
     ]);
   });
 
-  it('the demo seed writes every contract kind as Odoo does; the views read them, "-" is no number', async () => {
+  it('the demo seed writes every contract kind as Odoo does; the views read them, "-" as it is and a blank number as none', async () => {
     const holder = await insertPartner(db!, {});
     const type = await db!.query<{ type: string }>('SELECT type FROM res_partner WHERE id = $1', [holder.id]);
     expect(type.rows[0].type).to.equal('representative');
@@ -182,10 +182,13 @@ describe('Odoo schema (schemas/odoo/*.sql) against the field manifest, on a scra
       expect(v?.ispInfo, `${kind} ${supplier ?? ''}`).to.deep.equal({
         table: c.infoTable,
         id: c.infoId,
-        phoneNumber: kind === '4G' ? null : c.phoneNumber,
+        phoneNumber: c.phoneNumber,
       });
-      expect(v?.phoneNumber).to.equal(kind === '4G' ? null : c.phoneNumber);
+      expect(v?.phoneNumber).to.equal(c.phoneNumber);
     }
+    const blank = await insertContract(db!, { partnerId: holder.id, kind: 'mobile', phoneNumber: '  ' });
+    const b = await views.contract(blank.id);
+    expect([b?.phoneNumber, b?.ispInfo?.phoneNumber]).to.deep.equal([null, null]);
   });
 
   it('switchboard info is read; without block_contract_creation_in_OC and the switchboard link the views still work', async () => {
@@ -206,7 +209,7 @@ describe('Odoo schema (schemas/odoo/*.sql) against the field manifest, on a scra
     expect(before?.ispInfo).to.deep.equal({
       table: 'switchboard_service_contract_info',
       id: sb.rows[0].id,
-      phoneNumber: null,
+      phoneNumber: '-',
     });
     expect(before?.partner?.blockContractCreationInOC).to.equal(true);
 

@@ -247,16 +247,17 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       expect(m?.emails).to.deep.equal([{ id: holder.id, email: holder.email }]);
       expect(m?.serviceTechnology).to.equal('somconnexio.service_technology_mobile');
 
-      // A 4G router's phone number is Odoo's "-" placeholder: no number, never an OpenCell access.
+      // A 4G router's phone number is Odoo's "-" placeholder: read as it is; whether it is a number is the
+      // domain's setting (odooPhone, PHONE_PLACEHOLDER_IS_NO_NUMBER).
       expect(router.phoneNumber).to.equal('-');
       const r = await views.contract(router.id);
       expect(r?.ispInfo).to.deep.equal({
         table: 'router_4g_service_contract_info',
         id: router.infoId,
-        phoneNumber: null,
+        phoneNumber: '-',
       });
       expect(r).to.include({
-        phoneNumber: null,
+        phoneNumber: '-',
         serviceTechnology: 'somconnexio.service_technology_4G',
         isTerminated: true,
         terminateDate: '2024-06-30',

@@ -1005,7 +1005,7 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
     expect(body(got[3])).to.deep.equal({ code: cB1.phone, subscription: cB1.code });
   });
 
-  it('S1-match: a second contract with the same first email and IBAN → subscription on the existing account {ref}_0, no customer or hierarchy call; a 4G router’s "-" phone is no description and no access (T7 "-", issue 14 §1)', async () => {
+  it('S1-match: a second contract with the same first email and IBAN → subscription on the existing account {ref}_0, no customer or hierarchy call; a 4G router’s "-" phone is its description and access, as the original sent it (P-access, PHONE_PLACEHOLDER_IS_NO_NUMBER off)', async () => {
     begin();
     const c = (cB2 = await newContract({
       partner: B,
@@ -1013,17 +1013,19 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
       mandateId: bankB.mandateId,
       lines: ['SE_SC_REC_BA_4G'],
     }));
-    const got = await received(2, 'the second subscription');
+    const got = await received(3, 'the second subscription');
     expectCalls(got, [
       ['POST', '/billing/subscription'],
+      ['POST', '/account/access'],
       ['POST', '/billing/subscription/activateServices'],
     ]);
     expect(body(got[0])).to.deep.include({
       code: c.code,
+      description: '-',
       userAccount: `${B.ref}_0`,
       offerTemplate: 'OF_SC_TEMPLATE_BA',
     });
-    expect(body(got[0])).not.to.have.property('description');
+    expect(body(got[1])).to.deep.equal({ code: '-', subscription: c.code });
   });
 
   it('S1-newca: a contract with another first email → a new hierarchy {ref}_1, then its subscription and access', async () => {

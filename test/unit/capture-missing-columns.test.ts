@@ -15,7 +15,8 @@ import { changeRecord, encodeRow, sampleRow } from '../../testkit/capture';
  * Issue 14 §1 on the real schema: extra columns of an event are ignored; a column absent from the event (not in this
  * Odoo database, e.g. res_partner."block_contract_creation_in_OC" once opencell_somconnexio is gone) decodes, and
  * fails only the trigger that reads it, with MissingColumnError naming table and column. And Odoo's "-" phone
- * placeholder is no phone number.
+ * placeholder: a number as the original sent it (docs/parity.md T7, P-access), no number with the opt-in
+ * PHONE_PLACEHOLDER_IS_NO_NUMBER; an empty or blank number is no number either way.
  */
 
 const ctx = (over: Partial<TriggerContext> = {}): TriggerContext => ({
@@ -111,10 +112,9 @@ describe('capture: columns absent from the event, extra columns, and the "-" pho
     expect(ch.after).to.include({ specific_price: 17.36 });
   });
 
-  describe('"-" is no phone number', () => {
-    it('odooPhone: "-", blank and empty are null; a number is kept', () => {
-      expect(odooPhone('-')).to.equal(null);
-      expect(odooPhone(' - ')).to.equal(null);
+  describe('the "-" phone placeholder', () => {
+    it('odooPhone: "-" is a number, as the original sent it; blank and empty are null; a number is kept', () => {
+      expect(odooPhone('-')).to.equal('-');
       expect(odooPhone('')).to.equal(null);
       expect(odooPhone('  ')).to.equal(null);
       expect(odooPhone(null)).to.equal(null);
@@ -122,28 +122,56 @@ describe('capture: columns absent from the event, extra columns, and the "-" pho
       expect(odooPhone('612345678')).to.equal('612345678');
     });
 
-    it('never an OpenCell access code', () => {
-      expect(accessFromContract({ code: 'SC1', phoneNumber: '-' })).to.equal(null);
-      expect(accessFromContract({ code: 'SC1', phoneNumber: '612345678' })).to.deep.equal({
-        code: '612345678',
-        subscription: 'SC1',
-      });
+    it('PHONE_PLACEHOLDER_IS_NO_NUMBER: odooPhone reads "-" (trimmed) as null too', () => {
+      expect(odooPhone('-', true)).to.equal(null);
+      expect(odooPhone(' - ', true)).to.equal(null);
+      expect(odooPhone('', true)).to.equal(null);
+      expect(odooPhone('612345678', true)).to.equal('612345678');
     });
 
-    it('T7: writing "-" triggers nothing; replacing "-" has no previous number', () => {
-      const info = (phone: string) => ({ id: 8, phone_number: phone, suma_id: 'S1' });
+    it('an OpenCell access code as the original sent it; never one with PHONE_PLACEHOLDER_IS_NO_NUMBER', () => {
+      expect(accessFromContract({ code: 'SC1', phoneNumber: '-' })).to.deep.equal({
+        code: '-',
+        subscription: 'SC1',
+      });
+      expect(
+        accessFromContract({ code: 'SC1', phoneNumber: '-' }, { phonePlaceholderIsNoNumber: true }),
+      ).to.equal(null);
+      expect(accessFromContract({ code: 'SC1', phoneNumber: ' ' })).to.equal(null);
+      for (const phonePlaceholderIsNoNumber of [false, true])
+        expect(
+          accessFromContract({ code: 'SC1', phoneNumber: '612345678' }, { phonePlaceholderIsNoNumber }),
+        ).to.deep.equal({ code: '612345678', subscription: 'SC1' });
+    });
+
+    const info = (phone: string) => ({ id: 8, phone_number: phone, suma_id: 'S1' });
+    const phoneIntent = (phone: string, previousPhone: string | null) => ({
+      kind: 'update_phone_number',
+      infoTable: 'orange_fiber_service_contract_info',
+      infoId: 8,
+      phone,
+      previousPhone,
+    });
+
+    it('T7: writing "-" queues update_phone_number("-") and replacing "-" has "-" as previous number, as the original', () => {
       const cleared = rawChange('orange_fiber_service_contract_info', 'u', info('912345678'), info('-'));
-      expect(detectIntents(cleared, ctx())).to.deep.equal([]);
+      expect(detectIntents(cleared, ctx())).to.deep.equal([phoneIntent('-', '912345678')]);
       const set = rawChange('orange_fiber_service_contract_info', 'u', info('-'), info('912345678'));
-      expect(detectIntents(set, ctx())).to.deep.equal([
-        {
-          kind: 'update_phone_number',
-          infoTable: 'orange_fiber_service_contract_info',
-          infoId: 8,
-          phone: '912345678',
-          previousPhone: null,
-        },
-      ]);
+      expect(detectIntents(set, ctx())).to.deep.equal([phoneIntent('912345678', '-')]);
+    });
+
+    it('T7 with PHONE_PLACEHOLDER_IS_NO_NUMBER: writing "-" triggers nothing; replacing "-" has no previous number', () => {
+      const on = ctx({ phonePlaceholderIsNoNumber: true });
+      const cleared = rawChange('orange_fiber_service_contract_info', 'u', info('912345678'), info('-'));
+      expect(detectIntents(cleared, on)).to.deep.equal([]);
+      const set = rawChange('orange_fiber_service_contract_info', 'u', info('-'), info('912345678'));
+      expect(detectIntents(set, on)).to.deep.equal([phoneIntent('912345678', null)]);
+    });
+
+    it('T7: an emptied number triggers nothing under either setting (the original would have sent False)', () => {
+      const emptied = rawChange('orange_fiber_service_contract_info', 'u', info('912345678'), info(''));
+      for (const phonePlaceholderIsNoNumber of [false, true])
+        expect(detectIntents(emptied, ctx({ phonePlaceholderIsNoNumber }))).to.deep.equal([]);
     });
   });
 });

@@ -11,13 +11,14 @@ describe('configuration: behaviour settings', () => {
     expect(config.syncEmailIbanAtCreation).to.equal(false);
   });
 
-  it('issue 14 parity settings default to the original: SYNC_TERMINATION_AT_CREATION, REFUSE_INVALID_IBAN, ACCOUNT_OWNER_NAME_FALLBACK, FORCE_CREATE_WITH_LINES off; ODOO_LANG ca_ES', () => {
+  it('issue 14 parity settings default to the original: SYNC_TERMINATION_AT_CREATION, REFUSE_INVALID_IBAN, ACCOUNT_OWNER_NAME_FALLBACK, FORCE_CREATE_WITH_LINES, PHONE_PLACEHOLDER_IS_NO_NUMBER off; ODOO_LANG ca_ES', () => {
     const config = loadConfig(env);
     expect(config.syncTerminationAtCreation).to.equal(false);
     expect(config.opencell).to.deep.include({
       refuseInvalidIban: false,
       accountOwnerNameFallback: false,
       forceCreateWithLines: false,
+      phonePlaceholderIsNoNumber: false,
     });
     expect(config.odoo.lang).to.equal('ca_ES');
     const on = loadConfig({
@@ -26,6 +27,7 @@ describe('configuration: behaviour settings', () => {
       REFUSE_INVALID_IBAN: 'yes',
       ACCOUNT_OWNER_NAME_FALLBACK: '1',
       FORCE_CREATE_WITH_LINES: 'on',
+      PHONE_PLACEHOLDER_IS_NO_NUMBER: 'true',
       ODOO_LANG: 'es_ES',
     });
     expect(on.syncTerminationAtCreation).to.equal(true);
@@ -33,6 +35,7 @@ describe('configuration: behaviour settings', () => {
       refuseInvalidIban: true,
       accountOwnerNameFallback: true,
       forceCreateWithLines: true,
+      phonePlaceholderIsNoNumber: true,
     });
     expect(on.odoo.lang).to.equal('es_ES');
     expect(() => loadConfig({ ...env, ODOO_LANG: 'catalan' })).to.throw(/ODOO_LANG.*language code/);

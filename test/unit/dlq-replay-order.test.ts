@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { sampleContract, samplePartner } from '../../testkit/views';
 import type { IntentMessage } from '../../src/domain/intents/message';
 import { terminateService } from '../../src/domain/intents/terminate-service';
+import { updatePhoneNumber } from '../../src/domain/intents/update-phone-number';
 import type { ProjectionContext } from '../../src/domain/intents/kind';
 import type { ContractView, LineView } from '../../src/domain/projection/views';
 import { InMemoryLedger } from '../../testkit/ledger';
@@ -134,5 +135,36 @@ describe('DLQ replay breaks per-key order (issue 15 §6)', () => {
       'superseded: contract line 5 has date_end (none) now, not 2024-05-31; the later change applies it (an older change is never applied over a newer one)',
     ]);
     expect(execs).to.equal(0);
+  });
+
+  it('an old number replayed after the info record went back to Odoo\'s "-": superseded by the "-" change (the original queued it); with PHONE_PLACEHOLDER_IS_NO_NUMBER "-" is no number and does not supersede', async () => {
+    const run = async (phonePlaceholderIsNoNumber: boolean) => {
+      const notes: string[] = [];
+      let execs = 0;
+      const ctx = {
+        config: { seller: 'SC', customerCategory: 'CLIENT', phonePlaceholderIsNoNumber },
+        noop: (n: string) => void notes.push(n),
+        exec: async () => void execs++,
+      } as unknown as ProjectionContext;
+      const intent = {
+        kind: 'update_phone_number' as const,
+        infoTable: INFO,
+        infoId: 77,
+        phone: '600100002',
+        previousPhone: null,
+      };
+      await updatePhoneNumber.project(intent, ctx, {
+        contract: contractWith('-'),
+        subscription: null,
+      } as never);
+      return { notes, execs };
+    };
+    expect(await run(false)).to.deep.equal({
+      notes: [
+        'superseded: mobile_service_contract_info 77 holds number - now, not 600100002; the later change applies it (an older change is never applied over a newer one)',
+      ],
+      execs: 0,
+    });
+    expect(await run(true)).to.deep.equal({ notes: [], execs: 1 });
   });
 });

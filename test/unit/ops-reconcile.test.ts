@@ -186,6 +186,31 @@ describe('ops reconcile: drift between Odoo and OpenCell', () => {
     ).to.deep.equal([]);
   });
 
+  it('Odoo\'s "-" phone placeholder is compared as the projector creates accesses: an access by default, none with PHONE_PLACEHOLDER_IS_NO_NUMBER', () => {
+    const router = contract({
+      phoneNumber: '-',
+      ispInfo: { table: 'orange_fiber_service_contract_info', id: 5, phoneNumber: '-' },
+    });
+    // created by the original, or by this pipeline by default: description and access "-"
+    const withDash = new Map([['50001', sub({ description: '-', accesses: ['-'] })]]);
+    const without = new Map([['50001', sub({ description: null, accesses: [] })]]);
+    expect(computeDrift(input({ contracts: [router], subscriptions: withDash }))).to.deep.equal([]);
+    expect(
+      computeDrift(input({ contracts: [router], subscriptions: without })).map((x) => x.fix),
+    ).to.deep.equal([
+      {
+        kind: 'update_phone_number',
+        infoTable: 'orange_fiber_service_contract_info',
+        infoId: 5,
+        phone: '-',
+        previousPhone: null,
+      },
+    ]);
+    const on = { config: { phonePlaceholderIsNoNumber: true } };
+    expect(computeDrift(input({ contracts: [router], subscriptions: without, ...on }))).to.deep.equal([]);
+    expect(computeDrift(input({ contracts: [router], subscriptions: withDash, ...on }))).to.deep.equal([]);
+  });
+
   it('partner without ref and customer without accounts are reported', () => {
     expect(computeDrift(input({ partner: { ...partner, ref: null } })).map((x) => x.kind)).to.deep.equal([
       'partner_without_ref',

@@ -401,6 +401,19 @@ describe('projections: payloads (port of opencell_models tests)', () => {
         customFields: {},
       });
     });
+    it('P-subscription: description "-" for Odoo\'s placeholder, as the original; none with PHONE_PLACEHOLDER_IS_NO_NUMBER or a blank number', () => {
+      expect(subscriptionFromContract(contract({ phoneNumber: '-' }), '1234_0')).to.include({
+        description: '-',
+      });
+      expect(
+        subscriptionFromContract(contract({ phoneNumber: '-' }), '1234_0', {
+          phonePlaceholderIsNoNumber: true,
+        }),
+      ).to.not.have.property('description');
+      expect(subscriptionFromContract(contract({ phoneNumber: '' }), '1234_0')).to.not.have.property(
+        'description',
+      );
+    });
     it('sends the 4 service-address custom fields for broadband', () => {
       const sp = partner({
         id: 90,
@@ -524,6 +537,16 @@ describe('projections: payloads (port of opencell_models tests)', () => {
     it('AccessFromContract is {code: phone number, subscription: contract code}', () => {
       expect(accessFromContract(contract())).to.deep.equal({ code: '600111222', subscription: 'SC-0041' });
       expect(accessFromContract(contract({ phoneNumber: null }))).to.equal(null);
+    });
+    it('P-access: Odoo\'s "-" placeholder is the access code, as the original sent it; no access with PHONE_PLACEHOLDER_IS_NO_NUMBER; blank is none', () => {
+      expect(accessFromContract(contract({ phoneNumber: '-' }))).to.deep.equal({
+        code: '-',
+        subscription: 'SC-0041',
+      });
+      expect(
+        accessFromContract(contract({ phoneNumber: '-' }), { phonePlaceholderIsNoNumber: true }),
+      ).to.equal(null);
+      expect(accessFromContract(contract({ phoneNumber: '  ' }))).to.equal(null);
     });
     it('a service line becomes {code, quantity: 1, subscriptionDate}', () => {
       expect(serviceToActivate(line())).to.deep.equal({

@@ -329,6 +329,20 @@ describe('projections: create plan (port of test_crm_account_hierarchy_create_se
     });
     expect(opsOf(plan)).to.deep.equal(['createSubscription']);
   });
+  it('Odoo\'s "-" phone placeholder: description and access "-", as the original; none with PHONE_PLACEHOLDER_IS_NO_NUMBER', () => {
+    const dash = contract({ phoneNumber: '-' });
+    const plan = planCreateSubscription({ contract: dash, customer: customer(ca('1234_0')), config: cfg });
+    expect(opsOf(plan)).to.deep.equal(['createSubscription', 'createAccess']);
+    expect(plan.ops[0].body).to.include({ description: '-' });
+    expect(plan.ops[1].body).to.deep.equal({ code: '-', subscription: 'SC-0041' });
+    const off = planCreateSubscription({
+      contract: dash,
+      customer: customer(ca('1234_0')),
+      config: { ...cfg, phonePlaceholderIsNoNumber: true },
+    });
+    expect(opsOf(off)).to.deep.equal(['createSubscription']);
+    expect(off.ops[0].body).to.not.have.property('description');
+  });
 });
 
 describe('projections: update strategies (§4, port of test_crm_account_hierarchy_update_strategies)', () => {
@@ -773,6 +787,40 @@ describe('projections: subscription jobs (port of test_subscription_service / te
         key: 'access:SC-0041:611222333',
         body: { code: '611222333', subscription: 'SC-0041' },
       },
+    ]);
+  });
+  it('update_phone_number from "-" to a number deletes the "-" access; back to "-" creates a "-" access (the original)', () => {
+    const fromDash = planUpdatePhoneNumber({
+      contract: contract(),
+      phone: '611',
+      previousPhone: '-',
+      subscription: sub({ description: '-', accesses: ['-'] }),
+    });
+    expect(
+      fromDash.ops.map((o) => [
+        o.op,
+        (o.body as { code: string; description?: string }).description ?? (o.body as { code: string }).code,
+      ]),
+    ).to.deep.equal([
+      ['updateSubscription', '611'],
+      ['deleteAccess', '-'],
+      ['createAccess', '611'],
+    ]);
+    const toDash = planUpdatePhoneNumber({
+      contract: contract(),
+      phone: '-',
+      previousPhone: '611',
+      subscription: sub({ description: '611', accesses: ['611'] }),
+    });
+    expect(
+      toDash.ops.map((o) => [
+        o.op,
+        (o.body as { code: string; description?: string }).description ?? (o.body as { code: string }).code,
+      ]),
+    ).to.deep.equal([
+      ['updateSubscription', '-'],
+      ['deleteAccess', '611'],
+      ['createAccess', '-'],
     ]);
   });
   it('update_phone_number replays: done → noop; description done but access missing → only the access', () => {

@@ -623,6 +623,23 @@ describe('projections: service contract info listener triggers (T7)', () => {
       ]);
     });
   }
+  it('T7 "-": writing Odoo\'s placeholder → update_phone_number("-") as the original; with PHONE_PLACEHOLDER_IS_NO_NUMBER nothing, and "-" is no previous number', () => {
+    const table = 'mobile_service_contract_info';
+    const toDash = update(table, { id: 5, phone_number: '600111222' }, { id: 5, phone_number: '-' });
+    const fromDash = update(table, { id: 5, phone_number: '-' }, { id: 5, phone_number: '611222333' });
+    const intent = (phone: string, previousPhone: string | null) => ({
+      kind: 'update_phone_number',
+      infoTable: table,
+      infoId: 5,
+      phone,
+      previousPhone,
+    });
+    expect(detectIntents(toDash, ctx())).to.deep.equal([intent('-', '600111222')]);
+    expect(detectIntents(fromDash, ctx())).to.deep.equal([intent('611222333', '-')]);
+    const on = ctx({ phonePlaceholderIsNoNumber: true });
+    expect(detectIntents(toDash, on)).to.deep.equal([]);
+    expect(detectIntents(fromDash, on)).to.deep.equal([intent('611222333', null)]);
+  });
   it('other info tables and other columns → nothing', () => {
     expect(
       detectIntents(

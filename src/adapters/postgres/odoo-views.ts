@@ -23,8 +23,8 @@ import type { ContractView, LineView, PartnerView, ProductView } from '../../dom
  * - Technologies, suppliers and product categories are identified by their XML ids (`module.name`).
  * - Contract lines without a product (sections, notes) are not lines for OpenCell and are left out.
  * - Dates are 'YYYY-MM-DD'; Odoo's "False" for an empty Char / Many2one is null.
- * - Phone numbers: empty, blank and Odoo's "-" placeholder (the default of several info models, copied to the
- *   contract) are null, so they never become an OpenCell access code or description (`odooPhone` in the domain).
+ * - Phone numbers: empty and blank are null; Odoo's "-" placeholder (the default of several info models, copied to
+ *   the contract) is read as it is: whether it is a number is the domain's setting (`odooPhone`).
  * - Columns only some addons add (`block_contract_creation_in_OC`, the switchboard info) are read only when the
  *   database has them (odoo-schema.ts, asked once).
  */
@@ -63,8 +63,8 @@ const xmlId = (model: string, idExpr: string) =>
 
 const text = (expr: string) => `NULLIF(${expr}, '')`;
 
-/** A phone number column: null when empty, blank or Odoo's "-" placeholder (domain `odooPhone`). */
-const phone = (expr: string) => `NULLIF(NULLIF(btrim(${expr}), ''), '-')`;
+/** A phone number column: null when empty or blank; "-" is left to the domain (`odooPhone`, PHONE_PLACEHOLDER_IS_NO_NUMBER). */
+const phone = (expr: string) => `NULLIF(btrim(${expr}), '')`;
 
 /** PartnerView of the res_partner whose id is `idExpr` (null when absent). */
 const partnerJson = (idExpr: string, o: OdooOptionalColumns) => `(

@@ -392,8 +392,8 @@ const contract_line = defineTable(
 
 /**
  * The ISP info tables (somconnexio `*.service.contract.info`; schemas/odoo/manifest.json). They have no `active`
- * column. `phone_number` is required, but router 4G, Orange fiber and ADSL default it to "-" (no number): the views
- * and the phone trigger read "-" as empty (`odooPhone`, src/domain/projection/views.ts).
+ * column. `phone_number` is required, but router 4G, Orange fiber and ADSL default it to "-": a number, as the
+ * original sent it, or no number with PHONE_PLACEHOLDER_IS_NO_NUMBER (`odooPhone`, src/domain/projection/views.ts).
  */
 const isp = <S extends ColumnsSpec>(name: string, extra: S) =>
   defineTable(name, 'ISP info: phone_number = OpenCell Access code', ['id'], {

@@ -38,6 +38,12 @@ export interface TriggerContext {
    */
   syncTerminationAtCreation?: boolean;
   /**
+   * The `PHONE_PLACEHOLDER_IS_NO_NUMBER` switch (Config.opencell.phonePlaceholderIsNoNumber; off/absent = the
+   * original, whose T7 queued update_phone_number for any written number, Odoo's "-" placeholder included): writing
+   * "-" triggers nothing, and a number replacing "-" has no previous one.
+   */
+  phonePlaceholderIsNoNumber?: boolean;
+  /**
    * Whether a contract has not been written since the transaction that created it (Odoo sets `create_date` and
    * `write_date` to the transaction's time, and every later `write()` moves `write_date`): a change of its mandate or
    * email links seen now was written by its creation, which the original's W1 / W2 never reacted to. Needed for those

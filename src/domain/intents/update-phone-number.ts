@@ -47,17 +47,20 @@ export const updatePhoneNumber = intentKind<UpdatePhoneNumberIntent>({
   trigger: {
     tables: WATCHED_ISP_INFO_TABLES,
     rule: 'docs/behaviour.md T7: phone number of an ISP info record written',
-    detect(change, fields) {
+    detect(change, fields, ctx) {
       if (!isWatchedInfoTable(change.table)) return [];
       const c = change as { op: string; table: WatchedIspInfoTable } & {
         before: { phone_number?: string } | null;
         after: { id: number; phone_number: string } | null;
       };
       if (c.op !== 'u' || c.after === null || !fields.includes('phone_number')) return [];
-      // Odoo's "-" (no number) is never an access code: writing it is no new number, replacing it no old one.
-      const phone = odooPhone(c.after.phone_number);
+      // An empty number is no number (the original would have sent False, which OpenCell refuses). Odoo's "-"
+      // placeholder is a number, as in the original, unless PHONE_PLACEHOLDER_IS_NO_NUMBER: then writing it is no
+      // new number, and replacing it has no old one.
+      const noPlaceholder = ctx.phonePlaceholderIsNoNumber === true;
+      const phone = odooPhone(c.after.phone_number, noPlaceholder);
       if (phone === null) return [];
-      const previous = c.before === null ? null : odooPhone(c.before.phone_number);
+      const previous = c.before === null ? null : odooPhone(c.before.phone_number, noPlaceholder);
       return [
         {
           kind: 'update_phone_number',
@@ -82,9 +85,14 @@ export const updatePhoneNumber = intentKind<UpdatePhoneNumberIntent>({
     const { contract, subscription } = scope;
     const info = contract.ispInfo;
     if (info && info.table === intent.infoTable && info.id === intent.infoId) {
-      const current = odooPhone(info.phoneNumber);
+      const noPlaceholder = ctx.config.phonePlaceholderIsNoNumber === true;
+      const current = odooPhone(info.phoneNumber, noPlaceholder);
       // the contract's stored number counts too (reconcile --fix takes it from there)
-      if (current !== null && current !== intent.phone && odooPhone(contract.phoneNumber) !== intent.phone)
+      if (
+        current !== null &&
+        current !== intent.phone &&
+        odooPhone(contract.phoneNumber, noPlaceholder) !== intent.phone
+      )
         return ctx.noop(
           `superseded: ${intent.infoTable} ${intent.infoId} holds number ${current} now, not ${intent.phone}; the later change applies it (an older change is never applied over a newer one)`,
           { contract },

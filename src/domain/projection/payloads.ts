@@ -65,6 +65,12 @@ export interface ProjectionConfig {
    * contract's current service lines and apply its one-shots (opt-in `FORCE_CREATE_WITH_LINES`). Absent = false.
    */
   forceCreateWithLines?: boolean;
+  /**
+   * The original sent Odoo's `"-"` phone placeholder as it is: the access code and the subscription description
+   * (docs/parity.md P-access, T7); true makes `"-"` no number, like an empty one (opt-in
+   * `PHONE_PLACEHOLDER_IS_NO_NUMBER`). Absent = false.
+   */
+  phonePlaceholderIsNoNumber?: boolean;
 }
 
 export const DEFAULT_PROJECTION_CONFIG: ProjectionConfig = { seller: 'SC', customerCategory: 'CLIENT' };
@@ -80,6 +86,7 @@ export function projectionConfig(config: {
     refuseInvalidIban?: boolean;
     accountOwnerNameFallback?: boolean;
     forceCreateWithLines?: boolean;
+    phonePlaceholderIsNoNumber?: boolean;
   };
 }): ProjectionConfig {
   return {
@@ -89,6 +96,7 @@ export function projectionConfig(config: {
     refuseInvalidIban: config.opencell.refuseInvalidIban ?? false,
     accountOwnerNameFallback: config.opencell.accountOwnerNameFallback ?? false,
     forceCreateWithLines: config.opencell.forceCreateWithLines ?? false,
+    phonePlaceholderIsNoNumber: config.opencell.phonePlaceholderIsNoNumber ?? false,
   };
 }
 
@@ -477,8 +485,12 @@ export function requireDate(value: IsoDate | null, what: string, details: Record
   return value;
 }
 
-/** `SubscriptionFromContract`. */
-export function subscriptionFromContract(contract: ContractView, caCode: string): SubscriptionDto {
+/** `SubscriptionFromContract`; description = the contract's phone number (`odooPhone`), left out without one. */
+export function subscriptionFromContract(
+  contract: ContractView,
+  caCode: string,
+  config: Pick<ProjectionConfig, 'phonePlaceholderIsNoNumber'> = {},
+): SubscriptionDto {
   const dto: SubscriptionDto = {
     code: contract.code,
     userAccount: caCode,
@@ -490,16 +502,20 @@ export function subscriptionFromContract(contract: ContractView, caCode: string)
     }),
     customFields: serviceAddressCustomFields(contract),
   };
-  put(dto, 'description', odooPhone(contract.phoneNumber));
+  put(dto, 'description', odooPhone(contract.phoneNumber, config.phonePlaceholderIsNoNumber === true));
   return dto;
 }
 
 /**
- * `AccessFromContract`: `{code: phone number, subscription: contract code}`; null without a phone number (empty, or
- * Odoo's "-" placeholder: `odooPhone`).
+ * `AccessFromContract`: `{code: phone number, subscription: contract code}`; null without a phone number (`odooPhone`:
+ * empty or blank; Odoo's "-" placeholder only with `phonePlaceholderIsNoNumber`, the original sent it as the code).
+ * The projector's creation and `reconcile`'s access check both use it.
  */
-export function accessFromContract(contract: Pick<ContractView, 'code' | 'phoneNumber'>): AccessDto | null {
-  const phone = odooPhone(contract.phoneNumber);
+export function accessFromContract(
+  contract: Pick<ContractView, 'code' | 'phoneNumber'>,
+  config: Pick<ProjectionConfig, 'phonePlaceholderIsNoNumber'> = {},
+): AccessDto | null {
+  const phone = odooPhone(contract.phoneNumber, config.phonePlaceholderIsNoNumber === true);
   return phone ? { code: phone, subscription: contract.code } : null;
 }
 

@@ -268,7 +268,7 @@ function embeddedLineOps(contract: ContractView, sub?: OcSubscriptionState): OcO
  */
 export function planCreateSubscription(input: CreateSubscriptionInput): CreatePlan {
   const { contract, config } = input;
-  const access = accessFromContract(contract);
+  const access = accessFromContract(contract, config);
   if (input.subscription) {
     const ops: OcOperation[] = [];
     if (access && input.subscription.accesses && !input.subscription.accesses.includes(access.code)) {
@@ -304,7 +304,7 @@ export function planCreateSubscription(input: CreateSubscriptionInput): CreatePl
   ops.push({
     op: 'createSubscription',
     key: `subscription:${contract.code}`,
-    body: subscriptionFromContract(contract, chosen.caCode),
+    body: subscriptionFromContract(contract, chosen.caCode, config),
   });
   if (access) ops.push({ op: 'createAccess', key: `access:${contract.code}:${access.code}`, body: access });
   if (input.embedLines) ops.push(...embeddedLineOps(contract));

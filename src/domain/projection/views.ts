@@ -75,16 +75,21 @@ export const WATCHED_ISP_INFO_TABLES = [
 export type WatchedIspInfoTable = (typeof WATCHED_ISP_INFO_TABLES)[number];
 
 /**
- * Odoo's "no phone number": several info models default `phone_number` to "-" (router 4G, Orange fiber, ADSL, older
- * switchboard) and the contract's stored `phone_number` copies it. "-", like an empty or blank value, is no number:
- * null here, so it never becomes an OpenCell access code or subscription description.
+ * Odoo's phone placeholder: several info models default `phone_number` to "-" (router 4G, Orange fiber, ADSL, older
+ * switchboard) and the contract's stored `phone_number` copies it.
  */
 export const NO_PHONE_PLACEHOLDER = '-';
 
-export function odooPhone(value: string | null | undefined): string | null {
+/**
+ * A phone number as the projection uses it (access code, subscription description, T7's number); null = no number.
+ * Empty or blank is no number (the original would have sent Python's False, which OpenCell refuses). "-" is a number,
+ * sent as it is, as the original did (docs/parity.md T7, P-access), unless `placeholderIsNoNumber` (the opt-in
+ * `PHONE_PLACEHOLDER_IS_NO_NUMBER`), which makes it no number too.
+ */
+export function odooPhone(value: string | null | undefined, placeholderIsNoNumber = false): string | null {
   if (value === null || value === undefined) return null;
   const v = value.trim();
-  return v === '' || v === NO_PHONE_PLACEHOLDER ? null : value;
+  return v === '' || (placeholderIsNoNumber && v === NO_PHONE_PLACEHOLDER) ? null : value;
 }
 
 export interface IspInfoView {

@@ -62,11 +62,15 @@ export interface RouteResult {
   filtered?: 'not-a-row' | 'irrelevant' | 'no-intent';
 }
 
-/** The trigger switches of Config (SYNC_PARTNER_IDENTITY, SYNC_EMAIL_IBAN_AT_CREATION, SYNC_TERMINATION_AT_CREATION). */
+/**
+ * The trigger switches of Config (SYNC_PARTNER_IDENTITY, SYNC_EMAIL_IBAN_AT_CREATION, SYNC_TERMINATION_AT_CREATION,
+ * PHONE_PLACEHOLDER_IS_NO_NUMBER).
+ */
 export interface RouteOptions {
   syncPartnerIdentity: boolean;
   syncEmailIbanAtCreation?: boolean;
   syncTerminationAtCreation?: boolean;
+  phonePlaceholderIsNoNumber?: boolean;
 }
 
 export async function routeMessage(
@@ -162,6 +166,7 @@ async function triggerContext(
     syncPartnerIdentity: opts.syncPartnerIdentity,
     syncEmailIbanAtCreation: opts.syncEmailIbanAtCreation === true,
     syncTerminationAtCreation: opts.syncTerminationAtCreation === true,
+    phonePlaceholderIsNoNumber: opts.phonePlaceholderIsNoNumber === true,
   };
   // W1 / W2 (update_subscription): was the contract's mandate or email link written by its creation?
   if (!opts.syncEmailIbanAtCreation) {

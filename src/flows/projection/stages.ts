@@ -158,6 +158,7 @@ export function createRouter(opts: {
           syncPartnerIdentity: config.syncPartnerIdentity,
           syncEmailIbanAtCreation: config.syncEmailIbanAtCreation,
           syncTerminationAtCreation: config.syncTerminationAtCreation,
+          phonePlaceholderIsNoNumber: config.opencell.phonePlaceholderIsNoNumber,
         },
         parsed.get(message),
       );
