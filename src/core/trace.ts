@@ -46,6 +46,11 @@ export function withTrace<T>(ctx: TraceContext | null | undefined, fn: () => T):
   return ctx ? storage.run(ctx, fn) : fn();
 }
 
+/** Runs `fn` outside any trace (work that is no single message's, such as a timer that gathers several). */
+export function withoutTrace<T>(fn: () => T): T {
+  return storage.exit(fn);
+}
+
 export function currentTrace(): TraceContext | undefined {
   return storage.getStore();
 }

@@ -40,7 +40,15 @@ import {
 } from '../../domain/errors';
 import { OdooUnavailableError } from '../../domain/odoo/errors';
 import { componentLogger, type Logger } from '../../core/log';
-import { parseTraceparent, TRACEPARENT, withTrace } from '../../core/trace';
+import {
+  currentTrace,
+  parseTraceparent,
+  traceFromSeed,
+  TRACEPARENT,
+  withoutTrace,
+  withTrace,
+  type TraceContext,
+} from '../../core/trace';
 import { OdooClient } from '../../adapters/odoo/client';
 import { m2oId, charOrNull, type Domain } from '../../domain/odoo/codecs';
 import type { InvoiceIssuedEvent } from '../../domain/outbox/events';
@@ -373,6 +381,10 @@ interface Queued {
   event: InvoiceIssuedEvent;
   fence?: FenceToken;
   t0: number;
+  /** the invoice's trace (its event's `traceparent`), if it had one */
+  trace?: TraceContext;
+  /** the trace of the Odoo calls its batch shares with invoices of other traces (set by `flush`) */
+  batchTrace?: TraceContext;
   resolve: (r: LoadOutcome) => void;
   reject: (e: unknown) => void;
 }
@@ -496,8 +508,9 @@ export class InvoiceLoader {
    */
   load(event: InvoiceIssuedEvent, fence?: FenceToken): Promise<LoadOutcome> {
     return new Promise<LoadOutcome>((resolve, reject) => {
-      this.queue.push({ event, fence, t0: this.now(), resolve, reject });
-      this.schedule();
+      this.queue.push({ event, fence, t0: this.now(), trace: currentTrace(), resolve, reject });
+      // the batch's timer is no single invoice's: it must not run the batch in the first invoice's trace
+      withoutTrace(() => this.schedule());
     });
   }
 
@@ -523,12 +536,45 @@ export class InvoiceLoader {
   }
 
   private settle(q: Queued, r: LoadOutcome): void {
+    if (r.outcome === 'created')
+      withTrace(q.trace, () =>
+        this.log.info(
+          `invoice ${q.event.invoiceNumber} created in Odoo: move ${r.moveId}, ${r.lines} line(s), ${r.links} contract link(s)`,
+        ),
+      );
     this.o.onLoaded?.(q.event, r);
     q.resolve(r);
   }
 
+  /**
+   * Runs `fn` (Odoo calls for these invoices) in their trace. Invoices of several traces share one call, which can carry
+   * only one `traceparent`: the batch's own trace (derived from its invoices), which a log line of `flush` ties to
+   * theirs, so an invoice's trace id still leads to the call that created its move.
+   */
+  private inTrace<T>(qs: Queued[], fn: () => Promise<T>): Promise<T> {
+    const ids = new Set(qs.map((q) => q.trace?.traceId));
+    const trace = ids.size === 1 ? qs[0]?.trace : qs[0]?.batchTrace;
+    return trace ? withTrace(trace, fn) : withoutTrace(fn);
+  }
+
   /** One batch, step by step; every invoice of it is settled (resolved or rejected) exactly once. */
   private async flush(batch: Queued[]): Promise<void> {
+    const traces = [...new Set(batch.flatMap((q) => (q.trace ? [q.trace.traceId] : [])))];
+    for (const q of batch) q.batchTrace = undefined;
+    if (new Set(batch.map((q) => q.trace?.traceId)).size > 1) {
+      const shared = traceFromSeed(`invoice-batch|${batch.map((q) => q.event.eventId).join(',')}`);
+      for (const q of batch) q.batchTrace = shared;
+      withTrace(shared, () =>
+        this.log.info(`${batch.length} invoices loaded together: their Odoo calls carry this trace`, {
+          links: traces,
+          invoices: batch.map((q) => q.event.invoiceNumber),
+        }),
+      );
+    }
+    return withoutTrace(() => this.inTrace(batch, () => this.flushBatch(batch)));
+  }
+
+  private async flushBatch(batch: Queued[]): Promise<void> {
     let states: Map<string, ProcessedState>;
     let existing: Map<string, number>;
     try {
@@ -554,10 +600,9 @@ export class InvoiceLoader {
       const moveId = existing.get(q.event.invoiceNumber);
       if (moveId !== undefined)
         others.push(
-          this.loadExisting(q, moveId, doubt?.call === 'links' ? doubt.sentAt : null).then(
-            (r) => this.settle(q, r),
-            q.reject,
-          ),
+          withTrace(q.trace, () =>
+            this.loadExisting(q, moveId, doubt?.call === 'links' ? doubt.sentAt : null),
+          ).then((r) => this.settle(q, r), q.reject),
         );
       else if (doubt) q.reject(this.stillInDoubt(q.event, doubt.sentAt, 'the move'));
       else fresh.push(q);
@@ -581,6 +626,10 @@ export class InvoiceLoader {
   /** Invoices not in Odoo: lookups, mapping, duplicate guard, then the creates. */
   private async createFresh(fresh: Queued[]): Promise<void> {
     if (fresh.length === 0) return;
+    return this.inTrace(fresh, () => this.createFreshInTrace(fresh));
+  }
+
+  private async createFreshInTrace(fresh: Queued[]): Promise<void> {
     let lookups: InvoiceLookups[];
     try {
       lookups = await this.resolver.resolveMany(fresh.map((q) => q.event));
@@ -592,11 +641,12 @@ export class InvoiceLoader {
     fresh.forEach((q, i) => {
       try {
         const plan = odooInvoiceFromEvent(q.event, lookups[i]!, this.o.rules);
-        if (plan.unknownContracts.length > 0) {
-          this.log.warn(
-            `invoice ${q.event.invoiceNumber}: no Odoo contract for ${plan.unknownContracts.join(', ')}; those lines are not linked`,
+        if (plan.unknownContracts.length > 0)
+          withTrace(q.trace, () =>
+            this.log.warn(
+              `invoice ${q.event.invoiceNumber}: no Odoo contract for ${plan.unknownContracts.join(', ')}; those lines are not linked`,
+            ),
           );
-        }
         planned.push({ q, plan });
       } catch (e) {
         q.reject(e);
@@ -691,6 +741,13 @@ export class InvoiceLoader {
    */
   private async createMoves(planned: Planned[]): Promise<void> {
     if (planned.length === 0) return;
+    return this.inTrace(
+      planned.map((p) => p.q),
+      () => this.createMovesInTrace(planned),
+    );
+  }
+
+  private async createMovesInTrace(planned: Planned[]): Promise<void> {
     const sent = await this.markPendingMany(
       planned.map((p) => p.q),
       'move',
@@ -757,6 +814,15 @@ export class InvoiceLoader {
    * the move by ref and repairs the links).
    */
   private async createLinksMany(created: Array<Planned & { moveId: number }>): Promise<Map<Queued, number>> {
+    return this.inTrace(
+      created.map((c) => c.q),
+      () => this.createLinksManyInTrace(created),
+    );
+  }
+
+  private async createLinksManyInTrace(
+    created: Array<Planned & { moveId: number }>,
+  ): Promise<Map<Queued, number>> {
     const out = new Map<Queued, number>();
     const need = created.filter((c) => c.plan.lineContracts.some((l) => l.length > 0));
     for (const c of created) if (!need.includes(c)) out.set(c.q, 0);

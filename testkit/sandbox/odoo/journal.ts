@@ -23,6 +23,8 @@ export interface OdooJournalEntry {
   httpStatus: number;
   durationMs: number;
   fault?: string;
+  /** the W3C `traceparent` header the caller sent, if any */
+  traceparent?: string;
 }
 
 export interface OdooJournalFilter {

@@ -428,6 +428,7 @@ export async function startOdooSandbox(opts: OdooSandboxOptions = {}): Promise<O
       outcome: 'ok',
       httpStatus: 200,
       durationMs: 0,
+      ...(typeof req.headers.traceparent === 'string' ? { traceparent: req.headers.traceparent } : {}),
     };
     if (isKw) {
       entry.db = typeof args[0] === 'string' ? args[0] : undefined;
