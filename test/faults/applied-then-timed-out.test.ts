@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PoolClient } from 'pg';
@@ -15,6 +14,7 @@ import {
   Workload,
   type ExpectedContract,
 } from './support/workload';
+import { headCommit } from './support/scenario';
 
 /**
  * Fault scenario "applied-then-timed-out" (issue 15 §3): the OpenCell sandbox applies a call and withholds its answer
@@ -154,13 +154,7 @@ describe('fault scenario "applied-then-timed-out": OpenCell applies the call and
 });
 
 function writeFigures(f: Record<string, unknown>, share: number[]): void {
-  const commit = (() => {
-    try {
-      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
-    } catch {
-      return 'unknown';
-    }
-  })();
+  const commit = headCommit();
   const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const landed = f.landed as Record<string, number>;
   const calls = f.callsPerOperation as Record<string, number>;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execSync } from 'node:child_process';
+
 import type { Producer } from 'kafkajs';
 import { ensureCatalog, insertContract, insertContractGroup, insertPartner } from '../../testkit/demo-seed';
 import { fullInvoiceEvent } from '../../testkit/outbox';
@@ -28,6 +28,7 @@ import {
   testKafka,
   uniqueSuffix,
 } from '../integration/support/stack';
+import { headCommit } from './support/scenario';
 
 /**
  * Issue 15 §3, Odoo side: "applied then timed out". The Odoo sandbox applies (commits) `account.move.create` and
@@ -270,13 +271,7 @@ describe('fault: Odoo applies account.move.create and the answer is lost (applie
     ).rows[0]!.n;
     expect(links, 'one contract link per invoice line').to.equal(N + M);
 
-    const commit = (() => {
-      try {
-        return execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();
-      } catch {
-        return '?';
-      }
-    })();
+    const commit = headCommit();
     const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
     const md = `Scenario "${TITLE}" (\`test/faults/odoo-applied-then-timed-out.test.ts\`, issue 15 §3, Odoo side):
 the Odoo sandbox applies and commits \`account.move.create\`, then never answers (fault \`applyThenTimeout\`), for

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,12 +10,17 @@ import type { JournalEntry } from '../../testkit/sandbox/opencell';
 import type { Sandbox } from '../integration/support/pipeline';
 import { eventually, odooDb, ROOT, STATE_DATABASE_URL } from '../integration/support/stack';
 import { sleep, type WorkerSupervisor } from './support/harness';
-import { startFaultScenario, type FaultScenario } from './support/scenario';
+import {
+  convergeOn,
+  type FaultScenario,
+  headCommit,
+  outboxDrained,
+  startFaultScenario,
+} from './support/scenario';
 import {
   auditCreates,
   oneShotCounts,
   serviceDuplicates,
-  stateProblems,
   Workload,
   type ExpectedContract,
 } from './support/workload';
@@ -114,24 +118,12 @@ describe('fault scenario "PostgreSQL sessions terminated": every session of the 
     for (let i = 0; i < 2; i++) clients.push(await odooDb().connect());
     const streets = new Workload(clients[0]);
     const fresh = new Workload(clients[1]);
-    const converge = async (contracts: readonly ExpectedContract[], ms: number, what: string) => {
-      let last: string[] = [];
-      await eventually(
-        async () => {
-          last = stateProblems(sandbox, contracts);
-          return last.length === 0 ? true : undefined;
-        },
-        ms,
-        what,
-      ).catch((e: unknown) => {
+    const converge = (contracts: readonly ExpectedContract[], ms: number, what: string) =>
+      convergeOn(sandbox, contracts, ms, what, () => {
         const logPath = join(tmpdir(), `pg-connection-loss-${sfx}.log`);
         writeFileSync(logPath, workers.flatMap((w) => w.lines).join('\n'));
-        throw new Error(
-          `${(e as Error).message}: ${last.length} problems: ${last.slice(0, 8).join('; ')}; workers' log: ${logPath}`,
-          { cause: e },
-        );
+        return `workers' log: ${logPath}`;
       });
-    };
     const base: ExpectedContract[] = [];
     for (let i = 0; i < BASE; i++) base.push(await streets.createContract('mobile'));
     await converge(base, 90_000, 'the base contracts in OpenCell');
@@ -229,19 +221,7 @@ describe('fault scenario "PostgreSQL sessions terminated": every session of the 
     const all = [...base, ...created];
     await converge(all, 180_000, 'every Odoo change in OpenCell');
     const convergedMs = Date.now() - lastKill;
-    await eventually(
-      async () =>
-        (
-          await state.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL`,
-            [config.topics.syncEvents],
-          )
-        ).rows[0].n === 0
-          ? true
-          : undefined,
-      60_000,
-      'every sync event published',
-    );
+    await outboxDrained(state, config.topics.syncEvents, 60_000);
 
     // 4. What landed, what it did.
     const journal = sandbox.journal.entries();
@@ -358,13 +338,7 @@ interface Figures {
 }
 
 function writeFigures(f: Figures): void {
-  const commit = (() => {
-    try {
-      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    } catch {
-      return 'unknown';
-    }
-  })();
+  const commit = headCommit();
   const t0 = f.kills[0]?.at ?? 0;
   const rows = f.kills
     .map(

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,9 +7,15 @@ import { Pool } from 'pg';
 import type { Config } from '../../src/core/config';
 import type { JournalEntry } from '../../testkit/sandbox/opencell';
 import type { Sandbox } from '../integration/support/pipeline';
-import { eventually, ODOO_DATABASE_URL, ROOT } from '../integration/support/stack';
+import { ODOO_DATABASE_URL, ROOT } from '../integration/support/stack';
 import { sleep, WorkerSupervisor } from './support/harness';
-import { startFaultScenario, type FaultScenario } from './support/scenario';
+import {
+  convergeOn,
+  type FaultScenario,
+  headCommit,
+  outboxDrained,
+  startFaultScenario,
+} from './support/scenario';
 import {
   auditCreates,
   oneShotCounts,
@@ -149,21 +154,8 @@ describe('fault scenario "rebalance storm": processes join and leave every 10 s 
     const work = new Workload(db);
     const base: ExpectedContract[] = [];
     for (let i = 0; i < BASE; i++) base.push(await work.createContract('mobile'));
-    const converge = async (contracts: readonly ExpectedContract[], ms: number, what: string) => {
-      let last: string[] = [];
-      await eventually(
-        async () => {
-          last = stateProblems(sandbox, contracts);
-          return last.length === 0 ? true : undefined;
-        },
-        ms,
-        what,
-      ).catch((e: unknown) => {
-        throw new Error(`${(e as Error).message}: ${last.length} problems: ${last.slice(0, 8).join('; ')}`, {
-          cause: e,
-        });
-      });
-    };
+    const converge = (contracts: readonly ExpectedContract[], ms: number, what: string) =>
+      convergeOn(sandbox, contracts, ms, what);
     await converge(base, 120_000, 'the base contracts in OpenCell');
 
     // 1. The load: street changes of the base partners, tagged `<runId> <partner> <n>`, one partner at a time.
@@ -291,19 +283,7 @@ describe('fault scenario "rebalance storm": processes join and leave every 10 s 
     const logPath = join(tmpdir(), `rebalance-storm-${sfx}.log`);
     writeFileSync(logPath, workers.flatMap((w) => w.lines).join('\n'));
     console.log(`workers' log: ${logPath}`);
-    await eventually(
-      async () =>
-        (
-          await state.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL`,
-            [config.topics.syncEvents],
-          )
-        ).rows[0].n === 0
-          ? true
-          : undefined,
-      90_000,
-      'every sync event published',
-    );
+    await outboxDrained(state, config.topics.syncEvents, 90_000);
 
     // 4. What landed.
     const journal = sandbox.journal.entries();
@@ -482,13 +462,7 @@ interface Figures {
 }
 
 function writeFigures(f: Figures): void {
-  const commit = (() => {
-    try {
-      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    } catch {
-      return 'unknown';
-    }
-  })();
+  const commit = headCommit();
   const t0 = f.changes[0]?.at ?? 0;
   const rows = f.changes
     .map(

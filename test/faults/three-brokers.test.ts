@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
@@ -15,6 +14,7 @@ import { eventually, REGISTRY_URL, ROOT, uniqueSuffix } from '../integration/sup
 import { randomBetween, sleep, WorkerSupervisor } from './support/harness';
 import { auditCreates, oneShotCounts, serviceDuplicates, stateProblems, Workload } from './support/workload';
 import type { ExpectedContract } from './support/workload';
+import { headCommit, outboxDrained } from './support/scenario';
 
 /**
  * Issue 15 §9 (defect 9), named scenario "3-broker cluster, RF 3, min.insync 2: kill -9 a broker 10 times under
@@ -210,21 +210,7 @@ describe('3-broker cluster, RF 3, min.insync 2: kill -9 a broker 10 times under 
     const audit = auditCreates(sandbox.journal.entries(), mine);
     const oneShots = oneShotCounts(sandbox, contracts);
     const services = serviceDuplicates(sandbox, contracts);
-    await eventually(
-      async () =>
-        Number(
-          (
-            await state.query(
-              `SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL`,
-              [config.topics.syncEvents],
-            )
-          ).rows[0].n,
-        ) === 0
-          ? true
-          : undefined,
-      90_000,
-      'every sync event published',
-    );
+    await outboxDrained(state, config.topics.syncEvents, 90_000);
     const outbox = Number(
       (
         await state.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1`, [
@@ -303,13 +289,7 @@ function writeFigures(
   }[],
   startS: number,
 ): void {
-  const commit = (() => {
-    try {
-      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    } catch {
-      return 'unknown';
-    }
-  })();
+  const commit = headCommit();
   const s = (ms: number) => (ms / 1000).toFixed(1);
   const rows = kills
     .map(

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +7,7 @@ import type { HeldRequest } from '../../testkit/sandbox/opencell';
 import type { Sandbox } from '../integration/support/pipeline';
 import { eventually, ROOT } from '../integration/support/stack';
 import { sleep, WorkerSupervisor } from './support/harness';
-import { startFaultScenario, type FaultScenario } from './support/scenario';
+import { convergeOn, type FaultScenario, headCommit, startFaultScenario } from './support/scenario';
 import {
   auditCreates,
   oneShotCounts,
@@ -91,19 +90,8 @@ describe('fault scenario "zombie": a projector paused mid-call past its session 
     await scenario?.close();
   });
 
-  const converge = async (contracts: readonly ExpectedContract[], what: string) => {
-    let last: string[] = [];
-    await eventually(
-      async () => {
-        last = stateProblems(sandbox, contracts);
-        return last.length === 0 ? true : undefined;
-      },
-      120_000,
-      what,
-    ).catch((e: unknown) => {
-      throw new Error(`${(e as Error).message}: ${last.slice(0, 5).join('; ')}`, { cause: e });
-    });
-  };
+  const converge = (contracts: readonly ExpectedContract[], what: string) =>
+    convergeOn(sandbox, contracts, 120_000, what);
   const fenceOwners = async () =>
     (
       await statePool.query<{ owner: string }>(`SELECT DISTINCT owner FROM sync_fence WHERE group_id = $1`, [
@@ -259,13 +247,7 @@ describe('fault scenario "zombie": a projector paused mid-call past its session 
 });
 
 function writeFigures(rounds: Round[], f: Record<string, unknown>, seconds: number): void {
-  const commit = (() => {
-    try {
-      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
-    } catch {
-      return 'unknown';
-    }
-  })();
+  const commit = headCommit();
   const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const dup = f.duplicates as Record<string, number>;
   const rows = rounds

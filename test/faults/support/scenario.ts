@@ -4,6 +4,7 @@
  * and relay lock of the run, short session timeout and retries), the pipeline topics, the router group started at the
  * end of the Debezium topics, and the teardown. Each scenario adds what it observes and injects.
  */
+import { execFileSync } from 'node:child_process';
 import { Pool, type PoolClient } from 'pg';
 import { startGroupAtEnd } from '../../../src/adapters/kafka/kafka';
 import { loadConfig, type Config } from '../../../src/core/config';
@@ -12,14 +13,17 @@ import { startOpenCellSandbox, type OpenCellSandboxOptions } from '../../../test
 import type { Sandbox } from '../../integration/support/pipeline';
 import {
   createStateSchema,
+  eventually,
   odooDb,
   REGISTRY_URL,
+  ROOT,
   stateDb,
   stateUrlFor,
   testKafka,
   uniqueSuffix,
 } from '../../integration/support/stack';
 import { WorkerSupervisor } from './harness';
+import { stateProblems, type ExpectedContract } from './workload';
 
 export interface FaultScenarioOptions {
   /** names the run's schema (`<name>_<suffix>`), topics (`test.<name>-…`) and groups (`test-<name>-…`) */
@@ -131,4 +135,60 @@ export async function startFaultScenario(opts: FaultScenarioOptions): Promise<Fa
         .catch(() => undefined);
     },
   };
+}
+
+/** The short commit the figures were measured on ('unknown' outside a git checkout). */
+export function headCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Waits until OpenCell (the sandbox) holds what `contracts` must look like; on a timeout the error lists the first
+ * differences, and `onTimeout` (e.g. writing the processes' log) may add to its message.
+ */
+export async function convergeOn(
+  sandbox: Sandbox,
+  contracts: readonly ExpectedContract[],
+  ms: number,
+  what: string,
+  onTimeout?: () => string | Promise<string>,
+): Promise<void> {
+  let last: string[] = [];
+  await eventually(
+    async () => {
+      last = stateProblems(sandbox, contracts);
+      return last.length === 0 ? true : undefined;
+    },
+    ms,
+    what,
+  ).catch(async (e: unknown) => {
+    const more = onTimeout ? `; ${await onTimeout()}` : '';
+    throw new Error(
+      `${(e as Error).message}: ${last.length} problems: ${last.slice(0, 8).join('; ')}${more}`,
+      {
+        cause: e,
+      },
+    );
+  });
+}
+
+/** Waits until every outbox row of `topic` is published. */
+export async function outboxDrained(state: Pick<Pool, 'query'>, topic: string, ms: number): Promise<void> {
+  await eventually(
+    async () =>
+      (
+        await state.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND published_at IS NULL`,
+          [topic],
+        )
+      ).rows[0].n === 0
+        ? true
+        : undefined,
+    ms,
+    'every sync event published',
+  );
 }
