@@ -145,8 +145,7 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
     createdSeconds: number;
   }
   /** A bank account (acc_number as typed, sanitized_acc_number computed) and a validated SEPA mandate on it. */
-  async function newBank(partnerId: number): Promise<Bank> {
-    const iban = spanishIban(rng, '2100');
+  async function newBank(partnerId: number, iban = spanishIban(rng, '2100')): Promise<Bank> {
     const bankAccountId = await insert('res_partner_bank', {
       acc_number: iban.replace(/(.{4})(?=.)/g, '$1 '),
       sanitized_acc_number: iban,
@@ -190,16 +189,19 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
     productCode: string,
     dateStart = today,
     dateEnd: string | null = null,
+    specificPrice: number | null = null,
   ): Promise<number> {
     const p = products.get(productCode)!;
     return insert('contract_line', {
       ...(dateEnd === null ? {} : { date_end: dateEnd }),
+      // OCA contract: a line with a price of its own has automatic_price false and specific_price (float8)
+      ...(specificPrice === null ? {} : { specific_price: specificPrice }),
       contract_id: contractId,
       product_id: p.id,
       name: p.name,
       quantity: 1,
       uom_id: ref.uom,
-      automatic_price: true,
+      automatic_price: specificPrice === null,
       recurring_rule_type: 'monthly',
       recurring_invoicing_type: 'pre-paid',
       recurring_interval: 1,
@@ -213,17 +215,28 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
    */
   async function newContract(c: {
     partner: Partner;
-    kind: 'mobile' | 'fiber' | '4G';
+    kind: 'mobile' | 'fiber' | '4G' | 'multimedia';
     mandateId: number;
     lines: string[];
+    /** multimedia: its technology and supplier (multimedia_somconnexio, filmin_somconnexio records) */
+    technologyId?: number;
+    supplierId?: number;
+    /** lines with a price of their own (OCA contract's specific_price), by product code */
+    specificPrices?: Record<string, number>;
     emailPartnerIds?: number[];
     servicePartnerId?: number;
     /** created already terminated on this day (a migration or import): is_terminated, terminate_date, lines ended */
     terminatedOn?: string;
   }): Promise<Contract> {
     return inTransaction(async () => {
-      let infoTable: string, infoColumn: string, infoId: number, phone: string;
-      if (c.kind === 'mobile') {
+      let infoTable: string, infoColumn: string | null, infoId: number, phone: string;
+      if (c.kind === 'multimedia') {
+        // no ISP info of its own: phone_number stays empty (NULL)
+        phone = '';
+        infoTable = '';
+        infoColumn = null;
+        infoId = 0;
+      } else if (c.kind === 'mobile') {
         phone = `6${digits(8)}`;
         infoTable = 'mobile_service_contract_info';
         infoColumn = 'mobile_contract_service_info_id';
@@ -263,16 +276,18 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
         contract_type: 'sale',
         mandate_id: c.mandateId,
         payment_mode_id: ref.paymentMode,
-        service_technology_id: ref.tech[c.kind],
-        service_supplier_id: c.kind === 'mobile' ? ref.supplier.masmovil : ref.supplier.vodafone,
-        [infoColumn]: infoId,
+        service_technology_id: c.kind === 'multimedia' ? c.technologyId : ref.tech[c.kind],
+        service_supplier_id:
+          c.supplierId ?? (c.kind === 'mobile' ? ref.supplier.masmovil : ref.supplier.vodafone),
+        ...(infoColumn === null ? {} : { [infoColumn]: infoId }),
         active: true,
         ...(c.terminatedOn
           ? { is_terminated: true, terminate_reason_id: ref.reason, terminate_date: c.terminatedOn }
           : {}),
       });
       const lines = new Map<string, number>();
-      for (const l of c.lines) lines.set(l, await newLine(id, l, today, c.terminatedOn ?? null));
+      for (const l of c.lines)
+        lines.set(l, await newLine(id, l, today, c.terminatedOn ?? null, c.specificPrices?.[l] ?? null));
       for (const e of c.emailPartnerIds ?? [c.partner.id])
         await db.query(
           'INSERT INTO contract_contract_res_partner_rel (contract_contract_id, res_partner_id) VALUES ($1, $2)',
@@ -281,7 +296,7 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
       await write('contract_contract', id, {
         date_start: today,
         recurring_next_date: today,
-        phone_number: phone,
+        phone_number: phone || null,
         commercial_partner_id: c.partner.id,
         ...(c.terminatedOn ? { date_end: c.terminatedOn } : {}),
       });
@@ -1373,5 +1388,260 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
     );
     expect(reason).to.contain('SE_SC_REC_UNKNOWN_X');
     expectCalls(await received(0, 'nothing'), []);
+  });
+
+  // ----- customer D: a cooperative with a long name and an IBAN failing its check digits; the changes the original
+  // does not watch (NW-*), multimedia offers
+
+  let D: Partner;
+  let cD1: Contract;
+  let cD2: Contract;
+  const cut50 = (s: string) => [...s].slice(0, 50).join('');
+  /** The ledger's unsynced_change record of an Odoo row, once the projector has decided it. */
+  const unsynced = (odooId: number) =>
+    eventually(
+      async () =>
+        (
+          await stateDb().query<{ outcome: string; error_message: string | null }>(
+            `SELECT outcome, error_message FROM ledger_intent
+              WHERE kind = 'unsynced_change' AND odoo_id = $1 AND outcome IN ('dead_lettered', 'skipped')`,
+            [odooId],
+          )
+        ).rows[0],
+      60_000,
+      `the unsynced_change report of ${odooId}`,
+    );
+  /** A record of another addon (multimedia_somconnexio, filmin_somconnexio) with its XML id, created once. */
+  async function addonRecord(xml: string, table: string, values: Record<string, unknown>): Promise<number> {
+    const [module, name] = xml.split('.');
+    const found = await db.query<{ res_id: number }>(
+      'SELECT res_id FROM ir_model_data WHERE module = $1 AND name = $2',
+      [module, name],
+    );
+    if (found.rows.length) return found.rows[0].res_id;
+    const id = await insert(table, values);
+    await db.query(
+      `INSERT INTO ir_model_data (module, name, model, res_id, noupdate) VALUES ($1, $2, $3, $4, false)
+       ON CONFLICT DO NOTHING`,
+      [module, name, table.replace(/_/g, '.'), id],
+    );
+    return xmlId(xml);
+  }
+
+  it('P-desc: a customer whose name is longer than 50 characters → customer and hierarchy description and lastName cut to 50, account owner too; an IBAN failing its check digits is sent as stored (P-iban-check, REFUSE_INVALID_IBAN off); a line with a specific price (float8) is activated as any other (R-line-price)', async () => {
+    const s = uniqueSuffix();
+    const longName = 'Cooperativa de Serveis i Telecomunicacions del Baix Llobregat SCCL';
+    expect([...longName].length).to.be.greaterThan(50);
+    D = await newPartner({
+      name: longName,
+      firstname: null,
+      lastname: longName,
+      ref: code(),
+      vat: `ESF${digits(8)}`,
+      lang: 'ca_ES',
+      email: `coop.${s}@example.org`,
+      phone: `93${digits(7)}`,
+      mobile: null,
+      street: 'Carrer Major, 1',
+      street2: null,
+      zip: '08940',
+      city: 'Cornellà de Llobregat',
+      state: { ...ref.stateB, code: 'B' },
+      isCompany: true,
+    });
+    const valid = spanishIban(rng, '2100');
+    const wrongDigits = String((Number(valid.slice(2, 4)) + 1) % 100).padStart(2, '0');
+    const iban = `${valid.slice(0, 2)}${wrongDigits}${valid.slice(4)}`;
+    const bank = await newBank(D.id, iban);
+    begin();
+    cD1 = await newContract({
+      partner: D,
+      kind: 'mobile',
+      mandateId: bank.mandateId,
+      lines: ['SE_SC_REC_MOBILE_T_150_1024', 'SE_SC_REC_MOBILE_PACK_UNL_1024'],
+      specificPrices: { SE_SC_REC_MOBILE_PACK_UNL_1024: 1.5 },
+    });
+    const priced = await db.query<{ specific_price: number; automatic_price: boolean }>(
+      'SELECT specific_price, automatic_price FROM contract_line WHERE id = $1',
+      [cD1.lines.get('SE_SC_REC_MOBILE_PACK_UNL_1024')],
+    );
+    expect(priced.rows[0]).to.deep.equal({ specific_price: 1.5, automatic_price: false });
+    const got = await received(6, 'the creation of customer D');
+    expectCalls(got.slice(0, 4), [
+      ['POST', '/account/customer'],
+      ['POST', '/account/accountHierarchy/createCRMAccountHierarchy'],
+      ['POST', '/billing/subscription'],
+      ['POST', '/account/access'],
+    ]);
+    expect(brief(got.slice(4))).to.deep.equal([
+      'POST /billing/subscription/activateServices 200',
+      'POST /billing/subscription/activateServices 200',
+    ]);
+    expect(body(got[0])).to.deep.include({
+      code: D.ref,
+      description: cut50(longName),
+      name: { firstName: '', lastName: cut50(longName) },
+    });
+    expect(body(got[1])).to.deep.include({
+      code: `${D.ref}_0`,
+      description: cut50(longName),
+      name: { firstName: '', lastName: cut50(longName) },
+    });
+    const coordinates = (body(got[1]).methodOfPayment as { bankCoordinates: Record<string, unknown> }[])[0]
+      .bankCoordinates;
+    expect(coordinates).to.deep.include({ iban, accountOwner: cut50(`False ${longName}`) });
+    expect(
+      got
+        .slice(4)
+        .map((e) => (body(e).servicesToActivate as { service: { code: string }[] }).service[0].code)
+        .sort(),
+    ).to.deep.equal(['SE_SC_REC_MOBILE_PACK_UNL_1024', 'SE_SC_REC_MOBILE_T_150_1024']);
+  });
+
+  it('P-offer-filmin: a contract whose supplier is Filmin (filmin_somconnexio.service_supplier_filmin) → OF_SC_TEMPLATE_CT; a multimedia contract of another supplier → OF_SC_TEMPLATE_BA (P-offer-multimedia); no number: no description, no access', async () => {
+    const multimedia = await addonRecord(
+      'multimedia_somconnexio.service_technology_multimedia',
+      'service_technology',
+      {
+        name: 'Multimedia',
+      },
+    );
+    const filmin = await addonRecord('filmin_somconnexio.service_supplier_filmin', 'service_supplier', {
+      name: 'Filmin',
+      ref: 'FI',
+    });
+    const mandateId = (
+      await db.query<{ id: number }>('SELECT mandate_id AS id FROM contract_contract WHERE id = $1', [cD1.id])
+    ).rows[0].id;
+    begin();
+    cD2 = await newContract({
+      partner: D,
+      kind: 'multimedia',
+      technologyId: multimedia,
+      supplierId: filmin,
+      mandateId,
+      lines: [],
+    });
+    const got = await received(1, 'the Filmin subscription');
+    expectCalls(got, [['POST', '/billing/subscription']]);
+    expect(body(got[0])).to.deep.include({
+      code: cD2.code,
+      userAccount: `${D.ref}_0`,
+      offerTemplate: 'OF_SC_TEMPLATE_CT',
+    });
+    expect(body(got[0])).not.to.have.property('description');
+    begin();
+    const other = await newContract({
+      partner: D,
+      kind: 'multimedia',
+      technologyId: multimedia,
+      supplierId: ref.supplier.vodafone,
+      mandateId,
+      lines: [],
+    });
+    const got2 = await received(1, 'the other multimedia subscription');
+    expectCalls(got2, [['POST', '/billing/subscription']]);
+    expect(body(got2[0])).to.deep.include({
+      code: other.code,
+      userAccount: `${D.ref}_0`,
+      offerTemplate: 'OF_SC_TEMPLATE_BA',
+    });
+  });
+
+  it('NW-line-cancel: is_canceled written on a running service line without date_end (OCA cancel) → nothing sent; reported: dead-lettered, as OpenCell still runs the service', async () => {
+    const lineId = cD1.lines.get('SE_SC_REC_MOBILE_PACK_UNL_1024')!;
+    begin();
+    await write('contract_line', lineId, { is_canceled: true });
+    const r = await unsynced(lineId);
+    expect(r.outcome).to.equal('dead_lettered');
+    expect(r.error_message).to.contain(`was canceled in Odoo without an end date`);
+    expect(r.error_message).to.contain(`OpenCell still runs SE_SC_REC_MOBILE_PACK_UNL_1024 on ${cD1.code}`);
+    expectCalls(await received(0, 'nothing'), []);
+  });
+
+  it('NW-line-product: the product of a running tariff line changed in place → nothing sent (the original has no job for it); reported: dead-lettered naming the old product still running and the new one not active', async () => {
+    const lineId = cD1.lines.get('SE_SC_REC_MOBILE_T_150_1024')!;
+    const next = products.get('SE_SC_REC_MOBILE_T_0_0')!;
+    begin();
+    await write('contract_line', lineId, { product_id: next.id, name: next.name });
+    const r = await unsynced(lineId);
+    expect(r.outcome).to.equal('dead_lettered');
+    expect(r.error_message).to.contain(
+      'changed product in Odoo (SE_SC_REC_MOBILE_T_150_1024 → SE_SC_REC_MOBILE_T_0_0)',
+    );
+    expect(r.error_message).to.contain(`OpenCell still runs SE_SC_REC_MOBILE_T_150_1024 on ${cD1.code}`);
+    expect(r.error_message).to.contain(`SE_SC_REC_MOBILE_T_0_0 is not active on ${cD1.code}`);
+    expectCalls(await received(0, 'nothing'), []);
+  });
+
+  it('NW-del: a running contract archived (active false) and another deleted (unlink) → nothing sent, as the original; each reported: dead-lettered naming it, as OpenCell keeps billing its subscription', async () => {
+    begin();
+    await write('contract_contract', cD1.id, { active: false });
+    const archived = await unsynced(cD1.id);
+    expect(archived.outcome).to.equal('dead_lettered');
+    expect(archived.error_message).to.contain(
+      `contract ${cD1.code} was archived in Odoo while its subscription is`,
+    );
+    await inTransaction(async () => {
+      await db.query('DELETE FROM contract_contract_res_partner_rel WHERE contract_contract_id = $1', [
+        cD2.id,
+      ]);
+      await db.query('DELETE FROM contract_contract WHERE id = $1', [cD2.id]);
+    });
+    const deleted = await unsynced(cD2.id);
+    expect(deleted.outcome).to.equal('dead_lettered');
+    expect(deleted.error_message).to.contain(
+      `contract ${cD2.code} was deleted in Odoo while its subscription is`,
+    );
+    expectCalls(await received(0, 'nothing'), []);
+  });
+
+  it('NW-partner: a partner created (with its address, email and bank account) → nothing sent, no intent; NW-product: a product created → nothing sent', async () => {
+    begin();
+    const p = await newPartner({
+      name: 'Pere Vila Roca',
+      firstname: 'Pere',
+      lastname: 'Vila Roca',
+      ref: code(),
+      vat: `ES${digits(8)}Z`,
+      lang: 'ca_ES',
+      email: `pere.${uniqueSuffix()}@example.org`,
+      phone: null,
+      mobile: `6${digits(8)}`,
+      street: 'Carrer Nou, 3',
+      street2: null,
+      zip: '08001',
+      city: 'Barcelona',
+      state: { ...ref.stateB, code: 'B' },
+    });
+    await newBank(p.id);
+    const productCode = `SE_SC_REC_NEW_${digits(6)}`;
+    const tmpl = await insert('product_template', {
+      name: JSON.stringify({ en_US: 'New product', ca_ES: 'Producte nou' }),
+      detailed_type: 'service',
+      type: 'service',
+      categ_id: await xmlId('somconnexio.mobile_additional_service'),
+      list_price: 1.0,
+      uom_id: ref.uom,
+      uom_po_id: ref.uom,
+      default_code: productCode,
+      sale_ok: true,
+      purchase_ok: false,
+      active: true,
+    });
+    const product = await insert('product_product', {
+      default_code: productCode,
+      active: true,
+      product_tmpl_id: tmpl,
+    });
+    expectCalls(await received(0, 'nothing', 4000), []);
+    const partnerIntents = await stateDb().query(
+      `SELECT kind FROM ledger_intent WHERE odoo_model = 'res.partner' AND odoo_id = $1`,
+      [p.id],
+    );
+    expect(partnerIntents.rows, 'no intent for the partner').to.deep.equal([]);
+    // not a product of the catalog other tests use
+    await write('product_product', product, { active: false });
+    await write('product_template', tmpl, { active: false });
   });
 });
