@@ -120,6 +120,71 @@ describe('fencing: a zombie holding an older epoch writes nothing (real PostgreS
     await ledger.checkFence(await zombie.token('intents', 1));
   });
 
+  it("checks and outcomes asked together share one statement, each under its own partition's epoch: the zombie's share is refused and writes nothing, the others' is written (issue 17)", async () => {
+    const counted = new Pool({ connectionString: stateUrlFor(schema), max: 4 });
+    let statements = 0;
+    const query = counted.query.bind(counted) as (...a: unknown[]) => unknown;
+    (counted as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+      statements++;
+      return query(...a);
+    };
+    try {
+      const batched = new Ledger(counted, 'test.fence-sync-events');
+      const zombie = new PgPartitionFence(pool, group, 'zombie');
+      const owner = new PgPartitionFence(pool, group, 'owner');
+      zombie.assigned({ batch: [0, 1] });
+      const stale = await zombie.token('batch', 0);
+      const other = await zombie.token('batch', 1); // still the zombie's own: not taken
+      owner.assigned({ batch: [0] });
+      const fresh = await owner.token('batch', 0);
+      await batched.finish(msg('b-done'), result, fresh);
+
+      statements = 0;
+      const checks = await Promise.all([
+        fencedBy(batched.isFinished('b-z', stale)),
+        batched.isFinished('b-o', fresh),
+        batched.isFinished('b-done', fresh),
+        batched.isFinished('b-1', other),
+        batched.checkFence(fresh),
+      ]);
+      expect(statements, 'one read for five checks').to.equal(1);
+      expect(checks[0]).to.be.instanceOf(FencedError);
+      expect(checks.slice(1)).to.deep.equal([false, true, false, undefined]);
+
+      const outbox = Number((await pool.query(`SELECT count(*) AS n FROM outbox`)).rows[0].n);
+      statements = 0;
+      const outcomes = await Promise.all([
+        fencedBy(batched.finish(msg('b-z'), result, stale)),
+        batched.finish(msg('b-o'), result, fresh).then(() => 'written'),
+        batched.finish(msg('b-1'), result, other).then(() => 'written'),
+      ]);
+      expect(statements, 'one statement for three outcomes').to.equal(1);
+      expect(outcomes[0]).to.be.instanceOf(FencedError);
+      expect(outcomes.slice(1)).to.deep.equal(['written', 'written']);
+      const written = await pool.query<{ intent_id: string }>(
+        `SELECT intent_id FROM ledger_intent WHERE intent_id IN ('b-z', 'b-o', 'b-1') ORDER BY intent_id`,
+      );
+      expect(written.rows.map((r) => r.intent_id)).to.deep.equal(['b-1', 'b-o']);
+      expect(
+        Number((await pool.query(`SELECT count(*) AS n FROM outbox`)).rows[0].n) - outbox,
+        "a sync event for each written outcome, none for the zombie's",
+      ).to.equal(2);
+
+      // one statement cannot upsert a row twice: the same intent finished twice at once takes two statements
+      statements = 0;
+      await Promise.all([
+        batched.finish(msg('b-twice'), { ...result, outcome: 'failed' }, fresh),
+        batched.finish(msg('b-twice'), result, fresh),
+      ]);
+      expect(statements).to.equal(2);
+      expect(
+        (await pool.query(`SELECT outcome FROM ledger_intent WHERE intent_id = 'b-twice'`)).rows[0].outcome,
+      ).to.equal('applied');
+    } finally {
+      await counted.end();
+    }
+  });
+
   it('a take waits for an outcome write in progress (FOR SHARE): the check and the write are one', async () => {
     const a = new PgPartitionFence(pool, group, 'a');
     a.assigned({ other: [0] });

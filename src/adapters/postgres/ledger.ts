@@ -4,12 +4,14 @@
  * outbox event in one statement, hence one transaction (no dual write).
  */
 import { Pool, type PoolClient } from 'pg';
-import { checkFence, fencedError, withFencedWrite, type FenceToken } from './fence';
-import { newEventId, outboxInsertSql, outboxRowValues } from './outbox-store';
+import { fencedError, withFencedWrite, type FenceToken } from './fence';
+import { newEventId, outboxInsertManySql, outboxRowJson, outboxRowValues } from './outbox-store';
 import { OutboxWakeup } from './outbox-wakeup';
 import type { SyncEvent } from '../../domain/outbox/events';
 import { oneShotIdentity, type OcOperation } from '../../domain/projection/plan';
 import type { IntentMessage } from '../../domain/intents/message';
+import { Coalescer, type Pending } from '../../core/coalescer';
+import { monotonicMs } from '../../core/call-lease';
 
 export type IntentOutcome = 'applied' | 'skipped' | 'failed' | 'dead_lettered';
 
@@ -67,56 +69,116 @@ function outcomeRankSql(column: string): string {
 }
 
 /**
- * The intent and entity upserts of FINISH_SQL and FINISH_FENCED_SQL, written once: `only` is a condition every row
- * must meet (the fence check), or empty. The intent's outcome follows OUTCOME_RANK.
+ * The outcomes of one or more intents, their entities and their sync events: one statement (data-modifying CTEs, all
+ * or nothing), from jsonb arrays ($1 intents, $2 entities, $3 outbox rows; entity and outbox rows name their intent).
+ * The intents' outcomes follow OUTCOME_RANK; an outbox row is written only when its intent's row was. Rows are unique
+ * per statement (one statement cannot upsert a row twice): the caller puts an intent or an entity met twice in the
+ * next statement.
+ *
+ * Fenced (issue 15 §2): an intent row carries its partition and the epoch its writer holds (null: unfenced). The
+ * statement locks those partitions' fence rows FOR SHARE and writes an intent, its entities and its event only while
+ * its partition's row holds its epoch, returning the epochs it found. One statement is one transaction, so the locks
+ * are held until its writes commit (a take waits for them) — the guarantee of a BEGIN / SELECT … FOR SHARE / write /
+ * COMMIT transaction in one round trip instead of four, and for every intent that finished meanwhile (issue 17: the
+ * projector's state-database round trips per intent).
  */
-function finishUpsertsSql(only: string): string {
-  const where = only ? ` WHERE ${only}` : '';
-  return `intent AS (
+const FINISH_SQL = `WITH req AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb)
+           AS i(intent_id text, kind text, aggregate_key text, odoo_model text, odoo_id bigint, source_table text,
+                source_lsn bigint, source_tx_id bigint, outcome text, calls jsonb, attempts integer, error_code text,
+                error_message text, fence_group text, fence_topic text, fence_partition integer, fence_epoch text)
+       ), fence AS (
+         SELECT f.group_id, f.topic, f.partition, f.epoch::text AS epoch FROM sync_fence f
+          WHERE (f.group_id, f.topic, f.partition) IN
+                (SELECT fence_group, fence_topic, fence_partition FROM req WHERE fence_epoch IS NOT NULL)
+            FOR SHARE
+       ), ok AS (
+         SELECT req.* FROM req
+          WHERE req.fence_epoch IS NULL
+             OR EXISTS (SELECT 1 FROM fence WHERE fence.group_id = req.fence_group AND fence.topic = req.fence_topic
+                          AND fence.partition = req.fence_partition AND fence.epoch = req.fence_epoch)
+       ), intent AS (
          INSERT INTO ledger_intent (intent_id, kind, aggregate_key, odoo_model, odoo_id, source_table, source_lsn, source_tx_id,
                                     outcome, calls, attempts, error_code, error_message)
-         SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13${where}
+         SELECT i.intent_id, i.kind, i.aggregate_key, i.odoo_model, i.odoo_id, i.source_table, i.source_lsn, i.source_tx_id,
+                i.outcome, COALESCE(i.calls, '[]'::jsonb), i.attempts, i.error_code, i.error_message
+           FROM ok AS i
          ON CONFLICT (intent_id) DO UPDATE SET outcome = EXCLUDED.outcome, calls = EXCLUDED.calls,
            attempts = EXCLUDED.attempts, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
            updated_at = now()
          WHERE ${outcomeRankSql('EXCLUDED.outcome')} > ${outcomeRankSql('ledger_intent.outcome')}
             OR (EXCLUDED.outcome = ledger_intent.outcome AND ledger_intent.outcome IN ('failed', 'dead_lettered'))
-         RETURNING 1
+         RETURNING intent_id
        ), entity AS (
          INSERT INTO ledger_entity (entity, code, odoo_model, odoo_id, partner_id, status, data)
          SELECT e.entity, e.code, e.odoo_model, e.odoo_id, e.partner_id, e.status, COALESCE(e.data, '{}'::jsonb)
-           FROM jsonb_to_recordset($14::jsonb)
-             AS e(entity text, code text, odoo_model text, odoo_id bigint, partner_id bigint, status text, data jsonb)${where}
+           FROM jsonb_to_recordset($2::jsonb)
+             AS e(intent_id text, entity text, code text, odoo_model text, odoo_id bigint, partner_id bigint, status text,
+                  data jsonb)
+          WHERE e.intent_id IN (SELECT intent_id FROM ok)
          ON CONFLICT (entity, code) DO UPDATE SET status = EXCLUDED.status, odoo_model = EXCLUDED.odoo_model,
            odoo_id = EXCLUDED.odoo_id, partner_id = COALESCE(EXCLUDED.partner_id, ledger_entity.partner_id),
            data = ledger_entity.data || EXCLUDED.data, updated_at = now()
          RETURNING 1
-       )`;
-}
-
-/**
- * The intent, its entities and its outbox event: one statement (data-modifying CTEs, all or nothing). The outbox
- * row is written only when the intent row was.
- */
-const FINISH_SQL = `WITH ${finishUpsertsSql('')}
-       ${outboxInsertSql(15, 'EXISTS (SELECT 1 FROM intent)')}`;
-
-/**
- * FINISH_SQL fenced (issue 15 §2) in the same single statement: it locks the partition's fence row FOR SHARE and
- * writes only while the row holds the caller's epoch, returning the epoch it found. One statement is one
- * transaction, so the lock is held until its writes commit (a take waits for them) — the guarantee of a
- * BEGIN / SELECT … FOR SHARE / write / COMMIT transaction in one round trip instead of four (issue 17: the
- * projector's state-database round trips per intent).
- */
-const FINISH_FENCED_SQL = `WITH fence AS (
-         SELECT epoch::text AS epoch FROM sync_fence WHERE group_id = $22 AND topic = $23 AND partition = $24 FOR SHARE
-       ), ok AS (
-         SELECT 1 FROM fence WHERE epoch = $25::text
-       ), ${finishUpsertsSql('EXISTS (SELECT 1 FROM ok)')}, event AS (
-         ${outboxInsertSql(15, 'EXISTS (SELECT 1 FROM intent)')}
+       ), event AS (
+         ${outboxInsertManySql(3, 'o.intent_id IN (SELECT intent_id FROM intent)', 'intent_id text')}
          RETURNING 1
        )
-       SELECT (SELECT epoch FROM fence) AS epoch`;
+       SELECT group_id, topic, partition, epoch FROM fence`;
+
+/**
+ * The replay checks and fence checks asked for meanwhile, in one read: the epochs of their partitions and which of
+ * their intents are finished (applied or skipped), from one jsonb array ($1: {group_id, topic, partition} or
+ * {intent_id} objects). One statement, one snapshot: a replay check reads the fence in the same round trip as the
+ * intent's outcome.
+ *
+ * The requests come as jsonb, as FINISH_SQL's rows do, because the planner estimates a jsonb_to_recordset at the same
+ * number of rows whatever its argument: its generic plan costs what a custom one does, so the server plans the
+ * prepared statement once per session. With array parameters (unnest, = ANY), a custom plan for a batch of one looks
+ * cheaper than the generic plan, and the server plans the statement again at every execution (about 1 ms each).
+ */
+const READ_SQL = `WITH r AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(group_id text, topic text, partition integer, intent_id text)
+       )
+  SELECT 'fence' AS what, f.group_id, f.topic, f.partition, f.epoch::text AS value FROM sync_fence f
+   WHERE (f.group_id, f.topic, f.partition) IN (SELECT group_id, topic, partition FROM r WHERE partition IS NOT NULL)
+  UNION ALL
+  SELECT 'finished', NULL, NULL, NULL, l.intent_id FROM ledger_intent l
+   WHERE l.intent_id IN (SELECT intent_id FROM r WHERE intent_id IS NOT NULL) AND l.outcome IN ('applied', 'skipped')`;
+
+/** A replay check (`intentId`) or a fence check (`renew`: a check before a call, which renews the call lease). */
+interface ReadRequest {
+  intentId?: string;
+  fence?: FenceToken;
+  renew?: boolean;
+}
+
+/** One intent's outcome as FINISH_SQL's rows, ready to be joined into its arrays. */
+interface FinishRequest {
+  intentId: string;
+  /** the intent row (with its fence), its outbox row (JSON objects) and its entity rows */
+  intent: string;
+  outbox: string;
+  entities: Record<string, unknown>[];
+  entityKeys: string[];
+  event: SyncEvent;
+  fence?: FenceToken;
+}
+
+/** How the ledger batches its reads and outcome writes (issue 17). */
+export interface LedgerOptions {
+  /**
+   * Requests per statement at most (default DEFAULT_LEDGER_BATCH); 1 sends each replay check, fence check and outcome
+   * in a statement of its own, as before batching (bench/fence.ts compares both).
+   */
+  maxBatch?: number;
+  /** Read statements and outcome statements in flight at once, each (default 2). */
+  maxInFlight?: number;
+}
+
+export const DEFAULT_LEDGER_BATCH = 64;
+
+const fenceKey = (f: FenceToken): string => `${f.groupId}\n${f.topic}\n${f.partition}`;
 
 /** An intent message of any registered kind (the ledger stores the kind by name). */
 export type LedgerIntentMessage = Omit<IntentMessage, 'intent'> & { intent: { kind: string } };
@@ -146,16 +208,84 @@ export interface LedgerPort {
 
 export class Ledger implements LedgerPort {
   private readonly wakeup: OutboxWakeup;
+  /** replay checks and fence checks made meanwhile, read together */
+  private readonly reads: Coalescer<ReadRequest, boolean>;
+  /** outcomes of intents finished meanwhile, written together (each under its own partition's fence) */
+  private readonly finishes: Coalescer<FinishRequest, SyncEvent>;
 
   constructor(
     private readonly pool: Pool,
     private readonly syncEventsTopic: string,
+    opts: LedgerOptions = {},
   ) {
     this.wakeup = new OutboxWakeup(pool);
+    const maxBatch = Math.max(1, opts.maxBatch ?? DEFAULT_LEDGER_BATCH);
+    // Batching, a few statements of each kind in flight (the pool serves the rest of the pipeline too): what is asked
+    // while they run leaves together in the next. Unbatched, each request on its own, as many at once as asked.
+    const maxInFlight = maxBatch === 1 ? Number.POSITIVE_INFINITY : Math.max(1, opts.maxInFlight ?? 2);
+    this.reads = new Coalescer((_k, batch) => this.readBatch(batch), { maxBatch, maxInFlight });
+    this.finishes = new Coalescer((_k, batch) => this.finishBatch(batch), {
+      maxBatch,
+      maxInFlight,
+      accepts: (batch, next) =>
+        !batch.some(
+          (r) => r.intentId === next.intentId || r.entityKeys.some((k) => next.entityKeys.includes(k)),
+        ),
+    });
   }
 
+  /** Throws FencedError unless `fence` is still its partition's epoch; read with the other checks made meanwhile. */
   async checkFence(fence: FenceToken | undefined): Promise<void> {
-    if (fence) await checkFence(this.pool, fence);
+    if (fence) await this.reads.submit('', { fence, renew: true });
+  }
+
+  /** The replay and fence checks of one read (READ_SQL); a fence check renews its lease from when the read left. */
+  private async readBatch(batch: readonly Pending<ReadRequest, boolean>[]): Promise<void> {
+    const partitions = new Map<string, FenceToken>();
+    const ids = new Set<string>();
+    for (const { req } of batch) {
+      if (req.fence) partitions.set(fenceKey(req.fence), req.fence);
+      if (req.intentId !== undefined) ids.add(req.intentId);
+    }
+    const fences = [...partitions.values()];
+    const sentAt = monotonicMs();
+    const r = await this.pool.query<{
+      what: 'fence' | 'finished';
+      group_id: string | null;
+      topic: string | null;
+      partition: number | null;
+      value: string;
+    }>({
+      name: 'ledger_read',
+      text: READ_SQL,
+      values: [
+        JSON.stringify([
+          ...fences.map((f) => ({ group_id: f.groupId, topic: f.topic, partition: f.partition })),
+          ...[...ids].map((id) => ({ intent_id: id })),
+        ]),
+      ],
+    });
+    const epochs = new Map<string, string>();
+    const finished = new Set<string>();
+    for (const row of r.rows) {
+      if (row.what === 'finished') finished.add(row.value);
+      else
+        epochs.set(
+          fenceKey({ groupId: row.group_id!, topic: row.topic!, partition: row.partition!, epoch: '' }),
+          row.value,
+        );
+    }
+    for (const { req, resolve, reject } of batch) {
+      if (req.fence) {
+        const current = epochs.get(fenceKey(req.fence));
+        if (current !== req.fence.epoch) {
+          reject(fencedError(req.fence, current));
+          continue;
+        }
+        if (req.renew) req.fence.lease?.renew(sentAt);
+      }
+      resolve(req.intentId !== undefined && finished.has(req.intentId));
+    }
   }
 
   /**
@@ -169,27 +299,12 @@ export class Ledger implements LedgerPort {
     return withFencedWrite(this.pool, fence, fn);
   }
 
-  /** True when the intent was already applied or skipped (a replay): nothing to do. Fenced: see LedgerPort. */
+  /**
+   * True when the intent was already applied or skipped (a replay): nothing to do. Fenced: see LedgerPort. Read with
+   * the other checks made meanwhile (READ_SQL), e.g. those of the other messages of a fetched batch.
+   */
   async isFinished(intentId: string, fence?: FenceToken): Promise<boolean> {
-    if (fence) {
-      const r = await this.pool.query<{ epoch: string | null; outcome: string | null }>({
-        name: 'ledger_is_finished_fenced',
-        text: `SELECT (SELECT epoch::text FROM sync_fence WHERE group_id = $2 AND topic = $3 AND partition = $4) AS epoch,
-                      (SELECT outcome FROM ledger_intent WHERE intent_id = $1) AS outcome`,
-        values: [intentId, fence.groupId, fence.topic, fence.partition],
-      });
-      const row = r.rows[0];
-      if (row?.epoch !== fence.epoch) throw fencedError(fence, row?.epoch ?? undefined);
-      return ['applied', 'skipped'].includes(String(row.outcome));
-    }
-    const r = await this.pool.query({
-      name: 'ledger_is_finished',
-      text: `SELECT outcome FROM ledger_intent WHERE intent_id = $1`,
-      values: [intentId],
-    });
-    return (
-      r.rowCount !== null && r.rowCount > 0 && ['applied', 'skipped'].includes(String(r.rows[0].outcome))
-    );
+    return this.reads.submit('', { intentId, fence });
   }
 
   /** The effect keys among `keys` that are done (applied, or found already present); 'pending' ones are not. */
@@ -275,7 +390,8 @@ export class Ledger implements LedgerPort {
 
   /**
    * The intent's outcome, its entity mappings and its sync event, atomically: one statement (data-modifying CTEs
-   * run to completion together or not at all), i.e. one round trip and one commit per intent.
+   * run to completion together or not at all), shared with the other intents finished meanwhile (each under its own
+   * partition's fence): one round trip and one commit for all of them.
    */
   async finish(msg: LedgerIntentMessage, result: IntentResult, fence?: FenceToken): Promise<SyncEvent> {
     const record = result.odooRecord;
@@ -299,6 +415,7 @@ export class Ledger implements LedgerPort {
       errorMessage: result.errorMessage ?? null,
       attempt: result.attempt,
     };
+    // built here, in the caller's context (the outbox row carries the caller's trace)
     const outbox = outboxRowValues({
       type: 'SyncOutcome',
       topic: this.syncEventsTopic,
@@ -306,36 +423,86 @@ export class Ledger implements LedgerPort {
       aggregateId: msg.aggregateKey,
       payload: event,
     });
-    const values = [
-      msg.intentId,
-      msg.intent.kind,
-      msg.aggregateKey,
-      record.model,
-      record.id,
-      msg.source.table,
-      msg.source.lsn,
-      msg.source.txId,
-      result.outcome,
-      JSON.stringify(result.calls),
-      result.attempt,
-      result.errorCode ?? null,
-      result.errorMessage ?? null,
-      JSON.stringify(mergeEntities(result.entities)),
-      ...outbox,
-    ];
-    if (fence) {
-      const r = await this.pool.query<{ epoch: string | null }>({
-        name: 'ledger_finish_fenced',
-        text: FINISH_FENCED_SQL,
-        values: [...values, fence.groupId, fence.topic, fence.partition, fence.epoch],
-      });
-      const current = r.rows[0]?.epoch ?? undefined;
-      if (current !== fence.epoch) throw fencedError(fence, current);
-    } else await this.pool.query({ name: 'ledger_finish', text: FINISH_SQL, values });
+    const entities = mergeEntities(result.entities);
+    const request: FinishRequest = {
+      intentId: msg.intentId,
+      intent: JSON.stringify({
+        intent_id: msg.intentId,
+        kind: msg.intent.kind,
+        aggregate_key: msg.aggregateKey,
+        odoo_model: record.model,
+        odoo_id: record.id,
+        source_table: msg.source.table,
+        source_lsn: msg.source.lsn,
+        source_tx_id: msg.source.txId,
+        outcome: result.outcome,
+        calls: result.calls,
+        attempts: result.attempt,
+        error_code: result.errorCode ?? null,
+        error_message: result.errorMessage ?? null,
+        fence_group: fence?.groupId ?? null,
+        fence_topic: fence?.topic ?? null,
+        fence_partition: fence?.partition ?? null,
+        fence_epoch: fence?.epoch ?? null,
+      }),
+      outbox: outboxRowJson(outbox, { intent_id: msg.intentId }),
+      entities: entities.map((e) => ({ ...e, intent_id: msg.intentId })),
+      entityKeys: entities.map((e) => `${String(e.entity)}\u0000${String(e.code)}`),
+      event,
+      fence,
+    };
+    return this.finishes.submit('', request);
+  }
+
+  /**
+   * The outcomes finished meanwhile in one statement (FINISH_SQL), each checked against its own partition's epoch. A
+   * failed statement is tried again intent by intent, so that one intent's bad row fails that intent only.
+   */
+  private async finishBatch(batch: readonly Pending<FinishRequest, SyncEvent>[]): Promise<void> {
+    let epochs: Map<string, string>;
+    try {
+      epochs = await this.finishStatement(batch.map((p) => p.req));
+    } catch (e) {
+      if (batch.length === 1) throw e;
+      await Promise.all(batch.map((p) => this.finishBatch([p])));
+      return;
+    }
+    for (const p of batch) {
+      const fence = p.req.fence;
+      const current = fence && epochs.get(fenceKey(fence));
+      if (fence && current !== fence.epoch) p.reject(fencedError(fence, current));
+      else p.resolve(p.req.event);
+    }
+  }
+
+  /** The epochs FINISH_SQL found for the fenced partitions of `reqs` (by fenceKey). */
+  private async finishStatement(reqs: readonly FinishRequest[]): Promise<Map<string, string>> {
+    // rows in one order (intent ids, entity keys), so that concurrent statements lock shared rows in the same order
+    const sorted = [...reqs].sort((a, b) => compare(a.intentId, b.intentId));
+    const entities = sorted
+      .flatMap((r) => r.entities.map((e, i) => ({ k: r.entityKeys[i], e })))
+      .sort((a, b) => compare(a.k, b.k))
+      .map((x) => x.e);
+    const r = await this.pool.query<{ group_id: string; topic: string; partition: number; epoch: string }>({
+      name: 'ledger_finish_many',
+      text: FINISH_SQL,
+      values: [
+        `[${sorted.map((x) => x.intent).join(',')}]`,
+        JSON.stringify(entities),
+        `[${sorted.map((x) => x.outbox).join(',')}]`,
+      ],
+    });
     this.wakeup.poke();
-    return event;
+    return new Map(
+      r.rows.map((f) => [
+        fenceKey({ groupId: f.group_id, topic: f.topic, partition: f.partition, epoch: f.epoch }),
+        f.epoch,
+      ]),
+    );
   }
 }
+
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * One row per (entity, code), as successive upserts would leave it (one statement cannot upsert a row twice): the

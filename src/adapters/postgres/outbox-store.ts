@@ -68,6 +68,40 @@ export function outboxInsertSql(n = 1, onlyIf?: string): string {
      ON CONFLICT (event_id) DO NOTHING`;
 }
 
+/**
+ * The outbox INSERT of several rows at once, from parameter `$n` (a jsonb array of objects with the columns of
+ * outboxRowValues, by name: event_id, topic, aggregate_type, aggregate_id, event_type, payload, traceparent, and any
+ * `extra` columns, e.g. the ledger intent a row reports); with `onlyIf`, a condition on each row `o`.
+ */
+export function outboxInsertManySql(n: number, onlyIf?: string, extra = ''): string {
+  return `INSERT INTO outbox (event_id, topic, aggregate_type, aggregate_id, event_type, payload, traceparent)
+     SELECT o.event_id, o.topic, o.aggregate_type, o.aggregate_id, o.event_type, o.payload, o.traceparent
+       FROM jsonb_to_recordset($${n}::jsonb) AS o(event_id uuid, topic text, aggregate_type text, aggregate_id text,
+                                              event_type text, payload jsonb, traceparent text${extra ? `, ${extra}` : ''})
+     ${onlyIf === undefined ? '' : `WHERE ${onlyIf}`}
+     ON CONFLICT (event_id) DO NOTHING`;
+}
+
+/**
+ * The row of outboxRowValues as a JSON object for outboxInsertManySql, with `extra` columns; the payload, already
+ * JSON, is spliced in as it is (not parsed and written again).
+ */
+export function outboxRowJson(
+  v: ReturnType<typeof outboxRowValues>,
+  extra: Record<string, unknown> = {},
+): string {
+  const rest = JSON.stringify({
+    ...extra,
+    event_id: v[0],
+    topic: v[1],
+    aggregate_type: v[2],
+    aggregate_id: v[3],
+    event_type: v[4],
+    traceparent: v[6],
+  });
+  return `{"payload":${v[5]},${rest.slice(1)}`;
+}
+
 export async function appendOutbox(client: PoolClient | Client, event: OutboxEvent): Promise<void> {
   await client.query(outboxInsertSql(1), outboxRowValues(event));
 }

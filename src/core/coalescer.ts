@@ -1,0 +1,115 @@
+/**
+ * Requests made at about the same time, sent as one (issue 17: the projector's state-database round trips per
+ * intent). The handlers of a fetched batch run concurrently (keyed consumer), so their replay checks, fence checks and
+ * outcomes arrive together; each group of requests (a key: e.g. one partition's fencing epoch) has at most
+ * `maxInFlight` batches in flight, and what arrives meanwhile leaves in the next one. A request that finds its group
+ * idle leaves on the next turn of the event loop (setImmediate), with whatever arrived in the same turn.
+ *
+ * A request is always answered by a batch sent after it was made: a batch in flight takes no late joiner, so a read
+ * (a fence check, a replay check) never answers with what the database held before it was asked.
+ */
+
+/** One request of a batch: `run` settles each (an entry it leaves unsettled is rejected with its error, if any). */
+export interface Pending<Req, Res> {
+  readonly req: Req;
+  resolve(res: Res): void;
+  reject(err: unknown): void;
+}
+
+export interface CoalescerOptions<Req> {
+  /** Requests per batch at most (1: every request alone, as without coalescing). */
+  maxBatch: number;
+  /** Batches of one key in flight at once. */
+  maxInFlight: number;
+  /**
+   * Whether `next` may join the batch being built (e.g. one statement cannot upsert a row twice); a refused request
+   * and the ones after it leave in a later batch, in order.
+   */
+  accepts?: (batch: readonly Req[], next: Req) => boolean;
+}
+
+interface Group<Req, Res> {
+  queue: Pending<Req, Res>[];
+  inFlight: number;
+  scheduled: boolean;
+}
+
+export class Coalescer<Req, Res> {
+  private readonly groups = new Map<string, Group<Req, Res>>();
+
+  constructor(
+    private readonly run: (key: string, batch: readonly Pending<Req, Res>[]) => Promise<void>,
+    private readonly opts: CoalescerOptions<Req>,
+  ) {}
+
+  submit(key: string, req: Req): Promise<Res> {
+    let group = this.groups.get(key);
+    if (!group) {
+      group = { queue: [], inFlight: 0, scheduled: false };
+      this.groups.set(key, group);
+    }
+    const g = group;
+    return new Promise<Res>((resolve, reject) => {
+      g.queue.push({ req, resolve, reject });
+      if (g.inFlight >= this.opts.maxInFlight || g.scheduled) return;
+      if (this.opts.maxBatch <= 1) this.flush(key, g);
+      else {
+        g.scheduled = true;
+        setImmediate(() => {
+          g.scheduled = false;
+          this.flush(key, g);
+        });
+      }
+    });
+  }
+
+  private flush(key: string, g: Group<Req, Res>): void {
+    while (g.inFlight < this.opts.maxInFlight && g.queue.length > 0) {
+      const batch = this.take(g);
+      g.inFlight++;
+      const open = new Set(batch);
+      const entries = batch.map((p) => ({
+        req: p.req,
+        resolve: (r: Res) => {
+          if (open.delete(p)) p.resolve(r);
+        },
+        reject: (e: unknown) => {
+          if (open.delete(p)) p.reject(e);
+        },
+      }));
+      void this.run(key, entries)
+        .then(
+          () => {
+            for (const p of open) p.reject(new Error('coalesced request left unanswered'));
+          },
+          (err: unknown) => {
+            for (const p of open) p.reject(err);
+          },
+        )
+        .finally(() => {
+          g.inFlight--;
+          if (g.queue.length > 0) this.flush(key, g);
+          else this.release(key, g);
+        });
+    }
+    this.release(key, g);
+  }
+
+  /** Forgets an idle group (keys such as fencing epochs come and go). */
+  private release(key: string, g: Group<Req, Res>): void {
+    if (g.inFlight === 0 && g.queue.length === 0 && !g.scheduled && this.groups.get(key) === g)
+      this.groups.delete(key);
+  }
+
+  private take(g: Group<Req, Res>): Pending<Req, Res>[] {
+    const batch: Pending<Req, Res>[] = [g.queue.shift()!];
+    const reqs = [batch[0].req];
+    while (batch.length < this.opts.maxBatch && g.queue.length > 0) {
+      const next = g.queue[0];
+      if (this.opts.accepts && !this.opts.accepts(reqs, next.req)) break;
+      batch.push(g.queue.shift()!);
+      reqs.push(next.req);
+    }
+    return batch;
+  }
+}
