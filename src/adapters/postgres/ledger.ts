@@ -77,7 +77,8 @@ function outcomeRankSql(column: string): string {
  *
  * Fenced (issue 15 §2): an intent row carries its partition and the epoch its writer holds (null: unfenced). The
  * statement locks those partitions' fence rows FOR SHARE and writes an intent, its entities and its event only while
- * its partition's row holds its epoch, returning the epochs it found. One statement is one transaction, so the locks
+ * its partition's row holds its epoch, returning the epochs it found (each fence row read by primary key: a locking
+ * subquery is not turned into a join). One statement is one transaction, so the locks
  * are held until its writes commit (a take waits for them) — the guarantee of a BEGIN / SELECT … FOR SHARE / write /
  * COMMIT transaction in one round trip instead of four, and for every intent that finished meanwhile (issue 17: the
  * projector's state-database round trips per intent).
@@ -88,10 +89,11 @@ const FINISH_SQL = `WITH req AS (
                 source_lsn bigint, source_tx_id bigint, outcome text, calls jsonb, attempts integer, error_code text,
                 error_message text, fence_group text, fence_topic text, fence_partition integer, fence_epoch text)
        ), fence AS (
-         SELECT f.group_id, f.topic, f.partition, f.epoch::text AS epoch FROM sync_fence f
-          WHERE (f.group_id, f.topic, f.partition) IN
-                (SELECT fence_group, fence_topic, fence_partition FROM req WHERE fence_epoch IS NOT NULL)
-            FOR SHARE
+         SELECT f.group_id, f.topic, f.partition, f.epoch
+           FROM (SELECT DISTINCT fence_group, fence_topic, fence_partition FROM req WHERE fence_epoch IS NOT NULL) p,
+                LATERAL (SELECT s.group_id, s.topic, s.partition, s.epoch::text AS epoch FROM sync_fence s
+                          WHERE s.group_id = p.fence_group AND s.topic = p.fence_topic AND s.partition = p.fence_partition
+                            FOR SHARE) f
        ), ok AS (
          SELECT req.* FROM req
           WHERE req.fence_epoch IS NULL
@@ -127,24 +129,24 @@ const FINISH_SQL = `WITH req AS (
        SELECT group_id, topic, partition, epoch FROM fence`;
 
 /**
- * The replay checks and fence checks asked for meanwhile, in one read: the epochs of their partitions and which of
- * their intents are finished (applied or skipped), from one jsonb array ($1: {group_id, topic, partition} or
- * {intent_id} objects). One statement, one snapshot: a replay check reads the fence in the same round trip as the
- * intent's outcome.
+ * The replay checks and fence checks asked for meanwhile, in one read: the epoch of each partition and the outcome of
+ * each intent asked about, from one jsonb array ($1: {group_id, topic, partition} or {intent_id} objects). One
+ * statement, one snapshot: a replay check reads the fence in the same round trip as the intent's outcome.
  *
- * The requests come as jsonb, as FINISH_SQL's rows do, because the planner estimates a jsonb_to_recordset at the same
- * number of rows whatever its argument: its generic plan costs what a custom one does, so the server plans the
- * prepared statement once per session. With array parameters (unnest, = ANY), a custom plan for a batch of one looks
- * cheaper than the generic plan, and the server plans the statement again at every execution (about 1 ms each).
+ * Written for a plan that never changes: the requests come as jsonb, which the planner estimates at the same number
+ * of rows whatever its argument, so the generic plan of the prepared statement costs what a custom one does and the
+ * server plans it once per session (with array parameters a custom plan for a batch of one looks cheaper, and the
+ * server would plan again at every execution, about 1 ms each); each row is looked up by primary key in a scalar
+ * subquery, which the planner does not turn into a join (a join planned while ledger_intent was small would scan it
+ * whole at every read as it grows).
  */
-const READ_SQL = `WITH r AS (
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(group_id text, topic text, partition integer, intent_id text)
-       )
-  SELECT 'fence' AS what, f.group_id, f.topic, f.partition, f.epoch::text AS value FROM sync_fence f
-   WHERE (f.group_id, f.topic, f.partition) IN (SELECT group_id, topic, partition FROM r WHERE partition IS NOT NULL)
-  UNION ALL
-  SELECT 'finished', NULL, NULL, NULL, l.intent_id FROM ledger_intent l
-   WHERE l.intent_id IN (SELECT intent_id FROM r WHERE intent_id IS NOT NULL) AND l.outcome IN ('applied', 'skipped')`;
+const READ_SQL = `SELECT r.group_id, r.topic, r.partition, r.intent_id,
+         CASE WHEN r.partition IS NOT NULL THEN
+           (SELECT f.epoch::text FROM sync_fence f
+             WHERE f.group_id = r.group_id AND f.topic = r.topic AND f.partition = r.partition) END AS epoch,
+         CASE WHEN r.intent_id IS NOT NULL THEN
+           (SELECT l.outcome FROM ledger_intent l WHERE l.intent_id = r.intent_id) END AS outcome
+    FROM jsonb_to_recordset($1::jsonb) AS r(group_id text, topic text, partition integer, intent_id text)`;
 
 /** A replay check (`intentId`) or a fence check (`renew`: a check before a call, which renews the call lease). */
 interface ReadRequest {
@@ -250,11 +252,12 @@ export class Ledger implements LedgerPort {
     const fences = [...partitions.values()];
     const sentAt = monotonicMs();
     const r = await this.pool.query<{
-      what: 'fence' | 'finished';
       group_id: string | null;
       topic: string | null;
       partition: number | null;
-      value: string;
+      intent_id: string | null;
+      epoch: string | null;
+      outcome: string | null;
     }>({
       name: 'ledger_read',
       text: READ_SQL,
@@ -268,11 +271,17 @@ export class Ledger implements LedgerPort {
     const epochs = new Map<string, string>();
     const finished = new Set<string>();
     for (const row of r.rows) {
-      if (row.what === 'finished') finished.add(row.value);
-      else
+      if (row.intent_id !== null) {
+        if (row.outcome === 'applied' || row.outcome === 'skipped') finished.add(row.intent_id);
+      } else if (row.epoch !== null)
         epochs.set(
-          fenceKey({ groupId: row.group_id!, topic: row.topic!, partition: row.partition!, epoch: '' }),
-          row.value,
+          fenceKey({
+            groupId: row.group_id!,
+            topic: row.topic!,
+            partition: row.partition!,
+            epoch: row.epoch,
+          }),
+          row.epoch,
         );
     }
     for (const { req, resolve, reject } of batch) {
