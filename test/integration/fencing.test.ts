@@ -181,6 +181,27 @@ describe('fencing: a zombie holding an older epoch writes nothing (real PostgreS
       expect(
         (await pool.query(`SELECT outcome FROM ledger_intent WHERE intent_id = 'b-twice'`)).rows[0].outcome,
       ).to.equal('applied');
+
+      // a row the database refuses (an entity whose Odoo id is not a number: NOT NULL) fails its own intent only
+      const badEntity = {
+        entity: 'customer' as const,
+        code: 'C-bad',
+        odooModel: 'res.partner',
+        odooId: NaN,
+        partnerId: 1,
+        status: 'active' as const,
+      };
+      statements = 0;
+      const refused = await Promise.all([
+        fencedBy(batched.finish(msg('b-bad'), { ...result, entities: [badEntity] }, fresh)),
+        batched.finish(msg('b-good'), result, fresh).then(() => 'written'),
+      ]);
+      expect((refused[0] as { code?: string }).code, 'the not-null violation').to.equal('23502');
+      expect(statements, 'the shared statement refused, then each intent alone').to.equal(3);
+      expect(refused[1]).to.equal('written');
+      expect(
+        (await pool.query(`SELECT intent_id FROM ledger_intent WHERE intent_id IN ('b-bad', 'b-good')`)).rows,
+      ).to.deep.equal([{ intent_id: 'b-good' }]);
     } finally {
       await counted.end();
     }

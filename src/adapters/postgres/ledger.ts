@@ -473,7 +473,7 @@ export class Ledger implements LedgerPort {
       epochs = await this.finishStatement(batch.map((p) => p.req));
     } catch (e) {
       if (batch.length === 1) throw e;
-      await Promise.all(batch.map((p) => this.finishBatch([p])));
+      await Promise.all(batch.map((p) => this.finishBatch([p]).catch((err: unknown) => p.reject(err))));
       return;
     }
     for (const p of batch) {
