@@ -1396,6 +1396,8 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
   let D: Partner;
   let cD1: Contract;
   let cD2: Contract;
+  /** the multimedia contract of another supplier, still running */
+  let cD3: Contract;
   const cut50 = (s: string) => [...s].slice(0, 50).join('');
   /** The ledger's unsynced_change record of an Odoo row, once the projector has decided it. */
   const unsynced = (odooId: number) =>
@@ -1531,14 +1533,14 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
     });
     expect(body(got[0])).not.to.have.property('description');
     begin();
-    const other = await newContract({
+    const other = (cD3 = await newContract({
       partner: D,
       kind: 'multimedia',
       technologyId: multimedia,
       supplierId: ref.supplier.vodafone,
       mandateId,
       lines: [],
-    });
+    }));
     const got2 = await received(1, 'the other multimedia subscription');
     expectCalls(got2, [['POST', '/billing/subscription']]);
     expect(body(got2[0])).to.deep.include({
@@ -1643,5 +1645,41 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
     // not a product of the catalog other tests use
     await write('product_product', product, { active: false });
     await write('product_template', tmpl, { active: false });
+  });
+
+  it('K-client: every call goes to {base}/api/rest with Basic auth and a JSON body (the sandbox answers 401 without it and refuses a body that is not JSON); an HTTP 200 answer with status FAIL and an errorCode is an error, as pyopencell: the one-shot is dead-lettered with OpenCell’s message, never recorded as applied', async () => {
+    const lineId = await newLine(cD3.id, 'CH_SC_OSO_ROUTER_RETURN');
+    begin();
+    const fault = t.sandbox.faults.add({
+      kind: 'fail200',
+      operation: 'applyOneShotChargeInstance',
+      errorCode: 'INVALID_PARAMETER',
+      message: 'One shot charge refused by the parity test',
+      count: 1,
+    });
+    try {
+      const reason = await eventually(
+        async () =>
+          (
+            await stateDb().query<{ error_message: string }>(
+              `SELECT error_message FROM ledger_intent WHERE kind = 'apply_one_shot' AND odoo_id = $1 AND outcome = 'dead_lettered'`,
+              [lineId],
+            )
+          ).rows[0]?.error_message,
+        60_000,
+        'the one-shot refused with HTTP 200 + FAIL dead-lettered',
+      );
+      expect(reason).to.contain('One shot charge refused by the parity test');
+      const got = await received(1, 'the refused one-shot');
+      expect(got.map((e) => [e.method, e.path, e.status, e.errorCode, e.fault !== undefined])).to.deep.equal([
+        ['POST', '/billing/subscription/applyOneShotChargeInstance', 200, 'INVALID_PARAMETER', true],
+      ]);
+      expect(body(got[0])).to.deep.equal({
+        subscription: cD3.code,
+        oneShotCharge: 'CH_SC_OSO_ROUTER_RETURN',
+      });
+    } finally {
+      t.sandbox.faults.remove(fault.id);
+    }
   });
 });
