@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import winston from 'winston';
 import type { KafkaMessage } from 'kafkajs';
 import { logger } from '../../src/core/log';
-import { loadConfig, type Config } from '../../src/core/config';
+import type { Config } from '../../src/core/config';
 import { parseTraceparent, traceFromSeed, withTrace } from '../../src/core/trace';
 import { invoiceEventId } from '../../src/domain/invoices/invoice-event';
 import type { InvoiceIssuedEvent } from '../../src/domain/outbox/events';
@@ -27,17 +27,10 @@ import {
   type InvoiceLoaderStage,
 } from '../../src/flows/invoices/stages';
 import { insertContract, insertContractGroup, insertPartner } from '../../testkit/demo-seed';
-import { startOdooSandbox, type OdooSandbox } from '../../testkit/sandbox/odoo';
-import { defaultCatalog, startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
-import {
-  ODOO_DATABASE_URL,
-  REGISTRY_URL,
-  eventually,
-  odooDb,
-  stateDb,
-  testKafka,
-  uniqueSuffix,
-} from './support/stack';
+import type { OdooSandbox } from '../../testkit/sandbox/odoo';
+import { defaultCatalog, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { REGISTRY_URL, eventually, odooDb, stateDb, testKafka, uniqueSuffix } from './support/stack';
+import { startInvoiceSandboxes } from './support/invoice-sandboxes';
 
 describe('trace context: one OpenCell invoice followed by its trace id (poller → event → loader → Odoo)', function () {
   this.timeout(120_000);
@@ -162,26 +155,15 @@ describe('trace context: one OpenCell invoice followed by its trace id (poller �
     logger.level = 'info';
     const catalog = defaultCatalog();
     catalog.invoicing.numberPrefix = `TR${sfx}-`; // invoice numbers (move refs in Odoo) unique per run
-    oc = await startOpenCellSandbox({ port: 0, catalog });
-    odoo = await startOdooSandbox({
-      port: 0,
-      databaseUrl: ODOO_DATABASE_URL,
-      users: { 'billing-bot': PASSWORD },
-    });
-    config = loadConfig({
-      ...process.env,
-      OPENCELL_BASEURL: oc.url,
-      OPENCELL_USER: oc.credentials.user,
-      OPENCELL_PASSWORD: oc.credentials.password,
-      ODOO_URL: odoo.url,
-      ODOO_DB: odoo.db,
-      ODOO_USER: 'billing-bot',
-      ODOO_PASSWORD: PASSWORD,
-      INVOICE_EVENTS_TOPIC: `test.trace-invoice-events-${sfx}`,
-      SYNC_EVENTS_TOPIC: `test.trace-sync-events-${sfx}`,
-      DLQ_TOPIC: `test.trace-dlq-${sfx}`,
-      SCHEMA_REGISTRY_URL: REGISTRY_URL,
-    });
+    ({ oc, odoo, config } = await startInvoiceSandboxes({
+      catalog,
+      name: 'trace',
+      sfx,
+      password: PASSWORD,
+      env: {
+        SCHEMA_REGISTRY_URL: REGISTRY_URL,
+      },
+    }));
     ocClient = new OpenCellClient(config.opencell);
     await ensureInvoiceTopics(testKafka(), config);
     relay = new OutboxRelay({

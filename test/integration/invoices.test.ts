@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Consumer, IHeaders } from 'kafkajs';
 import { insertContract, insertContractGroup, insertPartner } from '../../testkit/demo-seed';
-import { loadConfig, type Config } from '../../src/core/config';
+import type { Config } from '../../src/core/config';
 import { invoiceEventId } from '../../src/domain/invoices/invoice-event';
 import type { InvoicePoller } from '../../src/flows/invoices/poller';
 import type { LoadOutcome } from '../../src/flows/invoices/loader';
@@ -16,12 +16,11 @@ import type { InvoiceIssuedEvent } from '../../src/domain/outbox/events';
 import { OutboxRelay } from '../../src/flows/outbox/relay';
 import { EventSchemas } from '../../src/adapters/registry/schemas';
 import { subscribeEvents, type Subscription } from '../../src/flows/outbox/subscriber';
-import { startOdooSandbox, type OdooSandbox } from '../../testkit/sandbox/odoo';
-import { defaultCatalog, startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import type { OdooSandbox } from '../../testkit/sandbox/odoo';
+import { defaultCatalog, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { DLQ_HEADER } from '../../src/adapters/kafka/dlq';
 import type { KeyedConsumerEvent } from '../../src/adapters/kafka/keyed-consumer';
 import {
-  ODOO_DATABASE_URL,
   REGISTRY_URL,
   eventually,
   odooDb,
@@ -30,6 +29,7 @@ import {
   testKafka,
   uniqueSuffix,
 } from './support/stack';
+import { startInvoiceSandboxes } from './support/invoice-sandboxes';
 
 /**
  * The invoice flow on the real stack: OpenCell sandbox billing run → poller → outbox → relay → Kafka (Avro through
@@ -209,29 +209,18 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     } as never);
     for (const c of catalog.tradingCountries)
       if (c.code === 'FR') (c as { taxCode?: string }).taxCode = 'TAX_SBX_ONLY';
-    oc = await startOpenCellSandbox({ port: 0, catalog });
-    odoo = await startOdooSandbox({
-      port: 0,
-      databaseUrl: ODOO_DATABASE_URL,
-      users: { 'billing-bot': PASSWORD },
-    });
-    config = loadConfig({
-      ...process.env,
-      OPENCELL_BASEURL: oc.url,
-      OPENCELL_USER: oc.credentials.user,
-      OPENCELL_PASSWORD: oc.credentials.password,
-      ODOO_URL: odoo.url,
-      ODOO_DB: odoo.db,
-      ODOO_USER: 'billing-bot',
-      ODOO_PASSWORD: PASSWORD,
-      INVOICE_EVENTS_TOPIC: `test.invoice-events-${sfx}`,
-      SYNC_EVENTS_TOPIC: `test.invoice-sync-events-${sfx}`,
-      DLQ_TOPIC: `test.invoice-dlq-${sfx}`,
-      SCHEMA_REGISTRY_URL: REGISTRY_URL,
-      RETRY_INITIAL_MS: '50',
-      RETRY_MAX_MS: '500',
-      RETRY_MAX_ATTEMPTS: '6',
-    });
+    ({ oc, odoo, config } = await startInvoiceSandboxes({
+      catalog,
+      name: 'invoice',
+      sfx,
+      password: PASSWORD,
+      env: {
+        SCHEMA_REGISTRY_URL: REGISTRY_URL,
+        RETRY_INITIAL_MS: '50',
+        RETRY_MAX_MS: '500',
+        RETRY_MAX_ATTEMPTS: '6',
+      },
+    }));
     ocClient = new OpenCellClient(config.opencell);
     await ensureInvoiceTopics(testKafka(), config);
     relay = new OutboxRelay({
