@@ -241,7 +241,7 @@ function fence(rec: RunRecord | undefined): string {
   let s = header('fence', 'The cost of fencing on the ledger path (issue 17 §2)', rec);
   s += `\nMethod: \`bench/fence.ts\`. The projector's state-database work for one update_customer intent (the replay check, the check before its OpenCell call, the outcome with its sync event) without a fence and with one, ${n(r?.concurrency)} intents at a time, on a fresh state database; no OpenCell, no Kafka.\n`;
   if (r && !r.error)
-    s += `\n| ledger | unfenced | fenced | ratio |\n|---|---|---|---|\n| batched | ${n(r.unfencedIntentsPerSec, 1)} intents/s (${n(r.roundTripsPerIntent?.unfenced)} round trips) | ${n(r.fencedIntentsPerSec, 1)} intents/s (${n(r.roundTripsPerIntent?.fenced)} round trips) | **${n(r.ratio, 2)}** |\n`;
+    s += `\n| ledger | unfenced | fenced | ratio |\n|---|---|---|---|\n| batched | ${n(r.unfencedIntentsPerSec, 1)} intents/s (${n(r.roundTripsPerIntent?.unfenced, 2)} round trips) | ${n(r.fencedIntentsPerSec, 1)} intents/s (${n(r.roundTripsPerIntent?.fenced, 2)} round trips) | **${n(r.ratio, 2)}** |\n`;
   if (r?.unbatched)
     s += `| one statement per check and outcome (\`maxBatch: 1\`) | ${n(r.unbatched.unfencedIntentsPerSec, 1)} intents/s (${n(r.unbatched.roundTripsPerIntent?.unfenced)} round trips) | ${n(r.unbatched.fencedIntentsPerSec, 1)} intents/s (${n(r.unbatched.roundTripsPerIntent?.fenced)} round trips) | batched ÷ one: ${n(r.batchedOverUnbatched?.unfenced, 2)} unfenced, ${n(r.batchedOverUnbatched?.fenced, 2)} fenced |\n`;
   return s + errorOf(rec);
