@@ -7,10 +7,7 @@
  * line (docs/operations.md, "Trace context"). Real Kafka and registry, OpenCell and Odoo sandboxes.
  */
 import { expect } from 'chai';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import type { KafkaMessage } from 'kafkajs';
-import { logger } from '../../src/core/log';
 import type { Config } from '../../src/core/config';
 import { parseTraceparent, traceFromSeed, withTrace } from '../../src/core/trace';
 import { invoiceEventId } from '../../src/domain/invoices/invoice-event';
@@ -31,6 +28,7 @@ import type { OdooSandbox } from '../../testkit/sandbox/odoo';
 import { defaultCatalog, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { REGISTRY_URL, eventually, odooDb, stateDb, testKafka, uniqueSuffix } from './support/stack';
 import { startInvoiceSandboxes } from './support/invoice-sandboxes';
+import { captureLogLines } from '../support/log-capture';
 
 describe('trace context: one OpenCell invoice followed by its trace id (poller â†’ event â†’ loader â†’ Odoo)', function () {
   this.timeout(120_000);
@@ -50,18 +48,8 @@ describe('trace context: one OpenCell invoice followed by its trace id (poller â
   const loaded: Array<{ event: InvoiceIssuedEvent; r: LoadOutcome }> = [];
   let numbers: string[] = [];
 
-  const lines: Record<string, unknown>[] = [];
-  const transport = new winston.transports.Stream({
-    stream: new Writable({
-      write(chunk: Buffer, _e, done) {
-        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        done();
-      },
-    }),
-    format: winston.format.json(),
-  });
-  const level = logger.level;
-  const others = logger.transports.map((x) => [x, x.silent] as const);
+  const capture = captureLogLines();
+  const { lines } = capture;
 
   const traceOf = (n: string) => traceFromSeed(`invoice|${n}`).traceId;
   const moveCreates = (n: string) =>
@@ -150,9 +138,7 @@ describe('trace context: one OpenCell invoice followed by its trace id (poller â
   }
 
   before(async () => {
-    for (const [x] of others) x.silent = true; // the test's transport alone hears the pipeline's info lines
-    logger.add(transport);
-    logger.level = 'info';
+    capture.attach(); // the test's transport alone hears the pipeline's info lines
     const catalog = defaultCatalog();
     catalog.invoicing.numberPrefix = `TR${sfx}-`; // invoice numbers (move refs in Odoo) unique per run
     ({ oc, odoo, config } = await startInvoiceSandboxes({
@@ -199,9 +185,7 @@ describe('trace context: one OpenCell invoice followed by its trace id (poller â
     await stage?.stop().catch(() => undefined);
     await poller?.stop().catch(() => undefined);
     await relay?.stop().catch(() => undefined);
-    logger.remove(transport);
-    logger.level = level;
-    for (const [x, silent] of others) x.silent = silent;
+    capture.detach();
     ocClient?.close();
     await oc?.close();
     await odoo?.close();

@@ -4,10 +4,7 @@
  * the sync event's header on Kafka (relay), and the pipeline's log lines. Real CDC, the pipeline's own topics.
  */
 import { expect } from 'chai';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import type { KafkaMessage } from 'kafkajs';
-import { logger } from '../../src/core/log';
 import { parseTraceparent } from '../../src/core/trace';
 import { createOutboxRelay, OutboxRelay } from '../../src/flows/outbox/relay';
 import { changeTrace } from '../../src/flows/projection/stages';
@@ -15,6 +12,7 @@ import type { IntentMessage } from '../../src/domain/intents/message';
 import { insertBankAccountAndMandate, insertContract, insertPartner } from '../../testkit/demo-seed';
 import { startTestPipeline, TestPipeline } from './support/pipeline';
 import { eventually, odooDb, stateDb, testKafka, uniqueSuffix } from './support/stack';
+import { captureLogLines } from '../support/log-capture';
 
 const header = (m: KafkaMessage, name: string) => m.headers?.[name]?.toString();
 
@@ -36,23 +34,11 @@ describe('trace context: one Odoo change followed by its trace id', function () 
   this.timeout(150_000);
   let t: TestPipeline | undefined;
   let relay: OutboxRelay | undefined;
-  const lines: Record<string, unknown>[] = [];
-  const transport = new winston.transports.Stream({
-    stream: new Writable({
-      write(chunk: Buffer, _e, done) {
-        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        done();
-      },
-    }),
-    format: winston.format.json(),
-  });
-  const level = logger.level;
-  const others = logger.transports.map((x) => [x, x.silent] as const);
+  const capture = captureLogLines();
+  const { lines } = capture;
 
   before(() => {
-    for (const [x] of others) x.silent = true; // the test's transport alone hears the pipeline's info lines
-    logger.add(transport);
-    logger.level = 'info';
+    capture.attach(); // the test's transport alone hears the pipeline's info lines
   });
   after(async function () {
     // a failed run shows the pipeline's warnings and errors this test's transport swallowed
@@ -61,9 +47,7 @@ describe('trace context: one Odoo change followed by its trace id', function () 
         console.log(JSON.stringify(l).slice(0, 400));
     await relay?.stop();
     await t?.stop();
-    logger.remove(transport);
-    logger.level = level;
-    for (const [x, silent] of others) x.silent = silent;
+    capture.detach();
   });
 
   it('intent header, OpenCell call headers, outbox row, sync event header and log lines carry the change’s trace id', async () => {

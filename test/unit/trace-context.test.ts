@@ -1,6 +1,4 @@
 import { expect } from 'chai';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { logger } from '../../src/core/log';
 import {
   childTraceparent,
@@ -13,6 +11,7 @@ import { outboxRowValues } from '../../src/adapters/postgres/outbox-store';
 import { traceHeader } from '../../src/adapters/http-transport';
 import { changeTrace, intentTrace } from '../../src/flows/projection/stages';
 import type { IntentMessage } from '../../src/domain/intents/message';
+import { captureLogLines } from '../support/log-capture';
 
 describe('W3C trace context', () => {
   it('parses and formats traceparent version 00; a bad header is no trace', () => {
@@ -54,21 +53,9 @@ describe('W3C trace context', () => {
   });
 
   it('inside a trace: log lines carry its id, calls send its traceparent with a span of their own, outbox rows keep it', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const transport = new winston.transports.Stream({
-      stream: new Writable({
-        write(chunk: Buffer, _e, done) {
-          lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-          done();
-        },
-      }),
-      format: winston.format.json(),
-    });
-    const level = logger.level;
-    const others = logger.transports.map((t) => [t, t.silent] as const);
-    for (const [t] of others) t.silent = true; // only this test's transport hears the info lines
-    logger.add(transport);
-    logger.level = 'info';
+    const capture = captureLogLines();
+    const { lines } = capture;
+    capture.attach(); // the test's transport alone hears the pipeline's info lines
     const trace = traceFromSeed('test');
     const payload = {
       eventId: '0b9a3e0c-8a3b-4c67-9d4e-6b0c1f9b2a11',
@@ -106,9 +93,7 @@ describe('W3C trace context', () => {
       });
       logger.child({ component: 'test' }).info('outside');
     } finally {
-      logger.remove(transport);
-      logger.level = level;
-      for (const [t, silent] of others) t.silent = silent;
+      capture.detach();
     }
     expect(lines.find((l) => l.message === 'inside')?.traceId).to.equal(trace.traceId);
     expect(lines.find((l) => l.message === 'outside')).to.not.have.property('traceId');
