@@ -38,7 +38,8 @@ import {
  * in commit order, no ledger `applied` overwritten (a trigger on ledger_intent and ledger_effect records any
  * regression), 0 dead letters, every sync event published. Writes bench/rebalance-storm.md.
  */
-const STORM_MS = Number(process.env.FAULT_STORM_SECONDS ?? 100) * 1000;
+// issue 15 "How it is checked": the storm lasts 3 minutes
+const STORM_MS = Number(process.env.FAULT_STORM_SECONDS ?? 180) * 1000;
 const STEP_MS = 10_000;
 const RATE = Number(process.env.FAULT_STORM_RATE ?? 200);
 const BASE = 40;
@@ -65,7 +66,7 @@ interface Change {
   readySeconds?: number;
 }
 
-describe('fault scenario "rebalance storm": processes join and leave every 10 s under 200 Odoo changes/s', function () {
+describe('fault scenario "rebalance storm": processes join and leave every 10 s for 3 minutes under 200 Odoo changes/s', function () {
   this.timeout(900_000);
   const t0 = Date.now();
   let scenario: FaultScenario;
