@@ -18,6 +18,10 @@ import { EventSchemas } from '../../src/adapters/registry/schemas';
 import { subscribeEvents, type Subscription } from '../../src/flows/outbox/subscriber';
 import type { OdooSandbox } from '../../testkit/sandbox/odoo';
 import { defaultCatalog, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
+import { invoicePdf } from '../../testkit/sandbox/opencell/invoices';
+import { INVOICE_PDF_PATH } from '../../src/app/http';
+import { runRoles } from '../../src/app/run';
+import { loadConfig } from '../../src/core/config';
 import { DLQ_HEADER } from '../../src/adapters/kafka/dlq';
 import type { KeyedConsumerEvent } from '../../src/adapters/kafka/keyed-consumer';
 import {
@@ -550,5 +554,298 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     expect([...moves.values()].every((ids) => ids.length === 1)).to.equal(true);
     expect(odoo.faults.list().every((f) => f.hits === 1)).to.equal(true);
     expect(consumerEvents.filter((e) => e.type === 'retry').length).to.be.at.least(2);
+  });
+});
+
+/**
+ * docs/parity.md I-validation and I-pdf on the real stack: malformed OpenCell invoices next to a good one through
+ * the poller, the outbox relay, Kafka and the loader; the opt-in PDF route served by the ops server of `run`
+ * (`runRoles`, src/app/run.ts) against the OpenCell sandbox.
+ */
+describe('invoice parity rows I-validation and I-pdf on the real stack', function () {
+  this.timeout(180_000);
+  const sfx = uniqueSuffix();
+  const PASSWORD = `pw-${sfx}`;
+  const TOKEN = `pdf-token-${sfx}-0123456789abcdef`;
+  const DAY = 86_400_000;
+  const today = new Date().toISOString().slice(0, 10);
+  const periodStart = new Date(Date.UTC(Number(today.slice(0, 4)), Number(today.slice(5, 7)) - 2, 1))
+    .toISOString()
+    .slice(0, 10);
+  const pollerName = `test-invoice-parity-poller-${sfx}`;
+  const loaderGroup = `test-invoice-parity-loader-${sfx}`;
+
+  let oc: OpenCellSandbox;
+  let odoo: OdooSandbox;
+  let config: Config;
+  let ocClient: OpenCellClient;
+  let relay: OutboxRelay;
+  let poller: InvoicePoller;
+  let loader: InvoiceLoaderStage | undefined;
+  const loaded: Array<{ event: InvoiceIssuedEvent; r: LoadOutcome }> = [];
+
+  async function topicMessages(topic: string): Promise<number> {
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets.reduce((s, o) => s + Number(o.high) - Number(o.low), 0);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async function movesByRef(refs: string[]): Promise<number[]> {
+    const r = await odooDb().query<{ id: number }>(
+      `SELECT id FROM account_move WHERE move_type = 'out_invoice' AND ref = ANY($1::text[]) ORDER BY id`,
+      [refs],
+    );
+    return r.rows.map((x) => x.id);
+  }
+
+  before(async () => {
+    const catalog = defaultCatalog();
+    catalog.invoicing.numberPrefix = `V${sfx}-`;
+    ({ oc, odoo, config } = await startInvoiceSandboxes({
+      catalog,
+      name: 'invoice-parity',
+      sfx,
+      password: PASSWORD,
+      env: { SCHEMA_REGISTRY_URL: REGISTRY_URL, INVOICE_PDF_ROUTE: 'true', INVOICE_PDF_TOKEN: TOKEN },
+    }));
+    ocClient = new OpenCellClient(config.opencell);
+    await ensureInvoiceTopics(testKafka(), config);
+    relay = new OutboxRelay({
+      pool: stateDb(),
+      kafka: testKafka(),
+      registry: new EventSchemas({ registryUrl: config.registryUrl, topics: config.topics }),
+      lockKey: Math.floor(Math.random() * 2 ** 40) + 1,
+      pollMs: 200,
+    });
+    await relay.start();
+    poller = startInvoicePoller(config, {
+      pool: stateDb(),
+      autoStart: false,
+      options: {
+        name: pollerName,
+        startDate: new Date(Date.parse(today) - 5 * DAY).toISOString().slice(0, 10),
+      },
+    });
+  });
+
+  after(async () => {
+    await loader?.stop().catch(() => undefined);
+    await poller?.stop().catch(() => undefined);
+    await relay?.stop().catch(() => undefined);
+    ocClient?.close();
+    await oc?.close();
+    await odoo?.close();
+    const st = stateDb();
+    await st.query('DELETE FROM outbox WHERE topic = ANY($1::text[])', [
+      [config.topics.invoiceEvents, config.topics.syncEvents],
+    ]);
+    await st.query('DELETE FROM processed_event WHERE consumer = ANY($1::text[])', [
+      [pollerName, loaderGroup],
+    ]);
+    await st.query('DELETE FROM cursor_position WHERE name = $1', [pollerName]);
+    const admin = testKafka().admin();
+    await admin.connect();
+    await admin
+      .deleteTopics({ topics: [config.topics.invoiceEvents, config.topics.dlq] })
+      .catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('I-validation: an OpenCell invoice without billing account, or without number, is refused by the poller (never on Kafka, never in Odoo, refused again at the next poll); the good invoice of the same run is loaded into Odoo once', async () => {
+    // a good customer: in Odoo (partner, group, contract) and in OpenCell (hierarchy, subscription, service)
+    const ref = `IVP${sfx}`;
+    const groupCode = `${ref}_0`;
+    const contractCode = `SCIP${sfx}`;
+    const db = odooDb();
+    const partner = await insertPartner(db, {
+      ref,
+      firstname: 'Inv',
+      lastname: `Parity ${sfx}`,
+      email: `invp-${sfx}@example.org`,
+    });
+    const group = await insertContractGroup(db, partner.id, groupCode);
+    await insertContract(db, {
+      partnerId: partner.id,
+      kind: 'mobile',
+      contractGroupId: group.id,
+      code: contractCode,
+    });
+    const crm = {
+      crmParentCode: 'SC',
+      description: 'Invoice parity test',
+      name: { title: 'MS', firstName: 'Jane', lastName: `Doe ${sfx}` },
+      address: { address1: 'Carrer Major 1', zipCode: '08001', city: 'Barcelona', country: 'ES' },
+      customerCategory: 'CLIENT',
+      currency: 'EUR',
+      language: 'ESP',
+      country: 'SP',
+      billingCycle: 'BC_SC_MONTHLY_1ST',
+      electronicBilling: true,
+      email: `invp-${sfx}@example.org`,
+      methodOfPayment: [
+        {
+          paymentMethodType: 'DIRECTDEBIT',
+          mandateIdentification: 'M1',
+          mandateDate: '2024-01-15',
+          bankCoordinates: { iban: 'ES9121000418450200051332', accountOwner: 'Jane Doe' },
+        },
+      ],
+    };
+    await ocClient.createCrmAccountHierarchy({ ...crm, crmAccountType: 'C', code: ref } as never);
+    await ocClient.createCrmAccountHierarchy({
+      ...crm,
+      crmAccountType: 'CA_UA',
+      code: groupCode,
+      crmParentCode: ref,
+    } as never);
+    await ocClient.createSubscription({
+      code: contractCode,
+      userAccount: groupCode,
+      offerTemplate: 'OF_SC_TEMPLATE_MOB',
+      subscriptionDate: periodStart,
+    } as never);
+    await ocClient.activateServices({
+      subscription: contractCode,
+      servicesToActivate: {
+        service: [{ code: 'SE_SC_REC_MOBILE_T_UNL_20480', quantity: 1, subscriptionDate: periodStart }],
+      },
+    } as never);
+
+    // in OpenCell's order of creation: no billing account, the good one, no number
+    const noAccount = oc.plantMalformedInvoice({ missing: 'billingAccountCode', invoiceDate: today });
+    const run = oc.billingRun({ invoiceDate: today });
+    expect(run.invoiceCount).to.equal(1);
+    const goodNumber = run.invoiceNumbers[0]!;
+    const noNumber = oc.plantMalformedInvoice({ missing: 'invoiceNumber', invoiceDate: today });
+    expect(noAccount.invoiceNumber).to.be.a('string');
+    expect(noNumber.invoiceNumber).to.equal(null);
+
+    const r = await poller.pollOnce();
+    // the faults landed: all three listed, the one without billing account read in full and refused
+    expect(r.listed).to.equal(3);
+    expect(r.rejected).to.deep.equal([noAccount.invoiceNumber]);
+    expect(
+      oc.journal
+        .entries({ path: '/invoice' })
+        .some((e) => e.query?.invoiceNumber === noAccount.invoiceNumber),
+    ).to.equal(true);
+    expect(r.invoiceNumbers).to.deep.equal([goodNumber]);
+    expect(r.emitted).to.equal(1);
+    // only the good invoice is remembered (the refused one is not, so each poll reports it again)
+    const remembered = await stateDb().query<{ event_id: string }>(
+      'SELECT event_id FROM processed_event WHERE consumer = $1',
+      [pollerName],
+    );
+    expect(remembered.rows.map((x) => x.event_id)).to.deep.equal([invoiceEventId(goodNumber)]);
+
+    loader = createInvoiceLoader(config, {
+      kafka: testKafka(),
+      pool: stateDb(),
+      groupId: loaderGroup,
+      onLoaded: (event, lr) => loaded.push({ event, r: lr }),
+    });
+    await loader.start();
+    await eventually(async () => (loaded.length >= 1 ? true : undefined), 60_000, 'the good invoice loaded');
+    expect(loaded.map((l) => [l.event.invoiceNumber, l.r.outcome])).to.deep.equal([[goodNumber, 'created']]);
+    // the topic had the good invoice only, so nothing else could be loaded or dead-lettered
+    expect(await topicMessages(config.topics.invoiceEvents)).to.equal(1);
+    expect(await topicMessages(config.topics.dlq)).to.equal(0);
+    expect(await movesByRef([goodNumber])).to.have.length(1);
+    expect(await movesByRef([noAccount.invoiceNumber!])).to.have.length(0);
+
+    // the next poll refuses the malformed invoice again and emits nothing
+    const again = await poller.pollOnce();
+    expect(again).to.deep.include({ listed: 3, emitted: 0, skipped: 1 });
+    expect(again.rejected).to.deep.equal([noAccount.invoiceNumber]);
+    const outbox = await stateDb().query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM outbox WHERE topic = $1',
+      [config.topics.invoiceEvents],
+    );
+    expect(outbox.rows[0]!.n).to.be.at.most(1);
+    expect(await movesByRef([goodNumber])).to.have.length(1);
+  });
+
+  describe('I-pdf: the opt-in route /web/binary/download_invoice of the run’s ops server', () => {
+    let invoiceNumber: string;
+    const get = (port: number, token: string | null) =>
+      fetch(
+        `http://127.0.0.1:${port}${INVOICE_PDF_PATH}?invoice_number=${encodeURIComponent(invoiceNumber)}`,
+        {
+          headers: token === null ? {} : { Authorization: `Bearer ${token}` },
+        },
+      );
+
+    before(() => {
+      // dated outside the poller's window above
+      invoiceNumber = oc.generateInvoices({
+        count: 1,
+        invoiceDate: '2024-06-01',
+        billingAccountCodes: [`PDF${sfx}_0`],
+      }).invoiceNumbers[0]!;
+    });
+
+    it('I-pdf: with INVOICE_PDF_ROUTE and its token, the PDF bytes of the OpenCell invoice come back (GET /invoice includePdf=true); without a token or with a wrong one 401, before asking OpenCell', async () => {
+      expect(config.invoicePdf.enabled).to.equal(true);
+      const proc = await runRoles(config, [], { httpPort: 0, kafka: testKafka() });
+      try {
+        const port = proc.http!.port;
+        const before = oc.journal.entries({ path: '/invoice' }).length;
+        for (const token of [null, 'wrong-token', `${TOKEN}x`]) {
+          const res = await get(port, token);
+          expect(res.status, String(token)).to.equal(401);
+          expect(res.headers.get('www-authenticate')).to.equal('Bearer');
+        }
+        expect(oc.journal.entries({ path: '/invoice' }).length).to.equal(before);
+
+        const res = await get(port, TOKEN);
+        expect(res.status).to.equal(200);
+        expect(res.headers.get('content-type')).to.equal('application/pdf');
+        expect(res.headers.get('content-disposition')).to.equal(
+          `attachment; filename="${invoiceNumber}.pdf"`,
+        );
+        const body = Buffer.from(await res.arrayBuffer());
+        expect(body.equals(invoicePdf(oc.state.invoicesByNumber.get(`COM|${invoiceNumber}`)!))).to.equal(
+          true,
+        );
+        const calls = oc.journal.entries({ path: '/invoice' }).slice(before);
+        expect(calls).to.have.length(1);
+        expect(calls[0]!.query).to.include({ invoiceNumber, includePdf: 'true' });
+      } finally {
+        await proc.stop();
+      }
+    });
+
+    it('I-pdf: off by default: without INVOICE_PDF_ROUTE the run’s ops server answers 404, even with the token, and asks OpenCell nothing', async () => {
+      const off = loadConfig({
+        ...process.env,
+        OPENCELL_BASEURL: oc.url,
+        OPENCELL_USER: oc.credentials.user,
+        OPENCELL_PASSWORD: oc.credentials.password,
+        ODOO_URL: odoo.url,
+        ODOO_DB: odoo.db,
+        ODOO_USER: 'billing-bot',
+        ODOO_PASSWORD: PASSWORD,
+        SCHEMA_REGISTRY_URL: REGISTRY_URL,
+      });
+      expect(off.invoicePdf.enabled).to.equal(false);
+      const proc = await runRoles(off, [], { httpPort: 0, kafka: testKafka() });
+      try {
+        const before = oc.journal.entries({ path: '/invoice' }).length;
+        for (const token of [TOKEN, null]) {
+          const res = await get(proc.http!.port, token);
+          expect(res.status, String(token)).to.equal(404);
+        }
+        expect(oc.journal.entries({ path: '/invoice' }).length).to.equal(before);
+        // the ops server itself is up
+        expect((await fetch(`http://127.0.0.1:${proc.http!.port}/healthz`)).status).to.equal(200);
+      } finally {
+        await proc.stop();
+      }
+    });
   });
 });

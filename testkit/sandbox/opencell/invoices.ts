@@ -391,6 +391,80 @@ export function generateSyntheticInvoices(
   return { billingRunId, invoiceCount: numbers.length, invoiceNumbers: numbers, amountWithTax: total / 100 };
 }
 
+export interface MalformedInvoiceOptions {
+  /**
+   * The field the planted invoice lacks: `invoiceNumber` (OpenCell numbers an invoice when it is validated, so a
+   * draft is listed without one) or `billingAccountCode`.
+   */
+  missing: 'invoiceNumber' | 'billingAccountCode';
+  /** Invoice date (default: today on the sandbox clock). */
+  invoiceDate?: number | string;
+}
+
+export interface MalformedInvoice {
+  invoiceId: number;
+  /** null when the number is the missing field */
+  invoiceNumber: string | null;
+}
+
+/**
+ * Plants one invoice lacking `missing` (docs/parity.md I-validation), otherwise as a billing run issues it: one
+ * recurring line of the catalog's first service. Listed and read like any other; an invoice without number cannot
+ * be read by number.
+ */
+export function plantMalformedInvoice(
+  state: SandboxState,
+  now: number,
+  opts: MalformedInvoiceOptions,
+): MalformedInvoice {
+  const invoiceDate = startOfDay(dateOpt(opts.invoiceDate, 'invoiceDate') ?? now);
+  const periodEnd = monthStart(invoiceDate);
+  const periodStart = monthStart(periodEnd - 1);
+  const tpl = state.catalog.serviceTemplates[0];
+  const sc = tpl && state.index.get<InvoiceSubCategoryEntry>('InvoiceSubCategory', tpl.invoiceSubCategory);
+  if (!tpl || !sc) throw invalid('the catalog has no service template with an invoice sub-category');
+  const inv = buildInvoice(state, {
+    billingAccountCode: 'MALFORMED_0',
+    lines: [
+      {
+        subCategory: sc,
+        rt: {
+          code: tpl.code,
+          description: tpl.description ?? tpl.code,
+          unitAmountWithoutTax: tpl.monthlyPrice,
+          quantity: 1,
+          amountWithoutTax: round2(tpl.monthlyPrice),
+          usageDate: periodStart,
+          startDate: periodStart,
+          endDate: periodEnd,
+          userAccountCode: 'MALFORMED_0',
+          subscriptionCode: 'MALFORMED',
+          serviceInstanceCode: tpl.code,
+        },
+      },
+    ],
+    invoiceDate,
+    periodStart,
+    periodEnd,
+    now,
+    withPdf: true,
+    billingRunId: ++state.billingRunSeq,
+    sellerCode: state.catalog.sellers[0]?.code ?? 'SC',
+  });
+  // The record's type has both fields; the answers leave out an undefined one (compact).
+  const rec = inv as unknown as Record<string, unknown>;
+  if (opts.missing === 'invoiceNumber') {
+    delete rec.invoiceNumber;
+    rec.status = 'DRAFT';
+    state.invoices.push(inv);
+    state.invoicesById.set(inv.invoiceId, inv);
+    return { invoiceId: inv.invoiceId, invoiceNumber: null };
+  }
+  delete rec.billingAccountCode;
+  state.addInvoice(inv);
+  return { invoiceId: inv.invoiceId, invoiceNumber: inv.invoiceNumber };
+}
+
 // ------------------------------------------------------------------------------------------------ PDF
 
 /** A small but valid single-page PDF describing the invoice (built on demand; not stored). */

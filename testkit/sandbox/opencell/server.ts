@@ -89,6 +89,8 @@ export interface OpenCellSandbox {
   reset(catalog?: SandboxCatalog): void;
   billingRun(opts?: invoices.BillingRunOptions): invoices.BillingRunResult;
   generateInvoices(opts: invoices.SyntheticInvoiceOptions): invoices.BillingRunResult;
+  /** One invoice without number or without billing account (docs/parity.md I-validation). */
+  plantMalformedInvoice(opts: invoices.MalformedInvoiceOptions): invoices.MalformedInvoice;
   close(): Promise<void>;
 }
 
@@ -582,6 +584,7 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
     },
     billingRun: (o = {}) => invoices.billingRun(state, now(), o),
     generateInvoices: (o) => invoices.generateSyntheticInvoices(state, now(), o),
+    plantMalformedInvoice: (o) => invoices.plantMalformedInvoice(state, now(), o),
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of hanging) res.destroy();
