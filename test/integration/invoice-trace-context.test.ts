@@ -13,21 +13,14 @@ import { parseTraceparent, traceFromSeed, withTrace } from '../../src/core/trace
 import { invoiceEventId } from '../../src/domain/invoices/invoice-event';
 import type { InvoiceIssuedEvent } from '../../src/domain/outbox/events';
 import { OpenCellClient } from '../../src/adapters/opencell/client';
-import { EventSchemas } from '../../src/adapters/registry/schemas';
-import { OutboxRelay } from '../../src/flows/outbox/relay';
 import type { InvoicePoller } from '../../src/flows/invoices/poller';
 import type { LoadOutcome } from '../../src/flows/invoices/loader';
-import {
-  createInvoiceLoader,
-  ensureInvoiceTopics,
-  startInvoicePoller,
-  type InvoiceLoaderStage,
-} from '../../src/flows/invoices/stages';
+import { createInvoiceLoader, type InvoiceLoaderStage } from '../../src/flows/invoices/stages';
 import { insertContract, insertContractGroup, insertPartner } from '../../testkit/demo-seed';
 import type { OdooSandbox } from '../../testkit/sandbox/odoo';
 import { defaultCatalog, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { REGISTRY_URL, eventually, odooDb, stateDb, testKafka, uniqueSuffix } from './support/stack';
-import { startInvoiceSandboxes } from './support/invoice-sandboxes';
+import { startInvoicePath, type InvoicePath } from './support/invoice-sandboxes';
 import { captureLogLines } from '../support/log-capture';
 
 describe('trace context: one OpenCell invoice followed by its trace id (poller â†’ event â†’ loader â†’ Odoo)', function () {
@@ -42,7 +35,7 @@ describe('trace context: one OpenCell invoice followed by its trace id (poller â
   let odoo: OdooSandbox;
   let config: Config;
   let ocClient: OpenCellClient;
-  let relay: OutboxRelay | undefined;
+  let path: InvoicePath | undefined;
   let poller: InvoicePoller | undefined;
   let stage: InvoiceLoaderStage | undefined;
   const loaded: Array<{ event: InvoiceIssuedEvent; r: LoadOutcome }> = [];
@@ -141,30 +134,17 @@ describe('trace context: one OpenCell invoice followed by its trace id (poller â
     capture.attach(); // the test's transport alone hears the pipeline's info lines
     const catalog = defaultCatalog();
     catalog.invoicing.numberPrefix = `TR${sfx}-`; // invoice numbers (move refs in Odoo) unique per run
-    ({ oc, odoo, config } = await startInvoiceSandboxes({
+    path = await startInvoicePath({
       catalog,
       name: 'trace',
       sfx,
       password: PASSWORD,
-      env: {
-        SCHEMA_REGISTRY_URL: REGISTRY_URL,
-      },
-    }));
-    ocClient = new OpenCellClient(config.opencell);
-    await ensureInvoiceTopics(testKafka(), config);
-    relay = new OutboxRelay({
-      pool: stateDb(),
-      kafka: testKafka(),
-      registry: new EventSchemas({ registryUrl: config.registryUrl, topics: config.topics }),
-      lockKey: Math.floor(Math.random() * 2 ** 40) + 1,
-      pollMs: 100,
+      env: { SCHEMA_REGISTRY_URL: REGISTRY_URL },
+      pollerName,
+      startDate: today,
+      relayPollMs: 100,
     });
-    await relay.start();
-    poller = startInvoicePoller(config, {
-      pool: stateDb(),
-      autoStart: false,
-      options: { name: pollerName, startDate: today },
-    });
+    ({ oc, odoo, config, ocClient, poller } = path);
     // one invoice per batch: each create call is one invoice's (batches of several: the last test)
     stage = createInvoiceLoader(config, {
       kafka: testKafka(),
@@ -183,24 +163,8 @@ describe('trace context: one OpenCell invoice followed by its trace id (poller â
       for (const l of lines.filter((x) => x.level === 'error' || x.level === 'warn').slice(0, 8))
         console.log(JSON.stringify(l).slice(0, 400));
     await stage?.stop().catch(() => undefined);
-    await poller?.stop().catch(() => undefined);
-    await relay?.stop().catch(() => undefined);
     capture.detach();
-    ocClient?.close();
-    await oc?.close();
-    await odoo?.close();
-    const st = stateDb();
-    await st.query('DELETE FROM outbox WHERE topic = $1', [config.topics.invoiceEvents]);
-    await st.query('DELETE FROM processed_event WHERE consumer = ANY($1::text[])', [
-      [pollerName, loaderGroup, batchConsumer],
-    ]);
-    await st.query('DELETE FROM cursor_position WHERE name = $1', [pollerName]);
-    const admin = testKafka().admin();
-    await admin.connect();
-    await admin
-      .deleteTopics({ topics: [config.topics.invoiceEvents, config.topics.dlq] })
-      .catch(() => undefined);
-    await admin.disconnect();
+    await path?.close([loaderGroup, batchConsumer]);
   });
 
   it('event header, loader log lines and the Odoo calls that create the move carry the invoiceâ€™s trace id; another invoice another one', async () => {

@@ -7,13 +7,11 @@ import type { InvoicePoller } from '../../src/flows/invoices/poller';
 import type { LoadOutcome } from '../../src/flows/invoices/loader';
 import {
   createInvoiceLoader,
-  ensureInvoiceTopics,
   startInvoicePoller,
   type InvoiceLoaderStage,
 } from '../../src/flows/invoices/stages';
 import { OpenCellClient } from '../../src/adapters/opencell/client';
 import type { InvoiceIssuedEvent } from '../../src/domain/outbox/events';
-import { OutboxRelay } from '../../src/flows/outbox/relay';
 import { EventSchemas } from '../../src/adapters/registry/schemas';
 import { subscribeEvents, type Subscription } from '../../src/flows/outbox/subscriber';
 import type { OdooSandbox } from '../../testkit/sandbox/odoo';
@@ -33,7 +31,7 @@ import {
   testKafka,
   uniqueSuffix,
 } from './support/stack';
-import { startInvoiceSandboxes } from './support/invoice-sandboxes';
+import { startInvoicePath, type InvoicePath } from './support/invoice-sandboxes';
 
 /**
  * The invoice flow on the real stack: OpenCell sandbox billing run → poller → outbox → relay → Kafka (Avro through
@@ -57,8 +55,8 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
   let odoo: OdooSandbox;
   let config: Config;
   let ocClient: OpenCellClient;
-  let relay: OutboxRelay;
   let poller: InvoicePoller;
+  let path: InvoicePath;
   let loader: InvoiceLoaderStage | undefined;
   let tail: Subscription | undefined;
   const pollerName = `test-invoice-poller-${sfx}`;
@@ -213,7 +211,7 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     } as never);
     for (const c of catalog.tradingCountries)
       if (c.code === 'FR') (c as { taxCode?: string }).taxCode = 'TAX_SBX_ONLY';
-    ({ oc, odoo, config } = await startInvoiceSandboxes({
+    path = await startInvoicePath({
       catalog,
       name: 'invoice',
       sfx,
@@ -224,25 +222,11 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
         RETRY_MAX_MS: '500',
         RETRY_MAX_ATTEMPTS: '6',
       },
-    }));
-    ocClient = new OpenCellClient(config.opencell);
-    await ensureInvoiceTopics(testKafka(), config);
-    relay = new OutboxRelay({
-      pool: stateDb(),
-      kafka: testKafka(),
-      registry: new EventSchemas({ registryUrl: config.registryUrl, topics: config.topics }),
-      lockKey: Math.floor(Math.random() * 2 ** 40) + 1,
-      pollMs: 200,
+      pollerName,
+      startDate: new Date(Date.parse(today) - 5 * DAY).toISOString().slice(0, 10),
+      relayPollMs: 200,
     });
-    await relay.start();
-    poller = startInvoicePoller(config, {
-      pool: stateDb(),
-      autoStart: false,
-      options: {
-        name: pollerName,
-        startDate: new Date(Date.parse(today) - 5 * DAY).toISOString().slice(0, 10),
-      },
-    });
+    ({ oc, odoo, config, ocClient, poller } = path);
 
     // Interleaved: good, bad tax, good, unknown customer, good…
     good.push(
@@ -259,25 +243,7 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
   after(async () => {
     await tail?.stop().catch(() => undefined);
     await loader?.stop().catch(() => undefined);
-    await poller?.stop().catch(() => undefined);
-    await relay?.stop().catch(() => undefined);
-    ocClient?.close();
-    await oc?.close();
-    await odoo?.close();
-    const st = stateDb();
-    await st.query('DELETE FROM outbox WHERE topic = ANY($1::text[])', [
-      [config.topics.invoiceEvents, config.topics.syncEvents],
-    ]);
-    await st.query('DELETE FROM processed_event WHERE consumer = ANY($1::text[])', [
-      [pollerName, loaderGroup],
-    ]);
-    await st.query('DELETE FROM cursor_position WHERE name = $1', [pollerName]);
-    const admin = testKafka().admin();
-    await admin.connect();
-    await admin
-      .deleteTopics({ topics: [config.topics.invoiceEvents, config.topics.dlq] })
-      .catch(() => undefined);
-    await admin.disconnect();
+    await path?.close([loaderGroup]);
   });
 
   it('a billing run → one poll → InvoiceIssued events on the topic, decoded through the registry', async () => {
@@ -579,8 +545,8 @@ describe('invoice parity rows I-validation and I-pdf on the real stack', functio
   let odoo: OdooSandbox;
   let config: Config;
   let ocClient: OpenCellClient;
-  let relay: OutboxRelay;
   let poller: InvoicePoller;
+  let path: InvoicePath;
   let loader: InvoiceLoaderStage | undefined;
   const loaded: Array<{ event: InvoiceIssuedEvent; r: LoadOutcome }> = [];
 
@@ -606,54 +572,22 @@ describe('invoice parity rows I-validation and I-pdf on the real stack', functio
   before(async () => {
     const catalog = defaultCatalog();
     catalog.invoicing.numberPrefix = `V${sfx}-`;
-    ({ oc, odoo, config } = await startInvoiceSandboxes({
+    path = await startInvoicePath({
       catalog,
       name: 'invoice-parity',
       sfx,
       password: PASSWORD,
       env: { SCHEMA_REGISTRY_URL: REGISTRY_URL, INVOICE_PDF_ROUTE: 'true', INVOICE_PDF_TOKEN: TOKEN },
-    }));
-    ocClient = new OpenCellClient(config.opencell);
-    await ensureInvoiceTopics(testKafka(), config);
-    relay = new OutboxRelay({
-      pool: stateDb(),
-      kafka: testKafka(),
-      registry: new EventSchemas({ registryUrl: config.registryUrl, topics: config.topics }),
-      lockKey: Math.floor(Math.random() * 2 ** 40) + 1,
-      pollMs: 200,
+      pollerName,
+      startDate: new Date(Date.parse(today) - 5 * DAY).toISOString().slice(0, 10),
+      relayPollMs: 200,
     });
-    await relay.start();
-    poller = startInvoicePoller(config, {
-      pool: stateDb(),
-      autoStart: false,
-      options: {
-        name: pollerName,
-        startDate: new Date(Date.parse(today) - 5 * DAY).toISOString().slice(0, 10),
-      },
-    });
+    ({ oc, odoo, config, ocClient, poller } = path);
   });
 
   after(async () => {
     await loader?.stop().catch(() => undefined);
-    await poller?.stop().catch(() => undefined);
-    await relay?.stop().catch(() => undefined);
-    ocClient?.close();
-    await oc?.close();
-    await odoo?.close();
-    const st = stateDb();
-    await st.query('DELETE FROM outbox WHERE topic = ANY($1::text[])', [
-      [config.topics.invoiceEvents, config.topics.syncEvents],
-    ]);
-    await st.query('DELETE FROM processed_event WHERE consumer = ANY($1::text[])', [
-      [pollerName, loaderGroup],
-    ]);
-    await st.query('DELETE FROM cursor_position WHERE name = $1', [pollerName]);
-    const admin = testKafka().admin();
-    await admin.connect();
-    await admin
-      .deleteTopics({ topics: [config.topics.invoiceEvents, config.topics.dlq] })
-      .catch(() => undefined);
-    await admin.disconnect();
+    await path?.close([loaderGroup]);
   });
 
   it('I-validation: an OpenCell invoice without billing account, or without number, is refused by the poller (never on Kafka, never in Odoo, refused again at the next poll); the good invoice of the same run is loaded into Odoo once', async () => {

@@ -3,14 +3,19 @@
  * stack's Odoo database (one user, `billing-bot`), and the configuration that points the poller and the loader at
  * them, with topics of the test's own (`test.<name>-invoice-events-<suffix>`, …).
  */
+import { OpenCellClient } from '../../../src/adapters/opencell/client';
+import { EventSchemas } from '../../../src/adapters/registry/schemas';
 import { loadConfig, type Config } from '../../../src/core/config';
+import type { InvoicePoller } from '../../../src/flows/invoices/poller';
+import { ensureInvoiceTopics, startInvoicePoller } from '../../../src/flows/invoices/stages';
+import { OutboxRelay } from '../../../src/flows/outbox/relay';
 import { startOdooSandbox, type OdooSandbox } from '../../../testkit/sandbox/odoo';
 import {
   startOpenCellSandbox,
   type OpenCellSandbox,
   type SandboxCatalog,
 } from '../../../testkit/sandbox/opencell';
-import { ODOO_DATABASE_URL } from './stack';
+import { ODOO_DATABASE_URL, stateDb, testKafka } from './stack';
 
 export interface InvoiceSandboxes {
   oc: OpenCellSandbox;
@@ -49,4 +54,73 @@ export async function startInvoiceSandboxes(opts: {
     ...opts.env,
   });
   return { oc, odoo, config };
+}
+
+export interface InvoicePath extends InvoiceSandboxes {
+  /** the production OpenCell client, on the sandbox */
+  ocClient: OpenCellClient;
+  /** the outbox relay (started): invoice events reach Kafka through it */
+  relay: OutboxRelay;
+  /** the poller (not started: the test polls with pollOnce) */
+  poller: InvoicePoller;
+  /**
+   * Stops the relay and the poller, closes the clients and sandboxes, and removes what the test left in the shared
+   * state database (outbox rows of its topics, the poller's cursor, `consumers`' processed events) and its topics.
+   * Stop the test's own loader and subscribers first.
+   */
+  close(consumers?: readonly string[]): Promise<void>;
+}
+
+/** The sandboxes, the invoice topics, a started relay and a poller named `pollerName` that starts at `startDate`. */
+export async function startInvoicePath(
+  opts: Parameters<typeof startInvoiceSandboxes>[0] & {
+    pollerName: string;
+    startDate: string;
+    relayPollMs: number;
+  },
+): Promise<InvoicePath> {
+  const sandboxes = await startInvoiceSandboxes(opts);
+  const { config } = sandboxes;
+  const ocClient = new OpenCellClient(config.opencell);
+  await ensureInvoiceTopics(testKafka(), config);
+  const relay = new OutboxRelay({
+    pool: stateDb(),
+    kafka: testKafka(),
+    registry: new EventSchemas({ registryUrl: config.registryUrl, topics: config.topics }),
+    lockKey: Math.floor(Math.random() * 2 ** 40) + 1,
+    pollMs: opts.relayPollMs,
+  });
+  await relay.start();
+  const poller = startInvoicePoller(config, {
+    pool: stateDb(),
+    autoStart: false,
+    options: { name: opts.pollerName, startDate: opts.startDate },
+  });
+  return {
+    ...sandboxes,
+    ocClient,
+    relay,
+    poller,
+    async close(consumers = []) {
+      await poller.stop().catch(() => undefined);
+      await relay.stop().catch(() => undefined);
+      ocClient.close();
+      await sandboxes.oc.close();
+      await sandboxes.odoo.close();
+      const st = stateDb();
+      await st.query('DELETE FROM outbox WHERE topic = ANY($1::text[])', [
+        [config.topics.invoiceEvents, config.topics.syncEvents],
+      ]);
+      await st.query('DELETE FROM processed_event WHERE consumer = ANY($1::text[])', [
+        [opts.pollerName, ...consumers],
+      ]);
+      await st.query('DELETE FROM cursor_position WHERE name = $1', [opts.pollerName]);
+      const admin = testKafka().admin();
+      await admin.connect();
+      await admin
+        .deleteTopics({ topics: [config.topics.invoiceEvents, config.topics.dlq] })
+        .catch(() => undefined);
+      await admin.disconnect();
+    },
+  };
 }
