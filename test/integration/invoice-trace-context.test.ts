@@ -20,7 +20,7 @@ import { insertContract, insertContractGroup, insertPartner } from '../../testki
 import type { OdooSandbox } from '../../testkit/sandbox/odoo';
 import { defaultCatalog, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { REGISTRY_URL, eventually, odooDb, stateDb, testKafka, uniqueSuffix } from './support/stack';
-import { startInvoicePath, type InvoicePath } from './support/invoice-sandboxes';
+import { plantBilledCustomer, startInvoicePath, type InvoicePath } from './support/invoice-sandboxes';
 import { captureLogLines } from '../support/log-capture';
 
 describe('trace context: one OpenCell invoice followed by its trace id (poller → event → loader → Odoo)', function () {
@@ -85,49 +85,19 @@ describe('trace context: one OpenCell invoice followed by its trace id (poller �
       contractGroupId: group.id,
       code: contractCode,
     });
-    const crm = (over: Record<string, unknown>) => ({
-      crmParentCode: 'SC',
-      description: 'Trace test',
-      name: { title: 'MS', firstName: 'Jane', lastName: `Doe ${sfx}` },
-      address: { address1: 'Carrer Major 1', zipCode: '08001', city: 'Barcelona', country: 'ES' },
-      customerCategory: 'CLIENT',
-      currency: 'EUR',
-      language: 'ESP',
-      country: 'SP',
-      billingCycle: 'BC_SC_MONTHLY_1ST',
-      electronicBilling: true,
-      email: `trace-inv-${sfx}@example.org`,
-      methodOfPayment: [
-        {
-          paymentMethodType: 'DIRECTDEBIT',
-          mandateIdentification: 'M1',
-          mandateDate: '2024-01-15',
-          bankCoordinates: { iban: 'ES9121000418450200051332', accountOwner: 'Jane Doe' },
-        },
-      ],
-      ...over,
-    });
     // billed by a run dated today: the subscription runs since the first day of the month before
     const d = new Date(`${today}T00:00:00Z`);
     const periodStart = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1))
       .toISOString()
       .slice(0, 10);
-    await ocClient.createCrmAccountHierarchy(crm({ crmAccountType: 'C', code: ref }) as never);
-    await ocClient.createCrmAccountHierarchy(
-      crm({ crmAccountType: 'CA_UA', code: groupCode, crmParentCode: ref }) as never,
-    );
-    await ocClient.createSubscription({
-      code: contractCode,
-      userAccount: groupCode,
-      offerTemplate: 'OF_SC_TEMPLATE_MOB',
-      subscriptionDate: periodStart,
-    } as never);
-    await ocClient.activateServices({
-      subscription: contractCode,
-      servicesToActivate: {
-        service: [{ code: 'SE_SC_REC_MOBILE_T_UNL_20480', quantity: 1, subscriptionDate: periodStart }],
-      },
-    } as never);
+    await plantBilledCustomer(ocClient, {
+      ref,
+      groupCode,
+      contractCode,
+      since: periodStart,
+      email: `trace-inv-${sfx}@example.org`,
+      lastName: `Doe ${sfx}`,
+    });
   }
 
   before(async () => {

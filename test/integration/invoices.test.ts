@@ -31,7 +31,7 @@ import {
   testKafka,
   uniqueSuffix,
 } from './support/stack';
-import { startInvoicePath, type InvoicePath } from './support/invoice-sandboxes';
+import { plantBilledCustomer, startInvoicePath, type InvoicePath } from './support/invoice-sandboxes';
 
 /**
  * The invoice flow on the real stack: OpenCell sandbox billing run → poller → outbox → relay → Kafka (Avro through
@@ -79,29 +79,6 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
   let billingRunId = '';
   let byBa = new Map<string, string>(); // billing account code → invoice number
 
-  const crm = (over: Record<string, unknown>) => ({
-    crmParentCode: 'SC',
-    description: 'Invoice test',
-    name: { title: 'MS', firstName: 'Jane', lastName: `Doe ${sfx}` },
-    address: { address1: 'Carrer Major 1', zipCode: '08001', city: 'Barcelona', country: 'ES' },
-    customerCategory: 'CLIENT',
-    currency: 'EUR',
-    language: 'ESP',
-    country: 'SP',
-    billingCycle: 'BC_SC_MONTHLY_1ST',
-    electronicBilling: true,
-    email: `inv-${sfx}@example.org`,
-    methodOfPayment: [
-      {
-        paymentMethodType: 'DIRECTDEBIT',
-        mandateIdentification: 'M1',
-        mandateDate: '2024-01-15',
-        bankCoordinates: { iban: 'ES9121000418450200051332', accountOwner: 'Jane Doe' },
-      },
-    ],
-    ...over,
-  });
-
   /** A customer in Odoo (partner, group, mobile contract) unless `inOdoo` is false, and the same in OpenCell. */
   async function customer(
     i: string,
@@ -133,35 +110,16 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
         contracts: [{ id: contract.id, code: contract.code }],
       };
     }
-    await ocClient.createCrmAccountHierarchy(crm({ crmAccountType: 'C', code: ref }) as never);
-    await ocClient.createCrmAccountHierarchy(
-      crm({
-        crmAccountType: 'CA_UA',
-        code: groupCode,
-        crmParentCode: ref,
-        country: opts.country ?? 'SP',
-      }) as never,
-    );
-    await ocClient.createSubscription({
-      code: contractCode,
-      userAccount: groupCode,
-      offerTemplate: 'OF_SC_TEMPLATE_MOB',
-      subscriptionDate: periodStart,
-    } as never);
-    await ocClient.activateServices({
-      subscription: contractCode,
-      servicesToActivate: {
-        service: [{ code: 'SE_SC_REC_MOBILE_T_UNL_20480', quantity: 1, subscriptionDate: periodStart }],
-      },
-    } as never);
-    for (const os of opts.oneShots ?? []) {
-      await ocClient.applyOneShotChargeInstance({
-        subscription: contractCode,
-        oneShotCharge: os.code,
-        operationDate: periodStart,
-        ...(os.amount === undefined ? {} : { amountWithoutTax: os.amount }),
-      } as never);
-    }
+    await plantBilledCustomer(ocClient, {
+      ref,
+      groupCode,
+      contractCode,
+      since: periodStart,
+      email: `inv-${sfx}@example.org`,
+      lastName: `Doe ${sfx}`,
+      country: opts.country,
+      oneShots: opts.oneShots,
+    });
     return c;
   }
 
@@ -609,46 +567,14 @@ describe('invoice parity rows I-validation and I-pdf on the real stack', functio
       contractGroupId: group.id,
       code: contractCode,
     });
-    const crm = {
-      crmParentCode: 'SC',
-      description: 'Invoice parity test',
-      name: { title: 'MS', firstName: 'Jane', lastName: `Doe ${sfx}` },
-      address: { address1: 'Carrer Major 1', zipCode: '08001', city: 'Barcelona', country: 'ES' },
-      customerCategory: 'CLIENT',
-      currency: 'EUR',
-      language: 'ESP',
-      country: 'SP',
-      billingCycle: 'BC_SC_MONTHLY_1ST',
-      electronicBilling: true,
+    await plantBilledCustomer(ocClient, {
+      ref,
+      groupCode,
+      contractCode,
+      since: periodStart,
       email: `invp-${sfx}@example.org`,
-      methodOfPayment: [
-        {
-          paymentMethodType: 'DIRECTDEBIT',
-          mandateIdentification: 'M1',
-          mandateDate: '2024-01-15',
-          bankCoordinates: { iban: 'ES9121000418450200051332', accountOwner: 'Jane Doe' },
-        },
-      ],
-    };
-    await ocClient.createCrmAccountHierarchy({ ...crm, crmAccountType: 'C', code: ref } as never);
-    await ocClient.createCrmAccountHierarchy({
-      ...crm,
-      crmAccountType: 'CA_UA',
-      code: groupCode,
-      crmParentCode: ref,
-    } as never);
-    await ocClient.createSubscription({
-      code: contractCode,
-      userAccount: groupCode,
-      offerTemplate: 'OF_SC_TEMPLATE_MOB',
-      subscriptionDate: periodStart,
-    } as never);
-    await ocClient.activateServices({
-      subscription: contractCode,
-      servicesToActivate: {
-        service: [{ code: 'SE_SC_REC_MOBILE_T_UNL_20480', quantity: 1, subscriptionDate: periodStart }],
-      },
-    } as never);
+      lastName: `Doe ${sfx}`,
+    });
 
     // in OpenCell's order of creation: no billing account, the good one, no number
     const noAccount = oc.plantMalformedInvoice({ missing: 'billingAccountCode', invoiceDate: today });

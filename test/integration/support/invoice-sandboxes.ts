@@ -124,3 +124,73 @@ export async function startInvoicePath(
     },
   };
 }
+
+/**
+ * A customer billed by OpenCell's next run, created through the production client: customer `ref` and its customer
+ * account `groupCode` (CRM hierarchy, direct debit), subscription `contractCode` with one mobile service since
+ * `since` (a run dated today bills it), and `oneShots` applied on it.
+ */
+export async function plantBilledCustomer(
+  ocClient: OpenCellClient,
+  c: {
+    ref: string;
+    groupCode: string;
+    contractCode: string;
+    since: string;
+    email: string;
+    lastName: string;
+    /** the customer account's country (default SP) */
+    country?: string;
+    oneShots?: ReadonlyArray<{ code: string; amount?: number }>;
+  },
+): Promise<void> {
+  const crm = {
+    crmParentCode: 'SC',
+    description: 'Invoice test',
+    name: { title: 'MS', firstName: 'Jane', lastName: c.lastName },
+    address: { address1: 'Carrer Major 1', zipCode: '08001', city: 'Barcelona', country: 'ES' },
+    customerCategory: 'CLIENT',
+    currency: 'EUR',
+    language: 'ESP',
+    country: 'SP',
+    billingCycle: 'BC_SC_MONTHLY_1ST',
+    electronicBilling: true,
+    email: c.email,
+    methodOfPayment: [
+      {
+        paymentMethodType: 'DIRECTDEBIT',
+        mandateIdentification: 'M1',
+        mandateDate: '2024-01-15',
+        bankCoordinates: { iban: 'ES9121000418450200051332', accountOwner: 'Jane Doe' },
+      },
+    ],
+  };
+  await ocClient.createCrmAccountHierarchy({ ...crm, crmAccountType: 'C', code: c.ref } as never);
+  await ocClient.createCrmAccountHierarchy({
+    ...crm,
+    crmAccountType: 'CA_UA',
+    code: c.groupCode,
+    crmParentCode: c.ref,
+    country: c.country ?? 'SP',
+  } as never);
+  await ocClient.createSubscription({
+    code: c.contractCode,
+    userAccount: c.groupCode,
+    offerTemplate: 'OF_SC_TEMPLATE_MOB',
+    subscriptionDate: c.since,
+  } as never);
+  await ocClient.activateServices({
+    subscription: c.contractCode,
+    servicesToActivate: {
+      service: [{ code: 'SE_SC_REC_MOBILE_T_UNL_20480', quantity: 1, subscriptionDate: c.since }],
+    },
+  } as never);
+  for (const os of c.oneShots ?? []) {
+    await ocClient.applyOneShotChargeInstance({
+      subscription: c.contractCode,
+      oneShotCharge: os.code,
+      operationDate: c.since,
+      ...(os.amount === undefined ? {} : { amountWithoutTax: os.amount }),
+    } as never);
+  }
+}
