@@ -33,6 +33,18 @@ import {
 } from './support/stack';
 import { plantBilledCustomer, startInvoicePath, type InvoicePath } from './support/invoice-sandboxes';
 
+/** Messages on `topic` (all partitions, low to high watermark). */
+async function topicMessages(topic: string): Promise<number> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((s, o) => s + Number(o.high) - Number(o.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /**
  * The invoice flow on the real stack: OpenCell sandbox billing run → poller → outbox → relay → Kafka (Avro through
  * the registry) → invoice loader (keyed consumer) → production Odoo JSON-RPC client → Odoo sandbox → the
@@ -142,17 +154,6 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     const m = new Map<string, number[]>();
     for (const row of r.rows) m.set(row.ref, [...(m.get(row.ref) ?? []), row.id]);
     return m;
-  }
-
-  async function topicMessages(topic: string): Promise<number> {
-    const admin = testKafka().admin();
-    await admin.connect();
-    try {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      return offsets.reduce((s, o) => s + Number(o.high) - Number(o.low), 0);
-    } finally {
-      await admin.disconnect();
-    }
   }
 
   const goodNumbers = () => good.map((c) => byBa.get(c.groupCode)!);
@@ -507,17 +508,6 @@ describe('invoice parity rows I-validation and I-pdf on the real stack', functio
   let path: InvoicePath;
   let loader: InvoiceLoaderStage | undefined;
   const loaded: Array<{ event: InvoiceIssuedEvent; r: LoadOutcome }> = [];
-
-  async function topicMessages(topic: string): Promise<number> {
-    const admin = testKafka().admin();
-    await admin.connect();
-    try {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      return offsets.reduce((s, o) => s + Number(o.high) - Number(o.low), 0);
-    } finally {
-      await admin.disconnect();
-    }
-  }
 
   async function movesByRef(refs: string[]): Promise<number[]> {
     const r = await odooDb().query<{ id: number }>(
