@@ -20,6 +20,7 @@ class FakeFence implements PartitionFence {
   readonly assignments: Record<string, number[]>[] = [];
   epoch = 7;
   failTakes = 0;
+  retakes: string[] = [];
   assigned(a: Record<string, number[]>): void {
     this.assignments.push(a);
     this.epoch++;
@@ -30,6 +31,12 @@ class FakeFence implements PartitionFence {
       throw new Error('state database unavailable');
     }
     return { groupId: 'g', topic, partition, epoch: String(this.epoch) };
+  }
+  retake(topic: string, partition: number, stale: FenceToken): Promise<FenceToken> | undefined {
+    if (stale.epoch !== String(this.epoch)) return undefined;
+    this.retakes.push(stale.epoch);
+    this.epoch += 10;
+    return this.token(topic, partition);
   }
 }
 
@@ -56,7 +63,13 @@ function fencedConsumer(handler: MessageHandler, fence: PartitionFence) {
   };
   const onBatch = (payload: EachBatchPayload) =>
     (kc as unknown as { onBatch(p: EachBatchPayload): Promise<void> }).onBatch(payload);
-  return { onBatch, events, deadLettered, paused };
+  /** a heartbeat the coordinator answered (kafkajs' HEARTBEAT instrumentation event) */
+  const heartbeat = () => (kc as unknown as { heartbeats: number }).heartbeats++;
+  const join = (a: Record<string, number[]>) => {
+    (kc as unknown as { fencedSeen: Map<string, unknown> }).fencedSeen.clear();
+    fence.assigned(a);
+  };
+  return { onBatch, events, deadLettered, paused, heartbeat, join };
 }
 
 describe('zombies: fencing in the keyed consumer (issue 15 defect 2)', () => {
@@ -108,5 +121,56 @@ describe('zombies: fencing in the keyed consumer (issue 15 defect 2)', () => {
     expect(handled).to.deep.equal([]);
     expect(commits).to.deep.equal([]);
     expect(kc.events.filter((e) => e.type === 'paused')).to.have.length(1);
+  });
+
+  describe('a late take of an earlier assignment (issue 15: the fence-take race)', () => {
+    // epoch 7 is ours; the handler finds epoch 8 (taken late by a process of an earlier generation) until we retake
+    function lateTaken() {
+      const fence = new FakeFence();
+      const handled: string[] = [];
+      const kc = fencedConsumer(async (m, ctx) => {
+        if (ctx.fence!.epoch === '7') throw new FencedError('taken late', { ...ctx.fence });
+        handled.push(`${m.offset}@${ctx.fence!.epoch}`);
+      }, fence);
+      return { fence, handled, kc };
+    }
+
+    it('a member still in its generation (two heartbeats answered after the fence) takes the partition again and goes on', async () => {
+      const { fence, handled, kc } = lateTaken();
+      await kc.onBatch(payloadOf([kafkaMessage(0, 'a')]).payload);
+      expect(
+        kc.events.filter((e) => e.type === 'paused'),
+        'the fenced partition pauses',
+      ).to.have.length(1);
+      kc.heartbeat();
+      await kc.onBatch(payloadOf([kafkaMessage(0, 'a')]).payload);
+      expect(fence.retakes, 'one heartbeat is not proof: no retake yet').to.deep.equal([]);
+      expect(handled).to.deep.equal([]);
+      kc.heartbeat();
+      const { payload, commits } = payloadOf([kafkaMessage(0, 'a'), kafkaMessage(1, 'b')]);
+      await kc.onBatch(payload);
+      expect(fence.retakes, 'retaken once, from the stale epoch').to.deep.equal(['7']);
+      expect(handled, 'the batch ran under the new epoch').to.deep.equal(['0@17', '1@17']);
+      expect(commits.at(-1)).to.equal('2');
+    });
+
+    it('a zombie (its heartbeats refused) never takes the partition again', async () => {
+      const { fence, handled, kc } = lateTaken();
+      for (let i = 0; i < 5; i++) await kc.onBatch(payloadOf([kafkaMessage(0, 'a')]).payload);
+      expect(kc.events.filter((e) => e.type === 'paused')).to.have.length(5);
+      expect(fence.retakes).to.deep.equal([]);
+      expect(handled).to.deep.equal([]);
+    });
+
+    it('a new assignment replaces the fenced token: no retake, the batch runs under the new take', async () => {
+      const { fence, handled, kc } = lateTaken();
+      await kc.onBatch(payloadOf([kafkaMessage(0, 'a')]).payload);
+      kc.join({ t: [3] });
+      kc.heartbeat();
+      kc.heartbeat();
+      await kc.onBatch(payloadOf([kafkaMessage(0, 'a')]).payload);
+      expect(fence.retakes).to.deep.equal([]);
+      expect(handled).to.deep.equal(['0@8']);
+    });
   });
 });

@@ -151,6 +151,10 @@ export class KeyedConsumer {
   private readonly pendingDeadLetters = new Map<string, PendingDeadLetter>();
   private readonly abort = new AbortController();
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
+  /** heartbeats the coordinator answered (kafkajs emits HEARTBEAT only on success) */
+  private heartbeats = 0;
+  /** partitions whose last batch was fenced: the token it held and the heartbeat count when that was seen */
+  private readonly fencedSeen = new Map<string, { token: FenceToken; heartbeats: number }>();
 
   constructor(private readonly opts: KeyedConsumerOptions) {
     this.log = componentLogger(opts.stage);
@@ -168,7 +172,15 @@ export class KeyedConsumer {
     });
     this.consumer = consumer;
     const fence = this.opts.fence;
-    if (fence) consumer.on(consumer.events.GROUP_JOIN, (e) => fence.assigned(e.payload.memberAssignment));
+    if (fence) {
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        this.fencedSeen.clear();
+        fence.assigned(e.payload.memberAssignment);
+      });
+      consumer.on(consumer.events.HEARTBEAT, () => {
+        this.heartbeats++;
+      });
+    }
     await consumer.connect();
     for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: fromBeginning ?? true });
     await consumer.run({
@@ -209,6 +221,11 @@ export class KeyedConsumer {
       }
       return;
     }
+    if (fence) {
+      const renewed = await this.afterFence(payload, fence);
+      if (!renewed) return;
+      fence = renewed;
+    }
     const run = new BatchRun(payload, this.opts, {
       attempts: this.attempts,
       pendingDeadLetters: this.pendingDeadLetters,
@@ -226,8 +243,55 @@ export class KeyedConsumer {
       ms: Date.now() - run.startedAt,
       startedAt: run.startedAt,
     });
-    if (run.pause && isRunning())
+    if (run.fenced && fence) {
+      this.fencedSeen.set(`${topic}/${partition}`, { token: fence, heartbeats: this.heartbeats });
+      if (isRunning())
+        this.pausePartition(topic, partition, this.heartbeatIntervalMs, undefined, batch.messages[0]?.offset);
+    } else if (run.pause && isRunning())
       this.pausePartition(topic, partition, run.pause.delayMs, run.committable(), run.resumeOffset());
+  }
+
+  private get heartbeatIntervalMs(): number {
+    return this.opts.heartbeatInterval ?? HEARTBEAT_INTERVAL_MS;
+  }
+
+  /**
+   * The token a batch may run under after its partition was fenced (issue 15, "a late take"). A member fenced on a
+   * partition the group still assigns to it was fenced by a take of an earlier assignment that committed late (a
+   * slow or paused process): nothing else takes it until the next rebalance, so without this the partition would
+   * stall. Two heartbeats answered after the fence was seen prove this member is still in the generation of its
+   * assignment (the second was sent after the first's answer, so after the fence): a newer assignment would have
+   * made the coordinator refuse it, and a new join replaces the token. Then it takes the partition again. A zombie's
+   * heartbeats are refused, so it never takes again; it rejoins and takes what it is assigned. Undefined: the batch
+   * waits (the partition pauses one heartbeat interval).
+   */
+  private async afterFence(payload: EachBatchPayload, token: FenceToken): Promise<FenceToken | undefined> {
+    const { topic, partition } = payload.batch;
+    const k = `${topic}/${partition}`;
+    const seen = this.fencedSeen.get(k);
+    if (!seen || seen.token.epoch !== token.epoch) return token;
+    const retake =
+      this.heartbeats >= seen.heartbeats + 2 ? this.opts.fence?.retake?.(topic, partition, token) : undefined;
+    if (retake) {
+      this.fencedSeen.delete(k);
+      try {
+        return await retake;
+      } catch (e) {
+        this.log.warn(`cannot take the fencing epoch: ${redactString((e as Error).message)}`, {
+          topic,
+          partition,
+        });
+      }
+    }
+    if (payload.isRunning())
+      this.pausePartition(
+        topic,
+        partition,
+        this.heartbeatIntervalMs,
+        undefined,
+        payload.batch.messages[0]?.offset,
+      );
+    return undefined;
   }
 
   /** Pauses the partition, makes its next fetch start at `from` (the first unfinished message), resumes later. */

@@ -38,6 +38,13 @@ export interface PartitionFence {
   assigned(assignment: Record<string, number[]>): void;
   /** The token of the partition's current assignment (waits for its take). */
   token(topic: string, partition: number): Promise<FenceToken>;
+  /**
+   * Takes the partition again when `stale` is still this process's token of it (no assignment since) and the caller
+   * has shown it is still a current member of the group (see KeyedConsumer: two heartbeats answered after the fence
+   * was seen): the newer epoch came from a take of an older assignment that committed late. Returns undefined when
+   * `stale` is no longer this process's token (a new assignment took it already).
+   */
+  retake?(topic: string, partition: number, stale: FenceToken): Promise<FenceToken> | undefined;
 }
 
 // `previous_epoch`: the take this one replaced (schemas/state/098-fence-previous-epoch.sql), null on a first take
@@ -183,6 +190,19 @@ export class PgPartitionFence implements PartitionFence {
       if (this.takes.get(k) === t) this.takes.delete(k);
       throw e;
     });
+  }
+
+  retake(topic: string, partition: number, stale: FenceToken): Promise<FenceToken> | undefined {
+    const k = `${topic}/${partition}`;
+    if (this.last.get(k)?.epoch !== stale.epoch) return undefined;
+    this.log.warn(
+      `${topic}[${partition}] was taken by a late take of an earlier assignment (ours ${stale.epoch}); this member still holds it: taking it again`,
+      { group: this.groupId },
+    );
+    const t = this.take(topic, partition);
+    t.catch(() => undefined);
+    this.takes.set(k, t);
+    return t;
   }
 
   private async take(topic: string, partition: number): Promise<FenceToken> {
