@@ -20,6 +20,14 @@
  * already committed are skipped, nothing after the failure is skipped) and a poller that was stopped for days
  * reads every date it missed.
  *
+ * An invoice listed without a number is not validated yet (OpenCell numbers an invoice when it validates it): it is
+ * not read, but counted (`unnumbered` of the poll result, one log line naming the ids) and kept in its date's mark,
+ * so the date is not finished while the invoice waits. Its date is read again by every poll while it is inside the
+ * window (the lookback); once validated, the invoice is listed with its number and emitted once, as any other. A
+ * date that leaves the window while it still holds unnumbered invoices is out of reach of the next polls (the
+ * highest-id check below does not see a number being assigned): the poller warns once, naming them, and reports
+ * them in `unnumberedPastLookback` (docs/operations.md "Invoice poller" says what the operator does then).
+ *
  * Re-polling a window emits nothing new: an invoice already remembered is skipped before it is even fetched, and
  * the insert into processed_event is the guard inside the transaction (ON CONFLICT DO NOTHING; only a newly
  * remembered invoice gets an outbox row). The outbox event id (stable per invoice number) is unique as well, and the
@@ -58,6 +66,13 @@ export interface InvoiceDayMark {
   /** the last read reached a short or empty page */
   complete: boolean;
   at: string;
+  /**
+   * Invoice ids listed without a number (not validated yet) by the last read: the date is not finished while any is
+   * left, and is read again by every poll while it is inside the window.
+   */
+  unnumbered?: number[];
+  /** Unnumbered invoice ids the poller gave up on when the date left the window (warned once). */
+  unnumberedPastLookback?: number[];
 }
 
 export interface InvoiceCursor {
@@ -83,6 +98,10 @@ export interface InvoicePollResult {
   skipped: number;
   /** invoice numbers that cannot become an event (logged; retried by every poll of their window) */
   rejected: string[];
+  /** ids of the invoices listed without a number (not validated yet; their dates are read again by the next polls) */
+  unnumbered: number[];
+  /** ids of unnumbered invoices whose date left the window with this poll: no later poll reads them (warned) */
+  unnumberedPastLookback: number[];
   eventIds: string[];
   invoiceNumbers: string[];
   cursor: InvoiceCursor;
@@ -155,6 +174,15 @@ export function windowDays(w: { from: string; to: string }): string[] {
   return out;
 }
 
+interface PollTotals {
+  listed: number;
+  pages: number;
+  known: number;
+  reread: string[];
+  /** invoice id → date, of the invoices listed without a number */
+  unnumbered: Map<number, string>;
+}
+
 function dbError(e: unknown, what: string): SyncError {
   if (e instanceof SyncError) return e;
   return new SyncError('DATABASE', `invoice poller: ${what}: ${(e as Error).message}`, {
@@ -224,16 +252,22 @@ export class InvoicePoller {
     // Marks are kept for `verifyDays` (older dates are checked against them, below); the window's dates get fresh
     // ones as they are read.
     const verifyFrom = isoDay(dayMs(isoDay(this.o.now())) - this.o.verifyDays * DAY);
+    const pastLookback: Array<{ id: number; date: string }> = [];
     const days: Record<string, InvoiceDayMark> = {};
-    for (const [d, m] of Object.entries(cursor?.days ?? {}))
+    for (const [d, m] of Object.entries(cursor?.days ?? {})) {
+      // before the window: the date is no longer read, so its unnumbered invoices are given up (warned below)
+      if (d < window.from) this.giveUpUnnumbered(d, m, pastLookback);
       if (d >= window.from || d >= verifyFrom) days[d] = m;
+    }
+    // warned before the cursor that forgets them is saved
+    this.warnPastLookback(pastLookback, window);
     const next: InvoiceCursor = {
       windowEnd: cursor?.windowEnd ?? window.from,
       days,
       lastPolledAt: new Date(this.o.now()).toISOString(),
       lastEmitted: 0,
     };
-    const totals = { listed: 0, pages: 0, known: 0, reread: [] as string[] };
+    const totals: PollTotals = { listed: 0, pages: 0, known: 0, reread: [], unnumbered: new Map() };
     const emitted: InvoiceIssuedEvent[] = [];
     const rejected: string[] = [];
     try {
@@ -254,7 +288,20 @@ export class InvoicePoller {
         const topId = top.items[0]?.invoiceId;
         if (typeof topId !== 'number' || topId <= (mark.maxId ?? -1)) continue;
         totals.reread.push(date);
-        days[date] = await this.pollDay(date, next, totals, emitted, rejected);
+        const fresh = await this.pollDay(date, next, totals, emitted, rejected);
+        // still before the window: those given up already stay given up, any other is given up now (once)
+        const gaveUp = new Set(mark.unnumberedPastLookback ?? []);
+        const still = fresh.unnumbered ?? [];
+        fresh.unnumbered = still.filter((id) => !gaveUp.has(id));
+        const kept = still.filter((id) => gaveUp.has(id));
+        if (kept.length > 0) fresh.unnumberedPastLookback = kept;
+        const given: Array<{ id: number; date: string }> = [];
+        this.giveUpUnnumbered(date, fresh, given);
+        this.warnPastLookback(given, window);
+        pastLookback.push(...given);
+        // reported as given up, not as waiting
+        for (const id of fresh.unnumberedPastLookback ?? []) totals.unnumbered.delete(id);
+        days[date] = fresh;
         await this.saveCursor(next);
       }
       for (const date of windowDays(window)) {
@@ -276,6 +323,13 @@ export class InvoicePoller {
     }
     next.lastEmitted = emitted.length;
     await this.saveCursor(next);
+    const unnumbered = [...totals.unnumbered.keys()].sort((a, b) => a - b);
+    if (unnumbered.length > 0)
+      this.log.info(
+        `${unnumbered.length} OpenCell invoice(s) listed without a number (not validated yet), read again by the ` +
+          `next polls while their date is within the lookback: ${unnumbered.map((id) => `${id} (${totals.unnumbered.get(id)})`).join(', ')}`,
+        { window, invoiceIds: unnumbered },
+      );
     const result: InvoicePollResult = {
       window,
       listed: totals.listed,
@@ -284,6 +338,8 @@ export class InvoicePoller {
       emitted: emitted.length,
       skipped: totals.known,
       rejected,
+      unnumbered,
+      unnumberedPastLookback: pastLookback.map((x) => x.id),
       eventIds: emitted.map((e) => e.eventId),
       invoiceNumbers: emitted.map((e) => e.invoiceNumber),
       cursor: next,
@@ -295,11 +351,39 @@ export class InvoicePoller {
     return result;
   }
 
+  private warnPastLookback(list: ReadonlyArray<{ id: number; date: string }>, window: object): void {
+    if (list.length === 0) return;
+    this.log.warn(
+      `${list.length} OpenCell invoice(s) still without a number when their date left the lookback: no later poll ` +
+        `reads them; once validated in OpenCell, read their dates again (docs/operations.md "Invoice poller"): ` +
+        list.map((x) => `${x.id} (${x.date})`).join(', '),
+      { window, invoiceIds: list.map((x) => x.id), dates: [...new Set(list.map((x) => x.date))] },
+    );
+  }
+
+  /**
+   * A date before the window: its unnumbered invoices are read by no later poll, so they are moved to
+   * `unnumberedPastLookback` (kept with the mark, so a later read of the date does not report them again).
+   */
+  private giveUpUnnumbered(
+    date: string,
+    mark: InvoiceDayMark,
+    out: Array<{ id: number; date: string }>,
+  ): void {
+    const ids = mark.unnumbered ?? [];
+    if (ids.length === 0) return;
+    for (const id of ids) out.push({ id, date });
+    mark.unnumberedPastLookback = [...new Set([...(mark.unnumberedPastLookback ?? []), ...ids])].sort(
+      (a, b) => a - b,
+    );
+    delete mark.unnumbered;
+  }
+
   /** Every page of one invoice date (stable order by id) until a short or empty page. */
   private async pollDay(
     date: string,
     cursor: InvoiceCursor,
-    totals: { listed: number; pages: number; known: number; reread: string[] },
+    totals: PollTotals,
     emitted: InvoiceIssuedEvent[],
     rejected: string[],
   ): Promise<InvoiceDayMark> {
@@ -324,6 +408,12 @@ export class InvoicePoller {
       const numbered = page.items.filter((i): i is Invoice & { invoiceNumber: string } =>
         Boolean(i.invoiceNumber),
       );
+      // Not validated yet (OpenCell numbers an invoice when it validates it): kept in the mark, read again later.
+      for (const i of page.items) {
+        if (i.invoiceNumber || typeof i.invoiceId !== 'number') continue;
+        (mark.unnumbered ??= []).push(i.invoiceId);
+        totals.unnumbered.set(i.invoiceId, date);
+      }
       const byNumber = new Map(numbered.map((i) => [i.invoiceNumber, i]));
       const known = await this.knownIds([...byNumber.keys()].map(invoiceEventId)).catch((e: unknown) => {
         throw dbError(e, 'reading emitted invoices');
