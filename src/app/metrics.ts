@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { CallEvent } from '../adapters/opencell/client';
 import type { StageHooks } from '../flows/projection/stages';
 import type { RelayMetrics } from '../flows/outbox/relay';
+import type { InvoicePollResult } from '../flows/invoices/poller';
 import type { KeyedConsumerEvent } from '../adapters/kafka/keyed-consumer';
 import type { SlotHealth } from '../adapters/postgres/replication-slots';
 import type { IntentMessage } from '../domain/intents/message';
@@ -35,6 +36,8 @@ export class Metrics {
   readonly outboxPublished: Counter<'topic'>;
   readonly relayErrors: Counter<'fatal'>;
   readonly invoiceLoads: Counter<'outcome'>;
+  readonly invoicesUnnumbered: Gauge;
+  readonly invoicesUnnumberedPastLookback: Counter;
   readonly slotRetainedWal: Gauge<'slot'>;
   readonly slotActive: Gauge<'slot'>;
   readonly slotFlushLag: Gauge<'slot'>;
@@ -170,6 +173,16 @@ export class Metrics {
       labelNames: ['outcome'],
       registers,
     });
+    this.invoicesUnnumbered = new Gauge({
+      name: 'sync_invoice_poller_unnumbered',
+      help: 'OpenCell invoices the last poll listed without a number (not validated yet); their dates are read again',
+      registers,
+    });
+    this.invoicesUnnumberedPastLookback = new Counter({
+      name: 'sync_invoice_poller_unnumbered_past_lookback_total',
+      help: 'OpenCell invoices still without a number when their date left the poller lookback (no poll reads them again)',
+      registers,
+    });
     this.slotRetainedWal = new Gauge({
       name: 'sync_replication_slot_retained_wal_bytes',
       help: 'WAL the Odoo database server keeps for the replication slot (current WAL position - restart_lsn; sampled)',
@@ -260,6 +273,13 @@ export class Metrics {
     const origin = msg.source.op === 'ops' ? 'operator' : msg.source.op === 'r' ? 'snapshot' : 'change';
     this.freshness.observe({ origin, outcome: result.outcome }, Math.max(0, now - msg.source.tsMs) / 1000);
   }
+
+  /** Observer for the invoice poller's onPoll. */
+  readonly onInvoicePoll = (r: Pick<InvoicePollResult, 'unnumbered' | 'unnumberedPastLookback'>): void => {
+    this.invoicesUnnumbered.set(r.unnumbered.length);
+    if (r.unnumberedPastLookback.length > 0)
+      this.invoicesUnnumberedPastLookback.inc(r.unnumberedPastLookback.length);
+  };
 
   relayMetrics(): RelayMetrics {
     return {

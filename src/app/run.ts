@@ -157,7 +157,11 @@ ROLE_STARTERS.poller = async (ctx) => {
   });
   const opencell = new OpenCellClient(ctx.config.opencell);
   opencell.onCall(ctx.metrics.onOpenCellCall);
-  const poller = startInvoicePoller(ctx.config, { pool, opencell });
+  const poller = startInvoicePoller(ctx.config, {
+    pool,
+    opencell,
+    options: { onPoll: ctx.metrics.onInvoicePoll },
+  });
   return {
     role: 'poller',
     checks: { opencell: async () => (await opencell.version()) || 'ok' },
