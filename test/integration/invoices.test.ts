@@ -3,7 +3,9 @@ import type { Consumer, IHeaders } from 'kafkajs';
 import { insertContract, insertContractGroup, insertPartner } from '../../testkit/demo-seed';
 import type { Config } from '../../src/core/config';
 import { invoiceEventId } from '../../src/domain/invoices/invoice-event';
-import type { InvoicePoller } from '../../src/flows/invoices/poller';
+import type { InvoicePoller, InvoicePollResult } from '../../src/flows/invoices/poller';
+import { Metrics } from '../../src/app/metrics';
+import { captureLogLines } from '../support/log-capture';
 import type { LoadOutcome } from '../../src/flows/invoices/loader';
 import {
   createInvoiceLoader,
@@ -576,9 +578,11 @@ describe('invoice parity rows I-validation and I-pdf on the real stack', functio
     expect(noNumber.invoiceNumber).to.equal(null);
 
     const r = await poller.pollOnce();
-    // the faults landed: all three listed, the one without billing account read in full and refused
+    // the faults landed: all three listed, the one without billing account read in full and refused, the one
+    // without number counted (not validated yet)
     expect(r.listed).to.equal(3);
     expect(r.rejected).to.deep.equal([noAccount.invoiceNumber]);
+    expect(r.unnumbered).to.deep.equal([noNumber.invoiceId]);
     expect(
       oc.journal
         .entries({ path: '/invoice' })
@@ -618,6 +622,150 @@ describe('invoice parity rows I-validation and I-pdf on the real stack', functio
     );
     expect(outbox.rows[0]!.n).to.be.at.most(1);
     expect(await movesByRef([goodNumber])).to.have.length(1);
+  });
+
+  it('an invoice listed without a number (billing run not validated) is counted (poll result, metric, one log line naming it) and not emitted, its date read again by each poll; once validated in OpenCell it is emitted once and loaded into Odoo once; one still unnumbered when its date leaves the lookback is warned once, naming it', async () => {
+    const ref = `IVD${sfx}`;
+    const groupCode = `${ref}_0`;
+    const contractCode = `SCID${sfx}`;
+    const db = odooDb();
+    const partner = await insertPartner(db, {
+      ref,
+      firstname: 'Inv',
+      lastname: `Draft ${sfx}`,
+      email: `invd-${sfx}@example.org`,
+    });
+    const group = await insertContractGroup(db, partner.id, groupCode);
+    await insertContract(db, {
+      partnerId: partner.id,
+      kind: 'mobile',
+      contractGroupId: group.id,
+      code: contractCode,
+    });
+    await plantBilledCustomer(ocClient, {
+      ref,
+      groupCode,
+      contractCode,
+      since: periodStart,
+      email: `invd-${sfx}@example.org`,
+      lastName: `Draft ${sfx}`,
+    });
+    // the run's invoice stays a draft: listed without number
+    const run = oc.billingRun({ invoiceDate: today, validate: false });
+    expect(run.invoiceCount).to.equal(1);
+    expect(run.invoiceNumbers).to.deep.equal([]);
+    const draftId = run.invoiceIds[0]!;
+    expect(oc.state.invoicesById.get(draftId)?.status).to.equal('DRAFT');
+    expect(oc.state.invoicesById.get(draftId)?.invoiceNumber).to.equal(undefined);
+    // the malformed one of the I-validation test, never validated
+    const stale = oc.state.invoices.find((i) => i.invoiceNumber === undefined && i.invoiceId !== draftId)!;
+    expect(stale, 'the unnumbered invoice of the I-validation test').to.not.equal(undefined);
+
+    const metrics = new Metrics({ defaultMetrics: false });
+    const logs = captureLogLines();
+    const pollerAt = (now?: () => number) =>
+      startInvoicePoller(config, {
+        pool: stateDb(),
+        autoStart: false,
+        options: { name: pollerName, onPoll: metrics.onInvoicePoll, ...(now ? { now } : {}) },
+      });
+    const metric = async (name: string) => {
+      const m = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
+      return m?.values[0]?.value;
+    };
+    const movesOfDraft = async () =>
+      (
+        await odooDb().query<{ id: number; ref: string }>(
+          `SELECT id, ref FROM account_move WHERE contract_group_id = $1`,
+          [group.id],
+        )
+      ).rows;
+    const outboxRows = async (number: string) =>
+      (
+        await stateDb().query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND aggregate_id = $2',
+          [config.topics.invoiceEvents, number],
+        )
+      ).rows[0]!.n;
+
+    const p = pollerAt();
+    logs.attach();
+    let first: InvoicePollResult;
+    let second: InvoicePollResult;
+    try {
+      first = await p.pollOnce();
+      second = await p.pollOnce();
+    } finally {
+      logs.detach();
+    }
+    for (const r of [first, second]) {
+      expect(r.unnumbered).to.deep.equal([stale.invoiceId, draftId].sort((a, b) => a - b));
+      expect(r.emitted).to.equal(0);
+      expect(r.unnumberedPastLookback).to.deep.equal([]);
+      expect(r.window.from <= today && today < r.window.to).to.equal(true);
+    }
+    expect(await metric('sync_invoice_poller_unnumbered')).to.equal(2);
+    expect(await metric('sync_invoice_poller_unnumbered_past_lookback_total')).to.equal(0);
+    const infoLines = logs.lines.filter((l) =>
+      /without a number \(not validated yet\)/.test(String(l.message)),
+    );
+    expect(infoLines, 'one line per poll').to.have.length(2);
+    expect(infoLines[0]!.level).to.equal('info');
+    expect(String(infoLines[0]!.message)).to.contain(`${draftId} (${today})`);
+    expect((await p.cursor())?.days?.[today]?.unnumbered).to.include(draftId);
+    // the draft was never read (it has no number to be read by) and is in no event, outbox row or Odoo move
+    expect(
+      oc.journal.entries({ path: '/invoice' }).filter((e) => e.query?.id === String(draftId)),
+    ).to.deep.equal([]);
+    expect(await movesOfDraft()).to.deep.equal([]);
+
+    // validated in OpenCell: it gets its number, keeps its id and date
+    const [number] = oc.validateInvoices([draftId]);
+    expect(number).to.be.a('string');
+    const third = await p.pollOnce();
+    expect(third.invoiceNumbers).to.deep.equal([number]);
+    expect(third.emitted).to.equal(1);
+    expect(third.unnumbered).to.deep.equal([stale.invoiceId]);
+    expect(await metric('sync_invoice_poller_unnumbered')).to.equal(1);
+    const fourth = await p.pollOnce();
+    expect(fourth).to.deep.include({ emitted: 0 });
+    expect(await outboxRows(number!)).to.equal(1);
+    await eventually(
+      async () => (loaded.some((l) => l.event.invoiceNumber === number) ? true : undefined),
+      60_000,
+      'the validated invoice loaded',
+    );
+    await new Promise((res) => setTimeout(res, 1000));
+    expect(loaded.filter((l) => l.event.invoiceNumber === number).map((l) => l.r.outcome)).to.deep.equal([
+      'created',
+    ]);
+    expect((await movesOfDraft()).map((m) => m.ref)).to.deep.equal([number]);
+
+    // five days later (lookback 3): the first poll still reads today (the window starts before windowEnd), the
+    // next one no longer does: the invoice still without a number is warned once, naming it, and counted
+    const later = Date.parse(`${today}T08:00:00Z`) + 5 * DAY;
+    const p5 = pollerAt(() => later);
+    logs.attach();
+    const shifted: InvoicePollResult[] = [];
+    try {
+      for (let i = 0; i < 3; i++) shifted.push(await p5.pollOnce());
+    } finally {
+      logs.detach();
+    }
+    expect(shifted[0]!.window.from <= today).to.equal(true);
+    expect(shifted[0]!.unnumbered).to.deep.equal([stale.invoiceId]);
+    expect(shifted[0]!.unnumberedPastLookback).to.deep.equal([]);
+    expect(shifted[1]!.window.from > today).to.equal(true);
+    expect(shifted[1]!.unnumberedPastLookback).to.deep.equal([stale.invoiceId]);
+    expect(shifted[2]!.unnumberedPastLookback).to.deep.equal([]);
+    expect(shifted.map((r) => r.emitted)).to.deep.equal([0, 0, 0]);
+    const warned = logs.lines.filter((l) => /when their date left the lookback/.test(String(l.message)));
+    expect(warned, 'warned once').to.have.length(1);
+    expect(warned[0]!.level).to.equal('warn');
+    expect(String(warned[0]!.message)).to.contain(`${stale.invoiceId} (${today})`);
+    expect(await metric('sync_invoice_poller_unnumbered_past_lookback_total')).to.equal(1);
+    expect((await p5.cursor())?.days?.[today]).to.deep.include({ unnumberedPastLookback: [stale.invoiceId] });
+    expect((await movesOfDraft()).map((m) => m.ref)).to.deep.equal([number]);
   });
 
   describe('I-pdf: the opt-in route /web/binary/download_invoice of the run’s ops server', () => {

@@ -183,13 +183,53 @@ export interface BillingRunOptions {
   billingCycle?: string;
   /** Produce the PDFs now (default true); otherwise reads answer "no PDF yet" until asked to generate. */
   withPdf?: boolean;
+  /**
+   * Validate the run's invoices now (default true). false: each invoice is a draft (status `DRAFT`) listed without
+   * `invoiceNumber`, as OpenCell numbers an invoice only when it validates it; `validateInvoices` validates them.
+   */
+  validate?: boolean;
 }
 
 export interface BillingRunResult {
   billingRunId: number;
   invoiceCount: number;
+  /** the numbers of the run's validated invoices (none for a run left in draft) */
   invoiceNumbers: string[];
+  /** the ids of the run's invoices, in the order of `invoiceNumbers` for a validated run */
+  invoiceIds: number[];
   amountWithTax: number;
+}
+
+/** The number a draft gets when it is validated (reserved when it is built, so numbers follow the ids). */
+const draftNumbers = new WeakMap<InvoiceRec, string>();
+
+/** Keeps `inv` as a draft: listed and read by id, without number, status DRAFT. */
+function addDraft(state: SandboxState, inv: InvoiceRec): void {
+  draftNumbers.set(inv, inv.invoiceNumber);
+  const rec = inv as unknown as Record<string, unknown>;
+  delete rec.invoiceNumber;
+  rec.status = 'DRAFT';
+  state.invoices.push(inv);
+  state.invoicesById.set(inv.invoiceId, inv);
+}
+
+/**
+ * Validates draft invoices (OpenCell's invoice validation): each gets its number and status VALIDATED, keeping its
+ * id and invoice date; from then on it is listed with its number and read by number. Returns the numbers, in order.
+ */
+export function validateInvoices(state: SandboxState, now: number, invoiceIds: readonly number[]): string[] {
+  return invoiceIds.map((id) => {
+    const inv = state.invoicesById.get(id);
+    if (!inv) throw notFound('Invoice', id, 'id');
+    const number = draftNumbers.get(inv);
+    if (number === undefined) throw invalid(`Invoice ${id} is not a draft`);
+    draftNumbers.delete(inv);
+    inv.invoiceNumber = number;
+    inv.status = 'VALIDATED';
+    inv.statusDate = now;
+    state.invoicesByNumber.set(`${inv.invoiceType}|${number}`, inv);
+    return number;
+  });
 }
 
 const dateOpt = (v: number | string | undefined, name: string): number | undefined => {
@@ -286,13 +326,15 @@ export function billingRun(state: SandboxState, now: number, opts: BillingRunOpt
       paymentMethod: ca?.methodOfPayment.find((m) => m.preferred)?.paymentMethodType,
     });
     for (const os of billed) os.invoiceId = inv.invoiceId;
-    state.addInvoice(inv);
+    if (opts.validate === false) addDraft(state, inv);
+    else state.addInvoice(inv);
     created.push(inv);
   }
   return {
     billingRunId,
     invoiceCount: created.length,
-    invoiceNumbers: created.map((i) => i.invoiceNumber),
+    invoiceNumbers: opts.validate === false ? [] : created.map((i) => i.invoiceNumber),
+    invoiceIds: created.map((i) => i.invoiceId),
     amountWithTax: created.reduce((s, i) => s + cents(i.amountWithTax), 0) / 100,
   };
 }
@@ -325,6 +367,7 @@ export function generateSyntheticInvoices(
   const oneShots = state.catalog.oneShotChargeTemplates.filter((o) => o.price > 0);
   const billingRunId = ++state.billingRunSeq;
   const numbers: string[] = [];
+  const ids: number[] = [];
   let total = 0;
   for (let i = 0; i < opts.count; i++) {
     const baCode = codes.length ? codes[i % codes.length]! : `${100000 + i}_0`;
@@ -386,9 +429,16 @@ export function generateSyntheticInvoices(
     });
     state.addInvoice(inv);
     numbers.push(inv.invoiceNumber);
+    ids.push(inv.invoiceId);
     total += cents(inv.amountWithTax);
   }
-  return { billingRunId, invoiceCount: numbers.length, invoiceNumbers: numbers, amountWithTax: total / 100 };
+  return {
+    billingRunId,
+    invoiceCount: numbers.length,
+    invoiceNumbers: numbers,
+    invoiceIds: ids,
+    amountWithTax: total / 100,
+  };
 }
 
 export interface MalformedInvoiceOptions {
@@ -454,10 +504,7 @@ export function plantMalformedInvoice(
   // The record's type has both fields; the answers leave out an undefined one (compact).
   const rec = inv as unknown as Record<string, unknown>;
   if (opts.missing === 'invoiceNumber') {
-    delete rec.invoiceNumber;
-    rec.status = 'DRAFT';
-    state.invoices.push(inv);
-    state.invoicesById.set(inv.invoiceId, inv);
+    addDraft(state, inv);
     return { invoiceId: inv.invoiceId, invoiceNumber: null };
   }
   delete rec.billingAccountCode;

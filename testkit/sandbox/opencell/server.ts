@@ -91,6 +91,8 @@ export interface OpenCellSandbox {
   generateInvoices(opts: invoices.SyntheticInvoiceOptions): invoices.BillingRunResult;
   /** One invoice without number or without billing account (docs/parity.md I-validation). */
   plantMalformedInvoice(opts: invoices.MalformedInvoiceOptions): invoices.MalformedInvoice;
+  /** Validates draft invoices (a `billingRun({ validate: false })`): each gets its number; returns them. */
+  validateInvoices(invoiceIds: readonly number[]): string[];
   close(): Promise<void>;
 }
 
@@ -585,6 +587,7 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
     billingRun: (o = {}) => invoices.billingRun(state, now(), o),
     generateInvoices: (o) => invoices.generateSyntheticInvoices(state, now(), o),
     plantMalformedInvoice: (o) => invoices.plantMalformedInvoice(state, now(), o),
+    validateInvoices: (ids) => invoices.validateInvoices(state, now(), ids),
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of hanging) res.destroy();
