@@ -1,6 +1,11 @@
 import { expect } from 'chai';
 import type { Consumer, IHeaders } from 'kafkajs';
-import { insertContract, insertContractGroup, insertPartner } from '../../testkit/demo-seed';
+import {
+  insertBankAccountAndMandate,
+  insertContract,
+  insertContractGroup,
+  insertPartner,
+} from '../../testkit/demo-seed';
 import type { Config } from '../../src/core/config';
 import { invoiceEventId } from '../../src/domain/invoices/invoice-event';
 import type { InvoicePoller, InvoicePollResult } from '../../src/flows/invoices/poller';
@@ -84,7 +89,9 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     groupCode: string;
     partnerId: number | null;
     groupId: number | null;
-    contracts: Array<{ id: number; code: string }>;
+    contracts: Array<{ id: number; code: string; mandateId?: number | null }>;
+    /** the group's first contract, when it is not the billed one */
+    groupFirst?: { id: number; mandateId: number };
   }
   const good: Customer[] = [];
   let badTax: Customer;
@@ -96,7 +103,16 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
   /** A customer in Odoo (partner, group, mobile contract) unless `inOdoo` is false, and the same in OpenCell. */
   async function customer(
     i: string,
-    opts: { inOdoo?: boolean; country?: string; oneShots?: Array<{ code: string; amount?: number }> } = {},
+    opts: {
+      inOdoo?: boolean;
+      country?: string;
+      oneShots?: Array<{ code: string; amount?: number }>;
+      /**
+       * Mandates on the contracts (docs/parity.md I-mandate-emails): the billed contract gets one, and a contract of
+       * the group created before it (so the group's first, billed by no OpenCell subscription) gets another.
+       */
+      mandates?: boolean;
+    } = {},
   ): Promise<Customer> {
     const ref = `IV${sfx}${i}`;
     const groupCode = `${ref}_0`;
@@ -111,17 +127,33 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
         email: `inv-${sfx}-${i}@example.org`,
       });
       const group = await insertContractGroup(db, partner.id, groupCode);
+      let mandateId: number | undefined;
+      let groupFirst: Customer['groupFirst'];
+      if (opts.mandates) {
+        const first = await insertBankAccountAndMandate(db, partner.id);
+        const firstContract = await insertContract(db, {
+          partnerId: partner.id,
+          kind: 'mobile',
+          contractGroupId: group.id,
+          code: `${contractCode}F`,
+          mandateId: first.mandateId,
+        });
+        groupFirst = { id: firstContract.id, mandateId: first.mandateId };
+        mandateId = (await insertBankAccountAndMandate(db, partner.id)).mandateId;
+      }
       const contract = await insertContract(db, {
         partnerId: partner.id,
         kind: 'mobile',
         contractGroupId: group.id,
         code: contractCode,
+        mandateId,
       });
       c = {
         ...c,
         partnerId: partner.id,
         groupId: group.id,
-        contracts: [{ id: contract.id, code: contract.code }],
+        contracts: [{ id: contract.id, code: contract.code, mandateId: mandateId ?? null }],
+        groupFirst,
       };
     }
     await plantBilledCustomer(ocClient, {
@@ -193,6 +225,7 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     good.push(
       await customer('g0', {
         oneShots: [{ code: 'CH_SC_OSO_SIM' }, { code: 'CH_SC_OSO_COMPENSATION', amount: 0 }],
+        mandates: true,
       }),
     );
     badTax = await customer('bt', { country: 'FR' });
@@ -286,7 +319,8 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
     const moves = (
       await db.query(
         `SELECT m.id, m.ref, m.state, m.name, m.move_type, m.partner_id, m.journal_id, j.code AS journal, m.contract_group_id,
-                m.billing_run_id, to_char(m.invoice_date, 'YYYY-MM-DD') AS invoice_date, m.amount_untaxed, m.amount_tax, m.amount_total, m.emails
+                m.billing_run_id, to_char(m.invoice_date, 'YYYY-MM-DD') AS invoice_date, m.amount_untaxed, m.amount_tax, m.amount_total, m.emails,
+                to_char(m.invoice_date_due, 'YYYY-MM-DD') AS invoice_date_due, m.mandate_id
            FROM account_move m JOIN account_journal j ON j.id = m.journal_id WHERE m.ref = ANY($1::text[])`,
         [refs],
       )
@@ -306,6 +340,9 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
         billing_run_id: billingRunId,
       });
       expect(m.contract_group_id).to.equal(c.groupId);
+      // I-extra-fields: the due date is OpenCell's (invoice date + the catalog's delay, so not the invoice date)
+      expect(inv.dueDate).to.be.greaterThan(inv.invoiceDate);
+      expect(m.invoice_date_due, number).to.equal(new Date(inv.dueDate).toISOString().slice(0, 10));
       expect([Number(m.amount_untaxed), Number(m.amount_tax), Number(m.amount_total)], number).to.deep.equal([
         inv.amountWithoutTax,
         inv.amountTax,
@@ -315,7 +352,18 @@ describe('invoices OpenCell → Odoo (poller, outbox relay, loader) on the real 
 
     // the first customer: two kept lines (the 0 € compensation is dropped), accounts, taxes, products, contract links
     const m0 = moves.find((x) => x.ref === byBa.get(good[0]!.groupCode))!;
+    // I-mandate-emails: mandate and emails of the contract line 1 names (its subscription), not of the group's first
+    // contract, which has another mandate
+    const g0 = good[0]!;
+    const ev0 = decoded.find((e) => e.invoiceNumber === m0.ref)!;
+    expect(ev0.lines[0]!.subscriptionCode).to.equal(g0.contracts[0]!.code);
+    expect(g0.groupFirst!.id).to.be.lessThan(g0.contracts[0]!.id);
+    expect(g0.contracts[0]!.mandateId).to.be.a('number').and.not.equal(g0.groupFirst!.mandateId);
+    expect(m0.mandate_id).to.equal(g0.contracts[0]!.mandateId);
     expect(m0.emails).to.equal(`inv-${sfx}-g0@example.org`);
+    // the other good customers' contracts have no mandate: none is set
+    for (const c of good.slice(1))
+      expect(moves.find((x) => x.ref === byBa.get(c.groupCode))!.mandate_id, c.groupCode).to.equal(null);
     const lines = (
       await db.query(
         `SELECT l.id, l.name, a.code AS account, p.default_code AS product, l.price_unit, l.price_subtotal, l.price_total,
