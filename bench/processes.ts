@@ -143,6 +143,19 @@ export interface PipelineProcess {
 }
 
 /**
+ * The V8 flags the image runs the pipeline with (the Dockerfile's `ENV NODE_OPTIONS`): each pipeline process of a
+ * benchmark runs with them, so its memory and CPU are the deployed ones. BENCH_PIPELINE_NODE_OPTIONS overrides them
+ * (e.g. empty: V8's defaults, for a comparison).
+ */
+export const PIPELINE_NODE_OPTIONS = imageNodeOptions();
+
+export function imageNodeOptions(): string {
+  const m = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+  if (!m) throw new Error('Dockerfile: no ENV NODE_OPTIONS="…" line');
+  return m[1];
+}
+
+/**
  * Starts `odoo-opencell-sync run --only <roles>` in a process of its own with the given environment (the config
  * the bench built: sandbox URL, topics, state database), and waits until it says it runs.
  */
@@ -166,7 +179,12 @@ export async function spawnPipeline(opts: {
     ...Object.entries(opts.groups).flatMap(([role, g]) => ['--group', `${role}=${g}`]),
   ];
   const child = spawn(process.execPath, args, {
-    env: { ...opts.env, HTTP_PORT: '0', LOG_LEVEL: opts.env.LOG_LEVEL ?? 'warn' },
+    env: {
+      ...opts.env,
+      HTTP_PORT: '0',
+      LOG_LEVEL: opts.env.LOG_LEVEL ?? 'warn',
+      NODE_OPTIONS: opts.env.BENCH_PIPELINE_NODE_OPTIONS ?? PIPELINE_NODE_OPTIONS,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

@@ -21,6 +21,7 @@ import {
 import { ensureInvoiceTopics } from '../../src/flows/invoices/stages';
 import { INVOICE_LOADER_GROUP } from '../../src/flows/invoices/loader';
 import { generatedFiles } from '../../scripts/gen-strimzi';
+import { imageNodeOptions } from '../../bench/processes';
 
 /**
  * No Kubernetes cluster and no Strimzi operator run here: this keeps deploy/kubernetes (kustomize base) and
@@ -394,6 +395,18 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
         );
         expect(Number(heap?.[1]), 'V8 heap below the limit').to.be.below(parseInt(r.limits.memory, 10));
       }
+    });
+
+    it("every role runs with the image's V8 flags, the ones the benchmarks measure (Dockerfile ENV NODE_OPTIONS)", () => {
+      const image = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(read('Dockerfile'))?.[1];
+      expect(image, 'Dockerfile ENV NODE_OPTIONS').to.match(/--max-old-space-size=\d+/);
+      expect(image).to.equal(imageNodeOptions());
+      for (const d of deployments)
+        expect(
+          (container(d).env as { name: string; value?: string }[]).find((e) => e.name === 'NODE_OPTIONS')
+            ?.value,
+          d.metadata.name,
+        ).to.equal(image);
     });
   });
 
