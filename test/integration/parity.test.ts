@@ -7,6 +7,8 @@ import { spanishIban } from '../../testkit/demo-seed';
 import { seededRng } from '../../testkit/seeded-random';
 import type { JournalEntry } from '../../testkit/sandbox/opencell/journal';
 import { startTestPipeline, type TestPipeline } from './support/pipeline';
+import { defaultCatalog } from '../../testkit/sandbox/opencell';
+import { captureLogLines } from '../support/log-capture';
 import { eventually, odooDb, ROOT, stateDb, testKafka, uniqueSuffix } from './support/stack';
 
 /**
@@ -23,6 +25,10 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
   let t: TestPipeline;
   let db: PoolClient;
   let scheduler: HeldIntentScheduler | undefined;
+  /** the OpenCell password of the pipeline (K-client: sent as Basic auth on every call, never logged) */
+  const OC_PASSWORD = `oc-secret-${uniqueSuffix()}`;
+  /** every log line of the run (K-client) */
+  const logs = captureLogLines();
 
   // Reference rows (80-reference-data.sql), read once.
   const ref = {} as {
@@ -354,7 +360,8 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
   }
 
   before(async () => {
-    t = await startTestPipeline();
+    logs.attach();
+    t = await startTestPipeline({}, {}, { password: OC_PASSWORD });
     db = await odooDb().connect();
     const one = async <T>(sql: string, params: unknown[] = []) => (await db.query(sql, params)).rows[0] as T;
     const state = (c: string) =>
@@ -394,6 +401,7 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
     await scheduler?.stop();
     db?.release();
     await t?.stop();
+    logs.detach();
   });
 
   // ----- customer A: a person in Barcelona (ca_ES), one mobile contract driven through the triggers
@@ -1680,6 +1688,110 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
       });
     } finally {
       t.sandbox.faults.remove(fault.id);
+    }
+    // Basic auth with the configured user and password on every call the pipeline made during the whole run
+    const basic = `Basic ${Buffer.from(`${t.sandbox.credentials.user}:${OC_PASSWORD}`).toString('base64')}`;
+    expect(t.sandbox.credentials.password).to.equal(OC_PASSWORD);
+    const calls = t.sandbox.journal.entries().filter((e) => !e.path.startsWith('/__sandbox'));
+    expect(calls.length, 'the run’s calls').to.be.greaterThan(50);
+    expect(
+      calls.filter((e) => e.authorization !== basic).map((e) => `${e.method} ${e.path} ${e.authorization}`),
+      'calls without the Basic authorization header',
+    ).to.deep.equal([]);
+    // … and the secret in no log line, also not in the ones about the refused call (the logger heard them)
+    expect(
+      logs.lines.some((l) => JSON.stringify(l).includes('One shot charge refused by the parity test')),
+      'the refusal was logged',
+    ).to.equal(true);
+    const secrets = [OC_PASSWORD, basic.slice('Basic '.length)];
+    expect(
+      logs.lines.filter((l) => secrets.some((x) => JSON.stringify(l).includes(x))),
+      'log lines holding the OpenCell password',
+    ).to.deep.equal([]);
+  });
+
+  it('K-config, P-crm-category: a seller and a customer category configured other than the defaults (OPENCELL_SELLER, OPENCELL_CUSTOMER_CATEGORY) → the customer is created with them; the hierarchy keeps CLIENT, hard-coded as in the original; with OPENCELL_HIERARCHY_USES_CUSTOMER_CATEGORY the hierarchy gets the configured category too', async () => {
+    const catalog = defaultCatalog();
+    catalog.sellers.push({ code: 'SCB', description: 'Som Connexió B' });
+    catalog.customerCategories.push({ code: 'PARTICULAR', description: 'Particular' });
+    for (const o of catalog.offerTemplates) if (o.sellers?.length) o.sellers.push('SCB');
+    const configured = { OPENCELL_SELLER: 'SCB', OPENCELL_CUSTOMER_CATEGORY: 'PARTICULAR' };
+    const pipelines: Array<{ p: TestPipeline; hierarchyCategory: string }> = [];
+    try {
+      pipelines.push({
+        p: await startTestPipeline(configured, {}, { catalog }),
+        hierarchyCategory: 'CLIENT',
+      });
+      pipelines.push({
+        p: await startTestPipeline(
+          { ...configured, OPENCELL_HIERARCHY_USES_CUSTOMER_CATEGORY: 'true' },
+          {},
+          { catalog },
+        ),
+        hierarchyCategory: 'PARTICULAR',
+      });
+      for (const { p } of pipelines)
+        expect(p.config.opencell).to.include({ seller: 'SCB', customerCategory: 'PARTICULAR' });
+      expect(pipelines.map(({ p }) => p.config.opencell.hierarchyUsesCustomerCategory)).to.deep.equal([
+        false,
+        true,
+      ]);
+      const s = uniqueSuffix();
+      const P = await newPartner({
+        name: 'Pau Vidal Roca',
+        firstname: 'Pau',
+        lastname: 'Vidal Roca',
+        ref: code(),
+        vat: `ES${digits(8)}Z`,
+        lang: 'ca_ES',
+        email: `pau.${s}@example.org`,
+        phone: null,
+        mobile: `6${digits(8)}`,
+        street: 'Carrer de Mallorca, 40',
+        street2: null,
+        zip: '08029',
+        city: 'Barcelona',
+        state: { ...ref.stateB, code: 'B' },
+      });
+      const bank = await newBank(P.id);
+      const c = await newContract({
+        partner: P,
+        kind: 'mobile',
+        mandateId: bank.mandateId,
+        lines: ['SE_SC_REC_MOBILE_T_UNL_20480'],
+      });
+      for (const { p, hierarchyCategory } of pipelines) {
+        const mine = () =>
+          p.sandbox.journal
+            .entries()
+            .filter(stateChanging)
+            .filter((e) => e.status === 200);
+        await eventually(
+          async () => (mine().some((e) => e.path.endsWith('/activateServices')) ? true : undefined),
+          60_000,
+          'the contract created in OpenCell with the configured codes',
+        );
+        expect(brief(mine())).to.deep.equal([
+          'POST /account/customer 200',
+          'POST /account/accountHierarchy/createCRMAccountHierarchy 200',
+          'POST /billing/subscription 200',
+          'POST /account/access 200',
+          'POST /billing/subscription/activateServices 200',
+        ]);
+        const [customer, hierarchy] = mine();
+        expect(body(customer!)).to.deep.include({
+          code: P.ref,
+          seller: 'SCB',
+          customerCategory: 'PARTICULAR',
+        });
+        expect(body(hierarchy!)).to.deep.include({
+          code: `${P.ref}_0`,
+          customerCategory: hierarchyCategory,
+        });
+        expect(body(mine()[2]!)).to.deep.include({ code: c.code, userAccount: `${P.ref}_0` });
+      }
+    } finally {
+      for (const { p } of pipelines) await p.stop();
     }
   });
 });

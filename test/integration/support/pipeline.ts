@@ -6,7 +6,7 @@
 import { loadConfig, Config } from '../../../src/core/config';
 import { ProjectionPipeline } from '../../../src/flows/projection/pipeline';
 import { ensurePipelineTopics, routerTopics, StageHooks } from '../../../src/flows/projection/stages';
-import { startOpenCellSandbox } from '../../../testkit/sandbox/opencell';
+import { startOpenCellSandbox, type OpenCellSandboxOptions } from '../../../testkit/sandbox/opencell';
 import { KeyedConsumerEvent } from '../../../src/adapters/kafka/keyed-consumer';
 import { startGroupAtEnd } from '../../../src/adapters/kafka/kafka';
 import { testKafka, uniqueSuffix } from './stack';
@@ -27,8 +27,10 @@ export async function startTestPipeline(
   overrides: Record<string, string> = {},
   /** more observers (e.g. the app's Metrics.stageHooks()); consumer events are recorded in `events` anyway */
   hooks: StageHooks = {},
+  /** the OpenCell sandbox's options (catalog, credentials, …) */
+  sandboxOptions: Omit<OpenCellSandboxOptions, 'port'> = {},
 ): Promise<TestPipeline> {
-  const sandbox = await startOpenCellSandbox({ port: 0 });
+  const sandbox = await startOpenCellSandbox({ ...sandboxOptions, port: 0 });
   const suffix = uniqueSuffix();
   const config = loadConfig({
     ...process.env,

@@ -13,6 +13,8 @@ export interface JournalEntry {
   durationMs: number;
   /** the W3C `traceparent` header the caller sent, if any */
   traceparent?: string;
+  /** the `Authorization` header the caller sent, if any (docs/parity.md K-client: Basic auth on every call) */
+  authorization?: string;
   errorCode?: string;
   /** The fault injected into this request, if any. */
   fault?: string;

@@ -383,6 +383,7 @@ export async function startOpenCellSandbox(opts: OpenCellSandboxOptions = {}): P
       status: 0,
       durationMs: 0,
       ...(typeof req.headers.traceparent === 'string' ? { traceparent: req.headers.traceparent } : {}),
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
     };
     const finish = (r: Reply | undefined) => {
       if (r) {
