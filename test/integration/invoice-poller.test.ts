@@ -144,4 +144,42 @@ describe('invoice poller: pages, lookback and resume (issue 15 §5)', function (
     expect(all.filter((n) => counts.get(n) === 1)).to.have.length(180);
     expect([...counts.values()].every((n) => n === 1)).to.equal(true);
   });
+
+  it('an unnumbered invoice whose date left the lookback is given up once: a later read of its date (a late invoice) neither reports it again nor emits it; once validated, a poll with a lookback reaching its date emits it once (docs/operations.md)', async () => {
+    oc.reset();
+    await pool.query('DELETE FROM outbox');
+    const d0 = day(0);
+    const draft = oc.plantMalformedInvoice({ missing: 'invoiceNumber', invoiceDate: d0 });
+    expect(draft.invoiceNumber).to.equal(null);
+    const p = poller('unnumbered', { lookbackDays: 1 });
+    const first = await p.pollOnce();
+    expect(first).to.deep.include({ emitted: 0, unnumbered: [draft.invoiceId], unnumberedPastLookback: [] });
+    expect((await p.cursor())?.days?.[d0]).to.deep.include({ unnumbered: [draft.invoiceId] });
+
+    clock += 5 * DAY; // d0 is 5 days back, outside the 1-day lookback
+    const left = await p.pollOnce();
+    expect(left.window.from > d0).to.equal(true);
+    expect(left).to.deep.include({ unnumbered: [], unnumberedPastLookback: [draft.invoiceId] });
+    expect((await p.cursor())?.days?.[d0]).to.deep.include({ unnumberedPastLookback: [draft.invoiceId] });
+    expect((await p.pollOnce()).unnumberedPastLookback).to.deep.equal([]);
+
+    // a late invoice on d0: the date is read again (highest id), the draft is neither reported again nor emitted
+    const late = oc.generateInvoices({ count: 1, invoiceDate: d0, billingAccountCodes: ['9_0'] });
+    const reread = await p.pollOnce();
+    expect(reread.reread).to.deep.equal([d0]);
+    expect(reread).to.deep.include({ unnumbered: [], unnumberedPastLookback: [], emitted: 1 });
+    expect(reread.invoiceNumbers).to.deep.equal(late.invoiceNumbers);
+
+    // validated now: it keeps its id, so the highest-id check does not see it …
+    const [number] = oc.validateInvoices([draft.invoiceId]);
+    const quiet = await p.pollOnce();
+    expect(quiet).to.deep.include({ reread: [], emitted: 0 });
+    // … the operator's way: a lookback reaching its date, then the usual one again; emitted once
+    const wide = await poller('unnumbered', { lookbackDays: 6 }).pollOnce();
+    expect(wide.window.from <= d0).to.equal(true);
+    expect(wide.invoiceNumbers).to.deep.equal([number]);
+    expect((await poller('unnumbered', { lookbackDays: 6 }).pollOnce()).emitted).to.equal(0);
+    expect((await p.pollOnce()).emitted).to.equal(0);
+    expect((await outboxCounts()).get(number!)).to.equal(1);
+  });
 });
