@@ -60,6 +60,8 @@ export interface CeilingOptions {
   connections: number;
   /** node --cpu-prof on the pipeline process (written when it stops) */
   profile: boolean;
+  /** first step the same rates with capture only (no pipeline): the machine's limit for the rest of the stack */
+  captureBaseline: boolean;
 }
 
 export interface CeilingWindow {
@@ -187,18 +189,7 @@ export async function runCeilingBench(o: CeilingOptions, log: (s: string) => voi
       },
     });
     await joined;
-    log(`ceiling: prepared in ${((Date.now() - t0) / 1000).toFixed(1)} s; starting the pipeline process`);
-    mkdirSync(profDir, { recursive: true });
-    proc = await spawnPipeline({
-      env,
-      logFile: join(profDir, 'pipeline.log'),
-      roles: ['router', 'projector'],
-      groups,
-      ...(o.profile ? { cpuProfDir: profDir } : {}),
-      label: 'ceiling',
-    });
-    log(`ceiling: pipeline pid ${proc.pid}`);
-
+    log(`ceiling: prepared in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     let seq = 0;
     let failed = 0;
     const inflight = new Set<Promise<void>>();
@@ -236,26 +227,18 @@ export async function runCeilingBench(o: CeilingOptions, log: (s: string) => voi
       return { from, to: seq, wall: (Date.now() - start) / 1000 };
     };
 
-    // Wait until changes flow end to end (the groups have joined, the fences are taken): probe updates until one
-    // reaches the sandbox, then the warm-up.
-    measuring = true;
-    const probeDeadline = Date.now() + 300_000;
-    for (;;) {
-      const s = seq;
-      issue();
-      const seen = await waitFor(() => (seenAt.has(s) ? true : undefined), 5_000, 'probe', 100).catch(
-        () => undefined,
-      );
-      if (seen) break;
-      if (Date.now() > probeDeadline)
-        throw new Error(`no change reached the sandbox in 300 s: ${proc.stderr().slice(-2000)}`);
-    }
-    log(`ceiling: changes flow (${seq} probe(s))`);
     const steps: CeilingStep[] = [];
     let rssPeak = 0;
-    const measuredFrom = Date.now();
-    for (const rate of o.rates) {
-      log(`ceiling: ${rate}/s — warm-up ${o.warmupSeconds} s, then ${o.windows} × ${o.seconds} s`);
+    /**
+     * One rate: warm-up, then the windows; every committed change must arrive — at the OpenCell sandbox, or with
+     * `capture` (no pipeline running: the machine's own limit for Debezium and Kafka, the baseline) as a record in
+     * Kafka — with p99 under 1 s in every window.
+     */
+    const measureStep = async (rate: number, capture: boolean): Promise<CeilingStep> => {
+      const arrivedAt = capture ? kafkaAt : seenAt;
+      log(
+        `ceiling${capture ? ' (capture only)' : ''}: ${rate}/s — warm-up ${o.warmupSeconds} s, then ${o.windows} × ${o.seconds} s`,
+      );
       if (o.warmupSeconds > 0) await paced(rate, o.warmupSeconds);
       const ranges: { from: number; to: number; wall: number; cpu: Record<string, number>; rss: number }[] =
         [];
@@ -283,7 +266,7 @@ export async function runCeilingBench(o: CeilingOptions, log: (s: string) => voi
       const from = ranges[0].from;
       const to = ranges[ranges.length - 1].to;
       const drained = () => {
-        for (let s = from; s < to; s++) if (commitAt.has(s) && !seenAt.has(s)) return undefined;
+        for (let s = from; s < to; s++) if (commitAt.has(s) && !arrivedAt.has(s)) return undefined;
         return true;
       };
       await waitFor(drained, 30_000, 'drain', 200).catch(() => undefined);
@@ -302,7 +285,7 @@ export async function runCeilingBench(o: CeilingOptions, log: (s: string) => voi
           if (k !== undefined) captured.push(Math.max(0, k - c));
           const rt = routedAt.get(s);
           if (rt !== undefined) routed.push(Math.max(0, rt - c));
-          const seen = seenAt.get(s);
+          const seen = arrivedAt.get(s);
           if (seen === undefined) {
             lost++;
             // how far a lost change got: captured by Debezium, routed to the intents topic
@@ -356,14 +339,61 @@ export async function runCeilingBench(o: CeilingOptions, log: (s: string) => voi
         pass: !why,
         ...(why ? { why } : {}),
       };
-      steps.push(step);
       log(
-        `ceiling: ${rate}/s → p99 per window ${windows.map((w) => Math.round(w.latencyMs.p99)).join(' / ')} ms ` +
+        `ceiling${capture ? ' (capture only)' : ''}: ${rate}/s → p99 per window ${windows.map((w) => Math.round(w.latencyMs.p99)).join(' / ')} ms ` +
           `(capture ${windows.map((w) => Math.round(w.debeziumLagMs.p99)).join(' / ')}, routed ${windows.map((w) => Math.round(w.routedLagMs.p99)).join(' / ')}), lost ${lost}, ` +
           `pipeline ${windows.map((w) => w.cpuSecondsPer1000.pipeline).join(' / ')} CPU-s per 1,000, ` +
           `debezium ${windows.map((w) => w.cpuSecondsPer1000['connect (debezium)']).join(' / ')}; ` +
           `rss ${Math.max(...windows.map((w) => w.pipelineRssMiB))} MiB; ${step.pass ? 'sustained' : `missed: ${why}`}`,
       );
+      return step;
+    };
+
+    // The baseline: the same load with capture only (PostgreSQL, Debezium, Kafka; no pipeline process), rate by rate
+    // until the first miss, in this run on this box.
+    const captureSteps: CeilingStep[] = [];
+    if (o.captureBaseline) {
+      for (const rate of o.rates) {
+        const step = await measureStep(rate, true);
+        captureSteps.push(step);
+        if (!step.pass) break;
+        await sleep(2000);
+      }
+      // the pipeline starts after the baseline's changes
+      await setRouterOffsets(groups.router, config, 'latest');
+    }
+    mkdirSync(profDir, { recursive: true });
+    proc = await spawnPipeline({
+      env,
+      logFile: join(profDir, 'pipeline.log'),
+      roles: ['router', 'projector'],
+      groups,
+      ...(o.profile ? { cpuProfDir: profDir } : {}),
+      label: 'ceiling',
+    });
+    log(`ceiling: pipeline pid ${proc.pid}`);
+
+    // Wait until changes flow end to end (the groups have joined, the fences are taken): probe updates until one
+    // reaches the sandbox, then the warm-up.
+    measuring = true;
+    const probeDeadline = Date.now() + 300_000;
+    let probes = 0;
+    for (;;) {
+      const s = seq;
+      issue();
+      probes++;
+      const seen = await waitFor(() => (seenAt.has(s) ? true : undefined), 5_000, 'probe', 100).catch(
+        () => undefined,
+      );
+      if (seen) break;
+      if (Date.now() > probeDeadline)
+        throw new Error(`no change reached the sandbox in 300 s: ${proc.stderr().slice(-2000)}`);
+    }
+    log(`ceiling: changes flow (${probes} probe(s))`);
+    const measuredFrom = Date.now();
+    for (const rate of o.rates) {
+      const step = await measureStep(rate, false);
+      steps.push(step);
       if (!step.pass) break;
       // let the queues empty before the next rate
       await sleep(2000);
@@ -395,8 +425,22 @@ export async function runCeilingBench(o: CeilingOptions, log: (s: string) => voi
       return out;
     };
     const cpuAtCeiling = avgPer1000(ceiling);
+    const capturePassed = captureSteps.filter((st) => st.pass);
+    const captureCeiling = capturePassed.length ? capturePassed[capturePassed.length - 1] : undefined;
+    const captureMiss = captureSteps.find((st) => !st.pass);
     return {
       rates: o.rates,
+      ...(o.captureBaseline
+        ? {
+            captureCeilingRate: captureCeiling?.rate ?? 0,
+            captureFirstMiss: captureMiss ? { rate: captureMiss.rate, why: captureMiss.why } : null,
+            captureCpuPer1000AtCeiling: avgPer1000(captureCeiling) ?? null,
+            // the pipeline's ceiling as a share of what the box sustains without it
+            ceilingToCapture:
+              captureCeiling && ceiling ? Math.round((ceiling.rate / captureCeiling.rate) * 100) / 100 : null,
+            captureSteps,
+          }
+        : {}),
       seconds: o.seconds,
       windows: o.windows,
       partners: o.partners,

@@ -199,6 +199,16 @@ function ceiling(rec: RunRecord | undefined): string {
     `CPU per component from /proc/<pid>/stat (utime + stime) over each window: PostgreSQL = the backends of the benchmark's Odoo and state databases (the pipeline's, the load generator's, Debezium's walsender; not the server's shared background processes), the Connect (Debezium), Kafka and registry JVMs, the pipeline process, the benchmark process. Capture lag = commit → the record's Kafka timestamp; routed = commit → the intent's timestamp in the intents topic.\n`;
   if (r && !r.error) {
     s += `\nCeiling: **${n(r.ceilingRate)} changes/s** sustained (${n(r.windows)} × ${n(r.seconds)} s)${r.firstMiss ? `; first miss at ${n(r.firstMiss.rate)}/s: ${r.firstMiss.why}` : ''}. Pipeline peak RSS ${n(r.pipelineRssPeakMiB)} MiB (target < 250). Pipeline CPU ÷ Debezium CPU per change at the ceiling: **${n(r.pipelineToDebeziumCpu, 2)}** (goal ≤ 0.5). Intents topic ${n(r.intentsPartitions)} partitions, OPENCELL_CONCURRENCY ${n(r.opencellConcurrency)}.\n`;
+    if (r.captureSteps) {
+      s += `\nBaseline in the same run: the same load with **capture only** (PostgreSQL, Debezium, Kafka; no pipeline process; arrival = the record in Kafka) sustains **${n(r.captureCeilingRate)} changes/s**${r.captureFirstMiss ? ` (first miss at ${n(r.captureFirstMiss.rate)}/s: ${r.captureFirstMiss.why})` : ''}; the pipeline's ceiling is **${n(r.ceilingToCapture, 2)}×** of it. A rate the box cannot capture cannot be projected.\n`;
+      s += `\n| capture only: rate | window | committed | lost | capture p50 / p99 / max ms | PostgreSQL CPU-s/1k | Debezium CPU-s/1k | Kafka CPU-s/1k | busy cores |\n|---|---|---|---|---|---|---|---|---|\n`;
+      for (const st of r.captureSteps)
+        (st.windows ?? []).forEach((w: Any, i: number) => {
+          const c = w.cpuSecondsPer1000 ?? {};
+          s += `| ${n(st.rate)}${i === 0 ? (st.pass ? ' ✓' : ` ✗ ${st.why}`) : ''} | ${i + 1} | ${n(w.committed)} | ${n(w.lost)} | ${n(w.latencyMs?.p50)} / **${n(w.latencyMs?.p99)}** / ${n(w.latencyMs?.max)} | ${n(c.postgresql, 2)} | ${n(c['connect (debezium)'], 2)} | ${n(c.kafka, 2)} | ${n(w.machineBusyCores, 2)} |\n`;
+        });
+      s += `\nWith the pipeline:\n`;
+    }
     const comps = ceilingComponents(r.steps?.[0]?.windows?.[0]);
     s += `\n| rate | window | committed | lost | p50 / p99 / max ms | capture p99 | routed p99 | ${comps.map((c: string) => `${c} CPU-s/1k`).join(' | ')} | pipeline RSS | busy cores | load 1m |\n`;
     s += `|${'---|'.repeat(10 + comps.length)}\n`;

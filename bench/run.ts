@@ -28,6 +28,7 @@
  *   --ceiling-partners=N     BENCH_CEILING_PARTNERS   (3000)
  *   --ceiling-connections=N  BENCH_CEILING_CONNECTIONS (16 UPDATE connections)
  *   --ceiling-profile        node --cpu-prof on the pipeline process; top self-time functions in the result
+ *   --ceiling-baseline=false BENCH_CEILING_BASELINE   (true: first the same rates with capture only, no pipeline)
  *   --scaleout-partners=N    BENCH_SCALEOUT_PARTNERS  (3000 customers)
  *   --scaleout-updates=N     BENCH_SCALEOUT_UPDATES   (2 updates each)
  *   --scaleout-latency=N     BENCH_SCALEOUT_LATENCY   (50 ms per sandbox call)
@@ -148,8 +149,15 @@ export async function main(): Promise<void> {
             partners: num('ceiling-partners', 'BENCH_CEILING_PARTNERS', 3000, 600),
             connections: num('ceiling-connections', 'BENCH_CEILING_CONNECTIONS', 16, 16),
             profile: flags['ceiling-profile'] === 'true' ? 1 : 0,
+            captureBaseline:
+              (flags['ceiling-baseline'] ?? process.env.BENCH_CEILING_BASELINE) === 'false' ? 0 : 1,
           };
-          result = await runCeilingBench({ ...params, rates, profile: params.profile === 1 } as never);
+          result = await runCeilingBench({
+            ...params,
+            rates,
+            profile: params.profile === 1,
+            captureBaseline: params.captureBaseline === 1,
+          } as never);
           break;
         }
         case 'scaleout': {
