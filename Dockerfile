@@ -19,7 +19,7 @@ ENV NODE_ENV=production
 # V8's heap sized for the 250 MiB per-process goal (issue 17; BENCHMARKS.md, "Memory"): on a large host V8 lets the
 # heap grow to hundreds of MiB of garbage before it collects. The benchmarks start the pipeline processes with these
 # same flags (bench/processes.ts reads them here) and the manifests set the same NODE_OPTIONS (a test checks both).
-ENV NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=4"
+ENV NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=8"
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
