@@ -45,16 +45,6 @@ function statusKiB(pid: number): { rss: number; hwm: number } | null {
 
 const mib = (kib: number) => Math.round(kib / 1024);
 
-/**
- * The Node options a role runs with in deploy/kubernetes/deployment-<role>.yaml (its NODE_OPTIONS: the V8 heap
- * settings), so that the process measured here is configured as the one deployed.
- */
-export function deploymentNodeOptions(role: string): string[] {
-  const file = join(__dirname, '..', 'deploy', 'kubernetes', `deployment-${role}.yaml`);
-  const m = /- name: NODE_OPTIONS\s+value: (.+)/.exec(readFileSync(file, 'utf8'));
-  return m ? m[1].trim().split(/\s+/) : [];
-}
-
 export function startChild(
   opts: ChildOptions,
   env: Record<string, string | undefined>,

@@ -30,7 +30,8 @@ import {
   topicSize,
   waitFor,
 } from './common';
-import { deploymentNodeOptions, startChild } from './child-process';
+import { startChild } from './child-process';
+import { PIPELINE_NODE_OPTIONS } from './processes';
 
 /** What a create call creates (its path and the codes in its body). */
 function createKey(e: { path: string; body: unknown }): string {
@@ -142,11 +143,12 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
       router: startChild({ mode: 'run', roles: ['router'], groups: { router: bp.groups.router } }, bp.env, {
         name: 'router',
         cpuProfDir,
+        nodeOptions: PIPELINE_NODE_OPTIONS.split(/\s+/),
       }),
       projector: startChild(
         { mode: 'run', roles: ['projector'], groups: { projector: bp.groups.projector } },
         bp.env,
-        { name: 'projector', cpuProfDir, nodeOptions: deploymentNodeOptions('projector') },
+        { name: 'projector', cpuProfDir, nodeOptions: PIPELINE_NODE_OPTIONS.split(/\s+/) },
       ),
     });
 
@@ -173,7 +175,7 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
     log(`resync: bare kafkajs consumer over ${total} events…`);
     const bare = startChild({ mode: 'bare', groupId: `bench-bare-${suffix()}`, topics }, bp.env, {
       name: 'bare',
-      nodeOptions: deploymentNodeOptions('router'),
+      nodeOptions: PIPELINE_NODE_OPTIONS.split(/\s+/),
     });
     await bare.ready;
     await waitFor(
