@@ -9,13 +9,21 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
-export type ReadinessCheck = () => Promise<string | void>;
+/**
+ * A readiness check: resolves (with an optional detail) when it passes, rejects when it fails. `{ degraded }`
+ * passes but reports the process degraded: it works as it should while a dependency is failing (a partition
+ * blocked on an OpenCell outage waits for it, src/app/blocked-partitions.ts) — /readyz still answers 200, since a
+ * probe failing would only move or restart a process that cannot do better.
+ */
+export type ReadinessCheck = () => Promise<string | void | { degraded: string }>;
 
 export interface CheckResult {
   name: string;
   ok: boolean;
   ms: number;
   detail?: string;
+  /** passed, degraded: `detail` says why */
+  degraded?: boolean;
   error?: string;
 }
 
@@ -107,19 +115,21 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 export async function runChecks(
   checks: Record<string, ReadinessCheck>,
   timeoutMs: number,
-): Promise<{ ready: boolean; checks: CheckResult[] }> {
+): Promise<{ ready: boolean; degraded: boolean; checks: CheckResult[] }> {
   const results = await Promise.all(
     Object.entries(checks).map(async ([name, check]): Promise<CheckResult> => {
       const t0 = Date.now();
       try {
         const detail = await withTimeout(check(), timeoutMs);
+        if (typeof detail === 'object')
+          return { name, ok: true, ms: Date.now() - t0, degraded: true, detail: detail.degraded };
         return { name, ok: true, ms: Date.now() - t0, ...(detail ? { detail } : {}) };
       } catch (e) {
         return { name, ok: false, ms: Date.now() - t0, error: (e as Error).message };
       }
     }),
   );
-  return { ready: results.every((r) => r.ok), checks: results };
+  return { ready: results.every((r) => r.ok), degraded: results.some((r) => r.degraded), checks: results };
 }
 
 function send(res: ServerResponse, status: number, body: unknown, contentType = 'application/json'): void {
@@ -141,7 +151,8 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
       });
     if (path === '/readyz') {
       const r = await runChecks(opts.checks, opts.checkTimeoutMs ?? 2000);
-      return send(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', checks: r.checks });
+      const status = !r.ready ? 'not ready' : r.degraded ? 'degraded' : 'ready';
+      return send(res, r.ready ? 200 : 503, { status, checks: r.checks });
     }
     if (path === '/metrics') return send(res, 200, await opts.registry.metrics(), opts.registry.contentType);
     if (path === INVOICE_PDF_PATH && opts.invoicePdf) return serveInvoicePdf(req, res, opts.invoicePdf);

@@ -13,6 +13,8 @@ import type { KeyedConsumerEvent } from '../adapters/kafka/keyed-consumer';
 import type { SlotHealth } from '../adapters/postgres/replication-slots';
 import type { IntentMessage } from '../domain/intents/message';
 import type { IntentResult } from '../adapters/postgres/ledger';
+import { BlockedPartitions } from './blocked-partitions';
+import type { ReadinessCheck } from './http';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -25,6 +27,10 @@ export class Metrics {
   readonly deadLetters: Counter<'stage' | 'code'>;
   readonly deadLetterPublishFailures: Counter<'stage' | 'code'>;
   readonly pauses: Counter<'stage'>;
+  /** partitions blocked now, per stage (docs/decisions/0009-outages-block.md) */
+  readonly blocked = new BlockedPartitions();
+  readonly blockedPartitions: Gauge<'stage'>;
+  readonly blockedOldestAge: Gauge<'stage'>;
   readonly handlerSeconds: Histogram<'stage'>;
   readonly batchSeconds: Histogram<'stage'>;
   readonly opencellCalls: Histogram<'endpoint' | 'outcome'>;
@@ -102,6 +108,27 @@ export class Metrics {
       help: 'Partitions paused for a long backoff',
       labelNames: ['stage'],
       registers,
+    });
+    const blocked = this.blocked;
+    this.blockedPartitions = new Gauge({
+      name: 'sync_blocked_partitions',
+      help:
+        'Partitions paused on a failure now, per stage: an outage (OpenCell or Odoo 5xx, 429, timeouts, unreachable; ' +
+        'a database or Kafka down) is retried until it ends, and the partition waits',
+      labelNames: ['stage'],
+      registers,
+      collect() {
+        for (const stage of blocked.stages()) this.set({ stage }, blocked.list(stage).length);
+      },
+    });
+    this.blockedOldestAge = new Gauge({
+      name: 'sync_blocked_oldest_message_age_seconds',
+      help: 'Age (since it was written to Kafka) of the oldest message a blocked partition waits on, per stage; 0 when none is blocked',
+      labelNames: ['stage'],
+      registers,
+      collect() {
+        for (const stage of blocked.stages()) this.set({ stage }, blocked.oldestMessageAgeSeconds(stage));
+      },
     });
     this.handlerSeconds = new Histogram({
       name: 'sync_handler_duration_seconds',
@@ -225,6 +252,7 @@ export class Metrics {
   };
 
   onConsumerEvent(stage: string, e: KeyedConsumerEvent): void {
+    this.blocked.observe(stage, e);
     switch (e.type) {
       case 'skipped':
         this.messagesProcessed.inc({ stage, topic: e.topic }, e.messages);
@@ -250,6 +278,17 @@ export class Metrics {
         this.batchSeconds.observe({ stage }, e.ms / 1000);
         break;
     }
+  }
+
+  /**
+   * The readiness check `blocked-partitions`: passes, degraded while a partition of this process is blocked, with
+   * each one's stage, error code, time blocked and next try (src/app/blocked-partitions.ts).
+   */
+  blockedCheck(): ReadinessCheck {
+    return async () => {
+      const d = this.blocked.describe();
+      return d === undefined ? 'none' : { degraded: d };
+    };
   }
 
   /** StageHooks for ProjectionPipeline. */

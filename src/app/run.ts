@@ -184,6 +184,7 @@ ROLE_STARTERS.loader = async (ctx) => {
     pool,
     groupId,
     onLoaded: (_e, r) => ctx.metrics.invoiceLoads.inc({ outcome: r.outcome }),
+    onConsumerEvent: (e) => ctx.metrics.onConsumerEvent('invoice-loader', e),
   });
   await loader.start();
   return {
@@ -332,6 +333,8 @@ export async function runRoles(
     }
     const checks: Record<string, ReadinessCheck> = { ...commonChecks(config, admin, statePool) };
     for (const w of started) Object.assign(checks, w.checks ?? {});
+    // roles with a consumer group: degraded while one of their partitions is blocked (an outage waited out)
+    if (started.some((w) => w.groups?.length)) checks['blocked-partitions'] = metrics.blockedCheck();
     const port = opts.httpPort === undefined ? config.httpPort : opts.httpPort;
     if (port !== null) {
       let invoicePdf: InvoicePdfRoute | undefined;

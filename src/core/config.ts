@@ -269,7 +269,11 @@ const SPEC = {
   ODOO_REQUEST_LIMIT_MS: [IntFromEnv(0, 3_600_000), '120000'],
   RETRY_INITIAL_MS: [IntFromEnv(1, 60_000), '200'],
   RETRY_MAX_MS: [IntFromEnv(1, 600_000), '30000'],
+  // Retriable failures that are not outages (PRECONDITION_PENDING) are dead-lettered at this attempt; outages (5xx,
+  // 429, timeouts, unreachable, a database or Kafka down) are not: they are retried until they end, or for
+  // RETRY_GIVE_UP_AFTER_MS when set (0 = never give up; docs/decisions/0009-outages-block.md).
   RETRY_MAX_ATTEMPTS: [IntFromEnv(1, 1000), '12'],
+  RETRY_GIVE_UP_AFTER_MS: [IntFromEnv(0, 31 * 86_400_000), '0'],
   HTTP_PORT: [IntFromEnv(0, 65535), '9464'],
   // The original's invoice download (`/web/binary/download_invoice`, docs/parity.md I-pdf) on the ops server. It
   // exposes customer invoices, so it is off unless enabled, and then needs a bearer token (a secret, >= 24 chars).
@@ -416,7 +420,12 @@ export interface Config {
    * (`ODOO_REQUEST_LIMIT_MS`, default 120000): how long a create whose answer was lost may still commit in Odoo.
    */
   invoiceImport: { partnerByRef: boolean; creditNoteTypes: string[]; odooRequestLimitMs: number };
-  retry: { initialMs: number; maxMs: number; maxAttempts: number };
+  /**
+   * `RETRY_*`: backoff from `initialMs` doubling up to `maxMs` (with jitter). `maxAttempts` bounds the retriable
+   * failures that are not outages (PRECONDITION_PENDING); `giveUpAfterMs` bounds outages in time (0 = never: the
+   * partition waits for the outage to end). docs/decisions/0009-outages-block.md.
+   */
+  retry: { initialMs: number; maxMs: number; maxAttempts: number; giveUpAfterMs: number };
   httpPort: number;
   httpHost: string;
   /** `INVOICE_PDF_ROUTE` / `INVOICE_PDF_TOKEN`: the opt-in invoice PDF route of the ops server (I-pdf). */
@@ -598,7 +607,12 @@ export function loadConfig(
       creditNoteTypes: s.INVOICE_CREDIT_NOTE_TYPES,
       odooRequestLimitMs: s.ODOO_REQUEST_LIMIT_MS,
     },
-    retry: { initialMs: s.RETRY_INITIAL_MS, maxMs: s.RETRY_MAX_MS, maxAttempts: s.RETRY_MAX_ATTEMPTS },
+    retry: {
+      initialMs: s.RETRY_INITIAL_MS,
+      maxMs: s.RETRY_MAX_MS,
+      maxAttempts: s.RETRY_MAX_ATTEMPTS,
+      giveUpAfterMs: s.RETRY_GIVE_UP_AFTER_MS,
+    },
     httpPort: s.HTTP_PORT,
     httpHost: s.HTTP_HOST,
     invoicePdf: { enabled: s.INVOICE_PDF_ROUTE, token: s.INVOICE_PDF_TOKEN },

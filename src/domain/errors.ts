@@ -286,6 +286,24 @@ export function isRetriable(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
 }
 
+/**
+ * Retriable failures that wait for something to happen rather than for a system to come back: a causal precondition
+ * (a line before its subscription, an Odoo create whose answer was lost and that may still commit). Bounded by
+ * RETRY_MAX_ATTEMPTS. Every other retriable failure is an outage (docs/decisions/0009-outages-block.md).
+ */
+const WAITING_CODES: ReadonlySet<string> = new Set<ErrorCode>(['PRECONDITION_PENDING']);
+
+/**
+ * A retriable failure that says a system the pipeline depends on is unavailable: OpenCell or Odoo answering 5xx or
+ * 429, timing out or unreachable, a database or Kafka down, a fence lease run out. An outage never dead-letters a
+ * message by default, however long it lasts: its partition waits (docs/decisions/0009-outages-block.md), since the
+ * change is valid and skipping it would apply the customer's next changes out of order.
+ */
+export function isOutage(err: unknown): boolean {
+  if (!isRetriable(err)) return false;
+  return !(err instanceof SyncError && WAITING_CODES.has(err.code));
+}
+
 export function errorCodeOf(err: unknown): string {
   if (err instanceof SyncError) return err.code;
   if (err instanceof Error) return err.name;

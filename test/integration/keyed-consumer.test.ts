@@ -1,6 +1,10 @@
 import { expect } from 'chai';
 import { KafkaMessage } from 'kafkajs';
-import { OpenCellBusinessError, OpenCellUnavailableError } from '../../src/domain/errors';
+import {
+  OpenCellBusinessError,
+  OpenCellUnavailableError,
+  PreconditionPendingError,
+} from '../../src/domain/errors';
 import { DLQ_HEADER, KafkaDeadLetterPublisher } from '../../src/adapters/kafka/dlq';
 import { ensureTopics } from '../../src/adapters/kafka/kafka';
 import { KeyedConsumer, KeyedConsumerEvent, MessageHandler } from '../../src/adapters/kafka/keyed-consumer';
@@ -197,19 +201,21 @@ describe('keyed consumer (kafkajs on a real broker)', function () {
     expect(events.some((e) => e.type === 'dead-letter')).to.equal(false);
   });
 
-  it('dead-letters after maxAttempts retriable failures, marked retriable for a later replay', async () => {
+  it('dead-letters a pending precondition after maxAttempts, marked retriable for a later replay', async () => {
     const { topic, dlq, producer } = await setup(1);
     await producer.send({
       topic,
       messages: [
-        { key: 'x', value: 'always-503' },
+        { key: 'x', value: 'never-ready' },
         { key: 'x', value: 'next' },
       ],
     });
     const processed: string[] = [];
     const kc = consumer(topic, `g-${uniqueSuffix()}`, producer, dlq, async (m) => {
-      if (m.value!.toString() === 'always-503')
-        throw new OpenCellUnavailableError('OPENCELL_UNAVAILABLE', 'HTTP 503', '/x', 503);
+      if (m.value!.toString() === 'never-ready')
+        throw new PreconditionPendingError(
+          'cannot terminate: subscription SC1 does not exist in OpenCell yet',
+        );
       processed.push(m.value!.toString());
     });
     await kc.start();
@@ -220,6 +226,87 @@ describe('keyed consumer (kafkajs on a real broker)', function () {
     expect(dead.headers?.[DLQ_HEADER.retriable]?.toString()).to.equal('true');
     expect(dead.headers?.[DLQ_HEADER.attempts]?.toString()).to.equal(String(policy.maxAttempts));
     expect(dead.headers?.[DLQ_HEADER.message]?.toString()).to.match(/^retries exhausted after 6 attempts/);
+  });
+
+  it('an outage longer than the session timeout and maxAttempts: no dead letter, the member keeps its partitions (no rebalance), the other partition keeps working, and the key goes on in order after it', async () => {
+    const { topic, dlq, producer } = await setup(2);
+    const OUTAGE_MS = 15_000;
+    const SESSION_MS = 6_000;
+    let outageEnds = Number.POSITIVE_INFINITY;
+    const processed: { value: string; at: number }[] = [];
+    const events: KeyedConsumerEvent[] = [];
+    let joins = 0;
+    // the test's Kafka, counting the member's group joins (every rebalance it takes part in)
+    const counting = Object.create(kafka) as typeof kafka;
+    counting.consumer = (cfg) => {
+      const c = kafka.consumer(cfg);
+      c.on(c.events.GROUP_JOIN, () => void joins++);
+      return c;
+    };
+    const kc = new KeyedConsumer({
+      kafka: counting,
+      groupId: `g-${uniqueSuffix()}`,
+      topics: [topic],
+      handler: async (m) => {
+        const value = m.value!.toString();
+        if (value === 'blocked' && Date.now() < outageEnds)
+          throw new OpenCellUnavailableError(
+            'OPENCELL_UNAVAILABLE',
+            'HTTP 503',
+            '/billing/subscription',
+            503,
+          );
+        processed.push({ value, at: Date.now() });
+      },
+      deadLetters: new KafkaDeadLetterPublisher(producer, dlq),
+      stage: 'test',
+      retry: policy,
+      concurrency: 8,
+      inlineRetryMaxMs: 50,
+      sessionTimeout: SESSION_MS,
+      heartbeatInterval: 1_000,
+      onEvent: (e) => events.push(e),
+    });
+    await kc.start();
+    await eventually(async () => (joins > 0 ? true : undefined), 30_000, 'joined the group');
+    outageEnds = Date.now() + OUTAGE_MS;
+    await producer.send({
+      topic,
+      messages: [
+        { key: 'partner:1', value: 'blocked', partition: 0 },
+        { key: 'partner:1', value: 'after', partition: 0 },
+      ],
+    });
+    // changes of other customers keep arriving on the other partition during the outage
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 2_000));
+      await producer.send({
+        topic,
+        messages: [{ key: `partner:${10 + i}`, value: `other-${i}`, partition: 1 }],
+      });
+    }
+    await eventually(
+      async () => (processed.some((p) => p.value === 'after') ? true : undefined),
+      OUTAGE_MS + 30_000,
+      'the blocked key applied after the outage',
+    );
+    await kc.stop();
+    await producer.disconnect();
+    const at = (v: string) => processed.find((p) => p.value === v)?.at ?? NaN;
+    // the fault landed: the message failed for the whole outage, far more often than maxAttempts
+    const retries = events.filter((e) => e.type === 'retry').length;
+    expect(retries, 'tries failed during the outage').to.be.above(policy.maxAttempts * 2);
+    expect(at('blocked'), 'applied only once the outage ended').to.be.at.least(outageEnds);
+    expect(events.filter((e) => e.type === 'blocked').length, 'blocked backoff steps').to.be.above(5);
+    // no dead letter, no rebalance, the other partition did not wait, the key kept its order
+    expect(events.filter((e) => e.type === 'dead-letter')).to.deep.equal([]);
+    expect(joins, 'group joins: the member never lost its partitions').to.equal(1);
+    for (let i = 0; i < 5; i++) expect(at(`other-${i}`), `other-${i}`).to.be.below(outageEnds);
+    expect(at('after')).to.be.at.least(at('blocked'));
+    expect(
+      events.filter((e) => e.type === 'unblocked').map((e) => e.type === 'unblocked' && e.why),
+    ).to.deep.equal(['finished']);
+    expect(kc.blockedPartitions()).to.deep.equal([]);
   });
 
   it('commits only past finished work: a new member resumes at the first unfinished message', async () => {

@@ -7,19 +7,26 @@
  * - a non-retriable error sends the message to the dead-letter topic with its reason; the offset finishes and the
  *   partition moves on;
  * - a retriable error is retried in place while the backoff is short; a longer backoff pauses the partition
- *   (no spinning, no heartbeats without progress), commits what is finished, and resumes after the delay: the
- *   unfinished messages are fetched again (handlers must be idempotent — the ledger makes them so);
- * - after `maxAttempts`, the message is dead-lettered with reason "retries exhausted" (replayable later);
+ *   (no spinning; the member keeps heartbeating from kafkajs's fetch loop and keeps its other partitions),
+ *   commits what is finished, and resumes after the delay: the unfinished messages are fetched again (handlers
+ *   must be idempotent — the ledger makes them so);
+ * - an outage (`isOutage`: 5xx, 429, timeouts, unreachable, a database or Kafka down) is retried until it ends
+ *   (or for `giveUpAfterMs` when set), with the backoff capped at `maxMs`: the partition is **blocked** — reported
+ *   by 'blocked' / 'unblocked' events (metrics, /readyz) and one `warn` line per backoff step — and after each
+ *   pause only its first unfinished message runs (a probe) until the message that blocked it finishes, so a
+ *   blocked partition sends one call per backoff step, not one per key (docs/decisions/0009-outages-block.md);
+ * - a retriable failure that is not an outage (PRECONDITION_PENDING) is dead-lettered at its `maxAttempts`-th
+ *   failure with reason "retries exhausted" (replayable later), as is an outage past `giveUpAfterMs`;
  * - a dead letter that cannot be published (the dead-letter topic unavailable) leaves the message unfinished: the
  *   partition pauses with a growing backoff, nothing is committed past the message, and the next fetch publishes the
  *   same dead letter again without re-running the handler (issue 15 §7: it looped hot).
  */
 import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { setMaxListeners } from 'node:events';
-import { errorCodeOf, FencedError, isRetriable } from '../../domain/errors';
+import { errorCodeOf, FencedError, isOutage, isRetriable } from '../../domain/errors';
 import { componentLogger, redactString } from '../../core/log';
 import { OffsetTracker } from './offsets';
-import { decideRetry, RetryPolicy, sleep } from './retry';
+import { decideRetry, FailureHistory, RetryPolicy, sleep } from './retry';
 import { deadLetterReason, DeadLetterPublisher, type PublishOutcome } from './dlq';
 import type { FenceToken, PartitionFence } from '../postgres/fence';
 
@@ -103,6 +110,22 @@ export type KeyedConsumerEvent =
       delayMs: number;
     }
   | { type: 'paused'; topic: string; partition: number; delayMs: number }
+  /**
+   * The partition is paused on a failure (each backoff step of it: a retriable failure's long backoff, a dead
+   * letter that could not be published, a fencing epoch that could not be taken): nothing of it is finished
+   * before `offset` succeeds. `since` is when the partition became blocked, `messageTimestamp` the Kafka
+   * timestamp of the oldest message it has been blocked on (ms), `retryInMs` the pause.
+   */
+  | ({ type: 'blocked' } & BlockedPartition)
+  /** The partition is no longer blocked: its blocking message finished, or the partition left this member. */
+  | {
+      type: 'unblocked';
+      topic: string;
+      partition: number;
+      blockedMs: number;
+      attempts: number;
+      why: 'finished' | 'revoked' | 'stopped';
+    }
   /** Messages of one batch finished without a handler run (KeyedConsumerOptions.skip). */
   | { type: 'skipped'; topic: string; partition: number; messages: number }
   /** A fetched batch is done (kafkajs fetches the next ones when every partition's batch is done). */
@@ -127,26 +150,73 @@ export const MAX_IDLE_MS = 120_000;
  */
 export const CONSUMER_FETCH = { maxWaitTimeInMs: 100 } as const;
 
+/** What a blocked partition waits on (KeyedConsumerEvent 'blocked'; src/app/blocked-partitions.ts). */
+export interface BlockedPartition {
+  topic: string;
+  partition: number;
+  /** the message whose failure paused the partition last */
+  offset: string;
+  /** its error code (never a message: it could carry data) */
+  code: string;
+  /** whether that failure is an outage (retried until it ends) */
+  outage: boolean;
+  /** tries of that message so far */
+  attempt: number;
+  /** when the partition became blocked (ms since the epoch) */
+  since: number;
+  /** the Kafka timestamp of the oldest message the partition has been blocked on (ms since the epoch) */
+  messageTimestamp: number;
+  /** the pause before the next try */
+  retryInMs: number;
+}
+
 /** A dead letter decided but not published yet (its topic failed): published again on the next fetch. */
 interface PendingDeadLetter {
   err: unknown;
   attempt: number;
-  exhausted: boolean;
+  /** "retries exhausted after …: " for a retriable failure given up, else empty */
+  reasonPrefix: string;
   /** failed publishes so far */
   failures: number;
 }
 
+/** What the batch ran into: why its partition pauses (reported as the partition's block). */
+interface PauseCause {
+  offset: string;
+  code: string;
+  outage: boolean;
+  attempt: number;
+  /** the message's Kafka timestamp (ms) */
+  timestamp: number;
+  /** the error's message, redacted (logged, never in an event) */
+  message: string;
+}
+
 class PauseRequested extends Error {
-  constructor(readonly delayMs: number) {
+  constructor(
+    readonly delayMs: number,
+    readonly reason?: PauseCause,
+  ) {
     super('pause');
   }
+}
+
+/** How one message has failed so far (it survives re-fetches after a pause). */
+interface FailureState {
+  attempts: number;
+  /** retriable failures that were not outages */
+  waits: number;
+  /** first failure (ms since the epoch) */
+  since: number;
 }
 
 export class KeyedConsumer {
   private consumer: Consumer | undefined;
   private readonly log;
-  /** attempt counts survive re-fetches after a pause: `${topic}/${partition}/${offset}` → attempts so far */
-  private readonly attempts = new Map<string, number>();
+  /** failures survive re-fetches after a pause: `${topic}/${partition}/${offset}` → attempts so far, since when */
+  private readonly failures = new Map<string, FailureState>();
+  /** partitions paused on a failure, by `${topic}/${partition}` */
+  private readonly blocked = new Map<string, BlockedPartition>();
   /** dead letters whose publish failed, by `${topic}/${partition}/${offset}` */
   private readonly pendingDeadLetters = new Map<string, PendingDeadLetter>();
   private readonly abort = new AbortController();
@@ -172,15 +242,15 @@ export class KeyedConsumer {
     });
     this.consumer = consumer;
     const fence = this.opts.fence;
-    if (fence) {
-      consumer.on(consumer.events.GROUP_JOIN, (e) => {
-        this.fencedSeen.clear();
-        fence.assigned(e.payload.memberAssignment);
-      });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.fencedSeen.clear();
+      fence?.assigned(e.payload.memberAssignment);
+      this.onAssigned(e.payload.memberAssignment);
+    });
+    if (fence)
       consumer.on(consumer.events.HEARTBEAT, () => {
         this.heartbeats++;
       });
-    }
     await consumer.connect();
     for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: fromBeginning ?? true });
     await consumer.run({
@@ -196,6 +266,64 @@ export class KeyedConsumer {
     this.abort.abort();
     for (const t of this.resumeTimers) clearTimeout(t);
     await this.consumer?.disconnect();
+    for (const b of [...this.blocked.values()]) this.unblock(b.topic, b.partition, 'stopped');
+  }
+
+  /** The partitions blocked now (their pause and what they wait on). */
+  blockedPartitions(): BlockedPartition[] {
+    return [...this.blocked.values()];
+  }
+
+  /** A new assignment: partitions that left this member are no longer blocked here. */
+  private onAssigned(assignment: Record<string, number[]>): void {
+    for (const b of [...this.blocked.values()])
+      if (!(assignment[b.topic] ?? []).includes(b.partition)) this.unblock(b.topic, b.partition, 'revoked');
+    // a message of a partition that moved is failing on its new owner now, with a history of its own there
+    for (const id of [...this.failures.keys()]) {
+      const [topic, partition] = splitId(id);
+      if (!(assignment[topic] ?? []).includes(partition)) this.failures.delete(id);
+    }
+  }
+
+  private unblock(topic: string, partition: number, why: 'finished' | 'revoked' | 'stopped'): void {
+    const key = `${topic}/${partition}`;
+    const b = this.blocked.get(key);
+    if (!b) return;
+    this.blocked.delete(key);
+    const blockedMs = Date.now() - b.since;
+    this.opts.onEvent?.({ type: 'unblocked', topic, partition, blockedMs, attempts: b.attempt, why });
+    const line = `${topic}[${partition}] no longer blocked (${why}) after ${Math.round(blockedMs / 1000)} s on ${b.code}`;
+    if (why === 'finished') this.log.warn(line, { topic, partition, code: b.code, blockedMs });
+    else this.log.info(line, { topic, partition, code: b.code, blockedMs });
+  }
+
+  /**
+   * The partition pauses on a failure: blocked (or still blocked) on `cause`. One `warn` line per backoff step:
+   * the reason's code and message (redacted), how long it has been blocked, the next try.
+   */
+  private block(topic: string, partition: number, delayMs: number, cause: PauseCause): void {
+    const key = `${topic}/${partition}`;
+    const prev = this.blocked.get(key);
+    const now = Date.now();
+    const b: BlockedPartition = {
+      topic,
+      partition,
+      offset: cause.offset,
+      code: cause.code,
+      outage: cause.outage,
+      attempt: cause.attempt,
+      since: prev?.since ?? now,
+      messageTimestamp: Math.min(prev?.messageTimestamp ?? Infinity, cause.timestamp || now),
+      retryInMs: delayMs,
+    };
+    this.blocked.set(key, b);
+    this.opts.onEvent?.({ type: 'blocked', ...b });
+    this.log.warn(
+      `${topic}[${partition}] blocked for ${Math.round((now - b.since) / 1000)} s at offset ${cause.offset}: ` +
+        `${cause.code} (attempt ${cause.attempt}${cause.outage ? ', retried until it ends' : ''}), next try in ` +
+        `${delayMs} ms: ${cause.message}`,
+      { topic, partition, offset: cause.offset, code: cause.code, attempt: cause.attempt, delayMs },
+    );
   }
 
   get kafkaConsumer(): Consumer | undefined {
@@ -216,8 +344,15 @@ export class KeyedConsumer {
         partition,
       });
       if (isRunning()) {
-        const from = batch.messages[0]?.offset;
-        this.pausePartition(topic, partition, this.opts.retry.initialMs, undefined, from);
+        const first = batch.messages[0];
+        this.pausePartition(topic, partition, this.opts.retry.initialMs, undefined, first?.offset, {
+          offset: first?.offset ?? '?',
+          code: errorCodeOf(e),
+          outage: isOutage(e),
+          attempt: (this.blocked.get(`${topic}/${partition}`)?.attempt ?? 0) + 1,
+          timestamp: Number(first?.timestamp ?? 0),
+          message: `cannot take the fencing epoch: ${redactString((e as Error).message)}`,
+        });
       }
       return;
     }
@@ -226,12 +361,22 @@ export class KeyedConsumer {
       if (!renewed) return;
       fence = renewed;
     }
+    const key = `${topic}/${partition}`;
     const run = new BatchRun(payload, this.opts, {
-      attempts: this.attempts,
+      failures: this.failures,
       pendingDeadLetters: this.pendingDeadLetters,
       abort: this.abort.signal,
       log: this.log,
       fence,
+      // a blocked partition probes: its first unfinished message alone, until the blocking one finishes
+      probe: this.blocked.has(key),
+      onFinished: (offset) => {
+        if (this.blocked.get(key)?.offset === offset) {
+          this.unblock(topic, partition, 'finished');
+          return true;
+        }
+        return false;
+      },
     });
     await run.processAll();
     await run.finalCommit();
@@ -248,7 +393,15 @@ export class KeyedConsumer {
       if (isRunning())
         this.pausePartition(topic, partition, this.heartbeatIntervalMs, undefined, batch.messages[0]?.offset);
     } else if (run.pause && isRunning())
-      this.pausePartition(topic, partition, run.pause.delayMs, run.committable(), run.resumeOffset());
+      this.pausePartition(
+        topic,
+        partition,
+        run.pause.delayMs,
+        run.committable(),
+        run.resumeOffset(),
+        run.pause.reason,
+      );
+    else if (!run.pause && !run.stoppedEarly) this.unblock(topic, partition, 'finished');
   }
 
   private get heartbeatIntervalMs(): number {
@@ -301,9 +454,11 @@ export class KeyedConsumer {
     delayMs: number,
     committed: string | undefined,
     from: string | undefined,
+    cause?: PauseCause,
   ): void {
     this.opts.onEvent?.({ type: 'paused', topic, partition, delayMs });
-    this.log.warn(`pausing ${topic}[${partition}] for ${delayMs} ms`, { committed });
+    if (cause) this.block(topic, partition, delayMs, cause);
+    else this.log.warn(`pausing ${topic}[${partition}] for ${delayMs} ms`, { committed });
     const consumer = this.consumer!;
     consumer.pause([{ topic, partitions: [partition] }]);
     if (from !== undefined) consumer.seek({ topic, partition, offset: from });
@@ -320,7 +475,7 @@ class Semaphore {
   private active = 0;
   private readonly waiters: (() => void)[] = [];
 
-  constructor(private readonly limit: number) {}
+  constructor(private limit: number) {}
 
   async acquire(): Promise<void> {
     while (this.active >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
@@ -331,15 +486,26 @@ class Semaphore {
     this.active--;
     this.waiters.shift()?.();
   }
+
+  /** Raises the limit (a probe that succeeded): waiters start up to the new limit. */
+  raise(limit: number): void {
+    if (limit <= this.limit) return;
+    this.limit = limit;
+    for (let i = this.active; i < limit; i++) this.waiters.shift()?.();
+  }
 }
 
-/** What a batch run shares with its consumer: attempt counts across re-fetches, the stop signal, the logger. */
+/** What a batch run shares with its consumer: failures across re-fetches, the stop signal, the logger. */
 interface BatchRunContext {
-  attempts: Map<string, number>;
+  failures: Map<string, FailureState>;
   pendingDeadLetters: Map<string, PendingDeadLetter>;
   abort: AbortSignal;
   log: ReturnType<typeof componentLogger>;
   fence?: FenceToken;
+  /** the partition is blocked: run one message at a time until `onFinished` says the blocking one finished */
+  probe?: boolean;
+  /** a message finished (succeeded or dead-lettered); true when it was the one the partition was blocked on */
+  onFinished?: (offset: string) => boolean;
 }
 
 /**
@@ -377,6 +543,13 @@ class BatchRun {
   /** Set when a handler found the partition taken by another instance (FencedError): the batch stops, commits nothing. */
   fenced: FencedError | undefined;
 
+  /** The batch stopped before its end for a reason other than a pause (rebalance, fencing, shutdown). */
+  get stoppedEarly(): boolean {
+    return !!this.heartbeatFailed || !!this.fenced || !this.payload.isRunning() || this.payload.isStale();
+  }
+
+  private slots: Semaphore | undefined;
+
   private get stopped(): boolean {
     return (
       !!this.pause ||
@@ -391,7 +564,8 @@ class BatchRun {
   async processAll(): Promise<void> {
     const orderingKey =
       this.opts.orderingKey ?? ((m: KafkaMessage) => (m.key ? m.key.toString('latin1') : `@${m.offset}`));
-    const slots = new Semaphore(Math.max(1, this.opts.concurrency));
+    const slots = new Semaphore(this.ctx.probe ? 1 : Math.max(1, this.opts.concurrency));
+    this.slots = slots;
     const keyTails = new Map<string, Promise<void>>();
     const keepAlive = this.keepAlive();
     let skipped = 0;
@@ -413,12 +587,20 @@ class BatchRun {
             await this.runMessage(message);
           } catch (e) {
             // A bug in the pipeline itself (not in the message): stop this batch, retry later.
-            this.ctx.log.error(`handler crashed: ${redactString((e as Error).message)}`, {
+            const why = redactString((e as Error).message);
+            this.ctx.log.error(`handler crashed: ${why}`, {
               topic: this.topic,
               partition: this.partition,
               offset: message.offset,
             });
-            this.pause ??= new PauseRequested(this.opts.retry.initialMs);
+            this.pause ??= new PauseRequested(this.opts.retry.initialMs, {
+              offset: message.offset,
+              code: errorCodeOf(e),
+              outage: false,
+              attempt: this.ctx.failures.get(this.idOf(message))?.attempts ?? 1,
+              timestamp: Number(message.timestamp),
+              message: `handler crashed: ${why}`,
+            });
           } finally {
             slots.release();
           }
@@ -476,13 +658,12 @@ class BatchRun {
     const pending = this.ctx.pendingDeadLetters.get(id);
     if (pending) {
       // decided earlier, its publish failed: publish it again, do not run the handler a second time
-      if (!this.stopped) await this.deadLetter(message, pending.err, pending.attempt, pending.exhausted);
+      if (!this.stopped) await this.deadLetter(message, pending.err, pending.attempt, pending.reasonPrefix);
       return;
     }
     for (;;) {
       if (this.stopped) return; // left unfinished: fetched again later
-      const attempt = (this.ctx.attempts.get(id) ?? 0) + 1;
-      this.ctx.attempts.set(id, attempt);
+      const attempt = (this.ctx.failures.get(id)?.attempts ?? 0) + 1;
       const t0 = Date.now();
       let failure: { err: unknown } | undefined; // only the handler's own error counts
       try {
@@ -492,8 +673,9 @@ class BatchRun {
       }
       if (!failure) {
         // Only the handler's outcome decides success: what follows (heartbeat, commit) cannot turn it into a failure.
-        this.ctx.attempts.delete(id);
+        this.ctx.failures.delete(id);
         this.tracker.finish(message.offset);
+        this.probeDone(message.offset);
         this.opts.onEvent?.({
           type: 'processed',
           topic,
@@ -507,7 +689,7 @@ class BatchRun {
       const { err } = failure;
       if (err instanceof FencedError) {
         // Not this message's outcome: another instance owns the partition now and handles it.
-        this.ctx.attempts.delete(id);
+        this.ctx.failures.delete(id);
         if (!this.fenced)
           this.ctx.log.warn(`fenced, stopping the batch without committing: ${err.message}`, {
             topic,
@@ -517,32 +699,80 @@ class BatchRun {
         this.fenced = err;
         return;
       }
-      const decision = decideRetry(err, attempt, this.opts.retry);
+      const outage = isOutage(err);
+      const prev = this.ctx.failures.get(id);
+      const state: FailureState = {
+        attempts: attempt,
+        waits: (prev?.waits ?? 0) + (outage || !isRetriable(err) ? 0 : 1),
+        since: prev?.since ?? t0,
+      };
+      this.ctx.failures.set(id, state);
+      const history: FailureHistory = {
+        attempt,
+        waits: state.waits,
+        failingForMs: Date.now() - state.since,
+      };
+      const decision = decideRetry(err, history, this.opts.retry);
       if (!decision.retry) {
-        await this.deadLetter(message, err, attempt, decision.reason === 'exhausted');
+        const exhausted =
+          decision.reason === 'not-retriable'
+            ? ''
+            : decision.reason === 'gave-up'
+              ? `retries exhausted after ${attempt} attempts in ${Math.round(history.failingForMs / 1000)} s (RETRY_GIVE_UP_AFTER_MS): `
+              : `retries exhausted after ${attempt} attempts: `;
+        await this.deadLetter(message, err, attempt, exhausted);
         return;
       }
-      this.reportRetry(message, err, attempt, decision.delayMs);
-      if (decision.delayMs <= (this.opts.inlineRetryMaxMs ?? 1000)) {
+      const inPlace = decision.delayMs <= (this.opts.inlineRetryMaxMs ?? 1000);
+      this.reportRetry(message, err, attempt, decision.delayMs, inPlace);
+      if (inPlace) {
         await sleep(decision.delayMs, this.ctx.abort);
         continue;
       }
-      this.pause ??= new PauseRequested(decision.delayMs);
+      this.pause ??= new PauseRequested(decision.delayMs, {
+        offset: message.offset,
+        code: errorCodeOf(err),
+        outage,
+        attempt,
+        timestamp: Number(message.timestamp),
+        message: redactString((err as Error).message),
+      });
       return;
     }
   }
 
-  private reportRetry(message: KafkaMessage, err: unknown, attempt: number, delayMs: number): void {
+  private idOf(message: KafkaMessage): string {
+    return `${this.topic}/${this.partition}/${message.offset}`;
+  }
+
+  /** A message finished: when it was the one its blocked partition waited on, the batch runs at full width again. */
+  private probeDone(offset: string): void {
+    if (this.ctx.onFinished?.(offset)) this.slots?.raise(Math.max(1, this.opts.concurrency));
+  }
+
+  /**
+   * Every retry is an event (sync_retries_total). A retry done in place is logged at `info`; one that pauses the
+   * partition is the partition's `warn` line of that backoff step (KeyedConsumer.block), so an outage logs one line
+   * per blocked partition and step, not one per message.
+   */
+  private reportRetry(
+    message: KafkaMessage,
+    err: unknown,
+    attempt: number,
+    delayMs: number,
+    inPlace: boolean,
+  ): void {
     const { topic, partition } = this;
     const code = errorCodeOf(err);
     this.opts.onEvent?.({ type: 'retry', topic, partition, offset: message.offset, attempt, delayMs, code });
-    this.ctx.log.warn(`retriable failure, attempt ${attempt}: ${redactString((err as Error).message)}`, {
-      topic,
-      partition,
-      offset: message.offset,
-      code,
-      delayMs,
-    });
+    if (inPlace)
+      this.ctx.log.info(`retriable failure, attempt ${attempt}: ${redactString((err as Error).message)}`, {
+        topic,
+        partition,
+        offset: message.offset,
+        code,
+        delayMs,
+      });
   }
 
   /**
@@ -554,10 +784,9 @@ class BatchRun {
     message: KafkaMessage,
     err: unknown,
     attempt: number,
-    exhausted: boolean,
+    reasonPrefix: string,
   ): Promise<void> {
     const { topic, partition } = this;
-    const reasonPrefix = exhausted ? `retries exhausted after ${attempt} attempts: ` : '';
     const id = `${topic}/${partition}/${message.offset}`;
     const code = errorCodeOf(err);
     let result: PublishOutcome | void;
@@ -574,7 +803,7 @@ class BatchRun {
         retriable: isRetriable(err),
       });
     } catch (publishError) {
-      this.deadLetterFailed(message, { err, attempt, exhausted }, publishError);
+      this.deadLetterFailed(message, { err, attempt, reasonPrefix }, publishError);
       return;
     }
     this.ctx.pendingDeadLetters.delete(id);
@@ -608,8 +837,9 @@ class BatchRun {
         return;
       }
     }
-    this.ctx.attempts.delete(`${topic}/${partition}/${message.offset}`);
+    this.ctx.failures.delete(`${topic}/${partition}/${message.offset}`);
     this.tracker.finish(message.offset);
+    this.probeDone(message.offset);
     this.opts.onEvent?.({
       type: 'dead-letter',
       topic,
@@ -652,7 +882,14 @@ class BatchRun {
       `dead letter not published (${code}), publishing it again in ${delayMs} ms: ${redactString((publishError as Error).message)}`,
       { topic, partition, offset: message.offset, failures, code: errorCodeOf(d.err) },
     );
-    this.pause ??= new PauseRequested(delayMs);
+    this.pause ??= new PauseRequested(delayMs, {
+      offset: message.offset,
+      code,
+      outage: isOutage(publishError),
+      attempt: failures,
+      timestamp: Number(message.timestamp),
+      message: `dead letter not published: ${redactString((publishError as Error).message)}`,
+    });
   }
 
   /**
@@ -716,4 +953,10 @@ class BatchRun {
   resumeOffset(): string | undefined {
     return this.tracker.committable() ?? this.payload.batch.messages[0]?.offset;
   }
+}
+
+/** `${topic}/${partition}/${offset}` → topic and partition (topics may contain '/'? Kafka's may not). */
+function splitId(id: string): [string, number] {
+  const parts = id.split('/');
+  return [parts.slice(0, -2).join('/'), Number(parts[parts.length - 2])];
 }

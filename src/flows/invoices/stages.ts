@@ -37,6 +37,7 @@ export function invoiceRetryPolicy(config: Pick<Config, 'retry'>): RetryPolicy {
     maxMs: config.retry.maxMs,
     multiplier: 2,
     maxAttempts: config.retry.maxAttempts,
+    giveUpAfterMs: config.retry.giveUpAfterMs,
     jitter: 0.5,
   };
 }

@@ -91,6 +91,7 @@ export function retryPolicyOf(config: Config): RetryPolicy {
     maxMs: config.retry.maxMs,
     multiplier: 2,
     maxAttempts: config.retry.maxAttempts,
+    giveUpAfterMs: config.retry.giveUpAfterMs,
     jitter: 0.5,
   };
 }
