@@ -5,6 +5,8 @@
  *   FAULT_RELAY_LOCK_KEY                         the relay's advisory lock key (one per run: others share the database)
  *   FAULT_SESSION_TIMEOUT_MS                     consumer session timeout (a kill -9 leaves a dead member behind until
  *                                                it expires; the production 30 s would make 20 restarts take 10 minutes)
+ *   FAULT_HTTP=1                                 serve /readyz and /metrics on a free port (event `http` names it) with
+ *                                                the process's consumer metrics and its blocked-partitions check
  * Machine-readable events go to stdout as lines `@@ {json}` (consumer retries, dead letters, OpenCell call failures,
  * relay errors, readiness); the logger writes to stderr. SIGTERM stops gracefully; a crashed Kafka consumer exits 1
  * (the supervisor — the test — restarts the process, like systemd would).
@@ -16,6 +18,8 @@ import { componentLogger, redactString } from '../../src/core/log';
 import { createOutboxRelay } from '../../src/flows/outbox/relay';
 import { ProjectionPipeline } from '../../src/flows/projection/pipeline';
 import { createKafka } from '../../src/adapters/kafka/kafka';
+import { Metrics } from '../../src/app/metrics';
+import { startOpsServer, type OpsServer } from '../../src/app/http';
 
 const log = componentLogger('fault-worker');
 const emit = (type: string, data: Record<string, unknown> = {}) =>
@@ -56,11 +60,13 @@ async function main(): Promise<void> {
     return c;
   };
 
+  const metrics = env.FAULT_HTTP === '1' ? new Metrics({ defaultMetrics: false }) : undefined;
   const pipeline = new ProjectionPipeline(config, {
     kafka,
     groups: { router: env.FAULT_ROUTER_GROUP, projector: env.FAULT_PROJECTOR_GROUP },
     hooks: {
       onConsumerEvent: (stage, e) => {
+        metrics?.onConsumerEvent(stage, e);
         if (e.type !== 'processed') emit(e.type, { stage, ...e });
         else if (stage === 'projector') emit('projected', { offset: e.offset, partition: e.partition });
       },
@@ -91,6 +97,7 @@ async function main(): Promise<void> {
     },
   );
 
+  let http: OpsServer | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -100,6 +107,7 @@ async function main(): Promise<void> {
     await relay.stop().catch((e: unknown) => log.error(`relay stop: ${(e as Error).message}`));
     await pipeline.stop().catch((e: unknown) => log.error(`pipeline stop: ${(e as Error).message}`));
     await pool.end().catch(() => undefined);
+    await http?.close();
     emit('stopped');
     process.exit(0);
   };
@@ -108,6 +116,14 @@ async function main(): Promise<void> {
 
   await pipeline.start();
   await relay.start();
+  if (metrics) {
+    http = await startOpsServer({
+      port: 0,
+      registry: metrics.registry,
+      checks: { 'blocked-partitions': metrics.blockedCheck() },
+    });
+    emit('http', { port: http.port });
+  }
   emit('ready', { pid: process.pid });
   log.info('fault worker ready');
 }
