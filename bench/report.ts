@@ -321,6 +321,7 @@ export function renderMarkdown(r: Results): string {
     section('poller-10k.md', 'Poller: 10k invoices, late invoices, restarts (issue 15 §5)'),
     section('three-brokers.md', '3-broker cluster: kill -9 a broker 10 times under load (issue 15 §9)'),
     section('pg-connection-loss.md', 'PostgreSQL sessions terminated every 8 s under load (issue 15)'),
+    section('opencell-outage.md', 'OpenCell outage longer than the old retry budget (issue 15)'),
     faults(),
   ];
   return parts.filter(Boolean).join('\n');

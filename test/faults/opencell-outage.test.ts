@@ -379,7 +379,7 @@ Result (${new Date().toISOString().slice(0, 16).replace('T', ' ')}, ${headCommit
 **0 lost** (every change in OpenCell ${(f.convergedMs / 1000).toFixed(1)} s after OpenCell came back), **${f.duplicates.length} duplicate
 effects** (${creates}; one-shots ${f.oneShots} charged once each, no service twice), **${f.orderBreaks.length} address updates out of
 commit order** (${f.customerUpdates} customer updates; ${f.notFinal} customers not ending on their last change), ledger outcomes
-${outcomes}, **${f.joinsDuring} rebalances** (the member kept its partitions), ${f.crashes} process exits. ${f.seconds} s for the
+${outcomes} (with the intents of other Odoo changes made on the shared stack meanwhile), **${f.joinsDuring} rebalances** (the member kept its partitions), ${f.crashes} process exits. ${f.seconds} s for the
 scenario.
 `;
   writeFileSync(join(ROOT, 'bench', 'opencell-outage.md'), text);

@@ -62,7 +62,7 @@ describe('alert rules and dashboard (deploy/observability)', () => {
     ).to.deep.equal(['sync_no_such_metric_total']);
   });
 
-  it('covers slot WAL, dead letters, consumer lag, outbox backlog and parked rows, OpenCell errors, freshness', () => {
+  it('covers slot WAL, dead letters, consumer lag, outbox backlog and parked rows, OpenCell errors, freshness, blocked partitions', () => {
     const alertMetrics = new Set(rules.flatMap((r) => namesIn(r.expr)));
     const panelMetrics = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => namesIn(t.expr))));
     for (const m of [
@@ -74,6 +74,8 @@ describe('alert rules and dashboard (deploy/observability)', () => {
       'sync_outbox_parked',
       'sync_opencell_call_duration_seconds_count',
       'sync_e2e_freshness_seconds_bucket',
+      'sync_blocked_partitions',
+      'sync_blocked_oldest_message_age_seconds',
     ]) {
       expect(alertMetrics.has(m), `an alert on ${m}`).to.equal(true);
       expect(panelMetrics.has(m), `a panel of ${m}`).to.equal(true);
