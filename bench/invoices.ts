@@ -16,7 +16,7 @@ import os from 'node:os';
 import { Client, Pool } from 'pg';
 import { CATALOG, insertContract, insertContractGroup, insertPartner } from '../testkit/demo-seed';
 import { loadConfig } from '../src/core/config';
-import type { LoadOutcome } from '../src/flows/invoices/loader';
+import type { LoadOutcome, OdooRpc } from '../src/flows/invoices/loader';
 import { OdooClient } from '../src/adapters/odoo/client';
 import { odooInvoiceFromEvent } from '../src/domain/invoices/odoo-invoice';
 import type { InvoiceIssuedEvent } from '../src/domain/outbox/events';
@@ -37,6 +37,53 @@ export interface InvoiceOptions {
   batch?: number;
   /** invoices created by each baseline (default 2,000) */
   baselineInvoices?: number;
+  /** invoices handled at once per partition by the loader's keyed consumer (default: the stage's, 100) */
+  concurrency?: number;
+  /** the poller's page size (default: config.invoicePoll.pageSize) and full reads in flight (default 4) */
+  pageSize?: number;
+  pollConcurrency?: number;
+  /** lists in flight in the parallel rpc-create baseline (default: the loader's own peak, at least 2) */
+  baselineParallel?: number;
+}
+
+/** Calls, time and (for account.move creates) lists in flight of the loader's Odoo client, per method. */
+interface RpcStats {
+  byMethod: Record<string, { calls: number; ms: number }>;
+  moveCreates: { calls: number; moves: number; ms: number; inFlight: number; maxInFlight: number };
+}
+
+/** The production client, counted: what each Odoo call of the loader costs, measured from the loader's side. */
+function countedRpc(c: OdooClient, stats: RpcStats): OdooRpc {
+  const wrap =
+    <K extends keyof OdooRpc>(k: K) =>
+    async (...args: unknown[]): Promise<unknown> => {
+      const moveCreate = k === 'createMany' && args[0] === 'account.move';
+      const m = moveCreate ? stats.moveCreates : undefined;
+      if (m) m.maxInFlight = Math.max(m.maxInFlight, ++m.inFlight);
+      const t0 = performance.now();
+      try {
+        return await (c[k] as (...a: unknown[]) => Promise<unknown>).apply(c, args);
+      } finally {
+        const ms = performance.now() - t0;
+        const key = `${k} ${String(args[0])}`;
+        const e = (stats.byMethod[key] ??= { calls: 0, ms: 0 });
+        e.calls++;
+        e.ms += ms;
+        if (m) {
+          m.inFlight--;
+          m.calls++;
+          m.moves += (args[1] as unknown[]).length;
+          m.ms += ms;
+        }
+      }
+    };
+  return {
+    search: wrap('search'),
+    searchRead: wrap('searchRead'),
+    create: wrap('create'),
+    createMany: wrap('createMany'),
+    read: wrap('read'),
+  } as unknown as OdooRpc;
 }
 
 const LOADER_BATCH = 200;
@@ -131,11 +178,18 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
   let firstLoad = 0;
   let lastLoad = 0;
   let deadLettered = 0;
+  const rpcStats: RpcStats = {
+    byMethod: {},
+    moveCreates: { calls: 0, moves: 0, ms: 0, inFlight: 0, maxInFlight: 0 },
+  };
+  const loaderOdoo = new OdooClient(config.odoo);
   const loader = createInvoiceLoader(config, {
     kafka,
     pool: state,
+    odoo: countedRpc(loaderOdoo, rpcStats),
     groupId: `bench-invoice-loader-${sfx}`,
     maxBatch: batch,
+    concurrency: o.concurrency,
     onLoaded: (event, r) => {
       const now = Date.now();
       if (sample.length < baselineN && r.outcome === 'created') sample.push(event);
@@ -150,12 +204,16 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
     autoStart: false,
     options: {
       name: `bench-invoice-poller-${sfx}`,
+      ...(o.pageSize ? { pageSize: o.pageSize } : {}),
+      ...(o.pollConcurrency ? { concurrency: o.pollConcurrency } : {}),
       startDate: new Date(Date.parse(today) - (days + 5) * 86_400_000).toISOString().slice(0, 10),
     },
   });
   try {
     log(`invoices: preparing ${customers} customers (Odoo and OpenCell)…`);
     const baCodes: string[] = [];
+    // each billing account's lines are rated on its contract, which Odoo knows: the loader links them to it
+    const subscriptionCodes: Record<string, string> = {};
     for (let i = 0; i < customers; i++) {
       const ref = `BIV${sfx}${i}`;
       const groupCode = `${ref}_0`;
@@ -211,6 +269,7 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
         subscriptionDate: periodStart,
       } as never);
       baCodes.push(groupCode);
+      subscriptionCodes[groupCode] = contractCode;
     }
     const numbers: string[] = [];
     for (let d = 0; d < days; d++) {
@@ -218,6 +277,7 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
         count: Math.min(baCodes.length, o.invoices - numbers.length),
         invoiceDate: new Date(Date.parse(today) - d * 86_400_000).toISOString().slice(0, 10),
         billingAccountCodes: baCodes,
+        subscriptionCodes,
       });
       numbers.push(...run.invoiceNumbers);
     }
@@ -245,22 +305,51 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
     );
     const loadAtEnd = os.loadavg()[0];
     log(`invoices: loaded; measuring the baselines (${sample.length} moves, lists of ${batch})…`);
-    const baseline = await createBaselines(sample, batch, odoo, PASSWORD, loader.loader, sfx);
+    const parallel = o.baselineParallel ?? Math.max(2, rpcStats.moveCreates.maxInFlight);
+    const baseline = await createBaselines(sample, batch, odoo, PASSWORD, loader.loader, sfx, parallel);
+    log(`invoices: measuring bare Kafka with the run's events…`);
+    const kafkaBare = await kafkaBaseline(kafka, config.topics.invoiceEvents, published, sfx).catch(
+      (e: unknown) => ({ error: (e as Error).message }),
+    );
     const created = [...loaded.values()].filter((rs) => rs.some((r) => r.outcome === 'created')).length;
     const loaderSeconds = (lastLoad - firstLoad) / 1000;
     const loaderRate = Math.round((loaded.size / loaderSeconds) * 10) / 10;
     const lost = numbers.length - Number(inOdoo.rows[0].n) - deadLettered;
+    const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+      a && b ? Math.round((a / b) * 100) / 100 : null;
+    const relayRate = per(published, lastPublish - firstPublish);
+    const mc = rpcStats.moveCreates;
+    const calls = Object.values(rpcStats.byMethod).reduce((n, e) => n + e.calls, 0);
     return {
       batch,
+      concurrency: o.concurrency ?? 100,
+      pageSize: o.pageSize ?? config.invoicePoll.pageSize,
+      pollConcurrency: o.pollConcurrency ?? 4,
       loadAverage: { start: Math.round(loadAtStart * 10) / 10, end: Math.round(loadAtEnd * 10) / 10 },
       pollInvoicesPerSec: per(poll.emitted, pollSeconds * 1000),
       relayed: published,
-      relayInvoicesPerSec: per(published, lastPublish - firstPublish),
+      relayInvoicesPerSec: relayRate,
       lost: Math.max(0, lost),
       baseline,
-      loaderVsRpcCreate: baseline.rpcCreatePerSec
-        ? Math.round((loaderRate / baseline.rpcCreatePerSec) * 100) / 100
-        : null,
+      kafkaBare,
+      loaderVsRpcCreate: ratio(loaderRate, baseline.rpcCreatePerSec),
+      loaderVsRpcParallelCreate: ratio(loaderRate, baseline.rpcParallelCreatePerSec),
+      relayVsBareProduce: 'producePerSec' in kafkaBare ? ratio(relayRate, kafkaBare.producePerSec) : null,
+      /** the loader's Odoo calls, measured from its side: per invoice, and the account.move creates' lists */
+      odooCalls: {
+        perInvoice: ratio(calls, loaded.size),
+        moveCreateLists: mc.calls,
+        movesPerList: ratio(mc.moves, mc.calls),
+        msPerList: mc.calls ? Math.round((mc.ms / mc.calls) * 10) / 10 : null,
+        msPerMove: mc.moves ? Math.round((mc.ms / mc.moves) * 100) / 100 : null,
+        maxListsInFlight: mc.maxInFlight,
+        byMethod: Object.fromEntries(
+          Object.entries(rpcStats.byMethod).map(([k, e]) => [
+            k,
+            { calls: e.calls, msPerCall: Math.round((e.ms / e.calls) * 10) / 10 },
+          ]),
+        ),
+      },
       invoices: numbers.length,
       customers,
       pollEmitted: poll.emitted,
@@ -279,6 +368,7 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
   } finally {
     rss.stop();
     await loader.stop().catch(() => undefined);
+    loaderOdoo.close();
     await poller.stop().catch(() => undefined);
     await relay.stop().catch(() => undefined);
     ocClient.close();
@@ -315,6 +405,7 @@ async function createBaselines(
   password: string,
   loader: { resolver: { resolveMany(e: InvoiceIssuedEvent[]): Promise<unknown[]> } },
   sfx: string,
+  parallel: number,
 ) {
   const client = new OdooClient({ url: odoo.url, db: odoo.db, user: 'billing-bot', password });
   const pool = new Pool({ connectionString: ODOO_DATABASE_URL, max: 2 });
@@ -338,6 +429,16 @@ async function createBaselines(
     let t0 = Date.now();
     for (const l of lists(rpcVals)) await client.createMany('account.move', l, { context });
     const rpcMs = Date.now() - t0;
+    // the same, `parallel` lists in flight (Odoo serves concurrent requests in several workers; the sandbox on a pool)
+    const parVals = lists(await valsOf('P'));
+    t0 = Date.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        while (next < parVals.length) await client.createMany('account.move', parVals[next++]!, { context });
+      }),
+    );
+    const parMs = Date.now() - t0;
     const ormVals = await valsOf('O');
     const uid = (await pool.query<{ id: number }>(`SELECT id FROM res_users WHERE login = 'billing-bot'`))
       .rows[0]?.id;
@@ -361,6 +462,11 @@ async function createBaselines(
       rpcCreatePerSec,
       rpcMsPerList: lists(rpcVals).length ? Math.round((rpcMs / lists(rpcVals).length) * 10) / 10 : null,
       inProcessCreatePerSec,
+      /** the sandbox's own cost of one account.move create with its lines (its SQL and model logic, in process) */
+      inProcessMsPerMove: ormVals.length ? Math.round((ormMs / ormVals.length) * 100) / 100 : null,
+      rpcMsPerMove: rpcVals.length ? Math.round((rpcMs / rpcVals.length) * 100) / 100 : null,
+      parallel,
+      rpcParallelCreatePerSec: per(parVals.flat().length, parMs),
       /** the share of a JSON-RPC create that is the sandbox's SQL and model logic (the rest: HTTP, JSON, the client) */
       sqlShareOfRpcCreate: rpcMs > 0 ? Math.round((ormMs / rpcMs) * 100) / 100 : null,
     };
@@ -368,4 +474,66 @@ async function createBaselines(
     client.close();
     await pool.end();
   }
+}
+
+/**
+ * Bare Kafka with the run's own events: a plain kafkajs consumer (new group, no decoding, no work) reads the invoice
+ * topic from the start, then a plain producer (acks=all, one request in flight, as the relay) writes the same
+ * messages (key, value, headers) to a scratch topic in sends of `sendSize`. The ceiling Kafka and kafkajs leave the
+ * relay and the loader on this machine.
+ */
+async function kafkaBaseline(
+  kafka: ReturnType<typeof benchKafka>,
+  topic: string,
+  expected: number,
+  sfx: string,
+  sendSize = 500,
+): Promise<{
+  messages: number;
+  consumePerSec: number | null;
+  producePerSec: number | null;
+  avgBytes: number | null;
+}> {
+  const msgs: Array<{ key: Buffer | null; value: Buffer | null; headers?: Record<string, unknown> }> = [];
+  const consumer = kafka.consumer({ groupId: `bench-invoice-bare-${sfx}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let first = 0;
+  let last = 0;
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      first ||= Date.now();
+      for (const m of batch.messages)
+        msgs.push({ key: m.key, value: m.value, headers: m.headers as Record<string, unknown> });
+      last = Date.now();
+    },
+  });
+  await waitFor(() => (msgs.length >= expected ? true : undefined), 120_000, 'the bare consume', 50).catch(
+    () => undefined,
+  );
+  await consumer.disconnect();
+  const scratch = `${topic}-bare`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: scratch, numPartitions: 3 }] }).catch(() => undefined);
+  const producer = kafka.producer({ maxInFlightRequests: 1, idempotent: true });
+  await producer.connect();
+  const t0 = Date.now();
+  for (let i = 0; i < msgs.length; i += sendSize)
+    await producer.send({
+      topic: scratch,
+      acks: -1,
+      messages: msgs.slice(i, i + sendSize) as never,
+    });
+  const produceMs = Date.now() - t0;
+  await producer.disconnect();
+  await admin.deleteTopics({ topics: [scratch] }).catch(() => undefined);
+  await admin.disconnect();
+  const bytes = msgs.reduce((n, m) => n + (m.value?.length ?? 0), 0);
+  return {
+    messages: msgs.length,
+    consumePerSec: per(msgs.length, last - first),
+    producePerSec: per(msgs.length, produceMs),
+    avgBytes: msgs.length ? Math.round(bytes / msgs.length) : null,
+  };
 }

@@ -170,19 +170,28 @@ function invoices(rec: RunRecord | undefined): string {
   s +=
     `\nMethod: \`bench/invoices.ts\`. Customers in Odoo and in the OpenCell sandbox; \`generateInvoices\` makes the invoices over their billing accounts; one poll (poller → outbox in the benchmark's own state database), the outbox relay (Avro through the registry) → Kafka → the invoice loader (keyed consumer, production Odoo JSON-RPC client) → the Odoo sandbox → Odoo's PostgreSQL. ` +
     `Loader rate = invoices loaded ÷ (first → last load), batches of up to \`batch\` invoices per \`account.move\` create; relay rate = rows published ÷ (first → last publish); flow rate from the poll's start. Loaded twice = invoice numbers with more than one out_invoice / out_refund in Odoo; lost = invoices neither in Odoo nor dead-lettered. ` +
-    `Baselines in the same run: the run's own moves (other refs and dates) created in lists of the batch size through the production JSON-RPC client, one list at a time (\`rpc create\`), and by the sandbox's ORM in process, no HTTP or JSON (\`in-process create\`).\n`;
+    `Baselines in the same run: the run's own moves (other refs and dates) created in lists of the batch size through the production JSON-RPC client, one list at a time (\`rpc create\`) and with as many lists in flight as the loader had at its peak (\`rpc create, parallel\`), and by the sandbox's ORM in process, no HTTP or JSON (\`in-process create\`); bare Kafka: a plain kafkajs consumer reading the run's invoice topic and a plain producer (acks=all, one request in flight, as the relay) writing the same messages again. The loader's Odoo calls are counted and timed from its side (\`odoo calls\`).\n`;
   if (r && !r.error) {
     s += `\n| figure | value | target |\n|---|---|---|\n`;
     s += `| invoices | ${n(r.invoices)} generated over ${n(r.customers)} billing accounts; poll emitted ${n(r.pollEmitted)} in ${n(r.pollSeconds, 1)} s | 100,000 (10,000 quick) |\n`;
     s += `| loaded | ${n(r.loaded)} (${n(r.created)} created, ${n(r.deadLettered)} dead-lettered); ${n(r.inOdoo)} distinct in Odoo | all |\n`;
     const b = r.baseline ?? {};
+    const k = r.kafkaBare ?? {};
+    const c = r.odooCalls ?? {};
+    s += `| settings | lists of ${n(r.batch)} per \`account.move\` create, ${n(r.concurrency)} invoices in flight per partition; poll pages of ${n(r.pageSize)}, ${n(r.pollConcurrency)} full reads in flight | |\n`;
     s += `| machine load (1-min average) | ${n(r.loadAverage?.start, 1)} at the start, ${n(r.loadAverage?.end, 1)} at the end of the load | |\n`;
-    s += `| poll rate | ${n(r.pollInvoicesPerSec, 1)} invoices/s | |\n`;
-    s += `| relay rate | ${n(r.relayInvoicesPerSec, 1)} invoices/s (${n(r.relayed)} rows) | |\n`;
-    s += `| loader rate | **${n(r.loaderInvoicesPerSec, 1)} invoices/s** over ${n(r.loaderSeconds, 1)} s (lists of ${n(r.batch)}) | ≥ 300 — ${verdict(r.loaderInvoicesPerSec === undefined ? undefined : r.loaderInvoicesPerSec >= 300)} |\n`;
+    s += `| poll rate (OpenCell list + full reads → outbox) | ${n(r.pollInvoicesPerSec, 1)} invoices/s | |\n`;
+    s += `| relay rate | ${n(r.relayInvoicesPerSec, 1)} invoices/s (${n(r.relayed)} rows); ÷ bare produce = ${n(r.relayVsBareProduce, 2)} | |\n`;
+    s += `| loader rate | **${n(r.loaderInvoicesPerSec, 1)} invoices/s** over ${n(r.loaderSeconds, 1)} s | ≥ 300 — ${verdict(r.loaderInvoicesPerSec === undefined ? undefined : r.loaderInvoicesPerSec >= 300)} |\n`;
     s += `| flow rate (poll → last load) | ${n(r.flowInvoicesPerSec, 1)} invoices/s | |\n`;
-    s += `| baseline: rpc create | ${n(b.rpcCreatePerSec, 1)} invoices/s (${n(b.rpcMsPerList, 1)} ms per list of ${n(b.batch)}); **loader ÷ rpc create = ${n(r.loaderVsRpcCreate, 2)}** | |\n`;
-    s += `| baseline: in-process create (the sandbox's SQL) | ${n(b.inProcessCreatePerSec, 1)} invoices/s; SQL share of a JSON-RPC create ${n(b.sqlShareOfRpcCreate, 2)} | |\n`;
+    s += `| baseline: rpc create | ${n(b.rpcCreatePerSec, 1)} invoices/s (${n(b.rpcMsPerList, 1)} ms per list of ${n(b.batch)}, ${n(b.rpcMsPerMove, 2)} ms per move); loader ÷ rpc create = ${n(r.loaderVsRpcCreate, 2)} | |\n`;
+    if (b.rpcParallelCreatePerSec !== undefined)
+      s += `| baseline: rpc create, parallel | ${n(b.rpcParallelCreatePerSec, 1)} invoices/s (${n(b.parallel)} lists in flight); **loader ÷ parallel rpc create = ${n(r.loaderVsRpcParallelCreate, 2)}** | |\n`;
+    s += `| baseline: in-process create (the sandbox's SQL) | ${n(b.inProcessCreatePerSec, 1)} invoices/s${b.inProcessMsPerMove !== undefined ? ` (${n(b.inProcessMsPerMove, 2)} ms per move)` : ''}; SQL share of a JSON-RPC create ${n(b.sqlShareOfRpcCreate, 2)} | |\n`;
+    if (k.consumePerSec !== undefined)
+      s += `| baseline: bare Kafka, same events (${n(k.avgBytes)} bytes each) | consume ${n(k.consumePerSec, 1)} /s, produce ${n(k.producePerSec, 1)} /s | |\n`;
+    if (c.moveCreateLists !== undefined)
+      s += `| odoo calls (loader's side) | ${n(c.perInvoice, 2)} per invoice; ${n(c.moveCreateLists)} move creates of ${n(c.movesPerList, 1)} moves, ${n(c.msPerList, 1)} ms each (${n(c.msPerMove, 2)} ms per move), at most ${n(c.maxListsInFlight)} in flight | |\n`;
     s += `| **loaded twice / lost** | **${n(r.loadedTwice)} / ${n(r.lost)}** | 0 / 0 — ${verdict(r.loadedTwice === 0 && r.lost === 0)} |\n`;
   } else if (r?.pending) s += `\npending: invoice loader\n`;
   return s + errorOf(rec);

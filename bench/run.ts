@@ -19,6 +19,10 @@
  *   --resync-contracts=N     BENCH_RESYNC_CONTRACTS   (2000)
  *   --resync-profile=DIR     BENCH_RESYNC_PROFILE     (none: the replay's router and projector write CPU profiles there)
  *   --invoices=N             BENCH_INVOICES           (100000, a monthly billing run, issue 17 §3; --quick: 10000)
+ *   --invoice-batch=N        BENCH_INVOICE_BATCH      (50 invoices per account.move create: the loader's maxBatch)
+ *   --invoice-concurrency=N  BENCH_INVOICE_CONCURRENCY (100 invoices in flight per partition in the loader)
+ *   --invoice-page=N         BENCH_INVOICE_PAGE       (500 invoices per OpenCell list page: INVOICE_POLL_PAGE_SIZE)
+ *   --invoice-poll-concurrency=N BENCH_INVOICE_POLL_CONCURRENCY (8 full invoice reads in flight in the poller)
  *
  * On demand only (named: `npm run bench -- ceiling scaleout`), the pipeline in processes of its own (issue 17):
  *   --ceiling-rates=a,b,…    BENCH_CEILING_RATES      (200,400,600,800,1000,1200,1400 changes/s, stepped up)
@@ -182,7 +186,13 @@ export async function main(): Promise<void> {
         }
         case 'invoices': {
           const { runInvoiceBench } = await import('./invoices.js');
-          params = { invoices: num('invoices', 'BENCH_INVOICES', 100_000, 10_000) };
+          params = {
+            invoices: num('invoices', 'BENCH_INVOICES', 100_000, 10_000),
+            batch: num('invoice-batch', 'BENCH_INVOICE_BATCH', 50, 50),
+            concurrency: num('invoice-concurrency', 'BENCH_INVOICE_CONCURRENCY', 100, 100),
+            pageSize: num('invoice-page', 'BENCH_INVOICE_PAGE', 500, 500),
+            pollConcurrency: num('invoice-poll-concurrency', 'BENCH_INVOICE_POLL_CONCURRENCY', 8, 8),
+          };
           result = await runInvoiceBench(params as never);
           break;
         }

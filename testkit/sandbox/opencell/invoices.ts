@@ -346,6 +346,11 @@ export interface SyntheticInvoiceOptions {
   billingAccountCodes?: string[];
   seed?: number;
   withPdf?: boolean;
+  /**
+   * The subscription a billing account's lines are rated on, by billing account code (an invoice of a contract the
+   * loader knows, so its lines are linked to it); default: synthetic codes `SYN-<invoice>-<line>`.
+   */
+  subscriptionCodes?: Record<string, string>;
 }
 
 /** Bulk invoices with realistic aggregates (for load tests of the invoice import: 10,000 in well under a second). */
@@ -390,7 +395,7 @@ export function generateSyntheticInvoices(
           startDate: periodStart,
           endDate: periodEnd,
           userAccountCode: baCode,
-          subscriptionCode: `SYN-${i + 1}-${k + 1}`,
+          subscriptionCode: opts.subscriptionCodes?.[baCode] ?? `SYN-${i + 1}-${k + 1}`,
           serviceInstanceCode: tpl.code,
         },
       });
@@ -409,7 +414,7 @@ export function generateSyntheticInvoices(
             amountWithoutTax: round2(tpl.price),
             usageDate: periodStart + DAY,
             userAccountCode: baCode,
-            subscriptionCode: `SYN-${i + 1}-1`,
+            subscriptionCode: opts.subscriptionCodes?.[baCode] ?? `SYN-${i + 1}-1`,
           },
         });
       }
