@@ -430,16 +430,24 @@ async function createBaselines(
     for (const l of lists(rpcVals)) await client.createMany('account.move', l, { context });
     const rpcMs = Date.now() - t0;
     // the same, `parallel` lists in flight (Odoo serves concurrent requests in several workers; the sandbox on a pool)
-    const parVals = lists(await valsOf('P'));
-    t0 = Date.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: parallel }, async () => {
-        while (next < parVals.length) await client.createMany('account.move', parVals[next++]!, { context });
-      }),
-    );
-    const parMs = Date.now() - t0;
+    const inParallel = async (tag: string, k: number) => {
+      const ls = lists(await valsOf(tag));
+      const started = Date.now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: k }, async () => {
+          while (next < ls.length) await client.createMany('account.move', ls[next++]!, { context });
+        }),
+      );
+      return per(ls.flat().length, Date.now() - started);
+    };
+    const rpcParallelCreatePerSec = await inParallel('P', parallel);
+    // how the sandbox's create rate grows with lists in flight on this machine (its ceiling)
+    const curve: Array<{ lists: number; perSec: number | null }> = [];
+    for (const k of [2, 4, 8].filter((k) => k !== parallel))
+      curve.push({ lists: k, perSec: await inParallel(`C${k}`, k) });
     const ormVals = await valsOf('O');
+    let statements = 0;
     const uid = (await pool.query<{ id: number }>(`SELECT id FROM res_users WHERE login = 'billing-bot'`))
       .rows[0]?.id;
     t0 = Date.now();
@@ -447,7 +455,17 @@ async function createBaselines(
       const db = await pool.connect();
       try {
         await db.query('BEGIN');
-        for (const v of l) await createMove({ db, uid: uid ?? 1, lang: 'en_US', context }, v);
+        // every statement the sandbox sends for these moves counted (its round trips to PostgreSQL per move)
+        const counted = new Proxy(db, {
+          get: (target, prop, receiver) =>
+            prop === 'query'
+              ? (...a: unknown[]) => (
+                  statements++,
+                  (target.query as (...x: unknown[]) => unknown).apply(target, a)
+                )
+              : (Reflect.get(target, prop, receiver) as unknown),
+        });
+        for (const v of l) await createMove({ db: counted, uid: uid ?? 1, lang: 'en_US', context }, v);
         await db.query('COMMIT');
       } finally {
         db.release();
@@ -463,10 +481,26 @@ async function createBaselines(
       rpcMsPerList: lists(rpcVals).length ? Math.round((rpcMs / lists(rpcVals).length) * 10) / 10 : null,
       inProcessCreatePerSec,
       /** the sandbox's own cost of one account.move create with its lines (its SQL and model logic, in process) */
+      statementsPerMove: ormVals.length ? Math.round((statements / ormVals.length) * 10) / 10 : null,
+      linesPerMove: ormVals.length
+        ? Math.round(
+            (ormVals.reduce(
+              (n, v) => n + ((v as { invoice_line_ids?: unknown[] }).invoice_line_ids?.length ?? 0),
+              0,
+            ) /
+              ormVals.length) *
+              10,
+          ) / 10
+        : null,
       inProcessMsPerMove: ormVals.length ? Math.round((ormMs / ormVals.length) * 100) / 100 : null,
       rpcMsPerMove: rpcVals.length ? Math.round((rpcMs / rpcVals.length) * 100) / 100 : null,
       parallel,
-      rpcParallelCreatePerSec: per(parVals.flat().length, parMs),
+      rpcParallelCreatePerSec,
+      rpcParallelCurve: [
+        { lists: 1, perSec: rpcCreatePerSec },
+        { lists: parallel, perSec: rpcParallelCreatePerSec },
+        ...curve,
+      ].sort((x, y) => x.lists - y.lists),
       /** the share of a JSON-RPC create that is the sandbox's SQL and model logic (the rest: HTTP, JSON, the client) */
       sqlShareOfRpcCreate: rpcMs > 0 ? Math.round((ormMs / rpcMs) * 100) / 100 : null,
     };

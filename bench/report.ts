@@ -187,7 +187,9 @@ function invoices(rec: RunRecord | undefined): string {
     s += `| baseline: rpc create | ${n(b.rpcCreatePerSec, 1)} invoices/s (${n(b.rpcMsPerList, 1)} ms per list of ${n(b.batch)}, ${n(b.rpcMsPerMove, 2)} ms per move); loader ÷ rpc create = ${n(r.loaderVsRpcCreate, 2)} | |\n`;
     if (b.rpcParallelCreatePerSec !== undefined)
       s += `| baseline: rpc create, parallel | ${n(b.rpcParallelCreatePerSec, 1)} invoices/s (${n(b.parallel)} lists in flight); **loader ÷ parallel rpc create = ${n(r.loaderVsRpcParallelCreate, 2)}** | |\n`;
-    s += `| baseline: in-process create (the sandbox's SQL) | ${n(b.inProcessCreatePerSec, 1)} invoices/s${b.inProcessMsPerMove !== undefined ? ` (${n(b.inProcessMsPerMove, 2)} ms per move)` : ''}; SQL share of a JSON-RPC create ${n(b.sqlShareOfRpcCreate, 2)} | |\n`;
+    if (Array.isArray(b.rpcParallelCurve))
+      s += `| baseline: rpc create by lists in flight (the sandbox's ceiling here) | ${(b.rpcParallelCurve as Any[]).map((c) => `${n(c.lists)}: ${n(c.perSec, 1)}/s`).join(', ')} | |\n`;
+    s += `| baseline: in-process create (the sandbox's SQL) | ${n(b.inProcessCreatePerSec, 1)} invoices/s${b.inProcessMsPerMove !== undefined ? ` (${n(b.inProcessMsPerMove, 2)} ms per move${b.statementsPerMove !== undefined ? `: ${n(b.statementsPerMove, 1)} SQL statements for ${n(b.linesPerMove, 1)} invoice lines` : ''})` : ''}; SQL share of a JSON-RPC create ${n(b.sqlShareOfRpcCreate, 2)} | |\n`;
     if (k.consumePerSec !== undefined)
       s += `| baseline: bare Kafka, same events (${n(k.avgBytes)} bytes each) | consume ${n(k.consumePerSec, 1)} /s, produce ${n(k.producePerSec, 1)} /s | |\n`;
     if (c.moveCreateLists !== undefined)
