@@ -267,6 +267,10 @@ const SPEC = {
   // Odoo's limit_time_real (default 120 s): a create whose answer was lost is only sent again once it has had this
   // long to commit and still is not in Odoo.
   ODOO_REQUEST_LIMIT_MS: [IntFromEnv(0, 3_600_000), '120000'],
+  // The invoice loader's lists (issue 17 §3): invoices per account.move create, and invoices handled at once per
+  // partition; the lists in flight are about partitions × concurrency ÷ batch, each served by one Odoo worker.
+  INVOICE_LOAD_BATCH: [IntFromEnv(1, 1000), '200'],
+  INVOICE_LOAD_CONCURRENCY: [IntFromEnv(1, 1000), '100'],
   RETRY_INITIAL_MS: [IntFromEnv(1, 60_000), '200'],
   RETRY_MAX_MS: [IntFromEnv(1, 600_000), '30000'],
   // Retriable failures that are not outages (PRECONDITION_PENDING) are dead-lettered at this attempt; outages (5xx,
@@ -418,8 +422,16 @@ export interface Config {
    * whose contract group is unknown goes to the partner whose ref is its customer code (the Odoo 12 rule).
    * `creditNoteTypes` (`INVOICE_CREDIT_NOTE_TYPES`, default ADJ): loaded as out_refund. `odooRequestLimitMs`
    * (`ODOO_REQUEST_LIMIT_MS`, default 120000): how long a create whose answer was lost may still commit in Odoo.
+   * `loadBatch` (`INVOICE_LOAD_BATCH`, default 200): invoices per `account.move` create; `loadConcurrency`
+   * (`INVOICE_LOAD_CONCURRENCY`, default 100): invoices the loader handles at once per partition.
    */
-  invoiceImport: { partnerByRef: boolean; creditNoteTypes: string[]; odooRequestLimitMs: number };
+  invoiceImport: {
+    partnerByRef: boolean;
+    creditNoteTypes: string[];
+    odooRequestLimitMs: number;
+    loadBatch?: number;
+    loadConcurrency?: number;
+  };
   /**
    * `RETRY_*`: backoff from `initialMs` doubling up to `maxMs` (with jitter). `maxAttempts` bounds the retriable
    * failures that are not outages (PRECONDITION_PENDING); `giveUpAfterMs` bounds outages in time (0 = never: the
@@ -606,6 +618,8 @@ export function loadConfig(
       partnerByRef: s.INVOICE_PARTNER_BY_REF,
       creditNoteTypes: s.INVOICE_CREDIT_NOTE_TYPES,
       odooRequestLimitMs: s.ODOO_REQUEST_LIMIT_MS,
+      loadBatch: s.INVOICE_LOAD_BATCH,
+      loadConcurrency: s.INVOICE_LOAD_CONCURRENCY,
     },
     retry: {
       initialMs: s.RETRY_INITIAL_MS,

@@ -48,6 +48,22 @@ describe('configuration: behaviour settings', () => {
   });
 });
 
+describe('configuration: invoice loader lists (issue 17 §3)', () => {
+  const env = { OPENCELL_PASSWORD: 'x', ODOO_PASSWORD: 'y' };
+
+  it('lists of up to 200 invoices per account.move create and 100 invoices in flight per partition by default', () => {
+    const c = loadConfig(env).invoiceImport;
+    expect([c.loadBatch, c.loadConcurrency]).to.deep.equal([200, 100]);
+  });
+
+  it('INVOICE_LOAD_BATCH and INVOICE_LOAD_CONCURRENCY set them; 0 is refused naming the variable', () => {
+    const c = loadConfig({ ...env, INVOICE_LOAD_BATCH: '50', INVOICE_LOAD_CONCURRENCY: '400' }).invoiceImport;
+    expect([c.loadBatch, c.loadConcurrency]).to.deep.equal([50, 400]);
+    expect(() => loadConfig({ ...env, INVOICE_LOAD_BATCH: '0' })).to.throw(/INVOICE_LOAD_BATCH/);
+    expect(() => loadConfig({ ...env, INVOICE_LOAD_CONCURRENCY: '0' })).to.throw(/INVOICE_LOAD_CONCURRENCY/);
+  });
+});
+
 describe('configuration: invoice poller (issue 15 §5)', () => {
   const env = { OPENCELL_PASSWORD: 'x', ODOO_PASSWORD: 'y' };
 

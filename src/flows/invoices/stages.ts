@@ -107,11 +107,12 @@ export interface InvoiceLoaderDeps {
   /** XML id of the invoice journal (default invoice_somconnexio.customer_services_invoices_journal) */
   journalXmlId?: string;
   /**
-   * invoices handled at once per partition, across keys (default 100): the loader gathers them into batches of up to
-   * `maxBatch` (one account.move create per batch), so this bounds the batch size per partition
+   * invoices handled at once per partition, across keys (default config.invoiceImport.loadConcurrency, 100): the
+   * loader gathers them into batches of up to `maxBatch` (one account.move create per batch), so this bounds the batch
+   * size per partition, and partitions × concurrency ÷ maxBatch the creates in flight
    */
   concurrency?: number;
-  /** most invoices per account.move create (default 200) */
+  /** most invoices per account.move create (default config.invoiceImport.loadBatch, 200) */
   maxBatch?: number;
   /** partition fencing (default: PgPartitionFence on the state database, as host/pid) */
   fence?: PartitionFence;
@@ -154,7 +155,7 @@ export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDe
     },
     odooRequestLimitMs: config.invoiceImport.odooRequestLimitMs,
     onLoaded: deps.onLoaded,
-    maxBatch: deps.maxBatch,
+    maxBatch: deps.maxBatch ?? config.invoiceImport.loadBatch,
   });
   const producer = deps.producer ?? orderedWholeRetryProducer(deps.kafka);
   const consumer = new KeyedConsumer({
@@ -162,7 +163,7 @@ export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDe
     groupId,
     topics: [config.topics.invoiceEvents],
     stage: 'invoice-loader',
-    concurrency: deps.concurrency ?? 100,
+    concurrency: deps.concurrency ?? config.invoiceImport.loadConcurrency ?? 100,
     // issue 15 §2: a loader whose partition moved to another instance creates nothing in Odoo (loader.ts)
     fence:
       deps.fence ??
