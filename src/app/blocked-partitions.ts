@@ -52,8 +52,7 @@ export class BlockedPartitions {
     if (all.length === 0) return undefined;
     const one = (b: BlockedEntry) =>
       `${b.stage} ${b.topic}[${b.partition}] blocked for ${Math.round((now - b.since) / 1000)} s on ${b.code}` +
-      ` at offset ${b.offset} (attempt ${b.attempt}, next try in ${Math.round(b.retryInMs / 1000)} s` +
-      `${b.outage ? '' : ', dead-lettered at RETRY_MAX_ATTEMPTS'})`;
+      ` at offset ${b.offset} (attempt ${b.attempt}, next try in ${Math.round(b.retryInMs / 1000)} s)`;
     return `${all.length} partition${all.length === 1 ? '' : 's'} blocked: ${all.map(one).join('; ')}`;
   }
 }

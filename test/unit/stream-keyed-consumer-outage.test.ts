@@ -17,6 +17,8 @@ import type { RetryPolicy } from '../../src/adapters/kafka/retry';
 import { OpenCellUnavailableError, PreconditionPendingError } from '../../src/domain/errors';
 import { Metrics } from '../../src/app/metrics';
 import { startOpsServer } from '../../src/app/http';
+import { registerSecret } from '../../src/core/log';
+import { captureLogLines } from '../support/log-capture';
 import { batchPayload, kafkaMessage } from './support/kafka-batch';
 
 const POLICY: RetryPolicy = { initialMs: 100, maxMs: 800, multiplier: 2, maxAttempts: 3, jitter: 0 };
@@ -212,6 +214,57 @@ describe('a long outage does not dead-letter (keyed consumer)', () => {
     expect(c.deadLetters.map((d) => [d.attempts, d.reasonPrefix])).to.deep.equal([
       [23, 'retries exhausted after 23 attempts: '],
     ]);
+  });
+
+  it('logs one warn line per backoff step of a blocked partition (code, attempt, next try; secrets redacted), tries retried in place at info, and one line when it is no longer blocked', async () => {
+    const secret = 'outage-test-password-7f3a';
+    registerSecret(secret);
+    let outage = true;
+    const events: KeyedConsumerEvent[] = [];
+    const kc = new KeyedConsumer({
+      kafka: {} as Kafka,
+      groupId: 'g',
+      topics: ['t'],
+      handler: async () => {
+        if (outage)
+          throw new OpenCellUnavailableError('NETWORK', `connect ECONNREFUSED (user x:${secret})`, '/x');
+      },
+      deadLetters: { publish: async () => undefined },
+      stage: 'unit',
+      retry: POLICY,
+      concurrency: 4,
+      // tries whose delay is at most 200 ms are retried in place
+      inlineRetryMaxMs: 200,
+      onEvent: (e) => events.push(e),
+    });
+    (kc as unknown as { consumer: unknown }).consumer = { pause: () => 0, seek: () => 0, resume: () => 0 };
+    const onBatch = (messages: KafkaMessage[]) =>
+      (kc as unknown as { onBatch(p: EachBatchPayload): Promise<void> }).onBatch(
+        batchPayload(messages, [], 5),
+      );
+    const log = captureLogLines();
+    log.attach();
+    try {
+      for (let i = 0; i < 3; i++) await onBatch([kafkaMessage(10, 'partner:1')]);
+      outage = false;
+      await onBatch([kafkaMessage(10, 'partner:1')]);
+    } finally {
+      log.detach();
+      (kc as unknown as { resumeTimers: Set<NodeJS.Timeout> }).resumeTimers.forEach((t) => clearTimeout(t));
+    }
+    const mine = log.lines.filter((l) => l.topic === 't' && l.partition === 5);
+    const at = (level: string) => mine.filter((l) => l.level === level).map((l) => String(l.message));
+    // tries 1 and 2 (100, 200 ms) in place; tries 3, 4, 5 (400, 800, 800 ms) pause: one warn line each
+    expect(at('info').filter((m) => m.startsWith('retriable failure'))).to.have.length(2);
+    const steps = at('warn').filter((m) => m.includes(' blocked for '));
+    expect(steps).to.have.length(3);
+    expect(steps[0]).to.match(
+      /^t\[5\] blocked for \d+ s at offset 10: NETWORK \(attempt 3, retried until it ends\), next try in 400 ms: /,
+    );
+    expect(steps.map((m) => /next try in (\d+) ms/.exec(m)?.[1])).to.deep.equal(['400', '800', '800']);
+    expect(JSON.stringify(mine), 'no secret in the log').not.to.include(secret);
+    expect(at('warn').filter((m) => m.includes('no longer blocked (finished)'))).to.have.length(1);
+    expect(events.filter((e) => e.type === 'blocked')).to.have.length(3);
   });
 
   it('a blocked partition that leaves this member (rebalance) is no longer reported blocked here', async () => {

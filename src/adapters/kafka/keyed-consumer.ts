@@ -338,11 +338,7 @@ export class KeyedConsumer {
     try {
       fence = await this.opts.fence?.token(topic, partition);
     } catch (e) {
-      // no epoch, no effect: the batch is fetched again after a short pause
-      this.log.warn(`cannot take the fencing epoch: ${redactString((e as Error).message)}`, {
-        topic,
-        partition,
-      });
+      // no epoch, no effect: the batch is fetched again after a short pause (logged as the partition's block)
       if (isRunning()) {
         const first = batch.messages[0];
         this.pausePartition(topic, partition, this.opts.retry.initialMs, undefined, first?.offset, {
