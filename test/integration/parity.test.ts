@@ -9,7 +9,16 @@ import type { JournalEntry } from '../../testkit/sandbox/opencell/journal';
 import { startTestPipeline, type TestPipeline } from './support/pipeline';
 import { defaultCatalog } from '../../testkit/sandbox/opencell';
 import { captureLogLines } from '../support/log-capture';
-import { eventually, odooDb, ROOT, stateDb, testKafka, uniqueSuffix } from './support/stack';
+import {
+  createStateSchema,
+  eventually,
+  odooDb,
+  ROOT,
+  stateDb,
+  stateUrlFor,
+  testKafka,
+  uniqueSuffix,
+} from './support/stack';
 
 /**
  * Acceptance of docs/parity.md on the real stack: Odoo rows are written with plain SQL as Odoo 16 writes them (the
@@ -1716,15 +1725,27 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
     catalog.customerCategories.push({ code: 'PARTICULAR', description: 'Particular' });
     for (const o of catalog.offerTemplates) if (o.sellers?.length) o.sellers.push('SCB');
     const configured = { OPENCELL_SELLER: 'SCB', OPENCELL_CUSTOMER_CATEGORY: 'PARTICULAR' };
+    // Each pipeline has a ledger of its own: intent ids are deterministic, so pipelines sharing a ledger would take
+    // each other's finished intents for their own (and the run's pipeline projects the same contract).
+    const schemas = [0, 1].map((i) => `parity_config_${uniqueSuffix()}_${i}`);
     const pipelines: Array<{ p: TestPipeline; hierarchyCategory: string }> = [];
     try {
+      for (const schema of schemas) await createStateSchema(schema);
       pipelines.push({
-        p: await startTestPipeline(configured, {}, { catalog }),
+        p: await startTestPipeline(
+          { ...configured, STATE_DATABASE_URL: stateUrlFor(schemas[0]!) },
+          {},
+          { catalog },
+        ),
         hierarchyCategory: 'CLIENT',
       });
       pipelines.push({
         p: await startTestPipeline(
-          { ...configured, OPENCELL_HIERARCHY_USES_CUSTOMER_CATEGORY: 'true' },
+          {
+            ...configured,
+            OPENCELL_HIERARCHY_USES_CUSTOMER_CATEGORY: 'true',
+            STATE_DATABASE_URL: stateUrlFor(schemas[1]!),
+          },
           {},
           { catalog },
         ),
@@ -1768,9 +1789,17 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
             .filter((e) => e.status === 200);
         await eventually(
           async () => (mine().some((e) => e.path.endsWith('/activateServices')) ? true : undefined),
-          60_000,
+          120_000,
           'the contract created in OpenCell with the configured codes',
-        );
+        ).catch((e: Error) => {
+          const seen = p.sandbox.journal
+            .entries()
+            .map((x) => `${x.method} ${x.path} ${x.status} ${x.errorCode ?? ''}`);
+          const consumer = p.events.map(({ stage, e: ev }) => `${stage} ${ev.type}`).slice(-20);
+          throw new Error(
+            `${e.message}; OpenCell saw ${JSON.stringify(seen)}; consumer events ${JSON.stringify(consumer)}`,
+          );
+        });
         expect(brief(mine())).to.deep.equal([
           'POST /account/customer 200',
           'POST /account/accountHierarchy/createCRMAccountHierarchy 200',
@@ -1792,6 +1821,7 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
       }
     } finally {
       for (const { p } of pipelines) await p.stop();
+      for (const schema of schemas) await stateDb().query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     }
   });
 });
