@@ -278,6 +278,21 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
   });
 
   describe('lookups', () => {
+    it("the router's per-change reads asked at once leave as one query each (partnerHasContracts, partnerIdOfContract; issue 17 replay)", async () => {
+      const holder = await insertPartner(pool, {});
+      const lonely = await insertPartner(pool, {});
+      const c = await insertContract(pool, { partnerId: holder.id, kind: 'mobile' });
+      queries = 0;
+      const asked = [holder.id, lonely.id, -7, holder.id];
+      const has = await Promise.all(asked.map((id) => views.partnerHasContracts(id)));
+      expect(has).to.deep.equal([true, false, false, true]);
+      expect(queries, 'four asks, one query').to.equal(1);
+      queries = 0;
+      const holders = await Promise.all([c.id, -3, c.id].map((id) => views.partnerIdOfContract(id)));
+      expect(holders).to.deep.equal([holder.id, null, holder.id]);
+      expect(queries, 'three asks, one query').to.equal(1);
+    });
+
     it('contractsOfPartner (archived left out), contracts, contractIdOfLine, partnerIdOfContract, line, partnerHasContracts', async () => {
       const holder = await insertPartner(pool, {});
       const lonely = await insertPartner(pool, {});

@@ -1,4 +1,5 @@
 import type { Pool, QueryResultRow } from 'pg';
+import { Coalescer } from '../../core/coalescer';
 import { pickTranslation } from '../../domain/capture/columns';
 import type { RowChange } from '../../domain/capture/envelope';
 import type { Row } from '../../domain/capture/tables';
@@ -257,6 +258,9 @@ const orDefault = (cats: readonly string[] | null | undefined) =>
 // ---------------------------------------------------------------------------------------------------------------
 
 /** The language translated names are read in when none is given (ODOO_LANG's default, src/core/config.ts). */
+/** Ids per coalesced read at most (partnerHasContracts, partnerIdOfContract). */
+const COALESCED_READS_MAX = 500;
+
 export const DEFAULT_NAME_LANG = 'ca_ES';
 
 export class OdooViews {
@@ -267,9 +271,25 @@ export class OdooViews {
    */
   readonly #lang: string;
 
+  /**
+   * The router asks these once per change, many changes at once (a replay reads hundreds of thousands): the asks
+   * of one turn of the event loop leave as one `= ANY($1)` query (issue 17 §2, src/core/coalescer.ts).
+   */
+  readonly #hasContracts: Coalescer<number, boolean>;
+  readonly #holders: Coalescer<number, number | null>;
+
   constructor(pool: OdooQueryable, opts: { lang?: string } = {}) {
     this.#db = pool;
     this.#lang = opts.lang ?? DEFAULT_NAME_LANG;
+    const coalesced = { maxBatch: COALESCED_READS_MAX, maxInFlight: 2 };
+    this.#hasContracts = new Coalescer(async (_k, batch) => {
+      const has = await this.partnersWithContracts(batch.map((p) => p.req));
+      for (const p of batch) p.resolve(has.has(p.req));
+    }, coalesced);
+    this.#holders = new Coalescer(async (_k, batch) => {
+      const holders = await this.partnersOfContracts(batch.map((p) => p.req));
+      for (const p of batch) p.resolve(holders.get(p.req) ?? null);
+    }, coalesced);
   }
 
   /** Every statement here is a fixed text: each is prepared once per connection (named by its text's hash). */
@@ -365,12 +385,18 @@ export class OdooViews {
   }
 
   /** The holder (`partner_id`) of a contract; null when the contract does not exist. */
-  async partnerIdOfContract(contractId: number): Promise<number | null> {
-    const rows = await this.#rows<{ partner_id: number }>(
-      'SELECT partner_id FROM contract_contract WHERE id = $1',
-      [contractId],
+  partnerIdOfContract(contractId: number): Promise<number | null> {
+    return this.#holders.submit('', contractId);
+  }
+
+  /** The holders of these contracts, in one query (a contract that does not exist, or has no holder, is absent). */
+  async partnersOfContracts(contractIds: readonly number[]): Promise<Map<number, number>> {
+    if (contractIds.length === 0) return new Map();
+    const rows = await this.#rows<{ id: number; partner_id: number | null }>(
+      'SELECT id, partner_id FROM contract_contract WHERE id = ANY($1::int[])',
+      [[...new Set(contractIds)]],
     );
-    return rows[0]?.partner_id ?? null;
+    return new Map(rows.filter((r) => r.partner_id !== null).map((r) => [r.id, r.partner_id!]));
   }
 
   /** One contract line as a LineView (product code and kind resolved); null when absent or without product. */
@@ -401,12 +427,8 @@ export class OdooViews {
   }
 
   /** docs/behaviour.md T6's condition: the partner holds at least one (non-archived) contract. */
-  async partnerHasContracts(partnerId: number): Promise<boolean> {
-    const rows = await this.#rows<{ has: boolean }>(
-      'SELECT EXISTS (SELECT 1 FROM contract_contract WHERE partner_id = $1 AND active IS TRUE) AS has',
-      [partnerId],
-    );
-    return rows[0]?.has === true;
+  partnerHasContracts(partnerId: number): Promise<boolean> {
+    return this.#hasContracts.submit('', partnerId);
   }
 
   /**

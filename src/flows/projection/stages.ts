@@ -111,6 +111,9 @@ export function createProducer(kafka: Pick<Kafka, 'producer'>): Producer {
   });
 }
 
+/** Changes the router handles at once per partition. */
+export const ROUTER_CONCURRENCY = 64;
+
 export function createRouter(opts: {
   kafka: Kafka;
   producer: Producer;
@@ -139,7 +142,9 @@ export function createRouter(opts: {
     groupId: opts.groupId ?? ROUTER_GROUP,
     topics: routerTopics(config.topics.prefix),
     stage: 'router',
-    concurrency: 16,
+    // Changes of different rows are independent (each key keeps its order): many at once let their Odoo reads
+    // (coalesced in OdooViews) and their intents (CoalescingSender) share round trips — a replay's rate.
+    concurrency: ROUTER_CONCURRENCY,
     retry: retryPolicyOf(config),
     deadLetters: new KafkaDeadLetterPublisher(producer, config.topics.dlq, undefined, opts.deadLetterIndex),
     skip,
