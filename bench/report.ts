@@ -195,7 +195,7 @@ function invoices(rec: RunRecord | undefined): string {
     if (c.moveCreateLists !== undefined)
       s += `| odoo calls (loader's side) | ${n(c.perInvoice, 2)} per invoice; ${n(c.moveCreateLists)} move creates of ${n(c.movesPerList, 1)} moves, ${n(c.msPerList, 1)} ms each (${n(c.msPerMove, 2)} ms per move), at most ${n(c.maxListsInFlight)} in flight | |\n`;
     s += `| **loaded twice / lost** | **${n(r.loadedTwice)} / ${n(r.lost)}** | 0 / 0 — ${verdict(r.loadedTwice === 0 && r.lost === 0)} |\n`;
-    s += `\nWhere the time goes (bench/interpretation.md, session 8): the Odoo sandbox's \`account.move\` creates — their SQL, about 31 statements per move — on the two cores everything shares; the loader ÷ parallel rpc create ratio above is what the pipeline adds to them, and 300 invoices/s would need an Odoo that creates that many (about ten workers at tens of ms per move).\n`;
+    s += `\nWhere the time goes (bench/interpretation.md, session 8): the Odoo sandbox's \`account.move\` creates — their SQL, about 31 statements per move — on the two cores everything shares; the loader ÷ parallel rpc create ratio above says how close the pipeline comes to their rate, and 300 invoices/s would need an Odoo that creates that many (about ten workers at tens of ms per move).\n`;
   } else if (r?.pending) s += `\npending: invoice loader\n`;
   return s + errorOf(rec);
 }
