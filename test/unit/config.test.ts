@@ -51,14 +51,19 @@ describe('configuration: behaviour settings', () => {
 describe('configuration: invoice loader lists (issue 17 §3)', () => {
   const env = { OPENCELL_PASSWORD: 'x', ODOO_PASSWORD: 'y' };
 
-  it('lists of up to 200 invoices per account.move create and 100 invoices in flight per partition by default', () => {
+  it('lists of up to 200 invoices per account.move create, 100 invoices per partition, 4 creates in flight by default', () => {
     const c = loadConfig(env).invoiceImport;
-    expect([c.loadBatch, c.loadConcurrency]).to.deep.equal([200, 100]);
+    expect([c.loadBatch, c.loadConcurrency, c.loadInFlight]).to.deep.equal([200, 100, 4]);
   });
 
   it('INVOICE_LOAD_BATCH and INVOICE_LOAD_CONCURRENCY set them; 0 is refused naming the variable', () => {
-    const c = loadConfig({ ...env, INVOICE_LOAD_BATCH: '50', INVOICE_LOAD_CONCURRENCY: '400' }).invoiceImport;
-    expect([c.loadBatch, c.loadConcurrency]).to.deep.equal([50, 400]);
+    const c = loadConfig({
+      ...env,
+      INVOICE_LOAD_BATCH: '50',
+      INVOICE_LOAD_CONCURRENCY: '400',
+      INVOICE_LOAD_LISTS_IN_FLIGHT: '10',
+    }).invoiceImport;
+    expect([c.loadBatch, c.loadConcurrency, c.loadInFlight]).to.deep.equal([50, 400, 10]);
     expect(() => loadConfig({ ...env, INVOICE_LOAD_BATCH: '0' })).to.throw(/INVOICE_LOAD_BATCH/);
     expect(() => loadConfig({ ...env, INVOICE_LOAD_CONCURRENCY: '0' })).to.throw(/INVOICE_LOAD_CONCURRENCY/);
   });

@@ -352,6 +352,12 @@ export interface InvoiceLoaderOptions {
   maxBatch?: number;
   /** How long the first invoice of a batch waits for others (ms, default 5). */
   lingerMs?: number;
+  /**
+   * Most batches in flight at once (default 4): while that many run, new invoices wait and join the next batch, so
+   * invoices that arrive a few at a time still go in large lists instead of many small ones (each list costs about ten
+   * Odoo calls besides its create, and one Odoo worker).
+   */
+  maxInFlight?: number;
 }
 
 function dbError(e: unknown, what: string): SyncError {
@@ -445,6 +451,8 @@ export class InvoiceLoader {
   private readonly now: () => number;
   private readonly maxBatch: number;
   private readonly lingerMs: number;
+  private readonly maxInFlight: number;
+  private inFlight = 0;
   private queue: Queued[] = [];
   private timer: NodeJS.Timeout | undefined;
   /** duplicate keys (invoice date, group, journal) whose create is in flight in a flush */
@@ -465,6 +473,7 @@ export class InvoiceLoader {
     this.now = o.now ?? Date.now;
     this.maxBatch = Math.max(1, o.maxBatch ?? 200);
     this.lingerMs = Math.max(0, o.lingerMs ?? 5);
+    this.maxInFlight = Math.max(1, o.maxInFlight ?? 4);
   }
 
   /** KeyedConsumer handler: decode, then load. */
@@ -515,6 +524,8 @@ export class InvoiceLoader {
   }
 
   private schedule(): void {
+    // at the bound, the next batch leaves when one in flight ends (flushNow's finally)
+    if (this.inFlight >= this.maxInFlight) return;
     if (this.queue.length >= this.maxBatch) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
@@ -523,14 +534,21 @@ export class InvoiceLoader {
   }
 
   private flushNow(): void {
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
       const batch = this.queue.splice(0, this.maxBatch);
+      this.inFlight++;
       void this.flush(batch).finally(() => {
+        this.inFlight--;
         // invoices that waited for one of this batch's duplicate keys go with the next batch
-        if (this.deferred.length === 0) return;
-        this.queue.unshift(...this.deferred);
-        this.deferred = [];
-        this.schedule();
+        if (this.deferred.length > 0) {
+          this.queue.unshift(...this.deferred);
+          this.deferred = [];
+        }
+        // the invoices that queued while the bound was reached have waited long enough: they leave now
+        if (this.queue.length === 0) return;
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = undefined;
+        this.flushNow();
       });
     }
   }

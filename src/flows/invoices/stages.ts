@@ -114,6 +114,8 @@ export interface InvoiceLoaderDeps {
   concurrency?: number;
   /** most invoices per account.move create (default config.invoiceImport.loadBatch, 200) */
   maxBatch?: number;
+  /** most account.move creates in flight (default config.invoiceImport.loadInFlight, 4) */
+  maxInFlight?: number;
   /** partition fencing (default: PgPartitionFence on the state database, as host/pid) */
   fence?: PartitionFence;
   onConsumerEvent?: (e: KeyedConsumerEvent) => void;
@@ -156,6 +158,7 @@ export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDe
     odooRequestLimitMs: config.invoiceImport.odooRequestLimitMs,
     onLoaded: deps.onLoaded,
     maxBatch: deps.maxBatch ?? config.invoiceImport.loadBatch,
+    maxInFlight: deps.maxInFlight ?? config.invoiceImport.loadInFlight,
   });
   const producer = deps.producer ?? orderedWholeRetryProducer(deps.kafka);
   const consumer = new KeyedConsumer({
