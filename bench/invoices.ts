@@ -322,7 +322,7 @@ export async function runInvoiceBench(o: InvoiceOptions, log: (s: string) => voi
     const calls = Object.values(rpcStats.byMethod).reduce((n, e) => n + e.calls, 0);
     return {
       batch,
-      concurrency: o.concurrency ?? 100,
+      concurrency: o.concurrency ?? 300,
       pageSize: o.pageSize ?? config.invoicePoll.pageSize,
       pollConcurrency: o.pollConcurrency ?? 4,
       loadAverage: { start: Math.round(loadAtStart * 10) / 10, end: Math.round(loadAtEnd * 10) / 10 },

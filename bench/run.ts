@@ -20,7 +20,7 @@
  *   --resync-profile=DIR     BENCH_RESYNC_PROFILE     (none: the replay's router and projector write CPU profiles there)
  *   --invoices=N             BENCH_INVOICES           (100000, a monthly billing run, issue 17 §3; --quick: 10000)
  *   --invoice-batch=N        BENCH_INVOICE_BATCH      (200 invoices per account.move create: the loader's maxBatch)
- *   --invoice-concurrency=N  BENCH_INVOICE_CONCURRENCY (100 invoices in flight per partition in the loader)
+ *   --invoice-concurrency=N  BENCH_INVOICE_CONCURRENCY (300 invoices in flight per partition in the loader)
  *   --invoice-page=N         BENCH_INVOICE_PAGE       (500 invoices per OpenCell list page: INVOICE_POLL_PAGE_SIZE)
  *   --invoice-poll-concurrency=N BENCH_INVOICE_POLL_CONCURRENCY (8 full invoice reads in flight in the poller)
  *
@@ -189,7 +189,7 @@ export async function main(): Promise<void> {
           params = {
             invoices: num('invoices', 'BENCH_INVOICES', 100_000, 10_000),
             batch: num('invoice-batch', 'BENCH_INVOICE_BATCH', 200, 200),
-            concurrency: num('invoice-concurrency', 'BENCH_INVOICE_CONCURRENCY', 100, 100),
+            concurrency: num('invoice-concurrency', 'BENCH_INVOICE_CONCURRENCY', 300, 300),
             pageSize: num('invoice-page', 'BENCH_INVOICE_PAGE', 500, 500),
             pollConcurrency: num('invoice-poll-concurrency', 'BENCH_INVOICE_POLL_CONCURRENCY', 8, 8),
           };

@@ -270,7 +270,7 @@ const SPEC = {
   // The invoice loader's lists (issue 17 §3): invoices per account.move create, and invoices handled at once per
   // partition; the lists in flight are about partitions × concurrency ÷ batch, each served by one Odoo worker.
   INVOICE_LOAD_BATCH: [IntFromEnv(1, 1000), '200'],
-  INVOICE_LOAD_CONCURRENCY: [IntFromEnv(1, 1000), '100'],
+  INVOICE_LOAD_CONCURRENCY: [IntFromEnv(1, 1000), '300'],
   INVOICE_LOAD_LISTS_IN_FLIGHT: [IntFromEnv(1, 64), '4'],
   RETRY_INITIAL_MS: [IntFromEnv(1, 60_000), '200'],
   RETRY_MAX_MS: [IntFromEnv(1, 600_000), '30000'],
@@ -424,7 +424,7 @@ export interface Config {
    * `creditNoteTypes` (`INVOICE_CREDIT_NOTE_TYPES`, default ADJ): loaded as out_refund. `odooRequestLimitMs`
    * (`ODOO_REQUEST_LIMIT_MS`, default 120000): how long a create whose answer was lost may still commit in Odoo.
    * `loadBatch` (`INVOICE_LOAD_BATCH`, default 200): invoices per `account.move` create; `loadConcurrency`
-   * (`INVOICE_LOAD_CONCURRENCY`, default 100): invoices the loader handles at once per partition; `loadInFlight`
+   * (`INVOICE_LOAD_CONCURRENCY`, default 300): invoices the loader handles at once per partition; `loadInFlight`
    * (`INVOICE_LOAD_LISTS_IN_FLIGHT`, default 4): most creates in flight at once.
    */
   invoiceImport: {

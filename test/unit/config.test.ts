@@ -51,9 +51,9 @@ describe('configuration: behaviour settings', () => {
 describe('configuration: invoice loader lists (issue 17 §3)', () => {
   const env = { OPENCELL_PASSWORD: 'x', ODOO_PASSWORD: 'y' };
 
-  it('lists of up to 200 invoices per account.move create, 100 invoices per partition, 4 creates in flight by default', () => {
+  it('lists of up to 200 invoices per account.move create, 300 invoices per partition, 4 creates in flight by default', () => {
     const c = loadConfig(env).invoiceImport;
-    expect([c.loadBatch, c.loadConcurrency, c.loadInFlight]).to.deep.equal([200, 100, 4]);
+    expect([c.loadBatch, c.loadConcurrency, c.loadInFlight]).to.deep.equal([200, 300, 4]);
   });
 
   it('INVOICE_LOAD_BATCH and INVOICE_LOAD_CONCURRENCY set them; 0 is refused naming the variable', () => {

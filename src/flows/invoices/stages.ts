@@ -107,7 +107,7 @@ export interface InvoiceLoaderDeps {
   /** XML id of the invoice journal (default invoice_somconnexio.customer_services_invoices_journal) */
   journalXmlId?: string;
   /**
-   * invoices handled at once per partition, across keys (default config.invoiceImport.loadConcurrency, 100): the
+   * invoices handled at once per partition, across keys (default config.invoiceImport.loadConcurrency, 300): the
    * loader gathers them into batches of up to `maxBatch` (one account.move create per batch), so this bounds the batch
    * size per partition, and partitions × concurrency ÷ maxBatch the creates in flight
    */
@@ -166,7 +166,7 @@ export function createInvoiceLoader(config: InvoiceConfig, deps: InvoiceLoaderDe
     groupId,
     topics: [config.topics.invoiceEvents],
     stage: 'invoice-loader',
-    concurrency: deps.concurrency ?? config.invoiceImport.loadConcurrency ?? 100,
+    concurrency: deps.concurrency ?? config.invoiceImport.loadConcurrency ?? 300,
     // issue 15 §2: a loader whose partition moved to another instance creates nothing in Odoo (loader.ts)
     fence:
       deps.fence ??
