@@ -111,6 +111,19 @@ CREATE TABLE IF NOT EXISTS ir_model_data (
 CREATE UNIQUE INDEX IF NOT EXISTS ir_model_data_module_name_uniq_index ON ir_model_data (module, name);
 CREATE INDEX IF NOT EXISTS ir_model_data_model_res_id_index ON ir_model_data (model, res_id);
 
+-- ir.config_parameter (base): per-database settings; the original module keeps its OpenCell seller and customer
+-- category codes here (opencell_somconnexio.opencell_seller_code / opencell_customer_category_code).
+CREATE TABLE IF NOT EXISTS ir_config_parameter (
+  id serial PRIMARY KEY,
+  key varchar NOT NULL,
+  value text NOT NULL,
+  create_uid integer,
+  create_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  write_uid integer,
+  write_date timestamp without time zone DEFAULT (now() AT TIME ZONE 'UTC'),
+  CONSTRAINT ir_config_parameter_key_uniq UNIQUE (key)
+);
+
 -- ir.sequence with implementation 'standard' is backed by a PostgreSQL sequence named ir_sequence_%03d.
 CREATE TABLE IF NOT EXISTS ir_sequence (
   id serial PRIMARY KEY,

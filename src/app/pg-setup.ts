@@ -12,6 +12,7 @@
  * - the state database and its migrations from schemas/state/*.sql.
  * Connects as the superuser given by PG_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
  */
+import { OPENCELL_SETTINGS_FUNCTION, OPENCELL_SETTINGS_KEYS } from '../adapters/postgres/odoo-settings';
 import { Client } from 'pg';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -160,6 +161,7 @@ export async function setupOdooDatabase(opts: PgSetupOptions): Promise<void> {
     // signal table; docs/decisions/0002-snapshot-signals.md). Take back any write grant given by hand.
     await c.query(`REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ${qualified} FROM debezium`);
     await setupSnapshotHeartbeat(c);
+    await setupOpenCellSettingsFunction(c);
   });
   await setupPipelineRoles(opts);
 }
@@ -192,6 +194,27 @@ async function setupSnapshotHeartbeat(c: Client): Promise<void> {
   await c.query(`ALTER FUNCTION ${fn} OWNER TO ${ident(String(owner.rows[0]?.o))}`);
   await c.query(`REVOKE ALL ON FUNCTION ${fn} FROM PUBLIC`);
   await c.query(`GRANT EXECUTE ON FUNCTION ${fn} TO debezium`);
+}
+
+/**
+ * The original module's two settings in Odoo's ir.config_parameter, read by the pipeline at start when
+ * OPENCELL_SELLER / OPENCELL_CUSTOMER_CATEGORY are unset (src/adapters/postgres/odoo-settings.ts). The table also
+ * holds Odoo's own secrets (database.secret), so the read-only role gets no SELECT on it: this function, running as
+ * the table's owner, returns those two keys only, and the role may only EXECUTE it.
+ */
+export async function setupOpenCellSettingsFunction(c: Client): Promise<void> {
+  const owner = await c.query<{ o: string }>(
+    `SELECT pg_get_userbyid(relowner) AS o FROM pg_class WHERE oid = to_regclass('public.ir_config_parameter')`,
+  );
+  if (!owner.rows[0]) return; // not an Odoo database (no base module): the pipeline then keeps SC / CLIENT
+  const fn = `${OPENCELL_SETTINGS_FUNCTION}()`;
+  await c.query(`CREATE OR REPLACE FUNCTION ${fn} RETURNS TABLE (key varchar, value text) LANGUAGE sql STABLE
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+      SELECT p.key, p.value FROM public.ir_config_parameter p
+       WHERE p.key IN (${OPENCELL_SETTINGS_KEYS.map((k) => `'${k}'`).join(', ')})
+    $$`);
+  await c.query(`ALTER FUNCTION ${fn} OWNER TO ${ident(String(owner.rows[0].o))}`);
+  await c.query(`REVOKE ALL ON FUNCTION ${fn} FROM PUBLIC`);
 }
 
 /** The owner and the superuser are no read-only role: granting to them would change nothing and prove nothing. */
@@ -235,6 +258,10 @@ export async function setupPipelineRoles(opts: PgSetupOptions): Promise<void> {
       await c.query(`REVOKE ALL ON ${all} FROM ${ident(role)}`);
     }
     await c.query(`GRANT SELECT ON ${q(odooTables)} TO ${ident(opts.reader.user)}`);
+    if ((await c.query(`SELECT to_regprocedure($1) AS f`, [`${OPENCELL_SETTINGS_FUNCTION}()`])).rows[0].f)
+      await c.query(
+        `GRANT EXECUTE ON FUNCTION ${OPENCELL_SETTINGS_FUNCTION}() TO ${ident(opts.reader.user)}`,
+      );
     await c.query(
       `ALTER ROLE ${ident(opts.reader.user)} IN DATABASE ${ident(opts.odooDb)} SET default_transaction_read_only = on`,
     );

@@ -97,9 +97,11 @@ function projectionStarter(role: 'router' | 'projector'): RoleStarter {
       checks.opencell = async () => (await pipeline.client.version()) || 'ok';
       // The seed data every customer creation names (original-module.md §1.2): a missing category fails them all.
       checks['opencell-customer-category'] = async () => {
-        const code = ctx.config.opencell.customerCategory;
+        const code = pipeline.opencellSettings.customerCategory;
         if (!(await pipeline.client.getCustomerCategory(code)))
-          throw new Error(`OpenCell has no customer category ${code} (OPENCELL_CUSTOMER_CATEGORY)`);
+          throw new Error(
+            `OpenCell has no customer category ${code} (OPENCELL_CUSTOMER_CATEGORY, or Odoo's opencell_somconnexio.opencell_customer_category_code)`,
+          );
         return code;
       };
     }

@@ -104,6 +104,10 @@ const SlotNameOrEmpty = new t.Type<string, string, unknown>(
       : t.failure(u, c, 'must be lower-case letters, digits and _ (at most 63), or empty'),
   t.identity,
 );
+/** The original's defaults of its two ir.config_parameter keys (original-module.md §1.2). */
+export const DEFAULT_OPENCELL_SELLER = 'SC';
+export const DEFAULT_OPENCELL_CUSTOMER_CATEGORY = 'CLIENT';
+
 /** Any string, empty allowed (an optional setting; trimmed). */
 const OptionalString = new t.Type<string, string, unknown>(
   'OptionalString',
@@ -221,8 +225,10 @@ const SPEC = {
   OPENCELL_PASSWORD: [NonEmpty, undefined],
   OPENCELL_TIMEOUT_MS: [IntFromEnv(100, 120_000), '10000'],
   OPENCELL_CONCURRENCY: [IntFromEnv(1, 256), '16'],
-  OPENCELL_SELLER: [NonEmpty, 'SC'],
-  OPENCELL_CUSTOMER_CATEGORY: [NonEmpty, 'CLIENT'],
+  // Empty: read from Odoo's ir.config_parameter as the original does (opencell_somconnexio.opencell_seller_code,
+  // opencell_somconnexio.opencell_customer_category_code), else its defaults SC / CLIENT (docs/parity.md K-config).
+  OPENCELL_SELLER: [OptionalString, ''],
+  OPENCELL_CUSTOMER_CATEGORY: [OptionalString, ''],
   // The original hard-codes CLIENT in the CRM account hierarchy (docs/parity.md P-crm-category); opt-in sends the
   // configured category there too.
   OPENCELL_HIERARCHY_USES_CUSTOMER_CATEGORY: [BoolFromEnv, 'false'],
@@ -370,8 +376,12 @@ export interface Config {
     password: string;
     timeoutMs: number;
     concurrency: number;
+    /** `OPENCELL_SELLER`, or the original's default SC when unset (then `fromOdoo.seller`) */
     seller: string;
+    /** `OPENCELL_CUSTOMER_CATEGORY`, or the original's default CLIENT when unset (then `fromOdoo.customerCategory`) */
     customerCategory: string;
+    /** Which of the two are unset here and read from Odoo's ir.config_parameter at start (the original's source). */
+    fromOdoo: { seller: boolean; customerCategory: boolean };
     /** `OPENCELL_HIERARCHY_USES_CUSTOMER_CATEGORY` (opt-in, default false = the original's hard-coded CLIENT). */
     hierarchyUsesCustomerCategory: boolean;
     /** `REFUSE_INVALID_IBAN` (opt-in, default false = the original, which sent any stored IBAN). */
@@ -593,8 +603,9 @@ export function loadConfig(
       password: s.OPENCELL_PASSWORD,
       timeoutMs: s.OPENCELL_TIMEOUT_MS,
       concurrency: s.OPENCELL_CONCURRENCY,
-      seller: s.OPENCELL_SELLER,
-      customerCategory: s.OPENCELL_CUSTOMER_CATEGORY,
+      seller: s.OPENCELL_SELLER || DEFAULT_OPENCELL_SELLER,
+      customerCategory: s.OPENCELL_CUSTOMER_CATEGORY || DEFAULT_OPENCELL_CUSTOMER_CATEGORY,
+      fromOdoo: { seller: !s.OPENCELL_SELLER, customerCategory: !s.OPENCELL_CUSTOMER_CATEGORY },
       hierarchyUsesCustomerCategory: s.OPENCELL_HIERARCHY_USES_CUSTOMER_CATEGORY,
       refuseInvalidIban: s.REFUSE_INVALID_IBAN,
       accountOwnerNameFallback: s.ACCOUNT_OWNER_NAME_FALLBACK,

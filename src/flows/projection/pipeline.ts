@@ -12,7 +12,9 @@ import type { KeyedConsumer } from '../../adapters/kafka/keyed-consumer';
 import { CatalogCache } from '../../adapters/opencell/catalog-cache';
 import { OdooViews } from '../../adapters/postgres/odoo-views';
 import { OpenCellState } from '../../adapters/opencell/opencell-state';
-import { projectionConfig } from '../../domain/projection/payloads';
+import { projectionConfig, type ProjectionConfig } from '../../domain/projection/payloads';
+import { componentLogger } from '../../core/log';
+import { readOdooOpenCellSettings } from '../../adapters/postgres/odoo-settings';
 import { Ledger } from '../../adapters/postgres/ledger';
 import { PgPartitionFence } from '../../adapters/postgres/fence';
 import { hostname } from 'node:os';
@@ -48,6 +50,9 @@ export class ProjectionPipeline {
   readonly statePool: Pool;
   readonly ledger: Ledger;
   private readonly deadLetterIndex: PgDeadLetterIndex;
+  /** what the projector's payloads are built with (its seller and category settled at start) */
+  private readonly projection: ProjectionConfig;
+  private readonly log = componentLogger('pipeline');
   readonly projector: Projector;
   private producer: Producer | undefined;
   private readonly stages: KeyedConsumer[] = [];
@@ -76,6 +81,7 @@ export class ProjectionPipeline {
       application_name: 'odoo-opencell-sync',
     });
     this.ledger = new Ledger(this.statePool, config.topics.syncEvents);
+    this.projection = projectionConfig(config);
     this.deadLetterIndex = new PgDeadLetterIndex(this.statePool);
     this.projector = new Projector({
       odoo: new OdooViews(this.odooPool, { lang: config.odoo.lang }),
@@ -83,7 +89,7 @@ export class ProjectionPipeline {
       client: this.client,
       ledger: this.ledger,
       catalog: new CatalogCache(this.client),
-      config: projectionConfig(config),
+      config: this.projection,
       snapshotOneShotsSince: config.snapshotOneShotsSince,
       ...(config.heldIntents.enabled
         ? { held: { port: new PgHeldIntents(this.statePool, config.topics.intents) } }
@@ -91,8 +97,37 @@ export class ProjectionPipeline {
     });
   }
 
+  /** The seller and customer category codes the projector sends (settled by start: see resolveOpenCellSettings). */
+  get opencellSettings(): { seller: string; customerCategory: string } {
+    return { seller: this.projection.seller, customerCategory: this.projection.customerCategory };
+  }
+
+  /**
+   * The original reads its seller and customer category from Odoo's ir.config_parameter (docs/parity.md K-config):
+   * so does the projector when OPENCELL_SELLER / OPENCELL_CUSTOMER_CATEGORY are unset, once at start; a key absent
+   * there keeps the original's default (SC / CLIENT), as get_param's default did.
+   */
+  private async resolveOpenCellSettings(): Promise<void> {
+    const fromOdoo = this.config.opencell.fromOdoo;
+    if (!fromOdoo.seller && !fromOdoo.customerCategory) return;
+    const read = await readOdooOpenCellSettings(this.odooPool);
+    if (!read.readable) {
+      this.log.warn(
+        `cannot read the OpenCell settings from Odoo's ir.config_parameter (${read.why}): using seller ${this.projection.seller} and customer category ${this.projection.customerCategory}; run pg-setup (README "Database roles") or set OPENCELL_SELLER and OPENCELL_CUSTOMER_CATEGORY`,
+      );
+      return;
+    }
+    if (fromOdoo.seller && read.seller) this.projection.seller = read.seller;
+    if (fromOdoo.customerCategory && read.customerCategory)
+      this.projection.customerCategory = read.customerCategory;
+    this.log.info(
+      `OpenCell seller ${this.projection.seller} and customer category ${this.projection.customerCategory} (unset settings read from Odoo's ir.config_parameter, its defaults where a key is absent)`,
+    );
+  }
+
   async start(): Promise<void> {
     const roles = this.opts.roles ?? ['router', 'projector'];
+    if (roles.includes('projector')) await this.resolveOpenCellSettings();
     await ensurePipelineTopics(this.kafka, this.config);
     this.producer = createProducer(this.kafka);
     await this.producer.connect();
