@@ -567,6 +567,29 @@ describe('invoice parity rows I-validation and I-pdf on the real stack', functio
     return r.rows.map((x) => x.id);
   }
 
+  /** A customer billed in OpenCell and known to Odoo (partner, contract group `<ref>_0`, one mobile contract). */
+  async function billedOdooCustomer(ref: string, contractCode: string, lastname: string, email: string) {
+    const groupCode = `${ref}_0`;
+    const db = odooDb();
+    const partner = await insertPartner(db, { ref, firstname: 'Inv', lastname, email });
+    const group = await insertContractGroup(db, partner.id, groupCode);
+    await insertContract(db, {
+      partnerId: partner.id,
+      kind: 'mobile',
+      contractGroupId: group.id,
+      code: contractCode,
+    });
+    await plantBilledCustomer(ocClient, {
+      ref,
+      groupCode,
+      contractCode,
+      since: periodStart,
+      email,
+      lastName: lastname,
+    });
+    return { group };
+  }
+
   before(async () => {
     const catalog = defaultCatalog();
     catalog.invoicing.numberPrefix = `V${sfx}-`;
@@ -591,30 +614,8 @@ describe('invoice parity rows I-validation and I-pdf on the real stack', functio
   it('I-validation: an OpenCell invoice without billing account, or without number, is refused by the poller (never on Kafka, never in Odoo, refused again at the next poll); the good invoice of the same run is loaded into Odoo once', async () => {
     // a good customer: in Odoo (partner, group, contract) and in OpenCell (hierarchy, subscription, service)
     const ref = `IVP${sfx}`;
-    const groupCode = `${ref}_0`;
     const contractCode = `SCIP${sfx}`;
-    const db = odooDb();
-    const partner = await insertPartner(db, {
-      ref,
-      firstname: 'Inv',
-      lastname: `Parity ${sfx}`,
-      email: `invp-${sfx}@example.org`,
-    });
-    const group = await insertContractGroup(db, partner.id, groupCode);
-    await insertContract(db, {
-      partnerId: partner.id,
-      kind: 'mobile',
-      contractGroupId: group.id,
-      code: contractCode,
-    });
-    await plantBilledCustomer(ocClient, {
-      ref,
-      groupCode,
-      contractCode,
-      since: periodStart,
-      email: `invp-${sfx}@example.org`,
-      lastName: `Doe ${sfx}`,
-    });
+    await billedOdooCustomer(ref, contractCode, `Parity ${sfx}`, `invp-${sfx}@example.org`);
 
     // in OpenCell's order of creation: no billing account, the good one, no number
     const noAccount = oc.plantMalformedInvoice({ missing: 'billingAccountCode', invoiceDate: today });
@@ -674,30 +675,8 @@ describe('invoice parity rows I-validation and I-pdf on the real stack', functio
 
   it('an invoice listed without a number (billing run not validated) is counted (poll result, metric, one log line naming it) and not emitted, its date read again by each poll; once validated in OpenCell it is emitted once and loaded into Odoo once; one still unnumbered when its date leaves the lookback is warned once, naming it', async () => {
     const ref = `IVD${sfx}`;
-    const groupCode = `${ref}_0`;
     const contractCode = `SCID${sfx}`;
-    const db = odooDb();
-    const partner = await insertPartner(db, {
-      ref,
-      firstname: 'Inv',
-      lastname: `Draft ${sfx}`,
-      email: `invd-${sfx}@example.org`,
-    });
-    const group = await insertContractGroup(db, partner.id, groupCode);
-    await insertContract(db, {
-      partnerId: partner.id,
-      kind: 'mobile',
-      contractGroupId: group.id,
-      code: contractCode,
-    });
-    await plantBilledCustomer(ocClient, {
-      ref,
-      groupCode,
-      contractCode,
-      since: periodStart,
-      email: `invd-${sfx}@example.org`,
-      lastName: `Draft ${sfx}`,
-    });
+    const { group } = await billedOdooCustomer(ref, contractCode, `Draft ${sfx}`, `invd-${sfx}@example.org`);
     // the run's invoice stays a draft: listed without number
     const run = oc.billingRun({ invoiceDate: today, validate: false });
     expect(run.invoiceCount).to.equal(1);

@@ -30,6 +30,32 @@ interface Line {
 
 const cents = (n: number) => Math.round(n * 100);
 
+/** One month of a service at its template's price, as the synthetic billing runs rate it. */
+function monthlyLine(
+  tpl: { code: string; description?: string; monthlyPrice: number },
+  subCategory: InvoiceSubCategoryEntry,
+  period: { periodStart: number; periodEnd: number },
+  userAccountCode: string,
+  subscriptionCode: string,
+): Line {
+  return {
+    subCategory,
+    rt: {
+      code: tpl.code,
+      description: tpl.description ?? tpl.code,
+      unitAmountWithoutTax: tpl.monthlyPrice,
+      quantity: 1,
+      amountWithoutTax: round2(tpl.monthlyPrice),
+      usageDate: period.periodStart,
+      startDate: period.periodStart,
+      endDate: period.periodEnd,
+      userAccountCode,
+      subscriptionCode,
+      serviceInstanceCode: tpl.code,
+    },
+  };
+}
+
 function taxFor(
   state: SandboxState,
   ba: { country?: string } | undefined,
@@ -383,22 +409,15 @@ export function generateSyntheticInvoices(
       const tpl = services[Math.floor(rnd() * services.length)]!;
       const sc = state.index.get<InvoiceSubCategoryEntry>('InvoiceSubCategory', tpl.invoiceSubCategory);
       if (!sc) continue;
-      lines.push({
-        subCategory: sc,
-        rt: {
-          code: tpl.code,
-          description: tpl.description ?? tpl.code,
-          unitAmountWithoutTax: tpl.monthlyPrice,
-          quantity: 1,
-          amountWithoutTax: round2(tpl.monthlyPrice),
-          usageDate: periodStart,
-          startDate: periodStart,
-          endDate: periodEnd,
-          userAccountCode: baCode,
-          subscriptionCode: opts.subscriptionCodes?.[baCode] ?? `SYN-${i + 1}-${k + 1}`,
-          serviceInstanceCode: tpl.code,
-        },
-      });
+      lines.push(
+        monthlyLine(
+          tpl,
+          sc,
+          { periodStart, periodEnd },
+          baCode,
+          opts.subscriptionCodes?.[baCode] ?? `SYN-${i + 1}-${k + 1}`,
+        ),
+      );
     }
     if (oneShots.length && rnd() < 0.2) {
       const tpl = oneShots[Math.floor(rnd() * oneShots.length)]!;
@@ -480,24 +499,7 @@ export function plantMalformedInvoice(
   if (!tpl || !sc) throw invalid('the catalog has no service template with an invoice sub-category');
   const inv = buildInvoice(state, {
     billingAccountCode: 'MALFORMED_0',
-    lines: [
-      {
-        subCategory: sc,
-        rt: {
-          code: tpl.code,
-          description: tpl.description ?? tpl.code,
-          unitAmountWithoutTax: tpl.monthlyPrice,
-          quantity: 1,
-          amountWithoutTax: round2(tpl.monthlyPrice),
-          usageDate: periodStart,
-          startDate: periodStart,
-          endDate: periodEnd,
-          userAccountCode: 'MALFORMED_0',
-          subscriptionCode: 'MALFORMED',
-          serviceInstanceCode: tpl.code,
-        },
-      },
-    ],
+    lines: [monthlyLine(tpl, sc, { periodStart, periodEnd }, 'MALFORMED_0', 'MALFORMED')],
     invoiceDate,
     periodStart,
     periodEnd,
