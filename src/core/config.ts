@@ -10,9 +10,18 @@ import { registerSecret } from './log';
  * every problem is reported at once. Defaults match the local stack started by `scripts/stack up`.
  */
 
-/** A URL's password never appears in an error: `scheme://user:secret@host` → `scheme://user:[redacted]@host`. */
+/**
+ * A URL's password never appears in an error: `scheme://user:secret@host` → `scheme://user:[redacted]@host`, also
+ * in the malformed URLs a configuration error is about — the scheme left out or mistyped (`sync:secret@db/odoo`,
+ * `postgres:/sync:secret@db`), an unencoded `@` in the password (everything up to the last `@` is hidden).
+ */
 export function maskUrlCredentials(s: string): string {
-  return s.replace(/(\/\/[^:/@\s]*):[^@\s]*@/g, '$1:[redacted]@');
+  return s.replace(/\S+/g, (token) => {
+    if (!token.includes('@')) return token;
+    return token.includes('//')
+      ? token.replace(/^(.*?\/\/[^:/@]*):.*@/, '$1:[redacted]@')
+      : token.replace(/^([^:@]*):.*@/, '$1:[redacted]@');
+  });
 }
 
 /** The role and password of a postgres:// URL (percent-decoded; empty when absent). */
