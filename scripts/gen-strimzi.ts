@@ -27,6 +27,12 @@ import { INVOICE_LOADER_GROUP } from '../src/flows/invoices/loader';
 
 export const ROOT = join(__dirname, '..');
 
+/**
+ * Strimzi's API version: `v1`, served since Strimzi 0.49 and the only one from 0.52 / 1.0 on (the releases that run
+ * Kafka 4.3, kafka-connect.yaml); `v1beta2` resources fail `kubectl apply` there (docs/decisions/0003-kustomize-manifests.md).
+ */
+export const STRIMZI_API_VERSION = 'kafka.strimzi.io/v1';
+
 /** Where the Kafka cluster, its topic and user operators and the Connect cluster live (Strimzi's quick-start names). */
 export const STRIMZI = {
   namespace: 'kafka',
@@ -88,7 +94,7 @@ export function kafkaConnector(name: string, json: Record<string, string>): Reco
   const config: Record<string, string> = {};
   for (const [k, v] of Object.entries(rest)) config[k] = toStrimziPlaceholders(CLUSTER_OVERRIDES[k] ?? v);
   return {
-    apiVersion: 'kafka.strimzi.io/v1beta2',
+    apiVersion: STRIMZI_API_VERSION,
     kind: 'KafkaConnector',
     metadata: {
       name,
@@ -206,7 +212,7 @@ export function resourceName(topic: string): string {
 
 export function kafkaTopic(t: TopicSpec): Record<string, unknown> {
   return {
-    apiVersion: 'kafka.strimzi.io/v1beta2',
+    apiVersion: STRIMZI_API_VERSION,
     kind: 'KafkaTopic',
     metadata: {
       name: resourceName(t.topic),
@@ -366,7 +372,7 @@ export function userSpecs(cfg: Config, connector: Record<string, string>): UserS
 
 export function kafkaUser(u: UserSpec): Record<string, unknown> {
   return {
-    apiVersion: 'kafka.strimzi.io/v1beta2',
+    apiVersion: STRIMZI_API_VERSION,
     kind: 'KafkaUser',
     metadata: {
       name: u.user,

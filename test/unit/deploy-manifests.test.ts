@@ -20,7 +20,12 @@ import {
 } from '../../src/flows/projection/stages';
 import { ensureInvoiceTopics } from '../../src/flows/invoices/stages';
 import { INVOICE_LOADER_GROUP } from '../../src/flows/invoices/loader';
-import { generatedFiles } from '../../scripts/gen-strimzi';
+import {
+  CONNECT_GROUP,
+  CONNECT_TOPICS,
+  generatedFiles,
+  STRIMZI_API_VERSION,
+} from '../../scripts/gen-strimzi';
 import { imageNodeOptions } from '../../bench/processes';
 
 /**
@@ -92,6 +97,8 @@ const [connector] = ofKind('deploy/strimzi/kafka-connector.yaml', 'KafkaConnecto
 const kafkaTopics = ofKind('deploy/strimzi/kafka-topics.yaml', 'KafkaTopic');
 const kafkaUsers = ofKind('deploy/strimzi/kafka-users.yaml', 'KafkaUser');
 const topicByName = new Map(kafkaTopics.map((t) => [t.spec.topicName as string, t]));
+/** KafkaConnect's internal topics: spec fields of Strimzi's v1 API. */
+const CONNECT_STORAGE_TOPICS = ['configStorageTopic', 'offsetStorageTopic', 'statusStorageTopic'] as const;
 
 /** The variables of the config spec (src/core/config.ts `SPEC`), read from its source. */
 const SPEC_KEYS = (() => {
@@ -411,6 +418,67 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
   });
 
   describe('Strimzi', () => {
+    it("every Strimzi resource is of Strimzi's v1 API, with the fields v1 requires and the ACLs its schema accepts", () => {
+      // Strimzi 0.52 / 1.0 and later (the releases that run Kafka 4.3) serve kafka.strimzi.io/v1 only, and v1 has
+      // no defaults for Connect's group and internal topics (its `config` keys for them are ignored)
+      const strimziDocs = readdirSync(join(ROOT, 'deploy/strimzi'))
+        .filter((f) => f.endsWith('.yaml'))
+        .flatMap((f) => parseAllDocuments(read(`deploy/strimzi/${f}`)).map((d) => d.toJS() as Doc))
+        .filter((d) => d && String(d.apiVersion).startsWith('kafka.strimzi.io/'));
+      expect(strimziDocs.map((d) => d.kind)).to.include.members([
+        'KafkaConnect',
+        'KafkaConnector',
+        'KafkaTopic',
+        'KafkaUser',
+      ]);
+      for (const d of strimziDocs) {
+        expect(d.apiVersion, `${d.kind} ${d.metadata.name}`).to.equal(STRIMZI_API_VERSION);
+        expect(d.spec, `${d.kind} ${d.metadata.name}: spec is required in v1`).to.be.an('object');
+      }
+      expect(STRIMZI_API_VERSION).to.equal('kafka.strimzi.io/v1');
+      expect(kafkaConnect.spec.replicas).to.be.a('number');
+      expect(kafkaConnect.spec.groupId).to.equal(CONNECT_GROUP);
+      expect(CONNECT_STORAGE_TOPICS.map((k) => kafkaConnect.spec[k])).to.deep.equal([
+        CONNECT_TOPICS.config,
+        CONNECT_TOPICS.offset,
+        CONNECT_TOPICS.status,
+      ]);
+      const cfg = kafkaConnect.spec.config as Record<string, unknown>;
+      for (const k of ['group.id', 'config.storage.topic', 'offset.storage.topic', 'status.storage.topic'])
+        expect(cfg, `${k}: a v1 field, ignored in config`).to.not.have.property(k);
+      // KafkaUser v1 schema: `operations` (the singular `operation` is gone), these enums
+      const OPERATIONS = [
+        'Read',
+        'Write',
+        'Create',
+        'Delete',
+        'Alter',
+        'Describe',
+        'ClusterAction',
+        'AlterConfigs',
+        'DescribeConfigs',
+        'IdempotentWrite',
+        'All',
+      ];
+      for (const u of kafkaUsers) {
+        if (!u.spec.authorization) continue;
+        expect(u.spec.authorization.type).to.equal('simple');
+        for (const a of u.spec.authorization.acls as Doc[]) {
+          expect(a, u.metadata.name).to.not.have.property('operation');
+          expect(['topic', 'group', 'cluster', 'transactionalId'], u.metadata.name).to.include(
+            a.resource.type,
+          );
+          if (a.resource.patternType !== undefined)
+            expect(['literal', 'prefix'], u.metadata.name).to.include(a.resource.patternType);
+          expect(a.operations, u.metadata.name).to.be.an('array').that.is.not.empty;
+          for (const op of a.operations as string[])
+            expect(OPERATIONS, `${u.metadata.name}: ${op}`).to.include(op);
+        }
+      }
+      expect(connector.spec.state).to.equal('running');
+      expect(connector.spec).to.not.have.property('pause');
+    });
+
     it('the generated files are what scripts/gen-strimzi makes of the code today', () => {
       for (const [path, text] of Object.entries(generatedFiles()))
         expect(read(path), `${path}: run scripts/gen-strimzi`).to.equal(text);
@@ -515,9 +583,7 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
         connectorJson['notification.sink.topic.name'],
         `${prefix}.transaction`,
         `__debezium-heartbeat.${prefix}`,
-        cfg['config.storage.topic'],
-        cfg['offset.storage.topic'],
-        cfg['status.storage.topic'],
+        ...CONNECT_STORAGE_TOPICS.map((k) => kafkaConnect.spec[k] as string),
       ];
       for (const t of used) expect(topicByName.has(t), `KafkaTopic for ${t}`).to.equal(true);
       expect(topicByName.get(clusterConfig.topics.intents)?.spec.partitions).to.equal(
@@ -543,8 +609,8 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
       }
       expect(new Set(kafkaTopics.map((t) => t.metadata.name)).size).to.equal(kafkaTopics.length);
       expect(
-        ['config.storage.topic', 'offset.storage.topic', 'status.storage.topic'].map(
-          (k) => topicByName.get(cfg[k])?.spec.config['cleanup.policy'],
+        CONNECT_STORAGE_TOPICS.map(
+          (k) => topicByName.get(kafkaConnect.spec[k] as string)?.spec.config['cleanup.policy'],
         ),
       ).to.deep.equal(['compact', 'compact', 'compact']);
     });
@@ -603,10 +669,12 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
         (
           (kafkaUsers.find((u) => u.metadata.name === connectUser)?.spec.authorization.acls ?? []) as Doc[]
         ).some((a) => a.resource.type === type && a.resource.name === name && a.operations.includes(op));
-      expect(connectCan('group', cfg['group.id'], 'Read')).to.equal(true);
-      for (const k of ['config.storage.topic', 'offset.storage.topic', 'status.storage.topic'])
+      expect(connectCan('group', kafkaConnect.spec.groupId as string, 'Read')).to.equal(true);
+      for (const k of CONNECT_STORAGE_TOPICS) {
+        const topic = kafkaConnect.spec[k] as string;
         for (const op of ['Read', 'Write', 'Describe'])
-          expect(connectCan('topic', cfg[k], op), `${cfg[k]} ${op}`).to.equal(true);
+          expect(connectCan('topic', topic, op), `${topic} ${op}`).to.equal(true);
+      }
       for (const table of TABLE_NAMES)
         expect(connectCan('topic', topicFor(table, connectorJson['topic.prefix']), 'Write'), table).to.equal(
           true,
