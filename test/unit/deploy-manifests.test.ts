@@ -572,7 +572,6 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
     it('every topic the code uses or creates has a KafkaTopic, with the partitions the code creates it with', async () => {
       const prefix = connectorJson['topic.prefix'];
       expect(clusterConfig.topics.prefix).to.equal(prefix);
-      const cfg = kafkaConnect.spec.config as Record<string, string>;
       const used = [
         ...TABLE_NAMES.map((t) => topicFor(t, prefix)),
         ...routerTopics(clusterConfig.topics.prefix),
@@ -663,7 +662,6 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
             expect(a.operations).to.not.include('Create');
         }
       // Connect: its group and internal topics, and the topics Debezium writes
-      const cfg = kafkaConnect.spec.config as Record<string, string>;
       const connectUser = kafkaConnect.spec.authentication.username as string;
       const connectCan = (type: string, name: string, op: string) =>
         (
