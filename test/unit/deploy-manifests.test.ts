@@ -470,7 +470,7 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
           );
           if (a.resource.patternType !== undefined)
             expect(['literal', 'prefix'], u.metadata.name).to.include(a.resource.patternType);
-          expect(a.operations, u.metadata.name).to.be.an('array').that.is.not.empty;
+          expect(a.operations, u.metadata.name).to.be.an('array').with.length.greaterThan(0);
           for (const op of a.operations as string[])
             expect(OPERATIONS, `${u.metadata.name}: ${op}`).to.include(op);
         }
