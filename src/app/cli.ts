@@ -361,11 +361,21 @@ const snapshotCommand: Command = {
   spec: {
     name: 'snapshot',
     summary:
-      'Ask Debezium for an incremental snapshot of one captured table (the source-side resync: Odoo data re-read).',
+      'Ask Debezium for an incremental snapshot of captured tables (the source-side resync: Odoo data re-read).',
     positionals: [
-      { name: 'table', required: true, description: 'a captured Odoo table, e.g. contract_line' },
+      {
+        name: 'table',
+        required: false,
+        description: 'a captured Odoo table, e.g. contract_line; several may follow (one snapshot)',
+      },
     ],
+    variadic: true,
     options: [
+      {
+        name: 'all',
+        type: 'boolean',
+        description: 'every captured Odoo table (listed below), in one snapshot',
+      },
       {
         name: 'where',
         type: 'string',
@@ -393,7 +403,8 @@ const snapshotCommand: Command = {
       YES_OPTION,
       JSON_OPT,
     ],
-    details: `Inserts an execute-snapshot signal into public.debezium_signal in the Odoo database, then follows the
+    details: `Inserts one execute-snapshot signal for the tables into public.debezium_signal in the Odoo database
+(--where: one table only), then follows the
 snapshot on the connector's notification topic (notification.sink.topic.name): it returns once Debezium has
 started it and read its first chunk, or with --wait once it completed, with the rows emitted per table.
 Exit 1 with the connector's reason when the snapshot does not start, a table scan fails, it is aborted, the
@@ -402,7 +413,10 @@ Tables: ${snapshotTables().join(', ')}`,
   },
   requires: () => [],
   run: async (args, ctx) => {
-    const signal = buildSnapshotSignal(args.positionals[0], str(args, 'where'));
+    if (flag(args, 'all') && args.positionals.length > 0)
+      throw new UsageError('name tables or give --all, not both', 'snapshot');
+    const tables = flag(args, 'all') ? snapshotTables() : args.positionals;
+    const signal = buildSnapshotSignal(tables, str(args, 'where'));
     const timeoutS = str(args, 'timeout') ?? '60';
     if (!/^\d+$/.test(timeoutS) || Number(timeoutS) === 0)
       throw new UsageError('--timeout must be a whole number of seconds (at least 1)', 'snapshot');
@@ -414,7 +428,7 @@ Tables: ${snapshotTables().join(', ')}`,
     requireYes(
       args,
       'snapshot',
-      `an incremental snapshot of ${args.positionals[0]} (its rows flow through the pipeline)`,
+      `an incremental snapshot of ${tables.length === 1 ? tables[0] : `${tables.length} tables`} (their rows flow through the pipeline)`,
     );
     const report = await runSnapshot(
       {

@@ -1,5 +1,5 @@
 /**
- * `snapshot <table>`: the source-side resync. Asks Debezium for an incremental snapshot of one captured table by
+ * `snapshot <table…>` / `snapshot --all`: the source-side resync. Asks Debezium for an incremental snapshot of captured tables by
  * inserting an `execute-snapshot` signal into public.debezium_signal (signal.data.collection, read by Debezium's
  * `source` signal channel from the WAL); Debezium re-reads the table in primary-key chunks while streaming goes on,
  * and the rows flow through the normal pipeline as `op: r` events (the ledger and the strategies make the re-read
@@ -49,31 +49,41 @@ export function snapshotTables(): string[] {
   return TABLE_NAMES.filter((t) => specOf(t).role === 'odoo');
 }
 
-/** The signal row for one table (validated against the capture registry). */
+/**
+ * The signal row for one or several tables (validated against the capture registry). Several tables are one
+ * signal: Debezium reads them one after the other in one incremental snapshot, and the command follows them together
+ * (`snapshot --all` after a go-live or a restore). `where` needs exactly one table: its condition names that
+ * table's columns.
+ */
 export function buildSnapshotSignal(
-  table: string,
+  tables: string | readonly string[],
   where?: string,
   id: string = randomUUID(),
 ): SnapshotSignal {
-  const name = table.replace(/^public\./, '');
-  if (!isCapturedTable(name) || specOf(name).role !== 'odoo') {
-    throw new UsageError(
-      `"${table}" is not a captured Odoo table; one of: ${snapshotTables().join(', ')}`,
-      'snapshot',
-    );
+  const names = (typeof tables === 'string' ? [tables] : [...tables]).map((t) => t.replace(/^public\./, ''));
+  if (names.length === 0) throw new UsageError('name a table, or --all', 'snapshot');
+  for (const name of names) {
+    if (!isCapturedTable(name) || specOf(name).role !== 'odoo') {
+      throw new UsageError(
+        `"${name}" is not a captured Odoo table; one of: ${snapshotTables().join(', ')}`,
+        'snapshot',
+      );
+    }
   }
-  const collection = `public.${name}`;
-  const data: Record<string, unknown> = { 'data-collections': [collection], type: 'incremental' };
+  const collections = [...new Set(names)].map((n) => `public.${n}`);
+  const data: Record<string, unknown> = { 'data-collections': collections, type: 'incremental' };
   if (where !== undefined) {
+    if (collections.length !== 1)
+      throw new UsageError('--where applies to one table: name exactly one', 'snapshot');
     if (where.trim() === '') throw new UsageError('--where needs a SQL condition', 'snapshot');
     if (where.includes(';'))
       throw new UsageError('--where must be a single SQL condition (no ";")', 'snapshot');
-    data['additional-conditions'] = [{ 'data-collection': collection, filter: where.trim() }];
+    data['additional-conditions'] = [{ 'data-collection': collections[0], filter: where.trim() }];
   }
   const json = JSON.stringify(data);
   if (json.length > SIGNAL_DATA_MAX)
     throw new UsageError(
-      `--where is too long (signal data is limited to ${SIGNAL_DATA_MAX} characters)`,
+      `${where !== undefined ? '--where' : 'the table list'} is too long (signal data is limited to ${SIGNAL_DATA_MAX} characters)`,
       'snapshot',
     );
   return { id, type: 'execute-snapshot', data: json };

@@ -173,6 +173,9 @@ describe('ops CLI (spawned, real stack)', function () {
         [['run', '--only', 'router,cooker'], /--only must be one of/],
         [['reconcile', '--partner', 'X', '--all'], /exactly one of/],
         [['snapshot', 'no_such_table'], /not a captured Odoo table/],
+        [['snapshot'], /name a table, or --all/],
+        [['snapshot', 'res_partner', '--all'], /name tables or give --all, not both/],
+        [['snapshot', 'res_partner', 'contract_line', '--where', 'id = 1'], /--where applies to one table/],
       ];
       // a few processes at a time: each spends most of its life loading the program
       const results = await inBatches(cases, 4, ([args]) =>

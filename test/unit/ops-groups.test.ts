@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { lagOf, parseResetTarget, planReset, PartitionLag } from '../../src/adapters/kafka/groups';
-import { buildSnapshotSignal } from '../../src/app/snapshot';
+import { buildSnapshotSignal, snapshotTables } from '../../src/app/snapshot';
 import { originalHeaders, parseDlqId, toDeadLetter } from '../../src/app/dlq-admin';
 import { UsageError } from '../../src/app/args';
 
@@ -71,6 +71,24 @@ describe('ops offsets, snapshot signal and dead-letter parsing', () => {
       /single SQL condition/,
     );
     expect(() => buildSnapshotSignal('res_partner', 'x'.repeat(3000))).to.throw(UsageError, /too long/);
+  });
+
+  it('several tables, or every captured Odoo table (snapshot --all), are one signal; --where only with one table', () => {
+    expect(
+      JSON.parse(buildSnapshotSignal(['contract_contract', 'public.contract_line'], undefined, 's').data),
+    ).to.deep.equal({
+      'data-collections': ['public.contract_contract', 'public.contract_line'],
+      type: 'incremental',
+    });
+    const all = JSON.parse(buildSnapshotSignal(snapshotTables()).data) as { 'data-collections': string[] };
+    expect(all['data-collections']).to.have.length(snapshotTables().length).and.include('public.res_partner');
+    expect(all['data-collections']).not.to.include('public.debezium_signal');
+    expect(() => buildSnapshotSignal(['contract_line', 'res_partner'], 'id = 1')).to.throw(
+      UsageError,
+      /one table/,
+    );
+    expect(() => buildSnapshotSignal(['contract_line', 'res_users'])).to.throw(UsageError, /res_users/);
+    expect(() => buildSnapshotSignal([])).to.throw(UsageError, /--all/);
   });
 
   it('reads dead-letter headers and strips them for a replay', () => {

@@ -16,7 +16,8 @@
 import './log-file';
 import { Pool } from 'pg';
 import { captureTopics } from '../../src/domain/capture';
-import { insertContractLine, seedDemo, terminateContract } from '../demo-seed';
+import { seedDemo } from '../demo-seed';
+import { demoChanges } from './history';
 import { loadConfig } from '../../src/core/config';
 import { createOutboxRelay } from '../../src/flows/outbox/relay';
 import { EventSchemas } from '../../src/adapters/registry/schemas';
@@ -124,33 +125,7 @@ async function main(): Promise<void> {
   await waitForPipeline(current, 4000, 90_000);
 
   say('\n2) changing Odoo: an address, a phone number, a tariff change and a termination…');
-  const contracts = (
-    await db.query<{ id: number; partner_id: number; code: string; info: number | null; line: number }>(
-      `SELECT c.id, c.partner_id, c.code, c.mobile_contract_service_info_id AS info,
-              (SELECT min(l.id) FROM contract_line l WHERE l.contract_id = c.id) AS line
-         FROM contract_contract c JOIN ir_model_data x ON x.model = 'res.partner' AND x.res_id = c.partner_id
-        WHERE x.name LIKE $1 ORDER BY c.id`,
-      [`s${seed}_partner_%`],
-    )
-  ).rows;
-  const mobile = contracts.find((c) => c.info !== null);
-  if (contracts[0])
-    await db.query(
-      `UPDATE res_partner SET street = 'Carrer de Sants 79', zip = '08014', city = 'Barcelona' WHERE id = $1`,
-      [contracts[0].partner_id],
-    );
-  if (mobile)
-    await db.query(`UPDATE mobile_service_contract_info SET phone_number = '699000111' WHERE id = $1`, [
-      mobile.info,
-    ]);
-  if (mobile?.line) {
-    await db.query('BEGIN');
-    await insertContractLine(db, mobile.id, { productCode: 'SE_SC_REC_MOBILE_T_150_1024' });
-    await db.query(`UPDATE contract_line SET date_end = CURRENT_DATE WHERE id = $1`, [mobile.line]);
-    await db.query('COMMIT');
-  }
-  const last = contracts[contracts.length - 1];
-  if (last && last !== mobile) await terminateContract(db, last.id, {});
+  await demoChanges(db, seed);
   await waitForPipeline(current, 5000, 60_000);
   db.release();
   await odoo.end();
