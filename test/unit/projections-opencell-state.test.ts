@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import { OpenCellClient, type CallEvent, type CRMAccountHierarchyDto } from '../../src/adapters/opencell';
 import { OpenCellState, type OpenCellStateClient } from '../../src/adapters/opencell/opencell-state';
+import { sampleContract } from '../../testkit/views';
 import {
   isLiveInstance,
+  planUpdateSubscription,
   planTerminateService,
   planUpdatePhoneNumber,
 } from '../../src/domain/projection/strategies';
@@ -130,8 +132,14 @@ describe('projections: OpenCell state loader (against the OpenCell sandbox)', ()
     expect(customer).to.deep.equal({
       code: '42',
       customerAccounts: [
-        { code: '42_0', email: 'jane@example.org', iban: IBAN, ccedEmails: 'b@example.org,c@example.org' },
-        { code: '42_1', email: 'other@example.org', iban: null, ccedEmails: null },
+        {
+          code: '42_0',
+          email: 'jane@example.org',
+          iban: IBAN,
+          preferredIban: IBAN,
+          ccedEmails: 'b@example.org,c@example.org',
+        },
+        { code: '42_1', email: 'other@example.org', iban: null, preferredIban: null, ccedEmails: null },
       ],
     });
     expect(await state.customer('404')).to.equal(null);
@@ -143,6 +151,7 @@ describe('projections: OpenCell state loader (against the OpenCell sandbox)', ()
       code: '42_0',
       email: 'jane@example.org',
       iban: IBAN,
+      preferredIban: IBAN,
     });
     expect(events.map((e) => e.endpoint)).to.deep.equal(['customer.get']);
   });
@@ -258,6 +267,49 @@ describe('projections: OpenCell state loader (against the OpenCell sandbox)', ()
     });
     const after = await state.subscription('SUB-1');
     expect(planTerminateService({ contract, line, subscription: after }).strategy).to.equal('noop');
+  });
+
+  it('regression (acceptance run, issue 14): after an IBAN change OpenCell lists the old payment method first; the other contracts of the change find the preferred IBAN → noop, one update as the wizard sent, not one per contract', async () => {
+    const NEW_IBAN = 'ES7921000813610123456789';
+    // the W2 change of SUB-1 and SUB-2 (both on 42_0): the first contract's update, as the projector sends it
+    await client.createOrUpdateCrmAccountHierarchy({
+      code: '42_0',
+      crmAccountType: 'CA_UA',
+      currency: 'EUR',
+      language: 'CAT',
+      methodOfPayment: [
+        {
+          paymentMethodType: 'DIRECTDEBIT',
+          disabled: false,
+          preferred: true,
+          customerAccountCode: '42_0',
+          alias: '13',
+          mandateIdentification: '13',
+          mandateDate: '2024-03-01',
+          bankCoordinates: { iban: NEW_IBAN, bic: 'BBVAESMMXXX', accountOwner: 'Jane Doe', bankName: 'BBVA' },
+        },
+      ],
+    });
+    const customer = await new OpenCellState(client).customer('42');
+    const ca0 = customer!.customerAccounts[0];
+    // OpenCell 10.x+ merges: the old method stays, un-preferred and first (reference opencell-api.md §5.1.1)
+    expect(ca0).to.include({ iban: IBAN, preferredIban: NEW_IBAN });
+    const base = sampleContract();
+    const second = sampleContract({
+      id: 2,
+      code: 'SUB-2',
+      mandate: { ...base.mandate!, iban: NEW_IBAN },
+      partner: { ...base.partner, ref: '42' },
+    });
+    const plan = planUpdateSubscription({
+      field: 'iban',
+      contract: second,
+      customer,
+      subscription: await new OpenCellState(client).subscription('SUB-2'),
+      activeSubscriptionCodes: ['SUB-1', 'SUB-2'],
+    });
+    expect(plan.strategy).to.equal('noop');
+    expect(plan.ops).to.deep.equal([]);
   });
 });
 

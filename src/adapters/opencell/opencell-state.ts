@@ -47,10 +47,12 @@ export function toCustomerAccountState(
   ca: CustomerAccount,
   billingAccount?: { ccedEmails?: string | null } | null,
 ): OcCustomerAccountState {
+  const methods = ca.methodOfPayment ?? [];
   const state: OcCustomerAccountState = {
     code: ca.code,
     email: ca.contactInformation?.email ?? null,
-    iban: ca.methodOfPayment?.[0]?.bankCoordinates?.iban ?? null,
+    iban: methods[0]?.bankCoordinates?.iban ?? null,
+    preferredIban: (methods.find((m) => m.preferred === true) ?? methods[0])?.bankCoordinates?.iban ?? null,
   };
   return billingAccount ? { ...state, ccedEmails: billingAccount.ccedEmails ?? null } : state;
 }

@@ -756,7 +756,12 @@ function sameEmails(a: ContractView, b: ContractView): boolean {
 }
 
 function caHolds(field: 'email' | 'iban', ca: OcCustomerAccountState, contract: ContractView): boolean {
-  if (field === 'iban') return normIban(ca.iban) === normIban(contract.mandate?.iban);
+  // The account's current IBAN is its preferred method's: after a change OpenCell still lists the old one first.
+  if (field === 'iban')
+    return (
+      normIban(ca.preferredIban !== undefined ? ca.preferredIban : ca.iban) ===
+      normIban(contract.mandate?.iban)
+    );
   if (ca.email !== requireFirstEmail(contract)) return false;
   // A single email sends ccedEmails null (unchanged in OpenCell): the account's own value does not matter then.
   const cced = ccedEmails(contract);

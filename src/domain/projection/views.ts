@@ -168,8 +168,14 @@ export interface OcCustomerAccountState {
   email: string | null;
   /** `ccedEmails` of the billing account, when known. */
   ccedEmails?: string | null;
-  /** `methodOfPayment[0].bankCoordinates.iban`. */
+  /** `methodOfPayment[0].bankCoordinates.iban`: what the original's account match (§3.1) reads. */
   iban: string | null;
+  /**
+   * The IBAN of the preferred payment method (else of the first): the account's current IBAN. OpenCell 10.x+ keeps
+   * the former methods after an IBAN change, un-preferred and listed first (reference opencell-api.md §5.1.1), so
+   * `iban` is then the old one. Absent: not known, `iban` stands for it.
+   */
+  preferredIban?: string | null;
 }
 
 export interface OcCustomerState {
