@@ -21,7 +21,7 @@ import { OdooClient } from '../src/adapters/odoo/client';
 import { odooInvoiceFromEvent } from '../src/domain/invoices/odoo-invoice';
 import type { InvoiceIssuedEvent } from '../src/domain/outbox/events';
 import { defaultPgSetupOptions } from '../src/app/pg-setup';
-import { createMove } from '../testkit/sandbox/odoo/account';
+import { createMoves } from '../testkit/sandbox/odoo/account-batch';
 import { createInvoiceLoader, ensureInvoiceTopics, startInvoicePoller } from '../src/flows/invoices/stages';
 import { OpenCellClient } from '../src/adapters/opencell/client';
 import { OutboxRelay } from '../src/flows/outbox/relay';
@@ -465,7 +465,8 @@ async function createBaselines(
                 )
               : (Reflect.get(target, prop, receiver) as unknown),
         });
-        for (const v of l) await createMove({ db: counted, uid: uid ?? 1, lang: 'en_US', context }, v);
+        // one list as the sandbox's create serves it (set-based: testkit/sandbox/odoo/account-batch.ts)
+        await createMoves({ db: counted, uid: uid ?? 1, lang: 'en_US', context }, l);
         await db.query('COMMIT');
       } finally {
         db.release();

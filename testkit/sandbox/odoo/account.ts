@@ -23,7 +23,7 @@ import {
 const MOVE = () => getModel('account.move');
 const LINE = () => getModel('account.move.line');
 
-const INVOICE_TYPES = new Set([
+export const INVOICE_TYPES = new Set([
   'out_invoice',
   'out_refund',
   'in_invoice',
@@ -31,9 +31,9 @@ const INVOICE_TYPES = new Set([
   'out_receipt',
   'in_receipt',
 ]);
-const SALE_TYPES = new Set(['out_invoice', 'out_refund', 'out_receipt']);
+export const SALE_TYPES = new Set(['out_invoice', 'out_refund', 'out_receipt']);
 const ACCOUNTABLE = new Set(['product']);
-const INVOICE_LINE_TYPES = new Set(['product', 'line_section', 'line_note']);
+export const INVOICE_LINE_TYPES = new Set(['product', 'line_section', 'line_note']);
 
 /** Odoo's float_round to the currency's 0.01, half away from zero. */
 export function round2(x: number): number {
@@ -42,13 +42,13 @@ export function round2(x: number): number {
 }
 
 /** -1 when product lines are credits (customer invoices, vendor refunds), +1 otherwise. */
-function directionSign(moveType: string): number {
+export function directionSign(moveType: string): number {
   return ['out_invoice', 'out_receipt', 'in_refund'].includes(moveType) ? -1 : 1;
 }
 
-const todayUtc = () => new Date().toISOString().slice(0, 10);
+export const todayUtc = () => new Date().toISOString().slice(0, 10);
 
-interface MoveRow {
+export interface MoveRow {
   id: number;
   name: string | null;
   ref: string | null;
@@ -65,18 +65,17 @@ interface MoveRow {
   payment_reference: string | null;
 }
 
-async function loadMove(env: Env, id: number): Promise<MoveRow | undefined> {
-  const r = await env.db.query<MoveRow>(
-    `SELECT id, name, ref, state, move_type, journal_id, company_id, currency_id, partner_id, commercial_partner_id,
+/** The columns of an account.move row its lines and totals are computed from (loadMove, and RETURNING of a create). */
+export const MOVE_ROW_SQL = `id, name, ref, state, move_type, journal_id, company_id, currency_id, partner_id, commercial_partner_id,
             to_char(date, 'YYYY-MM-DD') AS date, to_char(invoice_date, 'YYYY-MM-DD') AS invoice_date,
-            to_char(invoice_date_due, 'YYYY-MM-DD') AS invoice_date_due, payment_reference
-       FROM account_move WHERE id = $1`,
-    [id],
-  );
+            to_char(invoice_date_due, 'YYYY-MM-DD') AS invoice_date_due, payment_reference`;
+
+async function loadMove(env: Env, id: number): Promise<MoveRow | undefined> {
+  const r = await env.db.query<MoveRow>(`SELECT ${MOVE_ROW_SQL} FROM account_move WHERE id = $1`, [id]);
   return r.rows[0];
 }
 
-interface JournalRow {
+export interface JournalRow {
   id: number;
   code: string;
   type: string;
@@ -86,23 +85,28 @@ interface JournalRow {
   company_currency_id: number;
 }
 
+const JOURNAL_SQL = `SELECT j.id, j.code, j.type, j.company_id, j.currency_id, j.default_account_id, c.currency_id AS company_currency_id
+       FROM account_journal j JOIN res_company c ON c.id = j.company_id`;
+
 async function loadJournal(env: Env, id: number): Promise<JournalRow | undefined> {
-  const r = await env.db.query<JournalRow>(
-    `SELECT j.id, j.code, j.type, j.company_id, j.currency_id, j.default_account_id, c.currency_id AS company_currency_id
-       FROM account_journal j JOIN res_company c ON c.id = j.company_id WHERE j.id = $1`,
-    [id],
-  );
+  const r = await env.db.query<JournalRow>(`${JOURNAL_SQL} WHERE j.id = $1`, [id]);
   return r.rows[0];
 }
 
-function fkError(model: string, description: string, constraint: string) {
+/** The journals of `ids`, in one statement. */
+export async function loadJournals(env: Env, ids: number[]): Promise<Map<number, JournalRow>> {
+  const r = await env.db.query<JournalRow>(`${JOURNAL_SQL} WHERE j.id = ANY($1::int[])`, [ids]);
+  return new Map(r.rows.map((j) => [j.id, j]));
+}
+
+export function fkError(model: string, description: string, constraint: string) {
   return validationError(
     'The operation cannot be completed: another model requires the record being deleted. If possible, archive it instead.\n\n' +
       `Model: ${description} (${model})\nConstraint: ${constraint}`,
   );
 }
 
-async function defaultJournal(env: Env, moveType: string): Promise<number | null> {
+export async function defaultJournal(env: Env, moveType: string): Promise<number | null> {
   const type = SALE_TYPES.has(moveType) ? 'sale' : INVOICE_TYPES.has(moveType) ? 'purchase' : 'general';
   const r = await env.db.query<{ id: number }>(
     `SELECT id FROM account_journal WHERE type = $1 AND active IS NOT FALSE ORDER BY sequence, id LIMIT 1`,
@@ -114,17 +118,41 @@ async function defaultJournal(env: Env, moveType: string): Promise<number | null
   return r.rows[0]?.id ?? null;
 }
 
-async function partnerInfo(
-  env: Env,
-  partnerId: number | null,
-): Promise<{ commercial: number; display: string } | null> {
+export interface PartnerInfo {
+  commercial: number;
+  display: string;
+}
+
+async function partnerInfo(env: Env, partnerId: number | null): Promise<PartnerInfo | null> {
   if (!partnerId) return null;
-  const r = await env.db.query<{ c: number | null; n: string | null }>(
-    `SELECT commercial_partner_id AS c, COALESCE(display_name, name) AS n FROM res_partner WHERE id = $1`,
-    [partnerId],
+  return (await partnerInfos(env, [partnerId])).get(partnerId) ?? null;
+}
+
+/** The commercial partner and display name of each partner of `ids` (absent ones are left out), in one statement. */
+export async function partnerInfos(env: Env, ids: number[]): Promise<Map<number, PartnerInfo>> {
+  const r = await env.db.query<{ id: number; c: number | null; n: string | null }>(
+    `SELECT id, commercial_partner_id AS c, COALESCE(display_name, name) AS n FROM res_partner WHERE id = ANY($1::int[])`,
+    [ids],
   );
-  if (!r.rows[0]) return null;
-  return { commercial: r.rows[0].c ?? partnerId, display: r.rows[0].n ?? '' };
+  return new Map(r.rows.map((x) => [x.id, { commercial: x.c ?? x.id, display: x.n ?? '' }]));
+}
+
+export interface ProductInfo {
+  price: string | null;
+  uom: number | null;
+  label: string;
+}
+
+/** The list price, unit and line label of each product of `ids`, in one statement. */
+export async function productInfos(env: Env, ids: number[]): Promise<Map<number, ProductInfo>> {
+  const r = await env.db.query<ProductInfo & { id: number }>(
+    `SELECT p.id, t.list_price AS price, t.uom_id AS uom,
+            CASE WHEN p.default_code IS NOT NULL THEN '[' || p.default_code || '] ' ELSE '' END
+              || COALESCE(t.name->>'${env.lang}', t.name->>'en_US', '') AS label
+       FROM product_product p JOIN product_template t ON t.id = p.product_tmpl_id WHERE p.id = ANY($1::int[])`,
+    [ids],
+  );
+  return new Map(r.rows.map(({ id, ...info }) => [id, info]));
 }
 
 // ------------------------------------------------------------------------------------------------ create
@@ -137,25 +165,29 @@ function lineHooks(moveId: number) {
   };
 }
 
-export async function createMove(env: Env, raw: unknown): Promise<number> {
-  const M = MOVE();
-  const vals = assertVals(raw, 'create');
-  const { cols, x2m } = splitVals(env, M, vals);
-  const moveType =
-    (cols.move_type as string | null) ?? (env.context.default_move_type as string | undefined) ?? 'entry';
-  cols.move_type = moveType;
-  if (cols.journal_id === undefined || cols.journal_id === null)
-    cols.journal_id = await defaultJournal(env, moveType);
-  if (cols.journal_id === null) throw mandatoryError(M, 'journal_id');
-  const journal = await loadJournal(env, cols.journal_id as number);
-  if (!journal) throw fkError(M.name, M.description, 'account_move_journal_id_fkey');
+/** The move type a create gets: its vals, else the context's `default_move_type`, else 'entry'. */
+export function moveTypeOf(env: Env, cols: Record<string, unknown>): string {
+  return (
+    (cols.move_type as string | null) ?? (env.context.default_move_type as string | undefined) ?? 'entry'
+  );
+}
+
+/**
+ * Completes a new move's columns from its journal and partner (company, currency, date, draft state and name,
+ * partner fields, due date); answers whether the vals asked for it posted (it is posted after its lines).
+ */
+export function moveHeader(
+  cols: Record<string, unknown>,
+  moveType: string,
+  journal: JournalRow,
+  partner: PartnerInfo | null,
+): boolean {
   cols.company_id = journal.company_id;
   cols.currency_id = cols.currency_id ?? journal.currency_id ?? journal.company_currency_id;
   cols.date = cols.date ?? cols.invoice_date ?? todayUtc();
   const wantPosted = cols.state === 'posted';
   cols.state = 'draft';
   if (cols.name === undefined || cols.name === null) cols.name = '/';
-  const partner = await partnerInfo(env, (cols.partner_id as number | null) ?? null);
   if (partner) {
     cols.commercial_partner_id = partner.commercial;
     cols.invoice_partner_display_name = partner.display;
@@ -168,6 +200,26 @@ export async function createMove(env: Env, raw: unknown): Promise<number> {
   }
   cols.payment_state = 'not_paid';
   cols.auto_post = cols.auto_post ?? 'no';
+  return wantPosted;
+}
+
+export async function createMove(env: Env, raw: unknown): Promise<number> {
+  const M = MOVE();
+  const vals = assertVals(raw, 'create');
+  const { cols, x2m } = splitVals(env, M, vals);
+  const moveType = moveTypeOf(env, cols);
+  cols.move_type = moveType;
+  if (cols.journal_id === undefined || cols.journal_id === null)
+    cols.journal_id = await defaultJournal(env, moveType);
+  if (cols.journal_id === null) throw mandatoryError(M, 'journal_id');
+  const journal = await loadJournal(env, cols.journal_id as number);
+  if (!journal) throw fkError(M.name, M.description, 'account_move_journal_id_fkey');
+  const wantPosted = moveHeader(
+    cols,
+    moveType,
+    journal,
+    await partnerInfo(env, (cols.partner_id as number | null) ?? null),
+  );
   const id = await insertRow(env, M, cols);
   for (const [name, cmds] of x2m) await applyX2many(env, M, id, name, cmds, lineHooks(id));
   await recompute(env, id);
@@ -175,33 +227,30 @@ export async function createMove(env: Env, raw: unknown): Promise<number> {
   return id;
 }
 
-/** Inserts one account.move.line (no recompute of its move). */
-async function insertLine(env: Env, raw: Vals): Promise<number> {
-  const L = LINE();
-  const { cols, x2m } = splitVals(env, L, raw);
-  const moveId = cols.move_id as number | null | undefined;
-  if (!moveId) throw mandatoryError(L, 'move_id');
-  const move = await loadMove(env, moveId);
-  if (!move) throw fkError(L.name, L.description, 'account_move_line_move_id_fkey');
-  if (move.state === 'posted')
-    throw userError(`You cannot modify a posted entry (${move.name}); reset it to draft first.`);
-  const journal = await loadJournal(env, move.journal_id);
-  const displayType = (cols.display_type as string | null) ?? 'product';
+/** The display type a new line gets (product unless its vals say otherwise). */
+export function lineDisplayType(cols: Record<string, unknown>): string {
+  return (cols.display_type as string | null) ?? 'product';
+}
+
+/**
+ * Completes a new line's columns from its vals (`raw`: what was given, as opposed to defaulted), its move, its
+ * journal and its product (when it is a product line with one): label, price and unit from the product, quantity,
+ * account, the move's header fields, and the balance of a journal entry's line.
+ */
+export function lineColumns(
+  raw: Vals,
+  cols: Record<string, unknown>,
+  move: MoveRow,
+  journal: JournalRow | undefined,
+  product: ProductInfo | undefined,
+): void {
+  const displayType = lineDisplayType(cols);
   cols.display_type = displayType;
   if (displayType === 'product') {
-    if (cols.product_id) {
-      const p = await env.db.query<{ price: string | null; uom: number | null; label: string }>(
-        `SELECT t.list_price AS price, t.uom_id AS uom,
-                CASE WHEN p.default_code IS NOT NULL THEN '[' || p.default_code || '] ' ELSE '' END
-                  || COALESCE(t.name->>'${env.lang}', t.name->>'en_US', '') AS label
-           FROM product_product p JOIN product_template t ON t.id = p.product_tmpl_id WHERE p.id = $1`,
-        [cols.product_id],
-      );
-      const prod = p.rows[0];
-      if (!prod) throw fkError(L.name, L.description, 'account_move_line_product_id_fkey');
-      if (!('price_unit' in raw)) cols.price_unit = Number(prod.price ?? 0);
-      if (!('name' in raw)) cols.name = prod.label;
-      if (!('product_uom_id' in raw)) cols.product_uom_id = prod.uom;
+    if (product) {
+      if (!('price_unit' in raw)) cols.price_unit = Number(product.price ?? 0);
+      if (!('name' in raw)) cols.name = product.label;
+      if (!('product_uom_id' in raw)) cols.product_uom_id = product.uom;
     }
     if (!('quantity' in raw)) cols.quantity = 1;
     if (!('account_id' in raw) || cols.account_id === null)
@@ -235,6 +284,25 @@ async function insertLine(env: Env, raw: Vals): Promise<number> {
       amount_currency: balance,
     });
   }
+}
+
+/** Inserts one account.move.line (no recompute of its move). */
+async function insertLine(env: Env, raw: Vals): Promise<number> {
+  const L = LINE();
+  const { cols, x2m } = splitVals(env, L, raw);
+  const moveId = cols.move_id as number | null | undefined;
+  if (!moveId) throw mandatoryError(L, 'move_id');
+  const move = await loadMove(env, moveId);
+  if (!move) throw fkError(L.name, L.description, 'account_move_line_move_id_fkey');
+  if (move.state === 'posted')
+    throw userError(`You cannot modify a posted entry (${move.name}); reset it to draft first.`);
+  const journal = await loadJournal(env, move.journal_id);
+  let product: ProductInfo | undefined;
+  if (lineDisplayType(cols) === 'product' && cols.product_id) {
+    product = (await productInfos(env, [cols.product_id as number])).get(cols.product_id as number);
+    if (!product) throw fkError(L.name, L.description, 'account_move_line_product_id_fkey');
+  }
+  lineColumns(raw, cols, move, journal, product);
   const id = await insertRow(env, L, cols);
   for (const [name, cmds] of x2m) await applyX2many(env, L, id, name, cmds);
   return id;
@@ -337,7 +405,7 @@ async function syncLineHeaders(env: Env, moveId: number): Promise<void> {
 
 // ------------------------------------------------------------------------------------------------ totals
 
-interface TaxRow {
+export interface TaxRow {
   line_id: number;
   tax_id: number;
   amount: string;
@@ -349,49 +417,35 @@ interface TaxRow {
   sequence: number;
 }
 
-/** Recomputes line amounts, tax and payment-term lines and the move totals (draft moves only). */
-export async function recompute(env: Env, moveId: number): Promise<void> {
-  const move = await loadMove(env, moveId);
-  if (!move || move.state === 'posted') return;
-  const sign = directionSign(move.move_type);
-  if (!INVOICE_TYPES.has(move.move_type)) {
-    const r = await env.db.query<{ total: string | null }>(
-      `SELECT sum(debit) AS total FROM account_move_line WHERE move_id = $1`,
-      [moveId],
-    );
-    const total = Number(r.rows[0].total ?? 0);
-    await env.db.query(
-      `UPDATE account_move SET amount_untaxed = $2, amount_tax = 0, amount_total = $2, amount_residual = 0,
-              amount_untaxed_signed = $2, amount_tax_signed = 0, amount_total_signed = $2,
-              amount_total_in_currency_signed = $2, amount_residual_signed = 0 WHERE id = $1`,
-      [moveId, total],
-    );
-    return;
-  }
-  const lines = (
-    await env.db.query<{
-      id: number;
-      quantity: string | null;
-      price_unit: string | null;
-      discount: string | null;
-    }>(
-      `SELECT id, quantity, price_unit, discount FROM account_move_line WHERE move_id = $1 AND display_type = 'product' ORDER BY sequence, id`,
-      [moveId],
-    )
-  ).rows;
-  const taxRows = (
-    await env.db.query<TaxRow>(
-      `SELECT r.account_move_line_id AS line_id, t.id AS tax_id, t.amount, t.amount_type, t.price_include, t.tax_group_id,
-              t.type_tax_use, COALESCE(t.name->>'${env.lang}', t.name->>'en_US') AS name, t.sequence
-         FROM account_move_line_account_tax_rel r JOIN account_tax t ON t.id = r.account_tax_id
-         JOIN account_move_line l ON l.id = r.account_move_line_id
-        WHERE l.move_id = $1 AND l.display_type = 'product' ORDER BY t.sequence, t.id`,
-      [moveId],
-    )
-  ).rows;
-  const taxesOf = new Map<number, TaxRow[]>();
-  for (const t of taxRows) taxesOf.set(t.line_id, [...(taxesOf.get(t.line_id) ?? []), t]);
+/** An invoice's product line as its amounts are computed from. */
+export interface ProductLineRow {
+  id: number;
+  quantity: string | null;
+  price_unit: string | null;
+  discount: string | null;
+}
+
+export interface InvoiceAmounts {
+  /** per product line (in the lines' order) */
+  lines: Array<{ id: number; subtotal: number; total: number; balance: number }>;
+  /** per tax, in the order the lines first use them */
+  perTax: Map<number, { tax: TaxRow; amount: number; base: number }>;
+  untaxed: number;
+  taxTotal: number;
+  total: number;
+}
+
+/**
+ * An invoice's amounts from its product lines (ordered by sequence, id) and each line's taxes (ordered by the
+ * tax's sequence, id): subtotals (percent taxes included in the price taken out), taxes rounded per line.
+ */
+export function invoiceAmounts(
+  lines: ProductLineRow[],
+  taxesOf: Map<number, TaxRow[]>,
+  sign: number,
+): InvoiceAmounts {
   const perTax = new Map<number, { tax: TaxRow; amount: number; base: number }>();
+  const out: InvoiceAmounts['lines'] = [];
   let untaxed = 0;
   let taxTotal = 0;
   for (const l of lines) {
@@ -416,37 +470,52 @@ export async function recompute(env: Env, moveId: number): Promise<void> {
       acc.base = round2(acc.base + subtotal);
       perTax.set(t.tax_id, acc);
     }
-    const total = round2(subtotal + lineTax);
-    const balance = round2(sign * subtotal);
+    out.push({ id: l.id, subtotal, total: round2(subtotal + lineTax), balance: round2(sign * subtotal) });
     untaxed = round2(untaxed + subtotal);
     taxTotal = round2(taxTotal + lineTax);
-    await env.db.query(
-      `UPDATE account_move_line SET price_subtotal = $2, price_total = $3, balance = $4, debit = $5, credit = $6,
-              amount_currency = $4, amount_residual = 0, tax_base_amount = 0 WHERE id = $1`,
-      [l.id, subtotal, total, balance, Math.max(balance, 0), Math.max(-balance, 0)],
-    );
   }
-  await env.db.query(
-    `UPDATE account_move_line SET price_subtotal = 0, price_total = 0, balance = 0, debit = 0, credit = 0, amount_currency = 0
-      WHERE move_id = $1 AND display_type IN ('line_section', 'line_note')`,
-    [moveId],
+  return { lines: out, perTax, untaxed, taxTotal, total: round2(untaxed + taxTotal) };
+}
+
+/** The first non-deprecated account of the company matching `where` (by code), or null. */
+export async function accountWhere(
+  env: Env,
+  companyId: number,
+  where: string,
+  args: unknown[],
+): Promise<number | null> {
+  const r = await env.db.query<{ id: number }>(
+    `SELECT id FROM account_account WHERE company_id = $1 AND deprecated IS NOT TRUE AND ${where} ORDER BY code, id LIMIT 1`,
+    [companyId, ...args],
   );
-  await env.db.query(
-    `DELETE FROM account_move_line WHERE move_id = $1 AND display_type IN ('tax', 'payment_term')`,
-    [moveId],
-  );
-  const journal = await loadJournal(env, move.journal_id);
-  const isSale = SALE_TYPES.has(move.move_type);
-  const accountBy = async (where: string, args: unknown[]): Promise<number | null> => {
-    const r = await env.db.query<{ id: number }>(
-      `SELECT id FROM account_account WHERE company_id = $1 AND deprecated IS NOT TRUE AND ${where} ORDER BY code, id LIMIT 1`,
-      [move.company_id ?? journal?.company_id ?? 1, ...args],
-    );
-    return r.rows[0]?.id ?? journal?.default_account_id ?? null;
-  };
-  const taxAccount = await accountBy(`code LIKE $2`, [isSale ? '477%' : '472%']);
+  return r.rows[0]?.id ?? null;
+}
+
+/** The account lookups of an invoice's tax lines and of its payment-term line. */
+export const TAX_ACCOUNT = (isSale: boolean): [string, unknown[]] => [
+  `code LIKE $2`,
+  [isSale ? '477%' : '472%'],
+];
+export const TERM_ACCOUNT = (isSale: boolean): [string, unknown[]] => [
+  `account_type = $2`,
+  [isSale ? 'asset_receivable' : 'liability_payable'],
+];
+
+/**
+ * The rows of an invoice's tax lines (one per tax) and of its payment-term line (when it has product lines),
+ * each a full account_move_line row to insert.
+ */
+export function dynamicLineRows(
+  env: Env,
+  move: MoveRow,
+  journal: JournalRow | undefined,
+  amounts: InvoiceAmounts,
+  sign: number,
+  taxAccount: number | null,
+  receivable: number | null | undefined,
+): Array<Record<string, unknown>> {
   const base = {
-    move_id: moveId,
+    move_id: move.id,
     journal_id: move.journal_id,
     company_id: move.company_id,
     company_currency_id: journal?.company_currency_id ?? move.currency_id,
@@ -459,17 +528,11 @@ export async function recompute(env: Env, moveId: number): Promise<void> {
     create_uid: env.uid,
     write_uid: env.uid,
   };
-  const insert = async (vals: Record<string, unknown>) => {
-    const all = { ...base, ...vals };
-    const keys = Object.keys(all);
-    await env.db.query(
-      `INSERT INTO account_move_line (${keys.join(', ')}) VALUES (${keys.map((_, i) => `$${i + 1}`).join(', ')})`,
-      Object.values(all),
-    );
-  };
-  for (const { tax, amount, base: taxBase } of perTax.values()) {
+  const rows: Array<Record<string, unknown>> = [];
+  for (const { tax, amount, base: taxBase } of amounts.perTax.values()) {
     const balance = round2(sign * amount);
-    await insert({
+    rows.push({
+      ...base,
       display_type: 'tax',
       name: tax.name,
       account_id: taxAccount,
@@ -484,16 +547,13 @@ export async function recompute(env: Env, moveId: number): Promise<void> {
       sequence: 10,
     });
   }
-  const total = round2(untaxed + taxTotal);
-  if (lines.length > 0) {
-    const receivable = await accountBy(`account_type = $2`, [
-      isSale ? 'asset_receivable' : 'liability_payable',
-    ]);
-    const balance = round2(-sign * total);
-    await insert({
+  if (amounts.lines.length > 0) {
+    const balance = round2(-sign * amounts.total);
+    rows.push({
+      ...base,
       display_type: 'payment_term',
       name: move.payment_reference ?? '',
-      account_id: receivable,
+      account_id: receivable ?? null,
       date_maturity: move.invoice_date_due ?? move.invoice_date ?? move.date,
       balance,
       debit: Math.max(balance, 0),
@@ -503,12 +563,93 @@ export async function recompute(env: Env, moveId: number): Promise<void> {
       sequence: 10,
     });
   }
+  return rows;
+}
+
+/** amount_untaxed, amount_tax, amount_total (= residual), then their signed variants. */
+export function moveTotals(amounts: InvoiceAmounts, sign: number): number[] {
   const signed = (x: number) => round2(-sign * x);
+  const { untaxed, taxTotal, total } = amounts;
+  return [untaxed, taxTotal, total, signed(untaxed), signed(taxTotal), signed(total)];
+}
+
+/** The columns of a tax as an invoice's amounts use it (`t`: account_tax), answered as a TaxRow's fields. */
+export const TAX_COLUMNS_SQL = (lang: string) =>
+  `t.id AS tax_id, t.amount, t.amount_type, t.price_include, t.tax_group_id, t.type_tax_use,
+   COALESCE(t.name->>'${lang}', t.name->>'en_US') AS name, t.sequence`;
+
+/** Recomputes line amounts, tax and payment-term lines and the move totals (draft moves only). */
+export async function recompute(env: Env, moveId: number): Promise<void> {
+  const move = await loadMove(env, moveId);
+  if (!move || move.state === 'posted') return;
+  const sign = directionSign(move.move_type);
+  if (!INVOICE_TYPES.has(move.move_type)) {
+    const r = await env.db.query<{ total: string | null }>(
+      `SELECT sum(debit) AS total FROM account_move_line WHERE move_id = $1`,
+      [moveId],
+    );
+    const total = Number(r.rows[0].total ?? 0);
+    await env.db.query(
+      `UPDATE account_move SET amount_untaxed = $2, amount_tax = 0, amount_total = $2, amount_residual = 0,
+              amount_untaxed_signed = $2, amount_tax_signed = 0, amount_total_signed = $2,
+              amount_total_in_currency_signed = $2, amount_residual_signed = 0 WHERE id = $1`,
+      [moveId, total],
+    );
+    return;
+  }
+  const lines = (
+    await env.db.query<ProductLineRow>(
+      `SELECT id, quantity, price_unit, discount FROM account_move_line WHERE move_id = $1 AND display_type = 'product' ORDER BY sequence, id`,
+      [moveId],
+    )
+  ).rows;
+  const taxRows = (
+    await env.db.query<TaxRow>(
+      `SELECT r.account_move_line_id AS line_id, ${TAX_COLUMNS_SQL(env.lang)}
+         FROM account_move_line_account_tax_rel r JOIN account_tax t ON t.id = r.account_tax_id
+         JOIN account_move_line l ON l.id = r.account_move_line_id
+        WHERE l.move_id = $1 AND l.display_type = 'product' ORDER BY t.sequence, t.id`,
+      [moveId],
+    )
+  ).rows;
+  const taxesOf = new Map<number, TaxRow[]>();
+  for (const t of taxRows) taxesOf.set(t.line_id, [...(taxesOf.get(t.line_id) ?? []), t]);
+  const amounts = invoiceAmounts(lines, taxesOf, sign);
+  for (const l of amounts.lines) {
+    await env.db.query(
+      `UPDATE account_move_line SET price_subtotal = $2, price_total = $3, balance = $4, debit = $5, credit = $6,
+              amount_currency = $4, amount_residual = 0, tax_base_amount = 0 WHERE id = $1`,
+      [l.id, l.subtotal, l.total, l.balance, Math.max(l.balance, 0), Math.max(-l.balance, 0)],
+    );
+  }
+  await env.db.query(
+    `UPDATE account_move_line SET price_subtotal = 0, price_total = 0, balance = 0, debit = 0, credit = 0, amount_currency = 0
+      WHERE move_id = $1 AND display_type IN ('line_section', 'line_note')`,
+    [moveId],
+  );
+  await env.db.query(
+    `DELETE FROM account_move_line WHERE move_id = $1 AND display_type IN ('tax', 'payment_term')`,
+    [moveId],
+  );
+  const journal = await loadJournal(env, move.journal_id);
+  const isSale = SALE_TYPES.has(move.move_type);
+  const company = move.company_id ?? journal?.company_id ?? 1;
+  const fallback = journal?.default_account_id ?? null;
+  const taxAccount = (await accountWhere(env, company, ...TAX_ACCOUNT(isSale))) ?? fallback;
+  const receivable =
+    lines.length > 0 ? ((await accountWhere(env, company, ...TERM_ACCOUNT(isSale))) ?? fallback) : undefined;
+  for (const row of dynamicLineRows(env, move, journal, amounts, sign, taxAccount, receivable)) {
+    const keys = Object.keys(row);
+    await env.db.query(
+      `INSERT INTO account_move_line (${keys.join(', ')}) VALUES (${keys.map((_, i) => `$${i + 1}`).join(', ')})`,
+      Object.values(row),
+    );
+  }
   await env.db.query(
     `UPDATE account_move SET amount_untaxed = $2, amount_tax = $3, amount_total = $4, amount_residual = $4,
             amount_untaxed_signed = $5, amount_tax_signed = $6, amount_total_signed = $7,
             amount_total_in_currency_signed = $7, amount_residual_signed = $7 WHERE id = $1`,
-    [moveId, untaxed, taxTotal, total, signed(untaxed), signed(taxTotal), signed(total)],
+    [moveId, ...moveTotals(amounts, sign)],
   );
 }
 

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Pool } from 'pg';
 import * as account from './account';
+import { createMoves } from './account-batch';
 import {
   accessDenied,
   accessError,
@@ -127,6 +128,8 @@ const METHODS: Record<string, { params: string[]; record?: boolean; impl: Method
           : m.name === 'account.move.line'
             ? account.createLine(env, vals)
             : orm.createGeneric(env, m, orm.assertVals(vals, 'create'));
+      // a list of moves is created set-based, as Odoo 16's ORM creates a list (account-batch.ts)
+      if (Array.isArray(v) && m.name === 'account.move') return createMoves(env, v);
       if (Array.isArray(v)) {
         const ids: number[] = [];
         for (const vals of v) ids.push(await one(vals));
