@@ -14,6 +14,7 @@ import { redactString } from '../core/log';
 import { ConfigError } from '../domain/errors';
 import { OdooViews } from '../adapters/postgres/odoo-views';
 import { optionalOdooColumns, partnerBlockedSql } from '../adapters/postgres/odoo-schema';
+import { applyMigrations, pendingMigrations, stateMigrations } from '../adapters/postgres/state-migrations';
 import { OpenCellState } from '../adapters/opencell/opencell-state';
 import { OpenCellClient } from '../adapters/opencell/client';
 import { createProducer } from '../flows/projection/stages';
@@ -1197,6 +1198,66 @@ const reconcileCommand: Command = {
 };
 
 // ---------------------------------------------------------------------------------------------------------------
+// migrate
+// ---------------------------------------------------------------------------------------------------------------
+
+const migrateCommand: Command = {
+  spec: {
+    name: 'migrate',
+    summary:
+      "Apply the state database's migrations (schemas/state/*.sql) not applied yet, in name order, as STATE_DATABASE_URL's role.",
+    positionals: [],
+    options: [
+      {
+        name: 'dry-run',
+        type: 'boolean',
+        description: 'list the migrations not applied yet, change nothing',
+      },
+      YES_OPTION,
+      JSON_OPT,
+    ],
+    details:
+      'Connects as the owner of the state database (STATE_DATABASE_URL, role sync), never as a superuser. Each file\n' +
+      'runs in one transaction and is recorded in schema_migrations; a second run applies nothing. Run it before\n' +
+      'rolling out a new version (README "Upgrade"); the files are additive, so old and new versions run side by side.\n' +
+      'Examples:\n' +
+      `  ${PROGRAM} migrate --dry-run\n` +
+      `  ${PROGRAM} migrate --yes`,
+  },
+  requires: () => [],
+  run: async (args, ctx) => {
+    const all = stateMigrations();
+    const pending = await pendingMigrations(ctx.statePool(), all);
+    const json = flag(args, 'json');
+    if (flag(args, 'dry-run') || pending.length === 0 || !flag(args, 'yes')) {
+      if (json)
+        ctx.io.out(
+          `${JSON.stringify({ dryRun: !flag(args, 'yes'), pending: pending.map((m) => m.name), applied: [] })}\n`,
+        );
+      else if (pending.length === 0) ctx.io.out(`state database up to date (${all.length} migrations)\n`);
+      else
+        ctx.io.out(
+          `${pending.length} of ${all.length} migration(s) not applied yet:\n${pending.map((m) => `  ${m.name}\n`).join('')}`,
+        );
+      if (flag(args, 'dry-run') || pending.length === 0) return EXIT.OK;
+    }
+    requireYes(args, 'migrate', `applying ${pending.length} migration(s) to the state database`);
+    const client = await ctx.statePool().connect();
+    let applied: string[];
+    try {
+      applied = await applyMigrations(client, all, (m) => {
+        if (!json) ctx.io.out(`applying ${m.name}\n`);
+      });
+    } finally {
+      client.release();
+    }
+    if (json) ctx.io.out(`${JSON.stringify({ dryRun: false, pending: [], applied })}\n`);
+    else ctx.io.out(`applied ${applied.length} migration(s); state database up to date\n`);
+    return EXIT.OK;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------------
 // dispatch
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -1211,6 +1272,7 @@ export const COMMANDS: Record<string, Command> = {
   'force-iban': forceIbanCommand,
   compensate: compensateCommand,
   reconcile: reconcileCommand,
+  migrate: migrateCommand,
 };
 
 export function mainHelp(): string {

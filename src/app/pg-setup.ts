@@ -13,6 +13,7 @@
  * Connects as the superuser given by PG_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
  */
 import { OPENCELL_SETTINGS_FUNCTION, OPENCELL_SETTINGS_KEYS } from '../adapters/postgres/odoo-settings';
+import { applyMigrations, stateMigrations } from '../adapters/postgres/state-migrations';
 import { Client } from 'pg';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -276,25 +277,9 @@ export async function setupStateDatabase(opts: PgSetupOptions): Promise<void> {
   });
   await withClient(dbUrl(opts.adminUrl, opts.stateDb), async (c) => {
     await c.query('SET ROLE sync');
-    await c.query(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    await applyMigrations(c, stateMigrations(join(ROOT, 'schemas', 'state')), (m) =>
+      log.info(`state database: applying ${m.name}`),
     );
-    const done = new Set(
-      (await c.query('SELECT name FROM schema_migrations')).rows.map((r) => String(r.name)),
-    );
-    for (const f of sqlFiles(join(ROOT, 'schemas', 'state'))) {
-      if (done.has(f.name)) continue;
-      log.info(`state database: applying ${f.name}`);
-      await c.query('BEGIN');
-      try {
-        await c.query(f.sql);
-        await c.query('INSERT INTO schema_migrations(name) VALUES ($1)', [f.name]);
-        await c.query('COMMIT');
-      } catch (e) {
-        await c.query('ROLLBACK');
-        throw new Error(`schemas/state/${f.name}: ${(e as Error).message}`, { cause: e });
-      }
-    }
   });
 }
 
