@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import { createPool } from '../adapters/postgres/pool';
+import { unsupportedNode } from '../core/node-version';
 import { ConfigKey, loadConfig, Config, type KafkaClientSettings } from '../core/config';
 import { redactString } from '../core/log';
 import { ConfigError } from '../domain/errors';
@@ -1385,6 +1386,11 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
 }
 
 if (require.main === module) {
+  const refusal = unsupportedNode();
+  if (refusal) {
+    process.stderr.write(refusal);
+    process.exit(EXIT.FAILURE);
+  }
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { unsupportedNode } from '../../src/core/node-version';
 
 /**
  * The production build: `npm run build` (TypeScript 7, tsconfig.build.json) compiles src/ only, and the compiled
@@ -46,6 +47,21 @@ describe('production build (compiled output run with plain node)', function () {
       { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
     );
     expect(help).to.include('Usage: odoo-opencell-sync');
+  });
+
+  it('runs the compiled CLI as the entry point (`node dist/src/app/cli.js --help`), and refuses a Node older than 24', () => {
+    const cli = join(OUT, 'src', 'app', 'cli.js');
+    const help = execFileSync(process.execPath, [cli, '--help'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    expect(help).to.include('Usage: odoo-opencell-sync');
+    // the machine's own `node` may be older than the project's (Node 20 here): the entry point says so at once
+    expect(unsupportedNode('20.20.2', '/usr/bin/node')).to.include(
+      'needs Node.js 24 or later; this is v20.20.2 (/usr/bin/node)',
+    );
+    expect(unsupportedNode(process.versions.node, process.execPath)).to.equal(undefined);
   });
 
   it('finds schemas/avro and connectors/ from the compiled modules (regression: dist/schemas/avro)', () => {
