@@ -1,5 +1,5 @@
 /**
- * Replication slot health (issue 16, "Observability"): while the Debezium connector is paused, the WAL Odoo
+ * Replication slot health (issue 16, "Observability"): while the Debezium connector is paused or stopped, the WAL Odoo
  * writes stays in the slot; the slot gauges and `status` must show it. The connector is shared by every test of
  * the stack: it is paused for a few seconds only and resumed in `finally`.
  */
@@ -125,6 +125,68 @@ describe('replication slot health', function () {
       );
     } finally {
       await connect.setPaused(CONNECTOR, false);
+      await connect.waitRunning(CONNECTOR, 60_000);
+      await admin.disconnect();
+    }
+  });
+
+  it('a stopped connector: no one reads the slot, rows written meanwhile are retained, the gauges and status say so', async () => {
+    // Connect's stop (not pause) ends the task and with it the replication connection: the slot turns inactive, the
+    // case of a connector an operator stopped or a Connect cluster that is down
+    const metrics = new Metrics({ defaultMetrics: false });
+    await connect.waitRunning(CONNECTOR, 60_000);
+    const admin = testKafka().admin();
+    await admin.connect();
+    const stoppedAt = Date.now();
+    const put = async (action: 'stop' | 'resume') => {
+      const r = await fetch(`${CONNECT_URL}/connectors/${CONNECTOR}/${action}`, { method: 'PUT' });
+      expect(r.status, `PUT ${action}`).to.be.lessThan(300);
+    };
+    try {
+      await put('stop');
+      const stopped = await eventually(
+        async () => {
+          const s = await slot();
+          return s.active ? undefined : s;
+        },
+        30_000,
+        'the slot inactive once the connector is stopped',
+      );
+      const lsn0 = String(
+        (await odooDb().query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0].l,
+      );
+      // as above: rewrites that change no captured column, so no change event reaches any test after the resume
+      await odooDb().query(
+        `DO $$ BEGIN FOR i IN 1..200 LOOP
+           UPDATE res_partner SET write_date = write_date WHERE id IN (SELECT id FROM res_partner ORDER BY id LIMIT 20);
+         END LOOP; END $$`,
+      );
+      const written = await currentLsnDiff(lsn0);
+      expect(written, 'WAL written while stopped').to.be.greaterThan(128 * 1024);
+      const after = await slot();
+      expect(after.active).to.equal(false);
+      expect(after.retainedBytes - stopped.retainedBytes).to.be.at.least(written);
+
+      metrics.observeSlots(await replicationSlots(odooDb()), 1 << 30);
+      expect(gaugeValue(metrics, 'sync_replication_slot_active')).to.equal(0);
+      expect(gaugeValue(metrics, 'sync_replication_slot_retained_wal_bytes')).to.be.at.least(
+        after.retainedBytes,
+      );
+
+      // status, with a threshold far above what the slot retains: the inactive slot alone is the warning
+      const config = loadConfig({ ...process.env, REPLICATION_SLOT_WARN_BYTES: String(1 << 30) }, []);
+      const report = await gatherStatus({ admin, statePool: stateDb(), config, odooPool: odooDb() });
+      const json = statusJson(report) as { healthy: boolean; warnings: string[] };
+      expect(json.warnings, json.warnings.join('; ')).to.include(
+        `slot ${SLOT} is not active: no connector reads it, WAL accumulates`,
+      );
+      expect(statusHealthy(report)).to.equal(false);
+      expect(renderStatus(report)).to.include(`WARNING slot ${SLOT} is not active`);
+      console.log(
+        `      stopped ${Date.now() - stoppedAt} ms; WAL written ${written} B; retained ${stopped.retainedBytes} → ${after.retainedBytes} B while inactive`,
+      );
+    } finally {
+      await put('resume');
       await connect.waitRunning(CONNECTOR, 60_000);
       await admin.disconnect();
     }
