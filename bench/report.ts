@@ -322,6 +322,7 @@ export function renderMarkdown(r: Results): string {
     interp(),
     section('create-plan-kills.md', 'Create-plan kills in flight (issue 19 §1)'),
     section('snapshot-no-effect.md', 'Snapshot after the history (issue 15 §4)'),
+    section('golive-snapshot.md', "Go-live snapshot after the demo's history (issue 15 §4)"),
     section('zombie.md', 'Zombie: a projector paused mid-call past its session timeout (issue 15 §2)'),
     section(
       'rebalance-storm.md',
