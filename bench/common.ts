@@ -232,10 +232,16 @@ export async function startBenchPipeline(opts: {
       c.last = Date.now();
       return;
     }
-    if (e.type !== 'processed' && e.type !== 'dead-letter' && e.type !== 'skipped') return;
+    if (
+      e.type !== 'processed' &&
+      e.type !== 'dead-letter' &&
+      e.type !== 'skipped' &&
+      e.type !== 'batch-handled'
+    )
+      return;
     const now = Date.now();
     const c = (counters[stage] ??= { processed: 0, first: now, last: now });
-    c.processed += e.type === 'skipped' ? e.messages : 1;
+    c.processed += e.type === 'skipped' || e.type === 'batch-handled' ? e.messages : 1;
     c.last = now;
   };
   const make = () =>

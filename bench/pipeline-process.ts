@@ -46,7 +46,7 @@ class CountingMetrics extends Metrics {
       onConsumerEvent: (stage, e) => {
         base.onConsumerEvent?.(stage, e);
         if (e.type === 'processed' || e.type === 'dead-letter') count(stage);
-        else if (e.type === 'skipped') count(stage, e.messages);
+        else if (e.type === 'skipped' || e.type === 'batch-handled') count(stage, e.messages);
       },
     };
   }

@@ -255,6 +255,7 @@ export class Metrics {
     this.blocked.observe(stage, e);
     switch (e.type) {
       case 'skipped':
+      case 'batch-handled':
         this.messagesProcessed.inc({ stage, topic: e.topic }, e.messages);
         break;
       case 'processed':

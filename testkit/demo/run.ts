@@ -27,6 +27,7 @@ import { ProjectionPipeline } from '../../src/flows/projection/pipeline';
 import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/stages';
 import { startOpenCellSandbox } from '../sandbox/opencell';
 import { createKafka, startGroupAtEnd } from '../../src/adapters/kafka/kafka';
+import type { KeyedConsumerEvent } from '../../src/adapters/kafka/keyed-consumer';
 import { runDemoInvoices } from './invoices';
 import { odooOwnerUrl } from './odoo-owner';
 import { componentLogger, logFile } from '../../src/core/log';
@@ -71,10 +72,12 @@ async function main(): Promise<void> {
 
   const counts: PipelineCounts = { changes: 0, intents: 0, projected: 0, calls: 0, events: 0 };
   const hooks = {
-    onConsumerEvent: (stage: string, e: { type: string }) => {
-      if (e.type !== 'processed' && e.type !== 'dead-letter') return;
-      if (stage === 'router') counts.changes++;
-      else if (stage === 'projector') counts.projected++;
+    onConsumerEvent: (stage: string, e: KeyedConsumerEvent) => {
+      const n =
+        e.type === 'processed' || e.type === 'dead-letter' ? 1 : e.type === 'batch-handled' ? e.messages : 0;
+      if (n === 0) return;
+      if (stage === 'router') counts.changes += n;
+      else if (stage === 'projector') counts.projected += n;
     },
     onRouted: (_table: string, routed: number) => {
       counts.intents += routed;

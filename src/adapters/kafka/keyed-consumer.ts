@@ -40,6 +40,13 @@ export interface MessageContext {
 
 export type MessageHandler = (message: KafkaMessage, ctx: MessageContext) => Promise<void>;
 
+export interface BatchHandlerContext {
+  topic: string;
+  partition: number;
+  /** the key the consumer orders a message by (KeyedConsumerOptions.orderingKey) */
+  keyOf: (message: KafkaMessage) => string;
+}
+
 export interface KeyedConsumerOptions {
   kafka: Kafka;
   groupId: string;
@@ -66,6 +73,20 @@ export interface KeyedConsumerOptions {
    * counts as "not skipped": the handler judges the message).
    */
   skip?: (message: KafkaMessage, topic: string, partition: number) => boolean;
+  /**
+   * Handles a fetched batch's messages in bulk before any handler runs (the router: its Odoo reads shared by the
+   * batch, its intents in one produce request; issue 17 §2). It gets the messages `skip` left, in offset order (none
+   * while the partition is blocked and probes, nor one whose dead letter is pending), and resolves with those it
+   * finished completely — their effects acknowledged; these finish at once, in order with the rest of the batch, and
+   * one 'batch-handled' event counts them. The others run through `handler` as usual. Per-key order is its business:
+   * once it leaves one message of a key to the handler, it must leave the key's later messages too (their effects
+   * would otherwise come before it). A throw finishes none: every message goes to its handler, which meets the
+   * failure again and reports, retries or dead-letters it.
+   */
+  handleBatch?: (
+    messages: readonly KafkaMessage[],
+    ctx: BatchHandlerContext,
+  ) => Promise<ReadonlySet<KafkaMessage>>;
   /** Key used for ordering; defaults to the Kafka message key. */
   orderingKey?: (m: KafkaMessage) => string;
   onEvent?: (e: KeyedConsumerEvent) => void;
@@ -128,6 +149,8 @@ export type KeyedConsumerEvent =
     }
   /** Messages of one batch finished without a handler run (KeyedConsumerOptions.skip). */
   | { type: 'skipped'; topic: string; partition: number; messages: number }
+  /** Messages of one batch finished by KeyedConsumerOptions.handleBatch, in `ms` together. */
+  | { type: 'batch-handled'; topic: string; partition: number; messages: number; ms: number }
   /** A fetched batch is done (kafkajs fetches the next ones when every partition's batch is done). */
   | { type: 'batch'; topic: string; partition: number; messages: number; ms: number; startedAt: number };
 
@@ -466,6 +489,13 @@ export class KeyedConsumer {
   }
 }
 
+const NONE: ReadonlySet<KafkaMessage> = new Set();
+
+/** The default ordering key: the record's key (a record without one is a key of its own). */
+function defaultOrderingKey(m: KafkaMessage): string {
+  return m.key ? m.key.toString('latin1') : `@${m.offset}`;
+}
+
 /** At most `limit` holders at once; waiters are served in arrival order. */
 class Semaphore {
   private active = 0;
@@ -558,19 +588,30 @@ class BatchRun {
 
   /** Every message of the batch, each key's in order; resolves when all scheduled messages are done. */
   async processAll(): Promise<void> {
-    const orderingKey =
-      this.opts.orderingKey ?? ((m: KafkaMessage) => (m.key ? m.key.toString('latin1') : `@${m.offset}`));
+    const orderingKey = this.opts.orderingKey ?? defaultOrderingKey;
     const slots = new Semaphore(this.ctx.probe ? 1 : Math.max(1, this.opts.concurrency));
     this.slots = slots;
     const keyTails = new Map<string, Promise<void>>();
     const keepAlive = this.keepAlive();
-    let skipped = 0;
-    for (const message of this.payload.batch.messages) {
+    const messages = this.payload.batch.messages;
+    const skipped = messages.map((m) => this.skips(m));
+    let skippedCount = 0;
+    let handledCount = 0;
+    const t0 = Date.now();
+    const handled = await this.handleBatch(
+      messages.filter((_m, i) => !skipped[i]),
+      orderingKey,
+    );
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i];
       if (this.stopped) break;
       this.tracker.begin(message.offset);
-      if (this.skips(message)) {
+      if (skipped[i] || handled.has(message)) {
+        if (handled.has(message)) {
+          handledCount++;
+          if (this.ctx.failures.size > 0) this.ctx.failures.delete(this.idOf(message));
+        } else skippedCount++;
         this.tracker.finish(message.offset);
-        skipped++;
         continue;
       }
       const key = orderingKey(message);
@@ -603,15 +644,46 @@ class BatchRun {
         }),
       );
     }
-    if (skipped > 0) {
-      const { topic, partition } = this;
-      this.opts.onEvent?.({ type: 'skipped', topic, partition, messages: skipped });
-      await this.afterFinished();
-    }
+    const { topic, partition } = this;
+    if (skippedCount > 0) this.opts.onEvent?.({ type: 'skipped', topic, partition, messages: skippedCount });
+    if (handledCount > 0)
+      this.opts.onEvent?.({
+        type: 'batch-handled',
+        topic,
+        partition,
+        messages: handledCount,
+        ms: Date.now() - t0,
+      });
+    if (skippedCount + handledCount > 0) await this.afterFinished();
     try {
       await Promise.all(keyTails.values());
     } finally {
       clearInterval(keepAlive);
+    }
+  }
+
+  /**
+   * KeyedConsumerOptions.handleBatch over the messages `skip` left (not while probing, nor a message whose dead
+   * letter is pending: the handler publishes it again). A failure finishes none of them (logged once per batch).
+   */
+  private async handleBatch(
+    candidates: KafkaMessage[],
+    keyOf: (m: KafkaMessage) => string,
+  ): Promise<ReadonlySet<KafkaMessage>> {
+    const handle = this.opts.handleBatch;
+    if (!handle || this.ctx.probe || this.stopped) return NONE;
+    const pending = this.ctx.pendingDeadLetters;
+    const messages = pending.size === 0 ? candidates : candidates.filter((m) => !pending.has(this.idOf(m)));
+    if (messages.length === 0) return NONE;
+    const { topic, partition } = this;
+    try {
+      return await handle(messages, { topic, partition, keyOf });
+    } catch (e) {
+      this.ctx.log.warn(
+        `batch not handled in bulk, its messages run one by one: ${redactString((e as Error).message)}`,
+        { topic, partition, code: errorCodeOf(e), messages: messages.length },
+      );
+      return NONE;
     }
   }
 

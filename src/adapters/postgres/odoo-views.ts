@@ -257,10 +257,10 @@ const orDefault = (cats: readonly string[] | null | undefined) =>
 // The adapter
 // ---------------------------------------------------------------------------------------------------------------
 
-/** The language translated names are read in when none is given (ODOO_LANG's default, src/core/config.ts). */
-/** Ids per coalesced read at most (partnerHasContracts, partnerIdOfContract). */
+/** Ids per coalesced read at most (partnerHasContracts, partnerIdOfContract, product, contractsInCreation). */
 const COALESCED_READS_MAX = 500;
 
+/** The language translated names are read in when none is given (ODOO_LANG's default, src/core/config.ts). */
 export const DEFAULT_NAME_LANG = 'ca_ES';
 
 export class OdooViews {
@@ -272,11 +272,15 @@ export class OdooViews {
   readonly #lang: string;
 
   /**
-   * The router asks these once per change, many changes at once (a replay reads hundreds of thousands): the asks
-   * of one turn of the event loop leave as one `= ANY($1)` query (issue 17 §2, src/core/coalescer.ts).
+   * The router asks these once per change, a fetched batch's changes at once (a replay reads hundreds of
+   * thousands): the asks of one turn of the event loop leave as one `= ANY($1)` query (issue 17 §2,
+   * src/core/coalescer.ts).
    */
   readonly #hasContracts: Coalescer<number, boolean>;
   readonly #holders: Coalescer<number, number | null>;
+  readonly #products: Coalescer<number, ProductView | null>;
+  readonly #inCreation: Coalescer<number, boolean>;
+  readonly #categories: Coalescer<null, string[]>;
 
   constructor(pool: OdooQueryable, opts: { lang?: string } = {}) {
     this.#db = pool;
@@ -290,6 +294,22 @@ export class OdooViews {
       const holders = await this.partnersOfContracts(batch.map((p) => p.req));
       for (const p of batch) p.resolve(holders.get(p.req) ?? null);
     }, coalesced);
+    this.#products = new Coalescer(async (_k, batch) => {
+      const products = await this.products(batch.map((p) => p.req));
+      for (const p of batch) p.resolve(products.get(p.req) ?? null);
+    }, coalesced);
+    this.#inCreation = new Coalescer(async (_k, batch) => {
+      const inCreation = await this.#contractsInCreation(batch.map((p) => p.req));
+      for (const p of batch) p.resolve(inCreation.has(p.req));
+    }, coalesced);
+    // one answer for every ask of the turn (a replay's contract lines each ask it)
+    this.#categories = new Coalescer(
+      async (_k, batch) => {
+        const cats = await this.#technologyServiceCategories();
+        for (const p of batch) p.resolve(cats);
+      },
+      { maxBatch: Number.MAX_SAFE_INTEGER, maxInFlight: 1 },
+    );
   }
 
   /** Every statement here is a fixed text: each is prepared once per connection (named by its text's hash). */
@@ -410,8 +430,8 @@ export class OdooViews {
   }
 
   /** `product.product` with its category XML id and its ancestors' (TriggerContext.product); null when absent. */
-  async product(id: number): Promise<ProductView | null> {
-    return (await this.products([id])).get(id) ?? null;
+  product(id: number): Promise<ProductView | null> {
+    return this.#products.submit('', id);
   }
 
   /** Several products in one query, by id (for a synchronous TriggerContext.product over a batch of changes). */
@@ -437,6 +457,12 @@ export class OdooViews {
    * change included) moves `write_date` (TriggerContext.contractInCreation).
    */
   async contractsInCreation(contractIds: readonly number[]): Promise<Set<number>> {
+    const ids = [...new Set(contractIds)];
+    const inCreation = await Promise.all(ids.map((id) => this.#inCreation.submit('', id)));
+    return new Set(ids.filter((_id, i) => inCreation[i]));
+  }
+
+  async #contractsInCreation(contractIds: readonly number[]): Promise<Set<number>> {
     if (contractIds.length === 0) return new Set();
     const rows = await this.#rows<{ id: number }>(
       `SELECT id FROM contract_contract
@@ -502,7 +528,11 @@ export class OdooViews {
    * `service.technology.service_product_category_id` XML ids (TriggerContext.technologyServiceCategories), sorted;
    * the known defaults when the table holds none.
    */
-  async technologyServiceCategories(): Promise<string[]> {
+  technologyServiceCategories(): Promise<string[]> {
+    return this.#categories.submit('', null);
+  }
+
+  async #technologyServiceCategories(): Promise<string[]> {
     const rows = await this.#rows<{ cats: string[] }>(`SELECT ${TECHNOLOGY_CATEGORIES_SQL} AS cats`, []);
     return [...orDefault(rows[0]?.cats)].sort();
   }

@@ -134,6 +134,64 @@ export async function routeMessage(
   return { change, messages, filtered: messages.length ? undefined : 'no-intent' };
 }
 
+/** One change of a fetched batch (routeBatch). */
+export interface BatchChange {
+  /** the key the change is ordered by (its record's key): a key's changes are routed one after the other */
+  orderKey: string;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  preParsed?: { parsed: unknown };
+}
+
+/**
+ * Routes a fetched batch's changes together (issue 17 §2): the changes of different keys at once, so that their
+ * reads share queries (OdooViews and PgContractRoutes coalesce what is asked in one turn of the event loop); a key's
+ * changes one after the other, in offset order (a change may pin the contract its key's next change is routed by).
+ * A change whose routing threw is left undefined, and so are its key's later changes: routed again one by one (the
+ * keyed consumer's handler), in order, they meet the failure again and it is reported, retried or dead-lettered.
+ */
+export async function routeBatch(
+  topic: string,
+  partition: number,
+  changes: readonly BatchChange[],
+  reader: RoutingReader,
+  opts: RouteOptions,
+): Promise<(RouteResult | undefined)[]> {
+  const results: (RouteResult | undefined)[] = new Array(changes.length);
+  const byKey = new Map<string, number[]>();
+  for (let i = 0; i < changes.length; i++) {
+    const list = byKey.get(changes[i].orderKey);
+    if (list) list.push(i);
+    else byKey.set(changes[i].orderKey, [i]);
+  }
+  let queues = [...byKey.values()];
+  for (let wave = 0; queues.length > 0; wave++) {
+    const failed = new Set<number[]>();
+    await Promise.all(
+      queues.map(async (queue) => {
+        const c = changes[queue[wave]];
+        try {
+          results[queue[wave]] = await routeMessage(
+            topic,
+            partition,
+            c.offset,
+            c.key,
+            c.value,
+            reader,
+            opts,
+            c.preParsed,
+          );
+        } catch {
+          failed.add(queue);
+        }
+      }),
+    );
+    queues = queues.filter((q) => !failed.has(q) && q.length > wave + 1);
+  }
+  return results;
+}
+
 function rowIdOf(change: RowChange): number | null {
   const row = (change.after ?? change.before) as Record<string, unknown> | null;
   const id = row?.id ?? row?.contract_contract_id;
@@ -168,13 +226,17 @@ async function triggerContext(
     syncTerminationAtCreation: opts.syncTerminationAtCreation === true,
     phonePlaceholderIsNoNumber: opts.phonePlaceholderIsNoNumber === true,
   };
+  // The reads are independent: asked at once, they share their round trip (and, over a batch, their queries).
+  const reads: Promise<void>[] = [];
   // W1 / W2 (update_subscription): was the contract's mandate or email link written by its creation?
   if (!opts.syncEmailIbanAtCreation) {
     const ids = contractIdsOfLinkChange(change, fields);
-    if (ids.length) {
-      const inCreation = await reader.contractsInCreation(ids);
-      ctx.contractInCreation = (id) => inCreation.has(id);
-    }
+    if (ids.length)
+      reads.push(
+        reader.contractsInCreation(ids).then((inCreation) => {
+          ctx.contractInCreation = (id) => inCreation.has(id);
+        }),
+      );
   }
   if (change.table === 'contract_line') {
     // the product before and after (a product changed in place: unsynced_change names both)
@@ -182,18 +244,28 @@ async function triggerContext(
     for (const row of [change.before, change.after] as ({ product_id?: unknown } | null)[])
       if (typeof row?.product_id === 'number') ids.add(row.product_id);
     const products = new Map<number, ProductView>();
-    for (const id of ids) {
-      const p = await reader.product(id);
-      if (p) products.set(id, p);
-    }
     ctx.product = (id) => products.get(id);
+    for (const id of ids)
+      reads.push(
+        reader.product(id).then((p) => {
+          if (p) products.set(id, p);
+        }),
+      );
     if (reader.technologyServiceCategories)
-      ctx.technologyServiceCategories = await reader.technologyServiceCategories();
+      reads.push(
+        reader.technologyServiceCategories().then((cats) => {
+          ctx.technologyServiceCategories = cats;
+        }),
+      );
   }
   if (change.table === 'res_partner' && change.after) {
     const id = (change.after as { id: number }).id;
-    const has = await reader.partnerHasContracts(id);
-    ctx.partnerHasContracts = (pid) => (pid === id ? has : false);
+    reads.push(
+      reader.partnerHasContracts(id).then((has) => {
+        ctx.partnerHasContracts = (pid) => (pid === id ? has : false);
+      }),
+    );
   }
+  await Promise.all(reads);
   return ctx;
 }

@@ -4,7 +4,7 @@
  * - projector: consumer group `sync-projector` on the intents topic → OpenCell, ledger and outbox.
  * Both use the keyed consumer (per-key order, contiguous commits, retry with backoff, dead-letter topic).
  */
-import { IHeaders, Kafka, KafkaMessage, Partitioners, Producer } from 'kafkajs';
+import { IHeaders, Kafka, KafkaMessage, Message, Partitioners, Producer } from 'kafkajs';
 import { tableOfTopic, topicFor } from '../../domain/capture';
 import type { Config } from '../../core/config';
 import { componentLogger, redactString } from '../../core/log';
@@ -27,7 +27,7 @@ import { parseUnlessIrrelevant, triggeringTables } from '../../domain/projection
 import { decodeIntentMessage, encodeIntentMessage, type IntentMessage } from '../../domain/intents/message';
 import type { IntentResult } from '../../adapters/postgres/ledger';
 import { Projector } from './projector';
-import { routeMessage, RoutingReader } from './router';
+import { routeBatch, routeMessage, RouteOptions, RouteResult, RoutingReader } from './router';
 
 export const ROUTER_GROUP = 'sync-router';
 export const PROJECTOR_GROUP = 'sync-projector';
@@ -137,17 +137,53 @@ export function createRouter(opts: {
     parsed.set(message, pre);
     return false;
   };
+  const routeOptions: RouteOptions = {
+    syncPartnerIdentity: config.syncPartnerIdentity,
+    syncEmailIbanAtCreation: config.syncEmailIbanAtCreation,
+    syncTerminationAtCreation: config.syncTerminationAtCreation,
+    phonePlaceholderIsNoNumber: config.opencell.phonePlaceholderIsNoNumber,
+  };
+  const reportRouted = (r: RouteResult, topic: string) =>
+    hooks?.onRouted?.(r.change?.table ?? tableOfTopic(topic), r.messages.length, r.filtered);
   return new KeyedConsumer({
     kafka,
     groupId: opts.groupId ?? ROUTER_GROUP,
     topics: routerTopics(config.topics.prefix),
     stage: 'router',
-    // Changes of different rows are independent (each key keeps its order): many at once let their Odoo reads
-    // (coalesced in OdooViews) and their intents (CoalescingSender) share round trips — a replay's rate.
+    // A message the batch could not route runs alone: changes of different rows are independent (each key keeps its
+    // order), so many at once still share their reads and produce requests.
     concurrency: ROUTER_CONCURRENCY,
     retry: retryPolicyOf(config),
     deadLetters: new KafkaDeadLetterPublisher(producer, config.topics.dlq, undefined, opts.deadLetterIndex),
     skip,
+    // A fetched batch is routed together: its reads shared (one query per kind of read and turn), its intents in
+    // one produce request; its offsets finish once that request is acknowledged (issue 17 §2, a replay's rate).
+    handleBatch: async (messages, { topic, partition, keyOf }) => {
+      const results = await routeBatch(
+        topic,
+        partition,
+        messages.map((m) => ({
+          orderKey: keyOf(m),
+          offset: m.offset,
+          key: m.key,
+          value: m.value,
+          preParsed: parsed.get(m),
+        })),
+        reader,
+        routeOptions,
+      );
+      const done = new Set<KafkaMessage>();
+      const records: Message[] = [];
+      for (let i = 0; i < messages.length; i++) {
+        const r = results[i];
+        if (!r) continue;
+        done.add(messages[i]);
+        if (r.messages.length) records.push(...intentRecords(r.messages, messages[i]));
+      }
+      await sender.send(config.topics.intents, records);
+      for (const r of results) if (r) reportRouted(r, topic);
+      return done;
+    },
     onEvent: (e) => {
       if (e.type === 'skipped') hooks?.onRouted?.(tableOfTopic(e.topic), 0, 'irrelevant', e.messages);
       hooks?.onConsumerEvent?.('router', e);
@@ -160,38 +196,38 @@ export function createRouter(opts: {
         message.key,
         message.value,
         reader,
-        {
-          syncPartnerIdentity: config.syncPartnerIdentity,
-          syncEmailIbanAtCreation: config.syncEmailIbanAtCreation,
-          syncTerminationAtCreation: config.syncTerminationAtCreation,
-          phonePlaceholderIsNoNumber: config.opencell.phonePlaceholderIsNoNumber,
-        },
+        routeOptions,
         parsed.get(message),
       );
-      const table = r.change?.table ?? ctx.topic.split('.').pop() ?? ctx.topic;
-      hooks?.onRouted?.(table, r.messages.length, r.filtered);
+      reportRouted(r, ctx.topic);
       if (r.messages.length === 0) return;
-      // the change starts the trace its intents carry on (src/core/trace.ts), unless its record brought one
-      const trace =
-        parseTraceparent(headerValue(message.headers?.[TRACEPARENT])) ?? changeTrace(r.messages[0].source);
-      await withTrace(trace, async () => {
-        await sender.send(
-          config.topics.intents,
-          r.messages.map((m) => ({
-            key: m.aggregateKey,
-            value: encodeIntentMessage(m),
-            headers: {
-              intent_id: m.intentId,
-              intent_kind: m.intent.kind,
-              source_table: m.source.table,
-              [TRACEPARENT]: formatTraceparent(trace),
-            },
-          })),
-        );
+      const records = intentRecords(r.messages, message);
+      await withTrace(traceOf(message, r.messages), async () => {
+        await sender.send(config.topics.intents, records);
         log.debug(`routed ${r.messages.length} intent(s) from ${ctx.topic}@${message.offset}`);
       });
     },
   });
+}
+
+/** The trace a change's intents carry on (src/core/trace.ts): its record's own, else the one the change starts. */
+function traceOf(message: KafkaMessage, intents: readonly IntentMessage[]): TraceContext {
+  return parseTraceparent(headerValue(message.headers?.[TRACEPARENT])) ?? changeTrace(intents[0].source);
+}
+
+/** The intents topic's records of one change's intents (keyed by customer, in order). */
+function intentRecords(intents: readonly IntentMessage[], change: KafkaMessage): Message[] {
+  const traceparent = formatTraceparent(traceOf(change, intents));
+  return intents.map((m) => ({
+    key: m.aggregateKey,
+    value: encodeIntentMessage(m),
+    headers: {
+      intent_id: m.intentId,
+      intent_kind: m.intent.kind,
+      source_table: m.source.table,
+      [TRACEPARENT]: traceparent,
+    },
+  }));
 }
 
 export function createProjector(opts: {

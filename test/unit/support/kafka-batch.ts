@@ -14,12 +14,17 @@ export function kafkaMessage(offset: number, key: string): KafkaMessage {
 }
 
 /**
- * A running batch of `messages` on topic 't', `partition`, that needs no heartbeat and records each offset the
+ * A running batch of `messages` on `topic` ('t' unless given), `partition`, that needs no heartbeat and records each offset the
  * consumer commits in `commits`.
  */
-export function batchPayload(messages: KafkaMessage[], commits: string[], partition = 0): EachBatchPayload {
+export function batchPayload(
+  messages: KafkaMessage[],
+  commits: string[],
+  partition = 0,
+  topic = 't',
+): EachBatchPayload {
   return {
-    batch: { topic: 't', partition, messages },
+    batch: { topic, partition, messages },
     resolveOffset: () => undefined,
     heartbeat: async () => undefined,
     isRunning: () => true,

@@ -1,0 +1,161 @@
+/**
+ * The router routes a fetched batch together (issue 17 §2): the changes of different rows at once (their reads can
+ * share queries), a row's changes one after the other and in order, and a change whose routing fails is left with
+ * its row's later changes to the one-by-one path.
+ */
+import { expect } from 'chai';
+import type { ContractRoutePins } from '../../src/domain/intents/kind';
+import type { Row } from '../../src/domain/capture/tables';
+import type { ProductView } from '../../src/domain/projection/views';
+import {
+  PinnedRoutingReader,
+  routeBatch,
+  type BatchChange,
+  type OdooRoutingReader,
+} from '../../src/flows/projection/router';
+import { changeRecord, sampleRow } from '../../testkit/capture';
+
+const PRODUCT: ProductView = {
+  id: 1,
+  defaultCode: 'SE_SC_REC_MOBILE_T_UNL_20480',
+  categoryXmlId: 'somconnexio.mobile_service',
+  categoryAncestorXmlIds: [],
+};
+
+const contractRow = (over: Partial<Row<'contract_contract'>> = {}) =>
+  sampleRow('contract_contract', {
+    id: 41,
+    code: 'SC-0041',
+    name: 'SC-0041',
+    active: true,
+    partner_id: 7,
+    is_terminated: false,
+    date_start: '2024-01-31',
+    mandate_id: 3,
+    ...over,
+  });
+
+/** Pins in memory that log each call. */
+class LoggedPins implements ContractRoutePins {
+  readonly rows = new Map<number, number>();
+  constructor(private readonly log: string[]) {}
+  async pinned(contractId: number) {
+    this.log.push(`pinned ${contractId}`);
+    return this.rows.get(contractId) ?? null;
+  }
+  async pin(contractId: number, partnerId: number) {
+    this.log.push(`pin ${contractId}`);
+    if (!this.rows.has(contractId)) this.rows.set(contractId, partnerId);
+    return this.rows.get(contractId)!;
+  }
+}
+
+/** Odoo whose holder reads take a turn of the event loop and count how many are in flight at once. */
+function odoo(holders: Map<number, number>, inFlight: { now: number; max: number }): OdooRoutingReader {
+  return {
+    product: async (id) => (id === PRODUCT.id ? PRODUCT : null),
+    partnerHasContracts: async () => true,
+    partnerIdOfContract: async (id) => {
+      inFlight.max = Math.max(inFlight.max, ++inFlight.now);
+      await new Promise((r) => setImmediate(r));
+      inFlight.now--;
+      if (id === 43) throw new Error('Odoo unreachable for contract 43');
+      return holders.get(id) ?? null;
+    },
+    contractIdsOfInfo: async () => [],
+    contractsInCreation: async () => new Set<number>(),
+    technologyServiceCategories: async () => ['somconnexio.mobile_service'],
+  };
+}
+
+function batch(
+  changes: { table: 'contract_contract'; op: 'c' | 'u'; before: unknown; after: unknown }[],
+): BatchChange[] {
+  return changes.map((c, offset) => {
+    const rec = changeRecord(c.table, {
+      op: c.op,
+      before: c.before as never,
+      after: c.after as never,
+      offset,
+      lsn: 1000 + offset,
+    });
+    return {
+      orderKey: `${c.table}:${rec.key!.toString()}`,
+      offset: rec.offset,
+      key: rec.key,
+      value: rec.value,
+    };
+  });
+}
+
+describe('router: a fetched batch routed together (issue 17 §2)', () => {
+  it("routes different rows' changes at once and a row's changes in order (a contract's pin is taken before its next change is routed)", async () => {
+    const log: string[] = [];
+    const inFlight = { now: 0, max: 0 };
+    const pins = new LoggedPins(log);
+    const reader = new PinnedRoutingReader(
+      odoo(
+        new Map([
+          [41, 7],
+          [42, 9],
+        ]),
+        inFlight,
+      ),
+      pins,
+    );
+    const changes = batch([
+      { table: 'contract_contract', op: 'c', before: null, after: contractRow() },
+      {
+        table: 'contract_contract',
+        op: 'c',
+        before: null,
+        after: contractRow({ id: 42, code: 'SC-0042', partner_id: 9 }),
+      },
+      {
+        table: 'contract_contract',
+        op: 'u',
+        before: contractRow(),
+        after: contractRow({ is_terminated: true, terminate_date: '2024-06-30' }),
+      },
+    ]);
+    const results = await routeBatch('odoo.public.contract_contract', 0, changes, reader, {
+      syncPartnerIdentity: false,
+    });
+    expect(inFlight.max, 'the first changes of contracts 41 and 42 read at once').to.be.at.least(2);
+    // contract 41's termination (offset 2) is routed after its creation (offset 0) pinned the contract
+    const firstPin = log.indexOf('pin 41');
+    const pinnedReads = log.map((l, i) => (l === 'pinned 41' ? i : -1)).filter((i) => i >= 0);
+    expect(firstPin).to.be.greaterThan(-1);
+    expect(pinnedReads[pinnedReads.length - 1]).to.be.greaterThan(firstPin);
+    expect(results.map((r) => r?.messages.map((m) => `${m.aggregateKey} ${m.intent.kind}`))).to.deep.equal([
+      ['partner:7 create_subscription'],
+      ['partner:9 create_subscription'],
+      ['partner:7 terminate_subscription'],
+    ]);
+  });
+
+  it("a change whose routing fails is left, with its row's later changes, to the one-by-one path; other rows are routed", async () => {
+    const log: string[] = [];
+    const reader = new PinnedRoutingReader(odoo(new Map([[41, 7]]), { now: 0, max: 0 }), new LoggedPins(log));
+    const changes = batch([
+      { table: 'contract_contract', op: 'c', before: null, after: contractRow({ id: 43, code: 'SC-0043' }) },
+      { table: 'contract_contract', op: 'c', before: null, after: contractRow() },
+      {
+        table: 'contract_contract',
+        op: 'u',
+        before: contractRow({ id: 43, code: 'SC-0043' }),
+        after: contractRow({ id: 43, code: 'SC-0043', is_terminated: true, terminate_date: '2024-06-30' }),
+      },
+    ]);
+    const results = await routeBatch('odoo.public.contract_contract', 0, changes, reader, {
+      syncPartnerIdentity: false,
+    });
+    expect(results[0], 'the failed change').to.equal(undefined);
+    expect(results[2], "its row's later change, not routed ahead of it").to.equal(undefined);
+    expect(
+      log.filter((l) => l === 'pinned 43'),
+      'contract 43 asked once: by the failed change only',
+    ).to.have.length(1);
+    expect(results[1]?.messages.map((m) => m.aggregateKey)).to.deep.equal(['partner:7']);
+  });
+});
