@@ -30,6 +30,7 @@ import { validationError } from './errors';
 import {
   assertVals,
   checkIds,
+  createList,
   getModel,
   insertMany,
   insertRows,
@@ -290,9 +291,6 @@ async function createSetBased(env: Env, list: unknown[]): Promise<number[]> {
   return rows.map((r) => r.id);
 }
 
-/** Concurrency failures the server retries as a whole (server.ts): not replayed move by move. */
-const RETRIED = new Set(['40001', '40P01']);
-
 /** `account.move` `create(vals_list)`: set-based when it can be, else (and on any error) move by move. */
 export async function createMoves(env: Env, list: unknown[]): Promise<number[]> {
   const oneByOne = async () => {
@@ -301,15 +299,5 @@ export async function createMoves(env: Env, list: unknown[]): Promise<number[]> 
     return ids;
   };
   if (list.length < 2 || !setBased(env, list)) return oneByOne();
-  await env.db.query('SAVEPOINT account_move_create');
-  try {
-    const ids = await createSetBased(env, list);
-    await env.db.query('RELEASE SAVEPOINT account_move_create');
-    return ids;
-  } catch (e) {
-    if (RETRIED.has((e as { code?: string }).code ?? '')) throw e;
-    await env.db.query('ROLLBACK TO SAVEPOINT account_move_create');
-    await env.db.query('RELEASE SAVEPOINT account_move_create');
-    return oneByOne();
-  }
+  return createList(env, () => createSetBased(env, list), oneByOne);
 }

@@ -888,6 +888,56 @@ export async function createGeneric(env: Env, model: ModelDef, vals: Vals): Prom
   return id;
 }
 
+/** Concurrency failures the server retries as a whole (server.ts): not replayed one by one. */
+const RETRIED_SQLSTATES = new Set(['40001', '40P01']);
+
+/**
+ * A list create: `setBased` when it answers ids; when it answers null (a list it does not take) or fails, the list
+ * is created `oneByOne` after the savepoint is rolled back, so that its rows and errors are those of single creates.
+ */
+export async function createList(
+  env: Env,
+  setBased: () => Promise<number[] | null>,
+  oneByOne: () => Promise<number[]>,
+): Promise<number[]> {
+  await env.db.query('SAVEPOINT create_list');
+  let ids: number[] | null;
+  try {
+    ids = await setBased();
+  } catch (e) {
+    if (RETRIED_SQLSTATES.has((e as { code?: string }).code ?? '')) throw e;
+    await env.db.query('ROLLBACK TO SAVEPOINT create_list');
+    ids = null;
+  }
+  await env.db.query('RELEASE SAVEPOINT create_list');
+  return ids ?? oneByOne();
+}
+
+/** Generic `create(vals_list)` of a list: one multi-row INSERT (Odoo's `_create`) when no vals has x2many commands. */
+export async function createGenericList(env: Env, model: ModelDef, list: unknown[]): Promise<number[]> {
+  const oneByOne = async () => {
+    const ids: number[] = [];
+    for (const vals of list) ids.push(await createGeneric(env, model, assertVals(vals, 'create')));
+    return ids;
+  };
+  if (list.length < 2) return oneByOne();
+  return createList(
+    env,
+    async () => {
+      const split = list.map((vals) => splitVals(env, model, assertVals(vals, 'create')));
+      if (split.some((s) => s.x2m.length > 0)) return null;
+      return (
+        await insertRows(
+          env,
+          model,
+          split.map((s) => s.cols),
+        )
+      ).map((r) => r.id);
+    },
+    oneByOne,
+  );
+}
+
 /** Generic `write(ids, vals)`. */
 export async function writeGeneric(env: Env, model: ModelDef, ids: number[], vals: Vals): Promise<void> {
   await ensureExist(env, model, ids, true);

@@ -128,8 +128,9 @@ const METHODS: Record<string, { params: string[]; record?: boolean; impl: Method
           : m.name === 'account.move.line'
             ? account.createLine(env, vals)
             : orm.createGeneric(env, m, orm.assertVals(vals, 'create'));
-      // a list of moves is created set-based, as Odoo 16's ORM creates a list (account-batch.ts)
+      // a list is created set-based, as Odoo 16's ORM creates a list (account-batch.ts, orm.createGenericList)
       if (Array.isArray(v) && m.name === 'account.move') return createMoves(env, v);
+      if (Array.isArray(v) && m.name !== 'account.move.line') return orm.createGenericList(env, m, v);
       if (Array.isArray(v)) {
         const ids: number[] = [];
         for (const vals of v) ids.push(await one(vals));

@@ -2,16 +2,16 @@ import { expect } from 'chai';
 import type { PoolClient } from 'pg';
 import { createMove } from '../../testkit/sandbox/odoo/account';
 import { createMoves } from '../../testkit/sandbox/odoo/account-batch';
-import type { Env } from '../../testkit/sandbox/odoo/orm';
+import { createGeneric, createGenericList, getModel, type Env } from '../../testkit/sandbox/odoo/orm';
 import { odooDb } from './support/stack';
 
 /**
- * The Odoo sandbox creates a list of account.move set-based (a few multi-row statements per list, as Odoo 16's
- * ORM creates a list) with exactly the rows, names, totals and errors of the same moves created one by one. Both
- * runs share one transaction (a savepoint apart) and are rolled back: the database is left as it was, and both
- * start from the same journal sequences.
+ * The Odoo sandbox creates a list set-based, as Odoo 16's ORM creates a list (a few multi-row statements per list of
+ * account.move; one INSERT for a model without model logic), with exactly the rows, names, totals and errors of the
+ * same records created one by one. Both runs share one transaction (a savepoint apart) and are rolled back: the
+ * database is left as it was, and both start from the same journal sequences.
  */
-describe('Odoo sandbox: a list of account.move creates the rows of single creates', function () {
+describe('Odoo sandbox: a list create gives the rows and errors of single creates', function () {
   this.timeout(60_000);
   let db: PoolClient;
   let statements = 0;
@@ -227,5 +227,66 @@ describe('Odoo sandbox: a list of account.move creates the rows of single create
     const { a, b, listStatements, singleStatements } = await bothWays([entry, ...valsList().slice(0, 3)]);
     expect(b).to.deep.equal(a);
     expect(listStatements).to.equal(singleStatements);
+  });
+
+  it('a list of contract links (no model logic) is one INSERT with the rows and errors of single creates', async () => {
+    await db.query('SAVEPOINT links');
+    const moveIds = await createMoves(env, valsList().slice(0, 4));
+    const lineIds = (
+      await db.query<{ id: number }>(
+        `SELECT id FROM account_move_line WHERE move_id = ANY($1::int[]) AND display_type = 'product' ORDER BY id`,
+        [moveIds],
+      )
+    ).rows.map((r) => r.id);
+    const contract = (
+      await db.query<{ id: number }>(
+        `INSERT INTO contract_contract (name, partner_id, company_id, service_technology_id, service_supplier_id)
+         SELECT 'List contract', $1, 1, (SELECT min(id) FROM service_technology), (SELECT min(id) FROM service_supplier)
+         RETURNING id`,
+        [ids.partner],
+      )
+    ).rows[0].id;
+    const LINK = getModel('contract.account.invoice.line.relation');
+    const list = lineIds.map((l) => ({ account_invoice_line_id: l, contract_id: contract }));
+    const rows = async (linkIds: number[]) =>
+      (
+        await db.query(
+          `SELECT account_invoice_line_id, contract_id, create_uid, write_uid
+             FROM contract_account_invoice_line_relation WHERE id = ANY($1::int[]) ORDER BY id`,
+          [linkIds],
+        )
+      ).rows;
+    const failure = async (f: () => Promise<unknown>) => {
+      await db.query('SAVEPOINT failing');
+      try {
+        await f();
+        return undefined;
+      } catch (e) {
+        return (e as Error).message;
+      } finally {
+        await db.query('ROLLBACK TO SAVEPOINT failing');
+      }
+    };
+    try {
+      statements = 0;
+      const single: number[] = [];
+      for (const v of list) single.push(await createGeneric(env, LINK, v));
+      const singleStatements = statements;
+      const a = await rows(single);
+      statements = 0;
+      const listIds = await createGenericList(env, LINK, list);
+      expect(statements).to.equal(3); // the savepoint, the INSERT, its release
+      expect(singleStatements).to.equal(list.length);
+      expect(await rows(listIds)).to.deep.equal(a);
+      expect(a).to.have.length(lineIds.length);
+      const bad = [...list.slice(0, 2), { account_invoice_line_id: lineIds[0], contract_id: 999_999_997 }];
+      const singleError = await failure(async () => {
+        for (const v of bad) await createGeneric(env, LINK, v);
+      });
+      expect(singleError).to.match(/contract_id_fkey/);
+      expect(await failure(() => createGenericList(env, LINK, bad))).to.equal(singleError);
+    } finally {
+      await db.query('ROLLBACK TO SAVEPOINT links');
+    }
   });
 });
