@@ -151,6 +151,7 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
       commercial_partner_id: p.parentId ?? id,
       full_street: p.street2 ? `${p.street} ${p.street2}` : p.street,
     });
+    if (p.ref) ownCodes.add(p.ref);
     return { ...p, id };
   }
   interface Bank {
@@ -279,6 +280,7 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
         });
       }
       const contractCode = code();
+      ownCodes.add(contractCode);
       const id = await insert('contract_contract', {
         name: contractCode,
         code: contractCode,
@@ -322,12 +324,23 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
   // ----- what the sandbox received
 
   const stateChanging = (e: JournalEntry) => e.method !== 'GET' && !/\/list(GetAll)?$/.test(e.path);
+  /**
+   * This run's partner refs and contract codes: every request of a case names one of them (in its path or body).
+   * The Odoo database is shared, so requests caused by other writers' rows are not this test's to count.
+   */
+  const ownCodes = new Set<string>();
+  const ours = (e: JournalEntry) => {
+    const text = `${e.path} ${JSON.stringify(e.body ?? '')}`;
+    for (const c of ownCodes) if (text.includes(c)) return true;
+    return false;
+  };
   let mark = 0;
   const since = () =>
     t.sandbox.journal
       .entries()
       .filter((e) => e.seq > mark)
-      .filter(stateChanging);
+      .filter(stateChanging)
+      .filter(ours);
   const begin = () => {
     mark = Math.max(0, ...t.sandbox.journal.entries().map((e) => e.seq));
   };
