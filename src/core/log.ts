@@ -131,9 +131,13 @@ export function createAppLogger(env: LogEnv, stdoutIsTTY = Boolean(process.stdou
       : env.LOG_FORMAT === 'pretty'
         ? false
         : file !== null || env.NODE_ENV === 'production' || !stdoutIsTTY;
-  const logger = winston.createLogger({
+  // winston runs the formats of every line before its transports drop those below their level: a line no transport
+  // takes is dropped first, before the redacting deep copy (issue 17: the projector's per-intent info lines at warn)
+  const enabled = winston.format((info) => logger.isLevelEnabled(info.level) && info);
+  const logger: winston.Logger = winston.createLogger({
     level: env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'warn' : 'info'),
     format: winston.format.combine(
+      enabled(),
       traceFormat(),
       redactFormat(),
       winston.format.timestamp(),

@@ -9,7 +9,7 @@
  * change or invoice carries the same trace id.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 
 export const TRACEPARENT = 'traceparent';
 
@@ -61,8 +61,29 @@ export function currentTraceparent(): string | null {
   return c ? formatTraceparent(c) : null;
 }
 
+/**
+ * Random span ids, 8 bytes each, cut from a pool filled 512 ids at a time: one call to the random source per 512
+ * outgoing calls instead of one each (issue 17: the per-call random fill showed in the projector's profile).
+ */
+const SPAN_BYTES = 8;
+const spanPool = Buffer.alloc(SPAN_BYTES * 512);
+let spanAt = spanPool.length;
+
+/** A new random span id (16 hex digits, not all zero). */
+export function randomSpanId(): string {
+  for (;;) {
+    if (spanAt >= spanPool.length) {
+      randomFillSync(spanPool);
+      spanAt = 0;
+    }
+    const id = spanPool.toString('hex', spanAt, spanAt + SPAN_BYTES);
+    spanAt += SPAN_BYTES;
+    if (id !== '0000000000000000') return id;
+  }
+}
+
 /** A `traceparent` for an outgoing call: the current trace id with a span id of the call's own. */
 export function childTraceparent(): string | null {
   const c = storage.getStore();
-  return c ? formatTraceparent({ traceId: c.traceId, spanId: randomBytes(8).toString('hex') }) : null;
+  return c ? formatTraceparent({ traceId: c.traceId, spanId: randomSpanId() }) : null;
 }

@@ -4,6 +4,7 @@ import {
   childTraceparent,
   formatTraceparent,
   parseTraceparent,
+  randomSpanId,
   traceFromSeed,
   withTrace,
 } from '../../src/core/trace';
@@ -29,6 +30,15 @@ describe('W3C trace context', () => {
       undefined,
     ])
       expect(parseTraceparent(bad), String(bad)).to.equal(null);
+  });
+
+  it('span ids of outgoing calls: 16 hex digits, never all zero, distinct across several refills of their pool', () => {
+    const ids = Array.from({ length: 2000 }, () => randomSpanId());
+    for (const id of ids) {
+      expect(id).to.match(/^[0-9a-f]{16}$/);
+      expect(id).not.to.equal('0000000000000000');
+    }
+    expect(new Set(ids).size).to.equal(ids.length);
   });
 
   it('a change has the same trace id when read again; another change another one', () => {
