@@ -293,6 +293,17 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       expect(queries, 'three asks, one query').to.equal(1);
     });
 
+    it("the projector's partner reads asked at once leave as one query (update_customer: one per intent; issue 17)", async () => {
+      const a = await insertPartner(pool, {});
+      const b = await insertPartner(pool, {});
+      await views.partner(a.id); // the optional columns, asked once
+      queries = 0;
+      const read = await Promise.all([a.id, -9, b.id, a.id].map((id) => views.partner(id)));
+      expect(read.map((v) => v?.id ?? null)).to.deep.equal([a.id, null, b.id, a.id]);
+      expect(queries, 'four asks, one query').to.equal(1);
+      expect(read[0]).to.deep.equal(await views.partner(a.id));
+    });
+
     it('contractsOfPartner (archived left out), contracts, contractIdOfLine, partnerIdOfContract, line, partnerHasContracts', async () => {
       const holder = await insertPartner(pool, {});
       const lonely = await insertPartner(pool, {});

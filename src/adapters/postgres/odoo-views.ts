@@ -280,6 +280,8 @@ export class OdooViews {
   readonly #holders: Coalescer<number, number | null>;
   readonly #products: Coalescer<number, ProductView | null>;
   readonly #inCreation: Coalescer<number, boolean>;
+  /** The projector asks one partner per intent (update_customer): the asks of one turn leave as one query. */
+  readonly #partners: Coalescer<number, PartnerView | null>;
   readonly #categories: Coalescer<null, string[]>;
 
   constructor(pool: OdooQueryable, opts: { lang?: string } = {}) {
@@ -297,6 +299,10 @@ export class OdooViews {
     this.#products = new Coalescer(async (_k, batch) => {
       const products = await this.products(batch.map((p) => p.req));
       for (const p of batch) p.resolve(products.get(p.req) ?? null);
+    }, coalesced);
+    this.#partners = new Coalescer(async (_k, batch) => {
+      const partners = await this.#partnersById(batch.map((p) => p.req));
+      for (const p of batch) p.resolve(partners.get(p.req) ?? null);
     }, coalesced);
     this.#inCreation = new Coalescer(async (_k, batch) => {
       const inCreation = await this.#contractsInCreation(batch.map((p) => p.req));
@@ -322,13 +328,24 @@ export class OdooViews {
     return (await this.#db.query<R>({ name: statementName(sql), text: sql, values: params })).rows;
   }
 
-  /** `res.partner` with its state and country; null when it does not exist. */
-  async partner(id: number): Promise<PartnerView | null> {
+  /**
+   * `res.partner` with its state and country; null when it does not exist. Read with the other partners asked in the
+   * same turn of the event loop (one query for the intents a fetched batch handles at once).
+   */
+  partner(id: number): Promise<PartnerView | null> {
+    return this.#partners.submit('', id);
+  }
+
+  /** Several partners in one query (missing ids are absent from the map). */
+  async #partnersById(ids: readonly number[]): Promise<Map<number, PartnerView>> {
     const o = await this.#optional();
-    const rows = await this.#rows<{ v: PartnerView | null }>(`SELECT ${partnerJson('$1::int', o)} AS v`, [
-      id,
-    ]);
-    return rows[0]?.v ?? null;
+    const rows = await this.#rows<{ v: PartnerView | null }>(
+      `SELECT ${partnerJson('x.id', o)} AS v FROM unnest($1::int[]) AS x(id)`,
+      [[...new Set(ids)]],
+    );
+    const out = new Map<number, PartnerView>();
+    for (const r of rows) if (r.v) out.set(r.v.id, r.v);
+    return out;
   }
 
   /**
