@@ -125,9 +125,14 @@ export function bytesIrrelevant(table: string, value: Buffer): boolean {
   return op !== undefined && !opMayTrigger(t, op);
 }
 
+/** The watched columns of each table, listed once (the router asks for every change it reads). */
+const WATCHED_COLUMNS = new Map<string, readonly string[]>(
+  (Object.keys(TABLES) as TableName[]).map((t) => [t, Object.freeze(Object.keys(WATCHED[t] ?? {}))]),
+);
+
 /** The watched columns of a table (empty for a table nothing watches). */
-export function watchedColumns(table: TableName): string[] {
-  return Object.keys(WATCHED[table] ?? {});
+export function watchedColumns(table: TableName): readonly string[] {
+  return WATCHED_COLUMNS.get(table) ?? [];
 }
 
 /** Every table whose changes can trigger something (watched columns or row triggers). */

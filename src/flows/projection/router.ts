@@ -6,7 +6,7 @@
  * value), detects the intents with the pure trigger rules, and resolves the customer each intent belongs to so
  * that the projector sees every intent of one customer on one partition, in order.
  */
-import { decodeParsedChange, DecodedChange, RowChange } from '../../domain/capture';
+import { decodeParsedChange, RowChange } from '../../domain/capture';
 import { SyncError } from '../../domain/errors';
 import {
   CONTRACT_EMAIL_REL_TABLE,
@@ -55,8 +55,6 @@ export class PinnedRoutingReader implements RoutingReader {
 }
 
 export interface RouteResult {
-  /** the decoded change; null when the raw fast path already knew it was irrelevant */
-  change: DecodedChange | null;
   messages: IntentMessage[];
   /** why nothing was routed (for metrics: filtered) */
   filtered?: 'not-a-row' | 'irrelevant' | 'no-intent';
@@ -84,8 +82,23 @@ export async function routeMessage(
   /** the value already through the fast paths and parsed (the router stage's skip) */
   preParsed?: { parsed: unknown },
 ): Promise<RouteResult> {
+  const decoded = decodeRelevant(topic, partition, offset, key, value, preParsed);
+  if ('messages' in decoded) return decoded;
+  // only the decoded change lives on while its reads are in flight (a batch's parsed envelopes can go)
+  return routeChange(decoded.change, decoded.fields, reader, opts, topic, partition, offset);
+}
+
+/** The synchronous part: fast paths, the typed decoding and the filter; a relevant row change with its fields. */
+function decodeRelevant(
+  topic: string,
+  partition: number,
+  offset: string,
+  key: Buffer | null,
+  value: Buffer | null,
+  preParsed: { parsed: unknown } | undefined,
+): RouteResult | { change: RowChange; fields: string[] } {
   const pre = preParsed ?? parseUnlessIrrelevant(topic, partition, offset, value);
-  if (pre === null) return { change: null, messages: [], filtered: 'irrelevant' };
+  if (pre === null) return { messages: [], filtered: 'irrelevant' };
   const change = decodeParsedChange(topic, partition, offset, key, pre.parsed);
   if (change.kind === 'truncate') {
     throw new SyncError(
@@ -95,12 +108,23 @@ export async function routeMessage(
       { details: { table: change.table } },
     );
   }
-  if (change.kind !== 'row') return { change, messages: [], filtered: 'not-a-row' };
-  if (isIrrelevant(change)) return { change, messages: [], filtered: 'irrelevant' };
-  const fields = changedWatchedFields(change);
+  if (change.kind !== 'row') return { messages: [], filtered: 'not-a-row' };
+  if (isIrrelevant(change)) return { messages: [], filtered: 'irrelevant' };
+  return { change, fields: changedWatchedFields(change) };
+}
+
+async function routeChange(
+  change: RowChange,
+  fields: string[],
+  reader: RoutingReader,
+  opts: RouteOptions,
+  topic: string,
+  partition: number,
+  offset: string,
+): Promise<RouteResult> {
   const ctx = await triggerContext(change, fields, reader, opts);
   const intents = detectIntents(change, ctx, fields);
-  if (intents.length === 0) return { change, messages: [], filtered: 'no-intent' };
+  if (intents.length === 0) return { messages: [], filtered: 'no-intent' };
 
   const source: IntentMessage['source'] = {
     table: change.table,
@@ -131,7 +155,7 @@ export async function routeMessage(
       });
     }
   }
-  return { change, messages, filtered: messages.length ? undefined : 'no-intent' };
+  return { messages, filtered: messages.length ? undefined : 'no-intent' };
 }
 
 /** One change of a fetched batch (routeBatch). */
@@ -165,14 +189,15 @@ export async function routeBatch(
     if (list) list.push(i);
     else byKey.set(changes[i].orderKey, [i]);
   }
-  let queues = [...byKey.values()];
-  for (let wave = 0; queues.length > 0; wave++) {
-    const failed = new Set<number[]>();
-    await Promise.all(
-      queues.map(async (queue) => {
-        const c = changes[queue[wave]];
+  // each key's chain runs on as soon as its previous change is routed (no barrier between keys)
+  await Promise.all(
+    [...byKey.values()].map(async (queue) => {
+      for (const i of queue) {
+        const c = changes[i];
+        const preParsed = c.preParsed;
+        c.preParsed = undefined; // routeMessage keeps what it needs of it
         try {
-          results[queue[wave]] = await routeMessage(
+          results[i] = await routeMessage(
             topic,
             partition,
             c.offset,
@@ -180,15 +205,14 @@ export async function routeBatch(
             c.value,
             reader,
             opts,
-            c.preParsed,
+            preParsed,
           );
         } catch {
-          failed.add(queue);
+          return; // this change and the key's later ones are left to the one-by-one path
         }
-      }),
-    );
-    queues = queues.filter((q) => !failed.has(q) && q.length > wave + 1);
-  }
+      }
+    }),
+  );
   return results;
 }
 

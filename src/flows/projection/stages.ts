@@ -131,6 +131,12 @@ export function createRouter(opts: {
   // The fast paths (bytes, then the parsed envelope) run as the batch is scheduled: a change that certainly
   // triggers nothing is finished at once; the parsed value of the others is handed to their handler.
   const parsed = new WeakMap<KafkaMessage, { parsed: unknown }>();
+  // taken once: a parsed envelope lives no longer than its routing (a retry parses the record again)
+  const takeParsed = (message: KafkaMessage) => {
+    const pre = parsed.get(message);
+    if (pre) parsed.delete(message);
+    return pre;
+  };
   const skip = (message: KafkaMessage, topic: string, partition: number): boolean => {
     const pre = parseUnlessIrrelevant(topic, partition, message.offset, message.value);
     if (pre === null) return true;
@@ -144,7 +150,7 @@ export function createRouter(opts: {
     phonePlaceholderIsNoNumber: config.opencell.phonePlaceholderIsNoNumber,
   };
   const reportRouted = (r: RouteResult, topic: string) =>
-    hooks?.onRouted?.(r.change?.table ?? tableOfTopic(topic), r.messages.length, r.filtered);
+    hooks?.onRouted?.(tableOfTopic(topic), r.messages.length, r.filtered);
   return new KeyedConsumer({
     kafka,
     groupId: opts.groupId ?? ROUTER_GROUP,
@@ -167,7 +173,7 @@ export function createRouter(opts: {
           offset: m.offset,
           key: m.key,
           value: m.value,
-          preParsed: parsed.get(m),
+          preParsed: takeParsed(m),
         })),
         reader,
         routeOptions,
@@ -197,7 +203,7 @@ export function createRouter(opts: {
         message.value,
         reader,
         routeOptions,
-        parsed.get(message),
+        takeParsed(message),
       );
       reportRouted(r, ctx.topic);
       if (r.messages.length === 0) return;
