@@ -31,6 +31,20 @@ export interface BenchChild {
   /** graceful stop; resolves with the final counters and the memory figures */
   stop(): Promise<{ counters: Counters; memory: ChildMemory }>;
   memory(): ChildMemory;
+  /** CPU time the process has used so far (user + system, /proc/<pid>/stat), seconds; NaN once it is gone */
+  cpuSeconds(): number;
+}
+
+/** utime + stime of a process in seconds (clock ticks of 1/100 s, Linux's USER_HZ). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the fields after the command name (which may hold spaces) start after its closing parenthesis
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 function statusKiB(pid: number): { rss: number; hwm: number } | null {
@@ -112,6 +126,7 @@ export function startChild(
     },
     ready,
     memory,
+    cpuSeconds: () => cpuSecondsOf(pid),
     async stop() {
       const s = statusKiB(pid);
       if (s) hwm = Math.max(hwm, s.hwm);

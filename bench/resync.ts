@@ -30,8 +30,9 @@ import {
   topicSize,
   waitFor,
 } from './common';
-import { startChild } from './child-process';
+import { startChild, type BenchChild } from './child-process';
 import { PIPELINE_NODE_OPTIONS } from './processes';
+import type { Counters } from './pipeline-process';
 
 /** What a create call creates (its path and the codes in its body). */
 function createKey(e: { path: string; body: unknown }): string {
@@ -121,11 +122,16 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
       `resync: data ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${events} events on the ${topics.length} router topics`,
     );
 
-    const drain = async (what: string) => {
+    const drain = async (what: string, router?: BenchChild, backlog = Infinity) => {
       const started = Date.now();
       let routerDone = 0;
+      /** the router's counter and CPU time when it had finished the backlog (events in the topics at the start) */
+      let throughBacklog: (Counters[string] & { cpuSeconds: number }) | undefined;
       await waitFor(
         async () => {
+          const rc = router?.counters.router;
+          if (!throughBacklog && rc && rc.processed >= backlog)
+            throughBacklog = { ...rc, cpuSeconds: router!.cpuSeconds() };
           if (!routerDone && (await groupLag(admin, bp.groups.router, topics)) === 0) routerDone = Date.now();
           if (!routerDone) return undefined;
           return (await groupLag(admin, bp.groups.projector, [bp.config.topics.intents])) === 0
@@ -134,9 +140,9 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
         },
         1_800_000,
         what,
-        500,
+        250,
       );
-      return { started, routerDone, done: Date.now() };
+      return { started, routerDone, done: Date.now(), throughBacklog };
     };
     // The router and the projector run as processes of their own (src/app/run.ts), as in production.
     const startStages = (cpuProfDir?: string) => ({
@@ -168,6 +174,15 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
       subscriptions: bp.sandbox.state.subscriptions.size,
     };
     log(`resync: pass 1 ${JSON.stringify(pass1)}`);
+    // What pass 1 left unfinished (a replay may legitimately project it again: it was never applied).
+    const state = new Pool({ connectionString: bp.env.STATE_DATABASE_URL, max: 1 });
+    const unfinished = new Map(
+      (
+        await state.query<{ intent_id: string; outcome: string; error_code: string | null }>(
+          `SELECT intent_id, outcome, error_code FROM ledger_intent WHERE outcome NOT IN ('applied', 'skipped')`,
+        )
+      ).rows.map((r) => [r.intent_id, `${r.outcome}${r.error_code ? ` ${r.error_code}` : ''}`]),
+    );
 
     // 3. Baseline: a bare kafkajs consumer (new group, from the earliest offset, counting only) on the same topics,
     // just before the replay, in a process of its own like the router.
@@ -178,12 +193,14 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
       nodeOptions: PIPELINE_NODE_OPTIONS.split(/\s+/),
     });
     await bare.ready;
+    const bareCpuAtStart = bare.cpuSeconds();
     await waitFor(
       () => ((bare.counters.bare?.processed ?? 0) >= total ? true : undefined),
       1_800_000,
       'the bare consumer',
       100,
     );
+    const bareCpu = bare.cpuSeconds() - bareCpuAtStart;
     const b = await bare.stop();
     const bareC = b.counters.bare!;
     const bareSeconds = (bareC.last - bareC.first) / 1000;
@@ -199,9 +216,13 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
       });
     }
     const since = bp.sandbox.journal.lastSeq;
-    log('resync: pass 2 (replay from the earliest offset)…');
+    const pass2At = new Date();
+    const backlog = (await Promise.all(topics.map((t) => topicSize(admin, t)))).reduce((a, b) => a + b, 0);
+    log(`resync: pass 2 (replay from the earliest offset, ${backlog} events)…`);
     const s2 = startStages(o.cpuProfDir);
-    const p2 = await drain('pass 2');
+    await Promise.all([s2.router.ready, s2.projector.ready]);
+    const routerCpuAtStart = s2.router.cpuSeconds();
+    const p2 = await drain('pass 2', s2.router, backlog);
     await sleep(1000);
     const r2 = await s2.router.stop();
     const q2 = await s2.projector.stop();
@@ -216,10 +237,28 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
     const dups = replayCreates.filter((e) => firstPass.has(createKey(e)));
     if (replayCreates.length)
       log(`resync: creates during the replay: ${replayCreates.slice(0, 20).map(createKey).join(' | ')}`);
+    // Intents of changes captured before the replay that made OpenCell calls in it: each was unfinished after
+    // pass 1 (listed with its pass-1 outcome) or is a defect. Intents of changes made during the replay (other
+    // sessions share the stack) are new work, counted apart.
+    const reapplied = (
+      await state.query<{ intent_id: string; kind: string; n: number }>(
+        `SELECT intent_id, kind, jsonb_array_length(calls) AS n FROM ledger_intent
+          WHERE created_at < $1 AND updated_at >= $1 AND outcome = 'applied' AND jsonb_array_length(calls) > 0`,
+        [pass2At],
+      )
+    ).rows;
+    const newDuringReplay = Number(
+      (await state.query(`SELECT count(*) AS n FROM ledger_intent WHERE created_at >= $1`, [pass2At])).rows[0]
+        .n,
+    );
+    await state.end();
     const rc = r2.counters.router;
     const pc = q2.counters.projector;
-    const routerEvents = rc?.processed ?? 0;
-    const routerSeconds = rc ? (rc.last - rc.first) / 1000 : NaN;
+    // The replay's rate: the events in the topics when it started, through the router (first event → the counter
+    // that passed them); changes other sessions make meanwhile would stretch first → last with their own pace.
+    const through = p2.throughBacklog ?? rc;
+    const routerEvents = through?.processed ?? 0;
+    const routerSeconds = through && rc ? (through.last - rc.first) / 1000 : NaN;
     const routerEventsPerSec = Math.round(routerEvents / routerSeconds);
     const bareEventsPerSec = Math.round(bareC.processed / bareSeconds);
     return {
@@ -231,6 +270,7 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
         events: bareC.processed,
         seconds: Math.round(bareSeconds * 10) / 10,
         eventsPerSec: bareEventsPerSec,
+        cpuSecondsPer100kEvents: Math.round((bareCpu / bareC.processed) * 1e5 * 100) / 100,
       },
       replay: {
         wallSeconds: Math.round(((p2.done - p2.started) / 1000) * 10) / 10,
@@ -243,6 +283,19 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
         calls: replayCalls.length,
         stateChangingCalls: replayCalls.filter((e) => isStateChanging(e) && e.status < 300).length,
         createsDuringReplay: replayCreates.length,
+        routerEventsAll: rc?.processed ?? 0,
+        // CPU is what the router and the bare consumer pay per event whatever the box's load (ratio: router ÷ bare)
+        routerCpuSecondsPer100kEvents: p2.throughBacklog
+          ? Math.round(((p2.throughBacklog.cpuSeconds - routerCpuAtStart) / routerEvents) * 1e5 * 100) / 100
+          : null,
+        intentsNewDuringReplay: newDuringReplay,
+        reappliedIntents: reapplied.length,
+        reappliedExamples: reapplied
+          .slice(0, 10)
+          .map(
+            (r) =>
+              `${r.kind} ${r.intent_id} (${r.n} calls; after pass 1: ${unfinished.get(r.intent_id) ?? 'finished'})`,
+          ),
         duplicateCreates: dups.length,
         duplicateExamples: dups.slice(0, 5).map(createKey),
       },
