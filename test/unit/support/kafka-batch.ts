@@ -29,8 +29,9 @@ export function batchPayload(
     heartbeat: async () => undefined,
     isRunning: () => true,
     isStale: () => false,
+    // the consumer's commits of several partitions may leave as one request: each offset in it is recorded
     commitOffsetsIfNecessary: async (o: { topics: { partitions: { offset: string }[] }[] }) => {
-      commits.push(o.topics[0].partitions[0].offset);
+      for (const t of o.topics) for (const p of t.partitions) commits.push(p.offset);
     },
   } as unknown as EachBatchPayload;
 }
