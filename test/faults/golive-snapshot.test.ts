@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { isStateChanging } from '../../testkit/sandbox/opencell/journal';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,9 +54,6 @@ interface PhaseFigures {
   stateChangingCalls: number;
   seconds: number;
 }
-
-const isStateChanging = (e: { method: string; path: string }) =>
-  e.method !== 'GET' && !/\/list$/.test(e.path);
 
 describe('go-live: a snapshot of every captured table after the demo history changes nothing in OpenCell', function () {
   this.timeout(900_000);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { isStateChanging } from '../../testkit/sandbox/opencell/journal';
 import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -167,12 +168,12 @@ describe('fault scenario "zombie": a projector paused mid-call past its session 
         zombieFenced: fencedLines(zombie) - zombieFencedBefore,
         callsAfterResume: sandbox.journal
           .entries()
-          .filter((e) => e.method !== 'GET' && e.time >= resumedAt && e.status > 0 && e.status < 300).length,
+          .filter((e) => isStateChanging(e) && e.time >= resumedAt && e.status > 0 && e.status < 300).length,
         pausedSeconds: Math.round(pausedMs / 100) / 10,
       });
       const after = sandbox.journal
         .entries()
-        .filter((e) => e.method !== 'GET' && e.time >= resumedAt && e.status > 0 && e.status < 300);
+        .filter((e) => isStateChanging(e) && e.time >= resumedAt && e.status > 0 && e.status < 300);
       if (after.length > 0)
         console.log(
           `round ${r + 1}: state-changing calls after SIGCONT:\n${after

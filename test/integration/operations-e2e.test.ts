@@ -32,7 +32,7 @@ import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/s
 import { startOpenCellSandbox } from '../../testkit/sandbox/opencell';
 import { readTopic } from '../../src/app/dlq-admin';
 import { CatalogIndex } from '../../testkit/sandbox/opencell/sandbox-catalog';
-import type { JournalEntry } from '../../testkit/sandbox/opencell/journal';
+import { isStateChanging, type JournalEntry } from '../../testkit/sandbox/opencell/journal';
 import {
   createStateSchema,
   eventually,
@@ -127,7 +127,6 @@ class RunProcess {
 const T0 = Date.now();
 const stamp = (what: string) =>
   process.env.E2E_TRACE && console.log(`  [${((Date.now() - T0) / 1000).toFixed(1)}s] ${what}`);
-const isStateChanging = (e: JournalEntry) => e.method !== 'GET' && !/\/list$/.test(e.path);
 const body = (e: JournalEntry) => (e.body ?? {}) as Record<string, unknown>;
 
 describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell sandbox', function () {

@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/core/config';
 import { startHeldIntentScheduler, type HeldIntentScheduler } from '../../src/flows/projection/held-intents';
 import { spanishIban } from '../../testkit/demo-seed';
 import { seededRng } from '../../testkit/seeded-random';
-import type { JournalEntry } from '../../testkit/sandbox/opencell/journal';
+import { isStateChanging, type JournalEntry } from '../../testkit/sandbox/opencell/journal';
 import { startTestPipeline, type TestPipeline } from './support/pipeline';
 import { defaultCatalog } from '../../testkit/sandbox/opencell';
 import { captureLogLines } from '../support/log-capture';
@@ -323,7 +323,6 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
 
   // ----- what the sandbox received
 
-  const stateChanging = (e: JournalEntry) => e.method !== 'GET' && !/\/list(GetAll)?$/.test(e.path);
   /**
    * This run's partner refs and contract codes: every request of a case names one of them (in its path or body).
    * The Odoo database is shared, so requests caused by other writers' rows are not this test's to count.
@@ -339,7 +338,7 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
     t.sandbox.journal
       .entries()
       .filter((e) => e.seq > mark)
-      .filter(stateChanging)
+      .filter(isStateChanging)
       .filter(ours);
   const begin = () => {
     mark = Math.max(0, ...t.sandbox.journal.entries().map((e) => e.seq));
@@ -1799,7 +1798,7 @@ describe('parity with the original opencell_somconnexio (docs/parity.md)', funct
         const mine = () =>
           p.sandbox.journal
             .entries()
-            .filter(stateChanging)
+            .filter(isStateChanging)
             .filter((e) => e.status === 200);
         await eventually(
           async () => (mine().some((e) => e.path.endsWith('/activateServices')) ? true : undefined),

@@ -13,6 +13,7 @@
  * customers only).
  */
 import { expect } from 'chai';
+import { isStateChanging } from '../../testkit/sandbox/opencell/journal';
 import type { Admin } from 'kafkajs';
 import { Pool, type PoolClient } from 'pg';
 import { ConnectClient } from '../../src/adapters/kafka-connect/client';
@@ -38,8 +39,6 @@ import {
   uniqueSuffix,
 } from './support/stack';
 
-const isStateChanging = (e: { method: string; path: string }) =>
-  e.method !== 'GET' && !/\/list$/.test(e.path);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TABLES = [
   'res_partner',

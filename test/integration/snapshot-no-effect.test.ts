@@ -10,6 +10,7 @@
  * For the same reason the journal and the ledger are read for this test's customers only.
  */
 import { expect } from 'chai';
+import { isStateChanging } from '../../testkit/sandbox/opencell/journal';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
@@ -54,8 +55,6 @@ function cli(
   });
 }
 
-const isStateChanging = (e: { method: string; path: string }) =>
-  e.method !== 'GET' && !/\/list$/.test(e.path);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('snapshots reconcile, they do not replay history (issue 15 §4, real stack)', function () {

@@ -27,6 +27,15 @@ export interface JournalEntry {
   withheldStatus?: number;
 }
 
+/**
+ * A request that may change OpenCell's state: every method but GET, except the list queries OpenCell takes as POST
+ * (`…/list`, `…/listGetAll`: paging and filters in the body; they read only). The catalogue's cache refresh and the
+ * projector's reads are such queries.
+ */
+export function isStateChanging(e: Pick<JournalEntry, 'method' | 'path'>): boolean {
+  return e.method !== 'GET' && !/\/list(GetAll)?$/.test(e.path);
+}
+
 export interface JournalFilter {
   method?: string;
   /** Exact path, or a RegExp tested against it. */
