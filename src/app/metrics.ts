@@ -207,7 +207,7 @@ export class Metrics {
     });
     this.invoicesUnnumberedPastLookback = new Counter({
       name: 'sync_invoice_poller_unnumbered_past_lookback_total',
-      help: 'OpenCell invoices still without a number when their date left the poller lookback (no poll reads them again)',
+      help: 'OpenCell invoices still without a number when their date left the poller verify days (no poll reads them again)',
       registers,
     });
     this.slotRetainedWal = new Gauge({

@@ -145,41 +145,52 @@ describe('invoice poller: pages, lookback and resume (issue 15 §5)', function (
     expect([...counts.values()].every((n) => n === 1)).to.equal(true);
   });
 
-  it('an unnumbered invoice whose date left the lookback is given up once: a later read of its date (a late invoice) neither reports it again nor emits it; once validated, a poll with a lookback reaching its date emits it once (docs/operations.md)', async () => {
+  it('regression (I-unnumbered, issue 14): an invoice validated after its date left the lookback is still emitted, once — its date is read again by every poll while it waits for its number; past verifyDays it is given up once (reported once); validated then, a poll whose lookback reaches its date emits it once', async () => {
     oc.reset();
     await pool.query('DELETE FROM outbox');
     const d0 = day(0);
     const draft = oc.plantMalformedInvoice({ missing: 'invoiceNumber', invoiceDate: d0 });
     expect(draft.invoiceNumber).to.equal(null);
-    const p = poller('unnumbered', { lookbackDays: 1 });
+    const p = poller('unnumbered', { lookbackDays: 1, verifyDays: 10 });
     const first = await p.pollOnce();
     expect(first).to.deep.include({ emitted: 0, unnumbered: [draft.invoiceId], unnumberedPastLookback: [] });
     expect((await p.cursor())?.days?.[d0]).to.deep.include({ unnumbered: [draft.invoiceId] });
 
-    clock += 5 * DAY; // d0 is 5 days back, outside the 1-day lookback
+    clock += 5 * DAY; // d0 is 5 days back, outside the 1-day lookback, inside the 10 verify days
     const left = await p.pollOnce();
     expect(left.window.from > d0).to.equal(true);
-    expect(left).to.deep.include({ unnumbered: [], unnumberedPastLookback: [draft.invoiceId] });
-    expect((await p.cursor())?.days?.[d0]).to.deep.include({ unnumberedPastLookback: [draft.invoiceId] });
-    expect((await p.pollOnce()).unnumberedPastLookback).to.deep.equal([]);
-
-    // a late invoice on d0: the date is read again (highest id), the draft is neither reported again nor emitted
-    const late = oc.generateInvoices({ count: 1, invoiceDate: d0, billingAccountCodes: ['9_0'] });
-    const reread = await p.pollOnce();
-    expect(reread.reread).to.deep.equal([d0]);
-    expect(reread).to.deep.include({ unnumbered: [], unnumberedPastLookback: [], emitted: 1 });
-    expect(reread.invoiceNumbers).to.deep.equal(late.invoiceNumbers);
-
-    // validated now: it keeps its id, so the highest-id check does not see it …
+    expect(left).to.deep.include({ reread: [d0], unnumbered: [draft.invoiceId], unnumberedPastLookback: [] });
+    // validated now: it keeps its id (the highest-id check cannot see it), its date is read whole, it is emitted once
     const [number] = oc.validateInvoices([draft.invoiceId]);
-    const quiet = await p.pollOnce();
-    expect(quiet).to.deep.include({ reread: [], emitted: 0 });
-    // … the operator's way: a lookback reaching its date, then the usual one again; emitted once
-    const wide = await poller('unnumbered', { lookbackDays: 6 }).pollOnce();
-    expect(wide.window.from <= d0).to.equal(true);
-    expect(wide.invoiceNumbers).to.deep.equal([number]);
-    expect((await poller('unnumbered', { lookbackDays: 6 }).pollOnce()).emitted).to.equal(0);
-    expect((await p.pollOnce()).emitted).to.equal(0);
+    const validated = await p.pollOnce();
+    expect(validated).to.deep.include({
+      reread: [d0],
+      unnumbered: [],
+      unnumberedPastLookback: [],
+      emitted: 1,
+    });
+    expect(validated.invoiceNumbers).to.deep.equal([number]);
+    // the date is finished: no more whole reads, nothing emitted twice
+    const after = await p.pollOnce();
+    expect(after).to.deep.include({ reread: [], emitted: 0 });
     expect((await outboxCounts()).get(number!)).to.equal(1);
+
+    // another draft on d1, never validated: read by every poll until d1 leaves the 10 verify days, then given up once
+    const d1 = day(0);
+    const stale = oc.plantMalformedInvoice({ missing: 'invoiceNumber', invoiceDate: d1 });
+    expect((await p.pollOnce()).unnumbered).to.deep.equal([stale.invoiceId]);
+    clock += 6 * DAY;
+    expect(await p.pollOnce()).to.deep.include({ reread: [d1], unnumbered: [stale.invoiceId] });
+    clock += 5 * DAY; // d1 is 11 days back
+    const gone = await p.pollOnce();
+    expect(gone).to.deep.include({ unnumbered: [], unnumberedPastLookback: [stale.invoiceId] });
+    expect((await p.pollOnce()).unnumberedPastLookback).to.deep.equal([]);
+    // validated too late for the poller: the operator's way (docs/operations.md), a lookback reaching its date
+    const [late] = oc.validateInvoices([stale.invoiceId]);
+    expect((await p.pollOnce()).emitted).to.equal(0);
+    const wide = await poller('unnumbered', { lookbackDays: 12, verifyDays: 10 }).pollOnce();
+    expect(wide.window.from <= d1).to.equal(true);
+    expect(wide.invoiceNumbers).to.deep.equal([late]);
+    expect((await outboxCounts()).get(late!)).to.equal(1);
   });
 });

@@ -22,11 +22,13 @@
  *
  * An invoice listed without a number is not validated yet (OpenCell numbers an invoice when it validates it): it is
  * not read, but counted (`unnumbered` of the poll result, one log line naming the ids) and kept in its date's mark,
- * so the date is not finished while the invoice waits. Its date is read again by every poll while it is inside the
- * window (the lookback); once validated, the invoice is listed with its number and emitted once, as any other. A
- * date that leaves the window while it still holds unnumbered invoices is out of reach of the next polls (the
- * highest-id check below does not see a number being assigned): the poller warns once, naming them, and reports
- * them in `unnumberedPastLookback` (docs/operations.md "Invoice poller" says what the operator does then).
+ * so the date is not finished while the invoice waits. Its date is read again by every poll, inside the window and
+ * after it left the window (the highest-id check below does not see a number being assigned, so a date that holds an
+ * invoice waiting for its number is read whole), for as long as the date is within `verifyDays`: once validated,
+ * the invoice is listed with its number and emitted once, as any other — as the original, which received invoices
+ * once OpenCell had validated them. A date that leaves `verifyDays` while it still holds unnumbered invoices is out
+ * of reach: the poller warns once, naming them, and reports them in `unnumberedPastLookback` (docs/operations.md
+ * "Invoice poller" says what the operator does then).
  *
  * Re-polling a window emits nothing new: an invoice already remembered is skipped before it is even fetched, and
  * the insert into processed_event is the guard inside the transaction (ON CONFLICT DO NOTHING; only a newly
@@ -68,10 +70,10 @@ export interface InvoiceDayMark {
   at: string;
   /**
    * Invoice ids listed without a number (not validated yet) by the last read: the date is not finished while any is
-   * left, and is read again by every poll while it is inside the window.
+   * left, and is read again by every poll while it is within `verifyDays`.
    */
   unnumbered?: number[];
-  /** Unnumbered invoice ids the poller gave up on when the date left the window (warned once). */
+  /** Unnumbered invoice ids the poller gave up on when the date left `verifyDays` (warned once). */
   unnumberedPastLookback?: number[];
 }
 
@@ -90,7 +92,10 @@ export interface InvoicePollResult {
   listed: number;
   /** list pages read */
   pages: number;
-  /** dates before the window read again because an invoice was issued there since (late beyond the lookback) */
+  /**
+   * dates before the window read again: an invoice was issued there since (late beyond the lookback), or the date
+   * holds an invoice waiting for its number
+   */
   reread: string[];
   /** new invoices appended to the outbox */
   emitted: number;
@@ -100,7 +105,7 @@ export interface InvoicePollResult {
   rejected: string[];
   /** ids of the invoices listed without a number (not validated yet; their dates are read again by the next polls) */
   unnumbered: number[];
-  /** ids of unnumbered invoices whose date left the window with this poll: no later poll reads them (warned) */
+  /** ids of unnumbered invoices whose date left `verifyDays` with this poll: no later poll reads them (warned) */
   unnumberedPastLookback: number[];
   eventIds: string[];
   invoiceNumbers: string[];
@@ -127,7 +132,8 @@ export interface InvoicePollerOptions extends InvoiceMappingOptions {
   lookbackDays?: number;
   /**
    * Days before today whose per-date watermark is kept: a date older than the window is checked with one call per
-   * poll (its highest invoice id) and read again when an invoice was issued on it since (default 35).
+   * poll (its highest invoice id) and read again when an invoice was issued on it since, or read whole while it holds
+   * an invoice waiting for its number (default 35).
    */
   verifyDays?: number;
   /** Days after today included in the window (clock skew, invoices dated tomorrow); default 1. */
@@ -255,8 +261,8 @@ export class InvoicePoller {
     const pastLookback: Array<{ id: number; date: string }> = [];
     const days: Record<string, InvoiceDayMark> = {};
     for (const [d, m] of Object.entries(cursor?.days ?? {})) {
-      // before the window: the date is no longer read, so its unnumbered invoices are given up (warned below)
-      if (d < window.from) this.giveUpUnnumbered(d, m, pastLookback);
+      // before the verify range: the date is no longer read, so its unnumbered invoices are given up (warned below)
+      if (d < window.from && d < verifyFrom) this.giveUpUnnumbered(d, m, pastLookback);
       if (d >= window.from || d >= verifyFrom) days[d] = m;
     }
     // warned before the cursor that forgets them is saved
@@ -271,36 +277,37 @@ export class InvoicePoller {
     const emitted: InvoiceIssuedEvent[] = [];
     const rejected: string[] = [];
     try {
-      // Dates older than the window, read completely before: one call each (the highest id of the date) tells
-      // whether an invoice was issued there since (late beyond the lookback); such a date is read again.
+      // Dates older than the window, read completely before: a date holding an invoice that waits for its number is
+      // read again whole (its number is not seen otherwise); for the others one call each (the highest id of the
+      // date) tells whether an invoice was issued there since (late beyond the lookback): such a date is read again.
       for (const date of Object.keys(days).sort()) {
         const mark = days[date]!;
         if (date >= window.from || !mark.complete) continue;
-        const top = await this.o.opencell.listInvoices({
-          from: date,
-          to: isoDay(dayMs(date) + DAY),
-          offset: 0,
-          limit: 1,
-          sortBy: 'id',
-          sortOrder: 'DESCENDING',
-        });
-        totals.pages++;
-        const topId = top.items[0]?.invoiceId;
-        if (typeof topId !== 'number' || topId <= (mark.maxId ?? -1)) continue;
+        if ((mark.unnumbered?.length ?? 0) === 0) {
+          const top = await this.o.opencell.listInvoices({
+            from: date,
+            to: isoDay(dayMs(date) + DAY),
+            offset: 0,
+            limit: 1,
+            sortBy: 'id',
+            sortOrder: 'DESCENDING',
+          });
+          totals.pages++;
+          const topId = top.items[0]?.invoiceId;
+          if (typeof topId !== 'number' || topId <= (mark.maxId ?? -1)) continue;
+        }
         totals.reread.push(date);
         const fresh = await this.pollDay(date, next, totals, emitted, rejected);
-        // still before the window: those given up already stay given up, any other is given up now (once)
+        // those given up before (past the verify range of an earlier poller) stay given up, reported no more
         const gaveUp = new Set(mark.unnumberedPastLookback ?? []);
-        const still = fresh.unnumbered ?? [];
-        fresh.unnumbered = still.filter((id) => !gaveUp.has(id));
-        const kept = still.filter((id) => gaveUp.has(id));
-        if (kept.length > 0) fresh.unnumberedPastLookback = kept;
-        const given: Array<{ id: number; date: string }> = [];
-        this.giveUpUnnumbered(date, fresh, given);
-        this.warnPastLookback(given, window);
-        pastLookback.push(...given);
-        // reported as given up, not as waiting
-        for (const id of fresh.unnumberedPastLookback ?? []) totals.unnumbered.delete(id);
+        if (gaveUp.size > 0) {
+          const still = fresh.unnumbered ?? [];
+          fresh.unnumbered = still.filter((id) => !gaveUp.has(id));
+          if (fresh.unnumbered.length === 0) delete fresh.unnumbered;
+          const kept = still.filter((id) => gaveUp.has(id));
+          if (kept.length > 0) fresh.unnumberedPastLookback = kept;
+          for (const id of kept) totals.unnumbered.delete(id);
+        }
         days[date] = fresh;
         await this.saveCursor(next);
       }
@@ -327,7 +334,7 @@ export class InvoicePoller {
     if (unnumbered.length > 0)
       this.log.info(
         `${unnumbered.length} OpenCell invoice(s) listed without a number (not validated yet), read again by the ` +
-          `next polls while their date is within the lookback: ${unnumbered.map((id) => `${id} (${totals.unnumbered.get(id)})`).join(', ')}`,
+          `next polls while their date is within the last ${this.o.verifyDays} days: ${unnumbered.map((id) => `${id} (${totals.unnumbered.get(id)})`).join(', ')}`,
         { window, invoiceIds: unnumbered },
       );
     const result: InvoicePollResult = {
@@ -354,7 +361,7 @@ export class InvoicePoller {
   private warnPastLookback(list: ReadonlyArray<{ id: number; date: string }>, window: object): void {
     if (list.length === 0) return;
     this.log.warn(
-      `${list.length} OpenCell invoice(s) still without a number when their date left the lookback: no later poll ` +
+      `${list.length} OpenCell invoice(s) still without a number when their date left the last ${this.o.verifyDays} days: no later poll ` +
         `reads them; once validated in OpenCell, read their dates again (docs/operations.md "Invoice poller"): ` +
         list.map((x) => `${x.id} (${x.date})`).join(', '),
       { window, invoiceIds: list.map((x) => x.id), dates: [...new Set(list.map((x) => x.date))] },
@@ -362,7 +369,7 @@ export class InvoicePoller {
   }
 
   /**
-   * A date before the window: its unnumbered invoices are read by no later poll, so they are moved to
+   * A date before the verify range: its unnumbered invoices are read by no later poll, so they are moved to
    * `unnumberedPastLookback` (kept with the mark, so a later read of the date does not report them again).
    */
   private giveUpUnnumbered(
