@@ -60,9 +60,11 @@ describe('fault scenario "applied-then-timed-out": OpenCell applies the call and
   this.timeout(600_000);
   let t: TestPipeline;
   let db: PoolClient;
-  const t0 = Date.now();
+  // set when the scenario starts (mocha loads every file of the suite before it runs the first)
+  let t0 = Date.now();
 
   before(async () => {
+    t0 = Date.now();
     t = await startTestPipeline({
       OPENCELL_TIMEOUT_MS: String(TIMEOUT_MS),
       RETRY_INITIAL_MS: '50',

@@ -63,7 +63,8 @@ interface Kill {
 
 describe('fault scenario "PostgreSQL sessions terminated": every session of the pipeline ended every 8 s under load', function () {
   this.timeout(600_000);
-  const t0 = Date.now();
+  // set when the scenario starts (mocha loads every file of the suite before it runs the first)
+  let t0 = Date.now();
   let scenario: FaultScenario;
   let sfx: string;
   /** the processes' application name on the server: unique to the run */
@@ -78,6 +79,7 @@ describe('fault scenario "PostgreSQL sessions terminated": every session of the 
   let lockKey: number;
 
   before(async () => {
+    t0 = Date.now();
     const base = loadConfig(process.env, []);
     scenario = await startFaultScenario({
       name: 'pgkill',

@@ -68,9 +68,11 @@ describe('fault scenario "zombie": a projector paused mid-call past its session 
   let env: Record<string, string>;
   let workers: WorkerSupervisor[];
   const rounds: Round[] = [];
-  const t0 = Date.now();
+  // set when the scenario starts (mocha loads every file of the suite before it runs the first)
+  let t0 = Date.now();
 
   before(async () => {
+    t0 = Date.now();
     scenario = await startFaultScenario({
       name: 'zombie',
       env: {
