@@ -19,7 +19,7 @@ import type { Sandbox } from '../integration/support/pipeline';
 import { SecondStack } from '../integration/support/second-stack';
 import { eventually, REGISTRY_URL, ROOT, uniqueSuffix } from '../integration/support/stack';
 import { sleep, WorkerSupervisor } from './support/harness';
-import { headCommit, outboxDrained } from './support/scenario';
+import { headCommit, outboxDrained, routerAfterInitialSnapshot } from './support/scenario';
 
 /**
  * Issue 15 §4, "How it is checked": a snapshot of every captured table after the demo's history — the operator's
@@ -114,23 +114,7 @@ describe('go-live: a snapshot of every captured table after the demo history cha
     admin = kafka.admin();
     await admin.connect();
     await ensurePipelineTopics(kafka, config);
-    // The stack's connector snapshots its reference data at start (products, categories, countries): not this
-    // scenario's history. The router starts at the end of the topics once that snapshot is written.
-    let last = '';
-    await eventually(
-      async () => {
-        const ends = JSON.stringify(
-          await Promise.all(routerTopics(config.topics.prefix).map((t) => admin.fetchTopicOffsets(t))),
-        );
-        const stable = ends === last;
-        last = ends;
-        await sleep(1500);
-        return stable ? true : undefined;
-      },
-      60_000,
-      'the initial snapshot of the reference data written',
-    );
-    await startGroupAtEnd(kafka, admin, groups.router, routerTopics(config.topics.prefix));
+    await routerAfterInitialSnapshot(kafka, admin, groups.router, config.topics.prefix);
     worker = new WorkerSupervisor(env);
     await worker.start();
     db = await odoo.connect();

@@ -4,9 +4,9 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { Pool, type PoolClient } from 'pg';
-import { createKafka, startGroupAtEnd } from '../../src/adapters/kafka/kafka';
+import { createKafka } from '../../src/adapters/kafka/kafka';
 import { loadConfig, type Config } from '../../src/core/config';
-import { ensurePipelineTopics, routerTopics } from '../../src/flows/projection/stages';
+import { ensurePipelineTopics } from '../../src/flows/projection/stages';
 import { startOpenCellSandbox } from '../../testkit/sandbox/opencell';
 import type { Sandbox } from '../integration/support/pipeline';
 import { SecondStack } from '../integration/support/second-stack';
@@ -14,7 +14,7 @@ import { eventually, REGISTRY_URL, ROOT, uniqueSuffix } from '../integration/sup
 import { randomBetween, sleep, WorkerSupervisor } from './support/harness';
 import { auditCreates, oneShotCounts, serviceDuplicates, stateProblems, Workload } from './support/workload';
 import type { ExpectedContract } from './support/workload';
-import { headCommit, outboxDrained } from './support/scenario';
+import { headCommit, outboxDrained, routerAfterInitialSnapshot } from './support/scenario';
 
 /**
  * Issue 15 §9 (defect 9), named scenario "3-broker cluster, RF 3, min.insync 2: kill -9 a broker 10 times under
@@ -83,23 +83,7 @@ describe('3-broker cluster, RF 3, min.insync 2: kill -9 a broker 10 times under 
     admin = kafka.admin();
     await admin.connect();
     await ensurePipelineTopics(kafka, config);
-    // The router starts at the end of the Debezium topics: the initial snapshot of the reference data is not this
-    // scenario's load. Wait until the snapshot is written (the end offsets stop moving).
-    let last = '';
-    await eventually(
-      async () => {
-        const ends = JSON.stringify(
-          await Promise.all(routerTopics(config.topics.prefix).map((t) => admin.fetchTopicOffsets(t))),
-        );
-        const stable = ends === last;
-        last = ends;
-        await sleep(1500);
-        return stable ? true : undefined;
-      },
-      60_000,
-      'the initial snapshot written',
-    );
-    await startGroupAtEnd(kafka, admin, env.FAULT_ROUTER_GROUP, routerTopics(config.topics.prefix));
+    await routerAfterInitialSnapshot(kafka, admin, env.FAULT_ROUTER_GROUP, config.topics.prefix);
     worker = new WorkerSupervisor(env);
     await worker.start();
     db = await odoo.connect();

@@ -5,6 +5,7 @@
  * end of the Debezium topics, and the teardown. Each scenario adds what it observes and injects.
  */
 import { execFileSync } from 'node:child_process';
+import type { Admin, Kafka } from 'kafkajs';
 import { Pool, type PoolClient } from 'pg';
 import { startGroupAtEnd } from '../../../src/adapters/kafka/kafka';
 import { loadConfig, type Config } from '../../../src/core/config';
@@ -191,4 +192,32 @@ export async function outboxDrained(state: Pick<Pool, 'query'>, topic: string, m
     ms,
     'every sync event published',
   );
+}
+
+/**
+ * A second stack's connector snapshots its reference data when it starts (products, categories, countries): not a
+ * scenario's load. Waits until that snapshot is written (the router topics' end offsets stop moving), then starts the
+ * router group at the end of those topics.
+ */
+export async function routerAfterInitialSnapshot(
+  kafka: Kafka,
+  admin: Admin,
+  group: string,
+  prefix: string,
+): Promise<void> {
+  let last = '';
+  await eventually(
+    async () => {
+      const ends = JSON.stringify(
+        await Promise.all(routerTopics(prefix).map((t) => admin.fetchTopicOffsets(t))),
+      );
+      const stable = ends === last;
+      last = ends;
+      await new Promise((r) => setTimeout(r, 1500));
+      return stable ? true : undefined;
+    },
+    60_000,
+    'the initial snapshot of the reference data written',
+  );
+  await startGroupAtEnd(kafka, admin, group, routerTopics(prefix));
 }
