@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { isStateChanging } from '../../testkit/sandbox/opencell/journal';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
@@ -17,9 +16,15 @@ import { demoChanges } from '../../testkit/demo/history';
 import { startOpenCellSandbox } from '../../testkit/sandbox/opencell';
 import type { Sandbox } from '../integration/support/pipeline';
 import { SecondStack } from '../integration/support/second-stack';
-import { eventually, REGISTRY_URL, ROOT, uniqueSuffix } from '../integration/support/stack';
+import { eventually, ROOT, uniqueSuffix } from '../integration/support/stack';
+import { runCli } from '../support/cli-process';
 import { sleep, WorkerSupervisor } from './support/harness';
-import { headCommit, outboxDrained, routerAfterInitialSnapshot } from './support/scenario';
+import {
+  headCommit,
+  outboxDrained,
+  routerAfterInitialSnapshot,
+  secondStackPipelineEnv,
+} from './support/scenario';
 
 /**
  * Issue 15 §4, "How it is checked": a snapshot of every captured table after the demo's history — the operator's
@@ -77,7 +82,8 @@ describe('go-live: a snapshot of every captured table after the demo history cha
       await c.end();
     }
   };
-  let groups = { router: `golive-router-${sfx}`, projector: `golive-projector-${sfx}` };
+  /** the consumer groups of the deployment under test (its env's) */
+  let groups = { router: '', projector: '' };
   /** the go-live deployment's own state database (phase 3), dropped at the end */
   const goLiveStateDb = `${stack.env.STATE_DB_NAME}_new`;
 
@@ -87,28 +93,8 @@ describe('go-live: a snapshot of every captured table after the demo history cha
     odoo = new Pool({ connectionString: stack.odooDatabaseUrl, max: 2 });
     state = new Pool({ connectionString: stack.stateDatabaseUrl, max: 2 });
     sandbox = await startOpenCellSandbox({ port: 0, password: 'golive-oc', seed: 15 });
-    env = {
-      KAFKA_BROKERS: stack.brokers.join(','),
-      CONNECT_URL: stack.connectUrl,
-      ODOO_DATABASE_URL: stack.odooDatabaseUrl,
-      ODOO_SIGNAL_DATABASE_URL: stack.odooDatabaseUrl,
-      STATE_DATABASE_URL: stack.stateDatabaseUrl,
-      SCHEMA_REGISTRY_URL: REGISTRY_URL,
-      OPENCELL_BASEURL: sandbox.url,
-      OPENCELL_USER: sandbox.credentials.user,
-      OPENCELL_PASSWORD: 'golive-oc',
-      ODOO_PASSWORD: 'unused',
-      SYNC_EVENTS_TOPIC: `test.golive-sync-events-${sfx}`,
-      INVOICE_EVENTS_TOPIC: `test.golive-invoice-events-${sfx}`,
-      RETRY_INITIAL_MS: '100',
-      RETRY_MAX_MS: '2000',
-      FAULT_ROUTER_GROUP: groups.router,
-      FAULT_PROJECTOR_GROUP: groups.projector,
-      FAULT_RELAY_LOCK_KEY: String(Math.floor(Math.random() * 2 ** 40) + 1),
-      FAULT_SESSION_TIMEOUT_MS: '10000',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'test',
-    };
+    env = secondStackPipelineEnv(stack, sandbox, { name: 'golive', sfx, password: 'golive-oc' });
+    groups = { router: env.FAULT_ROUTER_GROUP, projector: env.FAULT_PROJECTOR_GROUP };
     config = loadConfig({ ...process.env, ...env });
     kafka = createKafka({ brokers: stack.brokers }, 'golive-test');
     admin = kafka.admin();
@@ -253,32 +239,6 @@ describe('go-live: a snapshot of every captured table after the demo history cha
     return { byKind, rows };
   }
 
-  function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        ['--require', 'tsx/cjs', join(ROOT, 'src', 'app', 'cli.ts'), ...args],
-        {
-          cwd: ROOT,
-          env: { ...process.env, ...env, LOG_LEVEL: 'error', LOG_FORMAT: 'json' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`cli ${args.join(' ')} timed out\n${stderr}`));
-      }, 300_000);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        setImmediate(() => resolve({ code, stdout, stderr }));
-      });
-    });
-  }
-
   /** One snapshot phase: `start` makes Debezium re-read every table; then the pipeline must change nothing. */
   async function phase(name: string, start: () => Promise<void>): Promise<PhaseFigures> {
     const t = Date.now();
@@ -360,7 +320,11 @@ describe('go-live: a snapshot of every captured table after the demo history cha
     // --- 2. the operator's snapshot of every captured table --------------------------------------------------------
     let cliReport: { rowsEmitted?: number; completed?: boolean } = {};
     const all = await phase('snapshot --all', async () => {
-      const r = await cli(['snapshot', '--all', '--wait', '--json', '--yes', '--timeout', '180']);
+      const r = await runCli(
+        ['snapshot', '--all', '--wait', '--json', '--yes', '--timeout', '180'],
+        env,
+        300_000,
+      );
       expect(r.code, `snapshot --all: ${r.stderr}`).to.equal(0);
       cliReport = JSON.parse(r.stdout) as typeof cliReport;
       expect(cliReport.completed).to.equal(true);

@@ -10,11 +10,16 @@ import { ensurePipelineTopics } from '../../src/flows/projection/stages';
 import { startOpenCellSandbox } from '../../testkit/sandbox/opencell';
 import type { Sandbox } from '../integration/support/pipeline';
 import { SecondStack } from '../integration/support/second-stack';
-import { eventually, REGISTRY_URL, ROOT, uniqueSuffix } from '../integration/support/stack';
+import { eventually, ROOT, uniqueSuffix } from '../integration/support/stack';
 import { randomBetween, sleep, WorkerSupervisor } from './support/harness';
 import { auditCreates, oneShotCounts, serviceDuplicates, stateProblems, Workload } from './support/workload';
 import type { ExpectedContract } from './support/workload';
-import { headCommit, outboxDrained, routerAfterInitialSnapshot } from './support/scenario';
+import {
+  headCommit,
+  outboxDrained,
+  routerAfterInitialSnapshot,
+  secondStackPipelineEnv,
+} from './support/scenario';
 
 /**
  * Issue 15 §9 (defect 9), named scenario "3-broker cluster, RF 3, min.insync 2: kill -9 a broker 10 times under
@@ -55,29 +60,12 @@ describe('3-broker cluster, RF 3, min.insync 2: kill -9 a broker 10 times under 
     odoo = new Pool({ connectionString: stack.odooDatabaseUrl, max: 2 });
     state = new Pool({ connectionString: stack.stateDatabaseUrl, max: 2 });
     sandbox = await startOpenCellSandbox({ port: 0, password: 'brokers3-oc', seed: 11 });
-    const env: Record<string, string> = {
-      KAFKA_BROKERS: stack.brokers.join(','),
-      CONNECT_URL: stack.connectUrl,
-      ODOO_DATABASE_URL: stack.odooDatabaseUrl,
-      STATE_DATABASE_URL: stack.stateDatabaseUrl,
-      SCHEMA_REGISTRY_URL: REGISTRY_URL,
-      OPENCELL_BASEURL: sandbox.url,
-      OPENCELL_USER: sandbox.credentials.user,
-      OPENCELL_PASSWORD: 'brokers3-oc',
-      ODOO_PASSWORD: 'unused',
-      SYNC_EVENTS_TOPIC: `test.brokers3-sync-events-${sfx}`,
-      INVOICE_EVENTS_TOPIC: `test.brokers3-invoice-events-${sfx}`,
-      RETRY_INITIAL_MS: '100',
-      RETRY_MAX_MS: '2000',
-      RETRY_MAX_ATTEMPTS: '40',
-      OPENCELL_TIMEOUT_MS: '3000',
-      FAULT_ROUTER_GROUP: `brokers3-router-${sfx}`,
-      FAULT_PROJECTOR_GROUP: `brokers3-projector-${sfx}`,
-      FAULT_RELAY_LOCK_KEY: String(Math.floor(Math.random() * 2 ** 40) + 1),
-      FAULT_SESSION_TIMEOUT_MS: '10000',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'test',
-    };
+    const env = secondStackPipelineEnv(
+      stack,
+      sandbox,
+      { name: 'brokers3', sfx, password: 'brokers3-oc' },
+      { RETRY_MAX_ATTEMPTS: '40', OPENCELL_TIMEOUT_MS: '3000' },
+    );
     config = loadConfig({ ...process.env, ...env });
     const kafka = createKafka({ brokers: stack.brokers }, 'brokers3-test');
     admin = kafka.admin();

@@ -11,8 +11,6 @@
  */
 import { expect } from 'chai';
 import { isStateChanging } from '../../testkit/sandbox/opencell/journal';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import { applyReset } from '../../src/adapters/kafka/groups';
 import type { PoolClient } from 'pg';
@@ -25,35 +23,9 @@ import {
   type InsertedContract,
   type InsertedPartner,
 } from '../../testkit/demo-seed';
+import { runCli } from '../support/cli-process';
 import { startTestPipeline, type TestPipeline } from './support/pipeline';
-import { eventually, odooDb, ROOT, stateDb, testKafka, uniqueSuffix } from './support/stack';
-
-const CLI = join(ROOT, 'src', 'app', 'cli.ts');
-
-function cli(
-  args: string[],
-  timeoutMs = 170_000,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--require', 'tsx/cjs', CLI, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, LOG_LEVEL: 'error', LOG_FORMAT: 'json' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`cli ${args.join(' ')} timed out\n${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      setImmediate(() => resolve({ code, stdout, stderr }));
-    });
-  });
-}
+import { eventually, odooDb, stateDb, testKafka, uniqueSuffix } from './support/stack';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -241,7 +213,7 @@ describe('snapshots reconcile, they do not replay history (issue 15 §4, real st
       const topic = `odoo.public.${table}`;
       const from = await topicEnds(topic);
       const where = `id IN (${ids.join(', ')})`;
-      const r = await cli(['snapshot', table, '--where', where, '--wait', '--json', '--yes']);
+      const r = await runCli(['snapshot', table, '--where', where, '--wait', '--json', '--yes']);
       expect(r.code, `snapshot ${table}: ${r.stderr}`).to.equal(0);
       // first: how many snapshot events of these rows arrived on the table's topic
       const reads = await snapshotReads(topic, from, new Set(ids));

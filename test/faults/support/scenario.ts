@@ -23,6 +23,7 @@ import {
   testKafka,
   uniqueSuffix,
 } from '../../integration/support/stack';
+import type { SecondStack } from '../../integration/support/second-stack';
 import { WorkerSupervisor } from './harness';
 import { stateProblems, type ExpectedContract } from './workload';
 
@@ -220,4 +221,40 @@ export async function routerAfterInitialSnapshot(
     'the initial snapshot of the reference data written',
   );
   await startGroupAtEnd(kafka, admin, group, routerTopics(prefix));
+}
+
+/**
+ * The pipeline processes' environment on a second stack (its brokers, Kafka Connect, Odoo and state databases; the
+ * shared registry) with the run's topics, consumer groups (`<name>-router-<sfx>`, `<name>-projector-<sfx>`) and relay
+ * lock, and short retries; `extra` adds or overrides settings.
+ */
+export function secondStackPipelineEnv(
+  stack: SecondStack,
+  sandbox: Sandbox,
+  o: { name: string; sfx: string; password: string },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    KAFKA_BROKERS: stack.brokers.join(','),
+    CONNECT_URL: stack.connectUrl,
+    ODOO_DATABASE_URL: stack.odooDatabaseUrl,
+    ODOO_SIGNAL_DATABASE_URL: stack.odooDatabaseUrl,
+    STATE_DATABASE_URL: stack.stateDatabaseUrl,
+    SCHEMA_REGISTRY_URL: REGISTRY_URL,
+    OPENCELL_BASEURL: sandbox.url,
+    OPENCELL_USER: sandbox.credentials.user,
+    OPENCELL_PASSWORD: o.password,
+    ODOO_PASSWORD: 'unused',
+    SYNC_EVENTS_TOPIC: `test.${o.name}-sync-events-${o.sfx}`,
+    INVOICE_EVENTS_TOPIC: `test.${o.name}-invoice-events-${o.sfx}`,
+    RETRY_INITIAL_MS: '100',
+    RETRY_MAX_MS: '2000',
+    FAULT_ROUTER_GROUP: `${o.name}-router-${o.sfx}`,
+    FAULT_PROJECTOR_GROUP: `${o.name}-projector-${o.sfx}`,
+    FAULT_RELAY_LOCK_KEY: String(Math.floor(Math.random() * 2 ** 40) + 1),
+    FAULT_SESSION_TIMEOUT_MS: '10000',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'test',
+    ...extra,
+  };
 }
