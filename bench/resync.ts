@@ -46,6 +46,12 @@ function createKey(e: { path: string; body: unknown }): string {
 export interface ResyncOptions {
   partners: number;
   contracts: number;
+  /**
+   * Address changes of the partners with contracts (rounds of one UPDATE of `street` over all of them): the replay's
+   * relevant share — each is routed to an update_customer intent that the projector finds finished — beside the
+   * partner creations the router skips on their bytes (issue 17 §2: a resync of a real history, not of inserts only).
+   */
+  updates?: number;
   /** where the replay's router and projector write their CPU profiles (node --cpu-prof); none when absent */
   cpuProfDir?: string;
 }
@@ -113,6 +119,33 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
           c.release();
         }
       });
+    }
+    // Rounds of address changes (each round one UPDATE of every contract partner's street; the round is in the
+    // street, so a later run adds only the missing rounds).
+    const updates = o.updates ?? 0;
+    if (updates > 0) {
+      const partnersWithContracts = Number(
+        (
+          await db.query(
+            `SELECT count(DISTINCT c.partner_id) AS n FROM contract_contract c JOIN res_partner p ON p.id = c.partner_id WHERE p.ref LIKE 'BRSY-%'`,
+          )
+        ).rows[0].n,
+      );
+      const rounds = Math.ceil(updates / Math.max(1, partnersWithContracts));
+      const done = Number(
+        (
+          await db.query(
+            `SELECT coalesce(max(substring(street from '^Carrer Resync ([0-9]+)$')::int), 0) AS n FROM res_partner WHERE ref LIKE 'BRSY-%'`,
+          )
+        ).rows[0].n,
+      );
+      if (done < rounds) log(`resync: ${rounds - done} rounds of ${partnersWithContracts} address changes…`);
+      for (let round = done + 1; round <= rounds; round++)
+        await db.query(
+          `UPDATE res_partner p SET street = 'Carrer Resync ' || $1::int, write_date = now()
+            WHERE p.ref LIKE 'BRSY-%' AND EXISTS (SELECT 1 FROM contract_contract c WHERE c.partner_id = p.id)`,
+          [round],
+        );
     }
     await debeziumBarrier(db, bp.config.topics.prefix, 600_000);
     const topics = routerTopics(bp.config.topics.prefix);
@@ -264,6 +297,7 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
     return {
       partners: o.partners,
       contracts: o.contracts,
+      updates,
       topicEvents: events,
       pass1: { ...pass1, wallSeconds: Math.round(pass1.wallSeconds * 10) / 10 },
       bare: {

@@ -15,8 +15,9 @@
  *   --conc-partners=N        BENCH_CONC_PARTNERS      (1500 distinct customers)
  *   --conc-updates=N         BENCH_CONC_UPDATES       (3 updates per customer)
  *   --conc-latency=N         BENCH_CONC_LATENCY       (50 ms added by the sandbox)
- *   --resync-partners=N      BENCH_RESYNC_PARTNERS    (100000)
+ *   --resync-partners=N      BENCH_RESYNC_PARTNERS    (1000000)
  *   --resync-contracts=N     BENCH_RESYNC_CONTRACTS   (2000)
+ *   --resync-updates=N       BENCH_RESYNC_UPDATES     (200000: address changes of the contracts' partners)
  *   --resync-profile=DIR     BENCH_RESYNC_PROFILE     (none: the replay's router and projector write CPU profiles there)
  *   --invoices=N             BENCH_INVOICES           (100000, a monthly billing run, issue 17 §3; --quick: 10000)
  *   --invoice-batch=N        BENCH_INVOICE_BATCH      (200 invoices per account.move create: the loader's maxBatch)
@@ -128,11 +129,12 @@ export async function main(): Promise<void> {
         case 'resync': {
           const { runResyncBench } = await import('./resync.js');
           params = {
-            partners: num('resync-partners', 'BENCH_RESYNC_PARTNERS', 100_000, 5_000),
+            partners: num('resync-partners', 'BENCH_RESYNC_PARTNERS', 1_000_000, 5_000),
             contracts: num('resync-contracts', 'BENCH_RESYNC_CONTRACTS', 2000, 100),
+            updates: num('resync-updates', 'BENCH_RESYNC_UPDATES', 200_000, 2_000),
           };
           result = await runResyncBench({
-            ...(params as { partners: number; contracts: number }),
+            ...(params as { partners: number; contracts: number; updates: number }),
             cpuProfDir: flags['resync-profile'] ?? process.env.BENCH_RESYNC_PROFILE,
           });
           break;
