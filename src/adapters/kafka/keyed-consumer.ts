@@ -46,6 +46,8 @@ export interface BatchHandlerContext {
   partition: number;
   /** the key the consumer orders a message by (KeyedConsumerOptions.orderingKey) */
   keyOf: (message: KafkaMessage) => string;
+  /** the partition's fencing token, as the handlers get it (MessageContext.fence) */
+  fence?: FenceToken;
 }
 
 export interface KeyedConsumerOptions {
@@ -720,7 +722,7 @@ class BatchRun {
     if (messages.length === 0) return NONE;
     const { topic, partition } = this;
     try {
-      return await handle(messages, { topic, partition, keyOf });
+      return await handle(messages, { topic, partition, keyOf, fence: this.ctx.fence });
     } catch (e) {
       this.ctx.log.warn(
         `batch not handled in bulk, its messages run one by one: ${redactString((e as Error).message)}`,

@@ -97,6 +97,14 @@ export class Projector {
   }
 
   /**
+   * Which of these intents are finished in the ledger (applied or skipped): the replay check of `handle`, asked for a
+   * fetched batch at once (the checks share statements; a FencedError when `fence` is no longer the partition's).
+   */
+  async finished(intentIds: readonly string[], fence?: FenceToken): Promise<boolean[]> {
+    return Promise.all(intentIds.map((id) => this.deps.ledger.isFinished(id, fence)));
+  }
+
+  /**
    * Handles one intent. Resolves when it is applied or skipped (and recorded, with its sync event); throws a
    * SyncError otherwise (retriable ones are retried by the consumer, the others dead-lettered).
    */
