@@ -142,7 +142,7 @@ function resync(rec: RunRecord | undefined): string {
   if (r && !r.error) {
     const p = r.replay ?? {};
     s += `\n| figure | value | target |\n|---|---|---|\n`;
-    s += `| data | ${n(r.partners)} bench partners, ${n(r.contracts)} with contracts; ${n(r.topicEvents)} events on the router topics | 100,000 partners |\n`;
+    s += `| data | ${n(r.partners)} bench partners, ${n(r.contracts)} with contracts, ${n(r.updates ?? 0)} address changes of these (each routed to an intent); ${n(r.topicEvents)} events on the router topics | 1,000,000 captured rows |\n`;
     s += `| pass 1 (creates) | ${n(r.pass1?.wallSeconds, 1)} s; ${n(r.pass1?.routerEvents)} events routed, ${n(r.pass1?.projectorIntents)} intents, ${n(r.pass1?.creates)} create calls, ${n(r.pass1?.subscriptions)} subscriptions | |\n`;
     s += `| replay wall time | **${n(p.wallSeconds, 1)} s** (router ${n(p.routerSeconds, 1)} s, projector ${n(p.projectorSeconds, 1)} s) | |\n`;
     s += `| bare kafkajs consumer (baseline) | ${n(r.bare?.eventsPerSec)} events/s (${n(r.bare?.events)} events in ${n(r.bare?.seconds, 1)} s) | |\n`;
@@ -155,10 +155,10 @@ function resync(rec: RunRecord | undefined): string {
         : '—';
     s += `| peak RSS, router process | ${mem(m.router)} | < 250 MiB — ${verdict(m.router ? m.router.hwmMiB < 250 : undefined)} |\n`;
     s += `| peak RSS, projector process | ${mem(m.projector)} | < 250 MiB — ${verdict(m.projector ? m.projector.hwmMiB < 250 : undefined)} |\n`;
-    s += `| replay projector | ${n(p.projectorIntents)} intents (all skipped by the ledger), ${n(p.calls)} OpenCell calls (reads) | |\n`;
+    s += `| replay projector | ${n(p.projectorIntents)} intents (all skipped by the ledger), ${n(p.calls)} OpenCell calls (reads)${p.projectorIntentsPerSec ? `; ${n(p.projectorIntentsPerSec)} intents/s` : ''} | |\n`;
     s += `| creates during the replay | ${n(p.createsDuringReplay)} (state-changing calls ${n(p.stateChangingCalls)}) | |\n`;
     s += `| **duplicate creates** | **${n(p.duplicateCreates)}**${p.duplicateExamples?.length ? ` (e.g. ${p.duplicateExamples.join('; ')})` : ''} | 0 — ${verdict(p.duplicateCreates === 0)} |\n`;
-    if (r.partners >= 1_000_000)
+    if (r.topicEvents >= 1_000_000)
       s += `| 1M rows resynced | ${n(p.wallSeconds, 1)} s, ${n(p.stateChangingCalls)} state-changing calls | < 180 s, 0 — ${verdict(p.wallSeconds < 180 && p.stateChangingCalls === 0)} |\n`;
   }
   return s + errorOf(rec);

@@ -314,6 +314,8 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
         ratioToBare: Math.round((routerEventsPerSec / bareEventsPerSec) * 100) / 100,
         projectorIntents: pc?.processed ?? 0,
         projectorSeconds: pc ? Math.round(((pc.last - pc.first) / 1000) * 10) / 10 : 0,
+        projectorIntentsPerSec:
+          pc && pc.last > pc.first ? Math.round(pc.processed / ((pc.last - pc.first) / 1000)) : null,
         calls: replayCalls.length,
         stateChangingCalls: replayCalls.filter((e) => isStateChanging(e) && e.status < 300).length,
         createsDuringReplay: replayCreates.length,
