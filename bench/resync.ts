@@ -175,7 +175,20 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
         what,
         250,
       );
-      return { started, routerDone, done: Date.now(), throughBacklog };
+      const done = Date.now();
+      // the router's counters arrive every 250 ms: when the projector finished in the same poll, wait for them
+      if (router && !throughBacklog && Number.isFinite(backlog))
+        await waitFor(
+          () => {
+            const rc = router.counters.router;
+            if (rc && rc.processed >= backlog) throughBacklog = { ...rc, cpuSeconds: router.cpuSeconds() };
+            return throughBacklog ? true : undefined;
+          },
+          10_000,
+          'the router counters',
+          50,
+        ).catch(() => undefined);
+      return { started, routerDone, done, throughBacklog };
     };
     // The router and the projector run as processes of their own (src/app/run.ts), as in production.
     const startStages = (cpuProfDir?: string) => ({

@@ -34,6 +34,8 @@ export interface Column<A> {
   readonly kind: ColumnKind;
   readonly nullable: boolean;
   readonly codec: t.Type<A, unknown, unknown>;
+  /** the codec decodes every value its `is` accepts to that same value (no conversion): decoding can skip it */
+  readonly passThrough?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -234,11 +236,14 @@ function nullable<A>(codec: t.Type<A, unknown, unknown>): t.Type<A | null, unkno
   );
 }
 
+/** Kinds whose event value is the decoded value (the others convert: dates, timestamps, translations). */
+const PASS_THROUGH: ReadonlySet<ColumnKind> = new Set(['int', 'string', 'numeric', 'float']);
+
 function column<A>(kind: ColumnKind, codec: t.Type<A, unknown, unknown>): Column<A> {
-  return { kind, nullable: false, codec };
+  return { kind, nullable: false, codec, passThrough: PASS_THROUGH.has(kind) };
 }
 function nullableColumn<A>(kind: ColumnKind, codec: t.Type<A, unknown, unknown>): Column<A | null> {
-  return { kind, nullable: true, codec: nullable(codec) };
+  return { kind, nullable: true, codec: nullable(codec), passThrough: PASS_THROUGH.has(kind) };
 }
 
 /** Odoo booleans are nullable columns read as False when NULL: decoded null → false. */

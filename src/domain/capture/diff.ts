@@ -15,14 +15,19 @@ export function changedBillingFields<T extends TableName>(
   table: T,
   before: Partial<Row<T>> | Record<string, unknown> | null | undefined,
   after: Partial<Row<T>> | Record<string, unknown> | null | undefined,
+  /** only these billing columns are compared (the router's watched ones); default: every billing column */
+  among?: readonly (keyof Row<T> & string)[],
 ): (keyof Row<T> & string)[] {
   const spec = specOf(table);
-  const cols = spec.billing as (keyof Row<T> & string)[];
+  const cols = among ?? (spec.billing as (keyof Row<T> & string)[]);
   if (!before || !after) return [...cols];
   const b = before as Record<string, unknown>;
   const a = after as Record<string, unknown>;
-  const missing = [...missingColumnsOf(before), ...missingColumnsOf(after)];
-  return cols.filter((c) => missing.includes(c) || !valuesEqual(spec.columns[c].kind, b[c], a[c]));
+  const mb = missingColumnsOf(before);
+  const ma = missingColumnsOf(after);
+  return cols.filter(
+    (c) => mb.includes(c) || ma.includes(c) || !valuesEqual(spec.columns[c].kind, b[c], a[c]),
+  );
 }
 
 /**

@@ -149,11 +149,18 @@ export function triggeringTables(): TableName[] {
  * correctness over call economy; strategies are idempotent.
  */
 export function changedWatchedFields(change: RowChange): string[] {
-  const watched = watchedColumns(change.table);
+  const watched = WATCHED_BILLING.get(change.table) ?? [];
   if (watched.length === 0) return [];
-  const changed: readonly string[] = changedBillingFields(change.table, change.before, change.after);
-  return watched.filter((c) => changed.includes(c));
+  return changedBillingFields(change.table, change.before, change.after, watched as never);
 }
+
+/** The watched columns of each table that are billing columns (all of them: key columns are never watched). */
+const WATCHED_BILLING = new Map<string, readonly string[]>(
+  (Object.keys(TABLES) as TableName[]).map((t) => {
+    const billing: readonly string[] = specOf(t).billing;
+    return [t, Object.freeze(watchedColumns(t).filter((c) => billing.includes(c)))];
+  }),
+);
 
 /** true when the key columns of the before and after images differ (a relation row "moved"). */
 export function keyChanged(change: RowChange): boolean {
