@@ -102,14 +102,15 @@ export class Coalescer<Req, Res> {
   }
 
   private take(g: Group<Req, Res>): Pending<Req, Res>[] {
-    const batch: Pending<Req, Res>[] = [g.queue.shift()!];
-    const reqs = [batch[0].req];
-    while (batch.length < this.opts.maxBatch && g.queue.length > 0) {
-      const next = g.queue[0];
-      if (this.opts.accepts && !this.opts.accepts(reqs, next.req)) break;
-      batch.push(g.queue.shift()!);
-      reqs.push(next.req);
-    }
-    return batch;
+    const q = g.queue;
+    const max = Math.min(this.opts.maxBatch, q.length);
+    let n = 1;
+    const accepts = this.opts.accepts;
+    if (accepts) {
+      const reqs = [q[0].req];
+      while (n < max && accepts(reqs, q[n].req)) reqs.push(q[n++].req);
+    } else n = max;
+    // one splice, not a shift per request (a queue of thousands: a fetched batch's reads)
+    return q.splice(0, n);
   }
 }

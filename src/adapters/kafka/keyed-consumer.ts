@@ -734,8 +734,9 @@ class BatchRun {
 
   private skips(message: KafkaMessage): boolean {
     const skip = this.opts.skip;
-    if (!skip || this.ctx.pendingDeadLetters.has(`${this.topic}/${this.partition}/${message.offset}`))
-      return false;
+    if (!skip) return false;
+    const pending = this.ctx.pendingDeadLetters;
+    if (pending.size > 0 && pending.has(`${this.topic}/${this.partition}/${message.offset}`)) return false;
     try {
       return skip(message, this.topic, this.partition);
     } catch {

@@ -205,23 +205,14 @@ function parseJson(buf: Buffer | string, pos: KafkaPosition, what: 'key' | 'valu
  * when not found as expected (spaces, an unknown op): the caller parses the value.
  */
 export function peekOp(value: Buffer): Op | undefined {
-  // "op":"x"  =  22 6f 70 22 3a 22 x 22
-  for (let i = value.length - 8; i >= 0; i--) {
-    if (
-      value[i] === 0x22 &&
-      value[i + 1] === 0x6f &&
-      value[i + 2] === 0x70 &&
-      value[i + 3] === 0x22 &&
-      value[i + 4] === 0x3a &&
-      value[i + 5] === 0x22
-    ) {
-      if (value[i + 7] !== 0x22) return undefined;
-      const op = String.fromCharCode(value[i + 6]);
-      return (OPS as readonly string[]).includes(op) ? (op as Op) : undefined;
-    }
-  }
-  return undefined;
+  // the last `"op":"x"` of the record (native search from the end: the envelope's op follows its row images)
+  const i = value.lastIndexOf(OP_NEEDLE);
+  if (i < 0 || i + 7 >= value.length || value[i + 7] !== 0x22) return undefined;
+  const op = String.fromCharCode(value[i + 6]);
+  return (OPS as readonly string[]).includes(op) ? (op as Op) : undefined;
 }
+
+const OP_NEEDLE = Buffer.from('"op":"', 'latin1');
 
 /** `odoo.public.res_partner` → `res_partner` (the last segment; schema and prefix before it). */
 export function tableOfTopic(topic: string): string {

@@ -1,0 +1,90 @@
+/**
+ * The router's replay alone, beside a bare kafkajs consumer, over what the router topics hold now (no pass 1, no
+ * projector): a quick loop for issue 17 §2's ratio while the router's code changes. `npx tsx bench/router-replay.ts
+ * [rounds] [--profile=DIR]`; each round runs the bare consumer and then the router (a fresh group from the earliest
+ * offset, a fresh state database for its contract pins), each in a process of its own, and prints both rates, their
+ * ratio and their CPU seconds per 100,000 events. `npm run bench -- resync` is the measurement of record.
+ */
+import { benchKafka, startBenchPipeline, suffix, topicSize, waitFor } from './common';
+import { startChild } from './child-process';
+import { PIPELINE_NODE_OPTIONS } from './processes';
+import { routerTopics } from '../src/flows/projection/stages';
+
+async function main() {
+  const rounds = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 1);
+  const profile = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
+  const admin = benchKafka().admin();
+  await admin.connect();
+  const nodeOptions = (
+    process.argv.find((a) => a.startsWith('--node-options='))?.slice('--node-options='.length) ??
+    PIPELINE_NODE_OPTIONS
+  ).split(/\s+/);
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      const bp = await startBenchPipeline({ name: 'routerreplay', start: false, routerFrom: 'earliest' });
+      try {
+        const topics = routerTopics(bp.config.topics.prefix);
+        const total = (await Promise.all(topics.map((t) => topicSize(admin, t)))).reduce((a, b) => a + b, 0);
+        const run = async (mode: 'bare' | 'router') => {
+          const child =
+            mode === 'bare'
+              ? startChild({ mode: 'bare', groupId: `bench-bare-${suffix()}`, topics }, bp.env, {
+                  name: 'bare',
+                  nodeOptions,
+                })
+              : startChild({ mode: 'run', roles: ['router'], groups: { router: bp.groups.router } }, bp.env, {
+                  name: 'router',
+                  nodeOptions,
+                  cpuProfDir: profile,
+                });
+          await child.ready;
+          const cpu0 = child.cpuSeconds();
+          let cpu = 0;
+          await waitFor(
+            () => {
+              const c = child.counters[mode];
+              if (c && c.processed >= total) {
+                cpu = child.cpuSeconds() - cpu0;
+                return true;
+              }
+              return undefined;
+            },
+            1_800_000,
+            mode,
+            50,
+          );
+          const r = await child.stop();
+          const c = r.counters[mode]!;
+          const seconds = (c.last - c.first) / 1000;
+          return {
+            events: c.processed,
+            perSec: Math.round(c.processed / seconds),
+            cpuPer100k: Math.round((cpu / c.processed) * 1e5 * 100) / 100,
+            rssMiB: r.memory.peakRssMiB,
+          };
+        };
+        const bare = await run('bare');
+        const router = await run('router');
+        console.log(
+          JSON.stringify({
+            round,
+            events: total,
+            bare,
+            router,
+            ratio: Math.round((router.perSec / bare.perSec) * 100) / 100,
+            cpuRatio: Math.round((bare.cpuPer100k / router.cpuPer100k) * 100) / 100,
+          }),
+        );
+      } finally {
+        await bp.stop();
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
