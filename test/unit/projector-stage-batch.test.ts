@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/core/config';
 import type { KeyedConsumer } from '../../src/adapters/kafka/keyed-consumer';
 import { encodeIntentMessage, type IntentMessage } from '../../src/domain/intents/message';
 import { FencedError } from '../../src/domain/errors';
-import { createProjector } from '../../src/flows/projection/stages';
+import { BULK_REPLAY_MIN_BATCH, createProjector } from '../../src/flows/projection/stages';
 import type { Projector } from '../../src/flows/projection/projector';
 import { batchPayload } from './support/kafka-batch';
 
@@ -67,12 +67,13 @@ function fakeProjector(finished: Set<string>, log: string[], fenced = false) {
   } as unknown as Projector;
 }
 
-function projector(p: Projector): KeyedConsumer {
+function projector(p: Projector, bulkReplayMinBatch = 1): KeyedConsumer {
   return createProjector({
     kafka: {} as Kafka,
     producer: {} as Producer,
     config: loadConfig({ OPENCELL_PASSWORD: 'x', ODOO_PASSWORD: 'y', RETRY_INITIAL_MS: '5' }),
     projector: p,
+    bulkReplayMinBatch,
   });
 }
 
@@ -112,6 +113,18 @@ describe('projector stage: a replay ends its finished intents in bulk', () => {
     await onBatch(projector(fakeProjector(finished, log)), batchPayload(messages, commits, 0, TOPIC));
     expect(log).to.deep.equal(['check i-0', 'handle i-1']);
     expect(commits[commits.length - 1]).to.equal('2');
+  });
+
+  it('a live batch (smaller than BULK_REPLAY_MIN_BATCH) is not checked in bulk: each intent is checked once, by its handler', async () => {
+    const log: string[] = [];
+    const commits: string[] = [];
+    const messages = [0, 1, 2].map((o) => intentRecord(o, 10 + o));
+    await onBatch(
+      projector(fakeProjector(new Set(), log), BULK_REPLAY_MIN_BATCH),
+      batchPayload(messages, commits, 0, TOPIC),
+    );
+    expect(log).to.deep.equal(['handle i-0', 'handle i-1', 'handle i-2']);
+    expect(commits[commits.length - 1]).to.equal('3');
   });
 
   it('a fenced replay check finishes nothing in bulk: the handlers meet the fence and the batch commits nothing', async () => {

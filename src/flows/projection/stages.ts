@@ -222,6 +222,16 @@ function traceOf(message: KafkaMessage, intents: readonly IntentMessage[]): Trac
 }
 
 /**
+ * The smallest fetched batch the projector checks in bulk. A live batch (a few intents just routed) is not checked
+ * twice: its handlers' own replay checks are needed anyway (they carry the fence check) and share their statements;
+ * a large batch is a backlog — a replay, a resync, a partition taken over — where one statement for the batch can
+ * spare every handler run.
+ */
+export const BULK_REPLAY_MIN_BATCH = 32;
+
+const NOTHING: ReadonlySet<KafkaMessage> = new Set();
+
+/**
  * The messages of a fetched batch whose intent the ledger has finished, each key's up to its first unfinished one
  * (that one and the key's later messages are left to the handler, in order: KeyedConsumerOptions.handleBatch). The
  * intent id is read from the record's `intent_id` header, which the router and the operator commands write beside
@@ -282,6 +292,8 @@ export function createProjector(opts: {
   deadLetterIndex?: DeadLetterIndex;
   /** Fencing of the projector's partitions (issue 15 §2): a zombie instance applies nothing once they moved. */
   fence?: PartitionFence;
+  /** fetched batches of at least this many intents get the bulk replay check (default BULK_REPLAY_MIN_BATCH) */
+  bulkReplayMinBatch?: number;
 }): KeyedConsumer {
   const { kafka, producer, config, projector, hooks } = opts;
   const log = componentLogger('projector');
@@ -297,7 +309,10 @@ export function createProjector(opts: {
     fence: opts.fence,
     // A replay (offset reset, resync) re-reads intents the ledger has finished: a fetched batch's replay checks are
     // asked at once and the finished ones end without a decode, a handler run or a statement each (issue 17 §2).
-    handleBatch: async (messages, { keyOf, fence }) => finishedIntents(messages, keyOf, projector, fence),
+    handleBatch: async (messages, { keyOf, fence }) =>
+      messages.length < (opts.bulkReplayMinBatch ?? BULK_REPLAY_MIN_BATCH)
+        ? NOTHING
+        : finishedIntents(messages, keyOf, projector, fence),
     handler: async (message, ctx) => {
       const msg = decodeIntentMessage(ctx.topic, ctx.partition, message.offset, message.value);
       await withTrace(intentTrace(message.headers, msg), async () => {
