@@ -9,7 +9,11 @@ import { loadConfig } from '../../src/core/config';
 import type { KeyedConsumer } from '../../src/adapters/kafka/keyed-consumer';
 import { encodeIntentMessage, type IntentMessage } from '../../src/domain/intents/message';
 import { FencedError } from '../../src/domain/errors';
-import { BULK_REPLAY_MIN_BATCH, createProjector } from '../../src/flows/projection/stages';
+import {
+  BULK_REPLAY_IDLE_MS,
+  BULK_REPLAY_MIN_BATCH,
+  createProjector,
+} from '../../src/flows/projection/stages';
 import type { Projector } from '../../src/flows/projection/projector';
 import { batchPayload } from './support/kafka-batch';
 
@@ -67,13 +71,14 @@ function fakeProjector(finished: Set<string>, log: string[], fenced = false) {
   } as unknown as Projector;
 }
 
-function projector(p: Projector, bulkReplayMinBatch = 1): KeyedConsumer {
+function projector(p: Projector, bulkReplayMinBatch = 1, now?: () => number): KeyedConsumer {
   return createProjector({
     kafka: {} as Kafka,
     producer: {} as Producer,
     config: loadConfig({ OPENCELL_PASSWORD: 'x', ODOO_PASSWORD: 'y', RETRY_INITIAL_MS: '5' }),
     projector: p,
     bulkReplayMinBatch,
+    now,
   });
 }
 
@@ -125,6 +130,27 @@ describe('projector stage: a replay ends its finished intents in bulk', () => {
     );
     expect(log).to.deep.equal(['handle i-0', 'handle i-1', 'handle i-2']);
     expect(commits[commits.length - 1]).to.equal('3');
+  });
+
+  it('a backlog of new intents (a lagging projector): after a bulk check that found none finished, the next batches skip it for BULK_REPLAY_IDLE_MS', async () => {
+    const log: string[] = [];
+    let clock = 1_000_000;
+    const kc = projector(fakeProjector(new Set(), log), 1, () => clock);
+    await onBatch(kc, batchPayload([intentRecord(0, 10), intentRecord(1, 11)], [], 0, TOPIC));
+    await onBatch(kc, batchPayload([intentRecord(2, 10), intentRecord(3, 11)], [], 0, TOPIC));
+    clock += BULK_REPLAY_IDLE_MS;
+    await onBatch(kc, batchPayload([intentRecord(4, 10)], [], 0, TOPIC));
+    expect(log).to.deep.equal([
+      'check i-0,i-1',
+      'handle i-0',
+      'handle i-1',
+      // the second batch, within the idle time: no bulk check
+      'handle i-2',
+      'handle i-3',
+      // after it, checked again
+      'check i-4',
+      'handle i-4',
+    ]);
   });
 
   it('a fenced replay check finishes nothing in bulk: the handlers meet the fence and the batch commits nothing', async () => {

@@ -229,6 +229,9 @@ function traceOf(message: KafkaMessage, intents: readonly IntentMessage[]): Trac
  */
 export const BULK_REPLAY_MIN_BATCH = 32;
 
+/** After a bulk check that found no finished intent, the partition's batches skip the check for this long. */
+export const BULK_REPLAY_IDLE_MS = 30_000;
+
 const NOTHING: ReadonlySet<KafkaMessage> = new Set();
 
 /**
@@ -294,9 +297,13 @@ export function createProjector(opts: {
   fence?: PartitionFence;
   /** fetched batches of at least this many intents get the bulk replay check (default BULK_REPLAY_MIN_BATCH) */
   bulkReplayMinBatch?: number;
+  /** the clock of BULK_REPLAY_IDLE_MS (tests) */
+  now?: () => number;
 }): KeyedConsumer {
   const { kafka, producer, config, projector, hooks } = opts;
   const log = componentLogger('projector');
+  /** partition → until when its batches skip the bulk replay check (its last check found nothing finished) */
+  const bulkIdleUntil = new Map<string, number>();
   return new KeyedConsumer({
     kafka,
     groupId: opts.groupId ?? PROJECTOR_GROUP,
@@ -309,10 +316,18 @@ export function createProjector(opts: {
     fence: opts.fence,
     // A replay (offset reset, resync) re-reads intents the ledger has finished: a fetched batch's replay checks are
     // asked at once and the finished ones end without a decode, a handler run or a statement each (issue 17 §2).
-    handleBatch: async (messages, { keyOf, fence }) =>
-      messages.length < (opts.bulkReplayMinBatch ?? BULK_REPLAY_MIN_BATCH)
-        ? NOTHING
-        : finishedIntents(messages, keyOf, projector, fence),
+    handleBatch: async (messages, { topic, partition, keyOf, fence }) => {
+      if (messages.length < (opts.bulkReplayMinBatch ?? BULK_REPLAY_MIN_BATCH)) return NOTHING;
+      // A backlog of new intents (a lagging projector) has nothing finished: after a check that found none, the
+      // partition's next batches go straight to their handlers for a while, so that the lag is not made worse.
+      const at = (opts.now ?? Date.now)();
+      const k = `${topic}/${partition}`;
+      if ((bulkIdleUntil.get(k) ?? 0) > at) return NOTHING;
+      const done = await finishedIntents(messages, keyOf, projector, fence);
+      if (done.size === 0) bulkIdleUntil.set(k, at + BULK_REPLAY_IDLE_MS);
+      else bulkIdleUntil.delete(k);
+      return done;
+    },
     handler: async (message, ctx) => {
       const msg = decodeIntentMessage(ctx.topic, ctx.partition, message.offset, message.value);
       await withTrace(intentTrace(message.headers, msg), async () => {
