@@ -12,7 +12,9 @@ import { PIPELINE_NODE_OPTIONS } from './processes';
 import { defaultPgSetupOptions } from '../src/app/pg-setup';
 
 async function main() {
-  const [topic, stateDb, roundsArg] = process.argv.slice(2);
+  const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const profile = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
+  const [topic, stateDb, roundsArg] = args;
   if (!topic || !stateDb)
     throw new Error('usage: projector-replay.ts <intents topic> <state database> [rounds]');
   const rounds = Number(roundsArg ?? 1);
@@ -37,6 +39,7 @@ async function main() {
         const child = startChild({ mode: 'run', roles: ['projector'], groups: { projector: group } }, env, {
           name: 'projector',
           nodeOptions: PIPELINE_NODE_OPTIONS.split(/\s+/),
+          cpuProfDir: profile,
         });
         await child.ready;
         const cpu0 = child.cpuSeconds();
