@@ -8,6 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildMessage, ChildOptions, Counters, HeapPeaks } from './pipeline-process';
+import { waitFor } from './common';
 
 export interface ChildMemory {
   pid: number;
@@ -138,5 +139,49 @@ export function startChild(
       }
       return { counters: state.final ?? state.counters, memory: memory() };
     },
+  };
+}
+
+/** What a child did from its first to its last counted message of one stage (the replay tools' figures). */
+export interface ChildThroughput {
+  messages: number;
+  seconds: number;
+  perSec: number;
+  cpuPer100k: number;
+  rssMiB: number;
+}
+
+/**
+ * Waits until `child` has counted `total` messages of `stage`, stops it, and measures that stretch: its rate over
+ * first → last message, its CPU seconds (every thread) per 100,000 messages from ready to `total`, its peak RSS.
+ */
+export async function throughputOf(
+  child: BenchChild,
+  stage: string,
+  total: number,
+): Promise<ChildThroughput> {
+  await child.ready;
+  const cpu0 = child.cpuSeconds();
+  let cpu = 0;
+  await waitFor(
+    () => {
+      const c = child.counters[stage];
+      if (!c || c.processed < total) return undefined;
+      cpu = child.cpuSeconds() - cpu0;
+      return true;
+    },
+    1_800_000,
+    stage,
+    50,
+  );
+  const r = await child.stop();
+  const c = r.counters[stage]!;
+  const seconds = (c.last - c.first) / 1000;
+  return {
+    messages: c.processed,
+    seconds: Math.round(seconds * 10) / 10,
+    perSec: Math.round(c.processed / seconds),
+    cpuPer100k: Math.round((cpu / c.processed) * 1e5 * 100) / 100,
+    rssMiB: r.memory.peakRssMiB,
   };
 }

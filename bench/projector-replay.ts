@@ -6,8 +6,8 @@
  * prints the intents/s, the CPU seconds per 100,000 intents and the OpenCell calls made.
  */
 import { Client } from 'pg';
-import { benchKafka, startBenchPipeline, suffix, topicSize, waitFor } from './common';
-import { startChild } from './child-process';
+import { benchKafka, startBenchPipeline, suffix, topicSize } from './common';
+import { startChild, throughputOf } from './child-process';
 import { PIPELINE_NODE_OPTIONS } from './processes';
 import { defaultPgSetupOptions } from '../src/app/pg-setup';
 
@@ -41,34 +41,16 @@ async function main() {
           nodeOptions: PIPELINE_NODE_OPTIONS.split(/\s+/),
           cpuProfDir: profile,
         });
-        await child.ready;
-        const cpu0 = child.cpuSeconds();
-        let cpu = 0;
-        await waitFor(
-          () => {
-            const p = child.counters.projector;
-            if (p && p.processed >= total) {
-              cpu = child.cpuSeconds() - cpu0;
-              return true;
-            }
-            return undefined;
-          },
-          1_800_000,
-          'the projector',
-          50,
-        );
-        const r = await child.stop();
-        const p = r.counters.projector!;
-        const seconds = (p.last - p.first) / 1000;
+        const t = await throughputOf(child, 'projector', total);
         console.log(
           JSON.stringify({
             round,
-            intents: p.processed,
-            seconds: Math.round(seconds * 10) / 10,
-            perSec: Math.round(p.processed / seconds),
-            cpuPer100k: Math.round((cpu / p.processed) * 1e5 * 100) / 100,
+            intents: t.messages,
+            seconds: t.seconds,
+            perSec: t.perSec,
+            cpuPer100k: t.cpuPer100k,
             opencellCalls: bp.sandbox.journal.entries().length,
-            rssMiB: r.memory.peakRssMiB,
+            rssMiB: t.rssMiB,
           }),
         );
       } finally {

@@ -5,8 +5,8 @@
  * offset, a fresh state database for its contract pins), each in a process of its own, and prints both rates, their
  * ratio and their CPU seconds per 100,000 events. `npm run bench -- resync` is the measurement of record.
  */
-import { benchKafka, startBenchPipeline, suffix, topicSize, waitFor } from './common';
-import { startChild } from './child-process';
+import { benchKafka, startBenchPipeline, suffix, topicSize } from './common';
+import { startChild, throughputOf } from './child-process';
 import { PIPELINE_NODE_OPTIONS } from './processes';
 import { routerTopics } from '../src/flows/projection/stages';
 
@@ -25,8 +25,8 @@ async function main() {
       try {
         const topics = routerTopics(bp.config.topics.prefix);
         const total = (await Promise.all(topics.map((t) => topicSize(admin, t)))).reduce((a, b) => a + b, 0);
-        const run = async (mode: 'bare' | 'router') => {
-          const child =
+        const run = (mode: 'bare' | 'router') =>
+          throughputOf(
             mode === 'bare'
               ? startChild({ mode: 'bare', groupId: `bench-bare-${suffix()}`, topics }, bp.env, {
                   name: 'bare',
@@ -36,33 +36,10 @@ async function main() {
                   name: 'router',
                   nodeOptions,
                   cpuProfDir: profile,
-                });
-          await child.ready;
-          const cpu0 = child.cpuSeconds();
-          let cpu = 0;
-          await waitFor(
-            () => {
-              const c = child.counters[mode];
-              if (c && c.processed >= total) {
-                cpu = child.cpuSeconds() - cpu0;
-                return true;
-              }
-              return undefined;
-            },
-            1_800_000,
+                }),
             mode,
-            50,
+            total,
           );
-          const r = await child.stop();
-          const c = r.counters[mode]!;
-          const seconds = (c.last - c.first) / 1000;
-          return {
-            events: c.processed,
-            perSec: Math.round(c.processed / seconds),
-            cpuPer100k: Math.round((cpu / c.processed) * 1e5 * 100) / 100,
-            rssMiB: r.memory.peakRssMiB,
-          };
-        };
         const bare = await run('bare');
         const router = await run('router');
         console.log(
