@@ -255,12 +255,11 @@ export class Metrics {
     this.blocked.observe(stage, e);
     switch (e.type) {
       case 'skipped':
-        this.messagesProcessed.inc({ stage, topic: e.topic }, e.messages);
-        break;
       case 'batch-handled':
         this.messagesProcessed.inc({ stage, topic: e.topic }, e.messages);
         // the projector's bulk path finishes replayed intents, which its handler counted one by one before
-        if (stage === 'projector') this.intentsProjected.inc({ topic: e.topic }, e.messages);
+        if (e.type === 'batch-handled' && stage === 'projector')
+          this.intentsProjected.inc({ topic: e.topic }, e.messages);
         break;
       case 'processed':
         this.messagesProcessed.inc({ stage, topic: e.topic });

@@ -438,9 +438,36 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
     );
   });
 
-  it('replays from the earliest offset with no new state-changing call', async () => {
+  it('replays from the earliest offset with no new state-changing call; a batch of finished intents ends in bulk', async () => {
+    // 40 address changes of one customer: 40 update_customer intents on one key, finished before the replay, so that
+    // the replay fetches a batch of at least BULK_REPLAY_MIN_BATCH finished intents (the bulk replay check, issue 17)
+    const { partner, contract } = await newCustomerWithContract({ kind: 'mobile' });
+    await eventually(
+      async () => (await sub(contract.code)) ?? undefined,
+      60_000,
+      `subscription ${contract.code}`,
+    );
+    const changes = 40;
+    for (let i = 1; i <= changes; i++)
+      await db.query(`UPDATE res_partner SET street = $2, write_date = now() WHERE id = $1`, [
+        partner.id,
+        `Carrer del Replay ${i}`,
+      ]);
+    await eventually(
+      async () => {
+        const r = await stateDb().query(
+          `SELECT count(*)::int AS n FROM ledger_intent
+            WHERE kind = 'update_customer' AND aggregate_key = $1 AND outcome IN ('applied', 'skipped')`,
+          [`partner:${partner.id}`],
+        );
+        return r.rows[0].n >= changes ? true : undefined;
+      },
+      60_000,
+      `the ${changes} address changes projected`,
+    );
     await new Promise((r) => setTimeout(r, 2000));
     await t.pipeline.stop();
+    const eventsBefore = t.events.length;
     await resetGroupToEarliest(t.groups.projector, [t.config.topics.intents]);
     const before = t.sandbox.journal.entries().length;
     const intents = await stateDb().query(`SELECT count(*)::int AS n FROM ledger_intent`);
@@ -461,6 +488,11 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
       .slice(before)
       .filter((e) => isStateChanging(e) && e.status < 300);
     expect(replayWrites, 'no state-changing call on replay').to.deep.equal([]);
+    const inBulk = t.events
+      .slice(eventsBefore)
+      .filter(({ stage, e }) => stage === 'projector' && e.type === 'batch-handled')
+      .reduce((n, { e }) => n + (e.type === 'batch-handled' ? e.messages : 0), 0);
+    expect(inBulk, 'finished intents ended by the bulk replay check').to.be.at.least(changes);
     expect((await stateDb().query(`SELECT count(*)::int AS n FROM ledger_intent`)).rows[0].n).to.be.at.least(
       intents.rows[0].n,
     );
