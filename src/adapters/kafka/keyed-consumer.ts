@@ -83,7 +83,8 @@ export interface KeyedConsumerOptions {
    * finished completely — their effects acknowledged; these finish at once, in order with the rest of the batch, and
    * one 'batch-handled' event counts them. The others run through `handler` as usual. Per-key order is its business:
    * once it leaves one message of a key to the handler, it must leave the key's later messages too (their effects
-   * would otherwise come before it). A throw finishes none: every message goes to its handler, which meets the
+   * would otherwise come before it), except a message whose finishing has no effect at all (the projector's intents
+   * the ledger has already finished). A throw finishes none: every message goes to its handler, which meets the
    * failure again and reports, retries or dead-letters it.
    */
   handleBatch?: (

@@ -235,14 +235,15 @@ export const BULK_REPLAY_IDLE_MS = 30_000;
 const NOTHING: ReadonlySet<KafkaMessage> = new Set();
 
 /**
- * The messages of a fetched batch whose intent the ledger has finished, each key's up to its first unfinished one
- * (that one and the key's later messages are left to the handler, in order: KeyedConsumerOptions.handleBatch). The
+ * The messages of a fetched batch whose intent the ledger has finished, wherever they stand on their key. Finishing
+ * one early reorders nothing: a finished intent stays finished (the ledger never takes an outcome back) and its
+ * handler would end it at its replay check with no effect, so a key's unfinished intent (a dead-lettered one that a
+ * replay tries again, say) need not hold its later finished ones back (KeyedConsumerOptions.handleBatch). The
  * intent id is read from the record's `intent_id` header, which the router and the operator commands write beside
  * the value's own; a record without one is left to the handler, which decodes the value.
  */
 export async function finishedIntents(
   messages: readonly KafkaMessage[],
-  keyOf: (m: KafkaMessage) => string,
   projector: Pick<Projector, 'finished'>,
   fence: FenceToken | undefined,
 ): Promise<Set<KafkaMessage>> {
@@ -257,15 +258,7 @@ export async function finishedIntents(
   const done = new Set<KafkaMessage>();
   if (ids.length === 0) return done;
   const finished = await projector.finished(ids, fence);
-  const isFinished = new Map<KafkaMessage, boolean>();
-  for (let i = 0; i < asked.length; i++) isFinished.set(asked[i], finished[i]);
-  const leftKeys = new Set<string>();
-  for (const m of messages) {
-    const key = keyOf(m);
-    if (leftKeys.has(key)) continue;
-    if (isFinished.get(m) === true) done.add(m);
-    else leftKeys.add(key);
-  }
+  for (let i = 0; i < asked.length; i++) if (finished[i]) done.add(asked[i]);
   return done;
 }
 
@@ -316,14 +309,14 @@ export function createProjector(opts: {
     fence: opts.fence,
     // A replay (offset reset, resync) re-reads intents the ledger has finished: a fetched batch's replay checks are
     // asked at once and the finished ones end without a decode, a handler run or a statement each (issue 17 §2).
-    handleBatch: async (messages, { topic, partition, keyOf, fence }) => {
+    handleBatch: async (messages, { topic, partition, fence }) => {
       if (messages.length < (opts.bulkReplayMinBatch ?? BULK_REPLAY_MIN_BATCH)) return NOTHING;
       // A backlog of new intents (a lagging projector) has nothing finished: after a check that found none, the
       // partition's next batches go straight to their handlers for a while, so that the lag is not made worse.
       const at = (opts.now ?? Date.now)();
       const k = `${topic}/${partition}`;
       if ((bulkIdleUntil.get(k) ?? 0) > at) return NOTHING;
-      const done = await finishedIntents(messages, keyOf, projector, fence);
+      const done = await finishedIntents(messages, projector, fence);
       if (done.size === 0) bulkIdleUntil.set(k, at + BULK_REPLAY_IDLE_MS);
       else bulkIdleUntil.delete(k);
       return done;
