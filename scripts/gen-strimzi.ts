@@ -140,12 +140,6 @@ export function topicSpecs(cfg: Config, connector: Record<string, string>): Topi
         'Debezium change events (router input); retention bounds how far back `resync sync-router` goes',
     })),
     {
-      topic: `${prefix}.transaction`,
-      partitions: capturePartitions,
-      config: retention(7),
-      purpose: 'Debezium transaction metadata (provide.transaction.metadata)',
-    },
-    {
       topic: `__debezium-heartbeat.${prefix}`,
       partitions: 1,
       config: retention(1),
@@ -361,7 +355,7 @@ export function userSpecs(cfg: Config, connector: Record<string, string>): UserS
           topicAcl(t, ['Read', 'Write', 'Describe', 'DescribeConfigs', 'Create']),
         ),
         groupAcl(CONNECT_GROUP, ['Read', 'Describe']),
-        ...[...capture, `${prefix}.transaction`, `__debezium-heartbeat.${prefix}`, notifications].map((t) =>
+        ...[...capture, `__debezium-heartbeat.${prefix}`, notifications].map((t) =>
           topicAcl(t, ['Write', 'Describe', 'Create']),
         ),
         idempotentWrite,

@@ -1,11 +1,6 @@
 import { expect } from 'chai';
 import { MalformedEventError } from '../../src/domain/errors';
-import {
-  decodeChange,
-  decodeTransactionMarker,
-  DecodedChange,
-  isRowChangeOf,
-} from '../../src/domain/capture/envelope';
+import { decodeChange, DecodedChange, isRowChangeOf } from '../../src/domain/capture/envelope';
 import { changeRecord, envelope, sampleRow } from '../../testkit/capture';
 import { TABLE_NAMES } from '../../src/domain/capture/tables';
 
@@ -417,39 +412,6 @@ describe('capture: decodeChange (Debezium envelope)', () => {
     it('a bad transaction block', () => {
       const env = { ...rawUpdate, transaction: { id: 77211, total_order: 1, data_collection_order: 1 } };
       expectMalformed(() => decodeChange(TOPIC, 0, '1', buf({ id: 812 }), buf(env)), 'transaction.id');
-    });
-  });
-
-  describe('transaction markers', () => {
-    it('decodes BEGIN and END', () => {
-      const begin = decodeTransactionMarker(
-        'odoo.transaction',
-        0,
-        '1',
-        buf({ status: 'BEGIN', id: '571:53195829', event_count: null, data_collections: null, ts_ms: 1 }),
-      );
-      expect(begin.status).to.equal('BEGIN');
-      const end = decodeTransactionMarker(
-        'odoo.transaction',
-        0,
-        '2',
-        buf({
-          status: 'END',
-          id: '571:53195832',
-          event_count: 2,
-          data_collections: [{ data_collection: 'public.contract_line', event_count: 2 }],
-          ts_ms: 2,
-        }),
-      );
-      expect(end.event_count).to.equal(2);
-    });
-
-    it('rejects an unknown status', () => {
-      expectMalformed(
-        () =>
-          decodeTransactionMarker('odoo.transaction', 0, '3', buf({ status: 'MIDDLE', id: 'x', ts_ms: 1 })),
-        'status',
-      );
     });
   });
 });

@@ -580,7 +580,6 @@ describe('deploy/ agrees with the code (Kubernetes kustomize base and Strimzi re
         clusterConfig.topics.syncEvents,
         clusterConfig.topics.invoiceEvents,
         connectorJson['notification.sink.topic.name'],
-        `${prefix}.transaction`,
         `__debezium-heartbeat.${prefix}`,
         ...CONNECT_STORAGE_TOPICS.map((k) => kafkaConnect.spec[k] as string),
       ];

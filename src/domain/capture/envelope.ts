@@ -388,36 +388,3 @@ export function isRowChangeOf<T extends TableName>(
 ): change is Extract<RowChange, { table: T }> {
   return change.kind === 'row' && change.table === table;
 }
-
-// ---------------------------------------------------------------------------------------------------------
-// The `<prefix>.transaction` topic (provide.transaction.metadata=true): BEGIN / END markers.
-
-export const TransactionMarkerCodec = t.intersection([
-  t.type({ status: enumOf('status', ['BEGIN', 'END'] as const), id: StringValue, ts_ms: IntValue }),
-  t.partial({
-    event_count: t.union([IntValue, t.null]),
-    data_collections: t.union([
-      t.array(t.type({ data_collection: StringValue, event_count: IntValue })),
-      t.null,
-    ]),
-  }),
-]);
-export type TransactionMarker = t.TypeOf<typeof TransactionMarkerCodec>;
-
-/** Decodes a record of the `<prefix>.transaction` topic, or throws MalformedEventError. */
-export function decodeTransactionMarker(
-  topic: string,
-  partition: number,
-  offset: string,
-  valueBuffer: Buffer | string | null,
-): TransactionMarker {
-  const pos = { topic, partition, offset };
-  if (valueBuffer === null)
-    throw new MalformedEventError(topic, partition, offset, 'value', 'null transaction marker');
-  const r = TransactionMarkerCodec.decode(parseJson(valueBuffer, pos, 'value'));
-  if (r._tag === 'Left') {
-    const { field, reason } = pathOf(r.left, '');
-    throw new MalformedEventError(topic, partition, offset, field, reason);
-  }
-  return r.right;
-}
