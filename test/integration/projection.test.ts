@@ -438,14 +438,29 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
     );
   });
 
-  it('replays from the earliest offset with no new state-changing call; a batch of finished intents ends in bulk', async () => {
+  it('replays from the earliest offset with no new state-changing call; finished intents end in bulk, also after a dead-lettered one of their key', async () => {
     // 40 address changes of one customer: 40 update_customer intents on one key, finished before the replay, so that
-    // the replay fetches a batch of at least BULK_REPLAY_MIN_BATCH finished intents (the bulk replay check, issue 17)
+    // the replay fetches a batch of at least BULK_REPLAY_MIN_BATCH finished intents (the bulk replay check, issue 17).
+    // Before them on the same key, an intent that was dead-lettered (a line with a product OpenCell lacks): a replay
+    // tries it again, and the finished intents after it still end in bulk (a finished intent has no effect).
     const { partner, contract } = await newCustomerWithContract({ kind: 'mobile' });
     await eventually(
       async () => (await sub(contract.code)) ?? undefined,
       60_000,
       `subscription ${contract.code}`,
+    );
+    await insertContractLine(db, contract.id, { productCode: UNKNOWN_PRODUCT_CODE });
+    const deadLettered = await eventually(
+      async () => {
+        const r = await stateDb().query<{ intent_id: string }>(
+          `SELECT intent_id FROM ledger_intent WHERE aggregate_key = $1 AND outcome = 'dead_lettered'
+              AND error_code = 'UNKNOWN_PRODUCT'`,
+          [`partner:${partner.id}`],
+        );
+        return r.rows[0]?.intent_id;
+      },
+      60_000,
+      'the line with an unknown product dead-lettered',
     );
     const changes = 40;
     for (let i = 1; i <= changes; i++)
@@ -493,6 +508,13 @@ describe('projection of Odoo changes into OpenCell (real CDC, OpenCell sandbox)'
       .filter(({ stage, e }) => stage === 'projector' && e.type === 'batch-handled')
       .reduce((n, { e }) => n + (e.type === 'batch-handled' ? e.messages : 0), 0);
     expect(inBulk, 'finished intents ended by the bulk replay check').to.be.at.least(changes);
+    // the fault landed: the dead-lettered intent before them on their key was read again and went to its handler
+    const again = t.events
+      .slice(eventsBefore)
+      .filter(
+        ({ stage, e }) => stage === 'projector' && e.type === 'dead-letter' && e.code === 'UNKNOWN_PRODUCT',
+      );
+    expect(again.length, `intent ${deadLettered} dead-lettered again by the replay`).to.be.at.least(1);
     expect((await stateDb().query(`SELECT count(*)::int AS n FROM ledger_intent`)).rows[0].n).to.be.at.least(
       intents.rows[0].n,
     );
