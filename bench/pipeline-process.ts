@@ -52,7 +52,8 @@ class CountingMetrics extends Metrics {
   }
 }
 
-const send = (m: ChildMessage) => process.send?.(m);
+// A parent that failed (a benchmark timing out) exits without a stop message: nothing more is sent to it.
+const send = (m: ChildMessage) => (process.connected ? process.send?.(m) : false);
 
 const heap: HeapPeaks = { heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
 function sampleHeap(): void {
@@ -91,8 +92,16 @@ async function main(): Promise<void> {
     send({ type: 'counters', counters, heap });
   }, 250);
   send({ type: 'ready' });
+  // its parent gone, the process stops its stages (their groups see it leave) and exits
+  let stopping = false;
+  process.once('disconnect', () => {
+    if (stopping) return;
+    clearInterval(timer);
+    void stop().finally(() => process.exit(1));
+  });
   process.on('message', (m: { type?: string }) => {
     if (m?.type !== 'stop') return;
+    stopping = true;
     clearInterval(timer);
     stop().then(
       () => {
