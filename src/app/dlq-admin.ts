@@ -9,6 +9,7 @@ import type { Pool } from 'pg';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DLQ_HEADER } from '../adapters/kafka/dlq';
+import { topicOffsets } from '../adapters/kafka/groups';
 import { table } from './args';
 
 export interface DeadLetterRecord {
@@ -90,7 +91,7 @@ export async function readTopic(
 ): Promise<{ partition: number; message: KafkaMessage }[]> {
   const topics = await admin.listTopics();
   if (!topics.includes(topic)) return [];
-  const ends = await admin.fetchTopicOffsets(topic);
+  const ends = await topicOffsets(admin, topic);
   const pending = new Map(
     ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]),
   );

@@ -7,7 +7,7 @@ import type { Pool } from 'pg';
 import type { Config } from '../core/config';
 import { routerTopics, PROJECTOR_GROUP, ROUTER_GROUP } from '../flows/projection/stages';
 import { ConnectClient } from '../adapters/kafka-connect/client';
-import { groupInfo, GroupInfo } from '../adapters/kafka/groups';
+import { groupInfo, GroupInfo, topicOffsets } from '../adapters/kafka/groups';
 import {
   replicationSlots,
   slotWarnings,
@@ -76,7 +76,7 @@ async function section<T>(fn: () => Promise<T>): Promise<Section<T>> {
 export async function dlqDepth(admin: Admin, topic: string): Promise<number> {
   const topics = await admin.listTopics();
   if (!topics.includes(topic)) return 0;
-  const offsets = await admin.fetchTopicOffsets(topic);
+  const offsets = await topicOffsets(admin, topic);
   return offsets.reduce((s, p) => s + Number(BigInt(p.high) - BigInt(p.low)), 0);
 }
 

@@ -61,6 +61,31 @@ export async function groupTopics(
   return [...topics].sort();
 }
 
+const LEADER_UNKNOWN = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * `admin.fetchTopicOffsets`, asked again while a partition has no leader ready: kafkajs's admin gives up at once on
+ * NOT_LEADER_FOR_PARTITION and LEADER_NOT_AVAILABLE, which a topic answers for a moment after its creation (the
+ * demo, and any command, run seconds after Debezium created the router topics on a fresh stack). Backoff 0.1 s
+ * doubling to 2 s. (A leader that moved to another broker is not cured by asking again: the admin keeps the
+ * metadata that sent it to the old one until `metadataMaxAge`; reconnecting the admin to drop it broke requests
+ * in flight.)
+ */
+export async function topicOffsets(
+  admin: Admin,
+  topic: string,
+  attempts = 8,
+): Promise<Awaited<ReturnType<Admin['fetchTopicOffsets']>>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await admin.fetchTopicOffsets(topic);
+    } catch (e) {
+      if (attempt >= attempts || !LEADER_UNKNOWN.has((e as { type?: string }).type ?? '')) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** (attempt - 1), 2000)));
+    }
+  }
+}
+
 export async function partitionLags(
   admin: Admin,
   groupId: string,
@@ -70,7 +95,7 @@ export async function partitionLags(
   const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
   const out: PartitionLag[] = [];
   for (const topic of topics) {
-    const ends = await admin.fetchTopicOffsets(topic);
+    const ends = await topicOffsets(admin, topic);
     const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
     for (const e of ends.sort((a, b) => a.partition - b.partition)) {
       const c = mine.find((p) => p.partition === e.partition)?.offset;
@@ -162,7 +187,7 @@ export async function targetOffsets(
       for (const p of await admin.fetchTopicOffsetsByTimestamp(topic, to.timestamp))
         out.set(`${topic}/${p.partition}`, p.offset);
     } else {
-      for (const p of await admin.fetchTopicOffsets(topic))
+      for (const p of await topicOffsets(admin, topic))
         out.set(`${topic}/${p.partition}`, to.kind === 'earliest' ? p.low : p.high);
     }
   }

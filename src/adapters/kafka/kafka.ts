@@ -3,7 +3,7 @@ import { Kafka, logLevel, LogEntry, Admin, ITopicConfig, SASLOptions } from 'kaf
 import type { KafkaClientSettings, ReplicationSetting } from '../../core/config';
 import { componentLogger } from '../../core/log';
 import { ConfigError, SyncError } from '../../domain/errors';
-import { applyReset } from './groups';
+import { applyReset, topicOffsets } from './groups';
 
 const log = componentLogger('kafkajs');
 
@@ -249,7 +249,7 @@ export async function startGroupAtEnd(
 ): Promise<void> {
   const rows = [];
   for (const topic of topics)
-    for (const p of await admin.fetchTopicOffsets(topic))
+    for (const p of await topicOffsets(admin, topic))
       rows.push({ topic, partition: p.partition, target: p.high });
   await applyReset(kafka, admin, groupId, rows);
 }
