@@ -3,6 +3,7 @@
  * partition, live members, and the resync plan (current → target per partition). The plan is pure.
  */
 import type { Admin, Kafka } from 'kafkajs';
+import { backoffMs, sleep } from './retry';
 
 export interface PartitionLag {
   topic: string;
@@ -62,6 +63,7 @@ export async function groupTopics(
 }
 
 const LEADER_UNKNOWN = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+const LEADER_BACKOFF = { initialMs: 100, maxMs: 2000, multiplier: 2, jitter: 0 };
 
 /**
  * `admin.fetchTopicOffsets`, asked again while a partition has no leader ready: kafkajs's admin gives up at once on
@@ -81,7 +83,7 @@ export async function topicOffsets(
       return await admin.fetchTopicOffsets(topic);
     } catch (e) {
       if (attempt >= attempts || !LEADER_UNKNOWN.has((e as { type?: string }).type ?? '')) throw e;
-      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** (attempt - 1), 2000)));
+      await sleep(backoffMs(attempt, LEADER_BACKOFF));
     }
   }
 }
