@@ -60,6 +60,7 @@ const PLAN_OPERATIONS: Record<string, string> = {
   'POST /billing/subscription/applyOneShotChargeInstance': 'applyOneShotChargeInstance',
 };
 const CONTRACTS = Number(process.env.FAULT_CONTRACTS ?? 24);
+const PHONE_KILL_CONTRACTS = Number(process.env.FAULT_PHONE_KILL_CONTRACTS ?? 4);
 const SECRET_OC = `Oc-Pw-${uniqueSuffix()}-ZQX`;
 const SECRET_ODOO = `Odoo-Pw-${uniqueSuffix()}-WJK`;
 // set when the suite of this file starts (mocha loads every file before it runs the first)
@@ -78,6 +79,8 @@ const summary = {
   kills_in_flight: 0,
   killsInFlightByOperation: {} as Record<string, number>,
   createPlanKills: {} as Record<string, unknown>,
+  /** kill -9s between a number change's description update and its access delete, and what they left */
+  phoneChangeKill: {} as Record<string, number>,
   duplicatedCreates: [] as string[],
   createsByKind: {} as Record<string, number>,
   alreadyExistsAnswers: 0,
@@ -417,6 +420,64 @@ describe('fault tests: worker process on the real stack, OpenCell sandbox, injec
     expect(audit.duplicates, 'duplicate successful creates').to.deep.equal([]);
     expect(oneShots.duplicates, 'one-shot charges applied twice').to.deep.equal([]);
     expect(services, 'services activated twice').to.deep.equal([]);
+  });
+
+  it(`a kill -9 between a number change's description update and its access delete, a newer number committed while the worker is down (${PHONE_KILL_CONTRACTS} contracts): the old access goes, only the newest number stays`, async () => {
+    // Regression (stop 27's CI run of the kill -9 scenario: "old access … still there"): the interrupted change was
+    // superseded on its retry and did nothing, and the newer change deleted the description's number, not the older.
+    const contracts: ExpectedContract[] = [];
+    for (let i = 0; i < PHONE_KILL_CONTRACTS; i++)
+      contracts.push(await work.createContract(i % 2 === 0 ? 'mobile' : 'fiber'));
+    await converge('the number-change contracts in OpenCell', contracts);
+    const first = contracts.map((c) => c.phone);
+    const accessesOf = (code: string) =>
+      (sandbox.state.accessesBySubscription.get(code) ?? []).map((a) => a.code);
+    // every access delete is refused (503, retried): each change stops between its description update and its delete
+    const rule = sandbox.faults.add({ kind: 'error', status: 503, operation: 'deleteAccess' });
+    const inWindow = () =>
+      contracts.filter((c, i) => {
+        const refused = sandbox.journal
+          .entries({ method: 'DELETE' })
+          .some((e) => e.path.startsWith(`/account/access/${first[i]}/${c.code}`) && e.fault === 'error');
+        return (
+          refused &&
+          sandbox.state.subscriptions.get(c.code)?.description === c.phone &&
+          accessesOf(c.code).includes(first[i])
+        );
+      }).length;
+    let landed: number;
+    try {
+      for (const c of contracts) await work.changePhone(c);
+      await eventually(
+        async () => (inWindow() === contracts.length ? true : undefined),
+        90_000,
+        'every change between its description update and its access delete',
+      );
+      await worker.kill9();
+      landed = inWindow(); // the state the kill left: description updated, the old access still there
+      for (const c of contracts) await work.changePhone(c); // the newer numbers, committed while no worker runs
+    } finally {
+      sandbox.faults.remove(rule.id);
+    }
+    worker.spawn();
+    await worker.waitReady();
+    await converge('only the newest numbers after the kill', contracts);
+    const left = contracts.flatMap((c) => c.oldPhones.filter((o) => accessesOf(c.code).includes(o)));
+    const audit = auditCreates(sandbox.journal.entries(), (code) => contracts.some((c) => c.code === code));
+    summary.phoneChangeKill = {
+      contracts: contracts.length,
+      killedInWindow: landed,
+      oldAccessesLeft: left.length,
+      accessCreates: audit.creates.createAccess ?? 0,
+      duplicates: audit.duplicates.length,
+    };
+    summary.faultsInjected.kill9PhoneChangeWindow = landed;
+    record('phone-change-kill', true, JSON.stringify(summary.phoneChangeKill));
+    expect(landed, 'changes stopped between their two steps when the worker was killed').to.equal(
+      contracts.length,
+    );
+    expect(left, 'old accesses left in OpenCell').to.deep.equal([]);
+    expect(audit.duplicates, 'duplicate successful creates').to.deep.equal([]);
   });
 
   it('OpenCell 5xx bursts, timeouts, resets and 429 storms: survived, no loss, backoff visible', async () => {

@@ -111,6 +111,47 @@ describe('DLQ replay breaks per-key order (issue 15 §6)', () => {
     expect(writes, 'no write to OpenCell').to.deep.equal([]);
   });
 
+  it('an old number change dead-lettered after its description update, replayed after a newer one: deletes the access it left, puts nothing back', async () => {
+    const A = '600200001';
+    const B = '600200002';
+    const C = '600200003';
+    let odoo = contractWith(A);
+    const projector = projectorOver(
+      oneContractOdoo(() => odoo),
+      oc.client,
+      new InMemoryLedger(),
+    );
+    const state = () => {
+      const sub = oc.sandbox.state.subscriptions.get(odoo.code);
+      const accesses = (oc.sandbox.state.accessesBySubscription.get(odoo.code) ?? []).map((a) => a.code);
+      return { description: sub?.description, accesses };
+    };
+    await projector.handle(message(odoo, { kind: 'create_subscription', contractId: odoo.id }), 1);
+    // 1. A → B: the description is updated, the delete of access A refused (dead-lettered)
+    odoo = { ...odoo, phoneNumber: B, ispInfo: { table: INFO, id: 77, phoneNumber: B } };
+    const old = phoneChange(odoo, A);
+    oc.sandbox.faults.add({
+      kind: 'fail200',
+      operation: 'deleteAccess',
+      count: 1,
+      errorCode: 'BUSINESS_API_EXCEPTION',
+      message: 'refused',
+    });
+    expect(await projector.handle(old, 1).catch((e: unknown) => e)).to.be.instanceOf(Error);
+    expect(state(), 'the fault landed after the description update').to.deep.equal({
+      description: B,
+      accesses: [A],
+    });
+    // 2. B → C, applied: it takes the description (B) for the old number and cannot know about A
+    odoo = { ...odoo, phoneNumber: C, ispInfo: { table: INFO, id: 77, phoneNumber: C } };
+    expect((await projector.handle(phoneChange(odoo, B), 1))?.outcome).to.equal('applied');
+    expect(state()).to.deep.equal({ description: C, accesses: [A, C] });
+    // 3. the replayed dead letter is superseded and deletes only access A
+    const replayed = await projector.handle(old, 2, { replayed: true });
+    expect(replayed?.calls).to.deep.equal(['deleteAccess']);
+    expect(state(), 'only the newest number').to.deep.equal({ description: C, accesses: [C] });
+  });
+
   it('an old service termination replayed after its date_end was changed or cleared changes nothing and says why', async () => {
     const line = { id: 5, dateEnd: '2024-06-30' } as LineView;
     const notes: string[] = [];

@@ -24,6 +24,7 @@ import {
   planTerminateSubscription,
   planUpdateAccountsAddress,
   planUpdateCustomer,
+  planSupersededPhoneNumber,
   planUpdatePhoneNumber,
   planUpdateSubscription,
   subscriptionFromContract,
@@ -855,6 +856,42 @@ describe('projections: subscription jobs (port of test_subscription_service / te
       subscription: sub({ description: '611', accesses: ['611'] }),
     });
     expect(gone.ops).to.deep.equal([]);
+  });
+  it('regression (CI of stop 27, "old access still there"): a superseded number change deletes the previous number\'s access an interrupted try left, and nothing else', () => {
+    const superseded = (over: Partial<Parameters<typeof planSupersededPhoneNumber>[0]>) =>
+      planSupersededPhoneNumber({
+        contract: contract(),
+        phone: '611',
+        previousPhone: '600',
+        current: ['622', '622'],
+        subscription: sub({ description: '611', accesses: ['600'] }),
+        note: 'superseded',
+        ...over,
+      });
+    const left = superseded({});
+    expect(left.ops).to.deep.equal([
+      {
+        op: 'deleteAccess',
+        key: 'access:SC-0041:600:delete',
+        body: { code: '600', subscription: 'SC-0041' },
+      },
+    ]);
+    expect(left.note).to.match(
+      /^superseded; the access of the number before it, 600, left by an interrupted try/,
+    );
+    // A → B → A: the previous number is Odoo's number again
+    expect(superseded({ current: ['600', '600'] }).ops).to.deep.equal([]);
+    // the contract's stored number counts too
+    expect(superseded({ current: ['622', '600'] }).ops).to.deep.equal([]);
+    // nothing left behind, no previous number known, accesses unknown, no subscription: nothing
+    expect(superseded({ subscription: sub({ description: '622', accesses: ['622'] }) }).ops).to.deep.equal(
+      [],
+    );
+    expect(superseded({ previousPhone: null }).ops).to.deep.equal([]);
+    expect(superseded({ subscription: sub({ description: '611', accesses: undefined }) }).ops).to.deep.equal(
+      [],
+    );
+    expect(superseded({ subscription: null }).note).to.equal('superseded');
   });
   it('update_phone_number before the subscription exists → noop', () => {
     expect(

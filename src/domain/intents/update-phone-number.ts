@@ -10,11 +10,12 @@
  * - Idempotency: each step is skipped when OpenCell already shows it, so a replay completes a partial change.
  * - Superseded: the number is the one the change event carried; when the info record holds another number now (a
  *   later change, applied already or still to come with its own intent), the intent does nothing and says so — a
- *   dead letter replayed after newer changes must not put an old number back (issue 15 §6).
+ *   dead letter replayed after newer changes must not put an old number back (issue 15 §6) — except delete the
+ *   previous number's access that an interrupted try of it left (planSupersededPhoneNumber).
  * - Ledger / sync event: the info record ↔ access.
  */
 import * as t from 'io-ts';
-import { planUpdatePhoneNumber } from '../projection/strategies';
+import { planSupersededPhoneNumber, planUpdatePhoneNumber } from '../projection/strategies';
 import { odooPhone, WATCHED_ISP_INFO_TABLES, type WatchedIspInfoTable } from '../projection/views';
 import { kindCodec, nullable } from './codecs';
 import { intentKind, type IntentTarget } from './kind';
@@ -87,16 +88,20 @@ export const updatePhoneNumber = intentKind<UpdatePhoneNumberIntent>({
     if (info && info.table === intent.infoTable && info.id === intent.infoId) {
       const noPlaceholder = ctx.config.phonePlaceholderIsNoNumber === true;
       const current = odooPhone(info.phoneNumber, noPlaceholder);
+      const stored = odooPhone(contract.phoneNumber, noPlaceholder);
       // the contract's stored number counts too (reconcile --fix takes it from there)
-      if (
-        current !== null &&
-        current !== intent.phone &&
-        odooPhone(contract.phoneNumber, noPlaceholder) !== intent.phone
-      )
-        return ctx.noop(
-          `superseded: ${intent.infoTable} ${intent.infoId} holds number ${current} now, not ${intent.phone}; the later change applies it (an older change is never applied over a newer one)`,
-          { contract },
-        );
+      if (current !== null && current !== intent.phone && stored !== intent.phone) {
+        const note = `superseded: ${intent.infoTable} ${intent.infoId} holds number ${current} now, not ${intent.phone}; the later change applies it (an older change is never applied over a newer one)`;
+        const plan = planSupersededPhoneNumber({
+          contract,
+          phone: intent.phone,
+          previousPhone: intent.previousPhone,
+          current: [current, stored],
+          subscription,
+          note,
+        });
+        return plan.ops.length === 0 ? ctx.noop(note, { contract }) : ctx.exec({ plan, contract });
+      }
     }
     await ctx.exec({
       plan: planUpdatePhoneNumber({

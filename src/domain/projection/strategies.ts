@@ -613,6 +613,47 @@ export function planUpdatePhoneNumber(input: {
   return { strategy: 'update_phone_number', ops };
 }
 
+/**
+ * A number change superseded by a newer one (Odoo holds another number now): the newer change's own intent applies
+ * that number, so this one sends nothing — except when an earlier try of it was interrupted after the description
+ * update and before the old access was deleted. The newer change then takes the description (this change's number)
+ * for the old one and cannot know about the access of the number before, which would stay in OpenCell for ever. So
+ * the access of `previousPhone` goes when OpenCell still holds it and it is none of Odoo's current numbers (A → B → A
+ * keeps A). Nothing else: creating this change's number would put back a number Odoo no longer has.
+ */
+export function planSupersededPhoneNumber(input: {
+  contract: Pick<ContractView, 'id' | 'code'>;
+  phone: string;
+  previousPhone?: string | null;
+  /** the numbers Odoo holds now (the ISP info record's, the contract's stored one) */
+  current: readonly (string | null)[];
+  subscription: OcSubscriptionState | null;
+  /** why the change is superseded, for the no-op note */
+  note: string;
+}): Plan {
+  const { subscription: sub, previousPhone: old } = input;
+  if (
+    sub === null ||
+    !old ||
+    old === input.phone ||
+    input.current.includes(old) ||
+    sub.accesses === undefined ||
+    !sub.accesses.includes(old)
+  )
+    return noop(input.note);
+  return {
+    strategy: 'update_phone_number',
+    note: `${input.note}; the access of the number before it, ${old}, left by an interrupted try, is deleted`,
+    ops: [
+      {
+        op: 'deleteAccess',
+        key: `access:${sub.code}:${old}:delete`,
+        body: { code: old, subscription: sub.code },
+      },
+    ],
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Partner updates (docs/behaviour.md T6, identity)
 // ---------------------------------------------------------------------------------------------------------------
