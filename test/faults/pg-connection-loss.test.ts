@@ -120,12 +120,13 @@ describe('fault scenario "PostgreSQL sessions terminated": every session of the 
     for (let i = 0; i < 2; i++) clients.push(await odooDb().connect());
     const streets = new Workload(clients[0]);
     const fresh = new Workload(clients[1]);
+    const writeLog = () => {
+      const logPath = join(tmpdir(), `pg-connection-loss-${sfx}.log`);
+      writeFileSync(logPath, workers.flatMap((w) => w.lines).join('\n'));
+      return `workers' log: ${logPath}`;
+    };
     const converge = (contracts: readonly ExpectedContract[], ms: number, what: string) =>
-      convergeOn(sandbox, contracts, ms, what, () => {
-        const logPath = join(tmpdir(), `pg-connection-loss-${sfx}.log`);
-        writeFileSync(logPath, workers.flatMap((w) => w.lines).join('\n'));
-        return `workers' log: ${logPath}`;
-      });
+      convergeOn(sandbox, contracts, ms, what, writeLog);
     const base: ExpectedContract[] = [];
     for (let i = 0; i < BASE; i++) base.push(await streets.createContract('mobile'));
     await converge(base, 90_000, 'the base contracts in OpenCell');
@@ -297,7 +298,18 @@ describe('fault scenario "PostgreSQL sessions terminated": every session of the 
       'kills after which a new session held the relay lock',
     ).to.equal(kills.length);
     // and nothing was lost, doubled, dead-lettered or crashed
-    expect(f.crashes, 'process exits').to.equal(0);
+    // a process exit shows the process's last lines before the supervisor's, and names the whole log
+    const lastWords = () =>
+      workers
+        .flatMap((w) => {
+          const i = w.lines.findIndex((l) => l.includes('worker exited unexpectedly'));
+          return i < 0 ? [] : w.lines.slice(Math.max(0, i - 25), i + 1).map((l) => l.slice(0, 600));
+        })
+        .join('\n');
+    expect(
+      f.crashes,
+      f.crashes > 0 ? `process exits; ${writeLog()}; last lines:\n${lastWords()}` : 'process exits',
+    ).to.equal(0);
     expect(f.processes, 'processes started').to.equal(workers.length);
     expect(f.consumerCrashes, 'kafkajs consumer crashes').to.equal(0);
     expect(audit.duplicates, 'duplicate creates').to.deep.equal([]);
