@@ -13,6 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import fetch, { type Response } from 'node-fetch';
 import { basicAuthHeaders, credentialsRefused, type BasicAuth } from '../basic-auth';
@@ -143,7 +144,7 @@ export class EventSchemas {
   private async registerOne(type: OutboxEventType): Promise<number> {
     const subject = subjectFor(this.topic(type));
     const schema = JSON.stringify(this.schema(type));
-    await this.ensureBackwardLevel(subject);
+    const levelUnset = await this.ensureBackwardLevel(subject);
     const check = await this.http(
       'POST',
       `/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`,
@@ -160,10 +161,12 @@ export class EventSchemas {
       );
     }
     try {
+      // the level of a new subject is set below, not by the client: see setBackwardLevel
       const { id } = await this.registry.register(
         { type: SchemaType.AVRO, schema },
-        { subject, compatibility: COMPATIBILITY.BACKWARD },
+        { subject, compatibility: COMPATIBILITY.BACKWARD, updateConfig: false },
       );
+      if (levelUnset) await this.setBackwardLevel(subject);
       this.log.info(`schema ${SCHEMA_FILES[type]} registered under ${subject}`, { schemaId: id });
       return id;
     } catch (e) {
@@ -209,20 +212,43 @@ export class EventSchemas {
     );
   }
 
-  /** Works around the client's compatibility pre-check (it refuses subjects whose level it does not know): make the subject's level BACKWARD. */
-  private async ensureBackwardLevel(subject: string): Promise<void> {
-    const res = await this.http('GET', `/config/${encodeURIComponent(subject)}`);
-    if (res.status === 404) return; // first registration: the client sets the level after registering
-    const level = String(
-      (res.body as { compatibilityLevel?: unknown }).compatibilityLevel ?? '',
-    ).toUpperCase();
-    if (res.status === 200 && level === 'BACKWARD') return;
-    if (res.status !== 200) throw this.unavailable(subject, `GET /config answered ${res.status}`);
+  /**
+   * Works around the client's compatibility pre-check (it refuses subjects whose level it does not know): make the
+   * subject's level BACKWARD. True when the subject has no level yet (a first registration: set after it).
+   */
+  private async ensureBackwardLevel(subject: string): Promise<boolean> {
+    const level = await this.levelOf(subject);
+    if (level === undefined) return true;
+    if (level === 'BACKWARD') return false;
     this.log.warn(`subject ${subject} has compatibility ${level || '(none)'}; setting BACKWARD`);
+    await this.setBackwardLevel(subject);
+    return false;
+  }
+
+  /** The subject's compatibility level ('' when the registry names none); undefined when it has none (404). */
+  private async levelOf(subject: string): Promise<string | undefined> {
+    const res = await this.http('GET', `/config/${encodeURIComponent(subject)}`);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw this.unavailable(subject, `GET /config answered ${res.status}`);
+    return String((res.body as { compatibilityLevel?: unknown }).compatibilityLevel ?? '').toUpperCase();
+  }
+
+  /**
+   * Sets the subject's level to BACKWARD. Processes started together register a new subject at the same time: each
+   * finds no level and sets it, and Apicurio refuses all but the first with 409 "A rule named 'COMPATIBILITY' already
+   * exists" — which only means that another process set it: the level is read again then.
+   */
+  private async setBackwardLevel(subject: string): Promise<void> {
     const put = await this.http('PUT', `/config/${encodeURIComponent(subject)}`, {
       compatibility: 'BACKWARD',
     });
-    if (put.status !== 200) throw this.unavailable(subject, `PUT /config answered ${put.status}`);
+    if (put.status === 200) return;
+    // the other process's level may not be readable yet: a few reads, 0.1 s apart
+    for (let read = 0; put.status === 409 && read < 5; read++) {
+      if ((await this.levelOf(subject)) === 'BACKWARD') return;
+      await sleep(100);
+    }
+    throw this.unavailable(subject, `PUT /config answered ${put.status}`);
   }
 
   private refused(status: number): SyncError {
