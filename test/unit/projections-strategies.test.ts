@@ -860,7 +860,6 @@ describe('projections: subscription jobs (port of test_subscription_service / te
   it('regression (CI of stop 27, "old access still there"): a superseded number change deletes the previous number\'s access an interrupted try left, and nothing else', () => {
     const superseded = (over: Partial<Parameters<typeof planSupersededPhoneNumber>[0]>) =>
       planSupersededPhoneNumber({
-        contract: contract(),
         phone: '611',
         previousPhone: '600',
         current: ['622', '622'],

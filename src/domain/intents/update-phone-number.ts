@@ -93,7 +93,6 @@ export const updatePhoneNumber = intentKind<UpdatePhoneNumberIntent>({
       if (current !== null && current !== intent.phone && stored !== intent.phone) {
         const note = `superseded: ${intent.infoTable} ${intent.infoId} holds number ${current} now, not ${intent.phone}; the later change applies it (an older change is never applied over a newer one)`;
         const plan = planSupersededPhoneNumber({
-          contract,
           phone: intent.phone,
           previousPhone: intent.previousPhone,
           current: [current, stored],

@@ -565,6 +565,13 @@ export function planTerminateSubscription(input: ContractJobInput): Plan {
   };
 }
 
+/** Deletes the access `code` of a subscription: one effect key per subscription and number, whichever plan sends it. */
+const deleteAccessOp = (subscription: string, code: string): OcOperation => ({
+  op: 'deleteAccess',
+  key: `access:${subscription}:${code}:delete`,
+  body: { code, subscription },
+});
+
 /**
  * update_phone_number: the subscription description becomes the new number, the old access (code = the previous
  * description) is deleted and the new one created. Each step is skipped when already done, so a replay after a
@@ -596,11 +603,7 @@ export function planUpdatePhoneNumber(input: {
   for (const o of olds) {
     const present = accesses === undefined ? o === old : accesses.includes(o);
     if (!present) continue;
-    ops.push({
-      op: 'deleteAccess',
-      key: `access:${sub.code}:${o}:delete`,
-      body: { code: o, subscription: sub.code },
-    });
+    ops.push(deleteAccessOp(sub.code, o));
   }
   if (accesses === undefined ? old !== phone : !accesses.includes(phone)) {
     ops.push({
@@ -622,7 +625,6 @@ export function planUpdatePhoneNumber(input: {
  * keeps A). Nothing else: creating this change's number would put back a number Odoo no longer has.
  */
 export function planSupersededPhoneNumber(input: {
-  contract: Pick<ContractView, 'id' | 'code'>;
   phone: string;
   previousPhone?: string | null;
   /** the numbers Odoo holds now (the ISP info record's, the contract's stored one) */
@@ -644,13 +646,7 @@ export function planSupersededPhoneNumber(input: {
   return {
     strategy: 'update_phone_number',
     note: `${input.note}; the access of the number before it, ${old}, left by an interrupted try, is deleted`,
-    ops: [
-      {
-        op: 'deleteAccess',
-        key: `access:${sub.code}:${old}:delete`,
-        body: { code: old, subscription: sub.code },
-      },
-    ],
+    ops: [deleteAccessOp(sub.code, old)],
   };
 }
 
