@@ -9,7 +9,7 @@
  * change or invoice carries the same trace id.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash, randomFillSync } from 'node:crypto';
+import { hash, randomFillSync } from 'node:crypto';
 
 export const TRACEPARENT = 'traceparent';
 
@@ -37,7 +37,7 @@ export function formatTraceparent(c: TraceContext): string {
 
 /** A new trace whose ids are derived from `seed` (the same seed, the same trace). */
 export function traceFromSeed(seed: string): TraceContext {
-  const h = createHash('sha256').update(seed).digest('hex');
+  const h = hash('sha256', seed, 'hex'); // one-shot: no Hash object per change
   return { traceId: h.slice(0, 32), spanId: h.slice(32, 48) };
 }
 

@@ -17,7 +17,7 @@ type Level = 'error' | 'warn' | 'info' | 'debug';
  *   (after its own start, or when a group is first used) — info;
  * - "The group is rebalancing, so a rejoin is needed" (a heartbeat's answer when a member joins or leaves): kafkajs
  *   rejoins by itself; every scale-out, restart or deploy causes it — info;
- * - the v2 partitioner notice: every producer of ours names `Partitioners.DefaultPartitioner` (the same murmur2
+ * - the v2 partitioner notice: every producer of ours names a partitioner (partitioner.ts, the same murmur2
  *   partitioning as the Java client), the notice is about producers that name none — debug;
  * - "Limiting retries for the idempotent producer may invalidate EoS guarantees": the relay and the invoice loader
  *   bound kafkajs's retries on purpose and resend on their own; they promise at-least-once with stable event ids,

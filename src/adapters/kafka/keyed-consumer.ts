@@ -648,9 +648,11 @@ class BatchRun {
       messages.filter((_m, i) => !skipped[i]),
       orderingKey,
     );
-    for (let i = 0; i < messages.length; i++) {
+    // Checked once: nothing in this synchronous loop can stop the batch (the handlers it chains run after it), and
+    // kafkajs's isStale builds a JSON key per call — a per-message allocation on a replay's skip path.
+    const stopped = this.stopped;
+    for (let i = 0; i < messages.length && !stopped; i++) {
       const message = messages[i];
-      if (this.stopped) break;
       this.tracker.begin(message.offset);
       if (skipped[i] || handled.has(message)) {
         if (handled.has(message)) {

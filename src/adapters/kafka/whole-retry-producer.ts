@@ -12,7 +12,8 @@
  * attempt did write are written again: the stages' consumers deduplicate them (intent ids in the ledger, dead
  * letters by their source, released held intents by the ledger).
  */
-import { Partitioners, type Kafka, type Producer, type ProducerConfig } from 'kafkajs';
+import type { Kafka, Producer, ProducerConfig } from 'kafkajs';
+import { KeyHashPartitioner } from './partitioner';
 import { isRetriable } from '../../domain/errors';
 
 export interface WholeSendRetry {
@@ -64,6 +65,6 @@ export function orderedWholeRetryProducer(kafka: Pick<Kafka, 'producer'>): Produ
   return wholeRetryProducer(kafka, {
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: KeyHashPartitioner,
   });
 }

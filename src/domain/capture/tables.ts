@@ -66,12 +66,31 @@ export function missingColumnsOf(row: unknown): readonly string[] {
   return (row as { [MISSING]?: readonly string[] })[MISSING] ?? [];
 }
 
+/**
+ * A column absent from the event: a non-enumerable property whose read throws. Out of the decoding loop, so that no
+ * closure there captures the loop's column (which would allocate a scope per column and row).
+ */
+function defineMissing(out: Record<string, unknown>, table: string, column: string): void {
+  delete out[column];
+  Object.defineProperty(out, column, {
+    enumerable: false,
+    get() {
+      throw new MissingColumnError(table, column);
+    },
+  });
+}
+
 function recordCodec<S extends ColumnsSpec>(
   name: string,
   columns: S,
   required: readonly string[] = Object.keys(columns),
 ): t.Type<RowOf<S>, unknown, unknown> {
   const entries = Object.entries(columns);
+  const keys = entries.map(([k]) => k);
+  const cols = entries.map(([, c]) => c);
+  // A decoded row starts as a copy of this template (every column, in order): one allocation of the row's final
+  // shape, instead of a property store grown column by column (the router's largest garbage, bench/interpretation.md).
+  const template: Record<string, unknown> = Object.fromEntries(keys.map((k) => [k, null]));
   const table = name.replace(/\.key$/, '');
   return new t.Type<RowOf<S>, unknown, unknown>(
     name,
@@ -84,14 +103,16 @@ function recordCodec<S extends ColumnsSpec>(
         return t.failure(u, c, `expected a row object, got ${u === null ? 'null' : typeof u}`);
       }
       const src = u as Record<string, unknown>;
-      const out: Record<string, unknown> = {};
-      const errors: t.Errors = [];
-      const missing: string[] = [];
-      for (const [k, column] of entries) {
+      const out: Record<string, unknown> = { ...template };
+      let errors: t.Errors | undefined;
+      let missing: string[] | undefined;
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i];
+        const column = cols[i];
         const v = src[k];
-        // The common case first, without a context entry per column (an allocation per column and row, the
-        // router's largest garbage): a value its codec passes unchanged, then any value its codec accepts. The
-        // context (the field path of the error) is built only for a column that fails.
+        // The common case first, without a context entry per column (an allocation per column and row): a value
+        // its codec passes unchanged, then any value its codec accepts. The context (the field path of the error)
+        // is built only for a column that fails.
         if (v !== undefined) {
           if (column.passThrough === true && column.codec.is(v)) {
             out[k] = v;
@@ -107,16 +128,11 @@ function recordCodec<S extends ColumnsSpec>(
         if (!(k in src)) {
           if (!required.includes(k)) {
             // Extra columns of an event are ignored; an absent one fails only the trigger that reads it.
-            missing.push(k);
-            Object.defineProperty(out, k, {
-              enumerable: false,
-              get() {
-                throw new MissingColumnError(table, k);
-              },
-            });
+            (missing ??= []).push(k);
+            defineMissing(out, table, k);
             continue;
           }
-          errors.push({
+          (errors ??= []).push({
             value: undefined,
             context: ctx,
             message: 'column missing from the event (is it in column.include.list?)',
@@ -124,11 +140,11 @@ function recordCodec<S extends ColumnsSpec>(
           continue;
         }
         const r = column.codec.validate(v, ctx);
-        if (r._tag === 'Left') errors.push(...r.left);
+        if (r._tag === 'Left') (errors ??= []).push(...r.left);
         else out[k] = r.right;
       }
-      if (missing.length) Object.defineProperty(out, MISSING, { enumerable: false, value: missing });
-      return errors.length ? t.failures(errors) : t.success(out as RowOf<S>);
+      if (missing) Object.defineProperty(out, MISSING, { enumerable: false, value: missing });
+      return errors ? t.failures(errors) : t.success(out as RowOf<S>);
     },
     (a) => a,
   );

@@ -5,7 +5,7 @@
  */
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/Either';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { MalformedEventError } from '../errors';
 import type { IntentBase } from './kind';
 import { INTENTS, type IntentRegistry } from './registry';
@@ -109,12 +109,12 @@ export function intentIdOf(source: IntentMessage['source'], intent: IntentBase, 
     source.lsn !== null
       ? `${source.lsn}/${source.txId ?? ''}`
       : `${source.topic}/${source.partition}/${source.offset}`;
-  return createHash('sha1')
-    .update(
-      `${source.table}|${source.rowId ?? ''}|${source.op}|${where}|${intent.kind}|${index}|${JSON.stringify(intent)}`,
-    )
-    .digest('hex')
-    .slice(0, 32);
+  // crypto.hash: the one-shot digest (no Hash object per intent), the same bytes as createHash's
+  return hash(
+    'sha1',
+    `${source.table}|${source.rowId ?? ''}|${source.op}|${where}|${intent.kind}|${index}|${JSON.stringify(intent)}`,
+    'hex',
+  ).slice(0, 32);
 }
 
 /** The Odoo record an intent is about (for the ledger and sync events): its kind's `odooRecord`. */
