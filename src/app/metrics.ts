@@ -21,6 +21,7 @@ export class Metrics {
   readonly eventsConsumed: Counter<'table'>;
   readonly eventsFiltered: Counter<'table' | 'reason'>;
   readonly intentsRouted: Counter<'table'>;
+  readonly intentsAlreadyFinished: Counter<'table'>;
   readonly messagesProcessed: Counter<'stage' | 'topic'>;
   readonly intentsProjected: Counter<'topic'>;
   readonly retries: Counter<'stage' | 'code'>;
@@ -70,6 +71,12 @@ export class Metrics {
     this.intentsRouted = new Counter({
       name: 'sync_intents_routed_total',
       help: 'Intents produced by the router, per source table',
+      labelNames: ['table'],
+      registers,
+    });
+    this.intentsAlreadyFinished = new Counter({
+      name: 'sync_intents_already_finished_total',
+      help: 'Intents a replay derived again and the router did not produce, the ledger having finished them',
       labelNames: ['table'],
       registers,
     });
@@ -304,6 +311,7 @@ export class Metrics {
         if (routed > 0) this.intentsRouted.inc({ table }, routed);
         if (filtered) this.eventsFiltered.inc({ table, reason: filtered }, events);
       },
+      onAlreadyFinished: (table, intents) => this.intentsAlreadyFinished.inc({ table }, intents),
       onProjected: (msg, result) => this.observeFreshness(msg, result),
     };
   }

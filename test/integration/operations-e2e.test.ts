@@ -123,6 +123,16 @@ class RunProcess {
   }
 }
 
+/** The run's `sync_intents_already_finished_total`, all tables (its HTTP port from its "[run] running" line). */
+async function alreadyFinished(run: RunProcess | undefined): Promise<number> {
+  const port = /\[run\] running .*http on :(\d+)/.exec(run?.stderr ?? '')?.[1];
+  if (!port) throw new Error(`no HTTP port in the run's output:\n${run?.stderr}`);
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^sync_intents_already_finished_total\{[^}]*\} (\d+)$/gm)) n += Number(m[1]);
+  return n;
+}
+
 /** OpenCell's list endpoints are POSTs that read. */
 const T0 = Date.now();
 const stamp = (what: string) =>
@@ -608,10 +618,12 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
       ]),
     );
     stamp('resync: router caught up');
-    expect(
-      [...intentEnds.values()].reduce((n, h) => n + Number(h), 0),
-      'the router routed the replayed changes again',
-    ).to.be.greaterThan(intentsHigh);
+    // A replayed batch's intents that the ledger has finished are left out (issue 17 §2), the others produced again:
+    // the run's metric counts the former.
+    const leftOut = await alreadyFinished(run);
+    const routedAgain = [...intentEnds.values()].reduce((n, h) => n + Number(h), 0) - intentsHigh;
+    stamp(`resync: ${routedAgain} intents routed again, ${leftOut} left out as finished`);
+    expect(routedAgain + leftOut, 'the router routed the replayed changes again').to.be.greaterThan(0);
     await eventually(
       async () => ((await reached(groups.projector, intentEnds)) ? true : undefined),
       90_000,
@@ -634,9 +646,9 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
     }
     expect(seen.size).to.be.greaterThan(customers.length * 3);
     expect(
-      [...seen.values()].filter((n) => n < 2),
-      'intents of the test not routed again',
-    ).to.deep.equal([]);
+      [...seen.values()].filter((n) => n < 2).length,
+      `intents of the test neither routed again nor left out as finished (${leftOut} left out)`,
+    ).to.be.at.most(leftOut);
 
     // none twice, over the whole test: the repair re-did exactly what reconcile found missing
     for (const c of burst) {

@@ -145,3 +145,88 @@ describe('router stage: a batch routed together, committed behind its acknowledg
     expect(commits[commits.length - 1]).to.equal('3');
   });
 });
+
+describe('router stage: a replayed batch leaves out the intents the ledger has finished (issue 17 §2)', () => {
+  /** A producer recording the intent ids of each request. */
+  function recorder(requests: string[][]): Producer {
+    return {
+      sendBatch: async (b: { topicMessages: { messages: { headers: { intent_id: string } }[] }[] }) => {
+        requests.push(b.topicMessages.flatMap((t) => t.messages.map((m) => m.headers.intent_id)));
+        return [];
+      },
+      send: async () => [{ partition: 0, baseOffset: '0' }],
+    } as unknown as Producer;
+  }
+
+  function replayRouter(
+    requests: string[][],
+    finished: (ids: readonly string[]) => Promise<boolean[]>,
+    clock: { now: number },
+  ): KeyedConsumer {
+    return createRouter({
+      kafka: {} as Kafka,
+      producer: recorder(requests),
+      config: loadConfig({ OPENCELL_PASSWORD: 'x', ODOO_PASSWORD: 'y', RETRY_INITIAL_MS: '5' }),
+      reader,
+      finished,
+      now: () => clock.now,
+    });
+  }
+
+  it('produces only the unfinished intents of a large batch, in their order, and commits the whole batch', async () => {
+    const asked: string[][] = [];
+    const all: string[][] = [];
+    // every intent id the router derives for the 40 creations, read from a router without the check
+    await onBatch(
+      replayRouter(all, async (ids) => ids.map(() => false), { now: 0 }),
+      batchPayload(creations(40), [], 0, TOPIC),
+    );
+    expect(all, 'one request of 40 intents').to.have.length(1);
+    const ids = all[0];
+    expect(ids).to.have.length(40);
+    const finishedIds = new Set(ids.filter((_id, i) => i % 4 !== 3)); // 30 finished, every fourth one not
+    const requests: string[][] = [];
+    const commits: string[] = [];
+    const kc = replayRouter(
+      requests,
+      async (asked1) => {
+        asked.push([...asked1]);
+        return asked1.map((id) => finishedIds.has(id));
+      },
+      { now: 0 },
+    );
+    await onBatch(kc, batchPayload(creations(40), commits, 0, TOPIC));
+    expect(asked, 'the ledger was asked once, for the batch').to.deep.equal([ids]);
+    expect(requests).to.deep.equal([ids.filter((id) => !finishedIds.has(id))]);
+    expect(requests[0]).to.have.length(10);
+    expect(commits[commits.length - 1]).to.equal('40');
+  });
+
+  it('does not ask for a small (live) batch, nor for 30 s after a check found none finished; a failing check produces all', async () => {
+    let checks = 0;
+    let fail = false;
+    const clock = { now: 1_000 };
+    const requests: string[][] = [];
+    const kc = replayRouter(
+      requests,
+      async (ids) => {
+        checks++;
+        if (fail) throw new Error('state database unreachable');
+        return ids.map(() => false);
+      },
+      clock,
+    );
+    await onBatch(kc, batchPayload(creations(5), [], 0, TOPIC));
+    expect(checks, 'a batch of 5 intents is not checked').to.equal(0);
+    await onBatch(kc, batchPayload(creations(40), [], 0, TOPIC));
+    expect(checks, 'a batch of 40 is').to.equal(1);
+    clock.now += 29_000;
+    await onBatch(kc, batchPayload(creations(40), [], 0, TOPIC));
+    expect(checks, 'within 30 s of a check that found none finished, not again').to.equal(1);
+    clock.now += 2_000;
+    fail = true;
+    await onBatch(kc, batchPayload(creations(40), [], 0, TOPIC));
+    expect(checks, 'after 30 s, checked again (and the check failed)').to.equal(2);
+    expect(requests.map((r) => r.length)).to.deep.equal([5, 40, 40, 40]);
+  });
+});

@@ -37,6 +37,8 @@ export interface StageHooks {
   onConsumerEvent?: (stage: string, e: KeyedConsumerEvent) => void;
   /** `events` change events of `table` routed to `routed` intents (several at once: events the fast path skipped) */
   onRouted?: (table: string, routed: number, filtered: string | undefined, events?: number) => void;
+  /** `intents` the router derived again from changes of `table` and left out, the ledger having finished them */
+  onAlreadyFinished?: (table: string, intents: number) => void;
   /** an intent the projector finished (applied or skipped) now, its OpenCell calls done (not for replays) */
   onProjected?: (msg: IntentMessage, result: IntentResult) => void;
 }
@@ -127,9 +129,22 @@ export function createRouter(opts: {
   groupId?: string;
   /** dead letters already in the topic (a replay of the group does not publish them twice) */
   deadLetterIndex?: DeadLetterIndex;
+  /**
+   * The ledger's replay check (which of these intents the projector has finished): with it, a replayed batch's
+   * finished intents are not produced again (unfinishedRecords).
+   */
+  finished?: (intentIds: readonly string[]) => Promise<boolean[]>;
+  /** the clock of BULK_REPLAY_IDLE_MS (tests) */
+  now?: () => number;
 }): KeyedConsumer {
   const { kafka, producer, config, reader, hooks } = opts;
   const log = componentLogger('router');
+  const unfinished = opts.finished
+    ? unfinishedRecords(opts.finished, opts.now ?? Date.now, (topic, partition, intents) => {
+        hooks?.onAlreadyFinished?.(tableOfTopic(topic), intents);
+        log.debug(`${intents} intent(s) of ${topic}[${partition}] finished already: not produced again`);
+      })
+    : undefined;
   // The handlers of a fetched batch route concurrently; their intents leave in shared produce requests.
   const sender = new CoalescingSender(producer, { acks: -1, maxInFlight: 2 });
   // The fast paths (bytes, then the parsed envelope) run as the batch is scheduled: a change that certainly
@@ -191,7 +206,10 @@ export function createRouter(opts: {
         done.add(messages[i]);
         if (r.messages.length) records.push(...intentRecords(r.messages, messages[i]));
       }
-      await sender.send(config.topics.intents, records);
+      await sender.send(
+        config.topics.intents,
+        unfinished ? await unfinished(topic, partition, records) : records,
+      );
       for (const r of results) if (r) reportRouted(r, topic);
       return done;
     },
@@ -265,6 +283,44 @@ export async function finishedIntents(
   const finished = await projector.finished(ids, fence);
   for (let i = 0; i < asked.length; i++) if (finished[i]) done.add(asked[i]);
   return done;
+}
+
+/**
+ * The records of a routed batch without those of intents the ledger has finished (issue 17 §2). A resync replays the
+ * router's topics from their start: every intent it derives was derived before, and those the projector finished
+ * would only be read, checked and ended again — the projector's bulk check does the same (finishedIntents). Not
+ * producing them is as safe: a finished intent has no effect when projected again, so leaving it out of its key's
+ * queue changes nothing for the intents around it, which are still produced in order.
+ *
+ * Only a batch of at least BULK_REPLAY_MIN_BATCH intents is checked (a live batch's few new intents are never
+ * finished), and after a check that found none the partition's batches skip it for BULK_REPLAY_IDLE_MS (a burst of
+ * new changes). The check is an economy: when it fails (the state database unreachable) the records are all produced.
+ */
+export function unfinishedRecords(
+  finished: (intentIds: readonly string[]) => Promise<boolean[]>,
+  now: () => number,
+  onSkipped?: (topic: string, partition: number, intents: number) => void,
+): (topic: string, partition: number, records: Message[]) => Promise<Message[]> {
+  const idleUntil = new Map<string, number>();
+  return async (topic, partition, records) => {
+    if (records.length < BULK_REPLAY_MIN_BATCH) return records;
+    const k = `${topic}/${partition}`;
+    const at = now();
+    if ((idleUntil.get(k) ?? 0) > at) return records;
+    let done: boolean[];
+    try {
+      done = await finished(records.map((r) => String((r.headers as { intent_id: string }).intent_id)));
+    } catch {
+      return records;
+    }
+    const kept = records.filter((_r, i) => !done[i]);
+    if (kept.length === records.length) idleUntil.set(k, at + BULK_REPLAY_IDLE_MS);
+    else {
+      idleUntil.delete(k);
+      onSkipped?.(topic, partition, records.length - kept.length);
+    }
+    return kept;
+  };
 }
 
 /** The intents topic's records of one change's intents (keyed by customer, in order). */

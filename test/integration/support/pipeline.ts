@@ -19,6 +19,8 @@ export interface TestPipeline {
   config: Config;
   groups: { router: string; projector: string };
   events: { stage: string; e: KeyedConsumerEvent }[];
+  /** intents the router derived again and left out, the ledger having finished them (onAlreadyFinished) */
+  alreadyFinished: { table: string; intents: number }[];
   stop(): Promise<void>;
   restart(): Promise<void>;
 }
@@ -54,6 +56,7 @@ export async function startTestPipeline(
   await startGroupAtEnd(kafka, admin, groups.router, routerTopics(config.topics.prefix));
   await admin.disconnect();
   const events: { stage: string; e: KeyedConsumerEvent }[] = [];
+  const alreadyFinished: { table: string; intents: number }[] = [];
   const make = () =>
     new ProjectionPipeline(config, {
       kafka,
@@ -64,6 +67,10 @@ export async function startTestPipeline(
           events.push({ stage, e });
           hooks.onConsumerEvent?.(stage, e);
         },
+        onAlreadyFinished: (table, intents) => {
+          alreadyFinished.push({ table, intents });
+          hooks.onAlreadyFinished?.(table, intents);
+        },
       },
     });
   const t: TestPipeline = {
@@ -72,6 +79,7 @@ export async function startTestPipeline(
     config,
     groups,
     events,
+    alreadyFinished,
     async stop() {
       await t.pipeline.stop();
       await sandbox.close();

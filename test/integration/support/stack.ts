@@ -79,10 +79,23 @@ export function pidOf(part: 'kafka' | 'connect' | 'registry'): number {
  * once; kafkajs admin.resetOffsets waits out a 5 s fetch per topic).
  */
 export async function resetGroupToEarliest(groupId: string, topics: string[]): Promise<void> {
+  await resetGroup(groupId, topics, { kind: 'earliest' });
+}
+
+/** Moves a group without members to the first offsets at or after `timestamp` (epoch ms) of its topics. */
+export async function resetGroupToTime(groupId: string, topics: string[], timestamp: number): Promise<void> {
+  await resetGroup(groupId, topics, { kind: 'time', timestamp, iso: new Date(timestamp).toISOString() });
+}
+
+async function resetGroup(
+  groupId: string,
+  topics: string[],
+  to: Parameters<typeof targetOffsets>[2],
+): Promise<void> {
   const admin = testKafka().admin();
   await admin.connect();
   try {
-    const targets = await targetOffsets(admin, topics, { kind: 'earliest' });
+    const targets = await targetOffsets(admin, topics, to);
     const rows = [...targets].map(([key, target]) => {
       const at = key.lastIndexOf('/');
       return { topic: key.slice(0, at), partition: Number(key.slice(at + 1)), target };
