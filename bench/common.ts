@@ -162,7 +162,11 @@ export interface BenchPipeline {
  * every engineer's pipeline, and the ledger is keyed by deterministic intent ids, so another pipeline applying the
  * same Odoo change first would make ours skip it.
  */
-export async function freshStateDb(name: string): Promise<string> {
+export async function freshStateDb(
+  name: string,
+  /** a state database to copy (CREATE DATABASE … TEMPLATE): its ledger, pins and outbox as they are */
+  template?: string,
+): Promise<string> {
   // named after the stack's state database (STATE_DB_NAME), so that a second stack's benchmarks have their own
   const opts = {
     ...defaultPgSetupOptions(),
@@ -172,6 +176,17 @@ export async function freshStateDb(name: string): Promise<string> {
   await c.connect();
   try {
     await c.query(`DROP DATABASE IF EXISTS ${opts.stateDb} WITH (FORCE)`);
+    if (template) {
+      // owned as the template is (PostgreSQL 15's public schema belongs to the database owner)
+      const owner = (
+        await c.query<{ owner: string }>(
+          `SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1`,
+          [template],
+        )
+      ).rows[0]?.owner;
+      if (!owner) throw new Error(`no database ${template} to copy`);
+      await c.query(`CREATE DATABASE ${opts.stateDb} TEMPLATE ${template} OWNER "${owner}"`);
+    }
   } finally {
     await c.end();
   }
@@ -192,12 +207,14 @@ export async function startBenchPipeline(opts: {
   /** runs after the sandbox is up and before the router's offsets are set (preparation not to be routed) */
   before?: (sandbox: OpenCellSandbox, config: Config) => Promise<void>;
   keepEvents?: boolean;
+  /** the state database is a copy of this one (freshStateDb's template) */
+  stateTemplate?: string;
   /** every consumer event of both stages, as it happens */
   onConsumerEvent?: (stage: string, e: KeyedConsumerEvent) => void;
 }): Promise<BenchPipeline> {
   const sandbox = await startOpenCellSandbox({ port: 0, onRequest: opts.onRequest, journalLimit: 2_000_000 });
   const sfx = suffix();
-  const stateUrl = await freshStateDb(opts.name);
+  const stateUrl = await freshStateDb(opts.name, opts.stateTemplate);
   const env: Record<string, string | undefined> = {
     ...process.env,
     OPENCELL_BASEURL: sandbox.url,

@@ -62,9 +62,12 @@ const MISSING = Symbol('missing columns');
  * with that typed error, anything else (the diff, triggers reading other columns, logging) is unaffected.
  */
 export function missingColumnsOf(row: unknown): readonly string[] {
-  if (typeof row !== 'object' || row === null) return [];
-  return (row as { [MISSING]?: readonly string[] })[MISSING] ?? [];
+  if (typeof row !== 'object' || row === null) return NONE_MISSING;
+  return (row as { [MISSING]?: readonly string[] })[MISSING] ?? NONE_MISSING;
 }
+
+/** shared by every complete row (asked twice per routed change: no array each time) */
+const NONE_MISSING: readonly string[] = Object.freeze([]);
 
 /**
  * A column absent from the event: a non-enumerable property whose read throws. Out of the decoding loop, so that no

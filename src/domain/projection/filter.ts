@@ -174,12 +174,16 @@ export function keyChanged(change: RowChange): boolean {
  * True when the change can trigger nothing: a table nothing watches, or an update of no watched column (for a
  * relation table: an update that leaves its key columns as they were).
  */
-export function isIrrelevant(change: RowChange): boolean {
+export function isIrrelevant(
+  change: RowChange,
+  /** the change's changedWatchedFields, when the caller has them already */
+  fields?: readonly string[],
+): boolean {
   const rowTrigger = ROW_TRIGGER_TABLES[change.table] !== undefined;
   if (!rowTrigger && watchedColumns(change.table).length === 0) return true;
   if (change.op !== 'u') return !opMayTrigger(change.table, change.op);
   if (change.table === CONTRACT_EMAIL_REL_TABLE) return !keyChanged(change);
-  return changedWatchedFields(change).length === 0;
+  return (fields ?? changedWatchedFields(change)).length === 0;
 }
 
 /**

@@ -109,8 +109,9 @@ function decodeRelevant(
     );
   }
   if (change.kind !== 'row') return { messages: [], filtered: 'not-a-row' };
-  if (isIrrelevant(change)) return { messages: [], filtered: 'irrelevant' };
-  return { change, fields: changedWatchedFields(change) };
+  const fields = changedWatchedFields(change);
+  if (isIrrelevant(change, fields)) return { messages: [], filtered: 'irrelevant' };
+  return { change, fields };
 }
 
 async function routeChange(

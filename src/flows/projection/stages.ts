@@ -199,17 +199,16 @@ export function createRouter(opts: {
         routeOptions,
       );
       const done = new Set<KafkaMessage>();
-      const records: Message[] = [];
+      let routed: Routed[] = [];
       for (let i = 0; i < messages.length; i++) {
         const r = results[i];
         if (!r) continue;
         done.add(messages[i]);
-        if (r.messages.length) records.push(...intentRecords(r.messages, messages[i]));
+        for (const intent of r.messages) routed.push({ intent, change: messages[i] });
       }
-      await sender.send(
-        config.topics.intents,
-        unfinished ? await unfinished(topic, partition, records) : records,
-      );
+      // left out before they are encoded: a replay's finished intents cost no record
+      if (unfinished) routed = await unfinished(topic, partition, routed);
+      await sender.send(config.topics.intents, routedRecords(routed));
       for (const r of results) if (r) reportRouted(r, topic);
       return done;
     },
@@ -286,7 +285,7 @@ export async function finishedIntents(
 }
 
 /**
- * The records of a routed batch without those of intents the ledger has finished (issue 17 §2). A resync replays the
+ * The intents of a routed batch without those the ledger has finished (issue 17 §2). A resync replays the
  * router's topics from their start: every intent it derives was derived before, and those the projector finished
  * would only be read, checked and ended again — the projector's bulk check does the same (finishedIntents). Not
  * producing them is as safe: a finished intent has no effect when projected again, so leaving it out of its key's
@@ -300,27 +299,45 @@ export function unfinishedRecords(
   finished: (intentIds: readonly string[]) => Promise<boolean[]>,
   now: () => number,
   onSkipped?: (topic: string, partition: number, intents: number) => void,
-): (topic: string, partition: number, records: Message[]) => Promise<Message[]> {
+): (topic: string, partition: number, routed: Routed[]) => Promise<Routed[]> {
   const idleUntil = new Map<string, number>();
-  return async (topic, partition, records) => {
-    if (records.length < BULK_REPLAY_MIN_BATCH) return records;
+  return async (topic, partition, routed) => {
+    if (routed.length < BULK_REPLAY_MIN_BATCH) return routed;
     const k = `${topic}/${partition}`;
     const at = now();
-    if ((idleUntil.get(k) ?? 0) > at) return records;
+    if ((idleUntil.get(k) ?? 0) > at) return routed;
     let done: boolean[];
     try {
-      done = await finished(records.map((r) => String((r.headers as { intent_id: string }).intent_id)));
+      done = await finished(routed.map((r) => r.intent.intentId));
     } catch {
-      return records;
+      return routed;
     }
-    const kept = records.filter((_r, i) => !done[i]);
-    if (kept.length === records.length) idleUntil.set(k, at + BULK_REPLAY_IDLE_MS);
+    const kept = routed.filter((_r, i) => !done[i]);
+    if (kept.length === routed.length) idleUntil.set(k, at + BULK_REPLAY_IDLE_MS);
     else {
       idleUntil.delete(k);
-      onSkipped?.(topic, partition, records.length - kept.length);
+      onSkipped?.(topic, partition, routed.length - kept.length);
     }
     return kept;
   };
+}
+
+/** An intent the router derived, with the change it comes from. */
+export interface Routed {
+  intent: IntentMessage;
+  change: KafkaMessage;
+}
+
+/** The records of routed intents, in order; a change's intents share its trace. */
+function routedRecords(routed: readonly Routed[]): Message[] {
+  const records: Message[] = [];
+  for (let i = 0; i < routed.length;) {
+    const change = routed[i].change;
+    const intents: IntentMessage[] = [];
+    for (; i < routed.length && routed[i].change === change; i++) intents.push(routed[i].intent);
+    records.push(...intentRecords(intents, change));
+  }
+  return records;
 }
 
 /** The intents topic's records of one change's intents (keyed by customer, in order). */
