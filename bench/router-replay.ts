@@ -6,7 +6,7 @@
  * both rates, their ratio and their CPU seconds per 100,000 events. `npm run bench -- resync` is the measurement of
  * record. A fresh state database has an empty ledger, so the router produces every intent it derives: the routing
  * alone. With `--state-from=odoo_opencell_sync_bench_resync` the state database is a copy of a resync's (its pass 1
- * ledger), and the router leaves out the finished intents (stages.ts unfinishedRecords) as in the resync's replay.
+ * ledger), and the router leaves out the finished intents (stages.ts unfinishedIntents) as in the resync's replay.
  */
 import { benchKafka, startBenchPipeline, suffix, topicSize } from './common';
 import { startChild, throughputOf } from './child-process';

@@ -70,7 +70,7 @@ export class Metrics {
     });
     this.intentsRouted = new Counter({
       name: 'sync_intents_routed_total',
-      help: 'Intents produced by the router, per source table',
+      help: 'Intents derived by the router, per source table (a replay leaves out those the ledger has finished)',
       labelNames: ['table'],
       registers,
     });

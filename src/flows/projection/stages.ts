@@ -131,7 +131,7 @@ export function createRouter(opts: {
   deadLetterIndex?: DeadLetterIndex;
   /**
    * The ledger's replay check (which of these intents the projector has finished): with it, a replayed batch's
-   * finished intents are not produced again (unfinishedRecords).
+   * finished intents are not produced again (unfinishedIntents).
    */
   finished?: (intentIds: readonly string[]) => Promise<boolean[]>;
   /** the clock of BULK_REPLAY_IDLE_MS (tests) */
@@ -140,7 +140,7 @@ export function createRouter(opts: {
   const { kafka, producer, config, reader, hooks } = opts;
   const log = componentLogger('router');
   const unfinished = opts.finished
-    ? unfinishedRecords(opts.finished, opts.now ?? Date.now, (topic, partition, intents) => {
+    ? unfinishedIntents(opts.finished, opts.now ?? Date.now, (topic, partition, intents) => {
         hooks?.onAlreadyFinished?.(tableOfTopic(topic), intents);
         log.debug(`${intents} intent(s) of ${topic}[${partition}] finished already: not produced again`);
       })
@@ -295,7 +295,7 @@ export async function finishedIntents(
  * finished), and after a check that found none the partition's batches skip it for BULK_REPLAY_IDLE_MS (a burst of
  * new changes). The check is an economy: when it fails (the state database unreachable) the records are all produced.
  */
-export function unfinishedRecords(
+export function unfinishedIntents(
   finished: (intentIds: readonly string[]) => Promise<boolean[]>,
   now: () => number,
   onSkipped?: (topic: string, partition: number, intents: number) => void,
