@@ -142,7 +142,7 @@ export class ProjectionPipeline {
           hooks: this.opts.hooks,
           groupId: this.opts.groups?.router,
           deadLetterIndex: this.deadLetterIndex,
-          finished: (ids) => Promise.all(ids.map((id) => this.ledger.isFinished(id))),
+          finished: (ids) => this.projector.finished(ids),
         }),
       );
     }
