@@ -84,4 +84,19 @@ export default tseslint.config(
       ],
     },
   },
+  // The tests' pools come from testPool (test/support/pg.ts): a bare pool's end() resolves before its sessions are
+  // closed and its unhandled 'error' event ends the mocha process (a CI run failed so).
+  {
+    files: ['test/**/*.ts'],
+    ignores: ['test/support/pg.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Pool']",
+          message: 'open PostgreSQL pools in tests with testPool (test/support/pg.ts), not new Pool.',
+        },
+      ],
+    },
+  },
 );

@@ -3,7 +3,8 @@ import { isStateChanging } from '../../testkit/sandbox/opencell/journal';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
-import { Pool, type PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
+import { testPool } from '../support/pg';
 import { applyReset } from '../../src/adapters/kafka/groups';
 import { createKafka, startGroupAtEnd } from '../../src/adapters/kafka/kafka';
 import { loadConfig, type Config } from '../../src/core/config';
@@ -75,7 +76,7 @@ describe('go-live: a snapshot of every captured table after the demo history cha
   let config: Config;
   let env: Record<string, string>;
   const superuserQuery = async (sql: string, args: unknown[] = []) => {
-    const c = new Pool({ connectionString: 'postgresql://postgres@127.0.0.1:5432/postgres', max: 1 });
+    const c = testPool({ connectionString: 'postgresql://postgres@127.0.0.1:5432/postgres', max: 1 });
     try {
       await c.query(sql, args);
     } finally {
@@ -90,8 +91,8 @@ describe('go-live: a snapshot of every captured table after the demo history cha
   before(async () => {
     t0 = Date.now();
     await stack.up();
-    odoo = new Pool({ connectionString: stack.odooDatabaseUrl, max: 2 });
-    state = new Pool({ connectionString: stack.stateDatabaseUrl, max: 2 });
+    odoo = testPool({ connectionString: stack.odooDatabaseUrl, max: 2 });
+    state = testPool({ connectionString: stack.stateDatabaseUrl, max: 2 });
     sandbox = await startOpenCellSandbox({ port: 0, password: 'golive-oc', seed: 15 });
     env = secondStackPipelineEnv(stack, sandbox, { name: 'golive', sfx, password: 'golive-oc' });
     groups = { router: env.FAULT_ROUTER_GROUP, projector: env.FAULT_PROJECTOR_GROUP };
@@ -343,7 +344,7 @@ describe('go-live: a snapshot of every captured table after the demo history cha
     });
     await state.end();
     const goLiveStateUrl = stack.stateDatabaseUrl.replace(/[^/]+$/, goLiveStateDb);
-    state = new Pool({ connectionString: goLiveStateUrl, max: 2 });
+    state = testPool({ connectionString: goLiveStateUrl, max: 2 });
     expect(
       (await state.query<{ n: number }>(`SELECT count(*)::int AS n FROM ledger_intent`)).rows[0].n,
       'the go-live ledger is empty',
@@ -396,7 +397,7 @@ describe('go-live: a snapshot of every captured table after the demo history cha
           'the old connector released its slot',
         );
         // the connector's role may not drop slots: the server's superuser does, as scripts/stack reset does
-        const superuser = new Pool({
+        const superuser = testPool({
           connectionString: 'postgresql://postgres@127.0.0.1:5432/postgres',
           max: 1,
         });

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PoolClient } from 'pg';
-import { Pool } from 'pg';
+import { testPool } from '../support/pg';
+import type { Pool, PoolClient } from 'pg';
 import { defaultPgSetupOptions } from '../../src/app/pg-setup';
 import { loadConfig, type Config } from '../../src/core/config';
 import type { JournalEntry } from '../../testkit/sandbox/opencell';
@@ -95,7 +95,7 @@ describe('fault scenario "PostgreSQL sessions terminated": every session of the 
     ({ sfx, sandbox, state, config, workers } = scenario);
     app = `pgkill-${sfx}`;
     lockKey = Number(scenario.env.FAULT_RELAY_LOCK_KEY);
-    admin = new Pool({ connectionString: defaultPgSetupOptions().adminUrl, max: 1 });
+    admin = testPool({ connectionString: defaultPgSetupOptions().adminUrl, max: 1 });
     await Promise.all([scenario.startWorker(), scenario.startWorker()]);
   });
 

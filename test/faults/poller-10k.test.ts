@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { testPool } from '../support/pg';
 import { ensureTopics } from '../../src/adapters/kafka/kafka';
 import { EventSchemas } from '../../src/adapters/registry/schemas';
 import { OutboxRelay } from '../../src/flows/outbox/relay';
@@ -48,7 +49,7 @@ describe('poller: 10k invoices over many pages plus late invoices, with restarts
 
   before(async () => {
     await createStateSchema(schema);
-    pool = new Pool({ connectionString: stateUrlFor(schema), max: 4 });
+    pool = testPool({ connectionString: stateUrlFor(schema), max: 4 });
     oc = await startOpenCellSandbox({ port: 0, omitListTotal: true });
     const admin = testKafka().admin();
     await admin.connect();

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PoolClient } from 'pg';
-import { Pool } from 'pg';
+import { testPool } from '../support/pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Config } from '../../src/core/config';
 import type { JournalEntry } from '../../testkit/sandbox/opencell';
 import type { Sandbox } from '../integration/support/pipeline';
@@ -115,7 +115,7 @@ describe('fault scenario "rebalance storm": processes join and leave every 10 s 
       CREATE TRIGGER storm_effect_regression AFTER UPDATE ON ${schema}.ledger_effect FOR EACH ROW
         WHEN (OLD.outcome <> 'pending' AND NEW.outcome IS DISTINCT FROM OLD.outcome)
         EXECUTE FUNCTION ${schema}.storm_effect_regression();`);
-    odoo = new Pool({ connectionString: ODOO_DATABASE_URL, max: 4, application_name: 'storm-writer' });
+    odoo = testPool({ connectionString: ODOO_DATABASE_URL, max: 4, application_name: 'storm-writer' });
     live.push(await scenario.startWorker());
   });
 

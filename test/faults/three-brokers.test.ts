@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
-import { Pool, type PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
+import { testPool } from '../support/pg';
 import { createKafka } from '../../src/adapters/kafka/kafka';
 import { loadConfig, type Config } from '../../src/core/config';
 import { ensurePipelineTopics } from '../../src/flows/projection/stages';
@@ -57,8 +58,8 @@ describe('3-broker cluster, RF 3, min.insync 2: kill -9 a broker 10 times under 
     const t = Date.now();
     await stack.up();
     startSeconds.push((Date.now() - t) / 1000);
-    odoo = new Pool({ connectionString: stack.odooDatabaseUrl, max: 2 });
-    state = new Pool({ connectionString: stack.stateDatabaseUrl, max: 2 });
+    odoo = testPool({ connectionString: stack.odooDatabaseUrl, max: 2 });
+    state = testPool({ connectionString: stack.stateDatabaseUrl, max: 2 });
     sandbox = await startOpenCellSandbox({ port: 0, password: 'brokers3-oc', seed: 11 });
     const env = secondStackPipelineEnv(
       stack,

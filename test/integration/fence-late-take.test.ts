@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { testPool } from '../support/pg';
 import { KafkaDeadLetterPublisher } from '../../src/adapters/kafka/dlq';
 import { ensureTopics } from '../../src/adapters/kafka/kafka';
 import { KeyedConsumer, KeyedConsumerEvent } from '../../src/adapters/kafka/keyed-consumer';
@@ -29,7 +30,7 @@ describe('fencing: a late take of an earlier assignment does not stall the parti
 
   before(async () => {
     await createStateSchema(schema);
-    pool = new Pool({ connectionString: stateUrlFor(schema), max: 4 });
+    pool = testPool({ connectionString: stateUrlFor(schema), max: 4 });
   });
   after(async () => {
     await pool?.end();

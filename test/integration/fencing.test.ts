@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { testPool } from '../support/pg';
 import { fetchText } from '../../src/adapters/http-transport';
 import { monotonicMs } from '../../src/core/call-lease';
 import { callUnderLease } from '../../src/flows/projection/executor';
@@ -25,7 +26,7 @@ describe('fencing: a zombie holding an older epoch writes nothing (real PostgreS
 
   before(async () => {
     await createStateSchema(schema);
-    pool = new Pool({ connectionString: stateUrlFor(schema), max: 4 });
+    pool = testPool({ connectionString: stateUrlFor(schema), max: 4 });
     ledger = new Ledger(pool, 'test.fence-sync-events');
   });
   after(async () => {
@@ -121,7 +122,7 @@ describe('fencing: a zombie holding an older epoch writes nothing (real PostgreS
   });
 
   it("checks and outcomes asked together share one statement, each under its own partition's epoch: the zombie's share is refused and writes nothing, the others' is written (issue 17)", async () => {
-    const counted = new Pool({ connectionString: stateUrlFor(schema), max: 4 });
+    const counted = testPool({ connectionString: stateUrlFor(schema), max: 4 });
     let statements = 0;
     const query = counted.query.bind(counted) as (...a: unknown[]) => unknown;
     // the ledger's statements (named), not the relay's wake-up NOTIFY sent after a commit

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { testPool } from '../support/pg';
 import { OpenCellClient } from '../../src/adapters/opencell/client';
 import { InvoicePoller } from '../../src/flows/invoices/poller';
 import { startOpenCellSandbox, type OpenCellSandbox } from '../../testkit/sandbox/opencell';
@@ -23,7 +24,7 @@ describe('invoice poller: pages, lookback and resume (issue 15 §5)', function (
 
   before(async () => {
     await createStateSchema(schema);
-    pool = new Pool({ connectionString: stateUrlFor(schema), max: 4 });
+    pool = testPool({ connectionString: stateUrlFor(schema), max: 4 });
     oc = await startOpenCellSandbox({ port: 0, omitListTotal: true });
     client = new OpenCellClient({
       baseUrl: oc.url,

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { testPool } from '../support/pg';
 import { createKafka, startGroupAtEnd } from '../../src/adapters/kafka/kafka';
 import { EventSchemas } from '../../src/adapters/registry/schemas';
 import { loadConfig, type Config } from '../../src/core/config';
@@ -73,7 +74,7 @@ describe('Kafka SASL/SCRAM over TLS (issue 16): the pipeline on a broker that ac
     await up();
     client = stack.clientEnv();
     sandbox = await startOpenCellSandbox({ port: 0, password: 'secure-oc-pw' });
-    odoo = new Pool({ connectionString: stack.odooDatabaseUrl, max: 2 });
+    odoo = testPool({ connectionString: stack.odooDatabaseUrl, max: 2 });
     env = {
       ...client,
       ODOO_DATABASE_URL: stack.odooDatabaseUrl,
@@ -125,7 +126,7 @@ describe('Kafka SASL/SCRAM over TLS (issue 16): the pipeline on a broker that ac
 
     const received: { action: string; outcome: string; odooId: number; calls: string[] }[] = [];
     const diagnose = async (): Promise<string> => {
-      const state = new Pool({ connectionString: stack.stateDatabaseUrl, max: 1 });
+      const state = testPool({ connectionString: stack.stateDatabaseUrl, max: 1 });
       try {
         const ledger = await state.query(
           `SELECT kind, odoo_id, outcome, calls, attempts, error_code FROM ledger_intent ORDER BY created_at DESC LIMIT 10`,

@@ -5,7 +5,8 @@
  * (ODOO_SIGNAL_DATABASE_URL) may only read and insert signal rows.
  */
 import { expect } from 'chai';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { testPool } from '../support/pg';
 import { OdooViews } from '../../src/adapters/postgres/odoo-views';
 import { optionalOdooColumns } from '../../src/adapters/postgres/odoo-schema';
 import { replicationSlots } from '../../src/adapters/postgres/replication-slots';
@@ -33,10 +34,10 @@ describe('the read-only Odoo role of the pipeline', function () {
   let pool: Pool;
   let admin: Pool;
   before(() => {
-    pool = new Pool({ connectionString: config.odooDatabaseUrl, max: 2 });
+    pool = testPool({ connectionString: config.odooDatabaseUrl, max: 2 });
     const u = new URL(ADMIN_URL);
     u.pathname = `/${new URL(config.odooDatabaseUrl).pathname.slice(1) || 'odoo'}`;
-    admin = new Pool({ connectionString: u.toString(), max: 1 });
+    admin = testPool({ connectionString: u.toString(), max: 1 });
   });
   after(async () => {
     await pool?.end();

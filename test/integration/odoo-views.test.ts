@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { testPool } from '../support/pg';
 import {
   insertBankAccountAndMandate,
   insertContract,
@@ -48,7 +49,7 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
   let queries = 0;
 
   before(() => {
-    pool = new Pool({ connectionString: ODOO_DATABASE_URL, max: 4 });
+    pool = testPool({ connectionString: ODOO_DATABASE_URL, max: 4 });
     const counting = {
       query: ((...args: Parameters<Pool['query']>) => {
         queries += 1;

@@ -19,7 +19,8 @@ import { expect } from 'chai';
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
-import { Pool, PoolClient } from 'pg';
+import { type Pool, PoolClient } from 'pg';
+import { testPool } from '../support/pg';
 import {
   insertBankAccountAndMandate,
   insertContract,
@@ -307,7 +308,7 @@ describe('operations end to end: spawned `run`, CLI commands, real CDC, OpenCell
     this.timeout(180_000);
     startedAt = new Date().toISOString();
     await createStateSchema(stateSchema);
-    ledger = new Pool({ connectionString: stateUrl, max: 2 });
+    ledger = testPool({ connectionString: stateUrl, max: 2 });
     sandbox = await startOpenCellSandbox({ port: 0 });
     env = {
       ...process.env,

@@ -15,7 +15,8 @@
 import { expect } from 'chai';
 import { isStateChanging } from '../../testkit/sandbox/opencell/journal';
 import type { Admin } from 'kafkajs';
-import { Pool, type PoolClient } from 'pg';
+import type { PoolClient } from 'pg';
+import { testPool } from '../support/pg';
 import { ConnectClient } from '../../src/adapters/kafka-connect/client';
 import { ensureTopics } from '../../src/adapters/kafka/kafka';
 import { routerTopics } from '../../src/flows/projection/stages';
@@ -91,7 +92,7 @@ describe('snapshot.mode=initial on a fresh connector reconciles existing rows (i
     const url = new URL(ODOO_DATABASE_URL);
     url.username = process.env.DEBEZIUM_DB_USER ?? 'debezium';
     url.password = process.env.DEBEZIUM_DB_PASSWORD ?? 'debezium';
-    const pg = new Pool({ connectionString: url.toString(), max: 1 });
+    const pg = testPool({ connectionString: url.toString(), max: 1 });
     try {
       await eventually(
         async () => {

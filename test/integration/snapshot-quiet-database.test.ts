@@ -14,7 +14,8 @@
  */
 import { expect } from 'chai';
 import type { Admin } from 'kafkajs';
-import { Pool, type PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
+import { testPool } from '../support/pg';
 import { ConnectClient } from '../../src/adapters/kafka-connect/client';
 import { loadConnectorTemplate } from '../../src/adapters/kafka-connect/connector-config';
 import { loadConfig } from '../../src/core/config';
@@ -79,7 +80,7 @@ describe('an incremental snapshot completes on a quiet Odoo database (read-only 
       held.release();
     }
     await connect.delete(connector).catch(() => undefined);
-    const debezium = new Pool({
+    const debezium = testPool({
       connectionString: withDatabase(setup.adminUrl, dbName, {
         name: 'debezium',
         password: setup.debeziumPassword,
@@ -104,7 +105,7 @@ describe('an incremental snapshot completes on a quiet Odoo database (read-only 
     await debezium.end();
     await owner?.end();
     await signaller?.end();
-    const pgAdmin = new Pool({ connectionString: setup.adminUrl, max: 1 });
+    const pgAdmin = testPool({ connectionString: setup.adminUrl, max: 1 });
     await pgAdmin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
     await pgAdmin.end();
     if (admin) {
@@ -148,7 +149,7 @@ describe('an incremental snapshot completes on a quiet Odoo database (read-only 
   it(`reads ${ROWS}+ rows in chunks of ${CHUNK} while another transaction stays open and nothing else is written`, async () => {
     // --- a database nobody else writes, with rows that predate the connector (no initial snapshot reads them) ----
     await setupOdooDatabase(setup);
-    owner = new Pool({ connectionString: withDatabase(ODOO_DATABASE_URL, dbName), max: 1 });
+    owner = testPool({ connectionString: withDatabase(ODOO_DATABASE_URL, dbName), max: 1 });
     const codes = Array.from(
       { length: ROWS },
       (_, i) => `${String.fromCharCode(97 + Math.floor(i / 26))}${String.fromCharCode(97 + (i % 26))}`,
@@ -193,7 +194,7 @@ describe('an incremental snapshot completes on a quiet Odoo database (read-only 
 
     // --- the snapshot, followed on the notification topic as the `snapshot` command does ------------------------
     const config = loadConfig(process.env, []);
-    signaller = new Pool({ connectionString: withDatabase(config.odooSignalDatabaseUrl, dbName), max: 1 });
+    signaller = testPool({ connectionString: withDatabase(config.odooSignalDatabaseUrl, dbName), max: 1 });
     const signal = buildSnapshotSignal('res_country');
     const t0 = Date.now();
     const report = await runSnapshot(

@@ -6,7 +6,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { Admin, Kafka } from 'kafkajs';
-import { Pool, type PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
+import { testPool } from '../../support/pg';
 import { startGroupAtEnd } from '../../../src/adapters/kafka/kafka';
 import { loadConfig, type Config } from '../../../src/core/config';
 import { ensurePipelineTopics, routerTopics } from '../../../src/flows/projection/stages';
@@ -75,7 +76,7 @@ export async function startFaultScenario(opts: FaultScenarioOptions): Promise<Fa
   const schema = `${opts.name}_${sfx}`;
   const stateUrl = stateUrlFor(schema);
   await createStateSchema(schema);
-  const state = new Pool({ connectionString: stateUrl, max: 3 });
+  const state = testPool({ connectionString: stateUrl, max: 3 });
   const sandbox = await startOpenCellSandbox({ seed: 11, ...opts.sandbox, port: 0 });
   const env: Record<string, string> = {
     ...DEFAULT_ENV,

@@ -2,7 +2,8 @@
  * A projector driven directly (no Kafka), against the OpenCell sandbox and a ledger in a schema of its own in the
  * state database, migrated like the real one: for tests that call `Projector.handle` step by step (retries, resumes).
  */
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { testPool } from '../../support/pg';
 import { loadConfig } from '../../../src/core/config';
 import { OpenCellClient } from '../../../src/adapters/opencell/client';
 import { CatalogCache } from '../../../src/adapters/opencell/catalog-cache';
@@ -26,7 +27,7 @@ export interface ProjectorHarness {
 export async function startProjectorHarness(name: string): Promise<ProjectorHarness> {
   const schema = `${name}_${uniqueSuffix()}`;
   await createStateSchema(schema);
-  const ledgerPool = new Pool({ connectionString: stateUrlFor(schema), max: 4 });
+  const ledgerPool = testPool({ connectionString: stateUrlFor(schema), max: 4 });
   const sandbox = await startOpenCellSandbox({ port: 0 });
   const config = loadConfig({
     ...process.env,

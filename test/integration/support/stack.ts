@@ -6,7 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka } from 'kafkajs';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { testPool } from '../../support/pg';
 import { applyReset, targetOffsets } from '../../../src/adapters/kafka/groups';
 import { createKafka, startGroupAtEnd } from '../../../src/adapters/kafka/kafka';
 
@@ -32,13 +33,13 @@ export function testKafka(): Kafka {
 
 let odoo: Pool | undefined;
 export function odooDb(): Pool {
-  odoo ??= new Pool({ connectionString: ODOO_DATABASE_URL, max: 4 });
+  odoo ??= testPool({ connectionString: ODOO_DATABASE_URL, max: 4 });
   return odoo;
 }
 
 let state: Pool | undefined;
 export function stateDb(): Pool {
-  state ??= new Pool({ connectionString: STATE_DATABASE_URL, max: 4 });
+  state ??= testPool({ connectionString: STATE_DATABASE_URL, max: 4 });
   return state;
 }
 
