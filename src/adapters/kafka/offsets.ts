@@ -2,55 +2,97 @@
  * Contiguous commit watermark for one partition whose messages are processed out of order (per-key concurrency).
  * The committable offset only advances over offsets that are all finished, so a crash never skips unfinished work
  * (the failure mode of resolving offsets out of order in kafkajs, tulios/kafkajs#1764). Pure.
+ *
+ * A fetched batch begins its offsets in increasing order, and most finish at once (a replay's skipped changes) or
+ * nearly in order: the offsets are kept in that order in an array with a finished flag each, the watermark is the
+ * first unfinished one, and a finish finds its offset by binary search. Numbers, not bigints: offsets are exact
+ * below 2^53 (a partition taking a million records a second reaches that in 285 years); no Set, no BigInt per
+ * offset (both were a replay's per-record garbage, issue 17 §2).
  */
 export class OffsetTracker {
-  private readonly pending = new Set<bigint>();
-  private readonly done = new Set<bigint>();
-  private next: bigint | undefined; // lowest offset not yet known to be finished
+  /** begun offsets from `head` on, increasing; those before `head` are finished and passed */
+  private offsets: number[] = [];
+  private finished: boolean[] = [];
+  private head = 0;
+  private pending = 0;
+  /** the lowest offset not yet known to be finished (Kafka's "next offset to read") */
+  private next: number | undefined;
 
   /** Registers an offset about to be processed (offsets must be registered in increasing order). */
   begin(offset: string | bigint): void {
-    const o = BigInt(offset);
-    if (this.next === undefined) this.next = o;
-    this.pending.add(o);
+    const o = offsetNumber(offset);
+    const last = this.offsets.length > 0 ? this.offsets[this.offsets.length - 1] : undefined;
+    if (last !== undefined && o <= last) {
+      if (o === last) return; // begun already
+      throw new RangeError(`offset ${o} begun after ${last}: offsets are begun in increasing order`);
+    }
+    this.next ??= o;
+    this.offsets.push(o);
+    this.finished.push(false);
+    this.pending++;
   }
 
   /** Marks an offset finished (processed, skipped or dead-lettered). */
   finish(offset: string | bigint): void {
-    const o = BigInt(offset);
-    if (!this.pending.delete(o)) return;
-    this.done.add(o);
-    this.advance();
+    const i = this.indexOf(offsetNumber(offset));
+    if (i < 0 || this.finished[i]) return;
+    this.finished[i] = true;
+    this.pending--;
+    if (i === this.head) this.advance();
+  }
+
+  private indexOf(o: number): number {
+    const offsets = this.offsets;
+    // the common case: the watermark's own offset (a batch finished in order)
+    if (this.head < offsets.length && offsets[this.head] === o) return this.head;
+    let lo = this.head;
+    let hi = offsets.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = offsets[mid];
+      if (v === o) return mid;
+      if (v < o) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
   }
 
   private advance(): void {
-    if (this.next === undefined) return;
-    while (this.done.has(this.next)) {
-      this.done.delete(this.next);
-      this.next += 1n;
+    const { offsets, finished } = this;
+    let h = this.head;
+    while (h < offsets.length && finished[h]) h++;
+    if (h === offsets.length) {
+      // everything begun is finished: past the last one (over any gap), and the arrays start again
+      this.next = offsets[h - 1] + 1;
+      offsets.length = 0;
+      finished.length = 0;
+      this.head = 0;
+      return;
     }
-    // Offsets can have gaps (compaction, transaction markers): skip to the lowest still pending.
-    if (this.pending.size === 0 && this.done.size > 0) {
-      let max = this.next;
-      for (const d of this.done) if (d >= max) max = d + 1n;
-      this.done.clear();
-      this.next = max;
-    } else if (!this.pending.has(this.next) && this.pending.size > 0) {
-      let lowest: bigint | undefined;
-      for (const p of this.pending) if (lowest === undefined || p < lowest) lowest = p;
-      if (lowest !== undefined && lowest > this.next) {
-        for (const d of [...this.done]) if (d < lowest) this.done.delete(d);
-        this.next = lowest;
-      }
+    // the lowest offset still pending (offsets can have gaps: compaction, transaction markers)
+    this.next = offsets[h];
+    this.head = h;
+    // drop the passed entries now and then, not on every finish
+    if (h >= 1024 && h * 2 >= offsets.length) {
+      offsets.splice(0, h);
+      finished.splice(0, h);
+      this.head = 0;
     }
   }
 
   /** The offset to commit (Kafka semantics: the next offset to read), or undefined if nothing finished yet. */
   committable(): string | undefined {
-    return this.next === undefined ? undefined : this.next.toString();
+    return this.next === undefined ? undefined : String(this.next);
   }
 
   get inFlight(): number {
-    return this.pending.size;
+    return this.pending;
   }
+}
+
+function offsetNumber(offset: string | bigint): number {
+  const o = Number(offset);
+  if (!Number.isSafeInteger(o) || o < 0)
+    throw new RangeError(`offset ${String(offset)} is not a Kafka offset below 2^53`);
+  return o;
 }
