@@ -104,4 +104,23 @@ describe('contiguous commit watermark over long batches (OffsetTracker without b
   it('refuses an offset that is not a safe integer', () => {
     expect(() => new OffsetTracker().begin('9007199254740993')).to.throw(RangeError, /below 2\^53/);
   });
+
+  it("begins and finishes records one at a time (a replay's skipped changes) with the watermark one past each", () => {
+    const t = new OffsetTracker();
+    for (let o = 500; o < 20_500; o += 1 + (o % 7 === 0 ? 3 : 0)) {
+      t.begin(String(o));
+      t.finish(String(o));
+      expect(t.committable()).to.equal(String(o + 1));
+    }
+    expect(t.inFlight).to.equal(0);
+  });
+
+  it('never moves the watermark back for an offset begun below it', () => {
+    const t = new OffsetTracker();
+    t.begin('10');
+    t.finish('10');
+    t.begin('4');
+    t.finish('4');
+    expect(t.committable()).to.equal('11');
+  });
 });

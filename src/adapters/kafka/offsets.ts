@@ -10,10 +10,13 @@
  * offset (both were a replay's per-record garbage, issue 17 §2).
  */
 export class OffsetTracker {
-  /** begun offsets from `head` on, increasing; those before `head` are finished and passed */
-  private offsets: number[] = [];
-  private finished: boolean[] = [];
+  /** begun offsets from `head` to `size`, increasing; those before `head` are finished and passed */
+  private readonly offsets: number[] = [];
+  private readonly finished: boolean[] = [];
   private head = 0;
+  /** entries in use: the arrays keep their room when they start again (a replay's skipped record begins and
+   * finishes alone, and would otherwise allocate a new backing store each time) */
+  private size = 0;
   private pending = 0;
   /** the lowest offset not yet known to be finished (Kafka's "next offset to read") */
   private next: number | undefined;
@@ -21,14 +24,15 @@ export class OffsetTracker {
   /** Registers an offset about to be processed (offsets must be registered in increasing order). */
   begin(offset: string | bigint): void {
     const o = offsetNumber(offset);
-    const last = this.offsets.length > 0 ? this.offsets[this.offsets.length - 1] : undefined;
+    const last = this.size > 0 ? this.offsets[this.size - 1] : undefined;
     if (last !== undefined && o <= last) {
       if (o === last) return; // begun already
       throw new RangeError(`offset ${o} begun after ${last}: offsets are begun in increasing order`);
     }
     this.next ??= o;
-    this.offsets.push(o);
-    this.finished.push(false);
+    this.offsets[this.size] = o;
+    this.finished[this.size] = false;
+    this.size++;
     this.pending++;
   }
 
@@ -44,9 +48,9 @@ export class OffsetTracker {
   private indexOf(o: number): number {
     const offsets = this.offsets;
     // the common case: the watermark's own offset (a batch finished in order)
-    if (this.head < offsets.length && offsets[this.head] === o) return this.head;
+    if (this.head < this.size && offsets[this.head] === o) return this.head;
     let lo = this.head;
-    let hi = offsets.length - 1;
+    let hi = this.size - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const v = offsets[mid];
@@ -58,24 +62,24 @@ export class OffsetTracker {
   }
 
   private advance(): void {
-    const { offsets, finished } = this;
+    const { offsets, finished, size } = this;
     let h = this.head;
-    while (h < offsets.length && finished[h]) h++;
-    if (h === offsets.length) {
+    while (h < size && finished[h]) h++;
+    if (h === size) {
       // everything begun is finished: past the last one (over any gap), and the arrays start again
-      this.next = offsets[h - 1] + 1;
-      offsets.length = 0;
-      finished.length = 0;
+      this.next = Math.max(this.next ?? 0, offsets[h - 1] + 1);
       this.head = 0;
+      this.size = 0;
       return;
     }
     // the lowest offset still pending (offsets can have gaps: compaction, transaction markers)
-    this.next = offsets[h];
+    this.next = Math.max(this.next ?? 0, offsets[h]);
     this.head = h;
     // drop the passed entries now and then, not on every finish
-    if (h >= 1024 && h * 2 >= offsets.length) {
-      offsets.splice(0, h);
-      finished.splice(0, h);
+    if (h >= 1024 && h * 2 >= size) {
+      offsets.copyWithin(0, h, size);
+      finished.copyWithin(0, h, size);
+      this.size = size - h;
       this.head = 0;
     }
   }
