@@ -70,6 +70,19 @@ describe('layer boundaries (eslint no-restricted-imports)', function () {
     expect(await lint('src/adapters/postgres/pool.ts')).to.deep.equal([]);
   });
 
+  it('refuses a PostgreSQL pool made without testPool in test/ (a bare pool ended a whole CI run)', async () => {
+    const eslint = new ESLint({ cwd: ROOT });
+    const code = "import { Pool } from 'pg';\nexport const p = new Pool({ max: 1 });\n";
+    const lint = async (filePath: string) =>
+      (await eslint.lintText(code, { filePath: join(ROOT, filePath) }))[0].messages
+        .filter((m) => m.ruleId === 'no-restricted-syntax')
+        .map((m) => m.message);
+    const errors = await lint('test/integration/bad-example.test.ts');
+    expect(errors).to.have.length(1);
+    expect(errors[0]).to.include('testPool');
+    expect(await lint('test/support/pg.ts')).to.deep.equal([]);
+  });
+
   it('lets adapters use I/O and the domain', async () => {
     const errors = await restrictedImports(
       "import { Pool } from 'pg';\nimport { SyncError } from '../../domain/errors';\nexport const x = [Pool, SyncError];\n",
