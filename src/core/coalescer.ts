@@ -29,28 +29,29 @@ export interface CoalescerOptions<Req> {
 }
 
 /**
- * A request waiting for its batch: settled once (what `run` leaves unsettled is rejected after it), without a
- * wrapper object, a Set entry and two closures per request (a replay's reads: thousands per fetched batch).
+ * A request waiting for its batch: settled once, and what `run` leaves unsettled is rejected after it — without a
+ * wrapper entry and a `Set` entry per request (a replay's reads: thousands per fetched batch). `resolve` and `reject`
+ * are bound (a `run` may destructure them).
  */
 class Request<Req, Res> implements Pending<Req, Res> {
-  private settled = false;
+  settled = false;
+  readonly resolve: (res: Res) => void;
+  readonly reject: (err: unknown) => void;
   constructor(
     readonly req: Req,
-    private readonly onResolve: (res: Res) => void,
-    private readonly onReject: (err: unknown) => void,
-  ) {}
-  get isSettled(): boolean {
-    return this.settled;
-  }
-  resolve(res: Res): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.onResolve(res);
-  }
-  reject(err: unknown): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.onReject(err);
+    onResolve: (res: Res) => void,
+    onReject: (err: unknown) => void,
+  ) {
+    this.resolve = (res) => {
+      if (this.settled) return;
+      this.settled = true;
+      onResolve(res);
+    };
+    this.reject = (err) => {
+      if (this.settled) return;
+      this.settled = true;
+      onReject(err);
+    };
   }
 }
 
@@ -96,7 +97,7 @@ export class Coalescer<Req, Res> {
       void this.run(key, batch)
         .then(
           () => {
-            for (const p of batch) if (!p.isSettled) p.reject(new Error('coalesced request left unanswered'));
+            for (const p of batch) if (!p.settled) p.reject(new Error('coalesced request left unanswered'));
           },
           (err: unknown) => {
             for (const p of batch) p.reject(err);

@@ -108,4 +108,36 @@ describe('coalescer: requests made together leave together (src/core/coalescer.t
     expect(await a).to.equal('only the first');
     expect(await b).to.equal('coalesced request left unanswered');
   });
+
+  it('regression: a run that destructures its requests settles them (the ledger reads `{ req, resolve, reject }`)', async () => {
+    const c = new Coalescer<number, string>(
+      async (_key, batch) => {
+        for (const { req, resolve, reject } of batch)
+          if (req % 2) resolve(`odd ${req}`);
+          else reject(new Error(`even ${req}`));
+      },
+      { maxBatch: 10, maxInFlight: 1 },
+    );
+    const answers = await Promise.allSettled([c.submit('k', 1), c.submit('k', 2)]);
+    expect(
+      answers.map((a) => (a.status === 'fulfilled' ? a.value : (a.reason as Error).message)),
+    ).to.deep.equal(['odd 1', 'even 2']);
+  });
+
+  it('a request its run leaves unanswered is rejected, and one it answered twice keeps its first answer', async () => {
+    const c = new Coalescer<number, string>(
+      async (_key, batch) => {
+        batch[0].resolve('first');
+        batch[0].resolve('second');
+        batch[0].reject(new Error('late'));
+      },
+      { maxBatch: 10, maxInFlight: 1 },
+    );
+    const answers = await Promise.allSettled([c.submit('k', 1), c.submit('k', 2)]);
+    expect(answers[0]).to.deep.equal({ status: 'fulfilled', value: 'first' });
+    expect(answers[1].status).to.equal('rejected');
+    expect(((answers[1] as PromiseRejectedResult).reason as Error).message).to.equal(
+      'coalesced request left unanswered',
+    );
+  });
 });
