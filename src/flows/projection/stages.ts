@@ -9,6 +9,7 @@ import { KeyHashPartitioner } from '../../adapters/kafka/partitioner';
 import { tableOfTopic, topicFor } from '../../domain/capture';
 import type { Config } from '../../core/config';
 import { componentLogger, redactString } from '../../core/log';
+import { errorCodeOf } from '../../domain/errors';
 import {
   formatTraceparent,
   parseTraceparent,
@@ -139,11 +140,26 @@ export function createRouter(opts: {
 }): KeyedConsumer {
   const { kafka, producer, config, reader, hooks } = opts;
   const log = componentLogger('router');
+  const now = opts.now ?? Date.now;
+  let checkFailureLoggedAt = -Infinity;
   const unfinished = opts.finished
-    ? unfinishedIntents(opts.finished, opts.now ?? Date.now, (topic, partition, intents) => {
-        hooks?.onAlreadyFinished?.(tableOfTopic(topic), intents);
-        log.debug(`${intents} intent(s) of ${topic}[${partition}] finished already: not produced again`);
-      })
+    ? unfinishedIntents(
+        opts.finished,
+        now,
+        (topic, partition, intents) => {
+          hooks?.onAlreadyFinished?.(tableOfTopic(topic), intents);
+          log.debug(`${intents} intent(s) of ${topic}[${partition}] finished already: not produced again`);
+        },
+        (topic, partition, err) => {
+          // an economy lost, nothing else: said once a minute, so that a defect or an outage behind it is seen
+          if (now() - checkFailureLoggedAt < 60_000) return;
+          checkFailureLoggedAt = now();
+          log.warn(
+            `the replay check failed; the batch's intents are all produced (finished ones end at the projector): ${redactString((err as Error).message)}`,
+            { topic, partition, code: errorCodeOf(err) },
+          );
+        },
+      )
     : undefined;
   // The handlers of a fetched batch route concurrently; their intents leave in shared produce requests.
   const sender = new CoalescingSender(producer, { acks: -1, maxInFlight: 2 });
@@ -299,6 +315,7 @@ export function unfinishedIntents(
   finished: (intentIds: readonly string[]) => Promise<boolean[]>,
   now: () => number,
   onSkipped?: (topic: string, partition: number, intents: number) => void,
+  onCheckFailed?: (topic: string, partition: number, err: unknown) => void,
 ): (topic: string, partition: number, routed: Routed[]) => Promise<Routed[]> {
   const idleUntil = new Map<string, number>();
   return async (topic, partition, routed) => {
@@ -309,7 +326,8 @@ export function unfinishedIntents(
     let done: boolean[];
     try {
       done = await finished(routed.map((r) => r.intent.intentId));
-    } catch {
+    } catch (e) {
+      onCheckFailed?.(topic, partition, e);
       return routed;
     }
     const kept = routed.filter((_r, i) => !done[i]);
