@@ -57,30 +57,25 @@ describe('layer boundaries (eslint no-restricted-imports)', function () {
     expect(fromFlow).to.have.length(1);
   });
 
-  it('refuses a PostgreSQL pool made without createPool in src/ (its lost idle connections would end the process)', async () => {
-    const eslint = new ESLint({ cwd: ROOT });
+  /** The `no-restricted-syntax` errors of a file that opens a pool with `new Pool`, linted as if it were at `filePath`. */
+  async function newPoolErrors(filePath: string): Promise<string[]> {
     const code = "import { Pool } from 'pg';\nexport const p = new Pool({ max: 1 });\n";
-    const lint = async (filePath: string) =>
-      (await eslint.lintText(code, { filePath: join(ROOT, filePath) }))[0].messages
-        .filter((m) => m.ruleId === 'no-restricted-syntax')
-        .map((m) => m.message);
-    const errors = await lint('src/flows/bad-example.ts');
+    const [result] = await new ESLint({ cwd: ROOT }).lintText(code, { filePath: join(ROOT, filePath) });
+    return result.messages.filter((m) => m.ruleId === 'no-restricted-syntax').map((m) => m.message);
+  }
+
+  it('refuses a PostgreSQL pool made without createPool in src/ (its lost idle connections would end the process)', async () => {
+    const errors = await newPoolErrors('src/flows/bad-example.ts');
     expect(errors).to.have.length(1);
     expect(errors[0]).to.include('createPool');
-    expect(await lint('src/adapters/postgres/pool.ts')).to.deep.equal([]);
+    expect(await newPoolErrors('src/adapters/postgres/pool.ts')).to.deep.equal([]);
   });
 
   it('refuses a PostgreSQL pool made without testPool in test/ (a bare pool ended a whole CI run)', async () => {
-    const eslint = new ESLint({ cwd: ROOT });
-    const code = "import { Pool } from 'pg';\nexport const p = new Pool({ max: 1 });\n";
-    const lint = async (filePath: string) =>
-      (await eslint.lintText(code, { filePath: join(ROOT, filePath) }))[0].messages
-        .filter((m) => m.ruleId === 'no-restricted-syntax')
-        .map((m) => m.message);
-    const errors = await lint('test/integration/bad-example.test.ts');
+    const errors = await newPoolErrors('test/integration/bad-example.test.ts');
     expect(errors).to.have.length(1);
     expect(errors[0]).to.include('testPool');
-    expect(await lint('test/support/pg.ts')).to.deep.equal([]);
+    expect(await newPoolErrors('test/support/pg.ts')).to.deep.equal([]);
   });
 
   it('lets adapters use I/O and the domain', async () => {
