@@ -6,7 +6,7 @@ import { testPool } from '../support/pg';
 import type { Pool, PoolClient } from 'pg';
 import { defaultPgSetupOptions } from '../../src/app/pg-setup';
 import { loadConfig, type Config } from '../../src/core/config';
-import type { JournalEntry } from '../../testkit/sandbox/opencell';
+import type { HeldRequest, JournalEntry } from '../../testkit/sandbox/opencell';
 import type { Sandbox } from '../integration/support/pipeline';
 import { eventually, odooDb, ROOT, STATE_DATABASE_URL } from '../integration/support/stack';
 import { sleep, type WorkerSupervisor } from './support/harness';
@@ -32,7 +32,8 @@ import {
  * every session of the pipeline's application on the server — its state database and its Odoo reads — is ended with
  * `pg_terminate_backend`, as a PostgreSQL restart or a failover would (the server itself is not restarted: other
  * work shares it; the processes' application name is unique to the run, so only their sessions are ended), at the
- * first moment one of those sessions runs a statement or is inside a transaction. Counted
+ * first moment (within AIM_MS) a state-changing OpenCell call is held in flight and one of those sessions runs a
+ * statement or is inside a transaction. Counted
  * as the fault landing, per kill: the sessions ended and how many were running a statement or inside a transaction
  * (read in the same statement that ends them), the state-changing OpenCell calls in flight (the sandbox journal), the
  * relay's advisory lock taken again on another session; over the run: the connection-loss warnings, the retries.
@@ -50,6 +51,8 @@ const STATE_CHANGING = /^(POST|PUT|DELETE)$/;
 
 interface Kill {
   at: number;
+  /** a state-changing OpenCell call was held in flight when the sessions were ended (seen by the sandbox hook) */
+  aimedAtCall: boolean;
   /** sessions ended, per database */
   ended: Record<string, number>;
   /** of those, running a statement or inside a transaction at that moment */
@@ -164,19 +167,34 @@ describe('fault scenario "PostgreSQL sessions terminated": every session of the 
       }
     })();
 
-    // 2. The kills: every session of the run's application, state and Odoo databases alike.
+    // 2. The kills: every session of the run's application, state and Odoo databases alike. Each is aimed at a
+    // state-changing OpenCell call held in flight (applied, its answer not sent): with ~13 changes/s a blind kill
+    // found none in 6 of 6 tries on a CI run (regression: 'kills while OpenCell calls were in flight' was 0).
+    const held = new Set<HeldRequest>();
+    const offHeld = sandbox.onHeld((h) => {
+      if (!STATE_CHANGING.test(h.entry.method) || h.phase !== 'after') return;
+      held.add(h);
+      setTimeout(() => held.delete(h), h.ms).unref();
+    });
+    const callHeld = () => [...held].some((h) => h.inFlight());
     const loadStart = Date.now();
     const kills: Kill[] = [];
     const retakes: Promise<void>[] = [];
     for (let k = 0; (k + 0.5) * KILL_EVERY_MS <= LOAD_MS; k++) {
       await sleep(Math.max(0, loadStart + (k + 0.5) * KILL_EVERY_MS - Date.now()));
       const before = await relayHolder();
-      // Aimed: the kill waits (up to AIM_MS) for a moment when one of the sessions runs a statement or is inside a
-      // transaction — work in flight — and ends them all in the statement that saw it.
+      // Aimed: the kill waits (up to AIM_MS) for a moment when a state-changing OpenCell call is held in flight and
+      // one of the sessions runs a statement or is inside a transaction — work in flight — and ends them all in the
+      // statement that saw it.
       let r: { rows: { datname: string; busy: boolean; ended: boolean }[] };
       let at = Date.now();
       const aimUntil = at + AIM_MS;
       do {
+        if (!callHeld() && Date.now() < aimUntil) {
+          await sleep(2);
+          r = { rows: [] };
+          continue;
+        }
         at = Date.now();
         r = await admin.query<{ datname: string; busy: boolean; ended: boolean }>(
           `WITH s AS MATERIALIZED (
@@ -191,6 +209,7 @@ describe('fault scenario "PostgreSQL sessions terminated": every session of the 
       for (const x of r.rows.filter((y) => y.ended)) ended[x.datname] = (ended[x.datname] ?? 0) + 1;
       const kill: Kill = {
         at,
+        aimedAtCall: callHeld(),
         ended,
         busy: r.rows.filter((x) => x.ended && x.busy).length,
         callsInFlight: 0,
@@ -215,6 +234,7 @@ describe('fault scenario "PostgreSQL sessions terminated": every session of the 
       );
     }
     await Promise.all(retakes);
+    offHeld();
     loading = false;
     await Promise.all([streetLoad, contractLoad]);
     const loadSeconds = (Date.now() - loadStart) / 1000;
@@ -287,7 +307,7 @@ describe('fault scenario "PostgreSQL sessions terminated": every session of the 
     expect(
       kills.filter((k) => k.callsInFlight > 0).length,
       'kills while OpenCell calls were in flight',
-    ).to.be.above(0);
+    ).to.be.at.least(kills.length / 2);
     expect(
       lostWarnings.idle,
       "idle sessions lost (an 'error' event that used to end the process)",
@@ -377,15 +397,16 @@ local stack, under ${(f.changes / f.loadSeconds).toFixed(1)} Odoo changes/s for 
 customers, ${f.contracts} new mobile contracts with two services and a SIM one-shot, ${f.mutations} line ends, phone changes and
 terminations of those; ${f.failures} writes refused). Every ${KILL_EVERY_MS / 1000} s, every session of the processes' application on
 the server (their state database and their Odoo reads; the run's own application name) is ended with
-\`pg_terminate_backend\`, as a PostgreSQL restart or failover would — at the first moment (within ${AIM_MS / 1000} s) one of them
-runs a statement or is inside a transaction; the server is not restarted (shared). OpenCell
+\`pg_terminate_backend\`, as a PostgreSQL restart or failover would — at the first moment (within ${AIM_MS / 1000} s) a state-changing
+OpenCell call is held in flight (the sandbox's \`onHeld\` hook) and one of them runs a statement or is inside a
+transaction; the server is not restarted (shared). OpenCell
 is the sandbox, applying each POST/PUT and holding its answer ${HOLD_MS} ms.
 
 | kill | s after the first | sessions ended | running a statement or in a transaction | state-changing OpenCell calls in flight | relay lock held again after |
 |---|---|---|---|---|---|
 ${rows}
 
-The fault landed: ${f.kills.length} kills ended ${ended} sessions; the processes logged ${f.lostWarnings.idle} idle and
+The fault landed: ${f.kills.length} kills (${f.kills.filter((k) => k.aimedAtCall).length} while the sandbox held a call) ended ${ended} sessions; the processes logged ${f.lostWarnings.idle} idle and
 ${f.lostWarnings.inUse} checked-out sessions lost (an \`error\` event without a listener, which ended the process before
 \`createPool\`) and ${f.lostWarnings.relay} relay sessions lost; ${f.retries} message retries, ${f.relayErrors} relay cycles failed and retried.
 
