@@ -188,6 +188,7 @@ describe('fault scenario "PostgreSQL sessions terminated": every session of the 
       // statement that saw it.
       let r: { rows: { datname: string; busy: boolean; ended: boolean }[] };
       let at = Date.now();
+      let aimedAtCall = false;
       const aimUntil = at + AIM_MS;
       do {
         if (!callHeld() && Date.now() < aimUntil) {
@@ -195,6 +196,7 @@ describe('fault scenario "PostgreSQL sessions terminated": every session of the 
           r = { rows: [] };
           continue;
         }
+        aimedAtCall = callHeld();
         at = Date.now();
         r = await admin.query<{ datname: string; busy: boolean; ended: boolean }>(
           `WITH s AS MATERIALIZED (
@@ -209,7 +211,7 @@ describe('fault scenario "PostgreSQL sessions terminated": every session of the 
       for (const x of r.rows.filter((y) => y.ended)) ended[x.datname] = (ended[x.datname] ?? 0) + 1;
       const kill: Kill = {
         at,
-        aimedAtCall: callHeld(),
+        aimedAtCall,
         ended,
         busy: r.rows.filter((x) => x.ended && x.busy).length,
         callsInFlight: 0,
