@@ -188,15 +188,15 @@ describe('fault scenario "PostgreSQL sessions terminated": every session of the 
       // statement that saw it.
       let r: { rows: { datname: string; busy: boolean; ended: boolean }[] };
       let at = Date.now();
-      let aimedAtCall = false;
+      let aimedAtCall: boolean;
       const aimUntil = at + AIM_MS;
       do {
-        if (!callHeld() && Date.now() < aimUntil) {
+        aimedAtCall = callHeld();
+        if (!aimedAtCall && Date.now() < aimUntil) {
           await sleep(2);
           r = { rows: [] };
           continue;
         }
-        aimedAtCall = callHeld();
         at = Date.now();
         r = await admin.query<{ datname: string; busy: boolean; ended: boolean }>(
           `WITH s AS MATERIALIZED (
