@@ -283,14 +283,14 @@ async function triggerContext(
         }),
       );
   }
-  if (change.table === 'res_partner' && change.after) {
+  if (change.table === 'res_partner' && change.after && reads.length === 0) {
+    // a partner's change has this one read: awaited alone (no callback, no Promise.all per change)
     const id = (change.after as { id: number }).id;
-    reads.push(
-      reader.partnerHasContracts(id).then((has) => {
-        ctx.partnerHasContracts = (pid) => (pid === id ? has : false);
-      }),
-    );
+    const has = await reader.partnerHasContracts(id);
+    ctx.partnerHasContracts = (pid) => (pid === id ? has : false);
+    return ctx;
   }
-  await Promise.all(reads);
+  if (reads.length === 1) await reads[0];
+  else if (reads.length > 1) await Promise.all(reads);
   return ctx;
 }
