@@ -36,6 +36,8 @@ async function main() {
     // 1. The newest `records` records of the capture topic (a throw-away group from the earliest offset, kept last).
     const ends = await admin.fetchTopicOffsets(source);
     const available = ends.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+    // the read below ends after `available` records: an empty topic would never end it
+    if (available === 0) throw new Error(`${source} is empty: capture some partner changes first`);
     const copied: Copied[] = [];
     let withHeaders = 0;
     const consumer = kafka.consumer({ groupId: `bench-headers-read-${sfx}` });

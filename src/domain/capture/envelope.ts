@@ -274,36 +274,29 @@ export function decodeParsedChange(
 ): DecodedChange {
   // No closure per call (a failure helper, a row decoder): a replay decodes tens of thousands of changes a second,
   // and what one change allocates is garbage the router's collector pays for (bench/interpretation.md).
+  const pos: KafkaPosition = { topic, partition, offset };
   const topicTable = tableOfTopic(topic);
 
   if (parsedValue === null) {
     if (!isCapturedTable(topicTable))
-      malformed(topic, partition, offset, 'topic', `table "${topicTable}" is not a captured table`);
+      malformed(pos, 'topic', `table "${topicTable}" is not a captured table`);
     let key: Record<string, unknown> | null = null;
     if (keyBuffer !== null) {
-      const k = specOf(topicTable as TableName).keyCodec.decode(
-        parseJson(keyBuffer, { topic, partition, offset }, 'key'),
-      );
+      const k = specOf(topicTable as TableName).keyCodec.decode(parseJson(keyBuffer, pos, 'key'));
       if (k._tag === 'Left') {
         const { field, reason } = pathOf(k.left, 'key');
-        malformed(topic, partition, offset, field, reason);
+        malformed(pos, field, reason);
       } else key = k.right;
     }
-    return { kind: 'tombstone', table: topicTable as TableName, key, topic, partition, offset };
+    return { kind: 'tombstone', table: topicTable as TableName, key, ...pos };
   }
 
   const raw = parsedValue;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    malformed(topic, partition, offset, 'value', 'expected a JSON object envelope');
+    malformed(pos, 'value', 'expected a JSON object envelope');
   const rawObj = raw as Record<string, unknown>;
   if ('schema' in rawObj && 'payload' in rawObj) {
-    malformed(
-      topic,
-      partition,
-      offset,
-      'value',
-      'envelope has schema/payload: the converter must use schemas.enable=false',
-    );
+    malformed(pos, 'value', 'envelope has schema/payload: the converter must use schemas.enable=false');
   }
   // A well-formed envelope (its codec's `is`: every value one the codec passes unchanged) is used as it is; only
   // another one goes through the decoder, for its conversions or the path of its error. The decoder's context
@@ -314,7 +307,7 @@ export function decodeParsedChange(
     const env = EnvelopeCodec.decode(raw);
     if (env._tag === 'Left') {
       const { field, reason } = pathOf(env.left, '');
-      return malformed(topic, partition, offset, field, reason);
+      return malformed(pos, field, reason);
     }
     e = env.right;
   }
@@ -322,7 +315,7 @@ export function decodeParsedChange(
   const transaction = e.transaction ?? null;
 
   if (e.op === 'm') {
-    if (!e.message) malformed(topic, partition, offset, 'message', 'op "m" without a message block');
+    if (!e.message) malformed(pos, 'message', 'op "m" without a message block');
     return {
       kind: 'message',
       op: 'm',
@@ -331,63 +324,42 @@ export function decodeParsedChange(
       content: e.message!.content,
       source,
       tsMs: e.ts_ms,
-      topic,
-      partition,
-      offset,
+      ...pos,
     };
   }
 
   const table = e.source.table;
-  if (!table) return malformed(topic, partition, offset, 'source.table', 'missing');
-  if (!isCapturedTable(table))
-    return malformed(topic, partition, offset, 'source.table', `"${table}" is not a captured table`);
+  if (!table) return malformed(pos, 'source.table', 'missing');
+  if (!isCapturedTable(table)) return malformed(pos, 'source.table', `"${table}" is not a captured table`);
   if (table !== topicTable)
-    malformed(
-      topic,
-      partition,
-      offset,
-      'source.table',
-      `"${table}" does not match the topic's table "${topicTable}"`,
-    );
+    malformed(pos, 'source.table', `"${table}" does not match the topic's table "${topicTable}"`);
   const spec = specOf(table);
 
   if (e.op === 't') {
-    return {
-      kind: 'truncate',
-      op: 't',
-      table,
-      key: null,
-      source,
-      transaction,
-      tsMs: e.ts_ms,
-      topic,
-      partition,
-      offset,
-    };
+    return { kind: 'truncate', op: 't', table, key: null, source, transaction, tsMs: e.ts_ms, ...pos };
   }
 
-  if (keyBuffer === null) malformed(topic, partition, offset, 'key', `missing key on op "${e.op}"`);
-  const keyDecoded = spec.keyCodec.decode(parseJson(keyBuffer!, { topic, partition, offset }, 'key'));
+  if (keyBuffer === null) malformed(pos, 'key', `missing key on op "${e.op}"`);
+  const keyDecoded = spec.keyCodec.decode(parseJson(keyBuffer!, pos, 'key'));
   if (keyDecoded._tag === 'Left') {
     const { field, reason } = pathOf(keyDecoded.left, 'key');
-    return malformed(topic, partition, offset, field, reason);
+    return malformed(pos, field, reason);
   }
 
-  const before = decodeRow(spec, topic, partition, offset, 'before', e.before) as Row<typeof table> | null;
-  const after = decodeRow(spec, topic, partition, offset, 'after', e.after) as Row<typeof table> | null;
+  const before = decodeRow(spec, pos, 'before', e.before) as Row<typeof table> | null;
+  const after = decodeRow(spec, pos, 'after', e.after) as Row<typeof table> | null;
   switch (e.op) {
     case 'c':
     case 'r':
-      if (after === null) malformed(topic, partition, offset, 'after', `missing on op "${e.op}"`);
-      if (before !== null) malformed(topic, partition, offset, 'before', `must be null on op "${e.op}"`);
+      if (after === null) malformed(pos, 'after', `missing on op "${e.op}"`);
+      if (before !== null) malformed(pos, 'before', `must be null on op "${e.op}"`);
       break;
     case 'u':
-      if (after === null) malformed(topic, partition, offset, 'after', 'missing on op "u"');
+      if (after === null) malformed(pos, 'after', 'missing on op "u"');
       break;
     case 'd':
-      if (before === null)
-        malformed(topic, partition, offset, 'before', 'missing on op "d" (is REPLICA IDENTITY FULL set?)');
-      if (after !== null) malformed(topic, partition, offset, 'after', 'must be null on op "d"');
+      if (before === null) malformed(pos, 'before', 'missing on op "d" (is REPLICA IDENTITY FULL set?)');
+      if (after !== null) malformed(pos, 'after', 'must be null on op "d"');
       break;
   }
 
@@ -401,22 +373,18 @@ export function decodeParsedChange(
     source,
     transaction,
     tsMs: e.ts_ms,
-    topic,
-    partition,
-    offset,
+    ...pos,
   } as RowChange;
 }
 
-function malformed(topic: string, partition: number, offset: string, field: string, reason: string): never {
-  throw new MalformedEventError(topic, partition, offset, field, reason);
+function malformed(pos: KafkaPosition, field: string, reason: string): never {
+  throw new MalformedEventError(pos.topic, pos.partition, pos.offset, field, reason);
 }
 
 /** One row image of a change decoded by its table's codec (null when absent). */
 function decodeRow(
   spec: { rowCodec: t.Decoder<unknown, unknown> },
-  topic: string,
-  partition: number,
-  offset: string,
+  pos: KafkaPosition,
   side: 'before' | 'after',
   value: unknown,
 ): unknown {
@@ -424,7 +392,7 @@ function decodeRow(
   const r = spec.rowCodec.decode(value);
   if (r._tag === 'Left') {
     const { field, reason } = pathOf(r.left, side);
-    return malformed(topic, partition, offset, field, reason);
+    return malformed(pos, field, reason);
   }
   return r.right;
 }
