@@ -17,6 +17,8 @@ import { OdooViews } from '../../src/adapters/postgres/odoo-views';
 import { loadConfig } from '../../src/core/config';
 import { productKind } from '../../src/domain/projection/products';
 import { detectIntents } from '../../src/domain/projection/triggers';
+import { changedWatchedFields } from '../../src/domain/projection/filter';
+import { readTriggerContext } from '../../src/flows/projection/router';
 import { ODOO_DATABASE_URL } from './support/stack';
 
 /** A change as the pipeline decodes it (capture's decodeChange of a Debezium-encoded record). */
@@ -40,6 +42,24 @@ function decoded<T extends TableName>(
  * OdooViews against the real Odoo database (schemas/odoo + reference data). Every test inserts its own partners
  * and contracts with unique values through the demo-seed helpers; shared reference data is only read.
  */
+/** One product through the router's read of a batch's products (OdooViews.products). */
+async function productOf(views: OdooViews, id: number) {
+  return (await views.products([id])).get(id) ?? null;
+}
+
+/** The trigger context the router reads for these changes (src/flows/projection/router.ts). */
+function triggerContext(
+  views: OdooViews,
+  changes: readonly RowChange[],
+  opts: { syncPartnerIdentity: boolean },
+) {
+  return readTriggerContext(
+    changes.map((change) => ({ change, fields: changedWatchedFields(change) })),
+    views,
+    opts,
+  );
+}
+
 const unique = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 
 describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function () {
@@ -279,15 +299,15 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
   });
 
   describe('lookups', () => {
-    it("the router's per-change reads asked at once leave as one query each (partnerHasContracts, partnerIdOfContract; issue 17 replay)", async () => {
+    it("the router's reads leave as one query each: a batch's partners with contracts, and holders asked at once (partnerIdOfContract; issue 17 replay)", async () => {
       const holder = await insertPartner(pool, {});
       const lonely = await insertPartner(pool, {});
       const c = await insertContract(pool, { partnerId: holder.id, kind: 'mobile' });
       queries = 0;
       const asked = [holder.id, lonely.id, -7, holder.id];
-      const has = await Promise.all(asked.map((id) => views.partnerHasContracts(id)));
-      expect(has).to.deep.equal([true, false, false, true]);
-      expect(queries, 'four asks, one query').to.equal(1);
+      const has = await views.partnersWithContracts(asked);
+      expect(asked.map((id) => has.has(id))).to.deep.equal([true, false, false, true]);
+      expect(queries, 'four ids, one query').to.equal(1);
       queries = 0;
       const holders = await Promise.all([c.id, -3, c.id].map((id) => views.partnerIdOfContract(id)));
       expect(holders).to.deep.equal([holder.id, null, holder.id]);
@@ -305,7 +325,7 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       expect(read[0]).to.deep.equal(await views.partner(a.id));
     });
 
-    it('contractsOfPartner (archived left out), contracts, contractIdOfLine, partnerIdOfContract, line, partnerHasContracts', async () => {
+    it('contractsOfPartner (archived left out), contracts, contractIdOfLine, partnerIdOfContract, line, partnersWithContracts', async () => {
       const holder = await insertPartner(pool, {});
       const lonely = await insertPartner(pool, {});
       const a = await insertContract(pool, { partnerId: holder.id, kind: 'mobile' });
@@ -349,14 +369,13 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       });
       expect(await views.line(-1)).to.equal(null);
 
-      expect(await views.partnerHasContracts(holder.id)).to.equal(true);
-      expect(await views.partnerHasContracts(lonely.id)).to.equal(false);
+      expect([...(await views.partnersWithContracts([holder.id, lonely.id]))]).to.deep.equal([holder.id]);
     });
 
     it('products with category XML ids and ancestors (TriggerContext.product) and the technology categories', async () => {
       const fiber = await productIdByCode(pool, 'SE_SC_REC_BA_F_600');
       const oneShot = await productIdByCode(pool, 'CH_SC_OSO_SIM');
-      const p = await views.product(fiber);
+      const p = await productOf(views, fiber);
       expect(p).to.deep.include({
         id: fiber,
         defaultCode: 'SE_SC_REC_BA_F_600',
@@ -366,7 +385,7 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       // product_category_all) or follows it (a root): 80-reference-data.sql.
       expect(p?.categoryAncestorXmlIds[0]).to.equal('somconnexio.broadband_service');
       expect(p?.name).to.be.a('string').and.not.equal('');
-      expect(await views.product(-1)).to.equal(null);
+      expect(await productOf(views, -1)).to.equal(null);
 
       queries = 0;
       const batch = await views.products([fiber, oneShot, fiber, -1]);
@@ -401,12 +420,12 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
         )
       ).rows[0].id;
       expect(loadConfig({ OPENCELL_PASSWORD: 'x', ODOO_PASSWORD: 'y' }).odoo.lang).to.equal('ca_ES');
-      expect((await views.product(id))?.name, 'default ca_ES').to.equal(`Fibra ${u}`);
-      expect((await new OdooViews(pool, { lang: 'es_ES' }).product(id))?.name).to.equal(`Fibra es ${u}`);
-      expect((await new OdooViews(pool, { lang: 'fr_FR' }).product(id))?.name, 'fallback').to.equal(
+      expect((await productOf(views, id))?.name, 'default ca_ES').to.equal(`Fibra ${u}`);
+      expect((await productOf(new OdooViews(pool, { lang: 'es_ES' }), id))?.name).to.equal(`Fibra es ${u}`);
+      expect((await productOf(new OdooViews(pool, { lang: 'fr_FR' }), id))?.name, 'fallback').to.equal(
         `Fiber ${u}`,
       );
-      expect((await new OdooViews(pool, { lang: 'en_US' }).product(id))?.name).to.equal(`Fiber ${u}`);
+      expect((await productOf(new OdooViews(pool, { lang: 'en_US' }), id))?.name).to.equal(`Fiber ${u}`);
     });
 
     it('category ancestors keep their place without an XML id: only a direct child of multimedia_service is a service (issue 14 §2)', async () => {
@@ -436,8 +455,8 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       // 20 = multimedia_somconnexio.multimedia_service (reference data); child and grandchild have no XML id.
       const child = await category('Media child', 20);
       const grandchild = await category('Media grandchild', child);
-      const direct = await views.product(await product(child));
-      const deeper = await views.product(await product(grandchild));
+      const direct = await productOf(views, await product(child));
+      const deeper = await productOf(views, await product(grandchild));
       expect(direct?.categoryAncestorXmlIds).to.deep.equal([
         'multimedia_somconnexio.multimedia_service',
         'product.product_category_all',
@@ -507,7 +526,7 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
         const onTree = new OdooViews(client);
         const cats = await onTree.technologyServiceCategories();
         const kindOf = async (code: string) => {
-          const p = await onTree.product(await productIdByCode(client, code));
+          const p = await productOf(onTree, await productIdByCode(client, code));
           return [p?.categoryAncestorXmlIds, productKind(p!, cats)];
         };
         expect(await kindOf('SE_SC_REC_MOBILE_T_0_0')).to.deep.equal([[], 'service']);
@@ -528,7 +547,7 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
           ['somconnexio.broadband_service'],
           'service',
         ]);
-        const promoView = await onTree.product(promoProduct);
+        const promoView = await productOf(onTree, promoProduct);
         expect(promoView?.categoryAncestorXmlIds).to.deep.equal(['somconnexio.mobile_service']);
         expect(productKind(promoView!, cats)).to.equal('none');
         // Odoo 16 stores product_template.name as jsonb translations: read in ODOO_LANG (default ca_ES).
@@ -550,7 +569,8 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       );
       expect([...(await views.contractsInCreation([fresh.id, written.id, -1]))]).to.deep.equal([fresh.id]);
       expect(await views.contractsInCreation([])).to.deep.equal(new Set());
-      const ctx = await views.triggerContext(
+      const ctx = await triggerContext(
+        views,
         [
           decoded('contract_contract_res_partner_rel', 'c', null, {
             contract_contract_id: fresh.id,
@@ -563,7 +583,7 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       expect(ctx.contractInCreation?.(written.id)).to.equal(false);
     });
 
-    it('triggerContext: preloads products, technology categories and partners-with-contracts for detectIntents', async () => {
+    it("the router's trigger context: one query per kind of read for a batch (products, technology categories, partners with contracts) for detectIntents", async () => {
       const holder = await insertPartner(pool, {});
       const lonely = await insertPartner(pool, {});
       const c = await insertContract(pool, {
@@ -592,7 +612,7 @@ describe('OdooViews: projection views loaded from Odoo’s PostgreSQL', function
       ];
 
       queries = 0;
-      const ctx = await views.triggerContext(changes, { syncPartnerIdentity: false });
+      const ctx = await triggerContext(views, changes, { syncPartnerIdentity: false });
       expect(queries).to.equal(3);
       expect(changes.map((ch) => detectIntents(ch, ctx).map((i) => i.kind))).to.deep.equal([
         ['activate_service'],

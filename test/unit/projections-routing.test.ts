@@ -30,8 +30,8 @@ const PRODUCT: ProductView = {
 /** Odoo as the router reads it; `holder` is the contract's partner now. */
 function odoo(state: { holder: Map<number, number> }): OdooRoutingReader {
   return {
-    product: async (id) => (id === PRODUCT.id ? PRODUCT : null),
-    partnerHasContracts: async () => true,
+    products: async (ids) => new Map(ids.includes(PRODUCT.id) ? [[PRODUCT.id, PRODUCT]] : []),
+    partnersWithContracts: async (ids) => new Set(ids),
     partnerIdOfContract: async (id) => state.holder.get(id) ?? null,
     contractIdsOfInfo: async () => [41],
     contractsInCreation: async () => new Set<number>(),

@@ -53,8 +53,8 @@ class LoggedPins implements ContractRoutePins {
 /** Odoo whose holder reads take a turn of the event loop and count how many are in flight at once. */
 function odoo(holders: Map<number, number>, inFlight: { now: number; max: number }): OdooRoutingReader {
   return {
-    product: async (id) => (id === PRODUCT.id ? PRODUCT : null),
-    partnerHasContracts: async () => true,
+    products: async (ids) => new Map(ids.includes(PRODUCT.id) ? [[PRODUCT.id, PRODUCT]] : []),
+    partnersWithContracts: async (ids) => new Set(ids),
     partnerIdOfContract: async (id) => {
       inFlight.max = Math.max(inFlight.max, ++inFlight.now);
       await new Promise((r) => setImmediate(r));

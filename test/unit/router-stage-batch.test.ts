@@ -55,8 +55,8 @@ function creations(n: number): KafkaMessage[] {
 const pins: ContractRoutePins = { pinned: async () => null, pin: async (_c, p) => p };
 const reader = new PinnedRoutingReader(
   {
-    product: async () => null,
-    partnerHasContracts: async () => true,
+    products: async () => new Map(),
+    partnersWithContracts: async (ids) => new Set(ids),
     partnerIdOfContract: async () => 7,
     contractIdsOfInfo: async () => [],
     contractsInCreation: async () => new Set<number>(),

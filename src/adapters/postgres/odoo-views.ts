@@ -1,12 +1,10 @@
 import type { Pool, QueryResultRow } from 'pg';
 import { Coalescer } from '../../core/coalescer';
 import { pickTranslation } from '../../domain/capture/columns';
-import type { RowChange } from '../../domain/capture/envelope';
 import type { Row } from '../../domain/capture/tables';
 import { DEFAULT_TECHNOLOGY_SERVICE_CATEGORIES, productKind } from '../../domain/projection/products';
 import { optionalOdooColumns, partnerBlockedSql, type OdooOptionalColumns } from './odoo-schema';
 import { statementName } from './prepared';
-import type { TriggerContext } from '../../domain/projection/triggers';
 import type { ContractView, LineView, PartnerView, ProductView } from '../../domain/projection/views';
 
 /**
@@ -257,7 +255,7 @@ const orDefault = (cats: readonly string[] | null | undefined) =>
 // The adapter
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Ids per coalesced read at most (partnerHasContracts, partnerIdOfContract, product, contractsInCreation). */
+/** Ids per coalesced read at most (partnerIdOfContract, partner). */
 const COALESCED_READS_MAX = 500;
 
 /** The language translated names are read in when none is given (ODOO_LANG's default, src/core/config.ts). */
@@ -272,14 +270,11 @@ export class OdooViews {
   readonly #lang: string;
 
   /**
-   * The router asks these once per change, a fetched batch's changes at once (a replay reads hundreds of
-   * thousands): the asks of one turn of the event loop leave as one `= ANY($1)` query (issue 17 §2,
-   * src/core/coalescer.ts).
+   * The router asks a contract's holder once per contract it pins, a fetched batch's at once: the asks of one turn of
+   * the event loop leave as one `= ANY($1)` query (issue 17 §2, src/core/coalescer.ts). Its other reads are asked
+   * once per batch (products, partnersWithContracts, contractsInCreation).
    */
-  readonly #hasContracts: Coalescer<number, boolean>;
   readonly #holders: Coalescer<number, number | null>;
-  readonly #products: Coalescer<number, ProductView | null>;
-  readonly #inCreation: Coalescer<number, boolean>;
   /** The projector asks one partner per intent (update_customer): the asks of one turn leave as one query. */
   readonly #partners: Coalescer<number, PartnerView | null>;
   readonly #categories: Coalescer<null, string[]>;
@@ -288,25 +283,13 @@ export class OdooViews {
     this.#db = pool;
     this.#lang = opts.lang ?? DEFAULT_NAME_LANG;
     const coalesced = { maxBatch: COALESCED_READS_MAX, maxInFlight: 2 };
-    this.#hasContracts = new Coalescer(async (_k, batch) => {
-      const has = await this.partnersWithContracts(batch.map((p) => p.req));
-      for (const p of batch) p.resolve(has.has(p.req));
-    }, coalesced);
     this.#holders = new Coalescer(async (_k, batch) => {
       const holders = await this.partnersOfContracts(batch.map((p) => p.req));
       for (const p of batch) p.resolve(holders.get(p.req) ?? null);
     }, coalesced);
-    this.#products = new Coalescer(async (_k, batch) => {
-      const products = await this.products(batch.map((p) => p.req));
-      for (const p of batch) p.resolve(products.get(p.req) ?? null);
-    }, coalesced);
     this.#partners = new Coalescer(async (_k, batch) => {
       const partners = await this.#partnersById(batch.map((p) => p.req));
       for (const p of batch) p.resolve(partners.get(p.req) ?? null);
-    }, coalesced);
-    this.#inCreation = new Coalescer(async (_k, batch) => {
-      const inCreation = await this.#contractsInCreation(batch.map((p) => p.req));
-      for (const p of batch) p.resolve(inCreation.has(p.req));
     }, coalesced);
     // one answer for every ask of the turn (a replay's contract lines each ask it)
     this.#categories = new Coalescer(
@@ -446,12 +429,10 @@ export class OdooViews {
     return rows.length ? toLine(rows[0].v, orDefault(rows[0].cats), this.#lang) : null;
   }
 
-  /** `product.product` with its category XML id and its ancestors' (TriggerContext.product); null when absent. */
-  product(id: number): Promise<ProductView | null> {
-    return this.#products.submit('', id);
-  }
-
-  /** Several products in one query, by id (for a synchronous TriggerContext.product over a batch of changes). */
+  /**
+   * `product.product` by id, with its category XML id and its ancestors' (TriggerContext.product), in one query (the
+   * router asks once per fetched batch); an absent id is left out.
+   */
   async products(ids: readonly number[]): Promise<Map<number, ProductView>> {
     if (ids.length === 0) return new Map();
     const rows = await this.#rows<{ v: RawProduct }>(
@@ -463,23 +444,12 @@ export class OdooViews {
     return new Map(rows.map((r) => [r.v.id, toProduct(r.v, this.#lang)]));
   }
 
-  /** docs/behaviour.md T6's condition: the partner holds at least one (non-archived) contract. */
-  partnerHasContracts(partnerId: number): Promise<boolean> {
-    return this.#hasContracts.submit('', partnerId);
-  }
-
   /**
    * Which of these contracts have not been written since the transaction that created them: Odoo sets `create_date`
    * and `write_date` to the transaction's time on create, and every later `write()` (a wizard's mandate or email
    * change included) moves `write_date` (TriggerContext.contractInCreation).
    */
   async contractsInCreation(contractIds: readonly number[]): Promise<Set<number>> {
-    const ids = [...new Set(contractIds)];
-    const inCreation = await Promise.all(ids.map((id) => this.#inCreation.submit('', id)));
-    return new Set(ids.filter((_id, i) => inCreation[i]));
-  }
-
-  async #contractsInCreation(contractIds: readonly number[]): Promise<Set<number>> {
     if (contractIds.length === 0) return new Set();
     const rows = await this.#rows<{ id: number }>(
       `SELECT id FROM contract_contract
@@ -497,48 +467,6 @@ export class OdooViews {
       [[...new Set(partnerIds)]],
     );
     return new Set(rows.map((r) => r.partner_id));
-  }
-
-  /**
-   * The synchronous TriggerContext detectIntents needs for a batch of decoded changes, preloaded in at most
-   * four queries: the products of the contract lines, the technology categories, which updated partners hold
-   * contracts, and which contracts whose mandate or email links changed are still unwritten since their creation.
-   */
-  async triggerContext(
-    changes: readonly RowChange[],
-    opts: {
-      syncPartnerIdentity: boolean;
-      syncEmailIbanAtCreation?: boolean;
-      syncTerminationAtCreation?: boolean;
-    },
-  ): Promise<TriggerContext> {
-    const productIds = new Set<number>();
-    const partnerIds = new Set<number>();
-    const linkContractIds = new Set<number>();
-    for (const ch of changes) {
-      if (ch.table === 'contract_line' && ch.after?.product_id != null) productIds.add(ch.after.product_id);
-      if (ch.table === 'res_partner' && ch.op === 'u' && ch.after) partnerIds.add(ch.after.id);
-      if (ch.table === 'contract_contract' && ch.op === 'u' && ch.after) linkContractIds.add(ch.after.id);
-      if (ch.table === 'contract_contract_res_partner_rel')
-        for (const row of [ch.before, ch.after]) if (row) linkContractIds.add(row.contract_contract_id);
-    }
-    const [products, categories, withContracts, inCreation] = await Promise.all([
-      this.products([...productIds]),
-      productIds.size ? this.technologyServiceCategories() : Promise.resolve(undefined),
-      this.partnersWithContracts([...partnerIds]),
-      opts.syncEmailIbanAtCreation
-        ? Promise.resolve(new Set<number>())
-        : this.contractsInCreation([...linkContractIds]),
-    ]);
-    return {
-      syncPartnerIdentity: opts.syncPartnerIdentity,
-      syncEmailIbanAtCreation: opts.syncEmailIbanAtCreation === true,
-      syncTerminationAtCreation: opts.syncTerminationAtCreation === true,
-      product: (id) => products.get(id),
-      ...(categories ? { technologyServiceCategories: categories } : {}),
-      partnerHasContracts: (id) => withContracts.has(id),
-      contractInCreation: (id) => inCreation.has(id),
-    };
   }
 
   /**

@@ -60,8 +60,10 @@ export interface TriggerContext {
 
 /** What the router reads from Odoo to route (read-only, small lookups). */
 export interface RoutingReader {
-  product(id: number): Promise<ProductView | null>;
-  partnerHasContracts(partnerId: number): Promise<boolean>;
+  /** Products by id (TriggerContext.product); an id that is not a product is absent. */
+  products(ids: readonly number[]): Promise<ReadonlyMap<number, ProductView>>;
+  /** Which of these partners hold at least one contract (TriggerContext.partnerHasContracts). */
+  partnersWithContracts(partnerIds: readonly number[]): Promise<ReadonlySet<number>>;
   /** The contract's current holder in Odoo (null when the contract is gone). */
   partnerIdOfContract(contractId: number): Promise<number | null>;
   /**
@@ -169,8 +171,11 @@ export interface IntentKindSpec<I extends IntentBase> {
     /** The intents of this kind a decoded change yields (`fields`: its changed watched columns). */
     detect(change: RowChange, fields: readonly string[], ctx: TriggerContext): I[];
   };
-  /** The customers (and contracts) the intent is queued for. */
-  targets(intent: I, reader: RoutingReader): Promise<IntentTarget[]>;
+  /**
+   * The customers (and contracts) the intent is queued for: an array when the intent names them (a customer's kinds;
+   * the router then routes it with no promise), a Promise when they need a read (a contract's pinned queue).
+   */
+  targets(intent: I, reader: RoutingReader): IntentTarget[] | Promise<IntentTarget[]>;
   /**
    * How an intent flagged `snapshot: true` (a snapshot read, `r`) reconciles against OpenCell, decided before any
    * call or precondition (snapshot.ts): apply it, or skip it with a reason. Contract scope; a kind without it is

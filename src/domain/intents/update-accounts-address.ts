@@ -22,7 +22,7 @@ export const updateAccountsAddress = intentKind<UpdateAccountsAddressIntent>({
     rule: 'docs/behaviour.md T6b: no longer produced (update_customer carries it)',
     detect: () => [],
   },
-  targets: async (intent) => [{ partnerId: intent.partnerId, contractId: null }],
+  targets: (intent) => [{ partnerId: intent.partnerId, contractId: null }],
   async project(intent, ctx) {
     const partner = await ctx.odoo.partner(intent.partnerId);
     if (!partner) return ctx.noop(`partner ${intent.partnerId} no longer exists in Odoo`);

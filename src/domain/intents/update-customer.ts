@@ -45,7 +45,7 @@ export const updateCustomer = intentKind<UpdateCustomerIntent>({
       return [{ kind: 'update_customer', partnerId, fields: [...address, ...identity] }];
     },
   },
-  targets: async (intent) => [{ partnerId: intent.partnerId, contractId: null }],
+  targets: (intent) => [{ partnerId: intent.partnerId, contractId: null }],
   async project(intent, ctx) {
     const partner = await ctx.odoo.partner(intent.partnerId);
     if (!partner) return ctx.noop(`partner ${intent.partnerId} no longer exists in Odoo`);

@@ -15,9 +15,13 @@ import {
   parseUnlessIrrelevant,
 } from '../../domain/projection/filter';
 import { detectIntents } from '../../domain/projection/triggers';
-import type { ProductView } from '../../domain/projection/views';
-import type { ContractRoutePins, RoutingReader, TriggerContext } from '../../domain/intents/kind';
-import { INTENTS } from '../../domain/intents/registry';
+import type {
+  ContractRoutePins,
+  IntentTarget,
+  RoutingReader,
+  TriggerContext,
+} from '../../domain/intents/kind';
+import { INTENTS, type Intent } from '../../domain/intents/registry';
 import { IntentMessage, intentIdOf } from '../../domain/intents/message';
 
 export type { ContractRoutePins, RoutingReader } from '../../domain/intents/kind';
@@ -36,8 +40,9 @@ export class PinnedRoutingReader implements RoutingReader {
     private readonly pins: ContractRoutePins,
   ) {}
 
-  product: RoutingReader['product'] = (id) => this.odoo.product(id);
-  partnerHasContracts: RoutingReader['partnerHasContracts'] = (id) => this.odoo.partnerHasContracts(id);
+  products: RoutingReader['products'] = (ids) => this.odoo.products(ids);
+  partnersWithContracts: RoutingReader['partnersWithContracts'] = (ids) =>
+    this.odoo.partnersWithContracts(ids);
   partnerIdOfContract: RoutingReader['partnerIdOfContract'] = (id) => this.odoo.partnerIdOfContract(id);
   contractIdsOfInfo: RoutingReader['contractIdsOfInfo'] = (t, id) => this.odoo.contractIdsOfInfo(t, id);
   contractsInCreation: RoutingReader['contractsInCreation'] = (ids) => this.odoo.contractsInCreation(ids);
@@ -84,8 +89,9 @@ export async function routeMessage(
 ): Promise<RouteResult> {
   const decoded = decodeRelevant(topic, partition, offset, key, value, preParsed);
   if ('messages' in decoded) return decoded;
-  // only the decoded change lives on while its reads are in flight (a batch's parsed envelopes can go)
-  return routeChange(decoded.change, decoded.fields, reader, opts, topic, partition, offset);
+  const relevant: Relevant = { i: 0, offset, change: decoded.change, fields: decoded.fields };
+  const ctx = await readTriggerContext([relevant], reader, opts);
+  return routeRelevant(relevant, ctx, reader, topic, partition);
 }
 
 /** The synchronous part: fast paths, the typed decoding and the filter; a relevant row change with its fields. */
@@ -98,7 +104,7 @@ function decodeRelevant(
   preParsed: { parsed: unknown } | undefined,
 ): RouteResult | { change: RowChange; fields: string[] } {
   const pre = preParsed ?? parseUnlessIrrelevant(topic, partition, offset, value);
-  if (pre === null) return { messages: [], filtered: 'irrelevant' };
+  if (pre === null) return IRRELEVANT;
   const change = decodeParsedChange(topic, partition, offset, key, pre.parsed);
   if (change.kind === 'truncate') {
     throw new SyncError(
@@ -108,25 +114,40 @@ function decodeRelevant(
       { details: { table: change.table } },
     );
   }
-  if (change.kind !== 'row') return { messages: [], filtered: 'not-a-row' };
+  if (change.kind !== 'row') return NOT_A_ROW;
   const fields = changedWatchedFields(change);
-  if (isIrrelevant(change, fields)) return { messages: [], filtered: 'irrelevant' };
+  if (isIrrelevant(change, fields)) return IRRELEVANT;
   return { change, fields };
 }
 
-async function routeChange(
-  change: RowChange,
-  fields: string[],
+// shared, never modified: a filtered change costs no object of its own
+const IRRELEVANT: RouteResult = Object.freeze({ messages: [], filtered: 'irrelevant' }) as RouteResult;
+const NOT_A_ROW: RouteResult = Object.freeze({ messages: [], filtered: 'not-a-row' }) as RouteResult;
+const NO_INTENT: RouteResult = Object.freeze({ messages: [], filtered: 'no-intent' }) as RouteResult;
+
+/** A decoded change that may trigger intents: its index in the batch, its offset, the change and its watched fields. */
+interface Relevant {
+  i: number;
+  offset: string;
+  change: RowChange;
+  fields: string[];
+}
+
+/**
+ * A decoded change's intents and their messages. Synchronous while every target is known from the intent itself (a
+ * customer's); a Promise from the first target that needs a read (a contract's pinned queue), its later intents'
+ * targets then asked one after the other, as the first may pin what the next is routed by.
+ */
+function routeRelevant(
+  r: Relevant,
+  ctx: TriggerContext,
   reader: RoutingReader,
-  opts: RouteOptions,
   topic: string,
   partition: number,
-  offset: string,
-): Promise<RouteResult> {
-  const ctx = await triggerContext(change, fields, reader, opts);
-  const intents = detectIntents(change, ctx, fields);
-  if (intents.length === 0) return { messages: [], filtered: 'no-intent' };
-
+): RouteResult | Promise<RouteResult> {
+  const { change } = r;
+  const intents = detectIntents(change, ctx, r.fields);
+  if (intents.length === 0) return NO_INTENT;
   const source: IntentMessage['source'] = {
     table: change.table,
     op: change.op,
@@ -137,26 +158,42 @@ async function routeChange(
     snapshot: change.source.isSnapshot,
     topic,
     partition,
-    offset,
+    offset: r.offset,
   };
   const messages: IntentMessage[] = [];
-  let index = 0;
-  for (const intent of intents) {
-    for (const target of await INTENTS.spec(intent).targets(intent, reader)) {
-      messages.push({
-        v: 1,
-        intentId: intentIdOf(source, intent, index++),
-        aggregateKey: `partner:${target.partnerId}`,
-        partnerId: target.partnerId,
-        contractId: target.contractId,
-        intent,
-        force: undefined,
-        repair: undefined,
-        source,
-      });
-    }
+  for (let k = 0; k < intents.length; k++) {
+    const targets = INTENTS.spec(intents[k]).targets(intents[k], reader);
+    if (targets instanceof Promise) return routeRest(targets, k);
+    addMessages(messages, source, intents[k], targets);
   }
-  return { messages, filtered: messages.length ? undefined : 'no-intent' };
+  return messages.length ? { messages } : NO_INTENT;
+
+  async function routeRest(first: Promise<IntentTarget[]>, from: number): Promise<RouteResult> {
+    addMessages(messages, source, intents[from], await first);
+    for (let k = from + 1; k < intents.length; k++)
+      addMessages(messages, source, intents[k], await INTENTS.spec(intents[k]).targets(intents[k], reader));
+    return messages.length ? { messages } : NO_INTENT;
+  }
+}
+
+function addMessages(
+  messages: IntentMessage[],
+  source: IntentMessage['source'],
+  intent: Intent,
+  targets: readonly IntentTarget[],
+): void {
+  for (const target of targets)
+    messages.push({
+      v: 1,
+      intentId: intentIdOf(source, intent, messages.length),
+      aggregateKey: `partner:${target.partnerId}`,
+      partnerId: target.partnerId,
+      contractId: target.contractId,
+      intent,
+      force: undefined,
+      repair: undefined,
+      source,
+    });
 }
 
 /** One change of a fetched batch (routeBatch). */
@@ -170,11 +207,13 @@ export interface BatchChange {
 }
 
 /**
- * Routes a fetched batch's changes together (issue 17 §2): the changes of different keys at once, so that their
- * reads share queries (OdooViews and PgContractRoutes coalesce what is asked in one turn of the event loop); a key's
- * changes one after the other, in offset order (a change may pin the contract its key's next change is routed by).
- * A change whose routing threw is left undefined, and so are its key's later changes: routed again one by one (the
- * keyed consumer's handler), in order, they meet the failure again and it is reported, retried or dead-lettered.
+ * Routes a fetched batch's changes together (issue 17 §2), with no promise per change: the batch is decoded at once,
+ * the Odoo facts its triggers need are read in one query per kind of read (readTriggerContext), and the intents are
+ * derived synchronously. Only a target that needs a read (a contract's pinned queue) is awaited, and from it on its
+ * key's changes are routed one after the other, in offset order: a change may pin the contract its key's next change
+ * is routed by. A change whose routing threw is left undefined, and so are its key's later changes: routed again one
+ * by one (the keyed consumer's handler), in order, they meet the failure again and it is reported, retried or
+ * dead-lettered. When the batch's reads fail, every change they were for is left so.
  */
 export async function routeBatch(
   topic: string,
@@ -184,37 +223,82 @@ export async function routeBatch(
   opts: RouteOptions,
 ): Promise<(RouteResult | undefined)[]> {
   const results: (RouteResult | undefined)[] = new Array(changes.length);
-  const byKey = new Map<string, number[]>();
+  /** key → the index of its first change that failed: it and the key's later changes go one by one */
+  const stoppedAt = new Map<string, number>();
+  const stop = (i: number) => {
+    const k = changes[i].orderKey;
+    const at = stoppedAt.get(k);
+    if (at === undefined || i < at) stoppedAt.set(k, i);
+  };
+  const relevant: Relevant[] = [];
   for (let i = 0; i < changes.length; i++) {
-    const list = byKey.get(changes[i].orderKey);
-    if (list) list.push(i);
-    else byKey.set(changes[i].orderKey, [i]);
+    const c = changes[i];
+    const preParsed = c.preParsed;
+    c.preParsed = undefined; // the decoded change is what lives on
+    if (stoppedAt.has(c.orderKey)) continue;
+    try {
+      const d = decodeRelevant(topic, partition, c.offset, c.key, c.value, preParsed);
+      if ('messages' in d) results[i] = d;
+      else relevant.push({ i, offset: c.offset, change: d.change, fields: d.fields });
+    } catch {
+      stop(i);
+    }
   }
-  // each key's chain runs on as soon as its previous change is routed (no barrier between keys)
-  await Promise.all(
-    [...byKey.values()].map(async (queue) => {
-      for (const i of queue) {
-        const c = changes[i];
-        const preParsed = c.preParsed;
-        c.preParsed = undefined; // routeMessage keeps what it needs of it
-        try {
-          results[i] = await routeMessage(
-            topic,
-            partition,
-            c.offset,
-            c.key,
-            c.value,
-            reader,
-            opts,
-            preParsed,
-          );
-        } catch {
-          return; // this change and the key's later ones are left to the one-by-one path
-        }
-      }
-    }),
-  );
+  if (relevant.length > 0) {
+    let ctx: TriggerContext | undefined;
+    try {
+      ctx = await readTriggerContext(relevant, reader, opts);
+    } catch {
+      for (const r of relevant) stop(r.i);
+    }
+    if (ctx) await routeAll(relevant, ctx);
+  }
+  if (stoppedAt.size > 0)
+    for (let i = 0; i < changes.length; i++) {
+      const at = stoppedAt.get(changes[i].orderKey);
+      if (at !== undefined && i >= at) results[i] = undefined;
+    }
   return results;
+
+  async function routeAll(list: readonly Relevant[], ctx: TriggerContext): Promise<void> {
+    /** key → its changes from the first whose routing awaits a read (routed in order after it) */
+    const chains = new Map<string, { first: Relevant; pending: Promise<RouteResult>; rest: Relevant[] }>();
+    for (const r of list) {
+      const k = changes[r.i].orderKey;
+      if (stoppedAt.has(k)) continue;
+      const chain = chains.get(k);
+      if (chain) {
+        chain.rest.push(r);
+        continue;
+      }
+      try {
+        const out = routeRelevant(r, ctx, reader, topic, partition);
+        if (out instanceof Promise) chains.set(k, { first: r, pending: out, rest: [] });
+        else results[r.i] = out;
+      } catch {
+        stop(r.i);
+      }
+    }
+    if (chains.size === 0) return;
+    await Promise.all(
+      [...chains.values()].map(async ({ first, pending, rest }) => {
+        try {
+          results[first.i] = await pending;
+        } catch {
+          stop(first.i);
+          return;
+        }
+        for (const r of rest) {
+          try {
+            results[r.i] = await routeRelevant(r, ctx, reader, topic, partition);
+          } catch {
+            stop(r.i);
+            return;
+          }
+        }
+      }),
+    );
+  }
 }
 
 function rowIdOf(change: RowChange): number | null {
@@ -239,10 +323,19 @@ function contractIdsOfLinkChange(change: RowChange, fields: readonly string[]): 
   return [...ids];
 }
 
-async function triggerContext(
-  change: RowChange,
-  fields: readonly string[],
-  reader: RoutingReader,
+/**
+ * The facts the triggers of these changes need that are not in their rows (TriggerContext), read from Odoo in one
+ * query per kind of read for all of them: which updated partners hold contracts, the products of the contract lines
+ * (before and after: a product changed in place names both), the technology categories, and which contracts whose
+ * mandate or email links changed are still unwritten since their creation. Each change's triggers ask only about
+ * their own rows, so one context serves the batch.
+ */
+export async function readTriggerContext(
+  changes: readonly { change: RowChange; fields: readonly string[] }[],
+  reader: Pick<
+    RoutingReader,
+    'partnersWithContracts' | 'products' | 'technologyServiceCategories' | 'contractsInCreation'
+  >,
   opts: RouteOptions,
 ): Promise<TriggerContext> {
   const ctx: TriggerContext = {
@@ -251,29 +344,36 @@ async function triggerContext(
     syncTerminationAtCreation: opts.syncTerminationAtCreation === true,
     phonePlaceholderIsNoNumber: opts.phonePlaceholderIsNoNumber === true,
   };
-  // The reads are independent: asked at once, they share their round trip (and, over a batch, their queries).
-  const reads: Promise<void>[] = [];
-  // W1 / W2 (update_subscription): was the contract's mandate or email link written by its creation?
-  if (!opts.syncEmailIbanAtCreation) {
-    const ids = contractIdsOfLinkChange(change, fields);
-    if (ids.length)
-      reads.push(
-        reader.contractsInCreation(ids).then((inCreation) => {
-          ctx.contractInCreation = (id) => inCreation.has(id);
-        }),
-      );
+  const partnerIds: number[] = [];
+  const productIds = new Set<number>();
+  const linkContractIds = new Set<number>();
+  let lines = false;
+  for (const { change, fields } of changes) {
+    if (change.table === 'res_partner') {
+      if (change.after) partnerIds.push((change.after as { id: number }).id);
+    } else if (change.table === 'contract_line') {
+      lines = true;
+      for (const row of [change.before, change.after] as ({ product_id?: unknown } | null)[])
+        if (typeof row?.product_id === 'number') productIds.add(row.product_id);
+    } else if (!opts.syncEmailIbanAtCreation) {
+      // W1 / W2 (update_subscription): was the contract's mandate or email link written by its creation?
+      for (const id of contractIdsOfLinkChange(change, fields)) linkContractIds.add(id);
+    }
   }
-  if (change.table === 'contract_line') {
-    // the product before and after (a product changed in place: unsynced_change names both)
-    const ids = new Set<number>();
-    for (const row of [change.before, change.after] as ({ product_id?: unknown } | null)[])
-      if (typeof row?.product_id === 'number') ids.add(row.product_id);
-    const products = new Map<number, ProductView>();
-    ctx.product = (id) => products.get(id);
-    for (const id of ids)
+  // the reads are independent: asked at once, they share their round trip
+  const reads: Promise<void>[] = [];
+  if (partnerIds.length > 0)
+    reads.push(
+      reader.partnersWithContracts(partnerIds).then((withContracts) => {
+        ctx.partnerHasContracts = (id) => withContracts.has(id);
+      }),
+    );
+  if (lines) {
+    ctx.product = () => undefined;
+    if (productIds.size > 0)
       reads.push(
-        reader.product(id).then((p) => {
-          if (p) products.set(id, p);
+        reader.products([...productIds]).then((products) => {
+          ctx.product = (id) => products.get(id);
         }),
       );
     if (reader.technologyServiceCategories)
@@ -283,13 +383,12 @@ async function triggerContext(
         }),
       );
   }
-  if (change.table === 'res_partner' && change.after && reads.length === 0) {
-    // a partner's change has this one read: awaited alone (no callback, no Promise.all per change)
-    const id = (change.after as { id: number }).id;
-    const has = await reader.partnerHasContracts(id);
-    ctx.partnerHasContracts = (pid) => (pid === id ? has : false);
-    return ctx;
-  }
+  if (linkContractIds.size > 0)
+    reads.push(
+      reader.contractsInCreation([...linkContractIds]).then((inCreation) => {
+        ctx.contractInCreation = (id) => inCreation.has(id);
+      }),
+    );
   if (reads.length === 1) await reads[0];
   else if (reads.length > 1) await Promise.all(reads);
   return ctx;
