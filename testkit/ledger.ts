@@ -27,6 +27,18 @@ export class InMemoryLedger implements LedgerPort {
   /** Unfenced: one instance (the fencing itself is tested on PostgreSQL). */
   async checkFence(): Promise<void> {}
 
+  async finishedAmong(intentIds: readonly string[]): Promise<Set<string>> {
+    const asked = new Set(intentIds);
+    return new Set(
+      this.finished
+        .filter(
+          (f) =>
+            asked.has(f.msg.intentId) && (f.result.outcome === 'applied' || f.result.outcome === 'skipped'),
+        )
+        .map((f) => f.msg.intentId),
+    );
+  }
+
   async isFinished(intentId: string): Promise<boolean> {
     return this.finished.some(
       (f) =>

@@ -92,7 +92,7 @@ describe('ledger outcomes never regress (real PostgreSQL)', function () {
     ]);
   });
 
-  it('a dead-lettered intent can still become applied (a replay after the fix), and then stays applied', async () => {
+  it('a dead-lettered intent can still become applied (a replay after the fix), and then stays applied; the replay checks see it finished only then', async () => {
     const msg = intentMessage();
     await ledger.finish(
       msg,
@@ -103,7 +103,15 @@ describe('ledger outcomes never regress (real PostgreSQL)', function () {
       result('dead_lettered', { errorCode: 'UNKNOWN_PRODUCT', errorMessage: 'again' }),
     );
     expect((await row(msg.intentId)).error_code).to.equal('UNKNOWN_PRODUCT');
+    expect(
+      [...(await ledger.finishedAmong([msg.intentId, 'test-ledger-outcome-none']))],
+      'dead-lettered: not finished',
+    ).to.deep.equal([]);
     await ledger.finish(msg, result('applied'));
+    expect(
+      [...(await ledger.finishedAmong(['test-ledger-outcome-none', msg.intentId]))],
+      "the router's replay check",
+    ).to.deep.equal([msg.intentId]);
     await ledger.finish(msg, result('dead_lettered', { errorCode: 'INTERNAL', errorMessage: 'late' }));
     expect((await row(msg.intentId)).outcome).to.equal('applied');
     expect(await events(msg.intentId)).to.deep.equal(['dead_lettered', 'dead_lettered', 'applied']);

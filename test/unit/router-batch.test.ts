@@ -158,4 +158,72 @@ describe('router: a fetched batch routed together (issue 17 §2)', () => {
     ).to.have.length(1);
     expect(results[1]?.messages.map((m) => m.aggregateKey)).to.deep.equal(['partner:7']);
   });
+
+  const partnerUpdate = (id: number, street: string, offset: number): BatchChange => {
+    const before = sampleRow('res_partner', { id, street: 'C/ Vella 1' });
+    const rec = changeRecord('res_partner', {
+      op: 'u',
+      before,
+      after: { ...before, street },
+      offset,
+      lsn: 2000 + offset,
+    });
+    return { orderKey: `res_partner:${id}`, offset: rec.offset, key: rec.key, value: rec.value };
+  };
+
+  /** Odoo whose batch reads are logged (and fail when told to). */
+  function batchOdoo(log: string[], fail = false): OdooRoutingReader {
+    return {
+      products: async () => new Map(),
+      partnersWithContracts: async (ids) => {
+        log.push(`partnersWithContracts ${ids.join(',')}`);
+        if (fail) throw new Error('Odoo unreachable');
+        return new Set(ids.filter((id) => id !== 8));
+      },
+      partnerIdOfContract: async () => null,
+      contractIdsOfInfo: async () => [],
+      contractsInCreation: async () => new Set<number>(),
+    };
+  }
+
+  it("a batch's partner updates: their trigger facts read once for the batch, one intent each for partners with contracts", async () => {
+    const log: string[] = [];
+    const reader = new PinnedRoutingReader(batchOdoo(log), new LoggedPins(log));
+    const changes = [
+      partnerUpdate(7, 'C/ Nova 2', 0),
+      partnerUpdate(8, 'C/ Nova 3', 1),
+      partnerUpdate(7, 'C/ Nova 4', 2),
+    ];
+    const results = await routeBatch('odoo.public.res_partner', 0, changes, reader, {
+      syncPartnerIdentity: false,
+    });
+    expect(log, 'one read for the three changes, no pin').to.deep.equal(['partnersWithContracts 7,8,7']);
+    expect(results.map((r) => r?.messages.map((m) => `${m.aggregateKey} ${m.intent.kind}`))).to.deep.equal([
+      ['partner:7 update_customer'],
+      [],
+      ['partner:7 update_customer'],
+    ]);
+    expect(results[1]?.filtered).to.equal('no-intent');
+    expect(results[0]?.messages[0].intentId).to.not.equal(results[2]?.messages[0].intentId);
+  });
+
+  it("when the batch's reads fail, the changes they were for and their rows' later changes are left to the one-by-one path", async () => {
+    const log: string[] = [];
+    const reader = new PinnedRoutingReader(batchOdoo(log, true), new LoggedPins(log));
+    const unchanged = (() => {
+      const row = sampleRow('res_partner', { id: 9, street: 'C/ Vella 1' });
+      const rec = changeRecord('res_partner', { op: 'u', before: row, after: row, offset: 1, lsn: 2001 });
+      return { orderKey: 'res_partner:7', offset: rec.offset, key: rec.key, value: rec.value };
+    })();
+    const changes = [
+      partnerUpdate(7, 'C/ Nova 2', 0),
+      unchanged, // irrelevant, but after a failed change of its row: not finished ahead of it
+      partnerUpdate(8, 'C/ Nova 3', 2),
+    ];
+    const results = await routeBatch('odoo.public.res_partner', 0, changes, reader, {
+      syncPartnerIdentity: false,
+    });
+    expect(log, 'the read was asked, and failed').to.deep.equal(['partnersWithContracts 7,8']);
+    expect(results).to.deep.equal([undefined, undefined, undefined]);
+  });
 });

@@ -192,6 +192,8 @@ export interface LedgerPort {
    * the fence is still its partition's epoch (checked first, in the same round trip).
    */
   isFinished(intentId: string, fence?: FenceToken): Promise<boolean>;
+  /** The intents among these that are applied or skipped, in one read with no fence (the router's replay check). */
+  finishedAmong(intentIds: readonly string[]): Promise<Set<string>>;
   appliedEffects(keys: string[]): Promise<Set<string>>;
   hasEffect(key: string): Promise<boolean>;
   recordedEffects(keys: readonly string[]): Promise<Map<string, string>>;
@@ -314,6 +316,20 @@ export class Ledger implements LedgerPort {
    */
   async isFinished(intentId: string, fence?: FenceToken): Promise<boolean> {
     return this.reads.submit('', { intentId, fence });
+  }
+
+  /**
+   * One statement for a fetched batch's intents, with no request per intent (the router's replay check, issue 17 §2:
+   * a resync asks it for hundreds of thousands). An array parameter is planned at each execution (READ_SQL's note),
+   * which a batch of hundreds of ids amortises; each id is looked up by primary key.
+   */
+  async finishedAmong(intentIds: readonly string[]): Promise<Set<string>> {
+    if (intentIds.length === 0) return new Set();
+    const r = await this.pool.query<{ intent_id: string }>(
+      `SELECT intent_id FROM ledger_intent WHERE intent_id = ANY($1::text[]) AND outcome IN ('applied', 'skipped')`,
+      [intentIds],
+    );
+    return new Set(r.rows.map((x) => x.intent_id));
   }
 
   /** The effect keys among `keys` that are done (applied, or found already present); 'pending' ones are not. */

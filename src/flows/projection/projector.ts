@@ -101,6 +101,11 @@ export class Projector {
    * fetched batch at once (the checks share statements; a FencedError when `fence` is no longer the partition's).
    */
   async finished(intentIds: readonly string[], fence?: FenceToken): Promise<boolean[]> {
+    if (fence === undefined) {
+      // unfenced (the router's replay check): one statement, no request per intent
+      const finished = await this.deps.ledger.finishedAmong(intentIds);
+      return intentIds.map((id) => finished.has(id));
+    }
     return Promise.all(intentIds.map((id) => this.deps.ledger.isFinished(id, fence)));
   }
 
