@@ -7,16 +7,18 @@ import { expect } from 'chai';
 import { samplePartner } from '../../testkit/views';
 import { isLeft, isRight } from 'fp-ts/Either';
 import * as t from 'io-ts';
-import type { RowChange } from '../../src/domain/capture/envelope';
+import { decodeChange, type RowChange } from '../../src/domain/capture/envelope';
+import { TABLES, type TableName } from '../../src/domain/capture/tables';
 import { kindCodec } from '../../src/domain/intents/codecs';
-import { intentKind, type RoutingReader } from '../../src/domain/intents/kind';
+import { intentKind, type RoutingReader, type TriggerContext } from '../../src/domain/intents/kind';
 import { IntentMessageCodec, intentMessageCodec, type IntentMessage } from '../../src/domain/intents/message';
 import { INTENT_KINDS, INTENTS } from '../../src/domain/intents/registry';
 import { customerFromPartner, DEFAULT_PROJECTION_CONFIG } from '../../src/domain/projection/payloads';
-import { triggeringTables } from '../../src/domain/projection/filter';
+import { triggeringTables, watchedColumns } from '../../src/domain/projection/filter';
 import { detectIntents } from '../../src/domain/projection/triggers';
 import type { PartnerView } from '../../src/domain/projection/views';
 import { InMemoryLedger } from '../../testkit/ledger';
+import { changeRecord, sampleRow } from '../../testkit/capture';
 import { projectorOver, withOpenCellSandbox } from './support/projector-harness';
 
 type TouchCustomerIntent = { kind: 'touch_customer'; partnerId: number };
@@ -120,6 +122,49 @@ describe('intent catalogue', () => {
       for (const table of k.trigger.tables) expect(routed.has(table), `${k.kind}: ${table}`).to.equal(true);
       expect(k.trigger.rule, k.kind).to.match(/^docs\/behaviour\.md /);
     }
+  });
+
+  it('fires on no table but its trigger.tables: the router asks only those kinds (INTENTS.triggeredBy)', () => {
+    // every captured table, every op, every watched column written, a context that answers yes to every question
+    const yes: TriggerContext = {
+      syncPartnerIdentity: true,
+      syncEmailIbanAtCreation: true,
+      syncTerminationAtCreation: true,
+      product: (id) => ({
+        id,
+        defaultCode: 'SE_SC_REC_MOBILE_T_UNL_20480',
+        categoryXmlId: 'somconnexio.mobile_service',
+        categoryAncestorXmlIds: [],
+      }),
+      partnerHasContracts: () => true,
+      contractInCreation: () => false,
+    };
+    let fired = 0;
+    for (const table of Object.keys(TABLES) as TableName[]) {
+      const before = sampleRow(table, { date_end: '2024-06-30', is_terminated: true } as never);
+      const after = sampleRow(table, { date_end: '2024-07-31', is_terminated: true } as never);
+      for (const op of ['c', 'u', 'd', 'r'] as const) {
+        const rec = changeRecord(table, {
+          op,
+          before: op === 'c' || op === 'r' ? null : before,
+          after: op === 'd' ? null : after,
+        });
+        const change = decodeChange(rec.topic, rec.partition, rec.offset, rec.key, rec.value);
+        if (change.kind !== 'row') continue;
+        const fields = [...watchedColumns(table)];
+        for (const k of INTENT_KINDS) {
+          const found = k.trigger.detect(change as never, fields, yes);
+          if ((k.trigger.tables as readonly string[]).includes(table)) fired += found.length;
+          else expect(found, `${k.kind} on ${table} (${op})`).to.deep.equal([]);
+        }
+        expect(INTENTS.triggeredBy(table).map((k) => k.kind)).to.deep.equal(
+          INTENT_KINDS.filter((k) => (k.trigger.tables as readonly string[]).includes(table)).map(
+            (k) => k.kind,
+          ),
+        );
+      }
+    }
+    expect(fired, 'the kinds fired on their own tables (the changes could trigger)').to.be.greaterThan(5);
   });
 
   describe('a throw-away kind added through the registry alone', () => {

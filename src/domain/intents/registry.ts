@@ -47,16 +47,34 @@ export interface IntentLookup {
 }
 
 /** A set of kinds, looked up by name (the catalogue's, or one extended by a test). */
+const NO_KINDS: readonly never[] = Object.freeze([]);
+
 export class IntentRegistry<I extends IntentBase = IntentBase> implements IntentLookup {
   readonly #byKind: ReadonlyMap<string, IntentKindSpec<I>>;
+  readonly #byTable: ReadonlyMap<string, readonly IntentKindSpec<I>[]>;
 
   constructor(readonly kinds: readonly IntentKindSpec<I>[]) {
     const byKind = new Map<string, IntentKindSpec<I>>();
+    const byTable = new Map<string, IntentKindSpec<I>[]>();
     for (const k of kinds) {
       if (byKind.has(k.kind)) throw new Error(`intent kind ${k.kind} is registered twice`);
       byKind.set(k.kind, k);
+      for (const table of k.trigger.tables) {
+        const list = byTable.get(table);
+        if (list) list.push(k);
+        else byTable.set(table, [k]);
+      }
     }
     this.#byKind = byKind;
+    this.#byTable = byTable;
+  }
+
+  /**
+   * The kinds a change of this table can trigger (their `trigger.tables`), in the registry's order: the router asks
+   * only these (a unit test checks that no other kind's trigger fires on the table).
+   */
+  triggeredBy(table: string): readonly IntentKindSpec<I>[] {
+    return this.#byTable.get(table) ?? NO_KINDS;
   }
 
   has(kind: string): boolean {

@@ -43,7 +43,12 @@ export function detectIntents<I extends IntentBase = import('../intents/registry
   fields: readonly string[] = changedWatchedFields(change),
   registry: IntentRegistry<I> = INTENTS as unknown as IntentRegistry<I>,
 ): I[] {
-  const intents = registry.kinds.flatMap((k) => k.trigger.detect(change, fields, ctx));
+  const kinds = registry.triggeredBy(change.table);
+  let intents: I[] = [];
+  for (const k of kinds) {
+    const found = k.trigger.detect(change, fields, ctx);
+    if (found.length > 0) intents = intents.length === 0 ? found : intents.concat(found);
+  }
   if (change.op === 'r') {
     return intents.map((i) =>
       registry.spec(i).trigger.flagsSnapshot ? { ...i, snapshot: true as const } : i,
