@@ -226,4 +226,30 @@ describe('router: a fetched batch routed together (issue 17 §2)', () => {
     expect(log, 'the read was asked, and failed').to.deep.equal(['partnersWithContracts 7,8']);
     expect(results).to.deep.equal([undefined, undefined, undefined]);
   });
+
+  it("a malformed change: its row's earlier changes are routed with the batch, it and its row's later ones are left to the one-by-one path", async () => {
+    const log: string[] = [];
+    const reader = new PinnedRoutingReader(batchOdoo(log), new LoggedPins(log));
+    const malformed: BatchChange = {
+      orderKey: 'res_partner:7',
+      offset: '1',
+      key: Buffer.from('{"id":7}'),
+      value: Buffer.from('{"before":{"id":7'),
+    };
+    const changes = [
+      partnerUpdate(7, 'C/ Nova 2', 0),
+      malformed,
+      partnerUpdate(9, 'C/ Nova 3', 2),
+      partnerUpdate(7, 'C/ Nova 4', 3),
+    ];
+    const results = await routeBatch('odoo.public.res_partner', 0, changes, reader, {
+      syncPartnerIdentity: false,
+    });
+    expect(results.map((r) => r?.messages.map((m) => m.aggregateKey))).to.deep.equal([
+      ['partner:7'],
+      undefined,
+      ['partner:9'],
+      undefined,
+    ]);
+  });
 });

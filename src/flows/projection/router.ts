@@ -121,9 +121,11 @@ function decodeRelevant(
 }
 
 // shared, never modified: a filtered change costs no object of its own
-const IRRELEVANT: RouteResult = Object.freeze({ messages: [], filtered: 'irrelevant' }) as RouteResult;
-const NOT_A_ROW: RouteResult = Object.freeze({ messages: [], filtered: 'not-a-row' }) as RouteResult;
-const NO_INTENT: RouteResult = Object.freeze({ messages: [], filtered: 'no-intent' }) as RouteResult;
+const filteredResult = (filtered: RouteResult['filtered']): RouteResult =>
+  Object.freeze({ messages: Object.freeze([]) as unknown as IntentMessage[], filtered });
+const IRRELEVANT = filteredResult('irrelevant');
+const NOT_A_ROW = filteredResult('not-a-row');
+const NO_INTENT = filteredResult('no-intent');
 
 /** A decoded change that may trigger intents: its index in the batch, its offset, the change and its watched fields. */
 interface Relevant {
@@ -265,7 +267,8 @@ export async function routeBatch(
     const chains = new Map<string, { first: Relevant; pending: Promise<RouteResult>; rest: Relevant[] }>();
     for (const r of list) {
       const k = changes[r.i].orderKey;
-      if (stoppedAt.has(k)) continue;
+      const at = stoppedAt.get(k);
+      if (at !== undefined && r.i >= at) continue; // after its key's failed change: left with it
       const chain = chains.get(k);
       if (chain) {
         chain.rest.push(r);
