@@ -107,6 +107,18 @@ describe('router fast path on the bytes (peekOp, bytesIrrelevant)', () => {
     expect(peekOp(Buffer.from('{"after":{"name":"\\"op\\":\\"c\\""},"op":"u","ts_ms":1}'))).to.equal('u');
   });
 
+  it('finds the last op wherever it is: in the last bytes, across the end of the byte loop, or further back', () => {
+    const tail = (n: number) => `,"x":"${'y'.repeat(n)}"}`;
+    // the needle at every distance from the end around the byte loop's reach (256 bytes), and far from it
+    for (const pad of [0, 1, 230, 240, 245, 246, 247, 248, 249, 250, 251, 252, 256, 300, 5000]) {
+      const v = Buffer.from(`{"after":{"id":1},"op":"u"${tail(pad)}`);
+      expect(peekOp(v), `op ${pad} bytes of padding from the end`).to.equal('u');
+      const twice = Buffer.from(`{"op":"c","after":{"id":1},"op":"d"${tail(pad)}`);
+      expect(peekOp(twice), `the last of two, ${pad} bytes from the end`).to.equal('d');
+    }
+    expect(peekOp(Buffer.from(`{"after":{"id":1}${tail(400)}`)), 'none').to.equal(undefined);
+  });
+
   it("no captured table has a column named op (nothing after the envelope's op can look like it)", () => {
     for (const [table, spec] of Object.entries(TABLES))
       expect(Object.keys(spec.columns), table).to.not.include('op');
