@@ -193,12 +193,12 @@ export function createRouter(opts: {
     topics: routerTopics(config.topics.prefix),
     stage: 'router',
     // A message the batch could not route runs alone: changes of different rows are independent (each key keeps its
-    // order), so many at once still share their reads and produce requests.
+    // order), so many run at once and share their produce requests (and their contracts' holder reads).
     concurrency: ROUTER_CONCURRENCY,
     retry: retryPolicyOf(config),
     deadLetters: new KafkaDeadLetterPublisher(producer, config.topics.dlq, undefined, opts.deadLetterIndex),
     skip,
-    // A fetched batch is routed together: its reads shared (one query per kind of read and turn), its intents in
+    // A fetched batch is routed together: its reads shared (one query per kind of read for the batch), its intents in
     // one produce request; its offsets finish once that request is acknowledged (issue 17 §2, a replay's rate).
     handleBatch: async (messages, { topic, partition, keyOf }) => {
       const results = await routeBatch(
