@@ -7,9 +7,12 @@ import { expect } from 'chai';
 import type { ContractRoutePins } from '../../src/domain/intents/kind';
 import type { Row } from '../../src/domain/capture/tables';
 import type { ProductView } from '../../src/domain/projection/views';
+import { MalformedEventError } from '../../src/domain/errors';
 import {
   PinnedRoutingReader,
+  predecode,
   routeBatch,
+  routeMessage,
   type BatchChange,
   type OdooRoutingReader,
 } from '../../src/flows/projection/router';
@@ -251,5 +254,56 @@ describe('router: a fetched batch routed together (issue 17 §2)', () => {
       ['partner:9'],
       undefined,
     ]);
+  });
+
+  it('a change is decoded as its batch is scheduled (predecode): skipped when it triggers nothing, else routed from what was decoded; a malformed one is met again by its routing', async () => {
+    const topic = 'odoo.public.res_partner';
+    const log: string[] = [];
+    const reader = new PinnedRoutingReader(batchOdoo(log), new LoggedPins(log));
+    const opts = { syncPartnerIdentity: false };
+    const row = sampleRow('res_partner', { id: 9, street: 'C/ Vella 1' });
+    const same = changeRecord('res_partner', { op: 'u', before: row, after: row, offset: 0, lsn: 3000 });
+    expect(predecode(topic, 0, same.offset, same.key, same.value), 'no watched column changed').to.equal(
+      undefined,
+    );
+
+    const moved = partnerUpdate(7, 'C/ Nova 2', 1);
+    const pre = predecode(topic, 0, moved.offset, moved.key, moved.value);
+    expect(pre).to.not.equal(undefined);
+    expect(pre).to.not.have.property('parsed');
+    // the record's bytes are not read again: the routing starts from the decoded change
+    const [routed] = await routeBatch(
+      topic,
+      0,
+      [{ ...moved, value: Buffer.from('not json'), pre }],
+      reader,
+      opts,
+    );
+    expect(routed?.messages.map((m) => `${m.aggregateKey} ${m.intent.kind}`)).to.deep.equal([
+      'partner:7 update_customer',
+    ]);
+
+    const bad = changeRecord('res_partner', {
+      op: 'u',
+      before: row,
+      after: { ...row, street: 'C/ Nova 5', country_id: 'ES' as never },
+      offset: 2,
+      lsn: 3002,
+    });
+    const badPre = predecode(topic, 0, bad.offset, bad.key, bad.value);
+    expect(badPre, 'its parsed envelope, for the routing to decode again').to.have.property('parsed');
+    const change: BatchChange = {
+      orderKey: 'res_partner:9',
+      offset: bad.offset,
+      key: bad.key,
+      value: bad.value,
+    };
+    expect(await routeBatch(topic, 0, [{ ...change, pre: badPre }], reader, opts)).to.deep.equal([undefined]);
+    const err = await routeMessage(topic, 0, bad.offset, bad.key, bad.value, reader, opts, badPre).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(MalformedEventError);
+    expect((err as Error).message).to.contain('country_id');
   });
 });

@@ -84,14 +84,46 @@ export async function routeMessage(
   value: Buffer | null,
   reader: RoutingReader,
   opts: RouteOptions,
-  /** the value already through the fast paths and parsed (the router stage's skip) */
-  preParsed?: { parsed: unknown },
+  /** the change already through the fast paths (the router stage's skip: `predecode`) */
+  pre?: Predecoded,
 ): Promise<RouteResult> {
-  const decoded = decodeRelevant(topic, partition, offset, key, value, preParsed);
+  const decoded = decodeRelevant(topic, partition, offset, key, value, pre);
   if ('messages' in decoded) return decoded;
   const relevant: Relevant = { i: 0, offset, change: decoded.change, fields: decoded.fields };
   const ctx = await readTriggerContext([relevant], reader, opts);
   return routeRelevant(relevant, ctx, reader, topic, partition);
+}
+
+/** A change through the fast paths, the typed decoding and the filter: filtered, or relevant with its fields. */
+type Decoded = RouteResult | { change: RowChange; fields: string[] };
+
+/**
+ * What `predecode` leaves for the routing: the change decoded (filtered, or relevant with its fields), or its parsed
+ * envelope when decoding it failed (routed one by one, the failure is met again and reported).
+ */
+export type Predecoded = Decoded | { parsed: unknown };
+
+/**
+ * The router stage's fast paths and decoding, run on each change as its batch is scheduled (the keyed consumer's
+ * skip): undefined when the change certainly triggers nothing (finished at once), else what its routing starts from.
+ * Decoding at once, rather than when the batch is routed, lets a change's parsed envelope die young: kept for the
+ * batch, a full batch's envelopes outlive a young-generation collection and are copied and promoted (issue 17 §2).
+ */
+export function predecode(
+  topic: string,
+  partition: number,
+  offset: string,
+  key: Buffer | null,
+  value: Buffer | null,
+): Predecoded | undefined {
+  const pre = parseUnlessIrrelevant(topic, partition, offset, value);
+  if (pre === null) return undefined;
+  try {
+    const d = decodeRelevant(topic, partition, offset, key, value, pre);
+    return d === IRRELEVANT ? undefined : d;
+  } catch {
+    return pre;
+  }
 }
 
 /** The synchronous part: fast paths, the typed decoding and the filter; a relevant row change with its fields. */
@@ -101,11 +133,12 @@ function decodeRelevant(
   offset: string,
   key: Buffer | null,
   value: Buffer | null,
-  preParsed: { parsed: unknown } | undefined,
-): RouteResult | { change: RowChange; fields: string[] } {
-  const pre = preParsed ?? parseUnlessIrrelevant(topic, partition, offset, value);
-  if (pre === null) return IRRELEVANT;
-  const change = decodeParsedChange(topic, partition, offset, key, pre.parsed);
+  pre: Predecoded | undefined,
+): Decoded {
+  if (pre !== undefined && !('parsed' in pre)) return pre;
+  const parsed = pre ?? parseUnlessIrrelevant(topic, partition, offset, value);
+  if (parsed === null) return IRRELEVANT;
+  const change = decodeParsedChange(topic, partition, offset, key, parsed.parsed);
   if (change.kind === 'truncate') {
     throw new SyncError(
       'PROJECTION_REJECTED',
@@ -205,7 +238,8 @@ export interface BatchChange {
   offset: string;
   key: Buffer | null;
   value: Buffer | null;
-  preParsed?: { parsed: unknown };
+  /** the change already through the fast paths (`predecode`) */
+  pre?: Predecoded;
 }
 
 /**
@@ -235,11 +269,11 @@ export async function routeBatch(
   const relevant: Relevant[] = [];
   for (let i = 0; i < changes.length; i++) {
     const c = changes[i];
-    const preParsed = c.preParsed;
-    c.preParsed = undefined; // the decoded change is what lives on
+    const pre = c.pre;
+    c.pre = undefined; // taken once: the routing result is what lives on
     if (stoppedAt.has(c.orderKey)) continue;
     try {
-      const d = decodeRelevant(topic, partition, c.offset, c.key, c.value, preParsed);
+      const d = decodeRelevant(topic, partition, c.offset, c.key, c.value, pre);
       if ('messages' in d) results[i] = d;
       else relevant.push({ i, offset: c.offset, change: d.change, fields: d.fields });
     } catch {

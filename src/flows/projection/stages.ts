@@ -25,11 +25,19 @@ import { ensureTopics } from '../../adapters/kafka/kafka';
 import { KeyedConsumer, KeyedConsumerEvent } from '../../adapters/kafka/keyed-consumer';
 import type { FenceToken, PartitionFence } from '../../adapters/postgres/fence';
 import { RetryPolicy } from '../../adapters/kafka/retry';
-import { parseUnlessIrrelevant, triggeringTables } from '../../domain/projection/filter';
+import { triggeringTables } from '../../domain/projection/filter';
 import { decodeIntentMessage, encodeIntentMessage, type IntentMessage } from '../../domain/intents/message';
 import type { IntentResult } from '../../adapters/postgres/ledger';
 import { Projector } from './projector';
-import { routeBatch, routeMessage, RouteOptions, RouteResult, RoutingReader } from './router';
+import {
+  predecode,
+  routeBatch,
+  routeMessage,
+  type Predecoded,
+  RouteOptions,
+  RouteResult,
+  RoutingReader,
+} from './router';
 
 export const ROUTER_GROUP = 'sync-router';
 export const PROJECTOR_GROUP = 'sync-projector';
@@ -115,8 +123,8 @@ export function createProducer(kafka: Pick<Kafka, 'producer'>): Producer {
   });
 }
 
-/** The parsed envelope the router's skip hands to the message's routing. */
-const PARSED = Symbol('parsed envelope');
+/** What the router's skip decoded of a change (router.ts `predecode`), handed to the message's routing. */
+const PREDECODED = Symbol('predecoded change');
 
 /** Changes the router handles at once per partition. */
 export const ROUTER_CONCURRENCY = 64;
@@ -163,20 +171,20 @@ export function createRouter(opts: {
     : undefined;
   // The handlers of a fetched batch route concurrently; their intents leave in shared produce requests.
   const sender = new CoalescingSender(producer, { acks: -1, maxInFlight: 2 });
-  // The fast paths (bytes, then the parsed envelope) run as the batch is scheduled: a change that certainly
-  // triggers nothing is finished at once; the parsed value of the others is handed to their handler on the message
-  // itself (a WeakMap's entries cost a table resize now and then, some 1.4 KB per relevant change in a replay).
-  type WithParsed = KafkaMessage & { [PARSED]?: { parsed: unknown } };
-  // taken once: a parsed envelope lives no longer than its routing (a retry parses the record again)
-  const takeParsed = (message: WithParsed) => {
-    const pre = message[PARSED];
-    if (pre) message[PARSED] = undefined;
+  // The fast paths (bytes, then the parsed envelope) and the decoding run as the batch is scheduled: a change that
+  // certainly triggers nothing is finished at once; what was decoded of the others is handed to their routing on the
+  // message itself (a WeakMap's entries cost a table resize now and then, some 1.4 KB per relevant change in a replay).
+  type WithPredecoded = KafkaMessage & { [PREDECODED]?: Predecoded };
+  // taken once: a decoded change lives no longer than its routing (a retry decodes the record again)
+  const takePredecoded = (message: WithPredecoded) => {
+    const pre = message[PREDECODED];
+    if (pre) message[PREDECODED] = undefined;
     return pre;
   };
-  const skip = (message: WithParsed, topic: string, partition: number): boolean => {
-    const pre = parseUnlessIrrelevant(topic, partition, message.offset, message.value);
-    if (pre === null) return true;
-    message[PARSED] = pre;
+  const skip = (message: WithPredecoded, topic: string, partition: number): boolean => {
+    const pre = predecode(topic, partition, message.offset, message.key, message.value);
+    if (pre === undefined) return true;
+    message[PREDECODED] = pre;
     return false;
   };
   const routeOptions: RouteOptions = {
@@ -209,7 +217,7 @@ export function createRouter(opts: {
           offset: m.offset,
           key: m.key,
           value: m.value,
-          preParsed: takeParsed(m),
+          pre: takePredecoded(m),
         })),
         reader,
         routeOptions,
@@ -241,7 +249,7 @@ export function createRouter(opts: {
         message.value,
         reader,
         routeOptions,
-        takeParsed(message),
+        takePredecoded(message),
       );
       reportRouted(r, ctx.topic);
       if (r.messages.length === 0) return;
