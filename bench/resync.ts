@@ -30,7 +30,7 @@ import {
   topicSize,
   waitFor,
 } from './common';
-import { startChild, type BenchChild } from './child-process';
+import { startChild, throughputOf, type BenchChild, type ChildThroughput } from './child-process';
 import { PIPELINE_NODE_OPTIONS } from './processes';
 import type { Counters } from './pipeline-process';
 
@@ -54,6 +54,12 @@ export interface ResyncOptions {
   updates?: number;
   /** where the replay's router and projector write their CPU profiles (node --cpu-prof); none when absent */
   cpuProfDir?: string;
+  /**
+   * Rounds of the router alone beside the bare consumer after the replay (issue 17 §2's ratio, each a fresh group
+   * from the earliest offset, the bare consumer then the router, in turn; default 3, 0 for none). In the replay the
+   * projector replays its own topic beside the router on the same two cores, while the baseline reads alone.
+   */
+  aloneRounds?: number;
 }
 
 const DNI = 'TRWAGMYFPDXBNJZSQVHLCKE';
@@ -298,6 +304,43 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
         .n,
     );
     await state.end();
+
+    // 5. The router alone beside the bare consumer, alternated: the same topics, each a fresh group from the earliest
+    // offset and a process of its own, nothing else running (the router finds every intent finished: it produces
+    // none). The median of the rounds' ratios is the figure; a single pair moves with the host's load.
+    const alone: { bare: ChildThroughput; router: ChildThroughput; ratio: number }[] = [];
+    const rounds = o.aloneRounds ?? 3;
+    for (let round = 1; round <= rounds; round++) {
+      log(`resync: the router alone beside the bare consumer, round ${round} of ${rounds}…`);
+      const nodeOptions = PIPELINE_NODE_OPTIONS.split(/\s+/);
+      const bareRun = await throughputOf(
+        startChild({ mode: 'bare', groupId: `bench-bare-${suffix()}`, topics }, bp.env, {
+          name: 'bare',
+          nodeOptions,
+        }),
+        'bare',
+        total,
+      );
+      const routerRun = await throughputOf(
+        startChild(
+          { mode: 'run', roles: ['router'], groups: { router: `bench-router-alone-${suffix()}` } },
+          bp.env,
+          {
+            name: 'router',
+            nodeOptions,
+          },
+        ),
+        'router',
+        total,
+      );
+      alone.push({
+        bare: bareRun,
+        router: routerRun,
+        ratio: Math.round((routerRun.perSec / bareRun.perSec) * 100) / 100,
+      });
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
     const rc = r2.counters.router;
     const pc = q2.counters.projector;
     // The replay's rate: the events in the topics when it started, through the router (first event → the counter
@@ -348,6 +391,14 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
         duplicateCreates: dups.length,
         duplicateExamples: dups.slice(0, 5).map(createKey),
       },
+      alone: alone.length
+        ? {
+            rounds: alone,
+            medianRatio: median(alone.map((a) => a.ratio)),
+            medianRouterCpuPer100k: median(alone.map((a) => a.router.cpuPer100k)),
+            medianBareCpuPer100k: median(alone.map((a) => a.bare.cpuPer100k)),
+          }
+        : undefined,
       memory: { router: r2.memory, projector: q2.memory, bare: b.memory },
       peakRssMiB: rss.peakMiB(),
     };

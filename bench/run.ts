@@ -19,6 +19,7 @@
  *   --resync-contracts=N     BENCH_RESYNC_CONTRACTS   (2000)
  *   --resync-updates=N       BENCH_RESYNC_UPDATES     (200000: address changes of the contracts' partners)
  *   --resync-profile=DIR     BENCH_RESYNC_PROFILE     (none: the replay's router and projector write CPU profiles there)
+ *   --resync-alone-rounds=N  BENCH_RESYNC_ALONE_ROUNDS (3: rounds of the router alone beside the bare consumer)
  *   --invoices=N             BENCH_INVOICES           (100000, a monthly billing run, issue 17 §3; --quick: 10000)
  *   --invoice-batch=N        BENCH_INVOICE_BATCH      (200 invoices per account.move create: the loader's maxBatch)
  *   --invoice-concurrency=N  BENCH_INVOICE_CONCURRENCY (300 invoices in flight per partition in the loader)
@@ -136,6 +137,7 @@ export async function main(): Promise<void> {
           result = await runResyncBench({
             ...(params as { partners: number; contracts: number; updates: number }),
             cpuProfDir: flags['resync-profile'] ?? process.env.BENCH_RESYNC_PROFILE,
+            aloneRounds: num('resync-alone-rounds', 'BENCH_RESYNC_ALONE_ROUNDS', 3, 1),
           });
           break;
         }
