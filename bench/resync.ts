@@ -22,6 +22,7 @@ import {
   isCreate,
   isStateChanging,
   ODOO_DATABASE_URL,
+  percentile,
   pool,
   RssSampler,
   sleep,
@@ -339,7 +340,11 @@ export async function runResyncBench(o: ResyncOptions, log: (s: string) => void 
         ratio: Math.round((routerRun.perSec / bareRun.perSec) * 100) / 100,
       });
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+    const median = (xs: number[]) =>
+      percentile(
+        [...xs].sort((a, b) => a - b),
+        50,
+      );
 
     const rc = r2.counters.router;
     const pc = q2.counters.projector;
